@@ -1,0 +1,155 @@
+// herald/pipeline.h: typed pipelines of registered components.
+//
+// A pipeline family is one kind of work with its own context type and its
+// fixed, ordered stages (see herald/families.h):
+//   selection  (SelectionContext, herald/selection.h): ads and discount ads
+//   basket     (BasketContext, herald/discount.h):     OrderDiscount
+//   mail       (MailContext, herald/mail.h):           DirectMailer jobs
+//   conversion (ExportContext, herald/conversion.h):   conversion export
+// A PipelineDefinition (herald.v1, textproto) lists per stage which registered
+// components run, each with its typed config and error policy. Stages must
+// appear in the family's order; a stage may be omitted or empty.
+//
+// Component<Context>::Run returns absl::Status. Under ERROR_POLICY_FAIL (the
+// default) a failing component stops the run and its status is returned,
+// prefixed with the stage and label; under ERROR_POLICY_CONTINUE the error is
+// recorded in the trace and the run goes on. When the context carries a
+// Trace, the runner records each component's wall time.
+//
+// Lifetime: a Pipeline owns its components; components may borrow what their
+// CreateContext lent them. Pipeline is immutable after Create.
+// Thread-safety: Run() is const and may be called concurrently from many
+// threads when every component's Run is thread-safe, which all built-in
+// components are (per-run state lives in the context).
+#ifndef HERALD_PIPELINE_H_
+#define HERALD_PIPELINE_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "herald/families.h"
+#include "herald/model/pipeline.pb.h"
+#include "herald/registry.h"
+#include "herald/trace.h"
+
+namespace herald {
+
+// Base of every family's context: what the runner needs.
+struct PipelineContext {
+  Trace* trace = nullptr;  // null = not tracing
+};
+
+// Maps a context type to its family. Each family header specializes it:
+//   template <> struct FamilyOf<SelectionContext> { static constexpr const FamilyInfo& kInfo = kSelectionFamily; };
+template <typename Context>
+struct FamilyOf;
+
+// A pipeline component of the family whose context is `Context`.
+template <typename Context>
+class Component : public Extension {
+ public:
+  virtual absl::Status Run(Context& context) const = 0;
+};
+
+template <typename Context>
+struct ExtensionTraits<Component<Context>> {
+  static constexpr std::string_view kFamily = FamilyOf<Context>::kInfo.name;
+};
+
+namespace internal {
+
+// One created component of a built pipeline, type-erased.
+struct PipelineSlot {
+  std::string stage;
+  std::string label;
+  v1::ErrorPolicy on_error = v1::ERROR_POLICY_FAIL;
+  std::unique_ptr<Extension> component;
+};
+
+// Validates `definition` against `family` and creates its components through
+// `registry`. `source` names the definition (a file name) in errors.
+absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefinition& definition,
+                                                        const FamilyInfo& family,
+                                                        const CreateContext& context,
+                                                        std::string_view source);
+
+absl::Status AnnotateComponentError(const absl::Status& status, const PipelineSlot& slot);
+
+}  // namespace internal
+
+// Loads a PipelineDefinition from a textproto (or, by extension ".json", JSON)
+// file. Parse errors name the file and line.
+absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path);
+// Parses a PipelineDefinition from textproto text; `source` names it in errors.
+absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view text,
+                                                               std::string_view source);
+
+template <typename Context>
+class Pipeline {
+ public:
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const v1::PipelineDefinition& definition,
+                                                          const CreateContext& context,
+                                                          std::string_view source = "pipeline") {
+    auto slots = internal::BuildPipeline(definition, FamilyOf<Context>::kInfo, context, source);
+    if (!slots.ok()) return slots.status();
+    auto pipeline = std::unique_ptr<Pipeline>(new Pipeline());
+    pipeline->name_ = definition.name();
+    pipeline->slots_ = std::move(*slots);
+    for (auto& slot : pipeline->slots_) {
+      pipeline->components_.push_back(static_cast<const Component<Context>*>(slot.component.get()));
+    }
+    return pipeline;
+  }
+
+  absl::Status Run(Context& context) const {
+    Trace* trace = context.trace;
+    for (size_t i = 0; i < components_.size(); ++i) {
+      const internal::PipelineSlot& slot = slots_[i];
+      absl::Status status;
+      if (trace == nullptr) {
+        status = components_[i]->Run(context);
+      } else {
+        trace->Enter(slot.stage, slot.label);
+        absl::Time start = absl::Now();
+        status = components_[i]->Run(context);
+        TraceEntry timing{slot.stage, slot.label, "", "timing", "", 0, absl::Now() - start};
+        trace->Add(std::move(timing));
+      }
+      if (!status.ok()) {
+        if (slot.on_error == v1::ERROR_POLICY_CONTINUE) {
+          if (trace != nullptr) {
+            trace->Add(TraceEntry{slot.stage, slot.label, "", "error",
+                                  std::string(status.message()), 0, {}});
+          }
+          continue;
+        }
+        return internal::AnnotateComponentError(status, slot);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string& name() const { return name_; }
+  // (stage, label) of each component in run order.
+  std::vector<std::pair<std::string, std::string>> Components() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& slot : slots_) out.emplace_back(slot.stage, slot.label);
+    return out;
+  }
+
+ private:
+  Pipeline() = default;
+  std::string name_;
+  std::vector<internal::PipelineSlot> slots_;
+  std::vector<const Component<Context>*> components_;
+};
+
+}  // namespace herald
+
+#endif  // HERALD_PIPELINE_H_

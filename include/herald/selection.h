@@ -1,0 +1,176 @@
+// herald/selection.h: the Content Selection Framework (ads and discount ads).
+//
+// ContentSelector::Select(request) runs the selection pipeline
+// (herald/pipeline.h, family "selection") over the current CompiledCatalog
+// snapshot and returns the winners. The built-in components follow the
+// reference CSF (docs/pacing.md, docs/pipelines.md):
+//
+//   load_context   LoadContext, LoadHistory
+//   filter         FilterContent (indexes: page group, size, schedule, active),
+//                  ExposureLimit
+//   initial_score  NeedOfDelivery (paid ads), DiscountPriority (discount ads)
+//   score          HistoryPenalty, EvalTargetGroups
+//   select         SelectWinners (paid by score; house ads by weight; industry,
+//                  competitor and page-history exclusion)
+//   record         RecordHistory, RecordEvent
+//   format         FormatTemplate
+//
+// Scorers only multiply; a score of 0 removes a candidate for good. With
+// request.trace set, the fate of every candidate is recorded (TraceScores).
+//
+// Lifetime: a ContentSelector owns its pipeline, its delivery counters and
+// its history cache; it borrows the Store given at creation, which must
+// outlive it. Destroying it flushes counters, events and histories.
+// Thread-safety: Select() and RecordClick() may be called from any number of
+// threads at once. SetCatalog() swaps in a new snapshot without blocking
+// them: requests already running finish on the snapshot they started with.
+#ifndef HERALD_SELECTION_H_
+#define HERALD_SELECTION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "herald/families.h"
+#include "herald/model/catalog.pb.h"
+#include "herald/model/common.pb.h"
+#include "herald/pipeline.h"
+#include "herald/model/pipeline.pb.h"
+#include "herald/registry.h"
+
+namespace herald {
+
+class CompiledCatalog;
+class SelectionServices;
+class Store;
+struct CompiledItem;
+
+// One ad request ("give me N items for this page").
+struct SelectionRequest {
+  std::vector<std::string> page_groups;    // the page's group(s); empty = no page-group filter
+  std::string size;                        // content size name; empty = any size
+  int count = 1;                           // winners wanted
+  std::string user_id;                     // history and exposure limits; empty = anonymous
+  std::string session_id;                  // exposure limits count per session when set
+  const v1::Profile* user = nullptr;       // borrowed for the call; null = empty profile
+  const v1::Profile* context = nullptr;    // borrowed for the call; null = empty context
+  std::vector<std::string> page_history;   // item ids already shown on this page
+  absl::Time time = absl::InfinitePast();  // InfinitePast = now
+  bool trace = false;                      // record TraceScores
+  bool record = true;                      // record history and events (false: a dry run)
+  bool discounts = false;                  // select discount ads instead of ads
+};
+
+struct SelectedItem {
+  std::string item_id;
+  std::string name;
+  std::string campaign_id;
+  std::string kind;        // "paid", "house" or "discount"
+  double score = 0;        // final score (paid: NOD times multipliers)
+  std::string html;        // FormatTemplate output
+  std::string click_url;
+  std::string image_url;
+  std::string text;
+};
+
+struct SelectionResult {
+  std::vector<SelectedItem> winners;
+  Trace trace;             // filled when request.trace
+};
+
+// A candidate in the pipeline: an index into CompiledCatalog::items() and its score.
+struct Candidate {
+  uint32_t item;
+  double score;
+  double initial = 0;  // the initial score (paid ads: Need of Delivery), kept for SelectWinners
+};
+
+// The selection family's context. Components read the request and catalog,
+// narrow `candidates`, and fill `winners` and `results`.
+struct SelectionContext : PipelineContext {
+  const SelectionRequest* request = nullptr;
+  const CompiledCatalog* catalog = nullptr;
+  SelectionServices* services = nullptr;   // counters, histories, events, random
+  absl::Time now;                          // request time resolved
+  std::vector<Candidate> candidates;
+  std::vector<uint32_t> winners;           // item indexes in placement order
+  std::vector<SelectedItem> results;       // formatted winners
+  bool sponsored_only = false;             // set by a Sponsor target entry that matched
+  // Item indexes the user saw, most recent first, and per-item exposure
+  // counts (filled by LoadHistory).
+  std::vector<uint32_t> history;
+  std::vector<std::pair<uint32_t, int32_t>> exposures;
+  // Scratch owned by the built-in components (reused across requests).
+  void* scratch = nullptr;
+
+  // Multiplies candidate `i`'s score, tracing `reason` when tracing.
+  void MultiplyScore(size_t i, double factor, std::string_view reason);
+  // Drops candidates whose score is 0 (keeps order).
+  void RemoveZeroScores();
+  const CompiledItem& item(size_t candidate) const;
+};
+
+template <>
+struct FamilyOf<SelectionContext> {
+  static constexpr const FamilyInfo& kInfo = kSelectionFamily;
+};
+
+using SelectionComponent = Component<SelectionContext>;
+
+struct SelectorOptions {
+  uint64_t seed = 0;                                 // 0 = from entropy; else deterministic house-ad draws per thread
+  absl::Duration flush_interval = absl::Seconds(1);  // counters, events and histories to the store
+  size_t max_users_in_memory = 1'000'000;            // history cache bound (least recently used dropped)
+  double default_target_boost = 1.2;                 // TARGET entries without a boost
+};
+
+// What a selector is built from. Pointers are borrowed and must outlive it.
+struct SelectorConfig {
+  SelectorOptions options;
+  const Registry* registry = nullptr;            // where the pipelines' components come from (with built-ins)
+  Store* store = nullptr;                        // counters, events, histories; null = in memory only
+  const v1::PipelineDefinition* advertising = nullptr;  // null = DefaultAdvertisingPipeline()
+  const v1::PipelineDefinition* discounts = nullptr;    // null = DefaultDiscountPipeline()
+};
+
+// The built-in pipeline definitions (also in pipelines/*.textproto).
+const v1::PipelineDefinition& DefaultAdvertisingPipeline();
+const v1::PipelineDefinition& DefaultDiscountPipeline();
+
+class ContentSelector {
+ public:
+  virtual ~ContentSelector() = default;
+
+  virtual absl::StatusOr<SelectionResult> Select(const SelectionRequest& request) const = 0;
+
+  // Records a click on `item_id` (the redirect case): an event and, for
+  // click-goaled ads, delivery toward the goal.
+  virtual absl::Status RecordClick(std::string_view item_id, std::string_view user_id,
+                                   std::string_view page_group, absl::Time time) const = 0;
+
+  // Swaps in a new snapshot; counters carry over by item id.
+  virtual absl::Status SetCatalog(std::shared_ptr<const CompiledCatalog> catalog) = 0;
+  virtual std::shared_ptr<const CompiledCatalog> catalog() const = 0;
+
+  // Writes pending counters, events and histories to the store; returns when durable.
+  virtual absl::Status Flush() = 0;
+
+  // Delivery of an item so far (this server's view: last loaded totals plus
+  // local deltas): requests and clicks.
+  virtual std::pair<int64_t, int64_t> Delivered(std::string_view item_id) const = 0;
+};
+
+absl::StatusOr<std::unique_ptr<ContentSelector>> NewContentSelector(
+    std::shared_ptr<const CompiledCatalog> catalog, const SelectorConfig& config);
+
+// Registers the built-in selection components (idempotent).
+void RegisterSelectionComponents(Registry* registry);
+
+}  // namespace herald
+
+#endif  // HERALD_SELECTION_H_

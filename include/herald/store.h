@@ -1,0 +1,253 @@
+// herald/store.h: what Herald remembers, behind interfaces with several backends.
+//
+// A Store is one backend (in-memory for tests, SQLite by default, PostgreSQL
+// for several servers sharing one campaign) that implements every facet:
+//   CounterStore      delivery counters behind Need of Delivery
+//   EventStore        campaign events (request, click, custom, sold) for reports
+//   HistoryStore      per-user ad history (exposure limits, history penalty)
+//   InteractionStore  captured responses (interaction history)
+//   MailLedgerStore   per-job recipient states of direct-mail jobs
+//   WatermarkStore    export positions per destination, and named leases
+//   CouponStore       coupon redemptions with atomic usage limits
+//
+// Hot paths never call a Store: the selector keeps counters and histories in
+// memory and a background flusher hands batches to the store (see
+// herald/counters.h and docs/operations.md). Every write method that returns
+// OK has made its data durable ("acknowledged"): after a crash it is still
+// there (SQLite's SYNCHRONOUS_NORMAL weakens this to "after a process crash";
+// see herald/model/store.proto).
+//
+// Backends: "memory" (NewMemoryStore), "sqlite" (built in; one file, WAL,
+// created and migrated at open, schema version checked) and "postgresql"
+// (the herald_store_postgres library, herald/store_postgres.h). All three
+// pass one conformance suite (test/store/store_conformance.h): the atomicity
+// promises below hold across threads for every backend and across processes
+// for the SQLite and PostgreSQL ones.
+//
+// Errors: Unavailable for a lost connection or a busy database (retry later),
+// FailedPrecondition for a database that is not a Herald store or has a newer
+// schema, DataLoss for a corrupt file; messages name the file or the table.
+//
+// Lifetime: created by a factory of the "store" family (herald/registry.h) or
+// OpenStore(); owned by the caller; must outlive whatever borrowed it.
+// Thread-safety: every method of every facet may be called concurrently.
+#ifndef HERALD_STORE_H_
+#define HERALD_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "herald/model/events.pb.h"
+#include "herald/model/interaction.pb.h"
+#include "herald/registry.h"
+
+namespace herald {
+
+// Delivery of one campaign item: requests (served) and clicks.
+struct CounterDelta {
+  std::string item_id;
+  int64_t requests = 0;
+  int64_t clicks = 0;
+};
+using CounterTotal = CounterDelta;
+
+class CounterStore {
+ public:
+  virtual ~CounterStore() = default;
+  // Adds the deltas atomically (all or none) and durably. The same item may
+  // appear several times; deltas are summed. Negative deltas are refused
+  // (InvalidArgument), as are empty item ids.
+  virtual absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) = 0;
+  // The global totals of every item with any delivery.
+  virtual absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() = 0;
+};
+
+struct EventQuery {
+  absl::Time from = absl::InfinitePast();   // inclusive
+  absl::Time to = absl::InfiniteFuture();   // exclusive
+  std::string campaign_id;                  // empty = all
+  std::string item_id;                      // empty = all
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  // Appends a batch in one transaction.
+  absl::Status AppendEvents(std::span<const v1::Event> events) { return RecordBatch(events, {}); }
+  // Appends `events` and adds `deltas` to the counters (as
+  // CounterStore::AddCounterDeltas) in one transaction: both or neither. The
+  // EventRecorder uses it so that stored counters always equal stored events,
+  // even across a crash.
+  virtual absl::Status RecordBatch(std::span<const v1::Event> events,
+                                   std::span<const CounterDelta> deltas) = 0;
+  // Calls `fn` for each matching event in time order (ties in append order);
+  // stops at the first non-OK and returns it. Events are read in pages, so
+  // `fn` may take its time; events appended during the scan may or may not
+  // be seen. `fn` must not call this store's write methods on the same thread
+  // for the memory backend.
+  virtual absl::Status ScanEvents(const EventQuery& query,
+                                  const std::function<absl::Status(const v1::Event&)>& fn) = 0;
+};
+
+// Recent items shown to a user, most recent first, with per-item exposure counts.
+struct UserHistory {
+  std::vector<std::string> recent;                         // most recent first
+  std::vector<std::pair<std::string, int32_t>> exposures;  // item id, times shown
+};
+
+class HistoryStore {
+ public:
+  virtual ~HistoryStore() = default;
+  // The stored history, or nullopt for a user never saved.
+  virtual absl::StatusOr<std::optional<UserHistory>> LoadHistory(std::string_view user_id) = 0;
+  // Replaces the stored histories of these users in one transaction.
+  virtual absl::Status SaveHistories(
+      std::span<const std::pair<std::string, UserHistory>> histories) = 0;
+};
+
+class InteractionStore {
+ public:
+  virtual ~InteractionStore() = default;
+  // Appends one record; assigns and returns its sequence number (> every
+  // earlier one). The record is stored whole or not at all.
+  virtual absl::StatusOr<int64_t> AppendInteraction(const v1::InteractionRecord& record) = 0;
+  // Records with sequence > after, in sequence order, at most `limit`.
+  virtual absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after,
+                                                                              int limit) = 0;
+};
+
+enum class RecipientState { kPending = 0, kSending = 1, kSent = 2, kFailed = 3, kSkipped = 4 };
+
+struct LedgerEntry {
+  std::string recipient;      // the recipient's key (normalized address)
+  RecipientState state = RecipientState::kPending;
+  std::string detail;         // failure reason, skip reason, or transport id
+  int32_t attempts = 0;
+};
+
+class MailLedgerStore {
+ public:
+  virtual ~MailLedgerStore() = default;
+  // Adds recipients in kPending state; ones already in the job are left as they are.
+  virtual absl::Status AddRecipients(std::string_view job_id,
+                                     std::span<const std::string> recipients) = 0;
+  // Atomically moves up to `limit` kPending recipients to kSending for
+  // `worker` and returns them, oldest added first (several workers, threads
+  // or processes, never claim the same one). Each claim adds one to the
+  // recipient's `attempts`.
+  virtual absl::StatusOr<std::vector<std::string>> ClaimPending(std::string_view job_id,
+                                                               std::string_view worker,
+                                                               int limit) = 0;
+  // Records the outcome of recipients (kSent / kFailed / kSkipped / kPending
+  // to retry): state and detail are stored, `attempts` of the entries is
+  // ignored (claims count them). All or none: NotFound names the first
+  // recipient that is not in the job.
+  virtual absl::Status MarkRecipients(std::string_view job_id,
+                                      std::span<const LedgerEntry> entries) = 0;
+  // Recipients left in kSending (by a crashed worker): returned for the
+  // documented in-flight policy.
+  virtual absl::StatusOr<std::vector<LedgerEntry>> InFlight(std::string_view job_id) = 0;
+  // Counts per state, states with no recipient left out, in state order.
+  virtual absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
+      std::string_view job_id) = 0;
+  // Job-level state ("created", "running", "paused", ...), stored with the
+  // job. AddRecipients creates an unknown job in state "created"; SetJobState
+  // creates it too. GetJobState of an unknown job is NotFound naming it.
+  virtual absl::Status SetJobState(std::string_view job_id, std::string_view state) = 0;
+  virtual absl::StatusOr<std::string> GetJobState(std::string_view job_id) = 0;
+};
+
+class WatermarkStore {
+ public:
+  virtual ~WatermarkStore() = default;
+  // 0 when the destination never advanced.
+  virtual absl::StatusOr<int64_t> GetWatermark(std::string_view destination) = 0;
+  // Sets the watermark; refuses to move it backwards (FailedPrecondition).
+  virtual absl::Status SetWatermark(std::string_view destination, int64_t value) = 0;
+  // A named lease: true when `owner` holds `name` until now + ttl (acquired or
+  // renewed), false when another live owner holds it. Exclusive across every
+  // process sharing the store; "now" is the store's clock (the database
+  // server's for PostgreSQL). ttl must be positive.
+  virtual absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
+                                        absl::Duration ttl) = 0;
+  // Gives the lease up if `owner` holds it; a no-op otherwise.
+  virtual absl::Status ReleaseLease(std::string_view name, std::string_view owner) = 0;
+};
+
+struct CouponUse {
+  std::string code;
+  int64_t max_uses = 0;               // 0 = unlimited
+  int64_t max_uses_per_customer = 0;  // 0 = unlimited
+};
+
+class CouponStore {
+ public:
+  virtual ~CouponStore() = default;
+  // Records the use of every code by `customer_id` for `order_id` atomically:
+  // all or none. ResourceExhausted names the first code whose limit would be
+  // exceeded. Committing the same order again is a no-op (idempotent): the
+  // order is recognised by order_id alone. A code listed twice counts once.
+  // Concurrent checkouts, in any number of processes, never exceed a limit.
+  virtual absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
+                                     std::span<const CouponUse> uses) = 0;
+  // Uses of `code`, by `customer_id` when it is not empty.
+  virtual absl::StatusOr<int64_t> CouponUses(std::string_view code,
+                                             std::string_view customer_id = {}) = 0;
+};
+
+class Store : public Extension {
+ public:
+  virtual CounterStore& counters() = 0;
+  virtual EventStore& events() = 0;
+  virtual HistoryStore& history() = 0;
+  virtual InteractionStore& interactions() = 0;
+  virtual MailLedgerStore& mail_ledgers() = 0;
+  virtual WatermarkStore& watermarks() = 0;
+  virtual CouponStore& coupons() = 0;
+  // Makes every acknowledged write durable (a no-op for stores that write through).
+  virtual absl::Status Flush() = 0;
+  // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).
+  virtual std::string Describe() const = 0;
+};
+
+template <>
+struct ExtensionTraits<Store> {
+  static constexpr std::string_view kFamily = "store";
+};
+
+// A new in-memory store (tests, benchmarks, dry runs).
+std::unique_ptr<Store> NewMemoryStore();
+
+// Registers the built-in backends "memory" (herald.v1.MemoryStoreConfig) and
+// "sqlite" (herald.v1.SqliteStoreConfig) in the "store" family. Idempotent.
+// "postgresql" lives in its own library: RegisterPostgresStore().
+absl::Status RegisterStoreBackends(Registry* registry);
+
+struct OpenStoreOptions {
+  bool read_only = false;  // SQLite: open an existing file for reading, never create or migrate
+  std::string base_dir;    // relative SQLite paths resolve against it; empty = the working directory
+};
+
+// Opens a store by URI through the registry's "store" family:
+//   "memory"                      NewMemoryStore()
+//   "sqlite:PATH" or a plain PATH  the SQLite store (created and migrated)
+//   "postgresql://..." / "postgres://..."  the PostgreSQL store (when registered)
+// "memory" and "sqlite" work even when the registry lacks them (the built-in
+// factories are used). A PostgreSQL URI with no "postgresql" factory
+// registered is FailedPrecondition saying to link herald_store_postgres and
+// call RegisterPostgresStore().
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view uri, const Registry& registry,
+                                                 const OpenStoreOptions& options = {});
+
+}  // namespace herald
+
+#endif  // HERALD_STORE_H_

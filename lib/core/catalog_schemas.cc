@@ -1,0 +1,134 @@
+#include "core/strings.h"
+#include "core/catalog_schemas.h"
+
+#include <unicode/ucurr.h>
+#include <unicode/utypes.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace herald {
+namespace {
+
+expr::Type ToExprType(v1::ValueType type) {
+  switch (type) {
+    case v1::VALUE_TYPE_STRING: return expr::Type::kString;
+    case v1::VALUE_TYPE_INT: return expr::Type::kInt;
+    case v1::VALUE_TYPE_DOUBLE: return expr::Type::kDouble;
+    case v1::VALUE_TYPE_BOOL: return expr::Type::kBool;
+    case v1::VALUE_TYPE_MONEY: return expr::Type::kMoney;
+    case v1::VALUE_TYPE_TIMESTAMP: return expr::Type::kTimestamp;
+    case v1::VALUE_TYPE_STRING_LIST: return expr::Type::kStringList;
+    default: return expr::Type::kError;
+  }
+}
+
+absl::Status DeclareAll(std::string_view root,
+                        const google::protobuf::RepeatedPtrField<v1::AttributeDecl>& decls,
+                        expr::Schema* schema,
+                        std::vector<std::pair<std::string, expr::Slot>>* slots) {
+  for (const auto& decl : decls) {
+    if (ToExprType(decl.type()) == expr::Type::kError) {
+      return absl::InvalidArgumentError(
+          Cat("attribute ", root, ".", decl.name(), ": type is required"));
+    }
+    auto slot = schema->Declare(Cat(root, ".", decl.name()), ToExprType(decl.type()));
+    if (!slot.ok()) return slot.status();
+    slots->emplace_back(decl.name(), *slot);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TargetingSchema> BuildTargetingSchema(const v1::Catalog& catalog) {
+  TargetingSchema out;
+  if (auto s = DeclareAll("user", catalog.user_attributes(), &out.schema, &out.user); !s.ok()) return s;
+  if (auto s = DeclareAll("context", catalog.context_attributes(), &out.schema, &out.context); !s.ok()) return s;
+  auto now = out.schema.Declare("now", expr::Type::kTimestamp);
+  if (!now.ok()) return now.status();
+  out.now = *now;
+  return out;
+}
+
+absl::StatusOr<ProductSchema> BuildProductSchema(const v1::Catalog& catalog) {
+  ProductSchema out;
+  out.schema = expr::Schema::WithBuiltins();
+  if (auto s = DeclareAll("user", catalog.user_attributes(), &out.schema, &out.user); !s.ok()) return s;
+  if (auto s = DeclareAll("context", catalog.context_attributes(), &out.schema, &out.context); !s.ok()) return s;
+  if (auto s = DeclareAll("product", catalog.product_attributes(), &out.schema, &out.product); !s.ok()) return s;
+  out.now = out.schema.Find("now");
+  out.product_id = out.schema.Find("product.id");
+  out.product_category = out.schema.Find("product.category");
+  out.product_price = out.schema.Find("product.price");
+  out.product_quantity = out.schema.Find("product.quantity");
+  out.basket_subtotal = out.schema.Find("basket.subtotal");
+  out.basket_currency = out.schema.Find("basket.currency");
+  out.basket_item_count = out.schema.Find("basket.item_count");
+  out.basket_quantity = out.schema.Find("basket.quantity");
+  return out;
+}
+
+int CurrencyDigits(std::string_view code) {
+  if (code.size() != 3) return -1;
+  UChar iso[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 3; ++i) {
+    if (!absl::ascii_isupper(static_cast<unsigned char>(code[i]))) return -1;
+    iso[i] = static_cast<UChar>(code[i]);
+  }
+  UErrorCode status = U_ZERO_ERROR;
+  // Known to ICU as a currency in use at any time.
+  if (!ucurr_isAvailable(iso, -1e300, 1e300, &status) || U_FAILURE(status)) return -1;
+  status = U_ZERO_ERROR;
+  int32_t digits = ucurr_getDefaultFractionDigits(iso, &status);
+  if (U_FAILURE(status)) return -1;
+  return digits;
+}
+
+expr::Value ToExprValue(const v1::Value& value, std::vector<std::string_view>* list_storage) {
+  switch (value.kind_case()) {
+    case v1::Value::kStringValue: return expr::Value::String(value.string_value());
+    case v1::Value::kIntValue: return expr::Value::Int(value.int_value());
+    case v1::Value::kDoubleValue: return expr::Value::Double(value.double_value());
+    case v1::Value::kBoolValue: return expr::Value::Bool(value.bool_value());
+    case v1::Value::kMoneyValue: {
+      int digits = CurrencyDigits(value.money_value().currency());
+      expr::Money m;
+      m.minor_units = value.money_value().minor_units();
+      m.scale = digits < 0 ? 2 : digits;
+      m.currency = expr::Currency::Of(value.money_value().currency());
+      return expr::Value::FromMoney(m);
+    }
+    case v1::Value::kTimeValue:
+      return expr::Value::Timestamp(absl::FromUnixSeconds(value.time_value().seconds()) +
+                                    absl::Nanoseconds(value.time_value().nanos()));
+    case v1::Value::kListValue: {
+      list_storage->clear();
+      for (const auto& s : value.list_value().values()) list_storage->push_back(s);
+      return expr::Value::StringList(*list_storage);
+    }
+    case v1::Value::KIND_NOT_SET: return expr::Value::Null();
+  }
+  return expr::Value::Null();
+}
+
+void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slots,
+                      const v1::Profile* profile, expr::Activation* activation,
+                      std::vector<std::vector<std::string_view>>* lists) {
+  if (lists->size() < slots.size()) lists->resize(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& [name, slot] = slots[i];
+    if (profile == nullptr) {
+      activation->Unset(slot);
+      continue;
+    }
+    auto it = profile->values().find(name);
+    if (it == profile->values().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
+      activation->Unset(slot);
+    } else {
+      activation->Set(slot, ToExprValue(it->second, &(*lists)[i]));
+    }
+  }
+}
+
+}  // namespace herald

@@ -1,0 +1,154 @@
+#include "core/strings.h"
+#include "herald/pipeline.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/proto_io.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace herald {
+namespace internal {
+
+namespace {
+
+std::string StagePath(std::string_view source, std::string_view stage) {
+  return Cat(source, ": stage \"", stage, "\"");
+}
+
+// Fills `config` (the factory's empty config) from the spec's Any or JSON.
+absl::Status ReadComponentConfig(const v1::ComponentSpec& spec, std::string_view where,
+                                 google::protobuf::Message* config) {
+  if (spec.has_config() && !spec.json_config().empty()) {
+    return absl::InvalidArgumentError(
+        Cat(where, ": give either config or json_config, not both"));
+  }
+  const std::string& want = config->GetDescriptor()->full_name();
+  if (spec.has_config()) {
+    std::string type = spec.config().type_url();
+    std::string_view got = type;
+    if (auto slash = got.rfind('/'); slash != std::string_view::npos) got = got.substr(slash + 1);
+    if (got != want) {
+      return absl::InvalidArgumentError(
+          Cat(where, ": config must be ", want, ", got ", got));
+    }
+    if (!spec.config().UnpackTo(config)) {
+      return absl::InvalidArgumentError(Cat(where, ": config does not parse as ", want));
+    }
+  } else if (!spec.json_config().empty()) {
+    google::protobuf::util::JsonParseOptions options;
+    auto status = google::protobuf::util::JsonStringToMessage(spec.json_config(), config, options);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(Cat(where, ": json_config is not a valid ",
+                                                     want, ": ", std::string(status.message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefinition& definition,
+                                                        const FamilyInfo& family,
+                                                        const CreateContext& context,
+                                                        std::string_view source) {
+  if (context.registry == nullptr) {
+    return absl::InvalidArgumentError(
+        Cat(source, ": no registry to create the components from"));
+  }
+  if (!definition.family().empty() && definition.family() != family.name) {
+    return absl::InvalidArgumentError(Cat(source, ": a \"", definition.family(),
+                                                   "\" pipeline cannot run as a \"", family.name,
+                                                   "\" pipeline"));
+  }
+  std::vector<std::string> errors;
+  std::vector<PipelineSlot> slots;
+  size_t next_stage = 0;  // stages must come in the family's order
+  for (const v1::Stage& stage : definition.stages()) {
+    auto it = std::find(family.stages.begin(), family.stages.end(), stage.name());
+    if (it == family.stages.end()) {
+      errors.push_back(Cat(source, ": unknown stage \"", stage.name(), "\" for family ",
+                                    family.name, "; stages: ",
+                                    Join(family.stages, ", ")));
+      continue;
+    }
+    size_t index = static_cast<size_t>(it - family.stages.begin());
+    if (index < next_stage) {
+      errors.push_back(Cat(StagePath(source, stage.name()),
+                                    ": out of order or repeated; stages run in the order ",
+                                    Join(family.stages, ", ")));
+      continue;
+    }
+    next_stage = index + 1;
+    for (int i = 0; i < stage.components_size(); ++i) {
+      const v1::ComponentSpec& spec = stage.components(i);
+      if (spec.disabled()) continue;
+      std::string label = spec.label().empty() ? spec.name() : spec.label();
+      std::string where = Cat(StagePath(source, stage.name()), " component \"",
+                                       label.empty() ? Cat("#", i + 1) : label, "\"");
+      if (spec.name().empty()) {
+        errors.push_back(Cat(where, ": name is required"));
+        continue;
+      }
+      auto factory = context.registry->Find(family.name, spec.name());
+      if (!factory.ok()) {
+        errors.push_back(Cat(where, ": ", factory.status().message()));
+        continue;
+      }
+      std::unique_ptr<google::protobuf::Message> config = (*factory)->CreateEmptyConfig();
+      if (absl::Status s = ReadComponentConfig(spec, where, config.get()); !s.ok()) {
+        errors.push_back(std::string(s.message()));
+        continue;
+      }
+      auto component = (*factory)->Create(*config, context);
+      if (!component.ok()) {
+        errors.push_back(Cat(where, ": ", component.status().message()));
+        continue;
+      }
+      slots.push_back(PipelineSlot{stage.name(), label,
+                                   spec.on_error() == v1::ERROR_POLICY_UNSPECIFIED
+                                       ? v1::ERROR_POLICY_FAIL
+                                       : spec.on_error(),
+                                   std::move(*component)});
+    }
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(Join(errors, "\n"));
+  return slots;
+}
+
+absl::Status AnnotateComponentError(const absl::Status& status, const PipelineSlot& slot) {
+  return absl::Status(status.code(),
+                      Cat("[", slot.stage, "] ", slot.label, ": ", status.message()));
+}
+
+}  // namespace internal
+
+absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view text,
+                                                               std::string_view source) {
+  v1::PipelineDefinition definition;
+  if (absl::Status s = ParseTextProto(text, source, &definition); !s.ok()) return s;
+  if (definition.family().empty()) {
+    return absl::InvalidArgumentError(Cat(source, ": family is required (one of ",
+                                                   "selection, basket, mail, conversion)"));
+  }
+  if (FindFamily(definition.family()) == nullptr) {
+    return absl::InvalidArgumentError(
+        Cat(source, ": unknown family \"", definition.family(),
+                     "\"; families: selection, basket, mail, conversion"));
+  }
+  return definition;
+}
+
+absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  if (IsJsonPath(path)) {
+    v1::PipelineDefinition definition;
+    if (absl::Status s = ParseJsonProto(*text, path, &definition); !s.ok()) return s;
+    return definition;
+  }
+  return ParsePipelineDefinition(*text, path);
+}
+
+}  // namespace herald

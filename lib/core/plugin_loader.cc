@@ -1,0 +1,141 @@
+#include "core/strings.h"
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "core/plugin_adapters.h"
+#include "herald/plugin.h"
+#include "herald/plugin_abi.h"
+
+namespace herald {
+namespace internal {
+
+ErrorSink::ErrorSink() {
+  error.host_data = this;
+  error.set = [](herald_error* e, const char* message) {
+    auto* sink = static_cast<ErrorSink*>(e->host_data);
+    sink->message = message != nullptr ? message : "(no message)";
+  };
+}
+
+}  // namespace internal
+
+namespace {
+
+struct RegistrarState {
+  herald_registrar registrar;
+  std::string path;
+  std::vector<std::unique_ptr<FactoryBase>> factories;
+  std::vector<std::string> names;
+};
+
+herald_code RegisterComponent(herald_registrar* registrar, const herald_component_desc* desc,
+                              herald_error* error) {
+  auto* state = static_cast<RegistrarState*>(registrar->host_data);
+  auto fail = [&](herald_code code, const std::string& message) {
+    if (error != nullptr && error->set != nullptr) error->set(error, message.c_str());
+    return code;
+  };
+  if (desc == nullptr) return fail(HERALD_INVALID_ARGUMENT, "null component description");
+  if (desc->struct_size < sizeof(herald_component_desc)) {
+    return fail(HERALD_INVALID_ARGUMENT, "herald_component_desc.struct_size is too small");
+  }
+  if (desc->family == nullptr || desc->name == nullptr || desc->name[0] == '\0') {
+    return fail(HERALD_INVALID_ARGUMENT, "a component needs a family and a name");
+  }
+  if (desc->create == nullptr || desc->destroy == nullptr || desc->run == nullptr) {
+    return fail(HERALD_INVALID_ARGUMENT,
+                Cat("component \"", desc->name, "\": create, destroy and run are required"));
+  }
+  std::string family = desc->family;
+  if (family != "selection") {
+    return fail(HERALD_INVALID_ARGUMENT,
+                Cat("component \"", desc->name, "\": family \"", family,
+                             "\" is not supported by plugin ABI version ",
+                             HERALD_PLUGIN_ABI_VERSION, " (supported: selection)"));
+  }
+  auto factory = internal::MakeSelectionPluginFactory(*desc, state->path);
+  if (!factory.ok()) return fail(HERALD_INVALID_ARGUMENT, std::string(factory.status().message()));
+  state->names.push_back(Cat(family, "/", desc->name));
+  state->factories.push_back(std::move(*factory));
+  return HERALD_OK;
+}
+
+}  // namespace
+
+absl::StatusOr<PluginInfo> LoadPlugin(const std::string& path, Registry* registry) {
+  if (registry == nullptr) return absl::InvalidArgumentError("LoadPlugin: null registry");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(Cat("plugin ", path, ": no such file"));
+  }
+  // dlopen needs a path with a slash to avoid a library search.
+  std::string open_path = path.find('/') == std::string::npos ? Cat("./", path) : path;
+  void* handle = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return absl::InvalidArgumentError(
+        Cat("plugin ", path, ": cannot load: ", why != nullptr ? why : "unknown error"));
+  }
+  // From here on the handle is kept open for the life of the process (factories
+  // and component instances point into it), also when registration fails,
+  // since the plugin's code may already have run.
+  dlerror();
+  void* symbol = dlsym(handle, HERALD_PLUGIN_ENTRY_SYMBOL);
+  if (symbol == nullptr) {
+    return absl::NotFoundError(Cat("plugin ", path, ": no symbol ",
+                                            HERALD_PLUGIN_ENTRY_SYMBOL,
+                                            " (is it built with herald_add_plugin?)"));
+  }
+  auto entry = reinterpret_cast<herald_plugin_entry_fn>(symbol);
+  const herald_plugin* plugin = entry();
+  if (plugin == nullptr) {
+    return absl::FailedPreconditionError(
+        Cat("plugin ", path, ": ", HERALD_PLUGIN_ENTRY_SYMBOL, " returned null"));
+  }
+  if (plugin->abi_version != HERALD_PLUGIN_ABI_VERSION) {
+    return absl::FailedPreconditionError(
+        Cat("plugin ", path, ": built for plugin ABI version ", plugin->abi_version,
+                     ", this Herald speaks version ", HERALD_PLUGIN_ABI_VERSION,
+                     "; rebuild the plugin against this Herald"));
+  }
+  if (plugin->register_components == nullptr) {
+    return absl::FailedPreconditionError(
+        Cat("plugin ", path, ": register_components is null"));
+  }
+  RegistrarState state;
+  state.path = path;
+  state.registrar.host_data = &state;
+  state.registrar.register_component = &RegisterComponent;
+  state.registrar.host_abi_version = HERALD_PLUGIN_ABI_VERSION;
+  internal::ErrorSink sink;
+  herald_code code = plugin->register_components(&state.registrar, &sink.error);
+  if (code != HERALD_OK) {
+    return absl::FailedPreconditionError(Cat(
+        "plugin ", path, ": registration failed (code ", static_cast<int>(code), "): ",
+        sink.message.empty() ? "no message" : sink.message));
+  }
+  // All or nothing: check every name first, then register.
+  for (const auto& factory : state.factories) {
+    if (registry->Find(factory->family(), factory->name()).ok()) {
+      return absl::AlreadyExistsError(Cat("plugin ", path, ": ", factory->family(),
+                                                   " \"", factory->name(),
+                                                   "\" is already registered"));
+    }
+  }
+  PluginInfo info;
+  info.path = path;
+  info.name = plugin->name != nullptr ? plugin->name : "";
+  info.version = plugin->version != nullptr ? plugin->version : "";
+  info.components = state.names;
+  for (auto& factory : state.factories) {
+    if (absl::Status s = registry->Register(std::move(factory)); !s.ok()) {
+      return absl::Status(s.code(), Cat("plugin ", path, ": ", s.message()));
+    }
+  }
+  return info;
+}
+
+}  // namespace herald

@@ -1,0 +1,354 @@
+#include "core/strings.h"
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "core/catalog_schemas.h"
+#include "core/time_util.h"
+#include "csf/target_groups.h"
+#include "herald/campaign_cache.h"
+#include "herald/catalog.h"
+
+namespace herald {
+
+std::string_view ItemKindName(ItemKind kind) {
+  switch (kind) {
+    case ItemKind::kPaidAd: return "paid";
+    case ItemKind::kHouseAd: return "house";
+    case ItemKind::kDiscount: return "discount";
+  }
+  return "?";
+}
+
+int WeekdayIndex(absl::CivilDay day) {
+  switch (absl::GetWeekday(day)) {
+    case absl::Weekday::monday: return 0;
+    case absl::Weekday::tuesday: return 1;
+    case absl::Weekday::wednesday: return 2;
+    case absl::Weekday::thursday: return 3;
+    case absl::Weekday::friday: return 4;
+    case absl::Weekday::saturday: return 5;
+    case absl::Weekday::sunday: return 6;
+  }
+  return 0;
+}
+
+namespace {
+
+constexpr int kSecondsPerDay = 86400;
+
+// Seconds of [lo, hi) (seconds of a local day) inside the schedule's windows.
+double OpenSecondsInDay(const CompiledSchedule& s, int lo, int hi) {
+  if (hi <= lo) return 0;
+  if (s.minutes.empty()) return hi - lo;
+  double open = 0;
+  auto add = [&](int a, int b) {
+    int x = std::max(a, lo), y = std::min(b, hi);
+    if (y > x) open += y - x;
+  };
+  for (auto [from, to] : s.minutes) {
+    if (from < to) {
+      add(from * 60, to * 60);
+    } else {  // wraps past midnight: [from, 24:00) and [00:00, to)
+      add(from * 60, kSecondsPerDay);
+      add(0, to * 60);
+    }
+  }
+  return open;
+}
+
+int SecondOfDay(absl::CivilSecond cs) { return cs.hour() * 3600 + cs.minute() * 60 + cs.second(); }
+
+// Fills the cumulative deliverable time of a finite schedule.
+void PrepareSchedule(CompiledSchedule* s, absl::TimeZone zone) {
+  s->cumulative_seconds.clear();
+  s->total_seconds = 0;
+  if (s->start == absl::InfinitePast() || s->end == absl::InfiniteFuture()) return;
+  absl::CivilSecond first = absl::ToCivilSecond(s->start, zone);
+  absl::CivilSecond last = absl::ToCivilSecond(s->end, zone);
+  s->first_day = absl::CivilDay(first);
+  s->start_second = SecondOfDay(first);
+  absl::CivilDay last_day(last);
+  s->end_second = SecondOfDay(last);
+  if (s->end_second == 0 && last_day > s->first_day) {  // ends at midnight: the day before is last
+    last_day -= 1;
+    s->end_second = kSecondsPerDay;
+  }
+  double total = 0;
+  for (absl::CivilDay day = s->first_day; day <= last_day; ++day) {
+    s->cumulative_seconds.push_back(total);
+    if (!(s->days_mask & (1u << WeekdayIndex(day)))) continue;
+    int lo = day == s->first_day ? s->start_second : 0;
+    int hi = day == last_day ? s->end_second : kSecondsPerDay;
+    total += OpenSecondsInDay(*s, lo, hi);
+  }
+  s->total_seconds = total;
+}
+
+}  // namespace
+
+bool CompiledSchedule::OpenAt(int weekday, int minute_of_day) const {
+  if (!(days_mask & (1u << weekday))) return false;
+  if (minutes.empty()) return true;
+  for (auto [from, to] : minutes) {
+    if (from < to ? (minute_of_day >= from && minute_of_day < to)
+                  : (minute_of_day >= from || minute_of_day < to)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+double CompiledSchedule::DeliverableSecondsUntil(absl::Time t, absl::CivilSecond local) const {
+  if (cumulative_seconds.empty() || t <= start) return 0;
+  if (t >= end) return total_seconds;
+  absl::CivilDay day(local);
+  int64_t d = day - first_day;
+  if (d < 0) return 0;
+  if (d >= static_cast<int64_t>(cumulative_seconds.size())) return total_seconds;
+  double seconds = cumulative_seconds[d];
+  if (days_mask & (1u << WeekdayIndex(day))) {
+    int lo = d == 0 ? start_second : 0;
+    seconds += OpenSecondsInDay(*this, lo, SecondOfDay(local));
+  }
+  return std::min(seconds, total_seconds);
+}
+
+const CompiledItem* CompiledCatalog::FindItem(std::string_view id) const {
+  auto it = item_by_id_.find(id);
+  return it == item_by_id_.end() ? nullptr : &items_[it->second];
+}
+
+std::span<const uint32_t> CompiledCatalog::AdsOnPageGroup(int32_t id) const {
+  if (id < 0 || id >= static_cast<int32_t>(ads_by_page_group_.size())) return {};
+  return ads_by_page_group_[id];
+}
+
+std::span<const uint32_t> CompiledCatalog::DiscountsOnPageGroup(int32_t id) const {
+  if (id < 0 || id >= static_cast<int32_t>(discounts_by_page_group_.size())) return {};
+  return discounts_by_page_group_[id];
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(
+    v1::Catalog catalog, const CompileOptions& options) {
+  std::shared_ptr<CompiledCatalog> compiled(new CompiledCatalog());
+  compiled->catalog_ = std::move(catalog);
+  if (absl::Status s = compiled->Build(options); !s.ok()) return s;
+  return std::shared_ptr<const CompiledCatalog>(std::move(compiled));
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Load(
+    const std::string& path, const CompileOptions& options) {
+  auto catalog = LoadCatalog(path);
+  if (!catalog.ok()) return catalog.status();
+  return Compile(std::move(*catalog), options);
+}
+
+absl::Status CompiledCatalog::Build(const CompileOptions& options) {
+  ApplyCatalogDefaults(&catalog_);
+  const auto& rt = catalog_.reference_tables();
+  auto intern = [](StringMap<int32_t>& map, const std::string& name) {
+    return map.try_emplace(name, static_cast<int32_t>(map.size())).first->second;
+  };
+  for (const auto& pg : rt.page_groups()) intern(page_groups_, pg.name());
+  for (const auto& size : rt.content_sizes()) intern(sizes_, size.name());
+  for (const auto& industry : rt.industries()) intern(industries_, industry.code());
+  for (const auto& customer : catalog_.customers()) intern(customers_, customer.id());
+  competitors_.assign(customers_.size(), {});
+  for (const auto& customer : catalog_.customers()) {
+    int32_t self = customers_.at(customer.id());
+    for (const auto& other : customer.competitors()) {
+      int32_t them = Lookup(customers_, other);
+      if (them < 0) continue;
+      competitors_[self].push_back(them);
+      competitors_[them].push_back(self);  // competition is mutual
+    }
+  }
+  for (auto& list : competitors_) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+
+  auto zone = LoadZone(catalog_.time_zone());
+  if (!zone.ok()) return zone.status();
+  zones_.push_back(*zone);
+  StringMap<int32_t> zone_ids{{catalog_.time_zone(), 0}};
+
+  auto targeting = BuildTargetingSchema(catalog_);
+  if (!targeting.ok()) return targeting.status();
+  targeting_ = std::move(*targeting);
+  auto target = CompileTargetGroups(catalog_, targeting_, options.default_target_boost);
+  if (!target.ok()) return target.status();
+  target_groups_ = std::move(*target);
+  StringMap<int32_t> target_ids;
+  for (size_t i = 0; i < target_groups_.size(); ++i) target_ids[target_groups_[i].id] = i;
+
+  ads_by_page_group_.assign(page_groups_.size(), {});
+  discounts_by_page_group_.assign(page_groups_.size(), {});
+
+  for (int ci = 0; ci < catalog_.campaigns_size(); ++ci) {
+    const v1::Campaign& campaign = catalog_.campaigns(ci);
+    auto where = [&](const v1::CampaignItem& item) {
+      return Cat("campaign \"", campaign.name(), "\" / item \"", item.name(), "\"");
+    };
+    absl::Time campaign_start = absl::InfinitePast(), campaign_end = absl::InfiniteFuture();
+    if (!campaign.start().empty()) {
+      auto t = ParseCatalogTime(campaign.start(), zones_[0]);
+      if (!t.ok()) return t.status();
+      campaign_start = *t;
+    }
+    if (!campaign.end().empty()) {
+      auto t = ParseCatalogTime(campaign.end(), zones_[0], true);
+      if (!t.ok()) return t.status();
+      campaign_end = *t;
+    }
+    bool campaign_level = campaign.goaling() == v1::GOALING_LEVEL_CAMPAIGN;
+    bool clicks = campaign.goal_event() == v1::GOAL_EVENT_CLICKS;
+
+    // Campaign-level goaling: split quantity_ordered over the paid ads by
+    // weight, largest remainder first so the parts add up exactly.
+    std::vector<int64_t> split_goal(campaign.items_size(), 0);
+    if (campaign_level) {
+      double total_weight = 0;
+      for (const auto& item : campaign.items()) {
+        if (item.has_ad() && item.ad().type() != v1::AD_TYPE_HOUSE) total_weight += item.ad().weight();
+      }
+      if (total_weight > 0) {
+        std::vector<std::pair<double, int>> remainders;
+        int64_t assigned = 0;
+        for (int ii = 0; ii < campaign.items_size(); ++ii) {
+          const auto& item = campaign.items(ii);
+          if (!item.has_ad() || item.ad().type() == v1::AD_TYPE_HOUSE) continue;
+          double exact = campaign.quantity_ordered() * item.ad().weight() / total_weight;
+          split_goal[ii] = static_cast<int64_t>(std::floor(exact + 1e-9));
+          assigned += split_goal[ii];
+          remainders.emplace_back(exact - split_goal[ii], ii);
+        }
+        std::stable_sort(remainders.begin(), remainders.end(),
+                         [](auto& a, auto& b) { return a.first > b.first; });
+        for (size_t k = 0; assigned < campaign.quantity_ordered() && k < remainders.size(); ++k) {
+          ++split_goal[remainders[k].second];
+          ++assigned;
+        }
+      }
+    }
+
+    for (int ii = 0; ii < campaign.items_size(); ++ii) {
+      const v1::CampaignItem& item = campaign.items(ii);
+      if (!item.has_ad() && !item.has_discount()) continue;  // direct mail is not selected
+      CompiledItem c;
+      c.index = static_cast<uint32_t>(items_.size());
+      c.id = item.id();
+      c.name = item.name();
+      c.campaign_id = campaign.id();
+      c.campaign = ci;
+      c.customer = Lookup(customers_, campaign.customer_id());
+      c.proto = &item;
+      const v1::Schedule* schedule = nullptr;
+      const google::protobuf::RepeatedPtrField<std::string>* page_groups = nullptr;
+      std::string size, target_group;
+      if (item.has_ad()) {
+        const v1::Ad& ad = item.ad();
+        c.kind = ad.type() == v1::AD_TYPE_HOUSE ? ItemKind::kHouseAd : ItemKind::kPaidAd;
+        c.weight = ad.weight();
+        c.exposure_limit = ad.exposure_limit();
+        c.sponsored = ad.sponsored();
+        std::string industry = ad.industry();
+        if (industry.empty() && c.customer >= 0) {
+          industry = catalog_.customers(c.customer).industry();
+        }
+        c.industry = industry.empty() ? -1 : Lookup(industries_, industry);
+        if (c.kind == ItemKind::kPaidAd) {
+          c.goal = campaign_level ? split_goal[ii] : ad.quantity();
+          c.goal_clicks = clicks;
+        }
+        schedule = &ad.schedule();
+        page_groups = &ad.page_groups();
+        size = ad.size();
+        target_group = ad.target_group();
+      } else {
+        const v1::Discount& d = item.discount();
+        c.kind = ItemKind::kDiscount;
+        c.priority = d.priority();
+        c.exposure_limit = d.exposure_limit();
+        schedule = &d.schedule();
+        page_groups = &d.page_groups();
+        size = d.size();
+        target_group = d.target_group();
+      }
+      // Schedule: the item's dates, else the campaign's.
+      CompiledSchedule& s = c.schedule;
+      absl::TimeZone item_zone = zones_[0];
+      if (!schedule->time_zone().empty() && schedule->time_zone() != catalog_.time_zone()) {
+        auto z = LoadZone(schedule->time_zone());
+        if (!z.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", z.status().message()));
+        auto [it, added] = zone_ids.try_emplace(schedule->time_zone(), zones_.size());
+        if (added) zones_.push_back(*z);
+        s.zone = it->second;
+        item_zone = *z;
+      }
+      s.start = campaign_start;
+      s.end = campaign_end;
+      if (!schedule->start().empty()) {
+        auto t = ParseCatalogTime(schedule->start(), item_zone);
+        if (!t.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", t.status().message()));
+        s.start = *t;
+      }
+      if (!schedule->end().empty()) {
+        auto t = ParseCatalogTime(schedule->end(), item_zone, true);
+        if (!t.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", t.status().message()));
+        s.end = *t;
+      }
+      if (!schedule->days().empty()) {
+        s.days_mask = 0;
+        for (int day : schedule->days()) {
+          if (day >= v1::MONDAY && day <= v1::SUNDAY) s.days_mask |= 1u << (day - 1);
+        }
+      }
+      for (const auto& window : schedule->hours()) {
+        auto from = ParseClockMinutes(window.from());
+        auto to = ParseClockMinutes(window.to());
+        if (!from.ok() || !to.ok()) {
+          return absl::InvalidArgumentError(Cat(where(item), ": bad hour window"));
+        }
+        s.minutes.emplace_back(static_cast<int16_t>(*from), static_cast<int16_t>(*to % 1440));
+      }
+      PrepareSchedule(&s, item_zone);
+      if (c.kind == ItemKind::kPaidAd && c.goal > 0 && s.total_seconds <= 0) {
+        return absl::InvalidArgumentError(Cat(
+            where(item), ": a paid ad needs a finite schedule with deliverable time ",
+            "(campaign or ad start and end) to pace toward its goal"));
+      }
+      if (!size.empty()) c.size = Lookup(sizes_, size);
+      for (const auto& pg : *page_groups) {
+        int32_t id = Lookup(page_groups_, pg);
+        if (id < 0) return absl::InvalidArgumentError(Cat(where(item), ": unknown page group \"", pg, "\""));
+        c.page_groups.push_back(id);
+      }
+      if (!target_group.empty()) {
+        auto it = target_ids.find(target_group);
+        if (it == target_ids.end()) {
+          return absl::InvalidArgumentError(Cat(where(item), ": unknown target group \"", target_group, "\""));
+        }
+        c.target_group = it->second;
+      }
+      item_by_id_[c.id] = c.index;
+      bool active = campaign.active() && item.active();
+      if (active) {
+        bool discount = c.kind == ItemKind::kDiscount;
+        (discount ? all_discounts_ : all_ads_).push_back(c.index);
+        if (c.page_groups.empty()) {
+          (discount ? discounts_everywhere_ : ads_everywhere_).push_back(c.index);
+        }
+        for (int32_t pg : c.page_groups) {
+          (discount ? discounts_by_page_group_ : ads_by_page_group_)[pg].push_back(c.index);
+        }
+      }
+      items_.push_back(std::move(c));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace herald

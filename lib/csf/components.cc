@@ -1,0 +1,732 @@
+// The built-in components of the selection pipeline (ads and discount ads).
+// See herald/selection.h for the stages and docs/pacing.md for the formulas.
+#include "core/strings.h"
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "core/catalog_schemas.h"
+#include "csf/selection_state.h"
+#include "herald/model/selection_config.pb.h"
+#include "herald/selection.h"
+
+namespace herald {
+
+int WeekdayIndex(absl::CivilDay day);  // compiled_catalog.cc
+
+void SelectionContext::MultiplyScore(size_t i, double factor, std::string_view reason) {
+  Candidate& c = candidates[i];
+  c.score *= factor;
+  if (trace != nullptr) {
+    trace->Note(catalog->items()[c.item].id, factor == 0 ? "filtered" : "multiplier", reason,
+                factor);
+  }
+}
+
+void SelectionContext::RemoveZeroScores() {
+  candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                  [](const Candidate& c) { return !(c.score > 0); }),
+                   candidates.end());
+}
+
+const CompiledItem& SelectionContext::item(size_t candidate) const {
+  return catalog->items()[candidates[candidate].item];
+}
+
+namespace {
+
+using Comp = SelectionComponent;
+
+template <typename Config, typename Impl>
+std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
+  return MakeFactory<Comp, Config>(
+      std::move(name), std::move(description),
+      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
+        auto made = Impl::Make(config);
+        if (!made.ok()) return made.status();
+        return std::unique_ptr<Comp>(std::move(*made));
+      });
+}
+
+absl::Status ConfigError(std::string_view component, std::string_view message) {
+  return absl::InvalidArgumentError(Cat(component, " config: ", message));
+}
+
+// ---------------------------------------------------------------- load_context
+
+class LoadContext final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<LoadContext>> Make(const v1::LoadContextConfig& config) {
+    if (config.max_count() < 0) return ConfigError("LoadContext", "max_count must be >= 0");
+    auto c = std::make_unique<LoadContext>();
+    c->max_count_ = config.max_count() == 0 ? 20 : config.max_count();
+    return c;
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    const SelectionRequest& req = *ctx.request;
+    const CompiledCatalog& catalog = *ctx.catalog;
+    if (req.count < 1 || req.count > max_count_) {
+      return absl::InvalidArgumentError(
+          Cat("count must be within 1..", max_count_, ", got ", req.count));
+    }
+    RequestScratch& s = ctx.services->scratch(ctx);
+    s.Reset(catalog);
+    s.page_groups.clear();
+    for (const std::string& pg : req.page_groups) {
+      int32_t id = catalog.PageGroupId(pg);
+      if (id < 0) return absl::InvalidArgumentError(Cat("unknown page group \"", pg, "\""));
+      s.page_groups.push_back(id);
+    }
+    s.size = -1;
+    if (!req.size.empty()) {
+      s.size = catalog.SizeId(req.size);
+      if (s.size < 0) return absl::InvalidArgumentError(Cat("unknown content size \"", req.size, "\""));
+    }
+    // Local time per zone, once per request.
+    auto zones = catalog.zones();
+    s.local_now.resize(zones.size());
+    s.local_weekday.resize(zones.size());
+    s.local_minute.resize(zones.size());
+    for (size_t z = 0; z < zones.size(); ++z) {
+      absl::CivilSecond cs = absl::ToCivilSecond(ctx.now, zones[z]);
+      s.local_now[z] = cs;
+      s.local_weekday[z] = WeekdayIndex(absl::CivilDay(cs));
+      s.local_minute[z] = cs.hour() * 60 + cs.minute();
+    }
+    // Page history: the items, industries and customers already on the page.
+    s.page_history_items.clear();
+    s.page_history_industries.clear();
+    s.page_history_customers.clear();
+    for (const std::string& id : req.page_history) {
+      const CompiledItem* item = catalog.FindItem(id);
+      if (item == nullptr) continue;  // an item of an older catalog: nothing to exclude
+      s.page_history_items.push_back(item->index);
+      if (item->industry >= 0) s.page_history_industries.push_back(item->industry);
+      if (item->customer >= 0) s.page_history_customers.push_back(item->customer);
+    }
+    // Targeting variables.
+    const TargetingSchema& t = catalog.targeting();
+    FillProfileSlots(t.user, req.user, &s.activation, &s.user_lists);
+    FillProfileSlots(t.context, req.context, &s.activation, &s.context_lists);
+    s.activation.Set(t.now, expr::Value::Timestamp(ctx.now));
+    return absl::OkStatus();
+  }
+
+ private:
+  int max_count_ = 20;
+};
+
+// ---------------------------------------------------------------- LoadHistory
+
+class LoadHistory final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<LoadHistory>> Make(const v1::LoadHistoryConfig&) {
+    return std::make_unique<LoadHistory>();
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    ctx.history.clear();
+    ctx.exposures.clear();
+    if (ctx.request->user_id.empty() && ctx.request->session_id.empty()) return absl::OkStatus();
+    ctx.services->ReadHistory(ctx);
+    if (ctx.trace != nullptr) {
+      ctx.trace->Note("", "history",
+                      Cat(ctx.history.size(), " recent items, ", ctx.exposures.size(),
+                                   " with exposures"));
+    }
+    return absl::OkStatus();
+  }
+};
+
+// ---------------------------------------------------------------- FilterContent
+
+class FilterContent final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<FilterContent>> Make(const v1::FilterContentConfig& config) {
+    auto c = std::make_unique<FilterContent>();
+    c->config_ = config;
+    return c;
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    const CompiledCatalog& catalog = *ctx.catalog;
+    const bool discounts = ctx.request->discounts;
+    ctx.candidates.clear();
+    // Items already on the page never come again.
+    for (int32_t item : s.page_history_items) s.seen[item] = s.generation;
+    auto consider = [&](std::span<const uint32_t> list) {
+      for (uint32_t index : list) {
+        if (s.seen[index] == s.generation) continue;
+        s.seen[index] = s.generation;
+        const CompiledItem& item = catalog.items()[index];
+        std::string_view why = Reject(ctx, s, item);
+        if (!why.empty()) {
+          if (ctx.trace != nullptr) ctx.trace->Note(item.id, "filtered", why);
+          continue;
+        }
+        ctx.candidates.push_back(Candidate{index, 1.0, 1.0});
+      }
+    };
+    if (s.page_groups.empty()) {
+      consider(discounts ? catalog.AllDiscounts() : catalog.AllAds());
+    } else {
+      for (int32_t pg : s.page_groups) {
+        consider(discounts ? catalog.DiscountsOnPageGroup(pg) : catalog.AdsOnPageGroup(pg));
+      }
+      consider(discounts ? catalog.DiscountsOnEveryPage() : catalog.AdsOnEveryPage());
+    }
+    if (ctx.trace != nullptr) {
+      ctx.trace->Note("", "candidates", Cat(ctx.candidates.size(), " after filtering"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string_view Reject(const SelectionContext& ctx, const RequestScratch& s,
+                          const CompiledItem& item) const {
+    if (!config_.ignore_size() && s.size >= 0 && item.size >= 0 && item.size != s.size) {
+      return "size does not match";
+    }
+    if (!config_.ignore_schedule()) {
+      const CompiledSchedule& sc = item.schedule;
+      if (ctx.now < sc.start) return "schedule has not started";
+      if (ctx.now >= sc.end) return "schedule has ended";
+      if (!sc.AllDay() && !sc.OpenAt(s.local_weekday[sc.zone], s.local_minute[sc.zone])) {
+        return "outside its days or hours";
+      }
+    }
+    if (item.industry >= 0 &&
+        std::find(s.page_history_industries.begin(), s.page_history_industries.end(),
+                  item.industry) != s.page_history_industries.end()) {
+      return "its industry is already on the page";
+    }
+    return {};
+  }
+
+  v1::FilterContentConfig config_;
+};
+
+// ---------------------------------------------------------------- ExposureLimit
+
+class ExposureLimit final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<ExposureLimit>> Make(const v1::ExposureLimitConfig&) {
+    return std::make_unique<ExposureLimit>();
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    if (ctx.exposures.empty()) return absl::OkStatus();
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      const CompiledItem& item = ctx.item(i);
+      if (item.exposure_limit <= 0) continue;
+      for (auto [index, count] : ctx.exposures) {
+        if (index == item.index && count >= item.exposure_limit) {
+          ctx.MultiplyScore(i, 0, ctx.trace ? Cat("exposure limit ", item.exposure_limit,
+                                                          " reached") : std::string());
+          break;
+        }
+      }
+    }
+    ctx.RemoveZeroScores();
+    return absl::OkStatus();
+  }
+};
+
+// ---------------------------------------------------------------- NeedOfDelivery
+
+// NOD = 1 + gain * (expected - delivered) / goal, where expected = goal *
+// (deliverable time elapsed / deliverable time in all). 1 on schedule, above
+// 1 behind, below 1 ahead; 0 once the goal is met (docs/pacing.md).
+class NeedOfDelivery final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<NeedOfDelivery>> Make(const v1::NeedOfDeliveryConfig& config) {
+    if (config.gain() < 0 || config.max_score() < 0) {
+      return ConfigError("NeedOfDelivery", "gain and max_score must be >= 0");
+    }
+    auto c = std::make_unique<NeedOfDelivery>();
+    c->gain_ = config.gain() == 0 ? 20 : config.gain();
+    c->max_score_ = config.max_score() == 0 ? 100 : config.max_score();
+    return c;
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      Candidate& c = ctx.candidates[i];
+      const CompiledItem& item = ctx.catalog->items()[c.item];
+      if (item.kind != ItemKind::kPaidAd) {
+        c.initial = c.score = 1.0;
+        continue;
+      }
+      double nod = 0;
+      int64_t delivered = ctx.services->Delivered(ctx, c.item, item.goal_clicks);
+      double expected = 0;
+      if (item.goal > 0 && delivered < item.goal) {
+        const CompiledSchedule& sc = item.schedule;
+        double elapsed = sc.DeliverableSecondsUntil(ctx.now, s.local_now[sc.zone]);
+        double fraction = sc.total_seconds > 0 ? elapsed / sc.total_seconds : 1.0;
+        expected = item.goal * fraction;
+        nod = 1.0 + gain_ * (expected - static_cast<double>(delivered)) / item.goal;
+        nod = std::clamp(nod, 0.0, max_score_);
+      }
+      c.initial = c.score = nod;
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note(item.id, nod > 0 ? "score" : "filtered",
+                        nod > 0 || delivered < item.goal
+                            ? absl::StrFormat("need of delivery: %d of %d %s delivered, %.1f expected by now",
+                                              delivered, item.goal,
+                                              item.goal_clicks ? "clicks" : "requests", expected)
+                            : absl::StrFormat("goal of %d %s reached", item.goal,
+                                              item.goal_clicks ? "clicks" : "requests"),
+                        nod);
+      }
+    }
+    ctx.RemoveZeroScores();
+    return absl::OkStatus();
+  }
+
+ private:
+  double gain_ = 20, max_score_ = 100;
+};
+
+// ---------------------------------------------------------------- DiscountPriority
+
+// Discount ads: the smaller the priority number, the higher the score:
+// score = 1 / (1 + step * rank), rank = position of the priority among the
+// candidates' distinct priorities.
+class DiscountPriority final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<DiscountPriority>> Make(const v1::DiscountPriorityConfig& config) {
+    if (config.step() < 0) return ConfigError("DiscountPriority", "step must be >= 0");
+    auto c = std::make_unique<DiscountPriority>();
+    c->step_ = config.step() == 0 ? 0.1 : config.step();
+    return c;
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    std::vector<int32_t> priorities;
+    for (const Candidate& c : ctx.candidates) priorities.push_back(ctx.catalog->items()[c.item].priority);
+    std::sort(priorities.begin(), priorities.end());
+    priorities.erase(std::unique(priorities.begin(), priorities.end()), priorities.end());
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      Candidate& c = ctx.candidates[i];
+      int32_t p = ctx.catalog->items()[c.item].priority;
+      size_t rank = std::lower_bound(priorities.begin(), priorities.end(), p) - priorities.begin();
+      c.initial = c.score = 1.0 / (1.0 + step_ * rank);
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note(ctx.catalog->items()[c.item].id, "score",
+                        Cat("priority ", p, " (rank ", rank + 1, ")"), c.score);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  double step_ = 0.1;
+};
+
+// ---------------------------------------------------------------- HistoryPenalty
+
+class HistoryPenalty final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<HistoryPenalty>> Make(const v1::HistoryPenaltyConfig& config) {
+    auto c = std::make_unique<HistoryPenalty>();
+    c->window_ = config.window() == 0 ? 10 : config.window();
+    c->most_ = config.most_recent() == 0 ? 0.5 : config.most_recent();
+    c->least_ = config.least_recent() == 0 ? 0.9 : config.least_recent();
+    if (c->window_ < 1 || c->most_ < 0 || c->least_ < 0 || c->most_ > 1 || c->least_ > 1) {
+      return ConfigError("HistoryPenalty",
+                         "window must be >= 1 and multipliers within 0..1");
+    }
+    return c;
+  }
+  // The multiplier for an item last seen at history position `p` (0 = most recent).
+  double Multiplier(size_t p) const {
+    if (window_ == 1) return most_;
+    return most_ + (least_ - most_) * static_cast<double>(p) / (window_ - 1);
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    size_t n = std::min<size_t>(ctx.history.size(), window_);
+    if (n == 0) return absl::OkStatus();
+    RequestScratch& s = ctx.services->scratch(ctx);
+    // Stamp each candidate with its position + 1 in the window (first occurrence).
+    uint32_t stamp = s.NextGeneration();
+    for (size_t p = 0; p < n; ++p) s.seen[ctx.history[p]] = stamp;
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      uint32_t item = ctx.candidates[i].item;
+      if (s.seen[item] != stamp) continue;
+      size_t p = std::find(ctx.history.begin(), ctx.history.begin() + n, item) - ctx.history.begin();
+      ctx.MultiplyScore(i, Multiplier(p),
+                        ctx.trace ? Cat("history penalty: seen ", p + 1,
+                                                 p == 0 ? " request ago" : " requests ago")
+                                  : std::string());
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int window_ = 10;
+  double most_ = 0.5, least_ = 0.9;
+};
+
+// ---------------------------------------------------------------- EvalTargetGroups
+
+class EvalTargetGroups final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<EvalTargetGroups>> Make(const v1::EvalTargetGroupsConfig&) {
+    return std::make_unique<EvalTargetGroups>();
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    auto groups = ctx.catalog->target_groups();
+    bool any_sponsor = false;
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      int32_t g = ctx.item(i).target_group;
+      if (g < 0) continue;
+      if (s.target_stamp[g] != s.generation || ctx.trace != nullptr) {
+        Evaluate(ctx, s, groups[g], g);
+      }
+      if (s.target_sponsor[g]) any_sponsor = true;
+      double m = s.target_multiplier[g];
+      if (m != 1.0) {
+        ctx.MultiplyScore(i, m, ctx.trace ? Cat("target group \"", groups[g].id, "\"")
+                                          : std::string());
+      }
+    }
+    if (any_sponsor) {
+      ctx.sponsored_only = true;
+      for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+        if (!ctx.item(i).sponsored) {
+          ctx.MultiplyScore(i, 0, "a sponsor target matched: only sponsored items stay");
+        }
+      }
+    }
+    ctx.RemoveZeroScores();
+    return absl::OkStatus();
+  }
+
+ private:
+  // Evaluates every entry of group `g` once per request.
+  void Evaluate(SelectionContext& ctx, RequestScratch& s, const CompiledTargetGroup& group,
+                int32_t g) const {
+    double multiplier = 1.0;
+    bool sponsor = false;
+    for (const CompiledTargetEntry& e : group.entries) {
+      expr::Value error;
+      bool match = e.program.Matches(s.activation, &error);
+      double m = 1.0;
+      switch (e.action) {
+        case v1::TARGET_ACTION_REQUIRE: m = match ? 1.0 : 0.0; break;
+        case v1::TARGET_ACTION_EXCLUDE: m = match ? 0.0 : 1.0; break;
+        case v1::TARGET_ACTION_SPONSOR: sponsor = sponsor || match; break;
+        default: m = match ? e.boost : 1.0; break;
+      }
+      multiplier *= m;
+      if (ctx.trace != nullptr) {
+        std::string why = Cat(
+            "target group \"", group.id, "\" ", v1::TargetAction_Name(e.action), " `", e.source,
+            "` ", match ? "matched" : "did not match");
+        if (error.is_error()) CatTo(why, ": ", e.program.DescribeError(error));
+        ctx.trace->Note("", "target", why, m);
+      }
+    }
+    s.target_stamp[g] = s.generation;
+    s.target_multiplier[g] = multiplier;
+    s.target_sponsor[g] = sponsor;
+  }
+};
+
+// ---------------------------------------------------------------- SelectWinners
+
+class SelectWinners final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<SelectWinners>> Make(const v1::SelectWinnersConfig& config) {
+    if (config.house_threshold() < 0) return ConfigError("SelectWinners", "house_threshold must be >= 0");
+    auto c = std::make_unique<SelectWinners>();
+    c->threshold_ = config.house_threshold() == 0 ? 0.95 : config.house_threshold();
+    c->config_ = config;
+    return c;
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    const CompiledCatalog& catalog = *ctx.catalog;
+    const int want = ctx.request->count;
+    ctx.winners.clear();
+    // Paid (or generic) candidates by score, best first; ties by catalog order.
+    s.order.clear();
+    double best_nod = 0;
+    for (uint32_t i = 0; i < ctx.candidates.size(); ++i) {
+      const Candidate& c = ctx.candidates[i];
+      ItemKind kind = catalog.items()[c.item].kind;
+      if (kind == ItemKind::kHouseAd) continue;
+      if (kind == ItemKind::kPaidAd) {
+        best_nod = std::max(best_nod, c.initial);
+        if (c.initial < threshold_) {
+          if (ctx.trace) ctx.trace->Note(catalog.items()[c.item].id, "passed",
+                                         absl::StrFormat("need of delivery %.3f is below the house threshold %.2f", c.initial, threshold_));
+          continue;
+        }
+      }
+      s.order.push_back(i);
+    }
+    std::sort(s.order.begin(), s.order.end(), [&](uint32_t a, uint32_t b) {
+      const Candidate& x = ctx.candidates[a];
+      const Candidate& y = ctx.candidates[b];
+      return x.score != y.score ? x.score > y.score : x.item < y.item;
+    });
+    for (uint32_t i : s.order) {
+      if (static_cast<int>(ctx.winners.size()) >= want) break;
+      TryAdd(ctx, s, ctx.candidates[i], "highest score");
+    }
+    // House ads fill what is left, drawn by weight x score.
+    while (static_cast<int>(ctx.winners.size()) < want) {
+      s.weights.clear();
+      s.order.clear();
+      double total = 0;
+      for (uint32_t i = 0; i < ctx.candidates.size(); ++i) {
+        const Candidate& c = ctx.candidates[i];
+        const CompiledItem& item = catalog.items()[c.item];
+        if (item.kind != ItemKind::kHouseAd || Conflicts(ctx, s, item)) continue;
+        double w = item.weight * c.score;
+        if (!(w > 0)) continue;
+        s.order.push_back(i);
+        total += w;
+        s.weights.push_back(total);
+      }
+      if (s.order.empty()) break;
+      double r = std::uniform_real_distribution<double>(0.0, total)(s.rng);
+      size_t k = std::upper_bound(s.weights.begin(), s.weights.end(), r) - s.weights.begin();
+      if (k >= s.order.size()) k = s.order.size() - 1;
+      TryAdd(ctx, s, ctx.candidates[s.order[k]],
+             best_nod > 0 ? absl::StrFormat("house ad by weight (best paid need of delivery %.3f < %.2f)", best_nod, threshold_)
+                          : std::string("house ad by weight (no paid ad eligible)"));
+    }
+    if (ctx.trace != nullptr) {
+      ctx.trace->Note("", "winners", Cat(ctx.winners.size(), " of ", want, " requested"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool Conflicts(const SelectionContext& ctx, const RequestScratch& s,
+                 const CompiledItem& item) const {
+    const CompiledCatalog& catalog = *ctx.catalog;
+    for (uint32_t w : ctx.winners) {
+      const CompiledItem& other = catalog.items()[w];
+      if (other.index == item.index) return true;
+      if (!config_.allow_same_industry() && item.industry >= 0 && other.industry == item.industry) {
+        return true;
+      }
+      if (config_.exclude_competitors() && item.customer >= 0 && other.customer >= 0) {
+        const auto& rivals = catalog.competitors()[item.customer];
+        if (std::binary_search(rivals.begin(), rivals.end(), other.customer)) return true;
+      }
+    }
+    if (config_.exclude_competitors() && item.customer >= 0) {
+      const auto& rivals = catalog.competitors()[item.customer];
+      for (int32_t customer : s.page_history_customers) {
+        if (std::binary_search(rivals.begin(), rivals.end(), customer)) return true;
+      }
+    }
+    return false;
+  }
+
+  void TryAdd(SelectionContext& ctx, RequestScratch& s, const Candidate& c,
+              const std::string& why) const {
+    const CompiledItem& item = ctx.catalog->items()[c.item];
+    if (Conflicts(ctx, s, item)) {
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note(item.id, "excluded", "conflicts with a winner (same item, industry or competitor)");
+      }
+      return;
+    }
+    ctx.winners.push_back(c.item);
+    if (ctx.trace != nullptr) ctx.trace->Note(item.id, "winner", why, c.score);
+  }
+
+  double threshold_ = 0.95;
+  v1::SelectWinnersConfig config_;
+};
+
+// ---------------------------------------------------------------- RecordHistory
+
+class RecordHistory final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<RecordHistory>> Make(const v1::RecordHistoryConfig& config) {
+    if (config.history_size() < 0) return ConfigError("RecordHistory", "history_size must be >= 0");
+    auto c = std::make_unique<RecordHistory>();
+    c->size_ = config.history_size() == 0 ? 35 : config.history_size();
+    return c;
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    if (!ctx.request->record || ctx.winners.empty()) return absl::OkStatus();
+    if (ctx.request->user_id.empty() && ctx.request->session_id.empty()) return absl::OkStatus();
+    ctx.services->AddToHistory(ctx, size_);
+    return absl::OkStatus();
+  }
+
+ private:
+  int size_ = 35;
+};
+
+// ---------------------------------------------------------------- RecordEvent
+
+class RecordEvent final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<RecordEvent>> Make(const v1::RecordEventConfig&) {
+    return std::make_unique<RecordEvent>();
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    if (!ctx.request->record) return absl::OkStatus();
+    const SelectionRequest& req = *ctx.request;
+    for (uint32_t w : ctx.winners) {
+      const CompiledItem& item = ctx.catalog->items()[w];
+      v1::Event event;
+      event.set_type(v1::EVENT_TYPE_REQUEST);
+      int64_t nanos = absl::ToUnixNanos(ctx.now);
+      event.mutable_time()->set_seconds(nanos / 1'000'000'000);
+      event.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+      event.set_user_id(req.user_id);
+      event.set_session_id(req.session_id);
+      event.set_item_id(item.id);
+      event.set_campaign_id(item.campaign_id);
+      if (!req.page_groups.empty()) event.set_page_group(req.page_groups.front());
+      ctx.services->RecordEvent(std::move(event));
+    }
+    return absl::OkStatus();
+  }
+};
+
+// ---------------------------------------------------------------- FormatTemplate
+
+std::string HtmlEscape(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (char c : in) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+class FormatTemplate final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<FormatTemplate>> Make(const v1::FormatTemplateConfig& config) {
+    auto c = std::make_unique<FormatTemplate>();
+    c->config_ = config;
+    return c;
+  }
+
+  // Replaces {{name}} placeholders; values are HTML-escaped; unknown names become empty.
+  static std::string Render(std::string_view tmpl,
+                            const std::vector<std::pair<std::string_view, std::string>>& fields) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < tmpl.size()) {
+      size_t open = tmpl.find("{{", pos);
+      if (open == std::string_view::npos) break;
+      size_t close = tmpl.find("}}", open + 2);
+      if (close == std::string_view::npos) break;
+      out.append(tmpl.substr(pos, open - pos));
+      std::string_view name = tmpl.substr(open + 2, close - open - 2);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      for (const auto& [key, value] : fields) {
+        if (key == name) {
+          out += HtmlEscape(value);
+          break;
+        }
+      }
+      pos = close + 2;
+    }
+    out.append(tmpl.substr(pos));
+    return out;
+  }
+
+  absl::Status Run(SelectionContext& ctx) const override {
+    ctx.results.clear();
+    for (uint32_t w : ctx.winners) {
+      const CompiledItem& item = ctx.catalog->items()[w];
+      const v1::Display& d = item.proto->has_ad() ? item.proto->ad().display()
+                                                  : item.proto->discount().display();
+      SelectedItem out;
+      out.item_id = item.id;
+      out.name = item.name;
+      out.campaign_id = item.campaign_id;
+      out.kind = std::string(ItemKindName(item.kind));
+      for (const Candidate& c : ctx.candidates) {
+        if (c.item == w) out.score = c.score;
+      }
+      out.image_url = d.image_url();
+      out.text = d.text();
+      std::vector<std::pair<std::string_view, std::string>> fields = {
+          {"id", item.id},           {"name", item.name},       {"image_url", d.image_url()},
+          {"target_url", d.click_url()}, {"text", d.text()},    {"alt_text", d.alt_text()},
+          {"campaign", item.campaign_id}};
+      out.click_url = d.click_url();
+      if (!config_.click_redirect().empty()) {
+        out.click_url = Render(config_.click_redirect(), {{"id", item.id}});
+      }
+      fields.emplace_back("click_url", out.click_url);
+      for (const auto& [key, value] : d.fields()) fields.emplace_back(key, value);
+      std::string tmpl = d.template_();
+      if (tmpl.empty()) {
+        switch (d.type()) {
+          case v1::DISPLAY_TYPE_HTML: out.html = d.html(); break;
+          case v1::DISPLAY_TYPE_TEXT: tmpl = "<a href=\"{{click_url}}\">{{text}}</a>"; break;
+          case v1::DISPLAY_TYPE_NON_CLICKABLE_IMAGE: tmpl = "<img src=\"{{image_url}}\" alt=\"{{alt_text}}\">"; break;
+          case v1::DISPLAY_TYPE_VIGNETTE:
+            tmpl = "<a href=\"{{click_url}}\"><img src=\"{{image_url}}\" alt=\"{{alt_text}}\"></a> <span>{{text}}</span>";
+            break;
+          default: tmpl = "<a href=\"{{click_url}}\"><img src=\"{{image_url}}\" alt=\"{{alt_text}}\"></a>";
+        }
+      }
+      if (!tmpl.empty()) out.html = Render(tmpl, fields);
+      ctx.results.push_back(std::move(out));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  v1::FormatTemplateConfig config_;
+};
+
+}  // namespace
+
+void RegisterSelectionComponents(Registry* registry) {
+  registry->RegisterIfAbsent(Factory<v1::LoadContextConfig, LoadContext>(
+      "LoadContext", "reads the request: page groups, size, count, time, profile (InitCSFPipeline)"));
+  registry->RegisterIfAbsent(Factory<v1::LoadHistoryConfig, LoadHistory>(
+      "LoadHistory", "loads the user's recent items and exposures"));
+  registry->RegisterIfAbsent(Factory<v1::FilterContentConfig, FilterContent>(
+      "FilterContent", "drops items by the page-group and size indexes, schedule and page history"));
+  registry->RegisterIfAbsent(Factory<v1::ExposureLimitConfig, ExposureLimit>(
+      "ExposureLimit", "drops items the user has seen as often as their exposure limit"));
+  registry->RegisterIfAbsent(Factory<v1::NeedOfDeliveryConfig, NeedOfDelivery>(
+      "NeedOfDelivery", "paid ads start at their Need of Delivery; others at 1 (AdvertisingNeedOfDelivery)"));
+  registry->RegisterIfAbsent(Factory<v1::DiscountPriorityConfig, DiscountPriority>(
+      "DiscountPriority", "discount ads score by priority, smaller first (ScoreDiscounts)"));
+  registry->RegisterIfAbsent(Factory<v1::HistoryPenaltyConfig, HistoryPenalty>(
+      "HistoryPenalty", "penalises recently seen items, 0.5 rising to 0.9 over the last 10"));
+  registry->RegisterIfAbsent(Factory<v1::EvalTargetGroupsConfig, EvalTargetGroups>(
+      "EvalTargetGroups", "multiplies scores by the items' target groups (require, exclude, target, sponsor)"));
+  registry->RegisterIfAbsent(Factory<v1::SelectWinnersConfig, SelectWinners>(
+      "SelectWinners", "paid by score, house by weight; one per industry and competitor"));
+  registry->RegisterIfAbsent(Factory<v1::RecordHistoryConfig, RecordHistory>(
+      "RecordHistory", "adds the winners to the user's history"));
+  registry->RegisterIfAbsent(Factory<v1::RecordEventConfig, RecordEvent>(
+      "RecordEvent", "counts delivery and records request events"));
+  registry->RegisterIfAbsent(Factory<v1::FormatTemplateConfig, FormatTemplate>(
+      "FormatTemplate", "merges the winners' fields into their display templates"));
+}
+
+}  // namespace herald

@@ -1,0 +1,93 @@
+// Internal: what the built-in selection components share with the selector.
+#ifndef HERALD_LIB_CSF_SELECTION_STATE_H_
+#define HERALD_LIB_CSF_SELECTION_STATE_H_
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "herald/campaign_cache.h"
+#include "herald/expr.h"
+#include "herald/model/events.pb.h"
+#include "herald/selection.h"
+
+namespace herald {
+
+// Per-request scratch, reused: one per concurrently running request.
+struct RequestScratch {
+  explicit RequestScratch(uint64_t seed) : rng(seed) {}
+  std::mt19937_64 rng;
+  std::vector<int32_t> page_groups;   // interned page groups of the request
+  int32_t size = -1;                  // interned size; -1 = any
+  std::vector<uint32_t> seen;         // per item: generation stamp (dedupe, page history)
+  uint32_t generation = 0;
+  std::vector<int32_t> page_history_items;
+  std::vector<int32_t> page_history_industries;
+  std::vector<int32_t> page_history_customers;
+  // Local civil time of the request per catalog zone.
+  std::vector<absl::CivilSecond> local_now;
+  std::vector<int> local_weekday;     // Monday = 0
+  std::vector<int> local_minute;
+  // Targeting.
+  const CompiledCatalog* activation_catalog = nullptr;
+  expr::Activation activation{size_t{0}};
+  std::vector<std::vector<std::string_view>> user_lists, context_lists;
+  std::vector<uint32_t> target_stamp;   // per target group: generation when evaluated
+  std::vector<double> target_multiplier;
+  std::vector<uint8_t> target_sponsor;
+  // SelectWinners.
+  std::vector<uint32_t> order;
+  std::vector<double> weights;
+  // The selector's per-snapshot state for this request (selector.cc).
+  const void* binding = nullptr;
+
+  // A fresh stamp for `seen` (and target_stamp); clears them when it wraps.
+  uint32_t NextGeneration() {
+    if (++generation == 0) {
+      std::fill(seen.begin(), seen.end(), 0);
+      std::fill(target_stamp.begin(), target_stamp.end(), 0);
+      generation = 1;
+    }
+    return generation;
+  }
+
+  // Starts a new request over `catalog`.
+  void Reset(const CompiledCatalog& catalog) {
+    size_t n = catalog.items().size();
+    if (seen.size() != n) seen.assign(n, 0);
+    size_t groups = catalog.target_groups().size();
+    if (target_stamp.size() != groups) {
+      target_stamp.assign(groups, 0);
+      target_multiplier.assign(groups, 1.0);
+      target_sponsor.assign(groups, 0);
+    }
+    if (activation_catalog != &catalog) {
+      activation = expr::Activation(catalog.targeting().schema);
+      activation_catalog = &catalog;
+      std::fill(target_stamp.begin(), target_stamp.end(), 0);
+    }
+    NextGeneration();
+  }
+};
+
+// Delivery counters and user histories, owned by the selector.
+class SelectionServices {
+ public:
+  virtual ~SelectionServices() = default;
+  // Delivered events of `item` (an index of the context's snapshot): requests or clicks.
+  virtual int64_t Delivered(SelectionContext& context, uint32_t item, bool clicks) = 0;
+  // Reads the user's history into context.history (item indexes, most recent
+  // first) and the exposures of the session (or of the user without a session).
+  virtual void ReadHistory(SelectionContext& context) = 0;
+  // Adds context.winners to the user's history (front), keeping `history_size`.
+  virtual void AddToHistory(SelectionContext& context, int history_size) = 0;
+  // Queues an event; request and click events count toward delivery.
+  virtual void RecordEvent(v1::Event event) = 0;
+  virtual RequestScratch& scratch(SelectionContext& context) = 0;
+};
+
+}  // namespace herald
+
+#endif  // HERALD_LIB_CSF_SELECTION_STATE_H_

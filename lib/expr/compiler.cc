@@ -1,0 +1,1208 @@
+// Type checking and code generation: from the parse tree to a ProgramImpl.
+//
+// The checker assigns every node a static type against the Schema, resolves
+// variable paths to slots, converts numeric literals used as amounts to exact
+// decimals, and resolves literal arguments (regular expressions, time zones,
+// timestamp() and duration()) once. The code generator then emits postfix
+// bytecode, fusing the common "variable <op> literal" and "variable in [list]"
+// shapes into single instructions.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "expr/ast.h"
+#include "expr/diagnostics.h"
+#include "expr/parser.h"
+#include "expr/program.h"
+#include "expr/strings.h"
+#include "expr/vm.h"
+#include "herald/expr.h"
+#include "re2/re2.h"
+
+namespace herald::expr {
+namespace internal {
+namespace {
+
+struct CType {
+  Type type = Type::kError;
+  Type elem = Type::kNull;  // kList: the element type; kNull = empty list
+  bool elem_dyn = false;    // kList: elements of different types
+};
+
+enum class CallKind : uint8_t {
+  kNone,
+  kHas,
+  kSize,
+  kStartsWith,
+  kEndsWith,
+  kContains,
+  kMatches,
+  kLowerAscii,
+  kUpperAscii,
+  kTimePart,
+  kDurationPart,
+  kTimestampLiteral,
+  kDurationLiteral,
+  kIdentity,  // timestamp(ts), duration(d), int(i), double(d)
+  kToInt,
+  kToDouble,
+};
+
+struct NodeInfo {
+  CType type;
+  int slot = -1;                // a variable path resolved to this slot
+  bool money_literal = false;   // a numeric literal emitted as a plain decimal
+  Money decimal;
+  bool has_const = false;       // timestamp()/duration() literal
+  Value const_value;
+  CallKind call = CallKind::kNone;
+  uint8_t part = 0;             // kTimePart / kDurationPart
+  int zone = -1;                // kTimePart
+  int regex = -1;               // kMatches
+};
+
+struct TimePartName {
+  std::string_view name;
+  TimePart part;
+  bool on_duration;
+};
+
+constexpr TimePartName kTimeParts[] = {
+    {"getHours", kPartHours, true},
+    {"getMinutes", kPartMinutes, true},
+    {"getSeconds", kPartSeconds, true},
+    {"getMilliseconds", kPartMilliseconds, true},
+    {"getDayOfWeek", kPartDayOfWeek, false},
+    {"getDate", kPartDate, false},
+    {"getDayOfMonth", kPartDayOfMonth, false},
+    {"getMonth", kPartMonth, false},
+    {"getFullYear", kPartFullYear, false},
+    {"getDayOfYear", kPartDayOfYear, false},
+};
+
+constexpr std::string_view kFunctionNames[] = {
+    "has", "size", "matches", "timestamp", "duration", "int", "double"};
+constexpr std::string_view kMethodNames[] = {
+    "size",     "startsWith", "endsWith",   "contains",        "matches",
+    "lowerAscii", "upperAscii", "getHours", "getMinutes",      "getSeconds",
+    "getMilliseconds", "getDayOfWeek", "getDate", "getDayOfMonth", "getMonth",
+    "getFullYear", "getDayOfYear"};
+
+bool IsNumeric(Type t) { return t == Type::kInt || t == Type::kDouble; }
+bool IsListType(Type t) { return t == Type::kList || t == Type::kStringList; }
+
+std::string TypeString(const CType& t) {
+  if (t.type == Type::kList) {
+    if (t.elem_dyn) return "list(dyn)";
+    if (t.elem == Type::kNull) return "list";
+    return Cat("list(", TypeName(t.elem), ")");
+  }
+  return std::string(TypeName(t.type));
+}
+
+CmpKind CmpOf(Op op) {
+  switch (op) {
+    case Op::kEq: return kCmpEq;
+    case Op::kNe: return kCmpNe;
+    case Op::kLt: return kCmpLt;
+    case Op::kLe: return kCmpLe;
+    case Op::kGt: return kCmpGt;
+    default: return kCmpGe;
+  }
+}
+
+CmpKind Mirror(CmpKind k) {
+  switch (k) {
+    case kCmpLt: return kCmpGt;
+    case kCmpLe: return kCmpGe;
+    case kCmpGt: return kCmpLt;
+    case kCmpGe: return kCmpLe;
+    default: return k;
+  }
+}
+
+ArithKind ArithOf(Op op) {
+  switch (op) {
+    case Op::kAdd: return kArithAdd;
+    case Op::kSub: return kArithSub;
+    case Op::kMul: return kArithMul;
+    case Op::kDiv: return kArithDiv;
+    default: return kArithMod;
+  }
+}
+
+absl::StatusOr<absl::TimeZone> LoadZone(std::string_view name) {
+  if (name == "UTC" || name == "Z") return absl::UTCTimeZone();
+  if (name.size() == 6 && (name[0] == '+' || name[0] == '-') && name[3] == ':') {
+    auto digit = [&](size_t i) { return name[i] >= '0' && name[i] <= '9'; };
+    if (digit(1) && digit(2) && digit(4) && digit(5)) {
+      int hours = (name[1] - '0') * 10 + (name[2] - '0');
+      int minutes = (name[4] - '0') * 10 + (name[5] - '0');
+      if (hours <= 23 && minutes <= 59) {
+        int seconds = (hours * 60 + minutes) * 60;
+        return absl::FixedTimeZone(name[0] == '-' ? -seconds : seconds);
+      }
+    }
+  }
+  absl::TimeZone zone;
+  bool plausible = !name.empty() && name.size() < 64 && name.find("..") == std::string_view::npos &&
+                   name[0] != '/' && name.find('\0') == std::string_view::npos;
+  if (plausible && absl::LoadTimeZone(std::string(name), &zone)) return zone;
+  return absl::InvalidArgumentError(Cat("unknown time zone \"", name, "\""));
+}
+
+class Compiler {
+ public:
+  Compiler(const Ast& ast, const Schema& schema, const CompileOptions& options,
+           ProgramImpl* out)
+      : ast_(ast), schema_(schema), options_(options), out_(out), info_(ast.nodes.size()) {
+    for (const Schema::Variable& v : schema_.variables()) {
+      std::vector<std::string_view> parts = Split(v.path, '.');
+      roots_.insert(std::string(parts[0]));
+      std::string prefix;
+      for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        if (i > 0) prefix.push_back('.');
+        prefix.append(parts[i]);
+        namespaces_.insert(prefix);
+      }
+    }
+  }
+
+  absl::Status Run(bool require_bool) {
+    absl::StatusOr<absl::TimeZone> zone = LoadZone(options_.default_time_zone);
+    if (!zone.ok()) {
+      return absl::InvalidArgumentError(
+          Cat("CompileOptions.default_time_zone: ", zone.status().message()));
+    }
+    default_zone_ = *zone;
+    if (absl::Status s = Check(ast_.root); !s.ok()) return s;
+    const CType& result = info_[ast_.root].type;
+    if (require_bool && result.type != Type::kBool) {
+      return Error(ast_.node(ast_.root).pos,
+                   Cat("expression must be a condition (bool), not ",
+                                TypeString(result)));
+    }
+    if (absl::Status s = Emit(ast_.root); !s.ok()) return s;
+    Instr ret;
+    ret.op = Opcode::kReturn;
+    out_->code.push_back(ret);
+    out_->result_type = result.type;
+    std::sort(slots_read_.begin(), slots_read_.end());
+    slots_read_.erase(std::unique(slots_read_.begin(), slots_read_.end()), slots_read_.end());
+    for (uint32_t s : slots_read_) out_->slots.push_back(Slot{s});
+    out_->min_slots = slots_read_.empty() ? 0 : slots_read_.back() + 1;
+    out_->max_stack = static_cast<uint32_t>(max_depth_);
+    if (max_depth_ > static_cast<int>(kMaxStack)) {
+      return LimitError(ast_.source, 0, "expression needs too deep an evaluation stack");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // --- diagnostics -----------------------------------------------------------
+  absl::Status Error(uint32_t pos, std::string_view message) const {
+    return SyntaxError(ast_.source, pos, message);
+  }
+
+  const Node& N(int id) const { return ast_.node(id); }
+
+  // Where the text of a sub-expression begins (its leftmost token).
+  uint32_t StartOf(int id) const {
+    const Node& n = N(id);
+    switch (n.kind) {
+      case NodeKind::kSelect:
+      case NodeKind::kBinary:
+      case NodeKind::kAnd:
+      case NodeKind::kOr:
+      case NodeKind::kCond:
+      case NodeKind::kIndex:
+        return std::min(n.pos, StartOf(n.children[0]));
+      case NodeKind::kCall:
+        return n.is_method ? StartOf(n.children[0]) : n.pos;
+      default:
+        return n.pos;
+    }
+  }
+  NodeInfo& I(int id) { return info_[static_cast<size_t>(id)]; }
+
+  // --- paths -------------------------------------------------------------------
+  // The chain of an identifier followed by selections, innermost first.
+  bool PathChain(int id, std::vector<int>* chain) const {
+    chain->clear();
+    int cur = id;
+    while (N(cur).kind == NodeKind::kSelect) {
+      chain->push_back(cur);
+      cur = N(cur).children[0];
+    }
+    if (N(cur).kind != NodeKind::kIdent) return false;
+    chain->push_back(cur);
+    std::reverse(chain->begin(), chain->end());
+    return true;
+  }
+
+  std::string_view Suggest(std::string_view name, const std::vector<std::string>& pool) const {
+    std::vector<std::string_view> candidates(pool.begin(), pool.end());
+    return NearestName(name, candidates);
+  }
+
+  absl::Status ResolvePath(int id) {
+    std::vector<int> chain;
+    if (!PathChain(id, &chain)) {
+      // A selection on a computed value: ("x").size is not a field.
+      const Node& n = N(id);
+      if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+      return Error(n.name_pos, Cat(TypeString(I(n.children[0]).type),
+                                            " has no field ", n.name));
+    }
+    std::string path;
+    for (size_t k = 0; k < chain.size(); ++k) {
+      const Node& n = N(chain[k]);
+      if (k > 0) path.push_back('.');
+      path.append(n.name);
+      uint32_t at = k == 0 ? n.pos : n.name_pos;
+      Slot slot = schema_.Find(path);
+      if (slot.valid()) {
+        if (k + 1 < chain.size()) {
+          const Node& next = N(chain[k + 1]);
+          return Error(next.name_pos,
+                       Cat(path, " is a ", TypeName(schema_.variable(slot).type),
+                                    " and has no field ", next.name));
+        }
+        NodeInfo& info = I(id);
+        info.slot = static_cast<int>(slot.index);
+        info.type.type = schema_.variable(slot).type;
+        return absl::OkStatus();
+      }
+      if (namespaces_.contains(path)) continue;
+      if (k == 0) {
+        std::vector<std::string> pool(roots_.begin(), roots_.end());
+        std::sort(pool.begin(), pool.end());
+        std::string_view near = Suggest(path, pool);
+        return Error(at, near.empty()
+                             ? Cat("unknown variable ", path)
+                             : Cat("unknown variable ", path, "; did you mean ",
+                                            near, "?"));
+      }
+      std::vector<std::string> pool;
+      for (const Schema::Variable& v : schema_.variables()) pool.push_back(v.path);
+      for (const std::string& ns : namespaces_) pool.push_back(ns);
+      std::sort(pool.begin(), pool.end());
+      std::string_view near = Suggest(path, pool);
+      return Error(at, near.empty()
+                           ? Cat("unknown field ", path)
+                           : Cat("unknown field ", path, "; did you mean ", near,
+                                          "?"));
+    }
+    // The whole chain names a group of variables, not a value.
+    std::string example;
+    for (const Schema::Variable& v : schema_.variables()) {
+      if (v.path.starts_with(Cat(path, "."))) {
+        example = v.path;
+        break;
+      }
+    }
+    return Error(N(chain.front()).pos,
+                 Cat(path, " is not a value; name one of its attributes, such as ",
+                              example));
+  }
+
+  // --- literals --------------------------------------------------------------
+  bool IsNumericLiteral(int id) const {
+    NodeKind k = N(id).kind;
+    return k == NodeKind::kInt || k == NodeKind::kDouble;
+  }
+
+  absl::Status MakeDecimal(int id) {
+    NodeInfo& info = I(id);
+    if (info.money_literal) return absl::OkStatus();
+    absl::StatusOr<Money> d = ParseDecimal(N(id).text);
+    if (!d.ok()) {
+      return Error(N(id).pos, Cat("cannot use ", N(id).text,
+                                           " as an amount: ", d.status().message()));
+    }
+    info.money_literal = true;
+    info.decimal = *d;
+    info.type = CType{Type::kMoney};
+    return absl::OkStatus();
+  }
+
+  // Numeric literals beside money become exact decimals: 19.99 is 1999 cents.
+  absl::Status CoerceToMoney(int id) {
+    if (IsNumericLiteral(id)) return MakeDecimal(id);
+    const Node& n = N(id);
+    if (n.kind == NodeKind::kList) {
+      for (int child : n.children) {
+        if (IsNumericLiteral(child)) {
+          if (absl::Status s = MakeDecimal(child); !s.ok()) return s;
+        }
+      }
+      RecomputeListType(id);
+    }
+    return absl::OkStatus();
+  }
+
+  void RecomputeListType(int id) {
+    CType t{Type::kList};
+    bool first = true;
+    for (int child : N(id).children) {
+      Type ct = I(child).type.type;
+      if (first) {
+        t.elem = ct;
+        first = false;
+      } else if (ct != t.elem) {
+        t.elem_dyn = true;
+      }
+    }
+    I(id).type = t;
+  }
+
+  // --- type rules ------------------------------------------------------------
+  absl::Status CheckComparable(uint32_t pos, Op op, int lhs, int rhs) {
+    // Literals beside money become decimals first.
+    if (I(lhs).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(rhs); !s.ok()) return s;
+    }
+    if (I(rhs).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(lhs); !s.ok()) return s;
+    }
+    const CType& l = I(lhs).type;
+    const CType& r = I(rhs).type;
+    bool equality = op == Op::kEq || op == Op::kNe;
+    auto fail = [&] {
+      return Error(pos, Cat("cannot compare ", TypeString(l), " with ",
+                                     TypeString(r)));
+    };
+    if (l.type == Type::kNull || r.type == Type::kNull) {
+      if (equality) return absl::OkStatus();
+      return fail();
+    }
+    if (l.type == r.type) {
+      if (IsListType(l.type) && !equality) return fail();
+      return absl::OkStatus();
+    }
+    if (IsNumeric(l.type) && IsNumeric(r.type)) return absl::OkStatus();
+    if ((l.type == Type::kMoney && r.type == Type::kInt) ||
+        (l.type == Type::kInt && r.type == Type::kMoney)) {
+      return absl::OkStatus();
+    }
+    if ((l.type == Type::kMoney && r.type == Type::kDouble) ||
+        (l.type == Type::kDouble && r.type == Type::kMoney)) {
+      return Error(pos, "cannot compare money with double: amounts compare exactly; "
+                        "use a decimal literal such as 20.00");
+    }
+    if (IsListType(l.type) && IsListType(r.type) && equality) return absl::OkStatus();
+    return fail();
+  }
+
+  absl::Status CheckIn(uint32_t pos, int lhs, int rhs) {
+    const CType& r = I(rhs).type;
+    if (!IsListType(r.type)) {
+      return Error(pos, Cat("'in' needs a list on the right, not ", TypeString(r)));
+    }
+    if (I(lhs).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(rhs); !s.ok()) return s;
+    }
+    const CType& l = I(lhs).type;
+    const CType& list = I(rhs).type;
+    Type elem = list.type == Type::kStringList ? Type::kString : list.elem;
+    if (list.type == Type::kList && (list.elem_dyn || list.elem == Type::kNull)) {
+      return absl::OkStatus();
+    }
+    bool ok = elem == l.type || l.type == Type::kNull || elem == Type::kNull ||
+              (IsNumeric(elem) && IsNumeric(l.type)) ||
+              (l.type == Type::kMoney && (elem == Type::kInt)) ||
+              (elem == Type::kMoney && l.type == Type::kInt);
+    if (!ok) {
+      return Error(pos, Cat("cannot look for ", TypeString(l), " in ",
+                                     TypeString(list)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckArith(int id) {
+    const Node& n = N(id);
+    int lhs = n.children[0];
+    int rhs = n.children[1];
+    if (I(lhs).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(rhs); !s.ok()) return s;
+    }
+    if (I(rhs).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(lhs); !s.ok()) return s;
+    }
+    Type l = I(lhs).type.type;
+    Type r = I(rhs).type.type;
+    Op op = n.op;
+    auto result = [&](Type t) {
+      I(id).type = CType{t};
+      return absl::OkStatus();
+    };
+    auto fail = [&] {
+      return Error(n.pos, Cat("no operator ", OpSymbol(op), " for ",
+                                       TypeString(I(lhs).type), " and ",
+                                       TypeString(I(rhs).type)));
+    };
+    if (l == Type::kInt && r == Type::kInt) return result(Type::kInt);
+    if (l == Type::kDouble && r == Type::kDouble) {
+      if (op == Op::kMod) return fail();
+      return result(Type::kDouble);
+    }
+    if (IsNumeric(l) && IsNumeric(r)) {
+      return Error(n.pos, Cat("no operator ", OpSymbol(op), " for ", TypeName(l),
+                                       " and ", TypeName(r),
+                                       "; convert one side with int() or double()"));
+    }
+    if (l == Type::kMoney || r == Type::kMoney) {
+      Type other = l == Type::kMoney ? r : l;
+      if (other != Type::kMoney && other != Type::kInt) return fail();
+      if (op == Op::kDiv || op == Op::kMod) {
+        return Error(n.pos, Cat("no operator ", OpSymbol(op),
+                                         " for money; multiply by a decimal such as 0.5"));
+      }
+      if (op == Op::kMul && l == Type::kMoney && r == Type::kMoney &&
+          !I(lhs).money_literal && !I(rhs).money_literal) {
+        return Error(n.pos, "cannot multiply two amounts of money");
+      }
+      return result(Type::kMoney);
+    }
+    if (l == Type::kString && r == Type::kString && op == Op::kAdd) return result(Type::kString);
+    if (l == Type::kTimestamp && r == Type::kDuration && (op == Op::kAdd || op == Op::kSub)) {
+      return result(Type::kTimestamp);
+    }
+    if (l == Type::kDuration && r == Type::kTimestamp && op == Op::kAdd) {
+      return result(Type::kTimestamp);
+    }
+    if (l == Type::kTimestamp && r == Type::kTimestamp && op == Op::kSub) {
+      return result(Type::kDuration);
+    }
+    if (l == Type::kDuration && r == Type::kDuration && (op == Op::kAdd || op == Op::kSub)) {
+      return result(Type::kDuration);
+    }
+    return fail();
+  }
+
+  absl::Status ExpectArgs(const Node& n, size_t want_min, size_t want_max) {
+    size_t have = n.children.size() - (n.is_method ? 1 : 0);
+    if (have < want_min || have > want_max) {
+      std::string want = want_min == want_max ? Cat(want_min)
+                                              : Cat(want_min, " or ", want_max);
+      return Error(n.name_pos, Cat(n.name, "() takes ", want, " argument",
+                                            want_max == 1 && want_min == 1 ? "" : "s", ", not ",
+                                            have));
+    }
+    return absl::OkStatus();
+  }
+
+  // The value of a string literal argument, or an error naming the function.
+  absl::StatusOr<std::string> LiteralString(const Node& call, int arg, std::string_view what) {
+    const Node& a = N(arg);
+    if (a.kind != NodeKind::kString) {
+      return Error(StartOf(arg), Cat(call.name, "() needs ", what,
+                                       " as a string literal here"));
+    }
+    return a.text;
+  }
+
+  absl::Status CheckCall(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    // has() is a macro: its argument is not evaluated.
+    if (!n.is_method && n.name == "has") {
+      if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+      int arg = n.children[0];
+      if (N(arg).kind != NodeKind::kSelect) {
+        return Error(StartOf(arg), "has() needs a field selection such as has(user.age)");
+      }
+      if (absl::Status s = ResolvePath(arg); !s.ok()) return s;
+      info.call = CallKind::kHas;
+      info.slot = I(arg).slot;
+      info.type = CType{Type::kBool};
+      return absl::OkStatus();
+    }
+    for (int child : n.children) {
+      if (absl::Status s = Check(child); !s.ok()) return s;
+    }
+    auto arg_type = [&](size_t i) { return I(n.children[i]).type; };
+    auto result = [&](CallKind kind, Type t) {
+      info.call = kind;
+      info.type = CType{t};
+      return absl::OkStatus();
+    };
+    auto bad_receiver = [&](const CType& t) {
+      return Error(n.name_pos, Cat(TypeString(t), " has no method ", n.name, "()"));
+    };
+    if (!n.is_method) {
+      const std::string& f = n.name;
+      if (f == "size") {
+        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+        Type t = arg_type(0).type;
+        if (t != Type::kString && !IsListType(t)) {
+          return Error(n.name_pos, Cat("size() takes a string or a list, not ",
+                                                TypeString(arg_type(0))));
+        }
+        return result(CallKind::kSize, Type::kInt);
+      }
+      if (f == "matches") {
+        if (absl::Status s = ExpectArgs(n, 2, 2); !s.ok()) return s;
+        if (arg_type(0).type != Type::kString) {
+          return Error(n.name_pos, Cat("matches() takes a string, not ",
+                                                TypeString(arg_type(0))));
+        }
+        if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
+        return result(CallKind::kMatches, Type::kBool);
+      }
+      if (f == "timestamp") {
+        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+        if (arg_type(0).type == Type::kTimestamp) return result(CallKind::kIdentity, Type::kTimestamp);
+        absl::StatusOr<std::string> text = LiteralString(n, n.children[0], "an RFC 3339 time");
+        if (!text.ok()) return text.status();
+        absl::Time t;
+        std::string err;
+        if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &err) ||
+            t < absl::FromUnixSeconds(-62135596800) ||
+            t >= absl::FromUnixSeconds(253402300800)) {
+          return Error(N(n.children[0]).pos,
+                       Cat("invalid timestamp \"", *text,
+                                    "\": expected RFC 3339 such as 2026-06-01T17:00:00Z"));
+        }
+        info.has_const = true;
+        info.const_value = Value::Timestamp(t);
+        return result(CallKind::kTimestampLiteral, Type::kTimestamp);
+      }
+      if (f == "duration") {
+        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+        if (arg_type(0).type == Type::kDuration) return result(CallKind::kIdentity, Type::kDuration);
+        absl::StatusOr<std::string> text = LiteralString(n, n.children[0], "a duration");
+        if (!text.ok()) return text.status();
+        absl::Duration d;
+        if (!absl::ParseDuration(*text, &d) || d == absl::InfiniteDuration() ||
+            d == -absl::InfiniteDuration() || d > absl::Nanoseconds(INT64_MAX) ||
+            d < absl::Nanoseconds(INT64_MIN)) {
+          return Error(N(n.children[0]).pos,
+                       Cat("invalid duration \"", *text,
+                                    "\": expected a number with h, m, s, ms, us or ns, such as 1h30m"));
+        }
+        info.has_const = true;
+        info.const_value = Value::Duration(d);
+        return result(CallKind::kDurationLiteral, Type::kDuration);
+      }
+      if (f == "int") {
+        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+        Type t = arg_type(0).type;
+        if (t == Type::kInt) return result(CallKind::kIdentity, Type::kInt);
+        if (t == Type::kDouble || t == Type::kString || t == Type::kTimestamp) {
+          return result(CallKind::kToInt, Type::kInt);
+        }
+        return Error(n.name_pos, Cat("int() cannot convert ", TypeString(arg_type(0))));
+      }
+      if (f == "double") {
+        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+        Type t = arg_type(0).type;
+        if (t == Type::kDouble) return result(CallKind::kIdentity, Type::kDouble);
+        if (t == Type::kInt || t == Type::kString) return result(CallKind::kToDouble, Type::kDouble);
+        return Error(n.name_pos,
+                     Cat("double() cannot convert ", TypeString(arg_type(0))));
+      }
+      std::string_view near = NearestName(f, kFunctionNames);
+      bool is_method_name = std::find(std::begin(kMethodNames), std::end(kMethodNames), f) !=
+                            std::end(kMethodNames);
+      if (is_method_name) {
+        return Error(n.name_pos, Cat(f, "() is a method: call it as x.", f, "(...)"));
+      }
+      return Error(n.name_pos, near.empty()
+                                   ? Cat("unknown function ", f)
+                                   : Cat("unknown function ", f, "; did you mean ",
+                                                  near, "?"));
+    }
+    // Methods: children[0] is the receiver.
+    const std::string& m = n.name;
+    CType recv = arg_type(0);
+    if (m == "size") {
+      if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
+      if (recv.type != Type::kString && !IsListType(recv.type)) return bad_receiver(recv);
+      return result(CallKind::kSize, Type::kInt);
+    }
+    if (m == "startsWith" || m == "endsWith" || m == "contains") {
+      if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+      if (recv.type != Type::kString) return bad_receiver(recv);
+      if (arg_type(1).type != Type::kString) {
+        return Error(StartOf(n.children[1]), Cat(m, "() takes a string, not ",
+                                                        TypeString(arg_type(1))));
+      }
+      CallKind k = m == "startsWith" ? CallKind::kStartsWith
+                   : m == "endsWith" ? CallKind::kEndsWith
+                                     : CallKind::kContains;
+      return result(k, Type::kBool);
+    }
+    if (m == "matches") {
+      if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+      if (recv.type != Type::kString) return bad_receiver(recv);
+      if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
+      return result(CallKind::kMatches, Type::kBool);
+    }
+    if (m == "lowerAscii" || m == "upperAscii") {
+      if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
+      if (recv.type != Type::kString) return bad_receiver(recv);
+      return result(m == "lowerAscii" ? CallKind::kLowerAscii : CallKind::kUpperAscii,
+                    Type::kString);
+    }
+    for (const TimePartName& tp : kTimeParts) {
+      if (m != tp.name) continue;
+      if (recv.type == Type::kDuration && tp.on_duration) {
+        if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
+        info.part = tp.part;
+        return result(CallKind::kDurationPart, Type::kInt);
+      }
+      if (recv.type != Type::kTimestamp) return bad_receiver(recv);
+      if (absl::Status s = ExpectArgs(n, 0, 1); !s.ok()) return s;
+      absl::TimeZone zone = default_zone_;
+      std::string zone_name = options_.default_time_zone;
+      if (n.children.size() == 2) {
+        absl::StatusOr<std::string> text = LiteralString(n, n.children[1], "the time zone");
+        if (!text.ok()) return text.status();
+        absl::StatusOr<absl::TimeZone> z = LoadZone(*text);
+        if (!z.ok()) {
+          return Error(N(n.children[1]).pos,
+                       Cat(z.status().message(),
+                                    "; use an IANA name such as America/Los_Angeles, "
+                                    "UTC, or a fixed offset such as +05:30"));
+        }
+        zone = *z;
+        zone_name = *text;
+      }
+      auto it = zone_index_.find(zone_name);
+      if (it == zone_index_.end()) {
+        it = zone_index_.emplace(zone_name, static_cast<int>(out_->zones.size())).first;
+        out_->zones.push_back(zone);
+      }
+      info.zone = it->second;
+      info.part = tp.part;
+      return result(CallKind::kTimePart, Type::kInt);
+    }
+    std::string_view near = NearestName(m, kMethodNames);
+    return Error(n.name_pos, near.empty()
+                                 ? Cat("unknown method ", m)
+                                 : Cat("unknown method ", m, "; did you mean ", near,
+                                                "?"));
+  }
+
+  absl::Status CompileRegex(int call, int pattern) {
+    const Node& n = N(call);
+    absl::StatusOr<std::string> text = LiteralString(n, pattern, "the pattern");
+    if (!text.ok()) return text.status();
+    re2::RE2::Options opts;
+    opts.set_log_errors(false);
+    opts.set_max_mem(1 << 20);
+    auto re = std::make_unique<re2::RE2>(*text, opts);
+    if (!re->ok()) {
+      return Error(N(pattern).pos, Cat("invalid regular expression: ", re->error()));
+    }
+    I(call).regex = static_cast<int>(out_->regexes.size());
+    out_->regexes.push_back(std::move(re));
+    return absl::OkStatus();
+  }
+
+  absl::Status Check(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    switch (n.kind) {
+      case NodeKind::kNull: info.type = CType{Type::kNull}; return absl::OkStatus();
+      case NodeKind::kBool: info.type = CType{Type::kBool}; return absl::OkStatus();
+      case NodeKind::kInt: info.type = CType{Type::kInt}; return absl::OkStatus();
+      case NodeKind::kDouble: info.type = CType{Type::kDouble}; return absl::OkStatus();
+      case NodeKind::kString: info.type = CType{Type::kString}; return absl::OkStatus();
+      case NodeKind::kIdent:
+      case NodeKind::kSelect:
+        return ResolvePath(id);
+      case NodeKind::kList: {
+        for (int child : n.children) {
+          if (absl::Status s = Check(child); !s.ok()) return s;
+          if (IsListType(I(child).type.type)) {
+            return Error(StartOf(child), "lists of lists are not supported");
+          }
+        }
+        RecomputeListType(id);
+        return absl::OkStatus();
+      }
+      case NodeKind::kUnary: {
+        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+        const CType& t = I(n.children[0]).type;
+        if (n.op == Op::kNot) {
+          if (t.type != Type::kBool) {
+            return Error(n.pos, Cat("no operator ! for ", TypeString(t)));
+          }
+          info.type = CType{Type::kBool};
+        } else {
+          if (t.type != Type::kInt && t.type != Type::kDouble && t.type != Type::kMoney &&
+              t.type != Type::kDuration) {
+            return Error(n.pos, Cat("no operator - for ", TypeString(t)));
+          }
+          info.type = CType{t.type};
+        }
+        return absl::OkStatus();
+      }
+      case NodeKind::kBinary: {
+        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+        if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
+        switch (n.op) {
+          case Op::kEq:
+          case Op::kNe:
+          case Op::kLt:
+          case Op::kLe:
+          case Op::kGt:
+          case Op::kGe:
+            if (absl::Status s = CheckComparable(n.pos, n.op, n.children[0], n.children[1]);
+                !s.ok()) {
+              return s;
+            }
+            info.type = CType{Type::kBool};
+            return absl::OkStatus();
+          case Op::kIn:
+            if (absl::Status s = CheckIn(n.pos, n.children[0], n.children[1]); !s.ok()) {
+              return s;
+            }
+            info.type = CType{Type::kBool};
+            return absl::OkStatus();
+          default:
+            return CheckArith(id);
+        }
+      }
+      case NodeKind::kAnd:
+      case NodeKind::kOr: {
+        for (int child : n.children) {
+          if (absl::Status s = Check(child); !s.ok()) return s;
+          const CType& t = I(child).type;
+          if (t.type != Type::kBool) {
+            return Error(StartOf(child),
+                         Cat("operand of ", n.kind == NodeKind::kAnd ? "&&" : "||",
+                                      " must be a bool, not ", TypeString(t)));
+          }
+        }
+        info.type = CType{Type::kBool};
+        return absl::OkStatus();
+      }
+      case NodeKind::kCond: {
+        for (int child : n.children) {
+          if (absl::Status s = Check(child); !s.ok()) return s;
+        }
+        const CType& c = I(n.children[0]).type;
+        if (c.type != Type::kBool) {
+          return Error(StartOf(n.children[0]),
+                       Cat("condition of ?: must be a bool, not ", TypeString(c)));
+        }
+        int a = n.children[1];
+        int b = n.children[2];
+        if (I(a).type.type == Type::kMoney) {
+          if (absl::Status s = CoerceToMoney(b); !s.ok()) return s;
+        }
+        if (I(b).type.type == Type::kMoney) {
+          if (absl::Status s = CoerceToMoney(a); !s.ok()) return s;
+        }
+        const CType& ta = I(a).type;
+        const CType& tb = I(b).type;
+        if (ta.type != tb.type) {
+          return Error(n.pos, Cat("branches of ?: have different types, ",
+                                           TypeString(ta), " and ", TypeString(tb)));
+        }
+        info.type = ta;
+        return absl::OkStatus();
+      }
+      case NodeKind::kIndex: {
+        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+        if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
+        const CType& l = I(n.children[0]).type;
+        const CType& k = I(n.children[1]).type;
+        if (!IsListType(l.type)) {
+          return Error(n.pos, Cat("cannot index ", TypeString(l),
+                                           ": only lists can be indexed"));
+        }
+        if (k.type != Type::kInt) {
+          return Error(StartOf(n.children[1]),
+                       Cat("list index must be an int, not ", TypeString(k)));
+        }
+        if (l.type == Type::kStringList) {
+          info.type = CType{Type::kString};
+        } else if (l.elem_dyn || l.elem == Type::kNull) {
+          return Error(n.pos, "cannot index a list whose elements have different types");
+        } else {
+          info.type = CType{l.elem};
+        }
+        return absl::OkStatus();
+      }
+      case NodeKind::kCall:
+        return CheckCall(id);
+    }
+    return Error(n.pos, "unsupported expression");
+  }
+
+  // --- code generation -------------------------------------------------------
+  void Emit(Opcode op, int stack_delta, uint32_t pos, uint32_t a = 0, uint32_t b = 0,
+            uint8_t sub = 0, uint16_t c = 0) {
+    Instr in;
+    in.op = op;
+    in.a = a;
+    in.b = b;
+    in.sub = sub;
+    in.c = c;
+    in.pos = pos;
+    out_->code.push_back(in);
+    depth_ += stack_delta;
+    max_depth_ = std::max(max_depth_, depth_);
+  }
+
+  uint32_t Here() const { return static_cast<uint32_t>(out_->code.size()); }
+
+  bool IsSlot(int id) const { return info_[static_cast<size_t>(id)].slot >= 0 &&
+                                     info_[static_cast<size_t>(id)].call == CallKind::kNone; }
+
+  bool IsConst(int id) const {
+    const Node& n = N(id);
+    switch (n.kind) {
+      case NodeKind::kNull:
+      case NodeKind::kBool:
+      case NodeKind::kInt:
+      case NodeKind::kDouble:
+      case NodeKind::kString:
+        return true;
+      case NodeKind::kList:
+        for (int child : n.children) {
+          if (!IsConst(child)) return false;
+        }
+        return true;
+      case NodeKind::kCall:
+        return info_[static_cast<size_t>(id)].has_const;
+      default:
+        return false;
+    }
+  }
+
+  // The value of a constant node, stored in the program.
+  Value ConstValue(int id) {
+    const Node& n = N(id);
+    const NodeInfo& info = I(id);
+    if (info.money_literal) return Value::FromMoney(info.decimal);
+    switch (n.kind) {
+      case NodeKind::kNull: return Value::Null();
+      case NodeKind::kBool: return Value::Bool(n.bool_value);
+      case NodeKind::kInt: return Value::Int(n.int_value);
+      case NodeKind::kDouble: return Value::Double(n.double_value);
+      case NodeKind::kString: {
+        out_->strings.push_back(n.text);
+        return Value::String(out_->strings.back());
+      }
+      case NodeKind::kList: {
+        std::vector<Value> elements;
+        elements.reserve(n.children.size());
+        for (int child : n.children) elements.push_back(ConstValue(child));
+        out_->lists.push_back(std::move(elements));
+        return Value::List(out_->lists.back());
+      }
+      default:
+        return info.const_value;
+    }
+  }
+
+  uint32_t AddConst(int id) {
+    out_->consts.push_back(ConstValue(id));
+    return static_cast<uint32_t>(out_->consts.size() - 1);
+  }
+
+  uint32_t AbsentMessage(int slot) {
+    auto it = messages_.find(slot);
+    if (it != messages_.end()) return it->second;
+    uint32_t index = static_cast<uint32_t>(out_->messages.size());
+    out_->messages.push_back(
+        Cat(schema_.variable(Slot{static_cast<uint32_t>(slot)}).path, " is not set"));
+    messages_.emplace(slot, index);
+    return index;
+  }
+
+  uint32_t UseSlot(int id) {
+    uint32_t slot = static_cast<uint32_t>(I(id).slot);
+    slots_read_.push_back(slot);
+    return slot;
+  }
+
+  absl::Status Emit(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    if (IsConst(id)) {
+      Emit(Opcode::kConst, +1, n.pos, AddConst(id));
+      return absl::OkStatus();
+    }
+    switch (n.kind) {
+      case NodeKind::kIdent:
+      case NodeKind::kSelect: {
+        uint32_t slot = UseSlot(id);
+        Emit(Opcode::kLoad, +1, n.kind == NodeKind::kSelect ? ChainStart(id) : n.pos, slot,
+             AbsentMessage(static_cast<int>(slot)));
+        return absl::OkStatus();
+      }
+      case NodeKind::kList:
+        return Error(n.pos, "a list with non-constant elements can only be used on the "
+                            "right of 'in'");
+      case NodeKind::kUnary:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(n.op == Op::kNot ? Opcode::kNot : Opcode::kNeg, 0, n.pos);
+        return absl::OkStatus();
+      case NodeKind::kBinary:
+        return EmitBinary(id);
+      case NodeKind::kAnd:
+      case NodeKind::kOr: {
+        bool is_and = n.kind == NodeKind::kAnd;
+        std::vector<uint32_t> patches;
+        for (size_t i = 0; i < n.children.size(); ++i) {
+          if (absl::Status s = Emit(n.children[i]); !s.ok()) return s;
+          patches.push_back(Here());
+          Opcode op = i == 0 ? (is_and ? Opcode::kAndFirst : Opcode::kOrFirst)
+                             : (is_and ? Opcode::kAndNext : Opcode::kOrNext);
+          Emit(op, i == 0 ? 0 : -1, N(n.children[i]).pos);
+        }
+        for (uint32_t p : patches) out_->code[p].a = Here();
+        return absl::OkStatus();
+      }
+      case NodeKind::kCond: {
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        uint32_t cond = Here();
+        Emit(Opcode::kCond, -1, n.pos);
+        if (absl::Status s = Emit(n.children[1]); !s.ok()) return s;
+        uint32_t jump = Here();
+        Emit(Opcode::kJump, -1, n.pos);
+        out_->code[cond].a = Here();
+        if (absl::Status s = Emit(n.children[2]); !s.ok()) return s;
+        out_->code[cond].b = Here();
+        out_->code[jump].a = Here();
+        return absl::OkStatus();
+      }
+      case NodeKind::kIndex:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        if (absl::Status s = Emit(n.children[1]); !s.ok()) return s;
+        Emit(Opcode::kIndex, -1, n.pos);
+        return absl::OkStatus();
+      case NodeKind::kCall:
+        return EmitCall(id);
+      default:
+        break;
+    }
+    (void)info;
+    return Error(n.pos, "unsupported expression");
+  }
+
+  uint32_t ChainStart(int id) const {
+    int cur = id;
+    while (N(cur).kind == NodeKind::kSelect) cur = N(cur).children[0];
+    return N(cur).pos;
+  }
+
+  absl::Status EmitBinary(int id) {
+    const Node& n = N(id);
+    int lhs = n.children[0];
+    int rhs = n.children[1];
+    if (n.op == Op::kIn) {
+      const Node& list = N(rhs);
+      if (IsConst(rhs) && IsSlot(lhs)) {
+        uint32_t slot = UseSlot(lhs);
+        uint32_t message = AbsentMessage(static_cast<int>(slot));
+        uint32_t c = AddConst(rhs);
+        if (message > 0xffff) {
+          Emit(Opcode::kLoad, +1, ChainStart(lhs), slot, message);
+          Emit(Opcode::kConst, +1, n.pos, c);
+          Emit(Opcode::kIn, -1, n.pos);
+          return absl::OkStatus();
+        }
+        Emit(Opcode::kInSlotConstList, +1, ChainStart(lhs), slot, c, 0,
+             static_cast<uint16_t>(message));
+        return absl::OkStatus();
+      }
+      if (list.kind == NodeKind::kList && !IsConst(rhs)) {
+        if (absl::Status s = Emit(lhs); !s.ok()) return s;
+        Emit(Opcode::kInBegin, +1, n.pos);
+        for (int element : list.children) {
+          if (absl::Status s = Emit(element); !s.ok()) return s;
+          Emit(Opcode::kInElem, -1, n.pos);
+        }
+        Emit(Opcode::kInEnd, -1, n.pos);
+        return absl::OkStatus();
+      }
+      if (absl::Status s = Emit(lhs); !s.ok()) return s;
+      if (absl::Status s = Emit(rhs); !s.ok()) return s;
+      Emit(Opcode::kIn, -1, n.pos);
+      return absl::OkStatus();
+    }
+    bool comparison = n.op == Op::kEq || n.op == Op::kNe || n.op == Op::kLt ||
+                      n.op == Op::kLe || n.op == Op::kGt || n.op == Op::kGe;
+    if (comparison) {
+      CmpKind kind = CmpOf(n.op);
+      int var = -1;
+      int constant = -1;
+      if (IsSlot(lhs) && IsConst(rhs)) {
+        var = lhs;
+        constant = rhs;
+      } else if (IsConst(lhs) && IsSlot(rhs)) {
+        var = rhs;
+        constant = lhs;
+        kind = Mirror(kind);
+      }
+      if (var >= 0) {
+        uint32_t slot = UseSlot(var);
+        uint32_t message = AbsentMessage(static_cast<int>(slot));
+        if (message <= 0xffff) {
+          Emit(Opcode::kCmpSlotConst, +1, ChainStart(var), slot, AddConst(constant), kind,
+               static_cast<uint16_t>(message));
+          return absl::OkStatus();
+        }
+      }
+      if (IsConst(rhs) || IsConst(lhs)) {
+        int other = IsConst(rhs) ? lhs : rhs;
+        int constant_side = IsConst(rhs) ? rhs : lhs;
+        CmpKind k = IsConst(rhs) ? CmpOf(n.op) : Mirror(CmpOf(n.op));
+        if (absl::Status s = Emit(other); !s.ok()) return s;
+        Emit(Opcode::kCmpConst, 0, n.pos, AddConst(constant_side), 0, k);
+        return absl::OkStatus();
+      }
+      if (absl::Status s = Emit(lhs); !s.ok()) return s;
+      if (absl::Status s = Emit(rhs); !s.ok()) return s;
+      Emit(Opcode::kCmp, -1, n.pos, 0, 0, kind);
+      return absl::OkStatus();
+    }
+    if (absl::Status s = Emit(lhs); !s.ok()) return s;
+    if (absl::Status s = Emit(rhs); !s.ok()) return s;
+    Emit(Opcode::kArith, -1, n.pos, 0, 0, ArithOf(n.op));
+    return absl::OkStatus();
+  }
+
+  absl::Status EmitCall(int id) {
+    const Node& n = N(id);
+    const NodeInfo& info = I(id);
+    auto emit_children = [&]() -> absl::Status {
+      for (int child : n.children) {
+        if (absl::Status s = Emit(child); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    };
+    switch (info.call) {
+      case CallKind::kHas: {
+        uint32_t slot = static_cast<uint32_t>(info.slot);
+        slots_read_.push_back(slot);
+        Emit(Opcode::kHas, +1, n.pos, slot);
+        return absl::OkStatus();
+      }
+      case CallKind::kSize: {
+        int arg = n.children[0];
+        if (IsConst(arg) && N(arg).kind == NodeKind::kList) {
+          out_->consts.push_back(Value::Int(static_cast<int64_t>(N(arg).children.size())));
+          Emit(Opcode::kConst, +1, n.pos, static_cast<uint32_t>(out_->consts.size() - 1));
+          return absl::OkStatus();
+        }
+        if (absl::Status s = Emit(arg); !s.ok()) return s;
+        Emit(Opcode::kSize, 0, n.name_pos);
+        return absl::OkStatus();
+      }
+      case CallKind::kStartsWith:
+      case CallKind::kEndsWith:
+      case CallKind::kContains: {
+        if (absl::Status s = emit_children(); !s.ok()) return s;
+        Opcode op = info.call == CallKind::kStartsWith ? Opcode::kStartsWith
+                    : info.call == CallKind::kEndsWith ? Opcode::kEndsWith
+                                                       : Opcode::kContains;
+        Emit(op, -1, n.name_pos);
+        return absl::OkStatus();
+      }
+      case CallKind::kMatches:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kMatches, 0, n.name_pos, static_cast<uint32_t>(info.regex));
+        return absl::OkStatus();
+      case CallKind::kLowerAscii:
+      case CallKind::kUpperAscii:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(info.call == CallKind::kLowerAscii ? Opcode::kLowerAscii : Opcode::kUpperAscii, 0,
+             n.name_pos);
+        return absl::OkStatus();
+      case CallKind::kTimePart:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kTimePart, 0, n.name_pos, static_cast<uint32_t>(info.zone), 0, info.part);
+        return absl::OkStatus();
+      case CallKind::kDurationPart:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kDurationPart, 0, n.name_pos, 0, 0, info.part);
+        return absl::OkStatus();
+      case CallKind::kIdentity:
+        return Emit(n.children[0]);
+      case CallKind::kToInt:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kToInt, 0, n.name_pos);
+        return absl::OkStatus();
+      case CallKind::kToDouble:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kToDouble, 0, n.name_pos);
+        return absl::OkStatus();
+      case CallKind::kTimestampLiteral:
+      case CallKind::kDurationLiteral:
+      case CallKind::kNone:
+        break;
+    }
+    return Error(n.pos, "unsupported call");
+  }
+
+  const Ast& ast_;
+  const Schema& schema_;
+  const CompileOptions& options_;
+  ProgramImpl* out_;
+  std::vector<NodeInfo> info_;
+  absl::flat_hash_set<std::string> roots_;
+  absl::flat_hash_set<std::string> namespaces_;
+  absl::flat_hash_map<std::string, int> zone_index_;
+  absl::flat_hash_map<int, uint32_t> messages_;
+  absl::TimeZone default_zone_;
+  std::vector<uint32_t> slots_read_;
+  int depth_ = 0;
+  int max_depth_ = 0;
+};
+
+absl::StatusOr<Program> CompileImpl(std::string_view source, const Schema& schema,
+                                    const CompileOptions& options, bool require_bool,
+                                    std::shared_ptr<const ProgramImpl>* out) {
+  ParseLimits limits;
+  limits.max_depth = options.max_depth;
+  limits.max_source_bytes = options.max_source_bytes;
+  limits.max_nodes = options.max_nodes;
+  absl::StatusOr<Ast> ast = Parse(source, limits);
+  if (!ast.ok()) return ast.status();
+  auto impl = std::make_shared<ProgramImpl>();
+  impl->source = ast->source;
+  Compiler compiler(*ast, schema, options, impl.get());
+  if (absl::Status s = compiler.Run(require_bool); !s.ok()) return s;
+  *out = std::move(impl);
+  return Program();
+}
+
+}  // namespace
+}  // namespace internal
+
+absl::StatusOr<Program> Compile(std::string_view source, const Schema& schema,
+                                const CompileOptions& options) {
+  std::shared_ptr<const internal::ProgramImpl> impl;
+  absl::StatusOr<Program> program =
+      internal::CompileImpl(source, schema, options, /*require_bool=*/false, &impl);
+  if (!program.ok()) return program.status();
+  program->impl_ = std::move(impl);
+  return program;
+}
+
+absl::StatusOr<Program> CompileFilter(std::string_view source, const Schema& schema,
+                                      const CompileOptions& options) {
+  std::shared_ptr<const internal::ProgramImpl> impl;
+  absl::StatusOr<Program> program =
+      internal::CompileImpl(source, schema, options, /*require_bool=*/true, &impl);
+  if (!program.ok()) return program.status();
+  program->impl_ = std::move(impl);
+  return program;
+}
+
+}  // namespace herald::expr

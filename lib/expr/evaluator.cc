@@ -1,0 +1,946 @@
+// The bytecode interpreter and the Program methods.
+//
+// Semantics follow CEL (cel-spec doc/langdef.md): errors are values that
+// propagate through functions, && and || absorb them commutatively, int64
+// overflow and division by zero are errors, numbers of different kinds compare
+// on one number line. Nothing here allocates, except Scratch growing past its
+// high-water mark.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "expr/diagnostics.h"
+#include "expr/program.h"
+#include "expr/strings.h"
+#include "expr/vm.h"
+#include "re2/re2.h"
+
+namespace herald::expr {
+
+using internal::AbslView;
+using internal::Append;
+using internal::Cat;
+
+char* Activation::Scratch::Allocate(size_t n) {
+  if (n > internal::kMaxScratchBytes || total + n > internal::kMaxScratchBytes) {
+    return nullptr;
+  }
+  total += n;
+  if (n == 0) n = 1;
+  while (block < blocks.size()) {
+    Block& b = blocks[block];
+    if (b.size - used >= n) {
+      char* out = b.data.get() + used;
+      used += n;
+      return out;
+    }
+    ++block;
+    used = 0;
+  }
+  size_t size = std::max<size_t>(n, blocks.empty() ? 4096 : blocks.back().size * 2);
+  blocks.push_back(Block{std::unique_ptr<char[]>(new char[size]), size});
+  block = blocks.size() - 1;
+  used = n;
+  return blocks.back().data.get();
+}
+
+namespace internal {
+
+ProgramImpl::ProgramImpl() = default;
+ProgramImpl::~ProgramImpl() = default;
+
+namespace {
+
+constexpr const char* kNoOverload = "no matching overload";
+constexpr const char* kIntOverflow = "integer overflow";
+constexpr const char* kDivByZero = "division by zero";
+constexpr const char* kModByZero = "modulus by zero";
+constexpr const char* kCurrencyMismatch = "amounts of different currencies";
+constexpr const char* kMoneyOverflow = "money overflow";
+constexpr const char* kMoneyPrecision = "money needs more than 18 decimals";
+constexpr const char* kMoneyTimesMoney = "cannot multiply two amounts of money";
+constexpr const char* kTimestampRange = "timestamp out of range";
+constexpr const char* kDurationRange = "duration out of range";
+constexpr const char* kIndexRange = "index out of range";
+constexpr const char* kScratchFull = "string result too long";
+constexpr const char* kNotBool = "not a bool";
+constexpr const char* kBadConversion = "conversion failed";
+constexpr const char* kIntRange = "double out of int range";
+constexpr const char* kEmptyProgram = "empty program";
+constexpr const char* kSmallActivation = "activation has fewer slots than the program's schema";
+
+// CEL's timestamp range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+constexpr int64_t kPow10[19] = {1,
+                                10,
+                                100,
+                                1000,
+                                10000,
+                                100000,
+                                1000000,
+                                10000000,
+                                100000000,
+                                1000000000,
+                                10000000000,
+                                100000000000,
+                                1000000000000,
+                                10000000000000,
+                                100000000000000,
+                                1000000000000000,
+                                10000000000000000,
+                                100000000000000000,
+                                1000000000000000000};
+
+using T = Type;
+
+enum class Ord : uint8_t { kLess, kEqual, kGreater, kUnordered, kIncomparable, kError };
+
+template <typename X>
+inline Ord Three(X a, X b) {
+  return a < b ? Ord::kLess : (b < a ? Ord::kGreater : Ord::kEqual);
+}
+
+inline Ord CompareIntDouble(int64_t i, double d) {
+  if (std::isnan(d)) return Ord::kUnordered;
+  if (d >= 9223372036854775808.0) return Ord::kLess;
+  if (d < -9223372036854775808.0) return Ord::kGreater;
+  int64_t t = static_cast<int64_t>(d);  // truncates toward zero, in range
+  if (i < t) return Ord::kLess;
+  if (i > t) return Ord::kGreater;
+  double frac = d - static_cast<double>(t);
+  if (frac > 0) return Ord::kLess;
+  if (frac < 0) return Ord::kGreater;
+  return Ord::kEqual;
+}
+
+inline Ord Flip(Ord o) {
+  if (o == Ord::kLess) return Ord::kGreater;
+  if (o == Ord::kGreater) return Ord::kLess;
+  return o;
+}
+
+inline Ord CompareDecimal(int64_t a, int sa, int64_t b, int sb) {
+  if (sa == sb) return Three(a, b);
+  __int128 x = a;
+  __int128 y = b;
+  if (sa < sb) {
+    x *= kPow10[sb - sa];
+  } else {
+    y *= kPow10[sa - sb];
+  }
+  return Three(x, y);
+}
+
+// Money compared with money or an int; a non-empty currency on both sides
+// must agree.
+inline Ord CompareMoney(const Value& a, const Value& b) {
+  int64_t bu;
+  int bs;
+  if (Vm::T(b) == T::kMoney) {
+    uint32_t ca = Vm::Aux32(a);
+    uint32_t cb = Vm::Aux32(b);
+    if (ca != 0 && cb != 0 && ca != cb) return Ord::kError;
+    bu = Vm::I(b);
+    bs = Vm::Scale(b);
+  } else if (Vm::T(b) == T::kInt) {
+    bu = Vm::I(b);
+    bs = 0;
+  } else {
+    return Ord::kIncomparable;
+  }
+  return CompareDecimal(Vm::I(a), Vm::Scale(a), bu, bs);
+}
+
+Ord Order(const Value& a, const Value& b);
+
+Ord OrderLists(const Value& a, const Value& b) {
+  // Only equality is defined on lists: kEqual or kLess for "different".
+  size_t na = Vm::Aux32(a);
+  size_t nb = Vm::Aux32(b);
+  if (na != nb) return Ord::kLess;
+  auto element = [](const Value& list, size_t i) -> Value {
+    if (Vm::T(list) == T::kList) return Vm::ListData(list)[i];
+    std::string_view s = Vm::StringListData(list)[i];
+    return Vm::MakeString(s.data(), s.size());
+  };
+  Ord result = Ord::kEqual;
+  for (size_t i = 0; i < na; ++i) {
+    Ord o = Order(element(a, i), element(b, i));
+    if (o == Ord::kEqual) continue;
+    if (o == Ord::kError) {
+      result = Ord::kError;
+      continue;
+    }
+    return Ord::kLess;  // some element differs: unequal, errors absorbed
+  }
+  return result;
+}
+
+Ord Order(const Value& a, const Value& b) {
+  T ta = Vm::T(a);
+  T tb = Vm::T(b);
+  if (ta == tb) {
+    switch (ta) {
+      case T::kNull: return Ord::kEqual;
+      case T::kBool: return Three(Vm::B(a), Vm::B(b));
+      case T::kInt: return Three(Vm::I(a), Vm::I(b));
+      case T::kDouble: {
+        double x = Vm::D(a);
+        double y = Vm::D(b);
+        if (std::isnan(x) || std::isnan(y)) return Ord::kUnordered;
+        return Three(x, y);
+      }
+      case T::kString: {
+        int c = Vm::S(a).compare(Vm::S(b));
+        return c < 0 ? Ord::kLess : (c > 0 ? Ord::kGreater : Ord::kEqual);
+      }
+      case T::kMoney: return CompareMoney(a, b);
+      case T::kTimestamp: {
+        Ord o = Three(Vm::I(a), Vm::I(b));
+        return o != Ord::kEqual ? o : Three(Vm::Aux32(a), Vm::Aux32(b));
+      }
+      case T::kDuration: return Three(Vm::I(a), Vm::I(b));
+      case T::kStringList:
+      case T::kList: return OrderLists(a, b);
+      case T::kError: return Ord::kError;
+    }
+    return Ord::kIncomparable;
+  }
+  if (ta == T::kInt && tb == T::kDouble) return CompareIntDouble(Vm::I(a), Vm::D(b));
+  if (ta == T::kDouble && tb == T::kInt) return Flip(CompareIntDouble(Vm::I(b), Vm::D(a)));
+  if (ta == T::kMoney) return CompareMoney(a, b);
+  if (tb == T::kMoney) return Flip(CompareMoney(b, a));
+  if ((ta == T::kList || ta == T::kStringList) && (tb == T::kList || tb == T::kStringList)) {
+    return OrderLists(a, b);
+  }
+  return Ord::kIncomparable;
+}
+
+inline bool IsListType(T t) { return t == T::kList || t == T::kStringList; }
+
+// The comparison `a <kind> b` as a Value (bool or error).
+Value Compare(const Value& a, const Value& b, uint8_t kind, uint32_t pos) {
+  if (Vm::T(a) == T::kError) return a;
+  if (Vm::T(b) == T::kError) return b;
+  Ord o = Order(a, b);
+  if (o == Ord::kError) return Vm::MakeError(kCurrencyMismatch, pos);
+  if (kind == kCmpEq || kind == kCmpNe) {
+    bool eq = o == Ord::kEqual;
+    return Vm::MakeBool(kind == kCmpEq ? eq : !eq);
+  }
+  if (o == Ord::kIncomparable || IsListType(Vm::T(a)) || IsListType(Vm::T(b))) {
+    return Vm::MakeError(kNoOverload, pos);
+  }
+  switch (kind) {
+    case kCmpLt: return Vm::MakeBool(o == Ord::kLess);
+    case kCmpLe: return Vm::MakeBool(o == Ord::kLess || o == Ord::kEqual);
+    case kCmpGt: return Vm::MakeBool(o == Ord::kGreater);
+    case kCmpGe: return Vm::MakeBool(o == Ord::kGreater || o == Ord::kEqual);
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+template <typename X>
+inline bool CmpOrdered(uint8_t kind, X a, X b) {
+  switch (kind) {
+    case kCmpEq: return a == b;
+    case kCmpNe: return a != b;
+    case kCmpLt: return a < b;
+    case kCmpLe: return a <= b;
+    case kCmpGt: return a > b;
+    default: return a >= b;
+  }
+}
+
+// `needle in list`: a bool, or an error.
+Value In(const Value& needle, const Value& list, uint32_t pos) {
+  if (Vm::T(needle) == T::kError) return needle;
+  if (Vm::T(list) == T::kError) return list;
+  if (Vm::T(list) == T::kStringList) {
+    if (Vm::T(needle) != T::kString) return Vm::MakeBool(false);
+    std::string_view s = Vm::S(needle);
+    const std::string_view* data = Vm::StringListData(list);
+    for (uint32_t i = 0, n = Vm::Aux32(list); i < n; ++i) {
+      if (data[i] == s) return Vm::MakeBool(true);
+    }
+    return Vm::MakeBool(false);
+  }
+  if (Vm::T(list) != T::kList) return Vm::MakeError(kNoOverload, pos);
+  const Value* data = Vm::ListData(list);
+  uint32_t n = Vm::Aux32(list);
+  if (Vm::T(needle) == T::kString) {
+    std::string_view s = Vm::S(needle);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (Vm::T(data[i]) == T::kString && Vm::S(data[i]) == s) return Vm::MakeBool(true);
+    }
+    // Only strings equal strings (heterogeneous equality).
+    return Vm::MakeBool(false);
+  }
+  bool error = false;
+  for (uint32_t i = 0; i < n; ++i) {
+    Ord o = Order(needle, data[i]);
+    if (o == Ord::kEqual) return Vm::MakeBool(true);
+    if (o == Ord::kError) error = true;
+  }
+  if (error) return Vm::MakeError(kCurrencyMismatch, pos);
+  return Vm::MakeBool(false);
+}
+
+inline bool TimestampInRange(int64_t seconds) {
+  return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds;
+}
+
+Value TimestampPlus(const Value& ts, __int128 nanos, uint32_t pos) {
+  __int128 total = static_cast<__int128>(Vm::I(ts)) * kNanosPerSecond + Vm::Aux32(ts) + nanos;
+  __int128 seconds = total / kNanosPerSecond;
+  __int128 rem = total % kNanosPerSecond;
+  if (rem < 0) {
+    rem += kNanosPerSecond;
+    seconds -= 1;
+  }
+  if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) {
+    return Vm::MakeError(kTimestampRange, pos);
+  }
+  return Vm::MakeTimestamp(static_cast<int64_t>(seconds), static_cast<uint32_t>(rem));
+}
+
+Value DurationFrom(__int128 nanos, uint32_t pos) {
+  if (nanos > INT64_MAX || nanos < INT64_MIN) return Vm::MakeError(kDurationRange, pos);
+  return Vm::MakeDuration(static_cast<int64_t>(nanos));
+}
+
+// Aligns two decimals to the finer scale; false on overflow.
+bool AlignDecimals(int64_t a, int sa, int64_t b, int sb, __int128* x, __int128* y, int* scale) {
+  *x = a;
+  *y = b;
+  if (sa < sb) {
+    *x *= kPow10[sb - sa];
+  } else if (sb < sa) {
+    *y *= kPow10[sa - sb];
+  }
+  *scale = std::max(sa, sb);
+  return true;
+}
+
+Value MoneyFrom(__int128 units, int scale, uint32_t currency, int min_scale, uint32_t pos) {
+  while (scale > min_scale && units % 10 == 0 && scale > 0) {
+    units /= 10;
+    --scale;
+  }
+  while (scale > 18) {
+    if (units % 10 != 0) return Vm::MakeError(kMoneyPrecision, pos);
+    units /= 10;
+    --scale;
+  }
+  if (units > INT64_MAX || units < INT64_MIN) return Vm::MakeError(kMoneyOverflow, pos);
+  return Vm::MakeMoney(static_cast<int64_t>(units), scale, currency);
+}
+
+// Money arithmetic: money +- money, money * int, money * decimal.
+Value MoneyArith(const Value& a, const Value& b, uint8_t op, uint32_t pos) {
+  auto as_decimal = [](const Value& v, int64_t* units, int* scale, uint32_t* currency) {
+    if (Vm::T(v) == T::kMoney) {
+      *units = Vm::I(v);
+      *scale = Vm::Scale(v);
+      *currency = Vm::Aux32(v);
+      return true;
+    }
+    if (Vm::T(v) == T::kInt) {
+      *units = Vm::I(v);
+      *scale = 0;
+      *currency = 0;
+      return true;
+    }
+    return false;
+  };
+  int64_t ua, ub;
+  int sa, sb;
+  uint32_t ca, cb;
+  if (!as_decimal(a, &ua, &sa, &ca) || !as_decimal(b, &ub, &sb, &cb)) {
+    return Vm::MakeError(kNoOverload, pos);
+  }
+  if (ca != 0 && cb != 0 && ca != cb) return Vm::MakeError(kCurrencyMismatch, pos);
+  uint32_t currency = ca != 0 ? ca : cb;
+  switch (op) {
+    case kArithAdd:
+    case kArithSub: {
+      __int128 x, y;
+      int scale;
+      AlignDecimals(ua, sa, ub, sb, &x, &y, &scale);
+      __int128 r = op == kArithAdd ? x + y : x - y;
+      if (r > INT64_MAX || r < INT64_MIN) return Vm::MakeError(kMoneyOverflow, pos);
+      return Vm::MakeMoney(static_cast<int64_t>(r), scale, currency);
+    }
+    case kArithMul: {
+      if (ca != 0 && cb != 0) return Vm::MakeError(kMoneyTimesMoney, pos);
+      __int128 r = static_cast<__int128>(ua) * ub;
+      // Keep at least the scale of the amount (19.99 * 2 = 39.98, not 39.980).
+      int keep = ca != 0 ? sa : (cb != 0 ? sb : std::max(sa, sb));
+      return MoneyFrom(r, sa + sb, currency, keep, pos);
+    }
+    default:
+      return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation::Scratch& scratch) {
+  if (Vm::T(a) == T::kError) return a;
+  if (Vm::T(b) == T::kError) return b;
+  T ta = Vm::T(a);
+  T tb = Vm::T(b);
+  if (ta == T::kInt && tb == T::kInt) {
+    int64_t x = Vm::I(a);
+    int64_t y = Vm::I(b);
+    int64_t r;
+    switch (op) {
+      case kArithAdd:
+        if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+        return Vm::MakeInt(r);
+      case kArithSub:
+        if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+        return Vm::MakeInt(r);
+      case kArithMul:
+        if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+        return Vm::MakeInt(r);
+      case kArithDiv:
+        if (y == 0) return Vm::MakeError(kDivByZero, pos);
+        if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
+        return Vm::MakeInt(x / y);
+      case kArithMod:
+        if (y == 0) return Vm::MakeError(kModByZero, pos);
+        if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
+        return Vm::MakeInt(x % y);
+    }
+    return Vm::MakeError(kNoOverload, pos);
+  }
+  if (ta == T::kDouble && tb == T::kDouble) {
+    double x = Vm::D(a);
+    double y = Vm::D(b);
+    switch (op) {
+      case kArithAdd: return Vm::MakeDouble(x + y);
+      case kArithSub: return Vm::MakeDouble(x - y);
+      case kArithMul: return Vm::MakeDouble(x * y);
+      case kArithDiv: return Vm::MakeDouble(x / y);  // IEEE: x/0 is +-inf or NaN
+      default: return Vm::MakeError(kNoOverload, pos);
+    }
+  }
+  if (ta == T::kMoney || tb == T::kMoney) {
+    return MoneyArith(a, b, op, pos);
+  }
+  if (ta == T::kString && tb == T::kString && op == kArithAdd) {
+    std::string_view x = Vm::S(a);
+    std::string_view y = Vm::S(b);
+    size_t n = x.size() + y.size();
+    if (n >= 0xffffffffu) return Vm::MakeError(kScratchFull, pos);
+    char* out = scratch.Allocate(n);
+    if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+    if (!x.empty()) std::memcpy(out, x.data(), x.size());
+    if (!y.empty()) std::memcpy(out + x.size(), y.data(), y.size());
+    return Vm::MakeString(out, n);
+  }
+  if (ta == T::kTimestamp && tb == T::kDuration && (op == kArithAdd || op == kArithSub)) {
+    __int128 d = Vm::I(b);
+    return TimestampPlus(a, op == kArithAdd ? d : -d, pos);
+  }
+  if (ta == T::kDuration && tb == T::kTimestamp && op == kArithAdd) {
+    return TimestampPlus(b, Vm::I(a), pos);
+  }
+  if (ta == T::kTimestamp && tb == T::kTimestamp && op == kArithSub) {
+    __int128 x = static_cast<__int128>(Vm::I(a)) * kNanosPerSecond + Vm::Aux32(a);
+    __int128 y = static_cast<__int128>(Vm::I(b)) * kNanosPerSecond + Vm::Aux32(b);
+    return DurationFrom(x - y, pos);
+  }
+  if (ta == T::kDuration && tb == T::kDuration && (op == kArithAdd || op == kArithSub)) {
+    __int128 x = Vm::I(a);
+    __int128 y = Vm::I(b);
+    return DurationFrom(op == kArithAdd ? x + y : x - y, pos);
+  }
+  return Vm::MakeError(kNoOverload, pos);
+}
+
+Value Negate(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError: return v;
+    case T::kInt:
+      if (Vm::I(v) == INT64_MIN) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(-Vm::I(v));
+    case T::kDouble: return Vm::MakeDouble(-Vm::D(v));
+    case T::kMoney:
+      if (Vm::I(v) == INT64_MIN) return Vm::MakeError(kMoneyOverflow, pos);
+      return Vm::MakeMoney(-Vm::I(v), Vm::Scale(v), Vm::Aux32(v));
+    case T::kDuration:
+      if (Vm::I(v) == INT64_MIN) return Vm::MakeError(kDurationRange, pos);
+      return Vm::MakeDuration(-Vm::I(v));
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+int64_t CodePoints(std::string_view s) {
+  int64_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+Value Size(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError: return v;
+    case T::kString: return Vm::MakeInt(CodePoints(Vm::S(v)));
+    case T::kStringList:
+    case T::kList: return Vm::MakeInt(Vm::Aux32(v));
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value StringTest(const Value& s, const Value& arg, Opcode op, uint32_t pos) {
+  if (Vm::T(s) == T::kError) return s;
+  if (Vm::T(arg) == T::kError) return arg;
+  if (Vm::T(s) != T::kString || Vm::T(arg) != T::kString) return Vm::MakeError(kNoOverload, pos);
+  std::string_view x = Vm::S(s);
+  std::string_view y = Vm::S(arg);
+  switch (op) {
+    case Opcode::kStartsWith: return Vm::MakeBool(x.substr(0, y.size()) == y);
+    case Opcode::kEndsWith:
+      return Vm::MakeBool(x.size() >= y.size() && x.substr(x.size() - y.size()) == y);
+    default: return Vm::MakeBool(x.find(y) != std::string_view::npos);
+  }
+}
+
+Value ChangeCase(const Value& v, bool upper, uint32_t pos, Activation::Scratch& scratch) {
+  if (Vm::T(v) == T::kError) return v;
+  if (Vm::T(v) != T::kString) return Vm::MakeError(kNoOverload, pos);
+  std::string_view s = Vm::S(v);
+  char* out = scratch.Allocate(s.size());
+  if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out[i] = c;
+  }
+  return Vm::MakeString(out, s.size());
+}
+
+Value TimePartOf(const Value& v, uint8_t part, const absl::TimeZone& zone, uint32_t pos) {
+  if (Vm::T(v) == T::kError) return v;
+  if (Vm::T(v) != T::kTimestamp) return Vm::MakeError(kNoOverload, pos);
+  absl::Time t = absl::FromUnixSeconds(Vm::I(v)) + absl::Nanoseconds(Vm::Aux32(v));
+  absl::TimeZone::CivilInfo ci = zone.At(t);
+  const absl::CivilSecond& cs = ci.cs;
+  switch (part) {
+    case kPartHours: return Vm::MakeInt(cs.hour());
+    case kPartMinutes: return Vm::MakeInt(cs.minute());
+    case kPartSeconds: return Vm::MakeInt(cs.second());
+    case kPartMilliseconds:
+      return Vm::MakeInt(absl::ToInt64Milliseconds(ci.subsecond));
+    case kPartDayOfWeek: {
+      // absl: Monday = 0 ... Sunday = 6; CEL: Sunday = 0.
+      int wd = static_cast<int>(absl::GetWeekday(absl::CivilDay(cs)));
+      return Vm::MakeInt((wd + 1) % 7);
+    }
+    case kPartDate: return Vm::MakeInt(cs.day());
+    case kPartDayOfMonth: return Vm::MakeInt(cs.day() - 1);
+    case kPartMonth: return Vm::MakeInt(cs.month() - 1);
+    case kPartFullYear: return Vm::MakeInt(cs.year());
+    case kPartDayOfYear: return Vm::MakeInt(absl::GetYearDay(absl::CivilDay(cs)) - 1);
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value DurationPartOf(const Value& v, uint8_t part, uint32_t pos) {
+  if (Vm::T(v) == T::kError) return v;
+  if (Vm::T(v) != T::kDuration) return Vm::MakeError(kNoOverload, pos);
+  int64_t n = Vm::I(v);
+  switch (part) {
+    case kPartHours: return Vm::MakeInt(n / (3600 * kNanosPerSecond));
+    case kPartMinutes: return Vm::MakeInt(n / (60 * kNanosPerSecond));
+    case kPartSeconds: return Vm::MakeInt(n / kNanosPerSecond);
+    case kPartMilliseconds: return Vm::MakeInt((n % kNanosPerSecond) / 1000000);
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value ToInt(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kInt: return v;
+    case T::kDouble: {
+      double d = Vm::D(v);
+      // CEL: the open range (minInt, maxInt).
+      if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        return Vm::MakeError(kIntRange, pos);
+      }
+      return Vm::MakeInt(static_cast<int64_t>(d));
+    }
+    case T::kString: {
+      int64_t out;
+      if (!absl::SimpleAtoi(AbslView(Vm::S(v)), &out)) return Vm::MakeError(kBadConversion, pos);
+      return Vm::MakeInt(out);
+    }
+    case T::kTimestamp: return Vm::MakeInt(Vm::I(v));
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value ToDouble(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kDouble: return v;
+    case T::kInt: return Vm::MakeDouble(static_cast<double>(Vm::I(v)));
+    case T::kString: {
+      double out;
+      if (!absl::SimpleAtod(AbslView(Vm::S(v)), &out)) return Vm::MakeError(kBadConversion, pos);
+      return Vm::MakeDouble(out);
+    }
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value Index(const Value& list, const Value& index, uint32_t pos) {
+  if (Vm::T(list) == T::kError) return list;
+  if (Vm::T(index) == T::kError) return index;
+  int64_t i;
+  if (Vm::T(index) == T::kInt) {
+    i = Vm::I(index);
+  } else if (Vm::T(index) == T::kDouble) {
+    double d = Vm::D(index);
+    if (!(d >= 0 && d < 4294967296.0) || d != std::floor(d)) return Vm::MakeError(kIndexRange, pos);
+    i = static_cast<int64_t>(d);
+  } else {
+    return Vm::MakeError(kNoOverload, pos);
+  }
+  if (!IsListType(Vm::T(list))) return Vm::MakeError(kNoOverload, pos);
+  if (i < 0 || i >= static_cast<int64_t>(Vm::Aux32(list))) return Vm::MakeError(kIndexRange, pos);
+  if (Vm::T(list) == T::kList) return Vm::ListData(list)[i];
+  std::string_view s = Vm::StringListData(list)[i];
+  return Vm::MakeString(s.data(), s.size());
+}
+
+inline Value LoadSlot(const Value* slots, uint32_t slot, const ProgramImpl& p, uint32_t message,
+                      uint32_t pos) {
+  const Value& v = slots[slot];
+  if (Vm::IsAbsent(v)) return Vm::MakeError(p.messages[message].c_str(), pos);
+  return v;
+}
+
+}  // namespace
+
+Value Vm::Run(const ProgramImpl& p, Activation& activation) {
+  if (activation.slots_.size() < p.min_slots) return MakeError(kSmallActivation, 0);
+  Activation::Scratch& scratch = *activation.scratch_;
+  scratch.Reset();
+  const Value* slots = activation.slots_.data();
+  const Value* consts = p.consts.data();
+  const Instr* code = p.code.data();
+  // The stack is never read before it is written; skip initialising it.
+  alignas(Value) unsigned char storage[sizeof(Value) * kMaxStack];
+  Value* stack = reinterpret_cast<Value*>(storage);
+  Value* top = stack - 1;
+  const Instr* ip = code;
+  for (;;) {
+    const Instr& in = *ip++;
+    switch (in.op) {
+      case Opcode::kConst:
+        *++top = consts[in.a];
+        break;
+      case Opcode::kLoad:
+        *++top = LoadSlot(slots, in.a, p, in.b, in.pos);
+        break;
+      case Opcode::kHas: {
+        const Value& v = slots[in.a];
+        if (IsAbsent(v)) {
+          *++top = MakeBool(false);
+        } else if (T(v) == Type::kError) {
+          *++top = v;
+        } else {
+          *++top = MakeBool(true);
+        }
+        break;
+      }
+      case Opcode::kCmp: {
+        Value rhs = *top--;
+        *top = Compare(*top, rhs, in.sub, in.pos);
+        break;
+      }
+      case Opcode::kCmpConst: {
+        const Value& c = consts[in.a];
+        const Value& v = *top;
+        if (T(v) == Type::kInt && T(c) == Type::kInt) {
+          *top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
+        } else {
+          *top = Compare(v, c, in.sub, in.pos);
+        }
+        break;
+      }
+      case Opcode::kCmpSlotConst: {
+        const Value& v = slots[in.a];
+        const Value& c = consts[in.b];
+        Type tv = T(v);
+        if (tv == T(c)) {
+          if (tv == Type::kInt) {
+            *++top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
+            break;
+          }
+          if (tv == Type::kString) {
+            std::string_view x = S(v);
+            std::string_view y = S(c);
+            if (in.sub == kCmpEq) {
+              *++top = MakeBool(x == y);
+            } else if (in.sub == kCmpNe) {
+              *++top = MakeBool(x != y);
+            } else {
+              *++top = MakeBool(CmpOrdered(in.sub, x.compare(y), 0));
+            }
+            break;
+          }
+          if (tv == Type::kBool) {
+            *++top = MakeBool(CmpOrdered(in.sub, B(v), B(c)));
+            break;
+          }
+          if (tv == Type::kMoney && Aux32(c) == 0 && Scale(v) == Scale(c)) {
+            *++top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
+            break;
+          }
+        }
+        if (IsAbsent(v)) {
+          *++top = MakeError(p.messages[in.c].c_str(), in.pos);
+          break;
+        }
+        *++top = Compare(v, c, in.sub, in.pos);
+        break;
+      }
+      case Opcode::kInSlotConstList: {
+        const Value& v = slots[in.a];
+        if (IsAbsent(v)) {
+          *++top = MakeError(p.messages[in.c].c_str(), in.pos);
+        } else {
+          *++top = In(v, consts[in.b], in.pos);
+        }
+        break;
+      }
+      case Opcode::kIn: {
+        Value list = *top--;
+        *top = In(*top, list, in.pos);
+        break;
+      }
+      case Opcode::kInBegin:
+        *++top = MakeBool(false);
+        break;
+      case Opcode::kInElem: {
+        Value element = *top--;
+        Value& acc = *top;
+        const Value& needle = top[-1];
+        if (T(acc) == Type::kError) break;
+        if (T(element) == Type::kError) {
+          acc = element;
+          break;
+        }
+        if (B(acc) || T(needle) == Type::kError) break;
+        Value eq = Compare(needle, element, kCmpEq, in.pos);
+        if (T(eq) == Type::kError || B(eq)) acc = eq;
+        break;
+      }
+      case Opcode::kInEnd: {
+        Value acc = *top--;
+        if (T(*top) != Type::kError) *top = acc;
+        break;
+      }
+      case Opcode::kArith: {
+        Value rhs = *top--;
+        *top = Arith(*top, rhs, in.sub, in.pos, scratch);
+        break;
+      }
+      case Opcode::kNeg:
+        *top = Negate(*top, in.pos);
+        break;
+      case Opcode::kNot:
+        if (T(*top) == Type::kBool) {
+          *top = MakeBool(!B(*top));
+        } else if (T(*top) != Type::kError) {
+          *top = MakeError(kNoOverload, in.pos);
+        }
+        break;
+      case Opcode::kAndFirst:
+        if (T(*top) == Type::kBool) {
+          if (!B(*top)) ip = code + in.a;
+        } else if (T(*top) != Type::kError) {
+          *top = MakeError(kNotBool, in.pos);
+        }
+        break;
+      case Opcode::kAndNext: {
+        Value b = *top--;
+        if (T(b) == Type::kBool) {
+          if (!B(b)) {
+            *top = b;
+            ip = code + in.a;
+          }
+        } else if (T(*top) != Type::kError) {
+          *top = T(b) == Type::kError ? b : MakeError(kNotBool, in.pos);
+        }
+        break;
+      }
+      case Opcode::kOrFirst:
+        if (T(*top) == Type::kBool) {
+          if (B(*top)) ip = code + in.a;
+        } else if (T(*top) != Type::kError) {
+          *top = MakeError(kNotBool, in.pos);
+        }
+        break;
+      case Opcode::kOrNext: {
+        Value b = *top--;
+        if (T(b) == Type::kBool) {
+          if (B(b)) {
+            *top = b;
+            ip = code + in.a;
+          }
+        } else if (T(*top) != Type::kError) {
+          *top = T(b) == Type::kError ? b : MakeError(kNotBool, in.pos);
+        }
+        break;
+      }
+      case Opcode::kCond: {
+        Value c = *top--;
+        if (T(c) == Type::kBool) {
+          if (!B(c)) ip = code + in.a;
+        } else {
+          *++top = T(c) == Type::kError ? c : MakeError(kNotBool, in.pos);
+          ip = code + in.b;
+        }
+        break;
+      }
+      case Opcode::kJump:
+        ip = code + in.a;
+        break;
+      case Opcode::kSize:
+        *top = Size(*top, in.pos);
+        break;
+      case Opcode::kStartsWith:
+      case Opcode::kEndsWith:
+      case Opcode::kContains: {
+        Value arg = *top--;
+        *top = StringTest(*top, arg, in.op, in.pos);
+        break;
+      }
+      case Opcode::kMatches: {
+        Value& v = *top;
+        if (T(v) == Type::kError) break;
+        if (T(v) != Type::kString) {
+          v = MakeError(kNoOverload, in.pos);
+          break;
+        }
+        std::string_view s = S(v);
+        v = MakeBool(re2::RE2::PartialMatch(re2::StringPiece(s.data(), s.size()),
+                                            *p.regexes[in.a]));
+        break;
+      }
+      case Opcode::kLowerAscii:
+      case Opcode::kUpperAscii:
+        *top = ChangeCase(*top, in.op == Opcode::kUpperAscii, in.pos, scratch);
+        break;
+      case Opcode::kTimePart:
+        *top = TimePartOf(*top, in.sub, p.zones[in.a], in.pos);
+        break;
+      case Opcode::kDurationPart:
+        *top = DurationPartOf(*top, in.sub, in.pos);
+        break;
+      case Opcode::kToInt:
+        *top = ToInt(*top, in.pos);
+        break;
+      case Opcode::kToDouble:
+        *top = ToDouble(*top, in.pos);
+        break;
+      case Opcode::kIndex: {
+        Value index = *top--;
+        *top = Index(*top, index, in.pos);
+        break;
+      }
+      case Opcode::kReturn:
+        return *top;
+    }
+  }
+}
+
+}  // namespace internal
+
+// --- Program --------------------------------------------------------------------
+
+namespace {
+
+const std::string& EmptyString() {
+  static const std::string* const kEmpty = new std::string();
+  return *kEmpty;
+}
+
+const std::vector<Slot>& EmptySlots() {
+  static const std::vector<Slot>* const kEmpty = new std::vector<Slot>();
+  return *kEmpty;
+}
+
+}  // namespace
+
+Value Program::Evaluate(Activation& activation) const {
+  if (impl_ == nullptr) return internal::Vm::MakeError(internal::kEmptyProgram, 0);
+  return internal::Vm::Run(*impl_, activation);
+}
+
+bool Program::Matches(Activation& activation, Value* error) const {
+  Value v = Evaluate(activation);
+  if (v.type() == Type::kBool) {
+    if (error != nullptr) *error = Value::Null();
+    return v.bool_value();
+  }
+  if (error != nullptr) {
+    *error = v.is_error() ? v : internal::Vm::MakeError(internal::kNotBool, 0);
+  }
+  return false;
+}
+
+std::string Program::DescribeError(const Value& error, bool with_excerpt) const {
+  if (!error.is_error()) return "";
+  std::string_view src = impl_ == nullptr ? std::string_view() : std::string_view(impl_->source);
+  return internal::FormatDiagnostic(src, error.error_offset(), error.error_reason(),
+                                    with_excerpt);
+}
+
+Type Program::result_type() const {
+  return impl_ == nullptr ? Type::kError : impl_->result_type;
+}
+
+const std::string& Program::source() const {
+  return impl_ == nullptr ? EmptyString() : impl_->source;
+}
+
+const std::vector<Slot>& Program::slots() const {
+  return impl_ == nullptr ? EmptySlots() : impl_->slots;
+}
+
+}  // namespace herald::expr
+
+namespace herald::expr {
+
+std::string Program::Disassemble() const {
+  if (impl_ == nullptr) return "";
+  static constexpr const char* kNames[] = {
+      "const",      "load",       "has",         "cmp",        "cmp_const",
+      "cmp_slot_const", "in_slot_const_list", "in", "in_begin", "in_elem",
+      "in_end",     "arith",      "neg",         "not",        "and_first",
+      "and_next",   "or_first",   "or_next",     "cond",       "jump",
+      "size",       "starts_with", "ends_with",  "contains",   "matches",
+      "lower_ascii", "upper_ascii", "time_part", "duration_part", "to_int",
+      "to_double",  "index",      "return"};
+  std::string out;
+  for (size_t i = 0; i < impl_->code.size(); ++i) {
+    const internal::Instr& in = impl_->code[i];
+    Append(&out, i, ": ", kNames[static_cast<int>(in.op)], " a=", in.a, " b=", in.b,
+                    " sub=", static_cast<int>(in.sub), "\n");
+  }
+  return out;
+}
+
+}  // namespace herald::expr

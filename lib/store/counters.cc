@@ -1,0 +1,424 @@
+#include "herald/counters.h"
+
+#include <cstdio>
+#include <map>
+
+#include "store/cat.h"
+
+namespace herald {
+
+using store_internal::Cat;
+
+// One item's counts. The fields move in one direction each:
+//   Add:        delta += n
+//   flush:      inflight += d; delta -= d   ... written ...   total += d; inflight -= d
+//   recorder:   pending += n               ... written ...   total += d; pending -= d
+//   reload:     total = stored value
+// Served() reads delta, pending, inflight, then total: a count in transit is
+// seen at least once (possibly twice for an instant, never zero times), so
+// Served() never undercounts, which is what keeps pacing from overshooting.
+struct CounterSlots::Item {
+  alignas(64) std::atomic<int64_t> delta_requests{0};
+  std::atomic<int64_t> delta_clicks{0};
+  std::atomic<int64_t> pending_requests{0};
+  std::atomic<int64_t> pending_clicks{0};
+  std::atomic<int64_t> inflight_requests{0};
+  std::atomic<int64_t> inflight_clicks{0};
+  std::atomic<int64_t> total_requests{0};
+  std::atomic<int64_t> total_clicks{0};
+  std::string id;
+};
+
+void CounterSlots::Add(int32_t index, int64_t requests, int64_t clicks) {
+  if (index < 0 || index >= size()) return;
+  Item* item = items_[index];
+  if (requests != 0) item->delta_requests.fetch_add(requests);
+  if (clicks != 0) item->delta_clicks.fetch_add(clicks);
+}
+
+ServedCount CounterSlots::Served(int32_t index) const {
+  if (index < 0 || index >= size()) return {};
+  const Item* item = items_[index];
+  ServedCount out;
+  out.requests = item->delta_requests.load();
+  out.requests += item->pending_requests.load();
+  out.requests += item->inflight_requests.load();
+  out.requests += item->total_requests.load();
+  out.clicks = item->delta_clicks.load();
+  out.clicks += item->pending_clicks.load();
+  out.clicks += item->inflight_clicks.load();
+  out.clicks += item->total_clicks.load();
+  return out;
+}
+
+int32_t CounterSlots::IndexOf(std::string_view item_id) const {
+  auto it = index_.find(item_id);
+  return it == index_.end() ? -1 : it->second;
+}
+
+DeliveryCounters::DeliveryCounters(CounterStore* store, DeliveryCountersOptions options)
+    : store_(store), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<DeliveryCounters>> DeliveryCounters::Create(
+    CounterStore* store, std::span<const std::string> item_ids, DeliveryCountersOptions options) {
+  if (store == nullptr) return absl::InvalidArgumentError("DeliveryCounters: null store");
+  if (options.flush_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("DeliveryCounters: flush_interval must be positive");
+  }
+  std::unique_ptr<DeliveryCounters> counters(new DeliveryCounters(store, options));
+  {
+    absl::MutexLock lock(&counters->mu_);
+    counters->current_.store(counters->MapLocked(item_ids));
+  }
+  {
+    absl::MutexLock lock(&counters->totals_mu_);
+    if (absl::Status s = counters->ReloadLocked(); !s.ok()) {
+      absl::MutexLock stop(&counters->stop_mu_);
+      counters->stopped_ = true;
+      return s;
+    }
+  }
+  if (options.start_flusher) {
+    counters->flusher_ = std::thread([c = counters.get()] { c->RunFlusher(); });
+  }
+  return counters;
+}
+
+DeliveryCounters::~DeliveryCounters() {
+  absl::Status s = Stop();
+  if (!s.ok()) {
+    std::fprintf(stderr, "herald: delivery counters: final flush failed: %s\n",
+                 s.ToString().c_str());
+  }
+}
+
+CounterSlots* DeliveryCounters::MapLocked(std::span<const std::string> item_ids) {
+  auto slots = std::make_unique<CounterSlots>();
+  slots->ids_.assign(item_ids.begin(), item_ids.end());
+  slots->items_.reserve(item_ids.size());
+  for (size_t i = 0; i < item_ids.size(); ++i) {
+    auto& owned = items_[item_ids[i]];
+    if (owned == nullptr) {
+      owned = std::make_unique<Item>();
+      owned->id = item_ids[i];
+    }
+    slots->items_.push_back(owned.get());
+    slots->index_.try_emplace(item_ids[i], static_cast<int32_t>(i));
+  }
+  // Republish the lock-free id lookup (older maps stay alive for readers).
+  auto lookup = std::make_unique<counters_internal::IdMap<Item*>>();
+  for (const auto& [id, item] : items_) lookup->emplace(id, item.get());
+  lookup_.store(lookup.get());
+  lookups_.push_back(std::move(lookup));
+  CounterSlots* out = slots.get();
+  all_slots_.push_back(std::move(slots));
+  return out;
+}
+
+CounterSlots* DeliveryCounters::Remap(std::span<const std::string> item_ids) {
+  CounterSlots* slots;
+  {
+    absl::MutexLock lock(&mu_);
+    slots = MapLocked(item_ids);
+    current_.store(slots);
+  }
+  // New items start from the last loaded totals at the next reload; load them now.
+  absl::MutexLock lock(&totals_mu_);
+  (void)ReloadLocked();
+  return slots;
+}
+
+DeliveryCounters::Item* DeliveryCounters::FindItem(std::string_view item_id) const {
+  const auto* lookup = lookup_.load();
+  if (lookup == nullptr) return nullptr;
+  auto it = lookup->find(item_id);
+  return it == lookup->end() ? nullptr : it->second;
+}
+
+absl::Status DeliveryCounters::ReloadLocked() {
+  auto totals = store_->LoadCounterTotals();
+  if (!totals.ok()) return totals.status();
+  counters_internal::IdMap<const CounterTotal*> by_id;
+  for (const CounterTotal& t : *totals) by_id[t.item_id] = &t;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, item] : items_) {
+    auto it = by_id.find(id);
+    item->total_requests.store(it == by_id.end() ? 0 : it->second->requests);
+    item->total_clicks.store(it == by_id.end() ? 0 : it->second->clicks);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeliveryCounters::Reload() {
+  absl::MutexLock lock(&totals_mu_);
+  return ReloadLocked();
+}
+
+absl::Status DeliveryCounters::Flush() {
+  absl::MutexLock flush(&flush_mu_);
+  struct Moved {
+    Item* item;
+    int64_t requests, clicks;
+  };
+  std::vector<Moved> moved;
+  std::vector<CounterDelta> deltas;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, owned] : items_) {
+      Item* item = owned.get();
+      int64_t r = item->delta_requests.load(), c = item->delta_clicks.load();
+      if (r == 0 && c == 0) continue;
+      item->inflight_requests.fetch_add(r);
+      item->inflight_clicks.fetch_add(c);
+      item->delta_requests.fetch_sub(r);
+      item->delta_clicks.fetch_sub(c);
+      moved.push_back(Moved{item, r, c});
+      deltas.push_back(CounterDelta{id, r, c});
+    }
+  }
+  absl::Status written = deltas.empty() ? absl::OkStatus() : store_->AddCounterDeltas(deltas);
+  absl::MutexLock lock(&totals_mu_);
+  for (const Moved& m : moved) {
+    if (written.ok()) {
+      m.item->total_requests.fetch_add(m.requests);
+      m.item->total_clicks.fetch_add(m.clicks);
+    } else {  // put them back: the next flush retries
+      m.item->delta_requests.fetch_add(m.requests);
+      m.item->delta_clicks.fetch_add(m.clicks);
+    }
+    m.item->inflight_requests.fetch_sub(m.requests);
+    m.item->inflight_clicks.fetch_sub(m.clicks);
+  }
+  absl::Status reloaded = ReloadLocked();
+  absl::Status result = written.ok() ? reloaded : written;
+  {
+    absl::MutexLock status(&status_mu_);
+    last_status_ = result;
+  }
+  return result;
+}
+
+void DeliveryCounters::AcknowledgeRecorded(std::span<const CounterDelta> deltas) {
+  absl::MutexLock lock(&totals_mu_);
+  for (const CounterDelta& d : deltas) {
+    Item* item = FindItem(d.item_id);
+    if (item == nullptr) continue;
+    item->total_requests.fetch_add(d.requests);
+    item->total_clicks.fetch_add(d.clicks);
+    item->pending_requests.fetch_sub(d.requests);
+    item->pending_clicks.fetch_sub(d.clicks);
+  }
+}
+
+absl::Status DeliveryCounters::last_flush_status() const {
+  absl::MutexLock lock(&status_mu_);
+  return last_status_;
+}
+
+void DeliveryCounters::RunFlusher() {
+  while (true) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.flush_interval);
+      if (stopping_) return;
+    }
+    (void)Flush();
+  }
+}
+
+absl::Status DeliveryCounters::Stop() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    if (stopped_) return absl::OkStatus();
+    stopping_ = true;
+  }
+  if (flusher_.joinable()) flusher_.join();
+  absl::Status s = Flush();
+  absl::MutexLock lock(&stop_mu_);
+  stopped_ = s.ok();  // a failed final flush may be retried by calling Stop() again
+  return s;
+}
+
+// EventRecorder ------------------------------------------------------------
+
+namespace {
+
+// The requests and clicks an event counts for.
+std::pair<int64_t, int64_t> EventCounts(const v1::Event& e) {
+  const int64_t n = e.count() == 0 ? 1 : e.count();
+  if (e.type() == v1::EVENT_TYPE_REQUEST) return {n, 0};
+  if (e.type() == v1::EVENT_TYPE_CLICK) return {0, n};
+  return {0, 0};
+}
+
+}  // namespace
+
+EventRecorder::EventRecorder(EventStore* store, DeliveryCounters* counters,
+                             EventRecorderOptions options)
+    : store_(store), counters_(counters), options_(options) {
+  if (options_.max_batch <= 0) options_ = EventRecorderOptions{};
+  writer_ = std::thread([this] { RunWriter(); });
+}
+
+EventRecorder::~EventRecorder() {
+  absl::Status s = Stop();
+  if (!s.ok()) {
+    std::fprintf(stderr, "herald: event recorder: final write failed: %s\n", s.ToString().c_str());
+  }
+}
+
+bool EventRecorder::Append(v1::Event event) {
+  DeliveryCounters::Item* item = nullptr;
+  std::pair<int64_t, int64_t> counts{0, 0};
+  if (counters_ != nullptr) {
+    counts = EventCounts(event);
+    if (counts.first != 0 || counts.second != 0) item = counters_->FindItem(event.item_id());
+    if (item != nullptr) {  // counted before it is queued, so the ack never precedes it
+      item->pending_requests.fetch_add(counts.first);
+      item->pending_clicks.fetch_add(counts.second);
+    }
+  }
+  bool accepted = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_ && !stopping_ && static_cast<int64_t>(queue_.size()) >= options_.max_queued &&
+        options_.block_when_full) {
+      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || stopped_ || static_cast<int64_t>(queue_.size()) < options_.max_queued;
+      };
+      mu_.Await(absl::Condition(&room));
+    }
+    if (!stopped_ && !stopping_ && static_cast<int64_t>(queue_.size()) < options_.max_queued) {
+      queue_.push_back(Queued{std::move(event), item});
+      ++appended_;
+      accepted = true;
+    }
+  }
+  if (!accepted) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (item != nullptr) {
+      item->pending_requests.fetch_sub(counts.first);
+      item->pending_clicks.fetch_sub(counts.second);
+    }
+  }
+  return accepted;
+}
+
+absl::Status EventRecorder::Flush() {
+  absl::MutexLock lock(&mu_);
+  const int64_t target = appended_;
+  const int64_t attempts_before = attempts_;
+  ++flush_requests_;
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return durable_ >= target || last_error_attempt_ > attempts_before || stopped_;
+  };
+  mu_.Await(absl::Condition(&done));
+  if (durable_ >= target) return absl::OkStatus();
+  if (last_error_attempt_ > attempts_before) return last_error_;
+  return absl::FailedPreconditionError("event recorder stopped with events not written");
+}
+
+int64_t EventRecorder::written() const {
+  absl::MutexLock lock(&mu_);
+  return durable_;
+}
+
+int64_t EventRecorder::queued() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
+absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch) {
+  std::vector<v1::Event> events;
+  events.reserve(batch.size());
+  for (Queued& q : batch) events.push_back(std::move(q.event));
+  std::vector<CounterDelta> deltas;   // every request and click, for the stored counters
+  std::vector<CounterDelta> counted;  // the ones Append added to the in-memory counters
+  if (counters_ != nullptr) {
+    std::map<std::string_view, std::pair<int64_t, int64_t>> all, mine;
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto counts = EventCounts(events[i]);
+      if (counts.first == 0 && counts.second == 0) continue;
+      auto& a = all[events[i].item_id()];
+      a.first += counts.first;
+      a.second += counts.second;
+      if (batch[i].item != nullptr) {
+        auto& m = mine[events[i].item_id()];
+        m.first += counts.first;
+        m.second += counts.second;
+      }
+    }
+    for (const auto& [id, c] : all) {
+      if (!id.empty()) deltas.push_back(CounterDelta{std::string(id), c.first, c.second});
+    }
+    for (const auto& [id, c] : mine) counted.push_back(CounterDelta{std::string(id), c.first, c.second});
+  }
+  absl::Status s = store_->RecordBatch(events, deltas);
+  if (s.ok() && counters_ != nullptr) counters_->AcknowledgeRecorded(counted);
+  // Give the events back to the batch (for a retry on failure).
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].event = std::move(events[i]);
+  return s;
+}
+
+void EventRecorder::RunWriter() {
+  int64_t flushes_seen = 0;
+  while (true) {
+    std::vector<Queued> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || flush_requests_ != flushes_seen ||
+               static_cast<int64_t>(queue_.size()) >= options_.max_batch;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.flush_interval);
+      flushes_seen = flush_requests_;
+      if (queue_.empty()) {
+        if (stopping_) break;
+        continue;
+      }
+      const size_t n = std::min<size_t>(queue_.size(), static_cast<size_t>(options_.max_batch));
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    absl::Status s = WriteBatch(batch);
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      ++attempts_;
+      if (s.ok()) {
+        durable_ += static_cast<int64_t>(batch.size());
+      } else {
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+        last_error_ = s;
+        last_error_attempt_ = attempts_;
+      }
+      stopping = stopping_;
+      if (!s.ok() && stopping) break;  // the final write failed: Stop() reports it
+    }
+    if (!s.ok() && !stopping) {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), options_.retry_delay);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+absl::Status EventRecorder::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+  absl::MutexLock lock(&mu_);
+  if (queue_.empty()) return absl::OkStatus();
+  return absl::DataLossError(Cat("event recorder: ", queue_.size(),
+                                          " event(s) could not be written at stop: ",
+                                          last_error_.message()));
+}
+
+}  // namespace herald

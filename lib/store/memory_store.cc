@@ -1,0 +1,334 @@
+// The in-memory store: every facet behind one mutex, with the same semantics
+// as the database backends (the conformance suite runs over all of them).
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "herald/store.h"
+#include "store/store_common.h"
+
+namespace herald {
+namespace {
+
+using store_internal::Cat;
+using store_internal::EventMicros;
+using store_internal::TimeMicros;
+
+class MemoryStore final : public Store,
+                          CounterStore,
+                          EventStore,
+                          HistoryStore,
+                          InteractionStore,
+                          MailLedgerStore,
+                          WatermarkStore,
+                          CouponStore {
+ public:
+  CounterStore& counters() override { return *this; }
+  EventStore& events() override { return *this; }
+  HistoryStore& history() override { return *this; }
+  InteractionStore& interactions() override { return *this; }
+  MailLedgerStore& mail_ledgers() override { return *this; }
+  WatermarkStore& watermarks() override { return *this; }
+  CouponStore& coupons() override { return *this; }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  std::string Describe() const override { return "memory"; }
+
+  // CounterStore
+  absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
+    auto merged = store_internal::MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    absl::MutexLock lock(&mu_);
+    AddLocked(*merged);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<CounterTotal> out;
+    for (const auto& [id, c] : counters_) out.push_back(CounterTotal{id, c.first, c.second});
+    return out;
+  }
+
+  // EventStore
+  absl::Status RecordBatch(std::span<const v1::Event> events,
+                           std::span<const CounterDelta> deltas) override {
+    auto merged = store_internal::MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    absl::MutexLock lock(&mu_);
+    for (const v1::Event& e : events) {
+      v1::Event copy = e;
+      store_internal::SetEventMicros(EventMicros(e), &copy);  // same precision as the databases
+      events_.emplace(std::make_pair(EventMicros(e), next_event_++), std::move(copy));
+    }
+    AddLocked(*merged);
+    return absl::OkStatus();
+  }
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<absl::Status(const v1::Event&)>& fn) override {
+    const int64_t from = TimeMicros(query.from), to = TimeMicros(query.to);
+    std::pair<int64_t, int64_t> after{from, -1};
+    constexpr size_t kPage = 1024;
+    while (true) {
+      std::vector<v1::Event> page;
+      {
+        absl::MutexLock lock(&mu_);
+        for (auto it = events_.upper_bound(after); it != events_.end() && page.size() < kPage;
+             ++it) {
+          after = it->first;
+          if (it->first.first >= to) break;
+          const v1::Event& e = it->second;
+          if (!query.campaign_id.empty() && e.campaign_id() != query.campaign_id) continue;
+          if (!query.item_id.empty() && e.item_id() != query.item_id) continue;
+          page.push_back(e);
+        }
+      }
+      if (page.empty()) break;
+      for (const v1::Event& e : page) {
+        if (absl::Status s = fn(e); !s.ok()) return s;
+      }
+      if (page.size() < kPage) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // HistoryStore
+  absl::StatusOr<std::optional<UserHistory>> LoadHistory(std::string_view user_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = histories_.find(user_id);
+    if (it == histories_.end()) return std::optional<UserHistory>();
+    return std::optional<UserHistory>(it->second);
+  }
+  absl::Status SaveHistories(
+      std::span<const std::pair<std::string, UserHistory>> histories) override {
+    for (const auto& [user, h] : histories) {
+      if (user.empty()) return absl::InvalidArgumentError("history with an empty user id");
+    }
+    absl::MutexLock lock(&mu_);
+    for (const auto& [user, h] : histories) histories_[user] = h;
+    return absl::OkStatus();
+  }
+
+  // InteractionStore
+  absl::StatusOr<int64_t> AppendInteraction(const v1::InteractionRecord& record) override {
+    absl::MutexLock lock(&mu_);
+    int64_t seq = ++last_interaction_;
+    v1::InteractionRecord copy = record;
+    copy.set_sequence(seq);
+    interactions_.emplace(seq, std::move(copy));
+    return seq;
+  }
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after,
+                                                                      int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ReadInteractions: limit must be positive");
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::InteractionRecord> out;
+    for (auto it = interactions_.upper_bound(after);
+         it != interactions_.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  // MailLedgerStore
+  absl::Status AddRecipients(std::string_view job_id,
+                             std::span<const std::string> recipients) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    absl::MutexLock lock(&mu_);
+    Job& job = jobs_[job_id];
+    for (const std::string& r : recipients) {
+      if (r.empty()) {
+        return absl::InvalidArgumentError(
+            Cat("mail job \"", job_id, "\": empty recipient"));
+      }
+    }
+    for (const std::string& r : recipients) {
+      if (job.index.contains(r)) continue;
+      job.index[r] = job.entries.size();
+      job.entries.push_back(LedgerEntry{r, RecipientState::kPending, "", 0});
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> ClaimPending(std::string_view job_id,
+                                                        std::string_view worker,
+                                                        int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ClaimPending: limit must be positive");
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return out;
+    for (LedgerEntry& e : it->second.entries) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      if (e.state != RecipientState::kPending) continue;
+      e.state = RecipientState::kSending;
+      e.attempts++;
+      out.push_back(e.recipient);
+    }
+    return out;
+  }
+  absl::Status MarkRecipients(std::string_view job_id,
+                              std::span<const LedgerEntry> entries) override {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    for (const LedgerEntry& e : entries) {
+      if (it == jobs_.end() || !it->second.index.contains(e.recipient)) {
+        return absl::NotFoundError(Cat("mail job \"", job_id, "\": recipient \"",
+                                                e.recipient, "\" is not in the job"));
+      }
+      if (!store_internal::IsValidRecipientState(static_cast<int>(e.state))) {
+        return absl::InvalidArgumentError(Cat("mail job \"", job_id, "\": recipient \"",
+                                                       e.recipient, "\": invalid state"));
+      }
+    }
+    for (const LedgerEntry& e : entries) {
+      LedgerEntry& stored = it->second.entries[it->second.index[e.recipient]];
+      stored.state = e.state;
+      stored.detail = e.detail;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> InFlight(std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<LedgerEntry> out;
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return out;
+    for (const LedgerEntry& e : it->second.entries) {
+      if (e.state == RecipientState::kSending) out.push_back(e);
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
+      std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    std::map<int, int64_t> counts;
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end()) {
+      for (const LedgerEntry& e : it->second.entries) counts[static_cast<int>(e.state)]++;
+    }
+    std::vector<std::pair<RecipientState, int64_t>> out;
+    for (auto [s, n] : counts) out.emplace_back(static_cast<RecipientState>(s), n);
+    return out;
+  }
+  absl::Status SetJobState(std::string_view job_id, std::string_view state) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    absl::MutexLock lock(&mu_);
+    jobs_[job_id].state = std::string(state);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> GetJobState(std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(Cat("mail job \"", job_id, "\" is not in the ledger"));
+    }
+    return it->second.state;
+  }
+
+  // WatermarkStore
+  absl::StatusOr<int64_t> GetWatermark(std::string_view destination) override {
+    absl::MutexLock lock(&mu_);
+    auto it = watermarks_.find(destination);
+    return it == watermarks_.end() ? 0 : it->second;
+  }
+  absl::Status SetWatermark(std::string_view destination, int64_t value) override {
+    absl::MutexLock lock(&mu_);
+    int64_t& current = watermarks_[destination];
+    if (value < current) {
+      return absl::FailedPreconditionError(Cat("watermark of \"", destination,
+                                                        "\" is at ", current,
+                                                        "; it cannot move back to ", value));
+    }
+    current = value;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
+                                absl::Duration ttl) override {
+    if (absl::Status s = store_internal::ValidateLease(name, owner, ttl); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    auto it = leases_.find(name);
+    if (it != leases_.end() && it->second.first != owner && it->second.second > now) return false;
+    leases_[name] = {std::string(owner), now + ttl};
+    return true;
+  }
+  absl::Status ReleaseLease(std::string_view name, std::string_view owner) override {
+    absl::MutexLock lock(&mu_);
+    auto it = leases_.find(name);
+    if (it != leases_.end() && it->second.first == owner) leases_.erase(it);
+    return absl::OkStatus();
+  }
+
+  // CouponStore
+  absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
+                             std::span<const CouponUse> uses) override {
+    auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
+    if (!normalized.ok()) return normalized.status();
+    absl::MutexLock lock(&mu_);
+    if (orders_.contains(order_id)) return absl::OkStatus();
+    for (const CouponUse& use : *normalized) {
+      const auto& c = coupons_[use.code];
+      if (use.max_uses > 0 && c.total + 1 > use.max_uses) {
+        return store_internal::CouponLimitError(use, customer_id, false, c.total);
+      }
+      auto pc = c.per_customer.find(customer_id);
+      int64_t by_customer = pc == c.per_customer.end() ? 0 : pc->second;
+      if (use.max_uses_per_customer > 0 && by_customer + 1 > use.max_uses_per_customer) {
+        return store_internal::CouponLimitError(use, customer_id, true, by_customer);
+      }
+    }
+    for (const CouponUse& use : *normalized) {
+      auto& c = coupons_[use.code];
+      c.total++;
+      c.per_customer[customer_id]++;
+    }
+    if (!normalized->empty()) orders_.insert(std::string(order_id));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = coupons_.find(code);
+    if (it == coupons_.end()) return 0;
+    if (customer_id.empty()) return it->second.total;
+    auto pc = it->second.per_customer.find(customer_id);
+    return pc == it->second.per_customer.end() ? 0 : pc->second;
+  }
+
+ private:
+  struct Job {
+    std::string state = "created";
+    std::vector<LedgerEntry> entries;
+    store_internal::StringMap<size_t> index;
+  };
+  struct Coupon {
+    int64_t total = 0;
+    store_internal::StringMap<int64_t> per_customer;
+  };
+
+  void AddLocked(const std::vector<CounterDelta>& merged) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const CounterDelta& d : merged) {
+      auto& c = counters_[d.item_id];
+      c.first += d.requests;
+      c.second += d.clicks;
+    }
+  }
+
+  absl::Mutex mu_;
+  std::map<std::string, std::pair<int64_t, int64_t>> counters_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<int64_t, int64_t>, v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  int64_t next_event_ ABSL_GUARDED_BY(mu_) = 0;
+  store_internal::StringMap<UserHistory> histories_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, v1::InteractionRecord> interactions_ ABSL_GUARDED_BY(mu_);
+  int64_t last_interaction_ ABSL_GUARDED_BY(mu_) = 0;
+  store_internal::StringMap<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  store_internal::StringMap<int64_t> watermarks_ ABSL_GUARDED_BY(mu_);
+  store_internal::StringMap<std::pair<std::string, absl::Time>> leases_ ABSL_GUARDED_BY(mu_);
+  store_internal::StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace herald

@@ -1,0 +1,796 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "store/store_common.h"
+
+namespace herald::store_internal {
+namespace {
+
+// The schema, version 1. Migrations from older versions go in kMigrations.
+constexpr const char* kSchemaV1[] = {
+    "CREATE TABLE counters(item_id TEXT PRIMARY KEY, requests INTEGER NOT NULL DEFAULT 0,"
+    " clicks INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, type INTEGER NOT NULL,"
+    " custom_name TEXT NOT NULL, user_id TEXT NOT NULL, session_id TEXT NOT NULL,"
+    " item_id TEXT NOT NULL, campaign_id TEXT NOT NULL, page_group TEXT NOT NULL,"
+    " count INTEGER NOT NULL)",
+    "CREATE INDEX events_time ON events(time_us, seq)",
+    "CREATE INDEX events_campaign_time ON events(campaign_id, time_us, seq)",
+    "CREATE TABLE histories(user_id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE interactions(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
+    "CREATE TABLE mail_jobs(job_id TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE mail_recipients(id INTEGER PRIMARY KEY, job_id TEXT NOT NULL,"
+    " recipient TEXT NOT NULL, state INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '',"
+    " attempts INTEGER NOT NULL DEFAULT 0, worker TEXT NOT NULL DEFAULT '',"
+    " UNIQUE(job_id, recipient))",
+    "CREATE INDEX mail_recipients_state ON mail_recipients(job_id, state, id)",
+    "CREATE TABLE watermarks(destination TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE leases(name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_us INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE TABLE coupon_redemptions(order_id TEXT NOT NULL, code TEXT NOT NULL,"
+    " customer_id TEXT NOT NULL, PRIMARY KEY(order_id, code)) WITHOUT ROWID",
+    "CREATE INDEX coupon_redemptions_code ON coupon_redemptions(code, customer_id)",
+};
+
+absl::StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::StatusCode::kUnavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::StatusCode::kDataLoss;
+    case SQLITE_CONSTRAINT:
+      return absl::StatusCode::kFailedPrecondition;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return absl::StatusCode::kPermissionDenied;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+std::string_view ColumnText(sqlite3_stmt* st, int i) {
+  const unsigned char* p = sqlite3_column_text(st, i);
+  return p == nullptr ? std::string_view()
+                      : std::string_view(reinterpret_cast<const char*>(p),
+                                         static_cast<size_t>(sqlite3_column_bytes(st, i)));
+}
+
+std::string_view ColumnBlob(sqlite3_stmt* st, int i) {
+  const void* p = sqlite3_column_blob(st, i);
+  return p == nullptr ? std::string_view()
+                      : std::string_view(static_cast<const char*>(p),
+                                         static_cast<size_t>(sqlite3_column_bytes(st, i)));
+}
+
+class SqliteStore;
+
+// A cached prepared statement, reset when the handle goes out of scope.
+class Stmt {
+ public:
+  Stmt(SqliteStore* store, sqlite3_stmt* st) : store_(store), st_(st) {}
+  Stmt(const Stmt&) = delete;
+  ~Stmt() {
+    if (st_ != nullptr) {
+      sqlite3_reset(st_);
+      sqlite3_clear_bindings(st_);
+    }
+  }
+  sqlite3_stmt* get() const { return st_; }
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW: true; SQLITE_DONE: false; else an error.
+  absl::StatusOr<bool> Step();
+  // Runs to completion.
+  absl::Status Run() {
+    auto r = Step();
+    return r.ok() ? absl::OkStatus() : r.status();
+  }
+
+ private:
+  SqliteStore* store_;
+  sqlite3_stmt* st_;
+};
+
+class SqliteStore final : public Store,
+                          CounterStore,
+                          EventStore,
+                          HistoryStore,
+                          InteractionStore,
+                          MailLedgerStore,
+                          WatermarkStore,
+                          CouponStore {
+ public:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  ~SqliteStore() override {
+    for (auto& [sql, st] : cache_) sqlite3_finalize(st);
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+  }
+
+  absl::Status Open(const v1::SqliteStoreConfig& config);
+
+  CounterStore& counters() override { return *this; }
+  EventStore& events() override { return *this; }
+  HistoryStore& history() override { return *this; }
+  InteractionStore& interactions() override { return *this; }
+  MailLedgerStore& mail_ledgers() override { return *this; }
+  WatermarkStore& watermarks() override { return *this; }
+  CouponStore& coupons() override { return *this; }
+  absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
+  std::string Describe() const override { return Cat("sqlite:", path_); }
+
+  absl::Status Error(std::string_view what, int rc) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const char* msg = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    std::string hint;
+    if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
+      hint = " (the file is not a SQLite database or is corrupt; it was left untouched)";
+    }
+    return absl::Status(CodeFor(rc),
+                        Cat("sqlite store ", path_, ": ", what, ": ", msg, hint));
+  }
+
+  // CounterStore
+  absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
+    auto merged = MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    if (merged->empty()) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    return InTransaction("add counter deltas", [&]() { return AddDeltasLocked(*merged); });
+  }
+  absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT item_id, requests, clicks FROM counters ORDER BY item_id");
+    if (!st.ok()) return st.status();
+    std::vector<CounterTotal> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sqlite3_stmt* s = (*st)->get();
+      out.push_back(CounterTotal{std::string(ColumnText(s, 0)), sqlite3_column_int64(s, 1),
+                                 sqlite3_column_int64(s, 2)});
+    }
+    return out;
+  }
+
+  // EventStore
+  absl::Status RecordBatch(std::span<const v1::Event> events,
+                           std::span<const CounterDelta> deltas) override {
+    auto merged = MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    if (events.empty() && merged->empty()) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    return InTransaction("append events", [&]() -> absl::Status {
+      auto st = Prepare(
+          "INSERT INTO events(time_us, type, custom_name, user_id, session_id, item_id,"
+          " campaign_id, page_group, count) VALUES(?,?,?,?,?,?,?,?,?)");
+      if (!st.ok()) return st.status();
+      for (const v1::Event& e : events) {
+        Stmt& s = **st;
+        s.Bind(1, EventMicros(e))
+            .Bind(2, static_cast<int64_t>(e.type()))
+            .Bind(3, e.custom_name())
+            .Bind(4, e.user_id())
+            .Bind(5, e.session_id())
+            .Bind(6, e.item_id())
+            .Bind(7, e.campaign_id())
+            .Bind(8, e.page_group())
+            .Bind(9, e.count());
+        if (absl::Status r = s.Run(); !r.ok()) return r;
+        sqlite3_reset(s.get());
+      }
+      return AddDeltasLocked(*merged);
+    });
+  }
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<absl::Status(const v1::Event&)>& fn) override {
+    const int64_t from = TimeMicros(query.from), to = TimeMicros(query.to);
+    int64_t after_time = from, after_seq = -1;
+    constexpr int kPage = 2000;
+    while (true) {
+      std::vector<v1::Event> page;
+      {
+        absl::MutexLock lock(&mu_);
+        auto st = Prepare(
+            "SELECT seq, time_us, type, custom_name, user_id, session_id, item_id, campaign_id,"
+            " page_group, count FROM events WHERE time_us >= ?1 AND time_us < ?2"
+            " AND (?3 = '' OR campaign_id = ?3) AND (?4 = '' OR item_id = ?4)"
+            " AND (time_us > ?1 OR seq > ?5) ORDER BY time_us, seq LIMIT ?6");
+        if (!st.ok()) return st.status();
+        (*st)->Bind(1, after_time)
+            .Bind(2, to)
+            .Bind(3, query.campaign_id)
+            .Bind(4, query.item_id)
+            .Bind(5, after_seq)
+            .Bind(6, static_cast<int64_t>(kPage));
+        while (true) {
+          auto row = (*st)->Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          sqlite3_stmt* s = (*st)->get();
+          v1::Event& e = page.emplace_back();
+          after_seq = sqlite3_column_int64(s, 0);
+          after_time = sqlite3_column_int64(s, 1);
+          SetEventMicros(after_time, &e);
+          e.set_type(static_cast<v1::EventType>(sqlite3_column_int64(s, 2)));
+          e.set_custom_name(std::string(ColumnText(s, 3)));
+          e.set_user_id(std::string(ColumnText(s, 4)));
+          e.set_session_id(std::string(ColumnText(s, 5)));
+          e.set_item_id(std::string(ColumnText(s, 6)));
+          e.set_campaign_id(std::string(ColumnText(s, 7)));
+          e.set_page_group(std::string(ColumnText(s, 8)));
+          e.set_count(sqlite3_column_int64(s, 9));
+        }
+      }
+      for (const v1::Event& e : page) {
+        if (absl::Status s = fn(e); !s.ok()) return s;
+      }
+      if (static_cast<int>(page.size()) < kPage) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // HistoryStore
+  absl::StatusOr<std::optional<UserHistory>> LoadHistory(std::string_view user_id) override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT data FROM histories WHERE user_id = ?");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, user_id);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<UserHistory>();
+    auto h = DecodeHistory(ColumnBlob((*st)->get(), 0), user_id);
+    if (!h.ok()) return h.status();
+    return std::optional<UserHistory>(std::move(*h));
+  }
+  absl::Status SaveHistories(
+      std::span<const std::pair<std::string, UserHistory>> histories) override {
+    for (const auto& [user, h] : histories) {
+      if (user.empty()) return absl::InvalidArgumentError("history with an empty user id");
+    }
+    if (histories.empty()) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    return InTransaction("save histories", [&]() -> absl::Status {
+      auto st = Prepare("INSERT OR REPLACE INTO histories(user_id, data) VALUES(?, ?)");
+      if (!st.ok()) return st.status();
+      for (const auto& [user, h] : histories) {
+        (*st)->Bind(1, user).BindBlob(2, EncodeHistory(h));
+        if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+        sqlite3_reset((*st)->get());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  // InteractionStore
+  absl::StatusOr<int64_t> AppendInteraction(const v1::InteractionRecord& record) override {
+    v1::InteractionRecord copy = record;
+    copy.clear_sequence();
+    std::string data = copy.SerializeAsString();
+    absl::MutexLock lock(&mu_);
+    int64_t seq = 0;
+    absl::Status s = InTransaction("append interaction", [&]() -> absl::Status {
+      auto st = Prepare("INSERT INTO interactions(data) VALUES(?)");
+      if (!st.ok()) return st.status();
+      (*st)->BindBlob(1, data);
+      if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+      seq = sqlite3_last_insert_rowid(db_);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return seq;
+  }
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after,
+                                                                      int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ReadInteractions: limit must be positive");
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT seq, data FROM interactions WHERE seq > ? ORDER BY seq LIMIT ?");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+    std::vector<v1::InteractionRecord> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sqlite3_stmt* s = (*st)->get();
+      v1::InteractionRecord& r = out.emplace_back();
+      std::string_view data = ColumnBlob(s, 1);
+      if (!r.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+        return absl::DataLossError(Cat("sqlite store ", path_, ": table interactions: row ",
+                                                sqlite3_column_int64(s, 0), " is corrupt"));
+      }
+      r.set_sequence(sqlite3_column_int64(s, 0));
+    }
+    return out;
+  }
+
+  // MailLedgerStore
+  absl::Status AddRecipients(std::string_view job_id,
+                             std::span<const std::string> recipients) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    for (const std::string& r : recipients) {
+      if (r.empty()) {
+        return absl::InvalidArgumentError(Cat("mail job \"", job_id, "\": empty recipient"));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    return InTransaction("add recipients", [&]() -> absl::Status {
+      if (absl::Status s = EnsureJobLocked(job_id); !s.ok()) return s;
+      auto st = Prepare(
+          "INSERT OR IGNORE INTO mail_recipients(job_id, recipient, state) VALUES(?, ?, 0)");
+      if (!st.ok()) return st.status();
+      for (const std::string& r : recipients) {
+        (*st)->Bind(1, job_id).Bind(2, r);
+        if (absl::Status s = (*st)->Run(); !s.ok()) return s;
+        sqlite3_reset((*st)->get());
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::StatusOr<std::vector<std::string>> ClaimPending(std::string_view job_id,
+                                                        std::string_view worker,
+                                                        int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ClaimPending: limit must be positive");
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    absl::Status s = InTransaction("claim recipients", [&]() -> absl::Status {
+      auto st = Prepare(
+          "UPDATE mail_recipients SET state = 1, attempts = attempts + 1, worker = ?1"
+          " WHERE id IN (SELECT id FROM mail_recipients WHERE job_id = ?2 AND state = 0"
+          " ORDER BY id LIMIT ?3) RETURNING id, recipient");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, worker).Bind(2, job_id).Bind(3, static_cast<int64_t>(limit));
+      std::vector<std::pair<int64_t, std::string>> rows;
+      while (true) {
+        auto row = (*st)->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        rows.emplace_back(sqlite3_column_int64((*st)->get(), 0),
+                          std::string(ColumnText((*st)->get(), 1)));
+      }
+      std::sort(rows.begin(), rows.end());
+      for (auto& [id, r] : rows) out.push_back(std::move(r));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  absl::Status MarkRecipients(std::string_view job_id,
+                              std::span<const LedgerEntry> entries) override {
+    for (const LedgerEntry& e : entries) {
+      if (!IsValidRecipientState(static_cast<int>(e.state))) {
+        return absl::InvalidArgumentError(Cat("mail job \"", job_id, "\": recipient \"",
+                                                       e.recipient, "\": invalid state"));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    return InTransaction("mark recipients", [&]() -> absl::Status {
+      auto st = Prepare(
+          "UPDATE mail_recipients SET state = ?1, detail = ?2 WHERE job_id = ?3 AND recipient = ?4");
+      if (!st.ok()) return st.status();
+      for (const LedgerEntry& e : entries) {
+        (*st)->Bind(1, static_cast<int64_t>(e.state)).Bind(2, e.detail).Bind(3, job_id).Bind(4,
+                                                                                         e.recipient);
+        if (absl::Status s = (*st)->Run(); !s.ok()) return s;
+        sqlite3_reset((*st)->get());
+        if (sqlite3_changes(db_) == 0) {
+          return absl::NotFoundError(Cat("mail job \"", job_id, "\": recipient \"",
+                                                  e.recipient, "\" is not in the job"));
+        }
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> InFlight(std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare(
+        "SELECT recipient, state, detail, attempts FROM mail_recipients"
+        " WHERE job_id = ? AND state = 1 ORDER BY id");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, job_id);
+    std::vector<LedgerEntry> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sqlite3_stmt* s = (*st)->get();
+      out.push_back(LedgerEntry{std::string(ColumnText(s, 0)),
+                                static_cast<RecipientState>(sqlite3_column_int(s, 1)),
+                                std::string(ColumnText(s, 2)), sqlite3_column_int(s, 3)});
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
+      std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare(
+        "SELECT state, COUNT(*) FROM mail_recipients WHERE job_id = ? GROUP BY state ORDER BY state");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, job_id);
+    std::vector<std::pair<RecipientState, int64_t>> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.emplace_back(static_cast<RecipientState>(sqlite3_column_int((*st)->get(), 0)),
+                       sqlite3_column_int64((*st)->get(), 1));
+    }
+    return out;
+  }
+  absl::Status SetJobState(std::string_view job_id, std::string_view state) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    absl::MutexLock lock(&mu_);
+    return InTransaction("set job state", [&]() -> absl::Status {
+      auto st = Prepare(
+          "INSERT INTO mail_jobs(job_id, state) VALUES(?1, ?2)"
+          " ON CONFLICT(job_id) DO UPDATE SET state = excluded.state");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, job_id).Bind(2, state);
+      return (*st)->Run();
+    });
+  }
+  absl::StatusOr<std::string> GetJobState(std::string_view job_id) override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT state FROM mail_jobs WHERE job_id = ?");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, job_id);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return absl::NotFoundError(Cat("mail job \"", job_id, "\" is not in the ledger (",
+                                              path_, ")"));
+    }
+    return std::string(ColumnText((*st)->get(), 0));
+  }
+
+  // WatermarkStore
+  absl::StatusOr<int64_t> GetWatermark(std::string_view destination) override {
+    absl::MutexLock lock(&mu_);
+    return GetWatermarkLocked(destination);
+  }
+  absl::Status SetWatermark(std::string_view destination, int64_t value) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("set watermark", [&]() -> absl::Status {
+      auto current = GetWatermarkLocked(destination);
+      if (!current.ok()) return current.status();
+      if (value < *current) {
+        return absl::FailedPreconditionError(Cat("watermark of \"", destination,
+                                                          "\" is at ", *current,
+                                                          "; it cannot move back to ", value));
+      }
+      auto st = Prepare(
+          "INSERT INTO watermarks(destination, value) VALUES(?1, ?2)"
+          " ON CONFLICT(destination) DO UPDATE SET value = excluded.value");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, destination).Bind(2, value);
+      return (*st)->Run();
+    });
+  }
+  absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
+                                absl::Duration ttl) override {
+    if (absl::Status s = ValidateLease(name, owner, ttl); !s.ok()) return s;
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    const int64_t until = absl::ToUnixMicros(absl::Now() + ttl);
+    absl::MutexLock lock(&mu_);
+    bool held = false;
+    absl::Status s = InTransaction("take lease", [&]() -> absl::Status {
+      auto st = Prepare(
+          "INSERT INTO leases(name, owner, expires_us) VALUES(?1, ?2, ?3)"
+          " ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_us = excluded.expires_us"
+          " WHERE leases.owner = excluded.owner OR leases.expires_us <= ?4");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, name).Bind(2, owner).Bind(3, until).Bind(4, now);
+      if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+      held = sqlite3_changes(db_) > 0;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return held;
+  }
+  absl::Status ReleaseLease(std::string_view name, std::string_view owner) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("release lease", [&]() -> absl::Status {
+      auto st = Prepare("DELETE FROM leases WHERE name = ? AND owner = ?");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, name).Bind(2, owner);
+      return (*st)->Run();
+    });
+  }
+
+  // CouponStore
+  absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
+                             std::span<const CouponUse> uses) override {
+    auto normalized = NormalizeCouponUses(order_id, uses);
+    if (!normalized.ok()) return normalized.status();
+    if (normalized->empty()) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    // BEGIN IMMEDIATE takes the database's write lock first, so the counts
+    // read below cannot change before the inserts commit, in any process.
+    return InTransaction("redeem coupons", [&]() -> absl::Status {
+      auto seen = Prepare("SELECT 1 FROM coupon_redemptions WHERE order_id = ? LIMIT 1");
+      if (!seen.ok()) return seen.status();
+      (*seen)->Bind(1, order_id);
+      auto row = (*seen)->Step();
+      if (!row.ok()) return row.status();
+      if (*row) return absl::OkStatus();  // this order was already committed
+      for (const CouponUse& use : *normalized) {
+        auto total = CountUsesLocked(use.code, {});
+        if (!total.ok()) return total.status();
+        if (use.max_uses > 0 && *total + 1 > use.max_uses) {
+          return CouponLimitError(use, customer_id, false, *total);
+        }
+        if (use.max_uses_per_customer > 0) {
+          auto mine = CountUsesLocked(use.code, customer_id);
+          if (!mine.ok()) return mine.status();
+          if (*mine + 1 > use.max_uses_per_customer) {
+            return CouponLimitError(use, customer_id, true, *mine);
+          }
+        }
+      }
+      auto ins = Prepare(
+          "INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES(?, ?, ?)");
+      if (!ins.ok()) return ins.status();
+      for (const CouponUse& use : *normalized) {
+        (*ins)->Bind(1, order_id).Bind(2, use.code).Bind(3, customer_id);
+        if (absl::Status s = (*ins)->Run(); !s.ok()) return s;
+        sqlite3_reset((*ins)->get());
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
+    absl::MutexLock lock(&mu_);
+    return CountUsesLocked(code, customer_id);
+  }
+
+  // Used by Stmt.
+  absl::Status StepError(int rc) { return Error("statement", rc); }
+
+ private:
+  absl::StatusOr<std::unique_ptr<Stmt>> Prepare(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* st = nullptr;
+      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+      if (rc != SQLITE_OK) return Error(Cat("prepare \"", sql, "\""), rc);
+      it = cache_.emplace(sql, st).first;
+    }
+    return std::make_unique<Stmt>(this, it->second);
+  }
+
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (err != nullptr) sqlite3_free(err);
+    if (rc != SQLITE_OK) return Error(sql, rc);
+    return absl::OkStatus();
+  }
+
+  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back on any error.
+  template <typename Fn>
+  absl::Status InTransaction(std::string_view what, Fn fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (read_only_) {
+      return absl::FailedPreconditionError(
+          Cat("sqlite store ", path_, ": ", what, ": the store was opened read-only"));
+    }
+    auto begin = Prepare("BEGIN IMMEDIATE");
+    if (!begin.ok()) return begin.status();
+    if (absl::Status s = (*begin)->Run(); !s.ok()) {
+      return absl::Status(s.code(), Cat(what, ": ", s.message()));
+    }
+    absl::Status s = fn();
+    if (s.ok()) {
+      auto commit = Prepare("COMMIT");
+      if (!commit.ok()) {
+        s = commit.status();
+      } else {
+        s = (*commit)->Run();
+      }
+    }
+    if (!s.ok() && !sqlite3_get_autocommit(db_)) {
+      auto rollback = Prepare("ROLLBACK");
+      if (rollback.ok()) (void)(*rollback)->Run();
+    }
+    return s;
+  }
+
+  absl::Status AddDeltasLocked(const std::vector<CounterDelta>& merged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (merged.empty()) return absl::OkStatus();
+    auto st = Prepare(
+        "INSERT INTO counters(item_id, requests, clicks) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(item_id) DO UPDATE SET requests = requests + excluded.requests,"
+        " clicks = clicks + excluded.clicks");
+    if (!st.ok()) return st.status();
+    for (const CounterDelta& d : merged) {
+      (*st)->Bind(1, d.item_id).Bind(2, d.requests).Bind(3, d.clicks);
+      if (absl::Status s = (*st)->Run(); !s.ok()) return s;
+      sqlite3_reset((*st)->get());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status EnsureJobLocked(std::string_view job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto st = Prepare("INSERT OR IGNORE INTO mail_jobs(job_id, state) VALUES(?, 'created')");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, job_id);
+    return (*st)->Run();
+  }
+
+  absl::StatusOr<int64_t> GetWatermarkLocked(std::string_view destination)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto st = Prepare("SELECT value FROM watermarks WHERE destination = ?");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, destination);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    return *row ? sqlite3_column_int64((*st)->get(), 0) : 0;
+  }
+
+  absl::StatusOr<int64_t> CountUsesLocked(std::string_view code, std::string_view customer_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto st = Prepare(
+        "SELECT COUNT(*) FROM coupon_redemptions WHERE code = ?1 AND (?2 = '' OR customer_id = ?2)");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, code).Bind(2, customer_id);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    return sqlite3_column_int64((*st)->get(), 0);
+  }
+
+  absl::StatusOr<int64_t> PragmaInt(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(sql, rc);
+    absl::Cleanup finalize = [st] { sqlite3_finalize(st); };
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_DONE) return 0;
+    return Error(sql, rc);
+  }
+
+  absl::StatusOr<std::string> PragmaText(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(sql, rc);
+    absl::Cleanup finalize = [st] { sqlite3_finalize(st); };
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::string(ColumnText(st, 0));
+    if (rc == SQLITE_DONE) return std::string();
+    return Error(sql, rc);
+  }
+
+  absl::Status CreateSchemaLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  absl::Mutex mu_;
+  sqlite3* db_ = nullptr;
+  bool read_only_ = false;
+  absl::flat_hash_map<const char*, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<bool> Stmt::Step() {
+  int rc = sqlite3_step(st_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return store_->StepError(rc);
+}
+
+absl::Status SqliteStore::CreateSchemaLocked() {
+  if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  // Another process may have created the schema while we waited for the lock.
+  auto version = PragmaInt("PRAGMA user_version");
+  absl::Status s = version.status();
+  if (s.ok() && *version == 0) {
+    for (const char* sql : kSchemaV1) {
+      s = Exec(sql);
+      if (!s.ok()) break;
+    }
+    if (s.ok()) s = Exec(Cat("PRAGMA application_id = ", kSqliteApplicationId).c_str());
+    if (s.ok()) s = Exec(Cat("PRAGMA user_version = ", kSqliteSchemaVersion).c_str());
+  }
+  if (s.ok()) return Exec("COMMIT");
+  (void)Exec("ROLLBACK");
+  return s;
+}
+
+absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
+  absl::MutexLock lock(&mu_);
+  read_only_ = config.read_only();
+  struct stat info;
+  const bool exists = ::stat(path_.c_str(), &info) == 0;
+  if (read_only_ && !exists) {
+    return absl::NotFoundError(Cat("sqlite store ", path_, ": no such file"));
+  }
+  if (exists && S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(
+        Cat("sqlite store ", path_, ": is a directory, not a database file"));
+  }
+  int flags = (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) return Error("open", rc);
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, config.busy_timeout_ms() > 0 ? config.busy_timeout_ms() : 5000);
+
+  // Reading the header tells a database from random bytes (SQLITE_NOTADB).
+  auto app_id = PragmaInt("PRAGMA application_id");
+  if (!app_id.ok()) return app_id.status();
+  auto version = PragmaInt("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  auto tables = PragmaInt("SELECT COUNT(*) FROM sqlite_master");
+  if (!tables.ok()) return tables.status();
+
+  if (*app_id != kSqliteApplicationId && (*tables > 0 || *app_id != 0 || *version != 0)) {
+    return absl::FailedPreconditionError(Cat(
+        "sqlite store ", path_,
+        ": the file is a SQLite database of another application (application_id ", *app_id,
+        ", ", *tables, " schema objects), not a Herald store; it was left untouched"));
+  }
+  if (*version > kSqliteSchemaVersion) {
+    return absl::FailedPreconditionError(Cat(
+        "sqlite store ", path_, ": schema version ", *version,
+        " was written by a newer Herald; this build reads up to version ", kSqliteSchemaVersion));
+  }
+  if (read_only_) {
+    if (*version == 0) {
+      return absl::FailedPreconditionError(
+          Cat("sqlite store ", path_, ": the file is empty, not a Herald store"));
+    }
+  } else {
+    auto mode = PragmaText("PRAGMA journal_mode = WAL");
+    if (!mode.ok()) return mode.status();
+    if (*mode != "wal") {
+      return absl::FailedPreconditionError(Cat(
+          "sqlite store ", path_, ": cannot switch to WAL mode (journal_mode is ", *mode, ")"));
+    }
+    if (*version < kSqliteSchemaVersion) {
+      // Version 0 is a new file. Later versions add their migrations here.
+      if (absl::Status s = CreateSchemaLocked(); !s.ok()) return s;
+    }
+  }
+  const bool normal = config.synchronous() == v1::SQLITE_SYNCHRONOUS_NORMAL;
+  if (absl::Status s = Exec(normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+      !s.ok()) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const v1::SqliteStoreConfig& config) {
+  if (config.path().empty()) {
+    return absl::InvalidArgumentError("sqlite store: config needs a path");
+  }
+  auto store = std::make_unique<SqliteStore>(config.path());
+  if (absl::Status s = store->Open(config); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace herald::store_internal

@@ -1,0 +1,132 @@
+#include "store/store_common.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace herald::store_internal {
+
+int64_t EventMicros(const v1::Event& event) {
+  return event.time().seconds() * 1000000 + event.time().nanos() / 1000;
+}
+
+void SetEventMicros(int64_t micros, v1::Event* event) {
+  int64_t seconds = micros / 1000000;
+  int64_t rest = micros % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    --seconds;
+  }
+  event->mutable_time()->set_seconds(seconds);
+  event->mutable_time()->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+int64_t TimeMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return std::numeric_limits<int64_t>::min();
+  if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
+  return absl::ToUnixMicros(t);
+}
+
+absl::StatusOr<std::vector<CounterDelta>> MergeDeltas(std::span<const CounterDelta> deltas) {
+  std::map<std::string_view, std::pair<int64_t, int64_t>> sums;
+  for (const CounterDelta& d : deltas) {
+    if (d.item_id.empty()) return absl::InvalidArgumentError("counter delta with an empty item id");
+    if (d.requests < 0 || d.clicks < 0) {
+      return absl::InvalidArgumentError(
+          Cat("counter delta for item \"", d.item_id, "\" is negative"));
+    }
+    auto& s = sums[d.item_id];
+    s.first += d.requests;
+    s.second += d.clicks;
+  }
+  std::vector<CounterDelta> out;
+  out.reserve(sums.size());
+  for (const auto& [id, s] : sums) {
+    if (s.first == 0 && s.second == 0) continue;
+    out.push_back(CounterDelta{std::string(id), s.first, s.second});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<CouponUse>> NormalizeCouponUses(std::string_view order_id,
+                                                           std::span<const CouponUse> uses) {
+  if (order_id.empty()) return absl::InvalidArgumentError("coupon redemption without an order id");
+  std::vector<CouponUse> out;
+  for (const CouponUse& use : uses) {
+    if (use.code.empty()) {
+      return absl::InvalidArgumentError(
+          Cat("order \"", order_id, "\": coupon redemption with an empty code"));
+    }
+    if (use.max_uses < 0 || use.max_uses_per_customer < 0) {
+      return absl::InvalidArgumentError(
+          Cat("order \"", order_id, "\": coupon \"", use.code, "\": negative limit"));
+    }
+    out.push_back(use);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CouponUse& a, const CouponUse& b) { return a.code < b.code; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const CouponUse& a, const CouponUse& b) { return a.code == b.code; }),
+            out.end());
+  return out;
+}
+
+absl::Status CouponLimitError(const CouponUse& use, std::string_view customer_id, bool per_customer,
+                              int64_t used) {
+  if (per_customer) {
+    return absl::ResourceExhaustedError(Cat(
+        "coupon \"", use.code, "\": customer \"", customer_id, "\" has used it ", used,
+        " time(s), the limit per customer is ", use.max_uses_per_customer));
+  }
+  return absl::ResourceExhaustedError(Cat("coupon \"", use.code, "\": used ", used,
+                                                   " time(s), the limit is ", use.max_uses));
+}
+
+std::string EncodeHistory(const UserHistory& history) {
+  v1::StoredUserHistory stored;
+  for (const std::string& id : history.recent) stored.add_recent(id);
+  for (const auto& [id, count] : history.exposures) {
+    auto* e = stored.add_exposures();
+    e->set_item_id(id);
+    e->set_count(count);
+  }
+  return stored.SerializeAsString();
+}
+
+absl::StatusOr<UserHistory> DecodeHistory(std::string_view bytes, std::string_view user_id) {
+  v1::StoredUserHistory stored;
+  if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        Cat("history of user \"", user_id, "\" is corrupt (cannot be parsed)"));
+  }
+  UserHistory history;
+  history.recent.assign(stored.recent().begin(), stored.recent().end());
+  for (const auto& e : stored.exposures()) history.exposures.emplace_back(e.item_id(), e.count());
+  return history;
+}
+
+absl::Status ValidateLease(std::string_view name, std::string_view owner, absl::Duration ttl) {
+  if (name.empty() || owner.empty()) {
+    return absl::InvalidArgumentError("a lease needs a name and an owner");
+  }
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(Cat("lease \"", name, "\": ttl must be positive"));
+  }
+  return absl::OkStatus();
+}
+
+bool IsValidRecipientState(int state) { return state >= 0 && state <= 4; }
+
+std::string_view RecipientStateName(RecipientState state) {
+  switch (state) {
+    case RecipientState::kPending: return "pending";
+    case RecipientState::kSending: return "sending";
+    case RecipientState::kSent: return "sent";
+    case RecipientState::kFailed: return "failed";
+    case RecipientState::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+}  // namespace herald::store_internal

@@ -1,0 +1,48 @@
+// Internal: helpers shared by the store backends (memory, SQLite, PostgreSQL).
+#ifndef HERALD_LIB_STORE_STORE_COMMON_H_
+#define HERALD_LIB_STORE_STORE_COMMON_H_
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "herald/model/events.pb.h"
+#include "herald/model/store.pb.h"
+#include "herald/store.h"
+#include "store/cat.h"
+
+namespace herald::store_internal {
+
+// Events are stored with microsecond precision.
+int64_t EventMicros(const v1::Event& event);
+void SetEventMicros(int64_t micros, v1::Event* event);
+// absl::Time to microseconds, with the infinities clamped.
+int64_t TimeMicros(absl::Time t);
+
+// Validates deltas (non-empty ids, non-negative counts) and sums duplicates;
+// the result is sorted by item id (a fixed lock order for databases).
+absl::StatusOr<std::vector<CounterDelta>> MergeDeltas(std::span<const CounterDelta> deltas);
+
+// The coupon codes of a redemption, deduplicated and sorted, validated.
+absl::StatusOr<std::vector<CouponUse>> NormalizeCouponUses(std::string_view order_id,
+                                                           std::span<const CouponUse> uses);
+// The ResourceExhausted error for a code at its limit.
+absl::Status CouponLimitError(const CouponUse& use, std::string_view customer_id, bool per_customer,
+                              int64_t used);
+
+std::string EncodeHistory(const UserHistory& history);
+absl::StatusOr<UserHistory> DecodeHistory(std::string_view bytes, std::string_view user_id);
+
+absl::Status ValidateLease(std::string_view name, std::string_view owner, absl::Duration ttl);
+bool IsValidRecipientState(int state);
+std::string_view RecipientStateName(RecipientState state);
+
+}  // namespace herald::store_internal
+
+#endif  // HERALD_LIB_STORE_STORE_COMMON_H_

@@ -1,0 +1,28 @@
+// The `herald` CLI's subcommands. Each Add*Command registers one subcommand on
+// `app`; its callback runs the work and stores the process exit code in
+// env.exit_code (0 success, 1 the input or the work failed, 2 usage).
+#ifndef HERALD_TOOLS_COMMANDS_H_
+#define HERALD_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "herald/registry.h"
+
+namespace herald::cli {
+
+struct CommandEnv {
+  Registry* registry = nullptr;   // built-ins plus --plugin files, loaded before any callback runs
+  int exit_code = 0;
+};
+
+void AddValidateCommand(CLI::App& app, CommandEnv& env);    // validate_command.cc
+void AddComponentsCommand(CLI::App& app, CommandEnv& env);  // components_command.cc
+void AddExprCommand(CLI::App& app, CommandEnv& env);        // expr_command.cc
+void AddSelectCommand(CLI::App& app, CommandEnv& env);      // select_command.cc
+void AddReportCommand(CLI::App& app, CommandEnv& env);      // report_command.cc
+
+}  // namespace herald::cli
+
+#endif  // HERALD_TOOLS_COMMANDS_H_

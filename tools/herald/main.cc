@@ -1,0 +1,50 @@
+// herald: the command-line program. See docs/cli.md.
+#include <cstdio>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "commands.h"
+#include "herald/builtins.h"
+#include "herald/plugin.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"herald: campaigns for storefronts (ads, discounts, direct mail, conversions)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "herald 0.1.0");
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins, "load a plugin .so before running (repeatable)");
+
+  herald::Registry registry;
+  herald::cli::CommandEnv env;
+  env.registry = &registry;
+  if (absl::Status s = herald::RegisterBuiltins(&registry); !s.ok()) {
+    std::cerr << "herald: " << s.message() << "\n";
+    return 1;
+  }
+  // Plugins load before any subcommand callback runs.
+  app.parse_complete_callback([&] {
+    for (const std::string& path : plugins) {
+      auto loaded = herald::LoadPlugin(path, &registry);
+      if (!loaded.ok()) {
+        throw CLI::RuntimeError(std::string("herald: ") + std::string(loaded.status().message()), 1);
+      }
+    }
+  });
+
+  herald::cli::AddValidateCommand(app, env);
+  herald::cli::AddComponentsCommand(app, env);
+  herald::cli::AddExprCommand(app, env);
+  herald::cli::AddSelectCommand(app, env);
+  herald::cli::AddReportCommand(app, env);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    std::cerr << e.what() << "\n";
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return env.exit_code;
+}

@@ -1,0 +1,143 @@
+// herald select: one ad (or discount-ad) decision, with TraceScores.
+#include <iostream>
+
+#include "absl/time/clock.h"
+#include "commands.h"
+#include "fmt/format.h"
+#include "herald/campaign_cache.h"
+#include "herald/catalog.h"
+#include "herald/selection.h"
+#include "herald/store.h"
+#include "nlohmann/json.hpp"
+
+namespace herald::cli {
+
+namespace {
+
+struct SelectArgs {
+  std::string catalog;
+  std::vector<std::string> page_groups;
+  std::string size;
+  int count = 1;
+  std::string user, session;
+  std::vector<std::string> profile, context, page_history;
+  std::string at;
+  std::string store;
+  bool trace = false, json = false, discounts = false;
+  int repeat = 1;
+};
+
+int Run(const SelectArgs& a, CommandEnv& env) {
+  auto catalog = LoadCatalog(a.catalog);
+  if (!catalog.ok()) {
+    std::cerr << catalog.status().message() << "\n";
+    return 1;
+  }
+  auto user = ParseProfileAssignments(*catalog, "user", a.profile);
+  auto context = ParseProfileAssignments(*catalog, "context", a.context);
+  if (!user.ok() || !context.ok()) {
+    std::cerr << "herald select: " << (!user.ok() ? user.status() : context.status()).message() << "\n";
+    return 2;
+  }
+  auto compiled = CompiledCatalog::Compile(*catalog);
+  if (!compiled.ok()) {
+    std::cerr << a.catalog << ": " << compiled.status().message() << "\n";
+    return 1;
+  }
+  SelectionRequest request;
+  request.page_groups = a.page_groups;
+  request.size = a.size;
+  request.count = a.count;
+  request.user_id = a.user;
+  request.session_id = a.session;
+  request.user = &*user;
+  request.context = &*context;
+  request.page_history = a.page_history;
+  request.trace = a.trace;
+  request.discounts = a.discounts;
+  request.record = !a.store.empty();
+  if (!a.at.empty()) {
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, a.at, &request.time, &err)) {
+      std::cerr << "herald select: --at \"" << a.at << "\" is not an RFC 3339 time (2026-06-01T17:00:00Z)\n";
+      return 2;
+    }
+  }
+  std::unique_ptr<Store> store;
+  if (!a.store.empty()) {
+    auto opened = OpenStore(a.store, *env.registry);
+    if (!opened.ok()) {
+      std::cerr << "herald select: " << opened.status().message() << "\n";
+      return 1;
+    }
+    store = std::move(*opened);
+  }
+  SelectorConfig config;
+  config.registry = env.registry;
+  config.store = store.get();
+  auto selector = NewContentSelector(*compiled, config);
+  if (!selector.ok()) {
+    std::cerr << "herald select: " << selector.status().message() << "\n";
+    return 1;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (int r = 0; r < a.repeat; ++r) {
+    auto result = (*selector)->Select(request);
+    if (!result.ok()) {
+      std::cerr << "herald select: " << result.status().message() << "\n";
+      return 1;
+    }
+    if (a.json) {
+      nlohmann::json decision;
+      decision["winners"] = nlohmann::json::array();
+      for (const auto& w : result->winners) {
+        decision["winners"].push_back({{"item_id", w.item_id}, {"name", w.name},
+                                       {"campaign_id", w.campaign_id}, {"kind", w.kind},
+                                       {"score", w.score}, {"click_url", w.click_url},
+                                       {"html", w.html}});
+      }
+      if (a.trace) decision["trace"] = nlohmann::json::parse(result->trace.ToJson());
+      out.push_back(std::move(decision));
+      continue;
+    }
+    if (a.repeat > 1) std::cout << "request " << r + 1 << ":\n";
+    if (result->winners.empty()) std::cout << "no winners\n";
+    for (size_t i = 0; i < result->winners.size(); ++i) {
+      const auto& w = result->winners[i];
+      std::cout << fmt::format("{}. {} \"{}\" ({}, campaign {}) score {:.4f}\n   {}\n", i + 1,
+                               w.item_id, w.name, w.kind, w.campaign_id, w.score, w.html);
+    }
+    if (a.trace) std::cout << "trace:\n" << result->trace.ToText();
+  }
+  if (a.json) std::cout << (a.repeat == 1 ? out[0] : out).dump(2) << "\n";
+  if (absl::Status s = (*selector)->Flush(); !s.ok()) {
+    std::cerr << "herald select: recording failed: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddSelectCommand(CLI::App& app, CommandEnv& env) {
+  auto a = std::make_shared<SelectArgs>();
+  auto* cmd = app.add_subcommand("select", "choose ads for a page and explain the decision (TraceScores)");
+  cmd->add_option("--catalog", a->catalog, "catalog file")->required();
+  cmd->add_option("--page-group", a->page_groups, "page group(s) of the page");
+  cmd->add_option("--size", a->size, "content size name");
+  cmd->add_option("--count", a->count, "winners wanted")->check(CLI::Range(1, 100));
+  cmd->add_option("--user", a->user, "user id (history, exposure limits)");
+  cmd->add_option("--session", a->session, "session id");
+  cmd->add_option("--profile", a->profile, "user attribute name=value (repeatable)");
+  cmd->add_option("--context", a->context, "context attribute name=value (repeatable)");
+  cmd->add_option("--page-history", a->page_history, "item ids already on the page");
+  cmd->add_option("--at", a->at, "request time, RFC 3339 (default: now)");
+  cmd->add_option("--store", a->store, "record into this store (sqlite path or postgresql://); default: a dry run");
+  cmd->add_option("--repeat", a->repeat, "run the same request N times")->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--discounts", a->discounts, "select discount ads instead of ads");
+  cmd->add_flag("--trace", a->trace, "print every candidate's fate and scores");
+  cmd->add_flag("--json", a->json, "JSON output");
+  cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
+}
+
+}  // namespace herald::cli
