@@ -9,7 +9,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/catalog_schemas.h"
 #include "core/time_util.h"
+#include "herald/expr.h"
 
 namespace herald {
 namespace {
@@ -106,6 +108,7 @@ class Validator {
     CheckTargetGroups();
     CheckCampaigns();
     CheckActions();
+    if (options_.check_expressions && attributes_ok_) CheckExpressions();
     return std::move(issues_);
   }
 
@@ -192,6 +195,7 @@ class Validator {
         }
         if (decl.type() == v1::VALUE_TYPE_UNSPECIFIED) {
           Report(root_, catalog_, d.field, Cat(what, ": type is required"), i);
+          attributes_ok_ = false;
         }
       }
     }
@@ -576,6 +580,55 @@ class Validator {
     }
   }
 
+  // Compiles every expression against the schema of its use.
+  void CheckExpressions() {
+    auto targeting = BuildTargetingSchema(catalog_);
+    auto product = BuildProductSchema(catalog_);
+    if (!targeting.ok() || !product.ok()) {
+      Report(root_, catalog_, "user_attributes",
+             std::string((!targeting.ok() ? targeting.status() : product.status()).message()));
+      return;
+    }
+    expr::CompileOptions options;
+    options.default_time_zone = catalog_.time_zone().empty() ? "UTC" : catalog_.time_zone();
+    auto check = [&](const Where& where, const Message& msg, std::string_view field,
+                     const std::string& source, const expr::Schema& schema) {
+      if (source.empty()) return;
+      auto program = expr::CompileFilter(source, schema, options);
+      if (!program.ok()) {
+        // First line of the message ("1:6: unknown field ..."), prefixed by the field.
+        std::string m(program.status().message());
+        Report(where, msg, field, Cat(field, ": ", m.substr(0, m.find('\n'))));
+      }
+    };
+    for (int i = 0; i < catalog_.target_groups_size(); ++i) {
+      const auto& tg = catalog_.target_groups(i);
+      Where where = root_.Child(catalog_, "target_groups", i, Quoted("target group", tg.id()));
+      for (int j = 0; j < tg.entries_size(); ++j) {
+        Where ew = where.Child(tg, "entries", j, Cat("entry #", j + 1));
+        check(ew, tg.entries(j), "expression", tg.entries(j).expression(), targeting->schema);
+      }
+    }
+    for (int ci = 0; ci < catalog_.campaigns_size(); ++ci) {
+      const auto& c = catalog_.campaigns(ci);
+      Where cw = root_.Child(catalog_, "campaigns", ci,
+                             Quoted("campaign", c.name().empty() ? c.id() : c.name()));
+      for (int ii = 0; ii < c.items_size(); ++ii) {
+        const auto& item = c.items(ii);
+        if (!item.has_discount()) continue;
+        const auto& d = item.discount();
+        Where dw = cw.Child(c, "items", ii, Quoted("discount", item.name().empty() ? item.id() : item.name()))
+                       .Child(item, "discount", -1, "");
+        check(dw, d, "eligibility", d.eligibility(), product->schema);
+        check(dw.Child(d, "condition", -1, ""), d.condition(), "expression", d.condition().expression(),
+              product->schema);
+        check(dw.Child(d, "award", -1, ""), d.award(), "expression", d.award().expression(),
+              product->schema);
+      }
+    }
+  }
+
+  bool attributes_ok_ = true;
   const v1::Catalog& catalog_;
   std::string_view source_;
   Where root_;

@@ -957,14 +957,29 @@ class Compiler {
       case NodeKind::kOr: {
         bool is_and = n.kind == NodeKind::kAnd;
         std::vector<uint32_t> patches;
+        std::vector<uint32_t> fused;
         for (size_t i = 0; i < n.children.size(); ++i) {
+          uint32_t start = Here();
           if (absl::Status s = Emit(n.children[i]); !s.ok()) return s;
+          Instr& last = out_->code.back();
+          bool fusable = Here() == start + 1 && last.logic == kLogicPush &&
+                         (last.op == Opcode::kCmpSlotConst ||
+                          last.op == Opcode::kInSlotConstList || last.op == Opcode::kHas);
+          if (fusable) {
+            // The test folds its own result into the chain.
+            last.logic = i == 0 ? (is_and ? kLogicAndFirst : kLogicOrFirst)
+                                : (is_and ? kLogicAndNext : kLogicOrNext);
+            if (i > 0) --depth_;
+            fused.push_back(start);
+            continue;
+          }
           patches.push_back(Here());
           Opcode op = i == 0 ? (is_and ? Opcode::kAndFirst : Opcode::kOrFirst)
                              : (is_and ? Opcode::kAndNext : Opcode::kOrNext);
           Emit(op, i == 0 ? 0 : -1, N(n.children[i]).pos);
         }
         for (uint32_t p : patches) out_->code[p].a = Here();
+        for (uint32_t f : fused) out_->code[f].jump = Here();
         return absl::OkStatus();
       }
       case NodeKind::kCond: {

@@ -643,6 +643,44 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   Value* stack = reinterpret_cast<Value*>(storage);
   Value* top = stack - 1;
   const Instr* ip = code;
+  // Delivers the bool-or-error result `r` of a fused test per in.logic.
+#define HERALD_DELIVER(in, r)                                               \
+  do {                                                                      \
+    const Value r_ = (r);                                                   \
+    switch ((in).logic) {                                                   \
+      case kLogicPush:                                                      \
+        *++top = r_;                                                        \
+        break;                                                              \
+      case kLogicAndFirst:                                                  \
+        *++top = r_;                                                        \
+        if (T(r_) == Type::kBool && !B(r_)) ip = code + (in).jump;          \
+        break;                                                              \
+      case kLogicOrFirst:                                                   \
+        *++top = r_;                                                        \
+        if (T(r_) == Type::kBool && B(r_)) ip = code + (in).jump;           \
+        break;                                                              \
+      case kLogicAndNext:                                                   \
+        if (T(r_) == Type::kBool) {                                         \
+          if (!B(r_)) {                                                     \
+            *top = r_;                                                      \
+            ip = code + (in).jump;                                          \
+          }                                                                 \
+        } else if (T(*top) != Type::kError) {                               \
+          *top = r_;                                                        \
+        }                                                                   \
+        break;                                                              \
+      default: /* kLogicOrNext */                                           \
+        if (T(r_) == Type::kBool) {                                         \
+          if (B(r_)) {                                                      \
+            *top = r_;                                                      \
+            ip = code + (in).jump;                                          \
+          }                                                                 \
+        } else if (T(*top) != Type::kError) {                               \
+          *top = r_;                                                        \
+        }                                                                   \
+        break;                                                              \
+    }                                                                       \
+  } while (0)
   for (;;) {
     const Instr& in = *ip++;
     switch (in.op) {
@@ -655,11 +693,11 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       case Opcode::kHas: {
         const Value& v = slots[in.a];
         if (IsAbsent(v)) {
-          *++top = MakeBool(false);
+          HERALD_DELIVER(in, MakeBool(false));
         } else if (T(v) == Type::kError) {
-          *++top = v;
+          HERALD_DELIVER(in, v);
         } else {
-          *++top = MakeBool(true);
+          HERALD_DELIVER(in, MakeBool(true));
         }
         break;
       }
@@ -684,43 +722,45 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         Type tv = T(v);
         if (tv == T(c)) {
           if (tv == Type::kInt) {
-            *++top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
+            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, I(v), I(c))));
             break;
           }
           if (tv == Type::kString) {
             std::string_view x = S(v);
             std::string_view y = S(c);
+            bool r;
             if (in.sub == kCmpEq) {
-              *++top = MakeBool(x == y);
+              r = x == y;
             } else if (in.sub == kCmpNe) {
-              *++top = MakeBool(x != y);
+              r = x != y;
             } else {
-              *++top = MakeBool(CmpOrdered(in.sub, x.compare(y), 0));
+              r = CmpOrdered(in.sub, x.compare(y), 0);
             }
+            HERALD_DELIVER(in, MakeBool(r));
             break;
           }
           if (tv == Type::kBool) {
-            *++top = MakeBool(CmpOrdered(in.sub, B(v), B(c)));
+            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, B(v), B(c))));
             break;
           }
           if (tv == Type::kMoney && Aux32(c) == 0 && Scale(v) == Scale(c)) {
-            *++top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
+            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, I(v), I(c))));
             break;
           }
         }
         if (IsAbsent(v)) {
-          *++top = MakeError(p.messages[in.c].c_str(), in.pos);
+          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
           break;
         }
-        *++top = Compare(v, c, in.sub, in.pos);
+        HERALD_DELIVER(in, Compare(v, c, in.sub, in.pos));
         break;
       }
       case Opcode::kInSlotConstList: {
         const Value& v = slots[in.a];
         if (IsAbsent(v)) {
-          *++top = MakeError(p.messages[in.c].c_str(), in.pos);
+          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
         } else {
-          *++top = In(v, consts[in.b], in.pos);
+          HERALD_DELIVER(in, In(v, consts[in.b], in.pos));
         }
         break;
       }
@@ -864,6 +904,7 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         return *top;
     }
   }
+#undef HERALD_DELIVER
 }
 
 }  // namespace internal

@@ -75,6 +75,10 @@ enum TimePart : uint8_t {
   kPartDayOfYear,   // 0-based
 };
 
+// How a fused test delivers its bool (or error) result: pushed, or folded into
+// the && / || chain it is an operand of (saving one dispatch per operand).
+enum Logic : uint8_t { kLogicPush, kLogicAndFirst, kLogicAndNext, kLogicOrFirst, kLogicOrNext };
+
 struct Instr {
   Opcode op = Opcode::kReturn;
   uint8_t sub = 0;
@@ -82,8 +86,11 @@ struct Instr {
   uint32_t a = 0;
   uint32_t b = 0;
   uint32_t pos = 0;  // source offset for error values
+  uint8_t logic = kLogicPush;  // kCmpSlotConst, kInSlotConstList, kHas, kCmpConst
+  uint8_t pad[3] = {0, 0, 0};
+  uint32_t jump = 0;           // target when `logic` short-circuits
 };
-static_assert(sizeof(Instr) == 16);
+static_assert(sizeof(Instr) == 24);
 
 struct ProgramImpl {
   ProgramImpl();

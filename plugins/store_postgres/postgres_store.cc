@@ -1,0 +1,945 @@
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
+#include "herald/store_postgres.h"
+#include "store/cat.h"
+#include "store/store_common.h"
+
+namespace herald {
+namespace {
+
+using store_internal::Cat;
+
+constexpr int kSchemaVersion = 1;
+// pg_advisory_lock key guarding schema creation and migration ("HRLDSCHM").
+constexpr const char* kMigrationLockKey = "5208469042744312653";
+
+// Tables in the store's schema (search_path is set per connection).
+constexpr const char* kSchemaV1[] = {
+    "CREATE TABLE herald_meta(key text PRIMARY KEY, value text NOT NULL)",
+    "CREATE TABLE counters(item_id text PRIMARY KEY, requests bigint NOT NULL DEFAULT 0,"
+    " clicks bigint NOT NULL DEFAULT 0)",
+    "CREATE TABLE events(seq bigserial PRIMARY KEY, time_us bigint NOT NULL, type int NOT NULL,"
+    " custom_name text NOT NULL, user_id text NOT NULL, session_id text NOT NULL,"
+    " item_id text NOT NULL, campaign_id text NOT NULL, page_group text NOT NULL,"
+    " count bigint NOT NULL)",
+    "CREATE INDEX events_time ON events(time_us, seq)",
+    "CREATE INDEX events_campaign_time ON events(campaign_id, time_us, seq)",
+    "CREATE TABLE histories(user_id text PRIMARY KEY, data bytea NOT NULL)",
+    "CREATE TABLE interaction_seq(id int PRIMARY KEY, value bigint NOT NULL)",
+    "INSERT INTO interaction_seq VALUES(1, 0)",
+    "CREATE TABLE interactions(seq bigint PRIMARY KEY, data bytea NOT NULL)",
+    "CREATE TABLE mail_jobs(job_id text PRIMARY KEY, state text NOT NULL)",
+    "CREATE TABLE mail_recipients(id bigserial PRIMARY KEY, job_id text NOT NULL,"
+    " recipient text NOT NULL, state int NOT NULL, detail text NOT NULL DEFAULT '',"
+    " attempts int NOT NULL DEFAULT 0, worker text NOT NULL DEFAULT '',"
+    " UNIQUE(job_id, recipient))",
+    "CREATE INDEX mail_recipients_state ON mail_recipients(job_id, state, id)",
+    "CREATE TABLE watermarks(destination text PRIMARY KEY, value bigint NOT NULL)",
+    "CREATE TABLE leases(name text PRIMARY KEY, owner text NOT NULL, expires timestamptz NOT NULL)",
+    "CREATE TABLE coupon_codes(code text PRIMARY KEY)",
+    "CREATE TABLE coupon_redemptions(order_id text NOT NULL, code text NOT NULL,"
+    " customer_id text NOT NULL, PRIMARY KEY(order_id, code))",
+    "CREATE INDEX coupon_redemptions_code ON coupon_redemptions(code, customer_id)",
+    "INSERT INTO herald_meta VALUES('application', 'herald'), ('schema_version', '1')",
+};
+
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+// Every statement the store runs, prepared on each connection.
+constexpr Statement kStatements[] = {
+    {"add_counters",
+     "INSERT INTO counters(item_id, requests, clicks)"
+     " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
+     " ON CONFLICT (item_id) DO UPDATE SET requests = counters.requests + EXCLUDED.requests,"
+     " clicks = counters.clicks + EXCLUDED.clicks"},
+    {"load_counters", "SELECT item_id, requests, clicks FROM counters ORDER BY item_id"},
+    {"insert_events",
+     "INSERT INTO events(time_us, type, custom_name, user_id, session_id, item_id, campaign_id,"
+     " page_group, count) SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[],"
+     " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])"},
+    {"scan_events",
+     "SELECT seq, time_us, type, custom_name, user_id, session_id, item_id, campaign_id,"
+     " page_group, count FROM events WHERE time_us >= $1::bigint AND time_us < $2::bigint"
+     " AND ($3::text = '' OR campaign_id = $3::text) AND ($4::text = '' OR item_id = $4::text)"
+     " AND (time_us > $1::bigint OR seq > $5::bigint) ORDER BY time_us, seq LIMIT $6::bigint"},
+    {"load_history", "SELECT data FROM histories WHERE user_id = $1"},
+    {"save_history",
+     "INSERT INTO histories(user_id, data) VALUES($1, $2)"
+     " ON CONFLICT (user_id) DO UPDATE SET data = EXCLUDED.data"},
+    {"append_interaction",
+     "WITH s AS (UPDATE interaction_seq SET value = value + 1 WHERE id = 1 RETURNING value)"
+     " INSERT INTO interactions(seq, data) SELECT value, $1::bytea FROM s RETURNING seq"},
+    {"read_interactions",
+     "SELECT seq, data FROM interactions WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"},
+    {"ensure_job",
+     "INSERT INTO mail_jobs(job_id, state) VALUES($1, 'created') ON CONFLICT (job_id) DO NOTHING"},
+    {"add_recipients",
+     "INSERT INTO mail_recipients(job_id, recipient, state)"
+     " SELECT $1::text, r, 0 FROM unnest($2::text[]) WITH ORDINALITY AS t(r, n) ORDER BY n"
+     " ON CONFLICT (job_id, recipient) DO NOTHING"},
+    {"claim_pending",
+     "UPDATE mail_recipients SET state = 1, attempts = attempts + 1, worker = $3::text"
+     " WHERE id IN (SELECT id FROM mail_recipients WHERE job_id = $1::text AND state = 0"
+     " ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) RETURNING id, recipient"},
+    {"mark_recipient",
+     "UPDATE mail_recipients SET state = $3::int, detail = $4::text"
+     " WHERE job_id = $1::text AND recipient = $2::text"},
+    {"in_flight",
+     "SELECT recipient, state, detail, attempts FROM mail_recipients"
+     " WHERE job_id = $1 AND state = 1 ORDER BY id"},
+    {"count_states",
+     "SELECT state, count(*) FROM mail_recipients WHERE job_id = $1 GROUP BY state ORDER BY state"},
+    {"set_job_state",
+     "INSERT INTO mail_jobs(job_id, state) VALUES($1, $2)"
+     " ON CONFLICT (job_id) DO UPDATE SET state = EXCLUDED.state"},
+    {"get_job_state", "SELECT state FROM mail_jobs WHERE job_id = $1"},
+    {"get_watermark", "SELECT value FROM watermarks WHERE destination = $1"},
+    {"set_watermark",
+     "INSERT INTO watermarks(destination, value) VALUES($1, $2::bigint)"
+     " ON CONFLICT (destination) DO UPDATE SET value = EXCLUDED.value"
+     " WHERE watermarks.value <= EXCLUDED.value RETURNING value"},
+    {"try_lease",
+     "INSERT INTO leases(name, owner, expires)"
+     " VALUES($1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')"
+     " ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires = EXCLUDED.expires"
+     " WHERE leases.owner = EXCLUDED.owner OR leases.expires <= clock_timestamp()"
+     " RETURNING owner"},
+    {"release_lease", "DELETE FROM leases WHERE name = $1 AND owner = $2"},
+    {"ensure_codes",
+     "INSERT INTO coupon_codes(code) SELECT c FROM unnest($1::text[]) AS t(c) ORDER BY c"
+     " ON CONFLICT (code) DO NOTHING"},
+    {"lock_codes", "SELECT code FROM coupon_codes WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE"},
+    {"order_seen", "SELECT 1 FROM coupon_redemptions WHERE order_id = $1 LIMIT 1"},
+    {"count_uses",
+     "SELECT count(*) FROM coupon_redemptions WHERE code = $1::text"
+     " AND ($2::text = '' OR customer_id = $2::text)"},
+    {"insert_redemption",
+     "INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES($1, $2, $3)"},
+};
+
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// A text or binary parameter.
+struct Param {
+  std::string value;
+  bool binary = false;
+  Param(std::string v) : value(std::move(v)) {}                     // NOLINT
+  Param(std::string_view v) : value(v) {}                           // NOLINT
+  Param(const char* v) : value(v) {}                                // NOLINT
+  Param(int64_t v) : value(std::to_string(v)) {}                    // NOLINT
+  Param(int v) : value(std::to_string(v)) {}                        // NOLINT
+  static Param Bytes(std::string v) {
+    Param p(std::move(v));
+    p.binary = true;
+    return p;
+  }
+};
+
+// A PostgreSQL array literal of text values: {"a","b\"c"}.
+std::string TextArray(const std::vector<std::string_view>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string IntArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += std::to_string(values[i]);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string_view Text(const PGresult* r, int row, int col) {
+  return std::string_view(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
+}
+
+int64_t Int(const PGresult* r, int row, int col) {
+  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
+}
+
+std::string Bytea(const PGresult* r, int row, int col) {
+  size_t n = 0;
+  unsigned char* raw =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, col)), &n);
+  if (raw == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(raw), n);
+  PQfreemem(raw);
+  return out;
+}
+
+// "postgresql://user@host:port/dbname", never the password.
+std::string SafeDescription(PGconn* conn) {
+  return Cat("postgresql://", PQuser(conn), "@", PQhost(conn), ":", PQport(conn), "/", PQdb(conn));
+}
+
+// The connection string without its password, for error messages.
+std::string Redact(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &err);
+  if (err != nullptr) PQfreemem(err);
+  if (options == nullptr) return "(unparsable connection string)";
+  std::string host, port, db, user;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    std::string_view k = o->keyword;
+    if (k == "host" || k == "hostaddr") host = o->val;
+    if (k == "port") port = o->val;
+    if (k == "dbname") db = o->val;
+    if (k == "user") user = o->val;
+  }
+  PQconninfoFree(options);
+  return Cat("postgresql://", user, user.empty() ? "" : "@", host.empty() ? "localhost" : host,
+             port.empty() ? "" : ":", port, "/", db);
+}
+
+absl::StatusCode CodeForSqlState(std::string_view state) {
+  if (state.starts_with("08") || state.starts_with("57P") || state == "53300") {
+    return absl::StatusCode::kUnavailable;
+  }
+  if (state == "40001" || state == "40P01") return absl::StatusCode::kAborted;
+  if (state.starts_with("23")) return absl::StatusCode::kFailedPrecondition;
+  if (state.starts_with("42")) return absl::StatusCode::kInternal;
+  if (state.starts_with("53")) return absl::StatusCode::kResourceExhausted;
+  return absl::StatusCode::kInternal;
+}
+
+class Connection {
+ public:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  ~Connection() { PQfinish(conn_); }
+  PGconn* get() const { return conn_; }
+  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+  // Runs a prepared statement. `what` names the operation in errors.
+  absl::StatusOr<ResultPtr> Run(std::string_view what, const char* name,
+                                const std::vector<Param>& params) {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params) {
+      values.push_back(p.value.c_str());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+    ResultPtr r(PQexecPrepared(conn_, name, static_cast<int>(params.size()), values.data(),
+                               lengths.data(), formats.data(), 0),
+                &PQclear);
+    return Check(what, std::move(r));
+  }
+
+  // Runs a statement without parameters (schema set-up, transaction control).
+  absl::StatusOr<ResultPtr> Exec(std::string_view what, const std::string& sql) {
+    ResultPtr r(PQexec(conn_, sql.c_str()), &PQclear);
+    return Check(what, std::move(r));
+  }
+
+  // Runs SQL with parameters without preparing it first (set-up only).
+  absl::StatusOr<ResultPtr> ExecParams(std::string_view what, const char* sql,
+                                       const std::vector<Param>& params) {
+    std::vector<const char*> values;
+    for (const Param& p : params) values.push_back(p.value.c_str());
+    ResultPtr r(PQexecParams(conn_, sql, static_cast<int>(params.size()), nullptr, values.data(),
+                             nullptr, nullptr, 0),
+                &PQclear);
+    return Check(what, std::move(r));
+  }
+
+ private:
+  absl::StatusOr<ResultPtr> Check(std::string_view what, ResultPtr r) {
+    if (r == nullptr) {
+      return absl::UnavailableError(
+          Cat("postgresql store: ", what, ": ", PQerrorMessage(conn_)));
+    }
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+    const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    std::string message = PQresultErrorMessage(r.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    absl::StatusCode code = state == nullptr ? absl::StatusCode::kUnavailable : CodeForSqlState(state);
+    if (!healthy()) code = absl::StatusCode::kUnavailable;
+    return absl::Status(code, Cat("postgresql store: ", what, ": ", message,
+                                  state == nullptr ? "" : " (SQLSTATE ", state == nullptr ? "" : state,
+                                  state == nullptr ? "" : ")"));
+  }
+
+  PGconn* conn_;
+};
+
+class PostgresStore;
+
+// A borrowed connection, given back to the pool (or dropped if broken) at scope exit.
+class Borrowed {
+ public:
+  Borrowed(PostgresStore* store, std::unique_ptr<Connection> conn)
+      : store_(store), conn_(std::move(conn)) {}
+  Borrowed(Borrowed&&) = default;
+  ~Borrowed();
+  Connection* operator->() const { return conn_.get(); }
+  Connection& operator*() const { return *conn_; }
+
+ private:
+  PostgresStore* store_;
+  std::unique_ptr<Connection> conn_;
+};
+
+class PostgresStore final : public Store,
+                            CounterStore,
+                            EventStore,
+                            HistoryStore,
+                            InteractionStore,
+                            MailLedgerStore,
+                            WatermarkStore,
+                            CouponStore {
+ public:
+  PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
+      : conninfo_(std::move(conninfo)),
+        schema_(std::move(schema)),
+        pool_size_(pool_size),
+        connect_timeout_(connect_timeout) {}
+
+  absl::Status Open();
+
+  CounterStore& counters() override { return *this; }
+  EventStore& events() override { return *this; }
+  HistoryStore& history() override { return *this; }
+  InteractionStore& interactions() override { return *this; }
+  MailLedgerStore& mail_ledgers() override { return *this; }
+  WatermarkStore& watermarks() override { return *this; }
+  CouponStore& coupons() override { return *this; }
+  absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
+  std::string Describe() const override { return Cat(description_, " schema ", schema_); }
+
+  // CounterStore
+  absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
+    auto merged = store_internal::MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    if (merged->empty()) return absl::OkStatus();
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return AddDeltas(**conn, *merged);
+    });
+  }
+  absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("load counters (table counters)", "load_counters", {});
+    if (!r.ok()) return r.status();
+    std::vector<CounterTotal> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.push_back(CounterTotal{std::string(Text(r->get(), i, 0)), Int(r->get(), i, 1),
+                                 Int(r->get(), i, 2)});
+    }
+    return out;
+  }
+
+  // EventStore
+  absl::Status RecordBatch(std::span<const v1::Event> events,
+                           std::span<const CounterDelta> deltas) override {
+    auto merged = store_internal::MergeDeltas(deltas);
+    if (!merged.ok()) return merged.status();
+    if (events.empty() && merged->empty()) return absl::OkStatus();
+    std::vector<Param> params;
+    if (!events.empty()) {
+      std::vector<int64_t> times, types, counts;
+      std::vector<std::string_view> custom, user, session, item, campaign, page;
+      for (const v1::Event& e : events) {
+        times.push_back(store_internal::EventMicros(e));
+        types.push_back(static_cast<int64_t>(e.type()));
+        counts.push_back(e.count());
+        custom.push_back(e.custom_name());
+        user.push_back(e.user_id());
+        session.push_back(e.session_id());
+        item.push_back(e.item_id());
+        campaign.push_back(e.campaign_id());
+        page.push_back(e.page_group());
+      }
+      params = {IntArray(times),     IntArray(types),  TextArray(custom),
+                TextArray(user),     TextArray(session), TextArray(item),
+                TextArray(campaign), TextArray(page),  IntArray(counts)};
+    }
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, "append events (table events)", [&]() -> absl::Status {
+        if (!events.empty()) {
+          auto r = (*conn)->Run("append events (table events)", "insert_events", params);
+          if (!r.ok()) return r.status();
+        }
+        return AddDeltas(**conn, *merged);
+      });
+    });
+  }
+  absl::Status ScanEvents(const EventQuery& query,
+                          const std::function<absl::Status(const v1::Event&)>& fn) override {
+    int64_t after_time = store_internal::TimeMicros(query.from), after_seq = -1;
+    const int64_t to = store_internal::TimeMicros(query.to);
+    constexpr int kPage = 5000;
+    while (true) {
+      std::vector<v1::Event> page;
+      {
+        auto conn = Acquire();
+        if (!conn.ok()) return conn.status();
+        auto r = (*conn)->Run("scan events (table events)", "scan_events",
+                              {after_time, to, query.campaign_id, query.item_id, after_seq,
+                               static_cast<int64_t>(kPage)});
+        if (!r.ok()) return r.status();
+        const PGresult* res = r->get();
+        for (int i = 0; i < PQntuples(res); ++i) {
+          v1::Event& e = page.emplace_back();
+          after_seq = Int(res, i, 0);
+          after_time = Int(res, i, 1);
+          store_internal::SetEventMicros(after_time, &e);
+          e.set_type(static_cast<v1::EventType>(Int(res, i, 2)));
+          e.set_custom_name(std::string(Text(res, i, 3)));
+          e.set_user_id(std::string(Text(res, i, 4)));
+          e.set_session_id(std::string(Text(res, i, 5)));
+          e.set_item_id(std::string(Text(res, i, 6)));
+          e.set_campaign_id(std::string(Text(res, i, 7)));
+          e.set_page_group(std::string(Text(res, i, 8)));
+          e.set_count(Int(res, i, 9));
+        }
+      }
+      for (const v1::Event& e : page) {
+        if (absl::Status s = fn(e); !s.ok()) return s;
+      }
+      if (static_cast<int>(page.size()) < kPage) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // HistoryStore
+  absl::StatusOr<std::optional<UserHistory>> LoadHistory(std::string_view user_id) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("load history (table histories)", "load_history", {user_id});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::optional<UserHistory>();
+    auto h = store_internal::DecodeHistory(Bytea(r->get(), 0, 0), user_id);
+    if (!h.ok()) return h.status();
+    return std::optional<UserHistory>(std::move(*h));
+  }
+  absl::Status SaveHistories(
+      std::span<const std::pair<std::string, UserHistory>> histories) override {
+    std::vector<const std::pair<std::string, UserHistory>*> sorted;
+    for (const auto& h : histories) {
+      if (h.first.empty()) return absl::InvalidArgumentError("history with an empty user id");
+      sorted.push_back(&h);
+    }
+    if (sorted.empty()) return absl::OkStatus();
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto* a, const auto* b) { return a->first < b->first; });
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, "save histories (table histories)", [&]() -> absl::Status {
+        for (const auto* h : sorted) {
+          auto r = (*conn)->Run("save history (table histories)", "save_history",
+                                {h->first, Param::Bytes(store_internal::EncodeHistory(h->second))});
+          if (!r.ok()) return r.status();
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  // InteractionStore
+  absl::StatusOr<int64_t> AppendInteraction(const v1::InteractionRecord& record) override {
+    v1::InteractionRecord copy = record;
+    copy.clear_sequence();
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("append interaction (table interactions)", "append_interaction",
+                          {Param::Bytes(copy.SerializeAsString())});
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
+  }
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after,
+                                                                      int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ReadInteractions: limit must be positive");
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("read interactions (table interactions)", "read_interactions",
+                          {after, static_cast<int64_t>(limit)});
+    if (!r.ok()) return r.status();
+    std::vector<v1::InteractionRecord> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      v1::InteractionRecord& rec = out.emplace_back();
+      if (!rec.ParseFromString(Bytea(r->get(), i, 1))) {
+        return absl::DataLossError(Cat("postgresql store: table interactions: record ",
+                                       Int(r->get(), i, 0), " is corrupt"));
+      }
+      rec.set_sequence(Int(r->get(), i, 0));
+    }
+    return out;
+  }
+
+  // MailLedgerStore
+  absl::Status AddRecipients(std::string_view job_id,
+                             std::span<const std::string> recipients) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    std::vector<std::string_view> list;
+    for (const std::string& r : recipients) {
+      if (r.empty()) return absl::InvalidArgumentError(Cat("mail job \"", job_id, "\": empty recipient"));
+      list.push_back(r);
+    }
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      std::string what = Cat("mail job \"", job_id, "\": add recipients (table mail_recipients)");
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        auto r = (*conn)->Run(what, "ensure_job", {job_id});
+        if (!r.ok()) return r.status();
+        if (list.empty()) return absl::OkStatus();
+        r = (*conn)->Run(what, "add_recipients", {job_id, TextArray(list)});
+        return r.status();
+      });
+    });
+  }
+  absl::StatusOr<std::vector<std::string>> ClaimPending(std::string_view job_id,
+                                                        std::string_view worker,
+                                                        int limit) override {
+    if (limit <= 0) return absl::InvalidArgumentError("ClaimPending: limit must be positive");
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("mail job \"", job_id, "\": claim recipients"), "claim_pending",
+                          {job_id, static_cast<int64_t>(limit), worker});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<int64_t, std::string>> rows;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      rows.emplace_back(Int(r->get(), i, 0), std::string(Text(r->get(), i, 1)));
+    }
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::string> out;
+    for (auto& [id, rec] : rows) out.push_back(std::move(rec));
+    return out;
+  }
+  absl::Status MarkRecipients(std::string_view job_id,
+                              std::span<const LedgerEntry> entries) override {
+    for (const LedgerEntry& e : entries) {
+      if (!store_internal::IsValidRecipientState(static_cast<int>(e.state))) {
+        return absl::InvalidArgumentError(
+            Cat("mail job \"", job_id, "\": recipient \"", e.recipient, "\": invalid state"));
+      }
+    }
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      std::string what = Cat("mail job \"", job_id, "\": mark recipients");
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        for (const LedgerEntry& e : entries) {
+          auto r = (*conn)->Run(what, "mark_recipient",
+                                {job_id, e.recipient, static_cast<int>(e.state), e.detail});
+          if (!r.ok()) return r.status();
+          if (std::string_view(PQcmdTuples(r->get())) == "0") {
+            return absl::NotFoundError(Cat("mail job \"", job_id, "\": recipient \"", e.recipient,
+                                           "\" is not in the job"));
+          }
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> InFlight(std::string_view job_id) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("mail job \"", job_id, "\": in flight"), "in_flight", {job_id});
+    if (!r.ok()) return r.status();
+    std::vector<LedgerEntry> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.push_back(LedgerEntry{std::string(Text(r->get(), i, 0)),
+                                static_cast<RecipientState>(Int(r->get(), i, 1)),
+                                std::string(Text(r->get(), i, 2)),
+                                static_cast<int32_t>(Int(r->get(), i, 3))});
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
+      std::string_view job_id) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("mail job \"", job_id, "\": count states"), "count_states", {job_id});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<RecipientState, int64_t>> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.emplace_back(static_cast<RecipientState>(Int(r->get(), i, 0)), Int(r->get(), i, 1));
+    }
+    return out;
+  }
+  absl::Status SetJobState(std::string_view job_id, std::string_view state) override {
+    if (job_id.empty()) return absl::InvalidArgumentError("mail job with an empty id");
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    return (*conn)->Run(Cat("mail job \"", job_id, "\": set state"), "set_job_state", {job_id, state})
+        .status();
+  }
+  absl::StatusOr<std::string> GetJobState(std::string_view job_id) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("mail job \"", job_id, "\": get state"), "get_job_state", {job_id});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) {
+      return absl::NotFoundError(Cat("mail job \"", job_id, "\" is not in the ledger (", description_, ")"));
+    }
+    return std::string(Text(r->get(), 0, 0));
+  }
+
+  // WatermarkStore
+  absl::StatusOr<int64_t> GetWatermark(std::string_view destination) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("watermark of \"", destination, "\""), "get_watermark", {destination});
+    if (!r.ok()) return r.status();
+    return PQntuples(r->get()) == 0 ? 0 : Int(r->get(), 0, 0);
+  }
+  absl::Status SetWatermark(std::string_view destination, int64_t value) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("set watermark of \"", destination, "\""), "set_watermark",
+                          {destination, value});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) {
+      auto current = (*conn)->Run("get watermark", "get_watermark", {destination});
+      std::string at = current.ok() && PQntuples(current->get()) > 0
+                           ? std::string(Text(current->get(), 0, 0))
+                           : std::string("a higher value");
+      return absl::FailedPreconditionError(Cat("watermark of \"", destination, "\" is at ", at,
+                                               "; it cannot move back to ", value));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
+                                absl::Duration ttl) override {
+    if (absl::Status s = store_internal::ValidateLease(name, owner, ttl); !s.ok()) return s;
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("lease \"", name, "\""), "try_lease",
+                          {name, owner, absl::ToInt64Microseconds(ttl)});
+    if (!r.ok()) return r.status();
+    return PQntuples(r->get()) > 0;
+  }
+  absl::Status ReleaseLease(std::string_view name, std::string_view owner) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    return (*conn)->Run(Cat("release lease \"", name, "\""), "release_lease", {name, owner}).status();
+  }
+
+  // CouponStore
+  absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
+                             std::span<const CouponUse> uses) override {
+    auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
+    if (!normalized.ok()) return normalized.status();
+    if (normalized->empty()) return absl::OkStatus();
+    std::vector<std::string_view> codes;
+    for (const CouponUse& u : *normalized) codes.push_back(u.code);
+    const std::string code_array = TextArray(codes);
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      std::string what = Cat("order \"", order_id, "\": redeem coupons (table coupon_redemptions)");
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        // Lock every code's row, in code order: concurrent redemptions of a
+        // code wait here, so the counts below cannot change until we commit.
+        auto r = (*conn)->Run(what, "ensure_codes", {code_array});
+        if (!r.ok()) return r.status();
+        r = (*conn)->Run(what, "lock_codes", {code_array});
+        if (!r.ok()) return r.status();
+        r = (*conn)->Run(what, "order_seen", {order_id});
+        if (!r.ok()) return r.status();
+        if (PQntuples(r->get()) > 0) return absl::OkStatus();  // already committed
+        for (const CouponUse& use : *normalized) {
+          r = (*conn)->Run(what, "count_uses", {use.code, ""});
+          if (!r.ok()) return r.status();
+          int64_t total = Int(r->get(), 0, 0);
+          if (use.max_uses > 0 && total + 1 > use.max_uses) {
+            return store_internal::CouponLimitError(use, customer_id, false, total);
+          }
+          if (use.max_uses_per_customer > 0) {
+            r = (*conn)->Run(what, "count_uses", {use.code, customer_id});
+            if (!r.ok()) return r.status();
+            int64_t mine = Int(r->get(), 0, 0);
+            if (mine + 1 > use.max_uses_per_customer) {
+              return store_internal::CouponLimitError(use, customer_id, true, mine);
+            }
+          }
+        }
+        for (const CouponUse& use : *normalized) {
+          r = (*conn)->Run(what, "insert_redemption", {order_id, use.code, customer_id});
+          if (!r.ok()) return r.status();
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+  absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("coupon \"", code, "\": count uses"), "count_uses", {code, customer_id});
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
+  }
+
+  void Release(std::unique_ptr<Connection> conn) {
+    absl::MutexLock lock(&mu_);
+    if (conn != nullptr && conn->healthy() && PQtransactionStatus(conn->get()) == PQTRANS_IDLE) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;  // broken (or mid-transaction after an error): dropped; a new one is made on demand
+    }
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<Connection>> Connect();
+
+  absl::StatusOr<Borrowed> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !idle_.empty() || open_ < pool_size_;
+      };
+      mu_.Await(absl::Condition(&available));
+      if (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        return Borrowed(this, std::move(conn));
+      }
+      ++open_;
+    }
+    auto conn = Connect();
+    if (!conn.ok()) {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      return conn.status();
+    }
+    return Borrowed(this, std::move(*conn));
+  }
+
+  absl::Status AddDeltas(Connection& conn, const std::vector<CounterDelta>& merged) {
+    if (merged.empty()) return absl::OkStatus();
+    std::vector<std::string_view> ids;
+    std::vector<int64_t> requests, clicks;
+    for (const CounterDelta& d : merged) {  // sorted by id: a fixed lock order
+      ids.push_back(d.item_id);
+      requests.push_back(d.requests);
+      clicks.push_back(d.clicks);
+    }
+    return conn.Run("add counter deltas (table counters)", "add_counters",
+                    {TextArray(ids), IntArray(requests), IntArray(clicks)})
+        .status();
+  }
+
+  template <typename Fn>
+  absl::Status InTransaction(Connection& conn, std::string_view what, Fn fn) {
+    auto begin = conn.Exec(what, "BEGIN");
+    if (!begin.ok()) return begin.status();
+    absl::Status s = fn();
+    if (s.ok()) {
+      auto commit = conn.Exec(what, "COMMIT");
+      if (!commit.ok()) s = commit.status();
+    }
+    if (!s.ok() && conn.healthy() && PQtransactionStatus(conn.get()) != PQTRANS_IDLE) {
+      (void)conn.Exec(what, "ROLLBACK");
+    }
+    return s;
+  }
+
+  // Retries a transaction that lost a deadlock or serialization race.
+  template <typename Fn>
+  absl::Status WithRetry(Fn fn) {
+    absl::Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      s = fn();
+      if (s.code() != absl::StatusCode::kAborted) return s;
+    }
+    return s;
+  }
+
+  const std::string conninfo_;
+  const std::string schema_;
+  const int pool_size_;
+  const int connect_timeout_;
+  std::string description_;
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+Borrowed::~Borrowed() {
+  if (conn_ != nullptr) store_->Release(std::move(conn_));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> PostgresStore::Connect() {
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  std::string timeout = std::to_string(connect_timeout_);
+  const char* values[] = {conninfo_.c_str(), timeout.c_str(), "herald", nullptr};
+  // expand_dbname=1: "dbname" holds the whole connection string; later keys
+  // fill what it leaves unset.
+  PGconn* raw = PQconnectdbParams(keys, values, 1);
+  auto conn = std::make_unique<Connection>(raw);
+  if (raw == nullptr || PQstatus(raw) != CONNECTION_OK) {
+    std::string message = raw == nullptr ? "out of memory" : PQerrorMessage(raw);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return absl::UnavailableError(
+        Cat("postgresql store ", Redact(conninfo_), ": cannot connect: ", message));
+  }
+  auto r = conn->ExecParams("set search_path", "SELECT set_config('search_path', $1, false)",
+                            {Cat("\"", schema_, "\"")});
+  if (!r.ok()) return r.status();
+  for (const Statement& st : kStatements) {
+    ResultPtr prepared(PQprepare(raw, st.name, st.sql, 0, nullptr), &PQclear);
+    if (prepared == nullptr || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      return absl::InternalError(Cat("postgresql store ", description_, ": cannot prepare ",
+                                     st.name, ": ",
+                                     prepared == nullptr ? PQerrorMessage(raw)
+                                                         : PQresultErrorMessage(prepared.get())));
+    }
+  }
+  return conn;
+}
+
+absl::Status PostgresStore::Open() {
+  // One set-up connection, without prepared statements (the tables may not exist yet).
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  std::string timeout = std::to_string(connect_timeout_);
+  const char* values[] = {conninfo_.c_str(), timeout.c_str(), "herald", nullptr};
+  Connection setup(PQconnectdbParams(keys, values, 1));
+  if (setup.get() == nullptr || PQstatus(setup.get()) != CONNECTION_OK) {
+    std::string message = setup.get() == nullptr ? "out of memory" : PQerrorMessage(setup.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return absl::UnavailableError(
+        Cat("postgresql store ", Redact(conninfo_), ": cannot connect: ", message));
+  }
+  description_ = SafeDescription(setup.get());
+  const std::string where = Cat(description_, " schema ", schema_);
+  auto lock = setup.Exec("take the migration lock", Cat("SELECT pg_advisory_lock(", kMigrationLockKey, ")"));
+  if (!lock.ok()) return lock.status();
+  auto migrate = [&]() -> absl::Status {
+    auto r = setup.Exec("create schema", Cat("CREATE SCHEMA IF NOT EXISTS \"", schema_, "\""));
+    if (!r.ok()) return r.status();
+    r = setup.ExecParams("set search_path", "SELECT set_config('search_path', $1, false)",
+                         {Cat("\"", schema_, "\"")});
+    if (!r.ok()) return r.status();
+    r = setup.ExecParams("inspect schema",
+                         "SELECT count(*), count(*) FILTER (WHERE tablename = 'herald_meta')"
+                         " FROM pg_tables WHERE schemaname = $1",
+                         {schema_});
+    if (!r.ok()) return r.status();
+    const int64_t tables = Int(r->get(), 0, 0), meta = Int(r->get(), 0, 1);
+    if (meta == 0 && tables > 0) {
+      return absl::FailedPreconditionError(Cat(
+          "postgresql store ", where, ": the schema holds ", tables,
+          " table(s) but no herald_meta: it is not a Herald store; use another schema"));
+    }
+    if (meta == 0) {
+      auto begin = setup.Exec("create tables", "BEGIN");
+      if (!begin.ok()) return begin.status();
+      for (const char* sql : kSchemaV1) {
+        auto c = setup.Exec(Cat("create tables: ", sql), sql);
+        if (!c.ok()) {
+          (void)setup.Exec("rollback", "ROLLBACK");
+          return c.status();
+        }
+      }
+      auto commit = setup.Exec("create tables", "COMMIT");
+      if (!commit.ok()) return commit.status();
+    }
+    r = setup.Exec("read the schema version",
+                   "SELECT value FROM herald_meta WHERE key = 'schema_version'");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) {
+      return absl::FailedPreconditionError(
+          Cat("postgresql store ", where, ": table herald_meta has no schema_version"));
+    }
+    const int64_t version = Int(r->get(), 0, 0);
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(
+          Cat("postgresql store ", where, ": schema version ", version,
+              " was written by a newer Herald; this build reads up to version ", kSchemaVersion));
+    }
+    // Migrations from older versions go here (none yet: version 1 is the first).
+    return absl::OkStatus();
+  };
+  absl::Status s = migrate();
+  (void)setup.Exec("release the migration lock",
+                   Cat("SELECT pg_advisory_unlock(", kMigrationLockKey, ")"));
+  if (!s.ok()) return s;
+  // Open one pooled connection now, so that a bad schema or statement shows at open.
+  auto first = Acquire();
+  return first.status();
+}
+
+bool ValidSchemaName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  if (!(absl::ascii_islower(name[0]) || name[0] == '_')) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const v1::PostgresStoreConfig& config) {
+  std::string conninfo = config.connection_string();
+  if (conninfo.empty() && !config.connection_string_env().empty()) {
+    const char* env = std::getenv(config.connection_string_env().c_str());
+    if (env == nullptr || *env == '\0') {
+      return absl::InvalidArgumentError(Cat("postgresql store: environment variable ",
+                                            config.connection_string_env(), " is not set"));
+    }
+    conninfo = env;
+  }
+  if (conninfo.empty()) {
+    return absl::InvalidArgumentError(
+        "postgresql store: config needs connection_string or connection_string_env");
+  }
+  const std::string schema = config.schema().empty() ? "herald" : config.schema();
+  if (!ValidSchemaName(schema)) {
+    return absl::InvalidArgumentError(Cat("postgresql store: schema \"", schema,
+                                          "\" must be lower-case letters, digits and _"));
+  }
+  if (config.pool_size() < 0 || config.connect_timeout_seconds() < 0) {
+    return absl::InvalidArgumentError("postgresql store: pool_size and connect_timeout_seconds must not be negative");
+  }
+  auto store = std::make_unique<PostgresStore>(
+      std::move(conninfo), schema, config.pool_size() > 0 ? config.pool_size() : 4,
+      config.connect_timeout_seconds() > 0 ? config.connect_timeout_seconds() : 10);
+  if (absl::Status s = store->Open(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::Status RegisterPostgresStore(Registry* registry) {
+  if (registry == nullptr) return absl::InvalidArgumentError("RegisterPostgresStore: null registry");
+  registry->RegisterIfAbsent(MakeFactory<Store, v1::PostgresStoreConfig>(
+      "postgresql", "PostgreSQL, shared by several servers (herald_store_postgres)",
+      [](const v1::PostgresStoreConfig& config,
+         const CreateContext&) -> absl::StatusOr<std::unique_ptr<Store>> {
+        return OpenPostgresStore(config);
+      }));
+  return absl::OkStatus();
+}
+
+}  // namespace herald

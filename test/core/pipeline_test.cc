@@ -1,0 +1,160 @@
+#include <catch2/catch.hpp>
+
+#include "google/protobuf/any.pb.h"
+#include "google/protobuf/wrappers.pb.h"
+#include "herald/pipeline.h"
+#include "herald/selection.h"
+
+namespace herald {
+namespace {
+
+using google::protobuf::Int32Value;
+
+// Appends a candidate whose item is the config's value; fails when the value is negative.
+class Append : public SelectionComponent {
+ public:
+  explicit Append(int v) : v_(v) {}
+  absl::Status Run(SelectionContext& ctx) const override {
+    if (v_ < 0) return absl::UnavailableError("backend down");
+    ctx.candidates.push_back(Candidate{static_cast<uint32_t>(v_), 1.0});
+    if (ctx.trace) ctx.trace->Note("", "appended", "", v_);
+    return absl::OkStatus();
+  }
+
+ private:
+  int v_;
+};
+
+void RegisterTestComponents(Registry* registry) {
+  REQUIRE(registry
+              ->Register(MakeFactory<SelectionComponent, Int32Value>(
+                  "Append", "appends a candidate",
+                  [](const Int32Value& c, const CreateContext&)
+                      -> absl::StatusOr<std::unique_ptr<SelectionComponent>> {
+                    if (c.value() > 1000) return absl::InvalidArgumentError("value must be <= 1000");
+                    return std::make_unique<Append>(c.value());
+                  }))
+              .ok());
+}
+
+std::vector<uint32_t> Items(const SelectionContext& ctx) {
+  std::vector<uint32_t> out;
+  for (const auto& c : ctx.candidates) out.push_back(c.item);
+  return out;
+}
+
+TEST_CASE("A pipeline runs its components stage by stage with typed configs", "[pipeline]") {
+  Registry registry;
+  RegisterTestComponents(&registry);
+  auto def = ParsePipelineDefinition(R"pb(
+    name: "test" family: "selection"
+    stages { name: "load_context"
+             components { name: "Append" config { [type.googleapis.com/google.protobuf.Int32Value] { value: 1 } } } }
+    stages { name: "score" components { name: "Append" label: "second" json_config: "7" } }
+    stages { name: "format" components { name: "Append" disabled: true json_config: "9" } }
+  )pb", "test.textproto");
+  REQUIRE(def.ok());
+  auto pipeline = Pipeline<SelectionContext>::Create(*def, CreateContext{&registry});
+  REQUIRE(pipeline.ok());
+  CHECK((*pipeline)->Components() ==
+        std::vector<std::pair<std::string, std::string>>{{"load_context", "Append"},
+                                                         {"score", "second"}});
+  SelectionContext ctx;
+  Trace trace;
+  ctx.trace = &trace;
+  REQUIRE((*pipeline)->Run(ctx).ok());
+  CHECK(Items(ctx) == std::vector<uint32_t>{1, 7});
+  int timings = 0;
+  for (const auto& e : trace.entries()) timings += e.verdict == "timing";
+  CHECK(timings == 2);
+  CHECK_THAT(trace.ToText(), Catch::Contains("[score] second: appended 7"));
+}
+
+TEST_CASE("ERROR_POLICY_FAIL stops the run; CONTINUE records and goes on", "[pipeline]") {
+  Registry registry;
+  RegisterTestComponents(&registry);
+  auto fail = ParsePipelineDefinition(R"pb(
+    family: "selection"
+    stages { name: "filter" components { name: "Append" label: "flaky" json_config: "-1" } }
+    stages { name: "score" components { name: "Append" json_config: "3" } }
+  )pb", "fail");
+  REQUIRE(fail.ok());
+  auto p1 = Pipeline<SelectionContext>::Create(*fail, CreateContext{&registry});
+  REQUIRE(p1.ok());
+  SelectionContext ctx;
+  absl::Status s = (*p1)->Run(ctx);
+  CHECK(s.code() == absl::StatusCode::kUnavailable);
+  CHECK(std::string(s.message()) == "[filter] flaky: backend down");
+  CHECK(ctx.candidates.empty());
+
+  auto cont = *fail;
+  cont.mutable_stages(0)->mutable_components(0)->set_on_error(v1::ERROR_POLICY_CONTINUE);
+  auto p2 = Pipeline<SelectionContext>::Create(cont, CreateContext{&registry});
+  REQUIRE(p2.ok());
+  SelectionContext ctx2;
+  Trace trace;
+  ctx2.trace = &trace;
+  REQUIRE((*p2)->Run(ctx2).ok());
+  CHECK(Items(ctx2) == std::vector<uint32_t>{3});
+  bool recorded = false;
+  for (const auto& e : trace.entries()) recorded |= e.verdict == "error" && e.reason == "backend down";
+  CHECK(recorded);
+}
+
+TEST_CASE("Broken pipeline definitions are refused with every error named", "[pipeline]") {
+  Registry registry;
+  RegisterTestComponents(&registry);
+  auto def = ParsePipelineDefinition(R"pb(
+    family: "selection"
+    stages { name: "score" components { name: "Append" json_config: "1" } }
+    stages { name: "filter" components { name: "Append" json_config: "1" } }
+    stages { name: "sing" }
+    stages { name: "select" components { name: "Apend" } components { } }
+    stages { name: "record" components { name: "Append" json_config: "\"x\"" } }
+    stages { name: "format" components { name: "Append" json_config: "5000" } }
+  )pb", "broken.textproto");
+  REQUIRE(def.ok());
+  auto p = Pipeline<SelectionContext>::Create(*def, CreateContext{&registry}, "broken.textproto");
+  REQUIRE(p.status().code() == absl::StatusCode::kInvalidArgument);
+  std::string m(p.status().message());
+  CHECK_THAT(m, Catch::Contains("broken.textproto: stage \"filter\": out of order"));
+  CHECK_THAT(m, Catch::Contains("unknown stage \"sing\" for family selection; stages: load_context, filter"));
+  CHECK_THAT(m, Catch::Contains("component \"Apend\": unknown selection \"Apend\"; known: Append"));
+  CHECK_THAT(m, Catch::Contains("component \"#2\": name is required"));
+  CHECK_THAT(m, Catch::Contains("stage \"record\" component \"Append\": json_config is not a valid google.protobuf.Int32Value"));
+  CHECK_THAT(m, Catch::Contains("stage \"format\" component \"Append\": value must be <= 1000"));
+}
+
+TEST_CASE("Pipeline definitions: syntax errors carry file and line; family is checked", "[pipeline]") {
+  auto bad = ParsePipelineDefinition("family: \"selection\"\nstages { name: \"filter\" \n", "p.textproto");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(std::string(bad.status().message()), Catch::StartsWith("p.textproto:3:"));
+  auto no_family = ParsePipelineDefinition("name: \"x\"", "p.textproto");
+  CHECK_THAT(std::string(no_family.status().message()), Catch::Contains("family is required"));
+  auto wrong = ParsePipelineDefinition("family: \"billing\"", "p.textproto");
+  CHECK_THAT(std::string(wrong.status().message()), Catch::Contains("unknown family \"billing\""));
+
+  Registry registry;
+  RegisterTestComponents(&registry);
+  v1::PipelineDefinition basket;
+  basket.set_family("basket");
+  auto p = Pipeline<SelectionContext>::Create(basket, CreateContext{&registry}, "b");
+  CHECK_THAT(std::string(p.status().message()),
+             Catch::Contains("a \"basket\" pipeline cannot run as a \"selection\" pipeline"));
+  auto missing = LoadPipelineDefinition("/nonexistent/pipeline.textproto");
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("The built-in pipelines build from the built-in components", "[pipeline]") {
+  Registry registry;
+  RegisterSelectionComponents(&registry);
+  for (const v1::PipelineDefinition* def : {&DefaultAdvertisingPipeline(), &DefaultDiscountPipeline()}) {
+    auto p = Pipeline<SelectionContext>::Create(*def, CreateContext{&registry});
+    INFO(def->name());
+    REQUIRE(p.ok());
+    CHECK((*p)->Components().size() == 11);
+  }
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,13 @@
+/* A plugin offering a component of a family ABI v1 does not support. */
+#include <stddef.h>
+#include "herald/plugin_abi.h"
+static void* Create(const char* c, size_t n, herald_error* e) { (void)c; (void)n; (void)e; return (void*)1; }
+static void Destroy(void* i) { (void)i; }
+static herald_code Run(void* i, const void* v, herald_error* e) { (void)i; (void)v; (void)e; return HERALD_OK; }
+static herald_code Register(herald_registrar* r, herald_error* e) {
+  static const herald_component_desc kDesc = {sizeof(herald_component_desc), "mail", "Teleporter", NULL,
+                                              &Create, &Destroy, &Run};
+  return r->register_component(r, &kDesc, e);
+}
+static const herald_plugin kPlugin = {HERALD_PLUGIN_ABI_VERSION, "bad_family", "0", &Register};
+HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void) { return &kPlugin; }

@@ -1,0 +1,291 @@
+// The conformance suite over the three backends, and each backend's own checks.
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "herald/model/store.pb.h"
+#include "herald/store.h"
+#include "herald/store_postgres.h"
+#include "store/store_conformance.h"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the temp dir, removed at exit of the test case.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("herald-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string File(const std::string& name) const { return (path / name).string(); }
+};
+
+std::unique_ptr<Store> MustOpen(absl::StatusOr<std::unique_ptr<Store>> store) {
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(*store);
+}
+
+// A fresh schema per test run of the PostgreSQL suite.
+std::string NewPgSchema() {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+}
+
+const char* PgConnection() {
+  const char* pg = std::getenv("HERALD_TEST_PG");
+  return pg != nullptr && *pg != '\0' ? pg : nullptr;
+}
+
+TEST_CASE("memory store conformance", "[store][memory]") {
+  testing::StoreFixture fixture;
+  fixture.open_fresh = [] { return NewMemoryStore(); };
+  testing::RunStoreConformance(fixture);
+}
+
+TEST_CASE("sqlite store conformance", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("herald.db");
+  testing::StoreFixture fixture;
+  Registry registry;
+  fixture.open_fresh = [&] { return MustOpen(OpenStore(path, registry)); };
+  fixture.open_again = [&](Store&) { return MustOpen(OpenStore("sqlite:" + path, registry)); };
+  testing::RunStoreConformance(fixture);
+}
+
+TEST_CASE("postgresql store conformance", "[store][postgresql]") {
+  const char* pg = PgConnection();
+  if (pg == nullptr) {
+    WARN("HERALD_TEST_PG is not set: PostgreSQL conformance skipped (see scripts/pg_test_server.sh)");
+    return;
+  }
+  v1::PostgresStoreConfig config;
+  config.set_connection_string(pg);
+  config.set_schema(NewPgSchema());
+  config.set_pool_size(8);
+  testing::StoreFixture fixture;
+  fixture.open_fresh = [&] { return MustOpen(OpenPostgresStore(config)); };
+  fixture.open_again = [&](Store&) { return MustOpen(OpenPostgresStore(config)); };
+  testing::RunStoreConformance(fixture);
+}
+
+TEST_CASE("sqlite store: created in WAL mode, reopened with its data", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("site.db");
+  Registry registry;
+  {
+    auto store = MustOpen(OpenStore(path, registry));
+    std::vector<CounterDelta> d = {{"ad-1", 3, 1}};
+    REQUIRE(store->counters().AddCounterDeltas(d).ok());
+    CHECK(store->Describe() == "sqlite:" + path);
+    CHECK(fs::exists(path + "-wal"));
+  }
+  auto again = MustOpen(OpenStore("sqlite:" + path, registry));
+  auto totals = again->counters().LoadCounterTotals();
+  REQUIRE(totals.ok());
+  REQUIRE(totals->size() == 1);
+  CHECK((*totals)[0].requests == 3);
+  // Read-only opening sees the data and refuses writes.
+  OpenStoreOptions ro;
+  ro.read_only = true;
+  auto reader = MustOpen(OpenStore(path, registry, ro));
+  CHECK(reader->counters().LoadCounterTotals()->size() == 1);
+  std::vector<CounterDelta> d = {{"ad-1", 1, 0}};
+  CHECK(reader->counters().AddCounterDeltas(d).code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("sqlite store: a corrupt file is a clear error and is left untouched", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("random.db");
+  std::string junk(8192, '\0');
+  std::mt19937 rng(42);
+  for (char& c : junk) c = static_cast<char>(rng());
+  { std::ofstream(path, std::ios::binary) << junk; }
+  Registry registry;
+  auto store = OpenStore(path, registry);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == absl::StatusCode::kDataLoss);
+  const std::string message(store.status().message());
+  CHECK(message.find(path) != std::string::npos);
+  CHECK(message.find("not a SQLite database or is corrupt") != std::string::npos);
+  std::ifstream in(path, std::ios::binary);
+  std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(after == junk);
+}
+
+TEST_CASE("sqlite store: a damaged Herald store is an error, never reset", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("damaged.db");
+  Registry registry;
+  {
+    auto store = MustOpen(OpenStore(path, registry));
+    std::vector<v1::Event> events(200);
+    for (auto& e : events) {
+      e.set_type(v1::EVENT_TYPE_REQUEST);
+      e.set_item_id(std::string(100, 'x'));
+    }
+    REQUIRE(store->events().AppendEvents(events).ok());
+  }
+  // Overwrite the middle of the file (after the header page) with garbage.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 100);
+    std::string junk(20000, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  fs::remove(path + "-wal");
+  fs::remove(path + "-shm");
+  auto store = OpenStore(path, registry);
+  if (store.ok()) {
+    // The header survived: the damage shows on the first read, as DataLoss.
+    absl::Status s = (*store)->events().ScanEvents({}, [](const v1::Event&) { return absl::OkStatus(); });
+    CHECK_FALSE(s.ok());
+    CHECK(s.code() == absl::StatusCode::kDataLoss);
+  } else {
+    CHECK(store.status().code() != absl::StatusCode::kOk);
+  }
+}
+
+TEST_CASE("sqlite store: a foreign database is refused", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("other.db");
+  REQUIRE(std::system(("sqlite3 '" + path + "' 'CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES(1, \"x\");'").c_str()) == 0);
+  Registry registry;
+  auto store = OpenStore(path, registry);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(store.status().message()).find("not a Herald store") != std::string::npos);
+  CHECK(std::string(store.status().message()).find(path) != std::string::npos);
+}
+
+TEST_CASE("sqlite store: a newer schema version is refused", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("newer.db");
+  Registry registry;
+  { MustOpen(OpenStore(path, registry)); }
+  REQUIRE(std::system(("sqlite3 '" + path + "' 'PRAGMA user_version = 99;'").c_str()) == 0);
+  auto store = OpenStore(path, registry);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(store.status().message()).find("schema version 99") != std::string::npos);
+}
+
+TEST_CASE("OpenStore: URIs, registry and errors", "[store]") {
+  TempDir dir;
+  Registry registry;
+  CHECK(MustOpen(OpenStore("memory", registry))->Describe() == "memory");
+  CHECK(OpenStore("", registry).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(OpenStore("ftp://x/y", registry).status().code() == absl::StatusCode::kInvalidArgument);
+  auto pg = OpenStore("postgresql://herald:secret@127.0.0.1/db", registry);
+  CHECK(pg.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(pg.status().message()).find("RegisterPostgresStore") != std::string::npos);
+  CHECK(std::string(pg.status().message()).find("secret") == std::string::npos);
+  OpenStoreOptions ro;
+  ro.read_only = true;
+  CHECK(OpenStore(dir.File("missing.db"), registry, ro).status().code() ==
+        absl::StatusCode::kNotFound);
+  CHECK(OpenStore(dir.path.string(), registry).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  OpenStoreOptions based;
+  based.base_dir = dir.path.string();
+  MustOpen(OpenStore("relative.db", registry, based));
+  CHECK(fs::exists(dir.File("relative.db")));
+
+  REQUIRE(RegisterStoreBackends(&registry).ok());
+  REQUIRE(RegisterStoreBackends(&registry).ok());  // idempotent
+  CHECK(registry.Names("store") == std::vector<std::string>{"memory", "sqlite"});
+  v1::SqliteStoreConfig config;
+  CreateContext context;
+  CHECK(registry.Create<Store>("sqlite", config, context).status().code() ==
+        absl::StatusCode::kInvalidArgument);  // no path
+  config.set_path(dir.File("by-factory.db"));
+  CHECK(registry.Create<Store>("sqlite", config, context).ok());
+}
+
+TEST_CASE("postgresql store: registration, bad connections, password never shown",
+          "[store][postgresql]") {
+  Registry registry;
+  REQUIRE(RegisterPostgresStore(&registry).ok());
+  REQUIRE(RegisterPostgresStore(&registry).ok());
+  auto bad = OpenStore("postgresql://herald:hunter2@127.0.0.1:1/nodb?connect_timeout=2", registry);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(std::string(bad.status().message()).find("hunter2") == std::string::npos);
+  CHECK(std::string(bad.status().message()).find("127.0.0.1") != std::string::npos);
+  v1::PostgresStoreConfig config;
+  CHECK(OpenPostgresStore(config).status().code() == absl::StatusCode::kInvalidArgument);
+  config.set_connection_string_env("HERALD_TEST_UNSET_VARIABLE");
+  CHECK(OpenPostgresStore(config).status().code() == absl::StatusCode::kInvalidArgument);
+  config.set_connection_string("postgresql://x@127.0.0.1/db");
+  config.set_schema("Robert'); DROP TABLE students;--");
+  CHECK(OpenPostgresStore(config).status().code() == absl::StatusCode::kInvalidArgument);
+
+  const char* pg = PgConnection();
+  if (pg == nullptr) {
+    WARN("HERALD_TEST_PG is not set: live PostgreSQL checks skipped");
+    return;
+  }
+  auto store = MustOpen(OpenStore(pg, registry));
+  CHECK(store->Describe().find("postgresql://") == 0);
+  // A schema holding someone else's tables is refused.
+  const std::string foreign = NewPgSchema();
+  REQUIRE(std::system(("psql -q '" + std::string(pg) + "' -c 'CREATE SCHEMA " + foreign +
+                       "; CREATE TABLE " + foreign + ".customers(id int)' >/dev/null")
+                          .c_str()) == 0);
+  v1::PostgresStoreConfig foreign_config;
+  foreign_config.set_connection_string(pg);
+  foreign_config.set_schema(foreign);
+  auto refused = OpenPostgresStore(foreign_config);
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(refused.status().message()).find("not a Herald store") != std::string::npos);
+  // A newer schema version is refused.
+  const std::string newer = NewPgSchema();
+  v1::PostgresStoreConfig newer_config = foreign_config;
+  newer_config.set_schema(newer);
+  { MustOpen(OpenPostgresStore(newer_config)); }
+  REQUIRE(std::system(("psql -q '" + std::string(pg) + "' -c \"UPDATE " + newer +
+                       ".herald_meta SET value = '7' WHERE key = 'schema_version'\" >/dev/null")
+                          .c_str()) == 0);
+  auto too_new = OpenPostgresStore(newer_config);
+  CHECK(too_new.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(too_new.status().message()).find("schema version 7") != std::string::npos);
+}
+
+TEST_CASE("postgresql store: several servers create the schema at once", "[store][postgresql]") {
+  const char* pg = PgConnection();
+  if (pg == nullptr) {
+    WARN("HERALD_TEST_PG is not set: skipped");
+    return;
+  }
+  v1::PostgresStoreConfig config;
+  config.set_connection_string(pg);
+  config.set_schema(NewPgSchema());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      if (OpenPostgresStore(config).ok()) ok++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 6);
+}
+
+}  // namespace
+}  // namespace herald
