@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Herald's developer entry point. Every command installs what is missing
+# (Debian 12 packages, scripts/setup.sh), builds, and runs.
+#
+#   ./dev.sh demo              build, then run Herald's main job on the example catalog
+#   ./dev.sh test              build, then run the whole test suite (ctest), PostgreSQL included
+#   ./dev.sh sanitize          the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./dev.sh fuzz [SECONDS]    build the libFuzzer targets with clang and run each (default 60 s)
+#   ./dev.sh bench             build and run the benchmarks, printing Herald vs reference ratios
+#   ./dev.sh build             just build (build/)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+jobs=${HERALD_JOBS:-$(nproc)}
+
+setup() { bash scripts/setup.sh; }
+
+configure() {  # configure DIR [cmake args...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  fi
+}
+
+build() {  # build DIR [targets...]
+  local dir=$1; shift
+  cmake --build "$dir" -j "$jobs" ${1:+--target "$@"}
+}
+
+with_postgres() {  # runs "$@" with a throwaway PostgreSQL on loopback (HERALD_TEST_PG)
+  local pgdir=""
+  if [ -x scripts/pg_test_server.sh ] || [ -f scripts/pg_test_server.sh ]; then
+    pgdir=$(mktemp -d /tmp/herald-pg.XXXXXX)
+    if eval "$(bash scripts/pg_test_server.sh start "$pgdir")"; then
+      trap "bash scripts/pg_test_server.sh stop '$pgdir' >/dev/null 2>&1 || true" EXIT
+    else
+      echo "dev.sh: could not start PostgreSQL; PostgreSQL tests will be skipped" >&2
+    fi
+  fi
+  "$@"
+}
+
+run_ctest() {  # run_ctest DIR [ctest args...]
+  local dir=$1; shift
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  demo)
+    setup
+    configure build
+    build build herald_cli
+    catalog=examples/storefront/catalog.textproto
+    ./build/bin/herald validate "$catalog"
+    echo
+    echo "== herald select --page-group Home --size Banner --count 2 --trace"
+    ./build/bin/herald select --catalog "$catalog" --page-group Home --size Banner --count 2 \
+      --user demo-user --profile age=34 --profile state=WA --at 2026-11-23T18:30:00-08:00 --trace
+    ;;
+  test)
+    setup
+    configure build
+    build build
+    with_postgres run_ctest build "$@"
+    ;;
+  sanitize)
+    setup
+    configure build-asan -DHERALD_SANITIZE=ON -DHERALD_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    build build-asan
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    with_postgres run_ctest build-asan -LE "install|slow" "$@"
+    ;;
+  fuzz)
+    setup
+    seconds=${1:-60}
+    if [ ! -f build-fuzz/build.ninja ]; then
+      CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DHERALD_BUILD_FUZZERS=ON -DHERALD_BUILD_TESTS=OFF -DHERALD_BUILD_BENCHMARKS=OFF \
+        -DHERALD_BUILD_EXAMPLES=OFF >/dev/null
+    fi
+    build build-fuzz
+    status=0
+    for fuzzer in build-fuzz/bin/fuzz_*; do
+      [ -x "$fuzzer" ] || continue
+      name=$(basename "$fuzzer"); name=${name#fuzz_}
+      corpus=$(mktemp -d /tmp/herald-corpus.XXXXXX)
+      [ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$corpus/"
+      echo "== $fuzzer for ${seconds}s"
+      if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 "$corpus" 2>&1 | tail -n 12; then
+        status=1
+      fi
+      rm -rf "$corpus"
+    done
+    exit $status
+    ;;
+  bench)
+    setup
+    configure build
+    build build
+    bash bench/run build/bin
+    ;;
+  build)
+    setup
+    configure build
+    build build "$@"
+    ;;
+  *)
+    sed -n '2,12p' "$0"
+    exit 2
+    ;;
+esac
