@@ -104,6 +104,8 @@ struct CompiledItem {
   bool sponsored = false;
   int32_t target_group = -1;    // index into target_groups(); -1 = none
   CompiledSchedule schedule;
+  expr::Program eligibility;    // discounts: over user, context and now; empty source = everyone
+  bool has_eligibility = false;
   const v1::CampaignItem* proto = nullptr;  // owned by the snapshot
 };
 

@@ -50,31 +50,15 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "herald/model/events.pb.h"
 #include "herald/store.h"
+#include "herald/string_map.h"
 
 namespace herald {
-namespace counters_internal {
-// Hashes std::string keys by std::string_view (Debian's Abseil has its own
-// absl::string_view, which its StringHash requires).
-struct IdHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view v) const {
-    return absl::Hash<absl::string_view>{}(absl::string_view(v.data(), v.size()));
-  }
-};
-struct IdEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-template <typename V>
-using IdMap = absl::flat_hash_map<std::string, V, IdHash, IdEq>;
-}  // namespace counters_internal
 
 struct DeliveryCountersOptions {
   absl::Duration flush_interval = absl::Seconds(1);  // how often deltas are written and totals reloaded
@@ -109,7 +93,7 @@ class CounterSlots {
   struct Item;
   std::vector<std::string> ids_;
   std::vector<Item*> items_;  // owned by the DeliveryCounters
-  counters_internal::IdMap<int32_t> index_;
+  StringMap<int32_t> index_;
 };
 
 class DeliveryCounters {
@@ -162,12 +146,12 @@ class DeliveryCounters {
   const DeliveryCountersOptions options_;
 
   mutable absl::Mutex mu_;  // guards the maps below (not the atomics)
-  counters_internal::IdMap<std::unique_ptr<Item>> items_ ABSL_GUARDED_BY(mu_);
+  StringMap<std::unique_ptr<Item>> items_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<CounterSlots>> all_slots_ ABSL_GUARDED_BY(mu_);
   std::atomic<CounterSlots*> current_{nullptr};
   // A snapshot of items_ readable without mu_ (republished on Remap).
-  std::atomic<const counters_internal::IdMap<Item*>*> lookup_{nullptr};
-  std::vector<std::unique_ptr<counters_internal::IdMap<Item*>>> lookups_ ABSL_GUARDED_BY(mu_);
+  std::atomic<const StringMap<Item*>*> lookup_{nullptr};
+  std::vector<std::unique_ptr<StringMap<Item*>>> lookups_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex flush_mu_;   // one flush at a time
   absl::Mutex totals_mu_;  // orders total updates: reloads vs acknowledgements

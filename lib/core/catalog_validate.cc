@@ -619,7 +619,7 @@ class Validator {
         const auto& d = item.discount();
         Where dw = cw.Child(c, "items", ii, Quoted("discount", item.name().empty() ? item.id() : item.name()))
                        .Child(item, "discount", -1, "");
-        check(dw, d, "eligibility", d.eligibility(), product->schema);
+        check(dw, d, "eligibility", d.eligibility(), targeting->schema);
         check(dw.Child(d, "condition", -1, ""), d.condition(), "expression", d.condition().expression(),
               product->schema);
         check(dw.Child(d, "award", -1, ""), d.award(), "expression", d.award().expression(),

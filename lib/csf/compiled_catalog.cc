@@ -271,6 +271,16 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
         const v1::Discount& d = item.discount();
         c.kind = ItemKind::kDiscount;
         c.priority = d.priority();
+        if (!d.eligibility().empty()) {
+          expr::CompileOptions eo;
+          eo.default_time_zone = catalog_.time_zone();
+          auto program = expr::CompileFilter(d.eligibility(), targeting_.schema, eo);
+          if (!program.ok()) {
+            return absl::InvalidArgumentError(Cat(where(item), ": eligibility: ", program.status().message()));
+          }
+          c.eligibility = std::move(*program);
+          c.has_eligibility = true;
+        }
         c.exposure_limit = d.exposure_limit();
         schedule = &d.schedule();
         page_groups = &d.page_groups();

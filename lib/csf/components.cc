@@ -438,6 +438,32 @@ class EvalTargetGroups final : public Comp {
   }
 };
 
+// ---------------------------------------------------------------- DiscountEligibility
+
+// Discount ads: drops discounts whose eligibility expression (over user,
+// context and now) is not true; an error value counts as not eligible.
+class DiscountEligibility final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<DiscountEligibility>> Make(const v1::DiscountEligibilityConfig&) {
+    return std::make_unique<DiscountEligibility>();
+  }
+  absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      const CompiledItem& item = ctx.item(i);
+      if (!item.has_eligibility) continue;
+      expr::Value error;
+      if (item.eligibility.Matches(s.activation, &error)) continue;
+      ctx.MultiplyScore(i, 0, ctx.trace == nullptr ? std::string()
+                              : error.is_error()
+                                  ? Cat("not eligible: ", item.eligibility.DescribeError(error))
+                                  : Cat("not eligible: `", item.eligibility.source(), "` is false"));
+    }
+    ctx.RemoveZeroScores();
+    return absl::OkStatus();
+  }
+};
+
 // ---------------------------------------------------------------- SelectWinners
 
 class SelectWinners final : public Comp {
@@ -679,8 +705,14 @@ class FormatTemplate final : public Comp {
       fields.emplace_back("click_url", out.click_url);
       for (const auto& [key, value] : d.fields()) fields.emplace_back(key, value);
       std::string tmpl = d.template_();
+      v1::DisplayType type = d.type();
+      if (type == v1::DISPLAY_TYPE_UNSPECIFIED) {  // inferred from what the display has
+        type = !d.html().empty()        ? v1::DISPLAY_TYPE_HTML
+               : d.image_url().empty() && !d.text().empty() ? v1::DISPLAY_TYPE_TEXT
+                                                            : v1::DISPLAY_TYPE_IMAGE;
+      }
       if (tmpl.empty()) {
-        switch (d.type()) {
+        switch (type) {
           case v1::DISPLAY_TYPE_HTML: out.html = d.html(); break;
           case v1::DISPLAY_TYPE_TEXT: tmpl = "<a href=\"{{click_url}}\">{{text}}</a>"; break;
           case v1::DISPLAY_TYPE_NON_CLICKABLE_IMAGE: tmpl = "<img src=\"{{image_url}}\" alt=\"{{alt_text}}\">"; break;
@@ -719,6 +751,8 @@ void RegisterSelectionComponents(Registry* registry) {
       "HistoryPenalty", "penalises recently seen items, 0.5 rising to 0.9 over the last 10"));
   registry->RegisterIfAbsent(Factory<v1::EvalTargetGroupsConfig, EvalTargetGroups>(
       "EvalTargetGroups", "multiplies scores by the items' target groups (require, exclude, target, sponsor)"));
+  registry->RegisterIfAbsent(Factory<v1::DiscountEligibilityConfig, DiscountEligibility>(
+      "DiscountEligibility", "drops discount ads whose eligibility is not met by the user and context"));
   registry->RegisterIfAbsent(Factory<v1::SelectWinnersConfig, SelectWinners>(
       "SelectWinners", "paid by score, house by weight; one per industry and competitor"));
   registry->RegisterIfAbsent(Factory<v1::RecordHistoryConfig, RecordHistory>(

@@ -37,7 +37,7 @@ family: "selection"
 stages { name: "load_context" components { name: "LoadContext" } components { name: "LoadHistory" } }
 stages { name: "filter" components { name: "FilterContent" } components { name: "ExposureLimit" } }
 stages { name: "initial_score" components { name: "DiscountPriority" } }
-stages { name: "score" components { name: "HistoryPenalty" } components { name: "EvalTargetGroups" } }
+stages { name: "score" components { name: "DiscountEligibility" } components { name: "HistoryPenalty" } components { name: "EvalTargetGroups" } }
 stages { name: "select" components { name: "SelectWinners" } }
 stages { name: "record" components { name: "RecordHistory" } components { name: "RecordEvent" } }
 stages { name: "format" components { name: "FormatTemplate" } }

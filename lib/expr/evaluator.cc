@@ -293,10 +293,6 @@ Value In(const Value& needle, const Value& list, uint32_t pos) {
   return Vm::MakeBool(false);
 }
 
-inline bool TimestampInRange(int64_t seconds) {
-  return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds;
-}
-
 Value TimestampPlus(const Value& ts, __int128 nanos, uint32_t pos) {
   __int128 total = static_cast<__int128>(Vm::I(ts)) * kNanosPerSecond + Vm::Aux32(ts) + nanos;
   __int128 seconds = total / kNanosPerSecond;

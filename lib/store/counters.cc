@@ -3,11 +3,9 @@
 #include <cstdio>
 #include <map>
 
-#include "store/cat.h"
+#include "core/strings.h"
 
 namespace herald {
-
-using store_internal::Cat;
 
 // One item's counts. The fields move in one direction each:
 //   Add:        delta += n
@@ -106,7 +104,7 @@ CounterSlots* DeliveryCounters::MapLocked(std::span<const std::string> item_ids)
     slots->index_.try_emplace(item_ids[i], static_cast<int32_t>(i));
   }
   // Republish the lock-free id lookup (older maps stay alive for readers).
-  auto lookup = std::make_unique<counters_internal::IdMap<Item*>>();
+  auto lookup = std::make_unique<StringMap<Item*>>();
   for (const auto& [id, item] : items_) lookup->emplace(id, item.get());
   lookup_.store(lookup.get());
   lookups_.push_back(std::move(lookup));
@@ -138,7 +136,7 @@ DeliveryCounters::Item* DeliveryCounters::FindItem(std::string_view item_id) con
 absl::Status DeliveryCounters::ReloadLocked() {
   auto totals = store_->LoadCounterTotals();
   if (!totals.ok()) return totals.status();
-  counters_internal::IdMap<const CounterTotal*> by_id;
+  StringMap<const CounterTotal*> by_id;
   for (const CounterTotal& t : *totals) by_id[t.item_id] = &t;
   absl::MutexLock lock(&mu_);
   for (const auto& [id, item] : items_) {

@@ -13,7 +13,6 @@
 namespace herald {
 namespace {
 
-using store_internal::Cat;
 using store_internal::EventMicros;
 using store_internal::TimeMicros;
 
@@ -298,11 +297,11 @@ class MemoryStore final : public Store,
   struct Job {
     std::string state = "created";
     std::vector<LedgerEntry> entries;
-    store_internal::StringMap<size_t> index;
+    StringMap<size_t> index;
   };
   struct Coupon {
     int64_t total = 0;
-    store_internal::StringMap<int64_t> per_customer;
+    StringMap<int64_t> per_customer;
   };
 
   void AddLocked(const std::vector<CounterDelta>& merged) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -317,13 +316,13 @@ class MemoryStore final : public Store,
   std::map<std::string, std::pair<int64_t, int64_t>> counters_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<int64_t, int64_t>, v1::Event> events_ ABSL_GUARDED_BY(mu_);
   int64_t next_event_ ABSL_GUARDED_BY(mu_) = 0;
-  store_internal::StringMap<UserHistory> histories_ ABSL_GUARDED_BY(mu_);
+  StringMap<UserHistory> histories_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, v1::InteractionRecord> interactions_ ABSL_GUARDED_BY(mu_);
   int64_t last_interaction_ ABSL_GUARDED_BY(mu_) = 0;
-  store_internal::StringMap<Job> jobs_ ABSL_GUARDED_BY(mu_);
-  store_internal::StringMap<int64_t> watermarks_ ABSL_GUARDED_BY(mu_);
-  store_internal::StringMap<std::pair<std::string, absl::Time>> leases_ ABSL_GUARDED_BY(mu_);
-  store_internal::StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
+  StringMap<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  StringMap<int64_t> watermarks_ ABSL_GUARDED_BY(mu_);
+  StringMap<std::pair<std::string, absl::Time>> leases_ ABSL_GUARDED_BY(mu_);
+  StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
   std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
 };
 

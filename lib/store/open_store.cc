@@ -6,13 +6,11 @@
 #include "absl/strings/str_join.h"
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
-#include "store/cat.h"
+#include "core/strings.h"
 #include "store/sqlite_store.h"
 
 namespace herald {
 namespace {
-
-using store_internal::Cat;
 
 std::string ResolvePath(const std::string& path, const std::string& base_dir) {
   if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;

@@ -15,7 +15,7 @@
 #include "herald/model/events.pb.h"
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
-#include "store/cat.h"
+#include "core/strings.h"
 
 namespace herald::store_internal {
 

@@ -9,13 +9,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
 #include "herald/store_postgres.h"
-#include "store/cat.h"
+#include "core/strings.h"
 #include "store/store_common.h"
 
 namespace herald {
 namespace {
 
-using store_internal::Cat;
 
 constexpr int kSchemaVersion = 1;
 // pg_advisory_lock key guarding schema creation and migration ("HRLDSCHM").
@@ -226,9 +225,14 @@ absl::StatusCode CodeForSqlState(std::string_view state) {
   return absl::StatusCode::kInternal;
 }
 
+void IgnoreNotice(void*, const char*) {}
+
 class Connection {
  public:
-  explicit Connection(PGconn* conn) : conn_(conn) {}
+  explicit Connection(PGconn* conn) : conn_(conn) {
+    // NOTICEs ("schema already exists") would go to stderr; they carry nothing for us.
+    if (conn_ != nullptr) PQsetNoticeProcessor(conn_, &IgnoreNotice, nullptr);
+  }
   ~Connection() { PQfinish(conn_); }
   PGconn* get() const { return conn_; }
   bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }

@@ -152,7 +152,7 @@ TEST_CASE("The built-in pipelines build from the built-in components", "[pipelin
     auto p = Pipeline<SelectionContext>::Create(*def, CreateContext{&registry});
     INFO(def->name());
     REQUIRE(p.ok());
-    CHECK((*p)->Components().size() == 11);
+    CHECK((*p)->Components().size() == (def->name() == "advertising" ? 11 : 12));
   }
 }
 

@@ -121,7 +121,7 @@ TEST_CASE("RegisterBuiltins is explicit and idempotent", "[registry]") {
   CHECK(registry.All().size() == count);
   std::vector<std::string> selection = registry.Names("selection");
   for (const char* name : {"LoadContext", "LoadHistory", "FilterContent", "ExposureLimit",
-                           "NeedOfDelivery", "DiscountPriority", "HistoryPenalty",
+                           "NeedOfDelivery", "DiscountPriority", "DiscountEligibility", "HistoryPenalty",
                            "EvalTargetGroups", "SelectWinners", "RecordHistory", "RecordEvent",
                            "FormatTemplate"}) {
     INFO(name);

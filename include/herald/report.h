@@ -1,0 +1,137 @@
+// herald/report.h: the campaign reports, computed from stored events.
+//
+// Each report reads the events of a date range (and optionally one campaign)
+// from an EventStore in one scan, joins them with the catalog for names and
+// goals, and returns a ReportTable: named, typed columns and rows of cells.
+// The table renders as an aligned text table, CSV (RFC 4180), JSON, or one
+// self-contained HTML page with charts (no external URL: inline SVG drawn by
+// inline JavaScript; when drawing finishes the page sets
+// data-charts-drawn="N" on <body>).
+//
+// The reports (names as given to `herald report NAME`):
+//   campaign-item-summary     per ad: goal, requests, clicks, click rate, delivered, remaining
+//   reach-frequency-day       per day and campaign: requests, clicks, reach, frequency
+//   reach-frequency-item      per campaign item, for the whole range
+//   reach-frequency-campaign  per campaign, for the whole range
+//   campaign-event-summary    per campaign and event type (request, click, sold, custom names)
+//   ad-placement              per page group and campaign: requests, clicks, click rate, reach
+//
+// Definitions (Herald's choices where the reference is silent):
+//   * An event counts `count` times (0 counts once).
+//   * A user is the event's user_id, else its session_id; events with
+//     neither count toward totals but not toward reach.
+//   * Reach = distinct users with at least one request (ad shown);
+//     frequency = requests / reach. Per-day reach counts a user once per day.
+//   * Goals: campaign-level goaling splits the campaign's quantity over its
+//     paid ads by weight (largest remainder, so the parts add up: 3:1 of 1,500
+//     is 1,125 and 375); ad-level goaling uses each paid ad's quantity; house
+//     ads have no goal. "Delivered" counts the campaign's goal event
+//     (requests or clicks) over the whole range; remaining = goal - delivered,
+//     at least 0.
+//   * Days are cut in the catalog's time zone (options.time_zone overrides;
+//     UTC without either).
+//   * With a catalog, every ad of the selected campaigns has a row in the
+//     item reports even without events; events of items the catalog does not
+//     know are listed under their ids.
+//
+// Thread-safety: the functions are reentrant; the store must be safe for
+// concurrent use (every Store is).
+#ifndef HERALD_REPORT_H_
+#define HERALD_REPORT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "herald/model/catalog.pb.h"
+#include "herald/store.h"
+
+namespace herald {
+
+struct ReportInfo {
+  std::string_view name;   // "campaign-item-summary"
+  std::string_view title;  // "Campaign Item Summary"
+  std::string_view description;
+};
+
+// The reports, in the order above.
+std::span<const ReportInfo> ReportNames();
+
+struct ReportOptions {
+  absl::Time from = absl::InfinitePast();  // first instant included
+  absl::Time to = absl::InfiniteFuture();  // first instant excluded
+  std::string campaign;                    // a campaign id or name; empty = all campaigns
+  const v1::Catalog* catalog = nullptr;    // names and goals; null = ids only, no goals (borrowed)
+  std::string time_zone;                   // IANA zone cutting days; empty = the catalog's, else UTC
+};
+
+enum class ColumnKind { kText, kInteger, kDecimal, kPercent, kDate };
+
+struct ReportColumn {
+  std::string key;    // JSON key and CSV header: "click_rate"
+  std::string title;  // table and HTML header: "Click rate"
+  ColumnKind kind = ColumnKind::kText;
+};
+
+// A missing value (no goal, no reach) is std::monostate: empty in the table
+// and CSV, null in JSON.
+using ReportCell = std::variant<std::monostate, int64_t, double, std::string>;
+
+struct ReportTable {
+  std::string name;      // "campaign-item-summary"
+  std::string title;     // "Campaign Item Summary"
+  std::string subtitle;  // the filters: "2026-06-01 to 2026-06-30, campaign \"Spring\""
+  std::vector<ReportColumn> columns;
+  std::vector<std::vector<ReportCell>> rows;  // each row has one cell per column
+};
+
+// Chart data for the HTML page.
+struct DeliverySeries {
+  std::string campaign;    // name (or id)
+  std::string item;        // name (or id)
+  std::string goal_event;  // "requests" or "clicks"
+  int64_t goal = 0;        // 0 = none (house ad or no catalog)
+  std::vector<std::pair<std::string, int64_t>> cumulative;  // (day, goal events delivered so far)
+};
+struct ReachDay {
+  std::string day;
+  int64_t requests = 0;
+  int64_t reach = 0;
+  double frequency = 0;
+};
+struct ReportCharts {
+  std::vector<DeliverySeries> delivery;  // one per ad: delivery against goal over time
+  std::vector<ReachDay> reach;           // reach and frequency per day, all selected campaigns
+};
+
+// Runs the report `name` (see ReportNames). NotFound for an unknown report
+// name or an unknown campaign (when a catalog is given); the store's errors
+// otherwise.
+absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
+                                      const ReportOptions& options);
+
+// The series the HTML charts draw, for the same options.
+absl::StatusOr<ReportCharts> BuildReportCharts(EventStore& events, const ReportOptions& options);
+
+// Renderers. RenderReport takes "table", "csv", "json" or "html" (html needs
+// `charts`; without them the page has the table only).
+std::string RenderTable(const ReportTable& table);
+std::string RenderCsv(const ReportTable& table);
+std::string RenderJson(const ReportTable& table);
+std::string RenderHtml(const ReportTable& table, const ReportCharts& charts);
+absl::StatusOr<std::string> RenderReport(const ReportTable& table, std::string_view format,
+                                         const ReportCharts* charts = nullptr);
+
+// Campaign-level goal split: `quantity` over `weights` by the largest
+// remainder method (the parts add up to `quantity`). Zero or negative total
+// weight gives zeros.
+std::vector<int64_t> SplitByWeight(int64_t quantity, std::span<const double> weights);
+
+}  // namespace herald
+
+#endif  // HERALD_REPORT_H_

@@ -1,0 +1,345 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "csf/catalog_builder.h"
+#include "herald/builtins.h"
+#include "herald/selection.h"
+#include "herald/store.h"
+
+namespace herald {
+namespace {
+
+using testing::CatalogBuilder;
+using testing::Utc;
+
+struct Fixture {
+  Registry registry;
+  std::unique_ptr<Store> store = NewMemoryStore();
+  Fixture() { REQUIRE(RegisterBuiltins(&registry).ok()); }
+
+  std::unique_ptr<ContentSelector> Selector(std::shared_ptr<const CompiledCatalog> catalog,
+                                            uint64_t seed = 1,
+                                            const v1::PipelineDefinition* ads = nullptr) {
+    SelectorConfig config;
+    config.registry = &registry;
+    config.store = store.get();
+    config.options.seed = seed;
+    config.advertising = ads;
+    auto s = NewContentSelector(std::move(catalog), config);
+    REQUIRE(s.ok());
+    return std::move(*s);
+  }
+};
+
+SelectionRequest Request(absl::Time at, std::string page = "Home", int count = 1) {
+  SelectionRequest r;
+  r.page_groups = {std::move(page)};
+  r.count = count;
+  r.time = at;
+  return r;
+}
+
+std::vector<std::string> Ids(const SelectionResult& r) {
+  std::vector<std::string> out;
+  for (const auto& w : r.winners) out.push_back(w.item_id);
+  return out;
+}
+
+TEST_CASE("Paid ads are paced: each serves until it is 0.25% of its goal ahead", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-10");
+  CatalogBuilder::PaidAd(c, "small", 1000);
+  CatalogBuilder::PaidAd(c, "big", 1000)->set_industry("paint");
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  // One day of ten has passed: 100 of each goal are expected by now. With the
+  // default gain of 20 and house threshold 0.95, an ad serves while
+  // delivered <= expected + 2.5, so each serves 103 times, then nothing
+  // (there is no house ad).
+  auto at = Utc(2026, 6, 2);
+  SelectionRequest warm = Request(at);
+  for (int i = 0; i < 400; ++i) {
+    SelectionRequest r = warm;
+    r.page_groups = {"Home"};
+    auto result = selector->Select(r);
+    REQUIRE(result.ok());
+  }
+  auto [small, _s] = selector->Delivered("small");
+  auto [big, _b] = selector->Delivered("big");
+  CHECK(small == 103);
+  CHECK(big == 103);
+  auto traced = Request(at);
+  traced.trace = true;
+  auto r = selector->Select(traced);
+  REQUIRE(r.ok());
+  std::string text = r->trace.ToText();
+  CHECK_THAT(text, Catch::Contains("need of delivery"));
+  CHECK_THAT(text, Catch::Contains("winner"));
+}
+
+TEST_CASE("House ads serve when every paid ad is ahead, and when none is eligible", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-11");
+  CatalogBuilder::PaidAd(c, "paid", 100);
+  CatalogBuilder::HouseAd(c, "house", 1);
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  // One day of ten has passed: 10 requests expected; serve until ahead.
+  auto at = Utc(2026, 6, 2);
+  int paid = 0, house = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto r = selector->Select(Request(at));
+    REQUIRE(r.ok());
+    REQUIRE(r->winners.size() == 1);
+    (r->winners[0].kind == "paid" ? paid : house)++;
+  }
+  CHECK(paid >= 10);
+  CHECK(paid <= 11);  // at most 0.25% of the goal ahead of schedule, rounded up
+  CHECK(house == 100 - paid);
+  // A page group with no paid ad: the house ad... is not placed there either.
+  auto sports = selector->Select(Request(at, "Sports"));
+  REQUIRE(sports.ok());
+  CHECK(sports->winners.empty());
+}
+
+TEST_CASE("Filtering: size, schedule, inactive items, page history and industries", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  CatalogBuilder::PaidAd(c, "banner", 1000)->set_size("Banner");
+  CatalogBuilder::PaidAd(c, "rect", 1000)->set_size("Medium Rectangle");
+  auto* later = CatalogBuilder::PaidAd(c, "later", 1000);
+  later->mutable_schedule()->set_start("2026-06-20");
+  auto* off = c->add_items();
+  *off = c->items(0);
+  off->set_id("inactive");
+  off->set_active(false);
+  CatalogBuilder::PaidAd(c, "paint1", 1000)->set_industry("paint");
+  CatalogBuilder::PaidAd(c, "paint2", 1000)->set_industry("paint");
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  auto req = Request(Utc(2026, 6, 10), "Home", 10);
+  req.size = "Banner";
+  req.record = false;
+  auto r = selector->Select(req);
+  REQUIRE(r.ok());
+  std::vector<std::string> ids = Ids(*r);
+  std::sort(ids.begin(), ids.end());
+  // Size "Banner": items without a size serve any size; one paint ad only.
+  REQUIRE(ids.size() == 2);
+  CHECK(ids[0] == "banner");
+  CHECK((ids[1] == "paint1" || ids[1] == "paint2"));
+
+  // Page history: what is already on the page, and its industry, never comes again.
+  req.page_history = {"banner", "paint2"};
+  req.trace = true;
+  auto again = selector->Select(req);
+  REQUIRE(again.ok());
+  CHECK(again->winners.empty());
+  CHECK_THAT(again->trace.ToText(), Catch::Contains("paint1 filtered (its industry is already on the page)"));
+  CHECK_THAT(again->trace.ToText(), Catch::Contains("later filtered (schedule has not started)"));
+  CHECK_THAT(again->trace.ToText(), Catch::Contains("rect filtered (size does not match)"));
+}
+
+TEST_CASE("Unknown page groups and sizes are errors that name them", "[csf]") {
+  CatalogBuilder b;
+  CatalogBuilder::PaidAd(b.Campaign("c", "2026-06-01", "2026-06-30"), "a", 10);
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  auto r = selector->Select(Request(Utc(2026, 6, 2), "Sprots"));
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(r.status().message()), Catch::Contains("unknown page group \"Sprots\""));
+  auto req = Request(Utc(2026, 6, 2));
+  req.size = "Huge";
+  CHECK_THAT(std::string(selector->Select(req).status().message()),
+             Catch::Contains("unknown content size \"Huge\""));
+  req.size.clear();
+  req.count = 0;
+  CHECK_THAT(std::string(selector->Select(req).status().message()), Catch::Contains("count must be within 1..20"));
+}
+
+TEST_CASE("Competing customers never share a page when exclusion is on", "[csf]") {
+  CatalogBuilder b;
+  b.Customer("a")->add_competitors("b");
+  b.Customer("b");
+  CatalogBuilder::PaidAd(b.Campaign("ca", "2026-06-01", "2026-06-30", "a"), "a-ad", 1000);
+  CatalogBuilder::PaidAd(b.Campaign("cb", "2026-06-01", "2026-06-30", "b"), "b-ad", 1000);
+  v1::PipelineDefinition def = DefaultAdvertisingPipeline();
+  def.mutable_stages(4)->mutable_components(0)->set_json_config(R"({"excludeCompetitors": true})");
+  Fixture f;
+  auto catalog = b.Compile();
+  auto plain = f.Selector(catalog);
+  auto exclusive = f.Selector(catalog, 1, &def);
+  auto req = Request(Utc(2026, 6, 5), "Home", 2);
+  req.record = false;
+  CHECK(plain->Select(req)->winners.size() == 2);
+  CHECK(exclusive->Select(req)->winners.size() == 1);
+  req.page_history = {"a-ad"};
+  req.count = 1;
+  CHECK(exclusive->Select(req)->winners.empty());
+}
+
+TEST_CASE("Target groups: require, exclude, target boost and sponsor", "[csf]") {
+  CatalogBuilder b;
+  auto* tg = b.TargetGroup("adults");
+  auto* e = tg->add_entries();
+  e->set_action(v1::TARGET_ACTION_REQUIRE);
+  e->set_expression("user.age >= 21");
+  auto* wa = b.TargetGroup("wa");
+  auto* boost = wa->add_entries();
+  boost->set_action(v1::TARGET_ACTION_TARGET);
+  boost->set_expression("user.state == 'WA'");
+  boost->set_boost(3);
+  auto* no_wa = b.TargetGroup("not-wa");
+  auto* ex = no_wa->add_entries();
+  ex->set_action(v1::TARGET_ACTION_EXCLUDE);
+  ex->set_expression("user.state == 'WA'");
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  CatalogBuilder::PaidAd(c, "beer", 1000)->set_target_group("adults");
+  CatalogBuilder::PaidAd(c, "rain", 1000)->set_target_group("wa");
+  CatalogBuilder::PaidAd(c, "sun", 1000)->set_target_group("not-wa");
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  auto run = [&](std::optional<int> age, std::string state) {
+    v1::Profile p;
+    if (age) (*p.mutable_values())["age"].set_int_value(*age);
+    (*p.mutable_values())["state"].set_string_value(state);
+    auto req = Request(Utc(2026, 6, 5), "Home", 3);
+    req.user = &p;
+    req.record = false;
+    req.trace = true;
+    auto r = selector->Select(req);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  auto wa_adult = run(30, "WA");
+  CHECK(Ids(wa_adult) == std::vector<std::string>{"rain", "beer"});  // boosted first; sun excluded
+  auto or_minor = run(15, "OR");
+  CHECK(Ids(or_minor) == std::vector<std::string>{"rain", "sun"});
+  // An absent attribute is an error value: the REQUIRE does not match, and the trace says why.
+  auto unknown = run(std::nullopt, "OR");
+  CHECK_THAT(unknown.trace.ToText(), Catch::Contains("`user.age >= 21` did not match"));
+  CHECK(Ids(unknown) == std::vector<std::string>{"rain", "sun"});
+}
+
+TEST_CASE("Exposure limits hold per session; history penalty rotates ads", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  CatalogBuilder::PaidAd(c, "limited", 100000)->set_exposure_limit(2);
+  CatalogBuilder::HouseAd(c, "filler", 1);
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  auto req = Request(Utc(2026, 6, 29));  // far behind: the paid ad always wants to serve
+  req.user_id = "u1";
+  req.session_id = "s1";
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 10; ++i) seen[Ids(*selector->Select(req))[0]]++;
+  CHECK(seen["limited"] == 2);
+  CHECK(seen["filler"] == 8);
+  req.session_id = "s2";  // a new session: the limit starts again
+  CHECK(Ids(*selector->Select(req))[0] == "limited");
+}
+
+TEST_CASE("Clicks are recorded and count toward click goals", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  c->set_goal_event(v1::GOAL_EVENT_CLICKS);
+  CatalogBuilder::PaidAd(c, "clicky", 50);
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  REQUIRE(selector->RecordClick("clicky", "u1", "Home", Utc(2026, 6, 3)).ok());
+  REQUIRE(selector->RecordClick("clicky", "u2", "Home", Utc(2026, 6, 3)).ok());
+  CHECK(selector->Delivered("clicky") == std::pair<int64_t, int64_t>{0, 2});
+  CHECK(selector->RecordClick("nope", "u1", "Home", Utc(2026, 6, 3)).code() == absl::StatusCode::kNotFound);
+  REQUIRE(selector->Flush().ok());
+  auto totals = f.store->counters().LoadCounterTotals();
+  REQUIRE(totals.ok());
+  bool found = false;
+  for (const auto& t : *totals) {
+    if (t.item_id == "clicky") {
+      found = true;
+      CHECK(t.clicks == 2);
+    }
+  }
+  CHECK(found);
+}
+
+TEST_CASE("Many threads select while the catalog is swapped", "[csf]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  for (int i = 0; i < 20; ++i) CatalogBuilder::PaidAd(c, "ad" + std::to_string(i), 100000);
+  CatalogBuilder::HouseAd(c, "house", 1);
+  auto first = b.Compile();
+  CatalogBuilder::PaidAd(b.proto().mutable_campaigns(0), "new-ad", 100000);
+  auto second = b.Compile();
+  Fixture f;
+  auto selector = f.Selector(first);
+  std::atomic<int> served{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        auto req = Request(Utc(2026, 6, 15));
+        req.user_id = "u" + std::to_string((t * 7919 + i) % 300);
+        auto r = selector->Select(req);
+        if (r.ok() && r->winners.size() == 1) ++served; else ++failed;
+      }
+    });
+  }
+  for (int k = 0; k < 20; ++k) {
+    REQUIRE(selector->SetCatalog(k % 2 ? second : first).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failed == 0);
+  CHECK(served == 8000);
+  int64_t total = 0;
+  for (int i = 0; i < 20; ++i) total += selector->Delivered("ad" + std::to_string(i)).first;
+  total += selector->Delivered("new-ad").first + selector->Delivered("house").first;
+  CHECK(total == 8000);  // no delivery lost across swaps
+}
+
+TEST_CASE("Discount ads are selected by priority and formatted", "[csf]") {
+  auto catalog = CompiledCatalog::Load(std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto");
+  REQUIRE(catalog.ok());
+  Fixture f;
+  auto selector = f.Selector(*catalog);
+  SelectionRequest req;
+  req.discounts = true;
+  req.page_groups = {"Kitchen"};
+  req.count = 3;
+  req.time = Utc(2026, 11, 23, 20);
+  req.record = false;
+  v1::Profile p;
+  (*p.mutable_values())["registered"].set_bool_value(true);
+  req.user = &p;
+  auto r = selector->Select(req);
+  REQUIRE(r.ok());
+  REQUIRE(r->winners.size() == 3);
+  CHECK(r->winners[0].item_id == "juice-bogo");   // priority 10
+  CHECK(r->winners[1].item_id == "phones-10");    // priority 10 too, later in the catalog
+  CHECK(r->winners[0].kind == "discount");
+  CHECK_THAT(r->winners[0].html, Catch::Contains("Buy one case of juice"));
+}
+
+TEST_CASE("FormatTemplate escapes fields and can route clicks through a redirect", "[csf]") {
+  CatalogBuilder b;
+  auto* ad = CatalogBuilder::PaidAd(b.Campaign("c", "2026-06-01", "2026-06-30"), "x", 100);
+  ad->mutable_display()->set_template_("<a href=\"{{click_url}}\">{{title}} {{ name }}</a>");
+  (*ad->mutable_display()->mutable_fields())["title"] = "Tom & Jerry <3";
+  v1::PipelineDefinition def = DefaultAdvertisingPipeline();
+  def.mutable_stages(6)->mutable_components(0)->set_json_config(R"({"clickRedirect": "/click/{{id}}"})");
+  Fixture f;
+  auto selector = f.Selector(b.Compile(), 1, &def);
+  auto req = Request(Utc(2026, 6, 20));
+  auto r = selector->Select(req);
+  REQUIRE(r.ok());
+  REQUIRE(r->winners.size() == 1);
+  CHECK(r->winners[0].html == "<a href=\"/click/x\">Tom &amp; Jerry &lt;3 x</a>");
+  CHECK(r->winners[0].click_url == "/click/x");
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,81 @@
+// Evaluation allocates nothing: this executable replaces the global operator
+// new and counts calls while programs are evaluated (after one warm-up
+// evaluation, which may size the activation's scratch space and warm RE2's
+// DFA cache).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "expr/expr_test_util.h"
+#include "herald/expr.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+  void* p = std::malloc(size == 0 ? 1 : size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+  return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& t) noexcept {
+  return operator new(size, t);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace herald::expr {
+namespace {
+
+TEST_CASE("Evaluate allocates nothing", "[expr][alloc]") {
+  testing::Env env;
+  const char* kExpressions[] = {
+      "user.age >= 21 && user.state == 'WA' && context.page_group in ['sports', 'news']",
+      "user.registered == true && user.age >= 18 && 'golf' in user.interests && "
+      "product.price > 20.00",
+      "has(user.gender) && user.gender == 'f' || user.age < 18",  // absent: error values
+      "user.gender == 'f' && false",
+      "now.getHours('America/Los_Angeles') >= 17 && now.getHours('America/Los_Angeles') < 21",
+      "now.getDayOfWeek('Europe/Paris') in [0, 6]",
+      "now - timestamp('2026-06-01T17:00:00Z') < duration('2h')",
+      "product.price * product.quantity + 0.99 > basket.subtotal",
+      "user.name.lowerAscii().contains('ada') && (user.state + '-' + context.page_group).size() > 3",
+      "user.name.matches('^Ada [A-Z][a-z]+$')",
+      "user.age > 18 ? user.score * 2.0 : 1.0",
+      "9223372036854775807 + user.age",
+      "'WA' in [user.state, context.page_group]",
+  };
+  for (const char* source : kExpressions) {
+    INFO(source);
+    auto program = Compile(source, env.schema());
+    REQUIRE(program.ok());
+    Value warm = program->Evaluate(env.activation());
+    (void)warm;
+    g_allocations = 0;
+    g_counting = true;
+    int64_t hits = 0;
+    for (int i = 0; i < 1000; ++i) {
+      Value v = program->Evaluate(env.activation());
+      hits += v.type() == Type::kBool && v.bool_value();
+      Value why;
+      hits += program->Matches(env.activation(), &why);
+    }
+    g_counting = false;
+    CHECK(g_allocations.load() == 0);
+    (void)hits;
+  }
+}
+
+}  // namespace
+}  // namespace herald::expr
