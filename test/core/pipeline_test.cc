@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "google/protobuf/any.pb.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/wrappers.pb.h"
 #include "herald/pipeline.h"
 #include "herald/selection.h"
@@ -154,6 +155,21 @@ TEST_CASE("The built-in pipelines build from the built-in components", "[pipelin
     REQUIRE(p.ok());
     CHECK((*p)->Components().size() == (def->name() == "advertising" ? 11 : 12));
   }
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST_CASE("pipelines/*.textproto are the built-in definitions", "[pipeline]") {
+  auto ads = LoadPipelineDefinition(std::string(HERALD_SOURCE_DIR) + "/pipelines/advertising.textproto");
+  auto discounts = LoadPipelineDefinition(std::string(HERALD_SOURCE_DIR) + "/pipelines/discounts.textproto");
+  REQUIRE(ads.ok());
+  REQUIRE(discounts.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*ads, DefaultAdvertisingPipeline()));
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*discounts, DefaultDiscountPipeline()));
 }
 
 }  // namespace
