@@ -22,6 +22,8 @@ void AddComponentsCommand(CLI::App& app, CommandEnv& env);  // components_comman
 void AddExprCommand(CLI::App& app, CommandEnv& env);        // expr_command.cc
 void AddSelectCommand(CLI::App& app, CommandEnv& env);      // select_command.cc
 void AddReportCommand(CLI::App& app, CommandEnv& env);      // report_command.cc
+void AddPriceCommand(CLI::App& app, CommandEnv& env);       // price_command.cc
+void AddMailCommand(CLI::App& app, CommandEnv& env);        // mail_command.cc
 
 }  // namespace herald::cli
 
