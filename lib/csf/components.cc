@@ -484,11 +484,13 @@ class SelectWinners final : public Comp {
     // Paid (or generic) candidates by score, best first; ties by catalog order.
     s.order.clear();
     double best_nod = 0;
+    bool any_paid = false;
     for (uint32_t i = 0; i < ctx.candidates.size(); ++i) {
       const Candidate& c = ctx.candidates[i];
       ItemKind kind = catalog.items()[c.item].kind;
       if (kind == ItemKind::kHouseAd) continue;
       if (kind == ItemKind::kPaidAd) {
+        any_paid = true;
         best_nod = std::max(best_nod, c.initial);
         if (c.initial < threshold_) {
           if (ctx.trace) ctx.trace->Note(catalog.items()[c.item].id, "passed",
@@ -515,7 +517,7 @@ class SelectWinners final : public Comp {
       for (uint32_t i = 0; i < ctx.candidates.size(); ++i) {
         const Candidate& c = ctx.candidates[i];
         const CompiledItem& item = catalog.items()[c.item];
-        if (item.kind != ItemKind::kHouseAd || Conflicts(ctx, s, item)) continue;
+        if (item.kind != ItemKind::kHouseAd || Conflicts(ctx, s, item) != nullptr) continue;
         double w = item.weight * c.score;
         if (!(w > 0)) continue;
         s.order.push_back(i);
@@ -526,9 +528,15 @@ class SelectWinners final : public Comp {
       double r = std::uniform_real_distribution<double>(0.0, total)(s.rng);
       size_t k = std::upper_bound(s.weights.begin(), s.weights.end(), r) - s.weights.begin();
       if (k >= s.order.size()) k = s.order.size() - 1;
-      TryAdd(ctx, s, ctx.candidates[s.order[k]],
-             best_nod > 0 ? absl::StrFormat("house ad by weight (best paid need of delivery %.3f < %.2f)", best_nod, threshold_)
-                          : std::string("house ad by weight (no paid ad eligible)"));
+      std::string why;
+      if (ctx.trace != nullptr) {
+        why = !any_paid          ? std::string("house ad by weight (no paid ad eligible)")
+              : best_nod < threshold_
+                  ? absl::StrFormat("house ad by weight (best paid need of delivery %.3f < %.2f)",
+                                    best_nod, threshold_)
+                  : std::string("house ad by weight (no other paid ad could take the slot)");
+      }
+      TryAdd(ctx, s, ctx.candidates[s.order[k]], why);
     }
     if (ctx.trace != nullptr) {
       ctx.trace->Note("", "winners", Cat(ctx.winners.size(), " of ", want, " requested"));
@@ -537,36 +545,39 @@ class SelectWinners final : public Comp {
   }
 
  private:
-  bool Conflicts(const SelectionContext& ctx, const RequestScratch& s,
-                 const CompiledItem& item) const {
+  // Why `item` cannot join the winners, or null when it can.
+  const char* Conflicts(const SelectionContext& ctx, const RequestScratch& s,
+                        const CompiledItem& item) const {
     const CompiledCatalog& catalog = *ctx.catalog;
     for (uint32_t w : ctx.winners) {
       const CompiledItem& other = catalog.items()[w];
-      if (other.index == item.index) return true;
+      if (other.index == item.index) return "already a winner";
       if (!config_.allow_same_industry() && item.industry >= 0 && other.industry == item.industry) {
-        return true;
+        return "a winner has the same industry";
       }
       if (config_.exclude_competitors() && item.customer >= 0 && other.customer >= 0) {
         const auto& rivals = catalog.competitors()[item.customer];
-        if (std::binary_search(rivals.begin(), rivals.end(), other.customer)) return true;
+        if (std::binary_search(rivals.begin(), rivals.end(), other.customer)) {
+          return "a winner is from a competing customer";
+        }
       }
     }
     if (config_.exclude_competitors() && item.customer >= 0) {
       const auto& rivals = catalog.competitors()[item.customer];
       for (int32_t customer : s.page_history_customers) {
-        if (std::binary_search(rivals.begin(), rivals.end(), customer)) return true;
+        if (std::binary_search(rivals.begin(), rivals.end(), customer)) {
+          return "a competing customer is already on the page";
+        }
       }
     }
-    return false;
+    return nullptr;
   }
 
   void TryAdd(SelectionContext& ctx, RequestScratch& s, const Candidate& c,
               const std::string& why) const {
     const CompiledItem& item = ctx.catalog->items()[c.item];
-    if (Conflicts(ctx, s, item)) {
-      if (ctx.trace != nullptr) {
-        ctx.trace->Note(item.id, "excluded", "conflicts with a winner (same item, industry or competitor)");
-      }
+    if (const char* conflict = Conflicts(ctx, s, item)) {
+      if (ctx.trace != nullptr) ctx.trace->Note(item.id, "excluded", conflict);
       return;
     }
     ctx.winners.push_back(c.item);

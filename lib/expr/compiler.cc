@@ -964,7 +964,8 @@ class Compiler {
           Instr& last = out_->code.back();
           bool fusable = Here() == start + 1 && last.logic == kLogicPush &&
                          (last.op == Opcode::kCmpSlotConst ||
-                          last.op == Opcode::kInSlotConstList || last.op == Opcode::kHas);
+                          last.op == Opcode::kInSlotConstList ||
+                          last.op == Opcode::kConstInSlot || last.op == Opcode::kHas);
           if (fusable) {
             // The test folds its own result into the chain.
             last.logic = i == 0 ? (is_and ? kLogicAndFirst : kLogicOrFirst)
@@ -1034,6 +1035,15 @@ class Compiler {
         Emit(Opcode::kInSlotConstList, +1, ChainStart(lhs), slot, c, 0,
              static_cast<uint16_t>(message));
         return absl::OkStatus();
+      }
+      if (IsConst(lhs) && IsSlot(rhs)) {
+        uint32_t slot = UseSlot(rhs);
+        uint32_t message = AbsentMessage(static_cast<int>(slot));
+        if (message <= 0xffff) {
+          Emit(Opcode::kConstInSlot, +1, ChainStart(rhs), slot, AddConst(lhs), 0,
+               static_cast<uint16_t>(message));
+          return absl::OkStatus();
+        }
       }
       if (list.kind == NodeKind::kList && !IsConst(rhs)) {
         if (absl::Status s = Emit(lhs); !s.ok()) return s;

@@ -760,6 +760,15 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         }
         break;
       }
+      case Opcode::kConstInSlot: {
+        const Value& v = slots[in.a];
+        if (IsAbsent(v)) {
+          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
+        } else {
+          HERALD_DELIVER(in, In(consts[in.b], v, in.pos));
+        }
+        break;
+      }
       case Opcode::kIn: {
         Value list = *top--;
         *top = In(*top, list, in.pos);
@@ -965,7 +974,7 @@ std::string Program::Disassemble() const {
   if (impl_ == nullptr) return "";
   static constexpr const char* kNames[] = {
       "const",      "load",       "has",         "cmp",        "cmp_const",
-      "cmp_slot_const", "in_slot_const_list", "in", "in_begin", "in_elem",
+      "cmp_slot_const", "in_slot_const_list", "const_in_slot", "in", "in_begin", "in_elem",
       "in_end",     "arith",      "neg",         "not",        "and_first",
       "and_next",   "or_first",   "or_next",     "cond",       "jump",
       "size",       "starts_with", "ends_with",  "contains",   "matches",
@@ -975,7 +984,8 @@ std::string Program::Disassemble() const {
   for (size_t i = 0; i < impl_->code.size(); ++i) {
     const internal::Instr& in = impl_->code[i];
     Append(&out, i, ": ", kNames[static_cast<int>(in.op)], " a=", in.a, " b=", in.b,
-                    " sub=", static_cast<int>(in.sub), "\n");
+           " sub=", static_cast<int>(in.sub), " logic=", static_cast<int>(in.logic),
+           " jump=", in.jump, "\n");
   }
   return out;
 }

@@ -32,6 +32,7 @@ enum class Opcode : uint8_t {
   kCmpConst,         // sub = CmpKind; top = top <sub> consts[a]
   kCmpSlotConst,     // sub = CmpKind; push slot a <sub> consts[b] (absent -> messages[c])
   kInSlotConstList,  // push slot a in consts[b] (absent -> messages[c])
+  kConstInSlot,      // push consts[b] in slot a (a list; absent -> messages[c])
   kIn,               // pop list, needle; push needle in list
   kInBegin,          // push false: the accumulator of a non-constant list
   kInElem,           // pop element; acc = top, needle = top-1

@@ -32,6 +32,7 @@ struct ItemInfo {
   std::string id, name, campaign_id, campaign_name;
   bool paid = true;
   bool is_ad = true;
+  bool known = true;  // in the catalog
   int64_t goal = 0;  // 0 = none
   std::string goal_event = "requests";
   int order = 0;  // catalog order
@@ -218,6 +219,7 @@ std::vector<ItemInfo> ItemsToList(const CatalogIndex& index, const Aggregates& a
     info.campaign_id = c == agg.item_campaign.end() ? "" : c->second;
     info.campaign_name = CampaignName(index, info.campaign_id);
     info.paid = false;
+    info.known = false;
     out.push_back(std::move(info));
   }
   return out;
@@ -313,7 +315,9 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
       const int64_t delivered = item.goal_event == "clicks" ? t.clicks : t.requests;
       std::vector<ReportCell> row = {item.campaign_name,
                                      item.name,
-                                     std::string(!item.is_ad ? "other" : (item.paid ? "paid" : "house")),
+                                     !item.known ? ReportCell()
+                                                 : ReportCell(std::string(
+                                                       !item.is_ad ? "other" : (item.paid ? "paid" : "house"))),
                                      item.paid ? ReportCell(item.goal_event) : ReportCell(),
                                      item.goal > 0 ? ReportCell(item.goal) : ReportCell(),
                                      t.requests,

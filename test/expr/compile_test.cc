@@ -2,6 +2,7 @@
 // type errors and limits.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 
 #include "expr/expr_test_util.h"
@@ -126,6 +127,22 @@ TEST_CASE("limits: depth, size and node count are errors, not crashes", "[expr][
   few.max_nodes = 5;
   CHECK(env.Compile("1 + 2 + 3 + 4", few).status().code() ==
         absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("targeting tests fuse into one instruction per comparison", "[expr][compile]") {
+  Env env;
+  auto program = env.Compile(
+      "user.registered == true && user.age >= 18 && user.age < 65 && "
+      "'golf' in user.interests && context.page_group in ['sports', 'news']");
+  REQUIRE(program.ok());
+  std::string listing = program->Disassemble();
+  INFO(listing);
+  CHECK(std::count(listing.begin(), listing.end(), '\n') == 6);  // 5 tests + return
+  // Fused tests keep CEL's commutative error absorption.
+  env.Unset("user.age");
+  CHECK(program->Evaluate(env.activation()).DebugString() == "error(user.age is not set)");
+  env.Set("user.registered", Value::Bool(false));
+  CHECK(program->Evaluate(env.activation()).DebugString() == "false");
 }
 
 TEST_CASE("the parser builds a flat tree with positions", "[expr][parser]") {

@@ -64,6 +64,11 @@ TEST_CASE("absent attributes: has() is false, reads are errors, filters are fals
   CHECK(env.Eval("user.age > 21 && false") == "false");
   CHECK(env.Eval("user.age > 21 || true") == "true");
   CHECK(env.Eval("user.age > 21 && true") == "error(user.age is not set)");
+  env.Unset("user.interests");
+  CHECK(env.Eval("'golf' in user.interests") == "error(user.interests is not set)");
+  CHECK(env.Eval("user.registered && 'golf' in user.interests") ==
+        "error(user.interests is not set)");
+  CHECK(env.Eval("'golf' in user.interests || user.registered") == "true");
 
   auto program = CompileFilter("user.age >= 21 && user.state == 'WA'", env.schema());
   REQUIRE(program.ok());

@@ -1,0 +1,801 @@
+// The built-in components of the basket pipeline (OrderDiscount). See
+// herald/discount.h for the stages and docs/discounts.md for the rules.
+#include "core/strings.h"
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+#include "core/catalog_schemas.h"
+#include "discount/work.h"
+#include "herald/campaign_cache.h"
+#include "herald/discount.h"
+#include "herald/model/discount_config.pb.h"
+#include "herald/store.h"
+
+namespace herald {
+
+int WeekdayIndex(absl::CivilDay day);  // lib/csf/compiled_catalog.cc
+
+namespace {
+
+using discount_internal::BasketWork;
+using discount_internal::PreparedDiscount;
+using discount_internal::PreparedDiscounts;
+using discount_internal::Role;
+using discount_internal::UnitState;
+using Comp = BasketComponent;
+
+template <typename Config, typename Impl>
+std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
+  return MakeFactory<Comp, Config>(
+      std::move(name), std::move(description),
+      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
+        auto made = Impl::Make(config);
+        if (!made.ok()) return made.status();
+        return std::unique_ptr<Comp>(std::move(*made));
+      });
+}
+
+absl::Status ConfigError(std::string_view component, std::string_view message) {
+  return absl::InvalidArgumentError(Cat(component, " config: ", message));
+}
+
+absl::Status NeedsWork(const BasketContext& ctx, std::string_view component) {
+  if (ctx.work == nullptr || ctx.work->prepared == nullptr) {
+    return absl::FailedPreconditionError(Cat(component, ": runs only inside BasketPricer::Price"));
+  }
+  return absl::OkStatus();
+}
+
+std::string_view KindName(v1::OfferKind kind) {
+  switch (kind) {
+    case v1::OFFER_KIND_PERCENT_OFF: return "percent off";
+    case v1::OFFER_KIND_AMOUNT_OFF: return "amount off";
+    case v1::OFFER_KIND_FIXED_PRICE: return "fixed price";
+    case v1::OFFER_KIND_FREE_SHIPPING: return "free shipping";
+    case v1::OFFER_KIND_SHIPPING_PERCENT_OFF: return "shipping percent off";
+    case v1::OFFER_KIND_ORDER_PERCENT_OFF: return "order percent off";
+    case v1::OFFER_KIND_ORDER_AMOUNT_OFF: return "order amount off";
+    default: return "unknown offer";
+  }
+}
+
+// ---------------------------------------------------------------- eligibility
+
+// The discount's requirements: schedule, click, coupon, offer currency and
+// the eligibility expression over user, context and now.
+class CheckEligibility final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<CheckEligibility>> Make(const v1::CheckEligibilityConfig& config) {
+    if (config.max_coupon_codes() < 0) return ConfigError("CheckEligibility", "max_coupon_codes must be >= 0");
+    auto c = std::make_unique<CheckEligibility>();
+    c->config_ = config;
+    c->max_codes_ = config.max_coupon_codes() == 0 ? 20 : config.max_coupon_codes();
+    return c;
+  }
+
+  absl::Status Run(BasketContext& ctx) const override {
+    if (auto s = NeedsWork(ctx, "CheckEligibility"); !s.ok()) return s;
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const v1::Basket& basket = *ctx.basket;
+    if (basket.coupon_codes_size() > max_codes_) {
+      return absl::InvalidArgumentError(
+          Cat("basket: ", basket.coupon_codes_size(), " coupon codes; at most ", max_codes_, " are allowed"));
+    }
+    const CompiledCatalog& catalog = *ctx.catalog;
+    const TargetingSchema& t = catalog.targeting();
+    expr::Activation& act = *w.targeting_activation;
+    FillProfileSlots(t.user, &basket.user(), &act, &w.user_lists);
+    FillProfileSlots(t.context, &basket.context(), &act, &w.context_lists);
+    act.Set(t.now, expr::Value::Timestamp(ctx.now));
+    auto zones = catalog.zones();
+    int weekday[8], minute[8];
+    std::vector<std::pair<int, int>> more;
+    for (size_t z = 0; z < zones.size(); ++z) {
+      absl::CivilSecond cs = absl::ToCivilSecond(ctx.now, zones[z]);
+      int wd = WeekdayIndex(absl::CivilDay(cs)), m = cs.hour() * 60 + cs.minute();
+      if (z < 8) {
+        weekday[z] = wd;
+        minute[z] = m;
+      } else {
+        more.emplace_back(wd, m);
+      }
+    }
+    size_t n = p.discounts.size();
+    w.eligible.assign(n, 0);
+    w.coupon_of.assign(n, -1);
+    w.candidates.clear();
+    bool tracing = ctx.trace != nullptr;
+    for (uint32_t i = 0; i < n; ++i) {
+      const PreparedDiscount& d = p.discounts[i];
+      const CompiledItem& item = *d.item;
+      std::string why;
+      if (!config_.ignore_schedule()) {
+        const CompiledSchedule& sc = item.schedule;
+        if (ctx.now < sc.start) {
+          if (tracing) ctx.Note(d.id, "skipped", "schedule has not started");
+          continue;
+        }
+        if (ctx.now >= sc.end) {
+          if (tracing) ctx.Note(d.id, "skipped", "schedule has ended");
+          continue;
+        }
+        if (!sc.AllDay()) {
+          size_t z = static_cast<size_t>(sc.zone);
+          int wd = z < 8 ? weekday[z] : more[z - 8].first;
+          int m = z < 8 ? minute[z] : more[z - 8].second;
+          if (!sc.OpenAt(wd, m)) {
+            if (tracing) ctx.Note(d.id, "skipped", "outside the schedule's days and hours");
+            continue;
+          }
+        }
+      }
+      if (d.click_required &&
+          std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) ==
+              basket.clicked_items().end()) {
+        if (tracing) ctx.Note(d.id, "skipped", "click required: the user has not clicked it");
+        continue;
+      }
+      if (!d.coupon_codes.empty()) {
+        int found = -1;
+        for (int c = 0; c < basket.coupon_codes_size() && found < 0; ++c) {
+          for (const std::string& code : d.coupon_codes) {
+            if (basket.coupon_codes(c) == code) {
+              found = c;
+              break;
+            }
+          }
+        }
+        if (found < 0) {
+          if (tracing) ctx.Note(d.id, "skipped", "needs a coupon code the basket does not carry");
+          continue;
+        }
+        w.coupon_of[i] = found;
+        if (config_.check_coupon_limits() && w.store != nullptr &&
+            (d.max_uses > 0 || d.max_uses_per_customer > 0)) {
+          const std::string& code = basket.coupon_codes(found);
+          auto uses = w.store->coupons().CouponUses(code);
+          if (!uses.ok()) return uses.status();
+          if (d.max_uses > 0 && *uses >= d.max_uses) {
+            if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " has been used ", *uses, " times, its limit"));
+            continue;
+          }
+          if (d.max_uses_per_customer > 0 && !basket.customer_id().empty()) {
+            auto mine = w.store->coupons().CouponUses(code, basket.customer_id());
+            if (!mine.ok()) return mine.status();
+            if (*mine >= d.max_uses_per_customer) {
+              if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " already used by this customer"));
+              continue;
+            }
+          }
+        }
+      }
+      if (!d.offer_currency.empty() && d.offer_currency != ctx.currency) {
+        if (tracing) {
+          ctx.Note(d.id, "skipped", Cat("offer currency ", d.offer_currency, " differs from the basket's ", ctx.currency));
+        }
+        continue;
+      }
+      if (item.has_eligibility) {
+        expr::Value error;
+        if (!item.eligibility.Matches(act, &error)) {
+          if (tracing) {
+            ctx.Note(d.id, "skipped",
+                     error.is_error() ? Cat("not eligible: ", item.eligibility.DescribeError(error))
+                                      : Cat("not eligible: `", item.eligibility.source(), "` is false"));
+          }
+          continue;
+        }
+      }
+      w.eligible[i] = 1;
+      w.candidates.push_back(i);
+      if (tracing) ctx.Note(d.id, "considered", Cat("eligible; priority ", d.priority));
+    }
+    if (tracing) {
+      for (const std::string& code : basket.coupon_codes()) {
+        if (p.discount_by_code.find(code) == p.discount_by_code.end()) {
+          ctx.Note(Cat("coupon ", code), "skipped", "matches no discount");
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  v1::CheckEligibilityConfig config_;
+  int max_codes_ = 20;
+};
+
+// ---------------------------------------------------------------- conditions
+
+// Evaluates the candidates' condition and award expressions once per line
+// (never per unit). Expressions guarded by `product.F == 'v'` are looked up
+// by the line's value of F first.
+class EvaluateConditions final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<EvaluateConditions>> Make(const v1::EvaluateConditionsConfig& config) {
+    auto c = std::make_unique<EvaluateConditions>();
+    c->use_index_ = !config.disable_index();
+    return c;
+  }
+
+  absl::Status Run(BasketContext& ctx) const override {
+    if (auto s = NeedsWork(ctx, "EvaluateConditions"); !s.ok()) return s;
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const ProductSchema& ps = p.schema;
+    const v1::Basket& basket = *ctx.basket;
+    size_t lines = ctx.lines.size(), programs = p.programs.size();
+    w.line_count = lines;
+    w.truth.assign(programs * lines, 0);
+    w.any.assign(programs, 0);
+    // Only the candidates' expressions are needed.
+    needed_scratch(w).assign(programs, 0);
+    std::vector<uint8_t>& needed = needed_scratch(w);
+    for (uint32_t i : w.candidates) {
+      const PreparedDiscount& d = p.discounts[i];
+      if (d.cond_program >= 0) needed[static_cast<size_t>(d.cond_program)] = 1;
+      if (d.award_program >= 0) needed[static_cast<size_t>(d.award_program)] = 1;
+    }
+    expr::Activation& act = *w.product_activation;
+    FillProfileSlots(ps.user, &basket.user(), &act, &w.user_lists);
+    FillProfileSlots(ps.context, &basket.context(), &act, &w.context_lists);
+    act.Set(ps.now, expr::Value::Timestamp(ctx.now));
+    expr::Currency currency = expr::Currency::Of(ctx.currency);
+    int64_t subtotal = 0, quantity = 0;
+    for (const BasketLine& line : ctx.lines) {
+      subtotal += line.original_total();
+      quantity += line.quantity;
+    }
+    act.Set(ps.basket_subtotal, expr::Value::FromMoney(expr::Money{subtotal, ctx.currency_digits, currency}));
+    act.Set(ps.basket_currency, expr::Value::String(ctx.currency));
+    act.Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(lines)));
+    act.Set(ps.basket_quantity, expr::Value::Int(quantity));
+    if (w.product_lists.size() < ps.product.size()) w.product_lists.resize(ps.product.size());
+    for (size_t l = 0; l < lines; ++l) {
+      const BasketLine& line = ctx.lines[l];
+      const v1::LineItem& item = *line.item;
+      act.Set(ps.product_id, expr::Value::String(item.product_id()));
+      act.Set(ps.product_category, expr::Value::String(item.category()));
+      act.Set(ps.product_price,
+              expr::Value::FromMoney(expr::Money{line.unit_price_minor, ctx.currency_digits, currency}));
+      act.Set(ps.product_quantity, expr::Value::Int(line.quantity));
+      for (size_t a = 0; a < ps.product.size(); ++a) {
+        const auto& [name, slot] = ps.product[a];
+        auto it = item.properties().find(name);
+        if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
+          act.Unset(slot);
+        } else {
+          expr::Value v = ToExprValue(it->second, &w.product_lists[a]);
+          if (ps.schema.variable(slot).type == expr::Type::kDouble && it->second.has_int_value()) {
+            v = expr::Value::Double(static_cast<double>(it->second.int_value()));
+          }
+          act.Set(slot, v);
+        }
+      }
+      auto eval = [&](uint32_t prog) {
+        if (!needed[prog]) return;
+        if (p.programs[prog].program.Matches(act)) {
+          w.truth[prog * lines + l] = 1;
+          w.any[prog] = 1;
+        }
+      };
+      if (!use_index_) {
+        for (uint32_t prog = 0; prog < programs; ++prog) eval(prog);
+        continue;
+      }
+      for (uint32_t prog : p.unguarded) eval(prog);
+      for (const auto& field : p.guard_fields) {
+        std::string_view value;
+        if (field.builtin == 1) {
+          value = item.product_id();
+        } else if (field.builtin == 2) {
+          value = item.category();
+        } else {
+          auto it = item.properties().find(field.property);
+          if (it == item.properties().end() || !it->second.has_string_value()) continue;
+          value = it->second.string_value();
+        }
+        auto hit = field.programs_by_value.find(value);
+        if (hit == field.programs_by_value.end()) continue;
+        for (uint32_t prog : hit->second) {
+          if (!needed[prog]) continue;
+          if (p.programs[prog].exact) {
+            w.truth[prog * lines + l] = 1;
+            w.any[prog] = 1;
+          } else {
+            eval(prog);
+          }
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::vector<uint8_t>& needed_scratch(BasketWork& w) { return w.needed; }
+  bool use_index_ = true;
+};
+
+// ---------------------------------------------------------------- awards
+
+// OrderDiscount proper: discounts in priority order consume units as
+// conditions and awards; each unit serves one discount at most.
+class ApplyDiscounts final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<ApplyDiscounts>> Make(const v1::ApplyDiscountsConfig& config) {
+    if (!v1::AwardOrder_IsValid(config.default_award_order())) {
+      return ConfigError("ApplyDiscounts", Cat("unknown default_award_order ", static_cast<int>(config.default_award_order())));
+    }
+    auto c = std::make_unique<ApplyDiscounts>();
+    c->default_least_first_ = config.default_award_order() == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
+    return c;
+  }
+
+  absl::Status Run(BasketContext& ctx) const override {
+    if (auto s = NeedsWork(ctx, "ApplyDiscounts"); !s.ok()) return s;
+    BasketWork& w = *ctx.work;
+    if (w.line_count != ctx.lines.size()) {
+      return absl::FailedPreconditionError("ApplyDiscounts: needs EvaluateConditions in the conditions stage");
+    }
+    const PreparedDiscounts& p = *w.prepared;
+    size_t lines = ctx.lines.size();
+    // Line orders and unit slots.
+    w.desc_order.resize(lines);
+    w.asc_order.resize(lines);
+    for (uint32_t l = 0; l < lines; ++l) w.desc_order[l] = w.asc_order[l] = l;
+    std::stable_sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
+      return ctx.lines[a].unit_price_minor > ctx.lines[b].unit_price_minor;
+    });
+    std::stable_sort(w.asc_order.begin(), w.asc_order.end(), [&](uint32_t a, uint32_t b) {
+      return ctx.lines[a].unit_price_minor < ctx.lines[b].unit_price_minor;
+    });
+    w.next_free.assign(lines, 0);
+    w.unit_offset.resize(lines + 1);
+    uint32_t total_units = 0;
+    for (size_t l = 0; l < lines; ++l) {
+      w.unit_offset[l] = total_units;
+      total_units += static_cast<uint32_t>(ctx.lines[l].quantity);
+    }
+    w.unit_offset[lines] = total_units;
+    w.units.assign(total_units, UnitState{});
+    w.applications.assign(p.discounts.size(), 0);
+    w.reserved.clear();
+    w.awards_done = true;
+    bool shipping_free = false;
+    bool tracing = ctx.trace != nullptr;
+
+    for (uint32_t i : w.candidates) {
+      const PreparedDiscount& d = p.discounts[i];
+      bool least_first = d.award_order == v1::AWARD_ORDER_UNSPECIFIED
+                             ? default_least_first_
+                             : d.award_order == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
+      const std::vector<uint32_t>& award_order = least_first ? w.asc_order : w.desc_order;
+      const std::vector<uint32_t>& cond_order = least_first ? w.desc_order : w.asc_order;
+      bool consuming = d.value_basis || d.min_quantity > 0;
+      auto free = [&](uint32_t l) { return ctx.lines[l].quantity - w.next_free[l]; };
+      auto awardable = [&](uint32_t l) {
+        if (d.order_level || !w.Truth(d.award_program, l)) return false;
+        int64_t price = ctx.lines[l].unit_price_minor;
+        if (price <= 0) return false;
+        return d.kind != v1::OFFER_KIND_FIXED_PRICE || price > d.amount_minor;
+      };
+      auto take = [&](uint32_t l, int64_t k, Role role) {
+        uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
+        for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{static_cast<int32_t>(i), role, 0};
+        w.next_free[l] += k;
+      };
+      auto untake = [&](uint32_t l, int64_t k) {
+        w.next_free[l] -= k;
+        uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
+        for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{};
+      };
+      w.touched.clear();
+      auto touch = [&](uint32_t l) {
+        for (size_t k = 0; k < w.touched.size(); k += 2) {
+          if (w.touched[k] == l) return;
+        }
+        w.touched.push_back(l);
+        w.touched.push_back(static_cast<uint32_t>(w.next_free[l]));
+      };
+      if (!consuming && d.cond_program >= 0 && !w.Any(d.cond_program)) {
+        if (tracing) ctx.Note(d.id, "skipped", "condition not met: no line matches the condition");
+        continue;
+      }
+      // Condition lists (for consuming conditions): condition order, units
+      // that the award cannot use first.
+      size_t co = 0, cb = 0;
+      if (consuming) {
+        w.cond_only.clear();
+        w.cond_both.clear();
+        for (uint32_t l : cond_order) {
+          if (!w.Truth(d.cond_program, l) || free(l) == 0) continue;
+          if (d.value_basis && ctx.lines[l].unit_price_minor <= 0) continue;
+          (awardable(l) ? w.cond_both : w.cond_only).push_back(l);
+        }
+      }
+      // Satisfies the condition once; false (and nothing taken) if it cannot.
+      auto satisfy = [&]() -> bool {
+        w.taken.clear();
+        int64_t need_units = d.value_basis ? 0 : d.min_quantity;
+        int64_t need_value = d.value_basis ? d.min_value_minor : 0;
+        auto from = [&](std::vector<uint32_t>& list, size_t& cursor) {
+          for (size_t k = cursor; k < list.size(); ++k) {
+            if (need_units <= 0 && need_value <= 0) return;
+            uint32_t l = list[k];
+            int64_t f = free(l);
+            if (f == 0) {
+              if (k == cursor) ++cursor;
+              continue;
+            }
+            int64_t n;
+            if (d.value_basis) {
+              int64_t price = ctx.lines[l].unit_price_minor;
+              n = std::min(f, (need_value + price - 1) / price);
+              need_value -= n * price;
+            } else {
+              n = std::min(f, need_units);
+              need_units -= n;
+            }
+            touch(l);
+            take(l, n, Role::kCondition);
+            w.taken.emplace_back(l, n);
+          }
+        };
+        from(w.cond_only, co);
+        from(w.cond_both, cb);
+        if (need_units > 0 || need_value > 0) {
+          for (auto it = w.taken.rbegin(); it != w.taken.rend(); ++it) untake(it->first, it->second);
+          w.taken.clear();
+          return false;
+        }
+        return true;
+      };
+
+      if (d.order_level) {
+        if (d.shipping && (ctx.shipping_minor == 0 || shipping_free)) {
+          if (tracing) ctx.Note(d.id, "skipped", ctx.shipping_minor == 0 ? "no shipping to discount" : "shipping is already free");
+          continue;
+        }
+        if (consuming && !satisfy()) {
+          if (tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
+          continue;
+        }
+        if (d.kind == v1::OFFER_KIND_FREE_SHIPPING) shipping_free = true;
+        w.applications[i] = 1;
+        w.reserved.push_back(i);
+        if (tracing) ctx.Note(d.id, "reserved", Cat(ConditionMet(d), "; ", KindName(d.kind), " is applied at the order level"));
+        continue;
+      }
+
+      w.award_lines.clear();
+      bool any_award = false;
+      for (uint32_t l : award_order) {
+        if (!awardable(l)) continue;
+        any_award = true;
+        if (free(l) > 0) w.award_lines.push_back(l);
+      }
+      if (w.award_lines.empty()) {
+        if (tracing) {
+          ctx.Note(d.id, "skipped", any_award ? "every unit the award matches already serves a discount of higher priority"
+                                              : "no line matches the award");
+        }
+        continue;
+      }
+      int64_t apps = 0;
+      size_t ac = 0;
+      std::string_view stop;
+      if (!consuming) {
+        int64_t cap = d.basket_limit > 0 ? d.basket_limit * d.max_units : INT64_MAX;
+        int64_t awarded = 0;
+        for (uint32_t l : w.award_lines) {
+          if (awarded >= cap) break;
+          int64_t n = std::min(free(l), cap - awarded);
+          touch(l);
+          take(l, n, Role::kAward);
+          awarded += n;
+        }
+        apps = (awarded + d.max_units - 1) / d.max_units;
+        if (d.basket_limit > 0 && apps >= d.basket_limit) stop = "basket limit reached";
+      } else {
+        while (d.basket_limit == 0 || apps < d.basket_limit) {
+          if (!satisfy()) {
+            stop = "condition not met again";
+            break;
+          }
+          int64_t need = d.max_units;
+          for (size_t k = ac; k < w.award_lines.size() && need > 0; ++k) {
+            uint32_t l = w.award_lines[k];
+            int64_t f = free(l);
+            if (f == 0) {
+              if (k == ac) ++ac;
+              continue;
+            }
+            int64_t n = std::min(f, need);
+            touch(l);
+            take(l, n, Role::kAward);
+            need -= n;
+          }
+          if (need == d.max_units) {
+            for (auto it = w.taken.rbegin(); it != w.taken.rend(); ++it) untake(it->first, it->second);
+            stop = "no unit left for the award";
+            break;
+          }
+          ++apps;
+        }
+        if (d.basket_limit > 0 && apps >= d.basket_limit) stop = "basket limit reached";
+      }
+      if (apps == 0) {
+        if (tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
+        continue;
+      }
+      w.applications[i] = apps;
+      // Amounts per touched line.
+      int64_t total = 0, awarded_units = 0;
+      for (size_t k = 0; k < w.touched.size(); k += 2) {
+        uint32_t l = w.touched[k];
+        uint32_t begin = w.unit_offset[l] + w.touched[k + 1];
+        uint32_t end = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
+        int64_t price = ctx.lines[l].unit_price_minor;
+        int64_t n = 0;
+        for (uint32_t u = begin; u < end; ++u) n += w.units[u].role == Role::kAward;
+        if (n == 0) continue;
+        awarded_units += n;
+        int64_t base = 0, extra = 0, each = 0;
+        if (d.kind == v1::OFFER_KIND_PERCENT_OFF) {
+          int64_t group = discount_internal::MulDivRoundHalfUp(price * n, d.basis_points, 10000);
+          base = group / n;
+          extra = group % n;
+        } else if (d.kind == v1::OFFER_KIND_AMOUNT_OFF) {
+          each = std::min(d.amount_minor, price);
+        } else {
+          each = price - d.amount_minor;
+        }
+        int64_t line_total = 0;
+        for (uint32_t u = begin; u < end; ++u) {
+          UnitState& s = w.units[u];
+          if (s.role != Role::kAward) continue;
+          int64_t amount = d.kind == v1::OFFER_KIND_PERCENT_OFF ? base + (extra-- > 0 ? 1 : 0) : each;
+          s.amount = amount;
+          line_total += amount;
+        }
+        ctx.lines[l].item_discount_minor += line_total;
+        total += line_total;
+      }
+      if (tracing) {
+        ctx.Note(d.id, "applied",
+                 Cat(apps, apps == 1 ? " application, " : " applications, ", awarded_units,
+                     awarded_units == 1 ? " unit awarded " : " units awarded ", KindName(d.kind),
+                     stop.empty() ? "" : "; stopped: ", stop),
+                 static_cast<double>(total));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string ConditionShort(const PreparedDiscount& d) {
+    if (d.value_basis) {
+      return Cat("condition not met: needs ", d.min_value_minor,
+                 " (minor units) of matching units not serving another discount");
+    }
+    return Cat("condition not met: needs ", d.min_quantity, d.min_quantity == 1 ? " matching unit" : " matching units",
+               " not serving another discount");
+  }
+  static std::string ConditionMet(const PreparedDiscount& d) {
+    if (d.value_basis) return Cat("condition met: ", d.min_value_minor, " (minor units) of units consumed");
+    if (d.min_quantity > 0) return Cat("condition met: ", d.min_quantity, " units consumed");
+    return "no condition to consume";
+  }
+  bool default_least_first_ = false;
+};
+
+// ---------------------------------------------------------------- order level
+
+// Shipping and order-subtotal offers of the discounts whose condition the
+// awards stage reserved, in priority order, on the already discounted
+// subtotal.
+class OrderLevelDiscounts final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<OrderLevelDiscounts>> Make(const v1::OrderLevelDiscountsConfig& config) {
+    auto c = std::make_unique<OrderLevelDiscounts>();
+    c->skip_shipping_ = config.skip_shipping();
+    return c;
+  }
+
+  absl::Status Run(BasketContext& ctx) const override {
+    if (auto s = NeedsWork(ctx, "OrderLevelDiscounts"); !s.ok()) return s;
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const v1::Basket& basket = *ctx.basket;
+    for (uint32_t i : w.reserved) {
+      const PreparedDiscount& d = p.discounts[i];
+      std::string_view code = w.coupon_of[i] >= 0 ? std::string_view(basket.coupon_codes(w.coupon_of[i])) : "";
+      int64_t amount = 0;
+      absl::StatusOr<int64_t> applied = 0;
+      if (d.shipping) {
+        if (skip_shipping_) {
+          ctx.Note(d.id, "skipped", "shipping offers are disabled in this pipeline");
+          continue;
+        }
+        amount = d.kind == v1::OFFER_KIND_FREE_SHIPPING
+                     ? ctx.shipping_minor
+                     : discount_internal::MulDivRoundHalfUp(ctx.shipping_minor, d.basis_points, 10000);
+        if (amount == 0) {
+          ctx.Note(d.id, "skipped", "no shipping left to discount");
+          continue;
+        }
+        applied = ctx.AddShippingDiscount(d.id, d.name, d.kind, amount, code);
+      } else {
+        int64_t subtotal = ctx.DiscountedSubtotal();
+        amount = d.kind == v1::OFFER_KIND_ORDER_PERCENT_OFF
+                     ? discount_internal::MulDivRoundHalfUp(subtotal, d.basis_points, 10000)
+                     : std::min(d.amount_minor, subtotal);
+        if (amount == 0) {
+          ctx.Note(d.id, "skipped", "nothing left of the subtotal to discount");
+          continue;
+        }
+        applied = ctx.AddSubtotalDiscount(d.id, d.name, d.kind, amount, code);
+      }
+      if (!applied.ok()) return applied.status();
+      if (ctx.trace != nullptr) {
+        ctx.Note(d.id, "applied",
+                 Cat(KindName(d.kind), " on the ", d.shipping ? "shipping" : "discounted subtotal", ": ",
+                     FormatMinor(*applied, ctx.currency_digits), " ", ctx.currency),
+                 static_cast<double>(*applied));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool skip_shipping_ = false;
+};
+
+// ---------------------------------------------------------------- totals
+
+class ComputeTotals final : public Comp {
+ public:
+  static absl::StatusOr<std::unique_ptr<ComputeTotals>> Make(const v1::ComputeTotalsConfig& config) {
+    auto c = std::make_unique<ComputeTotals>();
+    c->check_ = !config.skip_invariant_checks();
+    return c;
+  }
+
+  absl::Status Run(BasketContext& ctx) const override {
+    if (auto s = NeedsWork(ctx, "ComputeTotals"); !s.ok()) return s;
+    if (ctx.result == nullptr) return absl::FailedPreconditionError("ComputeTotals: no result to write");
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const v1::Basket& basket = *ctx.basket;
+    v1::PricedBasket& out = *ctx.result;
+    out.set_currency(std::string(ctx.currency));
+    int64_t subtotal = 0, item_discount = 0, order_discount = 0;
+    bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
+    for (size_t l = 0; l < ctx.lines.size(); ++l) {
+      const BasketLine& line = ctx.lines[l];
+      v1::PricedLine* pl = out.add_lines();
+      pl->set_line_id(std::string(line.id));
+      pl->set_original_total_minor(line.original_total());
+      pl->set_discount_total_minor(line.item_discount_minor);
+      pl->set_order_discount_minor(line.order_discount_minor);
+      pl->set_adjusted_total_minor(line.adjusted_total());
+      subtotal += line.original_total();
+      item_discount += line.item_discount_minor;
+      int64_t unit_sum = 0;
+      pl->mutable_units()->Reserve(static_cast<int>(line.quantity));
+      for (int64_t u = 0; u < line.quantity; ++u) {
+        v1::PricedUnit* pu = pl->add_units();
+        const UnitState* s = have_units ? &w.units[w.unit_offset[l] + static_cast<uint32_t>(u)] : nullptr;
+        if (s == nullptr || s->role == Role::kNone) {
+          pu->set_price_minor(line.unit_price_minor);
+          continue;
+        }
+        const PreparedDiscount& d = p.discounts[static_cast<size_t>(s->discount)];
+        pu->set_price_minor(line.unit_price_minor - s->amount);
+        unit_sum += s->amount;
+        v1::UnitDiscount* ud = pu->add_discounts();
+        ud->set_discount_id(d.id);
+        ud->set_name(d.name);
+        ud->set_priority(d.priority);
+        ud->set_offer_kind(d.kind);
+        ud->set_offer_value(d.offer_value);
+        ud->set_amount_minor(s->amount);
+        ud->set_role(s->role == Role::kAward ? "award" : "condition");
+        int32_t c = w.coupon_of.size() > static_cast<size_t>(s->discount) ? w.coupon_of[static_cast<size_t>(s->discount)] : -1;
+        if (c >= 0) ud->set_coupon_code(basket.coupon_codes(c));
+        if (check_ && pu->price_minor() < 0) {
+          return absl::InternalError(Cat("ComputeTotals: line ", line.id, " unit ", u + 1, " has a negative price"));
+        }
+      }
+      if (check_ && have_units && unit_sum != line.item_discount_minor) {
+        return absl::InternalError(Cat("ComputeTotals: line ", line.id, ": units add up to ", unit_sum,
+                                       ", the line's discount is ", line.item_discount_minor));
+      }
+      if (check_ && line.adjusted_total() < 0) {
+        return absl::InternalError(Cat("ComputeTotals: line ", line.id, " has a negative total"));
+      }
+    }
+    int64_t shares_total = 0;
+    for (const BasketLine& line : ctx.lines) shares_total += line.order_discount_minor;
+    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
+      if (a.target() == "subtotal") {
+        order_discount += a.amount_minor();
+        int64_t s = 0;
+        for (const auto& share : a.shares()) s += share.amount_minor();
+        if (check_ && s != a.amount_minor()) {
+          return absl::InternalError(Cat("ComputeTotals: ", a.discount_id(), ": shares add up to ", s,
+                                         ", not ", a.amount_minor()));
+        }
+      }
+      *out.add_order_adjustments() = a;
+    }
+    if (check_ && shares_total != order_discount) {
+      return absl::InternalError(Cat("ComputeTotals: line shares add up to ", shares_total,
+                                     ", order discounts to ", order_discount));
+    }
+    out.set_subtotal_minor(subtotal);
+    out.set_item_discount_minor(item_discount);
+    out.set_order_discount_minor(order_discount);
+    out.set_original_shipping_minor(basket.shipping_minor());
+    out.set_shipping_minor(ctx.shipping_minor);
+    out.set_total_minor(subtotal - item_discount - order_discount + ctx.shipping_minor);
+    if (check_ && (ctx.shipping_minor < 0 || out.total_minor() < 0)) {
+      return absl::InternalError("ComputeTotals: negative shipping or total");
+    }
+    // Coupons to redeem: codes of discounts that gave something.
+    auto add_coupon = [&](std::string_view code, std::string_view discount_id) {
+      for (const auto& c : out.coupons()) {
+        if (c.code() == code) return;
+      }
+      v1::CouponRedemption* r = out.add_coupons();
+      r->set_code(std::string(code));
+      r->set_discount_id(std::string(discount_id));
+      auto it = p.discount_by_code.find(code);
+      if (it != p.discount_by_code.end()) {
+        r->set_max_uses(p.discounts[it->second].max_uses);
+        r->set_max_uses_per_customer(p.discounts[it->second].max_uses_per_customer);
+      }
+    };
+    if (have_units) {
+      for (uint32_t i : w.candidates) {
+        const PreparedDiscount& d = p.discounts[i];
+        if (d.order_level || w.applications[i] == 0 || w.coupon_of[i] < 0) continue;
+        add_coupon(basket.coupon_codes(w.coupon_of[i]), d.id);
+      }
+    }
+    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
+      if (!a.coupon_code().empty() && a.amount_minor() > 0) add_coupon(a.coupon_code(), a.discount_id());
+    }
+    if (ctx.trace != nullptr) {
+      ctx.Note("basket", "total",
+               Cat(FormatMinor(subtotal, ctx.currency_digits), " - ", FormatMinor(item_discount, ctx.currency_digits),
+                   " items - ", FormatMinor(order_discount, ctx.currency_digits), " order + ",
+                   FormatMinor(ctx.shipping_minor, ctx.currency_digits), " shipping = ",
+                   FormatMinor(out.total_minor(), ctx.currency_digits), " ", ctx.currency),
+               static_cast<double>(out.total_minor()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool check_ = true;
+};
+
+}  // namespace
+
+void RegisterDiscountComponents(Registry* registry) {
+  registry->RegisterIfAbsent(Factory<v1::CheckEligibilityConfig, CheckEligibility>(
+      "CheckEligibility", "discount requirements: schedule, eligibility expression, click, coupon code"));
+  registry->RegisterIfAbsent(Factory<v1::EvaluateConditionsConfig, EvaluateConditions>(
+      "EvaluateConditions", "evaluates condition and award expressions once per line (equality index)"));
+  registry->RegisterIfAbsent(Factory<v1::ApplyDiscountsConfig, ApplyDiscounts>(
+      "ApplyDiscounts", "OrderDiscount: units consumed by conditions and awards in priority order"));
+  registry->RegisterIfAbsent(Factory<v1::OrderLevelDiscountsConfig, OrderLevelDiscounts>(
+      "OrderLevelDiscounts", "shipping and order-subtotal offers on the discounted subtotal"));
+  registry->RegisterIfAbsent(Factory<v1::ComputeTotalsConfig, ComputeTotals>(
+      "ComputeTotals", "writes the priced basket and checks that units, lines and totals add up"));
+}
+
+}  // namespace herald

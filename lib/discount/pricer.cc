@@ -1,0 +1,626 @@
+// BasketPricer: validates a basket, runs the basket pipeline over the
+// prepared discounts of the current snapshot, and commits coupon uses.
+#include "core/strings.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "core/catalog_schemas.h"
+#include "discount/work.h"
+#include "expr/parser.h"
+#include "herald/campaign_cache.h"
+#include "herald/discount.h"
+#include "herald/store.h"
+
+namespace herald {
+namespace discount_internal {
+
+int64_t MulDivRoundHalfUp(int64_t a, int64_t b, int64_t c) {
+  __int128 n = static_cast<__int128>(a) * b;
+  __int128 q = n / c, r = n % c;
+  if (2 * r >= c) ++q;
+  return static_cast<int64_t>(q);
+}
+
+void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights,
+                              std::vector<int64_t>* shares) {
+  shares->assign(weights.size(), 0);
+  __int128 total = 0;
+  for (int64_t w : weights) total += w;
+  if (total <= 0 || amount <= 0) return;
+  std::vector<std::pair<__int128, size_t>> remainders;
+  int64_t assigned = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    __int128 n = static_cast<__int128>(amount) * weights[i];
+    (*shares)[i] = static_cast<int64_t>(n / total);
+    assigned += (*shares)[i];
+    if (n % total != 0) remainders.emplace_back(n % total, i);
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; assigned < amount && k < remainders.size(); ++k, ++assigned) {
+    ++(*shares)[remainders[k].second];
+  }
+}
+
+namespace {
+
+using expr::internal::Ast;
+using expr::internal::Node;
+using expr::internal::NodeKind;
+using expr::internal::Op;
+
+// "product.F" for a kSelect node on the identifier `product`, else "".
+std::string ProductPath(const Ast& ast, const Node& n) {
+  if (n.kind != NodeKind::kSelect || n.children.size() != 1) return "";
+  const Node& base = ast.node(n.children[0]);
+  if (base.kind != NodeKind::kIdent || base.name != "product") return "";
+  return Cat("product.", n.name);
+}
+
+// A guard conjunct: `product.F == 'v'`, `'v' == product.F` or
+// `product.F in ['v', ...]`.
+bool GuardOf(const Ast& ast, const Node& n, std::string* path, std::vector<std::string>* values) {
+  if (n.kind != NodeKind::kBinary || n.children.size() != 2) return false;
+  const Node& a = ast.node(n.children[0]);
+  const Node& b = ast.node(n.children[1]);
+  values->clear();
+  if (n.op == Op::kEq) {
+    if (!(*path = ProductPath(ast, a)).empty() && b.kind == NodeKind::kString) {
+      values->push_back(b.text);
+      return true;
+    }
+    if (!(*path = ProductPath(ast, b)).empty() && a.kind == NodeKind::kString) {
+      values->push_back(a.text);
+      return true;
+    }
+    return false;
+  }
+  if (n.op == Op::kIn) {
+    *path = ProductPath(ast, a);
+    if (path->empty() || b.kind != NodeKind::kList) return false;
+    for (int c : b.children) {
+      if (ast.node(c).kind != NodeKind::kString) return false;
+      values->push_back(ast.node(c).text);
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prepare(
+    std::shared_ptr<const CompiledCatalog> catalog) {
+  if (catalog == nullptr) return absl::InvalidArgumentError("basket pricer: no catalog");
+  auto out = std::make_shared<PreparedDiscounts>();
+  out->catalog = catalog;
+  const v1::Catalog& cat = catalog->catalog();
+  auto schema = BuildProductSchema(cat);
+  if (!schema.ok()) return schema.status();
+  out->schema = std::move(*schema);
+  for (const auto& [name, slot] : out->schema.product) {
+    out->product_attributes.emplace_back(name, out->schema.schema.variable(slot).type);
+  }
+  expr::CompileOptions options;
+  options.default_time_zone = cat.time_zone().empty() ? "UTC" : cat.time_zone();
+  StringMap<int> program_by_source;
+  StringMap<int> field_by_path;
+
+  auto program_for = [&](const PreparedDiscount& d, std::string_view what,
+                         const std::string& source) -> absl::StatusOr<int> {
+    if (source.empty()) return -1;
+    auto it = program_by_source.find(source);
+    if (it != program_by_source.end()) return it->second;
+    auto program = expr::CompileFilter(source, out->schema.schema, options);
+    if (!program.ok()) {
+      return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": ", what, ": ",
+                                            std::string(program.status().message())));
+    }
+    PreparedProgram p;
+    p.program = std::move(*program);
+    p.source = source;
+    int index = static_cast<int>(out->programs.size());
+    // The guard: the first top-level conjunct on a string product field.
+    expr::internal::ParseLimits limits;
+    auto ast = expr::internal::Parse(source, limits);
+    std::string path;
+    std::vector<std::string> values;
+    if (ast.ok() && ast->root >= 0) {
+      const Node& root = ast->node(ast->root);
+      std::vector<int> conjuncts;
+      if (root.kind == NodeKind::kAnd) {
+        conjuncts = root.children;
+      } else {
+        conjuncts.push_back(ast->root);
+      }
+      for (int c : conjuncts) {
+        if (!GuardOf(*ast, ast->node(c), &path, &values)) continue;
+        expr::Slot slot = out->schema.schema.Find(path);
+        if (!slot.valid() || out->schema.schema.variable(slot).type != expr::Type::kString) continue;
+        auto [fit, added] = field_by_path.try_emplace(path, static_cast<int>(out->guard_fields.size()));
+        if (added) {
+          GuardField f;
+          f.path = path;
+          if (path == "product.id") {
+            f.builtin = 1;
+          } else if (path == "product.category") {
+            f.builtin = 2;
+          } else {
+            f.property = path.substr(8);
+          }
+          out->guard_fields.push_back(std::move(f));
+        }
+        p.guard_field = fit->second;
+        p.exact = conjuncts.size() == 1;
+        GuardField& field = out->guard_fields[static_cast<size_t>(fit->second)];
+        std::sort(values.begin(), values.end());
+        values.erase(std::unique(values.begin(), values.end()), values.end());
+        for (const std::string& v : values) field.programs_by_value[v].push_back(static_cast<uint32_t>(index));
+        break;
+      }
+    }
+    if (p.guard_field < 0) out->unguarded.push_back(static_cast<uint32_t>(index));
+    out->programs.push_back(std::move(p));
+    program_by_source.emplace(source, index);
+    return index;
+  };
+
+  for (uint32_t index : catalog->AllDiscounts()) {
+    const CompiledItem& item = catalog->items()[index];
+    if (item.kind != ItemKind::kDiscount || item.proto == nullptr) continue;
+    const v1::Discount& src = item.proto->discount();
+    PreparedDiscount d;
+    d.item = &item;
+    d.id = item.id;
+    d.name = item.name;
+    d.priority = src.priority();
+    d.kind = src.offer().kind();
+    switch (d.kind) {
+      case v1::OFFER_KIND_PERCENT_OFF:
+      case v1::OFFER_KIND_SHIPPING_PERCENT_OFF:
+      case v1::OFFER_KIND_ORDER_PERCENT_OFF:
+        d.basis_points = std::llround(src.offer().percent() * 100);
+        d.offer_value = static_cast<double>(d.basis_points) / 100.0;
+        if (d.basis_points <= 0 || d.basis_points > 10000) {
+          return absl::InvalidArgumentError(
+              Cat("discount \"", d.id, "\": percent must be > 0 and <= 100"));
+        }
+        break;
+      case v1::OFFER_KIND_AMOUNT_OFF:
+      case v1::OFFER_KIND_FIXED_PRICE:
+      case v1::OFFER_KIND_ORDER_AMOUNT_OFF:
+        d.amount_minor = src.offer().amount_minor();
+        d.offer_currency = src.offer().currency();
+        d.offer_value = static_cast<double>(d.amount_minor);
+        if (d.amount_minor < 0 || (d.amount_minor == 0 && d.kind != v1::OFFER_KIND_FIXED_PRICE)) {
+          return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": amount_minor must be positive"));
+        }
+        break;
+      case v1::OFFER_KIND_FREE_SHIPPING:
+        d.basis_points = 10000;
+        d.offer_value = 100;
+        break;
+      default:
+        return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": offer.kind is required"));
+    }
+    d.shipping = d.kind == v1::OFFER_KIND_FREE_SHIPPING || d.kind == v1::OFFER_KIND_SHIPPING_PERCENT_OFF;
+    d.order_level = d.shipping || d.kind == v1::OFFER_KIND_ORDER_PERCENT_OFF ||
+                    d.kind == v1::OFFER_KIND_ORDER_AMOUNT_OFF;
+    d.value_basis = src.condition().basis() == v1::CONDITION_BASIS_VALUE;
+    d.min_quantity = std::max<int64_t>(0, src.condition().min_quantity());
+    d.min_value_minor = src.condition().min_value_minor();
+    if (d.value_basis && d.min_value_minor <= 0) {
+      return absl::InvalidArgumentError(
+          Cat("discount \"", d.id, "\": a VALUE condition needs min_value_minor > 0"));
+    }
+    d.max_units = src.award().max_units() <= 0 ? 1 : src.award().max_units();
+    d.basket_limit = std::max(0, src.basket_limit());
+    d.award_order = src.award_order();
+    d.click_required = src.click_required();
+    d.coupon_codes.assign(src.coupon_codes().begin(), src.coupon_codes().end());
+    d.max_uses = src.coupon_limits().max_uses();
+    d.max_uses_per_customer = src.coupon_limits().max_uses_per_customer();
+    auto cond = program_for(d, "condition", src.condition().expression());
+    if (!cond.ok()) return cond.status();
+    d.cond_program = *cond;
+    if (!d.order_level) {
+      auto award = program_for(d, "award", src.award().expression());
+      if (!award.ok()) return award.status();
+      d.award_program = *award;
+    }
+    out->discounts.push_back(std::move(d));
+  }
+  std::sort(out->discounts.begin(), out->discounts.end(),
+            [](const PreparedDiscount& a, const PreparedDiscount& b) {
+              if (a.priority != b.priority) return a.priority < b.priority;
+              return a.id < b.id;
+            });
+  for (uint32_t i = 0; i < out->discounts.size(); ++i) {
+    for (const std::string& code : out->discounts[i].coupon_codes) out->discount_by_code.emplace(code, i);
+  }
+  return std::shared_ptr<const PreparedDiscounts>(std::move(out));
+}
+
+}  // namespace discount_internal
+
+using discount_internal::BasketWork;
+using discount_internal::PreparedDiscounts;
+
+// ---------------------------------------------------------------- BasketContext
+
+int64_t BasketContext::DiscountedSubtotal() const {
+  int64_t total = 0;
+  for (const BasketLine& line : lines) total += line.adjusted_total();
+  return total;
+}
+
+absl::StatusOr<int64_t> BasketContext::AddSubtotalDiscount(std::string_view discount_id,
+                                                           std::string_view name, v1::OfferKind kind,
+                                                           int64_t amount_minor,
+                                                           std::string_view coupon_code) {
+  if (amount_minor < 0) {
+    return absl::InvalidArgumentError(Cat("discount \"", discount_id, "\": negative amount ", amount_minor));
+  }
+  std::vector<int64_t> weights(lines.size()), shares;
+  int64_t subtotal = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    weights[i] = lines[i].adjusted_total();
+    subtotal += weights[i];
+  }
+  int64_t amount = std::min(amount_minor, subtotal);
+  discount_internal::SpreadByLargestRemainder(amount, weights, &shares);
+  v1::OrderAdjustment& adj = order_adjustments.emplace_back();
+  adj.set_discount_id(std::string(discount_id));
+  adj.set_name(std::string(name));
+  adj.set_offer_kind(kind);
+  adj.set_amount_minor(amount);
+  adj.set_target("subtotal");
+  adj.set_coupon_code(std::string(coupon_code));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    lines[i].order_discount_minor += shares[i];
+    if (shares[i] == 0) continue;
+    v1::LineShare* share = adj.add_shares();
+    share->set_line_id(std::string(lines[i].id));
+    share->set_amount_minor(shares[i]);
+  }
+  return amount;
+}
+
+absl::StatusOr<int64_t> BasketContext::AddShippingDiscount(std::string_view discount_id,
+                                                           std::string_view name, v1::OfferKind kind,
+                                                           int64_t amount_minor,
+                                                           std::string_view coupon_code) {
+  if (amount_minor < 0) {
+    return absl::InvalidArgumentError(Cat("discount \"", discount_id, "\": negative amount ", amount_minor));
+  }
+  int64_t amount = std::min(amount_minor, shipping_minor);
+  shipping_minor -= amount;
+  v1::OrderAdjustment& adj = order_adjustments.emplace_back();
+  adj.set_discount_id(std::string(discount_id));
+  adj.set_name(std::string(name));
+  adj.set_offer_kind(kind);
+  adj.set_amount_minor(amount);
+  adj.set_target("shipping");
+  adj.set_coupon_code(std::string(coupon_code));
+  return amount;
+}
+
+void BasketContext::Note(std::string_view subject, std::string_view verdict, std::string_view reason,
+                         double value) {
+  if (trace != nullptr) trace->Note(subject, verdict, reason, value);
+}
+
+// ---------------------------------------------------------------- helpers
+
+std::string FormatMinor(int64_t minor_units, int digits) {
+  bool negative = minor_units < 0;
+  uint64_t v = negative ? 0 - static_cast<uint64_t>(minor_units) : static_cast<uint64_t>(minor_units);
+  std::string s = std::to_string(v);
+  if (digits > 0) {
+    if (s.size() <= static_cast<size_t>(digits)) s.insert(0, static_cast<size_t>(digits) + 1 - s.size(), '0');
+    s.insert(s.size() - static_cast<size_t>(digits), ".");
+  }
+  return negative ? "-" + s : s;
+}
+
+namespace {
+
+constexpr char kBasketPipeline[] = R"pb(
+name: "basket"
+family: "basket"
+stages { name: "eligibility" components { name: "CheckEligibility" } }
+stages { name: "conditions" components { name: "EvaluateConditions" } }
+stages { name: "awards" components { name: "ApplyDiscounts" } }
+stages { name: "order_level" components { name: "OrderLevelDiscounts" } }
+stages { name: "totals" components { name: "ComputeTotals" } }
+)pb";
+
+bool KindMatches(const v1::Value& value, expr::Type type) {
+  switch (type) {
+    case expr::Type::kString: return value.has_string_value();
+    case expr::Type::kInt: return value.has_int_value();
+    case expr::Type::kDouble: return value.has_double_value() || value.has_int_value();
+    case expr::Type::kBool: return value.has_bool_value();
+    case expr::Type::kMoney: return value.has_money_value();
+    case expr::Type::kTimestamp: return value.has_time_value();
+    case expr::Type::kStringList: return value.has_list_value();
+    default: return false;
+  }
+}
+
+std::string LineName(const v1::LineItem& item, int i) {
+  return item.id().empty() ? Cat("line ", i + 1) : Cat("line ", i + 1, " (\"", item.id(), "\")");
+}
+
+class BasketPricerImpl final : public BasketPricer {
+ public:
+  absl::Status Init(std::shared_ptr<const CompiledCatalog> catalog, const PricerConfig& config) {
+    config_ = config;
+    registry_ = std::make_unique<Registry>(config.registry);
+    RegisterDiscountComponents(registry_.get());
+    const v1::PipelineDefinition& def = config.pipeline != nullptr ? *config.pipeline : DefaultBasketPipeline();
+    CreateContext cc;
+    cc.registry = registry_.get();
+    cc.base_dir = config.base_dir;
+    cc.store = config.store;
+    auto pipeline = Pipeline<BasketContext>::Create(def, cc, def.name().empty() ? "basket pipeline" : def.name());
+    if (!pipeline.ok()) return pipeline.status();
+    pipeline_ = std::move(*pipeline);
+    return SetCatalog(std::move(catalog));
+  }
+
+  absl::Status SetCatalog(std::shared_ptr<const CompiledCatalog> catalog) override {
+    auto prepared = PreparedDiscounts::Prepare(std::move(catalog));
+    if (!prepared.ok()) return prepared.status();
+    prepared_.store(*prepared, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::PricedBasket> Price(const v1::Basket& basket,
+                                         const PriceOptions& options) const override {
+    std::shared_ptr<const PreparedDiscounts> prepared = prepared_.load(std::memory_order_acquire);
+    std::unique_ptr<BasketWork> work = Acquire(prepared.get());
+    absl::StatusOr<v1::PricedBasket> out = PriceWith(*prepared, basket, options, work.get());
+    Release(std::move(work));
+    return out;
+  }
+
+  absl::Status Commit(const v1::Basket& basket, const v1::PricedBasket& priced) const override {
+    if (priced.coupons().empty()) return absl::OkStatus();
+    if (config_.store == nullptr) {
+      return absl::FailedPreconditionError("basket pricer: committing coupons needs a store");
+    }
+    if (basket.order_id().empty()) {
+      return absl::InvalidArgumentError("basket: committing coupons needs an order_id");
+    }
+    std::vector<CouponUse> uses;
+    for (const v1::CouponRedemption& r : priced.coupons()) {
+      if (r.max_uses_per_customer() > 0 && basket.customer_id().empty()) {
+        return absl::InvalidArgumentError(
+            Cat("coupon \"", r.code(), "\" is limited per customer: the basket needs a customer_id"));
+      }
+      uses.push_back(CouponUse{r.code(), r.max_uses(), r.max_uses_per_customer()});
+    }
+    return config_.store->coupons().RedeemCoupons(basket.order_id(), basket.customer_id(), uses);
+  }
+
+ private:
+  std::unique_ptr<BasketWork> Acquire(const PreparedDiscounts* prepared) const {
+    std::unique_ptr<BasketWork> work;
+    {
+      absl::MutexLock lock(&pool_mu_);
+      if (!pool_.empty()) {
+        work = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (work == nullptr) work = std::make_unique<BasketWork>();
+    if (work->prepared != prepared) {
+      work->prepared = prepared;
+      work->product_activation = std::make_unique<expr::Activation>(prepared->schema.schema);
+      work->targeting_activation = std::make_unique<expr::Activation>(prepared->catalog->targeting().schema);
+    }
+    work->options = &config_.options;
+    work->store = config_.store;
+    return work;
+  }
+
+  void Release(std::unique_ptr<BasketWork> work) const {
+    absl::MutexLock lock(&pool_mu_);
+    if (pool_.size() < 64) pool_.push_back(std::move(work));
+  }
+
+  absl::Status Validate(const PreparedDiscounts& prepared, const v1::Basket& basket,
+                        std::string_view currency) const {
+    if (CurrencyDigits(currency) < 0) {
+      return absl::InvalidArgumentError(
+          Cat("basket: currency \"", currency, "\" is not an ISO 4217 code"));
+    }
+    if (basket.items_size() > config_.options.max_lines) {
+      return absl::InvalidArgumentError(Cat("basket: ", basket.items_size(), " lines; at most ",
+                                            config_.options.max_lines, " are allowed"));
+    }
+    if (basket.shipping_minor() < 0) {
+      return absl::InvalidArgumentError(Cat("basket: shipping_minor must be >= 0, got ", basket.shipping_minor()));
+    }
+    int64_t units = 0;
+    __int128 subtotal = 0;
+    StringMap<int> ids;
+    for (int i = 0; i < basket.items_size(); ++i) {
+      const v1::LineItem& item = basket.items(i);
+      std::string where = LineName(item, i);
+      if (!item.currency().empty() && item.currency() != currency) {
+        return absl::InvalidArgumentError(Cat("basket: ", where, ": currency ", item.currency(),
+                                              " differs from the basket's ", currency,
+                                              "; a basket has one currency"));
+      }
+      if (item.unit_price_minor() < 0) {
+        return absl::InvalidArgumentError(
+            Cat("basket: ", where, ": unit_price_minor must be >= 0, got ", item.unit_price_minor()));
+      }
+      if (item.quantity() < 0) {
+        return absl::InvalidArgumentError(Cat("basket: ", where, ": quantity must be >= 0, got ", item.quantity()));
+      }
+      units += std::min<int64_t>(item.quantity(), config_.options.max_units + 1);
+      if (units > config_.options.max_units) {
+        return absl::InvalidArgumentError(Cat("basket: more than ", config_.options.max_units,
+                                              " units; at most that many are allowed"));
+      }
+      subtotal += static_cast<__int128>(item.unit_price_minor()) * item.quantity();
+      if (subtotal > (static_cast<__int128>(1) << 62)) {
+        return absl::InvalidArgumentError(Cat("basket: ", where, ": the subtotal overflows"));
+      }
+      if (!item.id().empty() && !ids.emplace(item.id(), i).second) {
+        return absl::InvalidArgumentError(Cat("basket: ", where, ": duplicate line id"));
+      }
+      for (const auto& [name, type] : prepared.product_attributes) {
+        auto it = item.properties().find(name);
+        if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) continue;
+        if (!KindMatches(it->second, type)) {
+          return absl::InvalidArgumentError(Cat("basket: ", where, ": property \"", name, "\" must be ",
+                                                expr::TypeName(type)));
+        }
+      }
+    }
+    if (basket.coupon_codes_size() > 100) {
+      return absl::InvalidArgumentError("basket: more than 100 coupon codes");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::PricedBasket> PriceWith(const PreparedDiscounts& prepared, const v1::Basket& basket,
+                                             const PriceOptions& options, BasketWork* work) const {
+    std::string_view currency = basket.currency();
+    if (currency.empty()) {
+      currency = prepared.catalog->catalog().currency();
+      if (currency.empty()) currency = "USD";
+    }
+    if (auto s = Validate(prepared, basket, currency); !s.ok()) return s;
+    v1::PricedBasket result;
+    Trace trace;
+    BasketContext ctx;
+    ctx.trace = options.explain ? &trace : nullptr;
+    ctx.basket = &basket;
+    ctx.catalog = prepared.catalog.get();
+    if (options.now != absl::InfinitePast()) {
+      ctx.now = options.now;
+    } else if (basket.has_time()) {
+      ctx.now = absl::FromUnixSeconds(basket.time().seconds()) + absl::Nanoseconds(basket.time().nanos());
+    } else {
+      ctx.now = absl::Now();
+    }
+    ctx.currency = currency;
+    ctx.currency_digits = CurrencyDigits(currency);
+    ctx.shipping_minor = basket.shipping_minor();
+    ctx.lines.reserve(static_cast<size_t>(basket.items_size()));
+    while (work->index_names.size() < static_cast<size_t>(basket.items_size())) {
+      work->index_names.push_back(std::to_string(work->index_names.size()));
+    }
+    for (int i = 0; i < basket.items_size(); ++i) {
+      const v1::LineItem& item = basket.items(i);
+      BasketLine line;
+      line.item = &item;
+      line.id = item.id().empty() ? std::string_view(work->index_names[static_cast<size_t>(i)])
+                                  : std::string_view(item.id());
+      line.unit_price_minor = item.unit_price_minor();
+      line.quantity = item.quantity();
+      ctx.lines.push_back(line);
+    }
+    ctx.result = &result;
+    ctx.work = work;
+    work->line_count = 0;
+    work->awards_done = false;
+    work->coupon_of.clear();
+    work->candidates.clear();
+    work->reserved.clear();
+    absl::Status status = pipeline_->Run(ctx);
+    if (!status.ok()) return status;
+    if (ctx.trace != nullptr && result.trace_size() == 0) {
+      for (const TraceEntry& e : trace.entries()) {
+        if (e.verdict == "timing") continue;
+        v1::TraceLine* t = result.add_trace();
+        t->set_component(e.component);
+        t->set_subject(e.subject);
+        t->set_verdict(e.verdict);
+        t->set_reason(e.reason);
+        t->set_value(e.value);
+      }
+    }
+    return result;
+  }
+
+  PricerConfig config_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Pipeline<BasketContext>> pipeline_;
+  std::atomic<std::shared_ptr<const PreparedDiscounts>> prepared_;
+  mutable absl::Mutex pool_mu_;
+  mutable std::vector<std::unique_ptr<BasketWork>> pool_ ABSL_GUARDED_BY(pool_mu_);
+};
+
+}  // namespace
+
+const v1::PipelineDefinition& DefaultBasketPipeline() {
+  static const v1::PipelineDefinition* def = [] {
+    auto parsed = ParsePipelineDefinition(kBasketPipeline, "built-in basket pipeline");
+    if (!parsed.ok()) std::abort();  // a built-in constant; covered by tests
+    return new v1::PipelineDefinition(std::move(*parsed));
+  }();
+  return *def;
+}
+
+absl::StatusOr<std::unique_ptr<BasketPricer>> NewBasketPricer(
+    std::shared_ptr<const CompiledCatalog> catalog, const PricerConfig& config) {
+  auto pricer = std::make_unique<BasketPricerImpl>();
+  if (auto s = pricer->Init(std::move(catalog), config); !s.ok()) return s;
+  return std::unique_ptr<BasketPricer>(std::move(pricer));
+}
+
+std::string FormatPricedBasket(const v1::PricedBasket& priced, bool with_trace) {
+  int digits = std::max(0, CurrencyDigits(priced.currency()));
+  auto money = [&](int64_t v) { return Cat(FormatMinor(v, digits), " ", priced.currency()); };
+  std::string out;
+  for (const v1::PricedLine& line : priced.lines()) {
+    CatTo(out, "line ", line.line_id(), ": ", money(line.original_total_minor()), " - ",
+          money(line.discount_total_minor()));
+    if (line.order_discount_minor() != 0) CatTo(out, " - ", money(line.order_discount_minor()), " (order)");
+    CatTo(out, " = ", money(line.adjusted_total_minor()), "\n");
+    for (int u = 0; u < line.units_size(); ++u) {
+      const v1::PricedUnit& unit = line.units(u);
+      CatTo(out, "  unit ", u + 1, ": ", money(unit.price_minor()));
+      for (const v1::UnitDiscount& d : unit.discounts()) {
+        if (d.role() == "award") {
+          CatTo(out, "  ", d.discount_id(), " (priority ", d.priority(), ") -", money(d.amount_minor()));
+        } else {
+          CatTo(out, "  condition of ", d.discount_id());
+        }
+        if (!d.coupon_code().empty()) CatTo(out, " [", d.coupon_code(), "]");
+      }
+      out += "\n";
+    }
+  }
+  for (const v1::OrderAdjustment& a : priced.order_adjustments()) {
+    CatTo(out, "order: ", a.discount_id(), " on ", a.target(), " -", money(a.amount_minor()));
+    if (!a.coupon_code().empty()) CatTo(out, " [", a.coupon_code(), "]");
+    out += "\n";
+  }
+  CatTo(out, "subtotal ", money(priced.subtotal_minor()), "\n");
+  CatTo(out, "item discounts -", money(priced.item_discount_minor()), "\n");
+  CatTo(out, "order discounts -", money(priced.order_discount_minor()), "\n");
+  CatTo(out, "shipping ", money(priced.shipping_minor()), " (was ", money(priced.original_shipping_minor()), ")\n");
+  CatTo(out, "total ", money(priced.total_minor()), "\n");
+  if (with_trace && priced.trace_size() > 0) {
+    out += "explanation:\n";
+    for (const v1::TraceLine& t : priced.trace()) {
+      CatTo(out, "  ", t.component(), ": ", t.subject(), " ", t.verdict());
+      if (!t.reason().empty()) CatTo(out, " (", t.reason(), ")");
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace herald

@@ -1,0 +1,137 @@
+// Internal: the catalog's discounts prepared for pricing (once per snapshot)
+// and the per-call working state of the built-in basket components.
+#ifndef HERALD_LIB_DISCOUNT_WORK_H_
+#define HERALD_LIB_DISCOUNT_WORK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/catalog_schemas.h"
+#include "herald/campaign_cache.h"
+#include "herald/discount.h"
+#include "herald/expr.h"
+#include "herald/string_map.h"
+
+namespace herald::discount_internal {
+
+// A distinct condition/award expression. A guard is a top-level conjunct
+// `product.F == 'v'` or `product.F in ['v', ...]` on a string field: the
+// expression can only be true on lines whose F is one of the values. When the
+// guard is the whole expression (`exact`) no evaluation is needed.
+struct PreparedProgram {
+  expr::Program program;
+  std::string source;
+  int guard_field = -1;  // index into PreparedDiscounts::guard_fields; -1 = none
+  bool exact = false;
+};
+
+// A string product field used by guards, and the programs guarded per value.
+struct GuardField {
+  std::string path;             // "product.category"
+  int builtin = 0;              // 1 = product.id, 2 = product.category, 0 = a property
+  std::string property;         // the property name when builtin == 0
+  StringMap<std::vector<uint32_t>> programs_by_value;
+};
+
+struct PreparedDiscount {
+  const CompiledItem* item = nullptr;
+  std::string id, name;
+  int32_t priority = 0;
+  v1::OfferKind kind = v1::OFFER_KIND_UNSPECIFIED;
+  bool order_level = false;
+  bool shipping = false;           // FREE_SHIPPING / SHIPPING_PERCENT_OFF
+  int64_t basis_points = 0;        // percent kinds: percent * 100
+  int64_t amount_minor = 0;        // amount kinds
+  std::string offer_currency;      // amount kinds; empty = any
+  double offer_value = 0;          // for the output: percent or amount
+  int cond_program = -1;           // -1 = any product
+  int award_program = -1;          // -1 = any product
+  bool value_basis = false;
+  int64_t min_quantity = 0;
+  int64_t min_value_minor = 0;
+  int64_t max_units = 1;           // per application
+  int64_t basket_limit = 0;        // 0 = unlimited
+  int award_order = 0;             // v1::AwardOrder as given (0 = the component's default)
+  bool click_required = false;
+  std::vector<std::string> coupon_codes;
+  int64_t max_uses = 0, max_uses_per_customer = 0;
+};
+
+struct PreparedDiscounts {
+  std::shared_ptr<const CompiledCatalog> catalog;
+  ProductSchema schema;
+  std::vector<PreparedDiscount> discounts;   // sorted by (priority, id)
+  std::vector<PreparedProgram> programs;
+  std::vector<GuardField> guard_fields;
+  std::vector<uint32_t> unguarded;           // programs evaluated on every line
+  std::vector<std::pair<std::string, expr::Type>> product_attributes;  // declared, schema order
+  StringMap<uint32_t> discount_by_code;      // coupon code -> index into discounts
+
+  static absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> Prepare(
+      std::shared_ptr<const CompiledCatalog> catalog);
+};
+
+enum class Role : uint8_t { kNone = 0, kCondition = 1, kAward = 2 };
+
+struct UnitState {
+  int32_t discount = -1;   // index into PreparedDiscounts::discounts
+  Role role = Role::kNone;
+  int64_t amount = 0;      // award: what the unit got off
+};
+
+// Per-call state, pooled by the pricer and reused across calls.
+struct BasketWork {
+  const PreparedDiscounts* prepared = nullptr;
+  const PricerOptions* options = nullptr;
+  class Store* store = nullptr;
+
+  std::unique_ptr<expr::Activation> product_activation;
+  std::unique_ptr<expr::Activation> targeting_activation;
+  std::vector<std::vector<std::string_view>> user_lists, context_lists, product_lists;
+  std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
+
+  // eligibility
+  std::vector<uint8_t> eligible;             // per discount
+  std::vector<int32_t> coupon_of;            // per discount: index into basket.coupon_codes, -1
+  std::vector<uint32_t> candidates;          // eligible discounts in priority order
+
+  // conditions: truth[p * lines + l]; any[p]: true on some line
+  std::vector<uint8_t> truth;
+  std::vector<uint8_t> any;
+  std::vector<uint8_t> needed;               // per program: some candidate uses it
+  size_t line_count = 0;
+
+  // awards
+  std::vector<uint32_t> desc_order;          // lines by unit price desc, then index
+  std::vector<uint32_t> asc_order;           // lines by unit price asc, then index
+  std::vector<int64_t> next_free;            // per line: first unconsumed unit index
+  std::vector<uint32_t> unit_offset;         // per line: index of its first unit in units
+  std::vector<UnitState> units;
+  std::vector<uint32_t> reserved;            // order-level discounts whose condition was met, in order
+  std::vector<int64_t> applications;         // per discount
+  bool awards_done = false;                  // ApplyDiscounts ran
+  // scratch lists for one discount
+  std::vector<uint32_t> cond_only, cond_both, award_lines, touched;
+  std::vector<std::pair<uint32_t, int64_t>> taken;
+
+  bool Truth(int program, size_t line) const {
+    return program < 0 || truth[static_cast<size_t>(program) * line_count + line] != 0;
+  }
+  bool Any(int program) const { return program < 0 || any[static_cast<size_t>(program)] != 0; }
+};
+
+// Round half up of a * b / c for non-negative a, b and positive c.
+int64_t MulDivRoundHalfUp(int64_t a, int64_t b, int64_t c);
+
+// The lines' shares of `amount` in proportion to `weights` (largest
+// remainder; ties: the earlier line). Requires 0 <= amount <= sum(weights).
+void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights,
+                              std::vector<int64_t>* shares);
+
+}  // namespace herald::discount_internal
+
+#endif  // HERALD_LIB_DISCOUNT_WORK_H_

@@ -1,0 +1,550 @@
+// MailJob: loads a direct-mail job, fills its ledger and runs workers that
+// claim batches of recipients and push them through the mail pipeline.
+//
+// Ledger order per batch (the duplicate bound of herald/mail.h):
+//   1. ClaimPending   recipients pending -> sending (durable) for this worker
+//   2. pipeline       throttle, validate, opt-out, compose, send
+//   3. MarkRecipients sending -> sent / failed / skipped (or pending when
+//                     stopped mid-retry)
+// A crash between 1 and 3 leaves the batch in `sending`; the next run with
+// recover_in_flight requeues them, so they are sent again (the only possible
+// duplicates) and nobody is lost.
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "core/strings.h"
+#include "herald/mail.h"
+#include "herald/store.h"
+#include "mail/runtime.h"
+#include "nlohmann/json.hpp"
+
+namespace herald {
+
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return Cat(base_dir, "/", path);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(Cat(what, " \"", path, "\": cannot open"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string DefaultWorkerId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return Cat(host, ":", getpid());
+}
+
+}  // namespace
+
+absl::StatusOr<const v1::CampaignItem*> FindDirectMailItem(const v1::Catalog& catalog,
+                                                           std::string_view name_or_id) {
+  std::vector<std::string> known;
+  for (const auto& campaign : catalog.campaigns()) {
+    for (const auto& item : campaign.items()) {
+      if (!item.has_direct_mail()) continue;
+      if (item.id() == name_or_id || item.name() == name_or_id) return &item;
+      known.push_back(item.id());
+    }
+  }
+  return absl::NotFoundError(Cat("no direct-mail item \"", name_or_id, "\" (direct-mail items: ",
+                                 known.empty() ? std::string("none") : Join(known, ", "), ")"));
+}
+
+absl::Status SetMailJobState(Store& store, std::string_view job_id, std::string_view state) {
+  for (std::string_view s : {kJobCreated, kJobRunning, kJobPaused, kJobStopped, kJobCompleted, kJobAborted}) {
+    if (s == state) return store.mail_ledgers().SetJobState(job_id, state);
+  }
+  return absl::InvalidArgumentError(Cat("unknown job state \"", state, "\""));
+}
+
+MailJob::MailJob(std::unique_ptr<MailJobRuntime> runtime) : runtime_(std::move(runtime)) {}
+MailJob::~MailJob() = default;
+const std::string& MailJob::job_id() const { return runtime_->job_id; }
+void MailJob::Pause() {
+  int expected = 0;
+  runtime_->control.compare_exchange_strong(expected, 1);
+}
+void MailJob::Stop() {
+  int expected = 0;
+  runtime_->control.compare_exchange_strong(expected, 2);
+}
+
+absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, MailerOptions options) {
+  if (options.registry == nullptr) return absl::InvalidArgumentError("MailJob: options.registry is required");
+  if (options.store == nullptr) return absl::InvalidArgumentError("MailJob: options.store is required");
+  if (options.transport == nullptr) return absl::InvalidArgumentError("MailJob: options.transport is required");
+  if (options.workers < 1 || options.workers > 64) return absl::InvalidArgumentError("MailJob: workers must be within 1..64");
+  if (options.batch_size < 1 || options.batch_size > 10000) {
+    return absl::InvalidArgumentError("MailJob: batch_size must be within 1..10000");
+  }
+  auto rt = std::make_unique<MailJobRuntime>();
+  MailJobRuntime& r = *rt;
+  const v1::DirectMail& mail = spec.mail;
+  r.item_id = spec.item_id.empty() ? spec.job_id : spec.item_id;
+  r.job_id = spec.job_id.empty() ? r.item_id : spec.job_id;
+  if (r.job_id.empty()) return absl::InvalidArgumentError("MailJob: job_id or item_id is required");
+  std::string what = Cat("direct-mail item \"", r.item_id, "\"");
+  r.worker_id = options.worker_id.empty() ? DefaultWorkerId() : options.worker_id;
+
+  // Recipients.
+  switch (mail.recipients().kind_case()) {
+    case v1::RecipientSource::kCsvPath: {
+      std::string path = Resolve(spec.base_dir, mail.recipients().csv_path());
+      auto text = ReadFile(path, "recipient list");
+      if (!text.ok()) return text.status();
+      auto table = ParseRecipientCsv(*text, path);
+      if (!table.ok()) return table.status();
+      r.table = std::move(*table);
+      break;
+    }
+    case v1::RecipientSource::kPlugin: {
+      auto source = options.registry->CreateDefault<RecipientSource>(
+          mail.recipients().plugin(), CreateContext{options.registry, spec.base_dir, options.store});
+      if (!source.ok()) return source.status();
+      auto table = (*source)->Load();
+      if (!table.ok()) return table.status();
+      r.table = std::move(*table);
+      if (r.table.email_column < 0) r.table.email_column = r.table.ColumnIndex("email");
+      if (r.table.email_column < 0) {
+        return absl::InvalidArgumentError(Cat(what, ": recipient source \"", mail.recipients().plugin(),
+                                              "\" gave no email column"));
+      }
+      break;
+    }
+    case v1::RecipientSource::kStoreTable:
+      return absl::UnimplementedError(
+          Cat(what, ": recipients.store_table is not supported yet (the Store has no recipient tables); "
+                    "use csv_path or a recipient_source plugin"));
+    default:
+      return absl::InvalidArgumentError(Cat(what, ": recipients are not set"));
+  }
+  if (!spec.test_to.empty()) {
+    // A test send: the test addresses get the first recipient's data.
+    if (r.table.rows.empty()) r.table.rows.push_back(std::vector<std::string>(r.table.columns.size()));
+    std::vector<std::string> first = r.table.rows[0];
+    r.table.rows.clear();
+    for (const std::string& to : spec.test_to) {
+      r.table.rows.push_back(first);
+      r.table.rows.back()[r.table.email_column] = to;
+    }
+  }
+  r.addresses.reserve(r.table.rows.size());
+  for (size_t i = 0; i < r.table.rows.size(); ++i) {
+    std::string a = NormalizeAddress(r.table.rows[i][r.table.email_column]);
+    if (a.empty()) a = Cat("#row", i + 2);  // a blank cell: its own key, skipped as invalid
+    r.row_by_address.try_emplace(a, static_cast<uint32_t>(i));
+    r.addresses.push_back(std::move(a));
+  }
+  r.name_column = r.table.ColumnIndex("name");
+  if (!mail.charset_column().empty()) {
+    r.charset_column = r.table.ColumnIndex(mail.charset_column());
+    if (r.charset_column < 0) {
+      return absl::InvalidArgumentError(Cat(what, ": charset_column \"", mail.charset_column(),
+                                            "\" is not a recipient column"));
+    }
+  }
+
+  // Opt-out lists.
+  if (!spec.site_opt_out_list.empty()) {
+    auto list = OptOutList::Open(Resolve(spec.base_dir, spec.site_opt_out_list));
+    if (!list.ok()) return list.status();
+    r.site_opt_out = std::move(*list);
+  }
+  if (!mail.opt_out_list().empty()) {
+    auto list = OptOutList::Open(Resolve(spec.base_dir, mail.opt_out_list()));
+    if (!list.ok()) return list.status();
+    r.item_opt_out = std::move(*list);
+  }
+  std::string secret = options.unsubscribe_secret;
+  if (secret.empty()) {
+    secret.resize(32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32);
+  }
+  r.tokens = std::make_unique<UnsubscribeTokens>(secret);
+
+  // Message source.
+  std::string subject_text = mail.subject();
+  const v1::MailFormat format = mail.format() == v1::MAIL_FORMAT_UNSPECIFIED ? v1::MAIL_FORMAT_MIME : mail.format();
+  bool has_text = false, has_html = false;
+  switch (mail.message().kind_case()) {
+    case v1::MessageSource::kTemplate: {
+      const auto& t = mail.message().template_();
+      if (!t.subject().empty()) subject_text = t.subject();
+      auto text = mail::CompiledTemplate::Compile(t.text(), r.table, Cat(what, " template text"));
+      if (!text.ok()) return text.status();
+      auto html = mail::CompiledTemplate::Compile(t.html(), r.table, Cat(what, " template html"));
+      if (!html.ok()) return html.status();
+      r.text = std::move(*text);
+      r.html = std::move(*html);
+      has_text = !t.text().empty();
+      has_html = !t.html().empty();
+      r.source = MailJobRuntime::SourceKind::kTemplate;
+      break;
+    }
+    case v1::MessageSource::kUrl: {
+      const std::string& url = mail.message().url();
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        return absl::InvalidArgumentError(Cat(what, ": message url must be http:// or https://"));
+      }
+      r.url = url;
+      r.source = MailJobRuntime::SourceKind::kUrl;
+      has_text = has_html = true;  // known per recipient
+      break;
+    }
+    case v1::MessageSource::kFile: {
+      std::string path = Resolve(spec.base_dir, mail.message().file());
+      auto body = ReadFile(path, "message file");
+      if (!body.ok()) return body.status();
+      r.file_body = std::move(*body);
+      std::string_view p = path;
+      r.file_is_html = p.ends_with(".html") || p.ends_with(".htm");
+      has_text = !r.file_is_html;
+      has_html = r.file_is_html;
+      r.source = MailJobRuntime::SourceKind::kFile;
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(Cat(what, ": message is not set"));
+  }
+  if (subject_text.empty()) return absl::InvalidArgumentError(Cat(what, ": no subject"));
+  auto subject = mail::CompiledTemplate::Compile(subject_text, r.table, Cat(what, " subject"));
+  if (!subject.ok()) return subject.status();
+  r.subject = std::move(*subject);
+  if (format == v1::MAIL_FORMAT_TEXT && !has_text) {
+    return absl::InvalidArgumentError(Cat(what, ": format TEXT needs a text body"));
+  }
+  if (format == v1::MAIL_FORMAT_MHTML && !has_html) {
+    return absl::InvalidArgumentError(Cat(what, ": format MHTML needs an HTML body"));
+  }
+  for (const auto& a : mail.attachments()) {
+    auto prepared = PrepareAttachment(a, spec.base_dir);
+    if (!prepared.ok()) return absl::Status(prepared.status().code(), Cat(what, ": ", prepared.status().message()));
+    r.attachments.push_back(std::move(*prepared));
+  }
+
+  // Sender.
+  if (mail.from().empty()) return absl::InvalidArgumentError(Cat(what, ": from is required"));
+  {
+    std::string_view from = mail.from();
+    size_t lt = from.rfind('<');
+    std::string_view address = lt != std::string_view::npos && from.back() == '>'
+                                   ? from.substr(lt + 1, from.size() - lt - 2)
+                                   : from;
+    r.envelope_from = NormalizeAddress(address);
+    if (auto s = ValidateAddress(r.envelope_from); !s.ok()) {
+      return absl::InvalidArgumentError(Cat(what, ": from: ", s.message()));
+    }
+    if (from.find_first_of("\r\n") != std::string_view::npos ||
+        mail.reply_to().find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(Cat(what, ": from / reply_to contain a line break"));
+    }
+    r.message_id_domain = r.envelope_from.substr(r.envelope_from.rfind('@') + 1);
+  }
+  r.from = mail.from();
+  r.reply_to = mail.reply_to();
+  if (!mail.unsubscribe_url().empty() && mail.unsubscribe_url().rfind("https://", 0) != 0) {
+    return absl::InvalidArgumentError(Cat(what, ": unsubscribe_url must be https:// (RFC 8058)"));
+  }
+  if (mail.messages_per_hour() < 0) return absl::InvalidArgumentError(Cat(what, ": messages_per_hour must be >= 0"));
+  if (mail.max_error_percent() < 0 || mail.max_error_percent() > 100) {
+    return absl::InvalidArgumentError(Cat(what, ": max_error_percent must be within 0..100"));
+  }
+  if (mail.retries() < 0) return absl::InvalidArgumentError(Cat(what, ": retries must be >= 0"));
+  r.messages_per_hour = mail.messages_per_hour();
+  r.max_error_percent = mail.max_error_percent() == 0 ? 10 : mail.max_error_percent();
+  r.retries = mail.retries() == 0 ? 3 : mail.retries();
+
+  // Pipeline.
+  const v1::PipelineDefinition& def = options.pipeline != nullptr ? *options.pipeline : DefaultMailPipeline();
+  auto pipeline = Pipeline<MailContext>::Create(def, CreateContext{options.registry, spec.base_dir, options.store},
+                                                def.name().empty() ? "mail pipeline" : def.name());
+  if (!pipeline.ok()) return pipeline.status();
+  r.pipeline = std::move(*pipeline);
+  r.transport = options.transport;
+  r.store = options.store;
+  r.spec = std::move(spec);
+  r.options = std::move(options);
+
+  // Ledger: every distinct address, in list order (idempotent for a resumed job).
+  if (r.spec.test_to.empty()) {
+    MailLedgerStore& ledger = r.store->mail_ledgers();
+    std::vector<std::string> chunk;
+    StringMap<bool> seen;
+    for (const std::string& a : r.addresses) {
+      if (!seen.try_emplace(a, true).second) continue;
+      chunk.push_back(a);
+      if (chunk.size() == 5000) {
+        if (auto s = ledger.AddRecipients(r.job_id, chunk); !s.ok()) return s;
+        chunk.clear();
+      }
+    }
+    if (!chunk.empty() || seen.empty()) {
+      if (auto s = ledger.AddRecipients(r.job_id, chunk); !s.ok()) return s;
+    }
+  }
+  return std::unique_ptr<MailJob>(new MailJob(std::move(rt)));
+}
+
+namespace {
+
+absl::StatusOr<MailReport> BuildReport(MailJobRuntime& r, absl::Duration duration, int64_t requeued,
+                                       std::string trace) {
+  MailReport report;
+  report.job_id = r.job_id;
+  report.transport = r.transport->Describe();
+  report.trace = std::move(trace);
+  report.requeued_in_flight = requeued;
+  StringMap<bool> seen;
+  for (const std::string& a : r.addresses) {
+    if (!seen.try_emplace(a, true).second) continue;
+    ++report.recipients;
+    if (!ValidateAddress(a).ok()) {
+      ++report.invalid_addresses;
+    } else if (r.OptedOut(a)) {
+      ++report.opted_out;
+    }
+  }
+  if (r.spec.test_to.empty()) {
+    auto state = r.store->mail_ledgers().GetJobState(r.job_id);
+    report.state = state.ok() ? *state : std::string(kJobCreated);
+    auto counts = r.store->mail_ledgers().CountStates(r.job_id);
+    if (!counts.ok()) return counts.status();
+    for (const auto& [state_value, n] : *counts) {
+      switch (state_value) {
+        case RecipientState::kPending:
+        case RecipientState::kSending: report.pending += n; break;
+        case RecipientState::kSent: report.sent = n; break;
+        case RecipientState::kFailed: report.failed = n; break;
+        case RecipientState::kSkipped: report.skipped = n; break;
+      }
+    }
+  } else {
+    report.state = "test";
+    report.sent = r.sent.load();
+    report.failed = r.failed.load();
+    report.skipped = r.skipped.load();
+  }
+  {
+    absl::MutexLock lock(&r.report_mu);
+    report.failed_by_reason = r.failed_by_reason;
+    report.skipped_by_reason = r.skipped_by_reason;
+  }
+  report.sent_this_run = r.sent.load();
+  report.duration = duration;
+  double seconds = absl::ToDoubleSeconds(duration);
+  report.rate = seconds > 0 ? double(report.sent_this_run) / seconds : 0;
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<MailReport> MailJob::Run() {
+  MailJobRuntime& r = *runtime_;
+  absl::Time start = absl::Now();
+  std::string first_trace;
+  if (!r.spec.test_to.empty()) {
+    MailContext ctx;
+    ctx.job = &r;
+    ctx.test_send = true;
+    mail::WorkerScratch scratch;
+    ctx.scratch = &scratch;
+    Trace trace;
+    if (r.options.trace) ctx.trace = &trace;
+    for (uint32_t i = 0; i < r.table.rows.size(); ++i) {
+      MailItem item;
+      item.row = i;
+      item.address = r.addresses[i];
+      ctx.items.push_back(std::move(item));
+    }
+    absl::Status s = r.pipeline->Run(ctx);
+    if (!s.ok()) return s;
+    return BuildReport(r, absl::Now() - start, 0, r.options.trace ? trace.ToText(false) : "");
+  }
+
+  MailLedgerStore& ledger = r.store->mail_ledgers();
+  int64_t requeued = 0;
+  if (r.options.recover_in_flight) {
+    auto in_flight = ledger.InFlight(r.job_id);
+    if (!in_flight.ok()) return in_flight.status();
+    if (!in_flight->empty()) {
+      for (LedgerEntry& e : *in_flight) {
+        e.state = RecipientState::kPending;
+        e.detail = "requeued: in flight when a previous run ended";
+      }
+      if (auto s = ledger.MarkRecipients(r.job_id, *in_flight); !s.ok()) return s;
+      requeued = static_cast<int64_t>(in_flight->size());
+    }
+  }
+  if (auto s = ledger.SetJobState(r.job_id, kJobRunning); !s.ok()) return s;
+  r.control.store(0);
+
+  int64_t done_before = 0, total = 0;
+  if (auto counts = ledger.CountStates(r.job_id); counts.ok()) {
+    for (const auto& [state_value, n] : *counts) {
+      total += n;
+      if (state_value != RecipientState::kPending && state_value != RecipientState::kSending) done_before += n;
+    }
+  }
+
+  // Batches of about one second's worth when throttled: keeps the in-flight set small.
+  int limit = r.options.batch_size;
+  if (r.messages_per_hour > 0) {
+    limit = static_cast<int>(std::clamp<int64_t>(r.messages_per_hour / 3600, 1, limit));
+  }
+  absl::Mutex error_mu;
+  absl::Status worker_error;
+  std::atomic<int> running{r.options.workers};
+  std::atomic<bool> traced{false};
+  auto worker = [&](int index) {
+    mail::WorkerScratch scratch;
+    std::string worker_id = r.options.workers == 1 ? r.worker_id : Cat(r.worker_id, "/", index);
+    while (r.control.load() == 0) {
+      // Another process may have paused or stopped the job.
+      auto stored = ledger.GetJobState(r.job_id);
+      if (stored.ok() && (*stored == kJobPaused || *stored == kJobStopped || *stored == kJobAborted)) {
+        int expected = 0;
+        r.control.compare_exchange_strong(expected, *stored == kJobPaused ? 1 : (*stored == kJobStopped ? 2 : 3));
+        break;
+      }
+      auto claimed = ledger.ClaimPending(r.job_id, worker_id, limit);
+      if (!claimed.ok()) {
+        absl::MutexLock lock(&error_mu);
+        worker_error = claimed.status();
+        break;
+      }
+      if (claimed->empty()) break;
+      MailContext ctx;
+      ctx.job = &r;
+      ctx.scratch = &scratch;
+      Trace trace;
+      bool tracing = r.options.trace && !traced.exchange(true);
+      if (tracing) ctx.trace = &trace;
+      ctx.items.reserve(claimed->size());
+      for (std::string& a : *claimed) {
+        MailItem item;
+        auto it = r.row_by_address.find(std::string_view(a));
+        item.address = std::move(a);
+        if (it == r.row_by_address.end()) {
+          item.row = UINT32_MAX;
+          item.Skip("not_in_list", "the recipient is no longer in the list");
+        } else {
+          item.row = it->second;
+        }
+        ctx.items.push_back(std::move(item));
+      }
+      absl::Status s = r.pipeline->Run(ctx);
+      if (tracing) first_trace = trace.ToText(false);
+      if (!s.ok()) {
+        absl::MutexLock lock(&error_mu);
+        worker_error = s;
+        int expected = 0;
+        r.control.compare_exchange_strong(expected, 2);
+        break;
+      }
+    }
+    running.fetch_sub(1);
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < r.options.workers; ++i) threads.emplace_back(worker, i);
+  absl::Time last_progress = absl::InfinitePast();
+  while (running.load() > 0) {
+    absl::SleepFor(std::min(r.options.progress_interval, absl::Milliseconds(50)));
+    if (r.options.progress && absl::Now() - last_progress >= r.options.progress_interval) {
+      last_progress = absl::Now();
+      r.options.progress(MailProgress{total, done_before + r.sent + r.failed + r.skipped, r.sent.load(),
+                                      absl::Now() - start});
+    }
+  }
+  for (auto& t : threads) t.join();
+  if (r.options.progress) {
+    r.options.progress(MailProgress{total, done_before + r.sent + r.failed + r.skipped, r.sent.load(),
+                                    absl::Now() - start});
+  }
+
+  // The job's state after this run.
+  int control = r.control.load();
+  std::string_view final_state;
+  if (control == 3) {
+    final_state = kJobAborted;
+  } else if (control == 1) {
+    final_state = kJobPaused;
+  } else if (control == 2) {
+    final_state = kJobStopped;
+  } else {
+    auto counts = ledger.CountStates(r.job_id);
+    bool left = false;
+    if (counts.ok()) {
+      for (const auto& [state_value, n] : *counts) {
+        left = left || ((state_value == RecipientState::kPending || state_value == RecipientState::kSending) && n > 0);
+      }
+    }
+    if (!left && worker_error.ok()) final_state = kJobCompleted;  // else: others still sending
+  }
+  if (!final_state.empty()) {
+    auto stored = ledger.GetJobState(r.job_id);
+    // A state set by another process (paused / stopped) is kept.
+    if (!(stored.ok() && control != 0 && *stored != kJobRunning)) {
+      if (auto s = ledger.SetJobState(r.job_id, final_state); !s.ok()) return s;
+    }
+  }
+  if (!worker_error.ok()) return worker_error;
+  auto report = BuildReport(r, absl::Now() - start, requeued, first_trace);
+  if (report.ok() && control == 3 && !r.abort_reason.empty()) {
+    report->failed_by_reason["(job aborted: " + r.abort_reason + ")"] = 0;
+  }
+  return report;
+}
+
+std::string MailReport::ToText() const {
+  std::string out = Cat("job ", job_id, ": ", state, "\n");
+  CatTo(out, "  recipients        ", recipients, "\n");
+  CatTo(out, "  sent              ", sent, " (", sent_this_run, " this run)\n");
+  CatTo(out, "  failed            ", failed, "\n");
+  for (const auto& [reason, n] : failed_by_reason) CatTo(out, "    ", reason, ": ", n, "\n");
+  CatTo(out, "  skipped           ", skipped, "\n");
+  for (const auto& [reason, n] : skipped_by_reason) CatTo(out, "    ", reason, ": ", n, "\n");
+  CatTo(out, "  opted out         ", opted_out, "\n");
+  CatTo(out, "  invalid addresses ", invalid_addresses, "\n");
+  CatTo(out, "  pending           ", pending, "\n");
+  if (requeued_in_flight > 0) CatTo(out, "  requeued in flight ", requeued_in_flight, "\n");
+  CatTo(out, "  duration          ", absl::FormatDuration(duration), "\n");
+  CatTo(out, "  rate              ", static_cast<int64_t>(rate), " messages/s\n");
+  CatTo(out, "  transport         ", transport, "\n");
+  if (!trace.empty()) CatTo(out, "trace of the first batch:\n", trace);
+  return out;
+}
+
+std::string MailReport::ToJson() const {
+  nlohmann::json j;
+  j["job_id"] = job_id;
+  j["state"] = state;
+  j["recipients"] = recipients;
+  j["sent"] = sent;
+  j["sent_this_run"] = sent_this_run;
+  j["failed"] = failed;
+  j["failed_by_reason"] = failed_by_reason;
+  j["skipped"] = skipped;
+  j["skipped_by_reason"] = skipped_by_reason;
+  j["opted_out"] = opted_out;
+  j["invalid_addresses"] = invalid_addresses;
+  j["pending"] = pending;
+  j["requeued_in_flight"] = requeued_in_flight;
+  j["duration_seconds"] = absl::ToDoubleSeconds(duration);
+  j["rate"] = rate;
+  j["transport"] = transport;
+  return j.dump(2);
+}
+
+}  // namespace herald

@@ -1,0 +1,117 @@
+// Internal: the state of one running mail job, shared by its workers and the
+// built-in components (MailContext::job points here).
+#ifndef HERALD_LIB_MAIL_RUNTIME_H_
+#define HERALD_LIB_MAIL_RUNTIME_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "herald/mail.h"
+#include "herald/store.h"
+
+namespace herald {
+
+namespace mail {
+
+// A {{field}} template compiled against a recipient table's columns.
+class CompiledTemplate {
+ public:
+  enum class Special { kNone, kColumn, kEmail, kId, kUnsubscribeUrl };
+  struct Segment {
+    std::string literal;  // when kind == kNone
+    Special kind = Special::kNone;
+    int column = -1;
+  };
+  // Unknown placeholders are an error naming `what` and the known columns.
+  static absl::StatusOr<CompiledTemplate> Compile(std::string_view text, const RecipientTable& table,
+                                                  std::string_view what);
+  bool empty() const { return segments_.empty(); }
+  bool uses_unsubscribe_url() const;
+  bool personalized() const;
+  const std::vector<Segment>& segments() const { return segments_; }
+
+ private:
+  std::vector<Segment> segments_;
+};
+
+// Per-worker scratch: composer and buffers reused across batches.
+struct WorkerScratch {
+  std::unique_ptr<MessageComposer> composer;
+  std::string subject, text, html, unsubscribe_url, list_unsubscribe;
+  void* curl = nullptr;  // FetchMessageBody's easy handle (CURL*)
+  ~WorkerScratch();
+};
+
+}  // namespace mail
+
+class MailJobRuntime {
+ public:
+  MailJobSpec spec;
+  MailerOptions options;
+  std::string job_id;
+  std::string worker_id;
+  std::string item_id;
+
+  // Recipients: rows of `table`; `addresses[row]` its normalized address;
+  // `row_by_address` the first row of each address.
+  RecipientTable table;
+  std::vector<std::string> addresses;
+  StringMap<uint32_t> row_by_address;
+  int charset_column = -1;
+  int name_column = -1;
+
+  // Opt-out lists (null = none).
+  std::unique_ptr<OptOutList> site_opt_out;
+  std::unique_ptr<OptOutList> item_opt_out;
+  std::unique_ptr<UnsubscribeTokens> tokens;
+
+  // The message source.
+  enum class SourceKind { kTemplate, kUrl, kFile };
+  SourceKind source = SourceKind::kTemplate;
+  mail::CompiledTemplate subject, text, html;
+  std::string url;                      // kUrl
+  std::string file_body;                // kFile
+  bool file_is_html = false;
+  std::vector<PreparedAttachment> attachments;
+  std::string from, reply_to, envelope_from, message_id_domain;
+  int retries = 3;
+  double max_error_percent = 10;
+  int64_t messages_per_hour = 0;
+
+  Transport* transport = nullptr;
+  Store* store = nullptr;
+  std::unique_ptr<Pipeline<MailContext>> pipeline;
+
+  // Throttle: the next free send slot.
+  absl::Mutex throttle_mu;
+  absl::Time next_slot ABSL_GUARDED_BY(throttle_mu) = absl::InfinitePast();
+
+  // Control: 0 run, 1 pause, 2 stop, 3 abort.
+  std::atomic<int> control{0};
+  std::string abort_reason;  // written once before control = 3
+
+  // This run's counters.
+  std::atomic<int64_t> sent{0}, failed{0}, skipped{0}, outcomes{0};
+  absl::Mutex report_mu;
+  std::map<std::string, int64_t> failed_by_reason ABSL_GUARDED_BY(report_mu);
+  std::map<std::string, int64_t> skipped_by_reason ABSL_GUARDED_BY(report_mu);
+
+  // The unsubscribe URL and List-Unsubscribe value of `address`.
+  void UnsubscribeValues(std::string_view address, std::string& url, std::string& header) const;
+  bool OptedOut(std::string_view address) const {
+    return (site_opt_out != nullptr && site_opt_out->Contains(address)) ||
+           (item_opt_out != nullptr && item_opt_out->Contains(address));
+  }
+  // Renders `t` for `item` into `out` (cleared first).
+  void Render(const mail::CompiledTemplate& t, const MailContext& ctx, const MailItem& item,
+              bool html_escape, std::string& unsubscribe_url, std::string& out) const;
+};
+
+}  // namespace herald
+
+#endif  // HERALD_LIB_MAIL_RUNTIME_H_
