@@ -42,6 +42,15 @@ enum class ItemKind : uint8_t { kPaidAd, kHouseAd, kDiscount };
 
 std::string_view ItemKindName(ItemKind kind);  // "paid", "house", "discount"
 
+// A request time seen in one zone: computed once per request and zone.
+struct LocalTime {
+  int64_t day = 0;    // local days since 1970-01-01
+  int weekday = 0;    // Monday = 0 ... Sunday = 6
+  int second = 0;     // local second of the day
+  int minute() const { return second / 60; }
+  static LocalTime Of(absl::Time t, absl::TimeZone zone);
+};
+
 struct CompiledSchedule {
   absl::Time start = absl::InfinitePast();   // inclusive
   absl::Time end = absl::InfiniteFuture();   // exclusive
@@ -54,7 +63,7 @@ struct CompiledSchedule {
   // cumulative_seconds[d]: deliverable seconds from `start` to the start of
   // local day d after the start day (d = 0 is the start day).
   std::vector<double> cumulative_seconds;
-  absl::CivilDay first_day;      // local day of `start`
+  int64_t first_day = 0;         // local day of `start` (days since 1970-01-01)
   int start_second = 0;          // local second of day of `start`
   int end_second = 86400;        // local second of day of `end` on the last day
 
@@ -62,7 +71,8 @@ struct CompiledSchedule {
   // Whether local time (weekday, minute of day) is inside the days and windows.
   bool OpenAt(int weekday, int minute_of_day) const;
   // Deliverable seconds from `start` up to `t` (0 before start, total after end).
-  double DeliverableSecondsUntil(absl::Time t, absl::CivilSecond local) const;
+  // `local` is `t` in the schedule's zone.
+  double DeliverableSecondsUntil(absl::Time t, const LocalTime& local) const;
 };
 
 struct CompiledTargetEntry {
@@ -103,6 +113,7 @@ struct CompiledItem {
   int32_t priority = 0;         // discounts: smaller first
   bool sponsored = false;
   int32_t target_group = -1;    // index into target_groups(); -1 = none
+  double max_target_multiplier = 1;  // the most its target group can multiply its score by
   CompiledSchedule schedule;
   expr::Program eligibility;    // discounts: over user, context and now; empty source = everyone
   bool has_eligibility = false;
@@ -145,6 +156,9 @@ class CompiledCatalog {
   // The variables target-group expressions see: user.<attr>, context.<attr>
   // (declared by the catalog) and now.
   const TargetingSchema& targeting() const { return targeting_; }
+  // The largest factor any target group can multiply a score by (the product
+  // of its TARGET boosts above 1); 1 when no group boosts.
+  double max_target_multiplier() const { return max_target_multiplier_; }
   std::span<const absl::TimeZone> zones() const { return zones_; }
   // competitors()[customer] lists the interned customers it competes with.
   const std::vector<std::vector<int32_t>>& competitors() const { return competitors_; }
@@ -166,6 +180,7 @@ class CompiledCatalog {
   std::vector<uint32_t> ads_everywhere_, discounts_everywhere_, all_ads_, all_discounts_;
   std::vector<CompiledTargetGroup> target_groups_;
   TargetingSchema targeting_;
+  double max_target_multiplier_ = 1;
   std::vector<absl::TimeZone> zones_;
   std::vector<std::vector<int32_t>> competitors_;
 };

@@ -24,6 +24,7 @@
 #ifndef HERALD_PIPELINE_H_
 #define HERALD_PIPELINE_H_
 
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -55,6 +56,16 @@ template <typename Context>
 class Component : public Extension {
  public:
   virtual absl::Status Run(Context& context) const = 0;
+
+  // For families that rank by score (selection): an upper bound on the factor
+  // by which Run can multiply any candidate's score in this context, or
+  // infinity when unknown (the default). A component that sets scores rather
+  // than multiplying them must say infinity (NeedOfDelivery is the selector's
+  // known exception). The selector prunes candidates only when every bound is
+  // finite, so a component that never raises a score says 1.
+  virtual double MaxScoreMultiplier(const Context& context) const {
+    return std::numeric_limits<double>::infinity();
+  }
 };
 
 template <typename Context>
@@ -140,6 +151,12 @@ class Pipeline {
   std::vector<std::pair<std::string, std::string>> Components() const {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& slot : slots_) out.emplace_back(slot.stage, slot.label);
+    return out;
+  }
+  // (stage, component) of each component in run order.
+  std::vector<std::pair<std::string_view, const Component<Context>*>> Instances() const {
+    std::vector<std::pair<std::string_view, const Component<Context>*>> out;
+    for (size_t i = 0; i < slots_.size(); ++i) out.emplace_back(slots_[i].stage, components_[i]);
     return out;
   }
 

@@ -108,6 +108,19 @@ struct SelectionContext : PipelineContext {
   // Scratch owned by the built-in components (reused across requests).
   void* scratch = nullptr;
 
+  // Pruning (docs/pacing.md, "Selecting without scoring everything"): when
+  // prune_limit > 0 the built-in FilterContent emits only the paid ads with
+  // the highest bound on their Need of Delivery, and SelectWinners checks
+  // that nothing left out could have won; if it cannot prove that, it sets
+  // needs_exhaustive and the selector runs the request again with a larger
+  // limit, and in the end exhaustively.
+  int prune_limit = 0;               // paid candidates to emit; 0 = all
+  bool exhaustive = false;           // a rerun without pruning
+  bool pruned = false;               // FilterContent left paid ads out
+  double pruned_bound = 0;           // no left-out ad's NOD x target boost exceeds this
+  double max_multiplier = 1;         // product of the components' MaxScoreMultiplier
+  bool needs_exhaustive = false;
+
   // Multiplies candidate `i`'s score, tracing `reason` when tracing.
   void MultiplyScore(size_t i, double factor, std::string_view reason);
   // Drops candidates whose score is 0 (keeps order).
@@ -127,6 +140,12 @@ struct SelectorOptions {
   absl::Duration flush_interval = absl::Seconds(1);  // counters, events and histories to the store
   size_t max_users_in_memory = 1'000'000;            // history cache bound (least recently used dropped)
   double default_target_boost = 1.2;                 // TARGET entries without a boost
+  // Pruning: paid candidates emitted per request before SelectWinners must
+  // prove nothing left out could win (else the request reruns exhaustively);
+  // 0 = always exhaustive. Used only when every component bounds its score
+  // multiplier (see Component::MaxScoreMultiplier).
+  int prune_limit = 16;
+  absl::Duration ranking_horizon = absl::Seconds(60);  // how long a page group's ranking stays valid
 };
 
 // What a selector is built from. Pointers are borrowed and must outlive it.
@@ -163,6 +182,10 @@ class ContentSelector {
   // Delivery of an item so far (this server's view: last loaded totals plus
   // local deltas): requests and clicks.
   virtual std::pair<int64_t, int64_t> Delivered(std::string_view item_id) const = 0;
+
+  // Requests that pruning could not settle and that ran exhaustively, and all
+  // requests, since creation (for tuning prune_limit).
+  virtual std::pair<int64_t, int64_t> ExhaustiveReruns() const = 0;
 };
 
 absl::StatusOr<std::unique_ptr<ContentSelector>> NewContentSelector(

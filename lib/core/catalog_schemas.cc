@@ -116,14 +116,15 @@ void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slo
                       const v1::Profile* profile, expr::Activation* activation,
                       std::vector<std::vector<std::string_view>>* lists) {
   if (lists->size() < slots.size()) lists->resize(slots.size());
+  if (profile == nullptr || profile->values().empty()) {
+    for (const auto& [name, slot] : slots) activation->Unset(slot);
+    return;
+  }
+  const auto& values = profile->values();  // one map sync, not one per attribute
   for (size_t i = 0; i < slots.size(); ++i) {
     const auto& [name, slot] = slots[i];
-    if (profile == nullptr) {
-      activation->Unset(slot);
-      continue;
-    }
-    auto it = profile->values().find(name);
-    if (it == profile->values().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
+    auto it = values.find(name);
+    if (it == values.end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
       activation->Unset(slot);
     } else {
       activation->Set(slot, ToExprValue(it->second, &(*lists)[i]));

@@ -37,6 +37,7 @@ int WeekdayIndex(absl::CivilDay day) {
 namespace {
 
 constexpr int kSecondsPerDay = 86400;
+const absl::CivilDay kEpochDay(1970, 1, 1);
 
 // Seconds of [lo, hi) (seconds of a local day) inside the schedule's windows.
 double OpenSecondsInDay(const CompiledSchedule& s, int lo, int hi) {
@@ -67,19 +68,20 @@ void PrepareSchedule(CompiledSchedule* s, absl::TimeZone zone) {
   if (s->start == absl::InfinitePast() || s->end == absl::InfiniteFuture()) return;
   absl::CivilSecond first = absl::ToCivilSecond(s->start, zone);
   absl::CivilSecond last = absl::ToCivilSecond(s->end, zone);
-  s->first_day = absl::CivilDay(first);
+  absl::CivilDay first_day(first);
+  s->first_day = first_day - kEpochDay;
   s->start_second = SecondOfDay(first);
   absl::CivilDay last_day(last);
   s->end_second = SecondOfDay(last);
-  if (s->end_second == 0 && last_day > s->first_day) {  // ends at midnight: the day before is last
+  if (s->end_second == 0 && last_day > first_day) {  // ends at midnight: the day before is last
     last_day -= 1;
     s->end_second = kSecondsPerDay;
   }
   double total = 0;
-  for (absl::CivilDay day = s->first_day; day <= last_day; ++day) {
+  for (absl::CivilDay day = first_day; day <= last_day; ++day) {
     s->cumulative_seconds.push_back(total);
     if (!(s->days_mask & (1u << WeekdayIndex(day)))) continue;
-    int lo = day == s->first_day ? s->start_second : 0;
+    int lo = day == first_day ? s->start_second : 0;
     int hi = day == last_day ? s->end_second : kSecondsPerDay;
     total += OpenSecondsInDay(*s, lo, hi);
   }
@@ -100,19 +102,24 @@ bool CompiledSchedule::OpenAt(int weekday, int minute_of_day) const {
   return false;
 }
 
-double CompiledSchedule::DeliverableSecondsUntil(absl::Time t, absl::CivilSecond local) const {
+double CompiledSchedule::DeliverableSecondsUntil(absl::Time t, const LocalTime& local) const {
   if (cumulative_seconds.empty() || t <= start) return 0;
   if (t >= end) return total_seconds;
-  absl::CivilDay day(local);
-  int64_t d = day - first_day;
+  int64_t d = local.day - first_day;
   if (d < 0) return 0;
   if (d >= static_cast<int64_t>(cumulative_seconds.size())) return total_seconds;
   double seconds = cumulative_seconds[d];
-  if (days_mask & (1u << WeekdayIndex(day))) {
+  if (days_mask & (1u << local.weekday)) {
     int lo = d == 0 ? start_second : 0;
-    seconds += OpenSecondsInDay(*this, lo, SecondOfDay(local));
+    seconds += OpenSecondsInDay(*this, lo, local.second);
   }
   return std::min(seconds, total_seconds);
+}
+
+LocalTime LocalTime::Of(absl::Time t, absl::TimeZone zone) {
+  absl::CivilSecond cs = absl::ToCivilSecond(t, zone);
+  absl::CivilDay day(cs);
+  return LocalTime{day - kEpochDay, WeekdayIndex(day), SecondOfDay(cs)};
 }
 
 const CompiledItem* CompiledCatalog::FindItem(std::string_view id) const {
@@ -181,6 +188,13 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   auto target = CompileTargetGroups(catalog_, targeting_, options.default_target_boost);
   if (!target.ok()) return target.status();
   target_groups_ = std::move(*target);
+  for (const CompiledTargetGroup& group : target_groups_) {
+    double product = 1;
+    for (const CompiledTargetEntry& e : group.entries) {
+      if (e.action == v1::TARGET_ACTION_TARGET && e.boost > 1) product *= e.boost;
+    }
+    max_target_multiplier_ = std::max(max_target_multiplier_, product);
+  }
   StringMap<int32_t> target_ids;
   for (size_t i = 0; i < target_groups_.size(); ++i) target_ids[target_groups_[i].id] = i;
 
@@ -342,6 +356,9 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
           return absl::InvalidArgumentError(Cat(where(item), ": unknown target group \"", target_group, "\""));
         }
         c.target_group = it->second;
+        for (const CompiledTargetEntry& e : target_groups_[c.target_group].entries) {
+          if (e.action == v1::TARGET_ACTION_TARGET && e.boost > 1) c.max_target_multiplier *= e.boost;
+        }
       }
       item_by_id_[c.id] = c.index;
       bool active = campaign.active() && item.active();

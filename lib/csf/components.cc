@@ -14,8 +14,6 @@
 
 namespace herald {
 
-int WeekdayIndex(absl::CivilDay day);  // compiled_catalog.cc
-
 void SelectionContext::MultiplyScore(size_t i, double factor, std::string_view reason) {
   Candidate& c = candidates[i];
   c.score *= factor;
@@ -58,6 +56,7 @@ absl::Status ConfigError(std::string_view component, std::string_view message) {
 
 class LoadContext final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<LoadContext>> Make(const v1::LoadContextConfig& config) {
     if (config.max_count() < 0) return ConfigError("LoadContext", "max_count must be >= 0");
     auto c = std::make_unique<LoadContext>();
@@ -87,15 +86,8 @@ class LoadContext final : public Comp {
     }
     // Local time per zone, once per request.
     auto zones = catalog.zones();
-    s.local_now.resize(zones.size());
-    s.local_weekday.resize(zones.size());
-    s.local_minute.resize(zones.size());
-    for (size_t z = 0; z < zones.size(); ++z) {
-      absl::CivilSecond cs = absl::ToCivilSecond(ctx.now, zones[z]);
-      s.local_now[z] = cs;
-      s.local_weekday[z] = WeekdayIndex(absl::CivilDay(cs));
-      s.local_minute[z] = cs.hour() * 60 + cs.minute();
-    }
+    s.local.resize(zones.size());
+    for (size_t z = 0; z < zones.size(); ++z) s.local[z] = LocalTime::Of(ctx.now, zones[z]);
     // Page history: the items, industries and customers already on the page.
     s.page_history_items.clear();
     s.page_history_industries.clear();
@@ -123,6 +115,7 @@ class LoadContext final : public Comp {
 
 class LoadHistory final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<LoadHistory>> Make(const v1::LoadHistoryConfig&) {
     return std::make_unique<LoadHistory>();
   }
@@ -144,6 +137,7 @@ class LoadHistory final : public Comp {
 
 class FilterContent final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<FilterContent>> Make(const v1::FilterContentConfig& config) {
     auto c = std::make_unique<FilterContent>();
     c->config_ = config;
@@ -170,7 +164,10 @@ class FilterContent final : public Comp {
         ctx.candidates.push_back(Candidate{index, 1.0, 1.0});
       }
     };
-    if (s.page_groups.empty()) {
+    ctx.pruned = false;
+    if (ctx.prune_limit > 0 && !ctx.exhaustive && !discounts && s.page_groups.size() <= 1) {
+      EmitRanked(ctx, s);
+    } else if (s.page_groups.empty()) {
       consider(discounts ? catalog.AllDiscounts() : catalog.AllAds());
     } else {
       for (int32_t pg : s.page_groups) {
@@ -185,6 +182,40 @@ class FilterContent final : public Comp {
   }
 
  private:
+  // Emits every house ad and the paid ads in decreasing order of their bound
+  // key, until prune_limit paid ads have passed the filters.
+  void EmitRanked(SelectionContext& ctx, RequestScratch& s) const {
+    const CompiledCatalog& catalog = *ctx.catalog;
+    std::shared_ptr<const RankedAds> ranked =
+        ctx.services->Ranked(ctx, s.page_groups.empty() ? -1 : s.page_groups[0]);
+    auto emit = [&](uint32_t index) {
+      if (s.seen[index] == s.generation) return false;
+      s.seen[index] = s.generation;
+      const CompiledItem& item = catalog.items()[index];
+      std::string_view why = Reject(ctx, s, item);
+      if (!why.empty()) {
+        if (ctx.trace != nullptr) ctx.trace->Note(item.id, "filtered", why);
+        return false;
+      }
+      ctx.candidates.push_back(Candidate{index, 1.0, 1.0});
+      return true;
+    };
+    for (uint32_t index : ranked->others) emit(index);
+    int paid = 0;
+    for (size_t k = 0; k < ranked->paid.size(); ++k) {
+      if (paid == ctx.prune_limit) {
+        ctx.pruned = true;
+        ctx.pruned_bound = ranked->paid[k].first;
+        if (ctx.trace != nullptr) {
+          ctx.trace->Note("", "pruned",
+                          Cat(ranked->paid.size() - k, " paid ads with a lower need-of-delivery bound left out"));
+        }
+        break;
+      }
+      paid += emit(ranked->paid[k].second);
+    }
+  }
+
   std::string_view Reject(const SelectionContext& ctx, const RequestScratch& s,
                           const CompiledItem& item) const {
     if (!config_.ignore_size() && s.size >= 0 && item.size >= 0 && item.size != s.size) {
@@ -194,7 +225,7 @@ class FilterContent final : public Comp {
       const CompiledSchedule& sc = item.schedule;
       if (ctx.now < sc.start) return "schedule has not started";
       if (ctx.now >= sc.end) return "schedule has ended";
-      if (!sc.AllDay() && !sc.OpenAt(s.local_weekday[sc.zone], s.local_minute[sc.zone])) {
+      if (!sc.AllDay() && !sc.OpenAt(s.local[sc.zone].weekday, s.local[sc.zone].minute())) {
         return "outside its days or hours";
       }
     }
@@ -213,6 +244,7 @@ class FilterContent final : public Comp {
 
 class ExposureLimit final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<ExposureLimit>> Make(const v1::ExposureLimitConfig&) {
     return std::make_unique<ExposureLimit>();
   }
@@ -239,8 +271,13 @@ class ExposureLimit final : public Comp {
 // NOD = 1 + gain * (expected - delivered) / goal, where expected = goal *
 // (deliverable time elapsed / deliverable time in all). 1 on schedule, above
 // 1 behind, below 1 ahead; 0 once the goal is met (docs/pacing.md).
-class NeedOfDelivery final : public Comp {
+class NeedOfDelivery final : public Comp, public PacedScorer {
  public:
+  double Nod(double expected, double delivered, double goal) const override {
+    return std::clamp(1.0 + gain_ * (expected - delivered) / goal, 0.0, max_score_);
+  }
+  // Sets paid ads' scores to their NOD; the selector prunes knowing the formula.
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<NeedOfDelivery>> Make(const v1::NeedOfDeliveryConfig& config) {
     if (config.gain() < 0 || config.max_score() < 0) {
       return ConfigError("NeedOfDelivery", "gain and max_score must be >= 0");
@@ -265,11 +302,10 @@ class NeedOfDelivery final : public Comp {
       double expected = 0;
       if (item.goal > 0 && delivered < item.goal) {
         const CompiledSchedule& sc = item.schedule;
-        double elapsed = sc.DeliverableSecondsUntil(ctx.now, s.local_now[sc.zone]);
+        double elapsed = sc.DeliverableSecondsUntil(ctx.now, s.local[sc.zone]);
         double fraction = sc.total_seconds > 0 ? elapsed / sc.total_seconds : 1.0;
         expected = item.goal * fraction;
-        nod = 1.0 + gain_ * (expected - static_cast<double>(delivered)) / item.goal;
-        nod = std::clamp(nod, 0.0, max_score_);
+        nod = Nod(expected, static_cast<double>(delivered), static_cast<double>(item.goal));
       }
       c.initial = c.score = nod;
       if (ctx.trace != nullptr) {
@@ -330,6 +366,7 @@ class DiscountPriority final : public Comp {
 
 class HistoryPenalty final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<HistoryPenalty>> Make(const v1::HistoryPenaltyConfig& config) {
     auto c = std::make_unique<HistoryPenalty>();
     c->window_ = config.window() == 0 ? 10 : config.window();
@@ -374,6 +411,9 @@ class HistoryPenalty final : public Comp {
 
 class EvalTargetGroups final : public Comp {
  public:
+  // Its per-item bound (CompiledItem::max_target_multiplier) is part of the
+  // selector's ranking bound already.
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<EvalTargetGroups>> Make(const v1::EvalTargetGroupsConfig&) {
     return std::make_unique<EvalTargetGroups>();
   }
@@ -444,6 +484,7 @@ class EvalTargetGroups final : public Comp {
 // context and now) is not true; an error value counts as not eligible.
 class DiscountEligibility final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<DiscountEligibility>> Make(const v1::DiscountEligibilityConfig&) {
     return std::make_unique<DiscountEligibility>();
   }
@@ -468,6 +509,7 @@ class DiscountEligibility final : public Comp {
 
 class SelectWinners final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<SelectWinners>> Make(const v1::SelectWinnersConfig& config) {
     if (config.house_threshold() < 0) return ConfigError("SelectWinners", "house_threshold must be >= 0");
     auto c = std::make_unique<SelectWinners>();
@@ -509,6 +551,10 @@ class SelectWinners final : public Comp {
       if (static_cast<int>(ctx.winners.size()) >= want) break;
       TryAdd(ctx, s, ctx.candidates[i], "highest score");
     }
+    if (ctx.pruned && !ProvenWithoutPruned(ctx)) {
+      ctx.needs_exhaustive = true;
+      return absl::AbortedError("left-out candidates could hold a better winner; run exhaustively");
+    }
     // House ads fill what is left, drawn by weight x score.
     while (static_cast<int>(ctx.winners.size()) < want) {
       s.weights.clear();
@@ -545,6 +591,24 @@ class SelectWinners final : public Comp {
   }
 
  private:
+  // Whether the paid ads FilterContent left out could not have changed the
+  // winners: every left-out ad scores at most pruned_bound x the components'
+  // largest multiplier. With every slot taken by a paid ad
+  // scoring above the bound, they rank below all winners; with slots left
+  // for house ads, their NOD must be below the house threshold.
+  bool ProvenWithoutPruned(SelectionContext& ctx) const {
+    double bound = ctx.pruned_bound * ctx.max_multiplier;
+    if (static_cast<int>(ctx.winners.size()) >= ctx.request->count) {
+      const uint32_t last = ctx.winners.back();
+      for (const Candidate& c : ctx.candidates) {
+        if (c.item == last) return c.score > bound;
+      }
+      return false;
+    }
+    // NOD <= NOD x boost <= pruned_bound for every left-out ad.
+    return ctx.pruned_bound < threshold_;
+  }
+
   // Why `item` cannot join the winners, or null when it can.
   const char* Conflicts(const SelectionContext& ctx, const RequestScratch& s,
                         const CompiledItem& item) const {
@@ -592,6 +656,7 @@ class SelectWinners final : public Comp {
 
 class RecordHistory final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<RecordHistory>> Make(const v1::RecordHistoryConfig& config) {
     if (config.history_size() < 0) return ConfigError("RecordHistory", "history_size must be >= 0");
     auto c = std::make_unique<RecordHistory>();
@@ -613,6 +678,7 @@ class RecordHistory final : public Comp {
 
 class RecordEvent final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<RecordEvent>> Make(const v1::RecordEventConfig&) {
     return std::make_unique<RecordEvent>();
   }
@@ -639,24 +705,22 @@ class RecordEvent final : public Comp {
 
 // ---------------------------------------------------------------- FormatTemplate
 
-std::string HtmlEscape(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
+void AppendHtmlEscaped(std::string_view in, std::string* out) {
   for (char c : in) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&': out->append("&amp;"); break;
+      case '<': out->append("&lt;"); break;
+      case '>': out->append("&gt;"); break;
+      case '"': out->append("&quot;"); break;
+      case '\'': out->append("&#39;"); break;
+      default: out->push_back(c);
     }
   }
-  return out;
 }
 
 class FormatTemplate final : public Comp {
  public:
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 1; }
   static absl::StatusOr<std::unique_ptr<FormatTemplate>> Make(const v1::FormatTemplateConfig& config) {
     auto c = std::make_unique<FormatTemplate>();
     c->config_ = config;
@@ -664,9 +728,10 @@ class FormatTemplate final : public Comp {
   }
 
   // Replaces {{name}} placeholders; values are HTML-escaped; unknown names become empty.
-  static std::string Render(std::string_view tmpl,
-                            const std::vector<std::pair<std::string_view, std::string>>& fields) {
+  using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
+  static std::string Render(std::string_view tmpl, const Fields& fields) {
     std::string out;
+    out.reserve(tmpl.size() + 64);
     size_t pos = 0;
     while (pos < tmpl.size()) {
       size_t open = tmpl.find("{{", pos);
@@ -679,7 +744,7 @@ class FormatTemplate final : public Comp {
       while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
       for (const auto& [key, value] : fields) {
         if (key == name) {
-          out += HtmlEscape(value);
+          AppendHtmlEscaped(value, &out);
           break;
         }
       }
@@ -690,6 +755,7 @@ class FormatTemplate final : public Comp {
   }
 
   absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
     ctx.results.clear();
     for (uint32_t w : ctx.winners) {
       const CompiledItem& item = ctx.catalog->items()[w];
@@ -705,15 +771,18 @@ class FormatTemplate final : public Comp {
       }
       out.image_url = d.image_url();
       out.text = d.text();
-      std::vector<std::pair<std::string_view, std::string>> fields = {
-          {"id", item.id},           {"name", item.name},       {"image_url", d.image_url()},
-          {"target_url", d.click_url()}, {"text", d.text()},    {"alt_text", d.alt_text()},
-          {"campaign", item.campaign_id}};
-      out.click_url = d.click_url();
-      if (!config_.click_redirect().empty()) {
-        out.click_url = Render(config_.click_redirect(), {{"id", item.id}});
-      }
-      fields.emplace_back("click_url", out.click_url);
+      out.click_url = config_.click_redirect().empty()
+                          ? d.click_url()
+                          : Render(config_.click_redirect(), Fields{{"id", item.id}});
+      Fields& fields = s.fields;
+      fields.assign({{"id", item.id},
+                     {"name", item.name},
+                     {"image_url", d.image_url()},
+                     {"target_url", d.click_url()},
+                     {"text", d.text()},
+                     {"alt_text", d.alt_text()},
+                     {"campaign", item.campaign_id},
+                     {"click_url", out.click_url}});
       for (const auto& [key, value] : d.fields()) fields.emplace_back(key, value);
       std::string tmpl = d.template_();
       v1::DisplayType type = d.type();

@@ -3,6 +3,7 @@
 #define HERALD_LIB_CSF_SELECTION_STATE_H_
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,9 +28,7 @@ struct RequestScratch {
   std::vector<int32_t> page_history_industries;
   std::vector<int32_t> page_history_customers;
   // Local civil time of the request per catalog zone.
-  std::vector<absl::CivilSecond> local_now;
-  std::vector<int> local_weekday;     // Monday = 0
-  std::vector<int> local_minute;
+  std::vector<LocalTime> local;       // the request time in each catalog zone
   // Targeting.
   const CompiledCatalog* activation_catalog = nullptr;
   expr::Activation activation{size_t{0}};
@@ -40,8 +39,11 @@ struct RequestScratch {
   // SelectWinners.
   std::vector<uint32_t> order;
   std::vector<double> weights;
+  // FormatTemplate's placeholder values.
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
   // The selector's per-snapshot state for this request (selector.cc).
   const void* binding = nullptr;
+  const class PacedScorer* paced = nullptr;  // the pipeline's NOD scorer, if pruning may use it
 
   // A fresh stamp for `seen` (and target_stamp); clears them when it wraps.
   uint32_t NextGeneration() {
@@ -72,6 +74,27 @@ struct RequestScratch {
   }
 };
 
+// Paid ads of one page group ranked by an upper bound of their score,
+// valid for requests up to `valid_until`: bound = NOD computed with the
+// expected delivery at valid_until and the delivery when built, times the
+// item's largest target-group boost. Deliveries only grow and the expected
+// delivery only grows with time, so the bound holds until then.
+struct RankedAds {
+  absl::Time built_for;      // the request time it was built at
+  absl::Time valid_until;
+  std::vector<std::pair<double, uint32_t>> paid;  // (bound, item), best first
+  std::vector<uint32_t> others;                    // house ads, always emitted
+};
+
+// The initial scorer whose formula the selector's ranking relies on
+// (NeedOfDelivery). Internal to the selection module.
+class PacedScorer {
+ public:
+  virtual ~PacedScorer() = default;
+  // NOD for a paid ad: 1 + gain * (expected - delivered) / goal, clamped.
+  virtual double Nod(double expected, double delivered, double goal) const = 0;
+};
+
 // Delivery counters and user histories, owned by the selector.
 class SelectionServices {
  public:
@@ -86,6 +109,9 @@ class SelectionServices {
   // Queues an event; request and click events count toward delivery.
   virtual void RecordEvent(v1::Event event) = 0;
   virtual RequestScratch& scratch(SelectionContext& context) = 0;
+  // The ranked paid ads of page group `page_group` (-1 = the request has no
+  // page group) valid at context.now.
+  virtual std::shared_ptr<const RankedAds> Ranked(SelectionContext& context, int32_t page_group) = 0;
 };
 
 }  // namespace herald

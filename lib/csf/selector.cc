@@ -2,6 +2,8 @@
 // with delivery counters, user histories and event recording.
 #include "core/strings.h"
 #include <algorithm>
+#include <cmath>
+#include <span>
 #include <deque>
 #include <list>
 
@@ -51,7 +53,7 @@ const v1::PipelineDefinition& ParseBuiltin(const char* text, const char* name) {
 
 // A user's history in memory. Item ids are interned to stable keys.
 struct HistoryState {
-  std::deque<uint32_t> recent;                       // stable keys, most recent first
+  std::vector<uint32_t> recent;                      // stable keys, most recent LAST
   std::string session;                               // exposures count in this session
   std::vector<std::pair<uint32_t, int32_t>> exposures;  // stable key, count
   bool dirty = false;
@@ -80,10 +82,17 @@ class ItemKeys {
 
 // One catalog snapshot with what the selector derived from it.
 struct Binding {
+  Binding() = default;
+  Binding(const Binding&) = delete;
   std::shared_ptr<const CompiledCatalog> catalog;
+  // Per page group (last: requests without one), the current ranking.
+  mutable std::vector<std::atomic<std::shared_ptr<const RankedAds>>> ranked;
   CounterSlots* slots = nullptr;       // counters, index = item index
   std::vector<uint32_t> key_of;        // item index -> stable key
-  absl::flat_hash_map<uint32_t, uint32_t> index_of;  // stable key -> item index
+  std::vector<int32_t> index_of;       // stable key -> item index; -1 or out of range = not in this catalog
+  int32_t IndexOf(uint32_t key) const {
+    return key < index_of.size() ? index_of[key] : -1;
+  }
 };
 
 class Selector final : public ContentSelector, public SelectionServices {
@@ -121,6 +130,22 @@ class Selector final : public ContentSelector, public SelectionServices {
     recorder_options.flush_interval = std::min(options_.flush_interval, absl::Milliseconds(200));
     recorder_ = std::make_unique<EventRecorder>(&store_->events(), counters_.get(), recorder_options);
     binding_.store(MakeBinding(std::move(catalog), counters_->slots()));
+    // Pruning relies on the initial score being Need of Delivery alone.
+    for (const auto* pipeline : {advertising_.get(), discounts_.get()}) {
+      std::vector<const SelectionComponent*> others;
+      const PacedScorer* paced = nullptr;
+      int initial = 0;
+      for (const auto& [stage, component] : pipeline->Instances()) {
+        if (stage == "initial_score") {
+          ++initial;
+          paced = dynamic_cast<const PacedScorer*>(component);
+        } else {
+          others.push_back(component);
+        }
+      }
+      bounds_.push_back(std::move(others));
+      paced_.push_back(initial == 1 ? paced : nullptr);
+    }
     return absl::OkStatus();
   }
 
@@ -147,7 +172,37 @@ class Selector final : public ContentSelector, public SelectionServices {
     ctx.now = request.time == absl::InfinitePast() ? absl::Now() : request.time;
     if (request.trace) ctx.trace = &result.trace;
     const Pipeline<SelectionContext>& pipeline = request.discounts ? *discounts_ : *advertising_;
+    // Pruning needs the NOD formula and a finite bound on every other multiplier.
+    int which = request.discounts ? 1 : 0;
+    scratch->paced = paced_[which];
+    if (options_.prune_limit > 0 && paced_[which] != nullptr) {
+      double product = 1;
+      for (const SelectionComponent* c : bounds_[which]) product *= c->MaxScoreMultiplier(ctx);
+      if (std::isfinite(product)) {
+        ctx.max_multiplier = product;
+        ctx.prune_limit = std::max(options_.prune_limit, 4 * request.count);
+      }
+    }
+    requests_.fetch_add(1, std::memory_order_relaxed);
     absl::Status status = pipeline.Run(ctx);
+    while (!status.ok() && ctx.needs_exhaustive) {
+      // Widen: four times as many candidates, then all of them.
+      reruns_.fetch_add(1, std::memory_order_relaxed);
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note("", "rerun", Cat("pruning to ", ctx.prune_limit,
+                                         " paid ads could not prove the winners; widening"));
+      }
+      ctx.candidates.clear();
+      ctx.winners.clear();
+      ctx.results.clear();
+      ctx.history.clear();
+      ctx.exposures.clear();
+      ctx.needs_exhaustive = false;
+      ctx.prune_limit *= 4;
+      ctx.exhaustive = ctx.prune_limit > 256;
+      ctx.pruned = false;
+      status = pipeline.Run(ctx);
+    }
     ReleaseScratch(std::move(scratch));
     if (!status.ok()) return status;
     result.winners = std::move(ctx.results);
@@ -215,23 +270,27 @@ class Selector final : public ContentSelector, public SelectionServices {
   void ReadHistory(SelectionContext& ctx) override {
     const Binding& b = BindingOf(ctx);
     const SelectionRequest& request = *ctx.request;
-    std::vector<uint32_t>* recent = &ctx.history;
-    std::vector<std::pair<uint32_t, int32_t>>* exposures = &ctx.exposures;
     const std::string& user = request.user_id.empty() ? request.session_id : request.user_id;
     Shard& shard = ShardOf(user);
-    EnsureLoaded(shard, user);
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.users.find(user);
-    if (it == shard.users.end()) return;
-    HistoryState& h = it->second;
-    for (uint32_t key : h.recent) {
-      auto found = b.index_of.find(key);
-      if (found != b.index_of.end()) recent->push_back(found->second);
-    }
-    if (!request.session_id.empty() && h.session != request.session_id) return;  // a new session
-    for (auto [key, count] : h.exposures) {
-      auto found = b.index_of.find(key);
-      if (found != b.index_of.end()) exposures->emplace_back(found->second, count);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      {
+        absl::MutexLock lock(&shard.mu);
+        auto it = shard.users.find(user);
+        if (it != shard.users.end() && it->second.loaded) {
+          const HistoryState& h = it->second;
+          for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) {
+            int32_t index = b.IndexOf(*it);
+            if (index >= 0) ctx.history.push_back(static_cast<uint32_t>(index));
+          }
+          if (!request.session_id.empty() && h.session != request.session_id) return;  // a new session
+          for (auto [key, count] : h.exposures) {
+            int32_t index = b.IndexOf(key);
+            if (index >= 0) ctx.exposures.emplace_back(static_cast<uint32_t>(index), count);
+          }
+          return;
+        }
+      }
+      LoadFromStore(shard, user);  // first sight of this user in this process
     }
   }
 
@@ -251,7 +310,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
     for (uint32_t item : winners) {
       uint32_t key = b.key_of[item];
-      h.recent.push_front(key);
+      h.recent.push_back(key);
       bool found = false;
       for (auto& [k, count] : h.exposures) {
         if (k == key) {
@@ -262,7 +321,9 @@ class Selector final : public ContentSelector, public SelectionServices {
       }
       if (!found) h.exposures.emplace_back(key, 1);
     }
-    while (h.recent.size() > static_cast<size_t>(history_size)) h.recent.pop_back();
+    if (h.recent.size() > static_cast<size_t>(history_size)) {
+      h.recent.erase(h.recent.begin(), h.recent.end() - history_size);
+    }
     h.dirty = true;
   }
 
@@ -270,6 +331,25 @@ class Selector final : public ContentSelector, public SelectionServices {
 
   RequestScratch& scratch(SelectionContext& context) override {
     return *static_cast<RequestScratch*>(context.scratch);
+  }
+
+  std::shared_ptr<const RankedAds> Ranked(SelectionContext& ctx, int32_t page_group) override {
+    const Binding& b = BindingOf(ctx);
+    size_t slot = page_group < 0 ? b.ranked.size() - 1 : static_cast<size_t>(page_group);
+    std::shared_ptr<const RankedAds> current = b.ranked[slot].load(std::memory_order_acquire);
+    // Valid up to valid_until; rebuilt too when time went back (a ranking built
+    // for a later time is a valid but loose bound).
+    if (current != nullptr && ctx.now <= current->valid_until &&
+        ctx.now >= current->built_for - absl::Seconds(1)) {
+      return current;
+    }
+    auto fresh = BuildRanking(ctx, b, page_group);
+    b.ranked[slot].store(fresh, std::memory_order_release);
+    return fresh;
+  }
+
+  std::pair<int64_t, int64_t> ExhaustiveReruns() const override {
+    return {reruns_.load(), requests_.load()};
   }
 
  private:
@@ -292,15 +372,63 @@ class Selector final : public ContentSelector, public SelectionServices {
     event->mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
   }
 
+  // Ranks the page group's paid ads by (expected by valid_until - delivered) / goal.
+  std::shared_ptr<const RankedAds> BuildRanking(SelectionContext& ctx, const Binding& b,
+                                                int32_t page_group) {
+    const CompiledCatalog& catalog = *b.catalog;
+    auto out = std::make_shared<RankedAds>();
+    out->built_for = ctx.now;
+    out->valid_until = ctx.now + options_.ranking_horizon;
+    std::vector<LocalTime> local;
+    for (const absl::TimeZone& zone : catalog.zones()) local.push_back(LocalTime::Of(out->valid_until, zone));
+    auto add = [&](std::span<const uint32_t> list) {
+      for (uint32_t index : list) {
+        const CompiledItem& item = catalog.items()[index];
+        if (item.kind != ItemKind::kPaidAd) {
+          out->others.push_back(index);
+          continue;
+        }
+        ServedCount served = b.slots->Served(static_cast<int32_t>(index));
+        int64_t delivered = item.goal_clicks ? served.clicks : served.requests;
+        if (item.goal <= 0 || delivered >= item.goal) continue;  // never serves again
+        const CompiledSchedule& sc = item.schedule;
+        double fraction = sc.total_seconds > 0
+                              ? sc.DeliverableSecondsUntil(out->valid_until, local[sc.zone]) / sc.total_seconds
+                              : 1.0;
+        double bound = scratch(ctx).paced->Nod(item.goal * fraction, static_cast<double>(delivered),
+                                               static_cast<double>(item.goal)) *
+                       item.max_target_multiplier;
+        if (bound <= 0) continue;
+        out->paid.emplace_back(bound, index);
+      }
+    };
+    if (page_group < 0) {
+      add(catalog.AllAds());
+    } else {
+      add(catalog.AdsOnPageGroup(page_group));
+      add(catalog.AdsOnEveryPage());
+    }
+    std::sort(out->paid.begin(), out->paid.end(), [](const auto& x, const auto& y) {
+      return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
+    out->paid.erase(std::unique(out->paid.begin(), out->paid.end()), out->paid.end());
+    std::sort(out->others.begin(), out->others.end());
+    out->others.erase(std::unique(out->others.begin(), out->others.end()), out->others.end());
+    return out;
+  }
+
   std::shared_ptr<const Binding> MakeBinding(std::shared_ptr<const CompiledCatalog> catalog,
                                              CounterSlots* slots) {
     auto b = std::make_shared<Binding>();
     b->catalog = std::move(catalog);
     b->slots = slots;
+    b->ranked = std::vector<std::atomic<std::shared_ptr<const RankedAds>>>(
+        b->catalog->catalog().reference_tables().page_groups_size() + 1);
     for (const CompiledItem& item : b->catalog->items()) {
       uint32_t key = keys_.Intern(item.id);
       b->key_of.push_back(key);
-      b->index_of[key] = item.index;
+      if (key >= b->index_of.size()) b->index_of.resize(key + 1, -1);
+      b->index_of[key] = static_cast<int32_t>(item.index);
     }
     return b;
   }
@@ -309,20 +437,19 @@ class Selector final : public ContentSelector, public SelectionServices {
     return shards_[absl::HashOf(user) % kShards];
   }
 
-  // Loads a user's stored history the first time this process sees the user.
-  void EnsureLoaded(Shard& shard, const std::string& user) {
-    {
-      absl::MutexLock lock(&shard.mu);
-      auto it = shard.users.find(user);
-      if (it != shard.users.end() && it->second.loaded) return;
-    }
+  // Loads a user's stored history the first time this process sees the user
+  // (a missing or unreadable history starts empty).
+  void LoadFromStore(Shard& shard, const std::string& user) {
     auto stored = store_->history().LoadHistory(user);
     absl::MutexLock lock(&shard.mu);
+    if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
     HistoryState& h = shard.users[user];
     if (h.loaded) return;
     h.loaded = true;
     if (!stored.ok() || !stored->has_value()) return;
-    for (const std::string& id : (*stored)->recent) h.recent.push_back(keys_.Intern(id));
+    for (auto it = (*stored)->recent.rbegin(); it != (*stored)->recent.rend(); ++it) {
+      h.recent.push_back(keys_.Intern(*it));
+    }
     for (const auto& [id, count] : (*stored)->exposures) h.exposures.emplace_back(keys_.Intern(id), count);
   }
 
@@ -347,7 +474,7 @@ class Selector final : public ContentSelector, public SelectionServices {
       for (auto& [user, h] : shard.users) {
         if (!h.dirty) continue;
         UserHistory out;
-        for (uint32_t key : h.recent) out.recent.push_back(keys_.Id(key));
+        for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) out.recent.push_back(keys_.Id(*it));
         for (auto [key, count] : h.exposures) out.exposures.emplace_back(keys_.Id(key), count);
         dirty.emplace_back(user, std::move(out));
         h.dirty = false;
@@ -393,6 +520,9 @@ class Selector final : public ContentSelector, public SelectionServices {
   std::atomic<std::shared_ptr<const Binding>> binding_;
   mutable ItemKeys keys_;
   mutable std::array<Shard, kShards> shards_;
+  std::vector<std::vector<const SelectionComponent*>> bounds_;  // advertising, discounts
+  std::vector<const PacedScorer*> paced_;                        // advertising, discounts
+  mutable std::atomic<int64_t> reruns_{0}, requests_{0};
   mutable absl::Mutex pool_mu_;
   mutable std::vector<std::unique_ptr<RequestScratch>> pool_ ABSL_GUARDED_BY(pool_mu_);
   mutable uint64_t scratch_created_ ABSL_GUARDED_BY(pool_mu_) = 0;

@@ -253,8 +253,21 @@ class EvaluateConditions final : public Comp {
     act.Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(lines)));
     act.Set(ps.basket_quantity, expr::Value::Int(quantity));
     if (w.product_lists.size() < ps.product.size()) w.product_lists.resize(ps.product.size());
-    for (size_t l = 0; l < lines; ++l) {
+    // Lines by unit price, most expensive first (ties: the earlier line); the
+    // lines of each program are collected in this order.
+    w.desc_order.resize(lines);
+    for (uint32_t l = 0; l < lines; ++l) w.desc_order[l] = l;
+    std::stable_sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
+      return ctx.lines[a].unit_price_minor > ctx.lines[b].unit_price_minor;
+    });
+    for (uint32_t prog : w.touched_programs) {
+      if (prog < w.lines_of.size()) w.lines_of[prog].clear();
+    }
+    w.touched_programs.clear();
+    if (w.lines_of.size() < programs) w.lines_of.resize(programs);
+    for (uint32_t l : w.desc_order) {
       const BasketLine& line = ctx.lines[l];
+      if (line.quantity == 0) continue;  // not in the basket: matches nothing
       const v1::LineItem& item = *line.item;
       act.Set(ps.product_id, expr::Value::String(item.product_id()));
       act.Set(ps.product_category, expr::Value::String(item.category()));
@@ -274,12 +287,16 @@ class EvaluateConditions final : public Comp {
           act.Set(slot, v);
         }
       }
-      auto eval = [&](uint32_t prog) {
-        if (!needed[prog]) return;
-        if (p.programs[prog].program.Matches(act)) {
-          w.truth[prog * lines + l] = 1;
+      auto mark = [&](uint32_t prog) {
+        w.truth[prog * lines + l] = 1;
+        if (!w.any[prog]) {
           w.any[prog] = 1;
+          w.touched_programs.push_back(prog);
         }
+        w.lines_of[prog].push_back(l);
+      };
+      auto eval = [&](uint32_t prog) {
+        if (needed[prog] && p.programs[prog].program.Matches(act)) mark(prog);
       };
       if (!use_index_) {
         for (uint32_t prog = 0; prog < programs; ++prog) eval(prog);
@@ -302,8 +319,7 @@ class EvaluateConditions final : public Comp {
         for (uint32_t prog : hit->second) {
           if (!needed[prog]) continue;
           if (p.programs[prog].exact) {
-            w.truth[prog * lines + l] = 1;
-            w.any[prog] = 1;
+            mark(prog);
           } else {
             eval(prog);
           }
@@ -341,16 +357,7 @@ class ApplyDiscounts final : public Comp {
     }
     const PreparedDiscounts& p = *w.prepared;
     size_t lines = ctx.lines.size();
-    // Line orders and unit slots.
-    w.desc_order.resize(lines);
-    w.asc_order.resize(lines);
-    for (uint32_t l = 0; l < lines; ++l) w.desc_order[l] = w.asc_order[l] = l;
-    std::stable_sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
-      return ctx.lines[a].unit_price_minor > ctx.lines[b].unit_price_minor;
-    });
-    std::stable_sort(w.asc_order.begin(), w.asc_order.end(), [&](uint32_t a, uint32_t b) {
-      return ctx.lines[a].unit_price_minor < ctx.lines[b].unit_price_minor;
-    });
+    // Unit slots (EvaluateConditions sorted the lines).
     w.next_free.assign(lines, 0);
     w.unit_offset.resize(lines + 1);
     uint32_t total_units = 0;
@@ -371,8 +378,22 @@ class ApplyDiscounts final : public Comp {
       bool least_first = d.award_order == v1::AWARD_ORDER_UNSPECIFIED
                              ? default_least_first_
                              : d.award_order == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
-      const std::vector<uint32_t>& award_order = least_first ? w.asc_order : w.desc_order;
-      const std::vector<uint32_t>& cond_order = least_first ? w.desc_order : w.asc_order;
+      // `list` (by price desc, then index) in award or condition order:
+      // ascending prices keep ties in line order.
+      auto ordered = [&](int program, bool ascending) -> const std::vector<uint32_t>& {
+        const std::vector<uint32_t>& list = program < 0 ? w.desc_order : w.lines_of[static_cast<size_t>(program)];
+        if (!ascending) return list;
+        w.ordered.clear();
+        size_t e = list.size();
+        while (e > 0) {
+          size_t b = e - 1;
+          int64_t price = ctx.lines[list[b]].unit_price_minor;
+          while (b > 0 && ctx.lines[list[b - 1]].unit_price_minor == price) --b;
+          for (size_t k = b; k < e; ++k) w.ordered.push_back(list[k]);
+          e = b;
+        }
+        return w.ordered;
+      };
       bool consuming = d.value_basis || d.min_quantity > 0;
       auto free = [&](uint32_t l) { return ctx.lines[l].quantity - w.next_free[l]; };
       auto awardable = [&](uint32_t l) {
@@ -409,7 +430,7 @@ class ApplyDiscounts final : public Comp {
       if (consuming) {
         w.cond_only.clear();
         w.cond_both.clear();
-        for (uint32_t l : cond_order) {
+        for (uint32_t l : ordered(d.cond_program, !least_first)) {
           if (!w.Truth(d.cond_program, l) || free(l) == 0) continue;
           if (d.value_basis && ctx.lines[l].unit_price_minor <= 0) continue;
           (awardable(l) ? w.cond_both : w.cond_only).push_back(l);
@@ -471,7 +492,11 @@ class ApplyDiscounts final : public Comp {
 
       w.award_lines.clear();
       bool any_award = false;
-      for (uint32_t l : award_order) {
+      if (!w.Any(d.award_program)) {
+        if (tracing) ctx.Note(d.id, "skipped", "no line matches the award");
+        continue;
+      }
+      for (uint32_t l : ordered(d.award_program, least_first)) {
         if (!awardable(l)) continue;
         any_award = true;
         if (free(l) > 0) w.award_lines.push_back(l);

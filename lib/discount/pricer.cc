@@ -382,11 +382,20 @@ class BasketPricerImpl final : public BasketPricer {
 
   absl::StatusOr<v1::PricedBasket> Price(const v1::Basket& basket,
                                          const PriceOptions& options) const override {
+    v1::PricedBasket out;
+    if (auto s = PriceInto(basket, options, &out); !s.ok()) return s;
+    return out;
+  }
+
+  absl::Status PriceInto(const v1::Basket& basket, const PriceOptions& options,
+                         v1::PricedBasket* out) const override {
+    out->Clear();
     std::shared_ptr<const PreparedDiscounts> prepared = prepared_.load(std::memory_order_acquire);
     std::unique_ptr<BasketWork> work = Acquire(prepared.get());
-    absl::StatusOr<v1::PricedBasket> out = PriceWith(*prepared, basket, options, work.get());
+    absl::Status status = PriceWith(*prepared, basket, options, work.get(), out);
     Release(std::move(work));
-    return out;
+    if (!status.ok()) out->Clear();
+    return status;
   }
 
   absl::Status Commit(const v1::Basket& basket, const v1::PricedBasket& priced) const override {
@@ -449,21 +458,22 @@ class BasketPricerImpl final : public BasketPricer {
     }
     int64_t units = 0;
     __int128 subtotal = 0;
-    StringMap<int> ids;
+    thread_local std::vector<std::pair<std::string_view, int>> ids;
+    ids.clear();
     for (int i = 0; i < basket.items_size(); ++i) {
       const v1::LineItem& item = basket.items(i);
-      std::string where = LineName(item, i);
+      auto where = [&] { return LineName(item, i); };
       if (!item.currency().empty() && item.currency() != currency) {
-        return absl::InvalidArgumentError(Cat("basket: ", where, ": currency ", item.currency(),
+        return absl::InvalidArgumentError(Cat("basket: ", where(), ": currency ", item.currency(),
                                               " differs from the basket's ", currency,
                                               "; a basket has one currency"));
       }
       if (item.unit_price_minor() < 0) {
         return absl::InvalidArgumentError(
-            Cat("basket: ", where, ": unit_price_minor must be >= 0, got ", item.unit_price_minor()));
+            Cat("basket: ", where(), ": unit_price_minor must be >= 0, got ", item.unit_price_minor()));
       }
       if (item.quantity() < 0) {
-        return absl::InvalidArgumentError(Cat("basket: ", where, ": quantity must be >= 0, got ", item.quantity()));
+        return absl::InvalidArgumentError(Cat("basket: ", where(), ": quantity must be >= 0, got ", item.quantity()));
       }
       units += std::min<int64_t>(item.quantity(), config_.options.max_units + 1);
       if (units > config_.options.max_units) {
@@ -472,18 +482,23 @@ class BasketPricerImpl final : public BasketPricer {
       }
       subtotal += static_cast<__int128>(item.unit_price_minor()) * item.quantity();
       if (subtotal > (static_cast<__int128>(1) << 62)) {
-        return absl::InvalidArgumentError(Cat("basket: ", where, ": the subtotal overflows"));
+        return absl::InvalidArgumentError(Cat("basket: ", where(), ": the subtotal overflows"));
       }
-      if (!item.id().empty() && !ids.emplace(item.id(), i).second) {
-        return absl::InvalidArgumentError(Cat("basket: ", where, ": duplicate line id"));
-      }
+      if (!item.id().empty()) ids.emplace_back(item.id(), i);
       for (const auto& [name, type] : prepared.product_attributes) {
         auto it = item.properties().find(name);
         if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) continue;
         if (!KindMatches(it->second, type)) {
-          return absl::InvalidArgumentError(Cat("basket: ", where, ": property \"", name, "\" must be ",
+          return absl::InvalidArgumentError(Cat("basket: ", where(), ": property \"", name, "\" must be ",
                                                 expr::TypeName(type)));
         }
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    for (size_t k = 1; k < ids.size(); ++k) {
+      if (ids[k].first == ids[k - 1].first) {
+        return absl::InvalidArgumentError(
+            Cat("basket: ", LineName(basket.items(ids[k].second), ids[k].second), ": duplicate line id"));
       }
     }
     if (basket.coupon_codes_size() > 100) {
@@ -492,15 +507,15 @@ class BasketPricerImpl final : public BasketPricer {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<v1::PricedBasket> PriceWith(const PreparedDiscounts& prepared, const v1::Basket& basket,
-                                             const PriceOptions& options, BasketWork* work) const {
+  absl::Status PriceWith(const PreparedDiscounts& prepared, const v1::Basket& basket,
+                         const PriceOptions& options, BasketWork* work, v1::PricedBasket* out) const {
     std::string_view currency = basket.currency();
     if (currency.empty()) {
       currency = prepared.catalog->catalog().currency();
       if (currency.empty()) currency = "USD";
     }
     if (auto s = Validate(prepared, basket, currency); !s.ok()) return s;
-    v1::PricedBasket result;
+    v1::PricedBasket& result = *out;
     Trace trace;
     BasketContext ctx;
     ctx.trace = options.explain ? &trace : nullptr;
@@ -550,7 +565,7 @@ class BasketPricerImpl final : public BasketPricer {
         t->set_value(e.value);
       }
     }
-    return result;
+    return absl::OkStatus();
   }
 
   PricerConfig config_;

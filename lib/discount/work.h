@@ -103,11 +103,12 @@ struct BasketWork {
   std::vector<uint8_t> truth;
   std::vector<uint8_t> any;
   std::vector<uint8_t> needed;               // per program: some candidate uses it
+  std::vector<std::vector<uint32_t>> lines_of;  // per program: lines where true, by unit price desc, then index
+  std::vector<uint32_t> touched_programs;    // programs whose lines_of is not empty
   size_t line_count = 0;
 
   // awards
-  std::vector<uint32_t> desc_order;          // lines by unit price desc, then index
-  std::vector<uint32_t> asc_order;           // lines by unit price asc, then index
+  std::vector<uint32_t> desc_order;          // lines by unit price desc, then index (conditions stage)
   std::vector<int64_t> next_free;            // per line: first unconsumed unit index
   std::vector<uint32_t> unit_offset;         // per line: index of its first unit in units
   std::vector<UnitState> units;
@@ -115,7 +116,7 @@ struct BasketWork {
   std::vector<int64_t> applications;         // per discount
   bool awards_done = false;                  // ApplyDiscounts ran
   // scratch lists for one discount
-  std::vector<uint32_t> cond_only, cond_both, award_lines, touched;
+  std::vector<uint32_t> cond_only, cond_both, award_lines, touched, ordered;
   std::vector<std::pair<uint32_t, int64_t>> taken;
 
   bool Truth(int program, size_t line) const {

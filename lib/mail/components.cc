@@ -137,7 +137,7 @@ class ValidateRecipient final : public Comp {
       if (item.state != MailItemState::kLive) continue;
       absl::Status valid = ValidateAddress(item.address, max_length_);
       if (!valid.ok()) {
-        item.Skip("invalid_address", valid.message());
+        item.Skip("invalid_address", std::string(valid.message()));
         Note(ctx, item, "skipped", item.detail);
         continue;
       }
@@ -365,10 +365,11 @@ class ComposeMessage final : public Comp {
       content.list_unsubscribe = omit_unsubscribe_ ? std::string_view() : std::string_view(scratch->list_unsubscribe);
       absl::Status s = composer.Compose(content, item.message.data);
       if (!s.ok()) {
-        if (absl::IsInvalidArgument(s) && std::string_view(s.message()).find("CR, LF") != std::string_view::npos) {
-          item.Skip("invalid_data", s.message());
+        std::string message(s.message());
+        if (absl::IsInvalidArgument(s) && message.find("CR, LF") != std::string::npos) {
+          item.Skip("invalid_data", message);
         } else {
-          item.Fail("compose_error", s.message());
+          item.Fail("compose_error", message);
         }
         Note(ctx, item, "error", item.detail);
         continue;

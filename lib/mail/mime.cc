@@ -106,7 +106,7 @@ absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attac
   }
   std::string content_type =
       attachment.content_type().empty() ? GuessContentType(filename) : attachment.content_type();
-  for (const std::string* v : {&filename, &content_type, &attachment.content_id()}) {
+  for (const std::string* v : std::initializer_list<const std::string*>{&filename, &content_type, &attachment.content_id()}) {
     if (HasHeaderBreak(*v)) {
       return absl::InvalidArgumentError(Cat("attachment \"", path, "\": CR or LF in a header value"));
     }
@@ -132,15 +132,15 @@ absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attac
   part.reserve(data.size() * 4 / 3 + data.size() / 38 + 512);
   part.append("Content-Type: ");
   part.append(content_type);
-  part.append("; ");
+  part.append(";\r\n ");
   mail::AppendMimeParameter(part, "name", filename);
   part.append("\r\nContent-Transfer-Encoding: base64\r\n");
   if (!out.content_id.empty()) {
     part.append("Content-ID: <");
     part.append(out.content_id);
-    part.append(">\r\nContent-Disposition: inline; ");
+    part.append(">\r\nContent-Disposition: inline;\r\n ");
   } else {
-    part.append("Content-Disposition: attachment; ");
+    part.append("Content-Disposition: attachment;\r\n ");
   }
   mail::AppendMimeParameter(part, "filename", filename);
   part.append("\r\n\r\n");

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 namespace herald::mail {
 
@@ -360,22 +361,45 @@ void AppendMimeParameter(std::string& out, std::string_view name, std::string_vi
       break;
     }
   }
-  out.append(name);
-  if (plain) {
-    out.append("=\"");
-    out.append(value);
-    out.push_back('"');
+  // The value as it goes on the wire (quoted ASCII, or RFC 2231 percent-
+  // encoding), cut into chunks of at most kChunk characters that never split
+  // a %XX or a UTF-8 character.
+  constexpr size_t kChunk = 50;  // + up to 5 of a UTF-8 character: " filename*12*=utf-8''<chunk>;" fits 78 columns
+  std::vector<std::string> chunks(1);
+  for (unsigned char c : value) {
+    char token[3];
+    size_t len = 1;
+    if (plain || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '.' || c == '_' || c == '~') {
+      token[0] = char(c);
+    } else {
+      token[0] = '%';
+      token[1] = kHex[c >> 4];
+      token[2] = kHex[c & 15];
+      len = 3;
+    }
+    if (chunks.back().size() + len > kChunk && (c & 0xC0) != 0x80) chunks.emplace_back();
+    chunks.back().append(token, len);
+  }
+  if (chunks.size() == 1) {
+    out.append(name);
+    out.append(plain ? "=\"" : "*=utf-8''");
+    out.append(chunks[0]);
+    if (plain) out.push_back('"');
     return;
   }
-  out.append("*=utf-8''");
-  for (unsigned char c : value) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(char(c));
+  for (size_t n = 0; n < chunks.size(); ++n) {
+    if (n > 0) out.append(";\r\n ");
+    out.append(name);
+    out.push_back('*');
+    out.append(std::to_string(n));
+    if (plain) {
+      out.append("=\"");
+      out.append(chunks[n]);
+      out.push_back('"');
     } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+      out.append(n == 0 ? "*=utf-8''" : "*=");
+      out.append(chunks[n]);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "herald/builtins.h"
 #include "herald/plugin.h"
+#include "herald/store_postgres.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"herald: campaigns for storefronts (ads, discounts, direct mail, conversions)"};
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
   herald::cli::CommandEnv env;
   env.registry = &registry;
   if (absl::Status s = herald::RegisterBuiltins(&registry); !s.ok()) {
+    std::cerr << "herald: " << s.message() << "\n";
+    return 1;
+  }
+  // The CLI ships the PostgreSQL store (a separate library; see docs/operations.md).
+  if (absl::Status s = herald::RegisterPostgresStore(&registry); !s.ok()) {
     std::cerr << "herald: " << s.message() << "\n";
     return 1;
   }
@@ -36,6 +42,8 @@ int main(int argc, char** argv) {
   herald::cli::AddExprCommand(app, env);
   herald::cli::AddSelectCommand(app, env);
   herald::cli::AddReportCommand(app, env);
+  herald::cli::AddPriceCommand(app, env);
+  herald::cli::AddMailCommand(app, env);
 
   try {
     app.parse(argc, argv);

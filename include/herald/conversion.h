@@ -1,0 +1,376 @@
+// herald/conversion.h: CaptureResponse and the offline-conversion export to
+// ad platforms (Pega's "prepare and sync": PrepareOfflineEventData and the
+// OfflineConversionRTTrigger job).
+//
+// CaptureResponse validates one response (subject, action, outcome, time,
+// value, order id) and appends it to interaction history
+// (InteractionStore) whole or not at all. An Accepted response of an action
+// enabled for offline conversion is a conversion.
+//
+// A ConversionExporter sends the conversions recorded after a destination's
+// watermark to that destination through the "conversion" pipeline
+// (herald/families.h), one page of interaction history at a time:
+//
+//   select       SelectConversions  Accepted outcomes of enabled actions
+//   prepare      PrepareEvents      normalize + SHA-256 identifiers by the destination's rules, serialize
+//   validate     ValidateEvents     age limits, required fields, formats; invalid events set aside with a reason
+//   send         SendEvents         batches within the destination's limits; retries 429/5xx/timeouts with
+//                                   backoff and jitter (Retry-After honoured); whole-batch rejections split
+//   acknowledge  AcknowledgeEvents  outcomes counted, rejects written, conversion audiences synchronized
+//
+// The watermark advances, after the page's acknowledge stage, to the highest
+// sequence below which every event is finished (delivered, duplicate,
+// invalid or permanently failed). An event still failing transiently holds
+// the watermark; the next run sends it (and the rest of its page) again,
+// and the platforms deduplicate by the stable event id (Meta: event_name +
+// event_id) and order id (Google). One exporter per destination runs at a
+// time: the exporter holds the lease "conversion-export/<destination>" in the
+// WatermarkStore, so servers sharing PostgreSQL never export concurrently.
+//
+// Destinations are extensions of the "destination" family: "meta" (Meta
+// Conversions API), "google_ads" (UploadClickConversions with partial
+// failure) and "file" (JSON lines or Google's CSV import template), each with
+// its typed config (herald/model/conversion_config.proto). Credentials are
+// read from an environment variable or a file and never appear in logs,
+// traces, reports or error messages.
+//
+// Lifetime: a ConversionExporter borrows the Store, Destination and Registry
+// of its ExporterOptions; they must outlive it. An ExportSchedule owns its
+// thread and stops it in its destructor.
+// Thread-safety: CaptureResponse and the identifier functions are reentrant.
+// A Destination is used by one exporter run at a time (the exporter
+// serializes); a ConversionExporter's RunOnce may be called from any thread
+// but runs are serialized by the lease. IdentifierHasher is single-threaded.
+#ifndef HERALD_CONVERSION_H_
+#define HERALD_CONVERSION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "herald/families.h"
+#include "herald/model/campaign.pb.h"
+#include "herald/model/conversion_config.pb.h"
+#include "herald/model/interaction.pb.h"
+#include "herald/model/pipeline.pb.h"
+#include "herald/pipeline.h"
+#include "herald/registry.h"
+
+namespace herald {
+
+class Store;
+
+// ---------------------------------------------------------------- identifiers
+
+// Normalization before hashing (Meta's customer-information rules and
+// Google's enhanced-conversion rules; docs/conversions.md lists them).
+// Each returns "" when nothing usable is left.
+//
+// Email: trimmed, lowercased. With `gmail_rule` (Google), for gmail.com and
+// googlemail.com the dots and a "+suffix" of the local part are removed.
+std::string NormalizeEmail(std::string_view email, bool gmail_rule = false);
+// Phone: digits only, leading zeros (an international "00" prefix) dropped;
+// `e164_plus` (Google) prefixes '+'. `default_country_code` ("1") is put in
+// front of a number of 10 digits or fewer that had no '+' or "00".
+std::string NormalizePhone(std::string_view phone, bool e164_plus = false,
+                           std::string_view default_country_code = {});
+// Names (fn, ln): lowercased (ASCII; UTF-8 letters kept), punctuation and
+// spaces at either end removed, inner punctuation removed.
+std::string NormalizeName(std::string_view name);
+// City: lowercased, no spaces or punctuation.
+std::string NormalizeCity(std::string_view city);
+// State: lowercased two-letter code (letters only; longer names kept lowercase without spaces).
+std::string NormalizeState(std::string_view state);
+// Zip: lowercased, no spaces or dashes; a US ZIP+4 keeps its first 5 digits.
+std::string NormalizeZip(std::string_view zip, std::string_view country = {});
+// Country: ISO 3166-1 alpha-2, lowercased ("" when not two letters).
+std::string NormalizeCountry(std::string_view country);
+// Date of birth "YYYY-MM-DD" (or "YYYYMMDD") to "YYYYMMDD"; "" when invalid.
+std::string NormalizeDateOfBirth(std::string_view date);
+// Gender: "f" or "m" ("" otherwise).
+std::string NormalizeGender(std::string_view gender);
+// External id: trimmed (case kept).
+std::string NormalizeExternalId(std::string_view id);
+
+// True when `value` is already a SHA-256 digest: 64 hex digits.
+bool IsSha256Hex(std::string_view value);
+
+// SHA-256 in lowercase hex with one reused digest context. A value that is
+// already 64 hex digits is returned lowercased, not hashed again.
+class IdentifierHasher {
+ public:
+  IdentifierHasher();
+  ~IdentifierHasher();
+  IdentifierHasher(const IdentifierHasher&) = delete;
+  IdentifierHasher& operator=(const IdentifierHasher&) = delete;
+
+  // Writes 64 lowercase hex digits to out[0..64).
+  void HashTo(std::string_view normalized, char* out);
+  std::string Hash(std::string_view normalized);
+  // Hash(normalized) unless IsSha256Hex(value) (then the value lowercased).
+  std::string HashUnlessHashed(std::string_view value, std::string_view normalized);
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+  void* md_;   // EVP_MD
+};
+
+// ---------------------------------------------------------------- capture
+
+struct CaptureOptions {
+  // The catalog's actions. When given, the response's action must be one of
+  // them (NotFound otherwise); null = any action is recorded.
+  const std::vector<v1::ConversionAction>* actions = nullptr;
+  std::function<absl::Time()> clock;  // "now" for a missing time; null = absl::Now()
+  absl::Duration max_future = absl::Minutes(10);  // later times are refused
+};
+
+// Validates `record` and appends it to interaction history. Assigns an
+// interaction id (32 hex digits) when empty, the current time when unset.
+// InvalidArgument names the first bad field ("subject.email: ..."); nothing
+// is written then. Returns the stored record (with its sequence).
+absl::StatusOr<v1::InteractionRecord> CaptureResponse(Store& store, v1::InteractionRecord record,
+                                                      const CaptureOptions& options = {});
+
+// The checks CaptureResponse makes, without writing.
+absl::Status ValidateInteraction(const v1::InteractionRecord& record, const CaptureOptions& options = {});
+
+// Parses an outcome name: "Accepted", "Rejected", "Impression", "Clicked"
+// (any case); anything else is a custom outcome (OUTCOME_CUSTOM, the name in
+// `custom`).
+v1::Outcome ParseOutcome(std::string_view name, std::string* custom);
+
+// The conversion audience of an action: "<Issue>-<Group>-<Action>-C".
+std::string ConversionAudienceName(const v1::ConversionAction& action);
+
+// ---------------------------------------------------------------- events
+
+enum class EventState {
+  kLive,        // still going through the pipeline
+  kDelivered,   // acknowledged by the destination
+  kDuplicate,   // the destination already had it: counted as delivered
+  kInvalid,     // set aside by validation (reason says why)
+  kFailed,      // permanently refused by the destination (detail: its message)
+  kTransient,   // failed transiently past the retries: holds the watermark
+  kSkipped,     // not a conversion (not accepted, action not enabled)
+};
+std::string_view EventStateName(EventState state);
+
+// Normalized and hashed identifiers of one event (64-hex digests or "").
+struct HashedIdentity {
+  std::string em, ph, fn, ln, ct, st, zp, country, db, ge, external_id;
+};
+
+// One interaction on its way to a destination.
+struct ConversionEvent {
+  const v1::InteractionRecord* record = nullptr;  // borrowed from the page
+  const v1::ConversionAction* action = nullptr;   // the catalog's action (select stage)
+  int64_t sequence = 0;
+  std::string event_id;   // stable per interaction: the interaction id
+  std::string order_id;   // the record's order id, else the event id
+  EventState state = EventState::kLive;
+  std::string reason;     // category: "too_old", "missing_identifier", "CLICK_CONVERSION_ALREADY_EXISTS" ...
+  std::string detail;     // human text (the platform's message)
+  int attempts = 0;       // send attempts in this run
+  HashedIdentity identity;
+  std::string payload;    // the destination's serialized form of the event (JSON object or CSV row)
+
+  void Set(EventState s, std::string_view why, std::string_view text = {});
+};
+
+// ---------------------------------------------------------------- destinations
+
+// What a destination accepts.
+struct DestinationLimits {
+  int max_batch_events = 1000;             // per request
+  absl::Duration max_age = absl::Hours(24 * 7);  // older events are invalid
+};
+
+enum class BatchOutcome {
+  kAccepted,       // per-event states were set (delivered / duplicate / failed / transient)
+  kRetryable,      // 429, 5xx, throttling codes, timeouts, resets: nothing was taken
+  kRejected,       // the whole batch was refused (one bad event): split and retry
+  kFatal,          // authentication, configuration: stop the run
+};
+
+struct BatchResult {
+  BatchOutcome outcome = BatchOutcome::kAccepted;
+  int http_status = 0;
+  absl::Duration retry_after = absl::ZeroDuration();  // from Retry-After; zero = none
+  std::string message;     // the platform's message (never credentials)
+};
+
+struct AudienceMember {
+  std::string em, ph;  // hashed (64 hex) or ""
+};
+
+// A conversion destination: serializes events in its own format, sends
+// batches and reports per-event outcomes. Register factories in the
+// "destination" family (ExtensionTraits<Destination>).
+class Destination : public Extension {
+ public:
+  virtual const DestinationLimits& limits() const = 0;
+  // Normalizes and hashes the event's identifiers by this destination's
+  // rules into event.identity and serializes event.payload. May mark the
+  // event invalid (missing required data it cannot serialize without).
+  virtual void Prepare(ConversionEvent& event, IdentifierHasher& hasher) const = 0;
+  // Destination-specific validation (required fields, formats); `now` is the
+  // run's clock. Marks invalid events with Set(kInvalid, reason, text).
+  virtual void Validate(ConversionEvent& event, absl::Time now) const = 0;
+  // Sends the events (all live, prepared, at most limits().max_batch_events).
+  // On kAccepted, sets each event's state; otherwise leaves them live.
+  virtual BatchResult SendBatch(std::span<ConversionEvent* const> events) = 0;
+  // Adds members to the audience named `audience` (created when missing).
+  // Adding a present member is harmless. Unimplemented = no audiences.
+  virtual absl::Status AddAudienceMembers(std::string_view audience,
+                                          std::span<const AudienceMember> members) {
+    return absl::UnimplementedError("this destination has no audiences");
+  }
+  // "meta dataset 123 at https://graph.facebook.com/v21.0" (no credentials).
+  virtual std::string Describe() const = 0;
+};
+
+template <>
+struct ExtensionTraits<Destination> {
+  static constexpr std::string_view kFamily = "destination";
+};
+
+// ---------------------------------------------------------------- the pipeline
+
+class ExportRun;  // the run's state (lib/conversion); components reach it through the context
+
+// The conversion family's context: one page of interaction history for one destination.
+struct ExportContext : PipelineContext {
+  ExportRun* run = nullptr;
+  Destination* destination = nullptr;
+  std::vector<v1::InteractionRecord> records;  // the page, sequence order
+  std::vector<ConversionEvent> events;         // one per selected record (select stage)
+  absl::Time now;                              // the run's clock
+  bool stop = false;                           // set by a component: end the run after this page
+  std::string stop_reason;
+};
+
+template <>
+struct FamilyOf<ExportContext> {
+  static constexpr const FamilyInfo& kInfo = kConversionFamily;
+};
+
+using ConversionComponent = Component<ExportContext>;
+
+// The built-in pipeline (also pipelines/conversion.textproto).
+const v1::PipelineDefinition& DefaultConversionPipeline();
+
+// Registers the conversion components and the "meta", "google_ads" and
+// "file" destinations. Idempotent.
+void RegisterConversionComponents(Registry* registry);
+
+// ---------------------------------------------------------------- the export job
+
+struct ExportReport {
+  std::string destination;
+  std::string state;             // "completed", "pending" (transient failures hold the watermark), "busy", "stopped"
+  int64_t watermark_before = 0;
+  int64_t watermark_after = 0;
+  int64_t interactions_read = 0;
+  int64_t conversions = 0;       // selected
+  int64_t delivered = 0;
+  int64_t duplicates = 0;
+  int64_t invalid = 0;
+  int64_t failed = 0;
+  int64_t transient = 0;
+  int64_t requests = 0;          // HTTP requests / file writes
+  int64_t retries = 0;
+  int64_t splits = 0;            // whole-batch rejections split
+  int64_t audience_members = 0;
+  std::map<std::string, int64_t> invalid_by_reason;
+  std::map<std::string, int64_t> failed_by_reason;
+  std::vector<std::string> rejects;  // "event_id: reason: detail", first 100
+  std::string stop_reason;
+  absl::Duration duration;
+  std::string trace;             // ExporterOptions::trace: the first page's trace
+
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+struct ExporterOptions {
+  const Registry* registry = nullptr;   // components; required
+  Store* store = nullptr;               // interaction history and watermarks; required
+  Destination* destination = nullptr;   // required
+  std::string destination_name;         // watermark and lease key; required
+  std::vector<v1::ConversionAction> actions;  // the catalog's actions (defaults applied)
+  const v1::PipelineDefinition* pipeline = nullptr;  // null = DefaultConversionPipeline()
+  int page_size = 1000;                 // interactions read per page
+  std::string owner;                    // lease owner; empty = "<host>:<pid>:<random>"
+  absl::Duration lease_ttl = absl::Minutes(5);  // renewed per page
+  int64_t max_pages = 0;                // 0 = until the end of history
+  bool trace = false;
+  std::function<absl::Time()> clock;    // null = absl::Now()
+  std::function<void(absl::Duration)> sleep;  // backoff waits; null = absl::SleepFor
+};
+
+class ConversionExporter {
+ public:
+  static absl::StatusOr<std::unique_ptr<ConversionExporter>> Create(ExporterOptions options);
+  ~ConversionExporter();
+
+  // One run: takes the lease (state "busy" when another exporter holds it),
+  // exports every page after the watermark, releases the lease.
+  absl::StatusOr<ExportReport> RunOnce();
+
+  const ExporterOptions& options() const { return options_; }
+
+ private:
+  explicit ConversionExporter(ExporterOptions options);
+  ExporterOptions options_;
+  std::unique_ptr<Pipeline<ExportContext>> pipeline_;
+};
+
+// Runs an exporter every interval on its own thread (the
+// OfflineConversionRTTrigger). Off until Start(); Stop() (or the destructor)
+// waits for the run in progress.
+class ExportSchedule {
+ public:
+  explicit ExportSchedule(ConversionExporter* exporter,
+                          absl::Duration interval = absl::Hours(1));
+  ~ExportSchedule();
+  void Start();
+  void Stop();
+  // Called after each run (on the schedule's thread).
+  void OnReport(std::function<void(const absl::StatusOr<ExportReport>&)> fn) { on_report_ = std::move(fn); }
+  int64_t runs() const { return runs_.load(); }
+
+ private:
+  ConversionExporter* exporter_;
+  absl::Duration interval_;
+  std::function<void(const absl::StatusOr<ExportReport>&)> on_report_;
+  std::atomic<int64_t> runs_{0};
+  std::unique_ptr<absl::Notification> stop_;
+  std::thread thread_;
+};
+
+// Creates the destination of an ExportJobConfig through `registry`.
+absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJobConfig& job,
+                                                               const CreateContext& context);
+
+// Reads a credential: the environment variable `env` when set and not empty,
+// else the first line of `file` (relative to base_dir). The error names the
+// variable or file, never the value.
+absl::StatusOr<std::string> ReadCredential(std::string_view what, std::string_view env,
+                                           std::string_view file, std::string_view base_dir = {});
+
+}  // namespace herald
+
+#endif  // HERALD_CONVERSION_H_

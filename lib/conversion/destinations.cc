@@ -1,0 +1,693 @@
+// The built-in destinations: "meta" (Meta Conversions API), "google_ads"
+// (UploadClickConversions with partial failure) and "file" (JSON lines or
+// Google's CSV import template).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "conversion/destinations.h"
+#include "conversion/encode.h"
+#include "conversion/http.h"
+#include "conversion/responses.h"
+#include "core/strings.h"
+#include "herald/conversion.h"
+#include "herald/model/conversion_config.pb.h"
+
+namespace herald {
+
+namespace conversion {
+
+std::string Redactor::Apply(std::string text) const {
+  for (const std::string& secret : secrets_) {
+    if (secret.size() < 4) continue;
+    size_t pos = 0;
+    while ((pos = text.find(secret, pos)) != std::string::npos) {
+      text.replace(pos, secret.size(), "[redacted]");
+      pos += 10;
+    }
+  }
+  return text;
+}
+
+}  // namespace conversion
+
+namespace {
+
+using conversion::AppendJsonField;
+using conversion::AppendJsonString;
+using conversion::AppendMoney;
+using conversion::HttpClient;
+using conversion::HttpResponse;
+using conversion::Redactor;
+
+absl::Status ConfigError(std::string_view what, std::string_view message) {
+  return absl::InvalidArgumentError(Cat(what, " config: ", message));
+}
+
+std::string TrimSlash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Hashes the identifiers of `s` by Meta's rules (also the file destination's).
+void HashMetaIdentity(const v1::Subject& s, HashedIdentity& id, IdentifierHasher& h) {
+  id.em = h.HashUnlessHashed(s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email()));
+  id.ph = h.HashUnlessHashed(s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone()));
+  id.fn = h.HashUnlessHashed(s.first_name(), NormalizeName(s.first_name()));
+  id.ln = h.HashUnlessHashed(s.last_name(), NormalizeName(s.last_name()));
+  id.ct = h.HashUnlessHashed(s.city(), NormalizeCity(s.city()));
+  id.st = h.HashUnlessHashed(s.state(), NormalizeState(s.state()));
+  id.zp = h.HashUnlessHashed(s.zip(), s.zip().empty() ? std::string() : NormalizeZip(s.zip(), s.country()));
+  id.country = h.HashUnlessHashed(s.country(), NormalizeCountry(s.country()));
+  id.db = h.HashUnlessHashed(s.date_of_birth(), NormalizeDateOfBirth(s.date_of_birth()));
+  id.ge = h.HashUnlessHashed(s.gender(), NormalizeGender(s.gender()));
+  id.external_id = h.HashUnlessHashed(s.external_id(), NormalizeExternalId(s.external_id()));
+}
+
+void AppendMetaUserData(std::string& out, const HashedIdentity& id, const v1::Subject& s) {
+  out.append("{");
+  bool first = true;
+  auto put = [&](std::string_view key, const std::string& v) {
+    if (!v.empty()) AppendJsonField(out, first, key, v);
+  };
+  put("em", id.em);
+  put("ph", id.ph);
+  put("fn", id.fn);
+  put("ln", id.ln);
+  put("ct", id.ct);
+  put("st", id.st);
+  put("zp", id.zp);
+  put("country", id.country);
+  put("db", id.db);
+  put("ge", id.ge);
+  put("external_id", id.external_id);
+  put("fbc", s.fbc());
+  put("fbp", s.fbp());
+  out.append("}");
+}
+
+absl::Duration Backoff(int attempt) {
+  thread_local absl::BitGen gen;
+  double ms = 200.0 * (1 << std::min(attempt, 6));
+  return absl::Milliseconds(ms * absl::Uniform(gen, 0.75, 1.25));
+}
+
+// ================================================================ meta
+
+class MetaDestination final : public Destination {
+ public:
+  static absl::StatusOr<std::unique_ptr<Destination>> Make(const v1::MetaDestinationConfig& c,
+                                                           const CreateContext& ctx) {
+    if (c.dataset_id().empty()) return ConfigError("meta", "dataset_id is required");
+    if (!AllDigits(c.dataset_id())) return ConfigError("meta", "dataset_id must be digits");
+    if (!c.ad_account_id().empty() && !AllDigits(c.ad_account_id())) {
+      return ConfigError("meta", "ad_account_id must be digits (without \"act_\")");
+    }
+    if (c.batch_size() < 0 || c.batch_size() > 1000) return ConfigError("meta", "batch_size must be 0..1000");
+    if (c.timeout_ms() < 0) return ConfigError("meta", "timeout_ms must be >= 0");
+    if (c.max_age_days() < 0 || c.max_age_days() > 62) return ConfigError("meta", "max_age_days must be 0..62");
+    if (c.access_token_env().empty() && c.access_token_file().empty()) {
+      return ConfigError("meta", "access_token_env or access_token_file is required");
+    }
+    auto token = ReadCredential("meta access token", c.access_token_env(), c.access_token_file(), ctx.base_dir);
+    if (!token.ok()) return token.status();
+    auto d = std::unique_ptr<MetaDestination>(new MetaDestination());
+    d->config_ = c;
+    d->token_ = *token;
+    d->redactor_.Add(d->token_);
+    d->base_ = TrimSlash(c.base_url().empty() ? "https://graph.facebook.com" : c.base_url());
+    d->version_ = c.api_version().empty() ? "v21.0" : c.api_version();
+    d->action_source_ = c.action_source().empty() ? "physical_store" : c.action_source();
+    d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 1000;
+    int days = c.max_age_days() > 0 ? c.max_age_days() : (d->action_source_ == "physical_store" ? 62 : 7);
+    d->limits_.max_age = absl::Hours(24 * days);
+    d->http_ = std::make_unique<HttpClient>(absl::Milliseconds(c.timeout_ms() > 0 ? c.timeout_ms() : 30000));
+    return std::unique_ptr<Destination>(std::move(d));
+  }
+
+  const DestinationLimits& limits() const override { return limits_; }
+
+  void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
+    const v1::InteractionRecord& r = *e.record;
+    HashMetaIdentity(r.subject(), e.identity, h);
+    std::string& out = e.payload;
+    out.clear();
+    out.append("{\"event_name\":");
+    AppendJsonString(out, e.action != nullptr && !e.action->meta_event_name().empty()
+                              ? e.action->meta_event_name()
+                              : std::string_view("Purchase"));
+    out.append(",\"event_time\":");
+    out.append(std::to_string(r.time().seconds()));
+    out.append(",\"action_source\":");
+    AppendJsonString(out, action_source_);
+    out.append(",\"event_id\":");
+    AppendJsonString(out, e.event_id);
+    out.append(",\"user_data\":");
+    AppendMetaUserData(out, e.identity, r.subject());
+    out.append(",\"custom_data\":{");
+    bool first = true;
+    if (r.has_value() && !r.value().currency().empty()) {
+      out.append("\"value\":");
+      AppendMoney(out, r.value());
+      first = false;
+      AppendJsonField(out, first, "currency", r.value().currency());
+    }
+    AppendJsonField(out, first, "order_id", e.order_id);
+    out.append("}}");
+  }
+
+  void Validate(ConversionEvent& e, absl::Time) const override {
+    const HashedIdentity& id = e.identity;
+    const v1::Subject& s = e.record->subject();
+    if (id.em.empty() && id.ph.empty() && id.external_id.empty() && s.fbc().empty() && s.fbp().empty() &&
+        (id.fn.empty() || id.ln.empty())) {
+      e.Set(EventState::kInvalid, "missing_identifier",
+            "Meta needs an email, phone, external id, fbc/fbp, or first and last name");
+    }
+  }
+
+  BatchResult SendBatch(std::span<ConversionEvent* const> events) override {
+    std::string body = "{\"data\":[";
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i > 0) body.push_back(',');
+      body.append(events[i]->payload);
+    }
+    body.append("]");
+    if (!config_.test_event_code().empty()) {
+      body.append(",\"test_event_code\":");
+      AppendJsonString(body, config_.test_event_code());
+    }
+    body.append("}");
+    HttpResponse resp = http_->Request("POST", Cat(base_, "/", version_, "/", config_.dataset_id(), "/events"),
+                                       Headers(), body);
+    BatchResult result;
+    result.http_status = resp.status;
+    if (resp.status == 0) {
+      result.outcome = BatchOutcome::kRetryable;
+      result.message = redactor_.Apply(Cat("meta: ", resp.timed_out ? "timeout: " : "", resp.error));
+      return result;
+    }
+    result.retry_after = conversion::ParseRetryAfter(resp.retry_after, absl::Now());
+    conversion::MetaResponse m = conversion::ParseMetaResponse(resp.body);
+    if (resp.status == 200 && m.parsed && !m.has_error) {
+      int received = m.events_received < 0 ? static_cast<int>(events.size()) : m.events_received;
+      for (ConversionEvent* e : events) {
+        if (received >= static_cast<int>(events.size())) {
+          e->Set(EventState::kDelivered, "", m.fbtrace_id);
+        } else {
+          e->Set(EventState::kTransient, "partially_received",
+                 Cat("Meta received ", received, " of ", events.size(), " events"));
+        }
+      }
+      result.outcome = BatchOutcome::kAccepted;
+      return result;
+    }
+    result.message = redactor_.Apply(
+        Cat("meta: HTTP ", resp.status, m.has_error ? Cat(": (#", m.code, ") ", m.message) : std::string(),
+            m.fbtrace_id.empty() ? "" : Cat(" [fbtrace_id ", m.fbtrace_id, "]")));
+    if (resp.status == 429 || resp.status >= 500 || (m.has_error && (conversion::IsMetaThrottleCode(m.code) ||
+                                                                      conversion::IsMetaTransientCode(m.code)))) {
+      result.outcome = BatchOutcome::kRetryable;
+    } else if (resp.status == 401 || resp.status == 403 || resp.status == 404 ||
+               (m.has_error && (m.code == 190 || m.code == 10 || m.code == 200 || m.type == "OAuthException" && m.code != 100))) {
+      result.outcome = BatchOutcome::kFatal;
+    } else {
+      // 400 with an invalid parameter: one bad event rejects the whole batch.
+      result.outcome = BatchOutcome::kRejected;
+    }
+    return result;
+  }
+
+  absl::Status AddAudienceMembers(std::string_view audience, std::span<const AudienceMember> members) override {
+    if (config_.ad_account_id().empty()) return absl::UnimplementedError("meta: no ad_account_id for audiences");
+    auto id = AudienceId(audience);
+    if (!id.ok()) return id.status();
+    constexpr size_t kMaxPerRequest = 10000;
+    for (size_t start = 0; start < members.size(); start += kMaxPerRequest) {
+      std::string body = "{\"payload\":{\"schema\":[\"EMAIL\",\"PHONE\"],\"data\":[";
+      size_t end = std::min(members.size(), start + kMaxPerRequest);
+      for (size_t i = start; i < end; ++i) {
+        if (i > start) body.push_back(',');
+        body.push_back('[');
+        AppendJsonString(body, members[i].em);
+        body.push_back(',');
+        AppendJsonString(body, members[i].ph);
+        body.push_back(']');
+      }
+      body.append("]}}");
+      auto sent = PostWithRetry(Cat(base_, "/", version_, "/", *id, "/users"), body);
+      if (!sent.ok()) return sent.status();
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Describe() const override {
+    return Cat("meta dataset ", config_.dataset_id(), " at ", base_, "/", version_);
+  }
+
+ private:
+  MetaDestination() = default;
+
+  std::vector<std::string> Headers() const {
+    return {"Content-Type: application/json", Cat("Authorization: Bearer ", token_)};
+  }
+
+  absl::StatusOr<std::string> PostWithRetry(const std::string& url, const std::string& body) {
+    for (int attempt = 0;; ++attempt) {
+      HttpResponse resp = http_->Request(body.empty() ? "GET" : "POST", url, Headers(), body);
+      conversion::MetaResponse m = conversion::ParseMetaResponse(resp.body);
+      if (resp.status == 200 && m.parsed && !m.has_error) return resp.body;
+      bool retry = resp.status == 0 || resp.status == 429 || resp.status >= 500 ||
+                   (m.has_error && (conversion::IsMetaThrottleCode(m.code) || conversion::IsMetaTransientCode(m.code)));
+      if (!retry || attempt >= 4) {
+        return absl::UnavailableError(redactor_.Apply(
+            Cat("meta audiences: HTTP ", resp.status, ": ", m.has_error ? m.message : resp.error)));
+      }
+      absl::SleepFor(Backoff(attempt));
+    }
+  }
+
+  absl::StatusOr<std::string> AudienceId(std::string_view name) {
+    auto it = audience_ids_.find(name);
+    if (it != audience_ids_.end()) return it->second;
+    std::string account = Cat(base_, "/", version_, "/act_", config_.ad_account_id(), "/customaudiences");
+    auto listed = PostWithRetry(Cat(account, "?fields=id,name&limit=500"), "");
+    if (!listed.ok()) return listed.status();
+    for (const auto& [id, n] : conversion::ParseMetaResponse(*listed).audiences) {
+      if (n == name && !id.empty()) {
+        audience_ids_[std::string(name)] = id;
+        return id;
+      }
+    }
+    std::string body = "{\"name\":";
+    AppendJsonString(body, name);
+    body.append(",\"subtype\":\"CUSTOM\",\"customer_file_source\":\"USER_PROVIDED_ONLY\","
+                "\"description\":\"Herald conversion audience\"}");
+    auto created = PostWithRetry(account, body);
+    if (!created.ok()) return created.status();
+    std::string id = conversion::ParseMetaResponse(*created).id;
+    if (id.empty()) return absl::UnavailableError("meta audiences: create returned no id");
+    audience_ids_[std::string(name)] = id;
+    return id;
+  }
+
+  v1::MetaDestinationConfig config_;
+  std::string token_;
+  Redactor redactor_;
+  std::string base_, version_, action_source_;
+  DestinationLimits limits_;
+  std::unique_ptr<HttpClient> http_;
+  StringMap<std::string> audience_ids_;
+};
+
+// ================================================================ google ads
+
+class GoogleAdsDestination final : public Destination {
+ public:
+  static absl::StatusOr<std::unique_ptr<Destination>> Make(const v1::GoogleAdsDestinationConfig& c,
+                                                           const CreateContext& ctx) {
+    if (c.customer_id().empty()) return ConfigError("google_ads", "customer_id is required");
+    if (!AllDigits(c.customer_id())) return ConfigError("google_ads", "customer_id must be digits (no dashes)");
+    if (!c.login_customer_id().empty() && !AllDigits(c.login_customer_id())) {
+      return ConfigError("google_ads", "login_customer_id must be digits");
+    }
+    if (c.batch_size() < 0 || c.batch_size() > 2000) return ConfigError("google_ads", "batch_size must be 0..2000");
+    if (c.timeout_ms() < 0) return ConfigError("google_ads", "timeout_ms must be >= 0");
+    if (c.max_age_days() < 0 || c.max_age_days() > 90) return ConfigError("google_ads", "max_age_days must be 0..90");
+    if (c.developer_token_env().empty() && c.developer_token_file().empty()) {
+      return ConfigError("google_ads", "developer_token_env or developer_token_file is required");
+    }
+    if (c.access_token_env().empty() && c.access_token_file().empty()) {
+      return ConfigError("google_ads", "access_token_env or access_token_file is required");
+    }
+    absl::TimeZone zone = absl::UTCTimeZone();
+    if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
+      return ConfigError("google_ads", Cat("unknown time_zone \"", c.time_zone(), "\""));
+    }
+    auto dev = ReadCredential("google_ads developer token", c.developer_token_env(), c.developer_token_file(),
+                              ctx.base_dir);
+    if (!dev.ok()) return dev.status();
+    auto access = ReadCredential("google_ads access token", c.access_token_env(), c.access_token_file(),
+                                 ctx.base_dir);
+    if (!access.ok()) return access.status();
+    auto d = std::unique_ptr<GoogleAdsDestination>(new GoogleAdsDestination());
+    d->config_ = c;
+    d->zone_ = zone;
+    d->developer_token_ = *dev;
+    d->access_token_ = *access;
+    d->redactor_.Add(d->developer_token_);
+    d->redactor_.Add(d->access_token_);
+    d->base_ = TrimSlash(c.base_url().empty() ? "https://googleads.googleapis.com" : c.base_url());
+    d->version_ = c.api_version().empty() ? "v17" : c.api_version();
+    d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 2000;
+    d->limits_.max_age = absl::Hours(24 * (c.max_age_days() > 0 ? c.max_age_days() : 90));
+    d->http_ = std::make_unique<HttpClient>(absl::Milliseconds(c.timeout_ms() > 0 ? c.timeout_ms() : 30000));
+    return std::unique_ptr<Destination>(std::move(d));
+  }
+
+  const DestinationLimits& limits() const override { return limits_; }
+
+  void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
+    const v1::InteractionRecord& r = *e.record;
+    const v1::Subject& s = r.subject();
+    e.identity.em = h.HashUnlessHashed(s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email(), true));
+    e.identity.ph =
+        h.HashUnlessHashed(s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone(), true));
+    std::string& out = e.payload;
+    out.clear();
+    out.push_back('{');
+    bool first = true;
+    // One click id only: gclid, else gbraid, else wbraid.
+    if (!s.gclid().empty()) AppendJsonField(out, first, "gclid", s.gclid());
+    else if (!s.gbraid().empty()) AppendJsonField(out, first, "gbraid", s.gbraid());
+    else if (!s.wbraid().empty()) AppendJsonField(out, first, "wbraid", s.wbraid());
+    AppendJsonField(out, first, "conversionAction", e.action != nullptr ? e.action->google_conversion_action() : "");
+    AppendJsonField(out, first, "conversionDateTime",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S%Ez", absl::FromUnixSeconds(r.time().seconds()), zone_));
+    if (r.has_value() && !r.value().currency().empty()) {
+      out.append(",\"conversionValue\":");
+      AppendMoney(out, r.value());
+      AppendJsonField(out, first, "currencyCode", r.value().currency());
+    }
+    AppendJsonField(out, first, "orderId", e.order_id);
+    if (!e.identity.em.empty() || !e.identity.ph.empty()) {
+      out.append(",\"userIdentifiers\":[");
+      bool f2 = true;
+      if (!e.identity.em.empty()) {
+        out.append("{\"hashedEmail\":\"").append(e.identity.em).append("\"}");
+        f2 = false;
+      }
+      if (!e.identity.ph.empty()) {
+        if (!f2) out.push_back(',');
+        out.append("{\"hashedPhoneNumber\":\"").append(e.identity.ph).append("\"}");
+      }
+      out.push_back(']');
+    }
+    out.push_back('}');
+  }
+
+  void Validate(ConversionEvent& e, absl::Time) const override {
+    const v1::Subject& s = e.record->subject();
+    if (e.action == nullptr || e.action->google_conversion_action().empty()) {
+      e.Set(EventState::kInvalid, "missing_conversion_action",
+            "the action has no google_conversion_action (customers/{cid}/conversionActions/{id})");
+      return;
+    }
+    if (s.gclid().empty() && s.gbraid().empty() && s.wbraid().empty() && e.identity.em.empty() &&
+        e.identity.ph.empty()) {
+      e.Set(EventState::kInvalid, "missing_identifier", "Google needs a gclid, gbraid, wbraid, email or phone");
+      return;
+    }
+    if (e.order_id.size() > 64) {
+      e.Set(EventState::kInvalid, "invalid_order_id", "Google order ids are at most 64 characters");
+    }
+  }
+
+  BatchResult SendBatch(std::span<ConversionEvent* const> events) override {
+    std::string body = "{\"conversions\":[";
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i > 0) body.push_back(',');
+      body.append(events[i]->payload);
+    }
+    body.append("],\"partialFailure\":true}");
+    std::vector<std::string> headers = {"Content-Type: application/json",
+                                        Cat("Authorization: Bearer ", access_token_),
+                                        Cat("developer-token: ", developer_token_)};
+    if (!config_.login_customer_id().empty()) headers.push_back(Cat("login-customer-id: ", config_.login_customer_id()));
+    HttpResponse resp = http_->Request(
+        "POST", Cat(base_, "/", version_, "/customers/", config_.customer_id(), ":uploadClickConversions"), headers,
+        body);
+    BatchResult result;
+    result.http_status = resp.status;
+    if (resp.status == 0) {
+      result.outcome = BatchOutcome::kRetryable;
+      result.message = redactor_.Apply(Cat("google_ads: ", resp.timed_out ? "timeout: " : "", resp.error));
+      return result;
+    }
+    result.retry_after = conversion::ParseRetryAfter(resp.retry_after, absl::Now());
+    conversion::GoogleResponse g = conversion::ParseGoogleResponse(resp.body);
+    if (resp.status == 200 && g.parsed && !g.has_error) {
+      for (ConversionEvent* e : events) e->Set(EventState::kDelivered, "", "");
+      for (const conversion::GoogleRowError& row : g.rows) {
+        if (row.index < 0 || row.index >= static_cast<int>(events.size())) continue;
+        ConversionEvent* e = events[row.index];
+        std::string msg = redactor_.Apply(row.message);
+        switch (conversion::ClassifyGoogleRow(row)) {
+          case conversion::RowClass::kDuplicate:
+            e->Set(EventState::kDuplicate, row.code, msg);
+            break;
+          case conversion::RowClass::kTransient:
+            e->Set(EventState::kTransient, row.code.empty() ? row.category : row.code, msg);
+            break;
+          case conversion::RowClass::kPermanent:
+            e->Set(EventState::kFailed, row.code.empty() ? "unknown_error" : row.code, msg);
+            break;
+        }
+      }
+      // A partial failure whose rows could not be located: retry them all rather than lose any.
+      if (!g.message.empty() && g.rows.empty()) {
+        for (ConversionEvent* e : events) e->Set(EventState::kTransient, "unlocated_partial_failure", g.message);
+      }
+      result.outcome = BatchOutcome::kAccepted;
+      return result;
+    }
+    result.message = redactor_.Apply(Cat("google_ads: HTTP ", resp.status, g.status.empty() ? "" : " ", g.status,
+                                         g.message.empty() ? "" : ": ", g.message));
+    if (resp.status == 429 || resp.status >= 500 || g.status == "RESOURCE_EXHAUSTED" || g.status == "UNAVAILABLE" ||
+        g.status == "INTERNAL" || g.status == "DEADLINE_EXCEEDED") {
+      result.outcome = BatchOutcome::kRetryable;
+    } else if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
+      result.outcome = BatchOutcome::kFatal;
+    } else {
+      result.outcome = BatchOutcome::kRejected;
+    }
+    return result;
+  }
+
+  std::string Describe() const override {
+    return Cat("google_ads customer ", config_.customer_id(), " at ", base_, "/", version_);
+  }
+
+ private:
+  GoogleAdsDestination() = default;
+  v1::GoogleAdsDestinationConfig config_;
+  absl::TimeZone zone_;
+  std::string developer_token_, access_token_;
+  Redactor redactor_;
+  std::string base_, version_;
+  DestinationLimits limits_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+// ================================================================ file
+
+class FileDestination final : public Destination {
+ public:
+  static absl::StatusOr<std::unique_ptr<Destination>> Make(const v1::FileDestinationConfig& c,
+                                                           const CreateContext& ctx) {
+    if (c.path().empty()) return ConfigError("file", "path is required");
+    if (c.batch_size() < 0) return ConfigError("file", "batch_size must be >= 0");
+    if (!v1::FileFormat_IsValid(c.format())) return ConfigError("file", "unknown format");
+    absl::TimeZone zone = absl::UTCTimeZone();
+    if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
+      return ConfigError("file", Cat("unknown time_zone \"", c.time_zone(), "\""));
+    }
+    auto d = std::unique_ptr<FileDestination>(new FileDestination());
+    d->config_ = c;
+    d->zone_ = zone;
+    d->zone_name_ = c.time_zone().empty() ? "UTC" : c.time_zone();
+    d->csv_ = c.format() == v1::FILE_FORMAT_GOOGLE_CSV;
+    d->path_ = c.path()[0] == '/' || ctx.base_dir.empty() ? c.path() : Cat(ctx.base_dir, "/", c.path());
+    size_t slash = d->path_.rfind('/');
+    d->dir_ = slash == std::string::npos ? "." : d->path_.substr(0, slash);
+    d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 10000;
+    d->limits_.max_age = d->csv_ ? absl::Hours(24 * 90) : absl::InfiniteDuration();
+    return std::unique_ptr<Destination>(std::move(d));
+  }
+
+  ~FileDestination() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  const DestinationLimits& limits() const override { return limits_; }
+
+  void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
+    const v1::InteractionRecord& r = *e.record;
+    const v1::Subject& s = r.subject();
+    std::string& out = e.payload;
+    out.clear();
+    if (csv_) {
+      e.identity.em.clear();
+      e.identity.ph.clear();
+      if (s.gclid().empty()) return;  // Validate sets it aside
+      conversion::AppendCsvField(out, s.gclid());
+      out.push_back(',');
+      conversion::AppendCsvField(out, e.action != nullptr && !e.action->google_conversion_name().empty()
+                                          ? e.action->google_conversion_name()
+                                          : (e.action != nullptr ? e.action->name() : std::string()));
+      out.push_back(',');
+      out.append(absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(r.time().seconds()), zone_));
+      out.push_back(',');
+      if (r.has_value() && !r.value().currency().empty()) {
+        AppendMoney(out, r.value());
+        out.push_back(',');
+        out.append(r.value().currency());
+      } else {
+        out.push_back(',');
+      }
+      return;
+    }
+    HashMetaIdentity(s, e.identity, h);
+    out.append("{\"event_id\":");
+    AppendJsonString(out, e.event_id);
+    bool first = false;
+    AppendJsonField(out, first, "order_id", e.order_id);
+    out.append(",\"sequence\":").append(std::to_string(e.sequence));
+    AppendJsonField(out, first, "issue", r.action().issue());
+    AppendJsonField(out, first, "group", r.action().group());
+    AppendJsonField(out, first, "action", r.action().name());
+    AppendJsonField(out, first, "channel", r.channel());
+    out.append(",\"event_time\":").append(std::to_string(r.time().seconds()));
+    if (r.has_value() && !r.value().currency().empty()) {
+      out.append(",\"value\":");
+      AppendMoney(out, r.value());
+      AppendJsonField(out, first, "currency", r.value().currency());
+    }
+    if (!s.gclid().empty()) AppendJsonField(out, first, "gclid", s.gclid());
+    if (!s.gbraid().empty()) AppendJsonField(out, first, "gbraid", s.gbraid());
+    if (!s.wbraid().empty()) AppendJsonField(out, first, "wbraid", s.wbraid());
+    out.append(",\"user_data\":");
+    AppendMetaUserData(out, e.identity, s);
+    out.push_back('}');
+  }
+
+  void Validate(ConversionEvent& e, absl::Time) const override {
+    if (csv_ && e.record->subject().gclid().empty()) {
+      e.Set(EventState::kInvalid, "missing_click_id", "Google's CSV import template needs a gclid");
+    }
+  }
+
+  BatchResult SendBatch(std::span<ConversionEvent* const> events) override {
+    BatchResult result;
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd_ < 0) {
+        result.outcome = BatchOutcome::kFatal;
+        result.message = Cat("file: cannot open ", path_, ": ", std::strerror(errno));
+        return result;
+      }
+      if (csv_ && ::lseek(fd_, 0, SEEK_END) == 0) {
+        std::string header = Cat("Parameters:TimeZone=", zone_name_,
+                                 "\nGoogle Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion "
+                                 "Currency\n");
+        if (!WriteAll(header, result)) return result;
+      }
+    }
+    buffer_.clear();
+    for (ConversionEvent* e : events) {
+      buffer_.append(e->payload);
+      buffer_.push_back('\n');
+    }
+    if (!WriteAll(buffer_, result)) return result;
+    if (!config_.no_fsync() && ::fdatasync(fd_) != 0) {
+      result.outcome = BatchOutcome::kRetryable;
+      result.message = Cat("file: fsync ", path_, ": ", std::strerror(errno));
+      return result;
+    }
+    for (ConversionEvent* e : events) e->Set(EventState::kDelivered, "", "");
+    result.outcome = BatchOutcome::kAccepted;
+    return result;
+  }
+
+  absl::Status AddAudienceMembers(std::string_view audience, std::span<const AudienceMember> members) override {
+    std::string path = Cat(dir_, "/", audience, ".members");
+    auto& known = audiences_[std::string(audience)];
+    if (!known.loaded) {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!line.empty()) known.members.try_emplace(line, true);
+      }
+      known.loaded = true;
+    }
+    std::string add;
+    for (const AudienceMember& m : members) {
+      for (const std::string* v : {&m.em, &m.ph}) {
+        if (v->empty()) continue;
+        if (known.members.try_emplace(*v, true).second) add.append(*v).push_back('\n');
+      }
+    }
+    if (add.empty()) return absl::OkStatus();
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << add;
+    out.flush();
+    if (!out) return absl::UnavailableError(Cat("file: cannot write ", path));
+    return absl::OkStatus();
+  }
+
+  std::string Describe() const override { return Cat("file ", path_, csv_ ? " (Google CSV)" : " (JSON lines)"); }
+
+ private:
+  FileDestination() = default;
+
+  bool WriteAll(std::string_view data, BatchResult& result) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        result.outcome = BatchOutcome::kRetryable;
+        result.message = Cat("file: write ", path_, ": ", std::strerror(errno));
+        return false;
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  struct AudienceFile {
+    bool loaded = false;
+    StringMap<bool> members;
+  };
+
+  v1::FileDestinationConfig config_;
+  absl::TimeZone zone_;
+  std::string zone_name_, path_, dir_;
+  bool csv_ = false;
+  int fd_ = -1;
+  std::string buffer_;
+  DestinationLimits limits_;
+  StringMap<AudienceFile> audiences_;
+};
+
+}  // namespace
+
+void RegisterConversionDestinations(Registry* registry) {
+  registry->RegisterIfAbsent(MakeFactory<Destination, v1::MetaDestinationConfig>(
+      "meta", "Meta Conversions API: offline events to a dataset, conversion custom audiences",
+      [](const v1::MetaDestinationConfig& c, const CreateContext& ctx) { return MetaDestination::Make(c, ctx); }));
+  registry->RegisterIfAbsent(MakeFactory<Destination, v1::GoogleAdsDestinationConfig>(
+      "google_ads", "Google Ads UploadClickConversions with partial failure",
+      [](const v1::GoogleAdsDestinationConfig& c, const CreateContext& ctx) {
+        return GoogleAdsDestination::Make(c, ctx);
+      }));
+  registry->RegisterIfAbsent(MakeFactory<Destination, v1::FileDestinationConfig>(
+      "file", "a file: JSON lines or Google's offline click conversion CSV template",
+      [](const v1::FileDestinationConfig& c, const CreateContext& ctx) { return FileDestination::Make(c, ctx); }));
+}
+
+}  // namespace herald

@@ -1,0 +1,245 @@
+// ConversionExporter (the prepare-and-sync run), ExportSchedule and reports.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/random/random.h"
+#include "absl/time/clock.h"
+#include "conversion/run.h"
+#include "core/strings.h"
+#include "google/protobuf/util/json_util.h"
+#include "herald/conversion.h"
+#include "herald/store.h"
+
+namespace herald {
+
+namespace {
+
+std::string DefaultOwner() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  absl::BitGen gen;
+  return Cat(host, ":", static_cast<int64_t>(getpid()), ":", absl::Uniform<uint32_t>(gen));
+}
+
+}  // namespace
+
+std::string ExportReport::ToText() const {
+  std::string out;
+  CatTo(out, "destination ", destination, ": ", state, "\n");
+  CatTo(out, "  watermark        ", watermark_before, " -> ", watermark_after, "\n");
+  CatTo(out, "  interactions     ", interactions_read, "\n");
+  CatTo(out, "  conversions      ", conversions, "\n");
+  CatTo(out, "  delivered        ", delivered, "\n");
+  CatTo(out, "  duplicates       ", duplicates, " (counted as delivered)\n");
+  CatTo(out, "  invalid          ", invalid, "\n");
+  for (const auto& [k, v] : invalid_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
+  CatTo(out, "  failed           ", failed, "\n");
+  for (const auto& [k, v] : failed_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
+  CatTo(out, "  pending          ", transient, " (transient failures: sent again next run)\n");
+  CatTo(out, "  requests         ", requests, " (", retries, " retries, ", splits, " splits)\n");
+  CatTo(out, "  audience members ", audience_members, "\n");
+  if (!stop_reason.empty()) CatTo(out, "  stopped because  ", stop_reason, "\n");
+  CatTo(out, "  duration         ", absl::FormatDuration(duration), "\n");
+  for (const std::string& r : rejects) CatTo(out, "  reject: ", r, "\n");
+  if (!trace.empty()) CatTo(out, "trace:\n", trace);
+  return out;
+}
+
+std::string ExportReport::ToJson() const {
+  nlohmann::json j;
+  j["destination"] = destination;
+  j["state"] = state;
+  j["watermark_before"] = watermark_before;
+  j["watermark_after"] = watermark_after;
+  j["interactions_read"] = interactions_read;
+  j["conversions"] = conversions;
+  j["delivered"] = delivered;
+  j["duplicates"] = duplicates;
+  j["invalid"] = invalid;
+  j["invalid_by_reason"] = invalid_by_reason;
+  j["failed"] = failed;
+  j["failed_by_reason"] = failed_by_reason;
+  j["pending"] = transient;
+  j["requests"] = requests;
+  j["retries"] = retries;
+  j["splits"] = splits;
+  j["audience_members"] = audience_members;
+  j["rejects"] = rejects;
+  j["stop_reason"] = stop_reason;
+  j["duration_seconds"] = absl::ToDoubleSeconds(duration);
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ConversionExporter::ConversionExporter(ExporterOptions options) : options_(std::move(options)) {}
+ConversionExporter::~ConversionExporter() = default;
+
+absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(ExporterOptions options) {
+  if (options.registry == nullptr) return absl::InvalidArgumentError("ConversionExporter: registry is required");
+  if (options.store == nullptr) return absl::InvalidArgumentError("ConversionExporter: store is required");
+  if (options.destination == nullptr) {
+    return absl::InvalidArgumentError("ConversionExporter: destination is required");
+  }
+  if (options.destination_name.empty()) {
+    return absl::InvalidArgumentError("ConversionExporter: destination_name is required");
+  }
+  if (options.page_size <= 0) return absl::InvalidArgumentError("ConversionExporter: page_size must be positive");
+  if (options.lease_ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ConversionExporter: lease_ttl must be positive");
+  }
+  if (options.owner.empty()) options.owner = DefaultOwner();
+  const v1::PipelineDefinition& def =
+      options.pipeline != nullptr ? *options.pipeline : DefaultConversionPipeline();
+  auto pipeline = Pipeline<ExportContext>::Create(def, CreateContext{options.registry, {}, options.store},
+                                                  def.name().empty() ? "conversion pipeline" : def.name());
+  if (!pipeline.ok()) return pipeline.status();
+  auto exporter = std::unique_ptr<ConversionExporter>(new ConversionExporter(std::move(options)));
+  exporter->pipeline_ = std::move(*pipeline);
+  return exporter;
+}
+
+absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
+  const ExporterOptions& o = options_;
+  const absl::Time started = absl::Now();
+  ExportRun run;
+  run.options = &o;
+  run.sleep = o.sleep ? o.sleep : [](absl::Duration d) { absl::SleepFor(d); };
+  for (const v1::ConversionAction& a : o.actions) {
+    run.actions.try_emplace(ExportRun::ActionKey(a.issue(), a.group(), a.name()), &a);
+  }
+  ExportReport& report = run.report;
+  report.destination = o.destination_name;
+  WatermarkStore& marks = o.store->watermarks();
+  const std::string lease = Cat("conversion-export/", o.destination_name);
+
+  auto held = marks.TryLease(lease, o.owner, o.lease_ttl);
+  if (!held.ok()) return held.status();
+  auto wm = marks.GetWatermark(o.destination_name);
+  if (!wm.ok()) {
+    (void)marks.ReleaseLease(lease, o.owner);
+    return wm.status();
+  }
+  report.watermark_before = report.watermark_after = *wm;
+  if (!*held) {
+    report.state = "busy";
+    report.stop_reason = "another exporter holds the lease of this destination";
+    report.duration = absl::Now() - started;
+    return report;
+  }
+  int64_t watermark = *wm;
+  absl::Status failure;
+  report.state = "completed";
+  for (int64_t page = 0; o.max_pages == 0 || page < o.max_pages; ++page) {
+    if (page > 0) {
+      auto renewed = marks.TryLease(lease, o.owner, o.lease_ttl);
+      if (!renewed.ok()) {
+        failure = renewed.status();
+        break;
+      }
+      if (!*renewed) {
+        report.state = "stopped";
+        report.stop_reason = "lost the lease to another exporter";
+        break;
+      }
+    }
+    auto records = o.store->interactions().ReadInteractions(watermark, o.page_size);
+    if (!records.ok()) {
+      failure = records.status();
+      break;
+    }
+    if (records->empty()) break;
+    report.interactions_read += static_cast<int64_t>(records->size());
+    ExportContext ctx;
+    Trace trace;
+    if (o.trace && page == 0) ctx.trace = &trace;
+    ctx.run = &run;
+    ctx.destination = o.destination;
+    ctx.records = std::move(*records);
+    ctx.now = o.clock ? o.clock() : absl::Now();
+    absl::Status status = pipeline_->Run(ctx);
+    if (ctx.trace != nullptr) report.trace = trace.ToText(false);
+    if (!status.ok()) {
+      failure = status;
+      break;
+    }
+    // The new watermark: the last record before the first unfinished event.
+    int64_t next = watermark;
+    size_t ev = 0;
+    bool held_back = false;
+    for (const v1::InteractionRecord& r : ctx.records) {
+      while (ev < ctx.events.size() && ctx.events[ev].sequence < r.sequence()) ++ev;
+      if (ev < ctx.events.size() && ctx.events[ev].sequence == r.sequence() &&
+          (ctx.events[ev].state == EventState::kTransient || ctx.events[ev].state == EventState::kLive)) {
+        held_back = true;
+        break;
+      }
+      next = r.sequence();
+    }
+    if (next > watermark) {
+      if (absl::Status s = marks.SetWatermark(o.destination_name, next); !s.ok()) {
+        failure = s;
+        break;
+      }
+      watermark = next;
+      report.watermark_after = next;
+    }
+    if (held_back || ctx.stop) {
+      report.state = "pending";
+      report.stop_reason = ctx.stop_reason.empty() ? "transient failures hold the watermark" : ctx.stop_reason;
+      break;
+    }
+    if (static_cast<int>(ctx.records.size()) < o.page_size) break;
+  }
+  (void)marks.ReleaseLease(lease, o.owner);
+  report.duration = absl::Now() - started;
+  if (!failure.ok()) {
+    return absl::Status(failure.code(), Cat("export to ", o.destination_name, ": ", failure.message()));
+  }
+  return report;
+}
+
+ExportSchedule::ExportSchedule(ConversionExporter* exporter, absl::Duration interval)
+    : exporter_(exporter), interval_(interval) {}
+
+ExportSchedule::~ExportSchedule() { Stop(); }
+
+void ExportSchedule::Start() {
+  if (thread_.joinable()) return;
+  stop_ = std::make_unique<absl::Notification>();
+  thread_ = std::thread([this] {
+    do {
+      absl::StatusOr<ExportReport> report = exporter_->RunOnce();
+      runs_.fetch_add(1);
+      if (on_report_) on_report_(report);
+    } while (!stop_->WaitForNotificationWithTimeout(interval_));
+  });
+}
+
+void ExportSchedule::Stop() {
+  if (!thread_.joinable()) return;
+  stop_->Notify();
+  thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJobConfig& job,
+                                                               const CreateContext& context) {
+  if (context.registry == nullptr) return absl::InvalidArgumentError("CreateDestination: no registry");
+  if (job.destination_type().empty()) {
+    return absl::InvalidArgumentError(Cat("export job ", job.destination(), ": destination_type is required"));
+  }
+  auto factory = context.registry->Find("destination", job.destination_type());
+  if (!factory.ok()) return factory.status();
+  auto config = (*factory)->CreateEmptyConfig();
+  if (!job.destination_json_config().empty()) {
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = false;
+    auto st = google::protobuf::util::JsonStringToMessage(job.destination_json_config(), config.get(), opts);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(Cat("export job ", job.destination(), ": destination config: ",
+                                            std::string(st.message().data(), st.message().size())));
+    }
+  }
+  return context.registry->Create<Destination>(job.destination_type(), *config, context);
+}
+
+}  // namespace herald

@@ -1,0 +1,527 @@
+// OrderDiscount: the spec's worked examples, offers and rounding, bad input,
+// the built-in pipeline and a custom order-level component.
+#include <catch2/catch.hpp>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include "discount/work.h"
+#include "discount_test_util.h"
+#include "herald/discount.h"
+#include "herald/model/discount_config.pb.h"
+#include "herald/pipeline.h"
+
+namespace herald {
+namespace {
+
+using testing::AddLine;
+using testing::CompileText;
+using testing::DiscountCatalogText;
+using testing::Noon;
+using testing::UnitSummary;
+using V = std::vector<std::string>;
+
+std::shared_ptr<const CompiledCatalog> Storefront() {
+  static auto catalog = CompiledCatalog::Load(std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto");
+  REQUIRE(catalog.ok());
+  return *catalog;
+}
+
+absl::Time LosAngeles(int y, int m, int d, int hh, int mm) {
+  absl::TimeZone la;
+  REQUIRE(absl::LoadTimeZone("America/Los_Angeles", &la));
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), la);
+}
+
+std::unique_ptr<BasketPricer> Pricer(std::shared_ptr<const CompiledCatalog> catalog, PricerConfig config = {}) {
+  auto pricer = NewBasketPricer(std::move(catalog), config);
+  INFO(pricer.status().ToString());
+  REQUIRE(pricer.ok());
+  return std::move(*pricer);
+}
+
+v1::PricedBasket PriceAt(const BasketPricer& pricer, const v1::Basket& basket, absl::Time at) {
+  PriceOptions options;
+  options.now = at;
+  auto priced = pricer.Price(basket, options);
+  INFO(priced.status().ToString());
+  REQUIRE(priced.ok());
+  return *priced;
+}
+
+bool TraceHas(const v1::PricedBasket& priced, const std::string& subject, const std::string& verdict,
+              const std::string& reason_part = "") {
+  for (const auto& t : priced.trace()) {
+    if (t.subject() == subject && t.verdict() == verdict && t.reason().find(reason_part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------ the spec's examples
+
+TEST_CASE("Telephone example: priorities 10, 20, 30 for a premier user", "[discount][spec]") {
+  auto pricer = Pricer(Storefront());
+  v1::Basket basket;
+  basket.set_currency("USD");
+  basket.set_shipping_minor(800);
+  AddLine(&basket, "phone", "telephone", 10000, 1);
+  AddLine(&basket, "radio", "radio", 3000, 1);
+  AddLine(&basket, "book", "book", 2500, 1);
+  (*basket.mutable_user()->mutable_values())["premier"].set_bool_value(true);
+  auto priced = PriceAt(*pricer, basket, LosAngeles(2026, 6, 1, 12, 0));
+  INFO(FormatPricedBasket(priced));
+  // Only the 10% discount applies to the telephone; the premier 30% goes to the radio.
+  CHECK(UnitSummary(priced.lines(0)) == V{"award:phones-10:1000"});
+  CHECK(UnitSummary(priced.lines(1)) == V{"award:premier-30:900"});
+  // Free shipping (priority 30) needs $50 of units no other discount uses: only the book is left.
+  CHECK(UnitSummary(priced.lines(2)) == V{"none"});
+  CHECK(priced.shipping_minor() == 800);
+  CHECK(TraceHas(priced, "free-shipping", "skipped", "condition not met"));
+  CHECK(priced.subtotal_minor() == 15500);
+  CHECK(priced.item_discount_minor() == 1900);
+  CHECK(priced.total_minor() == 15500 - 1900 + 800);
+
+  SECTION("a user who is not premier: the radio and the book buy free shipping") {
+    basket.mutable_user()->mutable_values()->clear();
+    auto p = PriceAt(*pricer, basket, LosAngeles(2026, 6, 1, 12, 0));
+    INFO(FormatPricedBasket(p));
+    CHECK(UnitSummary(p.lines(0)) == V{"award:phones-10:1000"});
+    CHECK(UnitSummary(p.lines(1)) == V{"condition:free-shipping"});
+    CHECK(UnitSummary(p.lines(2)) == V{"condition:free-shipping"});
+    CHECK(TraceHas(p, "premier-30", "skipped", "not eligible"));
+    CHECK(p.shipping_minor() == 0);
+    REQUIRE(p.order_adjustments_size() == 1);
+    CHECK(p.order_adjustments(0).target() == "shipping");
+    CHECK(p.order_adjustments(0).amount_minor() == 800);
+    CHECK(p.total_minor() == 15500 - 1000);
+  }
+}
+
+TEST_CASE("Juice example: four cases with buy-one-get-one-half-price (10) and 10% beverages (20)",
+          "[discount][spec]") {
+  auto at = LosAngeles(2026, 11, 16, 12, 0);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "juice", "juice", 1000, 4);
+
+  SECTION("without a basket limit the half-price offer applies twice") {
+    auto pricer = Pricer(Storefront());
+    auto priced = PriceAt(*pricer, basket, at);
+    INFO(FormatPricedBasket(priced));
+    // Case 1 buys case 2 at 50%, case 3 buys case 4 at 50%: every case serves
+    // juice-bogo, so beverage-10 finds nothing left (one discount per unit).
+    CHECK(UnitSummary(priced.lines(0)) ==
+          V{"condition:juice-bogo", "award:juice-bogo:500", "condition:juice-bogo", "award:juice-bogo:500"});
+    CHECK(priced.lines(0).discount_total_minor() == 1000);
+    CHECK(TraceHas(priced, "beverage-10", "skipped", "higher priority"));
+  }
+  SECTION("with a basket limit of 1 the 10% discount takes the cases left") {
+    v1::Catalog catalog = Storefront()->catalog();
+    for (auto& c : *catalog.mutable_campaigns()) {
+      for (auto& item : *c.mutable_items()) {
+        if (item.id() == "juice-bogo") item.mutable_discount()->set_basket_limit(1);
+      }
+    }
+    auto compiled = CompiledCatalog::Compile(catalog);
+    REQUIRE(compiled.ok());
+    auto pricer = Pricer(*compiled);
+    auto priced = PriceAt(*pricer, basket, at);
+    INFO(FormatPricedBasket(priced));
+    CHECK(UnitSummary(priced.lines(0)) ==
+          V{"condition:juice-bogo", "award:juice-bogo:500", "award:beverage-10:100", "award:beverage-10:100"});
+    CHECK(TraceHas(priced, "juice-bogo", "applied", "basket limit reached"));
+  }
+}
+
+TEST_CASE("10% on the items of one manufacturer, click required", "[discount][spec]") {
+  auto pricer = Pricer(Storefront());
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "blue", "paint", 2999, 2, "Fabrikam");
+  AddLine(&basket, "primer", "paint", 1999, 1, "Northwind");
+  auto at = LosAngeles(2026, 6, 1, 12, 0);
+  auto priced = PriceAt(*pricer, basket, at);
+  CHECK(priced.item_discount_minor() == 0);
+  CHECK(TraceHas(priced, "fabrikam-10", "skipped", "click required"));
+  basket.add_clicked_items("fabrikam-10");
+  priced = PriceAt(*pricer, basket, at);
+  INFO(FormatPricedBasket(priced));
+  // 10% of 2 x 29.99 = 5.998 -> 6.00, split 3.00 + 3.00.
+  CHECK(UnitSummary(priced.lines(0)) == V{"award:fabrikam-10:300", "award:fabrikam-10:300"});
+  CHECK(UnitSummary(priced.lines(1)) == V{"none"});
+  CHECK(priced.lines(0).adjusted_total_minor() == 5998 - 600);
+}
+
+TEST_CASE("Happy hour through an expression on the time", "[discount][spec]") {
+  auto pricer = Pricer(Storefront());
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "tent", "outdoor", 12000, 1);
+  AddLine(&basket, "socks", "outdoor", 1500, 1);
+  auto noon = PriceAt(*pricer, basket, LosAngeles(2026, 6, 1, 12, 0));
+  CHECK(noon.item_discount_minor() == 0);
+  CHECK(TraceHas(noon, "happy-hour", "skipped", "not eligible"));
+  auto evening = PriceAt(*pricer, basket, LosAngeles(2026, 6, 1, 18, 30));
+  INFO(FormatPricedBasket(evening));
+  CHECK(UnitSummary(evening.lines(0)) == V{"award:happy-hour:1200"});
+  CHECK(UnitSummary(evening.lines(1)) == V{"none"});  // only items over $20
+}
+
+TEST_CASE("WELCOME5: a coupon order discount on the discounted subtotal, spread over the lines",
+          "[discount][spec]") {
+  auto pricer = Pricer(Storefront());
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "a", "outdoor", 1500, 1);
+  AddLine(&basket, "b", "outdoor", 1500, 1);
+  AddLine(&basket, "c", "outdoor", 1500, 1);
+  auto at = LosAngeles(2026, 6, 1, 12, 0);
+  auto priced = PriceAt(*pricer, basket, at);
+  CHECK(priced.order_discount_minor() == 0);
+  CHECK(TraceHas(priced, "welcome-coupon", "skipped", "coupon"));
+  basket.add_coupon_codes("WELCOME5");
+  basket.add_coupon_codes("NOSUCH");
+  priced = PriceAt(*pricer, basket, at);
+  INFO(FormatPricedBasket(priced));
+  // free-shipping (priority 30) has nothing to discount (no shipping), so
+  // WELCOME5's $40 condition takes the three lines.
+  REQUIRE(priced.order_adjustments_size() == 1);
+  const auto& adj = priced.order_adjustments(0);
+  CHECK(adj.discount_id() == "welcome-coupon");
+  CHECK(adj.amount_minor() == 500);
+  CHECK(adj.coupon_code() == "WELCOME5");
+  // 500 over 1500/1500/1500: 166.67 each -> 167, 167, 166 (largest remainder, earlier line first).
+  CHECK(priced.lines(0).order_discount_minor() == 167);
+  CHECK(priced.lines(1).order_discount_minor() == 167);
+  CHECK(priced.lines(2).order_discount_minor() == 166);
+  CHECK(priced.total_minor() == 4500 - 500);
+  REQUIRE(priced.coupons_size() == 1);
+  CHECK(priced.coupons(0).code() == "WELCOME5");
+  CHECK(priced.coupons(0).max_uses() == 1000);
+  CHECK(priced.coupons(0).max_uses_per_customer() == 1);
+  CHECK(TraceHas(priced, "coupon NOSUCH", "skipped", "matches no discount"));
+}
+
+// ------------------------------------------------------------------ semantics
+
+TEST_CASE("Equal priorities are broken by discount id, not catalog order", "[discount]") {
+  for (bool swapped : {false, true}) {
+    std::string a = R"(items { id: "zeta" discount { priority: 5 offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } })";
+    std::string b = R"(items { id: "alpha" discount { priority: 5 offer { kind: OFFER_KIND_PERCENT_OFF percent: 20 } } })";
+    auto catalog = CompileText(DiscountCatalogText(swapped ? b + a : a + b));
+    INFO(catalog.status().ToString());
+    REQUIRE(catalog.ok());
+    auto pricer = Pricer(*catalog);
+    v1::Basket basket;
+    basket.set_currency("USD");
+    AddLine(&basket, "x", "any", 1000, 1);
+    auto priced = PriceAt(*pricer, basket, Noon());
+    CHECK(UnitSummary(priced.lines(0)) == V{"award:alpha:200"});
+  }
+}
+
+TEST_CASE("Awards go to the most expensive units first, or the least expensive", "[discount]") {
+  for (auto order : {"AWARD_ORDER_MOST_EXPENSIVE_FIRST", "AWARD_ORDER_LEAST_EXPENSIVE_FIRST"}) {
+    auto catalog = CompileText(DiscountCatalogText(std::string(R"(items { id: "two" discount {
+        award { max_units: 2 } basket_limit: 1 award_order: )") + order + R"(
+        offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 100 currency: "USD" } } })"));
+    REQUIRE(catalog.ok());
+    auto pricer = Pricer(*catalog);
+    v1::Basket basket;
+    basket.set_currency("USD");
+    AddLine(&basket, "mid", "x", 500, 1);
+    AddLine(&basket, "cheap", "x", 300, 1);
+    AddLine(&basket, "dear", "x", 900, 1);
+    auto priced = PriceAt(*pricer, basket, Noon());
+    bool most = std::string(order).find("MOST") != std::string::npos;
+    CHECK(priced.lines(2).discount_total_minor() == (most ? 100 : 0));
+    CHECK(priced.lines(0).discount_total_minor() == 100);
+    CHECK(priced.lines(1).discount_total_minor() == (most ? 0 : 100));
+  }
+}
+
+TEST_CASE("A value condition consumes units; 'buy anything' consumes nothing", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "spend20" discount { priority: 1
+      condition { basis: CONDITION_BASIS_VALUE min_value_minor: 2000 expression: "product.category == 'food'" }
+      award { expression: "product.category == 'wine'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } }
+    items { id: "any-food" discount { priority: 2
+      condition { min_quantity: 0 expression: "product.category == 'food'" }
+      award { expression: "product.category == 'food'" }
+      offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 50 currency: "USD" } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "bread", "food", 700, 4);
+  AddLine(&basket, "wine", "wine", 1500, 2);
+  auto priced = PriceAt(*pricer, basket, Noon());
+  INFO(FormatPricedBasket(priced));
+  // Each application consumes 3 loaves (21.00 >= 20.00): one application, one bottle.
+  CHECK(UnitSummary(priced.lines(0)) ==
+        V{"condition:spend20", "condition:spend20", "condition:spend20", "award:any-food:50"});
+  CHECK(UnitSummary(priced.lines(1)) == V{"award:spend20:750", "none"});
+}
+
+TEST_CASE("Fixed price never raises a price; amount off never goes below zero", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "fixed" discount { priority: 1 award { expression: "product.category == 'a'" }
+      offer { kind: OFFER_KIND_FIXED_PRICE amount_minor: 500 currency: "USD" } } }
+    items { id: "off" discount { priority: 2 award { expression: "product.category == 'b'" }
+      offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 800 currency: "USD" } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "a-dear", "a", 900, 1);
+  AddLine(&basket, "a-cheap", "a", 400, 1);
+  AddLine(&basket, "b", "b", 300, 2);
+  auto priced = PriceAt(*pricer, basket, Noon());
+  INFO(FormatPricedBasket(priced));
+  CHECK(UnitSummary(priced.lines(0)) == V{"award:fixed:400"});
+  CHECK(UnitSummary(priced.lines(1)) == V{"none"});
+  CHECK(UnitSummary(priced.lines(2)) == V{"award:off:300", "award:off:300"});
+  CHECK(priced.lines(2).adjusted_total_minor() == 0);
+}
+
+TEST_CASE("Percent rounding: half up once per discount and line, units add up", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "p" discount { offer { kind: OFFER_KIND_PERCENT_OFF percent: 12.5 } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "nickel", "x", 4, 3);   // 12.5% of 12 = 1.5 -> 2 cents over 3 units: 1, 1, 0
+  AddLine(&basket, "odd", "x", 999, 1);    // 124.875 -> 125
+  auto priced = PriceAt(*pricer, basket, Noon());
+  CHECK(UnitSummary(priced.lines(0)) == V{"award:p:1", "award:p:1", "award:p:0"});
+  CHECK(priced.lines(0).discount_total_minor() == 2);
+  CHECK(priced.lines(1).discount_total_minor() == 125);
+
+  SECTION("currencies with 0 and 3 decimals") {
+    auto yen = CompileText(DiscountCatalogText(R"(
+      items { id: "p" discount { offer { kind: OFFER_KIND_PERCENT_OFF percent: 33.33 } } })", "JPY"));
+    REQUIRE(yen.ok());
+    auto p = Pricer(*yen);
+    v1::Basket b;
+    b.set_currency("JPY");
+    AddLine(&b, "tea", "x", 1000, 1);  // 333.3 yen -> 333
+    auto r = PriceAt(*p, b, Noon());
+    CHECK(r.lines(0).discount_total_minor() == 333);
+    CHECK(FormatPricedBasket(r).find("1000 JPY") != std::string::npos);
+    b.set_currency("KWD");
+    r = PriceAt(*p, b, Noon());
+    CHECK(FormatPricedBasket(r).find("1.000 KWD") != std::string::npos);
+  }
+}
+
+TEST_CASE("Order percent off on the discounted subtotal; shipping percent", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "items-50" discount { priority: 1 award { expression: "product.category == 'a'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } }
+    items { id: "order-10" discount { priority: 2 offer { kind: OFFER_KIND_ORDER_PERCENT_OFF percent: 10 } } }
+    items { id: "order-90" discount { priority: 3 offer { kind: OFFER_KIND_ORDER_PERCENT_OFF percent: 90 } } }
+    items { id: "ship-25" discount { priority: 4 offer { kind: OFFER_KIND_SHIPPING_PERCENT_OFF percent: 25 } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  basket.set_shipping_minor(999);
+  AddLine(&basket, "a", "a", 2000, 1);
+  AddLine(&basket, "b", "b", 333, 3);
+  auto priced = PriceAt(*pricer, basket, Noon());
+  INFO(FormatPricedBasket(priced));
+  // Items: 1000 off line a. Discounted subtotal 1000 + 999 = 1999.
+  // order-10: 199.9 -> 200; then order-90 on 1799: 1619.1 -> 1619. Never below zero.
+  REQUIRE(priced.order_adjustments_size() == 3);
+  CHECK(priced.order_adjustments(0).amount_minor() == 200);
+  CHECK(priced.order_adjustments(1).amount_minor() == 1619);
+  CHECK(priced.order_adjustments(2).target() == "shipping");
+  CHECK(priced.order_adjustments(2).amount_minor() == 250);  // 249.75 -> 250
+  CHECK(priced.shipping_minor() == 749);
+  int64_t shares = 0;
+  for (const auto& line : priced.lines()) {
+    shares += line.order_discount_minor();
+    CHECK(line.adjusted_total_minor() >= 0);
+  }
+  CHECK(shares == 200 + 1619);
+  CHECK(priced.total_minor() == 2999 - 1000 - 1819 + 749);
+}
+
+TEST_CASE("Basket limit counts applications; award maximum per application", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "b2g1" discount { basket_limit: 2
+      condition { min_quantity: 2 expression: "product.category == 'shirt'" }
+      award { max_units: 1 expression: "product.category == 'shirt'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 100 } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "shirt", "shirt", 1000, 10);
+  auto priced = PriceAt(*pricer, basket, Noon());
+  INFO(FormatPricedBasket(priced));
+  CHECK(priced.lines(0).discount_total_minor() == 2000);
+  CHECK(UnitSummary(priced.lines(0))[2] == "award:b2g1:1000");
+  CHECK(UnitSummary(priced.lines(0))[6] == "none");
+}
+
+// ------------------------------------------------------------------ bad input
+
+TEST_CASE("Bad input gives a clear error and applies nothing", "[discount]") {
+  auto pricer = Pricer(Storefront());
+  v1::Basket good;
+  good.set_currency("USD");
+  AddLine(&good, "phone", "telephone", 10000, 1);
+  auto expect = [&](v1::Basket basket, const std::string& part) {
+    PriceOptions o;
+    o.now = Noon();
+    auto priced = pricer->Price(basket, o);
+    INFO(part);
+    REQUIRE_FALSE(priced.ok());
+    CHECK(priced.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(priced.status().message()).find(part) != std::string::npos);
+  };
+  { auto b = good; b.set_currency("XYZ"); expect(b, "currency \"XYZ\" is not an ISO 4217 code"); }
+  { auto b = good; b.mutable_items(0)->set_unit_price_minor(-1); expect(b, "line 1 (\"phone\"): unit_price_minor must be >= 0"); }
+  { auto b = good; b.mutable_items(0)->set_quantity(-2); expect(b, "quantity must be >= 0"); }
+  { auto b = good; AddLine(&b, "e", "x", 100, 1)->set_currency("EUR"); expect(b, "line 2 (\"e\"): currency EUR differs from the basket's USD"); }
+  { auto b = good; AddLine(&b, "phone", "x", 100, 1); expect(b, "duplicate line id"); }
+  { auto b = good; (*b.mutable_items(0)->mutable_properties())["manufacturer"].set_int_value(3); expect(b, "property \"manufacturer\" must be string"); }
+  { auto b = good; b.set_shipping_minor(-5); expect(b, "shipping_minor must be >= 0"); }
+  { auto b = good; b.mutable_items(0)->set_quantity(1000000); expect(b, "units"); }
+
+  SECTION("an expression naming an unknown product field") {
+    std::string text = DiscountCatalogText(R"(
+      items { id: "heavy" discount { award { expression: "product.weight > 10" }
+        offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } })");
+    auto checked = CompileText(text, true);
+    CHECK_FALSE(checked.ok());
+    auto unchecked = CompileText(text, false);
+    REQUIRE(unchecked.ok());
+    auto p = NewBasketPricer(*unchecked);
+    REQUIRE_FALSE(p.ok());
+    CHECK(std::string(p.status().message()).find("discount \"heavy\": award: ") != std::string::npos);
+    CHECK(std::string(p.status().message()).find("weight") != std::string::npos);
+  }
+}
+
+// ------------------------------------------------------------------ pipeline
+
+TEST_CASE("pipelines/basket.textproto is the built-in basket pipeline", "[discount][pipeline]") {
+  auto file = LoadPipelineDefinition(std::string(HERALD_SOURCE_DIR) + "/pipelines/basket.textproto");
+  REQUIRE(file.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*file, DefaultBasketPipeline()));
+  Registry registry;
+  RegisterDiscountComponents(&registry);
+  RegisterDiscountComponents(&registry);  // idempotent
+  auto p = Pipeline<BasketContext>::Create(DefaultBasketPipeline(), CreateContext{&registry});
+  REQUIRE(p.ok());
+  CHECK((*p)->Components().size() == 5);
+}
+
+// The spec's "10 percent discount for preferred users": an order-level
+// discount written as a site's own component.
+class PreferredTenPercent final : public BasketComponent {
+ public:
+  absl::Status Run(BasketContext& ctx) const override {
+    auto it = ctx.basket->user().values().find("preferred");
+    if (it == ctx.basket->user().values().end() || !it->second.bool_value()) {
+      ctx.Note("preferred-10", "skipped", "not a preferred user");
+      return absl::OkStatus();
+    }
+    int64_t amount = discount_internal::MulDivRoundHalfUp(ctx.DiscountedSubtotal(), 1000, 10000);
+    auto applied = ctx.AddSubtotalDiscount("preferred-10", "10 percent for preferred users",
+                                           v1::OFFER_KIND_ORDER_PERCENT_OFF, amount);
+    if (!applied.ok()) return applied.status();
+    ctx.Note("preferred-10", "applied", "preferred user", static_cast<double>(*applied));
+    return absl::OkStatus();
+  }
+};
+
+TEST_CASE("A custom order-level component: 10 percent for preferred users", "[discount][pipeline]") {
+  Registry registry;
+  REQUIRE(registry.Register(MakeFactory<BasketComponent, v1::OrderLevelDiscountsConfig>(
+      "PreferredTenPercent", "10% off the order for preferred users",
+      [](const v1::OrderLevelDiscountsConfig&, const CreateContext&)
+          -> absl::StatusOr<std::unique_ptr<BasketComponent>> {
+        return std::unique_ptr<BasketComponent>(std::make_unique<PreferredTenPercent>());
+      })).ok());
+  auto def = ParsePipelineDefinition(R"pb(
+    name: "basket-preferred" family: "basket"
+    stages { name: "eligibility" components { name: "CheckEligibility" } }
+    stages { name: "conditions" components { name: "EvaluateConditions" } }
+    stages { name: "awards" components { name: "ApplyDiscounts" } }
+    stages { name: "order_level" components { name: "OrderLevelDiscounts" } components { name: "PreferredTenPercent" } }
+    stages { name: "totals" components { name: "ComputeTotals" } }
+  )pb", "test");
+  REQUIRE(def.ok());
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "a-half" discount { award { expression: "product.category == 'a'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } })"));
+  REQUIRE(catalog.ok());
+  PricerConfig config;
+  config.registry = &registry;
+  config.pipeline = &*def;
+  auto pricer = Pricer(*catalog, config);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "a", "a", 2001, 1);
+  AddLine(&basket, "b", "b", 1000, 2);
+  (*basket.mutable_user()->mutable_values())["preferred"].set_bool_value(true);
+  auto priced = PriceAt(*pricer, basket, Noon());
+  INFO(FormatPricedBasket(priced));
+  // Discounted subtotal: 2001 - 1001 + 2000 = 3000; 10% = 300, spread 100 / 200.
+  REQUIRE(priced.order_adjustments_size() == 1);
+  CHECK(priced.order_adjustments(0).discount_id() == "preferred-10");
+  CHECK(priced.order_adjustments(0).amount_minor() == 300);
+  CHECK(priced.lines(0).order_discount_minor() == 100);
+  CHECK(priced.lines(1).order_discount_minor() == 200);
+  CHECK(priced.total_minor() == 2700);
+  CHECK(TraceHas(priced, "preferred-10", "applied"));
+  basket.mutable_user()->mutable_values()->clear();
+  priced = PriceAt(*pricer, basket, Noon());
+  CHECK(priced.order_adjustments_size() == 0);
+  CHECK(TraceHas(priced, "preferred-10", "skipped", "not a preferred user"));
+}
+
+TEST_CASE("The equality index gives the same answers as evaluating everything", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "d1" discount { priority: 1 award { expression: "product.category in ['a', 'b'] && product.price > 5.00" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } }
+    items { id: "d2" discount { priority: 2 award { expression: "product.manufacturer == 'M' && product.quantity >= 2" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 20 } } }
+    items { id: "d3" discount { priority: 3 award { expression: "'c' == product.category || product.id == 'z'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 30 } } })"));
+  REQUIRE(catalog.ok());
+  auto def = DefaultBasketPipeline();
+  v1::EvaluateConditionsConfig off;
+  off.set_disable_index(true);
+  def.mutable_stages(1)->mutable_components(0)->mutable_config()->PackFrom(off);
+  PricerConfig config;
+  config.pipeline = &def;
+  auto indexed = Pricer(*catalog);
+  auto plain = Pricer(*catalog, config);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "x", "a", 400, 1);
+  AddLine(&basket, "y", "b", 900, 1);
+  AddLine(&basket, "m", "q", 900, 3, "M");
+  AddLine(&basket, "n", "q", 900, 1, "M");
+  AddLine(&basket, "c", "c", 100, 1);
+  AddLine(&basket, "z", "q", 100, 1);
+  auto a = PriceAt(*indexed, basket, Noon());
+  auto b = PriceAt(*plain, basket, Noon());
+  a.clear_trace();
+  b.clear_trace();
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(a, b));
+  CHECK(a.lines(0).discount_total_minor() == 0);
+  CHECK(a.lines(1).discount_total_minor() == 90);
+  CHECK(a.lines(2).discount_total_minor() == 540);
+  CHECK(a.lines(3).discount_total_minor() == 0);
+  CHECK(a.lines(4).discount_total_minor() == 30);
+  CHECK(a.lines(5).discount_total_minor() == 30);
+}
+
+}  // namespace
+}  // namespace herald

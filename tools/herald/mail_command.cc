@@ -1,0 +1,204 @@
+// herald mail: runs (or resumes) a direct-mail job of a catalog item, with a
+// progress bar on a terminal and the job report at the end.
+//
+//   herald mail --catalog FILE --item NAME [--recipients LIST.csv]
+//               (--smtp smtp://HOST:PORT | --maildir DIR) [--store PATH]
+//               [--test-to ADDRESS ...] [--job ID] [--connections N] [--workers N]
+//               [--json] [--trace]
+//   herald mail --store PATH --job ID --set-state paused|stopped
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.h"
+#include "herald/catalog.h"
+#include "herald/mail.h"
+#include "herald/model/mail_config.pb.h"
+#include "herald/store.h"
+
+namespace herald::cli {
+
+namespace {
+
+struct MailArgs {
+  std::string catalog, item, recipients, smtp, maildir, store, job, set_state, secret_file;
+  std::string smtp_user, smtp_password_env;
+  std::vector<std::string> test_to;
+  int connections = 8, workers = 1, batch = 32;
+  bool json = false, trace = false, join = false, starttls = false;
+};
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+void ProgressBar(const MailProgress& p) {
+  double fraction = p.total > 0 ? double(p.done) / double(p.total) : 1.0;
+  int filled = static_cast<int>(fraction * 30);
+  double seconds = absl::ToDoubleSeconds(p.elapsed);
+  std::fprintf(stderr, "\r[%-30s] %3d%% %lld/%lld  %.0f msg/s ", std::string(filled, '#').c_str(),
+               static_cast<int>(fraction * 100), static_cast<long long>(p.done),
+               static_cast<long long>(p.total), seconds > 0 ? double(p.sent_this_run) / seconds : 0.0);
+  std::fflush(stderr);
+}
+
+int Run(const MailArgs& a, CommandEnv& env) {
+  RegisterMailComponents(env.registry);
+  if (!a.set_state.empty()) {
+    if (a.store.empty() || a.job.empty()) {
+      std::cerr << "herald mail: --set-state needs --store and --job\n";
+      return 2;
+    }
+    auto store = OpenStore(a.store, *env.registry);
+    if (!store.ok()) {
+      std::cerr << "herald mail: " << store.status().message() << "\n";
+      return 1;
+    }
+    absl::Status s = SetMailJobState(**store, a.job, a.set_state);
+    if (!s.ok()) {
+      std::cerr << "herald mail: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "job " << a.job << ": " << a.set_state << "\n";
+    return 0;
+  }
+  if (a.catalog.empty() || a.item.empty()) {
+    std::cerr << "herald mail: --catalog and --item are required\n";
+    return 2;
+  }
+  if (a.smtp.empty() == a.maildir.empty()) {
+    std::cerr << "herald mail: give exactly one of --smtp and --maildir\n";
+    return 2;
+  }
+  auto catalog = LoadCatalog(a.catalog);
+  if (!catalog.ok()) {
+    std::cerr << catalog.status().message() << "\n";
+    return 1;
+  }
+  auto item = FindDirectMailItem(*catalog, a.item);
+  if (!item.ok()) {
+    std::cerr << "herald mail: " << item.status().message() << "\n";
+    return 1;
+  }
+  MailJobSpec spec;
+  spec.item_id = (*item)->id();
+  spec.job_id = a.job;
+  spec.mail = (*item)->direct_mail();
+  spec.base_dir = DirOf(a.catalog);
+  spec.site_opt_out_list = catalog->site_opt_out_list();
+  spec.test_to = a.test_to;
+  if (!a.recipients.empty()) {
+    std::string path = a.recipients;
+    if (path[0] != '/') {
+      char cwd[4096];
+      if (getcwd(cwd, sizeof cwd) != nullptr) path = std::string(cwd) + "/" + path;
+    }
+    spec.mail.mutable_recipients()->set_csv_path(path);
+  }
+
+  std::unique_ptr<Store> store;
+  auto opened = OpenStore(a.store.empty() ? "memory" : a.store, *env.registry);
+  if (!opened.ok()) {
+    std::cerr << "herald mail: " << opened.status().message() << "\n";
+    return 1;
+  }
+  store = std::move(*opened);
+  if (a.store.empty() && a.test_to.empty()) {
+    std::cerr << "herald mail: no --store: the ledger is in memory and the job cannot be resumed\n";
+  }
+
+  absl::StatusOr<std::unique_ptr<Transport>> transport;
+  if (!a.smtp.empty()) {
+    v1::SmtpTransportConfig config;
+    config.set_url(a.smtp);
+    config.set_connections(a.connections);
+    if (a.starttls) config.set_tls(v1::SMTP_TLS_STARTTLS);
+    config.set_username(a.smtp_user);
+    if (!a.smtp_password_env.empty()) {
+      const char* pw = std::getenv(a.smtp_password_env.c_str());
+      config.set_password(pw == nullptr ? "" : pw);
+    }
+    transport = env.registry->Create<Transport>("smtp", config, CreateContext{env.registry});
+  } else {
+    v1::MaildirTransportConfig config;
+    config.set_path(a.maildir);
+    transport = env.registry->Create<Transport>("maildir", config, CreateContext{env.registry});
+  }
+  if (!transport.ok()) {
+    std::cerr << "herald mail: " << transport.status().message() << "\n";
+    return 1;
+  }
+
+  MailerOptions options;
+  options.registry = env.registry;
+  options.store = store.get();
+  options.transport = transport->get();
+  options.workers = a.workers;
+  options.batch_size = a.batch;
+  options.trace = a.trace;
+  options.recover_in_flight = !a.join;
+  if (!a.secret_file.empty()) {
+    std::ifstream in(a.secret_file, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    options.unsubscribe_secret = s.str();
+    if (options.unsubscribe_secret.empty()) {
+      std::cerr << "herald mail: --secret-file " << a.secret_file << " is empty or unreadable\n";
+      return 1;
+    }
+  } else if (const char* secret = std::getenv("HERALD_UNSUBSCRIBE_SECRET"); secret != nullptr) {
+    options.unsubscribe_secret = secret;
+  } else {
+    std::cerr << "herald mail: no --secret-file or HERALD_UNSUBSCRIBE_SECRET: unsubscribe tokens of "
+                 "this run cannot be verified later\n";
+  }
+  const bool terminal = isatty(STDERR_FILENO) != 0 && !a.json;
+  if (terminal) options.progress = ProgressBar;
+  auto job = MailJob::Create(std::move(spec), std::move(options));
+  if (!job.ok()) {
+    std::cerr << "herald mail: " << job.status().message() << "\n";
+    return 1;
+  }
+  auto report = (*job)->Run();
+  if (terminal) std::fprintf(stderr, "\n");
+  if (!report.ok()) {
+    std::cerr << "herald mail: " << report.status().message() << "\n";
+    return 1;
+  }
+  std::cout << (a.json ? report->ToJson() + "\n" : report->ToText());
+  return report->state == "aborted" ? 1 : 0;
+}
+
+}  // namespace
+
+void AddMailCommand(CLI::App& app, CommandEnv& env) {
+  auto a = std::make_shared<MailArgs>();
+  auto* cmd = app.add_subcommand("mail", "send (or resume) a direct-mail campaign item to its recipients");
+  cmd->add_option("--catalog", a->catalog, "catalog file");
+  cmd->add_option("--item", a->item, "direct-mail item id or name");
+  cmd->add_option("--recipients", a->recipients, "recipient CSV (default: the item's)");
+  cmd->add_option("--smtp", a->smtp, "smtp://HOST:PORT or smtps://HOST:PORT");
+  cmd->add_option("--maildir", a->maildir, "drop directory (Maildir) instead of SMTP");
+  cmd->add_option("--store", a->store, "ledger store: sqlite path or postgresql:// (default: memory)");
+  cmd->add_option("--test-to", a->test_to, "test send to these addresses (no opt-out, no ledger)");
+  cmd->add_option("--job", a->job, "job id (default: the item id)");
+  cmd->add_option("--connections", a->connections, "parallel SMTP connections")->check(CLI::Range(1, 256));
+  cmd->add_option("--workers", a->workers, "threads claiming batches")->check(CLI::Range(1, 64));
+  cmd->add_option("--batch", a->batch, "recipients claimed at once (the in-flight bound)")->check(CLI::Range(1, 10000));
+  cmd->add_option("--smtp-user", a->smtp_user, "SMTP AUTH user");
+  cmd->add_option("--smtp-password-env", a->smtp_password_env, "environment variable holding the SMTP password");
+  cmd->add_flag("--starttls", a->starttls, "require STARTTLS");
+  cmd->add_option("--secret-file", a->secret_file, "unsubscribe token key (else $HERALD_UNSUBSCRIBE_SECRET)");
+  cmd->add_option("--set-state", a->set_state, "pause or stop a job other processes run: paused|stopped");
+  cmd->add_flag("--join", a->join, "join a job other processes are running (do not requeue their in-flight)");
+  cmd->add_flag("--json", a->json, "JSON report");
+  cmd->add_flag("--trace", a->trace, "include the trace of the first batch");
+  cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
+}
+
+}  // namespace herald::cli
