@@ -159,6 +159,7 @@ class DeliveryCounters {
   absl::Status last_status_ ABSL_GUARDED_BY(status_mu_);
 
   absl::Mutex stop_mu_;
+  absl::CondVar stop_cv_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread flusher_;
@@ -211,6 +212,8 @@ class EventRecorder {
   EventRecorderOptions options_;
 
   mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;      // the writer waits: a full batch, a flush or stop
+  absl::CondVar progress_cv_;  // the writer's progress: Flush and blocked Appends wait
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   int64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // events ever accepted
   int64_t durable_ ABSL_GUARDED_BY(mu_) = 0;   // events ever written

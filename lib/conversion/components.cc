@@ -185,7 +185,7 @@ class SendEvents final : public Comp {
         continue;
       }
       if (absl::Status s = SendChunk(ctx, batch); !s.ok()) {
-        for (size_t i = end; i < live.size(); ++i) live[i]->Set(EventState::kTransient, "not_sent", s.message());
+        for (size_t i = end; i < live.size(); ++i) live[i]->Set(EventState::kTransient, "not_sent", std::string(s.message()));
         return s;
       }
     }
@@ -338,7 +338,7 @@ class AcknowledgeEvents final : public Comp {
       std::string name = ConversionAudienceName(*action);
       absl::Status s = ctx.destination->AddAudienceMembers(name, members);
       if (absl::IsUnimplemented(s)) {
-        if (ctx.trace != nullptr) ctx.trace->Note(name, "skipped", s.message());
+        if (ctx.trace != nullptr) ctx.trace->Note(name, "skipped", std::string(s.message()));
         continue;
       }
       if (!s.ok()) return absl::UnavailableError(Cat("AcknowledgeEvents: audience ", name, ": ", s.message()));

@@ -224,7 +224,7 @@ class MetaDestination final : public Destination {
                                                                       conversion::IsMetaTransientCode(m.code)))) {
       result.outcome = BatchOutcome::kRetryable;
     } else if (resp.status == 401 || resp.status == 403 || resp.status == 404 ||
-               (m.has_error && (m.code == 190 || m.code == 10 || m.code == 200 || m.type == "OAuthException" && m.code != 100))) {
+               (m.has_error && (m.code == 190 || m.code == 10 || m.code == 200 || (m.type == "OAuthException" && m.code != 100)))) {
       result.outcome = BatchOutcome::kFatal;
     } else {
       // 400 with an invalid parameter: one bad event rejects the whole batch.

@@ -217,7 +217,9 @@ void DeliveryCounters::RunFlusher() {
   while (true) {
     {
       absl::MutexLock lock(&stop_mu_);
-      stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.flush_interval);
+      absl::Time deadline = absl::Now() + options_.flush_interval;
+      while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
+      }
       if (stopping_) return;
     }
     (void)Flush();
@@ -229,6 +231,7 @@ absl::Status DeliveryCounters::Stop() {
     absl::MutexLock lock(&stop_mu_);
     if (stopped_) return absl::OkStatus();
     stopping_ = true;
+    stop_cv_.SignalAll();
   }
   if (flusher_.joinable()) flusher_.join();
   absl::Status s = Flush();
@@ -284,12 +287,13 @@ bool EventRecorder::Append(v1::Event event) {
       auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || stopped_ || static_cast<int64_t>(queue_.size()) < options_.max_queued;
       };
-      mu_.Await(absl::Condition(&room));
+      while (!room()) progress_cv_.Wait(&mu_);
     }
     if (!stopped_ && !stopping_ && static_cast<int64_t>(queue_.size()) < options_.max_queued) {
       queue_.push_back(Queued{std::move(event), item});
       ++appended_;
       accepted = true;
+      if (static_cast<int64_t>(queue_.size()) == options_.max_batch) work_cv_.Signal();
     }
   }
   if (!accepted) {
@@ -307,10 +311,11 @@ absl::Status EventRecorder::Flush() {
   const int64_t target = appended_;
   const int64_t attempts_before = attempts_;
   ++flush_requests_;
+  work_cv_.Signal();
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return durable_ >= target || last_error_attempt_ > attempts_before || stopped_;
   };
-  mu_.Await(absl::Condition(&done));
+  while (!done()) progress_cv_.Wait(&mu_);
   if (durable_ >= target) return absl::OkStatus();
   if (last_error_attempt_ > attempts_before) return last_error_;
   return absl::FailedPreconditionError("event recorder stopped with events not written");
@@ -368,8 +373,12 @@ void EventRecorder::RunWriter() {
         return stopping_ || flush_requests_ != flushes_seen ||
                static_cast<int64_t>(queue_.size()) >= options_.max_batch;
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.flush_interval);
-      flushes_seen = flush_requests_;
+      absl::Time deadline = absl::Now() + options_.flush_interval;
+      while (!ready() && !work_cv_.WaitWithDeadline(&mu_, deadline)) {
+      }
+      // A flush request is answered only by the batch that drains the queue
+      // (a full batch taken meanwhile leaves the rest for the next pass).
+      if (static_cast<int64_t>(queue_.size()) <= options_.max_batch) flushes_seen = flush_requests_;
       if (queue_.empty()) {
         if (stopping_) break;
         continue;
@@ -394,22 +403,27 @@ void EventRecorder::RunWriter() {
         last_error_attempt_ = attempts_;
       }
       stopping = stopping_;
+      progress_cv_.SignalAll();
       if (!s.ok() && stopping) break;  // the final write failed: Stop() reports it
     }
     if (!s.ok() && !stopping) {
       absl::MutexLock lock(&mu_);
-      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&stop), options_.retry_delay);
+      absl::Time deadline = absl::Now() + options_.retry_delay;
+      while (!stopping_ && !work_cv_.WaitWithDeadline(&mu_, deadline)) {
+      }
     }
   }
   absl::MutexLock lock(&mu_);
   stopped_ = true;
+  progress_cv_.SignalAll();
 }
 
 absl::Status EventRecorder::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    work_cv_.SignalAll();
+    progress_cv_.SignalAll();
   }
   if (writer_.joinable()) writer_.join();
   absl::MutexLock lock(&mu_);

@@ -1,0 +1,653 @@
+// The conversion export end to end against stand-in Meta and Google servers
+// on loopback with fault injection, the file destination, audiences,
+// credentials, leases, the schedule, and every component's and destination's
+// config (valid, empty, invalid).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "herald/conversion.h"
+#include "herald/model/conversion_config.pb.h"
+#include "herald/pipeline.h"
+#include "herald/store.h"
+#include "standin_servers.h"
+
+#ifdef HERALD_HAVE_POSTGRES
+#include "herald/store_postgres.h"
+#endif
+
+namespace herald {
+namespace {
+
+using testing::Fault;
+using testing::GoogleStandIn;
+using testing::MetaStandIn;
+
+constexpr char kMetaToken[] = "EAAGmetaSECRETtoken0123456789";
+constexpr char kGoogleDev[] = "devTOKENsecret-4242";
+constexpr char kGoogleAccess[] = "ya29.accessSECRET-abcdef";
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/herald-conv-XXXXXX";
+  char* made = mkdtemp(tmpl);
+  return made == nullptr ? std::string("/tmp") : std::string(made);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<v1::ConversionAction> Actions() {
+  std::vector<v1::ConversionAction> a(3);
+  a[0].set_issue("Sales");
+  a[0].set_group("Cards");
+  a[0].set_name("PlatinumCreditCard");
+  a[0].set_paid_sync_enabled(true);
+  a[0].set_offline_conversion_enabled(true);
+  a[0].set_google_conversion_action("customers/1234567890/conversionActions/555");
+  a[0].set_google_conversion_name("Platinum card");
+  a[1].set_issue("Sales");
+  a[1].set_group("Gear");
+  a[1].set_name("WinterJacket");
+  a[1].set_paid_sync_enabled(true);  // offline_conversion_enabled unset: defaults to paid sync
+  a[2].set_issue("Service");
+  a[2].set_group("Support");
+  a[2].set_name("CallBack");
+  a[2].set_paid_sync_enabled(true);
+  a[2].set_offline_conversion_enabled(false);
+  return a;
+}
+
+struct Fixture {
+  Registry registry;
+  std::unique_ptr<Store> store = NewMemoryStore();
+  std::vector<v1::ConversionAction> actions = Actions();
+  absl::Time now = absl::Now();
+  std::vector<absl::Duration> waits;
+  std::string dir = TempDir();
+
+  Fixture() {
+    RegisterConversionComponents(&registry);
+    setenv("HERALD_TEST_META_TOKEN", kMetaToken, 1);
+    setenv("HERALD_TEST_GOOGLE_DEV", kGoogleDev, 1);
+    setenv("HERALD_TEST_GOOGLE_ACCESS", kGoogleAccess, 1);
+  }
+  ~Fixture() { (void)system(("rm -rf " + dir).c_str()); }
+
+  // Captures a response; returns its interaction id.
+  std::string Capture(int i, const std::string& action = "PlatinumCreditCard", v1::Outcome outcome = v1::OUTCOME_ACCEPTED,
+                      absl::Duration age = absl::Hours(1), bool identifiers = true) {
+    v1::InteractionRecord r;
+    auto* s = r.mutable_subject();
+    s->set_customer_id("cust-" + std::to_string(i));
+    if (identifiers) {
+      s->set_email(i % 2 == 0 ? "Person." + std::to_string(i) + "+shop@Gmail.com" : "person" + std::to_string(i) + "@example.org");
+      s->set_phone("+1 (650) 555-" + std::to_string(1000 + i % 9000));
+      s->set_first_name("Ann");
+      s->set_last_name("O'Neil");
+      s->set_city("San Francisco");
+      s->set_state("CA");
+      s->set_zip("94103-1234");
+      s->set_country("US");
+      s->set_date_of_birth("1980-05-0" + std::to_string(1 + i % 9));
+      s->set_external_id("ext-" + std::to_string(i));
+      s->set_gclid("gclid-" + std::to_string(i));
+    }
+    r.mutable_action()->set_issue(action == "CallBack" ? "Service" : "Sales");
+    r.mutable_action()->set_group(action == "CallBack" ? "Support" : action == "WinterJacket" ? "Gear" : "Cards");
+    r.mutable_action()->set_name(action);
+    r.set_outcome(outcome);
+    r.set_channel("Web");
+    r.mutable_time()->set_seconds(absl::ToUnixSeconds(now - age));
+    r.mutable_value()->set_minor_units(1000 + i);
+    r.mutable_value()->set_currency("USD");
+    r.set_order_id("order-" + std::to_string(i));
+    auto captured = CaptureResponse(*store, r);
+    REQUIRE(captured.ok());
+    return captured->interaction_id();
+  }
+
+  std::unique_ptr<Destination> Meta(const MetaStandIn& server, const std::string& extra = "") {
+    v1::MetaDestinationConfig c;
+    REQUIRE(google::protobuf::TextFormat::ParseFromString(extra, &c));
+    c.set_base_url(server.url());
+    c.set_api_version("v21.0");
+    c.set_dataset_id("1234567");
+    c.set_access_token_env("HERALD_TEST_META_TOKEN");
+    if (c.timeout_ms() == 0) c.set_timeout_ms(300);
+    auto d = registry.Create<Destination>("meta", c, CreateContext{&registry, dir});
+    REQUIRE(d.ok());
+    return std::move(*d);
+  }
+
+  std::unique_ptr<Destination> Google(const GoogleStandIn& server, const std::string& extra = "") {
+    v1::GoogleAdsDestinationConfig c;
+    REQUIRE(google::protobuf::TextFormat::ParseFromString(extra, &c));
+    c.set_base_url(server.url());
+    c.set_api_version("v17");
+    c.set_customer_id("1234567890");
+    c.set_developer_token_env("HERALD_TEST_GOOGLE_DEV");
+    c.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
+    if (c.timeout_ms() == 0) c.set_timeout_ms(300);
+    auto d = registry.Create<Destination>("google_ads", c, CreateContext{&registry, dir});
+    REQUIRE(d.ok());
+    return std::move(*d);
+  }
+
+  std::unique_ptr<ConversionExporter> Exporter(Destination* d, const std::string& name, Store* s = nullptr,
+                                               bool trace = false) {
+    ExporterOptions o;
+    o.registry = &registry;
+    o.store = s != nullptr ? s : store.get();
+    o.destination = d;
+    o.destination_name = name;
+    o.actions = actions;
+    o.page_size = 1000;
+    o.trace = trace;
+    o.clock = [this] { return now; };
+    o.sleep = [this](absl::Duration w) { waits.push_back(w); };
+    auto e = ConversionExporter::Create(std::move(o));
+    REQUIRE(e.ok());
+    return std::move(*e);
+  }
+
+  int64_t Watermark(const std::string& name) {
+    auto w = store->watermarks().GetWatermark(name);
+    REQUIRE(w.ok());
+    return *w;
+  }
+  int64_t LastSequence() {
+    auto all = store->interactions().ReadInteractions(0, 1000000);
+    REQUIRE(all.ok());
+    return all->empty() ? 0 : all->back().sequence();
+  }
+};
+
+TEST_CASE("Meta: every conversion is delivered once per event id through 429, 500, timeouts and resets",
+          "[conversion][meta][faults]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::set<std::string> expected;
+  for (int i = 0; i < 2300; ++i) expected.insert(f.Capture(i, i % 3 == 0 ? "WinterJacket" : "PlatinumCreditCard"));
+  for (int i = 0; i < 40; ++i) f.Capture(10000 + i, "PlatinumCreditCard", v1::OUTCOME_REJECTED);
+  for (int i = 0; i < 30; ++i) f.Capture(20000 + i, "CallBack");                  // not enabled
+  for (int i = 0; i < 7; ++i) f.Capture(30000 + i, "PlatinumCreditCard", v1::OUTCOME_ACCEPTED, absl::Hours(24 * 70));
+  for (int i = 0; i < 5; ++i) f.Capture(40000 + i, "PlatinumCreditCard", v1::OUTCOME_ACCEPTED, absl::Hours(1), false);
+  server.Inject({Fault::k429, Fault::k500, Fault::kTimeoutAfterProcessing, Fault::kResetAfterProcessing,
+                 Fault::kThrottleCode});
+  auto meta = f.Meta(server);
+  auto exporter = f.Exporter(meta.get(), "meta");
+  auto report = exporter->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->conversions == 2300 + 7 + 5);
+  CHECK(report->delivered == 2300);
+  CHECK(report->invalid == 12);
+  CHECK(report->invalid_by_reason["too_old"] == 7);
+  CHECK(report->invalid_by_reason["missing_identifier"] == 5);
+  CHECK(report->retries >= 5);
+  CHECK(server.violations().empty());
+  for (size_t n : server.batch_sizes()) CHECK(n <= 1000);
+  // The platform kept each event once (event_name + event_id), and nothing else.
+  std::set<std::string> got;
+  for (const auto& [key, count] : server.received()) got.insert(key.substr(key.find('/') + 1));
+  CHECK(got == expected);
+  CHECK(server.events().size() == expected.size());
+  // Retry-After: 2 was honoured.
+  bool waited = false;
+  for (absl::Duration w : f.waits) waited = waited || w >= absl::Seconds(2);
+  CHECK(waited);
+  CHECK(f.Watermark("meta") == f.LastSequence());
+  // A second run has nothing to send.
+  int before = server.requests();
+  auto again = exporter->RunOnce();
+  REQUIRE(again.ok());
+  CHECK(again->conversions == 0);
+  CHECK(server.requests() == before);
+  // Payload details: hashed identifiers, Unix times, custom data.
+  auto kept = server.events();
+  REQUIRE_FALSE(kept.empty());
+  const auto& e = kept.front();
+  CHECK(e["action_source"] == "physical_store");
+  CHECK(e["event_name"] == "Purchase");
+  CHECK(e["custom_data"]["currency"] == "USD");
+  IdentifierHasher h;
+  CHECK(e["user_data"]["ct"] == h.Hash("sanfrancisco"));
+  CHECK(e["user_data"]["zp"] == h.Hash("94103"));
+  CHECK(e["user_data"]["ln"] == h.Hash("oneil"));
+  CHECK(e["event_time"].is_number_integer());
+}
+
+TEST_CASE("Meta: one invalid event never sinks its batch", "[conversion][meta]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) ids.push_back(f.Capture(i));
+  server.Poison(ids[137]);
+  auto meta = f.Meta(server);
+  auto report = f.Exporter(meta.get(), "meta")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered == 199);
+  CHECK(report->failed == 1);
+  CHECK(report->splits > 0);
+  REQUIRE(report->rejects.size() == 1);
+  CHECK(report->rejects[0].find(ids[137]) == 0);
+  CHECK(report->rejects[0].find("has an invalid value") != std::string::npos);  // the platform's message
+  CHECK(server.received().size() == 199);
+  CHECK(f.Watermark("meta") == f.LastSequence());
+}
+
+TEST_CASE("Meta: transient failures past the retries hold the watermark; the next run loses nothing",
+          "[conversion][meta][faults]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::set<std::string> expected;
+  for (int i = 0; i < 1500; ++i) expected.insert(f.Capture(i));
+  // The first page (1000) goes through; the second fails 6 times: past the 5 retries.
+  server.Inject({Fault::kNone, Fault::k500, Fault::k500, Fault::k500, Fault::k500, Fault::k500, Fault::k500});
+  auto meta = f.Meta(server);
+  auto exporter = f.Exporter(meta.get(), "meta");
+  auto first = exporter->RunOnce();
+  REQUIRE(first.ok());
+  CHECK(first->state == "pending");
+  CHECK(first->delivered == 1000);
+  CHECK(first->transient == 500);
+  CHECK(f.Watermark("meta") == 1000);
+  auto second = exporter->RunOnce();
+  REQUIRE(second.ok());
+  CHECK(second->state == "completed");
+  CHECK(second->delivered == 500);
+  std::set<std::string> got;
+  for (const auto& [key, count] : server.received()) got.insert(key.substr(key.find('/') + 1));
+  CHECK(got == expected);
+  CHECK(f.Watermark("meta") == f.LastSequence());
+}
+
+TEST_CASE("Google: partial failures are recorded per event; duplicates count as delivered", "[conversion][google][faults]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::set<std::string> expected_orders;
+  for (int i = 0; i < 450; ++i) {
+    f.Capture(i);
+    expected_orders.insert("order-" + std::to_string(i));
+  }
+  // Permanent per-row failures: gclids the platform cannot parse.
+  for (int i = 0; i < 3; ++i) {
+    v1::InteractionRecord r;
+    r.mutable_subject()->set_gclid("bad-" + std::to_string(i));
+    r.mutable_action()->set_issue("Sales");
+    r.mutable_action()->set_group("Cards");
+    r.mutable_action()->set_name("PlatinumCreditCard");
+    r.set_outcome(v1::OUTCOME_ACCEPTED);
+    r.mutable_time()->set_seconds(absl::ToUnixSeconds(f.now - absl::Hours(2)));
+    r.set_order_id("bad-order-" + std::to_string(i));
+    REQUIRE(CaptureResponse(*f.store, r).ok());
+  }
+  f.Capture(999, "WinterJacket");  // no google_conversion_action: invalid for Google
+  server.TransientOnce("gclid-5");
+  server.TransientOnce("gclid-250");
+  server.Inject({Fault::kResetAfterProcessing, Fault::k429, Fault::kTimeoutAfterProcessing, Fault::k500});
+  auto google = f.Google(server, "batch_size: 100 time_zone: \"America/New_York\"");
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered + report->duplicates == 450);
+  CHECK(report->duplicates > 0);  // the reset and the timeout happened after the platform kept the batch
+  CHECK(report->failed == 3);
+  CHECK(report->failed_by_reason["UNPARSEABLE_GCLID"] == 3);
+  CHECK(report->invalid_by_reason["missing_conversion_action"] == 1);
+  CHECK(server.violations().empty());
+  for (size_t n : server.batch_sizes()) CHECK(n <= 100);
+  std::set<std::string> got;
+  for (const auto& [order, count] : server.received()) {
+    got.insert(order);
+    CHECK(count == 1);
+  }
+  CHECK(got == expected_orders);
+  CHECK(f.Watermark("google") == f.LastSequence());
+  // The gmail rule and E.164 before hashing; the time zone's offset in conversionDateTime.
+  IdentifierHasher h;
+  bool found = false;
+  for (const auto& c : server.conversions()) {
+    if (c["orderId"] != "order-4") continue;
+    found = true;
+    CHECK(c["userIdentifiers"][0]["hashedEmail"] == h.Hash("person4@gmail.com"));
+    CHECK(c["userIdentifiers"][1]["hashedPhoneNumber"] == h.Hash("+16505551004"));
+    std::string t = c["conversionDateTime"];
+    CHECK((t.substr(19) == "-05:00" || t.substr(19) == "-04:00"));
+    CHECK(c["conversionValue"] == 10.04);
+  }
+  CHECK(found);
+}
+
+TEST_CASE("Conversion audiences are synchronized to Meta with new members added", "[conversion][meta][audience]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  for (int i = 0; i < 10; ++i) f.Capture(i, i < 6 ? "PlatinumCreditCard" : "WinterJacket");
+  auto meta = f.Meta(server, "ad_account_id: \"99\"");
+  auto exporter = f.Exporter(meta.get(), "meta");
+  auto report = exporter->RunOnce();
+  REQUIRE(report.ok());
+  CHECK(report->audience_members == 10);
+  IdentifierHasher h;
+  auto cards = server.members("Sales-Cards-PlatinumCreditCard-C");
+  CHECK(cards.size() == 12);  // 6 emails + 6 phones
+  CHECK(cards.count(h.Hash(NormalizeEmail("person1@example.org"))) == 1);
+  CHECK(server.members("Sales-Gear-WinterJacket-C").size() == 8);
+  f.Capture(50, "PlatinumCreditCard");
+  REQUIRE(exporter->RunOnce().ok());
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 14);
+  CHECK(server.violations().empty());
+}
+
+TEST_CASE("The file destination writes JSON lines, Google's CSV template and member lists", "[conversion][file]") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) f.Capture(i);
+  f.Capture(7, "PlatinumCreditCard", v1::OUTCOME_ACCEPTED, absl::Hours(1), false);  // no gclid: not for CSV
+  v1::FileDestinationConfig jc;
+  jc.set_path("out/conversions.jsonl");
+  REQUIRE(system(("mkdir -p " + f.dir + "/out").c_str()) == 0);
+  auto jsonl = f.registry.Create<Destination>("file", jc, CreateContext{&f.registry, f.dir});
+  REQUIRE(jsonl.ok());
+  auto r1 = f.Exporter(jsonl->get(), "file-jsonl")->RunOnce();
+  REQUIRE(r1.ok());
+  CHECK(r1->delivered == 6);
+  std::string text = ReadFile(f.dir + "/out/conversions.jsonl");
+  std::istringstream lines(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    ++n;
+    if (j.contains("user_data") && j["user_data"].contains("em")) {
+      CHECK(testing::IsLowerHex64(j["user_data"]["em"].get<std::string>()));
+    }
+  }
+  CHECK(n == 6);
+  std::string members = ReadFile(f.dir + "/out/Sales-Cards-PlatinumCreditCard-C.members");
+  CHECK(std::count(members.begin(), members.end(), '\n') == 10);
+
+  v1::FileDestinationConfig cc;
+  cc.set_path(f.dir + "/google.csv");
+  cc.set_format(v1::FILE_FORMAT_GOOGLE_CSV);
+  cc.set_time_zone("America/New_York");
+  auto csv = f.registry.Create<Destination>("file", cc, CreateContext{&f.registry, f.dir});
+  REQUIRE(csv.ok());
+  auto r2 = f.Exporter(csv->get(), "file-csv")->RunOnce();
+  REQUIRE(r2.ok());
+  CHECK(r2->delivered == 5);
+  CHECK(r2->invalid_by_reason["missing_click_id"] == 1);
+  std::string sheet = ReadFile(f.dir + "/google.csv");
+  CHECK(sheet.rfind("Parameters:TimeZone=America/New_York\n"
+                    "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency\n"
+                    "gclid-0,Platinum card,",
+                    0) == 0);
+  CHECK(sheet.find(",10.00,USD\n") != std::string::npos);
+}
+
+TEST_CASE("Credentials never appear in reports, traces or errors", "[conversion][credentials]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.echo_token_in_errors = true;
+  server.Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(f.Capture(i));
+  server.Poison(ids[2]);
+  auto meta = f.Meta(server);
+  auto report = f.Exporter(meta.get(), "meta", nullptr, /*trace=*/true)->RunOnce();
+  REQUIRE(report.ok());
+  CHECK(report->failed == 1);
+  std::string all = report->ToText() + report->ToJson() + report->trace + meta->Describe();
+  CHECK(all.find(kMetaToken) == std::string::npos);
+  CHECK(all.find("[redacted]") != std::string::npos);
+  // The header carried it.
+  CHECK(server.auth_headers().back() == std::string("Bearer ") + kMetaToken);
+
+  // A wrong token: the run fails with the platform's message, not the token.
+  setenv("HERALD_TEST_META_TOKEN", "wrong-token-value-1234", 1);
+  auto wrong = f.Meta(server);
+  f.Capture(10);
+  auto failed = f.Exporter(wrong.get(), "meta2")->RunOnce();
+  REQUIRE_FALSE(failed.ok());
+  std::string message(failed.status().message());
+  CHECK(message.find("Invalid OAuth access token") != std::string::npos);
+  CHECK(message.find("wrong-token-value-1234") == std::string::npos);
+  CHECK(f.Watermark("meta2") == 0);
+
+  // Missing credentials: the error names the variable, never a value.
+  v1::GoogleAdsDestinationConfig g;
+  g.set_customer_id("1234567890");
+  g.set_developer_token_env("HERALD_TEST_UNSET_VARIABLE");
+  g.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
+  auto missing = f.registry.Create<Destination>("google_ads", g, CreateContext{&f.registry, f.dir});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(std::string(missing.status().message()).find("HERALD_TEST_UNSET_VARIABLE") != std::string::npos);
+  CHECK(std::string(missing.status().message()).find(kGoogleAccess) == std::string::npos);
+
+  // From a file.
+  std::ofstream(f.dir + "/token") << kMetaToken << "\n";
+  auto file_token = ReadCredential("meta", "", "token", f.dir);
+  REQUIRE(file_token.ok());
+  CHECK(*file_token == kMetaToken);
+}
+
+TEST_CASE("One exporter per destination: the lease makes others wait, also across stores", "[conversion][lease]") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.Capture(i);
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/out.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  REQUIRE(*f.store->watermarks().TryLease("conversion-export/file", "server-b", absl::Minutes(5)));
+  auto exporter = f.Exporter(file->get(), "file");
+  auto busy = exporter->RunOnce();
+  REQUIRE(busy.ok());
+  CHECK(busy->state == "busy");
+  CHECK(busy->conversions == 0);
+  REQUIRE(f.store->watermarks().ReleaseLease("conversion-export/file", "server-b").ok());
+  auto ran = exporter->RunOnce();
+  REQUIRE(ran.ok());
+  CHECK(ran->state == "completed");
+  CHECK(ran->delivered == 3);
+
+  // Two stores on one SQLite file (two servers sharing a database).
+  std::string db = f.dir + "/shared.db";
+  auto a = OpenStore(db, f.registry);
+  auto b = OpenStore(db, f.registry);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(*(*b)->watermarks().TryLease("conversion-export/file-sql", "server-b", absl::Minutes(5)));
+  auto on_a = f.Exporter(file->get(), "file-sql", a->get());
+  auto r = on_a->RunOnce();
+  REQUIRE(r.ok());
+  CHECK(r->state == "busy");
+
+#ifdef HERALD_HAVE_POSTGRES
+  const char* pg = std::getenv("HERALD_TEST_PG");
+  if (pg == nullptr || *pg == '\0') {
+    WARN("HERALD_TEST_PG not set: the PostgreSQL lease check is skipped");
+  } else {
+    REQUIRE(RegisterPostgresStore(&f.registry).ok());
+    auto p1 = OpenStore(pg, f.registry);
+    auto p2 = OpenStore(pg, f.registry);
+    REQUIRE(p1.ok());
+    REQUIRE(p2.ok());
+    std::string name = "file-pg-" + std::to_string(getpid());
+    REQUIRE(*(*p2)->watermarks().TryLease("conversion-export/" + name, "server-b", absl::Minutes(5)));
+    auto r3 = f.Exporter(file->get(), name, p1->get())->RunOnce();
+    REQUIRE(r3.ok());
+    CHECK(r3->state == "busy");
+    REQUIRE((*p2)->watermarks().ReleaseLease("conversion-export/" + name, "server-b").ok());
+  }
+#endif
+}
+
+TEST_CASE("The schedule is off until started, then runs every interval", "[conversion][schedule]") {
+  Fixture f;
+  f.Capture(1);
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/scheduled.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  auto exporter = f.Exporter(file->get(), "sched");
+  ExportSchedule schedule(exporter.get(), absl::Milliseconds(50));
+  absl::SleepFor(absl::Milliseconds(120));
+  CHECK(schedule.runs() == 0);
+  CHECK(f.Watermark("sched") == 0);
+  std::atomic<int> ok_runs{0};
+  schedule.OnReport([&](const absl::StatusOr<ExportReport>& r) { ok_runs += r.ok() ? 1 : 0; });
+  schedule.Start();
+  absl::SleepFor(absl::Milliseconds(250));
+  schedule.Stop();
+  CHECK(schedule.runs() >= 3);
+  CHECK(ok_runs.load() == schedule.runs());
+  CHECK(f.Watermark("sched") == 1);
+}
+
+TEST_CASE("Only Accepted outcomes (and configured custom ones) of enabled actions are conversions", "[conversion][select]") {
+  Fixture f;
+  f.Capture(1, "PlatinumCreditCard", v1::OUTCOME_CLICKED);
+  f.Capture(2, "PlatinumCreditCard", v1::OUTCOME_IMPRESSION);
+  f.Capture(3, "CallBack");
+  f.Capture(4, "WinterJacket");
+  v1::InteractionRecord custom;
+  custom.mutable_subject()->set_email("x@example.org");
+  custom.mutable_action()->set_issue("Sales");
+  custom.mutable_action()->set_group("Cards");
+  custom.mutable_action()->set_name("PlatinumCreditCard");
+  custom.set_outcome(v1::OUTCOME_CUSTOM);
+  custom.set_custom_outcome("Activated");
+  custom.mutable_time()->set_seconds(absl::ToUnixSeconds(f.now));
+  REQUIRE(CaptureResponse(*f.store, custom).ok());
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/sel.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  auto report = f.Exporter(file->get(), "sel")->RunOnce();
+  REQUIRE(report.ok());
+  CHECK(report->conversions == 1);  // only WinterJacket (paid sync on, offline defaulted on)
+  CHECK(f.Watermark("sel") == f.LastSequence());
+
+  // A pipeline counting "Activated" as a conversion too.
+  auto def = ParsePipelineDefinition(R"pb(
+    name: "custom" family: "conversion"
+    stages { name: "select" components { name: "SelectConversions" json_config: "{\"customOutcomes\":[\"Activated\"]}" } }
+    stages { name: "prepare" components { name: "PrepareEvents" } }
+    stages { name: "validate" components { name: "ValidateEvents" } }
+    stages { name: "send" components { name: "SendEvents" } }
+    stages { name: "acknowledge" components { name: "AcknowledgeEvents" json_config: "{\"skipAudiences\":true}" } }
+  )pb", "custom");
+  REQUIRE(def.ok());
+  ExporterOptions o;
+  o.registry = &f.registry;
+  o.store = f.store.get();
+  o.destination = file->get();
+  o.destination_name = "sel2";
+  o.actions = f.actions;
+  o.pipeline = &*def;
+  auto exporter = ConversionExporter::Create(std::move(o));
+  REQUIRE(exporter.ok());
+  auto r2 = (*exporter)->RunOnce();
+  REQUIRE(r2.ok());
+  CHECK(r2->conversions == 2);
+}
+
+TEST_CASE("pipelines/conversion.textproto equals the built-in pipeline", "[conversion][pipeline]") {
+  auto def = LoadPipelineDefinition(std::string(HERALD_SOURCE_DIR) + "/pipelines/conversion.textproto");
+  REQUIRE(def.ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*def, DefaultConversionPipeline()));
+  Registry registry;
+  RegisterConversionComponents(&registry);
+  RegisterConversionComponents(&registry);  // idempotent
+  CHECK(Pipeline<ExportContext>::Create(*def, CreateContext{&registry}).ok());
+}
+
+// ---------------------------------------------------------------- configs
+
+template <typename Product>
+absl::Status Make(Registry& registry, const std::string& name, const std::string& text, const std::string& dir) {
+  auto factory = registry.Find(ExtensionTraits<Product>::kFamily, name);
+  if (!factory.ok()) return factory.status();
+  auto config = (*factory)->CreateEmptyConfig();
+  if (!google::protobuf::TextFormat::ParseFromString(text, config.get())) {
+    return absl::InvalidArgumentError("test: unparseable config");
+  }
+  return registry.Create<Product>(name, *config, CreateContext{&registry, dir}).status();
+}
+
+TEST_CASE("Every conversion component accepts a valid and an empty config and refuses an invalid one",
+          "[conversion][config]") {
+  Registry registry;
+  RegisterConversionComponents(&registry);
+  struct Case {
+    const char* name;
+    const char* valid;
+    const char* invalid;
+  };
+  const Case cases[] = {
+      {"SelectConversions", "custom_outcomes: \"Activated\"", "custom_outcomes: \"\""},
+      {"PrepareEvents", "skip_already_hashed_check: false", nullptr},
+      {"ValidateEvents", "max_future_seconds: 60 max_age_days: 30", "max_age_days: -1"},
+      {"SendEvents", "retries: 3 backoff_ms: 10 batch_size: 50", "retries: -2"},
+      {"AcknowledgeEvents", "rejects_path: \"/tmp/rejects.jsonl\"", nullptr},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    CHECK(Make<ConversionComponent>(registry, c.name, c.valid, "").ok());
+    CHECK(Make<ConversionComponent>(registry, c.name, "", "").ok());
+    if (c.invalid != nullptr) CHECK(Make<ConversionComponent>(registry, c.name, c.invalid, "").code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("Every destination accepts a valid config and refuses an empty or invalid one", "[conversion][config]") {
+  Fixture f;
+  struct Case {
+    const char* name;
+    const char* valid;
+    const char* invalid;
+  };
+  const Case cases[] = {
+      {"meta", "dataset_id: \"123\" access_token_env: \"HERALD_TEST_META_TOKEN\"",
+       "dataset_id: \"123\" access_token_env: \"HERALD_TEST_META_TOKEN\" batch_size: 5000"},
+      {"google_ads",
+       "customer_id: \"1234567890\" developer_token_env: \"HERALD_TEST_GOOGLE_DEV\" access_token_env: \"HERALD_TEST_GOOGLE_ACCESS\"",
+       "customer_id: \"123-456-7890\" developer_token_env: \"HERALD_TEST_GOOGLE_DEV\" access_token_env: \"HERALD_TEST_GOOGLE_ACCESS\""},
+      {"file", "path: \"x.jsonl\" format: FILE_FORMAT_GOOGLE_CSV", "path: \"x.csv\" time_zone: \"Mars/Olympus\""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    CHECK(Make<Destination>(f.registry, c.name, c.valid, f.dir).ok());
+    CHECK_FALSE(Make<Destination>(f.registry, c.name, "", f.dir).ok());
+    CHECK(Make<Destination>(f.registry, c.name, c.invalid, f.dir).code() == absl::StatusCode::kInvalidArgument);
+  }
+  v1::ExportJobConfig job;
+  job.set_destination("files");
+  job.set_destination_type("file");
+  job.set_destination_json_config("{\"path\": \"a.jsonl\"}");
+  CHECK(CreateDestination(job, CreateContext{&f.registry, f.dir}).ok());
+  job.set_destination_json_config("{\"nope\": 1}");
+  CHECK_FALSE(CreateDestination(job, CreateContext{&f.registry, f.dir}).ok());
+  job.set_destination_type("carrier_pigeon");
+  CHECK(CreateDestination(job, CreateContext{&f.registry, f.dir}).status().code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,527 @@
+// Stand-in Meta Conversions API and Google Ads API servers on 127.0.0.1
+// (cpp-httplib) for the export tests. They validate what Herald sends
+// (hashes are 64 lowercase hex, times in range and in the right format,
+// batch sizes, credentials), keep what a real platform keeps (events
+// deduplicated by event id / gclid+action / order id), answer with the
+// platforms' success and error shapes, and inject faults on request: 429
+// with Retry-After, 500, a timeout after processing, a connection reset
+// after processing, per-row partial failures.
+#ifndef HERALD_TEST_CONVERSION_STANDIN_SERVERS_H_
+#define HERALD_TEST_CONVERSION_STANDIN_SERVERS_H_
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "httplib.h"
+
+namespace herald::testing {
+
+enum class Fault { kNone, k429, k500, kTimeoutAfterProcessing, kResetAfterProcessing, kThrottleCode };
+
+inline bool IsLowerHex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+class StandInServer {
+ public:
+  virtual ~StandInServer() { Stop(); }
+
+  void Start() {
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  void Stop() {
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+  }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  void Inject(std::vector<Fault> faults) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Fault f : faults) faults_.push_back(f);
+  }
+  int retry_after_seconds = 2;
+  std::chrono::milliseconds timeout_sleep{700};
+
+  // Observations.
+  std::vector<std::string> violations() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return violations_;
+  }
+  int requests() const { return requests_.load(); }
+  std::vector<size_t> batch_sizes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batch_sizes_;
+  }
+  std::vector<std::string> auth_headers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return auth_headers_;
+  }
+
+ protected:
+  Fault NextFault() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (faults_.empty()) return Fault::kNone;
+    Fault f = faults_.front();
+    faults_.pop_front();
+    return f;
+  }
+  void Violation(std::string v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    violations_.push_back(std::move(v));
+  }
+  // Writes nothing and closes the connection: the client sees a reset / empty reply.
+  static void Reset(httplib::Response& res) {
+    res.set_content_provider(
+        100, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+  }
+
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  std::deque<Fault> faults_;
+  std::vector<std::string> violations_;
+  std::vector<size_t> batch_sizes_;
+  std::vector<std::string> auth_headers_;
+  std::atomic<int> requests_{0};
+};
+
+// POST /{version}/{dataset}/events, and the custom audience endpoints.
+class MetaStandIn : public StandInServer {
+ public:
+  MetaStandIn(std::string version, std::string dataset, std::string token, int64_t now_seconds)
+      : version_(std::move(version)), dataset_(std::move(dataset)), token_(std::move(token)), now_(now_seconds) {
+    server_.Post("/" + version_ + "/" + dataset_ + "/events", [this](const httplib::Request& req, httplib::Response& res) {
+      Events(req, res);
+    });
+    server_.Get(R"(/v[0-9.]+/act_(\d+)/customaudiences)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      nlohmann::json data = nlohmann::json::array();
+      for (const auto& [name, id] : audience_ids_) data.push_back({{"id", id}, {"name", name}});
+      res.set_content(nlohmann::json{{"data", data}}.dump(), "application/json");
+    });
+    server_.Post(R"(/v[0-9.]+/act_(\d+)/customaudiences)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorized(req, res)) return;
+      auto j = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      std::string name = j.is_object() && j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : "";
+      if (name.empty() || j.value("subtype", "") != "CUSTOM") violations_.push_back("audience create: " + req.body);
+      std::string id = "2385" + std::to_string(audience_ids_.size() + 1);
+      audience_ids_[name] = id;
+      res.set_content(nlohmann::json{{"id", id}}.dump(), "application/json");
+    });
+    server_.Post(R"(/v[0-9.]+/(\d+)/users)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorized(req, res)) return;
+      std::string id = req.matches[1];
+      auto j = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      std::string name;
+      for (const auto& [n, i] : audience_ids_) {
+        if (i == id) name = n;
+      }
+      if (name.empty() || !j.is_object() || !j.contains("payload")) {
+        violations_.push_back("audience users: unknown audience or no payload");
+        res.status = 400;
+        return;
+      }
+      const auto& p = j["payload"];
+      int received = 0;
+      if (!p.contains("data") || !p["data"].is_array()) violations_.push_back("audience users: no data");
+      else {
+        for (const auto& row : p["data"]) {
+          for (const auto& v : row) {
+            if (!v.is_string()) continue;
+            std::string s = v.get<std::string>();
+            if (s.empty()) continue;
+            if (!IsLowerHex64(s)) violations_.push_back("audience member not a hash: " + s);
+            members_[name].insert(s);
+          }
+          ++received;
+        }
+      }
+      res.set_content(nlohmann::json{{"audience_id", id}, {"session_id", "1"}, {"num_received", received},
+                                     {"num_invalid_entries", 0}}.dump(),
+                      "application/json");
+    });
+  }
+
+  // Event ids kept (deduplicated by event_name + event_id).
+  std::map<std::string, int> received() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+  std::set<std::string> members(const std::string& audience) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = members_.find(audience);
+    return it == members_.end() ? std::set<std::string>() : it->second;
+  }
+  std::vector<nlohmann::json> events() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  void Poison(const std::string& event_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    poison_.insert(event_id);
+  }
+  bool echo_token_in_errors = false;  // a badly behaved server: tests that Herald redacts it
+
+ private:
+  bool Authorized(const httplib::Request& req, httplib::Response& res) {
+    ++requests_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auth_headers_.push_back(req.get_header_value("Authorization"));
+    }
+    if (req.get_header_value("Authorization") != "Bearer " + token_) {
+      res.status = 401;
+      res.set_content(R"({"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190,"fbtrace_id":"AbCdEf"}})",
+                      "application/json");
+      return false;
+    }
+    return true;
+  }
+
+  static void Error(httplib::Response& res, int status, int code, const std::string& message, int subcode = 0) {
+    res.status = status;
+    nlohmann::json e = {{"message", message}, {"type", "OAuthException"}, {"code", code}, {"fbtrace_id", "AxYz01"}};
+    if (subcode != 0) {
+      e["error_subcode"] = subcode;
+      e["error_user_title"] = "Invalid parameter";
+      e["error_user_msg"] = message;
+    }
+    res.set_content(nlohmann::json{{"error", e}}.dump(), "application/json");
+  }
+
+  void Events(const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(req, res)) return;
+    Fault fault = NextFault();
+    if (fault == Fault::k429) {
+      res.set_header("Retry-After", std::to_string(retry_after_seconds));
+      Error(res, 429, 4, "(#4) Application request limit reached");
+      return;
+    }
+    if (fault == Fault::kThrottleCode) {
+      Error(res, 400, 80004, "There have been too many calls to this ad-account.");
+      return;
+    }
+    if (fault == Fault::k500) {
+      Error(res, 500, 2, "An unexpected error has occurred. Please retry your request later.");
+      return;
+    }
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("data") || !body["data"].is_array()) {
+      Violation("body without data[]");
+      Error(res, 400, 100, "The parameter data is required", 2804002);
+      return;
+    }
+    const auto& data = body["data"];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch_sizes_.push_back(data.size());
+    }
+    if (data.empty() || data.size() > 1000) {
+      Violation("batch size " + std::to_string(data.size()));
+      Error(res, 400, 100, "Invalid parameter: data must hold 1 to 1000 events", 2804003);
+      return;
+    }
+    // Validate every event; one invalid event rejects the whole request (as Meta does).
+    for (const auto& e : data) {
+      std::string why = Check(e);
+      if (!why.empty()) {
+        Violation(why);
+        Error(res, 400, 100, "Invalid parameter: " + why, 2804019);
+        return;
+      }
+      std::string id = e["event_id"].get<std::string>();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (poison_.count(id) > 0) {
+        std::string msg = "Invalid parameter: event " + id + " has an invalid value";
+        if (echo_token_in_errors) msg += " (access_token=" + token_ + ")";
+        res.status = 400;
+        res.set_content(nlohmann::json{{"error", {{"message", msg}, {"type", "OAuthException"}, {"code", 100},
+                                                  {"error_subcode", 2804019}, {"fbtrace_id", "P01"}}}}.dump(),
+                        "application/json");
+        return;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& e : data) {
+        std::string key = e["event_name"].get<std::string>() + "/" + e["event_id"].get<std::string>();
+        if (received_.count(key) == 0) events_.push_back(e);
+        ++received_[key];
+      }
+    }
+    if (fault == Fault::kTimeoutAfterProcessing) std::this_thread::sleep_for(timeout_sleep);
+    if (fault == Fault::kResetAfterProcessing) {
+      Reset(res);
+      return;
+    }
+    res.set_content(nlohmann::json{{"events_received", data.size()}, {"messages", nlohmann::json::array()},
+                                   {"fbtrace_id", "Ok123"}}.dump(),
+                    "application/json");
+  }
+
+  std::string Check(const nlohmann::json& e) const {
+    if (!e.is_object()) return "event is not an object";
+    for (const char* k : {"event_name", "action_source", "event_id"}) {
+      if (!e.contains(k) || !e[k].is_string() || e[k].get<std::string>().empty()) return std::string("missing ") + k;
+    }
+    if (!e.contains("event_time") || !e["event_time"].is_number_integer()) return "event_time is not Unix seconds";
+    int64_t t = e["event_time"].get<int64_t>();
+    int64_t max_age = e["action_source"] == "physical_store" ? 62 * 86400 : 7 * 86400;
+    if (t < now_ - max_age) return "event_time too old";
+    if (t > now_ + 600) return "event_time in the future";
+    if (!e.contains("user_data") || !e["user_data"].is_object() || e["user_data"].empty()) return "no user_data";
+    for (auto it = e["user_data"].begin(); it != e["user_data"].end(); ++it) {
+      if (it.key() == "fbc" || it.key() == "fbp" || it.key() == "client_ip_address" ||
+          it.key() == "client_user_agent") {
+        continue;
+      }
+      if (!it.value().is_string() || !IsLowerHex64(it.value().get<std::string>())) {
+        return "user_data." + it.key() + " is not a SHA-256 hex";
+      }
+    }
+    if (e.contains("custom_data")) {
+      const auto& c = e["custom_data"];
+      if (c.contains("value") && (!c["value"].is_number() || !c.contains("currency"))) return "value without currency";
+      if (c.contains("currency") && (!c["currency"].is_string() || c["currency"].get<std::string>().size() != 3)) {
+        return "bad currency";
+      }
+    }
+    return {};
+  }
+
+  std::string version_, dataset_, token_;
+  int64_t now_;
+  std::map<std::string, int> received_;
+  std::vector<nlohmann::json> events_;
+  std::set<std::string> poison_;
+  std::map<std::string, std::string> audience_ids_;
+  std::map<std::string, std::set<std::string>> members_;
+};
+
+// POST /{version}/customers/{cid}:uploadClickConversions (partial failure).
+class GoogleStandIn : public StandInServer {
+ public:
+  GoogleStandIn(std::string version, std::string customer, std::string developer_token, std::string access_token,
+                int64_t now_seconds)
+      : version_(std::move(version)), customer_(std::move(customer)), developer_(std::move(developer_token)),
+        access_(std::move(access_token)), now_(now_seconds) {
+    server_.Post("/" + version_ + "/customers/" + customer_ + ":uploadClickConversions",
+                 [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
+  }
+
+  std::map<std::string, int> received() const {  // orderId -> times accepted (1 = once)
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+  std::vector<nlohmann::json> conversions() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return conversions_;
+  }
+  // gclids answered with a transient TOO_RECENT_EVENT the first time they are seen.
+  void TransientOnce(const std::string& gclid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    transient_once_.insert(gclid);
+  }
+  int duplicates_answered() const { return duplicates_.load(); }
+
+ private:
+  static nlohmann::json Failure(const nlohmann::json& errors) {
+    return {{"@type", "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure"},
+            {"errors", errors},
+            {"requestId", "req-1"}};
+  }
+  static void RpcError(httplib::Response& res, int http, const std::string& status, const std::string& message,
+                       const nlohmann::json& code) {
+    res.status = http;
+    nlohmann::json err = {{"code", http}, {"message", message}, {"status", status}};
+    err["details"] = nlohmann::json::array({Failure(nlohmann::json::array({{{"errorCode", code}, {"message", message}}}))});
+    res.set_content(nlohmann::json{{"error", err}}.dump(), "application/json");
+  }
+
+  static bool DateTimeOk(const std::string& s, int64_t now, std::string* why) {
+    static const std::regex re(R"(^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})([+-])(\d{2}):(\d{2})$)");
+    std::smatch m;
+    if (!std::regex_match(s, m, re)) {
+      *why = "conversionDateTime \"" + s + "\" is not yyyy-mm-dd hh:mm:ss+hh:mm";
+      return false;
+    }
+    std::tm tm{};
+    tm.tm_year = std::stoi(m[1]) - 1900;
+    tm.tm_mon = std::stoi(m[2]) - 1;
+    tm.tm_mday = std::stoi(m[3]);
+    tm.tm_hour = std::stoi(m[4]);
+    tm.tm_min = std::stoi(m[5]);
+    tm.tm_sec = std::stoi(m[6]);
+    int64_t t = timegm(&tm);
+    int64_t offset = (std::stoi(m[8]) * 3600 + std::stoi(m[9]) * 60) * (m[7] == "-" ? -1 : 1);
+    t -= offset;
+    if (t > now + 600) {
+      *why = "conversionDateTime in the future";
+      return false;
+    }
+    if (t < now - 90 * 86400) {
+      *why = "conversionDateTime older than 90 days";
+      return false;
+    }
+    return true;
+  }
+
+  void Upload(const httplib::Request& req, httplib::Response& res) {
+    ++requests_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auth_headers_.push_back(req.get_header_value("Authorization"));
+    }
+    if (req.get_header_value("Authorization") != "Bearer " + access_ ||
+        req.get_header_value("developer-token") != developer_) {
+      RpcError(res, 401, "UNAUTHENTICATED", "Request is missing required authentication credential.",
+               {{"authenticationError", "AUTHENTICATION_ERROR"}});
+      return;
+    }
+    Fault fault = NextFault();
+    if (fault == Fault::k429) {
+      res.set_header("Retry-After", std::to_string(retry_after_seconds));
+      RpcError(res, 429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).",
+               {{"quotaError", "RESOURCE_EXHAUSTED"}});
+      return;
+    }
+    if (fault == Fault::k500) {
+      RpcError(res, 500, "INTERNAL", "Internal error encountered.", {{"internalError", "INTERNAL_ERROR"}});
+      return;
+    }
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("conversions") || !body["conversions"].is_array()) {
+      Violation("no conversions[]");
+      RpcError(res, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.", {{"requestError", "INVALID_INPUT"}});
+      return;
+    }
+    if (body.value("partialFailure", false) != true) Violation("partialFailure is not true");
+    const auto& conversions = body["conversions"];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch_sizes_.push_back(conversions.size());
+    }
+    if (conversions.empty() || conversions.size() > 2000) {
+      Violation("batch size " + std::to_string(conversions.size()));
+      RpcError(res, 400, "INVALID_ARGUMENT", "Too many operations.", {{"requestError", "TOO_MANY_OPERATIONS"}});
+      return;
+    }
+    nlohmann::json errors = nlohmann::json::array();
+    nlohmann::json results = nlohmann::json::array();
+    static const std::regex action_re(R"(^customers/\d+/conversionActions/\d+$)");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < conversions.size(); ++i) {
+        const auto& c = conversions[i];
+        auto row_error = [&](const nlohmann::json& code, const std::string& message) {
+          errors.push_back({{"errorCode", code},
+                            {"message", message},
+                            {"location", {{"fieldPathElements", nlohmann::json::array({{{"fieldName", "conversions"}, {"index", i}}})}}}});
+          results.push_back(nlohmann::json::object());
+        };
+        std::string why;
+        int ids = 0;
+        for (const char* k : {"gclid", "gbraid", "wbraid"}) ids += c.contains(k) ? 1 : 0;
+        if (ids > 1) why = "more than one of gclid, gbraid, wbraid";
+        if (ids == 0 && !c.contains("userIdentifiers")) why = "no click id and no user identifiers";
+        if (!c.contains("conversionAction") || !c["conversionAction"].is_string() ||
+            !std::regex_match(c["conversionAction"].get<std::string>(), action_re)) {
+          why = "bad conversionAction";
+        }
+        if (why.empty() && (!c.contains("conversionDateTime") || !c["conversionDateTime"].is_string())) {
+          why = "no conversionDateTime";
+        }
+        if (why.empty()) DateTimeOk(c["conversionDateTime"].get<std::string>(), now_, &why);
+        if (why.empty() && c.contains("userIdentifiers")) {
+          const auto& u = c["userIdentifiers"];
+          if (!u.is_array() || u.size() > 5) why = "userIdentifiers: at most 5";
+          else {
+            for (const auto& id : u) {
+              for (auto it = id.begin(); it != id.end(); ++it) {
+                if ((it.key() == "hashedEmail" || it.key() == "hashedPhoneNumber") &&
+                    (!it.value().is_string() || !IsLowerHex64(it.value().get<std::string>()))) {
+                  why = it.key() + " is not a SHA-256 hex";
+                }
+              }
+            }
+          }
+        }
+        if (why.empty() && c.contains("conversionValue") && !c.contains("currencyCode")) why = "value without currency";
+        if (why.empty() && (!c.contains("orderId") || !c["orderId"].is_string())) why = "no orderId";
+        if (!why.empty()) {
+          violations_.push_back(why);
+          row_error({{"requestError", "INVALID_INPUT"}}, why);
+          continue;
+        }
+        std::string gclid = c.value("gclid", "");
+        std::string order = c["orderId"].get<std::string>();
+        if (gclid.rfind("bad", 0) == 0) {
+          row_error({{"conversionUploadError", "UNPARSEABLE_GCLID"}}, "The click ID could not be decoded.");
+          continue;
+        }
+        if (transient_once_.erase(gclid) > 0) {
+          row_error({{"conversionUploadError", "TOO_RECENT_EVENT"}},
+                    "The click associated with the given identifier or iOS URL parameter occurred less than 6 hours ago, please retry after 6 hours have passed.");
+          continue;
+        }
+        if (received_.count(order) > 0) {
+          ++duplicates_;
+          row_error({{"conversionUploadError", "ORDER_ID_ALREADY_IN_USE"}},
+                    "This order ID was already used.");
+          continue;
+        }
+        received_[order] = 1;
+        conversions_.push_back(c);
+        results.push_back({{"gclid", gclid}, {"conversionAction", c["conversionAction"]},
+                           {"conversionDateTime", c["conversionDateTime"]}});
+      }
+    }
+    if (fault == Fault::kTimeoutAfterProcessing) std::this_thread::sleep_for(timeout_sleep);
+    if (fault == Fault::kResetAfterProcessing) {
+      Reset(res);
+      return;
+    }
+    nlohmann::json out = {{"results", results}, {"jobId", "7001"}};
+    if (!errors.empty()) {
+      out["partialFailureError"] = {{"code", 3},
+                                    {"message", errors[0]["message"].get<std::string>() + ", at conversions[" +
+                                                    std::to_string(errors[0]["location"]["fieldPathElements"][0]["index"].get<int>()) + "]"},
+                                    {"details", nlohmann::json::array({Failure(errors)})}};
+    }
+    res.set_content(out.dump(), "application/json");
+  }
+
+  std::string version_, customer_, developer_, access_;
+  int64_t now_;
+  std::map<std::string, int> received_;
+  std::vector<nlohmann::json> conversions_;
+  std::set<std::string> transient_once_;
+  std::atomic<int> duplicates_{0};
+};
+
+}  // namespace herald::testing
+
+#endif  // HERALD_TEST_CONVERSION_STANDIN_SERVERS_H_
