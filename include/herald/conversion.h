@@ -121,6 +121,8 @@ class IdentifierHasher {
   std::string Hash(std::string_view normalized);
   // Hash(normalized) unless IsSha256Hex(value) (then the value lowercased).
   std::string HashUnlessHashed(std::string_view value, std::string_view normalized);
+  // The same into `out`, reusing its buffer ("" when both are empty).
+  void HashUnlessHashedInto(std::string& out, std::string_view value, std::string_view normalized);
 
  private:
   void* ctx_;  // EVP_MD_CTX

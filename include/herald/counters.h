@@ -71,6 +71,13 @@ struct ServedCount {
   int64_t clicks = 0;
 };
 
+// One item's delivery split by where it stands, for pacing with several
+// servers (docs/operations.md, "Pacing with several servers").
+struct DeliveryDetail {
+  ServedCount confirmed;  // the store's total at the last reload
+  ServedCount local;      // this process's deliveries since that reload
+};
+
 class DeliveryCounters;
 
 // The dense index space of one catalog snapshot: index i is item_ids()[i].
@@ -82,6 +89,8 @@ class CounterSlots {
   void Add(int32_t index, int64_t requests, int64_t clicks);
   // Last loaded global total + local deltas not yet in it. Lock-free.
   ServedCount Served(int32_t index) const;
+  // Served() split into confirmed and local counts, with this process's share.
+  DeliveryDetail Detail(int32_t index) const;
   // The index of `item_id`, or -1.
   int32_t IndexOf(std::string_view item_id) const;
   int32_t size() const { return static_cast<int32_t>(ids_.size()); }

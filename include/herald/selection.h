@@ -119,6 +119,8 @@ struct SelectionContext : PipelineContext {
   bool pruned = false;               // FilterContent left paid ads out
   double pruned_bound = 0;           // no left-out ad's NOD x target boost exceeds this
   double max_multiplier = 1;         // product of the components' MaxScoreMultiplier
+  int servers = 1;                   // SelectorOptions::servers
+  absl::Duration pacing_lead;        // SelectorOptions::pacing_lead, resolved
   bool needs_exhaustive = false;
 
   // Multiplies candidate `i`'s score, tracing `reason` when tracing.
@@ -146,6 +148,17 @@ struct SelectorOptions {
   // multiplier (see Component::MaxScoreMultiplier).
   int prune_limit = 16;
   absl::Duration ranking_horizon = absl::Seconds(60);  // how long a page group's ranking stays valid
+  // Servers sharing the store (PostgreSQL) and serving the same traffic. Each
+  // counts its own deliveries since the last counter refresh `servers` times
+  // (the others deliver as much meanwhile), so between refreshes it takes at
+  // most 1/servers of what remained: together they cannot pass a goal by more
+  // than the rounding (docs/operations.md, "Pacing with several servers").
+  // Too low a number risks overshoot; too high only slows the last approach.
+  int servers = 1;
+  // Paces as if it were this much later, so that servers whose counts lag
+  // still finish a goal before the campaign ends. Default (infinite): none
+  // for one server, 3 flush intervals for several.
+  absl::Duration pacing_lead = absl::InfiniteDuration();
 };
 
 // What a selector is built from. Pointers are borrowed and must outlive it.

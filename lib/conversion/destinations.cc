@@ -66,39 +66,47 @@ bool AllDigits(std::string_view s) {
 
 // Hashes the identifiers of `s` by Meta's rules (also the file destination's).
 void HashMetaIdentity(const v1::Subject& s, HashedIdentity& id, IdentifierHasher& h) {
-  id.em = h.HashUnlessHashed(s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email()));
-  id.ph = h.HashUnlessHashed(s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone()));
-  id.fn = h.HashUnlessHashed(s.first_name(), NormalizeName(s.first_name()));
-  id.ln = h.HashUnlessHashed(s.last_name(), NormalizeName(s.last_name()));
-  id.ct = h.HashUnlessHashed(s.city(), NormalizeCity(s.city()));
-  id.st = h.HashUnlessHashed(s.state(), NormalizeState(s.state()));
-  id.zp = h.HashUnlessHashed(s.zip(), s.zip().empty() ? std::string() : NormalizeZip(s.zip(), s.country()));
-  id.country = h.HashUnlessHashed(s.country(), NormalizeCountry(s.country()));
-  id.db = h.HashUnlessHashed(s.date_of_birth(), NormalizeDateOfBirth(s.date_of_birth()));
-  id.ge = h.HashUnlessHashed(s.gender(), NormalizeGender(s.gender()));
-  id.external_id = h.HashUnlessHashed(s.external_id(), NormalizeExternalId(s.external_id()));
+  h.HashUnlessHashedInto(id.em, s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email()));
+  h.HashUnlessHashedInto(id.ph, s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone()));
+  h.HashUnlessHashedInto(id.fn, s.first_name(), NormalizeName(s.first_name()));
+  h.HashUnlessHashedInto(id.ln, s.last_name(), NormalizeName(s.last_name()));
+  h.HashUnlessHashedInto(id.ct, s.city(), NormalizeCity(s.city()));
+  h.HashUnlessHashedInto(id.st, s.state(), NormalizeState(s.state()));
+  h.HashUnlessHashedInto(id.zp, s.zip(), s.zip().empty() ? std::string() : NormalizeZip(s.zip(), s.country()));
+  h.HashUnlessHashedInto(id.country, s.country(), NormalizeCountry(s.country()));
+  h.HashUnlessHashedInto(id.db, s.date_of_birth(), NormalizeDateOfBirth(s.date_of_birth()));
+  h.HashUnlessHashedInto(id.ge, s.gender(), NormalizeGender(s.gender()));
+  h.HashUnlessHashedInto(id.external_id, s.external_id(), NormalizeExternalId(s.external_id()));
 }
 
+// Hashed values are 64 lowercase hex digits: written without escaping.
 void AppendMetaUserData(std::string& out, const HashedIdentity& id, const v1::Subject& s) {
-  out.append("{");
+  out.push_back('{');
   bool first = true;
-  auto put = [&](std::string_view key, const std::string& v) {
-    if (!v.empty()) AppendJsonField(out, first, key, v);
+  auto put_hash = [&](std::string_view key, const std::string& v) {
+    if (v.empty()) return;
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(key);
+    out.append("\":\"");
+    out.append(v);
+    out.push_back('"');
   };
-  put("em", id.em);
-  put("ph", id.ph);
-  put("fn", id.fn);
-  put("ln", id.ln);
-  put("ct", id.ct);
-  put("st", id.st);
-  put("zp", id.zp);
-  put("country", id.country);
-  put("db", id.db);
-  put("ge", id.ge);
-  put("external_id", id.external_id);
-  put("fbc", s.fbc());
-  put("fbp", s.fbp());
-  out.append("}");
+  put_hash("em", id.em);
+  put_hash("ph", id.ph);
+  put_hash("fn", id.fn);
+  put_hash("ln", id.ln);
+  put_hash("ct", id.ct);
+  put_hash("st", id.st);
+  put_hash("zp", id.zp);
+  put_hash("country", id.country);
+  put_hash("db", id.db);
+  put_hash("ge", id.ge);
+  put_hash("external_id", id.external_id);
+  if (!s.fbc().empty()) AppendJsonField(out, first, "fbc", s.fbc());
+  if (!s.fbp().empty()) AppendJsonField(out, first, "fbp", s.fbp());
+  out.push_back('}');
 }
 
 absl::Duration Backoff(int attempt) {
@@ -365,9 +373,8 @@ class GoogleAdsDestination final : public Destination {
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
     const v1::Subject& s = r.subject();
-    e.identity.em = h.HashUnlessHashed(s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email(), true));
-    e.identity.ph =
-        h.HashUnlessHashed(s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone(), true));
+    h.HashUnlessHashedInto(e.identity.em, s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email(), true));
+    h.HashUnlessHashedInto(e.identity.ph, s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone(), true));
     std::string& out = e.payload;
     out.clear();
     out.push_back('{');

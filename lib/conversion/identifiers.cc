@@ -1,6 +1,7 @@
 // Identifier normalization (Meta's and Google's rules) and SHA-256 hashing.
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstring>
 
 #include "herald/conversion.h"
@@ -178,10 +179,15 @@ void IdentifierHasher::HashTo(std::string_view normalized, char* out) {
   EVP_DigestInit_ex2(ctx, static_cast<EVP_MD*>(md_), nullptr);
   EVP_DigestUpdate(ctx, normalized.data(), normalized.size());
   EVP_DigestFinal_ex(ctx, digest, &len);
-  for (unsigned i = 0; i < 32; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 15];
-  }
+  static const auto kPairs = [] {
+    std::array<char, 512> t{};
+    for (int i = 0; i < 256; ++i) {
+      t[2 * i] = kHex[i >> 4];
+      t[2 * i + 1] = kHex[i & 15];
+    }
+    return t;
+  }();
+  for (unsigned i = 0; i < 32; ++i) std::memcpy(out + 2 * i, &kPairs[2 * digest[i]], 2);
 }
 
 std::string IdentifierHasher::Hash(std::string_view normalized) {
@@ -191,14 +197,24 @@ std::string IdentifierHasher::Hash(std::string_view normalized) {
 }
 
 std::string IdentifierHasher::HashUnlessHashed(std::string_view value, std::string_view normalized) {
+  std::string out;
+  HashUnlessHashedInto(out, value, normalized);
+  return out;
+}
+
+void IdentifierHasher::HashUnlessHashedInto(std::string& out, std::string_view value, std::string_view normalized) {
   std::string_view trimmed = Trim(value);
   if (IsSha256Hex(trimmed)) {
-    std::string out(trimmed);
+    out.assign(trimmed);
     for (char& c : out) c = Lower(c);
-    return out;
+    return;
   }
-  if (normalized.empty()) return {};
-  return Hash(normalized);
+  if (normalized.empty()) {
+    out.clear();
+    return;
+  }
+  out.resize(64);
+  HashTo(normalized, out.data());
 }
 
 }  // namespace herald

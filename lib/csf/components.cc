@@ -297,27 +297,38 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
         c.initial = c.score = 1.0;
         continue;
       }
+      DeliveryDetail d = ctx.services->Delivery(ctx, c.item);
+      const bool clicks = item.goal_clicks;
+      // Deliveries across servers: the store's total at the last refresh plus
+      // this process's since, counted once per server (the others deliver as
+      // much meanwhile; alone, that is the exact count).
+      const double delivered =
+          static_cast<double>(clicks ? d.confirmed.clicks : d.confirmed.requests) +
+          static_cast<double>(clicks ? d.local.clicks : d.local.requests) * ctx.servers;
       double nod = 0;
-      int64_t delivered = ctx.services->Delivered(ctx, c.item, item.goal_clicks);
       double expected = 0;
-      if (item.goal > 0 && delivered < item.goal) {
+      if (item.goal > 0 && delivered < static_cast<double>(item.goal)) {
         const CompiledSchedule& sc = item.schedule;
-        double elapsed = sc.DeliverableSecondsUntil(ctx.now, s.local[sc.zone]);
+        double elapsed =
+            ctx.pacing_lead == absl::ZeroDuration()
+                ? sc.DeliverableSecondsUntil(ctx.now, s.local[sc.zone])
+                : sc.DeliverableSecondsUntil(ctx.now + ctx.pacing_lead,
+                                             LocalTime::Of(ctx.now + ctx.pacing_lead,
+                                                           ctx.catalog->zones()[sc.zone]));
         double fraction = sc.total_seconds > 0 ? elapsed / sc.total_seconds : 1.0;
         expected = item.goal * fraction;
-        nod = Nod(expected, static_cast<double>(delivered), static_cast<double>(item.goal));
+        nod = Nod(expected, delivered, static_cast<double>(item.goal));
+      }
+      if (ctx.trace != nullptr) {
+        const char* unit = clicks ? "clicks" : "requests";
+        std::string across = ctx.servers > 1 ? absl::StrFormat(" (estimated over %d servers)", ctx.servers) : "";
+        std::string why = delivered >= item.goal
+                              ? absl::StrFormat("goal of %d %s reached%s", item.goal, unit, across)
+                              : absl::StrFormat("need of delivery: %.0f of %d %s delivered%s, %.1f expected by now",
+                                                delivered, item.goal, unit, across, expected);
+        ctx.trace->Note(item.id, nod > 0 ? "score" : "filtered", why, nod);
       }
       c.initial = c.score = nod;
-      if (ctx.trace != nullptr) {
-        ctx.trace->Note(item.id, nod > 0 ? "score" : "filtered",
-                        nod > 0 || delivered < item.goal
-                            ? absl::StrFormat("need of delivery: %d of %d %s delivered, %.1f expected by now",
-                                              delivered, item.goal,
-                                              item.goal_clicks ? "clicks" : "requests", expected)
-                            : absl::StrFormat("goal of %d %s reached", item.goal,
-                                              item.goal_clicks ? "clicks" : "requests"),
-                        nod);
-      }
     }
     ctx.RemoveZeroScores();
     return absl::OkStatus();

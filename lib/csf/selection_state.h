@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "herald/campaign_cache.h"
+#include "herald/counters.h"
 #include "herald/expr.h"
 #include "herald/model/events.pb.h"
 #include "herald/selection.h"
@@ -99,8 +100,9 @@ class PacedScorer {
 class SelectionServices {
  public:
   virtual ~SelectionServices() = default;
-  // Delivered events of `item` (an index of the context's snapshot): requests or clicks.
-  virtual int64_t Delivered(SelectionContext& context, uint32_t item, bool clicks) = 0;
+  // Delivery of `item` (an index of the context's snapshot), split into what
+  // the store confirmed and this process's local counts, with its share.
+  virtual DeliveryDetail Delivery(SelectionContext& context, uint32_t item) = 0;
   // Reads the user's history into context.history (item indexes, most recent
   // first) and the exposures of the session (or of the user without a session).
   virtual void ReadHistory(SelectionContext& context) = 0;

@@ -170,6 +170,10 @@ class Selector final : public ContentSelector, public SelectionServices {
     ctx.scratch = scratch.get();
     scratch->binding = binding.get();
     ctx.now = request.time == absl::InfinitePast() ? absl::Now() : request.time;
+    ctx.servers = std::max(1, options_.servers);
+    ctx.pacing_lead = options_.pacing_lead != absl::InfiniteDuration() ? options_.pacing_lead
+                      : ctx.servers > 1 ? 3 * options_.flush_interval
+                                        : absl::ZeroDuration();
     if (request.trace) ctx.trace = &result.trace;
     const Pipeline<SelectionContext>& pipeline = request.discounts ? *discounts_ : *advertising_;
     // Pruning needs the NOD formula and a finite bound on every other multiplier.
@@ -262,9 +266,8 @@ class Selector final : public ContentSelector, public SelectionServices {
     return *static_cast<const Binding*>(static_cast<RequestScratch*>(ctx.scratch)->binding);
   }
 
-  int64_t Delivered(SelectionContext& ctx, uint32_t item, bool clicks) override {
-    ServedCount served = BindingOf(ctx).slots->Served(static_cast<int32_t>(item));
-    return clicks ? served.clicks : served.requests;
+  DeliveryDetail Delivery(SelectionContext& ctx, uint32_t item) override {
+    return BindingOf(ctx).slots->Detail(static_cast<int32_t>(item));
   }
 
   void ReadHistory(SelectionContext& ctx) override {
@@ -379,8 +382,9 @@ class Selector final : public ContentSelector, public SelectionServices {
     auto out = std::make_shared<RankedAds>();
     out->built_for = ctx.now;
     out->valid_until = ctx.now + options_.ranking_horizon;
+    const absl::Time paced_until = out->valid_until + ctx.pacing_lead;
     std::vector<LocalTime> local;
-    for (const absl::TimeZone& zone : catalog.zones()) local.push_back(LocalTime::Of(out->valid_until, zone));
+    for (const absl::TimeZone& zone : catalog.zones()) local.push_back(LocalTime::Of(paced_until, zone));
     auto add = [&](std::span<const uint32_t> list) {
       for (uint32_t index : list) {
         const CompiledItem& item = catalog.items()[index];
@@ -393,7 +397,7 @@ class Selector final : public ContentSelector, public SelectionServices {
         if (item.goal <= 0 || delivered >= item.goal) continue;  // never serves again
         const CompiledSchedule& sc = item.schedule;
         double fraction = sc.total_seconds > 0
-                              ? sc.DeliverableSecondsUntil(out->valid_until, local[sc.zone]) / sc.total_seconds
+                              ? sc.DeliverableSecondsUntil(paced_until, local[sc.zone]) / sc.total_seconds
                               : 1.0;
         double bound = scratch(ctx).paced->Nod(item.goal * fraction, static_cast<double>(delivered),
                                                static_cast<double>(item.goal)) *

@@ -1,5 +1,6 @@
 #include "herald/counters.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -24,6 +25,9 @@ struct CounterSlots::Item {
   std::atomic<int64_t> inflight_clicks{0};
   std::atomic<int64_t> total_requests{0};
   std::atomic<int64_t> total_clicks{0};
+  // The store's totals at the last reload (Detail() splits on them).
+  std::atomic<int64_t> loaded_requests{0};
+  std::atomic<int64_t> loaded_clicks{0};
   std::string id;
 };
 
@@ -46,6 +50,22 @@ ServedCount CounterSlots::Served(int32_t index) const {
   out.clicks += item->pending_clicks.load();
   out.clicks += item->inflight_clicks.load();
   out.clicks += item->total_clicks.load();
+  return out;
+}
+
+DeliveryDetail CounterSlots::Detail(int32_t index) const {
+  if (index < 0 || index >= size()) return {};
+  const Item* item = items_[index];
+  DeliveryDetail out;
+  // Local: everything since the last reload (acknowledged or not).
+  const int64_t loaded_r = item->loaded_requests.load();
+  const int64_t loaded_c = item->loaded_clicks.load();
+  out.local.requests = item->delta_requests.load() + item->pending_requests.load() +
+                       item->inflight_requests.load() + item->total_requests.load() - loaded_r;
+  out.local.clicks = item->delta_clicks.load() + item->pending_clicks.load() +
+                     item->inflight_clicks.load() + item->total_clicks.load() - loaded_c;
+  out.confirmed.requests = loaded_r;
+  out.confirmed.clicks = loaded_c;
   return out;
 }
 
@@ -141,8 +161,13 @@ absl::Status DeliveryCounters::ReloadLocked() {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, item] : items_) {
     auto it = by_id.find(id);
-    item->total_requests.store(it == by_id.end() ? 0 : it->second->requests);
-    item->total_clicks.store(it == by_id.end() ? 0 : it->second->clicks);
+    int64_t requests = it == by_id.end() ? 0 : it->second->requests;
+    int64_t clicks = it == by_id.end() ? 0 : it->second->clicks;
+    // total before loaded: Detail() never sees a local count below zero for long.
+    item->total_requests.store(requests);
+    item->total_clicks.store(clicks);
+    item->loaded_requests.store(requests);
+    item->loaded_clicks.store(clicks);
   }
   return absl::OkStatus();
 }

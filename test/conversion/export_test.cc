@@ -604,7 +604,7 @@ TEST_CASE("Every conversion component accepts a valid and an empty config and re
   };
   const Case cases[] = {
       {"SelectConversions", "custom_outcomes: \"Activated\"", "custom_outcomes: \"\""},
-      {"PrepareEvents", "skip_already_hashed_check: false", nullptr},
+      {"PrepareEvents", "", nullptr},
       {"ValidateEvents", "max_future_seconds: 60 max_age_days: 30", "max_age_days: -1"},
       {"SendEvents", "retries: 3 backoff_ms: 10 batch_size: 50", "retries: -2"},
       {"AcknowledgeEvents", "rejects_path: \"/tmp/rejects.jsonl\"", nullptr},

@@ -24,6 +24,9 @@ void AddSelectCommand(CLI::App& app, CommandEnv& env);      // select_command.cc
 void AddReportCommand(CLI::App& app, CommandEnv& env);      // report_command.cc
 void AddPriceCommand(CLI::App& app, CommandEnv& env);       // price_command.cc
 void AddMailCommand(CLI::App& app, CommandEnv& env);        // mail_command.cc
+void AddCaptureCommand(CLI::App& app, CommandEnv& env);     // capture_command.cc
+void AddExportCommand(CLI::App& app, CommandEnv& env);      // export_command.cc
+void AddSimulateCommand(CLI::App& app, CommandEnv& env);  // simulate_command.cc
 
 }  // namespace herald::cli
 

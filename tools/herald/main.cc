@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   herald::cli::AddReportCommand(app, env);
   herald::cli::AddPriceCommand(app, env);
   herald::cli::AddMailCommand(app, env);
+  herald::cli::AddSimulateCommand(app, env);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,1057 @@
+// The storefront simulation (herald/simulation.h).
+#include "herald/simulation.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "absl/time/clock.h"
+#include "core/strings.h"
+#include "core/time_util.h"
+#include "herald/builtins.h"
+#include "herald/campaign_cache.h"
+#include "herald/catalog.h"
+#include "herald/conversion.h"
+#include "herald/discount.h"
+#include "herald/mail.h"
+#include "herald/model/conversion_config.pb.h"
+#include "herald/model/mail_config.pb.h"
+#include "herald/model/store.pb.h"
+#include "herald/selection.h"
+#include "herald/store.h"
+#include "nlohmann/json.hpp"
+
+namespace herald {
+namespace {
+
+// ---------------------------------------------------------------- randomness
+
+// splitmix64 seeding xoshiro256**: the same numbers on every platform.
+class Random {
+ public:
+  explicit Random(uint64_t seed) {
+    for (auto& s : s_) {
+      seed += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      s = z ^ (z >> 31);
+    }
+  }
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  bool Chance(double p) { return Uniform() < p; }
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
+  // Index drawn in proportion to `weights`.
+  template <size_t N>
+  size_t Pick(const std::array<double, N>& weights) {
+    double total = 0;
+    for (double w : weights) total += w;
+    double x = Uniform() * total;
+    for (size_t i = 0; i < N; ++i) {
+      if (x < weights[i]) return i;
+      x -= weights[i];
+    }
+    return N - 1;
+  }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+std::string Hex32(Random& rng) {
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng.Next()),
+                static_cast<unsigned long long>(rng.Next()));
+  return buf;
+}
+
+// ---------------------------------------------------------------- the site
+
+enum PageGroup { kHome, kSports, kGarden, kKitchen, kCheckout, kPageGroups };
+constexpr std::array<const char*, kPageGroups> kPageGroupNames = {"Home", "Sports", "Garden",
+                                                                 "Kitchen", "Checkout"};
+
+struct Product {
+  const char* id;
+  const char* category;
+  const char* manufacturer;
+  const char* color;
+  int64_t price_minor;
+  PageGroup shelf;  // where it is put in the basket
+};
+
+// The store's products: enough to meet every discount of the example catalog.
+constexpr Product kProducts[] = {
+    {"juice-case", "juice", "Wingtip", "", 1299, kKitchen},
+    {"juice-sampler", "juice", "Wingtip", "", 2499, kKitchen},
+    {"coffee-beans", "coffee", "Coho", "", 1599, kKitchen},
+    {"espresso-pods", "coffee", "Coho", "", 899, kKitchen},
+    {"phone-basic", "telephone", "Contoso", "black", 4999, kHome},
+    {"phone-pro", "telephone", "Contoso", "silver", 18999, kHome},
+    {"radio", "radio", "Contoso", "red", 3999, kHome},
+    {"laptop", "computer", "Contoso", "gray", 89900, kHome},
+    {"blue-paint-gallon", "paint", "Fabrikam", "blue", 3499, kGarden},
+    {"green-paint-quart", "paint", "Fabrikam", "green", 1299, kGarden},
+    {"primer", "paint", "Northwind", "white", 2199, kGarden},
+    {"tent", "outdoor", "Contoso", "green", 14999, kSports},
+    {"boots", "outdoor", "Contoso", "brown", 8999, kSports},
+    {"winter-jacket", "outdoor", "Contoso", "blue", 12999, kSports},
+};
+constexpr size_t kProductCount = sizeof(kProducts) / sizeof(kProducts[0]);
+
+constexpr std::array<const char*, 8> kStates = {"WA", "OR", "CA", "NY", "TX", "ID", "WA", "CA"};
+constexpr std::array<const char*, 8> kCities = {"Seattle", "Portland", "San Jose", "New York",
+                                                "Austin", "Boise", "Spokane", "Oakland"};
+constexpr std::array<const char*, 8> kZips = {"98101", "97201", "95112", "10001",
+                                              "78701", "83702", "99201", "94607"};
+constexpr std::array<const char*, 10> kFirstNames = {"Ann", "Bob", "Chen", "Dana", "Eli",
+                                                     "Fatima", "Gus", "Hana", "Ivan", "Jo"};
+constexpr std::array<const char*, 10> kLastNames = {"Baker", "Smith", "Li", "Okafor", "Garcia",
+                                                    "Haddad", "Novak", "Sato", "Petrov", "Reyes"};
+constexpr std::array<const char*, 5> kInterests = {"outdoor", "coffee", "gardening", "tech",
+                                                   "cooking"};
+
+struct User {
+  std::string id;
+  v1::Profile profile;
+  int state = 0;      // index into kStates
+  int first = 0, last = 0;
+  bool ordered = false;  // has bought before (the welcome coupon is for first orders)
+};
+
+// One visit in progress.
+struct Visit {
+  bool live = false;
+  uint32_t user = 0;
+  int device = 0;  // 0 desktop, 1 mobile
+  std::string session_id;
+  std::vector<std::pair<size_t, int64_t>> basket;  // product, quantity
+  std::vector<std::string> clicked_discounts;
+  bool clicked_ad = false;
+  std::string gclid;
+};
+
+// Daily traffic in local hours (relative), weekend days busier.
+constexpr std::array<double, 24> kHourWeights = {0.2, 0.12, 0.08, 0.06, 0.06, 0.1, 0.25, 0.5,
+                                                 0.7, 0.8,  0.85, 0.9,  1.0,  0.95, 0.85, 0.85,
+                                                 0.9, 1.0,  1.2,  1.35, 1.4,  1.2,  0.8,  0.4};
+
+std::string Money(int64_t minor) { return FormatMinor(minor, 2); }
+
+ReportCell Percent(double part, double whole) {
+  if (whole <= 0) return std::monostate{};
+  return 100.0 * part / whole;
+}
+
+std::string ActionName(const v1::ConversionAction& a) {
+  return Cat(a.issue(), "/", a.group(), "/", a.name());
+}
+
+bool OfflineEnabled(const v1::ConversionAction& a) {
+  return a.has_offline_conversion_enabled() ? a.offline_conversion_enabled() : a.paid_sync_enabled();
+}
+
+absl::Status Validate(const SimulationOptions& o) {
+  if (o.catalog_path.empty()) return absl::InvalidArgumentError("simulation: catalog_path is required");
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("simulation: out_dir is required");
+  if (o.page_views < 1) return absl::InvalidArgumentError("simulation: page_views must be at least 1");
+  if (o.days < 1 || o.days > 366) return absl::InvalidArgumentError("simulation: days must be 1 to 366");
+  if (o.users < 1 || o.users > 10'000'000) {
+    return absl::InvalidArgumentError("simulation: users must be 1 to 10,000,000");
+  }
+  auto rate = [](double r, const char* name) -> absl::Status {
+    if (!(r >= 0 && r <= 1)) return absl::InvalidArgumentError(Cat("simulation: ", name, " must be in [0, 1]"));
+    return absl::OkStatus();
+  };
+  if (auto s = rate(o.click_rate, "click_rate"); !s.ok()) return s;
+  if (auto s = rate(o.checkout_rate, "checkout_rate"); !s.ok()) return s;
+  if (auto s = rate(o.purchase_rate, "purchase_rate"); !s.ok()) return s;
+  return absl::OkStatus();
+}
+
+// Removes what an earlier simulation left in `dir`.
+absl::Status PrepareOutDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InvalidArgumentError(Cat("simulation: cannot create ", dir, ": ", ec.message()));
+  for (const char* name : {"herald.db", "herald.db-wal", "herald.db-shm", "conversions.jsonl"}) {
+    fs::remove(fs::path(dir) / name, ec);
+  }
+  fs::remove_all(fs::path(dir) / "maildir", ec);
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".members") fs::remove(it->path(), ec);
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- the run
+
+class Simulation {
+ public:
+  Simulation(const SimulationOptions& options, Registry* registry)
+      : o_(options), registry_(registry), rng_(options.seed) {}
+
+  absl::StatusOr<SimulationReport> Run();
+
+ private:
+  absl::Status Setup();
+  void MakeUsers();
+  absl::Status Traffic();
+  absl::Status PageView(int64_t n, absl::Time t);
+  absl::Status Checkout(Visit& visit, PageGroup group, absl::Time t);
+  absl::Status Capture(const Visit& visit, const v1::ConversionAction& action, v1::Outcome outcome,
+                       int64_t value_minor, const std::string& order_id, absl::Time t);
+  absl::Status ExportConversions(absl::Time now);
+  absl::Status SendMail();
+  absl::Status Reports();
+
+  const SimulationOptions& o_;
+  Registry* registry_;
+  Random rng_;
+  SimulationReport r_;
+
+  v1::Catalog catalog_;
+  std::shared_ptr<const CompiledCatalog> compiled_;
+  absl::TimeZone zone_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ContentSelector> selector_;
+  std::unique_ptr<BasketPricer> pricer_;
+  std::unique_ptr<Destination> destination_;
+  std::unique_ptr<ConversionExporter> exporter_;
+  std::vector<v1::ConversionAction> actions_;
+  const v1::ConversionAction* purchase_action_ = nullptr;  // accepted on every order
+  const v1::ConversionAction* offer_action_ = nullptr;     // offered at checkout
+  const v1::ConversionAction* service_action_ = nullptr;   // a non-exported action, now and then
+
+  std::vector<User> users_;
+  std::array<std::array<v1::Profile, kPageGroups>, 2> contexts_;  // [device][page group]
+  std::vector<Visit> visits_;
+  int64_t sessions_ = 0, orders_ = 0;
+
+  // Reused per page view.
+  SelectionRequest ad_request_, rect_request_, discount_request_;
+  v1::Basket basket_;
+  v1::PricedBasket priced_;
+
+  // Tallies.
+  struct DiscountTally {
+    int64_t orders = 0;
+    int64_t units = 0;
+    int64_t amount = 0;
+  };
+  StringMap<DiscountTally> discounts_given_;
+  StringMap<int64_t> shown_;  // item id -> times shown (all kinds)
+  std::map<std::string, std::pair<int64_t, int64_t>> captured_;  // action -> (captured, accepted)
+  int64_t subtotal_ = 0, discount_total_ = 0, revenue_ = 0;
+  struct ExportDay {
+    std::string day;
+    ExportReport report;
+  };
+  std::vector<ExportDay> exports_;
+  absl::Time export_now_;
+  std::vector<MailReport> mail_;
+};
+
+absl::Status Simulation::Setup() {
+  auto catalog = LoadCatalog(o_.catalog_path);
+  if (!catalog.ok()) return catalog.status();
+  catalog_ = std::move(*catalog);
+  auto compiled = CompiledCatalog::Compile(catalog_);
+  if (!compiled.ok()) return compiled.status();
+  compiled_ = std::move(*compiled);
+  auto zone = LoadZone(catalog_.time_zone());
+  if (!zone.ok()) return zone.status();
+  zone_ = *zone;
+  auto start = ParseCatalogTime(o_.start, zone_);
+  if (!start.ok()) return absl::InvalidArgumentError(Cat("simulation: start: ", start.status().message()));
+  r_.start = *start;
+  r_.end = *start + absl::Hours(24) * o_.days;
+  r_.catalog = catalog_.name();
+  r_.period = Cat(absl::FormatTime("%Y-%m-%d", r_.start, zone_), " to ",
+                  absl::FormatTime("%Y-%m-%d", r_.end - absl::Seconds(1), zone_), " (",
+                  catalog_.time_zone().empty() ? "UTC" : catalog_.time_zone(), ")");
+  r_.page_views = o_.page_views;
+
+  if (absl::Status s = PrepareOutDir(o_.out_dir); !s.ok()) return s;
+  // A throwaway store: commits reach the OS, fsync at checkpoints (a crash of
+  // the machine may lose the tail of a simulation, nothing else).
+  v1::SqliteStoreConfig store_config;
+  store_config.set_path(o_.out_dir + "/herald.db");
+  store_config.set_synchronous(v1::SQLITE_SYNCHRONOUS_NORMAL);
+  auto store = registry_->Create<Store>("sqlite", store_config, CreateContext{registry_, o_.out_dir});
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  r_.store = store_->Describe();
+
+  SelectorConfig config;
+  config.registry = registry_;
+  config.store = store_.get();
+  config.options.seed = o_.seed;
+  auto selector = NewContentSelector(compiled_, config);
+  if (!selector.ok()) return selector.status();
+  selector_ = std::move(*selector);
+
+  PricerConfig pricer_config;
+  pricer_config.registry = registry_;
+  pricer_config.store = store_.get();
+  auto pricer = NewBasketPricer(compiled_, pricer_config);
+  if (!pricer.ok()) return pricer.status();
+  pricer_ = std::move(*pricer);
+
+  actions_.assign(catalog_.actions().begin(), catalog_.actions().end());
+  for (const auto& a : actions_) {
+    if (OfflineEnabled(a)) {
+      if (purchase_action_ == nullptr) {
+        purchase_action_ = &a;
+      } else if (offer_action_ == nullptr) {
+        offer_action_ = &a;
+      }
+    } else if (service_action_ == nullptr) {
+      service_action_ = &a;
+    }
+  }
+  // The catalog's first enabled action is the checkout offer (a card), the
+  // second what every order accepts; with one, both are the same.
+  std::swap(purchase_action_, offer_action_);
+  if (purchase_action_ == nullptr) purchase_action_ = offer_action_;
+
+  if (o_.export_conversions) {
+    v1::FileDestinationConfig file;
+    file.set_path(o_.out_dir + "/conversions.jsonl");
+    file.set_no_fsync(true);
+    auto destination = registry_->Create<Destination>("file", file, CreateContext{registry_, o_.out_dir});
+    if (!destination.ok()) return destination.status();
+    destination_ = std::move(*destination);
+    r_.conversions_file = file.path();
+    ExporterOptions eo;
+    eo.registry = registry_;
+    eo.store = store_.get();
+    eo.destination = destination_.get();
+    eo.destination_name = "file";
+    eo.actions = actions_;
+    eo.owner = "herald-simulate";
+    eo.sleep = [](absl::Duration) {};
+    eo.clock = [this] { return export_now_; };  // the simulated clock
+    auto exporter = ConversionExporter::Create(std::move(eo));
+    if (!exporter.ok()) return exporter.status();
+    exporter_ = std::move(*exporter);
+  }
+
+  for (int d = 0; d < 2; ++d) {
+    for (int g = 0; g < kPageGroups; ++g) {
+      auto& values = *contexts_[d][g].mutable_values();
+      values["device"].set_string_value(d == 0 ? "desktop" : "mobile");
+      values["page"].set_string_value(kPageGroupNames[g]);
+    }
+  }
+  ad_request_.page_groups.resize(1);
+  ad_request_.size = "Banner";
+  rect_request_.page_groups.resize(1);
+  rect_request_.size = "Medium Rectangle";
+  rect_request_.count = 1;
+  discount_request_.page_groups.resize(1);
+  discount_request_.size = "Banner";
+  discount_request_.count = 1;
+  discount_request_.discounts = true;
+  return absl::OkStatus();
+}
+
+void Simulation::MakeUsers() {
+  users_.resize(static_cast<size_t>(o_.users));
+  for (size_t i = 0; i < users_.size(); ++i) {
+    User& u = users_[i];
+    u.id = Cat("u", i + 1);
+    u.state = static_cast<int>(rng_.Below(kStates.size()));
+    u.first = static_cast<int>(rng_.Below(kFirstNames.size()));
+    u.last = static_cast<int>(rng_.Below(kLastNames.size()));
+    auto& v = *u.profile.mutable_values();
+    v["age"].set_int_value(16 + static_cast<int64_t>(rng_.Below(60)));
+    v["state"].set_string_value(kStates[u.state]);
+    const bool registered = rng_.Chance(0.55);
+    v["registered"].set_bool_value(registered);
+    v["premier"].set_bool_value(registered && rng_.Chance(0.2));
+    auto* interests = v["interests"].mutable_list_value();
+    for (const char* interest : kInterests) {
+      if (rng_.Chance(0.3)) interests->add_values(interest);
+    }
+    auto* spend = v["last_visit_spend"].mutable_money_value();
+    spend->set_currency("USD");
+    spend->set_minor_units(static_cast<int64_t>(rng_.Below(20000)));
+  }
+}
+
+absl::Status Simulation::Traffic() {
+  // Hours of the simulated period and their share of the traffic.
+  const int hours = o_.days * 24;
+  std::vector<double> cumulative(hours + 1, 0);
+  for (int h = 0; h < hours; ++h) {
+    const absl::Time t = r_.start + absl::Hours(h);
+    const absl::CivilSecond local = absl::ToCivilSecond(t, zone_);
+    const absl::Weekday day = absl::GetWeekday(absl::CivilDay(local));
+    const double weekend = (day == absl::Weekday::saturday || day == absl::Weekday::sunday) ? 1.2 : 1.0;
+    cumulative[h + 1] = cumulative[h] + kHourWeights[local.hour()] * weekend;
+  }
+  const double total = cumulative[hours];
+  visits_.resize(48);
+  const int64_t step = std::max<int64_t>(1, o_.page_views / 100);
+  int hour = 0;
+  absl::Time next_export = r_.start + absl::Hours(24);
+  for (int64_t n = 0; n < o_.page_views; ++n) {
+    const double f = (static_cast<double>(n) + 0.5) / static_cast<double>(o_.page_views) * total;
+    while (hour + 1 < hours && cumulative[hour + 1] <= f) ++hour;
+    const double w = cumulative[hour + 1] - cumulative[hour];
+    const double into = w > 0 ? (f - cumulative[hour]) / w : 0;
+    const absl::Time t = r_.start + absl::Hours(hour) + absl::Seconds(3600 * into);
+    while (t >= next_export) {
+      if (absl::Status s = ExportConversions(next_export); !s.ok()) return s;
+      next_export += absl::Hours(24);
+    }
+    if (absl::Status s = PageView(n, t); !s.ok()) return s;
+    if (o_.progress && (n + 1) % step == 0) o_.progress(n + 1, o_.page_views);
+  }
+  while (next_export <= r_.end) {
+    if (absl::Status s = ExportConversions(next_export); !s.ok()) return s;
+    next_export += absl::Hours(24);
+  }
+  if (o_.progress && o_.page_views % step != 0) o_.progress(o_.page_views, o_.page_views);
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::PageView(int64_t n, absl::Time t) {
+  (void)n;
+  // A page of one of the visits in progress; visits last about six pages.
+  Visit& visit = visits_[rng_.Below(visits_.size())];
+  PageGroup group;
+  if (!visit.live || rng_.Chance(1.0 / 6)) {
+    visit.live = true;
+    // Returning visitors are more likely: the square skews toward low ids.
+    const double x = rng_.Uniform();
+    visit.user = static_cast<uint32_t>(std::min<double>(x * x * static_cast<double>(users_.size()),
+                                                        static_cast<double>(users_.size() - 1)));
+    visit.device = rng_.Chance(0.45) ? 1 : 0;
+    visit.session_id = Cat("s", ++sessions_);
+    visit.basket.clear();
+    visit.clicked_discounts.clear();
+    visit.clicked_ad = false;
+    visit.gclid.clear();
+    group = kHome;
+  } else {
+    const double other = (1.0 - o_.checkout_rate * 1.2) / 4;
+    group = static_cast<PageGroup>(
+        rng_.Pick(std::array<double, kPageGroups>{other, other, other, other, o_.checkout_rate * 1.2}));
+  }
+  User& user = users_[visit.user];
+  const std::string& page_group = kPageGroupNames[group];
+  const v1::Profile* context = &contexts_[visit.device][group];
+
+  auto show = [&](SelectionRequest& request, bool discounts) -> absl::Status {
+    request.page_groups[0] = page_group;
+    request.user_id = user.id;
+    request.session_id = visit.session_id;
+    request.user = &user.profile;
+    request.context = context;
+    request.time = t;
+    auto result = selector_->Select(request);
+    if (!result.ok()) return result.status();
+    if (!discounts) {
+      ++r_.ad_requests;
+      r_.slots += request.count;
+    }
+    for (const SelectedItem& item : result->winners) {
+      if (discounts) {
+        ++r_.discount_ads_shown;
+      } else if (item.kind == "paid") {
+        ++r_.paid_shown;
+      } else {
+        ++r_.house_shown;
+      }
+      ++shown_[item.item_id];
+      if (!discounts) rect_request_.page_history.push_back(item.item_id);
+      if (rng_.Chance(discounts ? o_.click_rate * 3 : o_.click_rate)) {
+        ++r_.clicks;
+        if (absl::Status s = selector_->RecordClick(item.item_id, user.id, page_group, t); !s.ok()) {
+          return s;
+        }
+        if (discounts) {
+          visit.clicked_discounts.push_back(item.item_id);
+        } else if (item.kind == "paid" && visit.gclid.empty()) {
+          visit.gclid = Cat("Cj0-sim-", Hex32(rng_).substr(0, 20));
+          visit.clicked_ad = true;
+        }
+      }
+    }
+    return absl::OkStatus();
+  };
+
+  rect_request_.page_history.clear();
+  ad_request_.count = group == kCheckout ? 1 : 2;
+  if (absl::Status s = show(ad_request_, false); !s.ok()) return s;
+  if (group == kHome || group == kKitchen) {
+    if (absl::Status s = show(rect_request_, false); !s.ok()) return s;
+  }
+  if (group == kKitchen || group == kCheckout) {
+    if (absl::Status s = show(discount_request_, true); !s.ok()) return s;
+  }
+  // Browsing fills the basket: a product of this shelf now and then.
+  if (group != kCheckout && rng_.Chance(0.12)) {
+    size_t candidates[kProductCount];
+    size_t count = 0;
+    for (size_t p = 0; p < kProductCount; ++p) {
+      if (kProducts[p].shelf == group) candidates[count++] = p;
+    }
+    if (count > 0) {
+      visit.basket.emplace_back(candidates[rng_.Below(count)], 1 + static_cast<int64_t>(rng_.Below(3)));
+    }
+  }
+  if (group == kCheckout) return Checkout(visit, group, t);
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
+  User& user = users_[visit.user];
+  if (visit.basket.empty()) {
+    const int64_t lines = 1 + static_cast<int64_t>(rng_.Below(3));
+    for (int64_t i = 0; i < lines; ++i) {
+      visit.basket.emplace_back(rng_.Below(kProductCount), 1 + static_cast<int64_t>(rng_.Below(2)));
+    }
+  }
+  basket_.Clear();
+  basket_.set_currency("USD");
+  for (size_t i = 0; i < visit.basket.size(); ++i) {
+    const auto& [p, quantity] = visit.basket[i];
+    const Product& product = kProducts[p];
+    auto* line = basket_.add_items();
+    line->set_id(Cat("l", i + 1));
+    line->set_product_id(product.id);
+    line->set_category(product.category);
+    line->set_unit_price_minor(product.price_minor);
+    line->set_quantity(quantity);
+    auto& props = *line->mutable_properties();
+    props["manufacturer"].set_string_value(product.manufacturer);
+    if (product.color[0] != '\0') props["color"].set_string_value(product.color);
+  }
+  *basket_.mutable_user() = user.profile;
+  *basket_.mutable_context() = contexts_[visit.device][group];
+  for (const std::string& id : visit.clicked_discounts) basket_.add_clicked_items(id);
+  if (!user.ordered && rng_.Chance(0.3)) basket_.add_coupon_codes("WELCOME5");
+  basket_.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
+  basket_.set_shipping_minor(799);
+  basket_.set_customer_id(user.id);
+  const std::string order_id = Cat("order-", o_.seed, "-", orders_ + 1);
+  basket_.set_order_id(order_id);
+  PriceOptions price_options;
+  price_options.now = t;
+  price_options.explain = false;
+  if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
+  ++r_.baskets_priced;
+
+  // The card offer, shown at checkout to one visitor in three.
+  if (offer_action_ != nullptr && rng_.Chance(0.33)) {
+    const bool accepted = rng_.Chance(0.08);
+    if (absl::Status s = Capture(visit, *offer_action_, accepted ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED,
+                                 0, "", t);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!rng_.Chance(o_.purchase_rate)) return absl::OkStatus();
+
+  if (priced_.coupons_size() > 0) {
+    absl::Status committed = pricer_->Commit(basket_, priced_);
+    if (absl::IsResourceExhausted(committed)) {
+      ++r_.coupons_refused;  // the code is used up: price again without it
+      basket_.clear_coupon_codes();
+      if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
+    } else if (!committed.ok()) {
+      return committed;
+    } else {
+      r_.coupons_redeemed += priced_.coupons_size();
+    }
+  }
+  ++orders_;
+  ++r_.orders;
+  user.ordered = true;
+  subtotal_ += priced_.subtotal_minor();
+  discount_total_ += priced_.item_discount_minor() + priced_.order_discount_minor() +
+                     (priced_.original_shipping_minor() - priced_.shipping_minor());
+  revenue_ += priced_.total_minor();
+  // Discounts given, per discount: amounts of award units and order adjustments.
+  std::array<std::string_view, 16> seen{};
+  size_t seen_count = 0;
+  auto tally = [&](const std::string& id, int64_t amount, int64_t units) {
+    DiscountTally& d = discounts_given_[id];
+    d.amount += amount;
+    d.units += units;
+    if (std::find(seen.begin(), seen.begin() + seen_count, std::string_view(id)) ==
+        seen.begin() + seen_count) {
+      ++d.orders;
+      if (seen_count < seen.size()) seen[seen_count++] = id;
+    }
+  };
+  for (const auto& line : priced_.lines()) {
+    for (const auto& unit : line.units()) {
+      for (const auto& d : unit.discounts()) {
+        if (d.role() == "award" && d.amount_minor() > 0) tally(d.discount_id(), d.amount_minor(), 1);
+      }
+    }
+  }
+  for (const auto& adj : priced_.order_adjustments()) tally(adj.discount_id(), adj.amount_minor(), 0);
+
+  if (purchase_action_ != nullptr) {
+    if (absl::Status s = Capture(visit, *purchase_action_, v1::OUTCOME_ACCEPTED, priced_.total_minor(),
+                                 order_id, t);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (service_action_ != nullptr && rng_.Chance(0.05)) {  // asked to be called back
+    if (absl::Status s = Capture(visit, *service_action_, v1::OUTCOME_ACCEPTED, 0, "", t); !s.ok()) return s;
+  }
+  visit.basket.clear();
+  visit.clicked_discounts.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction& action,
+                                 v1::Outcome outcome, int64_t value_minor, const std::string& order_id,
+                                 absl::Time t) {
+  const User& user = users_[visit.user];
+  v1::InteractionRecord record;
+  record.set_interaction_id(Hex32(rng_));
+  auto* subject = record.mutable_subject();
+  subject->set_customer_id(user.id);
+  subject->set_email(Cat(kFirstNames[user.first], ".", kLastNames[user.last], ".", user.id, "@example.com"));
+  subject->set_phone(Cat("+1 206 555 ", 1000 + (std::hash<std::string>{}(user.id) % 9000)));
+  subject->set_first_name(kFirstNames[user.first]);
+  subject->set_last_name(kLastNames[user.last]);
+  subject->set_city(kCities[user.state]);
+  subject->set_state(kStates[user.state]);
+  subject->set_zip(kZips[user.state]);
+  subject->set_country("US");
+  subject->set_external_id(user.id);
+  if (!visit.gclid.empty()) subject->set_gclid(visit.gclid);
+  record.mutable_action()->set_issue(action.issue());
+  record.mutable_action()->set_group(action.group());
+  record.mutable_action()->set_name(action.name());
+  record.set_channel("Web");
+  record.set_outcome(outcome);
+  record.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
+  if (value_minor > 0) {
+    record.mutable_value()->set_minor_units(value_minor);
+    record.mutable_value()->set_currency("USD");
+  }
+  record.set_order_id(order_id);
+  CaptureOptions options;
+  options.actions = &actions_;
+  options.clock = [t] { return t; };
+  auto stored = CaptureResponse(*store_, std::move(record), options);
+  if (!stored.ok()) return stored.status();
+  ++r_.responses_captured;
+  auto& c = captured_[ActionName(action)];
+  ++c.first;
+  if (outcome == v1::OUTCOME_ACCEPTED) {
+    ++r_.accepted;
+    ++c.second;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::ExportConversions(absl::Time now) {
+  if (exporter_ == nullptr) return absl::OkStatus();
+  const absl::Time begin = absl::Now();
+  // The exporter's clock is the simulated one: the run at the end of each day.
+  export_now_ = now;
+  auto report = exporter_->RunOnce();
+  r_.timing.exports += absl::Now() - begin;
+  if (!report.ok()) return report.status();
+  r_.conversions_delivered += report->delivered + report->duplicates;
+  r_.conversions_invalid += report->invalid;
+  r_.conversions_failed += report->failed + report->transient;
+  exports_.push_back({absl::FormatTime("%Y-%m-%d", now - absl::Seconds(1), zone_), *std::move(report)});
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::SendMail() {
+  const std::string maildir = o_.out_dir + "/maildir";
+  v1::MaildirTransportConfig config;
+  config.set_path(maildir);
+  config.set_no_fsync(true);
+  auto transport = registry_->Create<Transport>("maildir", config, CreateContext{registry_, o_.out_dir});
+  if (!transport.ok()) return transport.status();
+  std::string base_dir = std::filesystem::path(o_.catalog_path).parent_path().string();
+  if (base_dir.empty()) base_dir = ".";
+  for (const auto& campaign : catalog_.campaigns()) {
+    for (const auto& item : campaign.items()) {
+      if (!item.has_direct_mail() || (item.has_active() && !item.active())) continue;
+      MailJobSpec spec;
+      spec.item_id = item.id();
+      spec.job_id = Cat(item.id(), "-simulation");
+      spec.mail = item.direct_mail();
+      spec.base_dir = base_dir;
+      spec.site_opt_out_list = catalog_.site_opt_out_list();
+      MailerOptions options;
+      options.registry = registry_;
+      options.store = store_.get();
+      options.transport = transport->get();
+      options.worker_id = "herald-simulate";
+      options.unsubscribe_secret = Cat("herald-simulation-secret-", o_.seed);
+      auto job = MailJob::Create(std::move(spec), std::move(options));
+      if (!job.ok()) return job.status();
+      auto report = (*job)->Run();
+      if (!report.ok()) return report.status();
+      r_.mail_sent += report->sent;
+      r_.mail_skipped += report->skipped;
+      r_.mail_failed += report->failed;
+      mail_.push_back(*std::move(report));
+      r_.maildir = maildir;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::Reports() {
+  if (absl::Status s = selector_->Flush(); !s.ok()) return s;
+  using K = ColumnKind;
+  const auto& items = compiled_->items();
+  const absl::Time last = r_.end - absl::Seconds(1);
+
+  // Delivery against goal, per ad.
+  ReportTable delivery;
+  delivery.name = "delivery";
+  delivery.title = "Delivery against goal";
+  delivery.subtitle = Cat(r_.period, "; expected = the goal prorated over the ad's deliverable time "
+                                     "up to the end of the simulation");
+  delivery.columns = {{"campaign", "Campaign", K::kText},     {"item", "Ad", K::kText},
+                      {"kind", "Kind", K::kText},             {"goal_event", "Goal event", K::kText},
+                      {"goal", "Goal", K::kInteger},          {"expected", "Expected by end", K::kInteger},
+                      {"delivered", "Delivered", K::kInteger}, {"of_expected", "% of expected", K::kPercent},
+                      {"requests", "Requests", K::kInteger},  {"clicks", "Clicks", K::kInteger},
+                      {"click_rate", "Click rate %", K::kPercent}};
+  ReportTable house;
+  house.name = "house-ad-fill";
+  house.title = "House-ad fill";
+  house.subtitle = Cat(r_.slots, " ad slots asked for: ", r_.paid_shown, " paid, ", r_.house_shown,
+                       " house, ", r_.slots - r_.paid_shown - r_.house_shown, " left empty");
+  house.columns = {{"item", "House ad", K::kText},
+                   {"weight", "Weight", K::kDecimal},
+                   {"weight_share", "Weight share %", K::kPercent},
+                   {"shown", "Shown", K::kInteger},
+                   {"house_share", "Share of house %", K::kPercent},
+                   {"slot_share", "Share of slots %", K::kPercent}};
+  double house_weight = 0;
+  for (const CompiledItem& item : items) {
+    if (item.kind == ItemKind::kHouseAd) house_weight += item.weight;
+  }
+  const std::string campaign_names_default;
+  auto campaign_name = [&](const CompiledItem& item) -> std::string {
+    if (item.campaign >= 0 && item.campaign < catalog_.campaigns_size()) {
+      return catalog_.campaigns(item.campaign).name();
+    }
+    return item.campaign_id;
+  };
+  for (const CompiledItem& item : items) {
+    if (item.kind == ItemKind::kDiscount) continue;
+    const auto [requests, clicks] = selector_->Delivered(item.id);
+    if (item.kind == ItemKind::kPaidAd) {
+      const LocalTime local = LocalTime::Of(last, compiled_->zones()[item.schedule.zone]);
+      const double total = item.schedule.total_seconds;
+      const double fraction = total > 0 ? item.schedule.DeliverableSecondsUntil(last, local) / total : 0;
+      const int64_t expected = static_cast<int64_t>(std::llround(static_cast<double>(item.goal) * fraction));
+      const int64_t delivered = item.goal_clicks ? clicks : requests;
+      delivery.rows.push_back({campaign_name(item), item.name, std::string("paid"),
+                               std::string(item.goal_clicks ? "clicks" : "requests"), item.goal, expected,
+                               delivered, Percent(static_cast<double>(delivered), static_cast<double>(expected)),
+                               requests, clicks, Percent(static_cast<double>(clicks), static_cast<double>(requests))});
+    } else {
+      delivery.rows.push_back({campaign_name(item), item.name, std::string("house"), std::monostate{},
+                               std::monostate{}, std::monostate{}, requests, std::monostate{}, requests, clicks,
+                               Percent(static_cast<double>(clicks), static_cast<double>(requests))});
+      house.rows.push_back({item.name, item.weight, Percent(item.weight, house_weight), requests,
+                            Percent(static_cast<double>(requests), static_cast<double>(r_.house_shown)),
+                            Percent(static_cast<double>(requests), static_cast<double>(r_.slots))});
+    }
+  }
+  house.rows.push_back({std::string("all house ads"), house_weight, house_weight > 0 ? ReportCell(100.0) : ReportCell(),
+                        r_.house_shown, Percent(1, r_.house_shown > 0 ? 1 : 0),
+                        Percent(static_cast<double>(r_.house_shown), static_cast<double>(r_.slots))});
+  r_.tables.push_back(std::move(delivery));
+  r_.tables.push_back(std::move(house));
+
+  // Reach and frequency, from the stored events.
+  ReportOptions ro;
+  ro.from = r_.start;
+  ro.to = r_.end;
+  ro.catalog = &catalog_;
+  auto reach = RunReport("reach-frequency-campaign", store_->events(), ro);
+  if (!reach.ok()) return reach.status();
+  r_.tables.push_back(*std::move(reach));
+  if (o_.charts) {
+    auto charts = BuildReportCharts(store_->events(), ro);
+    if (!charts.ok()) return charts.status();
+    r_.charts = *std::move(charts);
+  }
+
+  // Discounts given on the orders.
+  ReportTable discounts;
+  discounts.name = "discounts";
+  discounts.title = "Discounts given";
+  discounts.subtitle = Cat(r_.baskets_priced, " baskets priced, ", r_.orders, " orders: subtotal ",
+                           Money(subtotal_), " USD, discounts ", Money(discount_total_), " USD, revenue ",
+                           Money(revenue_), " USD; WELCOME5 redeemed ", r_.coupons_redeemed, ", refused ",
+                           r_.coupons_refused);
+  discounts.columns = {{"discount", "Discount", K::kText},    {"priority", "Priority", K::kInteger},
+                       {"orders", "Orders", K::kInteger},      {"order_share", "% of orders", K::kPercent},
+                       {"units", "Units", K::kInteger},        {"amount", "Amount (USD)", K::kText}};
+  for (const CompiledItem& item : items) {
+    if (item.kind != ItemKind::kDiscount) continue;
+    DiscountTally t;
+    if (auto it = discounts_given_.find(item.id); it != discounts_given_.end()) t = it->second;
+    discounts.rows.push_back({item.name, static_cast<int64_t>(item.priority), t.orders,
+                              Percent(static_cast<double>(t.orders), static_cast<double>(r_.orders)), t.units,
+                              Money(t.amount)});
+  }
+  r_.tables.push_back(std::move(discounts));
+
+  // Mail sent.
+  ReportTable mail;
+  mail.name = "mail";
+  mail.title = "Mail sent";
+  mail.subtitle = r_.maildir.empty() ? std::string("no direct-mail job ran") : Cat("to the Maildir ", r_.maildir);
+  mail.columns = {{"job", "Job", K::kText},           {"state", "State", K::kText},
+                  {"recipients", "Recipients", K::kInteger}, {"sent", "Sent", K::kInteger},
+                  {"skipped", "Skipped", K::kInteger}, {"opted_out", "Opted out", K::kInteger},
+                  {"failed", "Failed", K::kInteger}};
+  for (const MailReport& m : mail_) {
+    mail.rows.push_back({m.job_id, m.state, m.recipients, m.sent, m.skipped, m.opted_out, m.failed});
+  }
+  r_.tables.push_back(std::move(mail));
+
+  // Responses captured and conversions exported.
+  ReportTable captured;
+  captured.name = "responses";
+  captured.title = "Responses captured";
+  captured.subtitle = Cat(r_.responses_captured, " responses in interaction history, ", r_.accepted, " accepted");
+  captured.columns = {{"action", "Action", K::kText},
+                      {"offline", "Offline conversion", K::kText},
+                      {"captured", "Captured", K::kInteger},
+                      {"accepted", "Accepted", K::kInteger}};
+  for (const auto& a : actions_) {
+    auto it = captured_.find(ActionName(a));
+    const int64_t n = it == captured_.end() ? 0 : it->second.first;
+    const int64_t acc = it == captured_.end() ? 0 : it->second.second;
+    captured.rows.push_back({ActionName(a), std::string(OfflineEnabled(a) ? "enabled" : "off"), n, acc});
+  }
+  r_.tables.push_back(std::move(captured));
+
+  ReportTable exported;
+  exported.name = "conversions";
+  exported.title = "Conversions exported";
+  exported.subtitle = exporter_ == nullptr ? std::string("the export did not run")
+                                           : Cat("daily runs to the file destination ", r_.conversions_file);
+  exported.columns = {{"day", "Run at end of", K::kText},      {"read", "Interactions read", K::kInteger},
+                      {"conversions", "Conversions", K::kInteger}, {"delivered", "Delivered", K::kInteger},
+                      {"invalid", "Invalid", K::kInteger},      {"failed", "Failed", K::kInteger},
+                      {"watermark", "Watermark", K::kInteger}};
+  for (const ExportDay& e : exports_) {
+    exported.rows.push_back({e.day, e.report.interactions_read, e.report.conversions,
+                             e.report.delivered + e.report.duplicates, e.report.invalid,
+                             e.report.failed + e.report.transient, e.report.watermark_after});
+  }
+  r_.tables.push_back(std::move(exported));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SimulationReport> Simulation::Run() {
+  const absl::Time begin = absl::Now();
+  if (absl::Status s = Setup(); !s.ok()) return s;
+  MakeUsers();
+  const absl::Time traffic_begin = absl::Now();
+  if (absl::Status s = Traffic(); !s.ok()) return s;
+  r_.timing.traffic = absl::Now() - traffic_begin - r_.timing.exports;
+  if (o_.send_mail) {
+    const absl::Time t = absl::Now();
+    if (absl::Status s = SendMail(); !s.ok()) return s;
+    r_.timing.mail = absl::Now() - t;
+  }
+  const absl::Time reports_begin = absl::Now();
+  if (absl::Status s = Reports(); !s.ok()) return s;
+  r_.timing.reports = absl::Now() - reports_begin;
+  r_.timing.total = absl::Now() - begin;
+  return std::move(r_);
+}
+
+// ---------------------------------------------------------------- rendering
+
+std::string Seconds(absl::Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", absl::ToDoubleSeconds(d));
+  return buf;
+}
+
+std::string Escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else if (c == '"') {
+      out += "&quot;";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string SummaryText(const SimulationReport& r) {
+  std::string out = Cat("Herald storefront simulation: ", r.catalog, "\n");
+  CatTo(out, "  period      ", r.period, "\n");
+  CatTo(out, "  store       ", r.store, "\n");
+  CatTo(out, "  traffic     ", r.page_views, " page views, ", r.ad_requests, " ad requests for ", r.slots,
+        " slots: ", r.paid_shown, " paid, ", r.house_shown, " house; ", r.discount_ads_shown,
+        " discount ads; ", r.clicks, " clicks\n");
+  CatTo(out, "  baskets     ", r.baskets_priced, " priced, ", r.orders, " orders, ", r.coupons_redeemed,
+        " coupons redeemed, ", r.coupons_refused, " refused\n");
+  CatTo(out, "  responses   ", r.responses_captured, " captured, ", r.accepted, " accepted\n");
+  CatTo(out, "  conversions ", r.conversions_delivered, " exported, ", r.conversions_invalid, " invalid, ",
+        r.conversions_failed, " failed", r.conversions_file.empty() ? "" : " -> ", r.conversions_file, "\n");
+  CatTo(out, "  mail        ", r.mail_sent, " sent, ", r.mail_skipped, " skipped, ", r.mail_failed, " failed",
+        r.maildir.empty() ? "" : " -> ", r.maildir, "\n");
+  return out;
+}
+
+std::string TimingText(const SimulationReport& r) {
+  const double per_view =
+      r.page_views > 0 ? absl::ToDoubleMicroseconds(r.timing.traffic) / static_cast<double>(r.page_views) : 0;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", per_view);
+  return Cat("Time: traffic ", Seconds(r.timing.traffic), " (", buf, " us per page view), export ",
+             Seconds(r.timing.exports), ", mail ", Seconds(r.timing.mail), ", reports ", Seconds(r.timing.reports),
+             "; total ", Seconds(r.timing.total), "\n");
+}
+
+nlohmann::json SummaryJson(const SimulationReport& r) {
+  return {{"catalog", r.catalog},
+          {"period", r.period},
+          {"start", absl::FormatTime(absl::RFC3339_sec, r.start, absl::UTCTimeZone())},
+          {"end", absl::FormatTime(absl::RFC3339_sec, r.end, absl::UTCTimeZone())},
+          {"store", r.store},
+          {"page_views", r.page_views},
+          {"ad_requests", r.ad_requests},
+          {"slots", r.slots},
+          {"paid_shown", r.paid_shown},
+          {"house_shown", r.house_shown},
+          {"discount_ads_shown", r.discount_ads_shown},
+          {"clicks", r.clicks},
+          {"baskets_priced", r.baskets_priced},
+          {"orders", r.orders},
+          {"coupons_redeemed", r.coupons_redeemed},
+          {"coupons_refused", r.coupons_refused},
+          {"responses_captured", r.responses_captured},
+          {"accepted", r.accepted},
+          {"conversions_delivered", r.conversions_delivered},
+          {"conversions_invalid", r.conversions_invalid},
+          {"conversions_failed", r.conversions_failed},
+          {"conversions_file", r.conversions_file},
+          {"mail_sent", r.mail_sent},
+          {"mail_skipped", r.mail_skipped},
+          {"mail_failed", r.mail_failed},
+          {"maildir", r.maildir}};
+}
+
+}  // namespace
+
+const ReportTable* SimulationReport::Find(std::string_view name) const {
+  for (const ReportTable& t : tables) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<SimulationReport> RunSimulation(const SimulationOptions& options) {
+  if (absl::Status s = Validate(options); !s.ok()) return s;
+  Registry own;
+  Registry* registry = options.registry != nullptr ? options.registry : &own;
+  if (absl::Status s = RegisterBuiltins(registry); !s.ok()) return s;
+  RegisterConversionComponents(registry);
+  Simulation simulation(options, registry);
+  return simulation.Run();
+}
+
+std::string RenderSimulationText(const SimulationReport& report, bool with_timing) {
+  std::string out = SummaryText(report);
+  for (const ReportTable& table : report.tables) CatTo(out, "\n", RenderTable(table));
+  if (with_timing) CatTo(out, "\n", TimingText(report));
+  return out;
+}
+
+std::string RenderSimulationJson(const SimulationReport& report, bool with_timing) {
+  nlohmann::json j;
+  j["summary"] = SummaryJson(report);
+  j["reports"] = nlohmann::json::array();
+  for (const ReportTable& table : report.tables) {
+    j["reports"].push_back(nlohmann::json::parse(RenderJson(table), nullptr, false));
+  }
+  if (with_timing) {
+    j["timing"] = {{"traffic_seconds", absl::ToDoubleSeconds(report.timing.traffic)},
+                   {"export_seconds", absl::ToDoubleSeconds(report.timing.exports)},
+                   {"mail_seconds", absl::ToDoubleSeconds(report.timing.mail)},
+                   {"report_seconds", absl::ToDoubleSeconds(report.timing.reports)},
+                   {"total_seconds", absl::ToDoubleSeconds(report.timing.total)}};
+  }
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string RenderSimulationHtml(const SimulationReport& report, bool with_timing) {
+  if (report.tables.empty()) return RenderHtml(ReportTable{}, report.charts);
+  // The first table's page carries the charts; the others' tables follow it.
+  ReportTable first = report.tables.front();
+  first.title = Cat("Herald storefront simulation: ", report.catalog);
+  std::string summary = SummaryText(report);
+  if (with_timing) summary += TimingText(report);
+  first.subtitle = report.period;
+  std::string page = RenderHtml(first, report.charts);
+  std::string extra = Cat("<h2>Summary</h2><pre id=\"summary\">", Escape(summary), "</pre>\n");
+  // Rename the first table's heading to its own title.
+  if (size_t at = page.find("<h2>Herald storefront simulation"); at != std::string::npos) {
+    if (size_t table_at = page.find("<table>", at); table_at != std::string::npos) {
+      page.replace(at, table_at - at, Cat("<h2>", report.tables.front().title, "</h2>"));
+    }
+  }
+  for (size_t i = 1; i < report.tables.size(); ++i) {
+    const std::string single = RenderHtml(report.tables[i], ReportCharts{});
+    const size_t table_at = single.find("<table>");
+    const size_t heading = table_at == std::string::npos ? std::string::npos : single.rfind("<h2>", table_at);
+    const size_t table_end = single.find("</table>", table_at == std::string::npos ? 0 : table_at);
+    if (heading == std::string::npos || table_end == std::string::npos) continue;
+    CatTo(extra, single.substr(heading, table_end + 8 - heading), "<div class=\"sub\">", Escape(report.tables[i].subtitle),
+          "</div>\n");
+  }
+  const size_t script = page.find("<script type=\"application/json\"");
+  if (script == std::string::npos) return page + extra;
+  page.insert(script, extra);
+  return page;
+}
+
+}  // namespace herald

@@ -1,0 +1,257 @@
+// herald simulate (issue 9): the simulation is deterministic with a seed,
+// its reports are sane (paced delivery, house fill by weight, discounts,
+// mail, conversions), and the CLI prints text, JSON and HTML.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "herald/simulation.h"
+#include "nlohmann/json.hpp"
+
+namespace herald {
+namespace {
+
+const std::string kCatalog = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto";
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/herald-sim-XXXXXX";
+  char* made = mkdtemp(tmpl);
+  return made == nullptr ? std::string("/tmp") : std::string(made);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+SimulationOptions Small(const std::string& dir, uint64_t seed = 7) {
+  SimulationOptions o;
+  o.catalog_path = kCatalog;
+  o.out_dir = dir;
+  o.page_views = 60'000;
+  o.days = 7;
+  o.users = 5'000;
+  o.seed = seed;
+  return o;
+}
+
+// The cell `key` of the row whose `match_key` cell is `match`.
+const ReportCell* Cell(const ReportTable& t, const std::string& match_key, const std::string& match,
+                       const std::string& key) {
+  int mi = -1, ki = -1;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (t.columns[i].key == match_key) mi = static_cast<int>(i);
+    if (t.columns[i].key == key) ki = static_cast<int>(i);
+  }
+  if (mi < 0 || ki < 0) return nullptr;
+  for (const auto& row : t.rows) {
+    if (const auto* s = std::get_if<std::string>(&row[mi]); s != nullptr && *s == match) return &row[ki];
+  }
+  return nullptr;
+}
+
+int64_t Int(const ReportCell* c) { return c != nullptr && std::holds_alternative<int64_t>(*c) ? std::get<int64_t>(*c) : -1; }
+double Dbl(const ReportCell* c) { return c != nullptr && std::holds_alternative<double>(*c) ? std::get<double>(*c) : -1; }
+
+struct Run {
+  std::string dir = TempDir();
+  absl::StatusOr<SimulationReport> report;
+  explicit Run(uint64_t seed = 7, int64_t views = 60'000) {
+    SimulationOptions o = Small(dir, seed);
+    o.page_views = views;
+    o.charts = true;
+    report = RunSimulation(o);
+  }
+  ~Run() { (void)std::system(("rm -rf " + dir).c_str()); }
+  std::string Text() const { return ReplaceAll(RenderSimulationText(*report, false), dir, "OUT"); }
+};
+
+TEST_CASE("The same seed gives the same reports, byte for byte; another seed does not", "[simulation]") {
+  Run a(7), b(7), c(8);
+  REQUIRE(a.report.ok());
+  REQUIRE(b.report.ok());
+  REQUIRE(c.report.ok());
+  CHECK(a.Text() == b.Text());
+  CHECK(ReplaceAll(RenderSimulationJson(*a.report, false), a.dir, "OUT") ==
+        ReplaceAll(RenderSimulationJson(*b.report, false), b.dir, "OUT"));
+  CHECK(a.Text() != c.Text());
+  // The conversions file is the same too (event ids derive from the seed).
+  CHECK(ReadFile(a.dir + "/conversions.jsonl") == ReadFile(b.dir + "/conversions.jsonl"));
+}
+
+TEST_CASE("The reports are sane: paced delivery, house fill by weight, discounts, mail, conversions",
+          "[simulation]") {
+  Run run(11, 120'000);
+  REQUIRE(run.report.ok());
+  const SimulationReport& r = *run.report;
+  INFO(RenderSimulationText(r));
+  CHECK(r.page_views == 120'000);
+  CHECK(r.paid_shown > 0);
+  CHECK(r.house_shown > 0);
+  CHECK(r.clicks > 0);
+
+  // Paid ads goaled by requests deliver what their schedule expects by the
+  // end of the simulation (they start behind and catch up), never past the goal.
+  const ReportTable* delivery = r.Find("delivery");
+  REQUIRE(delivery != nullptr);
+  for (const char* ad : {"Blue paint", "Green paint", "Primer", "Juice banner"}) {
+    INFO(ad);
+    const int64_t expected = Int(Cell(*delivery, "item", ad, "expected"));
+    const int64_t delivered = Int(Cell(*delivery, "item", ad, "delivered"));
+    const int64_t goal = Int(Cell(*delivery, "item", ad, "goal"));
+    CHECK(expected > 0);
+    CHECK(delivered >= expected * 0.9);
+    CHECK(delivered <= expected * 1.1);
+    CHECK(delivered <= goal);
+  }
+  // The click-goaled ad gets clicks.
+  CHECK(Int(Cell(*delivery, "item", "Latte", "delivered")) > 0);
+  // Campaign-level goaling splits 40,000 by 80:20.
+  CHECK(Int(Cell(*delivery, "item", "Blue paint", "goal")) == 32000);
+  CHECK(Int(Cell(*delivery, "item", "Green paint", "goal")) == 8000);
+
+  // House ads fill by weight 1:2:3:4 (10/20/30/40%).
+  const ReportTable* house = r.Find("house-ad-fill");
+  REQUIRE(house != nullptr);
+  const std::pair<const char*, double> shares[] = {{"Tents", 10}, {"Boots", 20}, {"Jackets", 30}, {"Stoves", 40}};
+  for (const auto& [name, share] : shares) {
+    INFO(name);
+    // History penalty and industry exclusion bend the weights a little.
+    CHECK(std::abs(Dbl(Cell(*house, "item", name, "house_share")) - share) < 6);
+  }
+
+  // Reach and frequency, from the stored events.
+  const ReportTable* reach = r.Find("reach-frequency-campaign");
+  REQUIRE(reach != nullptr);
+  CHECK(reach->rows.size() >= 4);
+
+  // Discounts were given, the spec's examples among them.
+  const ReportTable* discounts = r.Find("discounts");
+  REQUIRE(discounts != nullptr);
+  CHECK(r.orders > 0);
+  CHECK(Int(Cell(*discounts, "discount", "Second case of juice half price", "orders")) > 0);
+  CHECK(Int(Cell(*discounts, "discount", "10% off beverages", "orders")) > 0);
+  CHECK(Int(Cell(*discounts, "discount", "10 percent discount for telephones", "orders")) > 0);
+  CHECK(Int(Cell(*discounts, "discount", "Free shipping", "orders")) > 0);
+  CHECK(Int(Cell(*discounts, "discount", "10% off Fabrikam products", "orders")) > 0);  // click required
+  CHECK(r.coupons_redeemed > 0);
+
+  // Mail went to the Maildir: the opted-out recipients were skipped.
+  CHECK(r.mail_sent > 0);
+  CHECK(r.mail_skipped > 0);
+  CHECK(r.mail_failed == 0);
+  int files = 0;
+  for (const char* sub : {"/new", "/cur", "/tmp"}) {
+    std::string listing;
+    FILE* p = popen(("ls " + r.maildir + sub + " 2>/dev/null | wc -l").c_str(), "r");
+    char buf[64] = {0};
+    if (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) files += std::atoi(buf);
+    if (p != nullptr) pclose(p);
+  }
+  CHECK(files == r.mail_sent);
+
+  // Accepted offers were captured and exported to the file, one line each.
+  CHECK(r.accepted > 0);
+  CHECK(r.conversions_delivered > 0);
+  CHECK(r.conversions_failed == 0);
+  const std::string file = ReadFile(r.conversions_file);
+  CHECK(static_cast<int64_t>(std::count(file.begin(), file.end(), '\n')) == r.conversions_delivered);
+  const ReportTable* responses = r.Find("responses");
+  REQUIRE(responses != nullptr);
+  // The action not enabled for offline conversion is captured but not exported.
+  CHECK(Int(Cell(*responses, "action", "Service/Support/CallBack", "accepted")) > 0);
+  int64_t enabled_accepted = 0;
+  for (const char* a : {"Sales/Cards/PlatinumCreditCard", "Sales/Gear/WinterJacket"}) {
+    enabled_accepted += Int(Cell(*responses, "action", a, "accepted"));
+  }
+  CHECK(r.conversions_delivered + r.conversions_invalid == enabled_accepted);
+
+  // HTML: charts and every table.
+  const std::string html = RenderSimulationHtml(r);
+  CHECK(html.find("herald-chart-data") != std::string::npos);
+  for (const ReportTable& t : r.tables) CHECK(html.find(t.title) != std::string::npos);
+}
+
+TEST_CASE("Bad options are InvalidArgument naming the option", "[simulation]") {
+  SimulationOptions o = Small("/tmp/herald-sim-unused");
+  o.page_views = 0;
+  CHECK(RunSimulation(o).status().message().find("page_views") != std::string::npos);
+  o = Small("/tmp/herald-sim-unused");
+  o.click_rate = 2;
+  CHECK(absl::IsInvalidArgument(RunSimulation(o).status()));
+  o = Small("/tmp/herald-sim-unused");
+  o.start = "November";
+  CHECK(RunSimulation(o).status().message().find("start") != std::string::npos);
+  o = Small("/tmp/herald-sim-unused");
+  o.catalog_path = "/nonexistent/catalog.textproto";
+  CHECK(!RunSimulation(o).ok());
+}
+
+std::string Shell(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *status = pclose(p);
+  return out;
+}
+
+std::string WithoutTime(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.rfind("Time:", 0) != 0) out += line + "\n";
+  }
+  return out;
+}
+
+TEST_CASE("herald simulate prints the reports, deterministically with --seed; --json and --html", "[simulation][cli]") {
+  const std::string herald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
+  const std::string dir = TempDir();
+  const std::string base = herald + " simulate --catalog " + kCatalog + " --page-views 20000 --users 3000 --seed 3 --out " + dir;
+  int status = 0;
+  const std::string first = Shell(base + " 2>&1", &status);
+  REQUIRE(status == 0);
+  INFO(first);
+  for (const char* title : {"Delivery against goal", "House-ad fill", "Reach and Frequency", "Discounts given",
+                            "Mail sent", "Responses captured", "Conversions exported", "Time: traffic"}) {
+    CHECK(first.find(title) != std::string::npos);
+  }
+  CHECK(first.find("\r") == std::string::npos);  // no progress bar when stdout is not a terminal
+  const std::string second = Shell(base + " 2>&1", &status);
+  REQUIRE(status == 0);
+  CHECK(WithoutTime(first) == WithoutTime(second));
+
+  const std::string json_text = Shell(base + " --json --html " + dir + "/report.html", &status);
+  REQUIRE(status == 0);
+  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  REQUIRE(j.is_object());
+  CHECK(j["summary"]["page_views"] == 20000);
+  CHECK(j["reports"].size() == 7);
+  CHECK(j.contains("timing"));
+  const std::string html = ReadFile(dir + "/report.html");
+  CHECK(html.find("<!DOCTYPE html>") == 0);
+  CHECK(html.find("herald-chart-data") != std::string::npos);
+
+  Shell(herald + " simulate --catalog " + kCatalog + " --page-views 0 --out " + dir + " 2>&1", &status);
+  CHECK(status != 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,138 @@
+// herald export: sends the conversions recorded since a destination's
+// watermark to that destination (the prepare-and-sync job), once or on its
+// schedule.
+//
+//   herald export --destination NAME --store PATH --catalog FILE --jobs FILE
+//                 [--once] [--pipeline FILE] [--json] [--trace]
+// The jobs file is a herald.v1.ExportJobs textproto; NAME picks one job
+// (destination, destination_type, destination_json_config, schedule).
+// Without --once the job runs every interval_seconds until interrupted, and
+// only when its schedule_enabled is true (the schedule is off by default).
+// Credentials come from the environment variables or files the destination
+// config names; they are never printed.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/synchronization/notification.h"
+#include "commands.h"
+#include "google/protobuf/text_format.h"
+#include "herald/catalog.h"
+#include "herald/conversion.h"
+#include "herald/store.h"
+
+namespace herald::cli {
+
+namespace {
+
+struct ExportArgs {
+  std::string destination, store, catalog, jobs, pipeline;
+  bool once = false, json = false, trace = false;
+};
+
+int Fail(std::string_view message, int code = 1) {
+  std::cerr << "herald export: " << message << "\n";
+  return code;
+}
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+absl::Notification* g_stop = nullptr;
+extern "C" void OnSignal(int) {
+  if (g_stop != nullptr && !g_stop->HasBeenNotified()) g_stop->Notify();
+}
+
+int Run(const ExportArgs& a, CommandEnv& env) {
+  RegisterConversionComponents(env.registry);
+  if (a.destination.empty() || a.store.empty() || a.catalog.empty() || a.jobs.empty()) {
+    return Fail("--destination, --store, --catalog and --jobs are required", 2);
+  }
+  std::ifstream in(a.jobs);
+  if (!in) return Fail("cannot read " + a.jobs);
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::ExportJobs jobs;
+  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &jobs)) {
+    return Fail(a.jobs + ": not a herald.v1.ExportJobs textproto");
+  }
+  const v1::ExportJobConfig* job = nullptr;
+  std::string names;
+  for (const auto& j : jobs.jobs()) {
+    names += (names.empty() ? "" : ", ") + j.destination();
+    if (j.destination() == a.destination) job = &j;
+  }
+  if (job == nullptr) return Fail("no job for destination \"" + a.destination + "\" in " + a.jobs + " (jobs: " + names + ")");
+  if (!a.once && !job->schedule_enabled()) {
+    return Fail("the schedule of \"" + a.destination + "\" is not enabled (set schedule_enabled: true, or use --once)", 2);
+  }
+  auto catalog = LoadCatalog(a.catalog);
+  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  auto store = OpenStore(a.store, *env.registry);
+  if (!store.ok()) return Fail(std::string(store.status().message()));
+  auto destination = CreateDestination(*job, CreateContext{env.registry, DirOf(a.jobs), store->get()});
+  if (!destination.ok()) return Fail(std::string(destination.status().message()));
+  v1::PipelineDefinition pipeline;
+  ExporterOptions options;
+  if (!a.pipeline.empty()) {
+    auto def = LoadPipelineDefinition(a.pipeline);
+    if (!def.ok()) return Fail(std::string(def.status().message()));
+    pipeline = *def;
+    options.pipeline = &pipeline;
+  }
+  options.registry = env.registry;
+  options.store = store->get();
+  options.destination = destination->get();
+  options.destination_name = job->destination();
+  options.actions.assign(catalog->actions().begin(), catalog->actions().end());
+  if (job->page_size() > 0) options.page_size = job->page_size();
+  if (job->lease_seconds() > 0) options.lease_ttl = absl::Seconds(job->lease_seconds());
+  options.trace = a.trace;
+  auto exporter = ConversionExporter::Create(std::move(options));
+  if (!exporter.ok()) return Fail(std::string(exporter.status().message()));
+  auto print = [&](const absl::StatusOr<ExportReport>& report) {
+    if (!report.ok()) {
+      std::cerr << "herald export: " << report.status().message() << "\n";
+      return;
+    }
+    std::cout << (a.json ? report->ToJson() + "\n" : report->ToText()) << std::flush;
+  };
+  if (a.once) {
+    auto report = (*exporter)->RunOnce();
+    print(report);
+    return report.ok() ? 0 : 1;
+  }
+  absl::Notification stop;
+  g_stop = &stop;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  ExportSchedule schedule(exporter->get(),
+                          absl::Seconds(job->interval_seconds() > 0 ? job->interval_seconds() : 3600));
+  schedule.OnReport(print);
+  schedule.Start();
+  stop.WaitForNotification();
+  schedule.Stop();
+  g_stop = nullptr;
+  return 0;
+}
+
+}  // namespace
+
+void AddExportCommand(CLI::App& app, CommandEnv& env) {
+  auto a = std::make_shared<ExportArgs>();
+  auto* cmd = app.add_subcommand("export", "send new conversions to an ad platform or a file (once or on schedule)");
+  cmd->add_option("--destination", a->destination, "the job's destination name (in --jobs)");
+  cmd->add_option("--store", a->store, "store: sqlite path or postgresql://");
+  cmd->add_option("--catalog", a->catalog, "catalog (its actions say what counts as a conversion)");
+  cmd->add_option("--jobs", a->jobs, "export jobs (herald.v1.ExportJobs textproto)");
+  cmd->add_option("--pipeline", a->pipeline, "conversion pipeline definition (default: the built-in)");
+  cmd->add_flag("--once", a->once, "run once now instead of on the schedule");
+  cmd->add_flag("--json", a->json, "JSON report");
+  cmd->add_flag("--trace", a->trace, "include the first page's trace");
+  cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
+}
+
+}  // namespace herald::cli

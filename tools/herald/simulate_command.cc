@@ -1,0 +1,102 @@
+// herald simulate: a whole storefront on synthetic traffic (herald/simulation.h),
+// then the reports.
+//
+//   herald simulate --catalog FILE [--out DIR] [--page-views N] [--days D]
+//                   [--start YYYY-MM-DD] [--users N] [--click-rate R]
+//                   [--checkout-rate R] [--purchase-rate R] [--seed N]
+//                   [--no-mail] [--no-export] [--json] [--html FILE]
+//
+// A progress bar goes to stderr when stdout is a terminal. The same options
+// and seed print the same reports (the closing "Time:" line aside).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "herald/simulation.h"
+
+namespace herald::cli {
+namespace {
+
+struct SimulateArgs {
+  SimulationOptions options;
+  std::string html;
+  bool json = false, no_mail = false, no_export = false;
+};
+
+void ProgressBar(int64_t done, int64_t total) {
+  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  const int filled = static_cast<int>(fraction * 30);
+  std::fprintf(stderr, "\rsimulating [%-30s] %3d%% %lld/%lld page views", std::string(filled, '#').c_str(),
+               static_cast<int>(fraction * 100), static_cast<long long>(done), static_cast<long long>(total));
+  std::fflush(stderr);
+}
+
+int Run(SimulateArgs& a, CommandEnv& env) {
+  SimulationOptions options = a.options;
+  options.registry = env.registry;
+  options.send_mail = !a.no_mail;
+  options.export_conversions = !a.no_export;
+  options.charts = !a.html.empty();
+  const bool terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDERR_FILENO) != 0;
+  if (terminal) options.progress = ProgressBar;
+  auto report = RunSimulation(options);
+  if (terminal) std::fprintf(stderr, "\r%*s\r", 78, "");
+  if (!report.ok()) {
+    std::cerr << "herald simulate: " << report.status().message() << "\n";
+    return 1;
+  }
+  if (!a.html.empty()) {
+    std::ofstream out(a.html, std::ios::binary | std::ios::trunc);
+    out << RenderSimulationHtml(*report);
+    out.close();
+    if (!out) {
+      std::cerr << "herald simulate: cannot write " << a.html << "\n";
+      return 1;
+    }
+  }
+  std::cout << (a.json ? RenderSimulationJson(*report) : RenderSimulationText(*report));
+  if (!a.html.empty() && !a.json) std::cout << "HTML report with charts: " << a.html << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
+  auto a = std::make_shared<SimulateArgs>();
+  a->options.out_dir = "herald-simulation";
+  auto* cmd = app.add_subcommand(
+      "simulate", "run a storefront on synthetic traffic (ads, clicks, baskets, capture, export, mail), then report");
+  cmd->add_option("--catalog", a->options.catalog_path, "catalog file")->required();
+  cmd->add_option("--out", a->options.out_dir,
+                  "directory for the SQLite store, Maildir and conversions file (earlier ones replaced)")
+      ->capture_default_str();
+  cmd->add_option("--page-views", a->options.page_views, "page views to simulate")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
+  cmd->add_option("--days", a->options.days, "simulated days")->capture_default_str()->check(CLI::Range(1, 366));
+  cmd->add_option("--start", a->options.start, "first day, YYYY-MM-DD in the catalog's time zone")
+      ->capture_default_str();
+  cmd->add_option("--users", a->options.users, "distinct visitors")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  cmd->add_option("--click-rate", a->options.click_rate, "probability an ad shown is clicked")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--checkout-rate", a->options.checkout_rate, "share of page views that price a basket")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--purchase-rate", a->options.purchase_rate, "share of priced baskets bought")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", a->options.seed, "random seed: the same seed, the same reports")->capture_default_str();
+  cmd->add_flag("--no-mail", a->no_mail, "skip the direct-mail jobs");
+  cmd->add_flag("--no-export", a->no_export, "skip the conversion export");
+  cmd->add_flag("--json", a->json, "print the reports as JSON");
+  cmd->add_option("--html", a->html, "also write the reports with charts to this HTML file");
+  cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
+}
+
+}  // namespace herald::cli
