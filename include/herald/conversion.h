@@ -39,8 +39,10 @@
 // thread and stops it in its destructor.
 // Thread-safety: CaptureResponse and the identifier functions are reentrant.
 // A Destination is used by one exporter run at a time (the exporter
-// serializes); a ConversionExporter's RunOnce may be called from any thread
-// but runs are serialized by the lease. IdentifierHasher is single-threaded.
+// serializes); a ConversionExporter's RunOnce may be called from any thread:
+// runs of one exporter are serialized by a mutex, runs of exporters of the
+// same destination (any process) by the lease. IdentifierHasher is
+// single-threaded.
 #ifndef HERALD_CONVERSION_H_
 #define HERALD_CONVERSION_H_
 
@@ -338,6 +340,7 @@ class ConversionExporter {
   explicit ConversionExporter(ExporterOptions options);
   ExporterOptions options_;
   std::unique_ptr<Pipeline<ExportContext>> pipeline_;
+  absl::Mutex run_mu_;  // serializes RunOnce in this process (the lease does across processes)
 };
 
 // Runs an exporter every interval on its own thread (the

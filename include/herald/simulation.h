@@ -49,6 +49,8 @@ namespace herald {
 struct SimulationOptions {
   std::string catalog_path;           // the catalog (textproto or JSON); required
   std::string out_dir;                // created if missing: herald.db, maildir/, conversions.jsonl; required
+  std::string store_uri;              // empty = SQLite at out_dir/herald.db (synchronous NORMAL);
+                                      // else an OpenStore() URI ("memory", "postgresql://...")
   int64_t page_views = 200'000;       // page views in all
   int days = 7;                       // simulated days
   std::string start = "2026-11-23";   // first simulated day, "YYYY-MM-DD" in the catalog's time zone

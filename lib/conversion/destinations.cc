@@ -9,6 +9,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
@@ -486,12 +488,131 @@ class GoogleAdsDestination final : public Destination {
     return result;
   }
 
+  // Customer Match: the user list named `audience` (found by a GAQL search
+  // or created as a CRM-based CONTACT_INFO list), then an offline user data
+  // job: create, addOperations (hashed email / phone per member), run.
+  absl::Status AddAudienceMembers(std::string_view audience, std::span<const AudienceMember> members) override {
+    auto list = UserList(audience);
+    if (!list.ok()) return list.status();
+    std::string customer = Cat(base_, "/", version_, "/customers/", config_.customer_id());
+    std::string create = "{\"job\":{\"type\":\"CUSTOMER_MATCH_USER_LIST\",\"customerMatchUserListMetadata\":{\"userList\":";
+    AppendJsonString(create, *list);
+    create.append("}}}");
+    auto job = Call(Cat(customer, "/offlineUserDataJobs:create"), create);
+    if (!job.ok()) return job.status();
+    std::string job_name = JsonString(*job, "resourceName");
+    if (job_name.empty()) return absl::UnavailableError("google_ads audiences: job create returned no resourceName");
+    constexpr size_t kPerRequest = 10000;
+    for (size_t start = 0; start < members.size(); start += kPerRequest) {
+      std::string body = "{\"operations\":[";
+      size_t end = std::min(members.size(), start + kPerRequest);
+      bool first_op = true;
+      for (size_t i = start; i < end; ++i) {
+        if (members[i].em.empty() && members[i].ph.empty()) continue;
+        if (!first_op) body.push_back(',');
+        first_op = false;
+        body.append("{\"create\":{\"userIdentifiers\":[");
+        bool f = true;
+        if (!members[i].em.empty()) {
+          body.append("{\"hashedEmail\":\"").append(members[i].em).append("\"}");
+          f = false;
+        }
+        if (!members[i].ph.empty()) {
+          if (!f) body.push_back(',');
+          body.append("{\"hashedPhoneNumber\":\"").append(members[i].ph).append("\"}");
+        }
+        body.append("]}}");
+      }
+      body.append("],\"enablePartialFailure\":true}");
+      auto added = Call(Cat(base_, "/", version_, "/", job_name, ":addOperations"), body);
+      if (!added.ok()) return added.status();
+    }
+    auto ran = Call(Cat(base_, "/", version_, "/", job_name, ":run"), "{}");
+    return ran.status();
+  }
+
   std::string Describe() const override {
     return Cat("google_ads customer ", config_.customer_id(), " at ", base_, "/", version_);
   }
 
  private:
   GoogleAdsDestination() = default;
+
+  static std::string JsonString(const std::string& body, const char* key) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object()) return {};
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  }
+
+  std::vector<std::string> AuthHeaders() const {
+    std::vector<std::string> h = {"Content-Type: application/json", Cat("Authorization: Bearer ", access_token_),
+                                  Cat("developer-token: ", developer_token_)};
+    if (!config_.login_customer_id().empty()) h.push_back(Cat("login-customer-id: ", config_.login_customer_id()));
+    return h;
+  }
+
+  // POST with retries on 429 / 5xx / transport errors (Retry-After honoured, capped at 60 s).
+  absl::StatusOr<std::string> Call(const std::string& url, const std::string& body) {
+    for (int attempt = 0;; ++attempt) {
+      HttpResponse resp = http_->Request("POST", url, AuthHeaders(), body);
+      if (resp.status == 200) return resp.body;
+      conversion::GoogleResponse g = conversion::ParseGoogleResponse(resp.body);
+      bool retry = resp.status == 0 || resp.status == 429 || resp.status >= 500;
+      if (!retry || attempt >= 4) {
+        return absl::UnavailableError(redactor_.Apply(Cat("google_ads audiences: HTTP ", resp.status, " ", g.status,
+                                                          ": ", g.message.empty() ? resp.error : g.message)));
+      }
+      absl::Duration wait = std::max(Backoff(attempt), conversion::ParseRetryAfter(resp.retry_after, absl::Now()));
+      absl::SleepFor(std::min(wait, absl::Seconds(60)));
+    }
+  }
+
+  absl::StatusOr<std::string> UserList(std::string_view name) {
+    auto it = user_lists_.find(name);
+    if (it != user_lists_.end()) return it->second;
+    std::string customer = Cat(base_, "/", version_, "/customers/", config_.customer_id());
+    std::string quoted;
+    for (char c : name) {
+      if (c == '\'' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    std::string query = "{\"query\":";
+    AppendJsonString(query, Cat("SELECT user_list.resource_name, user_list.name FROM user_list WHERE user_list.name = '",
+                                quoted, "'"));
+    query.push_back('}');
+    auto found = Call(Cat(customer, "/googleAds:search"), query);
+    if (!found.ok()) return found.status();
+    auto j = nlohmann::json::parse(*found, nullptr, false);
+    if (j.is_object() && j.contains("results") && j["results"].is_array()) {
+      for (const auto& r : j["results"]) {
+        if (!r.is_object() || !r.contains("userList") || !r["userList"].is_object()) continue;
+        const auto& ul = r["userList"];
+        if (ul.contains("resourceName") && ul["resourceName"].is_string()) {
+          std::string rn = ul["resourceName"].get<std::string>();
+          user_lists_[std::string(name)] = rn;
+          return rn;
+        }
+      }
+    }
+    std::string create = "{\"operations\":[{\"create\":{\"name\":";
+    AppendJsonString(create, name);
+    create.append(",\"description\":\"Herald conversion audience\",\"membershipLifeSpan\":10000,"
+                  "\"crmBasedUserList\":{\"uploadKeyType\":\"CONTACT_INFO\",\"dataSourceType\":\"FIRST_PARTY\"}}}]}");
+    auto created = Call(Cat(customer, "/userLists:mutate"), create);
+    if (!created.ok()) return created.status();
+    auto c = nlohmann::json::parse(*created, nullptr, false);
+    if (c.is_object() && c.contains("results") && c["results"].is_array() && !c["results"].empty() &&
+        c["results"][0].is_object() && c["results"][0].contains("resourceName") &&
+        c["results"][0]["resourceName"].is_string()) {
+      std::string rn = c["results"][0]["resourceName"].get<std::string>();
+      user_lists_[std::string(name)] = rn;
+      return rn;
+    }
+    return absl::UnavailableError("google_ads audiences: user list create returned no resourceName");
+  }
+
+  StringMap<std::string> user_lists_;
   v1::GoogleAdsDestinationConfig config_;
   absl::TimeZone zone_;
   std::string developer_token_, access_token_;

@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(E
 }
 
 absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
+  absl::MutexLock serialized(&run_mu_);
   const ExporterOptions& o = options_;
   const absl::Time started = absl::Now();
   ExportRun run;

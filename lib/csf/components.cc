@@ -87,7 +87,13 @@ class LoadContext final : public Comp {
     // Local time per zone, once per request.
     auto zones = catalog.zones();
     s.local.resize(zones.size());
-    for (size_t z = 0; z < zones.size(); ++z) s.local[z] = LocalTime::Of(ctx.now, zones[z]);
+    s.local_paced.resize(zones.size());
+    for (size_t z = 0; z < zones.size(); ++z) {
+      s.local[z] = LocalTime::Of(ctx.now, zones[z]);
+      s.local_paced[z] = ctx.pacing_lead == absl::ZeroDuration()
+                             ? s.local[z]
+                             : LocalTime::Of(ctx.now + ctx.pacing_lead, zones[z]);
+    }
     // Page history: the items, industries and customers already on the page.
     s.page_history_items.clear();
     s.page_history_industries.clear();
@@ -300,29 +306,29 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
       DeliveryDetail d = ctx.services->Delivery(ctx, c.item);
       const bool clicks = item.goal_clicks;
       // Deliveries across servers: the store's total at the last refresh plus
-      // this process's since, counted once per server (the others deliver as
-      // much meanwhile; alone, that is the exact count).
-      const double delivered =
-          static_cast<double>(clicks ? d.confirmed.clicks : d.confirmed.requests) +
-          static_cast<double>(clicks ? d.local.clicks : d.local.requests) * ctx.servers;
+      // this process's since, counted once per server (the others deliver
+      // about as much meanwhile; alone, this is the exact count).
+      const double confirmed = static_cast<double>(clicks ? d.confirmed.clicks : d.confirmed.requests);
+      const double local = static_cast<double>(clicks ? d.local.clicks : d.local.requests);
+      const double delivered = confirmed + local * ctx.servers;
+      const double guarded = delivered;
+      const double goal = static_cast<double>(item.goal);
       double nod = 0;
       double expected = 0;
-      if (item.goal > 0 && delivered < static_cast<double>(item.goal)) {
+      if (item.goal > 0 && guarded < goal) {
         const CompiledSchedule& sc = item.schedule;
-        double elapsed =
-            ctx.pacing_lead == absl::ZeroDuration()
-                ? sc.DeliverableSecondsUntil(ctx.now, s.local[sc.zone])
-                : sc.DeliverableSecondsUntil(ctx.now + ctx.pacing_lead,
-                                             LocalTime::Of(ctx.now + ctx.pacing_lead,
-                                                           ctx.catalog->zones()[sc.zone]));
+        double elapsed = sc.DeliverableSecondsUntil(ctx.now + ctx.pacing_lead, s.local_paced[sc.zone]);
         double fraction = sc.total_seconds > 0 ? elapsed / sc.total_seconds : 1.0;
         expected = item.goal * fraction;
-        nod = Nod(expected, delivered, static_cast<double>(item.goal));
+        nod = Nod(expected, delivered, goal);
       }
       if (ctx.trace != nullptr) {
         const char* unit = clicks ? "clicks" : "requests";
-        std::string across = ctx.servers > 1 ? absl::StrFormat(" (estimated over %d servers)", ctx.servers) : "";
-        std::string why = delivered >= item.goal
+        std::string across =
+            ctx.servers > 1 ? absl::StrFormat(" (estimated over %d servers: %.0f in the store, %.0f here since)",
+                                              ctx.servers, confirmed, local)
+                            : "";
+        std::string why = guarded >= goal
                               ? absl::StrFormat("goal of %d %s reached%s", item.goal, unit, across)
                               : absl::StrFormat("need of delivery: %.0f of %d %s delivered%s, %.1f expected by now",
                                                 delivered, item.goal, unit, across, expected);

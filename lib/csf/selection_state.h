@@ -30,6 +30,7 @@ struct RequestScratch {
   std::vector<int32_t> page_history_customers;
   // Local civil time of the request per catalog zone.
   std::vector<LocalTime> local;       // the request time in each catalog zone
+  std::vector<LocalTime> local_paced; // the request time plus the pacing lead, per zone
   // Targeting.
   const CompiledCatalog* activation_catalog = nullptr;
   expr::Activation activation{size_t{0}};

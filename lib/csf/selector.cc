@@ -128,6 +128,9 @@ class Selector final : public ContentSelector, public SelectionServices {
     counters_ = std::move(*counters);
     EventRecorderOptions recorder_options;
     recorder_options.flush_interval = std::min(options_.flush_interval, absl::Milliseconds(200));
+    // Nothing is lost: when the store cannot keep up, requests wait for room
+    // (backpressure) instead of dropping events and their counts.
+    recorder_options.block_when_full = true;
     recorder_ = std::make_unique<EventRecorder>(&store_->events(), counters_.get(), recorder_options);
     binding_.store(MakeBinding(std::move(catalog), counters_->slots()));
     // Pruning relies on the initial score being Need of Delivery alone.

@@ -296,7 +296,9 @@ absl::Status Simulation::Setup() {
   v1::SqliteStoreConfig store_config;
   store_config.set_path(o_.out_dir + "/herald.db");
   store_config.set_synchronous(v1::SQLITE_SYNCHRONOUS_NORMAL);
-  auto store = registry_->Create<Store>("sqlite", store_config, CreateContext{registry_, o_.out_dir});
+  auto store = o_.store_uri.empty()
+                   ? registry_->Create<Store>("sqlite", store_config, CreateContext{registry_, o_.out_dir})
+                   : OpenStore(o_.store_uri, *registry_);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   r_.store = store_->Describe();
@@ -392,9 +394,6 @@ void Simulation::MakeUsers() {
     for (const char* interest : kInterests) {
       if (rng_.Chance(0.3)) interests->add_values(interest);
     }
-    auto* spend = v["last_visit_spend"].mutable_money_value();
-    spend->set_currency("USD");
-    spend->set_minor_units(static_cast<int64_t>(rng_.Below(20000)));
   }
 }
 

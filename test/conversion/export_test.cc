@@ -357,6 +357,29 @@ TEST_CASE("Conversion audiences are synchronized to Meta with new members added"
   CHECK(server.violations().empty());
 }
 
+TEST_CASE("Conversion audiences are synchronized to Google Customer Match user lists", "[conversion][google][audience]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  for (int i = 0; i < 6; ++i) f.Capture(i);
+  auto google = f.Google(server);
+  auto exporter = f.Exporter(google.get(), "google");
+  auto report = exporter->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->delivered == 6);
+  CHECK(report->audience_members == 6);
+  IdentifierHasher h;
+  auto members = server.members("Sales-Cards-PlatinumCreditCard-C");
+  CHECK(members.size() == 12);
+  CHECK(members.count(h.Hash("person0@gmail.com")) == 1);  // the gmail rule
+  f.Capture(7);
+  REQUIRE(exporter->RunOnce().ok());
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 14);
+  CHECK(server.user_lists() == 1);  // found by name the second time, not created again
+  CHECK(server.violations().empty());
+}
+
 TEST_CASE("The file destination writes JSON lines, Google's CSV template and member lists", "[conversion][file]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) f.Capture(i);

@@ -330,6 +330,98 @@ class GoogleStandIn : public StandInServer {
         access_(std::move(access_token)), now_(now_seconds) {
     server_.Post("/" + version_ + "/customers/" + customer_ + ":uploadClickConversions",
                  [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
+    // Customer Match: GAQL search, user list create, offline user data jobs.
+    server_.Post("/" + version_ + "/customers/" + customer_ + "/googleAds:search",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   if (!Authorized(req, res)) return;
+                   auto j = nlohmann::json::parse(req.body, nullptr, false);
+                   std::string q = j.is_object() && j.contains("query") && j["query"].is_string() ? j["query"].get<std::string>() : "";
+                   static const std::regex re(R"(FROM user_list WHERE user_list\.name = '(.*)'$)");
+                   std::smatch m;
+                   nlohmann::json results = nlohmann::json::array();
+                   std::lock_guard<std::mutex> lock(mu_);
+                   if (!std::regex_search(q, m, re)) violations_.push_back("bad GAQL: " + q);
+                   else if (user_lists_.count(m[1]) > 0) {
+                     results.push_back({{"userList", {{"resourceName", user_lists_[m[1]]}, {"name", m[1]}}}});
+                   }
+                   res.set_content(nlohmann::json{{"results", results}}.dump(), "application/json");
+                 });
+    server_.Post("/" + version_ + "/customers/" + customer_ + "/userLists:mutate",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   if (!Authorized(req, res)) return;
+                   auto j = nlohmann::json::parse(req.body, nullptr, false);
+                   std::lock_guard<std::mutex> lock(mu_);
+                   if (!j.is_object() || !j.contains("operations") || !j["operations"].is_array() || j["operations"].empty() ||
+                       !j["operations"][0].contains("create") || !j["operations"][0]["create"].contains("crmBasedUserList")) {
+                     violations_.push_back("bad userLists:mutate");
+                     res.status = 400;
+                     return;
+                   }
+                   std::string name = j["operations"][0]["create"].value("name", "");
+                   std::string rn = "customers/" + customer_ + "/userLists/" + std::to_string(100 + user_lists_.size());
+                   user_lists_[name] = rn;
+                   res.set_content(nlohmann::json{{"results", nlohmann::json::array({{{"resourceName", rn}}})}}.dump(), "application/json");
+                 });
+    server_.Post("/" + version_ + "/customers/" + customer_ + "/offlineUserDataJobs:create",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   if (!Authorized(req, res)) return;
+                   auto j = nlohmann::json::parse(req.body, nullptr, false);
+                   std::lock_guard<std::mutex> lock(mu_);
+                   std::string list;
+                   if (j.is_object() && j.contains("job") && j["job"].value("type", "") == "CUSTOMER_MATCH_USER_LIST" &&
+                       j["job"].contains("customerMatchUserListMetadata")) {
+                     list = j["job"]["customerMatchUserListMetadata"].value("userList", "");
+                   }
+                   if (list.empty()) violations_.push_back("bad offlineUserDataJobs:create");
+                   std::string rn = "customers/" + customer_ + "/offlineUserDataJobs/" + std::to_string(500 + jobs_.size());
+                   jobs_[rn] = list;
+                   res.set_content(nlohmann::json{{"resourceName", rn}}.dump(), "application/json");
+                 });
+    server_.Post(R"(/v\d+/(customers/\d+/offlineUserDataJobs/\d+):(addOperations|run))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   if (!Authorized(req, res)) return;
+                   std::string job = req.matches[1], verb = req.matches[2];
+                   std::lock_guard<std::mutex> lock(mu_);
+                   if (jobs_.count(job) == 0) {
+                     violations_.push_back("unknown job " + job);
+                     res.status = 404;
+                     return;
+                   }
+                   if (verb == "run") {
+                     for (const auto& m : pending_[job]) members_[jobs_[job]].insert(m);
+                     res.set_content(nlohmann::json{{"name", job + "/operations/1"}}.dump(), "application/json");
+                     return;
+                   }
+                   auto j = nlohmann::json::parse(req.body, nullptr, false);
+                   if (!j.is_object() || !j.contains("operations") || !j["operations"].is_array()) {
+                     violations_.push_back("addOperations without operations");
+                   } else {
+                     for (const auto& op : j["operations"]) {
+                       if (!op.contains("create") || !op["create"].contains("userIdentifiers")) continue;
+                       for (const auto& id : op["create"]["userIdentifiers"]) {
+                         for (auto it = id.begin(); it != id.end(); ++it) {
+                           std::string v = it.value().is_string() ? it.value().get<std::string>() : "";
+                           if (!IsLowerHex64(v)) violations_.push_back("member not a hash: " + v);
+                           pending_[job].push_back(v);
+                         }
+                       }
+                     }
+                   }
+                   res.set_content("{}", "application/json");
+                 });
+  }
+
+  // Members of the user list named `name` (after its jobs ran).
+  std::set<std::string> members(const std::string& name) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto l = user_lists_.find(name);
+    if (l == user_lists_.end()) return {};
+    auto it = members_.find(l->second);
+    return it == members_.end() ? std::set<std::string>() : it->second;
+  }
+  size_t user_lists() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return user_lists_.size();
   }
 
   std::map<std::string, int> received() const {  // orderId -> times accepted (1 = once)
@@ -389,7 +481,7 @@ class GoogleStandIn : public StandInServer {
     return true;
   }
 
-  void Upload(const httplib::Request& req, httplib::Response& res) {
+  bool Authorized(const httplib::Request& req, httplib::Response& res) {
     ++requests_;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -399,8 +491,13 @@ class GoogleStandIn : public StandInServer {
         req.get_header_value("developer-token") != developer_) {
       RpcError(res, 401, "UNAUTHENTICATED", "Request is missing required authentication credential.",
                {{"authenticationError", "AUTHENTICATION_ERROR"}});
-      return;
+      return false;
     }
+    return true;
+  }
+
+  void Upload(const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(req, res)) return;
     Fault fault = NextFault();
     if (fault == Fault::k429) {
       res.set_header("Retry-After", std::to_string(retry_after_seconds));
@@ -520,6 +617,10 @@ class GoogleStandIn : public StandInServer {
   std::vector<nlohmann::json> conversions_;
   std::set<std::string> transient_once_;
   std::atomic<int> duplicates_{0};
+  std::map<std::string, std::string> user_lists_;           // name -> resource name
+  std::map<std::string, std::string> jobs_;                 // job -> user list
+  std::map<std::string, std::vector<std::string>> pending_; // job -> identifiers added
+  std::map<std::string, std::set<std::string>> members_;    // user list -> identifiers
 };
 
 }  // namespace herald::testing

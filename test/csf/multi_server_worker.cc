@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   absl::Time next_debug = absl::Now();
   while (absl::Now() < stop) {
     if (debug && absl::Now() >= next_debug) {
-      next_debug += absl::Seconds(2);
+      next_debug += absl::Milliseconds(1000);
       herald::SelectionRequest traced = request;
       traced.time = absl::Now();
       traced.trace = true;

@@ -38,7 +38,7 @@ struct Served {
     port = server.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     thread = std::thread([this] { server.listen_after_bind(); });
-    server.wait_until_ready();
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     client = std::make_unique<httplib::Client>("127.0.0.1", port);
   }
   ~Served() {

@@ -2,7 +2,7 @@
 // then the reports.
 //
 //   herald simulate --catalog FILE [--out DIR] [--page-views N] [--days D]
-//                   [--start YYYY-MM-DD] [--users N] [--click-rate R]
+//                   [--store URI] [--start YYYY-MM-DD] [--users N] [--click-rate R]
 //                   [--checkout-rate R] [--purchase-rate R] [--seed N]
 //                   [--no-mail] [--no-export] [--json] [--html FILE]
 //
@@ -73,6 +73,8 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--out", a->options.out_dir,
                   "directory for the SQLite store, Maildir and conversions file (earlier ones replaced)")
       ->capture_default_str();
+  cmd->add_option("--store", a->options.store_uri,
+                  "store URI instead of DIR/herald.db: memory, sqlite:PATH, postgresql://...");
   cmd->add_option("--page-views", a->options.page_views, "page views to simulate")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
