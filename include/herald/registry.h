@@ -47,6 +47,9 @@ class Store;
 // Everything a factory may need to build its product. Members are borrowed:
 // they must outlive the created product unless documented otherwise.
 struct CreateContext {
+  CreateContext() = default;
+  explicit CreateContext(const Registry* r) : registry(r) {}
+
   const Registry* registry = nullptr;  // to create nested extensions
   std::string base_dir;                // relative paths in configs resolve against it; empty = cwd
   Store* store = nullptr;              // the stores of the running site (herald/store.h); may be null

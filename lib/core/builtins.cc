@@ -1,5 +1,6 @@
 #include "herald/builtins.h"
 
+#include "herald/conversion.h"
 #include "herald/discount.h"
 #include "herald/mail.h"
 #include "herald/selection.h"
@@ -12,6 +13,7 @@ absl::Status RegisterBuiltins(Registry* registry) {
   RegisterSelectionComponents(registry);
   RegisterDiscountComponents(registry);
   RegisterMailComponents(registry);
+  RegisterConversionComponents(registry);
   if (absl::Status s = RegisterStoreBackends(registry); !s.ok()) return s;
   return absl::OkStatus();
 }

@@ -506,7 +506,10 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
   if (group == kHome || group == kKitchen) {
     if (absl::Status s = show(rect_request_, false); !s.ok()) return s;
   }
-  if (group == kKitchen || group == kCheckout) {
+  if (group == kKitchen || group == kCheckout || group == kGarden) {
+    // The garden (paint) page shows three discount ads: Fabrikam's
+    // click-for-10% among them.
+    discount_request_.count = group == kGarden ? 3 : 1;
     if (absl::Status s = show(discount_request_, true); !s.ok()) return s;
   }
   // Browsing fills the basket: a product of this shelf now and then.
@@ -817,13 +820,16 @@ absl::Status Simulation::Reports() {
                            Money(revenue_), " USD; WELCOME5 redeemed ", r_.coupons_redeemed, ", refused ",
                            r_.coupons_refused);
   discounts.columns = {{"discount", "Discount", K::kText},    {"priority", "Priority", K::kInteger},
+                       {"ad_shown", "Ad shown", K::kInteger},
                        {"orders", "Orders", K::kInteger},      {"order_share", "% of orders", K::kPercent},
                        {"units", "Units", K::kInteger},        {"amount", "Amount (USD)", K::kText}};
   for (const CompiledItem& item : items) {
     if (item.kind != ItemKind::kDiscount) continue;
     DiscountTally t;
     if (auto it = discounts_given_.find(item.id); it != discounts_given_.end()) t = it->second;
-    discounts.rows.push_back({item.name, static_cast<int64_t>(item.priority), t.orders,
+    auto shown = shown_.find(item.id);
+    discounts.rows.push_back({item.name, static_cast<int64_t>(item.priority),
+                              shown == shown_.end() ? int64_t{0} : shown->second, t.orders,
                               Percent(static_cast<double>(t.orders), static_cast<double>(r_.orders)), t.units,
                               Money(t.amount)});
   }

@@ -171,7 +171,7 @@ struct Fixture {
   }
 };
 
-TEST_CASE("Meta: every conversion is delivered once per event id through 429, 500, timeouts and resets",
+TEST_CASE("Meta: every conversion is delivered once per event id through 429 - 500 - timeouts and resets",
           "[conversion][meta][faults]") {
   Fixture f;
   MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
@@ -250,7 +250,7 @@ TEST_CASE("Meta: one invalid event never sinks its batch", "[conversion][meta]")
   CHECK(f.Watermark("meta") == f.LastSequence());
 }
 
-TEST_CASE("Meta: transient failures past the retries hold the watermark; the next run loses nothing",
+TEST_CASE("Meta: transient failures past the retries hold the watermark - the next run loses nothing",
           "[conversion][meta][faults]") {
   Fixture f;
   MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
@@ -277,7 +277,7 @@ TEST_CASE("Meta: transient failures past the retries hold the watermark; the nex
   CHECK(f.Watermark("meta") == f.LastSequence());
 }
 
-TEST_CASE("Google: partial failures are recorded per event; duplicates count as delivered", "[conversion][google][faults]") {
+TEST_CASE("Google: partial failures are recorded per event - duplicates count as delivered", "[conversion][google][faults]") {
   Fixture f;
   GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
   server.Start();
@@ -380,7 +380,7 @@ TEST_CASE("Conversion audiences are synchronized to Google Customer Match user l
   CHECK(server.violations().empty());
 }
 
-TEST_CASE("The file destination writes JSON lines, Google's CSV template and member lists", "[conversion][file]") {
+TEST_CASE("The file destination writes JSON lines - Google's CSV template and member lists", "[conversion][file]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) f.Capture(i);
   f.Capture(7, "PlatinumCreditCard", v1::OUTCOME_ACCEPTED, absl::Hours(1), false);  // no gclid: not for CSV
@@ -426,7 +426,7 @@ TEST_CASE("The file destination writes JSON lines, Google's CSV template and mem
   CHECK(sheet.find(",10.00,USD\n") != std::string::npos);
 }
 
-TEST_CASE("Credentials never appear in reports, traces or errors", "[conversion][credentials]") {
+TEST_CASE("Credentials never appear in reports - traces or errors", "[conversion][credentials]") {
   Fixture f;
   MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
   server.echo_token_in_errors = true;
@@ -472,7 +472,7 @@ TEST_CASE("Credentials never appear in reports, traces or errors", "[conversion]
   CHECK(*file_token == kMetaToken);
 }
 
-TEST_CASE("One exporter per destination: the lease makes others wait, also across stores", "[conversion][lease]") {
+TEST_CASE("One exporter per destination: the lease makes others wait - also across stores", "[conversion][lease]") {
   Fixture f;
   for (int i = 0; i < 3; ++i) f.Capture(i);
   v1::FileDestinationConfig c;
@@ -523,7 +523,7 @@ TEST_CASE("One exporter per destination: the lease makes others wait, also acros
 #endif
 }
 
-TEST_CASE("The schedule is off until started, then runs every interval", "[conversion][schedule]") {
+TEST_CASE("The schedule is off until started - then runs every interval", "[conversion][schedule]") {
   Fixture f;
   f.Capture(1);
   v1::FileDestinationConfig c;

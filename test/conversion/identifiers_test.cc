@@ -91,7 +91,7 @@ v1::InteractionRecord Accepted() {
   return r;
 }
 
-TEST_CASE("CaptureResponse records a valid response with an id, a time and a sequence", "[conversion][capture]") {
+TEST_CASE("CaptureResponse records a valid response with an id - a time and a sequence", "[conversion][capture]") {
   auto store = NewMemoryStore();
   auto captured = CaptureResponse(*store, Accepted());
   REQUIRE(captured.ok());

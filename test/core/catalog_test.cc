@@ -40,7 +40,7 @@ std::string All(const std::vector<CatalogIssue>& issues) {
   return out;
 }
 
-TEST_CASE("The example catalog loads, validates and compiles", "[catalog]") {
+TEST_CASE("The example catalog loads - validates and compiles", "[catalog]") {
   std::vector<CatalogIssue> issues;
   auto catalog = LoadCatalog(kExample, &issues);
   INFO(All(issues));
@@ -100,7 +100,7 @@ TEST_CASE("Campaign-level goaling splits the quantity by weight", "[catalog]") {
   CHECK((*third)->FindItem("ad1")->goal + (*third)->FindItem("ad2")->goal == 1000);
 }
 
-TEST_CASE("A broken catalog reports every error with file, line and object path", "[catalog]") {
+TEST_CASE("A broken catalog reports every error with file - line and object path", "[catalog]") {
   std::vector<CatalogIssue> issues;
   auto catalog = LoadCatalog(kBroken, &issues);
   REQUIRE(catalog.status().code() == absl::StatusCode::kInvalidArgument);
@@ -130,7 +130,7 @@ TEST_CASE("A broken catalog reports every error with file, line and object path"
              Catch::EndsWith(std::to_string(issues.size()) + " errors in " + kBroken));
 }
 
-TEST_CASE("Syntax errors name the line and column; missing files are NotFound", "[catalog]") {
+TEST_CASE("Syntax errors name the line and column - missing files are NotFound", "[catalog]") {
   std::vector<CatalogIssue> issues;
   auto bad = ParseCatalog("name: \"x\"\ncampaigns { id: \"a\" nme: \"b\" }\n", "syntax.textproto",
                           false, &issues);
@@ -158,7 +158,7 @@ TEST_CASE("JSON catalogs load and validate with object paths", "[catalog]") {
   CHECK_THAT(std::string(unknown_field.status().message()), Catch::StartsWith("c.json: invalid JSON"));
 }
 
-TEST_CASE("Expressions are type-checked at validation, with line and position", "[catalog]") {
+TEST_CASE("Expressions are type-checked at validation - with line and position", "[catalog]") {
   auto text = ReadAll(kExample);
   std::string broken = text;
   Replace(&broken, "expression: \"user.age >= 21\"", "expression: \"user.agee >= 21\"");

@@ -71,7 +71,7 @@ TEST_CASE("A pipeline runs its components stage by stage with typed configs", "[
   CHECK_THAT(trace.ToText(), Catch::Contains("[score] second: appended 7"));
 }
 
-TEST_CASE("ERROR_POLICY_FAIL stops the run; CONTINUE records and goes on", "[pipeline]") {
+TEST_CASE("ERROR_POLICY_FAIL stops the run - CONTINUE records and goes on", "[pipeline]") {
   Registry registry;
   RegisterTestComponents(&registry);
   auto fail = ParsePipelineDefinition(R"pb(
@@ -126,7 +126,7 @@ TEST_CASE("Broken pipeline definitions are refused with every error named", "[pi
   CHECK_THAT(m, Catch::Contains("stage \"format\" component \"Append\": value must be <= 1000"));
 }
 
-TEST_CASE("Pipeline definitions: syntax errors carry file and line; family is checked", "[pipeline]") {
+TEST_CASE("Pipeline definitions: syntax errors carry file and line - family is checked", "[pipeline]") {
   auto bad = ParsePipelineDefinition("family: \"selection\"\nstages { name: \"filter\" \n", "p.textproto");
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(std::string(bad.status().message()), Catch::StartsWith("p.textproto:3:"));

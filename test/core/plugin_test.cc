@@ -82,7 +82,7 @@ TEST_CASE("A plugin's config errors reach the pipeline builder", "[plugin]") {
              Catch::Contains("\"attribute\" is required"));
 }
 
-TEST_CASE("Broken plugins give a clear status, never a crash", "[plugin]") {
+TEST_CASE("Broken plugins give a clear status - never a crash", "[plugin]") {
   Registry registry;
   auto missing = LoadPlugin("/nonexistent/plugin.so", &registry);
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);

@@ -46,7 +46,7 @@ std::unique_ptr<FactoryBase> HelloFactory(std::string name = "hello") {
       });
 }
 
-TEST_CASE("Registry registers, finds and creates typed extensions", "[registry]") {
+TEST_CASE("Registry registers - finds and creates typed extensions", "[registry]") {
   Registry registry;
   REQUIRE(registry.Register(HelloFactory()).ok());
   auto factory = registry.Find("greeter", "hello");
@@ -100,7 +100,7 @@ TEST_CASE("A config of the wrong type is refused", "[registry]") {
         "value is required");
 }
 
-TEST_CASE("A child registry sees its parent; the parent does not see the child", "[registry]") {
+TEST_CASE("A child registry sees its parent - the parent does not see the child", "[registry]") {
   Registry parent;
   REQUIRE(parent.Register(HelloFactory("hello")).ok());
   Registry child(&parent);

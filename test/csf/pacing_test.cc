@@ -32,7 +32,7 @@ struct Sim {
   }
 };
 
-TEST_CASE("A paid ad with a goal of 10,000 over 7 days paces through 1,000,000 page views", "[pacing]") {
+TEST_CASE("A paid ad with a goal of 10000 over 7 days paces through 1000000 page views", "[pacing]") {
   CatalogBuilder b;
   auto* c = b.Campaign("c", "2026-06-01", "2026-06-07");  // 7 days, inclusive end
   CatalogBuilder::PaidAd(c, "paid", 10000);
@@ -69,7 +69,7 @@ TEST_CASE("A paid ad with a goal of 10,000 over 7 days paces through 1,000,000 p
   REQUIRE(sim.selector->Flush().ok());
 }
 
-TEST_CASE("Days-of-week and hour windows: the ad serves only inside them, and still meets its goal", "[pacing]") {
+TEST_CASE("Days-of-week and hour windows: the ad serves only inside them - and still meets its goal", "[pacing]") {
   CatalogBuilder b;
   auto* c = b.Campaign("c", "2026-06-01", "2026-06-14");  // two weeks, Monday to Sunday
   auto* ad = CatalogBuilder::PaidAd(c, "office-hours", 3000);

@@ -80,7 +80,7 @@ TEST_CASE("Paid ads are paced: each serves until it is 0.25% of its goal ahead",
   CHECK_THAT(text, Catch::Contains("winner"));
 }
 
-TEST_CASE("House ads serve when every paid ad is ahead, and when none is eligible", "[csf]") {
+TEST_CASE("House ads serve when every paid ad is ahead - and when none is eligible", "[csf]") {
   CatalogBuilder b;
   auto* c = b.Campaign("c", "2026-06-01", "2026-06-11");
   CatalogBuilder::PaidAd(c, "paid", 100);
@@ -105,7 +105,7 @@ TEST_CASE("House ads serve when every paid ad is ahead, and when none is eligibl
   CHECK(sports->winners.empty());
 }
 
-TEST_CASE("Filtering: size, schedule, inactive items, page history and industries", "[csf]") {
+TEST_CASE("Filtering: size - schedule - inactive items - page history and industries", "[csf]") {
   CatalogBuilder b;
   auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
   CatalogBuilder::PaidAd(c, "banner", 1000)->set_size("Banner");
@@ -181,7 +181,7 @@ TEST_CASE("Competing customers never share a page when exclusion is on", "[csf]"
   CHECK(exclusive->Select(req)->winners.empty());
 }
 
-TEST_CASE("Target groups: require, exclude, target boost and sponsor", "[csf]") {
+TEST_CASE("Target groups: require - exclude - target boost and sponsor", "[csf]") {
   CatalogBuilder b;
   auto* tg = b.TargetGroup("adults");
   auto* e = tg->add_entries();
@@ -224,7 +224,7 @@ TEST_CASE("Target groups: require, exclude, target boost and sponsor", "[csf]") 
   CHECK(Ids(unknown) == std::vector<std::string>{"rain", "sun"});
 }
 
-TEST_CASE("Exposure limits hold per session; history penalty rotates ads", "[csf]") {
+TEST_CASE("Exposure limits hold per session - history penalty rotates ads", "[csf]") {
   CatalogBuilder b;
   auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
   CatalogBuilder::PaidAd(c, "limited", 100000)->set_exposure_limit(2);

@@ -79,7 +79,7 @@ TEST_CASE("Usage limits per code hold under concurrent checkouts", "[discount][c
   CHECK(*store->coupons().CouponUses("SAVE10B") == 10);
 }
 
-TEST_CASE("Per-customer limits, idempotent commits and the advisory check", "[discount][coupon]") {
+TEST_CASE("Per-customer limits - idempotent commits and the advisory check", "[discount][coupon]") {
   auto catalog = CompileText(DiscountCatalogText(kCoupons));
   REQUIRE(catalog.ok());
   auto store = NewMemoryStore();

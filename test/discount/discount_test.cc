@@ -58,7 +58,7 @@ bool TraceHas(const v1::PricedBasket& priced, const std::string& subject, const 
 
 // ------------------------------------------------------------------ the spec's examples
 
-TEST_CASE("Telephone example: priorities 10, 20, 30 for a premier user", "[discount][spec]") {
+TEST_CASE("Telephone example: priorities 10 - 20 - 30 for a premier user", "[discount][spec]") {
   auto pricer = Pricer(Storefront());
   v1::Basket basket;
   basket.set_currency("USD");
@@ -132,7 +132,7 @@ TEST_CASE("Juice example: four cases with buy-one-get-one-half-price (10) and 10
   }
 }
 
-TEST_CASE("10% on the items of one manufacturer, click required", "[discount][spec]") {
+TEST_CASE("10% on the items of one manufacturer - click required", "[discount][spec]") {
   auto pricer = Pricer(Storefront());
   v1::Basket basket;
   basket.set_currency("USD");
@@ -166,7 +166,7 @@ TEST_CASE("Happy hour through an expression on the time", "[discount][spec]") {
   CHECK(UnitSummary(evening.lines(1)) == V{"none"});  // only items over $20
 }
 
-TEST_CASE("WELCOME5: a coupon order discount on the discounted subtotal, spread over the lines",
+TEST_CASE("WELCOME5: a coupon order discount on the discounted subtotal - spread over the lines",
           "[discount][spec]") {
   auto pricer = Pricer(Storefront());
   v1::Basket basket;
@@ -203,7 +203,7 @@ TEST_CASE("WELCOME5: a coupon order discount on the discounted subtotal, spread 
 
 // ------------------------------------------------------------------ semantics
 
-TEST_CASE("Equal priorities are broken by discount id, not catalog order", "[discount]") {
+TEST_CASE("Equal priorities are broken by discount id - not catalog order", "[discount]") {
   for (bool swapped : {false, true}) {
     std::string a = R"(items { id: "zeta" discount { priority: 5 offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } })";
     std::string b = R"(items { id: "alpha" discount { priority: 5 offer { kind: OFFER_KIND_PERCENT_OFF percent: 20 } } })";
@@ -219,7 +219,7 @@ TEST_CASE("Equal priorities are broken by discount id, not catalog order", "[dis
   }
 }
 
-TEST_CASE("Awards go to the most expensive units first, or the least expensive", "[discount]") {
+TEST_CASE("Awards go to the most expensive units first - or the least expensive", "[discount]") {
   for (auto order : {"AWARD_ORDER_MOST_EXPENSIVE_FIRST", "AWARD_ORDER_LEAST_EXPENSIVE_FIRST"}) {
     auto catalog = CompileText(DiscountCatalogText(std::string(R"(items { id: "two" discount {
         award { max_units: 2 } basket_limit: 1 award_order: )") + order + R"(
@@ -239,7 +239,7 @@ TEST_CASE("Awards go to the most expensive units first, or the least expensive",
   }
 }
 
-TEST_CASE("A value condition consumes units; 'buy anything' consumes nothing", "[discount]") {
+TEST_CASE("A value condition consumes units - 'buy anything' consumes nothing", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "spend20" discount { priority: 1
       condition { basis: CONDITION_BASIS_VALUE min_value_minor: 2000 expression: "product.category == 'food'" }
@@ -263,7 +263,7 @@ TEST_CASE("A value condition consumes units; 'buy anything' consumes nothing", "
   CHECK(UnitSummary(priced.lines(1)) == V{"award:spend20:750", "none"});
 }
 
-TEST_CASE("Fixed price never raises a price; amount off never goes below zero", "[discount]") {
+TEST_CASE("Fixed price never raises a price - amount off never goes below zero", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "fixed" discount { priority: 1 award { expression: "product.category == 'a'" }
       offer { kind: OFFER_KIND_FIXED_PRICE amount_minor: 500 currency: "USD" } } }
@@ -284,7 +284,7 @@ TEST_CASE("Fixed price never raises a price; amount off never goes below zero", 
   CHECK(priced.lines(2).adjusted_total_minor() == 0);
 }
 
-TEST_CASE("Percent rounding: half up once per discount and line, units add up", "[discount]") {
+TEST_CASE("Percent rounding: half up once per discount and line - units add up", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "p" discount { offer { kind: OFFER_KIND_PERCENT_OFF percent: 12.5 } } })"));
   REQUIRE(catalog.ok());
@@ -315,7 +315,7 @@ TEST_CASE("Percent rounding: half up once per discount and line, units add up", 
   }
 }
 
-TEST_CASE("Order percent off on the discounted subtotal; shipping percent", "[discount]") {
+TEST_CASE("Order percent off on the discounted subtotal - shipping percent", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "items-50" discount { priority: 1 award { expression: "product.category == 'a'" }
       offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } }
@@ -348,7 +348,7 @@ TEST_CASE("Order percent off on the discounted subtotal; shipping percent", "[di
   CHECK(priced.total_minor() == 2999 - 1000 - 1819 + 749);
 }
 
-TEST_CASE("Basket limit counts applications; award maximum per application", "[discount]") {
+TEST_CASE("Basket limit counts applications - award maximum per application", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "b2g1" discount { basket_limit: 2
       condition { min_quantity: 2 expression: "product.category == 'shirt'" }

@@ -14,7 +14,7 @@ namespace {
 
 using testing::Env;
 
-TEST_CASE("unknown names carry line:column, a caret and a suggestion", "[expr][errors]") {
+TEST_CASE("unknown names carry line:column - a caret and a suggestion", "[expr][errors]") {
   Env env;
   CHECK(env.CompileError("user.agee > 21") ==
         "1:6: unknown field user.agee; did you mean user.age?\n"
@@ -85,7 +85,7 @@ TEST_CASE("syntax errors", "[expr][errors][syntax]") {
   CHECK(env.CompileErrorLine("user.true") == "1:6: keyword 'true' cannot be a field name");
 }
 
-TEST_CASE("limits: depth, size and node count are errors, not crashes", "[expr][limits]") {
+TEST_CASE("limits: depth - size and node count are errors - not crashes", "[expr][limits]") {
   Env env;
   std::string deep(65, '(');
   deep += "1";

@@ -27,7 +27,7 @@ TEST_CASE("Overflow: int64 arithmetic beyond range is an error",
   CHECK(env.CompileErrorLine("9223372036854775808") == "1:1: integer literal out of range");
 }
 
-TEST_CASE("Arithmetic operators: int, double, division by zero",
+TEST_CASE("Arithmetic operators: int - double - division by zero",
           "[conformance][cel:langdef#arithmetic-operators]") {
   Env env;
   CHECK(env.Eval("1 + 2") == "3");
@@ -69,7 +69,7 @@ TEST_CASE("Numbers: int and double compare on one number line",
   CHECK(env.Eval("1 in [1.0, 2.0]") == "true");
 }
 
-TEST_CASE("Equality: values of different types are unequal; NaN is unequal to itself",
+TEST_CASE("Equality: values of different types are unequal - NaN is unequal to itself",
           "[conformance][cel:langdef#equality]") {
   Env env;
   CHECK(env.Eval("1 == 1") == "true");
@@ -89,7 +89,7 @@ TEST_CASE("Equality: values of different types are unequal; NaN is unequal to it
   CHECK(env.CompileErrorLine("'a' == 1") == "1:5: cannot compare string with int");
 }
 
-TEST_CASE("Ordering: int, double, string, bool, timestamp, duration",
+TEST_CASE("Ordering: int - double - string - bool - timestamp - duration",
           "[conformance][cel:langdef#ordering]") {
   Env env;
   CHECK(env.Eval("2 < 3") == "true");
@@ -158,7 +158,7 @@ TEST_CASE("Conditional operator: only the taken branch is evaluated",
         "1:6: branches of ?: have different types, int and string");
 }
 
-TEST_CASE("String and bytes values: escapes, raw and triple-quoted strings",
+TEST_CASE("String and bytes values: escapes - raw and triple-quoted strings",
           "[conformance][cel:langdef#string-and-bytes-values]") {
   Env env;
   CHECK(env.Eval("\"\"") == "\"\"");
@@ -184,7 +184,7 @@ TEST_CASE("String and bytes values: escapes, raw and triple-quoted strings",
   CHECK(env.CompileErrorLine("b'abc'") == "1:1: bytes literals are not supported");
 }
 
-TEST_CASE("Syntax: literals, precedence, comments, reserved words",
+TEST_CASE("Syntax: literals - precedence - comments - reserved words",
           "[conformance][cel:langdef#syntax]") {
   Env env;
   CHECK(env.Eval("0x1F") == "31");

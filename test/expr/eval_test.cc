@@ -52,7 +52,7 @@ TEST_CASE("the spec's examples", "[expr][eval][spec]") {
   CHECK(env.Eval(happy_hour) == "true");  // 18:30 in Los Angeles
 }
 
-TEST_CASE("absent attributes: has() is false, reads are errors, filters are false",
+TEST_CASE("absent attributes: has() is false - reads are errors - filters are false",
           "[expr][eval][missing]") {
   Env env;
   env.Unset("user.age");
@@ -239,7 +239,7 @@ TEST_CASE("list membership with non-constant elements", "[expr][eval][in]") {
         "1:6: a list with non-constant elements can only be used on the right of 'in'");
 }
 
-TEST_CASE("Activation: slots, Clear, Get", "[expr][activation]") {
+TEST_CASE("Activation: slots - Clear - Get", "[expr][activation]") {
   Env env;
   Slot age = env.schema().Find("user.age");
   CHECK(env.activation().has(age));
@@ -268,7 +268,7 @@ TEST_CASE("a value of the wrong type in a slot is an error value", "[expr][activ
   CHECK(env.Eval("now.getHours() > 3") == "error(no matching overload)");
 }
 
-TEST_CASE("Schema: declarations, conflicts, attributes, Resolve", "[expr][schema]") {
+TEST_CASE("Schema: declarations - conflicts - attributes - Resolve", "[expr][schema]") {
   Schema s;
   auto age = s.Declare("user.age", Type::kInt);
   REQUIRE(age.ok());
@@ -300,7 +300,7 @@ TEST_CASE("Schema: declarations, conflicts, attributes, Resolve", "[expr][schema
   CHECK_FALSE(Schema::FromPairs({{"1x", Type::kInt}}).ok());
 }
 
-TEST_CASE("Program reports its slots, type and source", "[expr][program]") {
+TEST_CASE("Program reports its slots - type and source", "[expr][program]") {
   Env env;
   auto program = Compile("user.age > 1 && has(user.state) && user.age < 99", env.schema());
   REQUIRE(program.ok());

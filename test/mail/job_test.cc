@@ -67,7 +67,7 @@ const char kList[] =
     "5,Bob@example.org ,Bob again,E5\n"
     "6,dora@EXAMPLE.org,Dora,F6\n";
 
-TEST_CASE("A job sends each distinct valid address once, minus the opt-out lists", "[mail][job]") {
+TEST_CASE("A job sends each distinct valid address once - minus the opt-out lists", "[mail][job]") {
   Fixture f;
   MailJobSpec spec = f.Spec(kList);
   WriteFile(f.dir + "/site-optout.txt", "# site\n  carl@EXAMPLE.org \n");
@@ -153,7 +153,7 @@ TEST_CASE("Unsubscribe tokens are unguessable and turn into an opt-out", "[mail]
   CHECK(report->opted_out == 1);
 }
 
-TEST_CASE("Test sends ignore opt-out, use the first recipient's data and leave no ledger", "[mail][job]") {
+TEST_CASE("Test sends ignore opt-out - use the first recipient's data and leave no ledger", "[mail][job]") {
   Fixture f;
   MailJobSpec spec = f.Spec(kList);
   WriteFile(f.dir + "/item-optout.txt", "qa@contoso.example.com\n");
@@ -171,7 +171,7 @@ TEST_CASE("Test sends ignore opt-out, use the first recipient's data and leave n
   CHECK(f.store->mail_ledgers().GetJobState("newsletter").status().code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("4xx answers are retried with backoff, 5xx answers are permanent failures", "[mail][job]") {
+TEST_CASE("4xx answers are retried with backoff - 5xx answers are permanent failures", "[mail][job]") {
   Fixture f;
   MailJobSpec spec = f.Spec(kList);
   spec.mail.set_retries(2);
@@ -347,7 +347,7 @@ TEST_CASE("A third party adds a filter component and a transport", "[mail][job][
   CHECK(report->transport == "capture");
 }
 
-TEST_CASE("The maildir transport drops one file per message, atomically", "[mail][transport]") {
+TEST_CASE("The maildir transport drops one file per message - atomically", "[mail][transport]") {
   Fixture f;
   v1::MaildirTransportConfig config;
   config.set_path("maildir");

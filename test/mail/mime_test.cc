@@ -70,7 +70,7 @@ TEST_CASE("Quoted-printable output keeps lines within 76 octets and round-trips"
   CHECK(out.find("=3Dequals=C3=A9") != std::string::npos);
 }
 
-TEST_CASE("Composed messages decode, part by part, to what was intended", "[mail][mime]") {
+TEST_CASE("Composed messages decode - part by part - to what was intended", "[mail][mime]") {
   std::string dir = MakeTempDir("herald-att");
   std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
   for (int i = 0; i < 3000; ++i) png.push_back(char(i * 7));

@@ -163,7 +163,7 @@ TEST_CASE("report: campaign item summary", "[report]") {
         absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("report: reach and frequency per day, item and campaign", "[report]") {
+TEST_CASE("report: reach and frequency per day - item and campaign", "[report]") {
   auto store = TestStore();
   v1::Catalog catalog = TestCatalog();
   ReportOptions options;

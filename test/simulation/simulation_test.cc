@@ -79,7 +79,7 @@ struct Run {
   std::string Text() const { return ReplaceAll(RenderSimulationText(*report, false), dir, "OUT"); }
 };
 
-TEST_CASE("The same seed gives the same reports, byte for byte; another seed does not", "[simulation]") {
+TEST_CASE("The same seed gives the same reports byte for byte and another seed does not", "[simulation]") {
   Run a(7), b(7), c(8);
   REQUIRE(a.report.ok());
   REQUIRE(b.report.ok());
@@ -92,7 +92,7 @@ TEST_CASE("The same seed gives the same reports, byte for byte; another seed doe
   CHECK(ReadFile(a.dir + "/conversions.jsonl") == ReadFile(b.dir + "/conversions.jsonl"));
 }
 
-TEST_CASE("The reports are sane: paced delivery, house fill by weight, discounts, mail, conversions",
+TEST_CASE("The reports are sane: paced delivery and house fill by weight and discounts and mail and conversions",
           "[simulation]") {
   Run run(11, 120'000);
   REQUIRE(run.report.ok());
@@ -220,7 +220,7 @@ std::string WithoutTime(const std::string& text) {
   return out;
 }
 
-TEST_CASE("herald simulate prints the reports, deterministically with --seed; --json and --html", "[simulation][cli]") {
+TEST_CASE("herald simulate prints the reports and deterministically with --seed and --json and --html", "[simulation][cli]") {
   const std::string herald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
   const std::string dir = TempDir();
   const std::string base = herald + " simulate --catalog " + kCatalog + " --page-views 20000 --users 3000 --seed 3 --out " + dir;

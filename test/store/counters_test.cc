@@ -271,7 +271,7 @@ TEST_CASE("EventRecorder: a full queue drops (counted) instead of blocking", "[c
   }
 }
 
-TEST_CASE("EventRecorder: many threads appending, stop writes everything", "[counters]") {
+TEST_CASE("EventRecorder: many threads appending - stop writes everything", "[counters]") {
   auto store = NewMemoryStore();
   std::vector<std::string> ids = {"a"};
   auto counters = DeliveryCounters::Create(&store->counters(), ids);

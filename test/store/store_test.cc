@@ -85,7 +85,7 @@ TEST_CASE("postgresql store conformance", "[store][postgresql]") {
   testing::RunStoreConformance(fixture);
 }
 
-TEST_CASE("sqlite store: created in WAL mode, reopened with its data", "[store][sqlite]") {
+TEST_CASE("sqlite store: created in WAL mode - reopened with its data", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("site.db");
   Registry registry;
@@ -129,7 +129,7 @@ TEST_CASE("sqlite store: a corrupt file is a clear error and is left untouched",
   CHECK(after == junk);
 }
 
-TEST_CASE("sqlite store: a damaged Herald store is an error, never reset", "[store][sqlite]") {
+TEST_CASE("sqlite store: a damaged Herald store is an error - never reset", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("damaged.db");
   Registry registry;
@@ -186,7 +186,7 @@ TEST_CASE("sqlite store: a newer schema version is refused", "[store][sqlite]") 
   CHECK(std::string(store.status().message()).find("schema version 99") != std::string::npos);
 }
 
-TEST_CASE("OpenStore: URIs, registry and errors", "[store]") {
+TEST_CASE("OpenStore: URIs - registry and errors", "[store]") {
   TempDir dir;
   Registry registry;
   CHECK(MustOpen(OpenStore("memory", registry))->Describe() == "memory");
@@ -218,7 +218,7 @@ TEST_CASE("OpenStore: URIs, registry and errors", "[store]") {
   CHECK(registry.Create<Store>("sqlite", config, context).ok());
 }
 
-TEST_CASE("postgresql store: registration, bad connections, password never shown",
+TEST_CASE("postgresql store: registration - bad connections - password never shown",
           "[store][postgresql]") {
   Registry registry;
   REQUIRE(RegisterPostgresStore(&registry).ok());

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   herald::cli::AddReportCommand(app, env);
   herald::cli::AddPriceCommand(app, env);
   herald::cli::AddMailCommand(app, env);
+  herald::cli::AddCaptureCommand(app, env);
+  herald::cli::AddExportCommand(app, env);
   herald::cli::AddSimulateCommand(app, env);
 
   try {
