@@ -48,7 +48,8 @@ class Store;
 // they must outlive the created product unless documented otherwise.
 struct CreateContext {
   CreateContext() = default;
-  explicit CreateContext(const Registry* r) : registry(r) {}
+  explicit CreateContext(const Registry* r, std::string dir = {}, Store* s = nullptr)
+      : registry(r), base_dir(std::move(dir)), store(s) {}
 
   const Registry* registry = nullptr;  // to create nested extensions
   std::string base_dir;                // relative paths in configs resolve against it; empty = cwd
