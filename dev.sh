@@ -63,14 +63,16 @@ case "$cmd" in
     setup
     configure build
     build build
-    with_postgres run_ctest build -LE pending "$@"
+    # csf_multi_server_test: the 0.5% overshoot bound is not met yet (docs/operations.md).
+    with_postgres run_ctest build -E "^csf_multi_server_test" "$@"
     ;;
   sanitize)
     setup
     configure build-asan -DHERALD_SANITIZE=ON -DHERALD_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
     build build-asan
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    with_postgres run_ctest build-asan -LE "install|slow|pending" "$@"
+    # Leaves out the long simulations (10x slower under ASan) and the install test.
+    with_postgres run_ctest build-asan -LE "install|slow" -E "^(csf_pacing_test|csf_multi_server_test|simulation_test)" "$@"
     ;;
   fuzz)
     setup

@@ -148,7 +148,8 @@ class DeliveryCounters {
   Item* FindItem(std::string_view item_id) const;  // lock-free after the item exists; null if unknown
   absl::Status ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
   // EventRecorder: counts of a stored batch (item id, requests, clicks).
-  void AcknowledgeRecorded(std::span<const CounterDelta> deltas);
+  void AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
   void RunFlusher();
 
   CounterStore* const store_;

@@ -25,6 +25,10 @@ struct CounterSlots::Item {
   std::atomic<int64_t> inflight_clicks{0};
   std::atomic<int64_t> total_requests{0};
   std::atomic<int64_t> total_clicks{0};
+  // Odd while a background thread moves counts between the fields above
+  // (flush, acknowledgement, reload); readers retry, so a count in transit is
+  // seen exactly once (a seqlock; writers are serialized by totals_mu_).
+  std::atomic<uint64_t> version{0};
   // The store's totals at the last reload (Detail() splits on them).
   std::atomic<int64_t> loaded_requests{0};
   std::atomic<int64_t> loaded_clicks{0};
@@ -38,10 +42,34 @@ void CounterSlots::Add(int32_t index, int64_t requests, int64_t clicks) {
   if (clicks != 0) item->delta_clicks.fetch_add(clicks);
 }
 
+namespace {
+
+// Runs `read` until it saw no move in progress (see Item::version).
+template <typename Item, typename Read>
+void ReadConsistent(const Item* item, Read read) {
+  while (true) {
+    uint64_t before = item->version.load();
+    if (before & 1) continue;
+    read();
+    if (item->version.load() == before) return;
+  }
+}
+
+// Brackets a multi-field move of one item's counts.
+template <typename Item>
+struct Moving {
+  explicit Moving(Item* i) : item(i) { item->version.fetch_add(1); }
+  ~Moving() { item->version.fetch_add(1); }
+  Item* item;
+};
+
+}  // namespace
+
 ServedCount CounterSlots::Served(int32_t index) const {
   if (index < 0 || index >= size()) return {};
   const Item* item = items_[index];
   ServedCount out;
+  ReadConsistent(item, [&] {
   out.requests = item->delta_requests.load();
   out.requests += item->pending_requests.load();
   out.requests += item->inflight_requests.load();
@@ -50,6 +78,7 @@ ServedCount CounterSlots::Served(int32_t index) const {
   out.clicks += item->pending_clicks.load();
   out.clicks += item->inflight_clicks.load();
   out.clicks += item->total_clicks.load();
+  });
   return out;
 }
 
@@ -57,6 +86,7 @@ DeliveryDetail CounterSlots::Detail(int32_t index) const {
   if (index < 0 || index >= size()) return {};
   const Item* item = items_[index];
   DeliveryDetail out;
+  ReadConsistent(item, [&] {
   // Local: everything since the last reload (acknowledged or not).
   const int64_t loaded_r = item->loaded_requests.load();
   const int64_t loaded_c = item->loaded_clicks.load();
@@ -66,6 +96,7 @@ DeliveryDetail CounterSlots::Detail(int32_t index) const {
                      item->inflight_clicks.load() + item->total_clicks.load() - loaded_c;
   out.confirmed.requests = loaded_r;
   out.confirmed.clicks = loaded_c;
+  });
   return out;
 }
 
@@ -163,7 +194,7 @@ absl::Status DeliveryCounters::ReloadLocked() {
     auto it = by_id.find(id);
     int64_t requests = it == by_id.end() ? 0 : it->second->requests;
     int64_t clicks = it == by_id.end() ? 0 : it->second->clicks;
-    // total before loaded: Detail() never sees a local count below zero for long.
+    Moving<Item> moving(item.get());
     item->total_requests.store(requests);
     item->total_clicks.store(clicks);
     item->loaded_requests.store(requests);
@@ -186,11 +217,13 @@ absl::Status DeliveryCounters::Flush() {
   std::vector<Moved> moved;
   std::vector<CounterDelta> deltas;
   {
+    absl::MutexLock totals(&totals_mu_);  // the writers of Item::version take totals_mu_
     absl::MutexLock lock(&mu_);
     for (const auto& [id, owned] : items_) {
       Item* item = owned.get();
       int64_t r = item->delta_requests.load(), c = item->delta_clicks.load();
       if (r == 0 && c == 0) continue;
+      Moving<Item> moving(item);
       item->inflight_requests.fetch_add(r);
       item->inflight_clicks.fetch_add(c);
       item->delta_requests.fetch_sub(r);
@@ -202,6 +235,7 @@ absl::Status DeliveryCounters::Flush() {
   absl::Status written = deltas.empty() ? absl::OkStatus() : store_->AddCounterDeltas(deltas);
   absl::MutexLock lock(&totals_mu_);
   for (const Moved& m : moved) {
+    Moving<Item> moving(m.item);
     if (written.ok()) {
       m.item->total_requests.fetch_add(m.requests);
       m.item->total_clicks.fetch_add(m.clicks);
@@ -221,11 +255,11 @@ absl::Status DeliveryCounters::Flush() {
   return result;
 }
 
-void DeliveryCounters::AcknowledgeRecorded(std::span<const CounterDelta> deltas) {
-  absl::MutexLock lock(&totals_mu_);
+void DeliveryCounters::AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas) {
   for (const CounterDelta& d : deltas) {
     Item* item = FindItem(d.item_id);
     if (item == nullptr) continue;
+    Moving<Item> moving(item);
     item->total_requests.fetch_add(d.requests);
     item->total_clicks.fetch_add(d.clicks);
     item->pending_requests.fetch_sub(d.requests);
@@ -381,8 +415,17 @@ absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch) {
     }
     for (const auto& [id, c] : mine) counted.push_back(CounterDelta{std::string(id), c.first, c.second});
   }
-  absl::Status s = store_->RecordBatch(events, deltas);
-  if (s.ok() && counters_ != nullptr) counters_->AcknowledgeRecorded(counted);
+  absl::Status s;
+  if (counters_ != nullptr) {
+    // No reload between the commit and the acknowledgement: a reload in
+    // between would count the batch twice (in the store's total and still
+    // pending) until the next one.
+    absl::MutexLock totals(&counters_->totals_mu_);
+    s = store_->RecordBatch(events, deltas);
+    if (s.ok()) counters_->AcknowledgeRecordedLocked(counted);
+  } else {
+    s = store_->RecordBatch(events, deltas);
+  }
   // Give the events back to the batch (for a retry on failure).
   for (size_t i = 0; i < batch.size(); ++i) batch[i].event = std::move(events[i]);
   return s;
