@@ -2,6 +2,7 @@
 // and their registration.
 #include <fstream>
 
+#include "core/component_factory.h"
 #include "absl/random/random.h"
 #include "conversion/destinations.h"
 #include "conversion/encode.h"
@@ -18,18 +19,10 @@ using Comp = ConversionComponent;
 
 template <typename Config, typename Impl>
 std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
-  return MakeFactory<Comp, Config>(
-      std::move(name), std::move(description),
-      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
-        auto made = Impl::Make(config);
-        if (!made.ok()) return made.status();
-        return std::unique_ptr<Comp>(std::move(*made));
-      });
+  return internal::ComponentFactory<Comp, Config, Impl>(std::move(name), std::move(description));
 }
 
-absl::Status ConfigError(std::string_view component, std::string_view message) {
-  return absl::InvalidArgumentError(Cat(component, " config: ", message));
-}
+using internal::ConfigError;
 
 absl::Status NoRun(std::string_view component) {
   return absl::FailedPreconditionError(

@@ -1,5 +1,6 @@
 // The built-in components of the selection pipeline (ads and discount ads).
 // See herald/selection.h for the stages and docs/pacing.md for the formulas.
+#include "core/component_factory.h"
 #include "core/strings.h"
 #include <algorithm>
 #include <cmath>
@@ -39,18 +40,10 @@ using Comp = SelectionComponent;
 
 template <typename Config, typename Impl>
 std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
-  return MakeFactory<Comp, Config>(
-      std::move(name), std::move(description),
-      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
-        auto made = Impl::Make(config);
-        if (!made.ok()) return made.status();
-        return std::unique_ptr<Comp>(std::move(*made));
-      });
+  return internal::ComponentFactory<Comp, Config, Impl>(std::move(name), std::move(description));
 }
 
-absl::Status ConfigError(std::string_view component, std::string_view message) {
-  return absl::InvalidArgumentError(Cat(component, " config: ", message));
-}
+using internal::ConfigError;
 
 // ---------------------------------------------------------------- load_context
 

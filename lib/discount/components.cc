@@ -1,5 +1,6 @@
 // The built-in components of the basket pipeline (OrderDiscount). See
 // herald/discount.h for the stages and docs/discounts.md for the rules.
+#include "core/component_factory.h"
 #include "core/strings.h"
 
 #include <algorithm>
@@ -27,18 +28,10 @@ using Comp = BasketComponent;
 
 template <typename Config, typename Impl>
 std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
-  return MakeFactory<Comp, Config>(
-      std::move(name), std::move(description),
-      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
-        auto made = Impl::Make(config);
-        if (!made.ok()) return made.status();
-        return std::unique_ptr<Comp>(std::move(*made));
-      });
+  return internal::ComponentFactory<Comp, Config, Impl>(std::move(name), std::move(description));
 }
 
-absl::Status ConfigError(std::string_view component, std::string_view message) {
-  return absl::InvalidArgumentError(Cat(component, " config: ", message));
-}
+using internal::ConfigError;
 
 absl::Status NeedsWork(const BasketContext& ctx, std::string_view component) {
   if (ctx.work == nullptr || ctx.work->prepared == nullptr) {

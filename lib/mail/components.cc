@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/component_factory.h"
 #include "absl/time/clock.h"
 #include "core/strings.h"
 #include "herald/mail.h"
@@ -50,18 +51,10 @@ using Comp = MailComponent;
 
 template <typename Config, typename Impl>
 std::unique_ptr<FactoryBase> Factory(std::string name, std::string description) {
-  return MakeFactory<Comp, Config>(
-      std::move(name), std::move(description),
-      [](const Config& config, const CreateContext&) -> absl::StatusOr<std::unique_ptr<Comp>> {
-        auto made = Impl::Make(config);
-        if (!made.ok()) return made.status();
-        return std::unique_ptr<Comp>(std::move(*made));
-      });
+  return internal::ComponentFactory<Comp, Config, Impl>(std::move(name), std::move(description));
 }
 
-absl::Status ConfigError(std::string_view component, std::string_view message) {
-  return absl::InvalidArgumentError(Cat(component, " config: ", message));
-}
+using internal::ConfigError;
 
 absl::Status NoJob(std::string_view component) {
   return absl::FailedPreconditionError(Cat(component, ": the context has no job (run it through MailJob)"));
