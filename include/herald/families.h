@@ -35,7 +35,7 @@ inline constexpr FamilyInfo kSelectionFamily{
 inline constexpr FamilyInfo kBasketFamily{"basket", kBasketStages,
                                           "OrderDiscount: prices a basket"};
 inline constexpr FamilyInfo kMailFamily{"mail", kMailStages,
-                                        "DirectMailer: one recipient through a mail job"};
+                                        "DirectMailer: a batch of recipients through a mail job"};
 inline constexpr FamilyInfo kConversionFamily{
     "conversion", kConversionStages, "Conversion export: accepted offers to ad platforms"};
 
