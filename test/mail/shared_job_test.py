@@ -6,6 +6,7 @@ scripts/pg_test_server.sh); without it the test passes with a WARN.
   shared_job_test.py RUNNER [--recipients 3000] [--processes 3]"""
 import argparse
 import json
+import time
 import os
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def main():
             if p > 0:
                 cmd.append("--join")  # only the first may requeue in-flight recipients
             children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            if p == 0:
+                # The first process requeues recipients left in flight by a
+                # crashed run, at its start; joiners must not be claiming yet
+                # (in-flight claims carry no owner or age: docs/mail.md).
+                time.sleep(0.3)
         reports = []
         for c in children:
             out, err = c.communicate(timeout=300)
