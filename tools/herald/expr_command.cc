@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "commands.h"
 #include "herald/expr.h"
+#include "nlohmann/json.hpp"
 
 namespace herald::cli {
 namespace {
@@ -45,26 +46,7 @@ struct ExprOptions {
 absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool ParseTypeName(std::string_view name, expr::Type* type) {
