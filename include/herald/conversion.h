@@ -238,6 +238,9 @@ class Destination : public Extension {
   virtual BatchResult SendBatch(std::span<ConversionEvent* const> events) = 0;
   // Adds members to the audience named `audience` (created when missing).
   // Adding a present member is harmless. Unimplemented = no audiences.
+  // OK only once the platform has processed the members (google_ads polls
+  // its offline user data job until SUCCESS); an error fails the page, which
+  // is then sent again next run.
   virtual absl::Status AddAudienceMembers(std::string_view audience,
                                           std::span<const AudienceMember> members) {
     return absl::UnimplementedError("this destination has no audiences");

@@ -63,6 +63,16 @@ namespace herald {
 struct DeliveryCountersOptions {
   absl::Duration flush_interval = absl::Seconds(1);  // how often deltas are written and totals reloaded
   bool start_flusher = true;  // false: nothing happens until Flush() (tests, single-shot tools)
+  // Quota leases (docs/operations.md, "Quota leases"): an item given a quota
+  // goal (CounterSlots::SetQuotaGoal) delivers only units leased from the
+  // store (CounterStore::LeaseQuota), so all servers sharing the store
+  // together never pass its goal. A background leaser keeps each item's local
+  // balance at about `lease_horizon` of its recent consumption (at least
+  // `min_lease`), looking every `lease_poll`; Stop() gives unused units back.
+  bool lease_quota = false;
+  absl::Duration lease_horizon = absl::Milliseconds(200);
+  absl::Duration lease_poll = absl::Milliseconds(10);
+  int64_t min_lease = 4;
 };
 
 // Requests and clicks of one item as seen by this process.
@@ -93,6 +103,19 @@ class CounterSlots {
   DeliveryDetail Detail(int32_t index) const;
   // The index of `item_id`, or -1.
   int32_t IndexOf(std::string_view item_id) const;
+
+  // Quota leases (DeliveryCountersOptions::lease_quota; without it these
+  // methods do nothing and TakeQuota always succeeds). The item's request
+  // goal; 0 = none (never limited). The latest call wins for an item id.
+  void SetQuotaGoal(int32_t index, int64_t goal);
+  // Takes one unit of the item's leased quota. True when the item has no
+  // quota goal, leasing is off, or a unit was taken; false when the local
+  // balance is empty (the leaser is told to lease more). Lock-free.
+  bool TakeQuota(int32_t index);
+  // Gives back a unit TakeQuota took but the caller did not use. Lock-free.
+  void ReturnQuota(int32_t index);
+  // Units of quota this process holds for the item (0 without a quota goal).
+  int64_t QuotaBalance(int32_t index) const;
   int32_t size() const { return static_cast<int32_t>(ids_.size()); }
   const std::string& item_id(int32_t index) const { return ids_[index]; }
 
@@ -103,6 +126,7 @@ class CounterSlots {
   std::vector<std::string> ids_;
   std::vector<Item*> items_;  // owned by the DeliveryCounters
   StringMap<int32_t> index_;
+  bool leasing_ = false;      // DeliveryCountersOptions::lease_quota
 };
 
 class DeliveryCounters {
@@ -133,11 +157,17 @@ class DeliveryCounters {
   absl::Status Flush();
   // Reloads the global totals only.
   absl::Status Reload();
-  // Stops the flusher and flushes. Idempotent; later Adds stay in memory.
+  // Stops the flusher and the leaser, flushes, and gives unused quota back.
+  // Idempotent; later Adds stay in memory.
   absl::Status Stop();
+  // One round of the quota leaser (what its thread does every lease_poll):
+  // tops up every item whose balance ran low. Returns the first error.
+  absl::Status LeaseRound();
 
   // The status of the last background flush (OK before the first one).
   absl::Status last_flush_status() const;
+  // The status of the last lease round (OK before the first one).
+  absl::Status last_lease_status() const;
   absl::Duration flush_interval() const { return options_.flush_interval; }
 
  private:
@@ -151,6 +181,8 @@ class DeliveryCounters {
   void AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
   void RunFlusher();
+  void RunLeaser();
+  absl::Status ReturnQuotaToStore();
 
   CounterStore* const store_;
   const DeliveryCountersOptions options_;
@@ -167,12 +199,16 @@ class DeliveryCounters {
   absl::Mutex totals_mu_;  // orders total updates: reloads vs acknowledgements
   mutable absl::Mutex status_mu_;
   absl::Status last_status_ ABSL_GUARDED_BY(status_mu_);
+  absl::Status last_lease_status_ ABSL_GUARDED_BY(status_mu_);
+  absl::Mutex lease_mu_;  // one lease round at a time
+  absl::Time last_lease_round_ ABSL_GUARDED_BY(lease_mu_) = absl::InfinitePast();
 
   absl::Mutex stop_mu_;
   absl::CondVar stop_cv_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread flusher_;
+  std::thread leaser_;
 };
 
 struct EventRecorderOptions {
@@ -209,13 +245,22 @@ class EventRecorder {
   int64_t queued() const;   // events waiting
 
  private:
+  // An event as queued: flat, its short strings inline, so that the request
+  // thread allocates nothing the writer thread has to free (the writer turns
+  // a batch into the events it reuses from batch to batch).
   struct Queued {
-    v1::Event event;
-    CounterSlots::Item* item;  // the in-memory counter Append added to, or null
+    int64_t seconds = 0;
+    int32_t nanos = 0;
+    bool has_time = false;
+    v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;
+    int64_t count = 0;
+    std::string custom_name, user_id, session_id, item_id, campaign_id, page_group;
+    CounterSlots::Item* item = nullptr;  // the in-memory counter Append added to, or null
   };
   void RunWriter();
   // Writes one batch from the head of the queue; called by the writer only.
-  absl::Status WriteBatch(std::vector<Queued>& batch);
+  // `events` is the writer's buffer, reused from batch to batch.
+  absl::Status WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& events);
 
   EventStore* const store_;
   DeliveryCounters* const counters_;

@@ -2,8 +2,9 @@
 // recipient list through a pipeline that third parties can extend.
 //
 // A MailJob sends one DirectMail item (herald.v1.DirectMail) to its recipient
-// list. Recipients are loaded once (a CSV file with a header row, or a
-// registered "recipient_source"), keyed by their normalized address, and
+// list. Recipients are loaded once (a CSV file with a header row, a table in
+// the job's store (RecipientTableStore), or a registered "recipient_source"),
+// keyed by their normalized address, and
 // written to the job's ledger in the Store (MailLedgerStore). Workers then
 // claim batches of pending recipients and run each batch through the "mail"
 // pipeline (herald/families.h):
@@ -21,11 +22,14 @@
 // a component handles every item whose state says it is still live.
 //
 // Ledger order (docs/mail.md): ClaimPending marks a batch kSending durably,
-// the batch is composed and sent, then MarkRecipients records kSent / kFailed
-// / kSkipped. A job killed at any moment and resumed re-sends only recipients
-// still in kSending (the in-flight ones): at most MailerOptions::batch_size
-// times MailerOptions::workers recipients per killed process may receive a
-// second copy; nobody else does, and nobody is skipped.
+// with its owner (this instance's worker id) and time, the batch is composed
+// and sent, then MarkRecipients records kSent / kFailed / kSkipped. A job
+// killed at any moment and resumed re-sends only recipients still in
+// kSending whose claim is stale (older than MailerOptions::claim_timeout) or
+// whose owner the operator names (requeue_claims_of): at most
+// MailerOptions::batch_size times MailerOptions::workers recipients per
+// killed process may receive a second copy; nobody else does, and nobody is
+// skipped. Any process of a shared job may recover: live claims are fresh.
 //
 // Unsubscribe: every campaign message carries List-Unsubscribe (mailto and
 // https, each with a per-recipient token) and List-Unsubscribe-Post (RFC 8058).
@@ -339,10 +343,20 @@ struct MailerOptions {
   const v1::PipelineDefinition* pipeline = nullptr;  // null = DefaultMailPipeline()
   int workers = 1;                      // threads claiming batches
   int batch_size = 32;                  // recipients claimed at once: the in-flight bound per worker
-  std::string worker_id;                // ledger claims; empty = "<host>:<pid>"
+  std::string worker_id;                // claim owner base; empty = "<host>:<pid>". Each MailJob
+                                        // claims as "<worker_id>/<8 random hex>" (unique per
+                                        // instance; threads add "/<n>"): MailReport::worker_id
   std::string unsubscribe_secret;       // HMAC key of unsubscribe tokens; empty = a random one (tokens die with the run)
-  bool recover_in_flight = true;        // resume: requeue recipients left kSending by a dead run
-                                        // (false when joining a job other live processes run)
+  bool recover_in_flight = true;        // requeue claims of dead runs (below); false = never
+  absl::Duration claim_timeout = absl::Minutes(15);  // a kSending claim older than this is
+                                        // presumed dead and requeued (at start, and when nothing
+                                        // is pending); keep it well above the longest batch
+                                        // (retries x timeouts): a live claim older than it may
+                                        // be sent twice
+  std::vector<std::string> requeue_claims_of;  // at start, also requeue every claim of these
+                                        // owners whatever its age: worker ids of runs the
+                                        // operator knows are dead (a worker id matches its
+                                        // instances "<id>/...")
   bool trace = false;                   // keep a pipeline trace of the first batch in the report
   absl::Duration progress_interval = absl::Milliseconds(200);
   std::function<void(const MailProgress&)> progress;  // called from the runner thread
@@ -366,6 +380,7 @@ struct MailReport {
   absl::Duration duration;              // this run
   double rate = 0;                      // messages sent per second this run
   std::string transport;
+  std::string worker_id;                // this run's claim owner (for requeue_claims_of)
   std::string trace;                    // MailerOptions::trace: the first batch's trace
 
   std::string ToText() const;

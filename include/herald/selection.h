@@ -120,6 +120,7 @@ struct SelectionContext : PipelineContext {
   double pruned_bound = 0;           // no left-out ad's NOD x target boost exceeds this
   double max_multiplier = 1;         // product of the components' MaxScoreMultiplier
   int servers = 1;                   // SelectorOptions::servers
+  bool quota_leases = false;         // SelectorOptions::quota_leases, resolved
   absl::Duration pacing_lead;        // SelectorOptions::pacing_lead, resolved
   bool needs_exhaustive = false;
 
@@ -159,6 +160,15 @@ struct SelectorOptions {
   // still finish a goal before the campaign ends. Default (infinite): none
   // for one server, 3 flush intervals for several.
   absl::Duration pacing_lead = absl::InfiniteDuration();
+  // Quota leases (docs/operations.md, "Quota leases"): a paid ad goaled by
+  // requests wins only with a unit of quota leased from the store, so servers
+  // sharing the store never pass its goal together. kAuto: on when
+  // servers > 1. The leases are sized to about lease_horizon of each ad's
+  // recent delivery; unused units go back to the store when the selector is
+  // destroyed.
+  enum class QuotaLeases { kAuto, kOn, kOff };
+  QuotaLeases quota_leases = QuotaLeases::kAuto;
+  absl::Duration lease_horizon = absl::Milliseconds(200);
 };
 
 // What a selector is built from. Pointers are borrowed and must outlive it.

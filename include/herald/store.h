@@ -9,6 +9,7 @@
 //   MailLedgerStore   per-job recipient states of direct-mail jobs
 //   WatermarkStore    export positions per destination, and named leases
 //   CouponStore       coupon redemptions with atomic usage limits
+//   RecipientTableStore  recipient lists as tables (direct-mail recipients.store_table)
 //
 // Hot paths never call a Store: the selector keeps counters and histories in
 // memory and a background flusher hands batches to the store (see
@@ -69,6 +70,17 @@ class CounterStore {
   virtual absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) = 0;
   // The global totals of every item with any delivery.
   virtual absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() = 0;
+  // Request quota leased to servers (docs/operations.md, "Quota leases").
+  // Atomically, across every process sharing the store: a positive `delta`
+  // grants min(delta, max(0, limit - leased)) units and adds them to the
+  // item's leased total; a negative `delta` gives unused units back (the total
+  // never drops below zero). Returns the change made (0..delta for a grant,
+  // delta..0 for a return). The first lease of an item starts its total at the
+  // item's stored request count, so deliveries counted before leasing began
+  // are not leased again. InvalidArgument for an empty item id or a negative
+  // limit. Durable when it returns.
+  virtual absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit,
+                                             int64_t delta) = 0;
 };
 
 struct EventQuery {
@@ -132,6 +144,20 @@ struct LedgerEntry {
   RecipientState state = RecipientState::kPending;
   std::string detail;         // failure reason, skip reason, or transport id
   int32_t attempts = 0;
+  // The last claim (ClaimPending): its owner (the worker id) and when it was
+  // made (the store's clock; InfinitePast for claims made before the ledger
+  // recorded claim times). Read by InFlight; ignored by MarkRecipients.
+  std::string worker;
+  absl::Time claimed_at = absl::InfinitePast();
+};
+
+// Which in-flight (kSending) claims RequeueClaims gives back to kPending.
+struct ClaimRequeue {
+  // Claims made longer ago than this (the store's clock); infinite = none by age.
+  absl::Duration older_than = absl::InfiniteDuration();
+  // Claims owned by these workers, whatever their age: an owner matches its
+  // exact id and its threads' ids ("<owner>/<n>").
+  std::vector<std::string> owners;
 };
 
 class MailLedgerStore {
@@ -143,7 +169,8 @@ class MailLedgerStore {
   // Atomically moves up to `limit` kPending recipients to kSending for
   // `worker` and returns them, oldest added first (several workers, threads
   // or processes, never claim the same one). Each claim adds one to the
-  // recipient's `attempts`.
+  // recipient's `attempts` and records `worker` as its owner and the claim
+  // time (LedgerEntry::worker, claimed_at).
   virtual absl::StatusOr<std::vector<std::string>> ClaimPending(std::string_view job_id,
                                                                std::string_view worker,
                                                                int limit) = 0;
@@ -156,6 +183,14 @@ class MailLedgerStore {
   // Recipients left in kSending (by a crashed worker): returned for the
   // documented in-flight policy.
   virtual absl::StatusOr<std::vector<LedgerEntry>> InFlight(std::string_view job_id) = 0;
+  // Atomically moves the kSending recipients that `which` selects back to
+  // kPending with `detail`, and returns them (with the owner and time of the
+  // claim they had). A claim taken again in the meantime by another worker is
+  // a new claim and is judged by its own owner and age, so several processes
+  // may requeue at once without requeuing each other's live claims.
+  virtual absl::StatusOr<std::vector<LedgerEntry>> RequeueClaims(std::string_view job_id,
+                                                                 const ClaimRequeue& which,
+                                                                 std::string_view detail) = 0;
   // Counts per state, states with no recipient left out, in state order.
   virtual absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
       std::string_view job_id) = 0;
@@ -204,6 +239,38 @@ class CouponStore {
                                              std::string_view customer_id = {}) = 0;
 };
 
+// Recipient lists kept as tables in the store, for direct-mail jobs
+// (DirectMail recipients.store_table): a table the site fills with SQL
+// (SQLite, PostgreSQL: in the store's schema) or with PutTable (the memory
+// store), read as column names and text values.
+class RecipientTableStore {
+ public:
+  virtual ~RecipientTableStore() = default;
+  // Calls `on_columns` once with the column names in table order, then
+  // `on_row` once per row in the table's order (insertion / rowid order where
+  // the backend has one) with one text value per column (NULL reads as "").
+  // Rows are read in pages, never the whole table at once; stops at the first
+  // non-OK from a callback and returns it. `table` must be an SQL identifier
+  // (letters, digits and _, not starting with a digit, at most 63
+  // characters): InvalidArgument otherwise; NotFound "store table 'x' not
+  // found" when there is no such table. Callbacks must not write to this
+  // store on the same thread (memory backend).
+  virtual absl::Status ScanTable(
+      std::string_view table,
+      const std::function<absl::Status(std::span<const std::string> columns)>& on_columns,
+      const std::function<absl::Status(std::span<const std::string> values)>& on_row) = 0;
+  // Creates or replaces `table` (each row has columns.size() values). The
+  // memory store implements it (tests, dry runs); the database backends
+  // return Unimplemented: create their tables with SQL.
+  virtual absl::Status PutTable(std::string_view table, std::span<const std::string> columns,
+                                std::span<const std::vector<std::string>> rows) {
+    (void)columns;
+    (void)rows;
+    return absl::UnimplementedError(std::string("store table '") + std::string(table) +
+                                    "': this backend's tables are created with SQL, not PutTable");
+  }
+};
+
 class Store : public Extension {
  public:
   virtual CounterStore& counters() = 0;
@@ -213,6 +280,9 @@ class Store : public Extension {
   virtual MailLedgerStore& mail_ledgers() = 0;
   virtual WatermarkStore& watermarks() = 0;
   virtual CouponStore& coupons() = 0;
+  // Recipient tables (DirectMail recipients.store_table); null when the
+  // backend has none (every built-in backend has them).
+  virtual RecipientTableStore* recipient_tables() { return nullptr; }
   // Makes every acknowledged write durable (a no-op for stores that write through).
   virtual absl::Status Flush() = 0;
   // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -64,6 +65,15 @@ bool AllDigits(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// "customers/{digits}/conversionActions/{digits}".
+bool IsConversionActionResource(std::string_view s) {
+  constexpr std::string_view kCustomers = "customers/", kActions = "/conversionActions/";
+  if (s.substr(0, kCustomers.size()) != kCustomers) return false;
+  s.remove_prefix(kCustomers.size());
+  size_t at = s.find(kActions);
+  return at != std::string_view::npos && AllDigits(s.substr(0, at)) && AllDigits(s.substr(at + kActions.size()));
 }
 
 // Hashes the identifiers of `s` by Meta's rules (also the file destination's).
@@ -349,6 +359,20 @@ class GoogleAdsDestination final : public Destination {
     if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
       return ConfigError("google_ads", Cat("unknown time_zone \"", c.time_zone(), "\""));
     }
+    if (c.audience_job_poll_ms() < 0) return ConfigError("google_ads", "audience_job_poll_ms must be >= 0");
+    if (c.audience_job_timeout_seconds() < 0) {
+      return ConfigError("google_ads", "audience_job_timeout_seconds must be >= 0");
+    }
+    for (const auto& [key, resource] : c.conversion_actions()) {
+      if (std::count(key.begin(), key.end(), '/') != 2 || key.front() == '/' || key.back() == '/' ||
+          key.find("//") != std::string::npos) {
+        return ConfigError("google_ads", Cat("conversion_actions key \"", key, "\" is not <Issue>/<Group>/<Action>"));
+      }
+      if (!IsConversionActionResource(resource)) {
+        return ConfigError("google_ads", Cat("conversion_actions[\"", key, "\"] \"", resource,
+                                             "\" is not customers/{cid}/conversionActions/{id}"));
+      }
+    }
     auto dev = ReadCredential("google_ads developer token", c.developer_token_env(), c.developer_token_file(),
                               ctx.base_dir);
     if (!dev.ok()) return dev.status();
@@ -367,10 +391,24 @@ class GoogleAdsDestination final : public Destination {
     d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 2000;
     d->limits_.max_age = absl::Hours(24 * (c.max_age_days() > 0 ? c.max_age_days() : 90));
     d->http_ = std::make_unique<HttpClient>(absl::Milliseconds(c.timeout_ms() > 0 ? c.timeout_ms() : 30000));
+    for (const auto& [key, resource] : c.conversion_actions()) d->conversion_actions_[key] = resource;
+    d->job_poll_ = absl::Milliseconds(c.audience_job_poll_ms() > 0 ? c.audience_job_poll_ms() : 2000);
+    d->job_timeout_ = absl::Seconds(c.audience_job_timeout_seconds() > 0 ? c.audience_job_timeout_seconds() : 180);
     return std::unique_ptr<Destination>(std::move(d));
   }
 
   const DestinationLimits& limits() const override { return limits_; }
+
+  // The conversion action of an event: the destination's conversion_actions
+  // entry for the action, else the catalog's google_conversion_action.
+  std::string_view ConversionActionOf(const ConversionEvent& e) const {
+    if (e.action == nullptr) return {};
+    if (!conversion_actions_.empty()) {
+      auto it = conversion_actions_.find(Cat(e.action->issue(), "/", e.action->group(), "/", e.action->name()));
+      if (it != conversion_actions_.end()) return it->second;
+    }
+    return e.action->google_conversion_action();
+  }
 
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
@@ -385,7 +423,7 @@ class GoogleAdsDestination final : public Destination {
     if (!s.gclid().empty()) AppendJsonField(out, first, "gclid", s.gclid());
     else if (!s.gbraid().empty()) AppendJsonField(out, first, "gbraid", s.gbraid());
     else if (!s.wbraid().empty()) AppendJsonField(out, first, "wbraid", s.wbraid());
-    AppendJsonField(out, first, "conversionAction", e.action != nullptr ? e.action->google_conversion_action() : "");
+    AppendJsonField(out, first, "conversionAction", ConversionActionOf(e));
     AppendJsonField(out, first, "conversionDateTime",
                     absl::FormatTime("%Y-%m-%d %H:%M:%S%Ez", absl::FromUnixSeconds(r.time().seconds()), zone_));
     if (r.has_value() && !r.value().currency().empty()) {
@@ -412,9 +450,10 @@ class GoogleAdsDestination final : public Destination {
 
   void Validate(ConversionEvent& e, absl::Time) const override {
     const v1::Subject& s = e.record->subject();
-    if (e.action == nullptr || e.action->google_conversion_action().empty()) {
+    if (ConversionActionOf(e).empty()) {
       e.Set(EventState::kInvalid, "missing_conversion_action",
-            "the action has no google_conversion_action (customers/{cid}/conversionActions/{id})");
+            "the action has no google_conversion_action (customers/{cid}/conversionActions/{id}) in the catalog "
+            "or the destination's conversion_actions");
       return;
     }
     if (s.gclid().empty() && s.gbraid().empty() && s.wbraid().empty() && e.identity.em.empty() &&
@@ -528,7 +567,8 @@ class GoogleAdsDestination final : public Destination {
       if (!added.ok()) return added.status();
     }
     auto ran = Call(Cat(base_, "/", version_, "/", job_name, ":run"), "{}");
-    return ran.status();
+    if (!ran.ok()) return ran.status();
+    return AwaitJob(job_name);
   }
 
   std::string Describe() const override {
@@ -565,6 +605,55 @@ class GoogleAdsDestination final : public Destination {
       }
       absl::Duration wait = std::max(Backoff(attempt), conversion::ParseRetryAfter(resp.retry_after, absl::Now()));
       absl::SleepFor(std::min(wait, absl::Seconds(60)));
+    }
+  }
+
+  // Google processes a job asynchronously; its status (PENDING, RUNNING,
+  // SUCCESS, FAILED) and failure_reason are read with a GAQL search, the only
+  // way the API exposes them. Waits job_poll_ (doubled per poll, at most a
+  // minute) between polls, until SUCCESS (OK), FAILED (Unavailable with the
+  // platform's reason) or job_timeout_ (DeadlineExceeded). Either error fails
+  // the page, so its converters are sent again in a new job next run.
+  absl::Status AwaitJob(const std::string& job_name) {
+    std::string query = "{\"query\":";
+    AppendJsonString(query, Cat("SELECT offline_user_data_job.resource_name, offline_user_data_job.status, "
+                                "offline_user_data_job.failure_reason FROM offline_user_data_job "
+                                "WHERE offline_user_data_job.resource_name = '",
+                                job_name, "'"));
+    query.push_back('}');
+    const std::string url = Cat(base_, "/", version_, "/customers/", config_.customer_id(), "/googleAds:search");
+    const absl::Time deadline = absl::Now() + job_timeout_;
+    absl::Duration wait = job_poll_;
+    std::string status = "PENDING";
+    for (int polls = 1;; ++polls) {
+      absl::SleepFor(std::max(absl::ZeroDuration(), std::min(wait, deadline - absl::Now())));
+      wait = std::min(wait * 2, absl::Minutes(1));
+      auto found = Call(url, query);
+      if (!found.ok()) return found.status();
+      std::string reason;
+      status = "UNKNOWN";
+      auto j = nlohmann::json::parse(*found, nullptr, false);
+      if (j.is_object() && j.contains("results") && j["results"].is_array()) {
+        for (const auto& r : j["results"]) {
+          if (!r.is_object() || !r.contains("offlineUserDataJob") || !r["offlineUserDataJob"].is_object()) continue;
+          const auto& job = r["offlineUserDataJob"];
+          if (job.contains("status") && job["status"].is_string()) status = job["status"].get<std::string>();
+          if (job.contains("failureReason") && job["failureReason"].is_string()) {
+            reason = job["failureReason"].get<std::string>();
+          }
+        }
+      }
+      if (status == "SUCCESS") return absl::OkStatus();
+      if (status == "FAILED") {
+        return absl::UnavailableError(redactor_.Apply(
+            Cat("google_ads audiences: offline user data job ", job_name, " FAILED: ",
+                reason.empty() || reason == "UNSPECIFIED" ? std::string("no failure reason given") : reason)));
+      }
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(Cat("google_ads audiences: offline user data job ", job_name, " still ",
+                                               status, " after ", polls, " polls (",
+                                               absl::FormatDuration(job_timeout_), ")"));
+      }
     }
   }
 
@@ -613,6 +702,8 @@ class GoogleAdsDestination final : public Destination {
   }
 
   StringMap<std::string> user_lists_;
+  StringMap<std::string> conversion_actions_;  // "<Issue>/<Group>/<Action>" -> resource name
+  absl::Duration job_poll_, job_timeout_;
   v1::GoogleAdsDestinationConfig config_;
   absl::TimeZone zone_;
   std::string developer_token_, access_token_;

@@ -68,6 +68,7 @@ std::string ExportReport::ToJson() const {
   j["rejects"] = rejects;
   j["stop_reason"] = stop_reason;
   j["duration_seconds"] = absl::ToDoubleSeconds(duration);
+  if (!trace.empty()) j["trace"] = trace;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -300,10 +300,14 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
       const bool clicks = item.goal_clicks;
       // Deliveries across servers: the store's total at the last refresh plus
       // this process's since, counted once per server (the others deliver
-      // about as much meanwhile; alone, this is the exact count).
+      // about as much meanwhile; alone, this is the exact count). With quota
+      // leases the leases bound the goal, so this process's own count is
+      // enough: counting it `servers` times would make a server that still
+      // holds leased units think the goal met and leave them unused.
       const double confirmed = static_cast<double>(clicks ? d.confirmed.clicks : d.confirmed.requests);
       const double local = static_cast<double>(clicks ? d.local.clicks : d.local.requests);
-      const double delivered = confirmed + local * ctx.servers;
+      const int servers = ctx.quota_leases && !clicks ? 1 : ctx.servers;
+      const double delivered = confirmed + local * servers;
       const double guarded = delivered;
       const double goal = static_cast<double>(item.goal);
       double nod = 0;
@@ -318,8 +322,10 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
       if (ctx.trace != nullptr) {
         const char* unit = clicks ? "clicks" : "requests";
         std::string across =
-            ctx.servers > 1 ? absl::StrFormat(" (estimated over %d servers: %.0f in the store, %.0f here since)",
-                                              ctx.servers, confirmed, local)
+            servers > 1 ? absl::StrFormat(" (estimated over %d servers: %.0f in the store, %.0f here since)",
+                                          servers, confirmed, local)
+            : ctx.quota_leases && !clicks ? absl::StrFormat(" (quota leases: %.0f in the store, %.0f here since)",
+                                                            confirmed, local)
                             : "";
         std::string why = guarded >= goal
                               ? absl::StrFormat("goal of %d %s reached%s", item.goal, unit, across)
@@ -652,6 +658,12 @@ class SelectWinners final : public Comp {
     const CompiledItem& item = ctx.catalog->items()[c.item];
     if (const char* conflict = Conflicts(ctx, s, item)) {
       if (ctx.trace != nullptr) ctx.trace->Note(item.id, "excluded", conflict);
+      return;
+    }
+    if (item.kind == ItemKind::kPaidAd && !ctx.services->TakeQuota(ctx, c.item)) {
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note(item.id, "excluded", "no request quota leased to this server right now (quota leases)");
+      }
       return;
     }
     ctx.winners.push_back(c.item);

@@ -41,6 +41,7 @@ struct RequestScratch {
   // SelectWinners.
   std::vector<uint32_t> order;
   std::vector<double> weights;
+  std::vector<uint32_t> quota_taken;  // items whose quota unit this request took
   // FormatTemplate's placeholder values.
   std::vector<std::pair<std::string_view, std::string_view>> fields;
   // The selector's per-snapshot state for this request (selector.cc).
@@ -115,6 +116,11 @@ class SelectionServices {
   // The ranked paid ads of page group `page_group` (-1 = the request has no
   // page group) valid at context.now.
   virtual std::shared_ptr<const RankedAds> Ranked(SelectionContext& context, int32_t page_group) = 0;
+  // Takes a unit of `item`'s leased request quota for this request (quota
+  // leases; always true when they are off or the item has no request goal).
+  // A dry run (request.record false) only checks. Units taken by a run the
+  // selector repeats or fails are given back.
+  virtual bool TakeQuota(SelectionContext& context, uint32_t item) = 0;
 };
 
 }  // namespace herald

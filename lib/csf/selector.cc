@@ -123,6 +123,10 @@ class Selector final : public ContentSelector, public SelectionServices {
     std::vector<std::string> ids = ItemIds(*catalog);
     DeliveryCountersOptions counter_options;
     counter_options.flush_interval = options_.flush_interval;
+    quota_leases_ = options_.quota_leases == SelectorOptions::QuotaLeases::kOn ||
+                    (options_.quota_leases == SelectorOptions::QuotaLeases::kAuto && options_.servers > 1);
+    counter_options.lease_quota = quota_leases_;
+    counter_options.lease_horizon = options_.lease_horizon;
     auto counters = DeliveryCounters::Create(&store_->counters(), ids, counter_options);
     if (!counters.ok()) return counters.status();
     counters_ = std::move(*counters);
@@ -174,6 +178,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     scratch->binding = binding.get();
     ctx.now = request.time == absl::InfinitePast() ? absl::Now() : request.time;
     ctx.servers = std::max(1, options_.servers);
+    ctx.quota_leases = quota_leases_;
     ctx.pacing_lead = options_.pacing_lead != absl::InfiniteDuration() ? options_.pacing_lead
                       : ctx.servers > 1 ? 3 * options_.flush_interval
                                         : absl::ZeroDuration();
@@ -199,6 +204,7 @@ class Selector final : public ContentSelector, public SelectionServices {
         ctx.trace->Note("", "rerun", Cat("pruning to ", ctx.prune_limit,
                                          " paid ads could not prove the winners; widening"));
       }
+      GiveBackQuota(*scratch);
       ctx.candidates.clear();
       ctx.winners.clear();
       ctx.results.clear();
@@ -210,6 +216,8 @@ class Selector final : public ContentSelector, public SelectionServices {
       ctx.pruned = false;
       status = pipeline.Run(ctx);
     }
+    if (!status.ok()) GiveBackQuota(*scratch);
+    scratch->quota_taken.clear();
     ReleaseScratch(std::move(scratch));
     if (!status.ok()) return status;
     result.winners = std::move(ctx.results);
@@ -335,6 +343,25 @@ class Selector final : public ContentSelector, public SelectionServices {
 
   void RecordEvent(v1::Event event) override { recorder_->Append(std::move(event)); }
 
+  bool TakeQuota(SelectionContext& ctx, uint32_t item) override {
+    CounterSlots* slots = BindingOf(ctx).slots;
+    const int32_t index = static_cast<int32_t>(item);
+    if (!slots->TakeQuota(index)) return false;
+    if (ctx.request->record) {
+      scratch(ctx).quota_taken.push_back(item);
+    } else {
+      slots->ReturnQuota(index);  // a dry run only checks
+    }
+    return true;
+  }
+
+  // Gives back the quota units of a run that is repeated or failed.
+  static void GiveBackQuota(RequestScratch& s) {
+    const Binding& b = *static_cast<const Binding*>(s.binding);
+    for (uint32_t item : s.quota_taken) b.slots->ReturnQuota(static_cast<int32_t>(item));
+    s.quota_taken.clear();
+  }
+
   RequestScratch& scratch(SelectionContext& context) override {
     return *static_cast<RequestScratch*>(context.scratch);
   }
@@ -432,6 +459,10 @@ class Selector final : public ContentSelector, public SelectionServices {
     b->ranked = std::vector<std::atomic<std::shared_ptr<const RankedAds>>>(
         b->catalog->catalog().reference_tables().page_groups_size() + 1);
     for (const CompiledItem& item : b->catalog->items()) {
+      // Quota leases bound paid ads goaled by requests (clicks follow serving).
+      if (item.kind == ItemKind::kPaidAd && !item.goal_clicks) {
+        slots->SetQuotaGoal(static_cast<int32_t>(item.index), item.goal);
+      }
       uint32_t key = keys_.Intern(item.id);
       b->key_of.push_back(key);
       if (key >= b->index_of.size()) b->index_of.resize(key + 1, -1);
@@ -519,6 +550,7 @@ class Selector final : public ContentSelector, public SelectionServices {
   }
 
   const SelectorOptions options_;
+  bool quota_leases_ = false;  // options_.quota_leases resolved
   Store* store_;
   std::unique_ptr<Store> owned_store_;
   std::unique_ptr<Pipeline<SelectionContext>> advertising_, discounts_;

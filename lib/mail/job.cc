@@ -6,9 +6,12 @@
 //   2. pipeline       throttle, validate, opt-out, compose, send
 //   3. MarkRecipients sending -> sent / failed / skipped (or pending when
 //                     stopped mid-retry)
-// A crash between 1 and 3 leaves the batch in `sending`; the next run with
-// recover_in_flight requeues them, so they are sent again (the only possible
-// duplicates) and nobody is lost.
+// A crash between 1 and 3 leaves the batch in `sending`, each claim with its
+// owner (this instance's worker id) and time. Any later run (of any process)
+// requeues claims older than claim_timeout, and at its start the claims of
+// the owners the operator names (requeue_claims_of): they are sent again (the
+// only possible duplicates) and nobody is lost. Live claims of other
+// processes are younger than claim_timeout and are left alone.
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -44,6 +47,47 @@ std::string DefaultWorkerId() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return Cat(host, ":", getpid());
+}
+
+// "<base>/<8 hex>": unique per MailJob instance, so that its claims can be
+// told from those of an earlier instance with the same base (a restarted
+// process, a reused pid).
+std::string InstanceWorkerId(const std::string& base) {
+  unsigned char nonce[4];
+  RAND_bytes(nonce, sizeof nonce);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = base + "/";
+  for (unsigned char b : nonce) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// A recipient table read from the store (recipients.store_table), page by page.
+absl::StatusOr<RecipientTable> LoadStoreTable(Store& store, const std::string& table,
+                                              std::string_view what) {
+  RecipientTableStore* tables = store.recipient_tables();
+  if (tables == nullptr) {
+    return absl::UnimplementedError(Cat(what, ": recipients.store_table '", table, "': store ",
+                                        store.Describe(), " has no recipient tables"));
+  }
+  RecipientTable out;
+  absl::Status s = tables->ScanTable(
+      table,
+      [&](std::span<const std::string> columns) -> absl::Status {
+        out.columns.assign(columns.begin(), columns.end());
+        return absl::OkStatus();
+      },
+      [&](std::span<const std::string> values) -> absl::Status {
+        out.rows.emplace_back(values.begin(), values.end());
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return absl::Status(s.code(), Cat(what, ": recipients: ", s.message()));
+  if (auto c = mail::ResolveRecipientColumns(out, Cat("store table '", table, "'")); !c.ok()) {
+    return absl::Status(c.code(), Cat(what, ": ", c.message()));
+  }
+  return out;
 }
 
 }  // namespace
@@ -96,7 +140,10 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
   r.job_id = spec.job_id.empty() ? r.item_id : spec.job_id;
   if (r.job_id.empty()) return absl::InvalidArgumentError("MailJob: job_id or item_id is required");
   std::string what = Cat("direct-mail item \"", r.item_id, "\"");
-  r.worker_id = options.worker_id.empty() ? DefaultWorkerId() : options.worker_id;
+  if (options.claim_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("MailJob: claim_timeout must be positive");
+  }
+  r.worker_id = InstanceWorkerId(options.worker_id.empty() ? DefaultWorkerId() : options.worker_id);
 
   // Recipients.
   switch (mail.recipients().kind_case()) {
@@ -123,10 +170,12 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
       }
       break;
     }
-    case v1::RecipientSource::kStoreTable:
-      return absl::UnimplementedError(
-          Cat(what, ": recipients.store_table is not supported yet (the Store has no recipient tables); "
-                    "use csv_path or a recipient_source plugin"));
+    case v1::RecipientSource::kStoreTable: {
+      auto table = LoadStoreTable(*options.store, mail.recipients().store_table(), what);
+      if (!table.ok()) return table.status();
+      r.table = std::move(*table);
+      break;
+    }
     default:
       return absl::InvalidArgumentError(Cat(what, ": recipients are not set"));
   }
@@ -306,6 +355,7 @@ absl::StatusOr<MailReport> BuildReport(MailJobRuntime& r, absl::Duration duratio
   report.transport = r.transport->Describe();
   report.trace = std::move(trace);
   report.requeued_in_flight = requeued;
+  report.worker_id = r.worker_id;
   StringMap<bool> seen;
   for (const std::string& a : r.addresses) {
     if (!seen.try_emplace(a, true).second) continue;
@@ -374,19 +424,24 @@ absl::StatusOr<MailReport> MailJob::Run() {
   }
 
   MailLedgerStore& ledger = r.store->mail_ledgers();
-  int64_t requeued = 0;
-  if (r.options.recover_in_flight) {
-    auto in_flight = ledger.InFlight(r.job_id);
-    if (!in_flight.ok()) return in_flight.status();
-    if (!in_flight->empty()) {
-      for (LedgerEntry& e : *in_flight) {
-        e.state = RecipientState::kPending;
-        e.detail = "requeued: in flight when a previous run ended";
-      }
-      if (auto s = ledger.MarkRecipients(r.job_id, *in_flight); !s.ok()) return s;
-      requeued = static_cast<int64_t>(in_flight->size());
-    }
-  }
+  std::atomic<int64_t> requeued{0};
+  // Claims of dead runs back to pending: stale ones (older than claim_timeout)
+  // and, at the start only (before this instance claims anything), those of
+  // the owners the operator resumes.
+  auto requeue = [&](bool at_start) -> absl::Status {
+    if (!r.options.recover_in_flight) return absl::OkStatus();
+    ClaimRequeue which;
+    which.older_than = r.options.claim_timeout;
+    if (at_start) which.owners = r.options.requeue_claims_of;
+    auto done = ledger.RequeueClaims(
+        r.job_id, which,
+        Cat("requeued: in flight when its run ended (stale after ", absl::FormatDuration(r.options.claim_timeout),
+            at_start && !which.owners.empty() ? ", or resumed by the operator" : "", ")"));
+    if (!done.ok()) return done.status();
+    requeued += static_cast<int64_t>(done->size());
+    return absl::OkStatus();
+  };
+  if (auto s = requeue(true); !s.ok()) return s;
   if (auto s = ledger.SetJobState(r.job_id, kJobRunning); !s.ok()) return s;
   r.control.store(0);
 
@@ -424,7 +479,17 @@ absl::StatusOr<MailReport> MailJob::Run() {
         worker_error = claimed.status();
         break;
       }
-      if (claimed->empty()) break;
+      if (claimed->empty()) {
+        // Nothing pending: claims of a dead process may have gone stale meanwhile.
+        const int64_t before = requeued.load();
+        if (auto s = requeue(false); !s.ok()) {
+          absl::MutexLock lock(&error_mu);
+          worker_error = s;
+          break;
+        }
+        if (requeued.load() > before) continue;
+        break;
+      }
       MailContext ctx;
       ctx.job = &r;
       ctx.scratch = &scratch;
@@ -500,7 +565,7 @@ absl::StatusOr<MailReport> MailJob::Run() {
     }
   }
   if (!worker_error.ok()) return worker_error;
-  auto report = BuildReport(r, absl::Now() - start, requeued, first_trace);
+  auto report = BuildReport(r, absl::Now() - start, requeued.load(), first_trace);
   if (report.ok() && control == 3 && !r.abort_reason.empty()) {
     report->failed_by_reason["(job aborted: " + r.abort_reason + ")"] = 0;
   }
@@ -522,6 +587,7 @@ std::string MailReport::ToText() const {
   CatTo(out, "  duration          ", absl::FormatDuration(duration), "\n");
   CatTo(out, "  rate              ", static_cast<int64_t>(rate), " messages/s\n");
   CatTo(out, "  transport         ", transport, "\n");
+  if (!worker_id.empty()) CatTo(out, "  worker id         ", worker_id, "\n");
   if (!trace.empty()) CatTo(out, "trace of the first batch:\n", trace);
   return out;
 }
@@ -541,6 +607,7 @@ std::string MailReport::ToJson() const {
   j["invalid_addresses"] = invalid_addresses;
   j["pending"] = pending;
   j["requeued_in_flight"] = requeued_in_flight;
+  j["worker_id"] = worker_id;
   j["duration_seconds"] = absl::ToDoubleSeconds(duration);
   j["rate"] = rate;
   j["transport"] = transport;

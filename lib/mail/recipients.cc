@@ -264,18 +264,30 @@ absl::StatusOr<RecipientTable> ParseRecipientCsv(std::string_view text, std::str
     if (auto s = end_row(); !s.ok()) return s;
   }
   if (table.columns.empty()) return absl::InvalidArgumentError(Cat(source, ": no header row"));
+  if (auto s = mail::ResolveRecipientColumns(table, Cat(source, ":1"), email_column, id_column); !s.ok()) {
+    return s;
+  }
+  return table;
+}
+
+namespace mail {
+
+absl::Status ResolveRecipientColumns(RecipientTable& table, std::string_view source,
+                                     std::string_view email_column, std::string_view id_column) {
   for (std::string& col : table.columns) {
     while (!col.empty() && col.back() == ' ') col.pop_back();
     while (!col.empty() && col.front() == ' ') col.erase(col.begin());
   }
   table.email_column = table.ColumnIndex(email_column);
   if (table.email_column < 0) {
-    return absl::InvalidArgumentError(Cat(source, ":1: no \"", email_column, "\" column (columns: ",
+    return absl::InvalidArgumentError(Cat(source, ": no \"", email_column, "\" column (columns: ",
                                           Join(table.columns, ", "), ")"));
   }
   table.id_column = id_column.empty() ? -1 : table.ColumnIndex(id_column);
-  return table;
+  return absl::OkStatus();
 }
+
+}  // namespace mail
 
 // ---------------------------------------------------------------- templates
 

@@ -39,6 +39,13 @@ class CompiledTemplate {
   std::vector<Segment> segments_;
 };
 
+// The column checks every recipient source shares (CSV header, store
+// table): names trimmed of spaces, `email_column` required (the error names
+// `source` and lists the columns), `id_column` used when present.
+absl::Status ResolveRecipientColumns(RecipientTable& table, std::string_view source,
+                                     std::string_view email_column = "email",
+                                     std::string_view id_column = "id");
+
 // Per-worker scratch: composer and buffers reused across batches.
 struct WorkerScratch {
   std::unique_ptr<MessageComposer> composer;

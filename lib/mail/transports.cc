@@ -26,13 +26,26 @@ void GlobalCurlInit() {
 
 // ---------------------------------------------------------------- smtp
 
+// The URL without the user information ("smtp://user:secret@host" ->
+// "smtp://host"): credentials never reach errors, reports or logs.
+std::string RedactUrl(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t host = scheme + 3;
+  size_t end = url.find_first_of("/?#", host);
+  if (end == std::string_view::npos) end = url.size();
+  size_t at = url.substr(host, end - host).rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return Cat(url.substr(0, host), url.substr(host + at + 1));
+}
+
 class SmtpTransport final : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<Transport>> Make(const v1::SmtpTransportConfig& config) {
     if (config.url().empty()) return absl::InvalidArgumentError("smtp transport: url is required");
     if (config.url().rfind("smtp://", 0) != 0 && config.url().rfind("smtps://", 0) != 0) {
       return absl::InvalidArgumentError(
-          Cat("smtp transport: url must start with smtp:// or smtps://, got \"", config.url(), "\""));
+          Cat("smtp transport: url must start with smtp:// or smtps://, got \"", RedactUrl(config.url()), "\""));
     }
     if (config.connections() < 0 || config.connections() > 256) {
       return absl::InvalidArgumentError("smtp transport: connections must be within 0..256");
@@ -40,6 +53,13 @@ class SmtpTransport final : public Transport {
     if (config.timeout_ms() < 0) return absl::InvalidArgumentError("smtp transport: timeout_ms must be >= 0");
     if (config.tls() == v1::SMTP_TLS_IMPLICIT && config.url().rfind("smtps://", 0) != 0) {
       return absl::InvalidArgumentError("smtp transport: tls IMPLICIT needs an smtps:// url");
+    }
+    if (!config.ca_file().empty() && ::access(config.ca_file().c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          Cat("smtp transport: ca_file \"", config.ca_file(), "\": cannot read it"));
+    }
+    if (!config.password().empty() && config.username().empty()) {
+      return absl::InvalidArgumentError("smtp transport: a password is set but no username");
     }
     GlobalCurlInit();
     auto t = std::unique_ptr<SmtpTransport>(new SmtpTransport());
@@ -71,7 +91,7 @@ class SmtpTransport final : public Transport {
   }
 
   std::string Describe() const override {
-    return Cat(config_.url(), " (", connections_, " connections)");
+    return Cat(RedactUrl(config_.url()), " (", connections_, " connections)");
   }
 
   std::vector<SendResult> Send(std::span<const OutgoingMessage> messages) override {
@@ -162,7 +182,10 @@ class SmtpTransport final : public Transport {
         curl_easy_setopt(e, CURLOPT_USE_SSL, long(CURLUSESSL_ALL));
         break;
       default:
-        curl_easy_setopt(e, CURLOPT_USE_SSL, long(CURLUSESSL_TRY));
+        // smtp:// with STARTTLS when offered; but credentials are never sent
+        // in clear text unless tls NONE says so: with a username TLS is required.
+        curl_easy_setopt(e, CURLOPT_USE_SSL,
+                         long(config_.username().empty() ? CURLUSESSL_TRY : CURLUSESSL_ALL));
         break;
     }
     if (config_.insecure_skip_verify()) {
@@ -176,15 +199,35 @@ class SmtpTransport final : public Transport {
     }
   }
 
-  static SendResult Classify(CURLcode rc, long code, const char* errbuf) {
+  SendResult Classify(CURLcode rc, long code, const char* errbuf) const {
     SendResult r;
     r.code = static_cast<int>(code);
     if (rc == CURLE_OK) {
       r.outcome = SendOutcome::kSent;
       return r;
     }
+    // A failure after a positive reply (a TLS handshake after "220 Ready to
+    // start TLS", ...) is not the server's answer: no SMTP code for it.
+    if (code < 400) {
+      code = 0;
+      r.code = 0;
+    }
     r.detail = Cat(code > 0 ? Cat(code, " ") : std::string(),
                    errbuf[0] != 0 ? std::string(errbuf) : std::string(curl_easy_strerror(rc)));
+    // Configuration problems, said plainly (never with the credentials).
+    if (rc == CURLE_LOGIN_DENIED || code == 535) {
+      r.detail = Cat("authentication failed: the server refused the configured username and password (",
+                     r.detail, ")");
+    } else if (code == 530 && config_.tls() == v1::SMTP_TLS_NONE) {
+      r.detail = Cat("the server requires STARTTLS (or AUTH) first but the transport is configured with "
+                     "tls NONE (", r.detail, ")");
+    } else if (rc == CURLE_USE_SSL_FAILED) {
+      r.detail = Cat("TLS is required (tls STARTTLS, or a username) but the server does not offer STARTTLS (",
+                     r.detail, ")");
+    } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      r.detail = Cat("the server's TLS certificate could not be verified (set ca_file to its CA) (", r.detail,
+                     ")");
+    }
     if (code >= 500) {
       r.outcome = (code == 501 || code == 553) ? SendOutcome::kInvalidAddress : SendOutcome::kPermanent;
     } else if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED ||

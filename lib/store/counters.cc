@@ -1,6 +1,7 @@
 #include "herald/counters.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -32,8 +33,51 @@ struct CounterSlots::Item {
   // The store's totals at the last reload (Detail() splits on them).
   std::atomic<int64_t> loaded_requests{0};
   std::atomic<int64_t> loaded_clicks{0};
+  // Quota leases: the goal, the units held, and what requests took since the
+  // leaser last looked (it sizes the next lease on that rate).
+  alignas(64) std::atomic<int64_t> quota_goal{0};
+  std::atomic<int64_t> quota_balance{0};
+  std::atomic<int64_t> quota_taken{0};
+  std::atomic<bool> quota_starved{false};
+  // The leaser's own state (DeliveryCounters::lease_mu_).
+  int64_t lease_target = 0;
+  absl::Time lease_retry = absl::InfinitePast();
   std::string id;
 };
+
+void CounterSlots::SetQuotaGoal(int32_t index, int64_t goal) {
+  if (!leasing_ || index < 0 || index >= size()) return;
+  items_[index]->quota_goal.store(std::max<int64_t>(0, goal));
+}
+
+bool CounterSlots::TakeQuota(int32_t index) {
+  if (!leasing_ || index < 0 || index >= size()) return true;
+  Item* item = items_[index];
+  if (item->quota_goal.load(std::memory_order_relaxed) <= 0) return true;
+  int64_t balance = item->quota_balance.load(std::memory_order_relaxed);
+  while (balance > 0) {
+    if (item->quota_balance.compare_exchange_weak(balance, balance - 1)) {
+      item->quota_taken.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (!item->quota_starved.load(std::memory_order_relaxed)) item->quota_starved.store(true);
+  return false;
+}
+
+void CounterSlots::ReturnQuota(int32_t index) {
+  if (!leasing_ || index < 0 || index >= size()) return;
+  Item* item = items_[index];
+  if (item->quota_goal.load(std::memory_order_relaxed) <= 0) return;
+  item->quota_balance.fetch_add(1);
+  item->quota_taken.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int64_t CounterSlots::QuotaBalance(int32_t index) const {
+  if (!leasing_ || index < 0 || index >= size()) return 0;
+  const Item* item = items_[index];
+  return item->quota_goal.load() > 0 ? item->quota_balance.load() : 0;
+}
 
 void CounterSlots::Add(int32_t index, int64_t requests, int64_t clicks) {
   if (index < 0 || index >= size()) return;
@@ -114,6 +158,11 @@ absl::StatusOr<std::unique_ptr<DeliveryCounters>> DeliveryCounters::Create(
   if (options.flush_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("DeliveryCounters: flush_interval must be positive");
   }
+  if (options.lease_quota && (options.lease_horizon <= absl::ZeroDuration() ||
+                              options.lease_poll <= absl::ZeroDuration() || options.min_lease <= 0)) {
+    return absl::InvalidArgumentError(
+        "DeliveryCounters: lease_horizon, lease_poll and min_lease must be positive");
+  }
   std::unique_ptr<DeliveryCounters> counters(new DeliveryCounters(store, options));
   {
     absl::MutexLock lock(&counters->mu_);
@@ -129,6 +178,7 @@ absl::StatusOr<std::unique_ptr<DeliveryCounters>> DeliveryCounters::Create(
   }
   if (options.start_flusher) {
     counters->flusher_ = std::thread([c = counters.get()] { c->RunFlusher(); });
+    if (options.lease_quota) counters->leaser_ = std::thread([c = counters.get()] { c->RunLeaser(); });
   }
   return counters;
 }
@@ -143,6 +193,7 @@ DeliveryCounters::~DeliveryCounters() {
 
 CounterSlots* DeliveryCounters::MapLocked(std::span<const std::string> item_ids) {
   auto slots = std::make_unique<CounterSlots>();
+  slots->leasing_ = options_.lease_quota;
   slots->ids_.assign(item_ids.begin(), item_ids.end());
   slots->items_.reserve(item_ids.size());
   for (size_t i = 0; i < item_ids.size(); ++i) {
@@ -285,6 +336,91 @@ void DeliveryCounters::RunFlusher() {
   }
 }
 
+absl::Status DeliveryCounters::last_lease_status() const {
+  absl::MutexLock lock(&status_mu_);
+  return last_lease_status_;
+}
+
+void DeliveryCounters::RunLeaser() {
+  while (true) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      absl::Time deadline = absl::Now() + options_.lease_poll;
+      while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
+      }
+      if (stopping_) return;
+    }
+    (void)LeaseRound();
+  }
+}
+
+absl::Status DeliveryCounters::LeaseRound() {
+  if (!options_.lease_quota) return absl::OkStatus();
+  absl::MutexLock lease(&lease_mu_);
+  std::vector<Item*> items;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, item] : items_) {
+      if (item->quota_goal.load() > 0) items.push_back(item.get());
+    }
+  }
+  const absl::Time now = absl::Now();
+  const absl::Duration since = last_lease_round_ == absl::InfinitePast()
+                                   ? options_.lease_poll
+                                   : std::max(now - last_lease_round_, absl::Milliseconds(1));
+  last_lease_round_ = now;
+  // Units per round to cover the horizon at the rate seen since the last round.
+  const double horizon = absl::FDivDuration(options_.lease_horizon, since);
+  absl::Status result;
+  for (Item* item : items) {
+    const int64_t goal = item->quota_goal.load();
+    const int64_t taken = item->quota_taken.exchange(0);
+    const bool starved = item->quota_starved.exchange(false);
+    int64_t target = std::max<int64_t>(options_.min_lease,
+                                       static_cast<int64_t>(std::ceil(std::max<int64_t>(taken, 0) * horizon)));
+    // Requests found nothing: demand is higher than the last rate showed.
+    if (starved) target = std::max(target, 2 * item->lease_target);
+    item->lease_target = target;
+    const int64_t balance = item->quota_balance.load();
+    if (2 * balance > target) continue;  // enough held
+    if (now < item->lease_retry) continue;  // the goal was fully leased a moment ago
+    const int64_t want = target - balance;
+    auto granted = store_->LeaseQuota(item->id, goal, want);
+    if (!granted.ok()) {
+      if (result.ok()) result = granted.status();
+      continue;
+    }
+    if (*granted > 0) item->quota_balance.fetch_add(*granted);
+    // Fully leased: ask again after a flush interval (others may give back).
+    item->lease_retry = *granted < want ? now + options_.flush_interval : absl::InfinitePast();
+  }
+  absl::MutexLock status(&status_mu_);
+  last_lease_status_ = result;
+  return result;
+}
+
+// Gives every unit still held back to the store (at Stop).
+absl::Status DeliveryCounters::ReturnQuotaToStore() {
+  if (!options_.lease_quota) return absl::OkStatus();
+  absl::MutexLock lease(&lease_mu_);
+  std::vector<Item*> items;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, item] : items_) items.push_back(item.get());
+  }
+  absl::Status result;
+  for (Item* item : items) {
+    const int64_t held = item->quota_balance.exchange(0);
+    if (held <= 0) continue;
+    auto returned = store_->LeaseQuota(item->id, item->quota_goal.load(), -held);
+    if (!returned.ok()) {
+      item->quota_balance.fetch_add(held);  // kept: a later Stop() retries
+      if (result.ok()) result = returned.status();
+    }
+  }
+  return result;
+}
+
 absl::Status DeliveryCounters::Stop() {
   {
     absl::MutexLock lock(&stop_mu_);
@@ -293,7 +429,9 @@ absl::Status DeliveryCounters::Stop() {
     stop_cv_.SignalAll();
   }
   if (flusher_.joinable()) flusher_.join();
+  if (leaser_.joinable()) leaser_.join();
   absl::Status s = Flush();
+  s.Update(ReturnQuotaToStore());
   absl::MutexLock lock(&stop_mu_);
   stopped_ = s.ok();  // a failed final flush may be retried by calling Stop() again
   return s;
@@ -349,7 +487,19 @@ bool EventRecorder::Append(v1::Event event) {
       while (!room()) progress_cv_.Wait(&mu_);
     }
     if (!stopped_ && !stopping_ && static_cast<int64_t>(queue_.size()) < options_.max_queued) {
-      queue_.push_back(Queued{std::move(event), item});
+      Queued& q = queue_.emplace_back();
+      q.has_time = event.has_time();
+      q.seconds = event.time().seconds();
+      q.nanos = event.time().nanos();
+      q.type = event.type();
+      q.count = event.count();
+      q.custom_name = event.custom_name();
+      q.user_id = event.user_id();
+      q.session_id = event.session_id();
+      q.item_id = event.item_id();
+      q.campaign_id = event.campaign_id();
+      q.page_group = event.page_group();
+      q.item = item;
       ++appended_;
       accepted = true;
       if (static_cast<int64_t>(queue_.size()) == options_.max_batch) work_cv_.Signal();
@@ -390,10 +540,29 @@ int64_t EventRecorder::queued() const {
   return static_cast<int64_t>(queue_.size());
 }
 
-absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch) {
-  std::vector<v1::Event> events;
-  events.reserve(batch.size());
-  for (Queued& q : batch) events.push_back(std::move(q.event));
+absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& buffer) {
+  // The buffer's events keep their strings' storage: no allocation per event
+  // once the buffer has grown to the batch size.
+  if (buffer.size() < batch.size()) buffer.resize(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Queued& q = batch[i];
+    v1::Event& e = buffer[i];
+    if (q.has_time) {
+      e.mutable_time()->set_seconds(q.seconds);
+      e.mutable_time()->set_nanos(q.nanos);
+    } else {
+      e.clear_time();
+    }
+    e.set_type(q.type);
+    e.set_count(q.count);
+    e.mutable_custom_name()->assign(q.custom_name);
+    e.mutable_user_id()->assign(q.user_id);
+    e.mutable_session_id()->assign(q.session_id);
+    e.mutable_item_id()->assign(q.item_id);
+    e.mutable_campaign_id()->assign(q.campaign_id);
+    e.mutable_page_group()->assign(q.page_group);
+  }
+  const std::span<const v1::Event> events(buffer.data(), batch.size());
   std::vector<CounterDelta> deltas;   // every request and click, for the stored counters
   std::vector<CounterDelta> counted;  // the ones Append added to the in-memory counters
   if (counters_ != nullptr) {
@@ -426,15 +595,16 @@ absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch) {
   } else {
     s = store_->RecordBatch(events, deltas);
   }
-  // Give the events back to the batch (for a retry on failure).
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].event = std::move(events[i]);
   return s;
 }
 
 void EventRecorder::RunWriter() {
   int64_t flushes_seen = 0;
+  // Reused from batch to batch (the queue's entries and the events written).
+  std::vector<Queued> batch;
+  std::vector<v1::Event> events;
   while (true) {
-    std::vector<Queued> batch;
+    batch.clear();
     {
       absl::MutexLock lock(&mu_);
       auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -458,7 +628,7 @@ void EventRecorder::RunWriter() {
         queue_.pop_front();
       }
     }
-    absl::Status s = WriteBatch(batch);
+    absl::Status s = WriteBatch(batch, events);
     bool stopping;
     {
       absl::MutexLock lock(&mu_);

@@ -23,7 +23,8 @@ class MemoryStore final : public Store,
                           InteractionStore,
                           MailLedgerStore,
                           WatermarkStore,
-                          CouponStore {
+                          CouponStore,
+                          RecipientTableStore {
  public:
   CounterStore& counters() override { return *this; }
   EventStore& events() override { return *this; }
@@ -32,6 +33,7 @@ class MemoryStore final : public Store,
   MailLedgerStore& mail_ledgers() override { return *this; }
   WatermarkStore& watermarks() override { return *this; }
   CouponStore& coupons() override { return *this; }
+  RecipientTableStore* recipient_tables() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::string Describe() const override { return "memory"; }
 
@@ -48,6 +50,18 @@ class MemoryStore final : public Store,
     std::vector<CounterTotal> out;
     for (const auto& [id, c] : counters_) out.push_back(CounterTotal{id, c.first, c.second});
     return out;
+  }
+  absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit, int64_t delta) override {
+    if (absl::Status s = store_internal::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    auto [it, first] = quota_.try_emplace(std::string(item_id), 0);
+    if (first) {
+      auto c = counters_.find(std::string(item_id));
+      it->second = c == counters_.end() ? 0 : c->second.first;
+    }
+    const int64_t change = store_internal::QuotaChange(it->second, limit, delta);
+    it->second += change;
+    return change;
   }
 
   // EventStore
@@ -162,6 +176,8 @@ class MemoryStore final : public Store,
       if (e.state != RecipientState::kPending) continue;
       e.state = RecipientState::kSending;
       e.attempts++;
+      e.worker = std::string(worker);
+      e.claimed_at = absl::Now();
       out.push_back(e.recipient);
     }
     return out;
@@ -197,6 +213,29 @@ class MemoryStore final : public Store,
     }
     return out;
   }
+  absl::StatusOr<std::vector<LedgerEntry>> RequeueClaims(std::string_view job_id,
+                                                         const ClaimRequeue& which,
+                                                         std::string_view detail) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<LedgerEntry> out;
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return out;
+    const absl::Time cutoff = absl::Now() - which.older_than;  // InfinitePast for an infinite age
+    for (LedgerEntry& e : it->second.entries) {
+      if (e.state != RecipientState::kSending) continue;
+      bool requeue = which.older_than != absl::InfiniteDuration() && e.claimed_at < cutoff;
+      for (const std::string& owner : which.owners) {
+        requeue = requeue || store_internal::ClaimOwnedBy(e.worker, owner);
+      }
+      if (!requeue) continue;
+      out.push_back(e);
+      e.state = RecipientState::kPending;
+      e.detail = std::string(detail);
+      out.back().state = RecipientState::kPending;
+      out.back().detail = e.detail;
+    }
+    return out;
+  }
   absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
       std::string_view job_id) override {
     absl::MutexLock lock(&mu_);
@@ -222,6 +261,57 @@ class MemoryStore final : public Store,
       return absl::NotFoundError(Cat("mail job \"", job_id, "\" is not in the ledger"));
     }
     return it->second.state;
+  }
+
+  // RecipientTableStore
+  absl::Status ScanTable(
+      std::string_view table,
+      const std::function<absl::Status(std::span<const std::string>)>& on_columns,
+      const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
+    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    std::vector<std::string> columns;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = tables_.find(table);
+      if (it == tables_.end()) return store_internal::StoreTableNotFound(table, "memory");
+      columns = it->second.columns;
+    }
+    if (absl::Status s = on_columns(columns); !s.ok()) return s;
+    constexpr size_t kPage = 1024;
+    for (size_t next = 0;; ) {
+      std::vector<std::vector<std::string>> page;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = tables_.find(table);
+        if (it == tables_.end()) break;  // dropped during the scan
+        const auto& rows = it->second.rows;
+        for (; next < rows.size() && page.size() < kPage; ++next) page.push_back(rows[next]);
+      }
+      if (page.empty()) break;
+      for (const auto& row : page) {
+        if (absl::Status s = on_row(row); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status PutTable(std::string_view table, std::span<const std::string> columns,
+                        std::span<const std::vector<std::string>> rows) override {
+    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    if (columns.empty()) {
+      return absl::InvalidArgumentError(Cat("store table '", table, "': no columns"));
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].size() != columns.size()) {
+        return absl::InvalidArgumentError(Cat("store table '", table, "': row ", i + 1, " has ",
+                                              rows[i].size(), " values for ", columns.size(),
+                                              " columns"));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    Table& t = tables_[table];
+    t.columns.assign(columns.begin(), columns.end());
+    t.rows.assign(rows.begin(), rows.end());
+    return absl::OkStatus();
   }
 
   // WatermarkStore
@@ -299,6 +389,10 @@ class MemoryStore final : public Store,
     std::vector<LedgerEntry> entries;
     StringMap<size_t> index;
   };
+  struct Table {
+    std::vector<std::string> columns;
+    std::vector<std::vector<std::string>> rows;
+  };
   struct Coupon {
     int64_t total = 0;
     StringMap<int64_t> per_customer;
@@ -314,6 +408,7 @@ class MemoryStore final : public Store,
 
   absl::Mutex mu_;
   std::map<std::string, std::pair<int64_t, int64_t>> counters_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> quota_ ABSL_GUARDED_BY(mu_);  // leased request quota per item
   std::map<std::pair<int64_t, int64_t>, v1::Event> events_ ABSL_GUARDED_BY(mu_);
   int64_t next_event_ ABSL_GUARDED_BY(mu_) = 0;
   StringMap<UserHistory> histories_ ABSL_GUARDED_BY(mu_);
@@ -323,6 +418,7 @@ class MemoryStore final : public Store,
   StringMap<int64_t> watermarks_ ABSL_GUARDED_BY(mu_);
   StringMap<std::pair<std::string, absl::Time>> leases_ ABSL_GUARDED_BY(mu_);
   StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
+  StringMap<Table> tables_ ABSL_GUARDED_BY(mu_);  // recipient tables (PutTable)
   std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
 };
 

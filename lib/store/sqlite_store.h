@@ -24,7 +24,8 @@
 namespace herald::store_internal {
 
 // The schema version this build writes and reads.
-inline constexpr int kSqliteSchemaVersion = 1;
+// 2: mail_recipients.claimed_us (in-flight claims carry their time).
+inline constexpr int kSqliteSchemaVersion = 2;
 // PRAGMA application_id of a Herald store: "HRLD".
 inline constexpr int kSqliteApplicationId = 0x48524C44;
 

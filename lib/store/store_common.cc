@@ -116,6 +116,26 @@ absl::Status ValidateLease(std::string_view name, std::string_view owner, absl::
   return absl::OkStatus();
 }
 
+absl::Status ValidateStoreTableName(std::string_view table) {
+  bool ok = !table.empty() && table.size() <= 63 && !(table[0] >= '0' && table[0] <= '9');
+  for (char c : table) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      Cat("store table name '", table,
+          "' is not an SQL identifier (letters, digits and _, not starting with a digit, at most 63)"));
+}
+
+absl::Status StoreTableNotFound(std::string_view table, std::string_view store) {
+  return absl::NotFoundError(Cat("store table '", table, "' not found (", store, ")"));
+}
+
+bool ClaimOwnedBy(std::string_view worker, std::string_view owner) {
+  if (owner.empty() || !worker.starts_with(owner)) return false;
+  return worker.size() == owner.size() || worker[owner.size()] == '/';
+}
+
 bool IsValidRecipientState(int state) { return state >= 0 && state <= 4; }
 
 std::string_view RecipientStateName(RecipientState state) {
@@ -127,6 +147,19 @@ std::string_view RecipientStateName(RecipientState state) {
     case RecipientState::kSkipped: return "skipped";
   }
   return "unknown";
+}
+
+absl::Status ValidateQuotaLease(std::string_view item_id, int64_t limit) {
+  if (item_id.empty()) return absl::InvalidArgumentError("quota lease: empty item id");
+  if (limit < 0) {
+    return absl::InvalidArgumentError(Cat("quota lease of \"", item_id, "\": negative limit ", limit));
+  }
+  return absl::OkStatus();
+}
+
+int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta) {
+  if (delta >= 0) return std::min(delta, std::max<int64_t>(0, limit - leased));
+  return std::max(delta, -leased);
 }
 
 }  // namespace herald::store_internal

@@ -40,6 +40,16 @@ std::string EncodeHistory(const UserHistory& history);
 absl::StatusOr<UserHistory> DecodeHistory(std::string_view bytes, std::string_view user_id);
 
 absl::Status ValidateLease(std::string_view name, std::string_view owner, absl::Duration ttl);
+// RecipientTableStore: the table name check (an SQL identifier) and the
+// NotFound error naming the table and the store.
+absl::Status ValidateStoreTableName(std::string_view table);
+absl::Status StoreTableNotFound(std::string_view table, std::string_view store);
+// ClaimRequeue::owners matching: `worker` is `owner` or one of its threads ("owner/n").
+bool ClaimOwnedBy(std::string_view worker, std::string_view owner);
+// CounterStore::LeaseQuota's argument checks.
+absl::Status ValidateQuotaLease(std::string_view item_id, int64_t limit);
+// The change LeaseQuota makes to a leased total of `leased` (see store.h).
+int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta);
 bool IsValidRecipientState(int state);
 std::string_view RecipientStateName(RecipientState state);
 

@@ -16,7 +16,8 @@ namespace herald {
 namespace {
 
 
-constexpr int kSchemaVersion = 1;
+// 2: mail_recipients.claimed_at (in-flight claims carry their time).
+constexpr int kSchemaVersion = 2;
 // pg_advisory_lock key guarding schema creation and migration ("HRLDSCHM").
 constexpr const char* kMigrationLockKey = "5208469042744312653";
 
@@ -48,6 +49,14 @@ constexpr const char* kSchemaV1[] = {
     " customer_id text NOT NULL, PRIMARY KEY(order_id, code))",
     "CREATE INDEX coupon_redemptions_code ON coupon_redemptions(code, customer_id)",
     "INSERT INTO herald_meta VALUES('application', 'herald'), ('schema_version', '1')",
+};
+
+// Version 2: the time of each in-flight claim (the owner was already in
+// `worker`), on the server's clock. NULL (claims of a version-1 build) reads
+// as infinitely old.
+constexpr const char* kMigrationV2[] = {
+    "ALTER TABLE mail_recipients ADD COLUMN IF NOT EXISTS claimed_at timestamptz",
+    "UPDATE herald_meta SET value = '2' WHERE key = 'schema_version'",
 };
 
 struct Statement {
@@ -88,15 +97,29 @@ constexpr Statement kStatements[] = {
      " SELECT $1::text, r, 0 FROM unnest($2::text[]) WITH ORDINALITY AS t(r, n) ORDER BY n"
      " ON CONFLICT (job_id, recipient) DO NOTHING"},
     {"claim_pending",
-     "UPDATE mail_recipients SET state = 1, attempts = attempts + 1, worker = $3::text"
+     "UPDATE mail_recipients SET state = 1, attempts = attempts + 1, worker = $3::text,"
+     " claimed_at = clock_timestamp()"
      " WHERE id IN (SELECT id FROM mail_recipients WHERE job_id = $1::text AND state = 0"
      " ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) RETURNING id, recipient"},
     {"mark_recipient",
      "UPDATE mail_recipients SET state = $3::int, detail = $4::text"
      " WHERE job_id = $1::text AND recipient = $2::text"},
     {"in_flight",
-     "SELECT recipient, state, detail, attempts FROM mail_recipients"
+     "SELECT recipient, state, detail, attempts, worker,"
+     " COALESCE((extract(epoch FROM claimed_at) * 1000000)::bigint, 0) FROM mail_recipients"
      " WHERE job_id = $1 AND state = 1 ORDER BY id"},
+    // $2: age in microseconds (-1: none by age); $3: owners (exact or "owner/...").
+    // One statement: a row claimed again meanwhile is re-checked (READ
+    // COMMITTED re-evaluates the WHERE clause on the locked row).
+    {"requeue_claims",
+     "UPDATE mail_recipients SET state = 0, detail = $4::text"
+     " WHERE job_id = $1::text AND state = 1 AND ("
+     "($2::bigint >= 0 AND (claimed_at IS NULL"
+     " OR claimed_at < clock_timestamp() - $2::bigint * interval '1 microsecond'))"
+     " OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS o(owner) WHERE o.owner <> ''"
+     " AND (worker = o.owner OR starts_with(worker, o.owner || '/'))))"
+     " RETURNING id, recipient, attempts, worker,"
+     " COALESCE((extract(epoch FROM claimed_at) * 1000000)::bigint, 0)"},
     {"count_states",
      "SELECT state, count(*) FROM mail_recipients WHERE job_id = $1 GROUP BY state ORDER BY state"},
     {"set_job_state",
@@ -115,6 +138,20 @@ constexpr Statement kStatements[] = {
      " WHERE leases.owner = EXCLUDED.owner OR leases.expires <= clock_timestamp()"
      " RETURNING owner"},
     {"release_lease", "DELETE FROM leases WHERE name = $1 AND owner = $2"},
+    // Quota leases: the first lease starts from the stored deliveries; the
+    // UPDATE computes the change from the row it locked (last_change carries
+    // it out, since RETURNING sees only new values).
+    {"init_quota",
+     "INSERT INTO quota_leases(item_id, leased)"
+     " VALUES($1, COALESCE((SELECT requests FROM counters WHERE item_id = $1), 0))"
+     " ON CONFLICT (item_id) DO NOTHING"},
+    {"lease_quota",
+     "UPDATE quota_leases SET"
+     " last_change = CASE WHEN $3::bigint >= 0 THEN LEAST($3::bigint, GREATEST(0, $2::bigint - leased))"
+     " ELSE GREATEST($3::bigint, -leased) END,"
+     " leased = leased + CASE WHEN $3::bigint >= 0 THEN LEAST($3::bigint, GREATEST(0, $2::bigint - leased))"
+     " ELSE GREATEST($3::bigint, -leased) END"
+     " WHERE item_id = $1 RETURNING last_change"},
     {"ensure_codes",
      "INSERT INTO coupon_codes(code) SELECT c FROM unnest($1::text[]) AS t(c) ORDER BY c"
      " ON CONFLICT (code) DO NOTHING"},
@@ -315,7 +352,8 @@ class PostgresStore final : public Store,
                             InteractionStore,
                             MailLedgerStore,
                             WatermarkStore,
-                            CouponStore {
+                            CouponStore,
+                            RecipientTableStore {
  public:
   PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
       : conninfo_(std::move(conninfo)),
@@ -332,6 +370,7 @@ class PostgresStore final : public Store,
   MailLedgerStore& mail_ledgers() override { return *this; }
   WatermarkStore& watermarks() override { return *this; }
   CouponStore& coupons() override { return *this; }
+  RecipientTableStore* recipient_tables() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat(description_, " schema ", schema_); }
 
@@ -357,6 +396,20 @@ class PostgresStore final : public Store,
                                  Int(r->get(), i, 2)});
     }
     return out;
+  }
+
+  absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit, int64_t delta) override {
+    if (absl::Status s = store_internal::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    const std::string what = Cat("lease quota of \"", item_id, "\" (table quota_leases)");
+    if (auto r = (*conn)->Run(what, "init_quota", {item_id}); !r.ok()) return r.status();
+    auto r = (*conn)->Run(what, "lease_quota", {item_id, limit, delta});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1) {
+      return absl::InternalError(Cat("postgresql store: ", what, ": the lease row is missing"));
+    }
+    return Int(r->get(), 0, 0);
   }
 
   // EventStore
@@ -573,11 +626,46 @@ class PostgresStore final : public Store,
     if (!r.ok()) return r.status();
     std::vector<LedgerEntry> out;
     for (int i = 0; i < PQntuples(r->get()); ++i) {
-      out.push_back(LedgerEntry{std::string(Text(r->get(), i, 0)),
-                                static_cast<RecipientState>(Int(r->get(), i, 1)),
-                                std::string(Text(r->get(), i, 2)),
-                                static_cast<int32_t>(Int(r->get(), i, 3))});
+      LedgerEntry& e = out.emplace_back();
+      e.recipient = std::string(Text(r->get(), i, 0));
+      e.state = static_cast<RecipientState>(Int(r->get(), i, 1));
+      e.detail = std::string(Text(r->get(), i, 2));
+      e.attempts = static_cast<int32_t>(Int(r->get(), i, 3));
+      e.worker = std::string(Text(r->get(), i, 4));
+      const int64_t us = Int(r->get(), i, 5);
+      e.claimed_at = us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
     }
+    return out;
+  }
+  absl::StatusOr<std::vector<LedgerEntry>> RequeueClaims(std::string_view job_id,
+                                                         const ClaimRequeue& which,
+                                                         std::string_view detail) override {
+    int64_t age_us = -1;
+    if (which.older_than != absl::InfiniteDuration()) {
+      age_us = std::clamp<int64_t>(absl::ToInt64Microseconds(which.older_than), 0,
+                                   int64_t{100} * 365 * 86400 * 1000000);
+    }
+    std::vector<std::string_view> owners(which.owners.begin(), which.owners.end());
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("mail job \"", job_id, "\": requeue claims (table mail_recipients)"),
+                          "requeue_claims", {job_id, age_us, TextArray(owners), detail});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<int64_t, LedgerEntry>> rows;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      LedgerEntry e;
+      e.recipient = std::string(Text(r->get(), i, 1));
+      e.state = RecipientState::kPending;
+      e.detail = std::string(detail);
+      e.attempts = static_cast<int32_t>(Int(r->get(), i, 2));
+      e.worker = std::string(Text(r->get(), i, 3));
+      const int64_t us = Int(r->get(), i, 4);
+      e.claimed_at = us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
+      rows.emplace_back(Int(r->get(), i, 0), std::move(e));
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<LedgerEntry> out;
+    for (auto& [id, e] : rows) out.push_back(std::move(e));
     return out;
   }
   absl::StatusOr<std::vector<std::pair<RecipientState, int64_t>>> CountStates(
@@ -608,6 +696,58 @@ class PostgresStore final : public Store,
       return absl::NotFoundError(Cat("mail job \"", job_id, "\" is not in the ledger (", description_, ")"));
     }
     return std::string(Text(r->get(), 0, 0));
+  }
+
+  // RecipientTableStore
+  absl::Status ScanTable(
+      std::string_view table,
+      const std::function<absl::Status(std::span<const std::string>)>& on_columns,
+      const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
+    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    const std::string what = Cat("store table '", table, "' (schema ", schema_, ")");
+    // A table, view or foreign table of the store's schema: the exact name,
+    // else its lower-case form (what PostgreSQL makes of an unquoted name).
+    auto found = (*conn)->ExecParams(
+        what,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname::text = $1::text AND c.relname::text IN ($2::text, lower($2::text))"
+        " AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY c.relname::text = $2::text DESC LIMIT 1",
+        {schema_, table});
+    if (!found.ok()) return found.status();
+    if (PQntuples(found->get()) == 0) return store_internal::StoreTableNotFound(table, Describe());
+    // Both names are validated identifiers; quoted besides.
+    const std::string source =
+        Cat("\"", schema_, "\".\"", Text(found->get(), 0, 0), "\"");
+    // A cursor streams the rows in pages inside one read transaction.
+    return InTransaction(**conn, what, [&]() -> absl::Status {
+      auto declare = (*conn)->Exec(
+          what, Cat("DECLARE herald_table_scan NO SCROLL CURSOR FOR SELECT * FROM ", source));
+      if (!declare.ok()) return declare.status();
+      bool first = true;
+      std::vector<std::string> values;
+      while (true) {
+        auto page = (*conn)->Exec(what, "FETCH FORWARD 1000 FROM herald_table_scan");
+        if (!page.ok()) return page.status();
+        const PGresult* res = page->get();
+        const int n = PQnfields(res);
+        if (first) {
+          first = false;
+          std::vector<std::string> columns;
+          for (int c = 0; c < n; ++c) columns.emplace_back(PQfname(res, c));
+          if (absl::Status s = on_columns(columns); !s.ok()) return s;
+        }
+        const int rows = PQntuples(res);
+        for (int i = 0; i < rows; ++i) {
+          values.clear();
+          for (int c = 0; c < n; ++c) values.emplace_back(Text(res, i, c));
+          if (absl::Status s = on_row(values); !s.ok()) return s;
+        }
+        if (rows < 1000) break;
+      }
+      return (*conn)->Exec(what, "CLOSE herald_table_scan").status();
+    });
   }
 
   // WatermarkStore
@@ -883,7 +1023,25 @@ absl::Status PostgresStore::Open() {
           Cat("postgresql store ", where, ": schema version ", version,
               " was written by a newer Herald; this build reads up to version ", kSchemaVersion));
     }
-    // Migrations from older versions go here (none yet: version 1 is the first).
+    // Added after version 1 without a version bump: a table older builds ignore.
+    auto quota = setup.Exec("create table quota_leases",
+                            "CREATE TABLE IF NOT EXISTS quota_leases(item_id text PRIMARY KEY,"
+                            " leased bigint NOT NULL, last_change bigint NOT NULL DEFAULT 0)");
+    if (!quota.ok()) return quota.status();
+    // Migrations from older versions, each in one transaction (under the advisory lock).
+    if (version < 2) {
+      auto begin = setup.Exec("migrate to schema version 2", "BEGIN");
+      if (!begin.ok()) return begin.status();
+      for (const char* sql : kMigrationV2) {
+        auto m = setup.Exec(Cat("migrate to schema version 2: ", sql), sql);
+        if (!m.ok()) {
+          (void)setup.Exec("rollback", "ROLLBACK");
+          return m.status();
+        }
+      }
+      auto commit = setup.Exec("migrate to schema version 2", "COMMIT");
+      if (!commit.ok()) return commit.status();
+    }
     return absl::OkStatus();
   };
   absl::Status s = migrate();

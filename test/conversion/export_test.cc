@@ -137,6 +137,7 @@ struct Fixture {
     c.set_developer_token_env("HERALD_TEST_GOOGLE_DEV");
     c.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
     if (c.timeout_ms() == 0) c.set_timeout_ms(300);
+    if (c.audience_job_poll_ms() == 0) c.set_audience_job_poll_ms(5);
     auto d = registry.Create<Destination>("google_ads", c, CreateContext{&registry, dir});
     REQUIRE(d.ok());
     return std::move(*d);
@@ -378,6 +379,116 @@ TEST_CASE("Conversion audiences are synchronized to Google Customer Match user l
   CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 14);
   CHECK(server.user_lists() == 1);  // found by name the second time, not created again
   CHECK(server.violations().empty());
+}
+
+TEST_CASE("Google Customer Match jobs are polled until SUCCESS before their members count", "[conversion][google][audience]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.running_polls = 3;
+  server.Start();
+  for (int i = 0; i < 6; ++i) f.Capture(i);
+  auto google = f.Google(server);
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->audience_members == 6);
+  auto jobs = server.jobs();
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs.begin()->second.status == "SUCCESS");
+  CHECK(jobs.begin()->second.polls == 4);  // RUNNING three times, then SUCCESS: no poll after that
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 12);
+  CHECK(f.Watermark("google") == f.LastSequence());
+  CHECK(server.violations().empty());
+}
+
+TEST_CASE("A FAILED Customer Match job is reported with its reason and retried next run", "[conversion][google][audience]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  for (int i = 0; i < 6; ++i) f.Capture(i);
+  server.FailNextJob("INSUFFICIENT_MATCHED_TRANSACTIONS");
+  auto google = f.Google(server);
+  auto exporter = f.Exporter(google.get(), "google");
+  auto failed = exporter->RunOnce();
+  REQUIRE_FALSE(failed.ok());
+  std::string message(failed.status().message());
+  CHECK(message.find("FAILED") != std::string::npos);
+  CHECK(message.find("INSUFFICIENT_MATCHED_TRANSACTIONS") != std::string::npos);
+  CHECK(message.find("Sales-Cards-PlatinumCreditCard-C") != std::string::npos);
+  CHECK(message.find(kGoogleAccess) == std::string::npos);
+  CHECK(message.find(kGoogleDev) == std::string::npos);
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").empty());
+  CHECK(server.received().size() == 6);  // the conversions themselves went through
+  CHECK(f.Watermark("google") == 0);     // ... but the page is not finished
+
+  auto retried = exporter->RunOnce();
+  REQUIRE(retried.ok());
+  INFO(retried->ToText());
+  CHECK(retried->state == "completed");
+  CHECK(retried->duplicates == 6);  // the platform deduplicated the resent conversions by order id
+  CHECK(retried->audience_members == 6);
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 12);
+  auto jobs = server.jobs();
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs.begin()->second.status == "FAILED");
+  CHECK(std::next(jobs.begin())->second.status == "SUCCESS");
+  CHECK(f.Watermark("google") == f.LastSequence());
+  CHECK(server.violations().empty());
+}
+
+TEST_CASE("A Customer Match job still running at the timeout holds the watermark", "[conversion][google][audience]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.running_polls = 1000000;
+  server.Start();
+  for (int i = 0; i < 3; ++i) f.Capture(i);
+  auto google = f.Google(server, "audience_job_poll_ms: 20 audience_job_timeout_seconds: 1");
+  absl::Time begin = absl::Now();
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  absl::Duration took = absl::Now() - begin;
+  REQUIRE_FALSE(report.ok());
+  CHECK(std::string(report.status().message()).find("still RUNNING") != std::string::npos);
+  CHECK(took >= absl::Seconds(1));
+  CHECK(took < absl::Seconds(5));
+  auto jobs = server.jobs();
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs.begin()->second.polls >= 3);  // backoff: 20, 40, 80 ... ms, the last one cut at the deadline
+  CHECK(jobs.begin()->second.polls <= 8);
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").empty());
+  CHECK(f.Watermark("google") == 0);
+}
+
+TEST_CASE("Google conversion_actions name an account's conversion action per catalog action", "[conversion][google]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  f.Capture(1, "WinterJacket");        // no google_conversion_action in the catalog
+  f.Capture(2, "PlatinumCreditCard");  // the catalog's, overridden
+  auto google = f.Google(server, R"pb(
+    conversion_actions { key: "Sales/Gear/WinterJacket" value: "customers/1234567890/conversionActions/556" }
+    conversion_actions { key: "Sales/Cards/PlatinumCreditCard" value: "customers/1234567890/conversionActions/557" }
+  )pb");
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->delivered == 2);
+  std::map<std::string, std::string> action_of;
+  for (const auto& c : server.conversions()) action_of[c["orderId"]] = c["conversionAction"];
+  CHECK(action_of["order-1"] == "customers/1234567890/conversionActions/556");
+  CHECK(action_of["order-2"] == "customers/1234567890/conversionActions/557");
+
+  for (const char* bad : {R"pb(conversion_actions { key: "WinterJacket" value: "customers/1/conversionActions/2" })pb",
+                          R"pb(conversion_actions { key: "Sales/Gear/WinterJacket" value: "conversionActions/2" })pb",
+                          "audience_job_poll_ms: -1", "audience_job_timeout_seconds: -5"}) {
+    INFO(bad);
+    v1::GoogleAdsDestinationConfig c;
+    REQUIRE(google::protobuf::TextFormat::ParseFromString(bad, &c));
+    c.set_customer_id("1234567890");
+    c.set_developer_token_env("HERALD_TEST_GOOGLE_DEV");
+    c.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
+    CHECK(f.registry.Create<Destination>("google_ads", c, CreateContext{&f.registry, f.dir}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST_CASE("The file destination writes JSON lines - Google's CSV template and member lists", "[conversion][file]") {

@@ -5,7 +5,9 @@
 // deduplicated by event id / gclid+action / order id), answer with the
 // platforms' success and error shapes, and inject faults on request: 429
 // with Retry-After, 500, a timeout after processing, a connection reset
-// after processing, per-row partial failures.
+// after processing, per-row partial failures. The Google stand-in processes
+// Customer Match jobs asynchronously (RUNNING for a few status polls, then
+// SUCCESS, or FAILED with a failure reason when injected).
 #ifndef HERALD_TEST_CONVERSION_STANDIN_SERVERS_H_
 #define HERALD_TEST_CONVERSION_STANDIN_SERVERS_H_
 
@@ -340,6 +342,10 @@ class GoogleStandIn : public StandInServer {
                    std::smatch m;
                    nlohmann::json results = nlohmann::json::array();
                    std::lock_guard<std::mutex> lock(mu_);
+                   if (q.find("FROM offline_user_data_job") != std::string::npos) {
+                     res.set_content(nlohmann::json{{"results", PollJob(q)}}.dump(), "application/json");
+                     return;
+                   }
                    if (!std::regex_search(q, m, re)) violations_.push_back("bad GAQL: " + q);
                    else if (user_lists_.count(m[1]) > 0) {
                      results.push_back({{"userList", {{"resourceName", user_lists_[m[1]]}, {"name", m[1]}}}});
@@ -375,6 +381,7 @@ class GoogleStandIn : public StandInServer {
                    if (list.empty()) violations_.push_back("bad offlineUserDataJobs:create");
                    std::string rn = "customers/" + customer_ + "/offlineUserDataJobs/" + std::to_string(500 + jobs_.size());
                    jobs_[rn] = list;
+                   job_states_[rn] = JobState{};
                    res.set_content(nlohmann::json{{"resourceName", rn}}.dump(), "application/json");
                  });
     server_.Post(R"(/v\d+/(customers/\d+/offlineUserDataJobs/\d+):(addOperations|run))",
@@ -387,9 +394,24 @@ class GoogleStandIn : public StandInServer {
                      res.status = 404;
                      return;
                    }
+                   JobState& state = job_states_[job];
+                   if (state.status != "PENDING") {
+                     violations_.push_back(verb + " on a job that is " + state.status + ": " + job);
+                     res.status = 400;
+                     return;
+                   }
                    if (verb == "run") {
-                     for (const auto& m : pending_[job]) members_[jobs_[job]].insert(m);
-                     res.set_content(nlohmann::json{{"name", job + "/operations/1"}}.dump(), "application/json");
+                     // Processed asynchronously: RUNNING for a few polls, then SUCCESS (the
+                     // members join the list) or, when injected, FAILED.
+                     state.status = "RUNNING";
+                     state.running_polls_left = running_polls;
+                     if (!job_failures_.empty()) {
+                       state.failure_reason = job_failures_.front();
+                       job_failures_.pop_front();
+                     }
+                     res.set_content(nlohmann::json{{"name", "customers/" + customer_ + "/operations/" +
+                                                                 job.substr(job.rfind('/') + 1)}}.dump(),
+                                     "application/json");
                      return;
                    }
                    auto j = nlohmann::json::parse(req.body, nullptr, false);
@@ -411,7 +433,25 @@ class GoogleStandIn : public StandInServer {
                  });
   }
 
-  // Members of the user list named `name` (after its jobs ran).
+  // Customer Match jobs: polls answered RUNNING after :run before the job
+  // finishes; the next offline user data jobs run FAILED with these reasons.
+  int running_polls = 2;
+  void FailNextJob(const std::string& failure_reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_failures_.push_back(failure_reason);
+  }
+  struct JobState {
+    std::string status = "PENDING";   // PENDING, RUNNING, SUCCESS, FAILED
+    std::string failure_reason;       // FAILED when set (at the end of RUNNING)
+    int running_polls_left = 0;
+    int polls = 0;
+  };
+  std::map<std::string, JobState> jobs() const {  // resource name -> state
+    std::lock_guard<std::mutex> lock(mu_);
+    return job_states_;
+  }
+
+  // Members of the user list named `name` (after its jobs succeeded).
   std::set<std::string> members(const std::string& name) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto l = user_lists_.find(name);
@@ -611,8 +651,43 @@ class GoogleStandIn : public StandInServer {
     res.set_content(out.dump(), "application/json");
   }
 
+  // GAQL on offline_user_data_job (under mu_): the job's status moves on by one poll.
+  nlohmann::json PollJob(const std::string& q) {
+    static const std::regex re(
+        R"(^SELECT offline_user_data_job\.resource_name, offline_user_data_job\.status, )"
+        R"(offline_user_data_job\.failure_reason FROM offline_user_data_job )"
+        R"(WHERE offline_user_data_job\.resource_name = '(customers/\d+/offlineUserDataJobs/\d+)'$)");
+    std::smatch m;
+    nlohmann::json results = nlohmann::json::array();
+    if (!std::regex_match(q, m, re)) {
+      violations_.push_back("bad job GAQL: " + q);
+      return results;
+    }
+    auto it = job_states_.find(m[1]);
+    if (it == job_states_.end()) return results;  // no such job: no rows
+    JobState& job = it->second;
+    ++job.polls;
+    if (job.status == "RUNNING") {
+      if (job.running_polls_left > 0) {
+        --job.running_polls_left;
+      } else if (!job.failure_reason.empty()) {
+        job.status = "FAILED";
+      } else {
+        job.status = "SUCCESS";
+        for (const auto& v : pending_[it->first]) members_[jobs_[it->first]].insert(v);
+      }
+    }
+    results.push_back({{"offlineUserDataJob",
+                        {{"resourceName", it->first},
+                         {"status", job.status},
+                         {"failureReason", job.status == "FAILED" ? job.failure_reason : "UNSPECIFIED"}}}});
+    return results;
+  }
+
   std::string version_, customer_, developer_, access_;
   int64_t now_;
+  std::map<std::string, JobState> job_states_;
+  std::deque<std::string> job_failures_;
   std::map<std::string, int> received_;
   std::vector<nlohmann::json> conversions_;
   std::set<std::string> transient_once_;

@@ -1,6 +1,7 @@
 // Several servers, one campaign (issue 6, item 3): four processes select ads
 // at full speed against one PostgreSQL store with a 1 s counter refresh;
-// combined delivery meets each goal within 1% and passes it by under 0.5%.
+// combined delivery meets each goal within 1% and, with quota leases, never
+// passes it (the issue asks for under 0.5%).
 #include <catch2/catch.hpp>
 
 #include <spawn.h>
@@ -42,7 +43,7 @@ campaigns {
   return text;
 }
 
-TEST_CASE("Four servers sharing PostgreSQL meet each goal within 1% and overshoot under 0.5%",
+TEST_CASE("Four servers sharing PostgreSQL meet each goal within 1% and never pass it",
           "[csf][postgres]") {
   const char* pg = std::getenv("HERALD_TEST_PG");
   if (pg == nullptr || *pg == '\0') {
@@ -90,7 +91,7 @@ TEST_CASE("Four servers sharing PostgreSQL meet each goal within 1% and overshoo
                           {"large", 120000}}) {
     INFO(id << ": delivered " << delivered[id] << " of " << goal);
     CHECK(delivered[id] >= goal * 0.99);
-    CHECK(delivered[id] <= goal * 1.005);
+    CHECK(delivered[id] <= goal);  // quota leases: never past the goal, not even by 0.5%
   }
   CHECK(delivered["house"] > 0);
 }

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
       auto r = (*selector)->Select(traced);
       if (r.ok()) {
         for (const auto& e : r->trace.entries()) {
-          if (e.component == "NeedOfDelivery" && !e.subject.empty()) {
+          if ((e.component == "NeedOfDelivery" || e.reason.find("quota") != std::string::npos) &&
+              !e.subject.empty()) {
             std::fprintf(stderr, "[%s] %s %s: %s\n", argv[5], absl::FormatTime("%H:%M:%S", traced.time, absl::UTCTimeZone()).c_str(), e.subject.c_str(), e.reason.c_str());
           }
         }

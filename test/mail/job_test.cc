@@ -269,10 +269,16 @@ TEST_CASE("Recipients left in flight by a dead run are sent again on resume", "[
   MailJobSpec spec = f.Spec(kList);
   auto job = MailJob::Create(spec, f.Options());
   REQUIRE(job.ok());
-  // A "dead" worker claimed two recipients and never recorded them.
-  auto claimed = f.store->mail_ledgers().ClaimPending("newsletter", "dead-worker", 2);
+  // A "dead" worker claimed two recipients and never recorded them. Its
+  // claims are fresh, so they are requeued because the operator names it
+  // (stale claims: test/mail/store_source_test.cc).
+  auto claimed = f.store->mail_ledgers().ClaimPending("newsletter", "dead-worker/0", 2);
   REQUIRE(claimed.ok());
   REQUIRE(claimed->size() == 2);
+  MailerOptions options = f.Options();
+  options.requeue_claims_of = {"dead-worker"};
+  job = MailJob::Create(spec, options);
+  REQUIRE(job.ok());
   auto report = (*job)->Run();
   REQUIRE(report.ok());
   CHECK(report->requeued_in_flight == 2);
@@ -503,6 +509,21 @@ TEST_CASE("Built-in transports and recipient sources check their configs", "[mai
   CHECK((*made)->Describe() == "smtp://127.0.0.1:2525 (4 connections)");
   smtp.set_tls(v1::SMTP_TLS_IMPLICIT);
   CHECK(!registry.Create<Transport>("smtp", smtp, CreateContext{&registry}).ok());
+  // Credentials never show: user information in the URL is left out of Describe().
+  smtp.set_tls(v1::SMTP_TLS_STARTTLS);
+  smtp.set_url("smtp://mailer:hunter2@127.0.0.1:2525");
+  auto with_user = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
+  REQUIRE(with_user.ok());
+  CHECK((*with_user)->Describe() == "smtp://127.0.0.1:2525 (4 connections)");
+  smtp.set_url("smtp://127.0.0.1:2525");
+  smtp.set_password("hunter2");
+  auto no_user = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
+  CHECK_THAT(std::string(no_user.status().message()), Catch::Contains("a password is set but no username"));
+  CHECK(std::string(no_user.status().message()).find("hunter2") == std::string::npos);
+  smtp.set_username("mailer");
+  smtp.set_ca_file("/nonexistent/ca.pem");
+  auto no_ca = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
+  CHECK_THAT(std::string(no_ca.status().message()), Catch::Contains("ca_file \"/nonexistent/ca.pem\": cannot read it"));
   v1::MaildirTransportConfig maildir;
   CHECK(!registry.Create<Transport>("maildir", maildir, CreateContext{&registry}).ok());
   CHECK(registry.CreateDefault<Transport>("null", CreateContext{&registry}).ok());

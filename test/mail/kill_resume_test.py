@@ -9,7 +9,10 @@ against an aiosmtpd server. It is killed with kill -9 at several points
 (after 20%, 45%, 70% of the list has arrived), then run to completion. Every
 recipient must receive at least one message, and the duplicates must stay
 within the documented bound: at most batch x workers per kill (the in-flight
-recipients)."""
+recipients). Each run claims as worker "kill" (its instance id is
+"kill/<random>"); each run after a kill names "kill" in --requeue-claims-of,
+the operator saying that the earlier runs are dead, so their fresh in-flight
+claims are requeued at once instead of after claim_timeout."""
 import argparse
 import json
 import os
@@ -41,11 +44,12 @@ def main():
         cmd = [args.runner, "--store", "sqlite:" + os.path.join(tmp, "ledger.db"),
                "--csv", csv, "--smtp", f"smtp://127.0.0.1:{port}",
                "--batch", str(args.batch), "--workers", str(args.workers),
-               "--connections", "4"]
+               "--connections", "4", "--worker-id", "kill"]
+        resume = cmd + ["--requeue-claims-of", "kill"]
         kills = 0
         for k in range(args.kills):
             target = args.recipients * (20 + 25 * k) // 100
-            child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child = subprocess.Popen(cmd if k == 0 else resume, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             deadline = time.time() + 120
             while counter.total() < target and child.poll() is None and time.time() < deadline:
                 time.sleep(0.002)
@@ -56,7 +60,7 @@ def main():
                 print(f"kill {kills}: SIGKILL after {counter.total()} messages arrived")
             else:
                 print(f"run {k} ended before the kill point ({child.returncode})")
-        final = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        final = subprocess.run(resume, capture_output=True, text=True, timeout=300)
         if final.returncode != 0:
             print("final run failed:", final.stderr)
             return 1

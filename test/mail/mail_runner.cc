@@ -5,6 +5,9 @@
 //   herald_mail_runner --store sqlite:/tmp/x.db --csv list.csv --smtp smtp://127.0.0.1:2525
 //                      [--job ID] [--batch 32] [--workers 1] [--connections 4]
 //                      [--join] [--worker-id NAME] [--mph 0] [--size BYTES]
+//                      [--requeue-claims-of ID,ID] [--claim-timeout-ms N]
+//                      [--tls none|starttls|implicit|auto] [--user NAME --password-env VAR]
+//                      [--ca-file PEM] [--timeout-ms N]
 // Prints the report as JSON on stdout; exit 0 when the run ended normally.
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +23,9 @@
 
 int main(int argc, char** argv) {
   std::string store_uri, csv, smtp, job = "kill-test", worker_id;
-  int batch = 32, workers = 1, connections = 4, size = 0;
+  std::string requeue_of, tls = "none", user, password_env, ca_file;
+  int batch = 32, workers = 1, connections = 4, size = 0, timeout_ms = 0;
+  long claim_timeout_ms = 0;
   long mph = 0;
   bool join = false;
   for (int i = 1; i < argc; ++i) {
@@ -43,6 +48,13 @@ int main(int argc, char** argv) {
     else if (a == "--size") size = std::stoi(next());
     else if (a == "--worker-id") worker_id = next();
     else if (a == "--join") join = true;
+    else if (a == "--requeue-claims-of") requeue_of = next();
+    else if (a == "--claim-timeout-ms") claim_timeout_ms = std::stol(next());
+    else if (a == "--tls") tls = next();
+    else if (a == "--user") user = next();
+    else if (a == "--password-env") password_env = next();
+    else if (a == "--ca-file") ca_file = next();
+    else if (a == "--timeout-ms") timeout_ms = std::stoi(next());
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -62,7 +74,20 @@ int main(int argc, char** argv) {
   herald::v1::SmtpTransportConfig smtp_config;
   smtp_config.set_url(smtp);
   smtp_config.set_connections(connections);
-  smtp_config.set_tls(herald::v1::SMTP_TLS_NONE);
+  if (tls == "none") smtp_config.set_tls(herald::v1::SMTP_TLS_NONE);
+  else if (tls == "starttls") smtp_config.set_tls(herald::v1::SMTP_TLS_STARTTLS);
+  else if (tls == "implicit") smtp_config.set_tls(herald::v1::SMTP_TLS_IMPLICIT);
+  else if (tls != "auto") {
+    std::cerr << "unknown --tls " << tls << "\n";
+    return 2;
+  }
+  smtp_config.set_username(user);
+  if (!password_env.empty()) {
+    const char* pw = std::getenv(password_env.c_str());
+    smtp_config.set_password(pw == nullptr ? "" : pw);
+  }
+  smtp_config.set_ca_file(ca_file);
+  smtp_config.set_timeout_ms(timeout_ms);
   auto transport = registry.Create<herald::Transport>("smtp", smtp_config, herald::CreateContext{&registry});
   if (!transport.ok()) {
     std::cerr << "transport: " << transport.status().message() << "\n";
@@ -98,6 +123,13 @@ int main(int argc, char** argv) {
   options.workers = workers;
   options.worker_id = worker_id;
   options.recover_in_flight = !join;
+  for (size_t start = 0; start < requeue_of.size();) {
+    size_t comma = requeue_of.find(',', start);
+    if (comma == std::string::npos) comma = requeue_of.size();
+    if (comma > start) options.requeue_claims_of.push_back(requeue_of.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (claim_timeout_ms > 0) options.claim_timeout = absl::Milliseconds(claim_timeout_ms);
   options.unsubscribe_secret = "kill-test-secret-0123456789";
   auto made = herald::MailJob::Create(spec, options);
   if (!made.ok()) {

@@ -25,6 +25,10 @@ class FlakyStore : public CounterStore, public EventStore {
   absl::StatusOr<std::vector<CounterTotal>> LoadCounterTotals() override {
     return inner_->counters().LoadCounterTotals();
   }
+  absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit, int64_t delta) override {
+    if (fail) return absl::UnavailableError("database down");
+    return inner_->counters().LeaseQuota(item_id, limit, delta);
+  }
   absl::Status RecordBatch(std::span<const v1::Event> events,
                            std::span<const CounterDelta> deltas) override {
     writes++;
@@ -115,6 +119,84 @@ TEST_CASE("DeliveryCounters: two servers see each other's deliveries after a flu
   CHECK((*one)->Served(0).requests == 5);  // not reloaded yet
   REQUIRE((*one)->Reload().ok());
   CHECK((*one)->Served(0).requests == 12);
+}
+
+DeliveryCountersOptions Leasing() {
+  DeliveryCountersOptions o;
+  o.start_flusher = false;
+  o.lease_quota = true;
+  o.min_lease = 4;
+  return o;
+}
+
+TEST_CASE("DeliveryCounters: quota leases bound two servers by the goal exactly", "[counters]") {
+  auto store = NewMemoryStore();
+  std::vector<std::string> ids = {"paid", "free"};
+  auto one = DeliveryCounters::Create(&store->counters(), ids, Leasing());
+  auto two = DeliveryCounters::Create(&store->counters(), ids, Leasing());
+  REQUIRE(one.ok());
+  REQUIRE(two.ok());
+  for (auto* c : {one->get(), two->get()}) c->slots()->SetQuotaGoal(0, 50);
+  // No goal: never limited. A goal: nothing before the first lease.
+  CHECK((*one)->slots()->TakeQuota(1));
+  CHECK_FALSE((*one)->slots()->TakeQuota(0));
+  REQUIRE((*one)->LeaseRound().ok());
+  CHECK((*one)->slots()->QuotaBalance(0) == 4);  // min_lease
+  // Both servers take as fast as they can, the leaser growing their leases.
+  int64_t served = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (auto* c : {one->get(), two->get()}) {
+      for (int i = 0; i < 5; ++i) {
+        if (c->slots()->TakeQuota(0)) {
+          ++served;
+          c->Add(0, 1, 0);
+        }
+      }
+      REQUIRE(c->LeaseRound().ok());
+    }
+  }
+  CHECK(served == 50);  // all of the goal, never more
+  CHECK((*one)->slots()->QuotaBalance(0) + (*two)->slots()->QuotaBalance(0) == 0);
+  // A unit given back (an unused winner) is taken again.
+  REQUIRE((*one)->slots()->QuotaBalance(0) == 0);
+  (*one)->slots()->ReturnQuota(0);
+  CHECK((*one)->slots()->TakeQuota(0));
+  CHECK_FALSE((*one)->slots()->TakeQuota(0));
+}
+
+TEST_CASE("DeliveryCounters: stop gives unused quota back and a lease starts from stored deliveries",
+          "[counters]") {
+  auto store = NewMemoryStore();
+  REQUIRE(store->counters().AddCounterDeltas(std::vector<CounterDelta>{{"paid", 90, 0}}).ok());
+  std::vector<std::string> ids = {"paid"};
+  {
+    auto one = DeliveryCounters::Create(&store->counters(), ids, Leasing());
+    REQUIRE(one.ok());
+    (*one)->slots()->SetQuotaGoal(0, 100);
+    REQUIRE((*one)->LeaseRound().ok());
+    CHECK((*one)->slots()->QuotaBalance(0) == 4);
+    CHECK((*one)->slots()->TakeQuota(0));
+    REQUIRE((*one)->Stop().ok());  // gives 3 back
+    CHECK((*one)->slots()->QuotaBalance(0) == 0);
+  }
+  // 90 counted + 1 taken: 9 remain to lease.
+  CHECK(store->counters().LeaseQuota("paid", 100, 1000).value() == 9);
+}
+
+TEST_CASE("DeliveryCounters: a failed lease reports and keeps serving nothing unleased", "[counters]") {
+  auto inner = NewMemoryStore();
+  FlakyStore flaky(inner.get());
+  std::vector<std::string> ids = {"paid"};
+  auto c = DeliveryCounters::Create(&flaky, ids, Leasing());
+  REQUIRE(c.ok());
+  (*c)->slots()->SetQuotaGoal(0, 10);
+  flaky.fail = true;
+  CHECK((*c)->LeaseRound().code() == absl::StatusCode::kUnavailable);
+  CHECK((*c)->last_lease_status().code() == absl::StatusCode::kUnavailable);
+  CHECK_FALSE((*c)->slots()->TakeQuota(0));
+  flaky.fail = false;
+  REQUIRE((*c)->LeaseRound().ok());
+  CHECK((*c)->slots()->TakeQuota(0));
 }
 
 TEST_CASE("DeliveryCounters: a failed write keeps the deltas for the next flush", "[counters]") {

@@ -115,6 +115,51 @@ void RunStoreConformance(const StoreFixture& fixture) {
     CHECK(failures == 0);
   }
 
+  SECTION("quota leases grant up to the limit from the stored count and take returns") {
+    HERALD_REQUIRE_OK(store->counters().AddCounterDeltas(std::vector<CounterDelta>{{"ad-a", 30, 0}}));
+    // The first lease starts from the 30 requests already counted.
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 100, 50)) == 50);
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 100, 50)) == 20);
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 100, 5)) == 0);
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 100, -8)) == -8);
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 100, 10)) == 8);
+    // A higher limit (a raised goal) grants more; returns never go below zero.
+    CHECK(Value(store->counters().LeaseQuota("ad-a", 110, 50)) == 10);
+    CHECK(Value(store->counters().LeaseQuota("ad-new", 10, -3)) == 0);
+    CHECK(Value(store->counters().LeaseQuota("ad-new", 10, 4)) == 4);
+    CHECK(store->counters().LeaseQuota("", 10, 1).status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(store->counters().LeaseQuota("ad-a", -1, 1).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+
+  SECTION("quota leases never grant more than the limit to concurrent servers") {
+    std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(*store) : nullptr;
+    constexpr int64_t kLimit = 997;
+    std::atomic<int64_t> granted{0};
+    std::atomic<int> failures{0};
+    Concurrently(8, [&](int t) {
+      Store& s = (other != nullptr && t % 2 == 1) ? *other : *store;
+      for (int i = 0; i < 60; ++i) {
+        auto got = s.counters().LeaseQuota("ad-q", kLimit, 1 + (i + t) % 5);
+        if (!got.ok()) {
+          failures++;
+        } else {
+          granted += *got;
+        }
+        if (i % 7 == 3) {  // give one back now and then
+          auto back = s.counters().LeaseQuota("ad-q", kLimit, -1);
+          if (back.ok()) granted += *back;
+        }
+      }
+    });
+    CHECK(failures == 0);
+    // Every unit granted and given back is accounted for: what is left to
+    // lease brings the total exactly to the limit, and then nothing is left.
+    granted += Value(store->counters().LeaseQuota("ad-q", kLimit, 10 * kLimit));
+    CHECK(granted == kLimit);
+    CHECK(Value(store->counters().LeaseQuota("ad-q", kLimit, 1)) == 0);
+  }
+
   SECTION("events and counters are recorded together") {
     std::vector<v1::Event> events = {MakeEvent(100, v1::EVENT_TYPE_REQUEST, "ad-a", "c1", "u1"),
                                      MakeEvent(101, v1::EVENT_TYPE_CLICK, "ad-a", "c1", "u1")};

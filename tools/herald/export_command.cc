@@ -3,9 +3,12 @@
 // schedule.
 //
 //   herald export --destination NAME --store PATH --catalog FILE --jobs FILE
-//                 [--once] [--pipeline FILE] [--json] [--trace]
+//                 [--once] [--pipeline FILE] [--base-url URL] [--json] [--trace]
 // The jobs file is a herald.v1.ExportJobs textproto; NAME picks one job
 // (destination, destination_type, destination_json_config, schedule).
+// --base-url replaces the base_url of the job's destination config (a
+// sandbox, a proxy or a local stand-in instead of the platform), for any
+// destination type whose config has a base_url field (meta, google_ads).
 // Without --once the job runs every interval_seconds until interrupted, and
 // only when its schedule_enabled is true (the schedule is off by default).
 // Credentials come from the environment variables or files the destination
@@ -17,17 +20,19 @@
 
 #include "absl/synchronization/notification.h"
 #include "commands.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
 #include "herald/catalog.h"
 #include "herald/conversion.h"
 #include "herald/store.h"
+#include "nlohmann/json.hpp"
 
 namespace herald::cli {
 
 namespace {
 
 struct ExportArgs {
-  std::string destination, store, catalog, jobs, pipeline;
+  std::string destination, store, catalog, jobs, pipeline, base_url;
   bool once = false, json = false, trace = false;
 };
 
@@ -39,6 +44,32 @@ int Fail(std::string_view message, int code = 1) {
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+// The job with its destination config's base_url replaced by `base_url`.
+absl::StatusOr<v1::ExportJobConfig> WithBaseUrl(const v1::ExportJobConfig& job, const std::string& base_url,
+                                                const Registry& registry) {
+  auto factory = registry.Find("destination", job.destination_type());
+  if (!factory.ok()) return factory.status();
+  auto config = (*factory)->CreateEmptyConfig();
+  if (config->GetDescriptor()->FindFieldByName("base_url") == nullptr) {
+    return absl::InvalidArgumentError("--base-url: destination type \"" + job.destination_type() +
+                                      "\" has no base_url");
+  }
+  if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0) {
+    return absl::InvalidArgumentError("--base-url must start with http:// or https://");
+  }
+  auto json = nlohmann::json::parse(job.destination_json_config().empty() ? std::string("{}")
+                                                                           : job.destination_json_config(),
+                                    nullptr, false);
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError("export job " + job.destination() + ": destination_json_config is not a JSON object");
+  }
+  json.erase("base_url");
+  json["baseUrl"] = base_url;
+  v1::ExportJobConfig out = job;
+  out.set_destination_json_config(json.dump());
+  return out;
 }
 
 absl::Notification* g_stop = nullptr;
@@ -68,6 +99,13 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   if (job == nullptr) return Fail("no job for destination \"" + a.destination + "\" in " + a.jobs + " (jobs: " + names + ")");
   if (!a.once && !job->schedule_enabled()) {
     return Fail("the schedule of \"" + a.destination + "\" is not enabled (set schedule_enabled: true, or use --once)", 2);
+  }
+  v1::ExportJobConfig overridden;
+  if (!a.base_url.empty()) {
+    auto with = WithBaseUrl(*job, a.base_url, *env.registry);
+    if (!with.ok()) return Fail(std::string(with.status().message()), 2);
+    overridden = *std::move(with);
+    job = &overridden;
   }
   auto catalog = LoadCatalog(a.catalog);
   if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
@@ -129,6 +167,8 @@ void AddExportCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--catalog", a->catalog, "catalog (its actions say what counts as a conversion)");
   cmd->add_option("--jobs", a->jobs, "export jobs (herald.v1.ExportJobs textproto)");
   cmd->add_option("--pipeline", a->pipeline, "conversion pipeline definition (default: the built-in)");
+  cmd->add_option("--base-url", a->base_url,
+                  "send to this base URL instead of the destination config's (a sandbox or a local stand-in)");
   cmd->add_flag("--once", a->once, "run once now instead of on the schedule");
   cmd->add_flag("--json", a->json, "JSON report");
   cmd->add_flag("--trace", a->trace, "include the first page's trace");

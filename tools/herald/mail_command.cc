@@ -4,7 +4,8 @@
 //   herald mail --catalog FILE --item NAME [--recipients LIST.csv]
 //               (--smtp smtp://HOST:PORT | --maildir DIR) [--store PATH]
 //               [--test-to ADDRESS ...] [--job ID] [--connections N] [--workers N]
-//               [--json] [--trace]
+//               [--json] [--trace] [--worker-id NAME] [--claim-timeout SECONDS]
+//               [--requeue-claims-of ID ...] [--ca-file PEM]
 //   herald mail --store PATH --job ID --set-state paused|stopped
 #include <unistd.h>
 
@@ -26,8 +27,9 @@ namespace {
 
 struct MailArgs {
   std::string catalog, item, recipients, smtp, maildir, store, job, set_state, secret_file;
-  std::string smtp_user, smtp_password_env;
-  std::vector<std::string> test_to;
+  std::string smtp_user, smtp_password_env, ca_file, worker_id;
+  std::vector<std::string> test_to, requeue_claims_of;
+  int claim_timeout_seconds = 900;
   int connections = 8, workers = 1, batch = 32;
   bool json = false, trace = false, join = false, starttls = false;
 };
@@ -118,6 +120,7 @@ int Run(const MailArgs& a, CommandEnv& env) {
     config.set_url(a.smtp);
     config.set_connections(a.connections);
     if (a.starttls) config.set_tls(v1::SMTP_TLS_STARTTLS);
+    config.set_ca_file(a.ca_file);
     config.set_username(a.smtp_user);
     if (!a.smtp_password_env.empty()) {
       const char* pw = std::getenv(a.smtp_password_env.c_str());
@@ -142,6 +145,9 @@ int Run(const MailArgs& a, CommandEnv& env) {
   options.batch_size = a.batch;
   options.trace = a.trace;
   options.recover_in_flight = !a.join;
+  options.worker_id = a.worker_id;
+  options.requeue_claims_of = a.requeue_claims_of;
+  options.claim_timeout = absl::Seconds(a.claim_timeout_seconds);
   if (!a.secret_file.empty()) {
     std::ifstream in(a.secret_file, std::ios::binary);
     std::stringstream s;
@@ -195,7 +201,14 @@ void AddMailCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_flag("--starttls", a->starttls, "require STARTTLS");
   cmd->add_option("--secret-file", a->secret_file, "unsubscribe token key (else $HERALD_UNSUBSCRIBE_SECRET)");
   cmd->add_option("--set-state", a->set_state, "pause or stop a job other processes run: paused|stopped");
-  cmd->add_flag("--join", a->join, "join a job other processes are running (do not requeue their in-flight)");
+  cmd->add_flag("--join", a->join, "never requeue in-flight claims (not needed to join a running job: live claims are fresh)");
+  cmd->add_option("--worker-id", a->worker_id, "claim owner name (default HOST:PID; each run adds /RANDOM)");
+  cmd->add_option("--claim-timeout", a->claim_timeout_seconds,
+                  "seconds after which an in-flight claim is presumed dead and requeued")
+      ->check(CLI::Range(1, 86400 * 7));
+  cmd->add_option("--requeue-claims-of", a->requeue_claims_of,
+                  "worker ids of dead runs: requeue their in-flight claims now, whatever their age");
+  cmd->add_option("--ca-file", a->ca_file, "CA bundle (PEM) to verify the SMTP server's certificate");
   cmd->add_flag("--json", a->json, "JSON report");
   cmd->add_flag("--trace", a->trace, "include the trace of the first batch");
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });

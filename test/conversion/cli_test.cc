@@ -1,0 +1,336 @@
+// `herald capture` and `herald export`, the built binary driven from the
+// test (tools/herald/capture_command.cc, export_command.cc): what they print,
+// their exit codes, what they write to the store, and that credentials are
+// never printed. The stand-in servers run in this process on 127.0.0.1; the
+// binary inherits the credential variables from it.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "herald/conversion.h"
+#include "herald/store.h"
+#include "nlohmann/json.hpp"
+#include "standin_servers.h"
+
+namespace herald {
+namespace {
+
+using testing::GoogleStandIn;
+using testing::MetaStandIn;
+
+constexpr char kMetaToken[] = "EAAGcliMETAsecret0123456789";
+constexpr char kGoogleDev[] = "devCLIsecret-4242";
+constexpr char kGoogleAccess[] = "ya29.cliACCESSsecret-abcdef";
+constexpr char kWrongToken[] = "wrong-cli-token-value-1234";
+const std::string kHerald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
+const std::string kCatalog = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto";
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Dir {
+  std::string path;
+  Dir() {
+    char tmpl[] = "/tmp/herald-conv-cli-XXXXXX";
+    char* made = mkdtemp(tmpl);
+    path = made == nullptr ? std::string("/tmp") : std::string(made);
+  }
+  ~Dir() { (void)std::system(("rm -rf " + path).c_str()); }
+};
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+  std::string all() const { return out + err; }
+};
+
+// Runs `herald <args...>`; stdout and stderr apart.
+Run Herald(const Dir& dir, const std::vector<std::string>& args) {
+  std::string command = kHerald;
+  for (const std::string& a : args) command.append(" ").append(Quote(a));
+  const std::string err_path = dir.path + "/stderr.txt";
+  command.append(" 2>").append(Quote(err_path));
+  Run run;
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
+  int status = pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.err = ReadFile(err_path);
+  return run;
+}
+
+std::vector<v1::InteractionRecord> Records(const std::string& store_path) {
+  Registry registry;
+  auto store = OpenStore(store_path, registry);
+  REQUIRE(store.ok());
+  auto all = (*store)->interactions().ReadInteractions(0, 100000);
+  REQUIRE(all.ok());
+  return *all;
+}
+
+// Captures `accepted` Accepted responses of PlatinumCreditCard and one Rejected.
+void CaptureSome(const std::string& store_path, int accepted) {
+  Registry registry;
+  auto store = OpenStore(store_path, registry);
+  REQUIRE(store.ok());
+  for (int i = 0; i <= accepted; ++i) {
+    v1::InteractionRecord r;
+    r.mutable_subject()->set_email("buyer" + std::to_string(i) + "@example.org");
+    r.mutable_subject()->set_phone("+1 650 555 " + std::to_string(1000 + i));
+    r.mutable_subject()->set_gclid("Cj0-cli-" + std::to_string(i));
+    r.mutable_action()->set_issue("Sales");
+    r.mutable_action()->set_group("Cards");
+    r.mutable_action()->set_name("PlatinumCreditCard");
+    r.set_outcome(i < accepted ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED);
+    r.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(3)));
+    r.mutable_value()->set_minor_units(1999);
+    r.mutable_value()->set_currency("USD");
+    r.set_order_id("cli-order-" + std::to_string(i));
+    REQUIRE(CaptureResponse(**store, r).ok());
+  }
+}
+
+TEST_CASE("herald capture records a good response and rejects a bad one with its reason", "[conversion][cli]") {
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  Run good = Herald(dir, {"capture", "--store", db, "--catalog", kCatalog, "--issue", "Sales", "--group", "Cards",
+                          "--action", "PlatinumCreditCard", "--outcome", "Accepted", "--email", "Ann@Example.org",
+                          "--phone", "+1 650 555 1212", "--gclid", "Cj0KCQ-cli", "--value", "19.99",
+                          "--currency", "USD", "--order-id", "o-1001", "--channel", "Web"});
+  INFO(good.err);
+  REQUIRE(good.exit_code == 0);
+  auto printed = nlohmann::json::parse(good.out, nullptr, false);
+  REQUIRE(printed.is_object());
+  const std::string id = printed["interaction_id"].get<std::string>();
+  CHECK(id.size() == 32);
+  CHECK(printed["order_id"] == "o-1001");
+
+  // The record is in the store, as given.
+  auto records = Records(db);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].interaction_id() == id);
+  CHECK(records[0].subject().email() == "Ann@Example.org");
+  CHECK(records[0].subject().gclid() == "Cj0KCQ-cli");
+  CHECK(records[0].outcome() == v1::OUTCOME_ACCEPTED);
+  CHECK(records[0].value().minor_units() == 1999);
+  CHECK(records[0].value().currency() == "USD");
+  CHECK(records[0].action().name() == "PlatinumCreditCard");
+
+  // The whole record as JSON.
+  Run json = Herald(dir, {"capture", "--store", db, "--catalog", kCatalog, "--record",
+                          R"({"subject": {"email": "bo@example.org"}, "action": {"issue": "Sales", "group": "Gear",
+                              "name": "WinterJacket"}, "outcome": "OUTCOME_ACCEPTED", "interaction_id": "cli-json-1"})"});
+  INFO(json.err);
+  CHECK(json.exit_code == 0);
+  records = Records(db);
+  REQUIRE(records.size() == 2);
+  CHECK(records[1].interaction_id() == "cli-json-1");
+  CHECK(records[1].action().name() == "WinterJacket");
+
+  // Refused: the reason names the field; nothing is written.
+  Run bad_email = Herald(dir, {"capture", "--store", db, "--issue", "Sales", "--group", "Cards", "--action",
+                               "PlatinumCreditCard", "--outcome", "Accepted", "--email", "not-an-email"});
+  CHECK(bad_email.exit_code == 1);
+  CHECK(bad_email.out.empty());
+  CHECK_THAT(bad_email.err, Catch::Contains("herald capture: CaptureResponse: subject.email"));
+  Run unknown_action = Herald(dir, {"capture", "--store", db, "--catalog", kCatalog, "--issue", "Sales", "--group",
+                                    "Cards", "--action", "GoldCard", "--outcome", "Accepted", "--email",
+                                    "ann@example.org"});
+  CHECK(unknown_action.exit_code == 1);
+  CHECK_THAT(unknown_action.err, Catch::Contains("Sales/Cards/GoldCard"));
+  Run bad_json = Herald(dir, {"capture", "--store", db, "--record", R"({"subject": {"emali": "x"}})"});
+  CHECK(bad_json.exit_code == 1);
+  CHECK_THAT(bad_json.err, Catch::Contains("--record:"));
+  Run no_outcome = Herald(dir, {"capture", "--store", db, "--issue", "Sales", "--group", "Cards", "--action",
+                                "PlatinumCreditCard", "--email", "ann@example.org"});
+  CHECK(no_outcome.exit_code == 2);
+  CHECK_THAT(no_outcome.err, Catch::Contains("--outcome is required"));
+  Run value_without_currency = Herald(dir, {"capture", "--store", db, "--issue", "Sales", "--group", "Cards",
+                                            "--action", "PlatinumCreditCard", "--outcome", "Accepted", "--email",
+                                            "ann@example.org", "--value", "5"});
+  CHECK(value_without_currency.exit_code == 1);
+  CHECK_THAT(value_without_currency.err, Catch::Contains("--value needs --currency"));
+  CHECK(Records(db).size() == 2);
+}
+
+TEST_CASE("herald export sends to the file destination once and then nothing new", "[conversion][cli]") {
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  CaptureSome(db, 3);
+  const std::string jobs = dir.path + "/exports.textproto";
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "file-out" destination_type: "file" destination_json_config: '{"path": "out.jsonl"}' }
+  )pb";
+  const std::vector<std::string> base = {"export", "--destination", "file-out", "--store", db,
+                                         "--catalog", kCatalog, "--jobs", jobs};
+  std::vector<std::string> once = base;
+  once.push_back("--once");
+  once.push_back("--json");
+  Run first = Herald(dir, once);
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  auto report = nlohmann::json::parse(first.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["destination"] == "file-out");
+  CHECK(report["state"] == "completed");
+  CHECK(report["delivered"] == 3);
+  CHECK(report["interactions_read"] == 4);
+  // Relative paths are relative to the jobs file.
+  std::istringstream lines(ReadFile(dir.path + "/out.jsonl"));
+  std::string line;
+  std::set<std::string> orders;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    orders.insert(j["order_id"].get<std::string>());
+  }
+  CHECK(orders == std::set<std::string>{"cli-order-0", "cli-order-1", "cli-order-2"});
+
+  // The watermark moved: the second run reads nothing and writes nothing.
+  Run second = Herald(dir, once);
+  REQUIRE(second.exit_code == 0);
+  auto again = nlohmann::json::parse(second.out, nullptr, false);
+  REQUIRE(again.is_object());
+  CHECK(again["conversions"] == 0);
+  CHECK(again["interactions_read"] == 0);
+  const std::string written = ReadFile(dir.path + "/out.jsonl");
+  CHECK(std::count(written.begin(), written.end(), '\n') == 3);
+
+  // Text report.
+  std::vector<std::string> text = base;
+  text.push_back("--once");
+  Run plain = Herald(dir, text);
+  CHECK(plain.exit_code == 0);
+  CHECK_THAT(plain.out, Catch::Contains("destination file-out: completed"));
+
+  // Without --once the job's schedule must be enabled.
+  Run scheduled = Herald(dir, base);
+  CHECK(scheduled.exit_code == 2);
+  CHECK_THAT(scheduled.err, Catch::Contains("is not enabled"));
+
+  // An unknown destination names itself and the jobs there are.
+  std::vector<std::string> unknown = {"export", "--destination", "nope", "--store", db, "--catalog", kCatalog,
+                                      "--jobs", jobs, "--once"};
+  Run missing = Herald(dir, unknown);
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("no job for destination \"nope\""));
+  CHECK_THAT(missing.err, Catch::Contains("(jobs: file-out)"));
+  // --base-url applies only to destinations with a base URL.
+  once.push_back("--base-url");
+  once.push_back("http://127.0.0.1:9");
+  Run no_base = Herald(dir, once);
+  CHECK(no_base.exit_code == 2);
+  CHECK_THAT(no_base.err, Catch::Contains("destination type \"file\" has no base_url"));
+}
+
+TEST_CASE("herald export sends to the stand-ins with --base-url and never prints credentials", "[conversion][cli]") {
+  setenv("HERALD_CLI_META_TOKEN", kMetaToken, 1);
+  setenv("HERALD_CLI_WRONG_TOKEN", kWrongToken, 1);
+  setenv("HERALD_CLI_GOOGLE_DEV", kGoogleDev, 1);
+  setenv("HERALD_CLI_GOOGLE_ACCESS", kGoogleAccess, 1);
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  CaptureSome(db, 4);
+  const auto records = Records(db);
+  MetaStandIn meta("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(absl::Now()));
+  meta.echo_token_in_errors = true;  // a badly behaved platform: Herald must redact it
+  meta.Poison(records[2].interaction_id());
+  meta.Start();
+  GoogleStandIn google("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(absl::Now()));
+  google.Start();
+  // The production jobs: no base URLs (the platforms' own); --base-url points them at the stand-ins.
+  const std::string jobs = dir.path + "/exports.textproto";
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "meta-offline" destination_type: "meta"
+           destination_json_config: '{"datasetId": "1234567", "accessTokenEnv": "HERALD_CLI_META_TOKEN", "adAccountId": "99"}' }
+    jobs { destination: "meta-wrong" destination_type: "meta"
+           destination_json_config: '{"datasetId": "1234567", "accessTokenEnv": "HERALD_CLI_WRONG_TOKEN"}' }
+    jobs { destination: "google-ads" destination_type: "google_ads"
+           destination_json_config: '{"customerId": "1234567890", "developerTokenEnv": "HERALD_CLI_GOOGLE_DEV", "accessTokenEnv": "HERALD_CLI_GOOGLE_ACCESS", "audienceJobPollMs": 5}' }
+  )pb";
+  auto export_to = [&](const std::string& destination, const std::string& url) {
+    return Herald(dir, {"export", "--destination", destination, "--store", db, "--catalog", kCatalog, "--jobs", jobs,
+                        "--once", "--json", "--trace", "--base-url", url});
+  };
+  std::vector<Run> runs;
+
+  Run to_meta = export_to("meta-offline", meta.url());
+  runs.push_back(to_meta);
+  INFO(to_meta.err);
+  REQUIRE(to_meta.exit_code == 0);
+  auto report = nlohmann::json::parse(to_meta.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["delivered"] == 3);
+  CHECK(report["failed"] == 1);  // the poisoned event, with the platform's (redacted) message
+  CHECK(report["audience_members"] == 3);
+  CHECK(meta.received().size() == 3);
+  CHECK(meta.members("Sales-Cards-PlatinumCreditCard-C").size() == 6);
+  CHECK(meta.violations().empty());
+  CHECK(meta.auth_headers().back() == std::string("Bearer ") + kMetaToken);  // the header carried it
+  CHECK_THAT(to_meta.out, Catch::Contains("[redacted]"));
+
+  Run to_google = export_to("google-ads", google.url());
+  runs.push_back(to_google);
+  INFO(to_google.err);
+  REQUIRE(to_google.exit_code == 0);
+  report = nlohmann::json::parse(to_google.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["delivered"] == 4);
+  CHECK(report["audience_members"] == 4);
+  CHECK(google.received().size() == 4);
+  CHECK(google.members("Sales-Cards-PlatinumCreditCard-C").size() == 8);
+  CHECK(google.violations().empty());
+
+  // A second run sends nothing new.
+  int before = google.requests();
+  Run google_again = export_to("google-ads", google.url());
+  runs.push_back(google_again);
+  CHECK(google_again.exit_code == 0);
+  CHECK(google.requests() == before);
+
+  // Refused credentials: the platform's message, not the token, and exit 1.
+  Run wrong = export_to("meta-wrong", meta.url());
+  runs.push_back(wrong);
+  CHECK(wrong.exit_code == 1);
+  CHECK_THAT(wrong.err, Catch::Contains("Invalid OAuth access token"));
+
+  // A credential variable that is not set: named, never a value.
+  unsetenv("HERALD_CLI_GOOGLE_DEV");
+  Run unset = export_to("google-ads", google.url());
+  runs.push_back(unset);
+  CHECK(unset.exit_code == 1);
+  CHECK_THAT(unset.err, Catch::Contains("HERALD_CLI_GOOGLE_DEV"));
+
+  for (const Run& r : runs) {
+    for (const char* secret : {kMetaToken, kWrongToken, kGoogleDev, kGoogleAccess}) {
+      INFO(secret);
+      CHECK(r.all().find(secret) == std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace herald
