@@ -135,6 +135,9 @@ class CompiledCatalog {
       const std::string& path, const CompileOptions& options = {});
 
   const v1::Catalog& catalog() const { return catalog_; }
+  // Unique per compiled snapshot in this process (never reused), so that
+  // components can key per-snapshot caches on it.
+  uint64_t generation() const { return generation_; }
   std::span<const CompiledItem> items() const { return items_; }
   const CompiledItem* FindItem(std::string_view id) const;
 
@@ -173,6 +176,7 @@ class CompiledCatalog {
   absl::Status Build(const CompileOptions& options);
 
   v1::Catalog catalog_;
+  uint64_t generation_ = 0;
   std::vector<CompiledItem> items_;
   StringMap<uint32_t> item_by_id_;
   StringMap<int32_t> page_groups_, sizes_, industries_, customers_;

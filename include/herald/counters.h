@@ -103,6 +103,9 @@ class CounterSlots {
   DeliveryDetail Detail(int32_t index) const;
   // The index of `item_id`, or -1.
   int32_t IndexOf(std::string_view item_id) const;
+  // Hints the CPU to fetch the item's counts (a loop over many items calls it
+  // for all of them first, so that their cache misses overlap).
+  void Prefetch(int32_t index) const;
 
   // Quota leases (DeliveryCountersOptions::lease_quota; without it these
   // methods do nothing and TakeQuota always succeeds). The item's request

@@ -1,3 +1,4 @@
+#include <atomic>
 #include "core/strings.h"
 #include <algorithm>
 #include <cmath>
@@ -139,7 +140,9 @@ std::span<const uint32_t> CompiledCatalog::DiscountsOnPageGroup(int32_t id) cons
 
 absl::StatusOr<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Compile(
     v1::Catalog catalog, const CompileOptions& options) {
+  static std::atomic<uint64_t> generations{0};
   std::shared_ptr<CompiledCatalog> compiled(new CompiledCatalog());
+  compiled->generation_ = ++generations;
   compiled->catalog_ = std::move(catalog);
   if (absl::Status s = compiled->Build(options); !s.ok()) return s;
   return std::shared_ptr<const CompiledCatalog>(std::move(compiled));

@@ -199,6 +199,16 @@ class FilterContent final : public Comp {
       ctx.candidates.push_back(Candidate{index, 1.0, 1.0});
       return true;
     };
+    // The items are scattered in memory: ask for the ones the loop below
+    // will most likely read first, so that their cache misses overlap.
+    auto prefetch = [&](uint32_t index) {
+      const CompiledItem& item = catalog.items()[index];
+      __builtin_prefetch(&item);
+      __builtin_prefetch(&item.schedule);
+    };
+    for (uint32_t index : ranked->others) prefetch(index);
+    const size_t ahead = std::min(ranked->paid.size(), static_cast<size_t>(2 * ctx.prune_limit));
+    for (size_t k = 0; k < ahead; ++k) prefetch(ranked->paid[k].second);
     for (uint32_t index : ranked->others) emit(index);
     int paid = 0;
     for (size_t k = 0; k < ranked->paid.size(); ++k) {
@@ -289,6 +299,18 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
 
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
+    // The candidates' counts and schedule days are scattered in memory: ask
+    // for all of them first, so that the cache misses overlap.
+    for (const Candidate& c : ctx.candidates) {
+      const CompiledItem& item = ctx.catalog->items()[c.item];
+      if (item.kind != ItemKind::kPaidAd) continue;
+      ctx.services->PrefetchDelivery(ctx, c.item);
+      const CompiledSchedule& sc = item.schedule;
+      const int64_t day = s.local_paced[sc.zone].day - sc.first_day;
+      if (day >= 0 && day < static_cast<int64_t>(sc.cumulative_seconds.size())) {
+        __builtin_prefetch(&sc.cumulative_seconds[day]);
+      }
+    }
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
       Candidate& c = ctx.candidates[i];
       const CompiledItem& item = ctx.catalog->items()[c.item];
@@ -776,10 +798,53 @@ class FormatTemplate final : public Comp {
     return out;
   }
 
+  // An item's output depends only on the item and this component's config,
+  // so it is rendered once per catalog snapshot and copied afterwards.
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
     ctx.results.clear();
+    std::shared_ptr<RenderCache> cache = std::atomic_load(&cache_);
+    if (cache == nullptr || cache->generation != ctx.catalog->generation()) {
+      auto fresh = std::make_shared<RenderCache>(ctx.catalog->generation(), ctx.catalog->items().size());
+      std::atomic_store(&cache_, fresh);  // a thread still on an older snapshot may store its own: fine
+      cache = std::move(fresh);
+    }
     for (uint32_t w : ctx.winners) {
+      std::atomic<const SelectedItem*>& slot = cache->items[w];
+      const SelectedItem* rendered = slot.load(std::memory_order_acquire);
+      if (rendered == nullptr) {
+        auto made = std::make_unique<SelectedItem>(RenderItem(ctx, w));
+        const SelectedItem* expected = nullptr;
+        if (slot.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) {
+          rendered = made.release();
+        } else {
+          rendered = expected;  // another thread rendered it first
+        }
+      }
+      ctx.results.push_back(*rendered);
+      for (const Candidate& c : ctx.candidates) {
+        if (c.item == w) ctx.results.back().score = c.score;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct RenderCache {
+    RenderCache(uint64_t g, size_t n) : generation(g), items(new std::atomic<const SelectedItem*>[n]) {
+      for (size_t i = 0; i < n; ++i) items[i].store(nullptr, std::memory_order_relaxed);
+      size = n;
+    }
+    ~RenderCache() {
+      for (size_t i = 0; i < size; ++i) delete items[i].load();
+    }
+    uint64_t generation;
+    size_t size = 0;
+    std::unique_ptr<std::atomic<const SelectedItem*>[]> items;
+  };
+
+  SelectedItem RenderItem(SelectionContext& ctx, uint32_t w) const {
+    RequestScratch& s = ctx.services->scratch(ctx);
+    {
       const CompiledItem& item = ctx.catalog->items()[w];
       const v1::Display& d = item.proto->has_ad() ? item.proto->ad().display()
                                                   : item.proto->discount().display();
@@ -788,9 +853,6 @@ class FormatTemplate final : public Comp {
       out.name = item.name;
       out.campaign_id = item.campaign_id;
       out.kind = std::string(ItemKindName(item.kind));
-      for (const Candidate& c : ctx.candidates) {
-        if (c.item == w) out.score = c.score;
-      }
       out.image_url = d.image_url();
       out.text = d.text();
       out.click_url = config_.click_redirect().empty()
@@ -825,12 +887,11 @@ class FormatTemplate final : public Comp {
         }
       }
       if (!tmpl.empty()) out.html = Render(tmpl, fields);
-      ctx.results.push_back(std::move(out));
+      return out;
     }
-    return absl::OkStatus();
   }
 
- private:
+  mutable std::shared_ptr<RenderCache> cache_;  // std::atomic_load / atomic_store only
   v1::FormatTemplateConfig config_;
 };
 

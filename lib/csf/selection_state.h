@@ -105,6 +105,8 @@ class SelectionServices {
   // Delivery of `item` (an index of the context's snapshot), split into what
   // the store confirmed and this process's local counts, with its share.
   virtual DeliveryDetail Delivery(SelectionContext& context, uint32_t item) = 0;
+  // Starts fetching what Delivery(context, item) will read (a hint).
+  virtual void PrefetchDelivery(SelectionContext& context, uint32_t item) = 0;
   // Reads the user's history into context.history (item indexes, most recent
   // first) and the exposures of the session (or of the user without a session).
   virtual void ReadHistory(SelectionContext& context) = 0;

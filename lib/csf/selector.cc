@@ -280,6 +280,9 @@ class Selector final : public ContentSelector, public SelectionServices {
   DeliveryDetail Delivery(SelectionContext& ctx, uint32_t item) override {
     return BindingOf(ctx).slots->Detail(static_cast<int32_t>(item));
   }
+  void PrefetchDelivery(SelectionContext& ctx, uint32_t item) override {
+    BindingOf(ctx).slots->Prefetch(static_cast<int32_t>(item));
+  }
 
   void ReadHistory(SelectionContext& ctx) override {
     const Binding& b = BindingOf(ctx);

@@ -73,6 +73,10 @@ void CounterSlots::ReturnQuota(int32_t index) {
   item->quota_taken.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void CounterSlots::Prefetch(int32_t index) const {
+  if (index >= 0 && index < size()) __builtin_prefetch(items_[index]);
+}
+
 int64_t CounterSlots::QuotaBalance(int32_t index) const {
   if (!leasing_ || index < 0 || index >= size()) return 0;
   const Item* item = items_[index];
