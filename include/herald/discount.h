@@ -157,13 +157,15 @@ class BasketPricer {
   // Prices `basket`. Bad input (unknown currency, a negative price, quantity
   // or shipping, a line in another currency, duplicate line ids, a property
   // of the wrong type, more lines or units than PricerOptions allows) is
-  // InvalidArgument naming the line, and nothing is applied.
+  // InvalidArgument naming the line, and nothing is applied. The pricer's
+  // working state is pooled, so a call allocates only the returned result
+  // (its lines, units, unit discounts and their strings).
   virtual absl::StatusOr<v1::PricedBasket> Price(const v1::Basket& basket,
                                                  const PriceOptions& options = {}) const = 0;
   // Price() into `out`, which is cleared first. A caller that reuses one
   // PricedBasket per thread lets protobuf reuse its lines, units and strings,
-  // so that a steady stream of baskets allocates almost nothing. On error
-  // `out` is cleared.
+  // so that a steady stream of baskets allocates nothing once warm (without
+  // a trace). On error `out` is cleared.
   virtual absl::Status PriceInto(const v1::Basket& basket, const PriceOptions& options,
                                  v1::PricedBasket* out) const = 0;
 

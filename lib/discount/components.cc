@@ -20,6 +20,7 @@ int WeekdayIndex(absl::CivilDay day);  // lib/csf/compiled_catalog.cc
 namespace {
 
 using discount_internal::BasketWork;
+using discount_internal::DiscountGate;
 using discount_internal::PreparedDiscount;
 using discount_internal::PreparedDiscounts;
 using discount_internal::Role;
@@ -100,90 +101,94 @@ class CheckEligibility final : public Comp {
     w.coupon_of.assign(n, -1);
     w.candidates.clear();
     bool tracing = ctx.trace != nullptr;
+    bool check_schedule = !config_.ignore_schedule();
+    const uint64_t basket_currency_key = discount_internal::CurrencyKey(ctx.currency);
     for (uint32_t i = 0; i < n; ++i) {
-      const PreparedDiscount& d = p.discounts[i];
-      const CompiledItem& item = *d.item;
-      std::string why;
-      if (!config_.ignore_schedule()) {
-        const CompiledSchedule& sc = item.schedule;
-        if (ctx.now < sc.start) {
-          if (tracing) ctx.Note(d.id, "skipped", "schedule has not started");
+      const DiscountGate& g = p.gates[i];
+      if (check_schedule) {
+        if (ctx.now < g.start) {
+          if (tracing) ctx.Note(p.discounts[i].id, "skipped", "schedule has not started");
           continue;
         }
-        if (ctx.now >= sc.end) {
-          if (tracing) ctx.Note(d.id, "skipped", "schedule has ended");
+        if (ctx.now >= g.end) {
+          if (tracing) ctx.Note(p.discounts[i].id, "skipped", "schedule has ended");
           continue;
         }
-        if (!sc.AllDay()) {
-          size_t z = static_cast<size_t>(sc.zone);
+        if (g.hours != nullptr) {
+          size_t z = static_cast<size_t>(g.hours->zone);
           int wd = z < 8 ? weekday[z] : more[z - 8].first;
           int m = z < 8 ? minute[z] : more[z - 8].second;
-          if (!sc.OpenAt(wd, m)) {
-            if (tracing) ctx.Note(d.id, "skipped", "outside the schedule's days and hours");
+          if (!g.hours->OpenAt(wd, m)) {
+            if (tracing) ctx.Note(p.discounts[i].id, "skipped", "outside the schedule's days and hours");
             continue;
           }
         }
       }
-      if (d.click_required &&
-          std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) ==
-              basket.clicked_items().end()) {
-        if (tracing) ctx.Note(d.id, "skipped", "click required: the user has not clicked it");
-        continue;
-      }
-      if (!d.coupon_codes.empty()) {
-        int found = -1;
-        for (int c = 0; c < basket.coupon_codes_size() && found < 0; ++c) {
-          for (const std::string& code : d.coupon_codes) {
-            if (basket.coupon_codes(c) == code) {
-              found = c;
-              break;
-            }
-          }
-        }
-        if (found < 0) {
-          if (tracing) ctx.Note(d.id, "skipped", "needs a coupon code the basket does not carry");
+      if (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr) {
+        const PreparedDiscount& d = p.discounts[i];
+        if (g.click_required &&
+            std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) ==
+                basket.clicked_items().end()) {
+          if (tracing) ctx.Note(d.id, "skipped", "click required: the user has not clicked it");
           continue;
         }
-        w.coupon_of[i] = found;
-        if (config_.check_coupon_limits() && w.store != nullptr &&
-            (d.max_uses > 0 || d.max_uses_per_customer > 0)) {
-          const std::string& code = basket.coupon_codes(found);
-          auto uses = w.store->coupons().CouponUses(code);
-          if (!uses.ok()) return uses.status();
-          if (d.max_uses > 0 && *uses >= d.max_uses) {
-            if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " has been used ", *uses, " times, its limit"));
+        if (g.needs_coupon) {
+          int found = -1;
+          for (int c = 0; c < basket.coupon_codes_size() && found < 0; ++c) {
+            for (const std::string& code : d.coupon_codes) {
+              if (basket.coupon_codes(c) == code) {
+                found = c;
+                break;
+              }
+            }
+          }
+          if (found < 0) {
+            if (tracing) ctx.Note(d.id, "skipped", "needs a coupon code the basket does not carry");
             continue;
           }
-          if (d.max_uses_per_customer > 0 && !basket.customer_id().empty()) {
-            auto mine = w.store->coupons().CouponUses(code, basket.customer_id());
-            if (!mine.ok()) return mine.status();
-            if (*mine >= d.max_uses_per_customer) {
-              if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " already used by this customer"));
+          w.coupon_of[i] = found;
+          if (config_.check_coupon_limits() && w.store != nullptr &&
+              (d.max_uses > 0 || d.max_uses_per_customer > 0)) {
+            const std::string& code = basket.coupon_codes(found);
+            auto uses = w.store->coupons().CouponUses(code);
+            if (!uses.ok()) return uses.status();
+            if (d.max_uses > 0 && *uses >= d.max_uses) {
+              if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " has been used ", *uses, " times, its limit"));
               continue;
             }
+            if (d.max_uses_per_customer > 0 && !basket.customer_id().empty()) {
+              auto mine = w.store->coupons().CouponUses(code, basket.customer_id());
+              if (!mine.ok()) return mine.status();
+              if (*mine >= d.max_uses_per_customer) {
+                if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " already used by this customer"));
+                continue;
+              }
+            }
           }
         }
-      }
-      if (!d.offer_currency.empty() && d.offer_currency != ctx.currency) {
-        if (tracing) {
-          ctx.Note(d.id, "skipped", Cat("offer currency ", d.offer_currency, " differs from the basket's ", ctx.currency));
-        }
-        continue;
-      }
-      if (item.has_eligibility) {
-        expr::Value error;
-        if (!item.eligibility.Matches(act, &error)) {
+        if (!g.any_currency && (g.currency_key != 0 && basket_currency_key != 0
+                                    ? g.currency_key != basket_currency_key
+                                    : d.offer_currency != ctx.currency)) {
           if (tracing) {
-            ctx.Note(d.id, "skipped",
-                     error.is_error() ? Cat("not eligible: ", item.eligibility.DescribeError(error))
-                                      : Cat("not eligible: `", item.eligibility.source(), "` is false"));
+            ctx.Note(d.id, "skipped", Cat("offer currency ", d.offer_currency, " differs from the basket's ", ctx.currency));
           }
           continue;
+        }
+        if (g.eligibility != nullptr) {
+          expr::Value error;
+          if (!g.eligibility->Matches(act, &error)) {
+            if (tracing) {
+              ctx.Note(d.id, "skipped",
+                       error.is_error() ? Cat("not eligible: ", g.eligibility->DescribeError(error))
+                                        : Cat("not eligible: `", g.eligibility->source(), "` is false"));
+            }
+            continue;
+          }
         }
       }
       w.eligible[i] = 1;
       w.candidates.push_back(i);
-      if (tracing) ctx.Note(d.id, "considered", Cat("eligible; priority ", d.priority));
+      if (tracing) ctx.Note(p.discounts[i].id, "considered", Cat("eligible; priority ", p.discounts[i].priority));
     }
     if (tracing) {
       for (const std::string& code : basket.coupon_codes()) {
@@ -221,8 +226,17 @@ class EvaluateConditions final : public Comp {
     const v1::Basket& basket = *ctx.basket;
     size_t lines = ctx.lines.size(), programs = p.programs.size();
     w.line_count = lines;
-    w.truth.assign(programs * lines, 0);
-    w.any.assign(programs, 0);
+    // Clear what the last call marked (50 KB for 1,000 programs and 50
+    // lines would otherwise be zeroed on every call); any layout of an
+    // all-zero matrix is valid.
+    for (uint32_t prog : w.touched_programs) {
+      if (prog >= w.lines_of.size()) continue;
+      for (uint32_t l : w.lines_of[prog]) w.truth[prog * w.truth_lines + l] = 0;
+      w.any[prog] = 0;
+    }
+    if (w.truth.size() != programs * lines) w.truth.assign(programs * lines, 0);
+    if (w.any.size() != programs) w.any.assign(programs, 0);
+    w.truth_lines = lines;
     // Only the candidates' expressions are needed.
     needed_scratch(w).assign(programs, 0);
     std::vector<uint8_t>& needed = needed_scratch(w);
@@ -246,12 +260,14 @@ class EvaluateConditions final : public Comp {
     act.Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(lines)));
     act.Set(ps.basket_quantity, expr::Value::Int(quantity));
     if (w.product_lists.size() < ps.product.size()) w.product_lists.resize(ps.product.size());
+    w.product_values.assign(ps.product.size(), nullptr);
     // Lines by unit price, most expensive first (ties: the earlier line); the
     // lines of each program are collected in this order.
     w.desc_order.resize(lines);
     for (uint32_t l = 0; l < lines; ++l) w.desc_order[l] = l;
-    std::stable_sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
-      return ctx.lines[a].unit_price_minor > ctx.lines[b].unit_price_minor;
+    std::sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
+      int64_t pa = ctx.lines[a].unit_price_minor, pb = ctx.lines[b].unit_price_minor;
+      return pa != pb ? pa > pb : a < b;  // a total order: no stable_sort buffer
     });
     for (uint32_t prog : w.touched_programs) {
       if (prog < w.lines_of.size()) w.lines_of[prog].clear();
@@ -272,7 +288,9 @@ class EvaluateConditions final : public Comp {
         auto it = item.properties().find(name);
         if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
           act.Unset(slot);
+          w.product_values[a] = nullptr;
         } else {
+          w.product_values[a] = &it->second;
           expr::Value v = ToExprValue(it->second, &w.product_lists[a]);
           if (ps.schema.variable(slot).type == expr::Type::kDouble && it->second.has_int_value()) {
             v = expr::Value::Double(static_cast<double>(it->second.int_value()));
@@ -302,6 +320,10 @@ class EvaluateConditions final : public Comp {
           value = item.product_id();
         } else if (field.builtin == 2) {
           value = item.category();
+        } else if (field.attribute >= 0) {
+          const v1::Value* v = w.product_values[static_cast<size_t>(field.attribute)];
+          if (v == nullptr || !v->has_string_value()) continue;
+          value = v->string_value();
         } else {
           auto it = item.properties().find(field.property);
           if (it == item.properties().end() || !it->second.has_string_value()) continue;
@@ -365,9 +387,13 @@ class ApplyDiscounts final : public Comp {
     w.awards_done = true;
     bool shipping_free = false;
     bool tracing = ctx.trace != nullptr;
+    int64_t free_units = total_units;  // units serving no discount yet
 
     for (uint32_t i : w.candidates) {
       const PreparedDiscount& d = p.discounts[i];
+      // Every unit serves a discount already: an item discount can take
+      // nothing (the trace still says why for each one).
+      if (free_units == 0 && !d.order_level && !tracing) continue;
       bool least_first = d.award_order == v1::AWARD_ORDER_UNSPECIFIED
                              ? default_least_first_
                              : d.award_order == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
@@ -399,9 +425,11 @@ class ApplyDiscounts final : public Comp {
         uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
         for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{static_cast<int32_t>(i), role, 0};
         w.next_free[l] += k;
+        free_units -= k;
       };
       auto untake = [&](uint32_t l, int64_t k) {
         w.next_free[l] -= k;
+        free_units += k;
         uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
         for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{};
       };
@@ -675,6 +703,8 @@ class OrderLevelDiscounts final : public Comp {
 
 class ComputeTotals final : public Comp {
  public:
+  static inline const std::string kAwardRole = "award", kConditionRole = "condition";
+
   static absl::StatusOr<std::unique_ptr<ComputeTotals>> Make(const v1::ComputeTotalsConfig& config) {
     auto c = std::make_unique<ComputeTotals>();
     c->check_ = !config.skip_invariant_checks();
@@ -691,6 +721,7 @@ class ComputeTotals final : public Comp {
     out.set_currency(std::string(ctx.currency));
     int64_t subtotal = 0, item_discount = 0, order_discount = 0;
     bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
+    out.mutable_lines()->Reserve(static_cast<int>(ctx.lines.size()));
     for (size_t l = 0; l < ctx.lines.size(); ++l) {
       const BasketLine& line = ctx.lines[l];
       v1::PricedLine* pl = out.add_lines();
@@ -720,7 +751,7 @@ class ComputeTotals final : public Comp {
         ud->set_offer_kind(d.kind);
         ud->set_offer_value(d.offer_value);
         ud->set_amount_minor(s->amount);
-        ud->set_role(s->role == Role::kAward ? "award" : "condition");
+        ud->set_role(s->role == Role::kAward ? kAwardRole : kConditionRole);
         int32_t c = w.coupon_of.size() > static_cast<size_t>(s->discount) ? w.coupon_of[static_cast<size_t>(s->discount)] : -1;
         if (c >= 0) ud->set_coupon_code(basket.coupon_codes(c));
         if (check_ && pu->price_minor() < 0) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -151,6 +152,9 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
             f.builtin = 2;
           } else {
             f.property = path.substr(8);
+            for (size_t a = 0; a < out->schema.product.size(); ++a) {
+              if (out->schema.product[a].first == f.property) f.attribute = static_cast<int>(a);
+            }
           }
           out->guard_fields.push_back(std::move(f));
         }
@@ -240,7 +244,17 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
               return a.id < b.id;
             });
   for (uint32_t i = 0; i < out->discounts.size(); ++i) {
-    for (const std::string& code : out->discounts[i].coupon_codes) out->discount_by_code.emplace(code, i);
+    const PreparedDiscount& d = out->discounts[i];
+    for (const std::string& code : d.coupon_codes) out->discount_by_code.emplace(code, i);
+    DiscountGate& g = out->gates.emplace_back();
+    g.start = d.item->schedule.start;
+    g.end = d.item->schedule.end;
+    g.hours = d.item->schedule.AllDay() ? nullptr : &d.item->schedule;
+    g.eligibility = d.item->has_eligibility ? &d.item->eligibility : nullptr;
+    g.click_required = d.click_required;
+    g.needs_coupon = !d.coupon_codes.empty();
+    g.any_currency = d.offer_currency.empty();
+    g.currency_key = CurrencyKey(d.offer_currency);
   }
   return std::shared_ptr<const PreparedDiscounts>(std::move(out));
 }
@@ -444,8 +458,8 @@ class BasketPricerImpl final : public BasketPricer {
   }
 
   absl::Status Validate(const PreparedDiscounts& prepared, const v1::Basket& basket,
-                        std::string_view currency) const {
-    if (CurrencyDigits(currency) < 0) {
+                        std::string_view currency, int currency_digits, BasketWork* work) const {
+    if (currency_digits < 0) {
       return absl::InvalidArgumentError(
           Cat("basket: currency \"", currency, "\" is not an ISO 4217 code"));
     }
@@ -458,7 +472,7 @@ class BasketPricerImpl final : public BasketPricer {
     }
     int64_t units = 0;
     __int128 subtotal = 0;
-    thread_local std::vector<std::pair<std::string_view, int>> ids;
+    std::vector<std::pair<std::string_view, int>>& ids = work->line_ids;
     ids.clear();
     for (int i = 0; i < basket.items_size(); ++i) {
       const v1::LineItem& item = basket.items(i);
@@ -494,6 +508,13 @@ class BasketPricerImpl final : public BasketPricer {
         }
       }
     }
+    // Duplicate ids: hashes first (cheap to sort); only when two hashes are
+    // equal are the ids sorted, so that the error names the same line as ever.
+    std::vector<uint64_t>& hashes = work->line_id_hashes;
+    hashes.clear();
+    for (const auto& [id, i] : ids) hashes.push_back(std::hash<std::string_view>{}(id));
+    std::sort(hashes.begin(), hashes.end());
+    if (std::adjacent_find(hashes.begin(), hashes.end()) == hashes.end()) ids.clear();
     std::sort(ids.begin(), ids.end());
     for (size_t k = 1; k < ids.size(); ++k) {
       if (ids[k].first == ids[k - 1].first) {
@@ -514,7 +535,12 @@ class BasketPricerImpl final : public BasketPricer {
       currency = prepared.catalog->catalog().currency();
       if (currency.empty()) currency = "USD";
     }
-    if (auto s = Validate(prepared, basket, currency); !s.ok()) return s;
+    // ICU's lookup allocates and takes microseconds: remember the last code.
+    if (currency != work->currency_code) {
+      work->currency_code.assign(currency);
+      work->currency_digits = CurrencyDigits(currency);
+    }
+    if (auto s = Validate(prepared, basket, currency, work->currency_digits, work); !s.ok()) return s;
     v1::PricedBasket& result = *out;
     Trace trace;
     BasketContext ctx;
@@ -529,8 +555,11 @@ class BasketPricerImpl final : public BasketPricer {
       ctx.now = absl::Now();
     }
     ctx.currency = currency;
-    ctx.currency_digits = CurrencyDigits(currency);
+    ctx.currency_digits = work->currency_digits;
     ctx.shipping_minor = basket.shipping_minor();
+    // The lines live in the pooled work between calls (no allocation per call).
+    ctx.lines.swap(work->lines);
+    ctx.lines.clear();
     ctx.lines.reserve(static_cast<size_t>(basket.items_size()));
     while (work->index_names.size() < static_cast<size_t>(basket.items_size())) {
       work->index_names.push_back(std::to_string(work->index_names.size()));
@@ -553,6 +582,7 @@ class BasketPricerImpl final : public BasketPricer {
     work->candidates.clear();
     work->reserved.clear();
     absl::Status status = pipeline_->Run(ctx);
+    ctx.lines.swap(work->lines);
     if (!status.ok()) return status;
     if (ctx.trace != nullptr && result.trace_size() == 0) {
       for (const TraceEntry& e : trace.entries()) {

@@ -34,37 +34,64 @@ struct GuardField {
   std::string path;             // "product.category"
   int builtin = 0;              // 1 = product.id, 2 = product.category, 0 = a property
   std::string property;         // the property name when builtin == 0
+  int attribute = -1;           // its index in ProductSchema::product; -1 = not declared
   StringMap<std::vector<uint32_t>> programs_by_value;
 };
 
+// Field order matters: the scalars the awards stage reads for every
+// candidate come first and share a cache line; names and strings follow.
 struct PreparedDiscount {
-  const CompiledItem* item = nullptr;
-  std::string id, name;
-  int32_t priority = 0;
-  v1::OfferKind kind = v1::OFFER_KIND_UNSPECIFIED;
-  bool order_level = false;
-  bool shipping = false;           // FREE_SHIPPING / SHIPPING_PERCENT_OFF
-  int64_t basis_points = 0;        // percent kinds: percent * 100
-  int64_t amount_minor = 0;        // amount kinds
-  std::string offer_currency;      // amount kinds; empty = any
-  double offer_value = 0;          // for the output: percent or amount
   int cond_program = -1;           // -1 = any product
   int award_program = -1;          // -1 = any product
+  v1::OfferKind kind = v1::OFFER_KIND_UNSPECIFIED;
+  int award_order = 0;             // v1::AwardOrder as given (0 = the component's default)
+  bool order_level = false;
+  bool shipping = false;           // FREE_SHIPPING / SHIPPING_PERCENT_OFF
   bool value_basis = false;
+  bool click_required = false;
+  int32_t priority = 0;
   int64_t min_quantity = 0;
   int64_t min_value_minor = 0;
   int64_t max_units = 1;           // per application
   int64_t basket_limit = 0;        // 0 = unlimited
-  int award_order = 0;             // v1::AwardOrder as given (0 = the component's default)
-  bool click_required = false;
+  int64_t basis_points = 0;        // percent kinds: percent * 100
+  int64_t amount_minor = 0;        // amount kinds
+  double offer_value = 0;          // for the output: percent or amount
+  const CompiledItem* item = nullptr;
+  std::string id, name;
+  std::string offer_currency;      // amount kinds; empty = any
   std::vector<std::string> coupon_codes;
   int64_t max_uses = 0, max_uses_per_customer = 0;
 };
+
+// What the eligibility stage checks for one discount, kept apart from the
+// rest (and from the much larger CompiledItem) so that the scan over every
+// discount of the catalog stays in cache. Parallel to PreparedDiscounts::discounts.
+struct DiscountGate {
+  absl::Time start = absl::InfinitePast();  // schedule, inclusive
+  absl::Time end = absl::InfiniteFuture();  // exclusive
+  const CompiledSchedule* hours = nullptr;  // days and hours to check; null = all day
+  const expr::Program* eligibility = nullptr;  // null = everyone
+  bool click_required = false;
+  bool needs_coupon = false;
+  bool any_currency = true;                 // no offer currency to compare
+  uint64_t currency_key = 0;                // the offer currency packed (CurrencyKey); 0 = compare strings
+};
+
+// Up to 8 bytes of a currency code packed into an integer, so that the
+// eligibility scan compares codes without memcmp; 0 when longer than 8 bytes.
+inline uint64_t CurrencyKey(std::string_view code) {
+  if (code.empty() || code.size() > 8) return 0;
+  uint64_t key = 0;
+  for (char c : code) key = (key << 8) | static_cast<unsigned char>(c);
+  return key;
+}
 
 struct PreparedDiscounts {
   std::shared_ptr<const CompiledCatalog> catalog;
   ProductSchema schema;
   std::vector<PreparedDiscount> discounts;   // sorted by (priority, id)
+  std::vector<DiscountGate> gates;           // per discount
   std::vector<PreparedProgram> programs;
   std::vector<GuardField> guard_fields;
   std::vector<uint32_t> unguarded;           // programs evaluated on every line
@@ -92,7 +119,13 @@ struct BasketWork {
   std::unique_ptr<expr::Activation> product_activation;
   std::unique_ptr<expr::Activation> targeting_activation;
   std::vector<std::vector<std::string_view>> user_lists, context_lists, product_lists;
+  std::vector<const v1::Value*> product_values;  // the current line's declared properties (null = unset)
   std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
+  std::vector<BasketLine> lines;             // BasketContext::lines' storage between calls
+  std::vector<std::pair<std::string_view, int>> line_ids;  // Validate: duplicate ids
+  std::vector<uint64_t> line_id_hashes;
+  std::string currency_code;                 // the last basket currency seen...
+  int currency_digits = -1;                  // ...and its minor-unit digits (-1 = not ISO 4217)
 
   // eligibility
   std::vector<uint8_t> eligible;             // per discount
@@ -100,7 +133,8 @@ struct BasketWork {
   std::vector<uint32_t> candidates;          // eligible discounts in priority order
 
   // conditions: truth[p * lines + l]; any[p]: true on some line
-  std::vector<uint8_t> truth;
+  std::vector<uint8_t> truth;               // only touched programs' entries are non-zero
+  size_t truth_lines = 0;                    // the line count truth was last written with
   std::vector<uint8_t> any;
   std::vector<uint8_t> needed;               // per program: some candidate uses it
   std::vector<std::vector<uint32_t>> lines_of;  // per program: lines where true, by unit price desc, then index

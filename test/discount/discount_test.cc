@@ -96,25 +96,47 @@ TEST_CASE("Telephone example: priorities 10 - 20 - 30 for a premier user", "[dis
   }
 }
 
-TEST_CASE("Juice example: four cases with buy-one-get-one-half-price (10) and 10% beverages (20)",
+// The spec's "four cases of juice" table reads none, 50%, 10%, 50% without a
+// limit. That table is self-contradictory: cases 1 and 3 play identical roles
+// (each is the condition of one application of the priority-10 offer; case 4
+// can only get 50% from a second application, whose condition must be case
+// 3), so no rule that treats equal units alike can give case 1 nothing and
+// case 3 10%. Herald follows the rule the spec states, one discount per unit
+// ("You can apply one discount per quantity or value"): none, 50%, none, 50%
+// without a limit and none, 50%, 10%, 10% with basket_limit 1.
+// docs/discounts.md, "Decision: the juice table".
+TEST_CASE("Juice example follows the one-discount-per-unit rule - the spec table is self-contradictory",
           "[discount][spec]") {
   auto at = LosAngeles(2026, 11, 16, 12, 0);
   v1::Basket basket;
   basket.set_currency("USD");
   AddLine(&basket, "juice", "juice", 1000, 4);
+  auto unit_prices = [](const v1::PricedLine& line) {
+    std::vector<int64_t> out;
+    for (const auto& unit : line.units()) out.push_back(unit.price_minor());
+    return out;
+  };
 
-  SECTION("without a basket limit the half-price offer applies twice") {
+  SECTION("unlimited: none - 50% - none - 50% (not the table's 10% for case 3)") {
     auto pricer = Pricer(Storefront());
     auto priced = PriceAt(*pricer, basket, at);
     INFO(FormatPricedBasket(priced));
+    const auto& line = priced.lines(0);
+    REQUIRE(line.units_size() == 4);
     // Case 1 buys case 2 at 50%, case 3 buys case 4 at 50%: every case serves
     // juice-bogo, so beverage-10 finds nothing left (one discount per unit).
-    CHECK(UnitSummary(priced.lines(0)) ==
+    CHECK(UnitSummary(line) ==
           V{"condition:juice-bogo", "award:juice-bogo:500", "condition:juice-bogo", "award:juice-bogo:500"});
-    CHECK(priced.lines(0).discount_total_minor() == 1000);
+    CHECK(unit_prices(line) == std::vector<int64_t>{1000, 500, 1000, 500});
+    // Cases 1 and 3 are alike: the condition of one application each, no discount.
+    CHECK(UnitSummary(line)[0] == UnitSummary(line)[2]);
+    CHECK(line.units(0).price_minor() == line.units(2).price_minor());
+    CHECK(line.units(2).price_minor() != 900);  // the table's 10% on case 3 is not applied
+    CHECK(line.discount_total_minor() == 1000);
+    CHECK(TraceHas(priced, "juice-bogo", "applied", "2 applications"));
     CHECK(TraceHas(priced, "beverage-10", "skipped", "higher priority"));
   }
-  SECTION("with a basket limit of 1 the 10% discount takes the cases left") {
+  SECTION("basket limit 1: none - 50% - 10% - 10%") {
     v1::Catalog catalog = Storefront()->catalog();
     for (auto& c : *catalog.mutable_campaigns()) {
       for (auto& item : *c.mutable_items()) {
@@ -126,8 +148,12 @@ TEST_CASE("Juice example: four cases with buy-one-get-one-half-price (10) and 10
     auto pricer = Pricer(*compiled);
     auto priced = PriceAt(*pricer, basket, at);
     INFO(FormatPricedBasket(priced));
-    CHECK(UnitSummary(priced.lines(0)) ==
+    const auto& line = priced.lines(0);
+    REQUIRE(line.units_size() == 4);
+    CHECK(UnitSummary(line) ==
           V{"condition:juice-bogo", "award:juice-bogo:500", "award:beverage-10:100", "award:beverage-10:100"});
+    CHECK(unit_prices(line) == std::vector<int64_t>{1000, 500, 900, 900});
+    CHECK(line.discount_total_minor() == 700);
     CHECK(TraceHas(priced, "juice-bogo", "applied", "basket limit reached"));
   }
 }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "discount_test_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "herald/discount.h"
 
 namespace herald {
@@ -323,6 +324,11 @@ TEST_CASE("Random baskets: BasketPricer equals the exhaustive reference", "[disc
   const std::vector<int64_t> bps = {1000, 1250, 3333, 5000, 10000};
   const std::vector<int64_t> amounts = {50, 200, 1000};
   int compared = 0, with_items = 0, with_order = 0, with_conditions = 0;
+  // One long-lived pricer whose snapshot is swapped every iteration: its
+  // pooled per-call state (line storage, condition matrix, currency cache)
+  // must never leak from one basket or snapshot into the next.
+  std::unique_ptr<BasketPricer> shared;
+  v1::PricedBasket reused;
   for (int iter = 0; iter < 3000; ++iter) {
     // The basket: 1-3 lines, at most 7 units.
     std::vector<RLine> lines;
@@ -412,6 +418,18 @@ TEST_CASE("Random baskets: BasketPricer equals the exhaustive reference", "[disc
     options.explain = false;
     auto priced = (*pricer)->Price(basket, options);
     REQUIRE(priced.ok());
+    if (shared == nullptr) {
+      auto made = NewBasketPricer(*catalog);
+      REQUIRE(made.ok());
+      shared = std::move(*made);
+    } else {
+      REQUIRE(shared->SetCatalog(*catalog).ok());
+    }
+    REQUIRE(shared->PriceInto(basket, options, &reused).ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(reused, *priced));
+    auto again = shared->Price(basket, options);
+    REQUIRE(again.ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*again, *priced));
     RResult ref = Reference(lines, ds, premier, clicked, coupons, shipping);
 
     // Unit by unit.
