@@ -183,6 +183,8 @@ class DeliveryCounters {
   // EventRecorder: counts of a stored batch (item id, requests, clicks).
   void AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
+  // Waits `d`; false as soon as Stop() began.
+  bool WaitUnlessStopping(absl::Duration d);
   void RunFlusher();
   void RunLeaser();
   absl::Status ReturnQuotaToStore();

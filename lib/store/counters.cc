@@ -327,17 +327,16 @@ absl::Status DeliveryCounters::last_flush_status() const {
   return last_status_;
 }
 
-void DeliveryCounters::RunFlusher() {
-  while (true) {
-    {
-      absl::MutexLock lock(&stop_mu_);
-      absl::Time deadline = absl::Now() + options_.flush_interval;
-      while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
-      }
-      if (stopping_) return;
-    }
-    (void)Flush();
+bool DeliveryCounters::WaitUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&stop_mu_);
+  const absl::Time deadline = absl::Now() + d;
+  while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
   }
+  return !stopping_;
+}
+
+void DeliveryCounters::RunFlusher() {
+  while (WaitUnlessStopping(options_.flush_interval)) (void)Flush();
 }
 
 absl::Status DeliveryCounters::last_lease_status() const {
@@ -346,16 +345,7 @@ absl::Status DeliveryCounters::last_lease_status() const {
 }
 
 void DeliveryCounters::RunLeaser() {
-  while (true) {
-    {
-      absl::MutexLock lock(&stop_mu_);
-      absl::Time deadline = absl::Now() + options_.lease_poll;
-      while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
-      }
-      if (stopping_) return;
-    }
-    (void)LeaseRound();
-  }
+  while (WaitUnlessStopping(options_.lease_poll)) (void)LeaseRound();
 }
 
 absl::Status DeliveryCounters::LeaseRound() {
