@@ -121,6 +121,22 @@ void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slo
     return;
   }
   const auto& values = profile->values();  // one map sync, not one per attribute
+  if (slots.size() <= 32) {
+    // Walk the profile once and match names against the few declared ones:
+    // the map's nodes are read independently (their cache misses overlap)
+    // rather than by one dependent hash lookup per attribute.
+    for (const auto& [name, slot] : slots) activation->Unset(slot);
+    for (const auto& [key, value] : values) {
+      if (value.kind_case() == v1::Value::KIND_NOT_SET) continue;
+      for (size_t i = 0; i < slots.size(); ++i) {
+        if (slots[i].first.size() == key.size() && slots[i].first == key) {
+          activation->Set(slots[i].second, ToExprValue(value, &(*lists)[i]));
+          break;
+        }
+      }
+    }
+    return;
+  }
   for (size_t i = 0; i < slots.size(); ++i) {
     const auto& [name, slot] = slots[i];
     auto it = values.find(name);
