@@ -799,27 +799,27 @@ class FormatTemplate final : public Comp {
   }
 
   // An item's output depends only on the item and this component's config,
-  // so it is rendered once per catalog snapshot and copied afterwards.
+  // so each request scratch renders it once per catalog snapshot and copies
+  // it afterwards.
   absl::Status Run(SelectionContext& ctx) const override {
+    RequestScratch& s = ctx.services->scratch(ctx);
     ctx.results.clear();
-    std::shared_ptr<RenderCache> cache = std::atomic_load(&cache_);
-    if (cache == nullptr || cache->generation != ctx.catalog->generation()) {
-      auto fresh = std::make_shared<RenderCache>(ctx.catalog->generation(), ctx.catalog->items().size());
-      std::atomic_store(&cache_, fresh);  // a thread still on an older snapshot may store its own: fine
-      cache = std::move(fresh);
+    RequestScratch::RenderedItems* cache = nullptr;
+    for (auto& r : s.rendered) {
+      if (r.owner == this) cache = &r;
+    }
+    if (cache == nullptr) {
+      cache = &s.rendered.emplace_back();
+      cache->owner = this;
+    }
+    if (cache->generation != ctx.catalog->generation()) {
+      cache->generation = ctx.catalog->generation();
+      cache->items.clear();
+      cache->items.resize(ctx.catalog->items().size());
     }
     for (uint32_t w : ctx.winners) {
-      std::atomic<const SelectedItem*>& slot = cache->items[w];
-      const SelectedItem* rendered = slot.load(std::memory_order_acquire);
-      if (rendered == nullptr) {
-        auto made = std::make_unique<SelectedItem>(RenderItem(ctx, w));
-        const SelectedItem* expected = nullptr;
-        if (slot.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) {
-          rendered = made.release();
-        } else {
-          rendered = expected;  // another thread rendered it first
-        }
-      }
+      std::unique_ptr<SelectedItem>& rendered = cache->items[w];
+      if (rendered == nullptr) rendered = std::make_unique<SelectedItem>(RenderItem(ctx, w));
       ctx.results.push_back(*rendered);
       for (const Candidate& c : ctx.candidates) {
         if (c.item == w) ctx.results.back().score = c.score;
@@ -829,19 +829,6 @@ class FormatTemplate final : public Comp {
   }
 
  private:
-  struct RenderCache {
-    RenderCache(uint64_t g, size_t n) : generation(g), items(new std::atomic<const SelectedItem*>[n]) {
-      for (size_t i = 0; i < n; ++i) items[i].store(nullptr, std::memory_order_relaxed);
-      size = n;
-    }
-    ~RenderCache() {
-      for (size_t i = 0; i < size; ++i) delete items[i].load();
-    }
-    uint64_t generation;
-    size_t size = 0;
-    std::unique_ptr<std::atomic<const SelectedItem*>[]> items;
-  };
-
   SelectedItem RenderItem(SelectionContext& ctx, uint32_t w) const {
     RequestScratch& s = ctx.services->scratch(ctx);
     {
@@ -891,7 +878,6 @@ class FormatTemplate final : public Comp {
     }
   }
 
-  mutable std::shared_ptr<RenderCache> cache_;  // std::atomic_load / atomic_store only
   v1::FormatTemplateConfig config_;
 };
 

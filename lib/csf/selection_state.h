@@ -44,6 +44,14 @@ struct RequestScratch {
   std::vector<uint32_t> quota_taken;  // items whose quota unit this request took
   // FormatTemplate's placeholder values.
   std::vector<std::pair<std::string_view, std::string_view>> fields;
+  // FormatTemplate's rendered items, per component instance, for one catalog
+  // snapshot (kept per scratch, so threads share nothing).
+  struct RenderedItems {
+    const void* owner = nullptr;
+    uint64_t generation = 0;
+    std::vector<std::unique_ptr<SelectedItem>> items;  // by item index; null = not rendered yet
+  };
+  std::vector<RenderedItems> rendered;
   // The selector's per-snapshot state for this request (selector.cc).
   const void* binding = nullptr;
   const class PacedScorer* paced = nullptr;  // the pipeline's NOD scorer, if pruning may use it
