@@ -2,8 +2,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <set>
+#include <string_view>
+#include <thread>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "core/strings.h"
@@ -99,21 +104,56 @@ absl::StatusOr<CatalogIndex> IndexCatalog(const ReportOptions& options) {
   return index;
 }
 
+// Users are interned to dense ids during a scan (kNoUser: neither a user id
+// nor a session id).
+constexpr uint32_t kNoUser = ~uint32_t{0};
+
 // One counter of events, users and requests.
 struct Tally {
   int64_t requests = 0, clicks = 0, events = 0;
-  absl::flat_hash_set<std::string> users;  // users with a request
-  absl::flat_hash_set<std::string> any_users;  // users with any event
-  void Add(const v1::Event& e, int64_t n, const std::string& user) {
+  absl::flat_hash_set<uint32_t> users;      // users with a request
+  absl::flat_hash_set<uint32_t> any_users;  // users with any event (campaign-event-summary only)
+  void Add(v1::EventType type, int64_t n, uint32_t user, bool any) {
     events += n;
-    if (e.type() == v1::EVENT_TYPE_REQUEST) {
+    if (type == v1::EVENT_TYPE_REQUEST) {
       requests += n;
-      if (!user.empty()) users.insert(user);
+      if (user != kNoUser) users.insert(user);
     }
-    if (e.type() == v1::EVENT_TYPE_CLICK) clicks += n;
-    if (!user.empty()) any_users.insert(user);
+    if (type == v1::EVENT_TYPE_CLICK) clicks += n;
+    if (any && user != kNoUser) any_users.insert(user);
   }
   int64_t reach() const { return static_cast<int64_t>(users.size()); }
+};
+
+// Strings to dense ids, in order of first sight.
+class Interner {
+ public:
+  uint32_t Id(std::string_view s) {
+    auto it = ids_.find(s);
+    if (it != ids_.end()) return it->second;
+    const auto id = static_cast<uint32_t>(names_.size());
+    ids_.emplace(std::string(s), id);
+    names_.emplace_back(s);
+    return id;
+  }
+  const std::string& Name(uint32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  StringMap<uint32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+uint64_t PairKey(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
+
+// What a scan aggregates: each report asks only for what it shows.
+enum Need : unsigned {
+  kNeedItems = 1u << 0,         // by_item, item_campaign
+  kNeedCampaigns = 1u << 1,     // by_campaign
+  kNeedDayCampaigns = 1u << 2,  // by_day_campaign
+  kNeedEvents = 1u << 3,        // by_event (with any_users)
+  kNeedPages = 1u << 4,         // by_page
+  kNeedDays = 1u << 5,          // by_day, item_day, days
 };
 
 struct Aggregates {
@@ -149,37 +189,176 @@ absl::StatusOr<absl::TimeZone> ReportZone(const ReportOptions& options) {
   return zone;
 }
 
+// The civil day of an instant, cached over an interval known to lie in one
+// day (up to the next local midnight or zone transition): a scan in time
+// order formats each day once instead of once per event.
+class DayOf {
+ public:
+  explicit DayOf(absl::TimeZone zone) : zone_(zone) {}
+  // The day's index in order of first sight.
+  uint32_t operator()(absl::Time t) {
+    if (t >= lo_ && t < hi_) return current_;
+    const absl::CivilDay day = absl::ToCivilDay(t, zone_);
+    lo_ = t;
+    hi_ = absl::FromCivil(day + 1, zone_);
+    absl::TimeZone::CivilTransition transition;
+    if (zone_.NextTransition(t, &transition)) {
+      // FromCivil of an ambiguous civil time gives its earlier instant: never late.
+      hi_ = std::min(hi_, absl::FromCivil(transition.to, zone_));
+    }
+    if (hi_ <= lo_) hi_ = lo_ + absl::Nanoseconds(1);
+    current_ = names_.Id(absl::FormatTime("%Y-%m-%d", t, zone_));
+    return current_;
+  }
+  const Interner& names() const { return names_; }
+
+ private:
+  absl::TimeZone zone_;
+  absl::Time lo_ = absl::InfiniteFuture(), hi_ = absl::InfiniteFuture();
+  uint32_t current_ = 0;
+  Interner names_;
+};
+
+// The aggregates of one scan (of part of the range), keyed by ids interned
+// during that scan.
+struct PartialAggregates {
+  explicit PartialAggregates(absl::TimeZone zone) : day_of(zone) {}
+  Interner users, items, campaigns, pages, event_names;
+  DayOf day_of;
+  std::vector<Tally> by_item, by_campaign, by_day;
+  std::vector<int64_t> item_campaign;  // item -> first campaign seen, -1 = none yet
+  absl::flat_hash_map<uint64_t, Tally> by_day_campaign, by_event, by_page;
+  absl::flat_hash_map<uint64_t, std::pair<int64_t, int64_t>> item_day;
+};
+
+absl::Status ScanPart(EventStore& store, const EventQuery& query, unsigned needs, PartialAggregates& p) {
+  const bool any = (needs & kNeedEvents) != 0;
+  std::string session_user;
+  auto grow = [](std::vector<Tally>& v, uint32_t i) -> Tally& {
+    if (i >= v.size()) v.resize(i + 1);
+    return v[i];
+  };
+  return store.ScanEvents(query, [&](const v1::Event& e) -> absl::Status {
+    const int64_t n = e.count() == 0 ? 1 : e.count();
+    const v1::EventType type = e.type();
+    uint32_t user = kNoUser;
+    if (!e.user_id().empty()) {
+      user = p.users.Id(e.user_id());
+    } else if (!e.session_id().empty()) {
+      session_user.assign("session:");
+      session_user.append(e.session_id());
+      user = p.users.Id(session_user);
+    }
+    const uint32_t campaign = p.campaigns.Id(e.campaign_id());
+    uint32_t item = 0, day = 0;
+    if (needs & (kNeedItems | kNeedDays)) item = p.items.Id(e.item_id());
+    if (needs & (kNeedDayCampaigns | kNeedDays)) {
+      day = p.day_of(absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos()));
+    }
+    if (needs & kNeedItems) {
+      grow(p.by_item, item).Add(type, n, user, any);
+      if (item >= p.item_campaign.size()) p.item_campaign.resize(item + 1, -1);
+      if (p.item_campaign[item] < 0) p.item_campaign[item] = campaign;
+    }
+    if (needs & kNeedCampaigns) grow(p.by_campaign, campaign).Add(type, n, user, any);
+    if (needs & kNeedDayCampaigns) p.by_day_campaign[PairKey(day, campaign)].Add(type, n, user, any);
+    if (needs & kNeedEvents) {
+      p.by_event[PairKey(campaign, p.event_names.Id(EventName(e)))].Add(type, n, user, any);
+    }
+    if (needs & kNeedPages) p.by_page[PairKey(p.pages.Id(e.page_group()), campaign)].Add(type, n, user, any);
+    if (needs & kNeedDays) {
+      grow(p.by_day, day).Add(type, n, user, any);
+      auto& id = p.item_day[PairKey(item, day)];
+      if (type == v1::EVENT_TYPE_REQUEST) id.first += n;
+      if (type == v1::EVENT_TYPE_CLICK) id.second += n;
+    }
+    return absl::OkStatus();
+  });
+}
+
+// Adds a part (parts are merged in time order) to `agg`; `users` interns the
+// users of every part, so that reach counts a user seen in two parts once.
+void MergePart(PartialAggregates& p, Interner& users, Aggregates& agg) {
+  std::vector<uint32_t> remap(p.users.size());
+  for (uint32_t i = 0; i < remap.size(); ++i) remap[i] = users.Id(p.users.Name(i));
+  auto add = [&](Tally& into, const Tally& from) {
+    into.requests += from.requests;
+    into.clicks += from.clicks;
+    into.events += from.events;
+    for (uint32_t u : from.users) into.users.insert(remap[u]);
+    for (uint32_t u : from.any_users) into.any_users.insert(remap[u]);
+  };
+  const Interner& days = p.day_of.names();
+  auto high = [](uint64_t key) { return static_cast<uint32_t>(key >> 32); };
+  auto low = [](uint64_t key) { return static_cast<uint32_t>(key); };
+  for (uint32_t i = 0; i < p.by_item.size(); ++i) {
+    add(agg.by_item[p.items.Name(i)], p.by_item[i]);
+    if (i < p.item_campaign.size() && p.item_campaign[i] >= 0 && !agg.item_campaign.contains(p.items.Name(i))) {
+      agg.item_campaign[p.items.Name(i)] = p.campaigns.Name(static_cast<uint32_t>(p.item_campaign[i]));
+    }
+  }
+  for (uint32_t i = 0; i < p.by_campaign.size(); ++i) add(agg.by_campaign[p.campaigns.Name(i)], p.by_campaign[i]);
+  for (const auto& [key, t] : p.by_day_campaign) {
+    add(agg.by_day_campaign[{days.Name(high(key)), p.campaigns.Name(low(key))}], t);
+  }
+  for (const auto& [key, t] : p.by_event) {
+    add(agg.by_event[{p.campaigns.Name(high(key)), p.event_names.Name(low(key))}], t);
+  }
+  for (const auto& [key, t] : p.by_page) add(agg.by_page[{p.pages.Name(high(key)), p.campaigns.Name(low(key))}], t);
+  for (uint32_t i = 0; i < days.size(); ++i) agg.days.insert(days.Name(i));
+  for (uint32_t i = 0; i < p.by_day.size(); ++i) add(agg.by_day[days.Name(i)], p.by_day[i]);
+  for (const auto& [key, counts] : p.item_day) {
+    auto& into = agg.item_day[{p.items.Name(high(key)), days.Name(low(key))}];
+    into.first += counts.first;
+    into.second += counts.second;
+  }
+}
+
+// One scan of the events, computing the aggregates in `needs` (a Need mask).
+// Strings are interned during the scan and the keyed maps built at the end.
+// A bounded range is scanned in two halves side by side (the store is safe
+// for concurrent use) and the halves merged: the same aggregates, sooner.
 absl::StatusOr<Aggregates> Aggregate(EventStore& store, const ReportOptions& options,
-                                     const CatalogIndex& index) {
+                                     const CatalogIndex& index, unsigned needs) {
   auto zone = ReportZone(options);
   if (!zone.ok()) return zone.status();
   EventQuery query;
   query.from = options.from;
   query.to = options.to;
   query.campaign_id = index.campaign_filter;
+  std::vector<EventQuery> parts = {query};
+  if (query.from != absl::InfinitePast() && query.to != absl::InfiniteFuture() &&
+      query.to - query.from >= absl::Hours(2) && std::thread::hardware_concurrency() >= 2) {
+    const absl::Time mid = query.from + absl::Trunc((query.to - query.from) / 2, absl::Seconds(1));
+    parts.push_back(query);
+    parts[0].to = mid;
+    parts[1].from = mid;
+  }
+  std::vector<std::unique_ptr<PartialAggregates>> partials;
+  for (size_t i = 0; i < parts.size(); ++i) partials.push_back(std::make_unique<PartialAggregates>(*zone));
+  std::vector<absl::Status> results(parts.size());
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    helpers.emplace_back([&, i] { results[i] = ScanPart(store, parts[i], needs, *partials[i]); });
+  }
+  results[0] = ScanPart(store, parts[0], needs, *partials[0]);
+  for (std::thread& t : helpers) t.join();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
   Aggregates agg;
-  std::string user, day;
-  absl::Status s = store.ScanEvents(query, [&](const v1::Event& e) -> absl::Status {
-    const int64_t n = e.count() == 0 ? 1 : e.count();
-    user = !e.user_id().empty() ? e.user_id()
-                                : (!e.session_id().empty() ? "session:" + e.session_id() : "");
-    const absl::Time t = absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
-    day = absl::FormatTime("%Y-%m-%d", t, *zone);
-    agg.days.insert(day);
-    agg.by_item[e.item_id()].Add(e, n, user);
-    agg.by_campaign[e.campaign_id()].Add(e, n, user);
-    agg.by_day_campaign[{day, e.campaign_id()}].Add(e, n, user);
-    agg.by_event[{e.campaign_id(), EventName(e)}].Add(e, n, user);
-    agg.by_page[{e.page_group(), e.campaign_id()}].Add(e, n, user);
-    agg.by_day[day].Add(e, n, user);
-    auto& id = agg.item_day[{e.item_id(), day}];
-    if (e.type() == v1::EVENT_TYPE_REQUEST) id.first += n;
-    if (e.type() == v1::EVENT_TYPE_CLICK) id.second += n;
-    if (!agg.item_campaign.contains(e.item_id())) agg.item_campaign[e.item_id()] = e.campaign_id();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  Interner users;
+  for (auto& p : partials) MergePart(*p, users, agg);
   return agg;
+}
+
+// The aggregates report `name` shows.
+unsigned NeedsOf(std::string_view name) {
+  if (name == "campaign-item-summary" || name == "reach-frequency-item") return kNeedItems;
+  if (name == "reach-frequency-day") return kNeedDayCampaigns;
+  if (name == "reach-frequency-campaign") return kNeedCampaigns;
+  if (name == "campaign-event-summary") return kNeedEvents;
+  return kNeedPages;  // ad-placement
 }
 
 std::string CampaignName(const CatalogIndex& index, const std::string& id) {
@@ -286,7 +465,7 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
   if (!index.ok()) return index.status();
   auto zone = ReportZone(options);
   if (!zone.ok()) return zone.status();
-  auto agg = Aggregate(events, options, *index);
+  auto agg = Aggregate(events, options, *index, NeedsOf(name));
   if (!agg.ok()) return agg.status();
 
   ReportTable table;
@@ -413,7 +592,7 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
 absl::StatusOr<ReportCharts> BuildReportCharts(EventStore& events, const ReportOptions& options) {
   auto index = IndexCatalog(options);
   if (!index.ok()) return index.status();
-  auto agg = Aggregate(events, options, *index);
+  auto agg = Aggregate(events, options, *index, kNeedItems | kNeedDays);
   if (!agg.ok()) return agg.status();
   ReportCharts charts;
   for (const ItemInfo& item : ItemsToList(*index, *agg)) {
