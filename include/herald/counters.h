@@ -224,6 +224,16 @@ struct EventRecorderOptions {
   absl::Duration retry_delay = absl::Seconds(1);  // wait after a failed write before retrying
 };
 
+// An event to record, by reference: the cheap form of EventRecorder::Append
+// for hot paths (no protobuf message is built). The views need only live
+// for the call.
+struct EventView {
+  v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;
+  absl::Time time = absl::UnixEpoch();
+  int64_t count = 0;  // 0 = 1
+  std::string_view custom_name, user_id, session_id, item_id, campaign_id, page_group;
+};
+
 class EventRecorder {
  public:
   // `counters` may be null (events only). With counters, request and click
@@ -238,6 +248,9 @@ class EventRecorder {
   // Queues one event; no I/O. False when the queue is full and the event was
   // dropped (counted in dropped()), or after Stop().
   bool Append(v1::Event event);
+  // The same from a view. With `slots` and the item's `index` in them, the
+  // counter is found by index instead of by the item id.
+  bool Append(const EventView& event, const CounterSlots* slots = nullptr, int32_t index = -1);
   // Returns when every event appended before the call is durable, or with the
   // error of a write attempted after the call (the events stay queued and are
   // retried).
@@ -262,6 +275,8 @@ class EventRecorder {
     std::string custom_name, user_id, session_id, item_id, campaign_id, page_group;
     CounterSlots::Item* item = nullptr;  // the in-memory counter Append added to, or null
   };
+  // Counts `q` (when it counts and has an item), queues it; false if dropped.
+  bool Enqueue(Queued q, std::pair<int64_t, int64_t> counts);
   void RunWriter();
   // Writes one batch from the head of the queue; called by the writer only.
   // `events` is the writer's buffer, reused from batch to batch.

@@ -729,19 +729,17 @@ class RecordEvent final : public Comp {
   absl::Status Run(SelectionContext& ctx) const override {
     if (!ctx.request->record) return absl::OkStatus();
     const SelectionRequest& req = *ctx.request;
+    EventView event;
+    event.type = v1::EVENT_TYPE_REQUEST;
+    event.time = ctx.now;
+    event.user_id = req.user_id;
+    event.session_id = req.session_id;
+    if (!req.page_groups.empty()) event.page_group = req.page_groups.front();
     for (uint32_t w : ctx.winners) {
       const CompiledItem& item = ctx.catalog->items()[w];
-      v1::Event event;
-      event.set_type(v1::EVENT_TYPE_REQUEST);
-      int64_t nanos = absl::ToUnixNanos(ctx.now);
-      event.mutable_time()->set_seconds(nanos / 1'000'000'000);
-      event.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-      event.set_user_id(req.user_id);
-      event.set_session_id(req.session_id);
-      event.set_item_id(item.id);
-      event.set_campaign_id(item.campaign_id);
-      if (!req.page_groups.empty()) event.set_page_group(req.page_groups.front());
-      ctx.services->RecordEvent(std::move(event));
+      event.item_id = item.id;
+      event.campaign_id = item.campaign_id;
+      ctx.services->RecordItemEvent(ctx, event, w);
     }
     return absl::OkStatus();
   }

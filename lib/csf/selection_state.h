@@ -120,8 +120,9 @@ class SelectionServices {
   virtual void ReadHistory(SelectionContext& context) = 0;
   // Adds context.winners to the user's history (front), keeping `history_size`.
   virtual void AddToHistory(SelectionContext& context, int history_size) = 0;
-  // Queues an event; request and click events count toward delivery.
-  virtual void RecordEvent(v1::Event event) = 0;
+  // Queues an event of `item` (an index of the context's snapshot); request
+  // and click events count toward its delivery.
+  virtual void RecordItemEvent(SelectionContext& context, const EventView& event, uint32_t item) = 0;
   virtual RequestScratch& scratch(SelectionContext& context) = 0;
   // The ranked paid ads of page group `page_group` (-1 = the request has no
   // page group) valid at context.now.

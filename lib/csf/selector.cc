@@ -344,7 +344,9 @@ class Selector final : public ContentSelector, public SelectionServices {
     h.dirty = true;
   }
 
-  void RecordEvent(v1::Event event) override { recorder_->Append(std::move(event)); }
+  void RecordItemEvent(SelectionContext& ctx, const EventView& event, uint32_t item) override {
+    recorder_->Append(event, BindingOf(ctx).slots, static_cast<int32_t>(item));
+  }
 
   bool TakeQuota(SelectionContext& ctx, uint32_t item) override {
     CounterSlots* slots = BindingOf(ctx).slots;

@@ -460,15 +460,58 @@ EventRecorder::~EventRecorder() {
 }
 
 bool EventRecorder::Append(v1::Event event) {
-  DeliveryCounters::Item* item = nullptr;
+  Queued q;
+  q.has_time = event.has_time();
+  q.seconds = event.time().seconds();
+  q.nanos = event.time().nanos();
+  q.type = event.type();
+  q.count = event.count();
+  q.custom_name = std::move(*event.mutable_custom_name());
+  q.user_id = std::move(*event.mutable_user_id());
+  q.session_id = std::move(*event.mutable_session_id());
+  q.item_id = std::move(*event.mutable_item_id());
+  q.campaign_id = std::move(*event.mutable_campaign_id());
+  q.page_group = std::move(*event.mutable_page_group());
   std::pair<int64_t, int64_t> counts{0, 0};
   if (counters_ != nullptr) {
     counts = EventCounts(event);
-    if (counts.first != 0 || counts.second != 0) item = counters_->FindItem(event.item_id());
-    if (item != nullptr) {  // counted before it is queued, so the ack never precedes it
-      item->pending_requests.fetch_add(counts.first);
-      item->pending_clicks.fetch_add(counts.second);
+    if (counts.first != 0 || counts.second != 0) q.item = counters_->FindItem(q.item_id);
+  }
+  return Enqueue(std::move(q), counts);
+}
+
+bool EventRecorder::Append(const EventView& event, const CounterSlots* slots, int32_t index) {
+  Queued q;
+  const int64_t nanos = absl::ToUnixNanos(event.time);
+  q.has_time = true;
+  q.seconds = nanos >= 0 ? nanos / 1'000'000'000 : -((-nanos + 999'999'999) / 1'000'000'000);
+  q.nanos = static_cast<int32_t>(nanos - q.seconds * 1'000'000'000);
+  q.type = event.type;
+  q.count = event.count;
+  q.custom_name = event.custom_name;
+  q.user_id = event.user_id;
+  q.session_id = event.session_id;
+  q.item_id = event.item_id;
+  q.campaign_id = event.campaign_id;
+  q.page_group = event.page_group;
+  std::pair<int64_t, int64_t> counts{0, 0};
+  if (counters_ != nullptr) {
+    const int64_t n = event.count == 0 ? 1 : event.count;
+    if (event.type == v1::EVENT_TYPE_REQUEST) counts = {n, 0};
+    if (event.type == v1::EVENT_TYPE_CLICK) counts = {0, n};
+    if (counts.first != 0 || counts.second != 0) {
+      q.item = slots != nullptr && index >= 0 && index < slots->size() ? slots->items_[index]
+                                                                       : counters_->FindItem(q.item_id);
     }
+  }
+  return Enqueue(std::move(q), counts);
+}
+
+bool EventRecorder::Enqueue(Queued q, std::pair<int64_t, int64_t> counts) {
+  DeliveryCounters::Item* item = q.item;
+  if (item != nullptr) {  // counted before it is queued, so the ack never precedes it
+    item->pending_requests.fetch_add(counts.first);
+    item->pending_clicks.fetch_add(counts.second);
   }
   bool accepted = false;
   {
@@ -481,19 +524,7 @@ bool EventRecorder::Append(v1::Event event) {
       while (!room()) progress_cv_.Wait(&mu_);
     }
     if (!stopped_ && !stopping_ && static_cast<int64_t>(queue_.size()) < options_.max_queued) {
-      Queued& q = queue_.emplace_back();
-      q.has_time = event.has_time();
-      q.seconds = event.time().seconds();
-      q.nanos = event.time().nanos();
-      q.type = event.type();
-      q.count = event.count();
-      q.custom_name = event.custom_name();
-      q.user_id = event.user_id();
-      q.session_id = event.session_id();
-      q.item_id = event.item_id();
-      q.campaign_id = event.campaign_id();
-      q.page_group = event.page_group();
-      q.item = item;
+      queue_.push_back(std::move(q));
       ++appended_;
       accepted = true;
       if (static_cast<int64_t>(queue_.size()) == options_.max_batch) work_cv_.Signal();
