@@ -13,7 +13,11 @@
 // only possible duplicates) and nobody is lost. Live claims of other
 // processes are younger than claim_timeout and are left alone.
 #include <openssl/rand.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <fstream>
 #include <sstream>
@@ -43,10 +47,41 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view w
   return buffer.str();
 }
 
-std::string DefaultWorkerId() {
+std::string HostName() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  return Cat(host, ":", getpid());
+  return host;
+}
+
+std::string DefaultWorkerId() { return Cat(HostName(), ":", getpid()); }
+
+// The instances ("<host>:<pid>/<nonce>") among `in_flight`'s owners that ran
+// on this host in a process that no longer exists: default worker ids only
+// (a custom --worker-id carries no pid). A pid reused by a live process
+// counts as alive, so the claim waits for claim_timeout instead.
+std::vector<std::string> DeadLocalOwners(const std::vector<LedgerEntry>& in_flight) {
+  const std::string host = HostName();
+  std::vector<std::string> dead;
+  for (const LedgerEntry& e : in_flight) {
+    std::string_view w = e.worker;
+    const size_t slash = w.find('/');
+    if (slash == std::string_view::npos) continue;
+    const size_t nonce_end = w.find('/', slash + 1);
+    std::string_view instance = w.substr(0, nonce_end);
+    std::string_view base = w.substr(0, slash);
+    const size_t colon = base.rfind(':');
+    if (colon == std::string_view::npos || base.substr(0, colon) != host) continue;
+    std::string_view digits = base.substr(colon + 1);
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(std::string(digits)));
+    if (pid <= 0 || pid == getpid()) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to probe)
+    if (std::find(dead.begin(), dead.end(), instance) == dead.end()) dead.emplace_back(instance);
+  }
+  return dead;
 }
 
 // "<base>/<8 hex>": unique per MailJob instance, so that its claims can be
@@ -432,7 +467,13 @@ absl::StatusOr<MailReport> MailJob::Run() {
     if (!r.options.recover_in_flight) return absl::OkStatus();
     ClaimRequeue which;
     which.older_than = r.options.claim_timeout;
-    if (at_start) which.owners = r.options.requeue_claims_of;
+    if (at_start) {
+      which.owners = r.options.requeue_claims_of;
+      // Runs of this host whose process is gone (killed, crashed) need no timeout.
+      auto in_flight = ledger.InFlight(r.job_id);
+      if (!in_flight.ok()) return in_flight.status();
+      for (std::string& owner : DeadLocalOwners(*in_flight)) which.owners.push_back(std::move(owner));
+    }
     auto done = ledger.RequeueClaims(
         r.job_id, which,
         Cat("requeued: in flight when its run ended (stale after ", absl::FormatDuration(r.options.claim_timeout),

@@ -3,6 +3,9 @@
 // RequeueClaims on every backend and MailJob's recovery policy.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -419,6 +422,41 @@ TEST_CASE("A new run leaves fresh claims of other processes alone", "[mail][clai
   CHECK(report->sent == 10);
   CHECK(report->state == "completed");
   CHECK(f.transport.sent().size() == 10);  // u0 and u1 once each: runner-b never sent them
+}
+
+TEST_CASE("Claims of a run whose process is gone on this host are requeued at once", "[mail][claims][job]") {
+  Fixture f;
+  auto store = NewMemoryStore();
+  std::vector<std::string> columns = {"email", "first_name", "tier", "id"};
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back({"u" + std::to_string(i) + "@example.org", "U", "t", std::to_string(i)});
+  REQUIRE(store->recipient_tables()->PutTable("customers", columns, rows).ok());
+  // A process that has exited: its pid names no live process.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string dead = std::string(host) + ":" + std::to_string(child) + "/0a0b0c0d";
+  const std::string alive = std::string(host) + ":" + std::to_string(getppid()) + "/01010101";
+  MailJobSpec spec = f.Spec("customers");
+  MailerOptions options = f.Options(store.get());  // default worker id, 15 min claim timeout
+  auto job = MailJob::Create(spec, options);  // adds the recipients to the ledger
+  REQUIRE(job.ok());
+  REQUIRE(store->mail_ledgers().ClaimPending("winter", dead + "/0", 2).ok());
+  REQUIRE(store->mail_ledgers().ClaimPending("winter", alive, 1).ok());
+  auto report = (*job)->Run();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->requeued_in_flight == 2);  // the dead run's, not the live process's
+  CHECK(report->sent == 5);
+  CHECK(report->pending == 1);
+  auto in_flight = store->mail_ledgers().InFlight("winter");
+  REQUIRE(in_flight.ok());
+  REQUIRE(in_flight->size() == 1);
+  CHECK((*in_flight)[0].worker == alive);
 }
 
 TEST_CASE("Claims older than claim_timeout are requeued by any run", "[mail][claims][job]") {
