@@ -374,6 +374,7 @@ absl::Status DeliveryCounters::LeaseRound() {
                                        static_cast<int64_t>(std::ceil(std::max<int64_t>(taken, 0) * horizon)));
     // Requests found nothing: demand is higher than the last rate showed.
     if (starved) target = std::max(target, 2 * item->lease_target);
+    target = std::min(target, goal);  // never more than the whole goal (and no overflow while starved)
     item->lease_target = target;
     const int64_t balance = item->quota_balance.load();
     if (2 * balance > target) continue;  // enough held
