@@ -64,6 +64,7 @@ int SecondOfDay(absl::CivilSecond cs) { return cs.hour() * 3600 + cs.minute() * 
 
 // Fills the cumulative deliverable time of a finite schedule.
 void PrepareSchedule(CompiledSchedule* s, absl::TimeZone zone) {
+  s->all_day = s->days_mask == 0x7f && s->minutes.empty();
   s->cumulative_seconds.clear();
   s->total_seconds = 0;
   if (s->start == absl::InfinitePast() || s->end == absl::InfiniteFuture()) return;

@@ -185,8 +185,7 @@ class FilterContent final : public Comp {
   // key, until prune_limit paid ads have passed the filters.
   void EmitRanked(SelectionContext& ctx, RequestScratch& s) const {
     const CompiledCatalog& catalog = *ctx.catalog;
-    std::shared_ptr<const RankedAds> ranked =
-        ctx.services->Ranked(ctx, s.page_groups.empty() ? -1 : s.page_groups[0]);
+    const RankedAds* ranked = &ctx.services->Ranked(ctx, s.page_groups.empty() ? -1 : s.page_groups[0]);
     auto emit = [&](uint32_t index) {
       if (s.seen[index] == s.generation) return false;
       s.seen[index] = s.generation;
@@ -802,6 +801,7 @@ class FormatTemplate final : public Comp {
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
     ctx.results.clear();
+    ctx.results.reserve(ctx.winners.size());
     RequestScratch::RenderedItems* cache = nullptr;
     for (auto& r : s.rendered) {
       if (r.owner == this) cache = &r;

@@ -2,6 +2,7 @@
 #ifndef HERALD_LIB_CSF_SELECTION_STATE_H_
 #define HERALD_LIB_CSF_SELECTION_STATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -16,6 +17,8 @@
 #include "herald/selection.h"
 
 namespace herald {
+
+struct RankedAds;
 
 // Per-request scratch, reused: one per concurrently running request.
 struct RequestScratch {
@@ -52,8 +55,17 @@ struct RequestScratch {
     std::vector<std::unique_ptr<SelectedItem>> items;  // by item index; null = not rendered yet
   };
   std::vector<RenderedItems> rendered;
-  // The selector's per-snapshot state for this request (selector.cc).
+  // The selector's per-snapshot state for this request (selector.cc), and
+  // what this scratch keeps of it between requests so that a request reads
+  // shared state without writing to it (no shared reference counts or locks).
   const void* binding = nullptr;
+  std::shared_ptr<const void> binding_ref;   // keeps `binding` alive
+  uint64_t binding_version = 0;              // the selector's version of binding_ref
+  std::vector<std::shared_ptr<const RankedAds>> ranked;  // per page group slot
+  std::vector<uint64_t> ranked_version;      // the binding's version of each
+  // Requests and reruns run on this scratch; written by the thread that holds
+  // it, summed by Selector::ExhaustiveReruns.
+  std::atomic<int64_t> requests{0}, reruns{0};
   const class PacedScorer* paced = nullptr;  // the pipeline's NOD scorer, if pruning may use it
 
   // A fresh stamp for `seen` (and target_stamp); clears them when it wraps.
@@ -125,8 +137,8 @@ class SelectionServices {
   virtual void RecordItemEvent(SelectionContext& context, const EventView& event, uint32_t item) = 0;
   virtual RequestScratch& scratch(SelectionContext& context) = 0;
   // The ranked paid ads of page group `page_group` (-1 = the request has no
-  // page group) valid at context.now.
-  virtual std::shared_ptr<const RankedAds> Ranked(SelectionContext& context, int32_t page_group) = 0;
+  // page group) valid at context.now; kept alive until the request ends.
+  virtual const RankedAds& Ranked(SelectionContext& context, int32_t page_group) = 0;
   // Takes a unit of `item`'s leased request quota for this request (quota
   // leases; always true when they are off or the item has no request goal).
   // A dry run (request.record false) only checks. Units taken by a run the

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -51,11 +52,13 @@ const v1::PipelineDefinition& ParseBuiltin(const char* text, const char* name) {
   return *new v1::PipelineDefinition(std::move(*parsed));
 }
 
-// A user's history in memory. Item ids are interned to stable keys.
+// A user's history in memory. Item ids are interned to stable keys. The
+// usual sizes are stored inline, so that reading a user's history touches
+// the hash table's slot and nothing it points to.
 struct HistoryState {
-  std::vector<uint32_t> recent;                      // stable keys, most recent LAST
-  std::string session;                               // exposures count in this session
-  std::vector<std::pair<uint32_t, int32_t>> exposures;  // stable key, count
+  std::string session;                                   // exposures count in this session
+  absl::InlinedVector<uint32_t, 35> recent;              // stable keys, most recent LAST
+  absl::InlinedVector<std::pair<uint32_t, int32_t>, 4> exposures;  // stable key, count
   bool dirty = false;
   bool loaded = false;
 };
@@ -85,8 +88,11 @@ struct Binding {
   Binding() = default;
   Binding(const Binding&) = delete;
   std::shared_ptr<const CompiledCatalog> catalog;
-  // Per page group (last: requests without one), the current ranking.
+  // Per page group (last: requests without one), the current ranking and
+  // how many times it was replaced (request scratches keep the ranking they
+  // read while its version stays the same).
   mutable std::vector<std::atomic<std::shared_ptr<const RankedAds>>> ranked;
+  mutable std::unique_ptr<std::atomic<uint64_t>[]> ranked_version;
   CounterSlots* slots = nullptr;       // counters, index = item index
   std::vector<uint32_t> key_of;        // item index -> stable key
   std::vector<int32_t> index_of;       // stable key -> item index; -1 or out of range = not in this catalog
@@ -167,15 +173,24 @@ class Selector final : public ContentSelector, public SelectionServices {
   // ------------------------------------------------------------ ContentSelector
 
   absl::StatusOr<SelectionResult> Select(const SelectionRequest& request) const override {
-    std::shared_ptr<const Binding> binding = binding_.load();
     SelectionResult result;
     std::unique_ptr<RequestScratch> scratch = AcquireScratch();
+    // The scratch keeps the snapshot it last used while no new one was set:
+    // a request reads one atomic and writes nothing shared.
+    const uint64_t version = binding_version_.load(std::memory_order_acquire);
+    if (scratch->binding_version != version || scratch->binding_ref == nullptr) {
+      scratch->binding_ref = binding_.load();
+      scratch->binding_version = version;
+      scratch->ranked.clear();
+      scratch->ranked_version.clear();
+    }
+    const Binding* binding = static_cast<const Binding*>(scratch->binding_ref.get());
     SelectionContext ctx;
     ctx.request = &request;
     ctx.catalog = binding->catalog.get();
     ctx.services = const_cast<Selector*>(this);
     ctx.scratch = scratch.get();
-    scratch->binding = binding.get();
+    scratch->binding = binding;
     ctx.now = request.time == absl::InfinitePast() ? absl::Now() : request.time;
     ctx.servers = std::max(1, options_.servers);
     ctx.quota_leases = quota_leases_;
@@ -195,11 +210,11 @@ class Selector final : public ContentSelector, public SelectionServices {
         ctx.prune_limit = std::max(options_.prune_limit, 4 * request.count);
       }
     }
-    requests_.fetch_add(1, std::memory_order_relaxed);
+    Bump(scratch->requests);
     absl::Status status = pipeline.Run(ctx);
     while (!status.ok() && ctx.needs_exhaustive) {
       // Widen: four times as many candidates, then all of them.
-      reruns_.fetch_add(1, std::memory_order_relaxed);
+      Bump(scratch->reruns);
       if (ctx.trace != nullptr) {
         ctx.trace->Note("", "rerun", Cat("pruning to ", ctx.prune_limit,
                                          " paid ads could not prove the winners; widening"));
@@ -249,6 +264,13 @@ class Selector final : public ContentSelector, public SelectionServices {
     std::vector<std::string> ids = ItemIds(*catalog);
     CounterSlots* slots = counters_->Remap(ids);
     binding_.store(MakeBinding(std::move(catalog), slots));
+    binding_version_.fetch_add(1, std::memory_order_acq_rel);
+    // Idle scratches let go of the old snapshot now, not at their next request.
+    ForEachIdleScratch([](RequestScratch& s) {
+      s.binding_ref.reset();
+      s.ranked.clear();
+      s.ranked_version.clear();
+    });
     return absl::OkStatus();
   }
 
@@ -371,27 +393,47 @@ class Selector final : public ContentSelector, public SelectionServices {
     return *static_cast<RequestScratch*>(context.scratch);
   }
 
-  std::shared_ptr<const RankedAds> Ranked(SelectionContext& ctx, int32_t page_group) override {
+  const RankedAds& Ranked(SelectionContext& ctx, int32_t page_group) override {
     const Binding& b = BindingOf(ctx);
-    size_t slot = page_group < 0 ? b.ranked.size() - 1 : static_cast<size_t>(page_group);
-    std::shared_ptr<const RankedAds> current = b.ranked[slot].load(std::memory_order_acquire);
+    RequestScratch& s = scratch(ctx);
+    const size_t slot = page_group < 0 ? b.ranked.size() - 1 : static_cast<size_t>(page_group);
+    if (s.ranked.size() != b.ranked.size()) {
+      s.ranked.assign(b.ranked.size(), nullptr);
+      s.ranked_version.assign(b.ranked.size(), 0);
+    }
     // Valid up to valid_until; rebuilt too when time went back (a ranking built
     // for a later time is a valid but loose bound).
-    if (current != nullptr && ctx.now <= current->valid_until &&
-        ctx.now >= current->built_for - absl::Seconds(1)) {
-      return current;
+    auto valid = [&](const RankedAds* r) {
+      return r != nullptr && ctx.now <= r->valid_until && ctx.now >= r->built_for - absl::Seconds(1);
+    };
+    // The scratch's copy while the shared one is unchanged (no shared writes).
+    const uint64_t version = b.ranked_version[slot].load(std::memory_order_acquire);
+    if (s.ranked_version[slot] == version && valid(s.ranked[slot].get())) return *s.ranked[slot];
+    std::shared_ptr<const RankedAds> current = b.ranked[slot].load(std::memory_order_acquire);
+    if (!valid(current.get())) {
+      current = BuildRanking(ctx, b, page_group);
+      b.ranked[slot].store(current, std::memory_order_release);
+      b.ranked_version[slot].fetch_add(1, std::memory_order_acq_rel);
     }
-    auto fresh = BuildRanking(ctx, b, page_group);
-    b.ranked[slot].store(fresh, std::memory_order_release);
-    return fresh;
+    // A version read before the load: a newer ranking stored meanwhile only
+    // makes the next request load it again.
+    s.ranked_version[slot] = version;
+    s.ranked[slot] = std::move(current);
+    return *s.ranked[slot];
   }
 
   std::pair<int64_t, int64_t> ExhaustiveReruns() const override {
-    return {reruns_.load(), requests_.load()};
+    int64_t reruns = 0, requests = 0;
+    absl::MutexLock lock(&pool_mu_);
+    for (const RequestScratch* s : all_scratches_) {
+      reruns += s->reruns.load(std::memory_order_relaxed);
+      requests += s->requests.load(std::memory_order_relaxed);
+    }
+    return {reruns, requests};
   }
 
  private:
-  struct Shard {
+  struct alignas(64) Shard {
     absl::Mutex mu;
     absl::flat_hash_map<std::string, HistoryState> users ABSL_GUARDED_BY(mu);
   };
@@ -463,6 +505,8 @@ class Selector final : public ContentSelector, public SelectionServices {
     b->slots = slots;
     b->ranked = std::vector<std::atomic<std::shared_ptr<const RankedAds>>>(
         b->catalog->catalog().reference_tables().page_groups_size() + 1);
+    b->ranked_version = std::make_unique<std::atomic<uint64_t>[]>(b->ranked.size());
+    for (size_t i = 0; i < b->ranked.size(); ++i) b->ranked_version[i].store(1);
     for (const CompiledItem& item : b->catalog->items()) {
       // Quota leases bound paid ads goaled by requests (clicks follow serving).
       if (item.kind == ItemKind::kPaidAd && !item.goal_clicks) {
@@ -535,7 +579,19 @@ class Selector final : public ContentSelector, public SelectionServices {
     return s;
   }
 
+  // Scratches: each thread first tries a slot of its own (a cache line no
+  // other thread writes while there are at most kScratchSlots threads), then
+  // the shared pool, then makes a new one.
+  static size_t ThreadSlot() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t slot = next.fetch_add(1, std::memory_order_relaxed) % kScratchSlots;
+    return slot;
+  }
   std::unique_ptr<RequestScratch> AcquireScratch() const {
+    if (RequestScratch* s = scratch_slots_[ThreadSlot()].s.exchange(nullptr, std::memory_order_acquire)) {
+      return std::unique_ptr<RequestScratch>(s);
+    }
+    uint64_t created;
     {
       absl::MutexLock lock(&pool_mu_);
       if (!pool_.empty()) {
@@ -543,15 +599,39 @@ class Selector final : public ContentSelector, public SelectionServices {
         pool_.pop_back();
         return s;
       }
-      ++scratch_created_;
+      created = ++scratch_created_;
     }
-    uint64_t seed = options_.seed != 0 ? options_.seed + scratch_created_ * 0x9e3779b97f4a7c15ull
+    uint64_t seed = options_.seed != 0 ? options_.seed + created * 0x9e3779b97f4a7c15ull
                                        : absl::Uniform<uint64_t>(absl::BitGen());
-    return std::make_unique<RequestScratch>(seed);
+    auto s = std::make_unique<RequestScratch>(seed);
+    absl::MutexLock lock(&pool_mu_);
+    all_scratches_.push_back(s.get());
+    return s;
   }
   void ReleaseScratch(std::unique_ptr<RequestScratch> s) const {
+    RequestScratch* expected = nullptr;
+    if (scratch_slots_[ThreadSlot()].s.compare_exchange_strong(expected, s.get(), std::memory_order_release,
+                                                              std::memory_order_relaxed)) {
+      s.release();
+      return;
+    }
     absl::MutexLock lock(&pool_mu_);
     pool_.push_back(std::move(s));
+  }
+  // Runs `f` on every scratch no request holds.
+  template <typename F>
+  void ForEachIdleScratch(F f) {
+    for (ScratchSlot& slot : scratch_slots_) {
+      if (RequestScratch* s = slot.s.exchange(nullptr, std::memory_order_acquire)) {
+        f(*s);
+        ReleaseScratch(std::unique_ptr<RequestScratch>(s));
+      }
+    }
+    absl::MutexLock lock(&pool_mu_);
+    for (auto& s : pool_) f(*s);
+  }
+  static void Bump(std::atomic<int64_t>& counter) {  // one writer: no read-modify-write needed
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   const SelectorOptions options_;
@@ -562,14 +642,21 @@ class Selector final : public ContentSelector, public SelectionServices {
   std::unique_ptr<DeliveryCounters> counters_;
   std::unique_ptr<EventRecorder> recorder_;
   std::atomic<std::shared_ptr<const Binding>> binding_;
+  std::atomic<uint64_t> binding_version_{1};  // bumped after each new binding_
   mutable ItemKeys keys_;
   mutable std::array<Shard, kShards> shards_;
   std::vector<std::vector<const SelectionComponent*>> bounds_;  // advertising, discounts
   std::vector<const PacedScorer*> paced_;                        // advertising, discounts
-  mutable std::atomic<int64_t> reruns_{0}, requests_{0};
+  static constexpr size_t kScratchSlots = 16;
+  struct alignas(64) ScratchSlot {
+    std::atomic<RequestScratch*> s{nullptr};
+    ~ScratchSlot() { delete s.load(); }
+  };
   mutable absl::Mutex pool_mu_;
   mutable std::vector<std::unique_ptr<RequestScratch>> pool_ ABSL_GUARDED_BY(pool_mu_);
+  mutable std::vector<const RequestScratch*> all_scratches_ ABSL_GUARDED_BY(pool_mu_);  // live ones
   mutable uint64_t scratch_created_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  mutable std::array<ScratchSlot, kScratchSlots> scratch_slots_;
 };
 
 }  // namespace
