@@ -405,7 +405,7 @@ void CheckSameWinners(int ads) {
     auto h = site.selector->Select(req);
     if (!h.ok()) std::abort();
     std::vector<std::string> mine;
-    for (const auto& w : h->winners) mine.push_back(w.item_id);
+    for (const auto& w : h->winners) mine.emplace_back(w.item_id);
     std::vector<std::string> ref = reference.Select(req, UserOf(req));
     if (mine != ref) {
       std::fprintf(stderr, "MISMATCH (%d ads) for user %s page %s size '%s':\n  herald:", ads,

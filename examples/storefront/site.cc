@@ -63,7 +63,7 @@ absl::StatusOr<absl::Time> TimeParam(const httplib::Request& req) {
   return t;
 }
 
-std::string UrlEncode(const std::string& s) {
+std::string UrlEncode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {

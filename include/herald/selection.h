@@ -66,16 +66,41 @@ struct SelectionRequest {
   bool discounts = false;                  // select discount ads instead of ads
 };
 
-struct SelectedItem {
+// A winner's display, rendered once per catalog snapshot by FormatTemplate
+// (or a replacement component) and shared, immutable, by every result that
+// shows it.
+struct RenderedItem {
   std::string item_id;
   std::string name;
   std::string campaign_id;
   std::string kind;        // "paid", "house" or "discount"
-  double score = 0;        // final score (paid: NOD times multipliers)
   std::string html;        // FormatTemplate output
   std::string click_url;
   std::string image_url;
   std::string text;
+};
+
+// A winner. The text fields view `rendered`, which this item shares: they
+// stay valid while this SelectedItem or any copy of it lives (moving or
+// copying it keeps them valid; copy a field into a std::string to keep it
+// longer). Copying costs a reference count, not the strings.
+struct SelectedItem {
+  SelectedItem() = default;
+  SelectedItem(std::shared_ptr<const RenderedItem> r, double score_)
+      : item_id(r->item_id), name(r->name), campaign_id(r->campaign_id), kind(r->kind),
+        score(score_), html(r->html), click_url(r->click_url), image_url(r->image_url),
+        text(r->text), rendered(std::move(r)) {}
+
+  std::string_view item_id;
+  std::string_view name;
+  std::string_view campaign_id;
+  std::string_view kind;   // "paid", "house" or "discount"
+  double score = 0;        // final score (paid: NOD times multipliers)
+  std::string_view html;   // FormatTemplate output
+  std::string_view click_url;
+  std::string_view image_url;
+  std::string_view text;
+  std::shared_ptr<const RenderedItem> rendered;  // owns what the fields view
 };
 
 struct SelectionResult {

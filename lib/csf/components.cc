@@ -816,24 +816,25 @@ class FormatTemplate final : public Comp {
       cache->items.resize(ctx.catalog->items().size());
     }
     for (uint32_t w : ctx.winners) {
-      std::unique_ptr<SelectedItem>& rendered = cache->items[w];
-      if (rendered == nullptr) rendered = std::make_unique<SelectedItem>(RenderItem(ctx, w));
-      ctx.results.push_back(*rendered);
+      std::shared_ptr<const RenderedItem>& rendered = cache->items[w];
+      if (rendered == nullptr) rendered = std::make_shared<const RenderedItem>(RenderItem(ctx, w));
+      double score = 0;
       for (const Candidate& c : ctx.candidates) {
-        if (c.item == w) ctx.results.back().score = c.score;
+        if (c.item == w) score = c.score;
       }
+      ctx.results.emplace_back(rendered, score);
     }
     return absl::OkStatus();
   }
 
  private:
-  SelectedItem RenderItem(SelectionContext& ctx, uint32_t w) const {
+  RenderedItem RenderItem(SelectionContext& ctx, uint32_t w) const {
     RequestScratch& s = ctx.services->scratch(ctx);
     {
       const CompiledItem& item = ctx.catalog->items()[w];
       const v1::Display& d = item.proto->has_ad() ? item.proto->ad().display()
                                                   : item.proto->discount().display();
-      SelectedItem out;
+      RenderedItem out;
       out.item_id = item.id;
       out.name = item.name;
       out.campaign_id = item.campaign_id;

@@ -24,6 +24,10 @@ struct RankedAds;
 struct RequestScratch {
   explicit RequestScratch(uint64_t seed) : rng(seed) {}
   std::mt19937_64 rng;
+  // The memory of SelectionContext's lists between requests.
+  std::vector<Candidate> candidates;
+  std::vector<uint32_t> winners, history;
+  std::vector<std::pair<uint32_t, int32_t>> exposures;
   std::vector<int32_t> page_groups;   // interned page groups of the request
   int32_t size = -1;                  // interned size; -1 = any
   std::vector<uint32_t> seen;         // per item: generation stamp (dedupe, page history)
@@ -52,7 +56,7 @@ struct RequestScratch {
   struct RenderedItems {
     const void* owner = nullptr;
     uint64_t generation = 0;
-    std::vector<std::unique_ptr<SelectedItem>> items;  // by item index; null = not rendered yet
+    std::vector<std::shared_ptr<const RenderedItem>> items;  // by item index; null = not rendered yet
   };
   std::vector<RenderedItems> rendered;
   // The selector's per-snapshot state for this request (selector.cc), and

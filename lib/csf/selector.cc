@@ -186,6 +186,11 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
     const Binding* binding = static_cast<const Binding*>(scratch->binding_ref.get());
     SelectionContext ctx;
+    // The context's lists reuse the scratch's memory (no allocation per request).
+    ctx.candidates.swap(scratch->candidates);
+    ctx.winners.swap(scratch->winners);
+    ctx.history.swap(scratch->history);
+    ctx.exposures.swap(scratch->exposures);
     ctx.request = &request;
     ctx.catalog = binding->catalog.get();
     ctx.services = const_cast<Selector*>(this);
@@ -233,6 +238,14 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
     if (!status.ok()) GiveBackQuota(*scratch);
     scratch->quota_taken.clear();
+    ctx.candidates.clear();
+    ctx.winners.clear();
+    ctx.history.clear();
+    ctx.exposures.clear();
+    ctx.candidates.swap(scratch->candidates);
+    ctx.winners.swap(scratch->winners);
+    ctx.history.swap(scratch->history);
+    ctx.exposures.swap(scratch->exposures);
     ReleaseScratch(std::move(scratch));
     if (!status.ok()) return status;
     result.winners = std::move(ctx.results);

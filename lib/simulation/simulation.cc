@@ -483,14 +483,14 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
         ++r_.house_shown;
       }
       ++shown_[item.item_id];
-      if (!discounts) rect_request_.page_history.push_back(item.item_id);
+      if (!discounts) rect_request_.page_history.emplace_back(item.item_id);
       if (rng_.Chance(discounts ? o_.click_rate * 3 : o_.click_rate)) {
         ++r_.clicks;
         if (absl::Status s = selector_->RecordClick(item.item_id, user.id, page_group, t); !s.ok()) {
           return s;
         }
         if (discounts) {
-          visit.clicked_discounts.push_back(item.item_id);
+          visit.clicked_discounts.emplace_back(item.item_id);
         } else if (item.kind == "paid" && visit.gclid.empty()) {
           visit.gclid = Cat("Cj0-sim-", Hex32(rng_).substr(0, 20));
           visit.clicked_ad = true;

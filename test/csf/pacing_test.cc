@@ -124,7 +124,7 @@ TEST_CASE("House ads weighted 1:2:3:4 get 10/20/30/40% of house impressions", "[
   req.time = Utc(2026, 6, 10);
   req.record = false;
   const int n = 100'000;
-  for (int i = 0; i < n; ++i) count[sim.selector->Select(req)->winners.at(0).item_id]++;
+  for (int i = 0; i < n; ++i) count[std::string(sim.selector->Select(req)->winners.at(0).item_id)]++;
   CHECK(std::abs(count["blue"] * 100.0 / n - 10) <= 1);
   CHECK(std::abs(count["green"] * 100.0 / n - 20) <= 1);
   CHECK(std::abs(count["red"] * 100.0 / n - 30) <= 1);
@@ -132,10 +132,10 @@ TEST_CASE("House ads weighted 1:2:3:4 get 10/20/30/40% of house impressions", "[
   // The same seed gives the same draws.
   Sim again(b.Compile(), 20261123);
   std::map<std::string, int> count2;
-  for (int i = 0; i < 1000; ++i) count2[again.selector->Select(req)->winners.at(0).item_id]++;
+  for (int i = 0; i < 1000; ++i) count2[std::string(again.selector->Select(req)->winners.at(0).item_id)]++;
   Sim third(b.Compile(), 20261123);
   std::map<std::string, int> count3;
-  for (int i = 0; i < 1000; ++i) count3[third.selector->Select(req)->winners.at(0).item_id]++;
+  for (int i = 0; i < 1000; ++i) count3[std::string(third.selector->Select(req)->winners.at(0).item_id)]++;
   CHECK(count2 == count3);
 }
 
@@ -156,7 +156,7 @@ TEST_CASE("No user ever sees an ad more often than its exposure limit", "[pacing
     req.session_id = req.user_id;  // one long session per user
     auto r = sim.selector->Select(req);
     REQUIRE(r.ok());
-    for (const auto& w : r->winners) seen[{req.user_id, w.item_id}]++;
+    for (const auto& w : r->winners) seen[{req.user_id, std::string(w.item_id)}]++;
   }
   int worst_limited = 0, worst_other = 0;
   for (const auto& [key, n] : seen) {

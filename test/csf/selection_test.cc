@@ -44,7 +44,7 @@ SelectionRequest Request(absl::Time at, std::string page = "Home", int count = 1
 
 std::vector<std::string> Ids(const SelectionResult& r) {
   std::vector<std::string> out;
-  for (const auto& w : r.winners) out.push_back(w.item_id);
+  for (const auto& w : r.winners) out.emplace_back(w.item_id);
   return out;
 }
 
@@ -321,7 +321,7 @@ TEST_CASE("Discount ads are selected by priority and formatted", "[csf]") {
   CHECK(r->winners[0].item_id == "juice-bogo");   // priority 10
   CHECK(r->winners[1].item_id == "phones-10");    // priority 10 too, later in the catalog
   CHECK(r->winners[0].kind == "discount");
-  CHECK_THAT(r->winners[0].html, Catch::Contains("Buy one case of juice"));
+  CHECK_THAT(std::string(r->winners[0].html), Catch::Contains("Buy one case of juice"));
 }
 
 TEST_CASE("FormatTemplate escapes fields and can route clicks through a redirect", "[csf]") {
