@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "herald/expr.h"
@@ -52,21 +53,25 @@ struct LocalTime {
 };
 
 struct CompiledSchedule {
-  // The fields a request reads come first (one or two cache lines).
+  // The fields a request reads for every candidate come first: with the
+  // item's own (CompiledItem) they fill two cache lines.
   absl::Time start = absl::InfinitePast();   // inclusive
   absl::Time end = absl::InfiniteFuture();   // exclusive
-  uint8_t days_mask = 0x7f;                  // bit d: weekday d allowed (Monday = 0 ... Sunday = 6)
-  bool all_day = true;                       // days_mask == 0x7f && minutes.empty() (set when compiled)
-  int32_t zone = 0;                          // index into CompiledCatalog::zones()
   int64_t first_day = 0;         // local day of `start` (days since 1970-01-01)
   // Seconds of deliverable time in [start, end): days and hour windows honoured.
   double total_seconds = 0;
+  int32_t zone = 0;              // index into CompiledCatalog::zones()
+  int32_t start_second = 0;      // local second of day of `start`
+  int32_t end_second = 86400;    // local second of day of `end` on the last day
+  int32_t days = 0;              // local days from start to end (cumulative_seconds.size()); 0 = not finite
+  uint8_t days_mask = 0x7f;      // bit d: weekday d allowed (Monday = 0 ... Sunday = 6)
+  bool all_day = true;           // days_mask == 0x7f && minutes.empty() (set when compiled)
+  // Read only for schedules with days or hour windows.
   // cumulative_seconds[d]: deliverable seconds from `start` to the start of
   // local day d after the start day (d = 0 is the start day).
   std::vector<double> cumulative_seconds;
-  int start_second = 0;          // local second of day of `start`
-  int end_second = 86400;        // local second of day of `end` on the last day
-  std::vector<std::pair<int16_t, int16_t>> minutes;  // [from, to) minutes of the local day; empty = all day; to < from wraps
+  // [from, to) minutes of the local day; empty = all day; to < from wraps.
+  absl::InlinedVector<std::pair<int16_t, int16_t>, 2> minutes;
 
   bool AllDay() const { return all_day; }
   // Whether local time (weekday, minute of day) is inside the days and windows.

@@ -67,6 +67,7 @@ void PrepareSchedule(CompiledSchedule* s, absl::TimeZone zone) {
   s->all_day = s->days_mask == 0x7f && s->minutes.empty();
   s->cumulative_seconds.clear();
   s->total_seconds = 0;
+  s->days = 0;
   if (s->start == absl::InfinitePast() || s->end == absl::InfiniteFuture()) return;
   absl::CivilSecond first = absl::ToCivilSecond(s->start, zone);
   absl::CivilSecond last = absl::ToCivilSecond(s->end, zone);
@@ -88,6 +89,7 @@ void PrepareSchedule(CompiledSchedule* s, absl::TimeZone zone) {
     total += OpenSecondsInDay(*s, lo, hi);
   }
   s->total_seconds = total;
+  s->days = static_cast<int32_t>(s->cumulative_seconds.size());
 }
 
 }  // namespace
@@ -105,11 +107,18 @@ bool CompiledSchedule::OpenAt(int weekday, int minute_of_day) const {
 }
 
 double CompiledSchedule::DeliverableSecondsUntil(absl::Time t, const LocalTime& local) const {
-  if (cumulative_seconds.empty() || t <= start) return 0;
+  if (days == 0 || t <= start) return 0;
   if (t >= end) return total_seconds;
   int64_t d = local.day - first_day;
   if (d < 0) return 0;
-  if (d >= static_cast<int64_t>(cumulative_seconds.size())) return total_seconds;
+  if (d >= days) return total_seconds;
+  if (all_day) {
+    // PrepareSchedule's table in closed form (the same sums, exactly):
+    // day 0 counts from start_second, every later day 86,400 seconds.
+    double seconds = d == 0 ? std::max(0, local.second - start_second)
+                            : static_cast<double>(d * kSecondsPerDay - start_second + local.second);
+    return std::min(seconds, total_seconds);
+  }
   double seconds = cumulative_seconds[d];
   if (days_mask & (1u << local.weekday)) {
     int lo = d == 0 ? start_second : 0;

@@ -3,6 +3,7 @@
 #include "core/component_factory.h"
 #include "core/strings.h"
 #include <algorithm>
+#include <cstddef>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -201,9 +202,12 @@ class FilterContent final : public Comp {
     // The items are scattered in memory: ask for the ones the loop below
     // will most likely read first, so that their cache misses overlap.
     auto prefetch = [&](uint32_t index) {
+      // The fields filtering and scoring read: the first two cache lines
+      // (a third for schedules with days or hour windows).
       const CompiledItem& item = catalog.items()[index];
+      static_assert(offsetof(CompiledItem, schedule) + offsetof(CompiledSchedule, cumulative_seconds) <= 128);
       __builtin_prefetch(&item);
-      __builtin_prefetch(&item.schedule);
+      __builtin_prefetch(reinterpret_cast<const char*>(&item) + 64);
     };
     for (uint32_t index : ranked->others) prefetch(index);
     const size_t ahead = std::min(ranked->paid.size(), static_cast<size_t>(2 * ctx.prune_limit));
@@ -306,9 +310,7 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
       ctx.services->PrefetchDelivery(ctx, c.item);
       const CompiledSchedule& sc = item.schedule;
       const int64_t day = s.local_paced[sc.zone].day - sc.first_day;
-      if (day >= 0 && day < static_cast<int64_t>(sc.cumulative_seconds.size())) {
-        __builtin_prefetch(&sc.cumulative_seconds[day]);
-      }
+      if (!sc.all_day && day >= 0 && day < sc.days) __builtin_prefetch(&sc.cumulative_seconds[day]);
     }
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
       Candidate& c = ctx.candidates[i];

@@ -74,7 +74,10 @@ void CounterSlots::ReturnQuota(int32_t index) {
 }
 
 void CounterSlots::Prefetch(int32_t index) const {
-  if (index >= 0 && index < size()) __builtin_prefetch(items_[index]);
+  if (index < 0 || index >= size()) return;
+  // Served and Detail read the counts and the version after them.
+  __builtin_prefetch(items_[index]);
+  __builtin_prefetch(&items_[index]->version);
 }
 
 int64_t CounterSlots::QuotaBalance(int32_t index) const {

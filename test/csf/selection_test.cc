@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "csf/catalog_builder.h"
 #include "herald/builtins.h"
@@ -339,6 +340,48 @@ TEST_CASE("FormatTemplate escapes fields and can route clicks through a redirect
   REQUIRE(r->winners.size() == 1);
   CHECK(r->winners[0].html == "<a href=\"/click/x\">Tom &amp; Jerry &lt;3 x</a>");
   CHECK(r->winners[0].click_url == "/click/x");
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// An all-day schedule's deliverable time is computed in closed form; the
+// table the windowed schedules use must give exactly the same seconds, also
+// across daylight-saving changes (local days of 23 and 25 hours).
+TEST_CASE("All-day deliverable time in closed form equals the day table across DST", "[csf]") {
+  CatalogBuilder b;
+  b.proto().set_time_zone("America/New_York");
+  auto* c = b.Campaign("c", "2026-03-01", "2026-11-30");
+  for (const auto& [id, start, end] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"spring", "2026-03-06T10:30", "2026-03-12T17:45"},
+           {"fall", "2026-10-30T00:00", "2026-11-03T00:00"},
+           {"one-day", "2026-03-08T01:15", "2026-03-08T23:10"},
+           {"campaign", "", ""}}) {
+    v1::Ad* ad = CatalogBuilder::PaidAd(c, id, 1000);
+    if (!start.empty()) ad->mutable_schedule()->set_start(start);
+    if (!end.empty()) ad->mutable_schedule()->set_end(end);
+  }
+  auto catalog = b.Compile();
+  const absl::TimeZone zone = catalog->zones()[0];
+  int compared = 0;
+  for (const CompiledItem& item : catalog->items()) {
+    const CompiledSchedule& fast = item.schedule;
+    REQUIRE(fast.AllDay());
+    REQUIRE(fast.days == static_cast<int32_t>(fast.cumulative_seconds.size()));
+    CompiledSchedule table = fast;
+    table.all_day = false;  // the same days and no windows, through the table
+    for (absl::Time t = fast.start - absl::Hours(30); t <= fast.end + absl::Hours(30); t += absl::Seconds(2777)) {
+      LocalTime local = LocalTime::Of(t, zone);
+      INFO(item.id << " at " << absl::FormatTime(t, zone));
+      REQUIRE(fast.DeliverableSecondsUntil(t, local) == table.DeliverableSecondsUntil(t, local));
+      ++compared;
+    }
+    CHECK(fast.DeliverableSecondsUntil(fast.end, LocalTime::Of(fast.end, zone)) == fast.total_seconds);
+  }
+  CHECK(compared > 1000);
 }
 
 }  // namespace
