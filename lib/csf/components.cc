@@ -209,22 +209,36 @@ class FilterContent final : public Comp {
       __builtin_prefetch(&item);
       __builtin_prefetch(reinterpret_cast<const char*>(&item) + 64);
     };
+    // The ranking carries each ad's size: ads of another size are passed
+    // over without reading them (unless tracing, which says why).
+    const bool any_size = config_.ignore_size() || s.size < 0 || ctx.trace != nullptr;
+    auto fits = [&](const RankedAds::Entry& e) { return any_size || e.size < 0 || e.size == s.size; };
     for (uint32_t index : ranked->others) prefetch(index);
-    const size_t ahead = std::min(ranked->paid.size(), static_cast<size_t>(2 * ctx.prune_limit));
-    for (size_t k = 0; k < ahead; ++k) prefetch(ranked->paid[k].second);
+    for (size_t k = 0, asked = 0; k < ranked->paid.size() && asked < static_cast<size_t>(2 * ctx.prune_limit); ++k) {
+      if (fits(ranked->paid[k])) {
+        prefetch(ranked->paid[k].item);
+        ++asked;
+      }
+    }
     for (uint32_t index : ranked->others) emit(index);
     int paid = 0;
     for (size_t k = 0; k < ranked->paid.size(); ++k) {
+      const RankedAds::Entry& e = ranked->paid[k];
       if (paid == ctx.prune_limit) {
+        // The best left-out ad that could have passed the size filter bounds
+        // what the left-out ads could score.
+        size_t j = k;
+        while (j < ranked->paid.size() && !fits(ranked->paid[j])) ++j;
+        if (j == ranked->paid.size()) break;  // nothing left out could be a candidate
         ctx.pruned = true;
-        ctx.pruned_bound = ranked->paid[k].first;
+        ctx.pruned_bound = ranked->paid[j].bound;
         if (ctx.trace != nullptr) {
           ctx.trace->Note("", "pruned",
                           Cat(ranked->paid.size() - k, " paid ads with a lower need-of-delivery bound left out"));
         }
         break;
       }
-      paid += emit(ranked->paid[k].second);
+      if (fits(e)) paid += emit(e.item);
     }
   }
 

@@ -109,7 +109,13 @@ struct RequestScratch {
 struct RankedAds {
   absl::Time built_for;      // the request time it was built at
   absl::Time valid_until;
-  std::vector<std::pair<double, uint32_t>> paid;  // (bound, item), best first
+  struct Entry {
+    double bound;
+    uint32_t item;
+    int32_t size;  // the item's size (CompiledItem::size), read without the item
+    bool operator==(const Entry&) const = default;
+  };
+  std::vector<Entry> paid;  // best bound first
   std::vector<uint32_t> others;                    // house ads, always emitted
 };
 

@@ -493,7 +493,7 @@ class Selector final : public ContentSelector, public SelectionServices {
                                                static_cast<double>(item.goal)) *
                        item.max_target_multiplier;
         if (bound <= 0) continue;
-        out->paid.emplace_back(bound, index);
+        out->paid.push_back(RankedAds::Entry{bound, index, item.size});
       }
     };
     if (page_group < 0) {
@@ -503,7 +503,7 @@ class Selector final : public ContentSelector, public SelectionServices {
       add(catalog.AdsOnEveryPage());
     }
     std::sort(out->paid.begin(), out->paid.end(), [](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first > y.first : x.second < y.second;
+      return x.bound != y.bound ? x.bound > y.bound : x.item < y.item;
     });
     out->paid.erase(std::unique(out->paid.begin(), out->paid.end()), out->paid.end());
     std::sort(out->others.begin(), out->others.end());
