@@ -386,3 +386,47 @@ TEST_CASE("All-day deliverable time in closed form equals the day table across D
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+// Each thread's scratch keeps the snapshot it last used: a new snapshot must
+// reach the very next request of the same thread, and the old one must not
+// come back.
+TEST_CASE("The next request after SetCatalog sees the new snapshot on the same thread", "[csf]") {
+  auto only = [](const std::string& id) {
+    CatalogBuilder b;
+    CatalogBuilder::PaidAd(b.Campaign("c", "2026-06-01", "2026-06-30"), id, 100000);
+    return b.Compile();
+  };
+  auto a = only("ad-a");
+  auto b = only("ad-b");
+  Fixture f;
+  auto selector = f.Selector(a);
+  auto kept = selector->Select(Request(Utc(2026, 6, 15, 12)));
+  REQUIRE(kept.ok());
+  REQUIRE(kept->winners.size() == 1);
+  const std::string html = std::string(kept->winners[0].html);
+  for (int round = 0; round < 3; ++round) {
+    auto r = selector->Select(Request(Utc(2026, 6, 15, 12)));
+    REQUIRE(r.ok());
+    CHECK(Ids(*r) == std::vector<std::string>{"ad-a"});
+    REQUIRE(selector->SetCatalog(b).ok());
+    r = selector->Select(Request(Utc(2026, 6, 15, 12)));
+    REQUIRE(r.ok());
+    CHECK(Ids(*r) == std::vector<std::string>{"ad-b"});
+    REQUIRE(selector->SetCatalog(a).ok());
+  }
+  // The requests are counted (per thread, summed on demand).
+  CHECK(selector->ExhaustiveReruns().second == 7);
+  // A result outlives the snapshots and scratches it came from.
+  SelectedItem copy = kept->winners[0];
+  kept = absl::StatusOr<SelectionResult>(SelectionResult{});
+  selector.reset();
+  CHECK(copy.item_id == "ad-a");
+  CHECK(copy.html == html);
+  CHECK(html.find("ad-a.png") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald
