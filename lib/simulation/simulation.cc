@@ -297,7 +297,7 @@ absl::Status Simulation::Setup() {
   store_config.set_path(o_.out_dir + "/herald.db");
   store_config.set_synchronous(v1::SQLITE_SYNCHRONOUS_NORMAL);
   auto store = o_.store_uri.empty()
-                   ? registry_->Create<Store>("sqlite", store_config, CreateContext{registry_, o_.out_dir})
+                   ? registry_->Create<Store>("sqlite", store_config, CreateContext{registry_})
                    : OpenStore(o_.store_uri, *registry_);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
@@ -339,7 +339,7 @@ absl::Status Simulation::Setup() {
     v1::FileDestinationConfig file;
     file.set_path(o_.out_dir + "/conversions.jsonl");
     file.set_no_fsync(true);
-    auto destination = registry_->Create<Destination>("file", file, CreateContext{registry_, o_.out_dir});
+    auto destination = registry_->Create<Destination>("file", file, CreateContext{registry_});
     if (!destination.ok()) return destination.status();
     destination_ = std::move(*destination);
     r_.conversions_file = file.path();
@@ -696,7 +696,7 @@ absl::Status Simulation::SendMail() {
   v1::MaildirTransportConfig config;
   config.set_path(maildir);
   config.set_no_fsync(true);
-  auto transport = registry_->Create<Transport>("maildir", config, CreateContext{registry_, o_.out_dir});
+  auto transport = registry_->Create<Transport>("maildir", config, CreateContext{registry_});
   if (!transport.ok()) return transport.status();
   std::string base_dir = std::filesystem::path(o_.catalog_path).parent_path().string();
   if (base_dir.empty()) base_dir = ".";

@@ -3,6 +3,8 @@
 // mail, conversions), and the CLI prints text, JSON and HTML.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -251,6 +253,33 @@ TEST_CASE("herald simulate prints the reports and deterministically with --seed 
   Shell(herald + " simulate --catalog " + kCatalog + " --page-views 0 --out " + dir + " 2>&1", &status);
   CHECK(status != 0);
   (void)std::system(("rm -rf " + dir).c_str());
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// The README's demo passes a relative --out (build/simulation): the store,
+// the conversions file and the maildir must land inside it, not in a path
+// joined twice.
+TEST_CASE("A relative out directory holds the store and the conversions and the mail", "[simulation]") {
+  namespace fs = std::filesystem;
+  const std::string root = TempDir();
+  const fs::path before = fs::current_path();
+  fs::current_path(root);
+  SimulationOptions o = Small("build/simulation");
+  o.page_views = 5'000;
+  auto report = RunSimulation(o);
+  fs::current_path(before);
+  INFO((report.ok() ? std::string() : std::string(report.status().message())));
+  REQUIRE(report.ok());
+  CHECK(fs::is_regular_file(fs::path(root) / "build/simulation/herald.db"));
+  CHECK(fs::is_regular_file(fs::path(root) / "build/simulation/conversions.jsonl"));
+  CHECK(fs::is_directory(fs::path(root) / "build/simulation/maildir"));
+  CHECK(!fs::exists(fs::path(root) / "build/simulation/build"));
+  (void)std::system(("rm -rf " + root).c_str());
 }
 
 }  // namespace
