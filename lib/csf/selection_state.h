@@ -67,6 +67,24 @@ struct RequestScratch {
   uint64_t binding_version = 0;              // the selector's version of binding_ref
   std::vector<std::shared_ptr<const RankedAds>> ranked;  // per page group slot
   std::vector<uint64_t> ranked_version;      // the binding's version of each
+  // Lets go of the snapshot and its rankings (a new snapshot was set).
+  void DropSnapshot() {
+    binding_ref.reset();
+    ranked.clear();
+    ranked_version.clear();
+  }
+  // Lends the context's lists this scratch's memory, and takes it back
+  // (cleared) when called again after the request.
+  void SwapLists(SelectionContext& ctx) {
+    ctx.candidates.clear();
+    ctx.winners.clear();
+    ctx.history.clear();
+    ctx.exposures.clear();
+    ctx.candidates.swap(candidates);
+    ctx.winners.swap(winners);
+    ctx.history.swap(history);
+    ctx.exposures.swap(exposures);
+  }
   // Requests and reruns run on this scratch; written by the thread that holds
   // it, summed by Selector::ExhaustiveReruns.
   std::atomic<int64_t> requests{0}, reruns{0};

@@ -179,18 +179,13 @@ class Selector final : public ContentSelector, public SelectionServices {
     // a request reads one atomic and writes nothing shared.
     const uint64_t version = binding_version_.load(std::memory_order_acquire);
     if (scratch->binding_version != version || scratch->binding_ref == nullptr) {
+      scratch->DropSnapshot();
       scratch->binding_ref = binding_.load();
       scratch->binding_version = version;
-      scratch->ranked.clear();
-      scratch->ranked_version.clear();
     }
     const Binding* binding = static_cast<const Binding*>(scratch->binding_ref.get());
     SelectionContext ctx;
-    // The context's lists reuse the scratch's memory (no allocation per request).
-    ctx.candidates.swap(scratch->candidates);
-    ctx.winners.swap(scratch->winners);
-    ctx.history.swap(scratch->history);
-    ctx.exposures.swap(scratch->exposures);
+    scratch->SwapLists(ctx);  // no allocation per request
     ctx.request = &request;
     ctx.catalog = binding->catalog.get();
     ctx.services = const_cast<Selector*>(this);
@@ -238,14 +233,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
     if (!status.ok()) GiveBackQuota(*scratch);
     scratch->quota_taken.clear();
-    ctx.candidates.clear();
-    ctx.winners.clear();
-    ctx.history.clear();
-    ctx.exposures.clear();
-    ctx.candidates.swap(scratch->candidates);
-    ctx.winners.swap(scratch->winners);
-    ctx.history.swap(scratch->history);
-    ctx.exposures.swap(scratch->exposures);
+    scratch->SwapLists(ctx);  // the memory back to the scratch
     ReleaseScratch(std::move(scratch));
     if (!status.ok()) return status;
     result.winners = std::move(ctx.results);
@@ -279,11 +267,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     binding_.store(MakeBinding(std::move(catalog), slots));
     binding_version_.fetch_add(1, std::memory_order_acq_rel);
     // Idle scratches let go of the old snapshot now, not at their next request.
-    ForEachIdleScratch([](RequestScratch& s) {
-      s.binding_ref.reset();
-      s.ranked.clear();
-      s.ranked_version.clear();
-    });
+    ForEachIdleScratch([](RequestScratch& s) { s.DropSnapshot(); });
     return absl::OkStatus();
   }
 
