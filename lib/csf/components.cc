@@ -214,7 +214,7 @@ class FilterContent final : public Comp {
     const bool any_size = config_.ignore_size() || s.size < 0 || ctx.trace != nullptr;
     auto fits = [&](const RankedAds::Entry& e) { return any_size || e.size < 0 || e.size == s.size; };
     for (uint32_t index : ranked->others) prefetch(index);
-    for (size_t k = 0, asked = 0; k < ranked->paid.size() && asked < static_cast<size_t>(2 * ctx.prune_limit); ++k) {
+    for (size_t k = 0, asked = 0; k < ranked->paid.size() && asked < static_cast<size_t>(ctx.prune_limit + 4); ++k) {
       if (fits(ranked->paid[k])) {
         prefetch(ranked->paid[k].item);
         ++asked;
@@ -830,6 +830,16 @@ class FormatTemplate final : public Comp {
       cache->generation = ctx.catalog->generation();
       cache->items.clear();
       cache->items.resize(ctx.catalog->items().size());
+    }
+    // The winners' rendered items are cold. Ask for all of them first: each
+    // result's reference count is a locked instruction, which would
+    // otherwise take their cache misses one after another.
+    for (uint32_t w : ctx.winners) {
+      if (const RenderedItem* r = cache->items[w].get()) {
+        const char* p = reinterpret_cast<const char*>(r);
+        for (const char* q = p - 16; q < p + sizeof(RenderedItem); q += 64) __builtin_prefetch(q);
+        __builtin_prefetch(p + sizeof(RenderedItem) - 1);
+      }
     }
     for (uint32_t w : ctx.winners) {
       std::shared_ptr<const RenderedItem>& rendered = cache->items[w];
