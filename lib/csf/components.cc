@@ -833,7 +833,8 @@ class FormatTemplate final : public Comp {
     }
     // The winners' rendered items are cold. Ask for all of them first: each
     // result's reference count is a locked instruction, which would
-    // otherwise take their cache misses one after another.
+    // otherwise take their cache misses one after another. (make_shared puts
+    // the counts just before the item, hence from p - 16.)
     for (uint32_t w : ctx.winners) {
       if (const RenderedItem* r = cache->items[w].get()) {
         const char* p = reinterpret_cast<const char*>(r);

@@ -308,7 +308,7 @@ class Selector final : public ContentSelector, public SelectionServices {
   void ReadHistory(SelectionContext& ctx) override {
     const Binding& b = BindingOf(ctx);
     const SelectionRequest& request = *ctx.request;
-    const std::string& user = request.user_id.empty() ? request.session_id : request.user_id;
+    const std::string& user = HistoryKey(request);
     Shard& shard = ShardOf(user);
     for (int attempt = 0; attempt < 2; ++attempt) {
       {
@@ -336,7 +336,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     const Binding& b = BindingOf(ctx);
     const SelectionRequest& request = *ctx.request;
     const std::vector<uint32_t>& winners = ctx.winners;
-    const std::string& user = request.user_id.empty() ? request.session_id : request.user_id;
+    const std::string& user = HistoryKey(request);
     Shard& shard = ShardOf(user);
     PlainLock lock(&shard.mu);
     if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
@@ -525,11 +525,16 @@ class Selector final : public ContentSelector, public SelectionServices {
   void PrefetchUser(const SelectionRequest& request) const {
     if (request.user != nullptr) __builtin_prefetch(request.user);
     if (request.context != nullptr) __builtin_prefetch(request.context);
-    const std::string& user = request.user_id.empty() ? request.session_id : request.user_id;
+    const std::string& user = HistoryKey(request);
     if (user.empty()) return;
     Shard& shard = ShardOf(user);
     PlainLock lock(&shard.mu);
     shard.users.prefetch(user);
+  }
+
+  // Whose history a request reads and extends: the user's, else the session's.
+  static const std::string& HistoryKey(const SelectionRequest& request) {
+    return request.user_id.empty() ? request.session_id : request.user_id;
   }
 
   Shard& ShardOf(std::string_view user) const {
