@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 
 #include "core/strings.h"
@@ -39,10 +41,59 @@ std::string RedactUrl(std::string_view url) {
   return Cat(url.substr(0, host), url.substr(host + at + 1));
 }
 
+// The password of `config`: exactly one of password, password_env (the
+// variable must be set and non-empty) and password_file (a final line break
+// dropped). Errors name the variable or the file, never the value.
+absl::StatusOr<std::string> ResolvePassword(const v1::SmtpTransportConfig& config) {
+  int given = int(!config.password().empty()) + int(!config.password_env().empty()) +
+              int(!config.password_file().empty());
+  if (given > 1) {
+    return absl::InvalidArgumentError("smtp transport: give only one of password, password_env and password_file");
+  }
+  if (!config.password_env().empty()) {
+    const char* value = std::getenv(config.password_env().c_str());
+    if (value == nullptr || *value == 0) {
+      return absl::InvalidArgumentError(Cat("smtp transport: password_env: the environment variable ",
+                                            config.password_env(), " is not set or empty"));
+    }
+    return std::string(value);
+  }
+  if (!config.password_file().empty()) {
+    std::ifstream in(config.password_file(), std::ios::binary);
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      return absl::InvalidArgumentError(
+          Cat("smtp transport: password_file \"", config.password_file(), "\": cannot read it or it is empty"));
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      return absl::InvalidArgumentError(
+          Cat("smtp transport: password_file \"", config.password_file(), "\": the first line is empty"));
+    }
+    return password;
+  }
+  return config.password();
+}
+
+// Credentials in a URL end up in shell histories, process lists and logs,
+// and libcurl would use them for AUTH whatever `tls` says: refused outright.
+// The URL is not repeated in the error (it holds the secret).
+absl::Status RefuseUserInfo(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (url.find('@', scheme == std::string_view::npos ? 0 : scheme + 3) == std::string_view::npos) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "smtp transport: the url must not carry credentials (\"user:password@\" before the host): set "
+      "username, and the password through password_env (an environment variable) or password_file "
+      "(herald mail: --smtp-user, and HERALD_SMTP_PASSWORD or --smtp-password-file)");
+}
+
 class SmtpTransport final : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<Transport>> Make(const v1::SmtpTransportConfig& config) {
     if (config.url().empty()) return absl::InvalidArgumentError("smtp transport: url is required");
+    if (auto s = RefuseUserInfo(config.url()); !s.ok()) return s;
     if (config.url().rfind("smtp://", 0) != 0 && config.url().rfind("smtps://", 0) != 0) {
       return absl::InvalidArgumentError(
           Cat("smtp transport: url must start with smtp:// or smtps://, got \"", RedactUrl(config.url()), "\""));
@@ -58,12 +109,29 @@ class SmtpTransport final : public Transport {
       return absl::InvalidArgumentError(
           Cat("smtp transport: ca_file \"", config.ca_file(), "\": cannot read it"));
     }
-    if (!config.password().empty() && config.username().empty()) {
+    if ((!config.password().empty() || !config.password_env().empty() || !config.password_file().empty()) &&
+        config.username().empty()) {
       return absl::InvalidArgumentError("smtp transport: a password is set but no username");
+    }
+    if (!config.username().empty() && config.tls() == v1::SMTP_TLS_NONE &&
+        !config.allow_plaintext_auth_insecure()) {
+      return absl::InvalidArgumentError(
+          "smtp transport: a username with tls NONE would send the password in clear text (AUTH without "
+          "TLS): use STARTTLS or an smtps:// url, or set allow_plaintext_auth_insecure "
+          "(herald mail --allow-plaintext-auth-insecure) to accept that anyone on the path reads it");
+    }
+    auto password = ResolvePassword(config);
+    if (!password.ok()) return password.status();
+    if (!config.username().empty() && password->empty()) {
+      return absl::InvalidArgumentError(
+          "smtp transport: a username needs a password: set password_env (an environment variable) or "
+          "password_file");
     }
     GlobalCurlInit();
     auto t = std::unique_ptr<SmtpTransport>(new SmtpTransport());
     t->config_ = config;
+    t->config_.set_password(std::move(*password));
+    t->config_.clear_password_env();
     t->connections_ = config.connections() == 0 ? 8 : config.connections();
     std::string url = config.url();
     while (!url.empty() && url.back() == '/') url.pop_back();
@@ -91,7 +159,11 @@ class SmtpTransport final : public Transport {
   }
 
   std::string Describe() const override {
-    return Cat(RedactUrl(config_.url()), " (", connections_, " connections)");
+    return Cat(RedactUrl(config_.url()), " (", connections_, " connections",
+               config_.allow_plaintext_auth_insecure() && !config_.username().empty()
+                   ? ", INSECURE: AUTH allowed without TLS"
+                   : "",
+               ")");
   }
 
   std::vector<SendResult> Send(std::span<const OutgoingMessage> messages) override {
@@ -183,9 +255,12 @@ class SmtpTransport final : public Transport {
         break;
       default:
         // smtp:// with STARTTLS when offered; but credentials are never sent
-        // in clear text unless tls NONE says so: with a username TLS is required.
+        // in clear text unless allow_plaintext_auth_insecure says so: with a
+        // username TLS is required.
         curl_easy_setopt(e, CURLOPT_USE_SSL,
-                         long(config_.username().empty() ? CURLUSESSL_TRY : CURLUSESSL_ALL));
+                         long(config_.username().empty() || config_.allow_plaintext_auth_insecure()
+                                  ? CURLUSESSL_TRY
+                                  : CURLUSESSL_ALL));
         break;
     }
     if (config_.insecure_skip_verify()) {

@@ -6,7 +6,8 @@
 //                      [--job ID] [--batch 32] [--workers 1] [--connections 4]
 //                      [--join] [--worker-id NAME] [--mph 0] [--size BYTES]
 //                      [--requeue-claims-of ID,ID] [--claim-timeout-ms N]
-//                      [--tls none|starttls|implicit|auto] [--user NAME --password-env VAR]
+//                      [--tls none|starttls|implicit|auto] [--user NAME]
+//                      [--password-env VAR | --password-file FILE] [--allow-plaintext-auth-insecure]
 //                      [--ca-file PEM] [--timeout-ms N]
 // Prints the report as JSON on stdout; exit 0 when the run ended normally.
 #include <cstdlib>
@@ -23,7 +24,8 @@
 
 int main(int argc, char** argv) {
   std::string store_uri, csv, smtp, job = "kill-test", worker_id;
-  std::string requeue_of, tls = "none", user, password_env, ca_file;
+  std::string requeue_of, tls = "none", user, password_env, password_file, ca_file;
+  bool allow_plaintext_auth = false;
   int batch = 32, workers = 1, connections = 4, size = 0, timeout_ms = 0;
   long claim_timeout_ms = 0;
   long mph = 0;
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
     else if (a == "--tls") tls = next();
     else if (a == "--user") user = next();
     else if (a == "--password-env") password_env = next();
+    else if (a == "--password-file") password_file = next();
+    else if (a == "--allow-plaintext-auth-insecure") allow_plaintext_auth = true;
     else if (a == "--ca-file") ca_file = next();
     else if (a == "--timeout-ms") timeout_ms = std::stoi(next());
     else {
@@ -82,10 +86,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   smtp_config.set_username(user);
-  if (!password_env.empty()) {
-    const char* pw = std::getenv(password_env.c_str());
-    smtp_config.set_password(pw == nullptr ? "" : pw);
-  }
+  smtp_config.set_password_env(password_env);
+  smtp_config.set_password_file(password_file);
+  smtp_config.set_allow_plaintext_auth_insecure(allow_plaintext_auth);
   smtp_config.set_ca_file(ca_file);
   smtp_config.set_timeout_ms(timeout_ms);
   auto transport = registry.Create<herald::Transport>("smtp", smtp_config, herald::CreateContext{&registry});

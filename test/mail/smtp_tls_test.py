@@ -164,6 +164,19 @@ def main():
                           f"{name}: every session authenticated with AUTH {mech} inside TLS ({dict(rec.logins)})")
             no_secret(name, out, rows)
 
+        # 2b: the password from a file (password_file) instead of the environment.
+        pw_file = os.path.join(tmp, "smtp-password")
+        with open(pw_file, "w") as f:
+            f.write(PASSWORD + "\n")
+        before = plain_rec.delivered()
+        rc, report, out, rows = run_job(args.runner, tmp, "password-file", f"smtp://127.0.0.1:{plain_port}",
+                                        "--tls", "starttls", "--ca-file", cert, "--user", USER,
+                                        "--password-file", pw_file)
+        checks.expect(rc == 0 and report and report["sent"] == RECIPIENTS
+                      and plain_rec.delivered() - before == RECIPIENTS,
+                      f"password_file: all {RECIPIENTS} sent (rc {rc}, {out.strip()[:300]})")
+        no_secret("password-file", out, rows)
+
         # 3: wrong password.
         before = plain_rec.delivered()
         os.environ["WRONG_PASSWORD_VAR"] = "not-" + PASSWORD[::-1]

@@ -6,6 +6,8 @@
 //               [--test-to ADDRESS ...] [--job ID] [--connections N] [--workers N]
 //               [--json] [--trace] [--worker-id NAME] [--claim-timeout SECONDS]
 //               [--requeue-claims-of ID ...] [--ca-file PEM]
+//               [--smtp-user USER [--smtp-password-env VAR | --smtp-password-file FILE]]
+//               [--allow-plaintext-auth-insecure]
 //   herald mail --store PATH --job ID --set-state paused|stopped
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "core/strings.h"
 #include "herald/catalog.h"
 #include "herald/mail.h"
 #include "herald/model/mail_config.pb.h"
@@ -27,11 +30,11 @@ namespace {
 
 struct MailArgs {
   std::string catalog, item, recipients, smtp, maildir, store, job, set_state, secret_file;
-  std::string smtp_user, smtp_password_env, ca_file, worker_id;
+  std::string smtp_user, smtp_password_env, smtp_password_file, ca_file, worker_id;
   std::vector<std::string> test_to, requeue_claims_of;
   int claim_timeout_seconds = 900;
   int connections = 8, workers = 1, batch = 32;
-  bool json = false, trace = false, join = false, starttls = false;
+  bool json = false, trace = false, join = false, starttls = false, plaintext_auth = false;
 };
 
 std::string DirOf(const std::string& path) {
@@ -47,6 +50,36 @@ void ProgressBar(const MailProgress& p) {
                static_cast<int>(fraction * 100), static_cast<long long>(p.done),
                static_cast<long long>(p.total), seconds > 0 ? double(p.sent_this_run) / seconds : 0.0);
   std::fflush(stderr);
+}
+
+constexpr const char* kSmtpPasswordVariable = "HERALD_SMTP_PASSWORD";
+
+// Passwords are read from the environment or a file only: a command line is
+// visible to every user of the machine (ps, /proc) and lands in shell
+// histories. Errors never repeat the --smtp value (it may hold the secret).
+absl::Status CheckSmtpCredentialFlags(const MailArgs& a) {
+  const std::string how = Cat("give --smtp-user USER and the password in the environment variable ",
+                              kSmtpPasswordVariable, " (or the one --smtp-password-env names), or in a file: "
+                              "--smtp-password-file FILE");
+  size_t scheme = a.smtp.find("://");
+  if (a.smtp.find('@', scheme == std::string::npos ? 0 : scheme + 3) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        Cat("--smtp must not carry credentials (\"user:password@\" before the host; a password on the "
+            "command line is visible to every user of the machine): ", how));
+  }
+  if (!a.smtp_password_env.empty() && !a.smtp_password_file.empty()) {
+    return absl::InvalidArgumentError("give only one of --smtp-password-env and --smtp-password-file");
+  }
+  if (a.smtp_user.empty() && (!a.smtp_password_env.empty() || !a.smtp_password_file.empty())) {
+    return absl::InvalidArgumentError("--smtp-password-env / --smtp-password-file need --smtp-user");
+  }
+  if (!a.smtp_user.empty() && a.smtp_password_env.empty() && a.smtp_password_file.empty()) {
+    const char* value = std::getenv(kSmtpPasswordVariable);
+    if (value == nullptr || *value == 0) {
+      return absl::InvalidArgumentError(Cat("--smtp-user needs a password: ", how));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int Run(const MailArgs& a, CommandEnv& env) {
@@ -75,6 +108,10 @@ int Run(const MailArgs& a, CommandEnv& env) {
   }
   if (a.smtp.empty() == a.maildir.empty()) {
     std::cerr << "herald mail: give exactly one of --smtp and --maildir\n";
+    return 2;
+  }
+  if (absl::Status s = CheckSmtpCredentialFlags(a); !s.ok()) {
+    std::cerr << "herald mail: " << s.message() << "\n";
     return 2;
   }
   auto catalog = LoadCatalog(a.catalog);
@@ -122,9 +159,18 @@ int Run(const MailArgs& a, CommandEnv& env) {
     if (a.starttls) config.set_tls(v1::SMTP_TLS_STARTTLS);
     config.set_ca_file(a.ca_file);
     config.set_username(a.smtp_user);
-    if (!a.smtp_password_env.empty()) {
-      const char* pw = std::getenv(a.smtp_password_env.c_str());
-      config.set_password(pw == nullptr ? "" : pw);
+    if (!a.smtp_user.empty()) {
+      // The library reads the secret itself: it never passes through argv.
+      if (!a.smtp_password_file.empty()) {
+        config.set_password_file(a.smtp_password_file);
+      } else {
+        config.set_password_env(a.smtp_password_env.empty() ? kSmtpPasswordVariable : a.smtp_password_env);
+      }
+    }
+    if (a.plaintext_auth) {
+      config.set_allow_plaintext_auth_insecure(true);
+      std::cerr << "herald mail: WARNING: --allow-plaintext-auth-insecure: the SMTP password may be sent "
+                   "without TLS, readable by anyone on the network path\n";
     }
     transport = env.registry->Create<Transport>("smtp", config, CreateContext{env.registry});
   } else {
@@ -197,7 +243,11 @@ void AddMailCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--workers", a->workers, "threads claiming batches")->check(CLI::Range(1, 64));
   cmd->add_option("--batch", a->batch, "recipients claimed at once (the in-flight bound)")->check(CLI::Range(1, 10000));
   cmd->add_option("--smtp-user", a->smtp_user, "SMTP AUTH user");
-  cmd->add_option("--smtp-password-env", a->smtp_password_env, "environment variable holding the SMTP password");
+  cmd->add_option("--smtp-password-env", a->smtp_password_env,
+                  "environment variable holding the SMTP password (default HERALD_SMTP_PASSWORD)");
+  cmd->add_option("--smtp-password-file", a->smtp_password_file, "file holding the SMTP password (first line)");
+  cmd->add_flag("--allow-plaintext-auth-insecure", a->plaintext_auth,
+                "let SMTP AUTH go out without TLS (the password readable on the network): never in production");
   cmd->add_flag("--starttls", a->starttls, "require STARTTLS");
   cmd->add_option("--secret-file", a->secret_file, "unsubscribe token key (else $HERALD_UNSUBSCRIBE_SECRET)");
   cmd->add_option("--set-state", a->set_state, "pause or stop a job other processes run: paused|stopped");
