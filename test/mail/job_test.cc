@@ -509,13 +509,54 @@ TEST_CASE("Built-in transports and recipient sources check their configs", "[mai
   CHECK((*made)->Describe() == "smtp://127.0.0.1:2525 (4 connections)");
   smtp.set_tls(v1::SMTP_TLS_IMPLICIT);
   CHECK(!registry.Create<Transport>("smtp", smtp, CreateContext{&registry}).ok());
-  // Credentials never show: user information in the URL is left out of Describe().
+  // Credentials never go in a URL: refused, and the error does not repeat it.
   smtp.set_tls(v1::SMTP_TLS_STARTTLS);
-  smtp.set_url("smtp://mailer:hunter2@127.0.0.1:2525");
-  auto with_user = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
-  REQUIRE(with_user.ok());
-  CHECK((*with_user)->Describe() == "smtp://127.0.0.1:2525 (4 connections)");
+  for (const char* url : {"smtp://mailer:hunter2@127.0.0.1:2525", "smtps://mailer@127.0.0.1:465",
+                          "smtp://mailer:hun/ter2@127.0.0.1:2525"}) {
+    smtp.set_url(url);
+    auto with_user = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
+    INFO(url);
+    CHECK(with_user.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(with_user.status().message()),
+               Catch::Contains("must not carry credentials") && Catch::Contains("password_env") &&
+                   Catch::Contains("password_file"));
+    CHECK(std::string(with_user.status().message()).find("hun") == std::string::npos);
+  }
   smtp.set_url("smtp://127.0.0.1:2525");
+  // AUTH without TLS: refused unless the insecure opt-in says so.
+  {
+    v1::SmtpTransportConfig plain = smtp;
+    plain.set_tls(v1::SMTP_TLS_NONE);
+    plain.set_username("mailer");
+    plain.set_password("hunter2");
+    auto refused = registry.Create<Transport>("smtp", plain, CreateContext{&registry});
+    CHECK_THAT(std::string(refused.status().message()),
+               Catch::Contains("clear text") && Catch::Contains("allow_plaintext_auth_insecure"));
+    plain.set_allow_plaintext_auth_insecure(true);
+    auto allowed = registry.Create<Transport>("smtp", plain, CreateContext{&registry});
+    REQUIRE(allowed.ok());
+    CHECK((*allowed)->Describe() == "smtp://127.0.0.1:2525 (4 connections, INSECURE: AUTH allowed without TLS)");
+    // Password sources: the environment or a file, errors name them and never the value.
+    v1::SmtpTransportConfig env = smtp;
+    env.set_username("mailer");
+    env.set_password_env("HERALD_TEST_UNSET_PASSWORD_VARIABLE");
+    auto unset = registry.Create<Transport>("smtp", env, CreateContext{&registry});
+    CHECK_THAT(std::string(unset.status().message()),
+               Catch::Contains("HERALD_TEST_UNSET_PASSWORD_VARIABLE is not set or empty"));
+    setenv("HERALD_TEST_SET_PASSWORD_VARIABLE", "hunter2", 1);
+    env.set_password_env("HERALD_TEST_SET_PASSWORD_VARIABLE");
+    CHECK(registry.Create<Transport>("smtp", env, CreateContext{&registry}).ok());
+    env.set_password_file("/nonexistent/password");
+    auto two = registry.Create<Transport>("smtp", env, CreateContext{&registry});
+    CHECK_THAT(std::string(two.status().message()), Catch::Contains("only one of"));
+    env.clear_password_env();
+    auto missing = registry.Create<Transport>("smtp", env, CreateContext{&registry});
+    CHECK_THAT(std::string(missing.status().message()), Catch::Contains("password_file \"/nonexistent/password\""));
+    v1::SmtpTransportConfig none = smtp;
+    none.set_username("mailer");
+    auto no_password = registry.Create<Transport>("smtp", none, CreateContext{&registry});
+    CHECK_THAT(std::string(no_password.status().message()), Catch::Contains("needs a password"));
+  }
   smtp.set_password("hunter2");
   auto no_user = registry.Create<Transport>("smtp", smtp, CreateContext{&registry});
   CHECK_THAT(std::string(no_user.status().message()), Catch::Contains("a password is set but no username"));
