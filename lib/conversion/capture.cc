@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
+#include "herald/spelling.h"
 #include "herald/store.h"
 
 namespace herald {
@@ -68,6 +69,12 @@ std::string_view EventStateName(EventState state) {
 }
 
 v1::Outcome ParseOutcome(std::string_view name, std::string* custom) {
+  // The spellings of every enum flag (herald/spelling.h): OUTCOME_ACCEPTED,
+  // accepted, Accepted.
+  if (auto known = ParseEnum<v1::Outcome>(name);
+      known.ok() && *known != v1::OUTCOME_CUSTOM && *known != v1::OUTCOME_UNSPECIFIED) {
+    return *known;
+  }
   std::string lower;
   for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (lower == "accepted" || lower == "accept") return v1::OUTCOME_ACCEPTED;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/util/json_util.h"
+#include "herald/spelling.h"
 
 namespace herald {
 
@@ -72,8 +73,9 @@ absl::Status ParseJsonProto(std::string_view text, std::string_view source,
                             google::protobuf::Message* message) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(text.data(), text.size()), message, options);
+  // Enum values may be spelled as in flags ("accepted" for OUTCOME_ACCEPTED).
+  const std::string normalized = NormalizeJsonEnums(text, *message->GetDescriptor());
+  auto status = google::protobuf::util::JsonStringToMessage(normalized, message, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         Cat(source, ": invalid JSON for ", message->GetDescriptor()->full_name(), ": ",

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "herald/spelling.h"
 
 namespace herald::expr::internal {
 namespace {
@@ -66,38 +67,14 @@ absl::Status LimitError(std::string_view source, uint32_t offset,
   return absl::ResourceExhaustedError(FormatDiagnostic(source, offset, message));
 }
 
+// The CLI and the catalog loader use the same suggestions (herald/spelling.h).
 int EditDistance(std::string_view a, std::string_view b, int cap) {
-  if (a.size() > b.size()) std::swap(a, b);
-  if (static_cast<int>(b.size() - a.size()) > cap) return cap + 1;
-  std::vector<int> prev(a.size() + 1), cur(a.size() + 1);
-  for (size_t i = 0; i <= a.size(); ++i) prev[i] = static_cast<int>(i);
-  for (size_t j = 1; j <= b.size(); ++j) {
-    cur[0] = static_cast<int>(j);
-    int row_min = cur[0];
-    for (size_t i = 1; i <= a.size(); ++i) {
-      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      cur[i] = std::min({prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + cost});
-      row_min = std::min(row_min, cur[i]);
-    }
-    if (row_min > cap) return cap + 1;
-    std::swap(prev, cur);
-  }
-  return std::min(prev[a.size()], cap + 1);
+  return herald::EditDistance(a, b, cap);
 }
 
 std::string_view NearestName(std::string_view name,
                              absl::Span<const std::string_view> candidates) {
-  int cap = std::clamp(static_cast<int>(name.size()) / 3, 1, 3);
-  std::string_view best;
-  int best_distance = cap + 1;
-  for (std::string_view candidate : candidates) {
-    int d = EditDistance(name, candidate, cap);
-    if (d < best_distance) {
-      best_distance = d;
-      best = candidate;
-    }
-  }
-  return best;
+  return herald::NearestName(name, candidates);
 }
 
 }  // namespace herald::expr::internal

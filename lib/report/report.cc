@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "core/strings.h"
 #include "herald/report.h"
+#include "herald/spelling.h"
 #include "herald/string_map.h"
 
 namespace herald {
@@ -98,8 +99,13 @@ absl::StatusOr<CatalogIndex> IndexCatalog(const ReportOptions& options) {
     }
   }
   if (!found) {
+    std::vector<std::string> known;
+    for (const v1::Campaign& c : options.catalog->campaigns()) {
+      known.push_back(c.id());
+      if (!c.name().empty()) known.push_back(c.name());
+    }
     return absl::NotFoundError(Cat("campaign \"", options.campaign, "\" is not in catalog \"",
-                                   options.catalog->name(), "\""));
+                                   options.catalog->name(), "\"", DidYouMean(options.campaign, known)));
   }
   return index;
 }

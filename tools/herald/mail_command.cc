@@ -23,6 +23,7 @@
 #include "herald/mail.h"
 #include "herald/model/mail_config.pb.h"
 #include "herald/store.h"
+#include "progress.h"
 
 namespace herald::cli {
 
@@ -35,21 +36,12 @@ struct MailArgs {
   int claim_timeout_seconds = 900;
   int connections = 8, workers = 1, batch = 32;
   bool json = false, trace = false, join = false, starttls = false, plaintext_auth = false;
+  ProgressFlags progress;
 };
 
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
-void ProgressBar(const MailProgress& p) {
-  double fraction = p.total > 0 ? double(p.done) / double(p.total) : 1.0;
-  int filled = static_cast<int>(fraction * 30);
-  double seconds = absl::ToDoubleSeconds(p.elapsed);
-  std::fprintf(stderr, "\r[%-30s] %3d%% %lld/%lld  %.0f msg/s ", std::string(filled, '#').c_str(),
-               static_cast<int>(fraction * 100), static_cast<long long>(p.done),
-               static_cast<long long>(p.total), seconds > 0 ? double(p.sent_this_run) / seconds : 0.0);
-  std::fflush(stderr);
 }
 
 constexpr const char* kSmtpPasswordVariable = "HERALD_SMTP_PASSWORD";
@@ -209,15 +201,15 @@ int Run(const MailArgs& a, CommandEnv& env) {
     std::cerr << "herald mail: no --secret-file or HERALD_UNSUBSCRIBE_SECRET: unsubscribe tokens of "
                  "this run cannot be verified later\n";
   }
-  const bool terminal = isatty(STDERR_FILENO) != 0 && !a.json;
-  if (terminal) options.progress = ProgressBar;
+  ProgressMeter meter("sending", "messages", a.progress);
+  if (meter.enabled()) options.progress = [&meter](const MailProgress& p) { meter.Update(p.done, p.total); };
   auto job = MailJob::Create(std::move(spec), std::move(options));
   if (!job.ok()) {
     std::cerr << "herald mail: " << job.status().message() << "\n";
     return 1;
   }
   auto report = (*job)->Run();
-  if (terminal) std::fprintf(stderr, "\n");
+  meter.Finish();
   if (!report.ok()) {
     std::cerr << "herald mail: " << report.status().message() << "\n";
     return 1;
@@ -261,6 +253,7 @@ void AddMailCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--ca-file", a->ca_file, "CA bundle (PEM) to verify the SMTP server's certificate");
   cmd->add_flag("--json", a->json, "JSON report");
   cmd->add_flag("--trace", a->trace, "include the trace of the first batch");
+  AddProgressFlags(cmd, &a->progress);
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
 

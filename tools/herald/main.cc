@@ -8,8 +8,10 @@
 #include "herald/builtins.h"
 #include "herald/plugin.h"
 #include "herald/store_postgres.h"
+#include "usage_errors.h"
 
 int main(int argc, char** argv) {
+  using herald::cli::ExplainParseError;
 #ifdef NDEBUG
   // absl::Mutex's lock-order graph is a debugging aid (Debian's abseil keeps
   // it on); a release build does not pay for it on every lock.
@@ -60,8 +62,11 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version are "errors" that exit 0.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::cerr << ExplainParseError(app, e, args) << "\nRun with --help for more information.\n";
+    return 2;
   }
   return env.exit_code;
 }

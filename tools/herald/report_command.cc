@@ -17,6 +17,7 @@
 #include "herald/catalog.h"
 #include "herald/report.h"
 #include "herald/store.h"
+#include "json_output.h"
 #ifdef HERALD_CLI_WITH_POSTGRES
 #include "herald/store_postgres.h"
 #endif
@@ -33,11 +34,19 @@ struct ReportArgs {
   std::string format = "table";
   std::string output;
   std::string time_zone;
+  bool json = false;  // --json: --format json, and errors as JSON
 };
 
 absl::Status RunReportCommand(const ReportArgs& args, CommandEnv& env) {
   v1::Catalog catalog;
   ReportOptions options;
+  if (!args.campaign.empty() && args.catalog.empty()) {
+    // Without the catalog an unknown campaign and one without events look the same.
+    return absl::InvalidArgumentError("--campaign needs --catalog (to tell an unknown campaign from one without events)");
+  }
+  if (args.catalog.empty() && args.time_zone.empty()) {
+    std::cerr << "herald report: no --catalog or --time-zone: days are cut in UTC\n";
+  }
   if (!args.catalog.empty()) {
     auto loaded = LoadCatalog(args.catalog);
     if (!loaded.ok()) return loaded.status();
@@ -88,7 +97,7 @@ absl::Status RunReportCommand(const ReportArgs& args, CommandEnv& env) {
     if (!built.ok()) return built.status();
     charts = std::move(*built);
   }
-  auto rendered = RenderReport(*table, args.format, &charts);
+  auto rendered = RenderReport(*table, args.json ? "json" : args.format, &charts);
   if (!rendered.ok()) return rendered.status();
   if (args.output.empty() || args.output == "-") {
     std::cout << *rendered;
@@ -124,11 +133,11 @@ void AddReportCommand(CLI::App& app, CommandEnv& env) {
       ->check(CLI::IsMember({"table", "csv", "json", "html"}));
   cmd->add_option("-o,--output", args->output, "write to this file instead of stdout");
   cmd->add_option("--time-zone", args->time_zone, "IANA zone cutting days (default: the catalog's)");
+  cmd->add_flag("--json", args->json, "JSON output (--format json); errors as JSON too");
   cmd->callback([args, &env] {
     absl::Status s = RunReportCommand(*args, env);
     if (!s.ok()) {
-      std::cerr << "herald report: " << s.message() << "\n";
-      env.exit_code = s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+      env.exit_code = ReportError("report", s, args->json, ExitCodeOf(s));
       return;
     }
     env.exit_code = 0;

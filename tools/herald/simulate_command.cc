@@ -6,7 +6,7 @@
 //                   [--checkout-rate R] [--purchase-rate R] [--seed N]
 //                   [--no-mail] [--no-export] [--json] [--html FILE]
 //
-// A progress bar goes to stderr when stdout is a terminal. The same options
+// Progress (rate, time left) goes to stderr when it is a terminal, or with --progress. The same options
 // and seed print the same reports (the closing "Time:" line aside).
 #include <unistd.h>
 
@@ -16,6 +16,8 @@
 
 #include "commands.h"
 #include "herald/simulation.h"
+#include "json_output.h"
+#include "progress.h"
 
 namespace herald::cli {
 namespace {
@@ -24,15 +26,8 @@ struct SimulateArgs {
   SimulationOptions options;
   std::string html;
   bool json = false, no_mail = false, no_export = false;
+  ProgressFlags progress;
 };
-
-void ProgressBar(int64_t done, int64_t total) {
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
-  const int filled = static_cast<int>(fraction * 30);
-  std::fprintf(stderr, "\rsimulating [%-30s] %3d%% %lld/%lld page views", std::string(filled, '#').c_str(),
-               static_cast<int>(fraction * 100), static_cast<long long>(done), static_cast<long long>(total));
-  std::fflush(stderr);
-}
 
 int Run(SimulateArgs& a, CommandEnv& env) {
   SimulationOptions options = a.options;
@@ -40,14 +35,11 @@ int Run(SimulateArgs& a, CommandEnv& env) {
   options.send_mail = !a.no_mail;
   options.export_conversions = !a.no_export;
   options.charts = !a.html.empty();
-  const bool terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDERR_FILENO) != 0;
-  if (terminal) options.progress = ProgressBar;
+  ProgressMeter meter("simulating", "page views", a.progress);
+  if (meter.enabled()) options.progress = [&meter](int64_t done, int64_t total) { meter.Update(done, total); };
   auto report = RunSimulation(options);
-  if (terminal) std::fprintf(stderr, "\r%*s\r", 78, "");
-  if (!report.ok()) {
-    std::cerr << "herald simulate: " << report.status().message() << "\n";
-    return 1;
-  }
+  meter.Finish();
+  if (!report.ok()) return ReportError("simulate", report.status(), a.json);
   if (!a.html.empty()) {
     std::ofstream out(a.html, std::ios::binary | std::ios::trunc);
     out << RenderSimulationHtml(*report);
@@ -98,6 +90,7 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_flag("--no-export", a->no_export, "skip the conversion export");
   cmd->add_flag("--json", a->json, "print the reports as JSON");
   cmd->add_option("--html", a->html, "also write the reports with charts to this HTML file");
+  AddProgressFlags(cmd, &a->progress);
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
 

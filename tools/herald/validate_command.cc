@@ -1,64 +1,109 @@
-// herald validate FILE...: checks catalogs (and pipeline definitions).
+// herald validate FILE... [--pipeline] [--json]: checks catalogs (and
+// pipeline definitions). Text: one line per file ("FILE: ok: ..." on stdout,
+// every issue with its line on stderr). --json: one document on stdout,
+//   {"ok": false, "files": [{"file": F, "ok": true, "summary": "..."},
+//                           {"file": G, "ok": false, "issues": [{"line": 3, "path": "...", "message": "..."}]}]}
 #include <iostream>
 
 #include "commands.h"
+#include "herald/campaign_cache.h"
 #include "herald/catalog.h"
 #include "herald/pipeline.h"
-#include "herald/campaign_cache.h"
+#include "json_output.h"
 
 namespace herald::cli {
+
+namespace {
+
+struct FileResult {
+  bool ok = false;
+  std::string summary;              // when ok
+  std::vector<CatalogIssue> issues;  // when not ok, as values when known
+  std::string error;                // when not ok and no issue values
+};
+
+FileResult ValidatePipeline(const std::string& file, CommandEnv& env) {
+  FileResult result;
+  auto def = LoadPipelineDefinition(file);
+  if (!def.ok()) {
+    result.error = std::string(def.status().message());
+    return result;
+  }
+  if (const FamilyInfo* family = FindFamily(def->family()); family != nullptr) {
+    CreateContext cc;
+    cc.registry = env.registry;
+    auto slots = internal::BuildPipeline(*def, *family, cc, file);
+    if (!slots.ok()) {
+      result.error = std::string(slots.status().message());
+      return result;
+    }
+  }
+  int components = 0;
+  for (const auto& stage : def->stages()) components += stage.components_size();
+  result.ok = true;
+  result.summary = def->family() + " pipeline \"" + def->name() + "\", " + std::to_string(def->stages_size()) +
+                   " stages, " + std::to_string(components) + " components";
+  return result;
+}
+
+FileResult ValidateCatalogFile(const std::string& file) {
+  FileResult result;
+  auto catalog = LoadCatalog(file, &result.issues);
+  if (!catalog.ok()) {
+    result.error = std::string(catalog.status().message());
+    return result;
+  }
+  // Compiling catches what only the compiled form checks (finite pacing schedules).
+  auto compiled = CompiledCatalog::Compile(*catalog);
+  if (!compiled.ok()) {
+    result.error = file + ": " + std::string(compiled.status().message());
+    return result;
+  }
+  result.ok = true;
+  result.summary = SummarizeCatalog(*catalog);
+  return result;
+}
+
+nlohmann::json ToJson(const std::string& file, const FileResult& r) {
+  nlohmann::json out = {{"file", file}, {"ok", r.ok}};
+  if (r.ok) {
+    out["summary"] = r.summary;
+    return out;
+  }
+  nlohmann::json issues = nlohmann::json::array();
+  for (const CatalogIssue& issue : r.issues) {
+    issues.push_back({{"line", issue.line}, {"path", issue.path}, {"message", issue.message}});
+  }
+  if (issues.empty()) issues.push_back({{"line", 0}, {"path", ""}, {"message", r.error}});
+  out["issues"] = std::move(issues);
+  return out;
+}
+
+}  // namespace
 
 void AddValidateCommand(CLI::App& app, CommandEnv& env) {
   auto* cmd = app.add_subcommand("validate", "check catalogs or pipeline definitions; print every error");
   auto files = std::make_shared<std::vector<std::string>>();
   auto pipeline = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   cmd->add_option("FILE", *files, "catalog (.textproto or .json)")->required();
   cmd->add_flag("--pipeline", *pipeline, "the files are pipeline definitions");
-  cmd->callback([files, pipeline, &env] {
+  cmd->add_flag("--json", *json, "one JSON document: every file's summary or issues");
+  cmd->callback([files, pipeline, json, &env] {
     int failed = 0;
+    nlohmann::json results = nlohmann::json::array();
     for (const std::string& file : *files) {
-      if (*pipeline) {
-        auto def = LoadPipelineDefinition(file);
-        if (!def.ok()) {
-          std::cerr << def.status().message() << "\n";
-          ++failed;
-          continue;
-        }
-        const FamilyInfo* family = FindFamily(def->family());
-        CreateContext cc;
-        cc.registry = env.registry;
-        absl::Status built = absl::OkStatus();
-        if (family != nullptr) {
-          auto slots = internal::BuildPipeline(*def, *family, cc, file);
-          if (!slots.ok()) built = slots.status();
-        }
-        if (!built.ok()) {
-          std::cerr << built.message() << "\n";
-          ++failed;
-          continue;
-        }
-        int components = 0;
-        for (const auto& stage : def->stages()) components += stage.components_size();
-        std::cout << file << ": ok: " << def->family() << " pipeline \"" << def->name() << "\", "
-                  << def->stages_size() << " stages, " << components << " components\n";
-        continue;
+      FileResult r = *pipeline ? ValidatePipeline(file, env) : ValidateCatalogFile(file);
+      if (!r.ok) ++failed;
+      if (*json) {
+        results.push_back(ToJson(file, r));
+      } else if (r.ok) {
+        std::cout << file << ": ok: " << r.summary << "\n";
+      } else {
+        std::cerr << r.error << "\n";
       }
-      std::vector<CatalogIssue> issues;
-      auto catalog = LoadCatalog(file, &issues);
-      if (!catalog.ok()) {
-        std::cerr << catalog.status().message() << "\n";
-        ++failed;
-        continue;
-      }
-      // Compiling catches what only the compiled form checks (finite pacing schedules).
-      auto compiled = CompiledCatalog::Compile(*catalog);
-      if (!compiled.ok()) {
-        std::cerr << file << ": " << compiled.status().message() << "\n";
-        ++failed;
-        continue;
-      }
-      std::cout << file << ": ok: " << SummarizeCatalog(*catalog) << "\n";
     }
+    if (*json) PrintJson({{"ok", failed == 0}, {"files", std::move(results)}});
     env.exit_code = failed == 0 ? 0 : 1;
   });
 }

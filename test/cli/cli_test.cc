@@ -1,0 +1,224 @@
+// The conventions every `herald` command shares: progress lines with rate and
+// time left, did-you-mean for unknown commands and flags, --json errors
+// (tools/herald/progress.h, usage_errors.h, json_output.h), through the
+// functions and through the built binary.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "nlohmann/json.hpp"
+#include "progress.h"
+#include "usage_errors.h"
+
+namespace herald::cli {
+namespace {
+
+const std::string kHerald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
+const std::string kCatalog = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto";
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the built `herald` with `args`; stdout and stderr apart.
+Run Herald(const std::vector<std::string>& args) {
+  char tmpl[] = "/tmp/herald-cli-err-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::string command = kHerald;
+  for (const std::string& a : args) command.append(" ").append(Quote(a));
+  command.append(" 2>").append(tmpl);
+  Run run;
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
+  int status = pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(tmpl);
+  std::stringstream s;
+  s << in.rdbuf();
+  run.err = s.str();
+  std::remove(tmpl);
+  return run;
+}
+
+TEST_CASE("a progress line gives the share done, the rate and the time left", "[cli][progress]") {
+  CHECK(FormatProgressLine("simulating", "page views", 50, 200, 50, absl::Seconds(10)) ==
+        "simulating [#######                       ]  25% 50/200 page views  5/s  ETA 0:30");
+  CHECK(FormatProgressLine("sending", "messages", 200, 200, 200, absl::Seconds(4)) ==
+        "sending [##############################] 100% 200/200 messages  50/s  ETA 0:00");
+  // Nothing done yet: no rate, no estimate.
+  CHECK(FormatProgressLine("exporting", "records", 0, 10, 0, absl::Seconds(1)).find("ETA ?") != std::string::npos);
+  // No total known: a count and a rate.
+  CHECK(FormatProgressLine("exporting", "records", 30, 0, 30, absl::Seconds(3)) == "exporting 30 records  10/s");
+  CHECK(FormatTimeLeft(absl::Seconds(3725)) == "1:02:05");
+}
+
+TEST_CASE("progress off a terminal is one whole line at most every second", "[cli][progress]") {
+  char* buffer = nullptr;
+  size_t size = 0;
+  FILE* out = open_memstream(&buffer, &size);
+  REQUIRE(out != nullptr);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  {
+    ProgressMeter meter("simulating", "page views", out, /*terminal=*/false, [&] { return now; });
+    meter.Update(0, 100);
+    now += absl::Milliseconds(500);
+    meter.Update(10, 100);  // too soon: not drawn
+    now += absl::Milliseconds(600);
+    meter.Update(20, 100);
+    now += absl::Milliseconds(100);
+    meter.Update(100, 100);  // the last update is always drawn
+  }
+  std::fclose(out);
+  std::string text(buffer, size);
+  std::free(buffer);
+  CHECK(text ==
+        "simulating [                              ]   0% 0/100 page views  0/s  ETA ?\n"
+        "simulating [######                        ]  20% 20/100 page views  18/s  ETA 0:04\n"
+        "simulating [##############################] 100% 100/100 page views  83/s  ETA 0:00\n");
+}
+
+TEST_CASE("a progress line on a terminal is redrawn in place and cleared at the end", "[cli][progress]") {
+  char* buffer = nullptr;
+  size_t size = 0;
+  FILE* out = open_memstream(&buffer, &size);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  {
+    ProgressMeter meter("sending", "messages", out, /*terminal=*/true, [&] { return now; });
+    now += absl::Seconds(1);
+    meter.Update(5, 10);
+  }
+  std::fclose(out);
+  std::string text(buffer, size);
+  std::free(buffer);
+  CHECK(text.rfind("\rsending [", 0) == 0);
+  CHECK(text.find("\n") == std::string::npos);
+  CHECK(text.substr(text.size() - 1) == "\r");  // the line is blanked
+}
+
+std::string ParseErrorOf(CLI::App& app, std::vector<std::string> args) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return ExplainParseError(app, e, args);
+  }
+  return "(parsed)";
+}
+
+TEST_CASE("usage errors name the nearest command or flag", "[cli][usage]") {
+  CLI::App app("herald");
+  app.require_subcommand(1);
+  std::string catalog, plugin;
+  app.add_option("--plugin", plugin);
+  auto* select = app.add_subcommand("select");
+  select->add_option("--catalog", catalog);
+  select->add_option("--page-group", catalog);
+  app.add_subcommand("simulate");
+  CHECK(ParseErrorOf(app, {"selcet"}) ==
+        "herald: unknown command \"selcet\"; did you mean \"select\"? (commands: select, simulate)");
+  CHECK(ParseErrorOf(app, {"--plugin", "x.so", "select", "--page-grop", "Home"}) ==
+        "herald: unknown flag --page-grop for \"herald select\"; did you mean \"--page-group\"?");
+  CHECK(ParseErrorOf(app, {"select", "--catalog=x", "--frobnicate"}) ==
+        "herald: unknown flag --frobnicate for \"herald select\"");
+}
+
+TEST_CASE("herald suggests the command or flag meant, exit code 2", "[cli][usage]") {
+  Run run = Herald({"simulte", "--catalog", kCatalog});
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("unknown command \"simulte\"; did you mean \"simulate\"?") != std::string::npos);
+  run = Herald({"validate", "--jsn", kCatalog});
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("unknown flag --jsn for \"herald validate\"; did you mean \"--json\"?") != std::string::npos);
+  CHECK(run.out.empty());
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/herald-cli-test-XXXXXX";
+    char* made = mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() { (void)std::system(("rm -rf " + Quote(path)).c_str()); }
+};
+
+TEST_CASE("herald validate --json: every file's summary or issues in one document", "[cli][json]") {
+  const std::string broken = std::string(HERALD_TEST_DATA_DIR) + "/broken_catalog.textproto";
+  Run run = Herald({"validate", "--json", kCatalog, broken});
+  CHECK(run.exit_code == 1);
+  nlohmann::json doc = nlohmann::json::parse(run.out);
+  CHECK(doc["ok"] == false);
+  REQUIRE(doc["files"].size() == 2);
+  CHECK(doc["files"][0]["ok"] == true);
+  CHECK(doc["files"][0]["summary"].get<std::string>().find("Contoso Outdoor") != std::string::npos);
+  CHECK(doc["files"][1]["ok"] == false);
+  const nlohmann::json& issue = doc["files"][1]["issues"][0];
+  CHECK(issue["line"] == 3);
+  CHECK(issue["message"] == "unknown time zone \"Mars/Olympus\"");
+}
+
+TEST_CASE("herald components --json lists families, an unknown family is an error with a suggestion",
+          "[cli][json]") {
+  Run run = Herald({"components", "--json", "--family", "selection"});
+  CHECK(run.exit_code == 0);
+  nlohmann::json doc = nlohmann::json::parse(run.out);
+  REQUIRE(doc["families"].size() == 1);
+  CHECK(doc["families"][0]["family"] == "selection");
+  CHECK_FALSE(doc["families"][0]["components"].empty());
+  run = Herald({"components", "--json", "--family", "selectoin"});
+  CHECK(run.exit_code == 2);
+  doc = nlohmann::json::parse(run.out);
+  CHECK(doc["error"]["command"] == "components");
+  CHECK(doc["error"]["message"].get<std::string>().find("did you mean \"selection\"?") != std::string::npos);
+}
+
+TEST_CASE("herald report: an unknown campaign is an error naming the nearest one, never (no rows)",
+          "[cli][report]") {
+  TempDir dir;
+  Run sim = Herald({"simulate", "--catalog", kCatalog, "--page-views", "500", "--users", "50", "--no-mail",
+                    "--no-export", "--out", dir.path, "--no-progress"});
+  REQUIRE(sim.exit_code == 0);
+  const std::string store = dir.path + "/herald.db";
+  Run run = Herald({"report", "campaign-item-summary", "--store", store, "--catalog", kCatalog, "--campaign",
+                    "Sprng", "--json"});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("campaign \"Sprng\" is not in catalog \"Contoso Outdoor\"; did you mean \"Spring\"?") !=
+        std::string::npos);
+  CHECK(nlohmann::json::parse(run.out)["error"]["code"] == "NOT_FOUND");
+  // Without the catalog an unknown campaign cannot be told from one without events.
+  run = Herald({"report", "campaign-item-summary", "--store", store, "--campaign", "Sprng"});
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("--campaign needs --catalog") != std::string::npos);
+  CHECK(run.out.empty());
+  // --json is --format json.
+  run = Herald({"report", "campaign-item-summary", "--store", store, "--catalog", kCatalog, "--json"});
+  CHECK(run.exit_code == 0);
+  CHECK(nlohmann::json::parse(run.out).is_object());
+}
+
+}  // namespace
+}  // namespace herald::cli
