@@ -34,7 +34,7 @@ with_postgres() {  # runs "$@" with a throwaway PostgreSQL on loopback (HERALD_T
     if eval "$(bash scripts/pg_test_server.sh start "$pgdir")"; then
       trap "bash scripts/pg_test_server.sh stop '$pgdir' >/dev/null 2>&1 || true" EXIT
     else
-      echo "dev.sh: could not start PostgreSQL; PostgreSQL tests will be skipped" >&2
+      echo "dev.sh: could not start PostgreSQL; PostgreSQL tests will be skipped (a failure under CI)" >&2
     fi
   fi
   "$@"
@@ -42,7 +42,18 @@ with_postgres() {  # runs "$@" with a throwaway PostgreSQL on loopback (HERALD_T
 
 run_ctest() {  # run_ctest DIR [ctest args...]
   local dir=$1; shift
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
+  local log status=0
+  log=$(mktemp /tmp/herald-ctest.XXXXXX)
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@" 2>&1 | tee "$log" || status=$?
+  # A test that could not run (no PostgreSQL: test/pg_test.h) is reported
+  # skipped; under CI (CI=true) that is a failure, never a silent pass.
+  if [ "${CI:-}" = "true" ] && grep -q '(Skipped)' "$log"; then
+    echo "dev.sh: CI=true and these tests were skipped (did PostgreSQL start?):" >&2
+    grep '(Skipped)' "$log" >&2
+    status=1
+  fi
+  rm -f "$log"
+  return "$status"
 }
 
 cmd=${1:-}

@@ -11,6 +11,7 @@
 
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "pg_test.h"
 #include "herald/conversion.h"
 #include "herald/model/conversion_config.pb.h"
 #include "herald/pipeline.h"
@@ -615,10 +616,8 @@ TEST_CASE("One exporter per destination: the lease makes others wait - also acro
   CHECK(r->state == "busy");
 
 #ifdef HERALD_HAVE_POSTGRES
-  const char* pg = std::getenv("HERALD_TEST_PG");
-  if (pg == nullptr || *pg == '\0') {
-    WARN("HERALD_TEST_PG not set: the PostgreSQL lease check is skipped");
-  } else {
+  const char* pg = testing::PostgresOrSkip("the PostgreSQL lease check");
+  if (pg != nullptr) {
     REQUIRE(RegisterPostgresStore(&f.registry).ok());
     auto p1 = OpenStore(pg, f.registry);
     auto p2 = OpenStore(pg, f.registry);

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "absl/time/clock.h"
+#include "pg_test.h"
 #include "herald/store_postgres.h"
 
 extern char** environ;
@@ -45,11 +46,8 @@ campaigns {
 
 TEST_CASE("Four servers sharing PostgreSQL meet each goal within 1% and never pass it",
           "[csf][postgres]") {
-  const char* pg = std::getenv("HERALD_TEST_PG");
-  if (pg == nullptr || *pg == '\0') {
-    WARN("HERALD_TEST_PG is not set: the several-servers test is skipped");
-    return;
-  }
+  const char* pg = testing::PostgresOrSkip("the several-servers test");
+  if (pg == nullptr) return;
   std::string dir = std::string(HERALD_BINARY_DIR) + "/multi_server_test";
   std::string mkdir = "mkdir -p " + dir;
   REQUIRE(std::system(mkdir.c_str()) == 0);

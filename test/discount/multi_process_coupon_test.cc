@@ -21,6 +21,7 @@
 
 #include "absl/time/clock.h"
 #include "coupon_processes.h"
+#include "pg_test.h"
 #include "herald/store.h"
 #include "herald/store_postgres.h"
 
@@ -52,11 +53,8 @@ std::vector<Redemption> StoredRedemptions(const std::string& pg, const std::stri
 
 TEST_CASE("Four processes committing one limited coupon on PostgreSQL never exceed its limits",
           "[discount][coupon][postgres]") {
-  const char* pg_env = std::getenv("HERALD_TEST_PG");
-  if (pg_env == nullptr || *pg_env == '\0') {
-    WARN("HERALD_TEST_PG is not set: the several-processes coupon test is skipped (see scripts/pg_test_server.sh)");
-    return;
-  }
+  const char* pg_env = testing::PostgresOrSkip("the several-processes coupon test");
+  if (pg_env == nullptr) return;
   const std::string pg = pg_env;
   const std::string schema = "coupons_" + std::to_string(std::random_device{}() % 1000000000);
   v1::PostgresStoreConfig config;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "pg_test.h"
 #include "herald/mail.h"
 #include "herald/store.h"
 #include "mail_test_util.h"
@@ -25,10 +26,7 @@ using testing::MakeTempDir;
 using testing::RunCommand;
 using testing::WriteFile;
 
-const char* PgConnection() {
-  const char* pg = std::getenv("HERALD_TEST_PG");
-  return pg != nullptr && *pg != '\0' ? pg : nullptr;
-}
+const char* PgConnection(std::string_view what) { return testing::PostgresOrSkip(what); }
 
 struct Fixture {
   std::string dir = MakeTempDir("herald-mail-store");
@@ -219,13 +217,10 @@ TEST_CASE("The memory store holds recipient tables put by tests", "[mail][store_
 
 TEST_CASE("A PostgreSQL store table is a recipient source", "[mail][store_table][postgresql]") {
 #ifndef HERALD_HAVE_POSTGRES
-  WARN("herald_store_postgres is not built: the PostgreSQL store table test is skipped");
+  testing::SkipTest("the PostgreSQL store table test: herald_store_postgres is not built");
 #else
-  const char* pg = PgConnection();
-  if (pg == nullptr) {
-    WARN("HERALD_TEST_PG is not set: the PostgreSQL store table test is skipped (see scripts/pg_test_server.sh)");
-    return;
-  }
+  const char* pg = PgConnection("the PostgreSQL store table test");
+  if (pg == nullptr) return;
   Fixture f;
   const std::string schema = "mailtab_" + std::to_string(::getpid());
   v1::PostgresStoreConfig config;
@@ -338,13 +333,10 @@ TEST_CASE("RequeueClaims requeues stale claims and named owners but not fresh cl
 TEST_CASE("RequeueClaims requeues stale claims and named owners but not fresh claims - postgresql",
           "[mail][claims][postgresql]") {
 #ifndef HERALD_HAVE_POSTGRES
-  WARN("herald_store_postgres is not built: skipped");
+  testing::SkipTest("the PostgreSQL claims test: herald_store_postgres is not built");
 #else
-  const char* pg = PgConnection();
-  if (pg == nullptr) {
-    WARN("HERALD_TEST_PG is not set: the PostgreSQL claims test is skipped");
-    return;
-  }
+  const char* pg = PgConnection("the PostgreSQL claims test");
+  if (pg == nullptr) return;
   v1::PostgresStoreConfig config;
   config.set_connection_string(pg);
   const std::string schema = "claims_" + std::to_string(::getpid());

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "pg_test.h"
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
 #include "herald/store_postgres.h"
@@ -48,10 +49,7 @@ std::string NewPgSchema() {
   return "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
 }
 
-const char* PgConnection() {
-  const char* pg = std::getenv("HERALD_TEST_PG");
-  return pg != nullptr && *pg != '\0' ? pg : nullptr;
-}
+const char* PgConnection(std::string_view what) { return testing::PostgresOrSkip(what); }
 
 TEST_CASE("memory store conformance", "[store][memory]") {
   testing::StoreFixture fixture;
@@ -70,11 +68,8 @@ TEST_CASE("sqlite store conformance", "[store][sqlite]") {
 }
 
 TEST_CASE("postgresql store conformance", "[store][postgresql]") {
-  const char* pg = PgConnection();
-  if (pg == nullptr) {
-    WARN("HERALD_TEST_PG is not set: PostgreSQL conformance skipped (see scripts/pg_test_server.sh)");
-    return;
-  }
+  const char* pg = PgConnection("PostgreSQL conformance");
+  if (pg == nullptr) return;
   v1::PostgresStoreConfig config;
   config.set_connection_string(pg);
   config.set_schema(NewPgSchema());
@@ -236,11 +231,8 @@ TEST_CASE("postgresql store: registration - bad connections - password never sho
   config.set_schema("Robert'); DROP TABLE students;--");
   CHECK(OpenPostgresStore(config).status().code() == absl::StatusCode::kInvalidArgument);
 
-  const char* pg = PgConnection();
-  if (pg == nullptr) {
-    WARN("HERALD_TEST_PG is not set: live PostgreSQL checks skipped");
-    return;
-  }
+  const char* pg = PgConnection("the live PostgreSQL checks");
+  if (pg == nullptr) return;
   auto store = MustOpen(OpenStore(pg, registry));
   CHECK(store->Describe().find("postgresql://") == 0);
   // A schema holding someone else's tables is refused.
@@ -268,11 +260,8 @@ TEST_CASE("postgresql store: registration - bad connections - password never sho
 }
 
 TEST_CASE("postgresql store: several servers create the schema at once", "[store][postgresql]") {
-  const char* pg = PgConnection();
-  if (pg == nullptr) {
-    WARN("HERALD_TEST_PG is not set: skipped");
-    return;
-  }
+  const char* pg = PgConnection("creating the schema from several servers at once");
+  if (pg == nullptr) return;
   v1::PostgresStoreConfig config;
   config.set_connection_string(pg);
   config.set_schema(NewPgSchema());
