@@ -232,13 +232,16 @@ struct MessageContent {
   v1::MailFormat format = v1::MAIL_FORMAT_MIME;
   std::string_view charset;       // body charset (iconv name); empty = "utf-8"
   std::string_view list_unsubscribe;  // the List-Unsubscribe value; empty = none
-  std::span<const std::string> extra_headers;       // "Name: value", already validated
+  std::span<const std::string> extra_headers;       // "Name: value", already validated and folded
   std::span<const PreparedAttachment> attachments;  // inline (content_id) and regular
 };
 
 // Builds RFC 5322 / MIME messages fast: Date (RFC 5322 form), Message-ID
 // with a domain, From/To/Reply-To/Subject with RFC 2047 encoded words (UTF-8)
-// when not ASCII and folded at 78, bodies in quoted-printable (soft breaks at
+// when not ASCII or too long to fold otherwise, every header line within 78
+// columns (except an address or List-Unsubscribe URI longer than that) and
+// never over 998 (InvalidArgument instead); `from` / `reply_to` are parsed as
+// RFC 5322 mailboxes (quoted display names unescaped), bodies in quoted-printable (soft breaks at
 // 76) converted to the recipient's charset with iconv (UTF-8 when the text
 // cannot be represented), CRLF line endings, boundaries containing "=_" that
 // neither quoted-printable nor base64 output can contain. Header values that

@@ -282,6 +282,30 @@ class FetchMessageBody final : public Comp {
   int max_bytes_ = 4 << 20;
 };
 
+// `line` ("Name: value") folded before white space so that lines stay
+// within 78 characters where the words allow (RFC 5322 2.2.3): a fold only
+// adds CRLF before existing white space, which unfolding removes again.
+std::string FoldHeaderLine(std::string_view line) {
+  if (line.size() <= 78) return std::string(line);
+  std::string out;
+  size_t column = 0;
+  size_t pos = 0;
+  const size_t colon = line.find(':');
+  while (pos < line.size()) {
+    size_t space = line.find_first_of(" \t", pos + 1);
+    if (space == std::string_view::npos) space = line.size();
+    std::string_view word = line.substr(pos, space - pos);  // starts with its white space, if any
+    if (pos > colon + 1 && column > 1 && column + word.size() > 78) {
+      out.append("\r\n");
+      column = 0;
+    }
+    out.append(word);
+    column += word.size();
+    pos = space;
+  }
+  return out;
+}
+
 class ComposeMessage final : public Comp {
  public:
   static absl::StatusOr<std::unique_ptr<ComposeMessage>> Make(const v1::ComposeMessageConfig& config) {
@@ -297,7 +321,7 @@ class ComposeMessage final : public Comp {
           return ConfigError("ComposeMessage", Cat("extra header \"", h, "\": bad field name"));
         }
       }
-      c->extra_headers_.push_back(h);
+      c->extra_headers_.push_back(FoldHeaderLine(h));
     }
     for (char ch : config.message_id_domain()) {
       if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-')) {

@@ -198,7 +198,11 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
       auto table = (*source)->Load();
       if (!table.ok()) return table.status();
       r.table = std::move(*table);
-      if (r.table.email_column < 0) r.table.email_column = r.table.ColumnIndex("email");
+      if (r.table.email_column < 0) {
+        // Same column rules as a CSV file or a store table.
+        std::string source = Cat(what, ": recipient source \"", mail.recipients().plugin(), "\"");
+        if (auto s = mail::ResolveRecipientColumns(r.table, source); !s.ok()) return s;
+      }
       if (r.table.email_column < 0) {
         return absl::InvalidArgumentError(Cat(what, ": recipient source \"", mail.recipients().plugin(),
                                               "\" gave no email column"));

@@ -255,6 +255,19 @@ absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out)
     return absl::InvalidArgumentError("header value contains CR, LF or NUL");
   }
   if (c.to.empty()) return absl::InvalidArgumentError("no recipient address");
+  // An address cannot be folded: it must fit a line of 998 octets (RFC 5322 2.1.1).
+  if (c.to.size() > 990) return absl::InvalidArgumentError("recipient address longer than 990 octets");
+  if (c.list_unsubscribe.size() + 18 > 998) {
+    // Folded between URIs below: each URI must fit a line.
+    for (size_t pos = 0; pos < c.list_unsubscribe.size();) {
+      size_t end = c.list_unsubscribe.find(">,", pos);
+      end = end == std::string_view::npos ? c.list_unsubscribe.size() : end + 2;
+      if (end - pos + 18 > 998) {
+        return absl::InvalidArgumentError("a List-Unsubscribe URI is longer than a header line (998 octets)");
+      }
+      pos = end;
+    }
+  }
   if (c.format == v1::MAIL_FORMAT_TEXT ? c.text.empty() : (c.text.empty() && c.html.empty())) {
     return absl::InvalidArgumentError(c.format == v1::MAIL_FORMAT_TEXT
                                           ? "TEXT format needs a text body"
@@ -277,7 +290,8 @@ absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out)
 
   if (c.from != m.from_src) {
     m.from_src.assign(c.from);
-    std::string_view name, address;
+    std::string name;
+    std::string_view address;
     mail::SplitMailbox(c.from, name, address);
     m.from_address.assign(address);
     m.from_header = "From: ";
@@ -289,7 +303,8 @@ absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out)
   if (!c.reply_to.empty()) {
     if (c.reply_to != m.reply_src) {
       m.reply_src.assign(c.reply_to);
-      std::string_view name, address;
+      std::string name;
+      std::string_view address;
       mail::SplitMailbox(c.reply_to, name, address);
       m.reply_header = "Reply-To: ";
       size_t col = 10;

@@ -3,6 +3,7 @@
 // encoder sizes the output once and writes through a pointer.
 #include "mail/mime_codec.h"
 
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -199,74 +200,130 @@ bool IsPlainHeaderText(std::string_view value) {
   return true;
 }
 
+namespace {
+
+// The length of the UTF-8 character starting at p[0] (1 for a stray byte).
+size_t Utf8Length(const unsigned char* p, size_t left) {
+  size_t n = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3 : (p[0] >> 3) == 30 ? 4 : 1;
+  if (n > left) return 1;
+  for (size_t k = 1; k < n; ++k) {
+    if ((p[k] & 0xC0) != 0x80) return 1;
+  }
+  return n;
+}
+
+// Q encoding (RFC 2047 4.2) restricted to what a phrase allows (5(3)).
+size_t QLength(unsigned char c) {
+  return (std::isalnum(c) || c == '!' || c == '*' || c == '+' || c == '-' || c == '/' || c == ' ') ? 1 : 3;
+}
+
+void AppendQ(std::string& out, const unsigned char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = p[i];
+    if (c == ' ') {
+      out.push_back('_');
+    } else if (QLength(c) == 1) {
+      out.push_back(char(c));
+    } else {
+      out.push_back('=');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+}
+
+}  // namespace
+
+// Each word holds whole UTF-8 characters (RFC 2047 5: a word must decode on
+// its own). A "B" word followed by another holds a multiple of 3 octets, so
+// that it needs no "=" padding: decoders that join adjacent words before
+// decoding them (GMime) would stop at padding in the middle. When no
+// character boundary allows that within the line, that word is written in
+// "Q" form instead (rare: only some mixes of 1-, 2- and 4-octet characters).
 void AppendEncodedWords(std::string& out, std::string_view value, size_t& column) {
-  constexpr std::string_view kPrefix = "=?utf-8?B?";
+  constexpr std::string_view kB = "=?utf-8?B?", kQ = "=?utf-8?Q?";
   constexpr size_t kOverhead = 12;  // prefix + "?="
   constexpr size_t kMaxLine = 76;
   const auto* p = reinterpret_cast<const unsigned char*>(value.data());
   size_t remaining = value.size();
   bool first = true;
-  if (remaining == 0) return;
+  auto boundary = [&](size_t at) { return at == remaining || (p[at] & 0xC0) != 0x80; };
   while (remaining > 0) {
-    size_t room = column + kOverhead + 4 <= kMaxLine ? (kMaxLine - column - kOverhead) / 4 * 3 : 0;
-    if (room < 6) {  // not even two UTF-8 characters: fold first
+    if (!first) {
       out.append("\r\n ");
       column = 1;
-      continue;
     }
-    if (!first && column > 1) {
-      // Adjacent words on one line need a space between them.
-      out.push_back(' ');
-      ++column;
-      room = column + kOverhead + 4 <= kMaxLine ? (kMaxLine - column - kOverhead) / 4 * 3 : 0;
-      if (room < 6) {
-        out.append("\r\n ");
-        column = 1;
-        continue;
-      }
+    size_t chars = column + kOverhead < kMaxLine ? kMaxLine - column - kOverhead : 0;
+    if (chars < 16 && column > 1) {  // not even a few characters: fold first
+      out.append("\r\n ");
+      column = 1;
+      chars = kMaxLine - 1 - kOverhead;
     }
-    size_t take = remaining < room ? remaining : room;
-    while (take < remaining && take > 0 && (p[take] & 0xC0) == 0x80) --take;
-    if (take == 0) take = remaining < room ? remaining : room;  // not UTF-8: split anyway
+    const size_t room = chars / 4 * 3;
+    size_t take = remaining <= room ? remaining : room;
+    bool b_form = true;
+    if (take < remaining) {
+      while (take >= 3 && !boundary(take)) take -= 3;
+      if (take < room / 2) b_form = false;
+    } else {
+      while (take > 0 && !boundary(take)) --take;  // only for a stray byte at the end
+      if (take == 0) take = remaining;
+    }
     size_t old = out.size();
-    out.append(kPrefix);
-    out.resize(out.size() + (take + 2) / 3 * 4);
-    char* o = Base64Run(out.data() + old + kPrefix.size(), p, take, kBase64, true);
-    out.resize(o - out.data());
+    if (b_form) {
+      out.append(kB);
+      out.resize(out.size() + (take + 2) / 3 * 4);
+      char* o = Base64Run(out.data() + old + kB.size(), p, take, kBase64, true);
+      out.resize(o - out.data());
+    } else {
+      take = 0;
+      size_t used = 0;
+      while (take < remaining) {
+        size_t n = Utf8Length(p + take, remaining - take);
+        size_t len = 0;
+        for (size_t k = 0; k < n; ++k) len += QLength(p[take + k]);
+        if (used + len > chars && take > 0) break;
+        used += len;
+        take += n;
+      }
+      out.append(kQ);
+      AppendQ(out, p, take);
+    }
     out.append("?=");
     column += out.size() - old;
     p += take;
     remaining -= take;
     first = false;
-    if (remaining > 0) {
-      out.append("\r\n ");
-      column = 1;
-    }
   }
 }
 
-void AppendUnstructured(std::string& out, std::string_view value, size_t& column) {
-  bool plain = IsPlainHeaderText(value);
-  if (plain) {
-    // Words longer than a line cannot be folded: encode instead.
-    size_t run = 0;
-    for (char c : value) {
-      run = c == ' ' ? 0 : run + 1;
-      if (run > 900) {
-        plain = false;
-        break;
-      }
+namespace {
+
+constexpr size_t kFoldAt = 78;  // RFC 5322 2.1.1: lines SHOULD be at most 78 characters
+
+// True when `value` (plain header text) can be folded at its spaces so that
+// every line fits kFoldAt, starting at `column`: no word longer than a line,
+// no long runs of spaces (they would make lines of white space).
+bool FoldsAtSpaces(std::string_view value, size_t column) {
+  size_t word = 0, spaces = 0;
+  bool first = true;
+  for (char c : value) {
+    if (c == ' ') {
+      if (word > 0) first = false;
+      word = 0;
+      if (++spaces > 16) return false;
+      continue;
     }
+    spaces = 0;
+    ++word;
+    if ((first ? column : 1) + word > kFoldAt) return false;
   }
-  if (!plain) {
-    AppendEncodedWords(out, value, column);
-    return;
-  }
-  if (column + value.size() <= 78) {
-    out.append(value);
-    column += value.size();
-    return;
-  }
+  return true;
+}
+
+// Appends plain text, folding (CRLF SP) before a space where the next word
+// would pass kFoldAt. Unfolding (removing the CRLFs) gives `value` back.
+void AppendFoldedAtSpaces(std::string& out, std::string_view value, size_t& column) {
   size_t start = 0;
   bool first = true;
   while (start <= value.size()) {
@@ -274,7 +331,7 @@ void AppendUnstructured(std::string& out, std::string_view value, size_t& column
     if (space == std::string_view::npos) space = value.size();
     std::string_view word = value.substr(start, space - start);
     if (!first) {
-      if (!word.empty() && column + 1 + word.size() > 78 && column > 1) {
+      if (!word.empty() && column + 1 + word.size() > kFoldAt && column > 1) {
         out.append("\r\n ");
         column = 1;
       } else {
@@ -285,59 +342,102 @@ void AppendUnstructured(std::string& out, std::string_view value, size_t& column
     out.append(word);
     column += word.size();
     first = false;
-    start = space + 1;
     if (space == value.size()) break;
+    start = space + 1;
   }
 }
 
-void SplitMailbox(std::string_view mailbox, std::string_view& name, std::string_view& address) {
+}  // namespace
+
+void AppendUnstructured(std::string& out, std::string_view value, size_t& column) {
+  if (!IsPlainHeaderText(value) || !FoldsAtSpaces(value, column)) {
+    AppendEncodedWords(out, value, column);
+    return;
+  }
+  if (column + value.size() <= kFoldAt) {
+    out.append(value);
+    column += value.size();
+    return;
+  }
+  AppendFoldedAtSpaces(out, value, column);
+}
+
+void SplitMailbox(std::string_view mailbox, std::string& name, std::string_view& address) {
   auto trim = [](std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     return v;
   };
+  name.clear();
   mailbox = trim(mailbox);
-  size_t lt = mailbox.rfind('<');
-  if (lt != std::string_view::npos && !mailbox.empty() && mailbox.back() == '>') {
-    address = trim(mailbox.substr(lt + 1, mailbox.size() - lt - 2));
-    name = trim(mailbox.substr(0, lt));
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
-      name = name.substr(1, name.size() - 2);
+  // The address is the last "<" outside a quoted string.
+  size_t lt = std::string_view::npos;
+  bool quoted = false;
+  for (size_t i = 0; i < mailbox.size(); ++i) {
+    char c = mailbox[i];
+    if (quoted && c == '\\') {
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '<' && !quoted) {
+      lt = i;
     }
-  } else {
-    name = {};
+  }
+  if (lt == std::string_view::npos || mailbox.back() != '>') {
     address = mailbox;
+    return;
+  }
+  address = trim(mailbox.substr(lt + 1, mailbox.size() - lt - 2));
+  // The display name: quoted strings lose their quotes, quoted pairs their
+  // backslash (RFC 5322 3.2.4), so "Contoso \"Outdoor\"" is Contoso "Outdoor".
+  std::string_view phrase = trim(mailbox.substr(0, lt));
+  quoted = false;
+  for (size_t i = 0; i < phrase.size(); ++i) {
+    char c = phrase[i];
+    if (quoted && c == '\\' && i + 1 < phrase.size()) {
+      name.push_back(phrase[++i]);
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else {
+      name.push_back(c);
+    }
   }
 }
 
 void AppendMailbox(std::string& out, std::string_view name, std::string_view address,
                    size_t& column) {
+  // Space around a display name means nothing and parsers disagree on it.
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
   if (!name.empty()) {
-    bool atoms = IsPlainHeaderText(name);
-    bool printable = atoms;
-    if (atoms) {
-      for (unsigned char c : name) {
-        if (c != ' ' && !IsAtext(c)) {
-          atoms = false;
-          break;
-        }
-      }
+    // Atoms (atext words separated by single spaces) go out as they are and
+    // other printable names as one quoted-string, when they fit the line.
+    // Anything else, or too long to fit, becomes encoded words, which fold
+    // between words and decode to the exact name. (A display name is not
+    // folded at its own spaces: GMime keeps such a fold's CRLF in the name.)
+    bool printable = IsPlainHeaderText(name);
+    bool atoms = printable && name.front() != ' ' && name.back() != ' ';
+    for (size_t i = 0; atoms && i < name.size(); ++i) {
+      unsigned char c = name[i];
+      atoms = c == ' ' ? name[i - 1] != ' ' : IsAtext(c);
     }
-    if (atoms) {
+    size_t escapes = 0;
+    for (char c : name) escapes += (c == '"' || c == '\\') ? 1 : 0;
+    if (atoms && column + name.size() <= kFoldAt) {
       out.append(name);
       column += name.size();
-    } else if (printable) {
+    } else if (printable && !atoms && column + name.size() + escapes + 2 <= kFoldAt) {
       out.push_back('"');
       for (char c : name) {
         if (c == '"' || c == '\\') out.push_back('\\');
         out.push_back(c);
       }
       out.push_back('"');
-      column += name.size() + 2;
+      column += name.size() + escapes + 2;
     } else {
       AppendEncodedWords(out, name, column);
     }
-    if (column + address.size() + 3 > 78) {
+    if (column + address.size() + 3 > kFoldAt) {
       out.append("\r\n <");
       column = 2;
     } else {

@@ -36,17 +36,21 @@ bool IsPlainHeaderText(std::string_view value);
 void AppendEncodedWords(std::string& out, std::string_view value, size_t& column);
 
 // Appends an unstructured header value (Subject): plain text folded at spaces
-// to keep lines within 78 characters, or encoded words. `column` as above.
+// to keep lines within 78 characters, or encoded words when it is not plain
+// ASCII or cannot fold that way (a word longer than a line, runs of spaces).
+// `column` as above.
 void AppendUnstructured(std::string& out, std::string_view value, size_t& column);
 
 // Appends a mailbox: `name` (may be empty) and `address`. The name goes out
-// as atoms, a quoted-string, or encoded words.
+// as atoms folded at their spaces, a quoted-string (when it fits the line),
+// or encoded words (not ASCII, or too long): every line within 78
+// characters except one holding an address longer than that.
 void AppendMailbox(std::string& out, std::string_view name, std::string_view address,
                    size_t& column);
 
-// Splits "Display Name <addr>" (or a bare address) into name and address;
-// quotes around the name are removed.
-void SplitMailbox(std::string_view mailbox, std::string_view& name, std::string_view& address);
+// Splits "Display Name <addr>" (or a bare address) into the display name,
+// unquoted (quoted-pairs such as \" and \\ unescaped), and the address.
+void SplitMailbox(std::string_view mailbox, std::string& name, std::string_view& address);
 
 // RFC 2231 parameter: name*=utf-8''percent-encoded, or name="value" when the
 // value is plain ASCII without quotes or backslashes.

@@ -278,6 +278,16 @@ absl::Status ResolveRecipientColumns(RecipientTable& table, std::string_view sou
     while (!col.empty() && col.back() == ' ') col.pop_back();
     while (!col.empty() && col.front() == ' ') col.erase(col.begin());
   }
+  // A column named twice is ambiguous (which "email" is the address, which
+  // value does {{name}} take?): refused, naming both positions.
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    for (size_t k = i + 1; k < table.columns.size(); ++k) {
+      if (table.columns[i] == table.columns[k]) {
+        return absl::InvalidArgumentError(Cat(source, ": column \"", table.columns[i], "\" appears twice (columns ",
+                                              i + 1, " and ", k + 1, ")"));
+      }
+    }
+  }
   table.email_column = table.ColumnIndex(email_column);
   if (table.email_column < 0) {
     return absl::InvalidArgumentError(Cat(source, ": no \"", email_column, "\" column (columns: ",

@@ -454,6 +454,22 @@ TEST_CASE("Recipient CSV follows RFC 4180", "[mail][csv]") {
   CHECK_THAT(std::string(bad.status().message()), Catch::Contains("list.csv:2: expected 2 fields, got 1"));
 }
 
+TEST_CASE("A recipient list that names a column twice is refused", "[mail][csv]") {
+  // Two email columns: which one is the address? Never guessed.
+  auto twice = ParseRecipientCsv("id,email,name,email\n1,a@x.org,Ann,b@x.org\n", "list.csv");
+  CHECK(twice.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(twice.status().message()),
+             Catch::Contains("list.csv:1: column \"email\" appears twice (columns 2 and 4)"));
+  // Also once trimmed, and for any column a template could name.
+  auto spaced = ParseRecipientCsv("email, name,name \na@x.org,A,B\n", "list.csv");
+  CHECK_THAT(std::string(spaced.status().message()), Catch::Contains("column \"name\" appears twice (columns 2 and 3)"));
+  // A job over such a list fails at creation, naming the file.
+  Fixture f;
+  auto job = MailJob::Create(f.Spec("email,first_name,code,email\nann@example.org,Ann,A1,bob@example.org\n"),
+                             f.Options());
+  CHECK_THAT(std::string(job.status().message()), Catch::Contains("list.csv:1: column \"email\" appears twice"));
+}
+
 absl::Status BuildComponent(const Registry& registry, const std::string& stage, const std::string& name,
                             const std::string& json) {
   v1::PipelineDefinition def;
