@@ -9,6 +9,7 @@
 #include "core/strings.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/conversion.h"
+#include "herald/spelling.h"
 #include "herald/store.h"
 
 namespace herald {
@@ -235,7 +236,9 @@ absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJ
   if (!job.destination_json_config().empty()) {
     google::protobuf::util::JsonParseOptions opts;
     opts.ignore_unknown_fields = false;
-    auto st = google::protobuf::util::JsonStringToMessage(job.destination_json_config(), config.get(), opts);
+    // Enum values as in flags too ("jsonl" for FILE_FORMAT_JSONL: herald/spelling.h).
+    auto st = google::protobuf::util::JsonStringToMessage(
+        NormalizeJsonEnums(job.destination_json_config(), *config->GetDescriptor()), config.get(), opts);
     if (!st.ok()) {
       return absl::InvalidArgumentError(Cat("export job ", job.destination(), ": destination config: ",
                                             std::string(st.message().data(), st.message().size())));

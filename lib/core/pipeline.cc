@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/proto_io.h"
 #include "google/protobuf/util/json_util.h"
+#include "herald/spelling.h"
 
 namespace herald {
 namespace internal {
@@ -38,7 +39,9 @@ absl::Status ReadComponentConfig(const v1::ComponentSpec& spec, std::string_view
     }
   } else if (!spec.json_config().empty()) {
     google::protobuf::util::JsonParseOptions options;
-    auto status = google::protobuf::util::JsonStringToMessage(spec.json_config(), config, options);
+    // Enum values as in flags too (herald/spelling.h).
+    auto status = google::protobuf::util::JsonStringToMessage(
+        NormalizeJsonEnums(spec.json_config(), *config->GetDescriptor()), config, options);
     if (!status.ok()) {
       return absl::InvalidArgumentError(Cat(where, ": json_config is not a valid ",
                                                      want, ": ", std::string(status.message())));

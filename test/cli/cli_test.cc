@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -218,6 +219,102 @@ TEST_CASE("herald report: an unknown campaign is an error naming the nearest one
   run = Herald({"report", "campaign-item-summary", "--store", store, "--catalog", kCatalog, "--json"});
   CHECK(run.exit_code == 0);
   CHECK(nlohmann::json::parse(run.out).is_object());
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+TEST_CASE("herald price --commit: a refused commit prints no discounted total", "[cli][price]") {
+  TempDir dir;
+  // Two tents: free shipping takes one as its condition, WELCOME5 the other.
+  const std::string basket = R"({"currency": "USD", "customer_id": "c-7", "order_id": "ORDER",
+    "items": [{"id": "t", "product_id": "tent", "category": "camping", "unit_price_minor": 6400, "quantity": 2}],
+    "shipping_minor": 799})";
+  auto order = [&](const std::string& id) {
+    std::string path = dir.path + "/" + id + ".json";
+    std::string text = basket;
+    text.replace(text.find("ORDER"), 5, id);
+    WriteText(path, text);
+    return path;
+  };
+  const std::string store = "sqlite:" + dir.path + "/coupons.db";
+  std::vector<std::string> common = {"price", "--catalog", kCatalog, "--coupon", "WELCOME5", "--store", store,
+                                     "--commit", "--at", "2026-06-01T12:00:00Z", "--basket"};
+  auto args = [&](const std::string& basket_path, bool json) {
+    std::vector<std::string> a = common;
+    a.push_back(basket_path);
+    if (json) a.push_back("--json");
+    return a;
+  };
+  Run first = Herald(args(order("order-1"), false));
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out.find("welcome-coupon") != std::string::npos);
+  CHECK(first.out.find("total 123.00 USD") != std::string::npos);
+  CHECK(first.out.find("committed 1 coupon code(s)") != std::string::npos);
+  // The same customer again: WELCOME5 allows one use per customer.
+  Run second = Herald(args(order("order-2"), false));
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("commit refused, nothing redeemed") != std::string::npos);
+  CHECK(second.out.find("total") == std::string::npos);
+  CHECK(second.out.empty());
+  Run json = Herald(args(order("order-3"), true));
+  CHECK(json.exit_code == 1);
+  nlohmann::json doc = nlohmann::json::parse(json.out);
+  CHECK(doc.contains("error"));
+  CHECK_FALSE(doc.contains("total_minor"));
+  // --commit without a store is a usage error, before any pricing.
+  Run no_store = Herald({"price", "--catalog", kCatalog, "--basket", order("order-4"), "--commit"});
+  CHECK(no_store.exit_code == 2);
+  CHECK(no_store.out.empty());
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("the README links every page of docs/", "[cli][docs]") {
+  const std::string readme = ReadText(std::string(HERALD_SOURCE_DIR) + "/README.md");
+  int pages = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(HERALD_SOURCE_DIR) + "/docs")) {
+    if (entry.path().extension() != ".md") continue;
+    ++pages;
+    const std::string link = "](docs/" + entry.path().filename().string() + ")";
+    INFO("README.md has no link to docs/" << entry.path().filename().string());
+    CHECK(readme.find(link) != std::string::npos);
+  }
+  CHECK(pages >= 12);
+}
+
+TEST_CASE("the docs' commands run on the files in examples/", "[cli][docs]") {
+  const std::string examples = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/";
+  // docs/discounts.md
+  Run price = Herald({"price", "--catalog", kCatalog, "--basket", examples + "basket.json", "--profile",
+                      "premier=true", "--clicked", "fabrikam-10", "--coupon", "WELCOME5", "--at",
+                      "2026-06-01T18:30:00-07:00"});
+  INFO(price.err);
+  CHECK(price.exit_code == 0);
+  CHECK(price.out.find("premier-30") != std::string::npos);
+  // docs/conversions.md: capture the example response, then export it with the example jobs file.
+  TempDir dir;
+  const std::string store = dir.path + "/site.db";
+  Run capture = Herald({"capture", "--store", store, "--catalog", kCatalog, "--record",
+                        ReadText(examples + "response.json")});
+  INFO(capture.err);
+  REQUIRE(capture.exit_code == 0);
+  CHECK(nlohmann::json::parse(capture.out)["outcome"] == "OUTCOME_ACCEPTED");  // written "accepted"
+  std::filesystem::copy_file(examples + "exports.textproto", dir.path + "/exports.textproto");
+  Run exported = Herald({"export", "--destination", "conversions-file", "--store", store, "--catalog", kCatalog,
+                         "--jobs", dir.path + "/exports.textproto", "--once", "--json"});
+  INFO(exported.err);
+  CHECK(exported.exit_code == 0);
+  const std::string lines = ReadText(dir.path + "/conversions.jsonl");
+  CHECK(lines.find("\"order_id\":\"order-1001\"") != std::string::npos);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "commands.h"
+#include "core/proto_io.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/catalog.h"
 #include "herald/conversion.h"
@@ -39,8 +40,8 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
   if (a.store.empty()) return Fail("--store is required", 2);
   v1::InteractionRecord r;
   if (!a.record_json.empty()) {
-    auto st = google::protobuf::util::JsonStringToMessage(a.record_json, &r);
-    if (!st.ok()) return Fail(std::string("--record: ") + std::string(st.message().data(), st.message().size()));
+    // ParseJsonProto takes every enum spelling ("accepted", OUTCOME_ACCEPTED).
+    if (absl::Status st = ParseJsonProto(a.record_json, "--record", &r); !st.ok()) return Fail(std::string(st.message()));
   } else {
     auto* s = r.mutable_subject();
     s->set_customer_id(a.customer_id);

@@ -5,6 +5,9 @@
 
 #include "absl/time/clock.h"
 #include "commands.h"
+#include "core/proto_io.h"
+#include "core/strings.h"
+#include "json_output.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
@@ -22,6 +25,10 @@ struct PriceArgs {
 };
 
 int Run(const PriceArgs& a, CommandEnv& env) {
+  if (a.commit && a.store.empty()) {
+    return ReportError("price", absl::InvalidArgumentError("--commit needs --store (where redemptions are kept)"),
+                       a.json, 2);
+  }
   auto catalog = LoadCatalog(a.catalog);
   if (!catalog.ok()) {
     std::cerr << catalog.status().message() << "\n";
@@ -35,9 +42,9 @@ int Run(const PriceArgs& a, CommandEnv& env) {
   std::stringstream text;
   text << in.rdbuf();
   v1::Basket basket;
-  google::protobuf::util::JsonParseOptions jo;
-  if (auto s = google::protobuf::util::JsonStringToMessage(text.str(), &basket, jo); !s.ok()) {
-    std::cerr << "herald price: " << a.basket << ": not a herald.v1.Basket in JSON: " << s.message() << "\n";
+  // ParseJsonProto takes every enum spelling and names the file.
+  if (absl::Status s = ParseJsonProto(text.str(), a.basket, &basket); !s.ok()) {
+    std::cerr << "herald price: not a herald.v1.Basket in JSON: " << s.message() << "\n";
     return 1;
   }
   auto user = ParseProfileAssignments(*catalog, "user", a.profile);
@@ -86,22 +93,20 @@ int Run(const PriceArgs& a, CommandEnv& env) {
     std::cerr << "herald price: " << priced.status().message() << "\n";
     return 1;
   }
-  if (a.json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions po;
-    po.add_whitespace = true;
-    po.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(*priced, &out, po);
-    std::cout << out;
-  } else {
-    std::cout << FormatPricedBasket(*priced, options.explain);
-  }
+  // A commit is checked before anything is printed: a refused commit (a
+  // coupon over its limit, an order already recorded) must not leave a
+  // discounted total on the screen as if it had been granted.
   if (a.commit) {
     if (absl::Status s = (*pricer)->Commit(basket, *priced); !s.ok()) {
-      std::cerr << "herald price: commit: " << s.message() << "\n";
-      return 1;
+      return ReportError("price", absl::Status(s.code(), Cat("commit refused, nothing redeemed: ", s.message())),
+                         a.json);
     }
-    if (!a.json) std::cout << "committed " << priced->coupons_size() << " coupon code(s)\n";
+  }
+  if (a.json) {
+    PrintJson(ProtoToJson(*priced));
+  } else {
+    std::cout << FormatPricedBasket(*priced, options.explain);
+    if (a.commit) std::cout << "committed " << priced->coupons_size() << " coupon code(s)\n";
   }
   return 0;
 }
