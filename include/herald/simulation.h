@@ -28,7 +28,11 @@
 //
 // Lifetime: RunSimulation owns everything it creates; the store, Maildir
 // and conversions file stay in `out_dir` for inspection (`herald report`
-// reads the store). Files of an earlier simulation in `out_dir` are replaced.
+// reads the store). `out_dir`/.herald-simulation lists what a simulation
+// wrote; a later one replaces only outputs that marker lists and fails
+// (FailedPrecondition, naming the path) when another file is in the way. It
+// never touches herald.db with a `store_uri`, maildir without `send_mail`,
+// conversions.jsonl and *.members without `export_conversions`.
 // Thread-safety: RunSimulation is reentrant for distinct out_dirs; the
 // progress callback runs on the calling thread.
 #ifndef HERALD_SIMULATION_H_

@@ -4,6 +4,7 @@
 
 #include "absl/random/random.h"
 #include "absl/time/clock.h"
+#include "core/input_check.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
 #include "herald/spelling.h"
@@ -90,6 +91,9 @@ std::string ConversionAudienceName(const v1::ConversionAction& action) {
 }
 
 absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOptions& options) {
+  // Every field is stored, exported and printed as JSON: first, each string
+  // must be UTF-8 (the messages below quote some).
+  if (absl::Status s = CheckStringsAreUtf8(r, "CaptureResponse"); !s.ok()) return s;
   if (r.sequence() != 0) return Bad("sequence", "is assigned by the store; leave it 0");
   if (!r.interaction_id().empty()) {
     if (r.interaction_id().size() > 128) return Bad("interaction_id", "longer than 128 characters");
@@ -141,6 +145,7 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
   if (r.has_value()) {
     const v1::Money& m = r.value();
     if (m.minor_units() < 0) return Bad("value", "must not be negative");
+    if (m.minor_units() > kMaxMinorUnits) return Bad("value", Cat("must be at most ", kMaxMinorUnits, " minor units"));
     if (!m.currency().empty() || m.minor_units() != 0) {
       const std::string& c = m.currency();
       if (c.size() != 3 || !std::isupper(static_cast<unsigned char>(c[0])) ||

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "core/catalog_schemas.h"
 #include "core/catalog_validate.h"
+#include "core/input_check.h"
 #include "core/proto_io.h"
 
 namespace herald {
@@ -89,8 +90,18 @@ absl::StatusOr<v1::Catalog> ParseCatalog(std::string_view text, std::string_view
                                          const CatalogLoadOptions& options) {
   v1::Catalog catalog;
   google::protobuf::TextFormat::ParseInfoTree locations;
-  absl::Status parsed = json ? ParseJsonProto(text, source, &catalog)
-                             : ParseTextProto(text, source, &catalog, &locations);
+  // JSON text is checked as a whole first, for a line and column; strings
+  // built from escapes are caught by the validator's walk over every field.
+  absl::Status parsed = json ? CheckTextIsUtf8(text, source) : absl::OkStatus();
+  if (parsed.ok()) {
+    parsed = json ? ParseJsonProto(text, source, &catalog)
+                  : ParseTextProto(text, source, &catalog, &locations);
+  }
+  if (parsed.ok() && catalog.ByteSizeLong() == 0) {
+    // An empty file (or one of comments only) is a mistake, never a catalog.
+    parsed = absl::InvalidArgumentError(
+        Cat(source, ": the catalog is empty (no name, customers, campaigns or reference tables)"));
+  }
   if (!parsed.ok()) {
     if (issues != nullptr) {
       // Parse errors are already "source:line:col: message" lines.

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/catalog_schemas.h"
+#include "core/input_check.h"
 #include "core/time_util.h"
 #include "herald/expr.h"
 
@@ -98,9 +99,10 @@ class Validator {
  public:
   Validator(const v1::Catalog& catalog, std::string_view source,
             const TextFormat::ParseInfoTree* tree, const CatalogLoadOptions& options)
-      : catalog_(catalog), source_(source), root_("", tree, 0), options_(options) {}
+      : catalog_(catalog), source_(source), root_tree_(tree), root_("", tree, 0), options_(options) {}
 
   std::vector<CatalogIssue> Run() {
+    CheckStrings();
     CheckTop();
     CheckReferenceTables();
     CheckAttributes();
@@ -113,11 +115,31 @@ class Validator {
   }
 
  private:
+  // Paths and messages quote catalog strings: a string that is not UTF-8
+  // (reported by CheckStrings) is escaped so that every issue prints as JSON.
   void Report(const Where& where, const Message& msg, std::string_view field,
               std::string message, int index = -1) {
-    issues_.push_back(
-        CatalogIssue{std::string(source_), where.LineOf(msg, field, index), where.path(),
-                     std::move(message)});
+    issues_.push_back(CatalogIssue{std::string(source_), where.LineOf(msg, field, index),
+                                   EscapeInvalidUtf8(where.path()),
+                                   EscapeInvalidUtf8(message)});
+  }
+
+  // Every string of the catalog must be UTF-8: ids and names are printed as
+  // JSON by the CLI and the servers, and compared with request strings.
+  void CheckStrings() {
+    for (const InvalidString& bad : FindInvalidStrings(catalog_, root_tree_)) {
+      issues_.push_back(CatalogIssue{std::string(source_), bad.line, "", bad.Message()});
+    }
+  }
+
+  // A number above `max` would overflow the arithmetic done on it later.
+  template <typename T>
+  void CheckAtMost(const Where& where, const Message& msg, std::string_view field, T value, T max) {
+    if (value > max) {
+      // Limits are whole numbers: print 1000000, not 1e+06.
+      Report(where, msg, field,
+             Cat(field, " must be at most ", static_cast<int64_t>(max), ", got ", value));
+    }
   }
 
   void CheckTop() {
@@ -246,6 +268,8 @@ class Validator {
         if (e.expression().empty()) Report(ew, e, "expression", "expression is required");
         if (e.boost() < 0 || !std::isfinite(e.boost())) {
           Report(ew, e, "boost", "boost must be a finite number >= 0");
+        } else {
+          CheckAtMost(ew, e, "boost", e.boost(), kMaxWeight);
         }
         if (e.action() != v1::TARGET_ACTION_TARGET &&
             e.action() != v1::TARGET_ACTION_UNSPECIFIED && e.boost() != 0) {
@@ -353,6 +377,7 @@ class Validator {
       if (c.quantity_ordered() < 0) {
         Report(where, c, "quantity_ordered", "quantity_ordered must be >= 0");
       }
+      CheckAtMost(where, c, "quantity_ordered", c.quantity_ordered(), kMaxGoal);
       bool campaign_level = c.goaling() == v1::GOALING_LEVEL_CAMPAIGN;
       int paid_ads = 0;
       for (int ii = 0; ii < c.items_size(); ++ii) {
@@ -404,12 +429,15 @@ class Validator {
     bool house = ad.type() == v1::AD_TYPE_HOUSE;
     if (!std::isfinite(ad.weight()) || ad.weight() < 0) {
       Report(where, ad, "weight", "weight must be a finite number >= 0");
+    } else if (ad.weight() > kMaxWeight) {
+      CheckAtMost(where, ad, "weight", ad.weight(), kMaxWeight);
     } else if (ad.weight() <= 0 && (house || campaign_level)) {
       Report(where, ad, "weight",
              house ? "weight must be positive (house ads are chosen by weight)"
                    : "weight must be positive (campaign-level goaling splits by weight)");
     }
     if (ad.quantity() < 0) Report(where, ad, "quantity", "quantity must be >= 0");
+    CheckAtMost(where, ad, "quantity", ad.quantity(), kMaxGoal);
     if (!house && !campaign_level && ad.quantity() <= 0) {
       Report(where, ad, "quantity", "a paid ad goaled at ad level needs quantity > 0");
     }
@@ -436,6 +464,7 @@ class Validator {
       Report(where, offer, "amount_minor",
              allow_zero ? "amount_minor must be >= 0" : "amount_minor must be positive");
     }
+    CheckAtMost(where, offer, "amount_minor", offer.amount_minor(), kMaxMinorUnits);
     if (!offer.currency().empty() && !IsCurrencyCode(offer.currency())) {
       Report(where, offer, "currency",
              Cat("currency \"", offer.currency(), "\" must be an ISO 4217 code"));
@@ -476,6 +505,8 @@ class Validator {
     const auto& cond = d.condition();
     Where cw = where.Child(d, "condition", -1, "");
     if (cond.min_quantity() < 0) Report(cw, cond, "min_quantity", "min_quantity must be >= 0");
+    CheckAtMost(cw, cond, "min_quantity", cond.min_quantity(), kMaxQuantity);
+    CheckAtMost(cw, cond, "min_value_minor", cond.min_value_minor(), kMaxMinorUnits);
     if (cond.basis() == v1::CONDITION_BASIS_VALUE && cond.min_value_minor() <= 0) {
       Report(cw, cond, "min_value_minor", "a VALUE condition needs min_value_minor > 0");
     }
@@ -485,6 +516,8 @@ class Validator {
     if (d.award().max_units() < 0) {
       Report(where.Child(d, "award", -1, ""), d.award(), "max_units", "max_units must be >= 0");
     }
+    CheckAtMost(where.Child(d, "award", -1, ""), d.award(), "max_units", d.award().max_units(),
+                kMaxQuantity);
     if (d.basket_limit() < 0) Report(where, d, "basket_limit", "basket_limit must be >= 0");
     if (d.exposure_limit() < 0) Report(where, d, "exposure_limit", "exposure_limit must be >= 0");
     if (d.coupon_limits().max_uses() < 0 || d.coupon_limits().max_uses_per_customer() < 0) {
@@ -536,6 +569,7 @@ class Validator {
     if (m.messages_per_hour() < 0) {
       Report(where, m, "messages_per_hour", "messages_per_hour must be >= 0");
     }
+    CheckAtMost(where, m, "messages_per_hour", m.messages_per_hour(), kMaxQuantity);
     if (m.max_error_percent() < 0 || m.max_error_percent() > 100) {
       Report(where, m, "max_error_percent", "max_error_percent must be within 0..100");
     }
@@ -631,6 +665,7 @@ class Validator {
   bool attributes_ok_ = true;
   const v1::Catalog& catalog_;
   std::string_view source_;
+  const TextFormat::ParseInfoTree* root_tree_;
   Where root_;
   CatalogLoadOptions options_;
   absl::TimeZone zone_ = absl::UTCTimeZone();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/catalog_schemas.h"
+#include "core/input_check.h"
 #include "core/time_util.h"
 #include "csf/target_groups.h"
 #include "herald/campaign_cache.h"
@@ -240,6 +241,13 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
       double total_weight = 0;
       for (const auto& item : campaign.items()) {
         if (item.has_ad() && item.ad().type() != v1::AD_TYPE_HOUSE) total_weight += item.ad().weight();
+      }
+      // Validation bounds both (kMaxWeight, kMaxGoal); a catalog built in
+      // code that skipped it must still not turn an overflow into a goal.
+      if (!std::isfinite(total_weight) || campaign.quantity_ordered() > kMaxGoal) {
+        return absl::InvalidArgumentError(
+            Cat("campaign \"", campaign.id(), "\": weights and quantity_ordered must be validated (weight <= ",
+                static_cast<int64_t>(kMaxWeight), ", quantity_ordered <= ", kMaxGoal, ")"));
       }
       if (total_weight > 0) {
         std::vector<std::pair<double, int>> remainders;

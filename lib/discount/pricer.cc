@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/catalog_schemas.h"
+#include "core/input_check.h"
 #include "discount/work.h"
 #include "expr/parser.h"
 #include "herald/campaign_cache.h"
@@ -459,6 +460,9 @@ class BasketPricerImpl final : public BasketPricer {
 
   absl::Status Validate(const PreparedDiscounts& prepared, const v1::Basket& basket,
                         std::string_view currency, int currency_digits, BasketWork* work) const {
+    // Every id, code and property is printed in the result and its JSON:
+    // first of all, each must be UTF-8 (the errors below quote some).
+    if (absl::Status s = CheckBasketStrings(basket); !s.ok()) return s;
     if (currency_digits < 0) {
       return absl::InvalidArgumentError(
           Cat("basket: currency \"", currency, "\" is not an ISO 4217 code"));
@@ -469,6 +473,10 @@ class BasketPricerImpl final : public BasketPricer {
     }
     if (basket.shipping_minor() < 0) {
       return absl::InvalidArgumentError(Cat("basket: shipping_minor must be >= 0, got ", basket.shipping_minor()));
+    }
+    if (basket.shipping_minor() > kMaxMinorUnits) {  // the total adds it: keep it inside int64
+      return absl::InvalidArgumentError(
+          Cat("basket: shipping_minor must be at most ", kMaxMinorUnits, ", got ", basket.shipping_minor()));
     }
     int64_t units = 0;
     __int128 subtotal = 0;
@@ -485,6 +493,10 @@ class BasketPricerImpl final : public BasketPricer {
       if (item.unit_price_minor() < 0) {
         return absl::InvalidArgumentError(
             Cat("basket: ", where(), ": unit_price_minor must be >= 0, got ", item.unit_price_minor()));
+      }
+      if (item.unit_price_minor() > kMaxMinorUnits) {
+        return absl::InvalidArgumentError(Cat("basket: ", where(), ": unit_price_minor must be at most ",
+                                              kMaxMinorUnits, ", got ", item.unit_price_minor()));
       }
       if (item.quantity() < 0) {
         return absl::InvalidArgumentError(Cat("basket: ", where(), ": quantity must be >= 0, got ", item.quantity()));

@@ -656,7 +656,7 @@ std::string MailReport::ToJson() const {
   j["duration_seconds"] = absl::ToDoubleSeconds(duration);
   j["rate"] = rate;
   j["transport"] = transport;
-  return j.dump(2);
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace herald

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/input_check.h"
 #include "core/strings.h"
 #include "herald/mail.h"
 #include "mail/mime_codec.h"
@@ -195,6 +196,9 @@ int RecipientTable::ColumnIndex(std::string_view name) const {
 absl::StatusOr<RecipientTable> ParseRecipientCsv(std::string_view text, std::string_view source,
                                                  std::string_view email_column,
                                                  std::string_view id_column, char delimiter) {
+  // Every field may be printed in a header, a body or a JSON report: the
+  // whole file must be UTF-8, reported at its line and column.
+  if (absl::Status s = CheckTextIsUtf8(text, source); !s.ok()) return s;
   RecipientTable table;
   std::vector<std::string> row;
   std::string field;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -186,19 +187,88 @@ absl::Status Validate(const SimulationOptions& o) {
   return absl::OkStatus();
 }
 
-// Removes what an earlier simulation left in `dir`.
-absl::Status PrepareOutDir(const std::string& dir) {
+// The marker a simulation leaves in its out_dir: the names of the outputs it
+// wrote, one a line ("*.members" for the export's audience files). A later
+// simulation replaces only what a marker lists; anything else in the way is
+// someone else's file and is never deleted.
+constexpr char kOutMarker[] = ".herald-simulation";
+
+std::vector<std::string> PlannedOutputs(const SimulationOptions& o) {
+  std::vector<std::string> out;
+  if (o.store_uri.empty()) out.insert(out.end(), {"herald.db", "herald.db-wal", "herald.db-shm"});
+  if (o.export_conversions) out.insert(out.end(), {"conversions.jsonl", "*.members"});
+  if (o.send_mail) out.push_back("maildir");
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadOutMarker(const std::filesystem::path& marker) {
+  std::error_code ec;
+  if (!std::filesystem::exists(marker, ec)) return std::vector<std::string>{};
+  std::ifstream in(marker);
+  if (!in) return absl::PermissionDeniedError(Cat("simulation: cannot read ", marker.string()));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line[0] != '#') names.push_back(line);
+  }
+  return names;
+}
+
+// The existing paths in `dir` that output `name` ("*.members": a pattern) would replace.
+std::vector<std::filesystem::path> ExistingOutputs(const std::filesystem::path& dir, const std::string& name) {
   namespace fs = std::filesystem;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  if (name == "*.members") {
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().extension() == ".members") found.push_back(it->path());
+    }
+  } else if (fs::symlink_status(dir / name, ec).type() != fs::file_type::not_found && !ec) {
+    found.push_back(dir / name);
+  }
+  return found;
+}
+
+// Makes `o.out_dir` ready: replaces the outputs this run writes when a
+// previous simulation's marker lists them, refuses when an unmarked file is
+// in the way, leaves everything else alone (a memory store never touches
+// herald.db, --no-mail never touches maildir), then marks what it will write.
+absl::Status PrepareOutDir(const SimulationOptions& o) {
+  namespace fs = std::filesystem;
+  const fs::path dir(o.out_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return absl::InvalidArgumentError(Cat("simulation: cannot create ", dir, ": ", ec.message()));
-  for (const char* name : {"herald.db", "herald.db-wal", "herald.db-shm", "conversions.jsonl"}) {
-    fs::remove(fs::path(dir) / name, ec);
+  if (ec) return absl::InvalidArgumentError(Cat("simulation: cannot create ", o.out_dir, ": ", ec.message()));
+  const fs::path marker = dir / kOutMarker;
+  auto marked = ReadOutMarker(marker);
+  if (!marked.ok()) return marked.status();
+  const std::vector<std::string> planned = PlannedOutputs(o);
+  for (const std::string& name : planned) {
+    const bool ours = std::find(marked->begin(), marked->end(), name) != marked->end();
+    for (const fs::path& path : ExistingOutputs(dir, name)) {
+      if (!ours) {
+        return absl::FailedPreconditionError(
+            Cat("simulation: ", path.string(), " exists and was not written by a simulation (",
+                marker.string(), " does not list it); move it away or choose another out_dir"));
+      }
+    }
   }
-  fs::remove_all(fs::path(dir) / "maildir", ec);
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".members") fs::remove(it->path(), ec);
+  for (const std::string& name : planned) {
+    if (std::find(marked->begin(), marked->end(), name) == marked->end()) continue;
+    for (const fs::path& path : ExistingOutputs(dir, name)) {
+      fs::remove_all(path, ec);
+      if (ec) return absl::InternalError(Cat("simulation: cannot replace ", path.string(), ": ", ec.message()));
+    }
   }
+  // The marker keeps earlier outputs this run leaves alone: they are still ours.
+  std::vector<std::string> names = *marked;
+  for (const std::string& name : planned) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::ofstream out(marker, std::ios::trunc);
+  out << "# written by herald simulate: the outputs below are replaced by the next simulation in this directory\n";
+  for (const std::string& name : names) out << name << "\n";
+  out.close();
+  if (!out) return absl::PermissionDeniedError(Cat("simulation: cannot write ", marker.string()));
   return absl::OkStatus();
 }
 
@@ -290,7 +360,7 @@ absl::Status Simulation::Setup() {
                   catalog_.time_zone().empty() ? "UTC" : catalog_.time_zone(), ")");
   r_.page_views = o_.page_views;
 
-  if (absl::Status s = PrepareOutDir(o_.out_dir); !s.ok()) return s;
+  if (absl::Status s = PrepareOutDir(o_); !s.ok()) return s;
   // A throwaway store: commits reach the OS, fsync at checkpoints (a crash of
   // the machine may lose the tail of a simulation, nothing else).
   v1::SqliteStoreConfig store_config;

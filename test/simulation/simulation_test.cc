@@ -11,6 +11,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "absl/status/status.h"
 #include "herald/simulation.h"
 #include "nlohmann/json.hpp"
 
@@ -280,6 +281,52 @@ TEST_CASE("A relative out directory holds the store and the conversions and the 
   CHECK(fs::is_directory(fs::path(root) / "build/simulation/maildir"));
   CHECK(!fs::exists(fs::path(root) / "build/simulation/build"));
   (void)std::system(("rm -rf " + root).c_str());
+}
+
+// Issue 15, item 8: a simulation never deletes what it did not write.
+TEST_CASE("simulate replaces only what a previous simulation wrote and never touches unused outputs",
+          "[simulation]") {
+  namespace fs = std::filesystem;
+  const std::string dir = TempDir();
+  const fs::path db = fs::path(dir) / "herald.db", maildir = fs::path(dir) / "maildir";
+  std::ofstream(db) << "someone else's database";
+  fs::create_directories(maildir / "cur");
+  std::ofstream(maildir / "cur" / "letter") << "someone else's mail";
+
+  // A memory store without mail or export writes none of them: both stay.
+  SimulationOptions o = Small(dir);
+  o.page_views = 2'000;
+  o.store_uri = "memory";
+  o.send_mail = false;
+  o.export_conversions = false;
+  auto report = RunSimulation(o);
+  INFO((report.ok() ? std::string() : std::string(report.status().message())));
+  REQUIRE(report.ok());
+  CHECK(ReadFile(db.string()) == "someone else's database");
+  CHECK(ReadFile((maildir / "cur" / "letter").string()) == "someone else's mail");
+
+  // The default store would replace herald.db: refused, naming the file, nothing deleted.
+  o.store_uri.clear();
+  report = RunSimulation(o);
+  REQUIRE_FALSE(report.ok());
+  CHECK(absl::IsFailedPrecondition(report.status()));
+  CHECK(std::string(report.status().message()).find(db.string() + " exists and was not written by a simulation") !=
+        std::string::npos);
+  CHECK(ReadFile(db.string()) == "someone else's database");
+
+  // Once the foreign files are gone, a simulation's own outputs are replaced run after run.
+  fs::remove(db);
+  fs::remove_all(maildir);
+  o = Small(dir);
+  o.page_views = 2'000;
+  REQUIRE(RunSimulation(o).ok());
+  REQUIRE(fs::is_regular_file(db));
+  REQUIRE(fs::is_directory(maildir));
+  auto second = RunSimulation(o);
+  INFO((second.ok() ? std::string() : std::string(second.status().message())));
+  CHECK(second.ok());
+  CHECK(ReadFile((fs::path(dir) / ".herald-simulation").string()).find("herald.db\n") != std::string::npos);
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

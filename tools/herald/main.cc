@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "commands.h"
+#include "core/input_check.h"
 #include "herald/builtins.h"
 #include "herald/plugin.h"
 #include "herald/store_postgres.h"
@@ -17,6 +18,16 @@ int main(int argc, char** argv) {
   // it on); a release build does not pay for it on every lock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
+  // Every argument is text that Herald may store, compare with catalog ids
+  // or print as JSON: one that is not UTF-8 is refused here, once for all
+  // commands, naming the option it belongs to.
+  for (int i = 1; i < argc; ++i) {
+    if (herald::IsValidUtf8(argv[i])) continue;
+    std::string option = i > 1 && argv[i - 1][0] == '-' ? std::string(argv[i - 1]) : "argument";
+    std::cerr << "herald: " << option << " \"" << herald::EscapeInvalidUtf8(argv[i])
+              << "\" is not valid UTF-8 (argument " << i << ")\n";
+    return 2;
+  }
   CLI::App app{"herald: campaigns for storefronts (ads, discounts, direct mail, conversions)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "herald 0.1.0");
@@ -67,6 +78,11 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::cerr << ExplainParseError(app, e, args) << "\nRun with --help for more information.\n";
     return 2;
+  } catch (const std::exception& e) {
+    // The commands return errors as statuses; this is the last guard so
+    // that a missed exception is an error message, never an abort.
+    std::cerr << "herald: internal error: " << herald::EscapeInvalidUtf8(e.what()) << "\n";
+    return 1;
   }
   return env.exit_code;
 }

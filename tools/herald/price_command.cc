@@ -8,6 +8,7 @@
 #include "core/proto_io.h"
 #include "core/strings.h"
 #include "json_output.h"
+#include "core/input_check.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
@@ -41,6 +42,10 @@ int Run(const PriceArgs& a, CommandEnv& env) {
   }
   std::stringstream text;
   text << in.rdbuf();
+  if (absl::Status s = CheckTextIsUtf8(text.str(), a.basket); !s.ok()) {
+    std::cerr << "herald price: " << s.message() << "\n";
+    return 1;
+  }
   v1::Basket basket;
   // ParseJsonProto takes every enum spelling and names the file.
   if (absl::Status s = ParseJsonProto(text.str(), a.basket, &basket); !s.ok()) {

@@ -96,7 +96,7 @@ int Run(const SelectArgs& a, CommandEnv& env) {
                                        {"score", w.score}, {"click_url", w.click_url},
                                        {"html", w.html}});
       }
-      if (a.trace) decision["trace"] = nlohmann::json::parse(result->trace.ToJson());
+      if (a.trace) decision["trace"] = nlohmann::json::parse(result->trace.ToJson(), nullptr, false);
       out.push_back(std::move(decision));
       continue;
     }
@@ -109,7 +109,7 @@ int Run(const SelectArgs& a, CommandEnv& env) {
     }
     if (a.trace) std::cout << "trace:\n" << result->trace.ToText();
   }
-  if (a.json) std::cout << (a.repeat == 1 ? out[0] : out).dump(2) << "\n";
+  if (a.json) std::cout << (a.repeat == 1 ? out[0] : out).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   if (absl::Status s = (*selector)->Flush(); !s.ok()) {
     std::cerr << "herald select: recording failed: " << s.message() << "\n";
     return 1;

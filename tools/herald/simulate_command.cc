@@ -63,7 +63,7 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
       "simulate", "run a storefront on synthetic traffic (ads, clicks, baskets, capture, export, mail), then report");
   cmd->add_option("--catalog", a->options.catalog_path, "catalog file")->required();
   cmd->add_option("--out", a->options.out_dir,
-                  "directory for the SQLite store, Maildir and conversions file (earlier ones replaced)")
+                  "directory for the SQLite store, Maildir and conversions file (only a previous simulation's outputs are replaced)")
       ->capture_default_str();
   cmd->add_option("--store", a->options.store_uri,
                   "store URI instead of DIR/herald.db: memory, sqlite:PATH, postgresql://...");
