@@ -216,9 +216,15 @@ struct PreparedAttachment {
 
 // Reads `attachment.path` (relative to `base_dir`) and encodes it: base64 in
 // 76-character lines, Content-Type guessed from the name when empty, the file
-// name in RFC 2231 form when it is not ASCII.
+// name in RFC 2231 form when it is not ASCII. The file must resolve
+// (symlinks included) inside `base_dir` (the current directory when empty)
+// or one of `allowed_dirs`: PermissionDenied otherwise, so that a catalog
+// cannot mail out /etc/shadow or ~/.ssh. The file name shown to recipients
+// (`filename`, else the path's last component) is sanitized: no path, no
+// control characters or bidirectional overrides, no leading dot.
 absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attachment,
-                                                     const std::string& base_dir);
+                                                     const std::string& base_dir,
+                                                     std::span<const std::string> allowed_dirs = {});
 
 // What one message says. Strings are UTF-8 and borrowed for the Compose call.
 struct MessageContent {
@@ -327,6 +333,8 @@ struct MailJobSpec {
   std::string item_id;                // the campaign item (unsubscribe tokens name it)
   v1::DirectMail mail;                // the item's settings
   std::string base_dir;               // relative paths in `mail` resolve against it
+  std::vector<std::string> allowed_dirs;  // attachments and the message file are read only from
+                                      // inside base_dir (symlinks resolved) and these folders
   std::string site_opt_out_list;      // Catalog.site_opt_out_list (a file); empty = none
   std::vector<std::string> test_to;   // non-empty: a test send to these addresses, with the
                                       // first recipient's data; no opt-out, no ledger

@@ -293,7 +293,8 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
     }
     case v1::MessageSource::kFile: {
       std::string path = Resolve(spec.base_dir, mail.message().file());
-      auto body = ReadFile(path, "message file");
+      auto body = mail::ReadConfinedFile(Cat(what, ": message file"), mail.message().file(), spec.base_dir,
+                                         spec.allowed_dirs);
       if (!body.ok()) return body.status();
       r.file_body = std::move(*body);
       std::string_view p = path;
@@ -317,7 +318,7 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
     return absl::InvalidArgumentError(Cat(what, ": format MHTML needs an HTML body"));
   }
   for (const auto& a : mail.attachments()) {
-    auto prepared = PrepareAttachment(a, spec.base_dir);
+    auto prepared = PrepareAttachment(a, spec.base_dir, spec.allowed_dirs);
     if (!prepared.ok()) return absl::Status(prepared.status().code(), Cat(what, ": ", prepared.status().message()));
     r.attachments.push_back(std::move(*prepared));
   }

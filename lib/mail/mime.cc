@@ -9,7 +9,11 @@
 // quoted-printable (every '=' is encoded) nor base64 output can contain, so
 // they cannot collide with any encoded content.
 #include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -20,6 +24,7 @@
 #include "core/strings.h"
 #include "herald/mail.h"
 #include "mail/mime_codec.h"
+#include "mail/runtime.h"
 
 namespace herald {
 
@@ -89,21 +94,125 @@ std::string GuessContentType(std::string_view filename) {
 
 // ---------------------------------------------------------------- attachments
 
-absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attachment,
-                                                     const std::string& base_dir) {
-  if (attachment.path().empty()) return absl::InvalidArgumentError("attachment: path is empty");
-  std::string path = attachment.path();
-  if (path[0] != '/' && !base_dir.empty()) path = Cat(base_dir, "/", path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(Cat("attachment \"", path, "\": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string data = buffer.str();
-  std::string filename = attachment.filename();
-  if (filename.empty()) {
-    size_t slash = attachment.path().rfind('/');
-    filename = slash == std::string::npos ? attachment.path() : attachment.path().substr(slash + 1);
+namespace {
+
+std::string RealPath(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return {};
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+bool Inside(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/';
+}
+
+}  // namespace
+
+namespace mail {
+
+absl::StatusOr<std::string> ReadConfinedFile(std::string_view what, const std::string& path,
+                                             const std::string& base_dir,
+                                             std::span<const std::string> allowed_dirs) {
+  if (path.empty()) return absl::InvalidArgumentError(Cat(what, ": path is empty"));
+  std::string full = path[0] != '/' && !base_dir.empty() ? Cat(base_dir, "/", path) : path;
+  int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(Cat(what, " \"", full, "\": cannot open: ", std::strerror(errno)));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  // The file actually opened, every symlink resolved: checked after open, so
+  // that a link swapped in between cannot slip past the check.
+  char link[PATH_MAX + 1];
+  ssize_t n = ::readlink(Cat("/proc/self/fd/", fd).c_str(), link, PATH_MAX);
+  std::string real = n > 0 ? std::string(link, size_t(n)) : RealPath(full);
+  std::vector<std::string> roots;
+  roots.push_back(RealPath(base_dir.empty() ? "." : base_dir));
+  for (const std::string& dir : allowed_dirs) {
+    std::string root = RealPath(dir);
+    if (root.empty()) return absl::InvalidArgumentError(Cat("allowed directory \"", dir, "\": cannot resolve it"));
+    roots.push_back(std::move(root));
   }
+  bool allowed = false;
+  for (const std::string& root : roots) allowed = allowed || (!root.empty() && Inside(real, root));
+  if (!allowed) {
+    return absl::PermissionDeniedError(
+        Cat(what, " \"", path, "\" is \"", real, "\", outside the catalog's directory \"", roots[0],
+            "\": files sent with a message are read only from there unless a directory is allowed "
+            "explicitly (MailJobSpec::allowed_dirs, herald mail --allow-attachments-from DIR)"));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(Cat(what, " \"", full, "\": not a regular file"));
+  }
+  std::string data;
+  data.resize(size_t(st.st_size));
+  size_t done = 0;
+  while (true) {
+    if (done == data.size()) data.resize(data.size() + 65536);
+    ssize_t got = ::read(fd, data.data() + done, data.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return absl::UnavailableError(Cat(what, " \"", full, "\": read failed: ", std::strerror(errno)));
+    if (got == 0) break;
+    done += size_t(got);
+  }
+  data.resize(done);
+  return data;
+}
+
+std::string SanitizeFilename(std::string_view name) {
+  size_t cut = name.find_last_of("/\\");
+  if (cut != std::string_view::npos) name.remove_prefix(cut + 1);
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool valid = len > 0 && i + len <= name.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (p[i + k] & 0xC0) == 0x80;
+    if (!valid) {
+      out.push_back('_');
+      ++i;
+      continue;
+    }
+    std::string_view ch = name.substr(i, len);
+    bool control = (len == 1 && (c < 0x20 || c == 0x7F)) ||
+                   (len == 2 && c == 0xC2 && p[i + 1] < 0xA0);  // C1 controls
+    // Bidirectional overrides and isolates (U+202A-202E, U+2066-2069) can make
+    // "invoice\u202Efdp.exe" display as "invoiceexe.pdf".
+    bool bidi = len == 3 && c == 0xE2 &&
+                ((p[i + 1] == 0x80 && p[i + 2] >= 0xAA && p[i + 2] <= 0xAE) ||
+                 (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9));
+    if (control || bidi) {
+      out.push_back('_');
+    } else {
+      out.append(ch);
+    }
+    i += len;
+  }
+  // No hidden or relative names (".", "..", ".profile"), nothing that
+  // Windows would silently trim.
+  size_t start = out.find_first_not_of(". ");
+  out.erase(0, start == std::string::npos ? out.size() : start);
+  while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();
+  return out.empty() ? std::string("attachment") : out;
+}
+
+}  // namespace mail
+
+absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attachment,
+                                                     const std::string& base_dir,
+                                                     std::span<const std::string> allowed_dirs) {
+  auto read = mail::ReadConfinedFile("attachment", attachment.path(), base_dir, allowed_dirs);
+  if (!read.ok()) return read.status();
+  std::string data = std::move(*read);
+  std::string path = attachment.path();
+  // The name the recipient sees: given, or the path's; never a path itself.
+  std::string filename =
+      mail::SanitizeFilename(attachment.filename().empty() ? attachment.path() : attachment.filename());
   std::string content_type =
       attachment.content_type().empty() ? GuessContentType(filename) : attachment.content_type();
   for (const std::string* v : std::initializer_list<const std::string*>{&filename, &content_type, &attachment.content_id()}) {
@@ -113,6 +222,10 @@ absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attac
   }
   if (filename.size() > 255) {
     return absl::InvalidArgumentError(Cat("attachment \"", path, "\": file name longer than 255 bytes"));
+  }
+  // Header lines must stay within 998 octets (RFC 5322 2.1.1).
+  if (content_type.size() > 255 || attachment.content_id().size() > 255) {
+    return absl::InvalidArgumentError(Cat("attachment \"", path, "\": content_type and content_id must be at most 255 octets"));
   }
   for (char c : content_type) {
     if (c == ' ' || c == '"' || c == ';' || static_cast<unsigned char>(c) > 126) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,21 @@ class CompiledTemplate {
 absl::Status ResolveRecipientColumns(RecipientTable& table, std::string_view source,
                                      std::string_view email_column = "email",
                                      std::string_view id_column = "id");
+
+// Reads a file whose content goes out with messages (an attachment, a
+// message file): `path` (relative to `base_dir`) must resolve, symlinks
+// included, inside `base_dir` or one of `allowed_dirs`, checked on the file
+// actually opened; PermissionDenied names both paths otherwise. Only
+// regular files. Errors start with `what`.
+absl::StatusOr<std::string> ReadConfinedFile(std::string_view what, const std::string& path,
+                                             const std::string& base_dir,
+                                             std::span<const std::string> allowed_dirs);
+
+// The file name a recipient sees: the last path component only, control
+// characters, bidirectional overrides and invalid UTF-8 replaced by '_',
+// leading dots and spaces and trailing dots and spaces removed; "attachment"
+// when nothing is left. (Non-ASCII goes out as RFC 2231, AppendMimeParameter.)
+std::string SanitizeFilename(std::string_view name);
 
 // Per-worker scratch: composer and buffers reused across batches.
 struct WorkerScratch {

@@ -13,6 +13,7 @@
 #include "herald/model/mail_config.pb.h"
 #include "herald/store.h"
 #include "mail/mime_codec.h"
+#include "mail/runtime.h"
 #include "mail_test_util.h"
 #include "nlohmann/json.hpp"
 
@@ -378,6 +379,135 @@ TEST_CASE("A job's messages to many recipients fold every header and keep the ca
     CHECK(parsed[i]["addresses"]["from"][0][0] == "Contoso \"Outdoor\"");
     CHECK(parsed[i]["headers"]["x-campaign"][0] == Repeat("winter-2026 ", 30) + "end");
     CHECK(g.subject == "First" + std::to_string(row) + ", " + Repeat("winter gear is here ", 19) + "winter gear is here");
+  }
+  RunCommand("rm -rf " + dir);
+}
+
+TEST_CASE("Attachments are read only from the catalog's directory, symlinks resolved", "[mail][attachments]") {
+  std::string root = MakeTempDir("herald-confine");
+  const std::string catalog = root + "/catalog", outside = root + "/outside";
+  RunCommand("mkdir -p " + catalog + "/sub " + outside);
+  WriteFile(catalog + "/brochure.pdf", "%PDF inside");
+  WriteFile(catalog + "/sub/price list.pdf", "%PDF sub");
+  WriteFile(outside + "/secret.txt", "the secret");
+  REQUIRE(symlink((outside + "/secret.txt").c_str(), (catalog + "/innocent.pdf").c_str()) == 0);
+  REQUIRE(symlink(outside.c_str(), (catalog + "/linked-dir").c_str()) == 0);
+  REQUIRE(symlink((catalog + "/brochure.pdf").c_str(), (catalog + "/alias.pdf").c_str()) == 0);
+  auto prepare = [&](const std::string& path, std::vector<std::string> allowed = {}) {
+    v1::Attachment a;
+    a.set_path(path);
+    return PrepareAttachment(a, catalog, allowed);
+  };
+  for (const std::string& ok : {std::string("brochure.pdf"), std::string("sub/price list.pdf"),
+                                std::string("alias.pdf"), catalog + "/brochure.pdf", std::string("sub/../brochure.pdf")}) {
+    INFO(ok);
+    CHECK(prepare(ok).ok());
+  }
+  for (const std::string& bad : {std::string("../outside/secret.txt"), outside + "/secret.txt",
+                                 std::string("innocent.pdf"), std::string("linked-dir/secret.txt"),
+                                 std::string("/etc/passwd")}) {
+    auto refused = prepare(bad);
+    INFO(bad << ": " << refused.status().message());
+    CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK_THAT(std::string(refused.status().message()),
+               Catch::Contains("outside the catalog's directory") && Catch::Contains(bad));
+  }
+  // An explicit allowance opens a folder (and only it).
+  CHECK(prepare("innocent.pdf", {outside}).ok());
+  CHECK(prepare("../outside/secret.txt", {outside}).ok());
+  CHECK(prepare("/etc/passwd", {outside}).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK_THAT(std::string(prepare("brochure.pdf", {root + "/missing"}).status().message()),
+             Catch::Contains("allowed directory \"" + root + "/missing\": cannot resolve it"));
+  // Only regular files.
+  CHECK_THAT(std::string(prepare("sub").status().message()), Catch::Contains("not a regular file"));
+  CHECK_THAT(std::string(prepare("/dev/zero", {"/dev"}).status().message()), Catch::Contains("not a regular file"));
+
+  // Through a job: attachments and the message file, named with the item.
+  Registry registry;
+  RegisterMailComponents(&registry);
+  std::unique_ptr<Store> store = NewMemoryStore();
+  CaptureTransport transport;
+  WriteFile(catalog + "/list.csv", "email\nann@example.org\n");
+  MailJobSpec spec;
+  spec.item_id = "newsletter";
+  spec.base_dir = catalog;
+  spec.mail.mutable_recipients()->set_csv_path("list.csv");
+  spec.mail.set_subject("Hi");
+  spec.mail.mutable_message()->set_file("../outside/secret.txt");
+  spec.mail.set_from("news@contoso.example.com");
+  MailerOptions options;
+  options.registry = &registry;
+  options.store = store.get();
+  options.transport = &transport;
+  auto job = MailJob::Create(spec, options);
+  CHECK(job.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK_THAT(std::string(job.status().message()), Catch::Contains("direct-mail item \"newsletter\": message file"));
+  WriteFile(catalog + "/body.txt", "Hello\n");
+  spec.mail.mutable_message()->set_file("body.txt");
+  spec.mail.add_attachments()->set_path("innocent.pdf");
+  job = MailJob::Create(spec, options);
+  CHECK(job.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK_THAT(std::string(job.status().message()), Catch::Contains("direct-mail item \"newsletter\": attachment \"innocent.pdf\""));
+  spec.allowed_dirs = {outside};
+  job = MailJob::Create(spec, options);
+  REQUIRE(job.ok());
+  REQUIRE((*job)->Run().ok());
+  REQUIRE(transport.sent().size() == 1);
+  RunCommand("rm -rf " + root);
+}
+
+TEST_CASE("Attachment file names are sanitized: no paths, controls, bidi overrides or hidden names",
+          "[mail][attachments]") {
+  struct Want {
+    std::string given, shown;
+  };
+  const std::vector<Want> wants = {
+      {"../../etc/passwd", "passwd"},
+      {"..\\..\\boot.ini", "boot.ini"},
+      {"C:\\Users\\x\\report.pdf", "report.pdf"},
+      {std::string("a\x01" "b\x7f" "c\r\n.pdf"), "a_b_c__.pdf"},
+      {"invoice\xE2\x80\xAE" "fdp.exe", "invoice_fdp.exe"},
+      {".bashrc", "bashrc"},
+      {"...", "attachment"},
+      {"report. ", "report"},
+      {"\xFF\xFEname.pdf", "__name.pdf"},
+      {"Prospekt f\xC3\xBCr Kunden \xE2\x80\x94 2026.pdf", "Prospekt f\xC3\xBCr Kunden \xE2\x80\x94 2026.pdf"},
+      {"a\xC2\x85" "b.pdf", "a_b.pdf"},
+  };
+  for (const Want& w : wants) CHECK(mail::SanitizeFilename(w.given) == w.shown);
+  // In a message: both parsers see the sanitized name.
+  std::string dir = MakeTempDir("herald-filenames");
+  WriteFile(dir + "/file.bin", "data");
+  std::vector<PreparedAttachment> prepared;
+  for (const Want& w : wants) {
+    v1::Attachment a;
+    a.set_path("file.bin");
+    a.set_filename(w.given);
+    auto p = PrepareAttachment(a, dir);
+    INFO(w.given);
+    REQUIRE(p.ok());
+    prepared.push_back(*p);
+  }
+  MessageComposer composer("contoso.example.com");
+  MessageContent content;
+  content.from = "news@contoso.example.com";
+  content.to = "ann@example.org";
+  content.subject = "Files";
+  content.text = "See attached\n";
+  content.attachments = prepared;
+  std::string out;
+  REQUIRE(composer.Compose(content, out).ok());
+  GMimeView g = ParseWithGMime(out);
+  json py = ParseWithPython({out})[0];
+  std::vector<std::string> py_names;
+  for (const auto& part : py["parts"]) {
+    if (part["filename"].is_string()) py_names.push_back(part["filename"]);
+  }
+  REQUIRE(g.filenames.size() == wants.size());
+  REQUIRE(py_names.size() == wants.size());
+  for (size_t i = 0; i < wants.size(); ++i) {
+    CHECK(g.filenames[i] == wants[i].shown);
+    CHECK(py_names[i] == wants[i].shown);
   }
   RunCommand("rm -rf " + dir);
 }

@@ -32,7 +32,7 @@ namespace {
 struct MailArgs {
   std::string catalog, item, recipients, smtp, maildir, store, job, set_state, secret_file;
   std::string smtp_user, smtp_password_env, smtp_password_file, ca_file, worker_id;
-  std::vector<std::string> test_to, requeue_claims_of;
+  std::vector<std::string> test_to, requeue_claims_of, allowed_dirs;
   int claim_timeout_seconds = 900;
   int connections = 8, workers = 1, batch = 32;
   bool json = false, trace = false, join = false, starttls = false, plaintext_auth = false;
@@ -123,6 +123,7 @@ int Run(const MailArgs& a, CommandEnv& env) {
   spec.base_dir = DirOf(a.catalog);
   spec.site_opt_out_list = catalog->site_opt_out_list();
   spec.test_to = a.test_to;
+  spec.allowed_dirs = a.allowed_dirs;
   if (!a.recipients.empty()) {
     std::string path = a.recipients;
     if (path[0] != '/') {
@@ -230,6 +231,8 @@ void AddMailCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--maildir", a->maildir, "drop directory (Maildir) instead of SMTP");
   cmd->add_option("--store", a->store, "ledger store: sqlite path or postgresql:// (default: memory)");
   cmd->add_option("--test-to", a->test_to, "test send to these addresses (no opt-out, no ledger)");
+  cmd->add_option("--allow-attachments-from", a->allowed_dirs,
+                  "directories attachments and message files may also be read from (default: only the catalog's)");
   cmd->add_option("--job", a->job, "job id (default: the item id)");
   cmd->add_option("--connections", a->connections, "parallel SMTP connections")->check(CLI::Range(1, 256));
   cmd->add_option("--workers", a->workers, "threads claiming batches")->check(CLI::Range(1, 64));
