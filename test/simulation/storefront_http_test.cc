@@ -150,5 +150,22 @@ TEST_CASE("POST /responses captures and the page and its script are served", "[s
   CHECK(script->body.find("/basket/price") != std::string::npos);
 }
 
+// Issue 15, item 7: a request with bytes that are not UTF-8 gets a 4xx
+// answer, never a 500 (the JSON error used to throw while printing the id).
+TEST_CASE("Request ids that are not UTF-8 get a clear 4xx answer, never a 500", "[storefront]") {
+  Served s;
+  auto click = s.client->Get("/click/blue%FFpaint?user=u1&page_group=Home");
+  REQUIRE(click);
+  CHECK(click->status == 404);
+  CHECK(nlohmann::json::parse(click->body, nullptr, false).is_object());
+  auto delivery = s.client->Get("/delivery/%C3%28");
+  REQUIRE(delivery);
+  CHECK(delivery->status == 404);
+  CHECK(nlohmann::json::parse(delivery->body, nullptr, false).is_object());
+  auto ads = s.client->Get(("/ads?page_group=Ho%FFme&size=Banner&at=" + kAt).c_str());
+  REQUIRE(ads);
+  CHECK(ads->status / 100 == 4);
+}
+
 }  // namespace
 }  // namespace storefront
