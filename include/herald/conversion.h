@@ -326,6 +326,9 @@ struct ExporterOptions {
   bool trace = false;
   std::function<absl::Time()> clock;    // null = absl::Now()
   std::function<void(absl::Duration)> sleep;  // backoff waits; null = absl::SleepFor
+  // Called on the exporting thread after each page with the interactions read
+  // so far in this run (the CLI's progress line); null = none.
+  std::function<void(int64_t interactions_read)> progress;
 };
 
 class ConversionExporter {

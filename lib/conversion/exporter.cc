@@ -161,6 +161,7 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
     ctx.now = o.clock ? o.clock() : absl::Now();
     absl::Status status = pipeline_->Run(ctx);
     if (ctx.trace != nullptr) report.trace = trace.ToText(false);
+    if (o.progress) o.progress(report.interactions_read);
     if (!status.ok()) {
       failure = status;
       break;

@@ -201,9 +201,9 @@ TEST_CASE("herald report: an unknown campaign is an error naming the nearest one
           "[cli][report]") {
   TempDir dir;
   Run sim = Herald({"simulate", "--catalog", kCatalog, "--page-views", "500", "--users", "50", "--no-mail",
-                    "--no-export", "--out", dir.path, "--no-progress"});
+                    "--no-export", "--out", dir.path + "/sim", "--no-progress"});
   REQUIRE(sim.exit_code == 0);
-  const std::string store = dir.path + "/herald.db";
+  const std::string store = dir.path + "/sim/herald.db";
   Run run = Herald({"report", "campaign-item-summary", "--store", store, "--catalog", kCatalog, "--campaign",
                     "Sprng", "--json"});
   CHECK(run.exit_code == 1);
@@ -278,6 +278,37 @@ std::string ReadText(const std::string& path) {
   return s.str();
 }
 
+TEST_CASE("herald select: an unknown page group or size is an error naming the nearest declared one",
+          "[cli][select]") {
+  Run run = Herald({"select", "--catalog", kCatalog, "--page-group", "Hme", "--size", "Banner"});
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("--page-group: unknown page group \"Hme\"; did you mean \"Home\"?") != std::string::npos);
+  CHECK(run.out.empty());
+  run = Herald({"select", "--catalog", kCatalog, "--page-group", "Home", "--size", "Baner", "--json"});
+  CHECK(run.exit_code == 2);
+  CHECK(nlohmann::json::parse(run.out)["error"]["message"].get<std::string>().find(
+            "unknown content size \"Baner\"; did you mean \"Banner\"?") != std::string::npos);
+  run = Herald({"select", "--catalog", kCatalog, "--page-group", "Home", "--size", "Banner", "--at",
+                "2026-11-24T18:00:00Z", "--json"});
+  CHECK(run.exit_code == 0);
+  CHECK(nlohmann::json::parse(run.out).contains("winners"));
+}
+
+TEST_CASE("long commands show progress with rate and time left on stderr when asked", "[cli][progress]") {
+  TempDir dir;
+  Run run = Herald({"simulate", "--catalog", kCatalog, "--page-views", "2000", "--users", "100", "--no-mail",
+                    "--no-export", "--out", dir.path + "/sim", "--progress", "--json"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.err.find("simulating [##############################] 100% 2000/2000 page views") != std::string::npos);
+  CHECK(run.err.find("/s  ETA 0:00\n") != std::string::npos);
+  CHECK(nlohmann::json::parse(run.out).is_object());  // stdout carries the result only
+  run = Herald({"simulate", "--catalog", kCatalog, "--page-views", "200", "--users", "10", "--no-mail",
+                "--no-export", "--out", dir.path + "/quiet"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("simulating") == std::string::npos);  // stderr is not a terminal: no progress
+}
+
 TEST_CASE("the README links every page of docs/", "[cli][docs]") {
   const std::string readme = ReadText(std::string(HERALD_SOURCE_DIR) + "/README.md");
   int pages = 0;
@@ -310,9 +341,12 @@ TEST_CASE("the docs' commands run on the files in examples/", "[cli][docs]") {
   CHECK(nlohmann::json::parse(capture.out)["outcome"] == "OUTCOME_ACCEPTED");  // written "accepted"
   std::filesystem::copy_file(examples + "exports.textproto", dir.path + "/exports.textproto");
   Run exported = Herald({"export", "--destination", "conversions-file", "--store", store, "--catalog", kCatalog,
-                         "--jobs", dir.path + "/exports.textproto", "--once", "--json"});
+                         "--jobs", dir.path + "/exports.textproto", "--once", "--json", "--progress"});
   INFO(exported.err);
   CHECK(exported.exit_code == 0);
+  // Asked for, progress goes to stderr (a count and a rate: the total is not known ahead).
+  CHECK(exported.err.find("exporting 1 interactions") != std::string::npos);
+  CHECK(nlohmann::json::parse(exported.out).is_object());
   const std::string lines = ReadText(dir.path + "/conversions.jsonl");
   CHECK(lines.find("\"order_id\":\"order-1001\"") != std::string::npos);
 }

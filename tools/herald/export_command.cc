@@ -26,6 +26,7 @@
 #include "herald/conversion.h"
 #include "herald/store.h"
 #include "nlohmann/json.hpp"
+#include "progress.h"
 
 namespace herald::cli {
 
@@ -34,6 +35,7 @@ namespace {
 struct ExportArgs {
   std::string destination, store, catalog, jobs, pipeline, base_url;
   bool once = false, json = false, trace = false;
+  ProgressFlags progress;
 };
 
 int Fail(std::string_view message, int code = 1) {
@@ -129,9 +131,14 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   if (job->page_size() > 0) options.page_size = job->page_size();
   if (job->lease_seconds() > 0) options.lease_ttl = absl::Seconds(job->lease_seconds());
   options.trace = a.trace;
+  // The number of interactions after the watermark is not known ahead: the
+  // line shows the count and the rate (no time left).
+  ProgressMeter meter("exporting", "interactions", a.progress);
+  if (meter.enabled()) options.progress = [&meter](int64_t read) { meter.Update(read, 0); };
   auto exporter = ConversionExporter::Create(std::move(options));
   if (!exporter.ok()) return Fail(std::string(exporter.status().message()));
   auto print = [&](const absl::StatusOr<ExportReport>& report) {
+    meter.Finish();
     if (!report.ok()) {
       std::cerr << "herald export: " << report.status().message() << "\n";
       return;
@@ -172,6 +179,7 @@ void AddExportCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_flag("--once", a->once, "run once now instead of on the schedule");
   cmd->add_flag("--json", a->json, "JSON report");
   cmd->add_flag("--trace", a->trace, "include the first page's trace");
+  AddProgressFlags(cmd, &a->progress);
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
 

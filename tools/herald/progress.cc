@@ -55,7 +55,7 @@ ProgressMeter::ProgressMeter(std::string what, std::string unit, std::FILE* out,
 ProgressMeter::~ProgressMeter() { Finish(); }
 
 void ProgressMeter::Update(int64_t done, int64_t total) {
-  if (!enabled_ || finished_ || done == last_done_) return;
+  if (!enabled_ || done == last_done_) return;
   const absl::Time now = clock_();
   if (base_done_ < 0) {
     // The rate counts this run's work only (a resumed mail job starts part done).
@@ -81,12 +81,16 @@ void ProgressMeter::Update(int64_t done, int64_t total) {
 }
 
 void ProgressMeter::Finish() {
-  if (!enabled_ || finished_) return;
-  finished_ = true;
+  if (!enabled_ || last_done_ < 0) return;
   if (terminal_ && last_width_ > 0) {
     std::fprintf(out_, "\r%*s\r", static_cast<int>(last_width_), "");
     std::fflush(out_);
   }
+  // A later Update starts a new line (the next run of a scheduled export).
+  last_done_ = base_done_ = -1;
+  last_width_ = 0;
+  last_draw_ = absl::InfinitePast();
+  start_ = clock_();
 }
 
 }  // namespace herald::cli

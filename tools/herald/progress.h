@@ -51,13 +51,14 @@ class ProgressMeter {
 
   bool enabled() const { return enabled_; }
   void Update(int64_t done, int64_t total);
-  // Ends the line (the terminal's is cleared); later updates are ignored.
+  // Ends the line (the terminal's is cleared). A later Update starts a new
+  // line with its own rate (a scheduled export's next run).
   void Finish();
 
  private:
   std::string what_, unit_;
   std::FILE* out_ = stderr;
-  bool terminal_ = false, enabled_ = false, finished_ = false;
+  bool terminal_ = false, enabled_ = false;
   std::function<absl::Time()> clock_;
   absl::Time start_, last_draw_ = absl::InfinitePast();
   int64_t last_done_ = -1;

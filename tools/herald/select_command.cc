@@ -7,7 +7,10 @@
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
 #include "herald/selection.h"
+#include "herald/spelling.h"
 #include "herald/store.h"
+#include "json_output.h"
+#include "core/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace herald::cli {
@@ -27,6 +30,25 @@ struct SelectArgs {
   int repeat = 1;
 };
 
+// A page group or size the catalog does not declare would select nothing,
+// silently: it is a usage error naming the nearest declared one.
+absl::Status CheckRequestNames(const v1::Catalog& catalog, const SelectArgs& a) {
+  std::vector<std::string> groups, sizes;
+  for (const auto& g : catalog.reference_tables().page_groups()) groups.push_back(g.name());
+  for (const auto& z : catalog.reference_tables().content_sizes()) sizes.push_back(z.name());
+  for (const std::string& group : a.page_groups) {
+    if (absl::Status s = CheckKnownName("page group", group, groups); !s.ok()) {
+      return absl::InvalidArgumentError(Cat("--page-group: ", s.message(), " in ", a.catalog));
+    }
+  }
+  if (!a.size.empty()) {
+    if (absl::Status s = CheckKnownName("content size", a.size, sizes); !s.ok()) {
+      return absl::InvalidArgumentError(Cat("--size: ", s.message(), " in ", a.catalog));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int Run(const SelectArgs& a, CommandEnv& env) {
   auto catalog = LoadCatalog(a.catalog);
   if (!catalog.ok()) {
@@ -38,6 +60,9 @@ int Run(const SelectArgs& a, CommandEnv& env) {
   if (!user.ok() || !context.ok()) {
     std::cerr << "herald select: " << (!user.ok() ? user.status() : context.status()).message() << "\n";
     return 2;
+  }
+  if (absl::Status known = CheckRequestNames(*catalog, a); !known.ok()) {
+    return ReportError("select", known, a.json, 2);
   }
   auto compiled = CompiledCatalog::Compile(*catalog);
   if (!compiled.ok()) {
