@@ -215,7 +215,10 @@ class BasketStrings {
 
   template <typename PathFn>
   void Values(const google::protobuf::Map<std::string, v1::Value>& values, const PathFn& path) {
-    for (const auto& [key, value] : values) {
+    for (const auto& entry : values) {
+      // Named, not a structured binding: clang 14 cannot capture those.
+      const std::string& key = entry.first;
+      const v1::Value& value = entry.second;
       if (found_) return;
       Field(key, [&] { return Cat(path(), "[?].key"); });
       auto at = [&](std::string_view field) { return Cat(path(), "[\"", key, "\"].value.", field); };
