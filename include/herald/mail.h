@@ -431,7 +431,30 @@ class MailJob {
   std::unique_ptr<MailJobRuntime> runtime_;
 };
 
-// Sets a job's stored state (pause or stop a job other processes run).
+// Which state changes make sense (docs/mail.md). Rows: the job's state;
+// columns: the state asked for ("-" = refused):
+//
+//   from \ to   created  running  paused  stopped  completed  aborted
+//   created     yes      yes      -       yes      -          -
+//   running     -        yes      yes     yes      yes        yes
+//   paused      -        yes      yes     yes      -          -
+//   stopped     -        yes      -       yes      -          -
+//   completed   -        yes      -       -        yes        -
+//   aborted     -        yes      -       -        -          yes
+//
+// Running (MailJob::Run) resumes any job; a completed one sends only to
+// recipients added since. The same state again is a no-op. Pausing a job
+// that is not running, or stopping a finished one, is refused. OK, or
+// FailedPrecondition naming the job, its state and the action refused;
+// InvalidArgument for an unknown state.
+absl::Status CheckMailJobTransition(std::string_view job_id, std::string_view from, std::string_view to);
+
+// Pauses or stops a job (other processes running it stop after their current
+// batch): `state` is "paused" or "stopped" (the others are the job's own to
+// set: InvalidArgument), checked against the job's stored state with
+// CheckMailJobTransition. NotFound for an unknown job. The check and the
+// write are two store calls: a job that completes in between may be marked
+// paused, which running it again resolves.
 absl::Status SetMailJobState(Store& store, std::string_view job_id, std::string_view state);
 
 // The direct-mail item `name_or_id` of a catalog, with its campaign; NotFound

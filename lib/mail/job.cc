@@ -141,11 +141,60 @@ absl::StatusOr<const v1::CampaignItem*> FindDirectMailItem(const v1::Catalog& ca
                                  known.empty() ? std::string("none") : Join(known, ", "), ")"));
 }
 
-absl::Status SetMailJobState(Store& store, std::string_view job_id, std::string_view state) {
-  for (std::string_view s : {kJobCreated, kJobRunning, kJobPaused, kJobStopped, kJobCompleted, kJobAborted}) {
-    if (s == state) return store.mail_ledgers().SetJobState(job_id, state);
+namespace {
+
+constexpr std::string_view kJobStates[] = {kJobCreated, kJobRunning, kJobPaused,
+                                           kJobStopped, kJobCompleted, kJobAborted};
+
+int JobStateIndex(std::string_view state) {
+  for (int i = 0; i < 6; ++i) {
+    if (kJobStates[i] == state) return i;
   }
-  return absl::InvalidArgumentError(Cat("unknown job state \"", state, "\""));
+  return -1;
+}
+
+// kAllowed[from][to], in kJobStates order (the table of herald/mail.h).
+constexpr bool kAllowed[6][6] = {
+    // created running paused stopped completed aborted
+    {true, true, false, true, false, false},   // created
+    {false, true, true, true, true, true},     // running
+    {false, true, true, true, false, false},   // paused
+    {false, true, false, true, false, false},  // stopped
+    {false, true, false, false, true, false},  // completed
+    {false, true, false, false, false, true},  // aborted
+};
+
+// The action that leads to each state, for errors.
+constexpr std::string_view kActions[] = {"reset", "run", "pause", "stop", "complete", "abort"};
+
+}  // namespace
+
+absl::Status CheckMailJobTransition(std::string_view job_id, std::string_view from, std::string_view to) {
+  const int f = JobStateIndex(from), t = JobStateIndex(to);
+  if (f < 0 || t < 0) {
+    return absl::InvalidArgumentError(Cat("job \"", job_id, "\": unknown job state \"", f < 0 ? from : to,
+                                          "\" (states: ", Join(kJobStates, ", "), ")"));
+  }
+  if (kAllowed[f][t]) return absl::OkStatus();
+  std::vector<std::string_view> from_states;
+  for (int i = 0; i < 6; ++i) {
+    if (kAllowed[i][t] && i != t) from_states.push_back(kJobStates[i]);
+  }
+  return absl::FailedPreconditionError(Cat("cannot ", kActions[t], " job \"", job_id, "\": it is ", from,
+                                           " (", kActions[t], " applies to a job that is ",
+                                           Join(from_states, " or "), ")"));
+}
+
+absl::Status SetMailJobState(Store& store, std::string_view job_id, std::string_view state) {
+  if (state != kJobPaused && state != kJobStopped) {
+    if (JobStateIndex(state) < 0) return CheckMailJobTransition(job_id, kJobCreated, state);
+    return absl::InvalidArgumentError(Cat("job \"", job_id, "\": only paused or stopped can be set; ", state,
+                                          " is the job's own state (running: run the job)"));
+  }
+  auto current = store.mail_ledgers().GetJobState(job_id);
+  if (!current.ok()) return current.status();
+  if (auto s = CheckMailJobTransition(job_id, *current, state); !s.ok()) return s;
+  return store.mail_ledgers().SetJobState(job_id, state);
 }
 
 MailJob::MailJob(std::unique_ptr<MailJobRuntime> runtime) : runtime_(std::move(runtime)) {}
@@ -605,8 +654,12 @@ absl::StatusOr<MailReport> MailJob::Run() {
   }
   if (!final_state.empty()) {
     auto stored = ledger.GetJobState(r.job_id);
-    // A state set by another process (paused / stopped) is kept.
-    if (!(stored.ok() && control != 0 && *stored != kJobRunning)) {
+    // A state set by another process (paused / stopped) is kept, and so is
+    // one this run may not change (a job another process completed is not
+    // "paused" by this one's Pause()).
+    bool keep = stored.ok() && ((control != 0 && *stored != kJobRunning) ||
+                                !CheckMailJobTransition(r.job_id, *stored, final_state).ok());
+    if (!keep) {
       if (auto s = ledger.SetJobState(r.job_id, final_state); !s.ok()) return s;
     }
   }

@@ -454,6 +454,75 @@ TEST_CASE("Recipient CSV follows RFC 4180", "[mail][csv]") {
   CHECK_THAT(std::string(bad.status().message()), Catch::Contains("list.csv:2: expected 2 fields, got 1"));
 }
 
+TEST_CASE("Job state changes follow the table: every pair, and pausing a completed job is refused",
+          "[mail][job][states]") {
+  const std::vector<std::string> states = {"created", "running", "paused", "stopped", "completed", "aborted"};
+  // Written out independently of the library's table: from (row) -> to (column).
+  const char* const expected[6] = {
+      // cr ru pa st co ab
+      "YY.Y..",  // created
+      ".YYYYY",  // running
+      ".YYY..",  // paused
+      ".Y.Y..",  // stopped
+      ".Y..Y.",  // completed
+      ".Y...Y",  // aborted
+  };
+  const char* const verbs[6] = {"reset", "run", "pause", "stop", "complete", "abort"};
+  std::unique_ptr<Store> store = NewMemoryStore();
+  for (size_t f = 0; f < 6; ++f) {
+    for (size_t t = 0; t < 6; ++t) {
+      INFO(states[f] << " -> " << states[t]);
+      absl::Status s = CheckMailJobTransition("newsletter", states[f], states[t]);
+      const bool allowed = expected[f][t] == 'Y';
+      CHECK(s.ok() == allowed);
+      if (!allowed) {
+        CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+        CHECK_THAT(std::string(s.message()),
+                   Catch::StartsWith(std::string("cannot ") + verbs[t] + " job \"newsletter\": it is " + states[f]));
+      }
+      // The operator's API, on a stored job: only pause and stop, as the table says.
+      const std::string job = "job-" + states[f] + "-" + states[t];
+      REQUIRE(store->mail_ledgers().AddRecipients(job, std::vector<std::string>{"ann@example.org"}).ok());
+      REQUIRE(store->mail_ledgers().SetJobState(job, states[f]).ok());
+      absl::Status set = SetMailJobState(*store, job, states[t]);
+      if (states[t] == "paused" || states[t] == "stopped") {
+        CHECK(set.ok() == allowed);
+        if (!allowed) CHECK(set.code() == absl::StatusCode::kFailedPrecondition);
+      } else {
+        CHECK(set.code() == absl::StatusCode::kInvalidArgument);
+      }
+      auto now = store->mail_ledgers().GetJobState(job);
+      REQUIRE(now.ok());
+      CHECK(*now == (set.ok() ? states[t] : states[f]));  // a refused change leaves the state alone
+    }
+  }
+  CHECK(std::string(CheckMailJobTransition("newsletter", "completed", "paused").message()) ==
+        "cannot pause job \"newsletter\": it is completed (pause applies to a job that is running)");
+  CHECK(SetMailJobState(*store, "no-such-job", "paused").code() == absl::StatusCode::kNotFound);
+  CHECK_THAT(std::string(SetMailJobState(*store, "job-running-running", "sleeping").message()),
+             Catch::Contains("unknown job state \"sleeping\""));
+}
+
+TEST_CASE("A finished job keeps its state when a late Pause arrives", "[mail][job][states]") {
+  Fixture f;
+  auto job = MailJob::Create(f.Spec(kList), f.Options());
+  REQUIRE(job.ok());
+  auto report = (*job)->Run();
+  REQUIRE(report.ok());
+  REQUIRE(report->state == "completed");
+  // The operator's pause comes too late: refused, the job stays completed.
+  absl::Status late = SetMailJobState(*f.store, "newsletter", "paused");
+  CHECK(late.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(*f.store->mail_ledgers().GetJobState("newsletter") == "completed");
+  // Running it again is allowed and changes nothing.
+  auto rerun = MailJob::Create(f.Spec(kList), f.Options());
+  REQUIRE(rerun.ok());
+  auto again = (*rerun)->Run();
+  REQUIRE(again.ok());
+  CHECK(again->state == "completed");
+  CHECK(again->sent_this_run == 0);
+}
+
 TEST_CASE("A recipient list that names a column twice is refused", "[mail][csv]") {
   // Two email columns: which one is the address? Never guessed.
   auto twice = ParseRecipientCsv("id,email,name,email\n1,a@x.org,Ann,b@x.org\n", "list.csv");

@@ -245,7 +245,8 @@ void AddMailCommand(CLI::App& app, CommandEnv& env) {
                 "let SMTP AUTH go out without TLS (the password readable on the network): never in production");
   cmd->add_flag("--starttls", a->starttls, "require STARTTLS");
   cmd->add_option("--secret-file", a->secret_file, "unsubscribe token key (else $HERALD_UNSUBSCRIBE_SECRET)");
-  cmd->add_option("--set-state", a->set_state, "pause or stop a job other processes run: paused|stopped");
+  cmd->add_option("--set-state", a->set_state, "pause or stop a job other processes run: paused|stopped")
+      ->check(CLI::IsMember({"paused", "stopped"}));
   cmd->add_flag("--join", a->join, "never requeue in-flight claims (not needed to join a running job: live claims are fresh)");
   cmd->add_option("--worker-id", a->worker_id, "claim owner name (default HOST:PID; each run adds /RANDOM)");
   cmd->add_option("--claim-timeout", a->claim_timeout_seconds,
