@@ -309,6 +309,27 @@ TEST_CASE("long commands show progress with rate and time left on stderr when as
   CHECK(run.err.find("simulating") == std::string::npos);  // stderr is not a terminal: no progress
 }
 
+TEST_CASE("herald capture: --outcome takes the short and the full enum name, errors as JSON with --json",
+          "[cli][enum]") {
+  TempDir dir;
+  const std::string store = dir.path + "/site.db";
+  for (const std::string outcome : {"clicked", "OUTCOME_CLICKED", "Clicked"}) {
+    Run run = Herald({"capture", "--store", store, "--catalog", kCatalog, "--issue", "Sales", "--group", "Cards",
+                      "--action", "PlatinumCreditCard", "--outcome", outcome, "--email", "ann@example.org"});
+    INFO(outcome << ": " << run.err);
+    REQUIRE(run.exit_code == 0);
+    nlohmann::json record = nlohmann::json::parse(run.out);
+    CHECK(record["outcome"] == "OUTCOME_CLICKED");
+    CHECK_FALSE(record.contains("custom_outcome"));
+  }
+  Run bad = Herald({"capture", "--store", store, "--issue", "Sales", "--group", "Cards", "--action", "X",
+                    "--outcome", "accepted", "--time", "yesterday", "--json"});
+  CHECK(bad.exit_code == 1);
+  nlohmann::json error = nlohmann::json::parse(bad.out);
+  CHECK(error["error"]["command"] == "capture");
+  CHECK(error["error"]["message"].get<std::string>().rfind("--time: ", 0) == 0);
+}
+
 TEST_CASE("the README links every page of docs/", "[cli][docs]") {
   const std::string readme = ReadText(std::string(HERALD_SOURCE_DIR) + "/README.md");
   int pages = 0;

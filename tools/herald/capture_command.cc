@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "commands.h"
+#include "json_output.h"
 #include "core/proto_io.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/catalog.h"
@@ -29,19 +30,23 @@ struct CaptureArgs {
   std::string issue, group, action, outcome, channel, time, value, currency, order_id, interaction_id;
   std::string customer_id, email, phone, first_name, last_name, city, state, zip, country, dob, external_id;
   std::string gclid, gbraid, wbraid, fbc;
+  bool json = false;  // the output is JSON anyway; --json makes errors JSON too
 };
 
-int Fail(std::string_view message, int code = 1) {
-  std::cerr << "herald capture: " << message << "\n";
-  return code;
+// Errors on stderr, and with --json also as {"error": ...} on stdout (json_output.h).
+int Fail(const CaptureArgs& a, const absl::Status& status, int code = 1) {
+  return ReportError("capture", status, a.json, code);
+}
+int Fail(const CaptureArgs& a, std::string_view message, int code = 1) {
+  return Fail(a, absl::InvalidArgumentError(std::string(message)), code);
 }
 
 int Run(const CaptureArgs& a, CommandEnv& env) {
-  if (a.store.empty()) return Fail("--store is required", 2);
+  if (a.store.empty()) return Fail(a, "--store is required", 2);
   v1::InteractionRecord r;
   if (!a.record_json.empty()) {
     // ParseJsonProto takes every enum spelling ("accepted", OUTCOME_ACCEPTED).
-    if (absl::Status st = ParseJsonProto(a.record_json, "--record", &r); !st.ok()) return Fail(std::string(st.message()));
+    if (absl::Status st = ParseJsonProto(a.record_json, "--record", &r); !st.ok()) return Fail(a, st);
   } else {
     auto* s = r.mutable_subject();
     s->set_customer_id(a.customer_id);
@@ -62,7 +67,7 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
     r.mutable_action()->set_issue(a.issue);
     r.mutable_action()->set_group(a.group);
     r.mutable_action()->set_name(a.action);
-    if (a.outcome.empty()) return Fail("--outcome is required", 2);
+    if (a.outcome.empty()) return Fail(a, "--outcome is required", 2);
     std::string custom;
     r.set_outcome(ParseOutcome(a.outcome, &custom));
     r.set_custom_outcome(custom);
@@ -72,13 +77,13 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
     if (!a.time.empty()) {
       absl::Time t;
       std::string err;
-      if (!absl::ParseTime(absl::RFC3339_full, a.time, &t, &err)) return Fail("--time: " + err);
+      if (!absl::ParseTime(absl::RFC3339_full, a.time, &t, &err)) return Fail(a, "--time: " + err);
       r.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
     }
     if (!a.value.empty()) {
       double v = 0;
-      if (!absl::SimpleAtod(a.value, &v) || v < 0) return Fail("--value must be a non-negative amount (19.99)");
-      if (a.currency.empty()) return Fail("--value needs --currency");
+      if (!absl::SimpleAtod(a.value, &v) || v < 0) return Fail(a, "--value must be a non-negative amount (19.99)");
+      if (a.currency.empty()) return Fail(a, "--value needs --currency");
       int exp = (a.currency == "JPY" || a.currency == "KRW") ? 0 : 2;
       r.mutable_value()->set_minor_units(std::llround(v * std::pow(10, exp)));
       r.mutable_value()->set_currency(a.currency);
@@ -88,14 +93,14 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
   CaptureOptions options;
   if (!a.catalog.empty()) {
     auto catalog = LoadCatalog(a.catalog);
-    if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+    if (!catalog.ok()) return Fail(a, catalog.status());
     actions.assign(catalog->actions().begin(), catalog->actions().end());
     options.actions = &actions;
   }
   auto store = OpenStore(a.store, *env.registry);
-  if (!store.ok()) return Fail(std::string(store.status().message()));
+  if (!store.ok()) return Fail(a, store.status());
   auto stored = CaptureResponse(**store, r, options);
-  if (!stored.ok()) return Fail(std::string(stored.status().message()));
+  if (!stored.ok()) return Fail(a, stored.status());
   std::string json;
   google::protobuf::util::JsonPrintOptions print;
   print.preserve_proto_field_names = true;
@@ -111,6 +116,7 @@ void AddCaptureCommand(CLI::App& app, CommandEnv& env) {
   auto* cmd = app.add_subcommand("capture", "record a response (CaptureResponse) in interaction history");
   cmd->add_option("--store", a->store, "store: sqlite path or postgresql://");
   cmd->add_option("--catalog", a->catalog, "catalog: the action must be one of its actions");
+  cmd->add_flag("--json", a->json, "errors as JSON too (the stored record is always printed as JSON)");
   cmd->add_option("--record", a->record_json, "the whole record as herald.v1.InteractionRecord JSON");
   cmd->add_option("--issue", a->issue, "action issue");
   cmd->add_option("--group", a->group, "action group");
