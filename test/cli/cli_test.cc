@@ -330,6 +330,15 @@ TEST_CASE("herald capture: --outcome takes the short and the full enum name, err
   CHECK(error["error"]["message"].get<std::string>().rfind("--time: ", 0) == 0);
 }
 
+TEST_CASE("herald mail --set-state --json: the error as JSON naming the job", "[cli][json]") {
+  TempDir dir;
+  Run run = Herald({"mail", "--store", dir.path + "/ledger.db", "--job", "nosuch", "--set-state", "paused", "--json"});
+  CHECK(run.exit_code == 1);
+  nlohmann::json doc = nlohmann::json::parse(run.out);
+  CHECK(doc["error"]["command"] == "mail");
+  CHECK(doc["error"]["message"].get<std::string>().find("\"nosuch\"") != std::string::npos);
+}
+
 TEST_CASE("the README links every page of docs/", "[cli][docs]") {
   const std::string readme = ReadText(std::string(HERALD_SOURCE_DIR) + "/README.md");
   int pages = 0;

@@ -23,6 +23,7 @@
 #include "herald/mail.h"
 #include "herald/model/mail_config.pb.h"
 #include "herald/store.h"
+#include "json_output.h"
 #include "progress.h"
 
 namespace herald::cli {
@@ -78,20 +79,14 @@ int Run(const MailArgs& a, CommandEnv& env) {
   RegisterMailComponents(env.registry);
   if (!a.set_state.empty()) {
     if (a.store.empty() || a.job.empty()) {
-      std::cerr << "herald mail: --set-state needs --store and --job\n";
-      return 2;
+      return ReportError("mail", absl::InvalidArgumentError("--set-state needs --store and --job"), a.json, 2);
     }
     auto store = OpenStore(a.store, *env.registry);
-    if (!store.ok()) {
-      std::cerr << "herald mail: " << store.status().message() << "\n";
-      return 1;
-    }
+    if (!store.ok()) return ReportError("mail", store.status(), a.json);
     absl::Status s = SetMailJobState(**store, a.job, a.set_state);
-    if (!s.ok()) {
-      std::cerr << "herald mail: " << s.message() << "\n";
-      return 1;
-    }
-    std::cout << "job " << a.job << ": " << a.set_state << "\n";
+    if (!s.ok()) return ReportError("mail", s, a.json);
+    if (a.json) PrintJson({{"job", a.job}, {"state", a.set_state}});
+    else std::cout << "job " << a.job << ": " << a.set_state << "\n";
     return 0;
   }
   if (a.catalog.empty() || a.item.empty()) {
