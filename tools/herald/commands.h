@@ -27,6 +27,7 @@ void AddMailCommand(CLI::App& app, CommandEnv& env);        // mail_command.cc
 void AddCaptureCommand(CLI::App& app, CommandEnv& env);     // capture_command.cc
 void AddExportCommand(CLI::App& app, CommandEnv& env);      // export_command.cc
 void AddSimulateCommand(CLI::App& app, CommandEnv& env);  // simulate_command.cc
+void AddServeCommand(CLI::App& app, CommandEnv& env);     // serve_command.cc
 
 }  // namespace herald::cli
 

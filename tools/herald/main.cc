@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   herald::cli::AddCaptureCommand(app, env);
   herald::cli::AddExportCommand(app, env);
   herald::cli::AddSimulateCommand(app, env);
+  herald::cli::AddServeCommand(app, env);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,151 @@
+// herald/server.h: `herald serve`, the decision API for storefronts written
+// in any language (docs/server.md).
+//
+// Two layers:
+//   DecisionService  one implementation of the API: ads selection with signed
+//                    click links, clicks, basket pricing, order commits
+//                    (coupon redemption), response capture, reports, health.
+//                    Requests and responses are the protobuf messages of
+//                    herald/model/server.proto, so that every transport (the
+//                    HTTP/JSON one here, gRPC later) shares it and only maps
+//                    bytes to messages and absl::Status to its own errors.
+//   HttpServer       the HTTP/1.1 keep-alive transport (libevent's evhttp:
+//                    one event loop per thread, every loop accepting on the
+//                    same port), JSON bodies in the proto3 JSON mapping.
+//
+// Errors: every DecisionService method validates its request completely
+// before anything is recorded. Bad input is InvalidArgument (or NotFound for
+// an unknown report, item or click link) whose message starts with the field
+// path ("profile.age: expected int, got \"abc\""); the path is also attached
+// as the status payload kFieldPayload, which ToApiError() reads. The HTTP
+// transport answers every error with a JSON body {"code","message","field"}
+// (herald.v1.ApiError) and never with a 500 for bad input.
+//
+// Lifetime: a DecisionService owns its store, selector and pricer; it borrows
+// the Registry given to Create(), which must outlive it; destroying it
+// flushes counters, events and histories. An HttpServer borrows its service,
+// which must outlive it; Shutdown() (also run by the destructor) stops
+// accepting, lets requests in flight finish and joins the loops.
+// Thread-safety: every DecisionService method may be called from any number of
+// threads at once, ReloadCatalog() included (requests already running finish
+// on the snapshot they started with). HttpServer::Shutdown() may be called from
+// any thread, once or more.
+#ifndef HERALD_SERVER_H_
+#define HERALD_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "herald/model/basket.pb.h"
+#include "herald/model/interaction.pb.h"
+#include "herald/model/server.pb.h"
+#include "herald/registry.h"
+#include "herald/report.h"
+
+namespace herald {
+
+// The status payload naming the request field an error is about ("profile.age").
+inline constexpr std::string_view kFieldPayload = "type.herald.dev/field";
+
+// `status` with `field` attached as kFieldPayload.
+absl::Status WithField(absl::Status status, std::string_view field);
+
+// How an error is answered: the HTTP status and the API error body.
+struct ApiErrorReply {
+  int http_status = 500;
+  v1::ApiError error;
+};
+// InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound 404,
+// AlreadyExists/FailedPrecondition/Aborted 409, ResourceExhausted 429,
+// Unavailable 503, DeadlineExceeded 504, anything else 500. `code` is the
+// snake_case name of the absl code; `field` comes from kFieldPayload or, when
+// absent, from a leading "path: " of the message naming a request field.
+ApiErrorReply ToApiError(const absl::Status& status);
+
+// Reads a ServerConfig textproto. Relative paths in it (catalog, store,
+// click key files) are resolved against the file's directory. Errors name
+// the file and line.
+absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path);
+
+struct ReportRequest {
+  std::string name;        // herald/report.h ReportNames()
+  std::string from, to;    // "2026-06-01" (catalog time zone) or RFC 3339; empty = unbounded
+  std::string campaign;    // id or name; empty = all
+};
+
+class DecisionService {
+ public:
+  virtual ~DecisionService() = default;
+
+  // Opens config.store, loads and compiles config.catalog, builds the
+  // selector and the pricer. The catalog path is taken as given (see
+  // LoadServerConfig for relative paths).
+  static absl::StatusOr<std::unique_ptr<DecisionService>> Create(const v1::ServerConfig& config,
+                                                                 const Registry& registry);
+
+  // Picks ads. Each winner's click_url is a signed link to Click() (valid
+  // for config.click_ttl_seconds, bound to the item, user and page group),
+  // and the advertiser's URL in its html is replaced by that link.
+  virtual absl::StatusOr<v1::SelectAdsResponse> SelectAds(const v1::SelectAdsRequest& request) const = 0;
+
+  // Verifies a click token, records the click and returns where to send the
+  // browser (the ad's click URL). NotFound for a forged, expired or
+  // malformed token or an item no longer in the catalog; nothing is recorded then.
+  virtual absl::StatusOr<std::string> Click(std::string_view token) const = 0;
+
+  // Prices a basket; changes nothing.
+  virtual absl::StatusOr<v1::PricedBasket> PriceBasket(const v1::PriceBasketRequest& request) const = 0;
+
+  // Prices the basket again and redeems its coupon codes (all or none).
+  // FailedPrecondition naming the code when a usage limit is reached.
+  virtual absl::StatusOr<v1::CommitOrderResponse> CommitOrder(
+      const v1::CommitOrderRequest& request) const = 0;
+
+  // CaptureResponse (herald/conversion.h): validates and appends one response.
+  virtual absl::StatusOr<v1::InteractionRecord> CaptureResponse(
+      const v1::InteractionRecord& record) const = 0;
+
+  // Runs a report over the store's events with the current catalog.
+  virtual absl::StatusOr<ReportTable> Report(const ReportRequest& request) const = 0;
+
+  // A signed click token for an item, user and page group (what SelectAds
+  // puts in click_url after the base URL). Exposed for tests and clients
+  // that render their own links.
+  virtual std::string SignClick(std::string_view item_id, std::string_view user_id,
+                                std::string_view page_group, absl::Time now) const = 0;
+
+  // OK when a catalog is loaded and the store answers.
+  virtual absl::Status Ready() const = 0;
+
+  // Loads and compiles the catalog file again and swaps it in; on error the
+  // current catalog stays and the error is returned.
+  virtual absl::Status ReloadCatalog() = 0;
+
+  // Writes pending counters, events and histories; returns when durable.
+  virtual absl::Status Flush() = 0;
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+
+  // Binds config.listen and starts config.threads event loops. Fails with
+  // InvalidArgument for a malformed address, Unavailable when it cannot bind.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(DecisionService* service,
+                                                           const v1::ServerConfig& config);
+
+  // The bound port (useful with port 0).
+  virtual int port() const = 0;
+
+  // Stops accepting, answers the requests already read, closes the
+  // connections and joins the loops. Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_H_

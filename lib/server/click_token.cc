@@ -1,0 +1,141 @@
+#include "server/click_token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/absl_view.h"
+
+namespace herald::server_internal {
+
+namespace {
+
+std::string Mac(std::string_view secret, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+bool UrlSafe(std::string_view id) {
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return !id.empty() && id.size() <= 32;
+}
+
+absl::StatusOr<std::string> ReadSecret(const v1::ClickKey& key) {
+  std::string secret;
+  if (!key.secret_file().empty()) {
+    std::ifstream in(key.secret_file(), std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(
+          absl::StrCat("click key \"", key.id(), "\": cannot read secret_file ", key.secret_file()));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    secret = text.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  } else if (!key.secret_env().empty()) {
+    const char* value = std::getenv(key.secret_env().c_str());
+    if (value == nullptr) {
+      return absl::NotFoundError(absl::StrCat("click key \"", key.id(), "\": environment variable ",
+                                              key.secret_env(), " is not set"));
+    }
+    secret = value;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("click key \"", key.id(), "\": set secret_file or secret_env"));
+  }
+  return secret;
+}
+
+}  // namespace
+
+absl::StatusOr<ClickSigner> ClickSigner::Create(
+    std::vector<std::pair<std::string, std::string>> keys) {
+  if (keys.empty()) return absl::InvalidArgumentError("click keys: at least one key is needed");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& [id, secret] = keys[i];
+    if (!UrlSafe(id)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "click_keys[", i, "].id: \"", id, "\" must be 1-32 letters, digits, '-' or '_'"));
+    }
+    if (secret.size() < 16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("click key \"", id, "\": the secret must be at least 16 bytes"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (keys[j].first == id) {
+        return absl::InvalidArgumentError(absl::StrCat("click key \"", id, "\" is listed twice"));
+      }
+    }
+  }
+  ClickSigner signer;
+  signer.keys_ = std::move(keys);
+  return signer;
+}
+
+absl::StatusOr<ClickSigner> ClickSigner::FromConfig(const v1::ServerConfig& config) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const v1::ClickKey& key : config.click_keys()) {
+    auto secret = ReadSecret(key);
+    if (!secret.ok()) return secret.status();
+    keys.emplace_back(key.id(), std::move(*secret));
+  }
+  if (keys.empty()) {
+    // Links signed by a per-process key stop working at restart: fine for a
+    // trial, documented as such; production configs list keys.
+    std::string secret(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32) != 1) {
+      return absl::InternalError("click keys: OpenSSL could not generate a random key");
+    }
+    keys.emplace_back("p", std::move(secret));
+  }
+  return Create(std::move(keys));
+}
+
+std::string ClickSigner::Sign(const v1::ClickClaim& claim) const {
+  const auto& [id, secret] = keys_.front();
+  std::string signed_part = absl::StrCat(id, ".", absl::WebSafeBase64Escape(claim.SerializeAsString()));
+  std::string mac = absl::WebSafeBase64Escape(Mac(secret, signed_part));
+  return absl::StrCat(signed_part, ".", mac);
+}
+
+absl::StatusOr<v1::ClickClaim> ClickSigner::Verify(std::string_view token, absl::Time now) const {
+  std::vector<absl::string_view> parts = absl::StrSplit(AbslView(token), '.');
+  if (parts.size() != 3 || token.size() > 2048) {
+    return absl::NotFoundError("click link: malformed token");
+  }
+  const std::string* secret = nullptr;
+  for (const auto& [id, key_secret] : keys_) {
+    if (id == StdView(parts[0])) secret = &key_secret;
+  }
+  if (secret == nullptr) return absl::NotFoundError("click link: unknown signing key");
+  std::string expected = Mac(*secret, token.substr(0, parts[0].size() + 1 + parts[1].size()));
+  std::string mac;
+  if (!absl::WebSafeBase64Unescape(parts[2], &mac) || mac.size() != expected.size() ||
+      CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
+    return absl::NotFoundError("click link: bad signature");
+  }
+  std::string bytes;
+  v1::ClickClaim claim;
+  if (!absl::WebSafeBase64Unescape(parts[1], &bytes) || !claim.ParseFromString(bytes)) {
+    return absl::NotFoundError("click link: malformed claim");
+  }
+  if (absl::FromUnixSeconds(claim.expires_unix()) <= now) {
+    return absl::NotFoundError("click link: expired");
+  }
+  return claim;
+}
+
+}  // namespace herald::server_internal

@@ -1,0 +1,245 @@
+// HttpServer over libevent's evhttp (docs/server.md, "Choosing the HTTP
+// stack"): one event loop per thread, each with its own listening socket on
+// the same port (SO_REUSEPORT: the kernel spreads connections over them), so
+// that no lock or hand-off sits between accepting and answering.
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "herald/server.h"
+#include "server/absl_view.h"
+#include "server/http_api.h"
+
+namespace herald {
+
+namespace {
+
+using server_internal::HttpReply;
+using server_internal::HttpRequest;
+
+constexpr int64_t kDefaultMaxBody = 1 << 20;
+constexpr int64_t kDefaultMaxHeaders = 16 << 10;
+constexpr int kDefaultTimeoutSeconds = 10;
+
+std::string_view MethodName(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+  }
+  return "UNKNOWN";
+}
+
+struct ListenAddress {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+
+absl::StatusOr<ListenAddress> ParseListen(std::string_view listen) {
+  if (listen.empty()) listen = "127.0.0.1:8080";
+  size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string_view::npos || !absl::SimpleAtoi(server_internal::AbslView(listen.substr(colon + 1)), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("listen: \"", server_internal::AbslView(listen), "\" is not HOST:PORT (127.0.0.1:8080)"));
+  }
+  std::string host(listen.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  ListenAddress out;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.addr);
+  if (inet_pton(AF_INET, host.empty() ? "0.0.0.0" : host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    out.len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    out.len = sizeof(sockaddr_in6);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen: \"", host, "\" is not an IP address (names are not resolved)"));
+  }
+  return out;
+}
+
+absl::StatusOr<int> BindSocket(const ListenAddress& address) {
+  int fd = socket(address.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&address.addr), address.len) != 0 || listen(fd, 1024) != 0) {
+    int err = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen: ", strerror(err)));
+  }
+  return fd;
+}
+
+class HttpServerImpl;
+
+struct EventLoop {
+  HttpServerImpl* server = nullptr;
+  event_base* base = nullptr;
+  evhttp* http = nullptr;
+  evhttp_bound_socket* socket = nullptr;
+  std::thread thread;
+};
+
+class HttpServerImpl : public HttpServer {
+ public:
+  HttpServerImpl(DecisionService* service, const v1::ServerConfig& config)
+      : service_(service), config_(config) {}
+  ~HttpServerImpl() override { Shutdown(); }
+
+  absl::Status Start() {
+    static std::once_flag threads_once;
+    std::call_once(threads_once, [] { evthread_use_pthreads(); });
+    auto address = ParseListen(config_.listen());
+    if (!address.ok()) return address.status();
+    int threads = config_.threads() > 0 ? config_.threads()
+                                        : std::max(1u, std::thread::hardware_concurrency());
+    for (int i = 0; i < threads; ++i) {
+      auto fd = BindSocket(*address);
+      if (!fd.ok()) {
+        return absl::Status(fd.status().code(), absl::StrCat("listen ", config_.listen(), ": ", fd.status().message()));
+      }
+      if (i == 0) {
+        // Port 0: the others join the port the first one got.
+        getsockname(*fd, reinterpret_cast<sockaddr*>(&address->addr), &address->len);
+        port_ = ntohs(address->addr.ss_family == AF_INET
+                          ? reinterpret_cast<sockaddr_in*>(&address->addr)->sin_port
+                          : reinterpret_cast<sockaddr_in6*>(&address->addr)->sin6_port);
+      }
+      auto loop = std::make_unique<EventLoop>();
+      loop->server = this;
+      loop->base = event_base_new();
+      loop->http = evhttp_new(loop->base);
+      if (loop->base == nullptr || loop->http == nullptr) {
+        close(*fd);
+        return absl::InternalError("libevent: cannot create an event loop");
+      }
+      ConfigureLimits(loop->http);
+      evhttp_set_gencb(loop->http, &HttpServerImpl::OnRequest, loop.get());
+      loop->socket = evhttp_accept_socket_with_handle(loop->http, *fd);
+      loops_.push_back(std::move(loop));
+    }
+    for (auto& loop : loops_) {
+      loop->thread = std::thread([base = loop->base] { event_base_dispatch(base); });
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void Shutdown() override {
+    std::lock_guard<std::mutex> lock(shutdown_mu_);
+    if (loops_.empty()) return;
+    for (auto& loop : loops_) {
+      // Runs on the loop's own thread: stop accepting, then leave the loop
+      // once the replies already queued have had time to be written.
+      event_base_once(loop->base, -1, EV_TIMEOUT, &HttpServerImpl::StopLoop, loop.get(), nullptr);
+    }
+    for (auto& loop : loops_) {
+      if (loop->thread.joinable()) loop->thread.join();
+      evhttp_free(loop->http);
+      event_base_free(loop->base);
+    }
+    loops_.clear();
+  }
+
+ private:
+  void ConfigureLimits(evhttp* http) const {
+    const v1::ServerLimits& limits = config_.limits();
+    evhttp_set_max_body_size(http, limits.max_body_bytes() > 0 ? limits.max_body_bytes() : kDefaultMaxBody);
+    evhttp_set_max_headers_size(http,
+                                limits.max_header_bytes() > 0 ? limits.max_header_bytes() : kDefaultMaxHeaders);
+    evhttp_set_timeout(http, limits.request_timeout_seconds() > 0 ? limits.request_timeout_seconds()
+                                                                  : kDefaultTimeoutSeconds);
+    // Every method reaches the router, which answers 405 in JSON (libevent's
+    // own refusal has an HTML body).
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+  }
+
+  static void StopLoop(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<EventLoop*>(arg);
+    if (loop->socket != nullptr) evhttp_del_accept_socket(loop->http, loop->socket);
+    loop->socket = nullptr;
+    timeval grace{0, 200 * 1000};
+    event_base_loopexit(loop->base, &grace);
+  }
+
+  static void OnRequest(evhttp_request* req, void* arg) {
+    auto* loop = static_cast<EventLoop*>(arg);
+    loop->server->Answer(req);
+  }
+
+  void Answer(evhttp_request* req) {
+    const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
+    evkeyvalq* in_headers = evhttp_request_get_input_headers(req);
+    evbuffer* in = evhttp_request_get_input_buffer(req);
+    size_t length = evbuffer_get_length(in);
+    const char* body = length > 0 ? reinterpret_cast<const char*>(evbuffer_pullup(in, -1)) : "";
+    auto header = [&](const char* name) -> std::string_view {
+      const char* value = evhttp_find_header(in_headers, name);
+      return value == nullptr ? std::string_view() : std::string_view(value);
+    };
+    const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
+    const char* query = uri != nullptr ? evhttp_uri_get_query(uri) : nullptr;
+    HttpRequest request;
+    request.method = MethodName(evhttp_request_get_command(req));
+    request.path = path != nullptr ? path : "";
+    request.query = query != nullptr ? query : "";
+    request.content_type = header("Content-Type");
+    request.accept = header("Accept");
+    request.body = std::string_view(body, length);
+    HttpReply reply = server_internal::HandleApiRequest(*service_, request);
+
+    evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
+    if (!reply.location.empty()) evhttp_add_header(out_headers, "Location", reply.location.c_str());
+    if (!reply.allow.empty()) evhttp_add_header(out_headers, "Allow", reply.allow.c_str());
+    evhttp_add_header(out_headers, "Cache-Control", "no-store");
+    evbuffer* out = evhttp_request_get_output_buffer(req);
+    evbuffer_add(out, reply.body.data(), reply.body.size());
+    evhttp_send_reply(req, reply.status, nullptr, nullptr);
+  }
+
+  DecisionService* service_;
+  v1::ServerConfig config_;
+  int port_ = 0;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::mutex shutdown_mu_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(DecisionService* service,
+                                                               const v1::ServerConfig& config) {
+  auto server = std::make_unique<HttpServerImpl>(service, config);
+  if (absl::Status s = server->Start(); !s.ok()) return s;
+  return server;
+}
+
+}  // namespace herald

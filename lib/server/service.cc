@@ -1,0 +1,310 @@
+// DecisionService: the one implementation of the server API (herald/server.h).
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "herald/campaign_cache.h"
+#include "herald/conversion.h"
+#include "herald/discount.h"
+#include "herald/selection.h"
+#include "herald/server.h"
+#include "herald/store.h"
+#include "server/absl_view.h"
+#include "server/click_token.h"
+#include "server/profile_json.h"
+
+namespace herald {
+
+namespace {
+
+using server_internal::AbslView;
+using server_internal::ClickSigner;
+using server_internal::ProfileFromJson;
+
+constexpr int kMaxCount = 100;
+constexpr size_t kMaxIdBytes = 256;
+
+absl::Status FieldError(std::string_view field, std::string_view message) {
+  return WithField(absl::InvalidArgumentError(absl::StrCat(AbslView(field), ": ", AbslView(message))), field);
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  if (id.size() > kMaxIdBytes) {
+    return FieldError(field, absl::StrCat("longer than ", kMaxIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Where a click on `item` leads: its display's URL; a relative or missing one
+// leads to the site root. Only http(s) and site-relative paths are followed,
+// so a catalog cannot turn the click endpoint into a javascript: link.
+std::string ClickTarget(const CompiledItem& item) {
+  std::string url;
+  if (item.proto != nullptr) {
+    if (item.proto->has_ad()) url = item.proto->ad().display().click_url();
+    if (item.proto->has_discount()) url = item.proto->discount().display().click_url();
+  }
+  bool absolute = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  bool relative = url.size() > 1 && url[0] == '/' && url[1] != '/';
+  return absolute || relative ? url : "/";
+}
+
+// The selector's InvalidArgument is about the request; anything else it
+// returns is the server's own trouble.
+absl::Status RequestError(const absl::Status& status, std::string_view what) {
+  if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) return status;
+  return absl::Status(status.code(), absl::StrCat(AbslView(what), ": ", status.message()));
+}
+
+class DecisionServiceImpl : public DecisionService {
+ public:
+  DecisionServiceImpl(v1::ServerConfig config, ClickSigner signer)
+      : config_(std::move(config)), signer_(std::move(signer)) {}
+
+  absl::Status Init(const Registry& registry) {
+    auto store = OpenStore(config_.store().empty() ? "memory" : config_.store(), registry);
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+    if (config_.catalog().empty()) return absl::InvalidArgumentError("server config: catalog is required");
+    auto catalog = CompiledCatalog::Load(config_.catalog());
+    if (!catalog.ok()) return catalog.status();
+    SelectorConfig selector_config;
+    selector_config.registry = &registry;
+    selector_config.store = store_.get();
+    if (config_.flush_interval_ms() > 0) {
+      selector_config.options.flush_interval = absl::Milliseconds(config_.flush_interval_ms());
+    }
+    auto selector = NewContentSelector(*catalog, selector_config);
+    if (!selector.ok()) return selector.status();
+    selector_ = std::move(*selector);
+    PricerConfig pricer_config;
+    pricer_config.registry = &registry;
+    pricer_config.store = store_.get();
+    auto pricer = NewBasketPricer(*catalog, pricer_config);
+    if (!pricer.ok()) return pricer.status();
+    pricer_ = std::move(*pricer);
+    click_ttl_ = absl::Seconds(config_.click_ttl_seconds() > 0 ? config_.click_ttl_seconds() : 7 * 86400);
+    click_base_ = config_.click_base_url().empty() ? "/v1/clicks/" : config_.click_base_url();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::SelectAdsResponse> SelectAds(const v1::SelectAdsRequest& r) const override {
+    std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
+    const v1::Catalog& catalog = snapshot->catalog();
+    int count = r.count() == 0 ? 1 : r.count();
+    if (count < 1 || count > kMaxCount) {
+      return FieldError("count", absl::StrCat("must be between 1 and ", kMaxCount, ", got ", r.count()));
+    }
+    for (int i = 0; i < r.page_groups_size(); ++i) {
+      if (absl::Status s = CheckId(absl::StrCat("page_groups[", i, "]"), r.page_groups(i)); !s.ok()) return s;
+    }
+    for (int i = 0; i < r.page_history_size(); ++i) {
+      if (absl::Status s = CheckId(absl::StrCat("page_history[", i, "]"), r.page_history(i)); !s.ok()) return s;
+    }
+    for (auto [field, value] : {std::pair<std::string_view, std::string_view>{"user_id", r.user_id()},
+                                {"session_id", r.session_id()}, {"size", r.size()}}) {
+      if (absl::Status s = CheckId(field, value); !s.ok()) return s;
+    }
+    auto user = ProfileFromJson(r.profile(), catalog.user_attributes(), "profile", catalog.currency());
+    if (!user.ok()) return user.status();
+    auto context = ProfileFromJson(r.context(), catalog.context_attributes(), "context", catalog.currency());
+    if (!context.ok()) return context.status();
+
+    SelectionRequest request;
+    request.page_groups.assign(r.page_groups().begin(), r.page_groups().end());
+    request.size = r.size();
+    request.count = count;
+    request.user_id = r.user_id();
+    request.session_id = r.session_id();
+    request.user = &*user;
+    request.context = &*context;
+    request.page_history.assign(r.page_history().begin(), r.page_history().end());
+    if (r.has_time()) request.time = TimeOf(r.time());
+    request.trace = r.trace();
+    request.record = !r.dry_run();
+    request.discounts = r.discounts();
+    auto result = selector_->Select(request);
+    if (!result.ok()) return RequestError(result.status(), "selection");
+
+    v1::SelectAdsResponse response;
+    const absl::Time now = absl::Now();
+    const std::string_view page_group = r.page_groups().empty() ? "" : r.page_groups(0);
+    for (const SelectedItem& w : result->winners) {
+      v1::SelectedAd* ad = response.add_winners();
+      ad->set_item_id(std::string(w.item_id));
+      ad->set_name(std::string(w.name));
+      ad->set_campaign_id(std::string(w.campaign_id));
+      ad->set_kind(std::string(w.kind));
+      ad->set_score(w.score);
+      std::string link = click_base_ + SignClick(w.item_id, r.user_id(), page_group, now);
+      // The display links to the advertiser as rendered once per snapshot;
+      // this user's copy links to the signed click instead.
+      if (!w.click_url.empty()) {
+        ad->set_html(absl::StrReplaceAll(AbslView(w.html), {{AbslView(w.click_url), link}}));
+      } else {
+        ad->set_html(std::string(w.html));
+      }
+      ad->set_click_url(std::move(link));
+      ad->set_image_url(std::string(w.image_url));
+      ad->set_text(std::string(w.text));
+    }
+    if (r.trace()) {
+      auto parsed = google::protobuf::util::JsonStringToMessage(result->trace.ToJson(), response.mutable_trace());
+      if (!parsed.ok()) return absl::InternalError(absl::StrCat("trace: ", parsed.message().ToString()));
+    }
+    return response;
+  }
+
+  absl::StatusOr<std::string> Click(std::string_view token) const override {
+    const absl::Time now = absl::Now();
+    auto claim = signer_.Verify(token, now);
+    if (!claim.ok()) return claim.status();
+    std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
+    const CompiledItem* item = snapshot->FindItem(claim->item_id());
+    if (item == nullptr) {
+      return absl::NotFoundError(absl::StrCat("click link: item \"", claim->item_id(),
+                                              "\" is no longer in the catalog"));
+    }
+    if (absl::Status s = selector_->RecordClick(claim->item_id(), claim->user_id(), claim->page_group(), now);
+        !s.ok()) {
+      return RequestError(s, "recording the click");
+    }
+    return ClickTarget(*item);
+  }
+
+  absl::StatusOr<v1::PricedBasket> PriceBasket(const v1::PriceBasketRequest& request) const override {
+    PriceOptions options;
+    options.explain = request.explain();
+    auto priced = pricer_->Price(request.basket(), options);
+    if (!priced.ok()) return RequestError(priced.status(), "pricing");
+    return priced;
+  }
+
+  absl::StatusOr<v1::CommitOrderResponse> CommitOrder(const v1::CommitOrderRequest& request) const override {
+    if (request.basket().order_id().empty()) return FieldError("basket.order_id", "required to commit");
+    if (absl::Status s = CheckId("basket.order_id", request.basket().order_id()); !s.ok()) return s;
+    PriceOptions options;
+    options.explain = false;
+    v1::CommitOrderResponse response;
+    auto priced = pricer_->Price(request.basket(), options);
+    if (!priced.ok()) return RequestError(priced.status(), "pricing");
+    absl::Status committed = pricer_->Commit(request.basket(), *priced);
+    if (absl::IsResourceExhausted(committed)) {
+      // A coupon used up is a conflict with the order, not a rate limit.
+      return WithField(absl::FailedPreconditionError(committed.message()), "basket.coupon_codes");
+    }
+    if (!committed.ok()) return RequestError(committed, "committing the order");
+    *response.mutable_priced() = std::move(*priced);
+    return response;
+  }
+
+  absl::StatusOr<v1::InteractionRecord> CaptureResponse(const v1::InteractionRecord& record) const override {
+    if (record.sequence() != 0) return FieldError("sequence", "assigned by the store; leave it out");
+    std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
+    std::vector<v1::ConversionAction> actions(snapshot->catalog().actions().begin(),
+                                              snapshot->catalog().actions().end());
+    CaptureOptions options;
+    if (!actions.empty()) options.actions = &actions;
+    auto stored = herald::CaptureResponse(*store_, record, options);
+    if (!stored.ok()) {
+      // Its messages start "CaptureResponse: action.issue: ..."; the API
+      // names the field first, like every other error.
+      absl::string_view message = stored.status().message();
+      absl::ConsumePrefix(&message, "CaptureResponse: ");
+      return RequestError(absl::Status(stored.status().code(), message), "capturing the response");
+    }
+    return stored;
+  }
+
+  absl::StatusOr<ReportTable> Report(const ReportRequest& request) const override {
+    std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
+    ReportOptions options;
+    options.catalog = &snapshot->catalog();
+    options.campaign = request.campaign;
+    absl::TimeZone zone;
+    if (!absl::LoadTimeZone(snapshot->catalog().time_zone().empty() ? "UTC" : snapshot->catalog().time_zone(),
+                            &zone)) {
+      zone = absl::UTCTimeZone();
+    }
+    for (auto [field, text, out] : {std::tuple{"from", &request.from, &options.from},
+                                    std::tuple{"to", &request.to, &options.to}}) {
+      if (text->empty()) continue;
+      std::string err;
+      if (!absl::ParseTime("%Y-%m-%d", *text, zone, out, &err) &&
+          !absl::ParseTime(absl::RFC3339_full, *text, out, &err)) {
+        return FieldError(field, absl::StrCat("expected a date (2026-06-01) or an RFC 3339 time, got \"",
+                                              text->substr(0, 40), "\""));
+      }
+    }
+    auto table = RunReport(request.name, store_->events(), options);
+    if (!table.ok()) return RequestError(table.status(), "report");
+    return table;
+  }
+
+  std::string SignClick(std::string_view item_id, std::string_view user_id, std::string_view page_group,
+                        absl::Time now) const override {
+    v1::ClickClaim claim;
+    claim.set_item_id(std::string(item_id));
+    claim.set_user_id(std::string(user_id));
+    claim.set_page_group(std::string(page_group));
+    claim.set_expires_unix(absl::ToUnixSeconds(now + click_ttl_));
+    return signer_.Sign(claim);
+  }
+
+  absl::Status Ready() const override {
+    if (selector_->catalog() == nullptr) return absl::UnavailableError("no catalog loaded");
+    auto probe = store_->watermarks().GetWatermark("herald-serve/readyz");
+    if (!probe.ok()) {
+      return absl::UnavailableError(absl::StrCat("store ", store_->Describe(), ": ", probe.status().message()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReloadCatalog() override {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    auto catalog = CompiledCatalog::Load(config_.catalog());
+    if (!catalog.ok()) return catalog.status();
+    // The pricer first: it can refuse the catalog (a discount expression that
+    // no longer compiles), and then neither has switched.
+    if (absl::Status s = pricer_->SetCatalog(*catalog); !s.ok()) return s;
+    return selector_->SetCatalog(*catalog);
+  }
+
+  absl::Status Flush() override {
+    if (absl::Status s = selector_->Flush(); !s.ok()) return s;
+    return store_->Flush();
+  }
+
+ private:
+  v1::ServerConfig config_;
+  ClickSigner signer_;
+  absl::Duration click_ttl_;
+  std::string click_base_;
+  std::unique_ptr<Store> store_;  // declared first: destroyed after what borrows it
+  std::unique_ptr<ContentSelector> selector_;
+  std::unique_ptr<BasketPricer> pricer_;
+  std::mutex reload_mu_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DecisionService>> DecisionService::Create(const v1::ServerConfig& config,
+                                                                         const Registry& registry) {
+  auto signer = ClickSigner::FromConfig(config);
+  if (!signer.ok()) return signer.status();
+  auto service = std::make_unique<DecisionServiceImpl>(config, std::move(*signer));
+  if (absl::Status s = service->Init(registry); !s.ok()) return s;
+  return service;
+}
+
+}  // namespace herald
