@@ -127,6 +127,12 @@ TEST_CASE("serve: ads are selected over HTTP and link to signed clicks that redi
   REQUIRE(click.header("location") == (advertiser.empty() ? "/" : advertiser));
   REQUIRE(server.EventCount("click") == 1);
   REQUIRE(server.EventCount("request") == 3);
+
+  // With trace: every candidate's fate comes back with the winners.
+  json traced = Parse(server.Post("/v1/ads:select", R"({"pageGroups":["Home"],"count":3,"trace":true,"dryRun":true})"));
+  REQUIRE(traced["winners"].size() == 3);
+  REQUIRE(!traced["trace"].empty());
+  REQUIRE(server.EventCount("request") == 3);  // a dry run records nothing
 }
 
 TEST_CASE("serve: click links cannot be forged, altered, replayed after expiry, and survive key rotation") {
