@@ -202,11 +202,17 @@ struct DestinationLimits {
   absl::Duration max_age = absl::Hours(24 * 7);  // older events are invalid
 };
 
+// How a batch fared. Only an answer that says which events were refused
+// may fail events: anything the destination cannot read as such (a
+// redirect, 408, a cut or non-JSON 200, a reset, a hang, an unlocated error)
+// is kRetryable, so the batch stays pending and holds the watermark.
 enum class BatchOutcome {
   kAccepted,       // per-event states were set (delivered / duplicate / failed / transient)
-  kRetryable,      // 429, 5xx, throttling codes, timeouts, resets: nothing was taken
-  kRejected,       // the whole batch was refused (one bad event): split and retry
-  kFatal,          // authentication, configuration: stop the run
+  kRetryable,      // nothing definite (429, 5xx, 3xx, 408, unreadable answers, transport errors): retry
+  kRejected,       // a definite validation refusal of the batch as a whole (Meta's invalid
+                   // parameter, a located Google error): split; a single event is failed
+  kTooLarge,       // 413: split; a single event too large is retried, never failed
+  kFatal,          // authentication, configuration: stop the run (events stay pending)
 };
 
 struct BatchResult {
@@ -305,8 +311,14 @@ struct ExportReport {
   std::map<std::string, int64_t> failed_by_reason;
   std::vector<std::string> rejects;  // "event_id: reason: detail", first 100
   std::string stop_reason;
+  std::string lease_taken_over_from;  // a dead local process's lease this run took over at once
   absl::Duration duration;
   std::string trace;             // ExporterOptions::trace: the first page's trace
+
+  // True when conversions are pending after transient faults and none was
+  // delivered (or found duplicate): the platform or the way to it is down.
+  // `herald export --once` exits non-zero then.
+  bool DeliveredNothingForFaults() const { return transient > 0 && delivered == 0 && duplicates == 0; }
 
   std::string ToText() const;
   std::string ToJson() const;
@@ -320,7 +332,7 @@ struct ExporterOptions {
   std::vector<v1::ConversionAction> actions;  // the catalog's actions (defaults applied)
   const v1::PipelineDefinition* pipeline = nullptr;  // null = DefaultConversionPipeline()
   int page_size = 1000;                 // interactions read per page
-  std::string owner;                    // lease owner; empty = "<host>:<pid>:<random>"
+  std::string owner;                    // lease owner; empty = "<host>:<pid>/<8 hex>"
   absl::Duration lease_ttl = absl::Minutes(5);  // renewed per page
   int64_t max_pages = 0;                // 0 = until the end of history
   bool trace = false;
@@ -336,8 +348,10 @@ class ConversionExporter {
   static absl::StatusOr<std::unique_ptr<ConversionExporter>> Create(ExporterOptions options);
   ~ConversionExporter();
 
-  // One run: takes the lease (state "busy" when another exporter holds it),
-  // exports every page after the watermark, releases the lease.
+  // One run: takes the lease (state "busy" when another live exporter holds
+  // it; a lease held by a process of this host that is gone is taken over at
+  // once, not after lease_ttl), exports every page after the watermark,
+  // releases the lease.
   absl::StatusOr<ExportReport> RunOnce();
 
   const ExporterOptions& options() const { return options_; }

@@ -216,6 +216,11 @@ class WatermarkStore {
                                         absl::Duration ttl) = 0;
   // Gives the lease up if `owner` holds it; a no-op otherwise.
   virtual absl::Status ReleaseLease(std::string_view name, std::string_view owner) = 0;
+  // The owner of `name`'s unexpired lease, "" when nobody holds it. Lets a
+  // run see that the holder is a process that died and take the lease over
+  // (ReleaseLease with the dead owner, then TryLease) without waiting for
+  // the ttl.
+  virtual absl::StatusOr<std::string> LeaseHolder(std::string_view name) = 0;
 };
 
 struct CouponUse {

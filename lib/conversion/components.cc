@@ -201,6 +201,8 @@ class SendEvents final : public Comp {
       for (ConversionEvent* e : events) ++e->attempts;
       BatchResult result = ctx.destination->SendBatch(events);
       ++report.requests;
+      // A single event too large for the platform is not refused by it: retried, held.
+      if (result.outcome == BatchOutcome::kTooLarge && events.size() == 1) result.outcome = BatchOutcome::kRetryable;
       switch (result.outcome) {
         case BatchOutcome::kAccepted: {
           std::vector<ConversionEvent*> again;
@@ -240,6 +242,7 @@ class SendEvents final : public Comp {
           ++report.retries;
           break;
         }
+        case BatchOutcome::kTooLarge:
         case BatchOutcome::kRejected: {
           if (events.size() == 1) {
             events[0]->Set(EventState::kFailed, "rejected", result.message);
@@ -248,7 +251,9 @@ class SendEvents final : public Comp {
           }
           ++report.splits;
           if (ctx.trace != nullptr) {
-            ctx.trace->Note("", "split", Cat("batch of ", events.size(), " rejected: ", result.message));
+            ctx.trace->Note("", "split", Cat("batch of ", events.size(),
+                                             result.outcome == BatchOutcome::kTooLarge ? " too large: " : " rejected: ",
+                                             result.message));
           }
           size_t half = events.size() / 2;
           std::vector<ConversionEvent*> left(events.begin(), events.begin() + static_cast<long>(half));

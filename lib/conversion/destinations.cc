@@ -224,12 +224,13 @@ class MetaDestination final : public Destination {
     }
     result.retry_after = conversion::ParseRetryAfter(resp.retry_after, absl::Now());
     conversion::MetaResponse m = conversion::ParseMetaResponse(resp.body);
-    if (resp.status == 200 && m.parsed && !m.has_error) {
-      int received = m.events_received < 0 ? static_cast<int>(events.size()) : m.events_received;
+    // Delivered only on Meta's own answer: {"events_received": N, ...}.
+    if (resp.status == 200 && m.parsed && !m.has_error && m.events_received >= 0) {
+      const int received = m.events_received;
       for (ConversionEvent* e : events) {
         if (received >= static_cast<int>(events.size())) {
           e->Set(EventState::kDelivered, "", m.fbtrace_id);
-        } else {
+        } else {  // sent again: Meta deduplicates by event_name + event_id
           e->Set(EventState::kTransient, "partially_received",
                  Cat("Meta received ", received, " of ", events.size(), " events"));
         }
@@ -237,20 +238,29 @@ class MetaDestination final : public Destination {
       result.outcome = BatchOutcome::kAccepted;
       return result;
     }
+    result.outcome = ClassifyMetaFailure(resp.status, m);
     result.message = redactor_.Apply(
-        Cat("meta: HTTP ", resp.status, m.has_error ? Cat(": (#", m.code, ") ", m.message) : std::string(),
+        Cat("meta: HTTP ", resp.status,
+            m.has_error ? Cat(": (#", m.code, ") ", m.message)
+                        : (m.parsed ? std::string(": no events_received in the answer")
+                                    : Cat(": unreadable answer (", resp.body.size(), " bytes, not Meta's JSON)")),
             m.fbtrace_id.empty() ? "" : Cat(" [fbtrace_id ", m.fbtrace_id, "]")));
-    if (resp.status == 429 || resp.status >= 500 || (m.has_error && (conversion::IsMetaThrottleCode(m.code) ||
-                                                                      conversion::IsMetaTransientCode(m.code)))) {
-      result.outcome = BatchOutcome::kRetryable;
-    } else if (resp.status == 401 || resp.status == 403 || resp.status == 404 ||
-               (m.has_error && (m.code == 190 || m.code == 10 || m.code == 200 || (m.type == "OAuthException" && m.code != 100)))) {
-      result.outcome = BatchOutcome::kFatal;
-    } else {
-      // 400 with an invalid parameter: one bad event rejects the whole batch.
-      result.outcome = BatchOutcome::kRejected;
-    }
     return result;
+  }
+
+  // Meta's own error says what happened; anything else (a proxy's redirect,
+  // 408, HTML, a cut body) says nothing about the events and is retried.
+  static BatchOutcome ClassifyMetaFailure(int status, const conversion::MetaResponse& m) {
+    if (m.has_error && (conversion::IsMetaThrottleCode(m.code) || conversion::IsMetaTransientCode(m.code))) {
+      return BatchOutcome::kRetryable;
+    }
+    if (status == 429 || status >= 500) return BatchOutcome::kRetryable;
+    if (status == 413) return BatchOutcome::kTooLarge;
+    if (m.has_error && (m.code == 190 || m.code == 10 || m.code == 200 || m.code == 102)) return BatchOutcome::kFatal;
+    if (status == 401 || status == 403 || (status == 404 && m.has_error)) return BatchOutcome::kFatal;
+    // 400 "(#100) Invalid parameter": one bad event refuses the whole batch.
+    if (status == 400 && m.has_error && m.code == 100) return BatchOutcome::kRejected;
+    return BatchOutcome::kRetryable;
   }
 
   absl::Status AddAudienceMembers(std::string_view audience, std::span<const AudienceMember> members) override {
@@ -489,42 +499,73 @@ class GoogleAdsDestination final : public Destination {
     }
     result.retry_after = conversion::ParseRetryAfter(resp.retry_after, absl::Now());
     conversion::GoogleResponse g = conversion::ParseGoogleResponse(resp.body);
-    if (resp.status == 200 && g.parsed && !g.has_error) {
-      for (ConversionEvent* e : events) e->Set(EventState::kDelivered, "", "");
-      for (const conversion::GoogleRowError& row : g.rows) {
-        if (row.index < 0 || row.index >= static_cast<int>(events.size())) continue;
-        ConversionEvent* e = events[row.index];
-        std::string msg = redactor_.Apply(row.message);
-        switch (conversion::ClassifyGoogleRow(row)) {
-          case conversion::RowClass::kDuplicate:
-            e->Set(EventState::kDuplicate, row.code, msg);
-            break;
-          case conversion::RowClass::kTransient:
-            e->Set(EventState::kTransient, row.code.empty() ? row.category : row.code, msg);
-            break;
-          case conversion::RowClass::kPermanent:
-            e->Set(EventState::kFailed, row.code.empty() ? "unknown_error" : row.code, msg);
-            break;
-        }
-      }
-      // A partial failure whose rows could not be located: retry them all rather than lose any.
-      if (!g.message.empty() && g.rows.empty()) {
-        for (ConversionEvent* e : events) e->Set(EventState::kTransient, "unlocated_partial_failure", g.message);
-      }
+    // Delivered only on Google's own answer, which lists a result per conversion.
+    if (resp.status == 200 && g.parsed && !g.has_error && g.results >= 0) {
+      ApplyRowErrors(g, events);
       result.outcome = BatchOutcome::kAccepted;
       return result;
     }
-    result.message = redactor_.Apply(Cat("google_ads: HTTP ", resp.status, g.status.empty() ? "" : " ", g.status,
-                                         g.message.empty() ? "" : ": ", g.message));
-    if (resp.status == 429 || resp.status >= 500 || g.status == "RESOURCE_EXHAUSTED" || g.status == "UNAVAILABLE" ||
-        g.status == "INTERNAL" || g.status == "DEADLINE_EXCEEDED") {
-      result.outcome = BatchOutcome::kRetryable;
-    } else if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
-      result.outcome = BatchOutcome::kFatal;
-    } else {
-      result.outcome = BatchOutcome::kRejected;
-    }
+    result.message = redactor_.Apply(
+        Cat("google_ads: HTTP ", resp.status, g.status.empty() ? "" : " ", g.status, g.message.empty() ? "" : ": ",
+            g.message, g.parsed ? "" : Cat(" (unreadable answer: ", resp.body.size(), " bytes, not Google's JSON)")));
+    result.outcome = ClassifyGoogleFailure(resp.status, g);
     return result;
+  }
+
+  // Partial failure: located rows take their row's state; the others are
+  // delivered. When a row error cannot be located, only conversions whose
+  // result Google filled in count as delivered; the rest are sent again
+  // (fail safe: Google answers a duplicate for any it had after all).
+  void ApplyRowErrors(const conversion::GoogleResponse& g, std::span<ConversionEvent* const> events) const {
+    bool unlocated = !g.message.empty() && g.rows.empty();
+    for (ConversionEvent* e : events) e->Set(EventState::kDelivered, "", "");
+    for (const conversion::GoogleRowError& row : g.rows) {
+      if (row.index < 0 || row.index >= static_cast<int>(events.size())) {
+        unlocated = true;
+        continue;
+      }
+      ConversionEvent* e = events[row.index];
+      std::string msg = redactor_.Apply(row.message);
+      switch (conversion::ClassifyGoogleRow(row)) {
+        case conversion::RowClass::kDuplicate:
+          e->Set(EventState::kDuplicate, row.code, msg);
+          break;
+        case conversion::RowClass::kTransient:
+          e->Set(EventState::kTransient, row.code.empty() ? row.category : row.code, msg);
+          break;
+        case conversion::RowClass::kPermanent:
+          e->Set(EventState::kFailed, row.code.empty() ? "unknown_error" : row.code, msg);
+          break;
+      }
+    }
+    if (!unlocated) return;
+    std::string why = redactor_.Apply(Cat("a row error without a location: ", g.message));
+    for (size_t i = 0; i < events.size(); ++i) {
+      const bool kept = i < g.result_kept.size() && g.result_kept[i];
+      if (events[i]->state == EventState::kDelivered && !kept) {
+        events[i]->Set(EventState::kTransient, "unlocated_partial_failure", why);
+      }
+    }
+  }
+
+  static BatchOutcome ClassifyGoogleFailure(int status, const conversion::GoogleResponse& g) {
+    if (status == 429 || status >= 500 || g.status == "RESOURCE_EXHAUSTED" || g.status == "UNAVAILABLE" ||
+        g.status == "INTERNAL" || g.status == "DEADLINE_EXCEEDED") {
+      return BatchOutcome::kRetryable;
+    }
+    if (status == 413) return BatchOutcome::kTooLarge;
+    if (status == 401 || status == 403 || g.status == "UNAUTHENTICATED" || g.status == "PERMISSION_DENIED" ||
+        (status == 404 && g.status == "NOT_FOUND")) {
+      return BatchOutcome::kFatal;
+    }
+    // A refusal of the request that locates a conversion: split until that
+    // conversion is alone, then it is failed. An unlocated 400 says nothing
+    // about which conversion is wrong: retried (and held), never failed.
+    if (status == 400 && g.parsed && g.has_error &&
+        std::any_of(g.rows.begin(), g.rows.end(), [](const conversion::GoogleRowError& r) { return r.index >= 0; })) {
+      return BatchOutcome::kRejected;
+    }
+    return BatchOutcome::kRetryable;
   }
 
   // Customer Match: the user list named `audience` (found by a GAQL search

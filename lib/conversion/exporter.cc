@@ -6,6 +6,7 @@
 #include "absl/random/random.h"
 #include "absl/time/clock.h"
 #include "conversion/run.h"
+#include "core/process_owner.h"
 #include "core/strings.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/conversion.h"
@@ -16,11 +17,22 @@ namespace herald {
 
 namespace {
 
-std::string DefaultOwner() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  absl::BitGen gen;
-  return Cat(host, ":", static_cast<int64_t>(getpid()), ":", absl::Uniform<uint32_t>(gen));
+// Takes the lease `name` for `owner`; a holder that is a process of this
+// host that no longer exists is released first (the mail ledger's rule for
+// claims, core/process_owner.h), so a killed exporter's successor needs not
+// wait for the ttl. Sets `taken_from` to the dead holder.
+absl::StatusOr<bool> TakeLease(WatermarkStore& marks, const std::string& name, const std::string& owner,
+                               absl::Duration ttl, std::string& taken_from) {
+  auto held = marks.TryLease(name, owner, ttl);
+  if (!held.ok() || *held) return held;
+  auto holder = marks.LeaseHolder(name);
+  if (!holder.ok()) return holder.status();
+  if (holder->empty() || !internal::IsDeadLocalOwner(*holder)) return false;
+  // Conditional on the owner: a live process that took it meanwhile keeps it.
+  if (absl::Status s = marks.ReleaseLease(name, *holder); !s.ok()) return s;
+  held = marks.TryLease(name, owner, ttl);
+  if (held.ok() && *held) taken_from = *holder;
+  return held;
 }
 
 }  // namespace
@@ -41,6 +53,9 @@ std::string ExportReport::ToText() const {
   CatTo(out, "  requests         ", requests, " (", retries, " retries, ", splits, " splits)\n");
   CatTo(out, "  audience members ", audience_members, "\n");
   if (!stop_reason.empty()) CatTo(out, "  stopped because  ", stop_reason, "\n");
+  if (!lease_taken_over_from.empty()) {
+    CatTo(out, "  lease taken over from ", lease_taken_over_from, " (process gone)\n");
+  }
   CatTo(out, "  duration         ", absl::FormatDuration(duration), "\n");
   for (const std::string& r : rejects) CatTo(out, "  reject: ", r, "\n");
   if (!trace.empty()) CatTo(out, "trace:\n", trace);
@@ -68,6 +83,7 @@ std::string ExportReport::ToJson() const {
   j["audience_members"] = audience_members;
   j["rejects"] = rejects;
   j["stop_reason"] = stop_reason;
+  if (!lease_taken_over_from.empty()) j["lease_taken_over_from"] = lease_taken_over_from;
   j["duration_seconds"] = absl::ToDoubleSeconds(duration);
   if (!trace.empty()) j["trace"] = trace;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -89,7 +105,7 @@ absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(E
   if (options.lease_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("ConversionExporter: lease_ttl must be positive");
   }
-  if (options.owner.empty()) options.owner = DefaultOwner();
+  if (options.owner.empty()) options.owner = internal::NewLocalOwnerId();
   const v1::PipelineDefinition& def =
       options.pipeline != nullptr ? *options.pipeline : DefaultConversionPipeline();
   auto pipeline = Pipeline<ExportContext>::Create(def, CreateContext{options.registry, {}, options.store},
@@ -115,7 +131,7 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
   WatermarkStore& marks = o.store->watermarks();
   const std::string lease = Cat("conversion-export/", o.destination_name);
 
-  auto held = marks.TryLease(lease, o.owner, o.lease_ttl);
+  auto held = TakeLease(marks, lease, o.owner, o.lease_ttl, report.lease_taken_over_from);
   if (!held.ok()) return held.status();
   auto wm = marks.GetWatermark(o.destination_name);
   if (!wm.ok()) {

@@ -139,7 +139,11 @@ GoogleResponse ParseGoogleResponse(std::string_view body) {
     if (details != pf->end()) ParseGoogleAdsFailure(*details, r.rows);
   }
   auto results = j.find("results");
-  if (results != j.end() && results->is_array()) r.results = static_cast<int>(results->size());
+  if (results != j.end() && results->is_array()) {
+    r.results = static_cast<int>(results->size());
+    r.result_kept.reserve(results->size());
+    for (const json& x : *results) r.result_kept.push_back(x.is_object() && !x.empty());
+  }
   r.job_id = Str(j, "jobId");
   return r;
 }

@@ -49,6 +49,7 @@ struct GoogleResponse {
   std::string message;
   std::vector<GoogleRowError> rows;  // partialFailureError rows (or the error's details)
   int results = -1;                  // results[] size; -1 = absent
+  std::vector<bool> result_kept;     // per results[] entry: not empty (the conversion was kept)
   std::string job_id;
 };
 GoogleResponse ParseGoogleResponse(std::string_view body);

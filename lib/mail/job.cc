@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "core/process_owner.h"
 #include "core/strings.h"
 #include "herald/mail.h"
 #include "herald/store.h"
@@ -47,38 +48,20 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view w
   return buffer.str();
 }
 
-std::string HostName() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
-
-std::string DefaultWorkerId() { return Cat(HostName(), ":", getpid()); }
+std::string DefaultWorkerId() { return Cat(internal::HostName(), ":", getpid()); }
 
 // The instances ("<host>:<pid>/<nonce>") among `in_flight`'s owners that ran
 // on this host in a process that no longer exists: default worker ids only
 // (a custom --worker-id carries no pid). A pid reused by a live process
 // counts as alive, so the claim waits for claim_timeout instead.
 std::vector<std::string> DeadLocalOwners(const std::vector<LedgerEntry>& in_flight) {
-  const std::string host = HostName();
   std::vector<std::string> dead;
   for (const LedgerEntry& e : in_flight) {
     std::string_view w = e.worker;
     const size_t slash = w.find('/');
     if (slash == std::string_view::npos) continue;
-    const size_t nonce_end = w.find('/', slash + 1);
-    std::string_view instance = w.substr(0, nonce_end);
-    std::string_view base = w.substr(0, slash);
-    const size_t colon = base.rfind(':');
-    if (colon == std::string_view::npos || base.substr(0, colon) != host) continue;
-    std::string_view digits = base.substr(colon + 1);
-    if (digits.empty() || digits.size() > 9 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    const pid_t pid = static_cast<pid_t>(std::stol(std::string(digits)));
-    if (pid <= 0 || pid == getpid()) continue;
-    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to probe)
+    std::string_view instance = w.substr(0, w.find('/', slash + 1));
+    if (!internal::IsDeadLocalOwner(instance)) continue;
     if (std::find(dead.begin(), dead.end(), instance) == dead.end()) dead.emplace_back(instance);
   }
   return dead;

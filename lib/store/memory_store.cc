@@ -347,6 +347,12 @@ class MemoryStore final : public Store,
     if (it != leases_.end() && it->second.first == owner) leases_.erase(it);
     return absl::OkStatus();
   }
+  absl::StatusOr<std::string> LeaseHolder(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = leases_.find(name);
+    if (it == leases_.end() || it->second.second <= absl::Now()) return std::string();
+    return it->second.first;
+  }
 
   // CouponStore
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,

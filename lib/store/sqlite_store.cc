@@ -732,6 +732,17 @@ class SqliteStore final : public Store,
       return (*st)->Run();
     });
   }
+  absl::StatusOr<std::string> LeaseHolder(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT owner FROM leases WHERE name = ?1 AND expires_us > ?2");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, name).Bind(2, absl::ToUnixMicros(absl::Now()));
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::string();
+    const unsigned char* text = sqlite3_column_text((*st)->get(), 0);
+    return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+  }
 
   // CouponStore
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,

@@ -138,6 +138,7 @@ constexpr Statement kStatements[] = {
      " WHERE leases.owner = EXCLUDED.owner OR leases.expires <= clock_timestamp()"
      " RETURNING owner"},
     {"release_lease", "DELETE FROM leases WHERE name = $1 AND owner = $2"},
+    {"lease_holder", "SELECT owner FROM leases WHERE name = $1 AND expires > clock_timestamp()"},
     // Quota leases: the first lease starts from the stored deliveries; the
     // UPDATE computes the change from the row it locked (last_change carries
     // it out, since RETURNING sees only new values).
@@ -788,6 +789,13 @@ class PostgresStore final : public Store,
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     return (*conn)->Run(Cat("release lease \"", name, "\""), "release_lease", {name, owner}).status();
+  }
+  absl::StatusOr<std::string> LeaseHolder(std::string_view name) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("lease \"", name, "\""), "lease_holder", {name});
+    if (!r.ok()) return r.status();
+    return PQntuples(r->get()) == 0 ? std::string() : std::string(Text(r->get(), 0, 0));
   }
 
   // CouponStore

@@ -332,5 +332,51 @@ TEST_CASE("herald export sends to the stand-ins with --base-url and never prints
   }
 }
 
+TEST_CASE("herald export exits 1 when transient faults let nothing through - and 0 once they pass",
+          "[conversion][cli][faults][issue16]") {
+  setenv("HERALD_CLI_META_TOKEN", kMetaToken, 1);
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  CaptureSome(db, 4);
+  MetaStandIn meta("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(absl::Now()));
+  meta.Start();
+  const std::string jobs = dir.path + "/exports.textproto";
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "meta-offline" destination_type: "meta"
+           destination_json_config: '{"datasetId": "1234567", "accessTokenEnv": "HERALD_CLI_META_TOKEN"}' }
+  )pb";
+  // Short backoff: the test needs the retries, not the waits.
+  const std::string pipeline = dir.path + "/conversion.textproto";
+  std::ofstream(pipeline) << R"pb(
+    name: "conversion" family: "conversion"
+    stages { name: "select" components { name: "SelectConversions" } }
+    stages { name: "prepare" components { name: "PrepareEvents" } }
+    stages { name: "validate" components { name: "ValidateEvents" } }
+    stages { name: "send" components { name: "SendEvents" json_config: '{"retries": 2, "backoffMs": 1}' } }
+    stages { name: "acknowledge" components { name: "AcknowledgeEvents" } }
+  )pb";
+  auto run = [&] {
+    return Herald(dir, {"export", "--destination", "meta-offline", "--store", db, "--catalog", kCatalog, "--jobs",
+                        jobs, "--pipeline", pipeline, "--once", "--json", "--base-url", meta.url()});
+  };
+  meta.SetBurst(testing::Fault::k408);
+  Run down = run();
+  INFO(down.out << down.err);
+  CHECK(down.exit_code == 1);
+  CHECK_THAT(down.err, Catch::Contains("nothing delivered: 4 conversions pending"));
+  auto report = nlohmann::json::parse(down.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["pending"] == 4);
+  CHECK(report["failed"] == 0);
+  meta.SetBurst(testing::Fault::kNone);
+  Run up = run();
+  INFO(up.out << up.err);
+  CHECK(up.exit_code == 0);
+  report = nlohmann::json::parse(up.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["delivered"] == 4);
+  CHECK(meta.received().size() == 4);
+}
+
 }  // namespace
 }  // namespace herald

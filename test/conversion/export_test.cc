@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "google/protobuf/text_format.h"
@@ -780,6 +781,240 @@ TEST_CASE("Every destination accepts a valid config and refuses an empty or inva
   CHECK_FALSE(CreateDestination(job, CreateContext{&f.registry, f.dir}).ok());
   job.set_destination_type("carrier_pigeon");
   CHECK(CreateDestination(job, CreateContext{&f.registry, f.dir}).status().code() == absl::StatusCode::kNotFound);
+}
+
+
+// ---------------------------------------------------------------- issue #16: nothing lost, nothing sent twice
+
+namespace fault_injection {
+
+const std::vector<Fault> kUnreadable = {Fault::k302,     Fault::k408,
+                                        Fault::k413,     Fault::kHtml200,
+                                        Fault::kCut200,  Fault::kResetBeforeProcessing,
+                                        Fault::kHang,    Fault::kResetAfterProcessing,
+                                        Fault::kTimeoutAfterProcessing};
+
+// The expected keys all kept by the platform once, and each acknowledged by
+// exactly one clean answer; nothing sent after its acknowledgement.
+void CheckNoneLostNoneTwice(const testing::StandInServer& server, const std::map<std::string, int>& kept,
+                            const std::set<std::string>& expected) {
+  std::set<std::string> got;
+  for (const auto& [key, n] : kept) got.insert(key);
+  int lost = 0, twice = 0;
+  auto acked = server.acknowledged();
+  for (const std::string& k : expected) {
+    if (got.count(k) == 0) ++lost;
+    if (acked[k] > 1) ++twice;
+  }
+  INFO("lost " << lost << ", acknowledged twice " << twice << ", sent after acknowledgement "
+               << server.sent_after_acknowledged());
+  CHECK(lost == 0);
+  CHECK(twice == 0);
+  CHECK(server.sent_after_acknowledged() == 0);
+  CHECK(got == expected);
+}
+
+std::set<std::string> MetaKeys(const std::set<std::string>& ids) {
+  std::set<std::string> out;
+  for (const std::string& id : ids) out.insert("Purchase/" + id);
+  return out;
+}
+
+}  // namespace fault_injection
+
+TEST_CASE("Meta: isolated unreadable answers lose nothing and fail nothing", "[conversion][meta][faults][issue16]") {
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::set<std::string> ids;
+  for (int i = 0; i < 600; ++i) ids.insert(f.Capture(i));
+  std::vector<Fault> faults;
+  for (Fault kind : fault_injection::kUnreadable) {
+    faults.push_back(kind);
+    faults.push_back(Fault::kNone);
+  }
+  server.Inject(faults);
+  auto meta = f.Meta(server, "batch_size: 50");
+  auto report = f.Exporter(meta.get(), "meta")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered == 600);
+  CHECK(report->failed == 0);
+  CHECK(report->retries + report->splits >= 9);  // 413 splits the batch
+  CHECK(f.Watermark("meta") == f.LastSequence());
+  fault_injection::CheckNoneLostNoneTwice(server, server.received(), fault_injection::MetaKeys(ids));
+}
+
+TEST_CASE("Meta: a fault lasting a whole run delivers nothing, fails nothing and holds the watermark",
+          "[conversion][meta][faults][issue16]") {
+  for (Fault kind : fault_injection::kUnreadable) {
+    DYNAMIC_SECTION("fault " << testing::FaultName(kind)) {
+      Fixture f;
+      MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+      server.Start();
+      std::set<std::string> ids;
+      for (int i = 0; i < 40; ++i) ids.insert(f.Capture(i));
+      auto meta = f.Meta(server, "batch_size: 10");
+      auto exporter = f.Exporter(meta.get(), "meta");
+      server.SetBurst(kind);
+      auto first = exporter->RunOnce();
+      REQUIRE(first.ok());
+      INFO(first->ToText());
+      CHECK(first->state == "pending");
+      CHECK(first->delivered == 0);
+      CHECK(first->failed == 0);
+      CHECK(first->transient == 40);
+      CHECK(first->DeliveredNothingForFaults());
+      CHECK(f.Watermark("meta") == 0);
+      server.SetBurst(Fault::kNone);
+      auto second = exporter->RunOnce();
+      REQUIRE(second.ok());
+      INFO(second->ToText());
+      CHECK(second->state == "completed");
+      CHECK(second->delivered == 40);
+      CHECK_FALSE(second->DeliveredNothingForFaults());
+      CHECK(f.Watermark("meta") == f.LastSequence());
+      fault_injection::CheckNoneLostNoneTwice(server, server.received(), fault_injection::MetaKeys(ids));
+    }
+  }
+}
+
+TEST_CASE("Google: isolated unreadable answers and unlocated row errors lose nothing",
+          "[conversion][google][faults][issue16]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::set<std::string> orders;
+  for (int i = 0; i < 600; ++i) {
+    f.Capture(i);
+    orders.insert("order-" + std::to_string(i));
+  }
+  std::vector<Fault> faults;
+  for (Fault kind : fault_injection::kUnreadable) {
+    faults.push_back(kind);
+    faults.push_back(Fault::kNone);
+  }
+  faults.push_back(Fault::kUnlocatedRowError);
+  faults.push_back(Fault::kUnlocatedRowError);
+  server.Inject(faults);
+  auto google = f.Google(server, "batch_size: 50");
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered + report->duplicates == 600);
+  CHECK(report->failed == 0);
+  CHECK(server.violations().empty());
+  CHECK(f.Watermark("google") == f.LastSequence());
+  fault_injection::CheckNoneLostNoneTwice(server, server.received(), orders);
+}
+
+TEST_CASE("Google: a row error without a location is never counted delivered", "[conversion][google][faults][issue16]") {
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  for (int i = 0; i < 5; ++i) f.Capture(i);
+  // Every answer refuses the batch's first conversion without saying which.
+  server.SetBurst(Fault::kUnlocatedRowError);
+  auto google = f.Google(server, "batch_size: 5");
+  auto exporter = f.Exporter(google.get(), "google");
+  auto first = exporter->RunOnce();
+  REQUIRE(first.ok());
+  INFO(first->ToText());
+  CHECK(first->state == "pending");
+  CHECK(first->delivered == 4);  // Google filled in their results
+  CHECK(first->transient == 1);
+  CHECK(f.Watermark("google") == 0);  // the first holds the watermark
+  CHECK(server.received().count("order-0") == 0);
+  server.SetBurst(Fault::kNone);
+  auto second = exporter->RunOnce();
+  REQUIRE(second.ok());
+  INFO(second->ToText());
+  CHECK(second->state == "completed");
+  CHECK(server.received().count("order-0") == 1);
+  CHECK(f.Watermark("google") == f.LastSequence());
+}
+
+TEST_CASE("Google: a fault lasting a whole run delivers nothing, fails nothing and holds the watermark",
+          "[conversion][google][faults][issue16]") {
+  for (Fault kind : fault_injection::kUnreadable) {
+    DYNAMIC_SECTION("fault " << testing::FaultName(kind)) {
+      Fixture f;
+      GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+      server.Start();
+      std::set<std::string> orders;
+      for (int i = 0; i < 40; ++i) {
+        f.Capture(i);
+        orders.insert("order-" + std::to_string(i));
+      }
+      auto google = f.Google(server, "batch_size: 10");
+      auto exporter = f.Exporter(google.get(), "google");
+      server.SetBurst(kind);
+      auto first = exporter->RunOnce();
+      REQUIRE(first.ok());
+      INFO(first->ToText());
+      CHECK(first->state == "pending");
+      CHECK(first->delivered + first->duplicates == 0);
+      CHECK(first->failed == 0);
+      CHECK(first->DeliveredNothingForFaults());
+      CHECK(f.Watermark("google") == 0);
+      server.SetBurst(Fault::kNone);
+      auto second = exporter->RunOnce();
+      REQUIRE(second.ok());
+      INFO(second->ToText());
+      CHECK(second->state == "completed");
+      CHECK(second->delivered + second->duplicates == 40);
+      CHECK(second->failed == 0);
+      fault_injection::CheckNoneLostNoneTwice(server, server.received(), orders);
+    }
+  }
+}
+
+TEST_CASE("The lease of an exporter whose process died is taken over at once", "[conversion][lease][issue16]") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.Capture(i);
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/out.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string dead = std::string(host) + ":" + std::to_string(child) + "/0a0b0c0d";
+  const std::string alive = std::string(host) + ":" + std::to_string(getppid()) + "/01010101";
+  std::string db = f.dir + "/leases.db";
+  auto sqlite = OpenStore(db, f.registry);
+  REQUIRE(sqlite.ok());
+  for (Store* store : {f.store.get(), sqlite->get()}) {
+    if (store != f.store.get()) {  // the same three conversions in the SQLite store
+      auto records = f.store->interactions().ReadInteractions(0, 10);
+      REQUIRE(records.ok());
+      for (v1::InteractionRecord r : *records) {
+        r.clear_sequence();
+        REQUIRE(CaptureResponse(*store, r).ok());
+      }
+    }
+    // A live process's lease makes the exporter wait.
+    REQUIRE(*store->watermarks().TryLease("conversion-export/file", alive, absl::Minutes(5)));
+    auto busy = f.Exporter(file->get(), "file", store)->RunOnce();
+    REQUIRE(busy.ok());
+    CHECK(busy->state == "busy");
+    REQUIRE(store->watermarks().ReleaseLease("conversion-export/file", alive).ok());
+    // A dead one's is taken over without waiting for its five minutes.
+    REQUIRE(*store->watermarks().TryLease("conversion-export/file", dead, absl::Minutes(5)));
+    auto ran = f.Exporter(file->get(), "file", store)->RunOnce();
+    REQUIRE(ran.ok());
+    INFO(ran->ToText());
+    CHECK(ran->state == "completed");
+    CHECK(ran->lease_taken_over_from == dead);
+    CHECK(ran->delivered == 3);
+    CHECK(ran->ToText().find("lease taken over from " + dead) != std::string::npos);
+  }
 }
 
 }  // namespace

@@ -28,7 +28,38 @@
 
 namespace herald::testing {
 
-enum class Fault { kNone, k429, k500, kTimeoutAfterProcessing, kResetAfterProcessing, kThrottleCode };
+enum class Fault {
+  kNone, k429, k500, kTimeoutAfterProcessing, kResetAfterProcessing, kThrottleCode,
+  // Answers that say nothing about the events (issue #16), before the
+  // platform kept anything: a proxy's redirect, 408, 413 with an HTML page, a
+  // maintenance page with 200, a reset, a hang past the client's timeout.
+  k302, k408, k413, kHtml200, kResetBeforeProcessing, kHang,
+  // After the platform kept the events: a 200 whose JSON is cut off.
+  kCut200,
+  // Google: a partial failure whose row error has no location (the first
+  // conversion is refused transiently, the others kept).
+  kUnlocatedRowError,
+};
+
+inline const char* FaultName(Fault f) {
+  switch (f) {
+    case Fault::kNone: return "none";
+    case Fault::k429: return "429";
+    case Fault::k500: return "500";
+    case Fault::kTimeoutAfterProcessing: return "timeout after processing";
+    case Fault::kResetAfterProcessing: return "reset after processing";
+    case Fault::kThrottleCode: return "throttle code";
+    case Fault::k302: return "302";
+    case Fault::k408: return "408";
+    case Fault::k413: return "413";
+    case Fault::kHtml200: return "HTML 200";
+    case Fault::kResetBeforeProcessing: return "reset";
+    case Fault::kHang: return "hang";
+    case Fault::kCut200: return "cut 200";
+    case Fault::kUnlocatedRowError: return "unlocated row error";
+  }
+  return "?";
+}
 
 inline bool IsLowerHex64(const std::string& s) {
   if (s.size() != 64) return false;
@@ -60,6 +91,24 @@ class StandInServer {
     std::lock_guard<std::mutex> lock(mu_);
     for (Fault f : faults) faults_.push_back(f);
   }
+  // Every request answers with `f` until SetBurst(Fault::kNone): a fault
+  // that lasts a whole run.
+  void SetBurst(Fault f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    burst_ = f;
+  }
+  // Per event key (Meta: event_name/event_id; Google: orderId): how many
+  // clean answers told the client the event's fate, and how many times an
+  // event was sent again after such an answer (must stay 0: "nothing sent
+  // twice" once the platform's answer was read).
+  std::map<std::string, int> acknowledged() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  int sent_after_acknowledged() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_after_ack_;
+  }
   int retry_after_seconds = 2;
   std::chrono::milliseconds timeout_sleep{700};
 
@@ -81,6 +130,7 @@ class StandInServer {
  protected:
   Fault NextFault() {
     std::lock_guard<std::mutex> lock(mu_);
+    if (burst_ != Fault::kNone) return burst_;
     if (faults_.empty()) return Fault::kNone;
     Fault f = faults_.front();
     faults_.pop_front();
@@ -96,6 +146,62 @@ class StandInServer {
         100, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
   }
 
+  // Under mu_: a request carries `key`; a clean answer acknowledges it.
+  void NoteSent(const std::string& key) {
+    if (acked_.count(key) > 0) ++sent_after_ack_;
+  }
+  void NoteAcknowledged(const std::string& key) { ++acked_[key]; }
+
+  // The faults answered before anything is kept; true when `f` was one.
+  bool AnswerBeforeProcessing(Fault f, httplib::Response& res) {
+    switch (f) {
+      case Fault::k302:
+        res.status = 302;
+        res.set_header("Location", "http://127.0.0.1:1/login");
+        res.set_content("<html><body>Moved</body></html>", "text/html");
+        return true;
+      case Fault::k408:
+        res.status = 408;
+        res.set_content("<html><body><h1>408 Request Time-out</h1></body></html>", "text/html");
+        return true;
+      case Fault::k413:
+        res.status = 413;
+        res.set_content("<html><head><title>413 Request Entity Too Large</title></head></html>", "text/html");
+        return true;
+      case Fault::kHtml200:
+        res.status = 200;
+        res.set_content("<!DOCTYPE html><html><body>Down for maintenance</body></html>", "text/html");
+        return true;
+      case Fault::kResetBeforeProcessing:
+        Reset(res);
+        return true;
+      case Fault::kHang:
+        std::this_thread::sleep_for(timeout_sleep);
+        res.status = 504;
+        return true;
+      default:
+        return false;
+    }
+  }
+  // The faults answered after the events were kept, given the good answer;
+  // true when `f` was one (the answer is then not a clean one).
+  bool AnswerAfterProcessing(Fault f, const std::string& good, httplib::Response& res) {
+    if (f == Fault::kTimeoutAfterProcessing) {
+      std::this_thread::sleep_for(timeout_sleep);
+      res.set_content(good, "application/json");
+      return true;
+    }
+    if (f == Fault::kResetAfterProcessing) {
+      Reset(res);
+      return true;
+    }
+    if (f == Fault::kCut200) {
+      res.set_content(good.substr(0, good.size() / 2), "application/json");
+      return true;
+    }
+    return false;
+  }
+
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
@@ -105,6 +211,9 @@ class StandInServer {
   std::vector<size_t> batch_sizes_;
   std::vector<std::string> auth_headers_;
   std::atomic<int> requests_{0};
+  Fault burst_ = Fault::kNone;
+  std::map<std::string, int> acked_;
+  int sent_after_ack_ = 0;
 };
 
 // POST /{version}/{dataset}/events, and the custom audience endpoints.
@@ -230,6 +339,7 @@ class MetaStandIn : public StandInServer {
       Error(res, 500, 2, "An unexpected error has occurred. Please retry your request later.");
       return;
     }
+    if (AnswerBeforeProcessing(fault, res)) return;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("data") || !body["data"].is_array()) {
       Violation("body without data[]");
@@ -270,18 +380,17 @@ class MetaStandIn : public StandInServer {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& e : data) {
         std::string key = e["event_name"].get<std::string>() + "/" + e["event_id"].get<std::string>();
+        NoteSent(key);
         if (received_.count(key) == 0) events_.push_back(e);
         ++received_[key];
       }
     }
-    if (fault == Fault::kTimeoutAfterProcessing) std::this_thread::sleep_for(timeout_sleep);
-    if (fault == Fault::kResetAfterProcessing) {
-      Reset(res);
-      return;
-    }
-    res.set_content(nlohmann::json{{"events_received", data.size()}, {"messages", nlohmann::json::array()},
-                                   {"fbtrace_id", "Ok123"}}.dump(),
-                    "application/json");
+    std::string good = nlohmann::json{{"events_received", data.size()}, {"messages", nlohmann::json::array()},
+                                      {"fbtrace_id", "Ok123"}}.dump();
+    if (AnswerAfterProcessing(fault, good, res)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& e : data) NoteAcknowledged(e["event_name"].get<std::string>() + "/" + e["event_id"].get<std::string>());
+    res.set_content(good, "application/json");
   }
 
   std::string Check(const nlohmann::json& e) const {
@@ -549,6 +658,7 @@ class GoogleStandIn : public StandInServer {
       RpcError(res, 500, "INTERNAL", "Internal error encountered.", {{"internalError", "INTERNAL_ERROR"}});
       return;
     }
+    if (AnswerBeforeProcessing(fault, res)) return;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("conversions") || !body["conversions"].is_array()) {
       Violation("no conversions[]");
@@ -573,12 +683,19 @@ class GoogleStandIn : public StandInServer {
       std::lock_guard<std::mutex> lock(mu_);
       for (size_t i = 0; i < conversions.size(); ++i) {
         const auto& c = conversions[i];
+        if (c.contains("orderId") && c["orderId"].is_string()) NoteSent(c["orderId"].get<std::string>());
         auto row_error = [&](const nlohmann::json& code, const std::string& message) {
           errors.push_back({{"errorCode", code},
                             {"message", message},
                             {"location", {{"fieldPathElements", nlohmann::json::array({{{"fieldName", "conversions"}, {"index", i}}})}}}});
           results.push_back(nlohmann::json::object());
         };
+        if (i == 0 && fault == Fault::kUnlocatedRowError) {
+          errors.push_back({{"errorCode", {{"conversionUploadError", "TOO_RECENT_EVENT"}}},
+                            {"message", "The click occurred less than 6 hours ago."}});
+          results.push_back(nlohmann::json::object());
+          continue;
+        }
         std::string why;
         int ids = 0;
         for (const char* k : {"gclid", "gbraid", "wbraid"}) ids += c.contains(k) ? 1 : 0;
@@ -636,19 +753,25 @@ class GoogleStandIn : public StandInServer {
                            {"conversionDateTime", c["conversionDateTime"]}});
       }
     }
-    if (fault == Fault::kTimeoutAfterProcessing) std::this_thread::sleep_for(timeout_sleep);
-    if (fault == Fault::kResetAfterProcessing) {
-      Reset(res);
-      return;
-    }
     nlohmann::json out = {{"results", results}, {"jobId", "7001"}};
     if (!errors.empty()) {
+      std::string at = errors[0].contains("location")
+                           ? ", at conversions[" +
+                                 std::to_string(errors[0]["location"]["fieldPathElements"][0]["index"].get<int>()) + "]"
+                           : "";
       out["partialFailureError"] = {{"code", 3},
-                                    {"message", errors[0]["message"].get<std::string>() + ", at conversions[" +
-                                                    std::to_string(errors[0]["location"]["fieldPathElements"][0]["index"].get<int>()) + "]"},
+                                    {"message", errors[0]["message"].get<std::string>() + at},
                                     {"details", nlohmann::json::array({Failure(errors)})}};
     }
-    res.set_content(out.dump(), "application/json");
+    std::string good = out.dump();
+    if (AnswerAfterProcessing(fault, good, res)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    // Every row's fate is told, but that of the unlocated error's row.
+    for (size_t i = fault == Fault::kUnlocatedRowError ? 1 : 0; i < conversions.size(); ++i) {
+      const auto& c = conversions[i];
+      if (c.contains("orderId") && c["orderId"].is_string()) NoteAcknowledged(c["orderId"].get<std::string>());
+    }
+    res.set_content(good, "application/json");
   }
 
   // GAQL on offline_user_data_job (under mu_): the job's status moves on by one poll.

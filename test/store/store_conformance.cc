@@ -388,6 +388,20 @@ void RunStoreConformance(const StoreFixture& fixture) {
           absl::StatusCode::kInvalidArgument);
   }
 
+  SECTION("LeaseHolder names the live owner and nobody once released or expired") {
+    std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(*store) : nullptr;
+    Store& second = other != nullptr ? *other : *store;
+    CHECK(Value(second.watermarks().LeaseHolder("export")).empty());
+    CHECK(Value(store->watermarks().TryLease("export", "host:1/ab", absl::Milliseconds(300))));
+    CHECK(Value(second.watermarks().LeaseHolder("export")) == "host:1/ab");
+    CHECK(Value(second.watermarks().LeaseHolder("other")).empty());
+    absl::SleepFor(absl::Milliseconds(400));
+    CHECK(Value(second.watermarks().LeaseHolder("export")).empty());  // expired
+    CHECK(Value(store->watermarks().TryLease("export", "p1", absl::Seconds(30))));
+    HERALD_REQUIRE_OK(store->watermarks().ReleaseLease("export", "p1"));
+    CHECK(Value(second.watermarks().LeaseHolder("export")).empty());
+  }
+
   SECTION("leases: exactly one of many concurrent contenders wins") {
     std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(*store) : nullptr;
     std::atomic<int> winners{0}, failures{0};

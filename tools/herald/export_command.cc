@@ -12,7 +12,9 @@
 // Without --once the job runs every interval_seconds until interrupted, and
 // only when its schedule_enabled is true (the schedule is off by default).
 // Credentials come from the environment variables or files the destination
-// config names; they are never printed.
+// config names; they are never printed. With --once, exit status 1 also when
+// the run delivered nothing because of transient failures (the conversions
+// stay pending and the next run sends them).
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -148,7 +150,14 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   if (a.once) {
     auto report = (*exporter)->RunOnce();
     print(report);
-    return report.ok() ? 0 : 1;
+    if (!report.ok()) return 1;
+    if (report->DeliveredNothingForFaults()) {
+      // A scheduler must see that the platform (or the way to it) is down.
+      return Fail("nothing delivered: " + std::to_string(report->transient) +
+                  " conversions pending after transient failures (" + report->stop_reason +
+                  "); they are sent again next run");
+    }
+    return 0;
   }
   absl::Notification stop;
   g_stop = &stop;
