@@ -28,7 +28,8 @@ request = function()
   return wrk.format("POST", "/v1/ads:select", {["Content-Type"] = "application/json"}, body)
 end
 LUA
-port=$((20000 + RANDOM % 20000))
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 wait_ready() {
   for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$1/readyz" && return 0; sleep 0.05; done
   echo "server on port $1 did not start" >&2; return 1
@@ -48,9 +49,10 @@ winners=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["w
 [ "$winners" = 3 ] || { echo "the sample decision has $winners winners, not 3" >&2; exit 1; }
 read -r herald_rps herald_p50 herald_p99 < <(measure "$port")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-"$ceiling" "$work/answer.json" "127.0.0.1:$((port + 1))" "$threads" & pids+=($!)
-wait_ready $((port + 1))
-read -r ceil_rps ceil_p50 ceil_p99 < <(measure $((port + 1)))
+port=$(free_port)
+"$ceiling" "$work/answer.json" "127.0.0.1:$port" "$threads" & pids+=($!)
+wait_ready "$port"
+read -r ceil_rps ceil_p50 ceil_p99 < <(measure "$port")
 printf '%-34s %12s %10s %10s\n' "wrk -t1 -c32 -d${secs}s, $threads loops" requests/s p50 p99
 printf '%-34s %12s %10s %10s\n' "ceiling (fixed $(wc -c <"$work/answer.json")-byte answer)" "$ceil_rps" "$ceil_p50" "$ceil_p99"
 printf '%-34s %12s %10s %10s\n' "herald serve, 10,000 ads, 3 slots" "$herald_rps" "$herald_p50" "$herald_p99"
