@@ -73,6 +73,14 @@ struct ExtensionTraits<Component<Context>> {
   static constexpr std::string_view kFamily = FamilyOf<Context>::kInfo.name;
 };
 
+// Where each stage and component of a definition file was written, so that
+// errors can name file:line. Lines are 1-based; 0 = unknown (JSON, or a
+// definition built in code).
+struct PipelineLines {
+  std::vector<int> stages;                   // per stages(i)
+  std::vector<std::vector<int>> components;  // per stages(i).components(j)
+};
+
 namespace internal {
 
 // One created component of a built pipeline, type-erased.
@@ -84,19 +92,23 @@ struct PipelineSlot {
 };
 
 // Validates `definition` against `family` and creates its components through
-// `registry`. `source` names the definition (a file name) in errors.
+// `registry`. `source` names the definition (a file name) in errors; with
+// `lines` (from LoadPipelineDefinition) each error also names its line.
 absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefinition& definition,
                                                         const FamilyInfo& family,
                                                         const CreateContext& context,
-                                                        std::string_view source);
+                                                        std::string_view source,
+                                                        const PipelineLines* lines = nullptr);
 
 absl::Status AnnotateComponentError(const absl::Status& status, const PipelineSlot& slot);
 
 }  // namespace internal
 
 // Loads a PipelineDefinition from a textproto (or, by extension ".json", JSON)
-// file. Parse errors name the file and line.
-absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path);
+// file. Parse errors name the file and line; `lines`, when given, receives
+// where each stage and component was written (for BuildPipeline's errors).
+absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path,
+                                                              PipelineLines* lines = nullptr);
 // Parses a PipelineDefinition from textproto text; `source` names it in errors.
 absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view text,
                                                                std::string_view source);

@@ -239,6 +239,18 @@ class ContentSelector {
 absl::StatusOr<std::unique_ptr<ContentSelector>> NewContentSelector(
     std::shared_ptr<const CompiledCatalog> catalog, const SelectorConfig& config);
 
+// Click tracking (docs/pipelines.md, "Recording clicks"). The ids of the
+// catalog's ads (with `discounts`, discount ads) whose display, rendered by
+// `pipeline`, links straight to the advertiser's click_url: a visitor's click
+// on such a link never reaches the site, so no click is recorded and
+// click-goaled ads cannot pace. Empty when the pipeline's FormatTemplate has a
+// click_redirect, when no FormatTemplate renders (no format stage, or only
+// other components, whose links Herald cannot know), or when no such display
+// has a click_url (non-clickable images never link).
+std::vector<std::string> ItemsLinkingPastTheSite(const v1::Catalog& catalog,
+                                                 const v1::PipelineDefinition& pipeline,
+                                                 bool discounts = false);
+
 // Registers the built-in selection components (idempotent).
 void RegisterSelectionComponents(Registry* registry);
 

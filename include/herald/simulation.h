@@ -45,6 +45,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "herald/model/pipeline.pb.h"
 #include "herald/registry.h"
 #include "herald/report.h"
 
@@ -66,6 +67,9 @@ struct SimulationOptions {
   bool send_mail = true;              // run the catalog's direct-mail items
   bool export_conversions = true;     // run the daily conversion export
   bool charts = false;                // fill SimulationReport::charts (one more scan of the events)
+  // The ads' selection pipeline (borrowed for the run); null = the built-in
+  // DefaultAdvertisingPipeline().
+  const v1::PipelineDefinition* advertising_pipeline = nullptr;
   Registry* registry = nullptr;       // components; built-ins and conversion components are
                                       // added (idempotent); null = a private registry
   // Called about every 1% of the page views, and once at the end, on the calling thread.

@@ -14,8 +14,16 @@ namespace internal {
 
 namespace {
 
-std::string StagePath(std::string_view source, std::string_view stage) {
+std::string StagePath(std::string_view source, std::string_view stage, int line = 0) {
+  if (line > 0) return Cat(source, ":", line, ": stage \"", stage, "\"");
   return Cat(source, ": stage \"", stage, "\"");
+}
+
+int LineAt(const PipelineLines* lines, int stage, int component = -1) {
+  if (lines == nullptr || stage < 0 || static_cast<size_t>(stage) >= lines->stages.size()) return 0;
+  if (component < 0) return lines->stages[stage];
+  const std::vector<int>& in_stage = lines->components[stage];
+  return static_cast<size_t>(component) < in_stage.size() ? in_stage[component] : lines->stages[stage];
 }
 
 // Fills `config` (the factory's empty config) from the spec's Any or JSON.
@@ -55,7 +63,8 @@ absl::Status ReadComponentConfig(const v1::ComponentSpec& spec, std::string_view
 absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefinition& definition,
                                                         const FamilyInfo& family,
                                                         const CreateContext& context,
-                                                        std::string_view source) {
+                                                        std::string_view source,
+                                                        const PipelineLines* lines) {
   if (context.registry == nullptr) {
     return absl::InvalidArgumentError(
         Cat(source, ": no registry to create the components from"));
@@ -68,17 +77,19 @@ absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefini
   std::vector<std::string> errors;
   std::vector<PipelineSlot> slots;
   size_t next_stage = 0;  // stages must come in the family's order
-  for (const v1::Stage& stage : definition.stages()) {
+  for (int si = 0; si < definition.stages_size(); ++si) {
+    const v1::Stage& stage = definition.stages(si);
+    const int stage_line = LineAt(lines, si);
     auto it = std::find(family.stages.begin(), family.stages.end(), stage.name());
     if (it == family.stages.end()) {
-      errors.push_back(Cat(source, ": unknown stage \"", stage.name(), "\" for family ",
+      errors.push_back(Cat(source, stage_line > 0 ? Cat(":", stage_line) : "", ": unknown stage \"", stage.name(), "\" for family ",
                                     family.name, "; stages: ",
                                     Join(family.stages, ", ")));
       continue;
     }
     size_t index = static_cast<size_t>(it - family.stages.begin());
     if (index < next_stage) {
-      errors.push_back(Cat(StagePath(source, stage.name()),
+      errors.push_back(Cat(StagePath(source, stage.name(), stage_line),
                                     ": out of order or repeated; stages run in the order ",
                                     Join(family.stages, ", ")));
       continue;
@@ -88,7 +99,7 @@ absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefini
       const v1::ComponentSpec& spec = stage.components(i);
       if (spec.disabled()) continue;
       std::string label = spec.label().empty() ? spec.name() : spec.label();
-      std::string where = Cat(StagePath(source, stage.name()), " component \"",
+      std::string where = Cat(StagePath(source, stage.name(), LineAt(lines, si, i)), " component \"",
                                        label.empty() ? Cat("#", i + 1) : label, "\"");
       if (spec.name().empty()) {
         errors.push_back(Cat(where, ": name is required"));
@@ -127,10 +138,28 @@ absl::Status AnnotateComponentError(const absl::Status& status, const PipelineSl
 
 }  // namespace internal
 
-absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view text,
-                                                               std::string_view source) {
+namespace {
+
+absl::StatusOr<v1::PipelineDefinition> ParseDefinition(std::string_view text, std::string_view source,
+                                                       PipelineLines* lines) {
   v1::PipelineDefinition definition;
-  if (absl::Status s = ParseTextProto(text, source, &definition); !s.ok()) return s;
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  if (absl::Status s = ParseTextProto(text, source, &definition, &tree); !s.ok()) return s;
+  if (lines != nullptr) {
+    const auto* desc = definition.GetDescriptor();
+    const auto* stages = desc->FindFieldByName("stages");
+    const auto* components = v1::Stage::descriptor()->FindFieldByName("components");
+    lines->stages.clear();
+    lines->components.clear();
+    for (int i = 0; i < definition.stages_size(); ++i) {
+      lines->stages.push_back(tree.GetLocation(stages, i).line + 1);
+      std::vector<int>& in_stage = lines->components.emplace_back();
+      const auto* sub = tree.GetTreeForNested(stages, i);
+      for (int j = 0; j < definition.stages(i).components_size(); ++j) {
+        in_stage.push_back(sub != nullptr ? sub->GetLocation(components, j).line + 1 : 0);
+      }
+    }
+  }
   if (definition.family().empty()) {
     return absl::InvalidArgumentError(Cat(source, ": family is required (one of ",
                                                    "selection, basket, mail, conversion)"));
@@ -143,7 +172,15 @@ absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view 
   return definition;
 }
 
-absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path) {
+}  // namespace
+
+absl::StatusOr<v1::PipelineDefinition> ParsePipelineDefinition(std::string_view text,
+                                                               std::string_view source) {
+  return ParseDefinition(text, source, nullptr);
+}
+
+absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string& path,
+                                                              PipelineLines* lines) {
   auto text = ReadFileToString(path);
   if (!text.ok()) return text.status();
   if (IsJsonPath(path)) {
@@ -151,7 +188,7 @@ absl::StatusOr<v1::PipelineDefinition> LoadPipelineDefinition(const std::string&
     if (absl::Status s = ParseJsonProto(*text, path, &definition); !s.ok()) return s;
     return definition;
   }
-  return ParsePipelineDefinition(*text, path);
+  return ParseDefinition(*text, path, lines);
 }
 
 }  // namespace herald

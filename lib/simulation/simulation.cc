@@ -375,6 +375,7 @@ absl::Status Simulation::Setup() {
 
   SelectorConfig config;
   config.registry = registry_;
+  config.advertising = o_.advertising_pipeline;
   config.store = store_.get();
   config.options.seed = o_.seed;
   auto selector = NewContentSelector(compiled_, config);

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "herald/model/pipeline.pb.h"
 #include "herald/registry.h"
 
 namespace herald::cli {
@@ -28,6 +30,13 @@ void AddCaptureCommand(CLI::App& app, CommandEnv& env);     // capture_command.c
 void AddExportCommand(CLI::App& app, CommandEnv& env);      // export_command.cc
 void AddSimulateCommand(CLI::App& app, CommandEnv& env);  // simulate_command.cc
 void AddServeCommand(CLI::App& app, CommandEnv& env);     // serve_command.cc
+void AddClickCommand(CLI::App& app, CommandEnv& env);     // click_command.cc
+
+// --pipeline FILE of select and simulate (pipeline_option.cc): loads a
+// selection pipeline definition and builds it once with `registry`, so that
+// every error names FILE:line before a selector is made.
+absl::StatusOr<v1::PipelineDefinition> LoadSelectionPipeline(const std::string& path,
+                                                             const Registry& registry);
 
 }  // namespace herald::cli
 

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   herald::cli::AddExportCommand(app, env);
   herald::cli::AddSimulateCommand(app, env);
   herald::cli::AddServeCommand(app, env);
+  herald::cli::AddClickCommand(app, env);
 
   try {
     app.parse(argc, argv);

@@ -26,6 +26,7 @@ struct SelectArgs {
   std::vector<std::string> profile, context, page_history;
   std::string at;
   std::string store;
+  std::string pipeline;  // --pipeline FILE; empty = the built-in pipeline
   bool trace = false, json = false, discounts = false;
   int repeat = 1;
 };
@@ -100,6 +101,16 @@ int Run(const SelectArgs& a, CommandEnv& env) {
   SelectorConfig config;
   config.registry = env.registry;
   config.store = store.get();
+  v1::PipelineDefinition pipeline;
+  if (!a.pipeline.empty()) {
+    auto loaded = LoadSelectionPipeline(a.pipeline, *env.registry);
+    if (!loaded.ok()) {
+      std::cerr << "herald select: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    pipeline = *std::move(loaded);
+    (a.discounts ? config.discounts : config.advertising) = &pipeline;
+  }
   auto selector = NewContentSelector(*compiled, config);
   if (!selector.ok()) {
     std::cerr << "herald select: " << selector.status().message() << "\n";
@@ -159,6 +170,9 @@ void AddSelectCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--at", a->at, "request time, RFC 3339 (default: now)");
   cmd->add_option("--store", a->store, "record into this store (sqlite path or postgresql://); default: a dry run");
   cmd->add_option("--repeat", a->repeat, "run the same request N times")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--pipeline", a->pipeline,
+                  "run this selection pipeline definition (textproto) instead of the built-in one "
+                  "(the discount pipeline with --discounts); see docs/pipelines.md");
   cmd->add_flag("--discounts", a->discounts, "select discount ads instead of ads");
   cmd->add_flag("--trace", a->trace, "print every candidate's fate and scores");
   cmd->add_flag("--json", a->json, "JSON output");

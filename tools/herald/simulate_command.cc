@@ -5,6 +5,7 @@
 //                   [--store URI] [--start YYYY-MM-DD] [--users N] [--click-rate R]
 //                   [--checkout-rate R] [--purchase-rate R] [--seed N]
 //                   [--no-mail] [--no-export] [--json] [--html FILE]
+//                   [--pipeline FILE]
 //
 // Progress (rate, time left) goes to stderr when it is a terminal, or with --progress. The same options
 // and seed print the same reports (the closing "Time:" line aside).
@@ -25,6 +26,7 @@ namespace {
 struct SimulateArgs {
   SimulationOptions options;
   std::string html;
+  std::string pipeline;  // --pipeline FILE: the advertising pipeline; empty = built-in
   bool json = false, no_mail = false, no_export = false;
   ProgressFlags progress;
 };
@@ -35,6 +37,13 @@ int Run(SimulateArgs& a, CommandEnv& env) {
   options.send_mail = !a.no_mail;
   options.export_conversions = !a.no_export;
   options.charts = !a.html.empty();
+  v1::PipelineDefinition pipeline;
+  if (!a.pipeline.empty()) {
+    auto loaded = LoadSelectionPipeline(a.pipeline, *env.registry);
+    if (!loaded.ok()) return ReportError("simulate", loaded.status(), a.json);
+    pipeline = *std::move(loaded);
+    options.advertising_pipeline = &pipeline;
+  }
   ProgressMeter meter("simulating", "page views", a.progress);
   if (meter.enabled()) options.progress = [&meter](int64_t done, int64_t total) { meter.Update(done, total); };
   auto report = RunSimulation(options);
@@ -89,6 +98,9 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_flag("--no-mail", a->no_mail, "skip the direct-mail jobs");
   cmd->add_flag("--no-export", a->no_export, "skip the conversion export");
   cmd->add_flag("--json", a->json, "print the reports as JSON");
+  cmd->add_option("--pipeline", a->pipeline,
+                  "serve the ads with this selection pipeline definition (textproto) instead of the "
+                  "built-in one; see docs/pipelines.md");
   cmd->add_option("--html", a->html, "also write the reports with charts to this HTML file");
   AddProgressFlags(cmd, &a->progress);
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });

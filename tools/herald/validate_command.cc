@@ -1,4 +1,4 @@
-// herald validate FILE... [--pipeline] [--json]: checks catalogs (and
+// herald validate FILE... [--pipeline] [--selection-pipeline P] [--json]: checks catalogs (and
 // pipeline definitions). Text: one line per file ("FILE: ok: ..." on stdout,
 // every issue with its line on stderr). --json: one document on stdout,
 //   {"ok": false, "files": [{"file": F, "ok": true, "summary": "..."},
@@ -9,6 +9,7 @@
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
 #include "herald/pipeline.h"
+#include "herald/selection.h"
 #include "json_output.h"
 
 namespace herald::cli {
@@ -20,11 +21,36 @@ struct FileResult {
   std::string summary;              // when ok
   std::vector<CatalogIssue> issues;  // when not ok, as values when known
   std::string error;                // when not ok and no issue values
+  std::vector<std::string> warnings;  // the file is valid, but ...
 };
+
+// The advertising pipeline a catalog is checked against.
+struct AdsPipeline {
+  v1::PipelineDefinition definition = DefaultAdvertisingPipeline();
+  std::string name = "the built-in advertising pipeline";
+};
+
+// Warnings when rendered ads or discount ads would link straight to the
+// advertiser, so that a site showing their html records no clicks.
+void WarnAboutClickTracking(const v1::Catalog& catalog, const AdsPipeline& ads,
+                            std::vector<std::string>* warnings) {
+  for (bool discounts : {false, true}) {
+    const v1::PipelineDefinition& pipeline = discounts ? DefaultDiscountPipeline() : ads.definition;
+    std::vector<std::string> items = ItemsLinkingPastTheSite(catalog, pipeline, discounts);
+    if (items.empty()) continue;
+    warnings->push_back(
+        std::to_string(items.size()) + (discounts ? " discount ads" : " ads") + " (\"" + items.front() + "\"" +
+        (items.size() > 1 ? ", ..." : "") + ") link straight to their click_url: " +
+        (discounts ? std::string("the built-in discount pipeline") : ads.name) +
+        " has no click redirect, so clicks on the rendered html are never recorded (click-goaled pacing, "
+        "reports); set FormatTemplate's click_redirect (docs/pipelines.md, \"Recording clicks\")");
+  }
+}
 
 FileResult ValidatePipeline(const std::string& file, CommandEnv& env) {
   FileResult result;
-  auto def = LoadPipelineDefinition(file);
+  PipelineLines lines;
+  auto def = LoadPipelineDefinition(file, &lines);
   if (!def.ok()) {
     result.error = std::string(def.status().message());
     return result;
@@ -32,7 +58,7 @@ FileResult ValidatePipeline(const std::string& file, CommandEnv& env) {
   if (const FamilyInfo* family = FindFamily(def->family()); family != nullptr) {
     CreateContext cc;
     cc.registry = env.registry;
-    auto slots = internal::BuildPipeline(*def, *family, cc, file);
+    auto slots = internal::BuildPipeline(*def, *family, cc, file, &lines);
     if (!slots.ok()) {
       result.error = std::string(slots.status().message());
       return result;
@@ -46,7 +72,7 @@ FileResult ValidatePipeline(const std::string& file, CommandEnv& env) {
   return result;
 }
 
-FileResult ValidateCatalogFile(const std::string& file) {
+FileResult ValidateCatalogFile(const std::string& file, const AdsPipeline& ads) {
   FileResult result;
   auto catalog = LoadCatalog(file, &result.issues);
   if (!catalog.ok()) {
@@ -61,6 +87,7 @@ FileResult ValidateCatalogFile(const std::string& file) {
   }
   result.ok = true;
   result.summary = SummarizeCatalog(*catalog);
+  WarnAboutClickTracking(*catalog, ads, &result.warnings);
   return result;
 }
 
@@ -68,6 +95,7 @@ nlohmann::json ToJson(const std::string& file, const FileResult& r) {
   nlohmann::json out = {{"file", file}, {"ok", r.ok}};
   if (r.ok) {
     out["summary"] = r.summary;
+    if (!r.warnings.empty()) out["warnings"] = r.warnings;
     return out;
   }
   nlohmann::json issues = nlohmann::json::array();
@@ -89,16 +117,31 @@ void AddValidateCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("FILE", *files, "catalog (.textproto or .json)")->required();
   cmd->add_flag("--pipeline", *pipeline, "the files are pipeline definitions");
   cmd->add_flag("--json", *json, "one JSON document: every file's summary or issues");
-  cmd->callback([files, pipeline, json, &env] {
+  auto ads_file = std::make_shared<std::string>();
+  cmd->add_option("--selection-pipeline", *ads_file,
+                  "check the catalogs against this advertising pipeline, as select/simulate --pipeline "
+                  "run it (default: the built-in one)");
+  cmd->callback([files, pipeline, json, ads_file, &env] {
+    AdsPipeline ads;
+    if (!ads_file->empty()) {
+      auto loaded = LoadSelectionPipeline(*ads_file, *env.registry);
+      if (!loaded.ok()) {
+        env.exit_code = ReportError("validate", loaded.status(), *json);
+        return;
+      }
+      ads.definition = *std::move(loaded);
+      ads.name = "the pipeline " + *ads_file;
+    }
     int failed = 0;
     nlohmann::json results = nlohmann::json::array();
     for (const std::string& file : *files) {
-      FileResult r = *pipeline ? ValidatePipeline(file, env) : ValidateCatalogFile(file);
+      FileResult r = *pipeline ? ValidatePipeline(file, env) : ValidateCatalogFile(file, ads);
       if (!r.ok) ++failed;
       if (*json) {
         results.push_back(ToJson(file, r));
       } else if (r.ok) {
         std::cout << file << ": ok: " << r.summary << "\n";
+        for (const std::string& w : r.warnings) std::cerr << file << ": warning: " << w << "\n";
       } else {
         std::cerr << r.error << "\n";
       }
