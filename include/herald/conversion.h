@@ -391,8 +391,10 @@ absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJ
                                                                const CreateContext& context);
 
 // Reads a credential: the environment variable `env` when set and not empty,
-// else the first line of `file` (relative to base_dir). The error names the
-// variable or file, never the value.
+// else the first line of `file` (relative to base_dir). The file must be a
+// regular file that neither its group nor others may access (mode 0600 or
+// 0400): PermissionDenied otherwise. The error names the variable or file,
+// never the value.
 absl::StatusOr<std::string> ReadCredential(std::string_view what, std::string_view env,
                                            std::string_view file, std::string_view base_dir = {});
 

@@ -18,6 +18,7 @@
 #include "conversion/destinations.h"
 #include "conversion/encode.h"
 #include "conversion/http.h"
+#include "conversion/oauth.h"
 #include "conversion/responses.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
@@ -362,8 +363,20 @@ class GoogleAdsDestination final : public Destination {
     if (c.developer_token_env().empty() && c.developer_token_file().empty()) {
       return ConfigError("google_ads", "developer_token_env or developer_token_file is required");
     }
-    if (c.access_token_env().empty() && c.access_token_file().empty()) {
-      return ConfigError("google_ads", "access_token_env or access_token_file is required");
+    const bool fixed = !c.access_token_env().empty() || !c.access_token_file().empty();
+    const bool refresh = !c.oauth_refresh_token_env().empty() || !c.oauth_refresh_token_file().empty();
+    if (fixed == refresh) {
+      return ConfigError("google_ads", "give either oauth_refresh_token_env/_file (with oauth_client_id and "
+                                       "oauth_client_secret_env/_file: refreshed tokens) or access_token_env/_file "
+                                       "(a fixed token, which lasts an hour)");
+    }
+    if (refresh && c.oauth_client_id().empty()) return ConfigError("google_ads", "oauth_client_id is required");
+    if (refresh && c.oauth_client_secret_env().empty() && c.oauth_client_secret_file().empty()) {
+      return ConfigError("google_ads", "oauth_client_secret_env or oauth_client_secret_file is required");
+    }
+    if (!c.oauth_token_url().empty() && c.oauth_token_url().rfind("https://", 0) != 0 &&
+        c.oauth_token_url().rfind("http://127.0.0.1", 0) != 0 && c.oauth_token_url().rfind("http://localhost", 0) != 0) {
+      return ConfigError("google_ads", "oauth_token_url must be https:// (or http:// on loopback, for a stand-in)");
     }
     absl::TimeZone zone = absl::UTCTimeZone();
     if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
@@ -386,16 +399,34 @@ class GoogleAdsDestination final : public Destination {
     auto dev = ReadCredential("google_ads developer token", c.developer_token_env(), c.developer_token_file(),
                               ctx.base_dir);
     if (!dev.ok()) return dev.status();
-    auto access = ReadCredential("google_ads access token", c.access_token_env(), c.access_token_file(),
-                                 ctx.base_dir);
-    if (!access.ok()) return access.status();
     auto d = std::unique_ptr<GoogleAdsDestination>(new GoogleAdsDestination());
     d->config_ = c;
     d->zone_ = zone;
     d->developer_token_ = *dev;
-    d->access_token_ = *access;
     d->redactor_.Add(d->developer_token_);
-    d->redactor_.Add(d->access_token_);
+    const absl::Duration timeout = absl::Milliseconds(c.timeout_ms() > 0 ? c.timeout_ms() : 30000);
+    if (fixed) {
+      auto access = ReadCredential("google_ads access token", c.access_token_env(), c.access_token_file(),
+                                   ctx.base_dir);
+      if (!access.ok()) return access.status();
+      d->redactor_.Add(*access);
+      d->tokens_ = conversion::AccessTokenSource::Fixed(*access);
+    } else {
+      conversion::OAuthClient client;
+      client.token_url = c.oauth_token_url().empty() ? "https://oauth2.googleapis.com/token" : c.oauth_token_url();
+      client.client_id = c.oauth_client_id();
+      auto secret = ReadCredential("google_ads OAuth client secret", c.oauth_client_secret_env(),
+                                   c.oauth_client_secret_file(), ctx.base_dir);
+      if (!secret.ok()) return secret.status();
+      auto refresh_token = ReadCredential("google_ads OAuth refresh token", c.oauth_refresh_token_env(),
+                                          c.oauth_refresh_token_file(), ctx.base_dir);
+      if (!refresh_token.ok()) return refresh_token.status();
+      client.client_secret = *secret;
+      client.refresh_token = *refresh_token;
+      d->redactor_.Add(client.client_secret);
+      d->redactor_.Add(client.refresh_token);
+      d->tokens_ = conversion::AccessTokenSource::Refreshing(std::move(client), timeout, &d->redactor_);
+    }
     d->base_ = TrimSlash(c.base_url().empty() ? "https://googleads.googleapis.com" : c.base_url());
     d->version_ = c.api_version().empty() ? "v17" : c.api_version();
     d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 2000;
@@ -483,14 +514,14 @@ class GoogleAdsDestination final : public Destination {
       body.append(events[i]->payload);
     }
     body.append("],\"partialFailure\":true}");
-    std::vector<std::string> headers = {"Content-Type: application/json",
-                                        Cat("Authorization: Bearer ", access_token_),
-                                        Cat("developer-token: ", developer_token_)};
-    if (!config_.login_customer_id().empty()) headers.push_back(Cat("login-customer-id: ", config_.login_customer_id()));
-    HttpResponse resp = http_->Request(
-        "POST", Cat(base_, "/", version_, "/customers/", config_.customer_id(), ":uploadClickConversions"), headers,
-        body);
+    auto sent = Post(Cat(base_, "/", version_, "/customers/", config_.customer_id(), ":uploadClickConversions"), body);
     BatchResult result;
+    if (!sent.ok()) {  // no access token: the token endpoint is down (retry) or refuses us (stop)
+      result.outcome = absl::IsUnavailable(sent.status()) ? BatchOutcome::kRetryable : BatchOutcome::kFatal;
+      result.message = std::string(sent.status().message());
+      return result;
+    }
+    const HttpResponse& resp = *sent;
     result.http_status = resp.status;
     if (resp.status == 0) {
       result.outcome = BatchOutcome::kRetryable;
@@ -626,17 +657,30 @@ class GoogleAdsDestination final : public Destination {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   }
 
-  std::vector<std::string> AuthHeaders() const {
-    std::vector<std::string> h = {"Content-Type: application/json", Cat("Authorization: Bearer ", access_token_),
-                                  Cat("developer-token: ", developer_token_)};
-    if (!config_.login_customer_id().empty()) h.push_back(Cat("login-customer-id: ", config_.login_customer_id()));
-    return h;
+  // One POST with the current access token, the developer token and the
+  // manager account; a 401 refreshes the token once and sends again (an
+  // access token may be revoked or expire early). An error only when no
+  // token can be had (Unavailable: retry later; Unauthenticated: stop).
+  absl::StatusOr<HttpResponse> Post(const std::string& url, const std::string& body) {
+    for (int attempt = 0;; ++attempt) {
+      auto token = tokens_->Token();
+      if (!token.ok()) return token.status();
+      std::vector<std::string> headers = {"Content-Type: application/json", Cat("Authorization: Bearer ", *token),
+                                          Cat("developer-token: ", developer_token_)};
+      if (!config_.login_customer_id().empty()) {
+        headers.push_back(Cat("login-customer-id: ", config_.login_customer_id()));
+      }
+      HttpResponse resp = http_->Request("POST", url, headers, body);
+      if (resp.status != 401 || attempt > 0 || !tokens_->Invalidate()) return resp;
+    }
   }
 
   // POST with retries on 429 / 5xx / transport errors (Retry-After honoured, capped at 60 s).
   absl::StatusOr<std::string> Call(const std::string& url, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
-      HttpResponse resp = http_->Request("POST", url, AuthHeaders(), body);
+      auto sent = Post(url, body);
+      if (!sent.ok()) return sent.status();
+      const HttpResponse& resp = *sent;
       if (resp.status == 200) return resp.body;
       conversion::GoogleResponse g = conversion::ParseGoogleResponse(resp.body);
       bool retry = resp.status == 0 || resp.status == 429 || resp.status >= 500;
@@ -747,7 +791,8 @@ class GoogleAdsDestination final : public Destination {
   absl::Duration job_poll_, job_timeout_;
   v1::GoogleAdsDestinationConfig config_;
   absl::TimeZone zone_;
-  std::string developer_token_, access_token_;
+  std::string developer_token_;
+  std::unique_ptr<conversion::AccessTokenSource> tokens_;
   Redactor redactor_;
   std::string base_, version_;
   DestinationLimits limits_;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -580,6 +581,7 @@ TEST_CASE("Credentials never appear in reports - traces or errors", "[conversion
 
   // From a file.
   std::ofstream(f.dir + "/token") << kMetaToken << "\n";
+  REQUIRE(chmod((f.dir + "/token").c_str(), 0600) == 0);  // a secret's file is its owner's alone
   auto file_token = ReadCredential("meta", "", "token", f.dir);
   REQUIRE(file_token.ok());
   CHECK(*file_token == kMetaToken);
@@ -1015,6 +1017,146 @@ TEST_CASE("The lease of an exporter whose process died is taken over at once", "
     CHECK(ran->delivered == 3);
     CHECK(ran->ToText().find("lease taken over from " + dead) != std::string::npos);
   }
+}
+
+// ---------------------------------------------------------------- issue #16: credentials that last
+
+constexpr char kClientId[] = "1234-herald.apps.googleusercontent.com";
+constexpr char kClientSecret[] = "GOCSPX-clientSECRET-777";
+constexpr char kRefreshToken[] = "1//0refreshSECRET-token-xyz";
+
+std::string OAuthConfig(const testing::OAuthStandIn& oauth, const std::string& extra = "") {
+  return "oauth_client_id: \"" + std::string(kClientId) +
+         "\" oauth_client_secret_env: \"HERALD_TEST_OAUTH_SECRET\" oauth_refresh_token_env: "
+         "\"HERALD_TEST_OAUTH_REFRESH\" oauth_token_url: \"" +
+         oauth.token_url() + "\" " + extra;
+}
+
+std::unique_ptr<Destination> GoogleOAuth(Fixture& f, const GoogleStandIn& server, const std::string& text) {
+  v1::GoogleAdsDestinationConfig c;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &c));
+  c.set_base_url(server.url());
+  c.set_api_version("v17");
+  c.set_customer_id("1234567890");
+  c.set_login_customer_id("9876543210");
+  c.set_developer_token_env("HERALD_TEST_GOOGLE_DEV");
+  c.set_timeout_ms(2000);
+  auto d = f.registry.Create<Destination>("google_ads", c, CreateContext{&f.registry, f.dir});
+  INFO(d.status().ToString());
+  REQUIRE(d.ok());
+  return std::move(*d);
+}
+
+TEST_CASE("Google OAuth: tokens that expire every two seconds are refreshed during a long export",
+          "[conversion][google][oauth][issue16]") {
+  Fixture f;
+  setenv("HERALD_TEST_OAUTH_SECRET", kClientSecret, 1);
+  setenv("HERALD_TEST_OAUTH_REFRESH", kRefreshToken, 1);
+  testing::OAuthStandIn oauth(kClientId, kClientSecret, kRefreshToken);
+  oauth.lifetime_seconds = 2;
+  oauth.Start();
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, "unused", absl::ToUnixSeconds(f.now));
+  server.access_check = [&](const std::string& t) { return oauth.Valid(t); };
+  server.expected_login_customer_id = "9876543210";
+  server.upload_delay = std::chrono::milliseconds(100);
+  server.Start();
+  for (int i = 0; i < 1000; ++i) f.Capture(i);
+  auto google = GoogleOAuth(f, server, OAuthConfig(oauth, "batch_size: 20"));
+  auto report = f.Exporter(google.get(), "google")->RunOnce();  // 50 uploads of 100 ms: about 5 s
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered == 1000);
+  CHECK(oauth.grants() >= 4);              // refreshed before each token's two seconds ran out
+  CHECK(oauth.expired_seen() == 0);        // never sent an expired token
+  CHECK(server.unauthenticated() == 0);
+  CHECK(server.violations().empty());      // developer-token and login-customer-id on every call
+  CHECK(server.received().size() == 1000);
+  for (const std::string& secret : oauth.issued()) CHECK(report->ToJson().find(secret) == std::string::npos);
+}
+
+TEST_CASE("Google OAuth: a token refused with 401 is refreshed once and the batch sent again",
+          "[conversion][google][oauth][issue16]") {
+  Fixture f;
+  setenv("HERALD_TEST_OAUTH_SECRET", kClientSecret, 1);
+  setenv("HERALD_TEST_OAUTH_REFRESH", kRefreshToken, 1);
+  testing::OAuthStandIn oauth(kClientId, kClientSecret, kRefreshToken);
+  oauth.revoke_after_uses = 3;  // revoked early, long before its hour
+  oauth.Start();
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, "unused", absl::ToUnixSeconds(f.now));
+  server.access_check = [&](const std::string& t) { return oauth.Valid(t); };
+  server.Start();
+  for (int i = 0; i < 200; ++i) f.Capture(i);
+  auto google = GoogleOAuth(f, server, OAuthConfig(oauth, "batch_size: 10"));
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->delivered == 200);
+  CHECK(report->failed == 0);
+  CHECK(server.unauthenticated() >= 5);
+  CHECK(oauth.grants() == server.unauthenticated() + 1);  // one refresh per 401, plus the first
+  CHECK(server.received().size() == 200);
+}
+
+TEST_CASE("Google OAuth: a refused refresh token stops the run, names the endpoint, never a secret",
+          "[conversion][google][oauth][credentials][issue16]") {
+  Fixture f;
+  setenv("HERALD_TEST_OAUTH_SECRET", kClientSecret, 1);
+  setenv("HERALD_TEST_OAUTH_REFRESH", "1//0wrongSECRET-refresh", 1);
+  testing::OAuthStandIn oauth(kClientId, kClientSecret, kRefreshToken);
+  oauth.Start();
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, "unused", absl::ToUnixSeconds(f.now));
+  server.access_check = [&](const std::string& t) { return oauth.Valid(t); };
+  server.Start();
+  for (int i = 0; i < 5; ++i) f.Capture(i);
+  auto google = GoogleOAuth(f, server, OAuthConfig(oauth));
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE_FALSE(report.ok());
+  std::string message(report.status().message());
+  INFO(message);
+  CHECK_THAT(message, Catch::Contains("invalid_grant"));
+  CHECK_THAT(message, Catch::Contains(oauth.token_url()));
+  for (const char* secret : {kClientSecret, "1//0wrongSECRET-refresh", kGoogleDev}) {
+    CHECK(message.find(secret) == std::string::npos);
+  }
+  CHECK(server.requests() == 0);
+  CHECK(f.Watermark("google") == 0);
+}
+
+TEST_CASE("Credential files must be readable by their owner only", "[conversion][credentials][issue16]") {
+  Fixture f;
+  const std::string path = f.dir + "/refresh_token";
+  std::ofstream(path) << kRefreshToken << "\n";
+  REQUIRE(chmod(path.c_str(), 0644) == 0);
+  auto open = ReadCredential("google_ads OAuth refresh token", "", "refresh_token", f.dir);
+  REQUIRE_FALSE(open.ok());
+  CHECK(open.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK_THAT(std::string(open.status().message()), Catch::Contains(path));
+  CHECK_THAT(std::string(open.status().message()), Catch::Contains("0644"));
+  CHECK(std::string(open.status().message()).find(kRefreshToken) == std::string::npos);
+  REQUIRE(chmod(path.c_str(), 0600) == 0);
+  auto closed = ReadCredential("google_ads OAuth refresh token", "", "refresh_token", f.dir);
+  REQUIRE(closed.ok());
+  CHECK(*closed == kRefreshToken);
+  REQUIRE(chmod(path.c_str(), 0400) == 0);
+  CHECK(ReadCredential("x", "", path).ok());
+  // A destination whose secret file is open to others is refused at creation.
+  REQUIRE(chmod(path.c_str(), 0640) == 0);
+  testing::OAuthStandIn oauth(kClientId, kClientSecret, kRefreshToken);
+  v1::GoogleAdsDestinationConfig c;
+  c.set_customer_id("1234567890");
+  c.set_developer_token_env("HERALD_TEST_GOOGLE_DEV");
+  c.set_oauth_client_id(kClientId);
+  c.set_oauth_client_secret_env("HERALD_TEST_OAUTH_SECRET");
+  c.set_oauth_refresh_token_file("refresh_token");
+  setenv("HERALD_TEST_OAUTH_SECRET", kClientSecret, 1);
+  auto d = f.registry.Create<Destination>("google_ads", c, CreateContext{&f.registry, f.dir});
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.status().code() == absl::StatusCode::kPermissionDenied);
+  // Both ways, or neither: refused.
+  c.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
+  CHECK_FALSE(f.registry.Create<Destination>("google_ads", c, CreateContext{&f.registry, f.dir}).ok());
 }
 
 }  // namespace

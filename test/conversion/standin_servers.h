@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -587,6 +588,11 @@ class GoogleStandIn : public StandInServer {
     transient_once_.insert(gclid);
   }
   int duplicates_answered() const { return duplicates_.load(); }
+  // OAuth: access tokens checked by this function (an OAuthStandIn's) instead of the fixed one.
+  std::function<bool(const std::string&)> access_check;
+  std::string expected_login_customer_id;     // checked when not empty
+  std::chrono::milliseconds upload_delay{0};  // each upload takes this long (a long export)
+  int unauthenticated() const { return unauthenticated_.load(); }
 
  private:
   static nlohmann::json Failure(const nlohmann::json& errors) {
@@ -636,8 +642,15 @@ class GoogleStandIn : public StandInServer {
       std::lock_guard<std::mutex> lock(mu_);
       auth_headers_.push_back(req.get_header_value("Authorization"));
     }
-    if (req.get_header_value("Authorization") != "Bearer " + access_ ||
-        req.get_header_value("developer-token") != developer_) {
+    const std::string auth = req.get_header_value("Authorization");
+    const bool token_ok = access_check ? auth.rfind("Bearer ", 0) == 0 && access_check(auth.substr(7))
+                                       : auth == "Bearer " + access_;
+    if (!expected_login_customer_id.empty() &&
+        req.get_header_value("login-customer-id") != expected_login_customer_id) {
+      Violation("login-customer-id \"" + req.get_header_value("login-customer-id") + "\"");
+    }
+    if (!token_ok || req.get_header_value("developer-token") != developer_) {
+      ++unauthenticated_;
       RpcError(res, 401, "UNAUTHENTICATED", "Request is missing required authentication credential.",
                {{"authenticationError", "AUTHENTICATION_ERROR"}});
       return false;
@@ -646,6 +659,7 @@ class GoogleStandIn : public StandInServer {
   }
 
   void Upload(const httplib::Request& req, httplib::Response& res) {
+    if (upload_delay.count() > 0) std::this_thread::sleep_for(upload_delay);
     if (!Authorized(req, res)) return;
     Fault fault = NextFault();
     if (fault == Fault::k429) {
@@ -815,10 +829,98 @@ class GoogleStandIn : public StandInServer {
   std::vector<nlohmann::json> conversions_;
   std::set<std::string> transient_once_;
   std::atomic<int> duplicates_{0};
+  std::atomic<int> unauthenticated_{0};
   std::map<std::string, std::string> user_lists_;           // name -> resource name
   std::map<std::string, std::string> jobs_;                 // job -> user list
   std::map<std::string, std::vector<std::string>> pending_; // job -> identifiers added
   std::map<std::string, std::set<std::string>> members_;    // user list -> identifiers
+};
+
+// An OAuth 2.0 token endpoint (POST /token, grant_type=refresh_token) like
+// Google's: answers {"access_token","expires_in","token_type":"Bearer"} for
+// the right client and refresh token, {"error":"invalid_grant"} (400)
+// otherwise. Its tokens really expire after `lifetime_seconds`, and with
+// `revoke_after_uses` a token is refused after that many API calls (an
+// early revocation: the client must refresh on the 401).
+class OAuthStandIn : public StandInServer {
+ public:
+  OAuthStandIn(std::string client_id, std::string client_secret, std::string refresh_token)
+      : client_id_(std::move(client_id)), secret_(std::move(client_secret)), refresh_(std::move(refresh_token)) {
+    server_.Post("/token", [this](const httplib::Request& req, httplib::Response& res) { Grant(req, res); });
+  }
+  int lifetime_seconds = 3600;
+  int revoke_after_uses = 0;  // 0 = never
+
+  std::string token_url() const { return url() + "/token"; }
+  int grants() const { return grants_.load(); }
+  int expired_seen() const { return expired_seen_.load(); }
+  std::vector<std::string> issued() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [token, t] : tokens_) out.push_back(token);
+    return out;
+  }
+  // The API's check of a bearer token.
+  bool Valid(const std::string& token) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(token);
+    if (it == tokens_.end()) return false;
+    if (std::chrono::steady_clock::now() >= it->second.expires) {
+      ++expired_seen_;
+      return false;
+    }
+    if (revoke_after_uses > 0 && ++it->second.uses > revoke_after_uses) return false;
+    return true;
+  }
+
+ private:
+  struct Issued {
+    std::chrono::steady_clock::time_point expires;
+    int uses = 0;
+  };
+  static std::map<std::string, std::string> Form(const std::string& body) {
+    std::map<std::string, std::string> out;
+    size_t start = 0;
+    while (start <= body.size()) {
+      size_t amp = body.find('&', start);
+      std::string pair = body.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      size_t eq = pair.find('=');
+      if (eq != std::string::npos) {
+        out[httplib::detail::decode_url(pair.substr(0, eq), true)] =
+            httplib::detail::decode_url(pair.substr(eq + 1), true);
+      }
+      if (amp == std::string::npos) break;
+      start = amp + 1;
+    }
+    return out;
+  }
+  void Grant(const httplib::Request& req, httplib::Response& res) {
+    ++requests_;
+    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0) {
+      Violation("token request not form-encoded");
+    }
+    auto form = Form(req.body);
+    if (form["grant_type"] != "refresh_token" || form["client_id"] != client_id_ ||
+        form["client_secret"] != secret_ || form["refresh_token"] != refresh_) {
+      res.status = 400;
+      res.set_content(R"({"error":"invalid_grant","error_description":"Token has been expired or revoked."})",
+                      "application/json");
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string token = "ya29.refreshed-" + std::to_string(++serial_) + "-SECRET";
+    tokens_[token] = Issued{std::chrono::steady_clock::now() + std::chrono::seconds(lifetime_seconds), 0};
+    ++grants_;
+    res.set_content(nlohmann::json{{"access_token", token}, {"expires_in", lifetime_seconds},
+                                   {"scope", "https://www.googleapis.com/auth/adwords"}, {"token_type", "Bearer"}}
+                        .dump(),
+                    "application/json");
+  }
+
+  std::string client_id_, secret_, refresh_;
+  std::map<std::string, Issued> tokens_;
+  int serial_ = 0;
+  std::atomic<int> grants_{0}, expired_seen_{0};
 };
 
 }  // namespace herald::testing
