@@ -138,7 +138,9 @@ class DecisionServiceImpl : public DecisionService {
 
     v1::SelectAdsResponse response;
     const absl::Time now = absl::Now();
-    const std::string_view page_group = r.page_groups().empty() ? "" : r.page_groups(0);
+    // Not `? "" : r.page_groups(0)`: that makes a temporary std::string the view outlives.
+    const std::string_view page_group =
+        r.page_groups().empty() ? std::string_view() : std::string_view(r.page_groups(0));
     for (const SelectedItem& w : result->winners) {
       v1::SelectedAd* ad = response.add_winners();
       ad->set_item_id(std::string(w.item_id));
