@@ -108,14 +108,19 @@ struct alignas(64) CompiledItem {
   uint32_t index = 0;
   ItemKind kind = ItemKind::kPaidAd;
   bool goal_clicks = false;     // paid: goaled by clicks
-  bool sponsored = false;
+  bool sponsored = false;       // `sponsored: true` (see sponsor_opt_out)
   bool has_eligibility = false;
   int32_t customer = -1;        // interned customer id
   int32_t industry = -1;        // interned industry code; -1 = none
   int32_t size = -1;            // interned content size; -1 = any
   int32_t target_group = -1;    // index into target_groups(); -1 = none
-  int32_t exposure_limit = 0;   // 0 = unlimited
-  int32_t priority = 0;         // discounts: smaller first
+  int32_t exposure_limit = 0;   // per session (or per user without one); 0 = unlimited
+  // Sponsorship (docs/pacing.md): an ad whose own target group has a SPONSOR
+  // entry that matches is sponsored for that request. `sponsored: true` also
+  // keeps it eligible under another group's sponsorship; `sponsored: false`
+  // (explicit) means its group's SPONSOR entries never sponsor it.
+  bool sponsor_opt_out = false;
+  bool frequency_capped = false;  // max_per_day or max_per_week set
   int64_t goal = 0;             // paid: events scheduled (requests or clicks)
   double weight = 0;            // house: relative probability; discounts: unused
   double max_target_multiplier = 1;  // the most its target group can multiply its score by
@@ -125,6 +130,9 @@ struct alignas(64) CompiledItem {
   std::string name;
   std::string campaign_id;
   int32_t campaign = -1;        // index into catalog().campaigns()
+  int32_t priority = 0;         // discounts: smaller first
+  int32_t max_per_day = 0;      // per user and local day of the catalog's zone; 0 = unlimited
+  int32_t max_per_week = 0;     // per user and local week (Monday to Sunday); 0 = unlimited
   std::vector<int32_t> page_groups;  // interned; empty = every page group
   expr::Program eligibility;    // discounts: over user, context and now; empty source = everyone
   const v1::CampaignItem* proto = nullptr;  // owned by the snapshot
@@ -172,6 +180,10 @@ class CompiledCatalog {
   // The largest factor any target group can multiply a score by (the product
   // of its TARGET boosts above 1); 1 when no group boosts.
   double max_target_multiplier() const { return max_target_multiplier_; }
+  // Whether any target group has a SPONSOR entry: one ad's sponsorship
+  // removes others, which pruning cannot bound, so such catalogs select
+  // exhaustively.
+  bool has_sponsor_entries() const { return has_sponsor_entries_; }
   std::span<const absl::TimeZone> zones() const { return zones_; }
   // competitors()[customer] lists the interned customers it competes with.
   const std::vector<std::vector<int32_t>>& competitors() const { return competitors_; }
@@ -195,6 +207,7 @@ class CompiledCatalog {
   std::vector<CompiledTargetGroup> target_groups_;
   TargetingSchema targeting_;
   double max_target_multiplier_ = 1;
+  bool has_sponsor_entries_ = false;
   std::vector<absl::TimeZone> zones_;
   std::vector<std::vector<int32_t>> competitors_;
 };

@@ -60,6 +60,12 @@ std::vector<CatalogIssue> ValidateCatalog(const v1::Catalog& catalog,
                                           std::string_view source = "catalog",
                                           const CatalogLoadOptions& options = {});
 
+// What is valid but cannot work as its author likely meant (each message
+// starts with "warning: "): a SPONSOR entry that can never make anything
+// eligible. `herald validate` prints them and still succeeds.
+std::vector<CatalogIssue> CatalogWarnings(const v1::Catalog& catalog,
+                                          std::string_view source = "catalog");
+
 // Fills the documented defaults in place.
 void ApplyCatalogDefaults(v1::Catalog* catalog);
 

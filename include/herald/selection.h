@@ -56,7 +56,7 @@ struct SelectionRequest {
   std::string size;                        // content size name; empty = any size
   int count = 1;                           // winners wanted
   std::string user_id;                     // history and exposure limits; empty = anonymous
-  std::string session_id;                  // exposure limits count per session when set
+  std::string session_id;                  // exposure limits count per (user, session) when set
   const v1::Profile* user = nullptr;       // borrowed for the call; null = empty profile
   const v1::Profile* context = nullptr;    // borrowed for the call; null = empty context
   std::vector<std::string> page_history;   // item ids already shown on this page
@@ -115,6 +115,15 @@ struct Candidate {
   double initial = 0;  // the initial score (paid ads: Need of Delivery), kept for SelectWinners
 };
 
+// How often the request's user saw an item (docs/pacing.md, "Exposure
+// limits and frequency caps").
+struct Exposure {
+  uint32_t item = 0;      // index into CompiledCatalog::items()
+  int32_t count = 0;      // in the request's session; without a session id, in all
+  int32_t today = 0;      // in all sessions, in the catalog's local day of the request
+  int32_t this_week = 0;  // in all sessions, in the local week (Monday to Sunday)
+};
+
 // The selection family's context. Components read the request and catalog,
 // narrow `candidates`, and fill `winners` and `results`.
 struct SelectionContext : PipelineContext {
@@ -127,9 +136,9 @@ struct SelectionContext : PipelineContext {
   std::vector<SelectedItem> results;       // formatted winners
   bool sponsored_only = false;             // set by a Sponsor target entry that matched
   // Item indexes the user saw, most recent first, and per-item exposure
-  // counts (filled by LoadHistory).
+  // counts (filled by LoadHistory; only items with a limit or cap are counted).
   std::vector<uint32_t> history;
-  std::vector<std::pair<uint32_t, int32_t>> exposures;
+  std::vector<Exposure> exposures;
   // Scratch owned by the built-in components (reused across requests).
   void* scratch = nullptr;
 
@@ -167,6 +176,10 @@ struct SelectorOptions {
   uint64_t seed = 0;                                 // 0 = from entropy; else deterministic house-ad draws per thread
   absl::Duration flush_interval = absl::Seconds(1);  // counters, events and histories to the store
   size_t max_users_in_memory = 1'000'000;            // history cache bound (least recently used dropped)
+  // A session not seen for this long is over: exposure limits count per
+  // (user, session), and a user's list of sessions is bounded (docs/pacing.md,
+  // "Exposure limits and frequency caps"); only live sessions are never undercounted.
+  absl::Duration session_timeout = absl::Minutes(30);
   double default_target_boost = 1.2;                 // TARGET entries without a boost
   // Pruning: paid candidates emitted per request before SelectWinners must
   // prove nothing left out could win (else the request reruns exhaustively);

@@ -111,9 +111,27 @@ class EventStore {
 };
 
 // Recent items shown to a user, most recent first, with per-item exposure counts.
+// The counts behind exposure limits and frequency caps (docs/pacing.md,
+// "Exposure limits and frequency caps").
 struct UserHistory {
   std::vector<std::string> recent;                         // most recent first
-  std::vector<std::pair<std::string, int32_t>> exposures;  // item id, times shown
+  std::vector<std::pair<std::string, int32_t>> exposures;  // item id, times shown to the user in all
+  enum class Scope : int32_t {
+    kSession = 1,   // `scope`: the session (a stable 64-bit hash of its id)
+    kDay = 2,       // `scope`: the local day (days since 1970-01-01, catalog zone)
+    kWeek = 3,      // `scope`: the local day of the week's Monday
+    kOverflow = 4,  // live sessions evicted from a full list (the largest count)
+  };
+  struct Count {
+    std::string item_id;
+    Scope kind = Scope::kSession;
+    int64_t scope = 0;
+    int32_t count = 0;
+    bool operator==(const Count&) const = default;
+  };
+  std::vector<Count> counts;
+  std::vector<std::pair<int64_t, int64_t>> sessions;  // session hash, last seen (Unix seconds)
+  int64_t overflow_until = 0;  // kOverflow counts apply to unknown sessions until then (Unix seconds)
 };
 
 class HistoryStore {

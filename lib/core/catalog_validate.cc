@@ -442,6 +442,8 @@ class Validator {
       Report(where, ad, "quantity", "a paid ad goaled at ad level needs quantity > 0");
     }
     if (ad.exposure_limit() < 0) Report(where, ad, "exposure_limit", "exposure_limit must be >= 0");
+    if (ad.max_per_day() < 0) Report(where, ad, "max_per_day", "max_per_day must be >= 0");
+    if (ad.max_per_week() < 0) Report(where, ad, "max_per_week", "max_per_week must be >= 0");
     if (!ad.industry().empty() && !industries_.contains(ad.industry())) {
       Report(where, ad, "industry", UnknownRef("industry", ad.industry()));
     }

@@ -206,6 +206,7 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
     double product = 1;
     for (const CompiledTargetEntry& e : group.entries) {
       if (e.action == v1::TARGET_ACTION_TARGET && e.boost > 1) product *= e.boost;
+      if (e.action == v1::TARGET_ACTION_SPONSOR) has_sponsor_entries_ = true;
     }
     max_target_multiplier_ = std::max(max_target_multiplier_, product);
   }
@@ -288,7 +289,11 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
         c.kind = ad.type() == v1::AD_TYPE_HOUSE ? ItemKind::kHouseAd : ItemKind::kPaidAd;
         c.weight = ad.weight();
         c.exposure_limit = ad.exposure_limit();
-        c.sponsored = ad.sponsored();
+        c.sponsored = ad.has_sponsored() && ad.sponsored();
+        c.sponsor_opt_out = ad.has_sponsored() && !ad.sponsored();
+        c.max_per_day = ad.max_per_day();
+        c.max_per_week = ad.max_per_week();
+        c.frequency_capped = c.max_per_day > 0 || c.max_per_week > 0;
         std::string industry = ad.industry();
         if (industry.empty() && c.customer >= 0) {
           industry = catalog_.customers(c.customer).industry();

@@ -278,13 +278,21 @@ class ExposureLimit final : public Comp {
     if (ctx.exposures.empty()) return absl::OkStatus();
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
       const CompiledItem& item = ctx.item(i);
-      if (item.exposure_limit <= 0) continue;
-      for (auto [index, count] : ctx.exposures) {
-        if (index == item.index && count >= item.exposure_limit) {
-          ctx.MultiplyScore(i, 0, ctx.trace ? Cat("exposure limit ", item.exposure_limit,
-                                                          " reached") : std::string());
-          break;
+      if (item.exposure_limit <= 0 && !item.frequency_capped) continue;
+      for (const Exposure& e : ctx.exposures) {
+        if (e.item != item.index) continue;
+        if (item.exposure_limit > 0 && e.count >= item.exposure_limit) {
+          ctx.MultiplyScore(i, 0, ctx.trace ? Cat("exposure limit ", item.exposure_limit, " reached",
+                                                  ctx.request->session_id.empty() ? "" : " in this session")
+                                            : std::string());
+        } else if (item.max_per_day > 0 && e.today >= item.max_per_day) {
+          ctx.MultiplyScore(i, 0, ctx.trace ? Cat("frequency cap ", item.max_per_day, " a day reached")
+                                            : std::string());
+        } else if (item.max_per_week > 0 && e.this_week >= item.max_per_week) {
+          ctx.MultiplyScore(i, 0, ctx.trace ? Cat("frequency cap ", item.max_per_week, " a week reached")
+                                            : std::string());
         }
+        break;
       }
     }
     ctx.RemoveZeroScores();
@@ -476,13 +484,16 @@ class EvalTargetGroups final : public Comp {
     auto groups = ctx.catalog->target_groups();
     bool any_sponsor = false;
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
-      int32_t g = ctx.item(i).target_group;
+      const CompiledItem& item = ctx.item(i);
+      int32_t g = item.target_group;
       if (g < 0) continue;
       if (s.target_stamp[g] != s.generation || ctx.trace != nullptr) {
         Evaluate(ctx, s, groups[g], g);
       }
-      if (s.target_sponsor[g]) any_sponsor = true;
+      // An ad is sponsored by its own group's matching SPONSOR entry (unless
+      // it opts out); a candidate scored 0 here sponsors nothing.
       double m = s.target_multiplier[g];
+      if (s.target_sponsor[g] && !item.sponsor_opt_out && m > 0) any_sponsor = true;
       if (m != 1.0) {
         ctx.MultiplyScore(i, m, ctx.trace ? Cat("target group \"", groups[g].id, "\"")
                                           : std::string());
@@ -491,7 +502,7 @@ class EvalTargetGroups final : public Comp {
     if (any_sponsor) {
       ctx.sponsored_only = true;
       for (size_t i = 0; i < ctx.candidates.size(); ++i) {
-        if (!ctx.item(i).sponsored) {
+        if (!SponsoredFor(ctx, s, ctx.item(i))) {
           ctx.MultiplyScore(i, 0, "a sponsor target matched: only sponsored items stay");
         }
       }
@@ -501,6 +512,14 @@ class EvalTargetGroups final : public Comp {
   }
 
  private:
+  // Whether `item` stays eligible once some item is sponsored: its own
+  // group's SPONSOR entry matched, or it is flagged `sponsored: true`.
+  static bool SponsoredFor(const SelectionContext&, const RequestScratch& s, const CompiledItem& item) {
+    if (item.sponsored) return true;
+    const int32_t g = item.target_group;
+    return g >= 0 && !item.sponsor_opt_out && s.target_stamp[g] == s.generation && s.target_sponsor[g];
+  }
+
   // Evaluates every entry of group `g` once per request.
   void Evaluate(SelectionContext& ctx, RequestScratch& s, const CompiledTargetGroup& group,
                 int32_t g) const {
@@ -567,6 +586,8 @@ class SelectWinners final : public Comp {
     if (config.house_threshold() < 0) return ConfigError("SelectWinners", "house_threshold must be >= 0");
     auto c = std::make_unique<SelectWinners>();
     c->threshold_ = config.house_threshold() == 0 ? 0.95 : config.house_threshold();
+    // Declared competitors are excluded unless the pipeline says otherwise.
+    c->exclude_competitors_ = !config.has_exclude_competitors() || config.exclude_competitors();
     c->config_ = config;
     return c;
   }
@@ -672,14 +693,14 @@ class SelectWinners final : public Comp {
       if (!config_.allow_same_industry() && item.industry >= 0 && other.industry == item.industry) {
         return "a winner has the same industry";
       }
-      if (config_.exclude_competitors() && item.customer >= 0 && other.customer >= 0) {
+      if (exclude_competitors_ && item.customer >= 0 && other.customer >= 0) {
         const auto& rivals = catalog.competitors()[item.customer];
         if (std::binary_search(rivals.begin(), rivals.end(), other.customer)) {
           return "a winner is from a competing customer";
         }
       }
     }
-    if (config_.exclude_competitors() && item.customer >= 0) {
+    if (exclude_competitors_ && item.customer >= 0) {
       const auto& rivals = catalog.competitors()[item.customer];
       for (int32_t customer : s.page_history_customers) {
         if (std::binary_search(rivals.begin(), rivals.end(), customer)) {
@@ -708,6 +729,7 @@ class SelectWinners final : public Comp {
   }
 
   double threshold_ = 0.95;
+  bool exclude_competitors_ = true;
   v1::SelectWinnersConfig config_;
 };
 
@@ -917,7 +939,7 @@ void RegisterSelectionComponents(Registry* registry) {
   registry->RegisterIfAbsent(Factory<v1::FilterContentConfig, FilterContent>(
       "FilterContent", "drops items by the page-group and size indexes, schedule and page history"));
   registry->RegisterIfAbsent(Factory<v1::ExposureLimitConfig, ExposureLimit>(
-      "ExposureLimit", "drops items the user has seen as often as their exposure limit"));
+      "ExposureLimit", "drops items the user has seen as often as their exposure limit (per session) or daily or weekly cap"));
   registry->RegisterIfAbsent(Factory<v1::NeedOfDeliveryConfig, NeedOfDelivery>(
       "NeedOfDelivery", "paid ads start at their Need of Delivery; others at 1 (AdvertisingNeedOfDelivery)"));
   registry->RegisterIfAbsent(Factory<v1::DiscountPriorityConfig, DiscountPriority>(

@@ -27,7 +27,7 @@ struct RequestScratch {
   // The memory of SelectionContext's lists between requests.
   std::vector<Candidate> candidates;
   std::vector<uint32_t> winners, history;
-  std::vector<std::pair<uint32_t, int32_t>> exposures;
+  std::vector<Exposure> exposures;
   std::vector<int32_t> page_groups;   // interned page groups of the request
   int32_t size = -1;                  // interned size; -1 = any
   std::vector<uint32_t> seen;         // per item: generation stamp (dedupe, page history)
@@ -156,7 +156,8 @@ class SelectionServices {
   // Starts fetching what Delivery(context, item) will read (a hint).
   virtual void PrefetchDelivery(SelectionContext& context, uint32_t item) = 0;
   // Reads the user's history into context.history (item indexes, most recent
-  // first) and the exposures of the session (or of the user without a session).
+  // first) and its exposures: per (user, session), or per user without a
+  // session id, and per local day and week (docs/pacing.md).
   virtual void ReadHistory(SelectionContext& context) = 0;
   // Adds context.winners to the user's history (front), keeping `history_size`.
   virtual void AddToHistory(SelectionContext& context, int history_size) = 0;

@@ -56,13 +56,182 @@ const v1::PipelineDefinition& ParseBuiltin(const char* text, const char* name) {
 // A user's history in memory. Item ids are interned to stable keys. The
 // usual sizes are stored inline, so that reading a user's history touches
 // the hash table's slot and nothing it points to.
-struct HistoryState {
-  std::string session;                                   // exposures count in this session
-  absl::InlinedVector<uint32_t, 35> recent;              // stable keys, most recent LAST
-  absl::InlinedVector<std::pair<uint32_t, int32_t>, 4> exposures;  // stable key, count
-  bool dirty = false;
-  bool loaded = false;
+//
+// Exposure counts (docs/pacing.md, "Exposure limits and frequency caps"):
+// per user in all (kUser), per session (kSession, keyed by a stable hash of
+// the session id), per local day and week (kDay, kWeek), and kOverflow, the
+// largest count of live sessions evicted from the bounded session list. Only
+// items with a limit or cap are counted.
+enum CountKind : uint8_t {
+  kUser = 0,
+  kSession = static_cast<uint8_t>(UserHistory::Scope::kSession),
+  kDay = static_cast<uint8_t>(UserHistory::Scope::kDay),
+  kWeek = static_cast<uint8_t>(UserHistory::Scope::kWeek),
+  kOverflow = static_cast<uint8_t>(UserHistory::Scope::kOverflow),
 };
+struct ExposureCount {
+  int64_t scope = 0;    // kSession: session hash; kDay: local day; kWeek: its Monday; else 0
+  uint32_t item = 0;    // stable key
+  uint8_t kind = kUser;
+  int32_t count = 0;
+  int32_t unsaved = 0;  // what the store has not got yet (kOverflow: nonzero = changed)
+};
+struct SessionSeen {
+  int64_t id;         // stable hash of the session id
+  int64_t last_seen;  // Unix seconds
+};
+// Sessions kept per user: with more live sessions at once, the least
+// recently seen one is folded into kOverflow (see AdmitSession).
+constexpr size_t kMaxSessions = 4;
+
+struct HistoryState {
+  absl::InlinedVector<uint32_t, 35> recent;              // stable keys, most recent LAST
+  absl::InlinedVector<ExposureCount, 4> counts;
+  absl::InlinedVector<SessionSeen, 2> sessions;          // at most kMaxSessions
+  int64_t overflow_until = 0;    // kOverflow applies to unknown sessions until then (Unix seconds)
+  uint16_t recent_unsaved = 0;   // the last ones of `recent` the store has not got
+  bool dirty = false;            // has unsaved counts or recent items
+  bool loaded = false;           // false: (re)load from the store, keeping what is unsaved
+};
+
+// FNV-1a: stable across processes (the store keeps it); never 0 (= no session).
+int64_t SessionHash(std::string_view id) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : id) h = (h ^ c) * 0x100000001b3ull;
+  return static_cast<int64_t>(h | 1);
+}
+
+ExposureCount* FindCount(HistoryState& h, uint32_t item, uint8_t kind, int64_t scope) {
+  for (ExposureCount& c : h.counts) {
+    if (c.item == item && c.kind == kind && c.scope == scope) return &c;
+  }
+  return nullptr;
+}
+
+// Adds `n` to a count; a day or week count of an earlier period is reused.
+void AddCount(HistoryState& h, uint32_t item, uint8_t kind, int64_t scope, int32_t n) {
+  if (ExposureCount* c = FindCount(h, item, kind, scope)) {
+    c->count += n;
+    c->unsaved += n;
+    return;
+  }
+  if (kind == kDay || kind == kWeek) {
+    for (ExposureCount& c : h.counts) {
+      if (c.item == item && c.kind == kind && c.scope < scope) {  // a past period: over
+        c = ExposureCount{scope, item, kind, n, n};
+        return;
+      }
+    }
+  }
+  h.counts.push_back(ExposureCount{scope, item, kind, n, n});
+}
+
+// Makes room for session `id` first seen at `now`. The list is bounded; the
+// least recently seen session leaves it. If it is still live (seen within
+// `timeout`) its counts are folded into kOverflow, taking per item the
+// largest, and kOverflow applies to every session not in the list until
+// that session would have timed out; a session entering while kOverflow
+// applies starts from its counts. So a live session is never undercounted
+// (an evicted one coming back reads at least its own count); the price is
+// that other new sessions may be overcounted for at most `timeout`.
+void AdmitSession(HistoryState& h, int64_t id, int64_t now, int64_t timeout) {
+  if (h.sessions.size() >= kMaxSessions) {
+    auto lru = std::min_element(h.sessions.begin(), h.sessions.end(),
+                                [](const SessionSeen& a, const SessionSeen& b) { return a.last_seen < b.last_seen; });
+    const int64_t gone = lru->id;
+    const bool live = now - lru->last_seen < timeout;
+    if (live) h.overflow_until = std::max(h.overflow_until, lru->last_seen + timeout);
+    for (const ExposureCount& c : h.counts) {
+      if (!live || c.kind != kSession || c.scope != gone) continue;
+      ExposureCount* o = FindCount(h, c.item, kOverflow, 0);
+      if (o == nullptr) {
+        h.counts.push_back(ExposureCount{0, c.item, kOverflow, c.count, 1});
+      } else if (o->count < c.count) {
+        o->count = c.count;
+        o->unsaved = 1;
+      }
+    }
+    h.counts.erase(std::remove_if(h.counts.begin(), h.counts.end(),
+                                  [&](const ExposureCount& c) { return c.kind == kSession && c.scope == gone; }),
+                   h.counts.end());
+    h.sessions.erase(lru);
+  }
+  h.sessions.push_back(SessionSeen{id, now});
+  if (now < h.overflow_until) {
+    for (size_t i = 0, n = h.counts.size(); i < n; ++i) {
+      const ExposureCount o = h.counts[i];
+      if (o.kind == kOverflow && FindCount(h, o.item, kSession, id) == nullptr) {
+        h.counts.push_back(ExposureCount{id, o.item, kSession, o.count, o.count});
+      }
+    }
+  } else {  // every evicted session has timed out
+    h.counts.erase(std::remove_if(h.counts.begin(), h.counts.end(),
+                                  [](const ExposureCount& c) { return c.kind == kOverflow; }),
+                   h.counts.end());
+  }
+}
+
+// Adds what `delta` has not saved to `base` (a fresher copy from the store):
+// counts, sessions, the overflow and recent items.
+void MergeUnsaved(const HistoryState& delta, HistoryState& base) {
+  for (const ExposureCount& c : delta.counts) {
+    if (c.unsaved == 0) continue;
+    if (c.kind == kOverflow) {
+      ExposureCount* o = FindCount(base, c.item, kOverflow, 0);
+      if (o == nullptr) {
+        base.counts.push_back(c);
+      } else {
+        o->count = std::max(o->count, c.count);
+        o->unsaved = 1;
+      }
+      continue;
+    }
+    AddCount(base, c.item, c.kind, c.scope, c.unsaved);
+  }
+  for (const SessionSeen& seen : delta.sessions) {
+    auto it = std::find_if(base.sessions.begin(), base.sessions.end(),
+                           [&](const SessionSeen& x) { return x.id == seen.id; });
+    if (it == base.sessions.end()) {
+      base.sessions.push_back(seen);
+    } else {
+      it->last_seen = std::max(it->last_seen, seen.last_seen);
+    }
+  }
+  base.overflow_until = std::max(base.overflow_until, delta.overflow_until);
+  const size_t n = std::min<size_t>(delta.recent_unsaved, delta.recent.size());
+  base.recent.insert(base.recent.end(), delta.recent.end() - n, delta.recent.end());
+  base.recent_unsaved = static_cast<uint16_t>(std::min<size_t>(base.recent_unsaved + n, UINT16_MAX));
+  base.dirty = base.dirty || delta.dirty;
+}
+
+// Brings a merged list back within kMaxSessions (oldest first out, by the
+// AdmitSession rule) and `recent` within `keep`.
+void Bound(HistoryState& h, int64_t now, int64_t timeout, size_t keep) {
+  while (h.sessions.size() > kMaxSessions) {
+    auto newest = std::max_element(h.sessions.begin(), h.sessions.end(),
+                                   [](const SessionSeen& a, const SessionSeen& b) { return a.last_seen < b.last_seen; });
+    SessionSeen admit = *newest;
+    h.sessions.erase(newest);
+    // Re-admit the newest once the list has room: evicts the oldest.
+    absl::InlinedVector<ExposureCount, 4> mine;
+    for (const ExposureCount& c : h.counts) {
+      if (c.kind == kSession && c.scope == admit.id) mine.push_back(c);
+    }
+    h.counts.erase(std::remove_if(h.counts.begin(), h.counts.end(),
+                                  [&](const ExposureCount& c) { return c.kind == kSession && c.scope == admit.id; }),
+                   h.counts.end());
+    AdmitSession(h, admit.id, now, timeout);
+    h.sessions.back().last_seen = admit.last_seen;
+    for (const ExposureCount& c : mine) {
+      if (ExposureCount* x = FindCount(h, c.item, kSession, admit.id)) {
+        *x = c;  // a known session reads its own count, not the overflow's
+      } else {
+        h.counts.push_back(c);
+      }
+    }
+  }
+  if (h.recent.size() > keep) h.recent.erase(h.recent.begin(), h.recent.end() - keep);
+}
 
 // Interns item ids to stable keys across catalog snapshots.
 class ItemKeys {
@@ -204,7 +373,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     // Pruning needs the NOD formula and a finite bound on every other multiplier.
     int which = request.discounts ? 1 : 0;
     scratch->paced = paced_[which];
-    if (options_.prune_limit > 0 && paced_[which] != nullptr) {
+    if (options_.prune_limit > 0 && paced_[which] != nullptr && !ctx.catalog->has_sponsor_entries()) {
       double product = 1;
       for (const SelectionComponent* c : bounds_[which]) product *= c->MaxScoreMultiplier(ctx);
       if (std::isfinite(product)) {
@@ -315,20 +484,49 @@ class Selector final : public ContentSelector, public SelectionServices {
         PlainLock lock(&shard.mu);
         auto it = shard.users.find(user);
         if (it != shard.users.end() && it->second.loaded) {
-          const HistoryState& h = it->second;
-          for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) {
-            int32_t index = b.IndexOf(*it);
-            if (index >= 0) ctx.history.push_back(static_cast<uint32_t>(index));
-          }
-          if (!request.session_id.empty() && h.session != request.session_id) return;  // a new session
-          for (auto [key, count] : h.exposures) {
-            int32_t index = b.IndexOf(key);
-            if (index >= 0) ctx.exposures.emplace_back(static_cast<uint32_t>(index), count);
-          }
+          ReadLocked(ctx, b, it->second);
           return;
         }
       }
-      LoadFromStore(shard, user);  // first sight of this user in this process
+      LoadFromStore(shard, user, ctx.now);  // first sight of this user, or stale since a flush
+    }
+  }
+
+  // The request's view of a user's counts: its session's (or the user's in
+  // all without a session id), today's and this week's, by item.
+  void ReadLocked(SelectionContext& ctx, const Binding& b, const HistoryState& h) {
+    for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) {
+      int32_t index = b.IndexOf(*it);
+      if (index >= 0) ctx.history.push_back(static_cast<uint32_t>(index));
+    }
+    if (h.counts.empty()) return;
+    const std::string& sid = ctx.request->session_id;
+    const int64_t session = sid.empty() ? 0 : SessionHash(sid);
+    const LocalTime& local = scratch(ctx).local[0];  // the catalog's zone
+    const int64_t day = local.day, week = local.day - local.weekday;
+    bool overflow = false;
+    if (session != 0 && ToUnixSeconds(ctx.now) < h.overflow_until) {
+      overflow = std::none_of(h.sessions.begin(), h.sessions.end(),
+                              [&](const SessionSeen& x) { return x.id == session; });
+    }
+    for (const ExposureCount& c : h.counts) {
+      int32_t Exposure::*field = nullptr;
+      switch (c.kind) {
+        case kUser: if (session == 0) field = &Exposure::count; break;
+        case kSession: if (session != 0 && c.scope == session) field = &Exposure::count; break;
+        case kOverflow: if (overflow) field = &Exposure::count; break;
+        case kDay: if (c.scope == day) field = &Exposure::today; break;
+        case kWeek: if (c.scope == week) field = &Exposure::this_week; break;
+      }
+      if (field == nullptr) continue;
+      const int32_t index = b.IndexOf(c.item);
+      if (index < 0) continue;
+      Exposure* e = nullptr;
+      for (Exposure& x : ctx.exposures) {
+        if (x.item == static_cast<uint32_t>(index)) e = &x;
+      }
+      if (e == nullptr) e = &ctx.exposures.emplace_back(Exposure{static_cast<uint32_t>(index)});
+      e->*field = c.count;
     }
   }
 
@@ -337,27 +535,42 @@ class Selector final : public ContentSelector, public SelectionServices {
     const SelectionRequest& request = *ctx.request;
     const std::vector<uint32_t>& winners = ctx.winners;
     const std::string& user = HistoryKey(request);
+    const int64_t now = ToUnixSeconds(ctx.now);
+    const int64_t session = request.session_id.empty() ? 0 : SessionHash(request.session_id);
+    const LocalTime& local = scratch(ctx).local[0];
+    const int64_t day = local.day, week = local.day - local.weekday;
     Shard& shard = ShardOf(user);
     PlainLock lock(&shard.mu);
-    if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
-    HistoryState& h = shard.users[user];
-    h.loaded = true;
-    if (!request.session_id.empty() && h.session != request.session_id) {
-      h.session = request.session_id;
-      h.exposures.clear();
+    auto it = shard.users.find(user);
+    if (it == shard.users.end()) {
+      // Evicted (or stale) since this request read it: the counts added here
+      // stay unsaved and join the stored ones when it loads again.
+      if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
+      it = shard.users.try_emplace(user).first;
     }
-    for (uint32_t item : winners) {
-      uint32_t key = b.key_of[item];
-      h.recent.push_back(key);
-      bool found = false;
-      for (auto& [k, count] : h.exposures) {
-        if (k == key) {
-          ++count;
-          found = true;
-          break;
-        }
+    HistoryState& h = it->second;
+    if (session != 0) {
+      auto seen = std::find_if(h.sessions.begin(), h.sessions.end(),
+                               [&](const SessionSeen& x) { return x.id == session; });
+      if (seen == h.sessions.end()) {
+        AdmitSession(h, session, now, SessionTimeout());
+      } else {
+        seen->last_seen = std::max(seen->last_seen, now);
       }
-      if (!found) h.exposures.emplace_back(key, 1);
+    }
+    for (uint32_t w : winners) {
+      const CompiledItem& item = b.catalog->items()[w];
+      const uint32_t key = b.key_of[w];
+      h.recent.push_back(key);
+      if (h.recent_unsaved < UINT16_MAX) ++h.recent_unsaved;
+      if (item.exposure_limit > 0) {
+        AddCount(h, key, kUser, 0, 1);
+        if (session != 0) AddCount(h, key, kSession, session, 1);
+      }
+      if (item.frequency_capped) {
+        if (item.max_per_day > 0) AddCount(h, key, kDay, day, 1);
+        if (item.max_per_week > 0) AddCount(h, key, kWeek, week, 1);
+      }
     }
     if (h.recent.size() > static_cast<size_t>(history_size)) {
       h.recent.erase(h.recent.begin(), h.recent.end() - history_size);
@@ -541,20 +754,61 @@ class Selector final : public ContentSelector, public SelectionServices {
     return shards_[absl::HashOf(user) % kShards];
   }
 
-  // Loads a user's stored history the first time this process sees the user
-  // (a missing or unreadable history starts empty).
-  void LoadFromStore(Shard& shard, const std::string& user) {
-    auto stored = store_->history().LoadHistory(user);
-    PlainLock lock(&shard.mu);
-    if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
-    HistoryState& h = shard.users[user];
-    if (h.loaded) return;
-    h.loaded = true;
-    if (!stored.ok() || !stored->has_value()) return;
-    for (auto it = (*stored)->recent.rbegin(); it != (*stored)->recent.rend(); ++it) {
-      h.recent.push_back(keys_.Intern(*it));
+  int64_t SessionTimeout() const { return absl::ToInt64Seconds(options_.session_timeout); }
+  static int64_t ToUnixSeconds(absl::Time t) { return absl::ToUnixSeconds(t); }
+
+  // A stored history in memory form.
+  HistoryState FromStored(const UserHistory& stored) {
+    HistoryState h;
+    for (auto it = stored.recent.rbegin(); it != stored.recent.rend(); ++it) h.recent.push_back(keys_.Intern(*it));
+    for (const auto& [id, count] : stored.exposures) {
+      h.counts.push_back(ExposureCount{0, keys_.Intern(id), kUser, count, 0});
     }
-    for (const auto& [id, count] : (*stored)->exposures) h.exposures.emplace_back(keys_.Intern(id), count);
+    for (const UserHistory::Count& c : stored.counts) {
+      h.counts.push_back(ExposureCount{c.scope, keys_.Intern(c.item_id), static_cast<uint8_t>(c.kind), c.count, 0});
+    }
+    for (const auto& [id, last_seen] : stored.sessions) h.sessions.push_back(SessionSeen{id, last_seen});
+    h.overflow_until = stored.overflow_until;
+    return h;
+  }
+  UserHistory ToStored(const HistoryState& h) const {
+    UserHistory out;
+    for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) out.recent.push_back(keys_.Id(*it));
+    for (const ExposureCount& c : h.counts) {
+      if (c.kind == kUser) {
+        out.exposures.emplace_back(keys_.Id(c.item), c.count);
+      } else {
+        out.counts.push_back(UserHistory::Count{keys_.Id(c.item), static_cast<UserHistory::Scope>(c.kind),
+                                                c.scope, c.count});
+      }
+    }
+    for (const SessionSeen& x : h.sessions) out.sessions.emplace_back(x.id, x.last_seen);
+    out.overflow_until = h.overflow_until;
+    return out;
+  }
+
+  // Loads a user's stored history when this process first sees the user, or
+  // again after a flush (another process may have served the user since):
+  // the stored counts plus what this process has not saved yet. A missing
+  // or unreadable history starts empty.
+  void LoadFromStore(Shard& shard, const std::string& user, absl::Time now) {
+    auto stored = store_->history().LoadHistory(user);
+    HistoryState fresh;
+    if (stored.ok() && stored->has_value()) fresh = FromStored(**stored);
+    PlainLock lock(&shard.mu);
+    auto it = shard.users.find(user);
+    if (it == shard.users.end()) {
+      if (shard.users.size() >= options_.max_users_in_memory / kShards + 1) EvictLocked(shard);
+      it = shard.users.try_emplace(user).first;
+    }
+    HistoryState& h = it->second;
+    if (h.loaded) return;
+    MergeUnsaved(h, fresh);
+    fresh.recent_unsaved = h.recent_unsaved;
+    fresh.dirty = h.dirty;
+    Bound(fresh, ToUnixSeconds(now), SessionTimeout(), std::max<size_t>(h.recent.size(), 35));
+    fresh.loaded = true;
+    h = std::move(fresh);
   }
 
   // Drops about an eighth of the shard's clean histories (they reload from
@@ -571,27 +825,65 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
   }
 
+  // Saves what each history has not saved, added to what the store holds
+  // (other processes sharing the store may have served the user), then
+  // marks every history in memory stale so that its next request reloads
+  // the sum. Exact across processes that flush between serving one user;
+  // two processes flushing the same user at the same moment can lose one's
+  // counts (the read and the write are not one transaction).
   absl::Status SaveHistories() {
-    std::vector<std::pair<std::string, UserHistory>> dirty;
+    std::vector<std::pair<std::string, HistoryState>> deltas;
     for (Shard& shard : shards_) {
       PlainLock lock(&shard.mu);
       for (auto& [user, h] : shard.users) {
         if (!h.dirty) continue;
-        UserHistory out;
-        for (auto it = h.recent.rbegin(); it != h.recent.rend(); ++it) out.recent.push_back(keys_.Id(*it));
-        for (auto [key, count] : h.exposures) out.exposures.emplace_back(keys_.Id(key), count);
-        dirty.emplace_back(user, std::move(out));
+        deltas.emplace_back(user, h);
+        for (ExposureCount& c : h.counts) c.unsaved = 0;
+        h.recent_unsaved = 0;
         h.dirty = false;
       }
     }
-    if (dirty.empty()) return absl::OkStatus();
-    absl::Status s = store_->history().SaveHistories(dirty);
-    if (!s.ok()) {  // put the dirty marks back so the next flush retries
-      for (const auto& [user, unused] : dirty) {
-        Shard& shard = ShardOf(user);
-        PlainLock lock(&shard.mu);
-        shard.users[user].dirty = true;
+    absl::Status s = absl::OkStatus();
+    if (!deltas.empty()) {
+      const int64_t now = ToUnixSeconds(absl::Now());
+      std::vector<std::pair<std::string, UserHistory>> merged;
+      merged.reserve(deltas.size());
+      for (const auto& [user, delta] : deltas) {
+        auto stored = store_->history().LoadHistory(user);
+        HistoryState base;
+        if (stored.ok() && stored->has_value()) base = FromStored(**stored);
+        MergeUnsaved(delta, base);
+        // The newest session's time, not the clock: simulations run in the past.
+        int64_t latest = 0;
+        for (const SessionSeen& x : base.sessions) latest = std::max(latest, x.last_seen);
+        Bound(base, base.sessions.empty() ? now : latest, SessionTimeout(),
+              std::max<size_t>(delta.recent.size(), 35));
+        merged.emplace_back(user, ToStored(base));
       }
+      s = store_->history().SaveHistories(merged);
+      if (!s.ok()) {  // put the unsaved parts back so the next flush retries
+        for (const auto& [user, delta] : deltas) {
+          Shard& shard = ShardOf(user);
+          PlainLock lock(&shard.mu);
+          HistoryState& h = shard.users[user];
+          for (const ExposureCount& c : delta.counts) {
+            if (c.unsaved == 0) continue;
+            if (ExposureCount* x = FindCount(h, c.item, c.kind, c.scope)) {
+              x->unsaved += c.unsaved;
+            } else {
+              h.counts.push_back(c);
+            }
+          }
+          h.recent_unsaved = static_cast<uint16_t>(std::min<size_t>(h.recent_unsaved + delta.recent_unsaved, UINT16_MAX));
+          h.dirty = true;
+        }
+        return s;
+      }
+    }
+    // The store now holds the sum: read it again on each user's next request.
+    for (Shard& shard : shards_) {
+      PlainLock lock(&shard.mu);
+      for (auto& [user, h] : shard.users) h.loaded = false;
     }
     return s;
   }

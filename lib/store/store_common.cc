@@ -91,6 +91,19 @@ std::string EncodeHistory(const UserHistory& history) {
     e->set_item_id(id);
     e->set_count(count);
   }
+  for (const UserHistory::Count& c : history.counts) {
+    auto* out = stored.add_counts();
+    out->set_item_id(c.item_id);
+    out->set_kind(static_cast<int32_t>(c.kind));
+    out->set_scope(c.scope);
+    out->set_count(c.count);
+  }
+  for (const auto& [id, last_seen] : history.sessions) {
+    auto* out = stored.add_sessions();
+    out->set_id(id);
+    out->set_last_seen(last_seen);
+  }
+  stored.set_overflow_until(history.overflow_until);
   return stored.SerializeAsString();
 }
 
@@ -103,6 +116,13 @@ absl::StatusOr<UserHistory> DecodeHistory(std::string_view bytes, std::string_vi
   UserHistory history;
   history.recent.assign(stored.recent().begin(), stored.recent().end());
   for (const auto& e : stored.exposures()) history.exposures.emplace_back(e.item_id(), e.count());
+  for (const auto& c : stored.counts()) {
+    if (c.kind() < 1 || c.kind() > 4) continue;  // a kind of a later version: not counted here
+    history.counts.push_back(UserHistory::Count{c.item_id(), static_cast<UserHistory::Scope>(c.kind()),
+                                                c.scope(), c.count()});
+  }
+  for (const auto& s : stored.sessions()) history.sessions.emplace_back(s.id(), s.last_seen());
+  history.overflow_until = stored.overflow_until();
   return history;
 }
 

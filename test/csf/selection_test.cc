@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <thread>
@@ -7,6 +8,7 @@
 
 #include "csf/catalog_builder.h"
 #include "herald/builtins.h"
+#include "herald/catalog.h"
 #include "herald/selection.h"
 #include "herald/store.h"
 
@@ -161,25 +163,35 @@ TEST_CASE("Unknown page groups and sizes are errors that name them", "[csf]") {
   CHECK_THAT(std::string(selector->Select(req).status().message()), Catch::Contains("count must be within 1..20"));
 }
 
-TEST_CASE("Competing customers never share a page when exclusion is on", "[csf]") {
+TEST_CASE("Competing customers never share a page - by default, and against the page history", "[csf]") {
   CatalogBuilder b;
   b.Customer("a")->add_competitors("b");
   b.Customer("b");
   CatalogBuilder::PaidAd(b.Campaign("ca", "2026-06-01", "2026-06-30", "a"), "a-ad", 1000);
   CatalogBuilder::PaidAd(b.Campaign("cb", "2026-06-01", "2026-06-30", "b"), "b-ad", 1000);
-  v1::PipelineDefinition def = DefaultAdvertisingPipeline();
-  def.mutable_stages(4)->mutable_components(0)->set_json_config(R"({"excludeCompetitors": true})");
+  CatalogBuilder::HouseAd(b.Campaign("ch", "2026-06-01", "2026-06-30", "b"), "b-house", 1);
+  // A pipeline may still turn the exclusion off, explicitly.
+  v1::PipelineDefinition allow = DefaultAdvertisingPipeline();
+  allow.mutable_stages(4)->mutable_components(0)->set_json_config(R"({"excludeCompetitors": false})");
   Fixture f;
   auto catalog = b.Compile();
-  auto plain = f.Selector(catalog);
-  auto exclusive = f.Selector(catalog, 1, &def);
-  auto req = Request(Utc(2026, 6, 5), "Home", 2);
+  auto by_default = f.Selector(catalog);  // the built-in pipeline, as `herald select` runs it
+  auto permissive = f.Selector(catalog, 1, &allow);
+  auto req = Request(Utc(2026, 6, 5), "Home", 3);
   req.record = false;
-  CHECK(plain->Select(req)->winners.size() == 2);
-  CHECK(exclusive->Select(req)->winners.size() == 1);
+  auto two = by_default->Select(req);
+  REQUIRE(two.ok());
+  CHECK(Ids(*two).size() == 1);  // a-ad or b-ad, never both; b's house ad competes with a too
+  CHECK(permissive->Select(req)->winners.size() == 3);
+  // Against the page history: a's ad is already on the page, so nothing of b comes.
   req.page_history = {"a-ad"};
-  req.count = 1;
-  CHECK(exclusive->Select(req)->winners.empty());
+  req.count = 2;
+  req.trace = true;
+  auto after_a = by_default->Select(req);
+  REQUIRE(after_a.ok());
+  CHECK(after_a->winners.empty());
+  CHECK_THAT(after_a->trace.ToText(), Catch::Contains("a competing customer is already on the page"));
+  CHECK(permissive->Select(req)->winners.size() == 2);
 }
 
 TEST_CASE("Target groups: require - exclude - target boost and sponsor", "[csf]") {
@@ -223,6 +235,61 @@ TEST_CASE("Target groups: require - exclude - target boost and sponsor", "[csf]"
   auto unknown = run(std::nullopt, "OR");
   CHECK_THAT(unknown.trace.ToText(), Catch::Contains("`user.age >= 21` did not match"));
   CHECK(Ids(unknown) == std::vector<std::string>{"rain", "sun"});
+}
+
+TEST_CASE("Sponsor entries sponsor their own group's ads - no flag needed", "[csf]") {
+  CatalogBuilder b;
+  auto* golf = b.TargetGroup("golfers");
+  auto* sponsor = golf->add_entries();
+  sponsor->set_action(v1::TARGET_ACTION_SPONSOR);
+  sponsor->set_expression("user.state == 'WA'");
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  CatalogBuilder::PaidAd(c, "clubs", 1000)->set_target_group("golfers");  // no `sponsored` flag
+  CatalogBuilder::PaidAd(c, "paint", 1000);
+  CatalogBuilder::PaidAd(c, "coffee", 1000)->set_sponsored(true);  // eligible under any sponsorship
+  CatalogBuilder::PaidAd(c, "tees", 1000)->set_target_group("golfers");
+  c->mutable_items(3)->mutable_ad()->set_sponsored(false);  // opts out of its group's sponsorship
+  CatalogBuilder::HouseAd(c, "filler", 1);
+  Fixture f;
+  auto selector = f.Selector(b.Compile());
+  auto run = [&](std::string state) {
+    v1::Profile p;
+    (*p.mutable_values())["state"].set_string_value(state);
+    auto req = Request(Utc(2026, 6, 5), "Home", 4);
+    req.user = &p;
+    req.record = false;
+    auto r = selector->Select(req);
+    REQUIRE(r.ok());
+    auto ids = Ids(*r);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  // The sponsor matched: the group's ad is sponsored, and only sponsored items stay.
+  CHECK(run("WA") == std::vector<std::string>{"clubs", "coffee"});
+  // No match: nothing is sponsored, everything competes as usual.
+  CHECK(run("OR") == std::vector<std::string>{"clubs", "coffee", "paint", "tees"});
+}
+
+TEST_CASE("herald validate's warnings: a SPONSOR entry that can never make anything eligible", "[csf]") {
+  CatalogBuilder b;
+  for (const char* id : {"unused", "opted-out", "used"}) {
+    auto* e = b.TargetGroup(id)->add_entries();
+    e->set_action(v1::TARGET_ACTION_SPONSOR);
+    e->set_expression("user.state == 'WA'");
+  }
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  CatalogBuilder::PaidAd(c, "a", 1000)->set_target_group("used");
+  auto* out = CatalogBuilder::PaidAd(c, "b", 1000);
+  out->set_target_group("opted-out");
+  out->set_sponsored(false);
+  auto warnings = CatalogWarnings(b.proto(), "cat.textproto");
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0].ToString() ==
+        "cat.textproto: target group \"unused\" / entry #1: warning: this SPONSOR entry can never make "
+        "anything eligible: no ad or discount uses the target group (an ad is sponsored by a SPONSOR "
+        "entry of its own target group)");
+  CHECK_THAT(warnings[1].ToString(), Catch::Contains("target group \"opted-out\" / entry #1") &&
+                                         Catch::Contains("every ad of the target group sets `sponsored: false`"));
 }
 
 TEST_CASE("Exposure limits hold per session - history penalty rotates ads", "[csf]") {

@@ -88,6 +88,11 @@ FileResult ValidateCatalogFile(const std::string& file, const AdsPipeline& ads) 
   result.ok = true;
   result.summary = SummarizeCatalog(*catalog);
   WarnAboutClickTracking(*catalog, ads, &result.warnings);
+  for (const CatalogIssue& w : CatalogWarnings(*catalog, file)) {  // SPONSOR entries (docs/pacing.md)
+    std::string_view message = w.message;
+    if (message.starts_with("warning: ")) message.remove_prefix(9);
+    result.warnings.push_back(w.path + ": " + std::string(message));
+  }
   return result;
 }
 
