@@ -381,5 +381,56 @@ TEST_CASE("the docs' commands run on the files in examples/", "[cli][docs]") {
   CHECK(lines.find("\"order_id\":\"order-1001\"") != std::string::npos);
 }
 
+// Issue #15 items 2 and 3, through the binary (docs/pacing.md).
+const char kCompetitorsCatalog[] = R"pb(
+name: "rivals"
+time_zone: "UTC"
+reference_tables { page_groups { name: "Home" } }
+customers { id: "a" competitors: "b" }
+customers { id: "b" }
+target_groups { id: "nobody-uses-me" entries { action: TARGET_ACTION_SPONSOR expression: "true" } }
+campaigns {
+  id: "ca" name: "A" customer_id: "a" start: "2026-06-01" end: "2026-06-30"
+  items { id: "a-ad" name: "A ad" ad { type: AD_TYPE_PAID quantity: 1000 page_groups: "Home" display { text: "A" } } }
+}
+campaigns {
+  id: "cb" name: "B" customer_id: "b" start: "2026-06-01" end: "2026-06-30"
+  items { id: "b-ad" name: "B ad" ad { type: AD_TYPE_PAID quantity: 1000 page_groups: "Home" display { text: "B" } } }
+}
+)pb";
+
+TEST_CASE("herald select excludes declared competitors by default, also against the page history",
+          "[cli][csf]") {
+  TempDir dir;
+  const std::string catalog = dir.path + "/rivals.textproto";
+  std::ofstream(catalog) << kCompetitorsCatalog;
+  Run run = Herald({"select", "--catalog", catalog, "--page-group", "Home", "--count", "2", "--at",
+                    "2026-06-05T00:00:00Z", "--json"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  nlohmann::json doc = nlohmann::json::parse(run.out);
+  CHECK(doc.dump().find("a-ad") != std::string::npos);
+  CHECK(doc.dump().find("b-ad") == std::string::npos);  // a competes with b: never on one page
+  run = Herald({"select", "--catalog", catalog, "--page-group", "Home", "--page-history", "a-ad", "--at",
+                "2026-06-05T00:00:00Z", "--json"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(nlohmann::json::parse(run.out).dump().find("b-ad") == std::string::npos);
+}
+
+TEST_CASE("herald validate warns about a SPONSOR entry that can never make anything eligible", "[cli][csf]") {
+  TempDir dir;
+  const std::string catalog = dir.path + "/rivals.textproto";
+  std::ofstream(catalog) << kCompetitorsCatalog;
+  Run run = Herald({"validate", catalog});
+  CHECK(run.exit_code == 0);  // a warning does not fail the check
+  CHECK(run.err.find("target group \"nobody-uses-me\" / entry #1: warning: this SPONSOR entry can never make "
+                     "anything eligible") != std::string::npos);
+  run = Herald({"validate", "--json", catalog});
+  CHECK(run.exit_code == 0);
+  nlohmann::json doc = nlohmann::json::parse(run.out);
+  REQUIRE(doc["files"][0]["warnings"].size() == 1);
+  CHECK(doc["files"][0]["warnings"][0]["path"] == "target group \"nobody-uses-me\" / entry #1");
+}
+
 }  // namespace
 }  // namespace herald::cli
