@@ -423,13 +423,18 @@ TEST_CASE("herald validate warns about a SPONSOR entry that can never make anyth
   std::ofstream(catalog) << kCompetitorsCatalog;
   Run run = Herald({"validate", catalog});
   CHECK(run.exit_code == 0);  // a warning does not fail the check
-  CHECK(run.err.find("target group \"nobody-uses-me\" / entry #1: warning: this SPONSOR entry can never make "
+  CHECK(run.err.find("warning: target group \"nobody-uses-me\" / entry #1: this SPONSOR entry can never make "
                      "anything eligible") != std::string::npos);
   run = Herald({"validate", "--json", catalog});
   CHECK(run.exit_code == 0);
   nlohmann::json doc = nlohmann::json::parse(run.out);
-  REQUIRE(doc["files"][0]["warnings"].size() == 1);
-  CHECK(doc["files"][0]["warnings"][0]["path"] == "target group \"nobody-uses-me\" / entry #1");
+  bool sponsor_warning = false;
+  for (const auto& w : doc["files"][0]["warnings"]) {
+    sponsor_warning = sponsor_warning ||
+                      w.get<std::string>().find("target group \"nobody-uses-me\" / entry #1: this SPONSOR entry "
+                                                "can never make anything eligible") != std::string::npos;
+  }
+  CHECK(sponsor_warning);
 }
 
 }  // namespace
