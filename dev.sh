@@ -93,18 +93,33 @@ case "$cmd" in
         -DHERALD_BUILD_EXAMPLES=OFF >/dev/null
     fi
     build build-fuzz
-    status=0
-    for fuzzer in build-fuzz/bin/fuzz_*; do
-      [ -x "$fuzzer" ] || continue
+    # The targets run $jobs at a time (one per core), each on its own copy of
+    # its seed corpus; their logs are printed in order once all have ended.
+    logs=$(mktemp -d /tmp/herald-fuzz.XXXXXX)
+    fuzz_one() {  # fuzz_one FUZZER: runs it, leaves its log and exit code in $logs
+      local fuzzer=$1 name corpus rc=0
       name=$(basename "$fuzzer"); name=${name#fuzz_}
       corpus=$(mktemp -d /tmp/herald-corpus.XXXXXX)
       [ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$corpus/"
-      echo "== $fuzzer for ${seconds}s"
-      if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 "$corpus" 2>&1 | tail -n 12; then
-        status=1
-      fi
+      "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 "$corpus" >"$logs/$name.log" 2>&1 || rc=$?
+      echo "$rc" >"$logs/$name.rc"
       rm -rf "$corpus"
+    }
+    for fuzzer in build-fuzz/bin/fuzz_*; do
+      [ -x "$fuzzer" ] || continue
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+      fuzz_one "$fuzzer" &
     done
+    wait
+    status=0
+    for rc in "$logs"/*.rc; do
+      name=$(basename "$rc" .rc)
+      echo "== fuzz_$name for ${seconds}s: exit $(cat "$rc")"
+      tail -n 12 "$logs/$name.log"
+      [ "$(cat "$rc")" = 0 ] || status=1
+    done
+    [ -n "$(ls "$logs"/*.rc 2>/dev/null)" ] || { echo "dev.sh: no fuzz target was built" >&2; status=1; }
+    rm -rf "$logs"
     exit $status
     ;;
   bench)
