@@ -15,6 +15,8 @@
 //   reach-frequency-campaign  per campaign, for the whole range
 //   campaign-event-summary    per campaign and event type (request, click, sold, custom names)
 //   ad-placement              per page group and campaign: requests, clicks, click rate, reach
+//   house-ad-fill             per house ad: weight share, expected share, actual share of house
+//                             impressions; then the slots left empty, one row per reason
 //
 // Definitions (Herald's choices where the reference is silent):
 //   * An event counts `count` times (0 counts once).
@@ -30,6 +32,17 @@
 //     at least 0.
 //   * Days are cut in the catalog's time zone (options.time_zone overrides;
 //     UTC without either).
+//   * House-ad fill (needs the catalog): SelectWinners fills the slots the
+//     paid ads leave by drawing house ads by weight without replacement, so
+//     on a page with k > 1 such slots the shares are flatter than the
+//     weights (1:2:3:4 give 11.7/22.1/30.4/35.8 % with k = 2, 15/25.3/29/30.7 % with k = 3, not
+//     10/20/30/40). The selection records k and the requested size with
+//     each house impression ("house:<k>:<size>") and every empty slot with
+//     its reason (EVENT_TYPE_EMPTY_SLOT); the expected share sums, over the
+//     traffic's (page group, size, k), the chance HouseAdInclusion gives each
+//     house ad that fits that page group and size. Targeting multipliers,
+//     exposure limits and industry conflicts are not in the expectation: they
+//     are what a gap between expected and actual points to.
 //   * With a catalog, every ad of the selected campaigns has a row in the
 //     item reports even without events; events of items the catalog does not
 //     know are listed under their ids.
@@ -126,6 +139,14 @@ std::string RenderJson(const ReportTable& table);
 std::string RenderHtml(const ReportTable& table, const ReportCharts& charts);
 absl::StatusOr<std::string> RenderReport(const ReportTable& table, std::string_view format,
                                          const ReportCharts* charts = nullptr);
+
+// The chance that each ad is drawn when `slots` draws are made by weight
+// without replacement (the house-ad draw of a page with `slots` house slots);
+// the values add up to min(slots, ads with a positive weight). Exact (the sum
+// over ordered draws) while weights.size()^slots <= 2e6, which covers the
+// slot counts of real pages; else a Monte-Carlo estimate of 200,000 pages
+// with a fixed seed (the same figures every run).
+std::vector<double> HouseAdInclusion(std::span<const double> weights, int slots);
 
 // Campaign-level goal split: `quantity` over `weights` by the largest
 // remainder method (the parts add up to `quantity`). Zero or negative total

@@ -108,6 +108,18 @@ struct SelectionResult {
   Trace trace;             // filled when request.trace
 };
 
+// Why SelectWinners left slots of a request empty (SelectionContext::
+// empty_reason). RecordEvent records them as EVENT_TYPE_EMPTY_SLOT events
+// named by EmptySlotReasonName, which the house-ad fill report explains.
+enum class EmptySlotReason : uint8_t {
+  kNone,
+  kNoHouseAd,         // "no_house_ad": no house ad passed the filters (size, page group, schedule, targeting, limits)
+  kIndustryConflict,  // "industry_conflict": those left share an industry (or a competing customer) with a winner
+  kPageHistory,       // "page_history": those left are already on the page, or their industry is
+  kAllShown,          // "all_shown": fewer eligible house ads than slots; each fills another slot
+};
+std::string_view EmptySlotReasonName(EmptySlotReason reason);
+
 // A candidate in the pipeline: an index into CompiledCatalog::items() and its score.
 struct Candidate {
   uint32_t item;
@@ -135,6 +147,12 @@ struct SelectionContext : PipelineContext {
   std::vector<uint32_t> winners;           // item indexes in placement order
   std::vector<SelectedItem> results;       // formatted winners
   bool sponsored_only = false;             // set by a Sponsor target entry that matched
+  // Set by SelectWinners for RecordEvent and the house-ad fill report: the
+  // slots left to house ads after the paid winners, and how many of them
+  // stayed empty and why.
+  int house_slots = 0;
+  int empty_slots = 0;
+  EmptySlotReason empty_reason = EmptySlotReason::kNone;
   // Item indexes the user saw, most recent first, and per-item exposure
   // counts (filled by LoadHistory; only items with a limit or cap are counted).
   std::vector<uint32_t> history;

@@ -10,9 +10,21 @@
 #include "core/time_util.h"
 #include "csf/target_groups.h"
 #include "herald/campaign_cache.h"
+#include "herald/selection.h"
 #include "herald/catalog.h"
 
 namespace herald {
+
+std::string_view EmptySlotReasonName(EmptySlotReason reason) {
+  switch (reason) {
+    case EmptySlotReason::kNone: return "none";
+    case EmptySlotReason::kNoHouseAd: return "no_house_ad";
+    case EmptySlotReason::kIndustryConflict: return "industry_conflict";
+    case EmptySlotReason::kPageHistory: return "page_history";
+    case EmptySlotReason::kAllShown: return "all_shown";
+  }
+  return "none";
+}
 
 std::string_view ItemKindName(ItemKind kind) {
   switch (kind) {

@@ -597,6 +597,8 @@ class SelectWinners final : public Comp {
     const CompiledCatalog& catalog = *ctx.catalog;
     const int want = ctx.request->count;
     ctx.winners.clear();
+    ctx.house_slots = ctx.empty_slots = 0;
+    ctx.empty_reason = EmptySlotReason::kNone;
     // Paid (or generic) candidates by score, best first; ties by catalog order.
     s.order.clear();
     double best_nod = 0;
@@ -630,6 +632,7 @@ class SelectWinners final : public Comp {
       return absl::AbortedError("left-out candidates could hold a better winner; run exhaustively");
     }
     // House ads fill what is left, drawn by weight x score.
+    ctx.house_slots = want - static_cast<int>(ctx.winners.size());
     while (static_cast<int>(ctx.winners.size()) < want) {
       s.weights.clear();
       s.order.clear();
@@ -658,6 +661,13 @@ class SelectWinners final : public Comp {
       }
       TryAdd(ctx, s, ctx.candidates[s.order[k]], why);
     }
+    if (static_cast<int>(ctx.winners.size()) < want) {  // rare: say why, for the reports
+      ctx.empty_slots = want - static_cast<int>(ctx.winners.size());
+      ctx.empty_reason = WhyEmpty(ctx, s);
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note("", "empty", Cat(ctx.empty_slots, " slots left empty: ", EmptySlotReasonName(ctx.empty_reason)));
+      }
+    }
     if (ctx.trace != nullptr) {
       ctx.trace->Note("", "winners", Cat(ctx.winners.size(), " of ", want, " requested"));
     }
@@ -681,6 +691,47 @@ class SelectWinners final : public Comp {
     }
     // NOD <= NOD x boost <= pruned_bound for every left-out ad.
     return ctx.pruned_bound < threshold_;
+  }
+
+  // Why no house ad could fill the slots still empty. Runs only then.
+  EmptySlotReason WhyEmpty(const SelectionContext& ctx, const RequestScratch& s) const {
+    const CompiledCatalog& catalog = *ctx.catalog;
+    bool any_house = false;
+    for (const Candidate& c : ctx.candidates) {
+      const CompiledItem& item = catalog.items()[c.item];
+      if (item.kind != ItemKind::kHouseAd || !(item.weight * c.score > 0)) continue;
+      any_house = true;
+      const char* conflict = Conflicts(ctx, s, item);
+      if (conflict != nullptr && std::string_view(conflict) != "already a winner") {
+        return EmptySlotReason::kIndustryConflict;
+      }
+    }
+    // House ads of this size that FilterContent dropped for the page history.
+    auto fits = [&](const CompiledItem& item) {
+      return item.kind == ItemKind::kHouseAd && (s.size < 0 || item.size < 0 || item.size == s.size);
+    };
+    for (int32_t index : s.page_history_items) {
+      if (fits(catalog.items()[index])) return EmptySlotReason::kPageHistory;
+    }
+    if (!s.page_history_industries.empty()) {
+      auto industry_on_page = [&](std::span<const uint32_t> list) {
+        for (uint32_t index : list) {
+          const CompiledItem& item = catalog.items()[index];
+          if (fits(item) && item.industry >= 0 &&
+              std::find(s.page_history_industries.begin(), s.page_history_industries.end(), item.industry) !=
+                  s.page_history_industries.end()) {
+            return true;
+          }
+        }
+        return false;
+      };
+      if (industry_on_page(catalog.AdsOnEveryPage())) return EmptySlotReason::kPageHistory;
+      for (int32_t pg : s.page_groups) {
+        if (industry_on_page(catalog.AdsOnPageGroup(pg))) return EmptySlotReason::kPageHistory;
+      }
+      if (s.page_groups.empty() && industry_on_page(catalog.AllAds())) return EmptySlotReason::kPageHistory;
+    }
+    return any_house ? EmptySlotReason::kAllShown : EmptySlotReason::kNoHouseAd;
   }
 
   // Why `item` cannot join the winners, or null when it can.
@@ -772,11 +823,31 @@ class RecordEvent final : public Comp {
     event.user_id = req.user_id;
     event.session_id = req.session_id;
     if (!req.page_groups.empty()) event.page_group = req.page_groups.front();
+    // House ads carry their draw ("house:<k>:<size>") so that the house-ad
+    // fill report knows how many slots each draw filled (events.proto).
+    std::string& tag = ctx.services->scratch(ctx).event_tag;
+    if (ctx.house_slots > 0) {
+      tag.clear();
+      { const absl::AlphaNum k(ctx.house_slots); tag.append("house:").append(k.data(), k.size()).append(":").append(req.size); }
+    }
     for (uint32_t w : ctx.winners) {
       const CompiledItem& item = ctx.catalog->items()[w];
       event.item_id = item.id;
       event.campaign_id = item.campaign_id;
+      event.custom_name = item.kind == ItemKind::kHouseAd && ctx.house_slots > 0 ? std::string_view(tag)
+                                                                                  : std::string_view();
       ctx.services->RecordItemEvent(ctx, event, w);
+    }
+    if (ctx.empty_slots > 0) {
+      tag.clear();
+      tag.append(EmptySlotReasonName(ctx.empty_reason)).append(":");
+      { const absl::AlphaNum k(ctx.house_slots); tag.append(k.data(), k.size()).append(":").append(req.size); }
+      event.type = v1::EVENT_TYPE_EMPTY_SLOT;
+      event.count = ctx.empty_slots;
+      event.item_id = {};
+      event.campaign_id = {};
+      event.custom_name = tag;
+      ctx.services->RecordItemEvent(ctx, event, kNoItem);
     }
     return absl::OkStatus();
   }

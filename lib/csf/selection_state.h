@@ -20,6 +20,9 @@ namespace herald {
 
 struct RankedAds;
 
+// SelectionServices::RecordItemEvent's item for an event of no item.
+inline constexpr uint32_t kNoItem = UINT32_MAX;
+
 // Per-request scratch, reused: one per concurrently running request.
 struct RequestScratch {
   explicit RequestScratch(uint64_t seed) : rng(seed) {}
@@ -49,6 +52,7 @@ struct RequestScratch {
   std::vector<uint32_t> order;
   std::vector<double> weights;
   std::vector<uint32_t> quota_taken;  // items whose quota unit this request took
+  std::string event_tag;              // RecordEvent's custom_name of house-ad and empty-slot events
   // FormatTemplate's placeholder values.
   std::vector<std::pair<std::string_view, std::string_view>> fields;
   // FormatTemplate's rendered items, per component instance, for one catalog
@@ -161,8 +165,8 @@ class SelectionServices {
   virtual void ReadHistory(SelectionContext& context) = 0;
   // Adds context.winners to the user's history (front), keeping `history_size`.
   virtual void AddToHistory(SelectionContext& context, int history_size) = 0;
-  // Queues an event of `item` (an index of the context's snapshot); request
-  // and click events count toward its delivery.
+  // Queues an event of `item` (an index of the context's snapshot, or kNoItem
+  // for an event of no item); request and click events count toward its delivery.
   virtual void RecordItemEvent(SelectionContext& context, const EventView& event, uint32_t item) = 0;
   virtual RequestScratch& scratch(SelectionContext& context) = 0;
   // The ranked paid ads of page group `page_group` (-1 = the request has no

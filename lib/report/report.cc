@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "core/strings.h"
 #include "herald/report.h"
+#include "house_fill.h"
 #include "herald/spelling.h"
 #include "herald/string_map.h"
 
@@ -31,6 +32,9 @@ constexpr ReportInfo kReports[] = {
     {"campaign-event-summary", "Campaign Event Summary",
      "per campaign and event type: events and distinct users"},
     {"ad-placement", "Ad Placement", "per page group and campaign: requests, clicks, reach"},
+    {"house-ad-fill", "House-ad fill",
+     "per house ad: expected share of house impressions for the traffic's slot counts next to the actual "
+     "share; slots left empty, by reason"},
 };
 
 // Goals and names from the catalog.
@@ -247,6 +251,7 @@ absl::Status ScanPart(EventStore& store, const EventQuery& query, unsigned needs
   return store.ScanEvents(query, [&](const v1::Event& e) -> absl::Status {
     const int64_t n = e.count() == 0 ? 1 : e.count();
     const v1::EventType type = e.type();
+    if (type == v1::EVENT_TYPE_EMPTY_SLOT) return absl::OkStatus();  // no item: the house-ad fill report's
     uint32_t user = kNoUser;
     if (!e.user_id().empty()) {
       user = p.users.Id(e.user_id());
@@ -471,6 +476,13 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
   if (!index.ok()) return index.status();
   auto zone = ReportZone(options);
   if (!zone.ok()) return zone.status();
+  if (name == "house-ad-fill") {
+    auto table = internal::RunHouseAdFillReport(events, options, Subtitle(options, *index, *zone));
+    if (!table.ok()) return table.status();
+    table->name = std::string(info->name);
+    table->title = std::string(info->title);
+    return table;
+  }
   auto agg = Aggregate(events, options, *index, NeedsOf(name));
   if (!agg.ok()) return agg.status();
 

@@ -818,21 +818,6 @@ absl::Status Simulation::Reports() {
                       {"delivered", "Delivered", K::kInteger}, {"of_expected", "% of expected", K::kPercent},
                       {"requests", "Requests", K::kInteger},  {"clicks", "Clicks", K::kInteger},
                       {"click_rate", "Click rate %", K::kPercent}};
-  ReportTable house;
-  house.name = "house-ad-fill";
-  house.title = "House-ad fill";
-  house.subtitle = Cat(r_.slots, " ad slots asked for: ", r_.paid_shown, " paid, ", r_.house_shown,
-                       " house, ", r_.slots - r_.paid_shown - r_.house_shown, " left empty");
-  house.columns = {{"item", "House ad", K::kText},
-                   {"weight", "Weight", K::kDecimal},
-                   {"weight_share", "Weight share %", K::kPercent},
-                   {"shown", "Shown", K::kInteger},
-                   {"house_share", "Share of house %", K::kPercent},
-                   {"slot_share", "Share of slots %", K::kPercent}};
-  double house_weight = 0;
-  for (const CompiledItem& item : items) {
-    if (item.kind == ItemKind::kHouseAd) house_weight += item.weight;
-  }
   const std::string campaign_names_default;
   auto campaign_name = [&](const CompiledItem& item) -> std::string {
     if (item.campaign >= 0 && item.campaign < catalog_.campaigns_size()) {
@@ -857,22 +842,20 @@ absl::Status Simulation::Reports() {
       delivery.rows.push_back({campaign_name(item), item.name, std::string("house"), std::monostate{},
                                std::monostate{}, std::monostate{}, requests, std::monostate{}, requests, clicks,
                                Percent(static_cast<double>(clicks), static_cast<double>(requests))});
-      house.rows.push_back({item.name, item.weight, Percent(item.weight, house_weight), requests,
-                            Percent(static_cast<double>(requests), static_cast<double>(r_.house_shown)),
-                            Percent(static_cast<double>(requests), static_cast<double>(r_.slots))});
     }
   }
-  house.rows.push_back({std::string("all house ads"), house_weight, house_weight > 0 ? ReportCell(100.0) : ReportCell(),
-                        r_.house_shown, Percent(1, r_.house_shown > 0 ? 1 : 0),
-                        Percent(static_cast<double>(r_.house_shown), static_cast<double>(r_.slots))});
   r_.tables.push_back(std::move(delivery));
-  r_.tables.push_back(std::move(house));
 
-  // Reach and frequency, from the stored events.
   ReportOptions ro;
   ro.from = r_.start;
   ro.to = r_.end;
   ro.catalog = &catalog_;
+  // House-ad fill: expected against actual shares, empty slots by reason.
+  auto house = RunReport("house-ad-fill", store_->events(), ro);
+  if (!house.ok()) return house.status();
+  r_.tables.push_back(*std::move(house));
+
+  // Reach and frequency, from the stored events.
   auto reach = RunReport("reach-frequency-campaign", store_->events(), ro);
   if (!reach.ok()) return reach.status();
   r_.tables.push_back(*std::move(reach));
