@@ -129,16 +129,15 @@ struct HouseAd {
   }
 };
 
-}  // namespace
-
-absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const ReportOptions& options,
-                                                 std::string subtitle) {
-  if (options.catalog == nullptr) {
-    return absl::InvalidArgumentError("report house-ad-fill: needs the catalog (the house ads' weights)");
-  }
+// The catalog's house ads, with their index by item id.
+struct HouseAds {
   std::vector<HouseAd> ads;
   std::map<std::string, size_t, std::less<>> by_id;
-  for (const v1::Campaign& c : options.catalog->campaigns()) {
+};
+
+HouseAds CatalogHouseAds(const v1::Catalog& catalog) {
+  HouseAds out;
+  for (const v1::Campaign& c : catalog.campaigns()) {
     for (const v1::CampaignItem& item : c.items()) {
       if (!item.has_ad() || item.ad().type() != v1::AD_TYPE_HOUSE) continue;
       HouseAd ad;
@@ -148,15 +147,26 @@ absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const Repor
       ad.page_groups.assign(item.ad().page_groups().begin(), item.ad().page_groups().end());
       ad.size = item.ad().size();
       ad.active = !item.has_active() || item.active();
-      by_id.emplace(ad.id, ads.size());
-      ads.push_back(std::move(ad));
+      out.by_id.emplace(ad.id, out.ads.size());
+      out.ads.push_back(std::move(ad));
     }
   }
+  return out;
+}
+
+// What the events say of the slots left to house ads.
+struct HouseTraffic {
   // (page group, size, house slots) -> slots of that kind in the traffic.
   std::map<std::tuple<std::string, std::string, int>, int64_t> draws;
-  std::vector<int64_t> shown(ads.size(), 0);
+  std::vector<int64_t> shown;            // per house ad
   std::map<std::string, int64_t> empty;  // reason -> slots
   int64_t untagged = 0;                  // house impressions without a draw tag (older events)
+};
+
+absl::StatusOr<HouseTraffic> ScanHouseTraffic(EventStore& events, const ReportOptions& options,
+                                              const HouseAds& house) {
+  HouseTraffic t;
+  t.shown.assign(house.ads.size(), 0);
   EventQuery query;
   query.from = options.from;
   query.to = options.to;
@@ -166,62 +176,87 @@ absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const Repor
     int slots = 0;
     if (e.type() == v1::EVENT_TYPE_EMPTY_SLOT) {
       if (ParseDrawTag(e.custom_name(), &head, &slots, &size)) {
-        empty[std::string(head)] += n;
-        draws[{e.page_group(), std::string(size), slots}] += n;
+        t.empty[std::string(head)] += n;
+        t.draws[{e.page_group(), std::string(size), slots}] += n;
       } else {
-        empty[e.custom_name()] += n;
+        t.empty[e.custom_name()] += n;
       }
       return absl::OkStatus();
     }
     if (e.type() != v1::EVENT_TYPE_REQUEST) return absl::OkStatus();
-    auto it = by_id.find(e.item_id());
-    if (it == by_id.end()) return absl::OkStatus();
-    shown[it->second] += n;
+    auto it = house.by_id.find(e.item_id());
+    if (it == house.by_id.end()) return absl::OkStatus();
+    t.shown[it->second] += n;
     if (ParseDrawTag(e.custom_name(), &head, &slots, &size) && head == "house") {
-      draws[{e.page_group(), std::string(size), slots}] += n;
+      t.draws[{e.page_group(), std::string(size), slots}] += n;
     } else {
-      untagged += n;
+      t.untagged += n;
     }
     return absl::OkStatus();
   });
   if (!scanned.ok()) return scanned;
+  return t;
+}
 
-  // Expected impressions: each (page group, size, k) kind of request draws k
-  // house ads by weight, without replacement, among the house ads that fit.
-  std::vector<double> expected(ads.size(), 0.0);
+// Expected impressions per house ad: each (page group, size, k) kind of
+// request draws k house ads by weight, without replacement, among the house
+// ads that fit. Also counts the requests, in all and by k.
+struct Expectation {
+  std::vector<double> impressions;
   int64_t requests = 0;
   std::map<int, int64_t> requests_by_slots;
-  for (const auto& [key, slot_count] : draws) {
+};
+
+Expectation ExpectedImpressions(const HouseAds& house, const HouseTraffic& traffic) {
+  Expectation out;
+  out.impressions.assign(house.ads.size(), 0.0);
+  for (const auto& [key, slot_count] : traffic.draws) {
     const auto& [page_group, size, k] = key;
     const int64_t kind_requests = slot_count / k;
-    requests += kind_requests;
-    requests_by_slots[k] += kind_requests;
+    out.requests += kind_requests;
+    out.requests_by_slots[k] += kind_requests;
     std::vector<size_t> pool;
     std::vector<double> weights;
-    for (size_t i = 0; i < ads.size(); ++i) {
-      if (ads[i].Fits(page_group, size)) {
+    for (size_t i = 0; i < house.ads.size(); ++i) {
+      if (house.ads[i].Fits(page_group, size)) {
         pool.push_back(i);
-        weights.push_back(ads[i].weight);
+        weights.push_back(house.ads[i].weight);
       }
     }
     std::vector<double> inclusion = HouseAdInclusion(weights, k);
     for (size_t j = 0; j < pool.size(); ++j) {
-      expected[pool[j]] += static_cast<double>(kind_requests) * inclusion[j];
+      out.impressions[pool[j]] += static_cast<double>(kind_requests) * inclusion[j];
     }
   }
+  return out;
+}
+
+ReportCell Percent(double part, double whole) {
+  if (!(whole > 0)) return std::monostate{};
+  return 100.0 * part / whole;
+}
+
+}  // namespace
+
+absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const ReportOptions& options,
+                                                 std::string subtitle) {
+  if (options.catalog == nullptr) {
+    return absl::InvalidArgumentError("report house-ad-fill: needs the catalog (the house ads' weights)");
+  }
+  const HouseAds house = CatalogHouseAds(*options.catalog);
+  absl::StatusOr<HouseTraffic> traffic = ScanHouseTraffic(events, options, house);
+  if (!traffic.ok()) return traffic.status();
+  const Expectation expected = ExpectedImpressions(house, *traffic);
+  const std::vector<HouseAd>& ads = house.ads;
   double expected_total = 0, weight_total = 0;
   int64_t shown_total = 0, empty_total = 0;
   for (size_t i = 0; i < ads.size(); ++i) {
-    expected_total += expected[i];
+    expected_total += expected.impressions[i];
     weight_total += ads[i].weight;
-    shown_total += shown[i];
+    shown_total += traffic->shown[i];
   }
-  for (const auto& [reason, slots] : empty) empty_total += slots;
-  const int64_t slots_total = shown_total + empty_total;
-  auto percent = [](double part, double whole) -> ReportCell {
-    if (!(whole > 0)) return std::monostate{};
-    return 100.0 * part / whole;
-  };
+  for (const auto& [reason, slots] : traffic->empty) empty_total += slots;
+  const double slots_total = static_cast<double>(shown_total + empty_total);
 
   using K = ColumnKind;
   ReportTable table;
@@ -233,23 +268,25 @@ absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const Repor
                    {"house_share", "Actual share %", K::kPercent},
                    {"slot_share", "Share of house slots %", K::kPercent}};
   for (size_t i = 0; i < ads.size(); ++i) {
-    table.rows.push_back({ads[i].name, ads[i].weight, percent(ads[i].weight, weight_total),
-                          percent(expected[i], expected_total), shown[i],
-                          percent(static_cast<double>(shown[i]), static_cast<double>(shown_total)),
-                          percent(static_cast<double>(shown[i]), static_cast<double>(slots_total))});
+    const double shown = static_cast<double>(traffic->shown[i]);
+    table.rows.push_back({ads[i].name, ads[i].weight, Percent(ads[i].weight, weight_total),
+                          Percent(expected.impressions[i], expected_total), traffic->shown[i],
+                          Percent(shown, static_cast<double>(shown_total)), Percent(shown, slots_total)});
   }
-  for (const auto& [reason, slots] : empty) {
+  for (const auto& [reason, slots] : traffic->empty) {
     table.rows.push_back({Cat("(empty) ", ExplainEmptySlot(reason)), std::monostate{}, std::monostate{},
                           std::monostate{}, slots, std::monostate{},
-                          percent(static_cast<double>(slots), static_cast<double>(slots_total))});
+                          Percent(static_cast<double>(slots), slots_total)});
   }
   std::string mix;
-  for (const auto& [k, count] : requests_by_slots) CatTo(mix, mix.empty() ? "" : ", ", count, " with ", k);
-  CatTo(subtitle, "; ", slots_total, " slots left to house ads on ", requests, " requests",
+  for (const auto& [k, count] : expected.requests_by_slots) CatTo(mix, mix.empty() ? "" : ", ", count, " with ", k);
+  CatTo(subtitle, "; ", shown_total + empty_total, " slots left to house ads on ", expected.requests, " requests",
         mix.empty() ? "" : Cat(" (", mix, ")"), ": ", shown_total, " filled, ", empty_total,
         " empty. Expected share: weighted draws without replacement, k per request, among the house ads "
         "of that page group and size (several slots flatten the shares)");
-  if (untagged > 0) CatTo(subtitle, "; ", untagged, " impressions recorded without their draw (older events)");
+  if (traffic->untagged > 0) {
+    CatTo(subtitle, "; ", traffic->untagged, " impressions recorded without their draw (older events)");
+  }
   table.subtitle = std::move(subtitle);
   return table;
 }
