@@ -155,6 +155,16 @@ TEST_CASE("herald click records a click that click-goaled pacing and the reports
   auto selector = NewContentSelector(*compiled, config);
   REQUIRE(selector.ok());
   CHECK((*selector)->Delivered("clicky") == std::pair<int64_t, int64_t>{1, 1});
+
+  // --json: the result as one JSON document, counting the second click.
+  Run json = Herald(dir, {"click", "--catalog", catalog, "--store", store, "--item", "clicky", "--user", "u1",
+                          "--at", "2026-06-01T10:00:09Z", "--json"});
+  INFO(json.err);
+  REQUIRE(json.exit_code == 0);
+  const nlohmann::json recorded = nlohmann::json::parse(json.out);
+  CHECK(recorded["recorded"] == true);
+  CHECK(recorded["item"] == "clicky");
+  CHECK(recorded["clicks"] == 2);
 }
 
 TEST_CASE("herald click refuses an unknown item, an unknown user and a bad time, recording nothing",
@@ -178,7 +188,13 @@ TEST_CASE("herald click refuses an unknown item, an unknown user and a bad time,
   Run page = Herald(dir, {"click", "--catalog", catalog, "--store", store, "--item", "clicky", "--user", "u1",
                           "--page-group", "Hom"});
   CHECK(page.exit_code == 1);
-  CHECK_THAT(page.err, Catch::Contains("--page-group \"Hom\""));
+  CHECK_THAT(page.err, Catch::Contains("--page-group: unknown page group \"Hom\"; did you mean \"Home\"?"));
+  CHECK_THAT(item.err, Catch::Contains("did you mean \"clicky\"?"));
+  // --json: the error as one JSON document on stdout too, nothing recorded.
+  Run json_error = Herald(dir, {"click", "--catalog", catalog, "--store", store, "--item", "clickyy", "--user", "u1",
+                                "--json"});
+  CHECK(json_error.exit_code == 1);
+  CHECK(nlohmann::json::parse(json_error.out)["error"]["command"] == "click");
   Run missing = Herald(dir, {"click", "--catalog", catalog, "--item", "clicky", "--user", "u1"});
   CHECK(missing.exit_code == 2);  // --store is required
   Run report = Herald(dir, {"report", "campaign-item-summary", "--catalog", catalog, "--store", store,

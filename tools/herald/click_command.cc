@@ -12,13 +12,16 @@
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
 #include "herald/selection.h"
+#include "herald/spelling.h"
 #include "herald/store.h"
+#include "json_output.h"
 
 namespace herald::cli {
 namespace {
 
 struct ClickArgs {
   std::string catalog, store, item, user, page_group, at;
+  bool json = false;
 };
 
 // Whether the store has seen `user`: a saved history, or a request event of
@@ -42,11 +45,54 @@ absl::StatusOr<bool> KnownUser(Store& store, const std::string& user, const std:
   return shown;
 }
 
-bool KnownPageGroup(const v1::Catalog& catalog, const std::string& name) {
-  for (const auto& pg : catalog.reference_tables().page_groups()) {
-    if (pg.name() == name) return true;
+// The catalog, compiled, after checking that it holds `a.item` and
+// `a.page_group` (with the nearest name when it does not).
+absl::StatusOr<std::shared_ptr<const CompiledCatalog>> LoadClickCatalog(const ClickArgs& a) {
+  auto catalog = LoadCatalog(a.catalog);
+  if (!catalog.ok()) return catalog.status();
+  auto compiled = CompiledCatalog::Compile(*catalog);
+  if (!compiled.ok()) return absl::Status(compiled.status().code(), Cat(a.catalog, ": ", compiled.status().message()));
+  if ((*compiled)->FindItem(a.item) == nullptr) {
+    std::vector<std::string> ids;
+    for (const auto& c : catalog->campaigns()) {
+      for (const auto& item : c.items()) ids.push_back(item.id());
+    }
+    return absl::NotFoundError(Cat("--item \"", a.item, "\": no ad or discount with this id in ", a.catalog,
+                                   DidYouMean(a.item, ids)));
   }
-  return false;
+  if (!a.page_group.empty()) {
+    std::vector<std::string> groups;
+    for (const auto& pg : catalog->reference_tables().page_groups()) groups.push_back(pg.name());
+    if (absl::Status s = CheckKnownName("page group", a.page_group, groups); !s.ok()) {
+      return absl::NotFoundError(Cat("--page-group: ", s.message(), " in ", a.catalog));
+    }
+  }
+  return *std::move(compiled);
+}
+
+// Records the click through a selector on the store and flushes it; returns
+// the item's delivery (requests, clicks) afterwards.
+absl::StatusOr<std::pair<int64_t, int64_t>> RecordOneClick(const ClickArgs& a, absl::Time at,
+                                                            std::shared_ptr<const CompiledCatalog> compiled,
+                                                            Store& store, CommandEnv& env) {
+  auto known = KnownUser(store, a.user, a.item);
+  if (!known.ok()) return absl::Status(known.status().code(), Cat("reading ", store.Describe(), ": ", known.status().message()));
+  if (!*known) {
+    return absl::NotFoundError(Cat("--user \"", a.user, "\": unknown to ", store.Describe(), " (no history, and item \"",
+                                   a.item, "\" was never shown to this user); a click follows an impression ",
+                                   "(herald select --user U --store URI)"));
+  }
+  SelectorConfig config;
+  config.registry = env.registry;
+  config.store = &store;
+  auto selector = NewContentSelector(compiled, config);
+  if (!selector.ok()) return selector.status();
+  if (absl::Status s = (*selector)->RecordClick(a.item, a.user, a.page_group, at); !s.ok()) return s;
+  if (absl::Status s = (*selector)->Flush(); !s.ok()) {
+    return absl::Status(s.code(), Cat("recording failed: ", s.message()));
+  }
+  const auto [requests, clicks] = (*selector)->Delivered(a.item);
+  return std::pair<int64_t, int64_t>(requests, clicks);
 }
 
 int Run(const ClickArgs& a, CommandEnv& env) {
@@ -54,69 +100,26 @@ int Run(const ClickArgs& a, CommandEnv& env) {
   if (!a.at.empty()) {
     std::string err;
     if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &err)) {
-      std::cerr << "herald click: --at \"" << a.at << "\" is not an RFC 3339 time (2026-06-01T17:00:00Z)\n";
-      return 2;
+      return ReportError("click", absl::InvalidArgumentError(Cat("--at \"", a.at,
+                                                                 "\" is not an RFC 3339 time (2026-06-01T17:00:00Z)")),
+                         a.json, 2);
     }
   }
-  if (a.user.empty()) {
-    std::cerr << "herald click: --user must not be empty\n";
-    return 2;
-  }
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) {
-    std::cerr << catalog.status().message() << "\n";
-    return 1;
-  }
-  auto compiled = CompiledCatalog::Compile(*catalog);
-  if (!compiled.ok()) {
-    std::cerr << a.catalog << ": " << compiled.status().message() << "\n";
-    return 1;
-  }
-  if ((*compiled)->FindItem(a.item) == nullptr) {
-    std::cerr << "herald click: --item \"" << a.item << "\": no ad or discount with this id in "
-              << a.catalog << "\n";
-    return 1;
-  }
-  if (!a.page_group.empty() && !KnownPageGroup(*catalog, a.page_group)) {
-    std::cerr << "herald click: --page-group \"" << a.page_group << "\": no page group of this name in "
-              << a.catalog << "\n";
-    return 1;
-  }
+  if (a.user.empty()) return ReportError("click", absl::InvalidArgumentError("--user must not be empty"), a.json, 2);
+  auto compiled = LoadClickCatalog(a);
+  if (!compiled.ok()) return ReportError("click", compiled.status(), a.json, 1);
   auto store = OpenStore(a.store, *env.registry);
-  if (!store.ok()) {
-    std::cerr << "herald click: " << store.status().message() << "\n";
-    return 1;
+  if (!store.ok()) return ReportError("click", store.status(), a.json, 1);
+  auto delivered = RecordOneClick(a, at, *compiled, **store, env);
+  if (!delivered.ok()) return ReportError("click", delivered.status(), a.json, 1);
+  const auto [requests, clicks] = *delivered;
+  if (a.json) {
+    PrintJson({{"recorded", true}, {"item", a.item}, {"user", a.user}, {"page_group", a.page_group},
+               {"requests", requests}, {"clicks", clicks}, {"store", (*store)->Describe()}});
+  } else {
+    std::cout << "click recorded: item \"" << a.item << "\", user \"" << a.user << "\"; the item has "
+              << requests << " requests and " << clicks << " clicks in " << (*store)->Describe() << "\n";
   }
-  auto known = KnownUser(**store, a.user, a.item);
-  if (!known.ok()) {
-    std::cerr << "herald click: reading " << (*store)->Describe() << ": " << known.status().message() << "\n";
-    return 1;
-  }
-  if (!*known) {
-    std::cerr << "herald click: --user \"" << a.user << "\": unknown to " << (*store)->Describe()
-              << " (no history, and item \"" << a.item << "\" was never shown to this user); "
-              << "a click follows an impression (herald select --user U --store URI)\n";
-    return 1;
-  }
-  SelectorConfig config;
-  config.registry = env.registry;
-  config.store = store->get();
-  auto selector = NewContentSelector(*compiled, config);
-  if (!selector.ok()) {
-    std::cerr << "herald click: " << selector.status().message() << "\n";
-    return 1;
-  }
-  if (absl::Status s = (*selector)->RecordClick(a.item, a.user, a.page_group, at); !s.ok()) {
-    std::cerr << "herald click: " << s.message() << "\n";
-    return 1;
-  }
-  if (absl::Status s = (*selector)->Flush(); !s.ok()) {
-    std::cerr << "herald click: recording failed: " << s.message() << "\n";
-    return 1;
-  }
-  const auto [requests, clicks] = (*selector)->Delivered(a.item);
-  std::cout << "click recorded: item \"" << a.item << "\", user \"" << a.user << "\"; the item has "
-            << requests << " requests and " << clicks << " clicks in " << (*store)->Describe() << "\n";
   return 0;
 }
 
@@ -132,6 +135,7 @@ void AddClickCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--user", a->user, "id of the user who clicked")->required();
   cmd->add_option("--page-group", a->page_group, "page group the ad was on");
   cmd->add_option("--at", a->at, "click time, RFC 3339 (default: now)");
+  cmd->add_flag("--json", a->json, "the result (and errors) as JSON on stdout");
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
 
