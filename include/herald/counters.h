@@ -171,6 +171,9 @@ class DeliveryCounters {
   absl::Status last_flush_status() const;
   // The status of the last lease round (OK before the first one).
   absl::Status last_lease_status() const;
+  // When a flush last wrote every delta and reloaded the totals (creation
+  // time before the first): how far the counters lag behind (/metrics).
+  absl::Time last_successful_flush() const;
   absl::Duration flush_interval() const { return options_.flush_interval; }
 
  private:
@@ -205,6 +208,7 @@ class DeliveryCounters {
   mutable absl::Mutex status_mu_;
   absl::Status last_status_ ABSL_GUARDED_BY(status_mu_);
   absl::Status last_lease_status_ ABSL_GUARDED_BY(status_mu_);
+  absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::Now();
   absl::Mutex lease_mu_;  // one lease round at a time
   absl::Time last_lease_round_ ABSL_GUARDED_BY(lease_mu_) = absl::InfinitePast();
 

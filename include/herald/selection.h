@@ -240,6 +240,15 @@ struct SelectorConfig {
 const v1::PipelineDefinition& DefaultAdvertisingPipeline();
 const v1::PipelineDefinition& DefaultDiscountPipeline();
 
+// The selector's background work as seen from outside (herald serve's
+// /metrics): the event queue and when the counters last reached the store.
+struct SelectorStats {
+  int64_t events_queued = 0;   // appended, not yet written
+  int64_t events_written = 0;  // durable since creation
+  int64_t events_dropped = 0;  // refused by a full queue (0 while requests wait for room instead)
+  absl::Time counters_flushed = absl::InfinitePast();  // last flush that wrote every delta
+};
+
 class ContentSelector {
  public:
   virtual ~ContentSelector() = default;
@@ -265,6 +274,9 @@ class ContentSelector {
   // Requests that pruning could not settle and that ran exhaustively, and all
   // requests, since creation (for tuning prune_limit).
   virtual std::pair<int64_t, int64_t> ExhaustiveReruns() const = 0;
+
+  // Queue depth and counter lag; takes two short locks (not for the request path).
+  virtual SelectorStats Stats() const { return {}; }
 };
 
 absl::StatusOr<std::unique_ptr<ContentSelector>> NewContentSelector(

@@ -127,6 +127,12 @@ class DecisionService {
 
   // Writes pending counters, events and histories; returns when durable.
   virtual absl::Status Flush() = 0;
+
+  // The service's own Prometheus metrics in the text exposition format 0.0.4
+  // (decisions, slots, each paid ad's delivery, event queue, counter lag,
+  // reloads; docs/server.md "Metrics"). A transport appends them to its own
+  // request metrics at /metrics. Costs one pass over the catalog's paid ads.
+  virtual std::string MetricsText() const { return {}; }
 };
 
 class HttpServer {

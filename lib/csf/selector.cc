@@ -453,6 +453,17 @@ class Selector final : public ContentSelector, public SelectionServices {
     return status;
   }
 
+  SelectorStats Stats() const override {
+    SelectorStats stats;
+    if (recorder_) {
+      stats.events_queued = recorder_->queued();
+      stats.events_written = recorder_->written();
+      stats.events_dropped = recorder_->dropped();
+    }
+    if (counters_) stats.counters_flushed = counters_->last_successful_flush();
+    return stats;
+  }
+
   std::pair<int64_t, int64_t> Delivered(std::string_view item_id) const override {
     std::shared_ptr<const Binding> binding = binding_.load();
     int32_t index = binding->slots->IndexOf(item_id);

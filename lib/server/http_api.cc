@@ -159,21 +159,22 @@ HttpReply Click(DecisionService& service, const HttpRequest&, std::string_view t
 
 struct Route {
   std::string_view path;  // exact, or a prefix ending in '/' followed by one segment
+  std::string_view name;  // the template (server/metrics.h kRouteTemplates)
   bool prefix;
   std::string_view method;
   HttpReply (*handle)(DecisionService&, const HttpRequest&, std::string_view segment);
 };
 
 constexpr Route kRoutes[] = {
-    {"/healthz", false, "GET", Healthz},
-    {"/readyz", false, "GET", Readyz},
-    {"/v1/openapi.json", false, "GET", OpenApi},
-    {"/v1/ads:select", false, "POST", SelectAds},
-    {"/v1/baskets:price", false, "POST", PriceBasket},
-    {"/v1/orders:commit", false, "POST", CommitOrder},
-    {"/v1/responses", false, "POST", CaptureResponse},
-    {"/v1/reports/", true, "GET", Report},
-    {"/v1/clicks/", true, "GET", Click},
+    {"/healthz", "/healthz", false, "GET", Healthz},
+    {"/readyz", "/readyz", false, "GET", Readyz},
+    {"/v1/openapi.json", "/v1/openapi.json", false, "GET", OpenApi},
+    {"/v1/ads:select", "/v1/ads:select", false, "POST", SelectAds},
+    {"/v1/baskets:price", "/v1/baskets:price", false, "POST", PriceBasket},
+    {"/v1/orders:commit", "/v1/orders:commit", false, "POST", CommitOrder},
+    {"/v1/responses", "/v1/responses", false, "POST", CaptureResponse},
+    {"/v1/reports/", "/v1/reports/{name}", true, "GET", Report},
+    {"/v1/clicks/", "/v1/clicks/{token}", true, "GET", Click},
 };
 
 }  // namespace
@@ -238,9 +239,12 @@ HttpReply HandleApiRequest(DecisionService& service, const HttpRequest& request)
                                      AbslView(route.method)));
       HttpReply reply = ErrorBody(405, error);
       reply.allow = std::string(route.method);
+      reply.route = route.name;
       return reply;
     }
-    return route.handle(service, request, segment);
+    HttpReply reply = route.handle(service, request, segment);
+    reply.route = route.name;
+    return reply;
   }
   return ErrorReply(absl::NotFoundError(absl::StrCat("no endpoint ", Printable(request.path, 200),
                                                      "; see /v1/openapi.json")));

@@ -29,6 +29,9 @@ struct HttpReply {
   std::string body;
   std::string location;  // 302
   std::string allow;     // 405: the methods the path takes
+  // The route template that answered ("/v1/clicks/{token}"), "unmatched"
+  // when none did: what logs and metrics name instead of the raw path.
+  std::string_view route = "unmatched";
 };
 
 // Routes and answers one request. Never throws; bad input gives a 4xx with a

@@ -19,9 +19,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "herald/server.h"
 #include "server/absl_view.h"
 #include "server/http_api.h"
+#include "server/metrics.h"
 
 namespace herald {
 
@@ -195,7 +197,27 @@ class HttpServerImpl : public HttpServer {
     loop->server->Answer(req);
   }
 
+  // GET /metrics: this transport's request metrics, then the service's.
+  HttpReply Metrics(const HttpRequest& request) const {
+    HttpReply reply;
+    reply.route = "/metrics";
+    if (request.method != "GET") {
+      v1::ApiError error;
+      error.set_code("method_not_allowed");
+      error.set_message("method is not allowed on /metrics; use GET");
+      reply = server_internal::ErrorBody(405, error);
+      reply.route = "/metrics";
+      reply.allow = "GET";
+      return reply;
+    }
+    reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    request_metrics_.Render(&reply.body);
+    reply.body += service_->MetricsText();
+    return reply;
+  }
+
   void Answer(evhttp_request* req) {
+    const int64_t start_nanos = absl::GetCurrentTimeNanos();
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     evkeyvalq* in_headers = evhttp_request_get_input_headers(req);
     evbuffer* in = evhttp_request_get_input_buffer(req);
@@ -214,7 +236,8 @@ class HttpServerImpl : public HttpServer {
     request.content_type = header("Content-Type");
     request.accept = header("Accept");
     request.body = std::string_view(body, length);
-    HttpReply reply = server_internal::HandleApiRequest(*service_, request);
+    HttpReply reply = request.path == "/metrics" ? Metrics(request)
+                                                 : server_internal::HandleApiRequest(*service_, request);
 
     evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
     evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
@@ -224,6 +247,8 @@ class HttpServerImpl : public HttpServer {
     evbuffer* out = evhttp_request_get_output_buffer(req);
     evbuffer_add(out, reply.body.data(), reply.body.size());
     evhttp_send_reply(req, reply.status, nullptr, nullptr);
+    request_metrics_.RecordRequest(server_internal::RouteIndex(reply.route), reply.status,
+                                   absl::Nanoseconds(absl::GetCurrentTimeNanos() - start_nanos));
   }
 
   DecisionService* service_;
@@ -231,6 +256,7 @@ class HttpServerImpl : public HttpServer {
   int port_ = 0;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex shutdown_mu_;
+  mutable server_internal::RequestMetrics request_metrics_;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "herald/store.h"
 #include "server/absl_view.h"
 #include "server/click_token.h"
+#include "server/metrics.h"
 #include "server/profile_json.h"
 
 namespace herald {
@@ -25,6 +26,7 @@ namespace {
 
 using server_internal::AbslView;
 using server_internal::ClickSigner;
+using server_internal::DecisionOutcome;
 using server_internal::ProfileFromJson;
 
 constexpr int kMaxCount = 100;
@@ -99,6 +101,12 @@ class DecisionServiceImpl : public DecisionService {
   }
 
   absl::StatusOr<v1::SelectAdsResponse> SelectAds(const v1::SelectAdsRequest& r) const override {
+    absl::StatusOr<v1::SelectAdsResponse> response = Decide(r);
+    RecordDecision(r, response);
+    return response;
+  }
+
+  absl::StatusOr<v1::SelectAdsResponse> Decide(const v1::SelectAdsRequest& r) const {
     std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
     const v1::Catalog& catalog = snapshot->catalog();
     int count = r.count() == 0 ? 1 : r.count();
@@ -273,6 +281,12 @@ class DecisionServiceImpl : public DecisionService {
   }
 
   absl::Status ReloadCatalog() override {
+    absl::Status status = SwitchCatalog();
+    decisions_.RecordReload(status.ok());
+    return status;
+  }
+
+  absl::Status SwitchCatalog() {
     std::lock_guard<std::mutex> lock(reload_mu_);
     auto catalog = CompiledCatalog::Load(config_.catalog());
     if (!catalog.ok()) return catalog.status();
@@ -281,6 +295,8 @@ class DecisionServiceImpl : public DecisionService {
     if (absl::Status s = pricer_->SetCatalog(*catalog); !s.ok()) return s;
     return selector_->SetCatalog(*catalog);
   }
+
+  std::string MetricsText() const override;
 
   absl::Status Flush() override {
     if (absl::Status s = selector_->Flush(); !s.ok()) return s;
@@ -296,7 +312,86 @@ class DecisionServiceImpl : public DecisionService {
   std::unique_ptr<ContentSelector> selector_;
   std::unique_ptr<BasketPricer> pricer_;
   std::mutex reload_mu_;
+  mutable server_internal::DecisionMetrics decisions_;
+
+  void RecordDecision(const v1::SelectAdsRequest& r, const absl::StatusOr<v1::SelectAdsResponse>& response) const {
+    if (!response.ok()) {
+      const bool rejected = absl::IsInvalidArgument(response.status()) || absl::IsNotFound(response.status());
+      decisions_.RecordDecision(rejected ? DecisionOutcome::kRejected : DecisionOutcome::kFailed, 0, 0, 0, 0);
+      return;
+    }
+    int paid = 0, house = 0, discount = 0;
+    for (const v1::SelectedAd& ad : response->winners()) {
+      // kind is one of ItemKindName()'s three words.
+      (ad.kind() == "paid" ? paid : ad.kind() == "house" ? house : discount) += 1;
+    }
+    const int asked = r.count() == 0 ? 1 : r.count();
+    const int won = response->winners_size();
+    const DecisionOutcome outcome = won == 0        ? DecisionOutcome::kEmpty
+                                    : won >= asked ? DecisionOutcome::kFilled
+                                                   : DecisionOutcome::kPartial;
+    decisions_.RecordDecision(outcome, paid, house, discount, std::max(0, asked - won));
+  }
 };
+
+std::string DecisionServiceImpl::MetricsText() const {
+  using server_internal::AppendFamilyHeader;
+  using server_internal::EscapeLabelValue;
+  using server_internal::FormatSampleValue;
+  std::string out;
+  decisions_.Render(&out);
+  std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
+  const absl::Time now = absl::Now();
+  // Each paid ad's delivery next to where its pacing expects it now
+  // (docs/pacing.md, "Need of Delivery": E = G * W(now) / W(end)). One series
+  // per paid ad of the catalog, so the label set is bounded by the catalog.
+  std::string delivered, expected, goal;
+  for (const CompiledItem& item : snapshot->items()) {
+    if (item.kind != ItemKind::kPaidAd) continue;
+    const std::string labels = absl::StrCat("item_id=\"", EscapeLabelValue(item.id), "\",campaign_id=\"",
+                                            EscapeLabelValue(item.campaign_id), "\",unit=\"",
+                                            item.goal_clicks ? "clicks" : "requests", "\"");
+    auto [requests, clicks] = selector_->Delivered(item.id);
+    const CompiledSchedule& sc = item.schedule;
+    const double elapsed = sc.DeliverableSecondsUntil(now, LocalTime::Of(now, snapshot->zones()[sc.zone]));
+    const double fraction = sc.total_seconds > 0 ? std::min(1.0, elapsed / sc.total_seconds) : 1.0;
+    absl::StrAppend(&delivered, "herald_paid_ad_delivered{", labels, "} ",
+                    item.goal_clicks ? clicks : requests, "\n");
+    absl::StrAppend(&expected, "herald_paid_ad_expected{", labels, "} ",
+                    FormatSampleValue(static_cast<double>(item.goal) * fraction), "\n");
+    absl::StrAppend(&goal, "herald_paid_ad_goal{", labels, "} ", item.goal, "\n");
+  }
+  AppendFamilyHeader("herald_paid_ad_delivered", "gauge",
+                     "Each paid ad's delivery toward its goal (requests or clicks, see unit): the store's total at "
+                     "the last counter refresh plus this server's since.",
+                     &out);
+  out += delivered;
+  AppendFamilyHeader("herald_paid_ad_expected", "gauge",
+                     "Each paid ad's expected delivery by now: goal times the share of its deliverable schedule "
+                     "elapsed.",
+                     &out);
+  out += expected;
+  AppendFamilyHeader("herald_paid_ad_goal", "gauge", "Each paid ad's goal (requests or clicks, see unit).", &out);
+  out += goal;
+  SelectorStats stats = selector_->Stats();
+  AppendFamilyHeader("herald_delivery_flush_lag_seconds", "gauge",
+                     "Time since delivery counters were last written to and reloaded from the store.", &out);
+  absl::StrAppend(&out, "herald_delivery_flush_lag_seconds ",
+                  FormatSampleValue(stats.counters_flushed == absl::InfinitePast()
+                                        ? 0
+                                        : absl::ToDoubleSeconds(now - stats.counters_flushed)),
+                  "\n");
+  AppendFamilyHeader("herald_event_queue_events", "gauge", "Events recorded in memory, waiting to be written.", &out);
+  absl::StrAppend(&out, "herald_event_queue_events ", stats.events_queued, "\n");
+  AppendFamilyHeader("herald_events_written_total", "counter", "Events written to the store.", &out);
+  absl::StrAppend(&out, "herald_events_written_total ", stats.events_written, "\n");
+  AppendFamilyHeader("herald_events_dropped_total", "counter",
+                     "Events dropped because the queue was full (requests wait for room instead, so 0 unless "
+                     "that changes).",
+                     &out);
+  absl::StrAppend(&out, "herald_events_dropped_total ", stats.events_dropped, "\n");
+  return out;
+}
 
 }  // namespace
 

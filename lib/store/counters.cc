@@ -309,6 +309,7 @@ absl::Status DeliveryCounters::Flush() {
   {
     absl::MutexLock status(&status_mu_);
     last_status_ = result;
+    if (result.ok()) last_success_ = absl::Now();
   }
   return result;
 }
@@ -323,6 +324,11 @@ void DeliveryCounters::AcknowledgeRecordedLocked(std::span<const CounterDelta> d
     item->pending_requests.fetch_sub(d.requests);
     item->pending_clicks.fetch_sub(d.clicks);
   }
+}
+
+absl::Time DeliveryCounters::last_successful_flush() const {
+  absl::MutexLock lock(&status_mu_);
+  return last_success_;
 }
 
 absl::Status DeliveryCounters::last_flush_status() const {

@@ -1,0 +1,186 @@
+#include "server/metrics.h"
+
+#include <cmath>
+
+#include <type_traits>
+
+#include "absl/strings/str_format.h"
+
+namespace herald::server_internal {
+
+namespace {
+
+// absl::StrCat does not take std::string_view here (Debian's abseil has its
+// own string_view): a small appender for the pieces the exposition needs.
+template <typename T>
+void AppendPiece(std::string* out, const T& piece) {
+  if constexpr (std::is_integral_v<T>) {
+    *out += std::to_string(piece);
+  } else {
+    *out += std::string_view(piece);
+  }
+}
+template <typename... T>
+void Append(std::string* out, const T&... pieces) {
+  (AppendPiece(out, pieces), ...);
+}
+template <typename... T>
+std::string Cat(const T&... pieces) {
+  std::string out;
+  Append(&out, pieces...);
+  return out;
+}
+
+constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+
+constexpr std::array<std::string_view, 5> kOutcomeNames = {"filled", "partial", "empty", "rejected", "failed"};
+constexpr std::array<std::string_view, 4> kSlotKinds = {"paid", "house", "discount", "empty"};
+
+void AppendSample(std::string_view name, std::string_view labels, double value, std::string* out) {
+  Append(out, name);
+  if (!labels.empty()) Append(out, "{", labels, "}");
+  Append(out, " ", FormatSampleValue(value), "\n");
+}
+
+}  // namespace
+
+size_t RouteIndex(std::string_view route) {
+  for (size_t i = 0; i < kRouteTemplates.size(); ++i) {
+    if (kRouteTemplates[i] == route) return i;
+  }
+  return kUnmatchedRoute;
+}
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatSampleValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) return absl::StrFormat("%.0f", value);
+  return absl::StrFormat("%.9g", value);
+}
+
+void AppendFamilyHeader(std::string_view name, std::string_view type, std::string_view help, std::string* out) {
+  Append(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+// ------------------------------------------------------------ LatencyHistogram
+
+void LatencyHistogram::Observe(absl::Duration latency) {
+  const double seconds = absl::ToDoubleSeconds(latency);
+  size_t bucket = 0;
+  while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket]) ++bucket;
+  // Per bucket, not cumulative: one add per observation; Render accumulates.
+  buckets_[bucket].fetch_add(1, kRelaxed);
+  sum_nanos_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Nanoseconds(latency))), kRelaxed);
+}
+
+void LatencyHistogram::Render(std::string_view name, std::string_view labels, std::string* out) const {
+  std::array<uint64_t, kLatencyBuckets.size() + 1> counts;
+  uint64_t total = 0;
+  for (size_t i = 0; i < counts.size(); ++i) total += counts[i] = buckets_[i].load(kRelaxed);
+  if (total == 0) return;
+  const std::string sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    cumulative += counts[i];
+    Append(out, name, "_bucket{", labels, sep, "le=\"", FormatSampleValue(kLatencyBuckets[i]), "\"} ",
+                    cumulative, "\n");
+  }
+  Append(out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ", total, "\n");
+  AppendSample(Cat(name, "_sum"), labels, static_cast<double>(sum_nanos_.load(kRelaxed)) / 1e9, out);
+  AppendSample(Cat(name, "_count"), labels, static_cast<double>(total), out);
+}
+
+// ------------------------------------------------------------ RequestMetrics
+
+void RequestMetrics::RecordRequest(size_t route, int http_status, absl::Duration latency) {
+  if (route >= kRouteTemplates.size()) route = kUnmatchedRoute;
+  size_t status_class = http_status >= 100 && http_status < 600 ? http_status / 100 - 1 : kClasses - 1;
+  requests_[route][status_class].fetch_add(1, kRelaxed);
+  latency_[route].Observe(latency);
+}
+
+void RequestMetrics::Render(std::string* out) const {
+  AppendFamilyHeader("herald_http_requests_total", "counter",
+                     "HTTP requests answered, by route template and status class.", out);
+  for (size_t r = 0; r < kRouteTemplates.size(); ++r) {
+    for (size_t c = 0; c < kClasses; ++c) {
+      uint64_t n = requests_[r][c].load(kRelaxed);
+      if (n == 0) continue;
+      AppendSample("herald_http_requests_total",
+                   Cat("route=\"", kRouteTemplates[r], "\",status_class=\"", c + 1, "xx\""),
+                   static_cast<double>(n), out);
+    }
+  }
+  AppendFamilyHeader("herald_http_request_duration_seconds", "histogram",
+                     "Time from a request read to its answer queued, by route template.", out);
+  for (size_t r = 0; r < kRouteTemplates.size(); ++r) {
+    latency_[r].Render("herald_http_request_duration_seconds", Cat("route=\"", kRouteTemplates[r], "\""),
+                       out);
+  }
+  AppendFamilyHeader("herald_http_connections_open", "gauge", "Client connections open now.", out);
+  AppendSample("herald_http_connections_open", "", static_cast<double>(open_connections()), out);
+  AppendFamilyHeader("herald_http_connections_refused_total", "counter",
+                     "Connections closed on accept because limits.max_connections were open.", out);
+  AppendSample("herald_http_connections_refused_total", "",
+               static_cast<double>(refused_connections_.load(kRelaxed)), out);
+  AppendFamilyHeader("herald_http_rate_limited_requests_total", "counter",
+                     "Requests answered 429 by the per-key rate limit.", out);
+  AppendSample("herald_http_rate_limited_requests_total", "", static_cast<double>(rate_limited_.load(kRelaxed)),
+               out);
+}
+
+// ------------------------------------------------------------ DecisionMetrics
+
+void DecisionMetrics::RecordDecision(DecisionOutcome outcome, int paid, int house, int discount, int empty) {
+  outcomes_[static_cast<size_t>(outcome)].fetch_add(1, kRelaxed);
+  int counts[] = {paid, house, discount, empty};
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (counts[i] > 0) slots_[i].fetch_add(static_cast<uint64_t>(counts[i]), kRelaxed);
+  }
+}
+
+void DecisionMetrics::RecordReload(bool ok) { reloads_[ok ? 0 : 1].fetch_add(1, kRelaxed); }
+
+void DecisionMetrics::Render(std::string* out) const {
+  AppendFamilyHeader("herald_decisions_total", "counter",
+                     "Ad decisions (POST /v1/ads:select) by outcome: filled (every slot), partial, empty (no "
+                     "winner), rejected (invalid request), failed (server error).",
+                     out);
+  for (size_t i = 0; i < outcomes_.size(); ++i) {
+    AppendSample("herald_decisions_total", Cat("outcome=\"", kOutcomeNames[i], "\""),
+                 static_cast<double>(outcomes_[i].load(kRelaxed)), out);
+  }
+  AppendFamilyHeader("herald_slots_total", "counter",
+                     "Slots asked for by decisions, by what filled them: paid ad, house ad, discount ad, or "
+                     "nothing (empty).",
+                     out);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    AppendSample("herald_slots_total", Cat("kind=\"", kSlotKinds[i], "\""),
+                 static_cast<double>(slots_[i].load(kRelaxed)), out);
+  }
+  AppendFamilyHeader("herald_catalog_reloads_total", "counter",
+                     "Catalog reloads (SIGHUP) by result; a failed one keeps the previous catalog.", out);
+  AppendSample("herald_catalog_reloads_total", "result=\"ok\"", static_cast<double>(reloads_[0].load(kRelaxed)),
+               out);
+  AppendSample("herald_catalog_reloads_total", "result=\"failed\"",
+               static_cast<double>(reloads_[1].load(kRelaxed)), out);
+}
+
+}  // namespace herald::server_internal
