@@ -187,7 +187,9 @@ HttpReply ErrorBody(int http_status, const v1::ApiError& error) {
     // Only invalid UTF-8 in the message can fail; never answer with nothing.
     body = absl::StrCat(R"({"code":")", error.code(), R"json(","message":"(not valid UTF-8)","field":""})json");
   }
-  return JsonReply(http_status, std::move(body));
+  HttpReply reply = JsonReply(http_status, std::move(body));
+  reply.error_code = error.code();
+  return reply;
 }
 
 HttpReply ErrorReply(const absl::Status& status) {

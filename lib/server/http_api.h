@@ -32,6 +32,7 @@ struct HttpReply {
   // The route template that answered ("/v1/clicks/{token}"), "unmatched"
   // when none did: what logs and metrics name instead of the raw path.
   std::string_view route = "unmatched";
+  std::string error_code;  // an error answer's ApiError code (for the access log)
 };
 
 // Routes and answers one request. Never throws; bad input gives a 4xx with a

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "herald/server.h"
 #include "server/absl_view.h"
+#include "server/access_log.h"
 #include "server/http_api.h"
 #include "server/metrics.h"
 
@@ -119,6 +120,9 @@ class HttpServerImpl : public HttpServer {
     std::call_once(threads_once, [] { evthread_use_pthreads(); });
     auto address = ParseListen(config_.listen());
     if (!address.ok()) return address.status();
+    auto access_log = server_internal::AccessLog::Open(config_.access_log());
+    if (!access_log.ok()) return access_log.status();
+    access_log_ = std::move(*access_log);
     int threads = config_.threads() > 0 ? config_.threads()
                                         : std::max(1u, std::thread::hardware_concurrency());
     for (int i = 0; i < threads; ++i) {
@@ -168,6 +172,7 @@ class HttpServerImpl : public HttpServer {
       event_base_free(loop->base);
     }
     loops_.clear();
+    if (access_log_ != nullptr) access_log_->Flush();
   }
 
  private:
@@ -218,6 +223,11 @@ class HttpServerImpl : public HttpServer {
 
   void Answer(evhttp_request* req) {
     const int64_t start_nanos = absl::GetCurrentTimeNanos();
+    const std::string request_id = server_internal::RequestIdFrom(
+        [&]() -> std::string_view {
+          const char* id = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+          return id == nullptr ? std::string_view() : std::string_view(id);
+        }());
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     evkeyvalq* in_headers = evhttp_request_get_input_headers(req);
     evbuffer* in = evhttp_request_get_input_buffer(req);
@@ -244,11 +254,25 @@ class HttpServerImpl : public HttpServer {
     if (!reply.location.empty()) evhttp_add_header(out_headers, "Location", reply.location.c_str());
     if (!reply.allow.empty()) evhttp_add_header(out_headers, "Allow", reply.allow.c_str());
     evhttp_add_header(out_headers, "Cache-Control", "no-store");
+    evhttp_add_header(out_headers, "X-Request-Id", request_id.c_str());
     evbuffer* out = evhttp_request_get_output_buffer(req);
     evbuffer_add(out, reply.body.data(), reply.body.size());
     evhttp_send_reply(req, reply.status, nullptr, nullptr);
-    request_metrics_.RecordRequest(server_internal::RouteIndex(reply.route), reply.status,
-                                   absl::Nanoseconds(absl::GetCurrentTimeNanos() - start_nanos));
+    const absl::Duration took = absl::Nanoseconds(absl::GetCurrentTimeNanos() - start_nanos);
+    request_metrics_.RecordRequest(server_internal::RouteIndex(reply.route), reply.status, took);
+    if (access_log_ != nullptr) {
+      server_internal::AccessEntry entry;
+      entry.time = absl::FromUnixNanos(start_nanos);
+      entry.request_id = request_id;
+      entry.method = request.method;
+      entry.route = reply.route;
+      entry.status = reply.status;
+      entry.duration = took;
+      entry.request_bytes = length;
+      entry.response_bytes = reply.body.size();
+      entry.error_code = reply.error_code;
+      access_log_->Write(entry);
+    }
   }
 
   DecisionService* service_;
@@ -257,6 +281,8 @@ class HttpServerImpl : public HttpServer {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex shutdown_mu_;
   mutable server_internal::RequestMetrics request_metrics_;
+  std::unique_ptr<server_internal::AccessLog> access_log_;  // null: "off"
+
 };
 
 }  // namespace

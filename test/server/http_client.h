@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace herald::test {
 
@@ -21,12 +22,14 @@ struct HttpResponse {
 };
 
 inline HttpResponse HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
-                             const std::string& content_type = "application/json") {
+                             const std::string& content_type = "application/json",
+                             const std::vector<std::string>& extra_headers = {}) {
   HttpResponse response;
   CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
   if (!content_type.empty()) headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
   headers = curl_slist_append(headers, "Expect:");
+  for (const std::string& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

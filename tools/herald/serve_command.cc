@@ -18,6 +18,7 @@ struct ServeArgs {
   std::string catalog;
   std::string store;
   std::string listen;
+  std::string access_log;
   int threads = 0;
 };
 
@@ -28,7 +29,8 @@ void Log(std::string_view level, std::string_view message, nlohmann::ordered_jso
   line["level"] = level;
   line["msg"] = message;
   for (auto& [key, value] : fields.items()) line[key] = value;
-  std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  // One write per line: the access log shares stderr from other threads.
+  std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" << std::flush;
 }
 
 absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
@@ -44,6 +46,7 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   if (!a.store.empty()) config.set_store(a.store);
   if (!a.listen.empty()) config.set_listen(a.listen);
   if (a.threads > 0) config.set_threads(a.threads);
+  if (!a.access_log.empty()) config.set_access_log(a.access_log);
   if (config.catalog().empty()) {
     return absl::InvalidArgumentError("herald serve: no catalog (--catalog FILE or `catalog:` in --config)");
   }
@@ -110,6 +113,8 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--catalog", a->catalog, "catalog file (overrides the config)");
   cmd->add_option("--store", a->store, "store URI: sqlite path, postgresql://..., memory (default memory)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 = any)");
+  cmd->add_option("--access-log", a->access_log,
+                  "one JSON line per request: FILE, - (stderr, the default) or off");
   cmd->add_option("--threads", a->threads, "event loops (default: one per core)")->check(CLI::Range(1, 256));
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
