@@ -76,29 +76,50 @@ class Store;
 
 // ---------------------------------------------------------------- identifiers
 
-// Normalization before hashing (Meta's customer-information rules and
-// Google's enhanced-conversion rules; docs/conversions.md lists them).
-// Each returns "" when nothing usable is left.
+// Normalization before hashing, by each platform's documented rules
+// (docs/conversions.md has the table, with the source of every rule): Meta
+// Conversions API customer information parameters; Google Ads enhanced
+// conversions and Customer Match. Text goes through ICU (Unicode lowercase,
+// NFC), phone numbers through libphonenumber, countries and subdivisions are
+// checked against ISO 3166-1 (ICU's region list) and ISO 3166-2 (Debian
+// iso-codes, compiled in). Each returns "" when nothing usable is left.
+// All functions are thread-safe.
 //
-// Email: trimmed, lowercased. With `gmail_rule` (Google), for gmail.com and
-// googlemail.com the dots and a "+suffix" of the local part are removed.
+// Email: trimmed, Unicode-lowercased, NFC; "" when it has no local part or
+// no domain. With `gmail_rule` (Google), the dots of the local part of a
+// gmail.com or googlemail.com address are removed.
 std::string NormalizeEmail(std::string_view email, bool gmail_rule = false);
-// Phone: digits only, leading zeros (an international "00" prefix) dropped;
-// `e164_plus` (Google) prefixes '+'. `default_country_code` ("1") is put in
-// front of a number of 10 digits or fewer that had no '+' or "00".
-std::string NormalizePhone(std::string_view phone, bool e164_plus = false,
-                           std::string_view default_country_code = {});
-// Names (fn, ln): lowercased (ASCII; UTF-8 letters kept), punctuation and
-// spaces at either end removed, inner punctuation removed.
+
+// How a valid phone number is written before hashing.
+enum class PhoneFormat {
+  kDigits,  // Meta: E.164 without '+': country code and national number, digits only
+  kE164,    // Google: E.164 with '+'
+};
+// Phone: parsed by libphonenumber with the number's own country code ('+' or
+// "00"), else the region `country` (the person's ISO 3166-1 alpha-2 code),
+// else `default_region`; national trunk prefixes are dropped ("+44 (0)20
+// 7946 0958" -> 442079460958), extensions are dropped. "" when the number
+// is not a valid number (PhoneNumberUtil::IsValidNumber) or no region is
+// known for a number without a country code. Uncached: PhoneNormalizer
+// memoizes it.
+std::string NormalizePhone(std::string_view phone, PhoneFormat format, std::string_view country = {},
+                           std::string_view default_region = {});
+// Names (fn, ln): Unicode-lowercased, NFC; whitespace and punctuation
+// removed ("O'Brien-Smith" -> "obriensmith", "ZOË" -> "zoë").
 std::string NormalizeName(std::string_view name);
-// City: lowercased, no spaces or punctuation.
+// City: as names, and symbols removed too ("St. Louis" -> "stlouis").
 std::string NormalizeCity(std::string_view city);
-// State: lowercased two-letter code (letters only; longer names kept lowercase without spaces).
-std::string NormalizeState(std::string_view state);
-// Zip: lowercased, no spaces or dashes; a US ZIP+4 keeps its first 5 digits.
-std::string NormalizeZip(std::string_view zip, std::string_view country = {});
-// Country: ISO 3166-1 alpha-2, lowercased ("" when not two letters).
+// Country: an ISO 3166-1 alpha-2 code (any case), lowercased; "" otherwise.
 std::string NormalizeCountry(std::string_view country);
+// State: the ISO 3166-2 subdivision of `country` (an ISO 3166-1 code),
+// given as its code ("CA", "us-ca") or its English name ("California"),
+// returned as the code's subdivision part lowercased ("ca"); "" when the
+// country has no such subdivision. Without a valid country nothing can be
+// checked: the text is normalized as a city.
+std::string NormalizeState(std::string_view state, std::string_view country);
+// Zip: lowercased, spaces and dashes removed; US (or no country): the first
+// 5 digits; GB: area, district and sector ("SW1A 1AA" -> "sw1a1").
+std::string NormalizeZip(std::string_view zip, std::string_view country = {});
 // Date of birth "YYYY-MM-DD" (or "YYYYMMDD") to "YYYYMMDD"; "" when invalid.
 std::string NormalizeDateOfBirth(std::string_view date);
 // Gender: "f" or "m" ("" otherwise).
@@ -109,8 +130,45 @@ std::string NormalizeExternalId(std::string_view id);
 // True when `value` is already a SHA-256 digest: 64 hex digits.
 bool IsSha256Hex(std::string_view value);
 
+// Why an identifier that was given was not sent (one bit each in
+// HashedIdentity::dropped), counted per run in ExportReport::identifiers_dropped
+// under IdentifierDropName(bit).
+enum IdentifierDrop : uint32_t {
+  kDropEmailInvalid = 1u << 0,        // "email_invalid": no local part or domain
+  kDropPhoneInvalid = 1u << 1,        // "phone_invalid": not a valid number (libphonenumber)
+  kDropPhoneNoRegion = 1u << 2,       // "phone_no_region": no country code, no country, no default region
+  kDropCountryUnknown = 1u << 3,      // "country_unknown": not ISO 3166-1 alpha-2
+  kDropStateUnknown = 1u << 4,        // "state_unknown": not an ISO 3166-2 subdivision of the country
+  kDropDateOfBirthInvalid = 1u << 5,  // "date_of_birth_invalid"
+  kDropGenderUnknown = 1u << 6,       // "gender_unknown": neither f nor m
+};
+inline constexpr int kIdentifierDropKinds = 7;
+// "phone_invalid" for kDropPhoneInvalid ...; "" for anything else.
+std::string_view IdentifierDropName(uint32_t drop);
+
+// Phone numbers normalized with libphonenumber (slow: tens of microseconds
+// a number), memoized per (input, region, format) up to `capacity` entries
+// (then the memo starts over). Single-threaded; one per export run.
+class PhoneNormalizer {
+ public:
+  explicit PhoneNormalizer(size_t capacity = 65536);
+  ~PhoneNormalizer();
+  PhoneNormalizer(const PhoneNormalizer&) = delete;
+  PhoneNormalizer& operator=(const PhoneNormalizer&) = delete;
+
+  // NormalizePhone's result (a view valid until the next call), and in
+  // `drop` kDropPhoneInvalid / kDropPhoneNoRegion when it is "".
+  std::string_view Normalize(std::string_view phone, PhoneFormat format, std::string_view country,
+                             std::string_view default_region, uint32_t* drop);
+
+ private:
+  struct Memo;
+  std::unique_ptr<Memo> memo_;
+};
+
 // SHA-256 in lowercase hex with one reused digest context. A value that is
-// already 64 hex digits is returned lowercased, not hashed again.
+// already 64 hex digits is returned lowercased, not hashed again. Also holds
+// the run's PhoneNormalizer.
 class IdentifierHasher {
  public:
   IdentifierHasher();
@@ -126,9 +184,12 @@ class IdentifierHasher {
   // The same into `out`, reusing its buffer ("" when both are empty).
   void HashUnlessHashedInto(std::string& out, std::string_view value, std::string_view normalized);
 
+  PhoneNormalizer& phones() { return phones_; }
+
  private:
   void* ctx_;  // EVP_MD_CTX
   void* md_;   // EVP_MD
+  PhoneNormalizer phones_;
 };
 
 // ---------------------------------------------------------------- capture
@@ -175,6 +236,7 @@ std::string_view EventStateName(EventState state);
 // Normalized and hashed identifiers of one event (64-hex digests or "").
 struct HashedIdentity {
   std::string em, ph, fn, ln, ct, st, zp, country, db, ge, external_id;
+  uint32_t dropped = 0;  // IdentifierDrop bits: identifiers given but not sent, and why
 };
 
 // One interaction on its way to a destination.
@@ -309,6 +371,9 @@ struct ExportReport {
   int64_t audience_members = 0;
   std::map<std::string, int64_t> invalid_by_reason;
   std::map<std::string, int64_t> failed_by_reason;
+  // Identifiers given but not sent because normalization refused them, per
+  // IdentifierDropName ("phone_invalid": 3); counted once per event prepared.
+  std::map<std::string, int64_t> identifiers_dropped;
   std::vector<std::string> rejects;  // "event_id: reason: detail", first 100
   std::string stop_reason;
   std::string lease_taken_over_from;  // a dead local process's lease this run took over at once

@@ -97,7 +97,15 @@ class PrepareEvents final : public Comp {
     for (ConversionEvent& e : ctx.events) {
       if (e.state != EventState::kLive) continue;
       ctx.destination->Prepare(e, ctx.run->hasher);
-      Note(ctx, e, "prepared", "");
+      // Identifiers the destination's rules refused are left out of the
+      // event, not sent wrong: counted so that a run shows what it dropped.
+      std::string dropped;
+      for (uint32_t bits = e.identity.dropped; bits != 0; bits &= bits - 1) {
+        std::string_view name = IdentifierDropName(bits & (~bits + 1));
+        ++ctx.run->report.identifiers_dropped[std::string(name)];
+        if (ctx.trace != nullptr) CatTo(dropped, dropped.empty() ? "dropped " : ", ", name);
+      }
+      Note(ctx, e, "prepared", dropped);
     }
     return absl::OkStatus();
   }

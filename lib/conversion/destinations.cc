@@ -18,6 +18,7 @@
 #include "conversion/destinations.h"
 #include "conversion/encode.h"
 #include "conversion/http.h"
+#include "conversion/identity.h"
 #include "conversion/oauth.h"
 #include "conversion/responses.h"
 #include "core/strings.h"
@@ -77,19 +78,19 @@ bool IsConversionActionResource(std::string_view s) {
   return at != std::string_view::npos && AllDigits(s.substr(0, at)) && AllDigits(s.substr(at + kActions.size()));
 }
 
-// Hashes the identifiers of `s` by Meta's rules (also the file destination's).
-void HashMetaIdentity(const v1::Subject& s, HashedIdentity& id, IdentifierHasher& h) {
-  h.HashUnlessHashedInto(id.em, s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email()));
-  h.HashUnlessHashedInto(id.ph, s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone()));
-  h.HashUnlessHashedInto(id.fn, s.first_name(), NormalizeName(s.first_name()));
-  h.HashUnlessHashedInto(id.ln, s.last_name(), NormalizeName(s.last_name()));
-  h.HashUnlessHashedInto(id.ct, s.city(), NormalizeCity(s.city()));
-  h.HashUnlessHashedInto(id.st, s.state(), NormalizeState(s.state()));
-  h.HashUnlessHashedInto(id.zp, s.zip(), s.zip().empty() ? std::string() : NormalizeZip(s.zip(), s.country()));
-  h.HashUnlessHashedInto(id.country, s.country(), NormalizeCountry(s.country()));
-  h.HashUnlessHashedInto(id.db, s.date_of_birth(), NormalizeDateOfBirth(s.date_of_birth()));
-  h.HashUnlessHashedInto(id.ge, s.gender(), NormalizeGender(s.gender()));
-  h.HashUnlessHashedInto(id.external_id, s.external_id(), NormalizeExternalId(s.external_id()));
+// Hashes the identifiers of `s` by Meta's rules (also the file destination's);
+// phones without a country code take the person's country, else `default_region`.
+void HashMetaIdentity(const v1::Subject& s, std::string_view default_region, HashedIdentity& id,
+                      IdentifierHasher& h) {
+  conversion::IdentityRules rules = conversion::kMetaRules;
+  rules.default_region = default_region;
+  conversion::PrepareIdentity(s, rules, id, h);
+}
+
+// A destination's default_region: empty or an ISO 3166-1 alpha-2 code.
+absl::Status CheckDefaultRegion(std::string_view what, const std::string& region) {
+  if (region.empty() || !NormalizeCountry(region).empty()) return absl::OkStatus();
+  return ConfigError(what, Cat("default_region \"", region, "\" is not an ISO 3166-1 alpha-2 country code"));
 }
 
 // Hashed values are 64 lowercase hex digits: written without escaping.
@@ -136,6 +137,7 @@ class MetaDestination final : public Destination {
                                                            const CreateContext& ctx) {
     if (c.dataset_id().empty()) return ConfigError("meta", "dataset_id is required");
     if (!AllDigits(c.dataset_id())) return ConfigError("meta", "dataset_id must be digits");
+    if (absl::Status st = CheckDefaultRegion("meta", c.default_region()); !st.ok()) return st;
     if (!c.ad_account_id().empty() && !AllDigits(c.ad_account_id())) {
       return ConfigError("meta", "ad_account_id must be digits (without \"act_\")");
     }
@@ -165,7 +167,7 @@ class MetaDestination final : public Destination {
 
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
-    HashMetaIdentity(r.subject(), e.identity, h);
+    HashMetaIdentity(r.subject(), config_.default_region(), e.identity, h);
     std::string& out = e.payload;
     out.clear();
     out.append("{\"event_name\":");
@@ -354,6 +356,7 @@ class GoogleAdsDestination final : public Destination {
                                                            const CreateContext& ctx) {
     if (c.customer_id().empty()) return ConfigError("google_ads", "customer_id is required");
     if (!AllDigits(c.customer_id())) return ConfigError("google_ads", "customer_id must be digits (no dashes)");
+    if (absl::Status st = CheckDefaultRegion("google_ads", c.default_region()); !st.ok()) return st;
     if (!c.login_customer_id().empty() && !AllDigits(c.login_customer_id())) {
       return ConfigError("google_ads", "login_customer_id must be digits");
     }
@@ -454,8 +457,9 @@ class GoogleAdsDestination final : public Destination {
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
     const v1::Subject& s = r.subject();
-    h.HashUnlessHashedInto(e.identity.em, s.email(), s.email().empty() ? std::string() : NormalizeEmail(s.email(), true));
-    h.HashUnlessHashedInto(e.identity.ph, s.phone(), s.phone().empty() ? std::string() : NormalizePhone(s.phone(), true));
+    conversion::IdentityRules rules = conversion::kGoogleRules;
+    rules.default_region = config_.default_region();
+    conversion::PrepareIdentity(s, rules, e.identity, h);
     std::string& out = e.payload;
     out.clear();
     out.push_back('{');
@@ -807,6 +811,7 @@ class FileDestination final : public Destination {
                                                            const CreateContext& ctx) {
     if (c.path().empty()) return ConfigError("file", "path is required");
     if (c.batch_size() < 0) return ConfigError("file", "batch_size must be >= 0");
+    if (absl::Status st = CheckDefaultRegion("file", c.default_region()); !st.ok()) return st;
     if (!v1::FileFormat_IsValid(c.format())) return ConfigError("file", "unknown format");
     absl::TimeZone zone = absl::UTCTimeZone();
     if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
@@ -857,7 +862,7 @@ class FileDestination final : public Destination {
       }
       return;
     }
-    HashMetaIdentity(s, e.identity, h);
+    HashMetaIdentity(s, config_.default_region(), e.identity, h);
     out.append("{\"event_id\":");
     AppendJsonString(out, e.event_id);
     bool first = false;

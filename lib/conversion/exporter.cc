@@ -49,6 +49,10 @@ std::string ExportReport::ToText() const {
   for (const auto& [k, v] : invalid_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
   CatTo(out, "  failed           ", failed, "\n");
   for (const auto& [k, v] : failed_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
+  if (!identifiers_dropped.empty()) {
+    CatTo(out, "  identifiers dropped (not sent, the rest of the event was)\n");
+    for (const auto& [k, v] : identifiers_dropped) CatTo(out, "    ", k, ": ", v, "\n");
+  }
   CatTo(out, "  pending          ", transient, " (transient failures: sent again next run)\n");
   CatTo(out, "  requests         ", requests, " (", retries, " retries, ", splits, " splits)\n");
   CatTo(out, "  audience members ", audience_members, "\n");
@@ -76,6 +80,7 @@ std::string ExportReport::ToJson() const {
   j["invalid_by_reason"] = invalid_by_reason;
   j["failed"] = failed;
   j["failed_by_reason"] = failed_by_reason;
+  j["identifiers_dropped"] = identifiers_dropped;
   j["pending"] = transient;
   j["requests"] = requests;
   j["retries"] = retries;

@@ -1,9 +1,23 @@
-// Identifier normalization (Meta's and Google's rules) and SHA-256 hashing.
+// Identifier normalization (Meta's and Google's documented rules, see
+// docs/conversions.md), ISO 3166 checks and SHA-256 hashing. Text that is
+// not ASCII goes through ICU (root-locale lowercase, NFC); ASCII text takes
+// a fast path that gives the same result (ASCII is NFC, and its Unicode
+// lowercase is its ASCII lowercase).
 #include <openssl/evp.h>
+#include <unicode/locid.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/uloc.h>
+#include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
+#include "conversion/identity.h"
 #include "herald/conversion.h"
 
 namespace herald {
@@ -14,9 +28,10 @@ inline bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-inline bool IsAsciiPunct(char c) {
+inline char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+inline bool IsAsciiPunct(char c) {  // punctuation and symbols: !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
   unsigned char u = static_cast<unsigned char>(c);
-  return u < 0x80 && !IsAlpha(c) && !IsDigit(c) && !IsSpace(c) && u >= 0x20;
+  return u > 0x20 && u < 0x7F && !IsAlpha(c) && !IsDigit(c);
 }
 
 std::string_view Trim(std::string_view s) {
@@ -25,102 +40,191 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// Unicode lowercase (root locale: no Turkish dotless i) then NFC, in UTF-8.
+// Ill-formed UTF-8 becomes U+FFFD.
+std::string LowerNfc(std::string_view s) {
+  if (IsAscii(s)) {
+    std::string out(s);
+    for (char& c : out) c = Lower(c);
+    return out;
+  }
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  u.toLower(icu::Locale::getRoot());
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+  std::string out;
+  if (U_FAILURE(status)) {
+    u.toUTF8String(out);
+    return out;
+  }
+  icu::UnicodeString normalized = nfc->normalize(u, status);
+  (U_SUCCESS(status) ? normalized : u).toUTF8String(out);
+  return out;
+}
+
+// `text` lowercased and NFC, without whitespace and punctuation (Unicode
+// categories P*, and ASCII symbols), and without any symbol (S*) when
+// `drop_symbols`.
+std::string LowerWithout(std::string_view text, bool drop_symbols) {
+  text = Trim(text);
+  std::string out;
+  out.reserve(text.size());
+  if (IsAscii(text)) {
+    for (char c : text) {
+      if (IsSpace(c) || IsAsciiPunct(c)) continue;
+      out.push_back(Lower(c));
+    }
+    return out;
+  }
+  std::string lowered = LowerNfc(text);
+  const char* p = lowered.data();
+  const int32_t n = static_cast<int32_t>(lowered.size());
+  uint32_t mask = U_GC_P_MASK | (drop_symbols ? U_GC_S_MASK : 0);
+  for (int32_t i = 0; i < n;) {
+    int32_t start = i;
+    UChar32 c;
+    U8_NEXT(p, i, n, c);
+    if (c < 0) continue;
+    if (c < 0x80 && (IsSpace(static_cast<char>(c)) || IsAsciiPunct(static_cast<char>(c)))) continue;
+    if (u_isUWhiteSpace(c) || (U_GET_GC_MASK(c) & mask) != 0) continue;
+    out.append(p + start, static_cast<size_t>(i - start));
+  }
+  return out;
+}
+
 constexpr char kHex[] = "0123456789abcdef";
+
+// ISO 3166-1 alpha-2: ICU's list of current country codes.
+const std::bitset<26 * 26>& Countries() {
+  static const std::bitset<26 * 26> kCountries = [] {
+    std::bitset<26 * 26> set;
+    for (const char* const* c = uloc_getISOCountries(); *c != nullptr; ++c) {
+      if (std::strlen(*c) == 2 && IsAlpha((*c)[0]) && IsAlpha((*c)[1])) {
+        set.set((Upper((*c)[0]) - 'A') * 26 + (Upper((*c)[1]) - 'A'));
+      }
+    }
+    return set;
+  }();
+  return kCountries;
+}
+
+// ISO 3166-2, compiled in from Debian's iso-codes (gen_subdivisions.py):
+// {"US-CA", "California"}, sorted by code.
+struct Subdivision {
+  const char* code;
+  const char* name;
+};
+constexpr Subdivision kSubdivisions[] = {
+#include "subdivisions.inc"
+};
+
+bool IsSubdivision(const std::string& code) {
+  auto it = std::lower_bound(std::begin(kSubdivisions), std::end(kSubdivisions), code,
+                             [](const Subdivision& s, const std::string& c) { return std::strcmp(s.code, c.c_str()) < 0; });
+  return it != std::end(kSubdivisions) && code == it->code;
+}
+
+// "us\x1fcalifornia" -> "US-CA": the English names, normalized as cities.
+const absl::flat_hash_map<std::string, std::string>& SubdivisionNames() {
+  static const auto* kNames = [] {
+    auto* names = new absl::flat_hash_map<std::string, std::string>();
+    for (const Subdivision& s : kSubdivisions) {
+      std::string_view code(s.code);
+      size_t dash = code.find('-');
+      if (dash == std::string_view::npos) continue;
+      std::string key = LowerNfc(code.substr(0, dash));
+      key.push_back('\x1f');
+      key.append(LowerWithout(s.name, /*drop_symbols=*/true));
+      names->emplace(std::move(key), std::string(code));
+    }
+    return names;
+  }();
+  return *kNames;
+}
 
 }  // namespace
 
 std::string NormalizeEmail(std::string_view email, bool gmail_rule) {
-  email = Trim(email);
-  std::string out;
-  out.reserve(email.size());
-  for (char c : email) out.push_back(Lower(c));
+  std::string out = LowerNfc(Trim(email));
+  size_t at = out.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= out.size()) return {};
   if (gmail_rule) {
-    size_t at = out.rfind('@');
-    if (at != std::string::npos) {
-      std::string_view domain = std::string_view(out).substr(at + 1);
-      if (domain == "gmail.com" || domain == "googlemail.com") {
-        std::string local;
-        for (size_t i = 0; i < at; ++i) {
-          if (out[i] == '+') break;
-          if (out[i] != '.') local.push_back(out[i]);
-        }
-        out = local + out.substr(at);
-      }
+    std::string_view domain = std::string_view(out).substr(at + 1);
+    if (domain == "gmail.com" || domain == "googlemail.com") {
+      size_t removed = static_cast<size_t>(std::count(out.begin(), out.begin() + at, '.'));
+      out.erase(std::remove(out.begin(), out.begin() + at, '.'), out.begin() + at);
+      if (removed == at) return {};  // nothing but dots before the '@'
     }
   }
   return out;
 }
 
-std::string NormalizePhone(std::string_view phone, bool e164_plus, std::string_view default_country_code) {
-  phone = Trim(phone);
-  bool international = !phone.empty() && phone.front() == '+';
-  std::string digits;
-  digits.reserve(phone.size() + 1);
-  if (e164_plus) digits.push_back('+');
-  const size_t start = digits.size();
-  for (char c : phone) {
-    if (IsDigit(c)) digits.push_back(c);
-  }
-  // Leading zeros: an international "00" prefix or a trunk zero.
-  size_t zeros = 0;
-  while (start + zeros < digits.size() && digits[start + zeros] == '0') ++zeros;
-  if (zeros >= 2) international = true;
-  if (zeros > 0) digits.erase(start, zeros);
-  if (digits.size() == start) return {};
-  if (!international && !default_country_code.empty() && digits.size() - start <= 10) {
-    digits.insert(start, default_country_code.data(), default_country_code.size());
-  }
-  return digits;
+std::string NormalizeName(std::string_view name) { return LowerWithout(name, /*drop_symbols=*/false); }
+
+std::string NormalizeCity(std::string_view city) { return LowerWithout(city, /*drop_symbols=*/true); }
+
+std::string NormalizeCountry(std::string_view country) {
+  country = Trim(country);
+  if (country.size() != 2 || !IsAlpha(country[0]) || !IsAlpha(country[1])) return {};
+  if (!Countries().test((Upper(country[0]) - 'A') * 26 + (Upper(country[1]) - 'A'))) return {};
+  return {Lower(country[0]), Lower(country[1])};
 }
 
-std::string NormalizeName(std::string_view name) {
-  name = Trim(name);
-  std::string out;
-  out.reserve(name.size());
-  for (char c : name) {
-    if (IsSpace(c) || IsAsciiPunct(c)) continue;
-    out.push_back(Lower(c));
+std::string NormalizeState(std::string_view state, std::string_view country) {
+  std::string cc = NormalizeCountry(country);
+  if (cc.empty()) return NormalizeCity(state);
+  state = Trim(state);
+  // A code: "CA", "ca" or "US-CA".
+  std::string code = {Upper(cc[0]), Upper(cc[1]), '-'};
+  std::string_view part = state;
+  if (part.size() > 3 && part[2] == '-' && Lower(part[0]) == cc[0] && Lower(part[1]) == cc[1]) part.remove_prefix(3);
+  if (!part.empty() && part.size() <= 3 && IsAscii(part)) {
+    for (char c : part) code.push_back(Upper(c));
+    if (IsSubdivision(code)) return LowerNfc(std::string_view(code).substr(3));
   }
-  return out;
-}
-
-std::string NormalizeCity(std::string_view city) { return NormalizeName(city); }
-
-std::string NormalizeState(std::string_view state) {
-  std::string out;
-  out.reserve(state.size());
-  for (char c : Trim(state)) {
-    if (IsAlpha(c)) out.push_back(Lower(c));
-    else if (static_cast<unsigned char>(c) >= 0x80) out.push_back(c);
-  }
-  return out;
+  // An English name: "California", "Baden-Württemberg".
+  std::string key = cc;
+  key.push_back('\x1f');
+  key.append(NormalizeCity(state));
+  const auto& names = SubdivisionNames();
+  auto it = names.find(key);
+  if (it == names.end()) return {};
+  return LowerNfc(std::string_view(it->second).substr(3));
 }
 
 std::string NormalizeZip(std::string_view zip, std::string_view country) {
-  zip = Trim(zip);
+  std::string lowered = LowerNfc(Trim(zip));
   std::string out;
-  out.reserve(zip.size());
-  for (char c : zip) {
-    if (IsSpace(c) || c == '-') continue;
-    out.push_back(Lower(c));
+  out.reserve(lowered.size());
+  for (char c : lowered) {
+    if (!IsSpace(c) && c != '-') out.push_back(c);
   }
-  // US: the first 5 digits (ZIP+4 dropped).
-  bool us = country.empty() || NormalizeCountry(country) == "us";
-  if (us && out.size() == 9) {
-    bool all_digits = true;
-    for (char c : out) all_digits = all_digits && IsDigit(c);
-    if (all_digits) out.resize(5);
+  std::string cc = NormalizeCountry(country);
+  auto digits = [&](size_t from, size_t n) {
+    if (out.size() < from + n) return false;
+    for (size_t i = from; i < from + n; ++i) {
+      if (!IsDigit(out[i])) return false;
+    }
+    return true;
+  };
+  if (cc == "us") {
+    if (digits(0, 5)) out.resize(5);  // ZIP+4 and anything after it dropped
+  } else if (cc.empty()) {
+    if (out.size() == 9 && digits(0, 9)) out.resize(5);  // a ZIP+4 without a country
+  } else if (cc == "gb") {
+    // Outward code (area + district) and the sector, the inward code's digit:
+    // "sw1a1aa" -> "sw1a1". An inward code is a digit and two letters.
+    size_t n = out.size();
+    if (n >= 5 && n <= 7 && IsDigit(out[n - 3]) && IsAlpha(out[n - 2]) && IsAlpha(out[n - 1])) out.resize(n - 2);
   }
   return out;
-}
-
-std::string NormalizeCountry(std::string_view country) {
-  std::string out;
-  for (char c : Trim(country)) {
-    if (!IsAlpha(c)) return {};
-    out.push_back(Lower(c));
-  }
-  return out.size() == 2 ? out : std::string();
 }
 
 std::string NormalizeDateOfBirth(std::string_view date) {
@@ -162,6 +266,19 @@ bool IsSha256Hex(std::string_view value) {
     if (!IsDigit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
   }
   return true;
+}
+
+std::string_view IdentifierDropName(uint32_t drop) {
+  switch (drop) {
+    case kDropEmailInvalid: return "email_invalid";
+    case kDropPhoneInvalid: return "phone_invalid";
+    case kDropPhoneNoRegion: return "phone_no_region";
+    case kDropCountryUnknown: return "country_unknown";
+    case kDropStateUnknown: return "state_unknown";
+    case kDropDateOfBirthInvalid: return "date_of_birth_invalid";
+    case kDropGenderUnknown: return "gender_unknown";
+    default: return {};
+  }
 }
 
 IdentifierHasher::IdentifierHasher()
@@ -216,5 +333,72 @@ void IdentifierHasher::HashUnlessHashedInto(std::string& out, std::string_view v
   out.resize(64);
   HashTo(normalized, out.data());
 }
+
+namespace conversion {
+
+namespace {
+
+// One field: passed through when already hashed; else normalized by
+// `normalize` and hashed, and `drop` noted when a given value normalizes to "".
+template <typename Normalize>
+void HashField(std::string& out, std::string_view value, IdentifierHasher& h, uint32_t& dropped, uint32_t drop,
+               Normalize&& normalize) {
+  std::string_view trimmed = Trim(value);
+  if (trimmed.empty()) {
+    out.clear();
+    return;
+  }
+  if (IsSha256Hex(trimmed)) {
+    h.HashUnlessHashedInto(out, trimmed, {});
+    return;
+  }
+  std::string normalized = normalize(trimmed);
+  if (normalized.empty()) dropped |= drop;
+  h.HashUnlessHashedInto(out, trimmed, normalized);
+}
+
+}  // namespace
+
+void PrepareIdentity(const v1::Subject& s, const IdentityRules& rules, HashedIdentity& id, IdentifierHasher& h) {
+  id.dropped = 0;
+  // The person's country decides the phone's region, the state's
+  // subdivisions and the zip's format; a hashed country decides nothing.
+  std::string_view country = Trim(s.country());
+  const bool country_known = !NormalizeCountry(country).empty();
+  HashField(id.em, s.email(), h, id.dropped, kDropEmailInvalid,
+            [&](std::string_view v) { return NormalizeEmail(v, rules.email_gmail_rule); });
+  {
+    std::string_view phone = Trim(s.phone());
+    if (phone.empty()) {
+      id.ph.clear();
+    } else if (IsSha256Hex(phone)) {
+      h.HashUnlessHashedInto(id.ph, phone, {});
+    } else {
+      uint32_t drop = 0;
+      std::string_view normalized = h.phones().Normalize(phone, rules.phone_format, country_known ? country : "",
+                                                         rules.default_region, &drop);
+      id.dropped |= drop;
+      h.HashUnlessHashedInto(id.ph, phone, normalized);
+    }
+  }
+  if (rules.contact_only) {
+    for (std::string* f : {&id.fn, &id.ln, &id.ct, &id.st, &id.zp, &id.country, &id.db, &id.ge, &id.external_id}) {
+      f->clear();
+    }
+    return;
+  }
+  HashField(id.fn, s.first_name(), h, id.dropped, 0, NormalizeName);
+  HashField(id.ln, s.last_name(), h, id.dropped, 0, NormalizeName);
+  HashField(id.ct, s.city(), h, id.dropped, 0, NormalizeCity);
+  HashField(id.st, s.state(), h, id.dropped, kDropStateUnknown,
+            [&](std::string_view v) { return NormalizeState(v, country); });
+  HashField(id.zp, s.zip(), h, id.dropped, 0, [&](std::string_view v) { return NormalizeZip(v, country); });
+  HashField(id.country, country, h, id.dropped, kDropCountryUnknown, NormalizeCountry);
+  HashField(id.db, s.date_of_birth(), h, id.dropped, kDropDateOfBirthInvalid, NormalizeDateOfBirth);
+  HashField(id.ge, s.gender(), h, id.dropped, kDropGenderUnknown, NormalizeGender);
+  HashField(id.external_id, s.external_id(), h, id.dropped, 0, NormalizeExternalId);
+}
+
+}  // namespace conversion
 
 }  // namespace herald

@@ -112,9 +112,9 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
     by_order[r.order_id().empty() ? r.interaction_id() : r.order_id()] = r.interaction_id();
     std::string audience = r.action().issue() + "-" + r.action().group() + "-" + r.action().name() + "-C";
     meta_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email())));
-    meta_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone())));
+    meta_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kDigits, r.subject().country())));
     google_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email(), true)));
-    google_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), true)));
+    google_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kE164, r.subject().country())));
   }
   const int64_t n = static_cast<int64_t>(conversions.size());
   INFO(n << " conversions in " << all->size() << " interactions");
@@ -169,7 +169,7 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
           const v1::InteractionRecord& r = *it->second;
           const auto& u = e["user_data"];
           CHECK(u["em"] == h.Hash(NormalizeEmail(r.subject().email())));
-          CHECK(u["ph"] == h.Hash(NormalizePhone(r.subject().phone())));
+          CHECK(u["ph"] == h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kDigits, r.subject().country())));
           CHECK(u["external_id"] == h.Hash(r.subject().external_id()));
           for (auto f = u.begin(); f != u.end(); ++f) CHECK(IsLowerHex64(f.value().get<std::string>()));
           CHECK(e["event_time"] == r.time().seconds());
@@ -184,7 +184,7 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
           REQUIRE(it != by_order.end());
           const v1::InteractionRecord& r = *conversions[it->second];
           CHECK(c["userIdentifiers"][0]["hashedEmail"] == h.Hash(NormalizeEmail(r.subject().email(), true)));
-          CHECK(c["userIdentifiers"][1]["hashedPhoneNumber"] == h.Hash(NormalizePhone(r.subject().phone(), true)));
+          CHECK(c["userIdentifiers"][1]["hashedPhoneNumber"] == h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kE164, r.subject().country())));
           if (!r.subject().gclid().empty()) CHECK(c["gclid"] == r.subject().gclid());
           CHECK(c["conversionAction"] == (r.action().name() == "WinterJacket"
                                               ? "customers/1234567890/conversionActions/556"
