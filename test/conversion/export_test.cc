@@ -377,7 +377,7 @@ TEST_CASE("Conversion audiences are synchronized to Google Customer Match user l
   IdentifierHasher h;
   auto members = server.members("Sales-Cards-PlatinumCreditCard-C");
   CHECK(members.size() == 12);
-  CHECK(members.count(h.Hash("person0@gmail.com")) == 1);  // the gmail rule
+  CHECK(members.count(h.Hash("person0+shop@gmail.com")) == 1);  // the gmail rule: dots only
   f.Capture(7);
   REQUIRE(exporter->RunOnce().ok());
   CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 14);
