@@ -459,14 +459,18 @@ void BM_ExportFile_Reference(benchmark::State& state) {
 BENCHMARK(BM_ExportFile_Reference)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The console table, then per BM_<Work>_Herald / BM_<Work>_Reference pair:
-// the ratio of their times (CPU time) and Herald's events per second.
+// the ratio of their CPU times (the median with --benchmark_repetitions) and
+// Herald's events per second. CPU time, not wall time: on a shared machine a
+// descheduled benchmark's wall time measures the other processes.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
-      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
-      std::string name = run.benchmark_name();
+      // An iteration run, or the median of repetitions (which then wins).
+      if (run.error_occurred) continue;
+      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
+      std::string name = run.run_name.str();
       cpu_ns_[name] = run.GetAdjustedCPUTime();
       if (run.counters.count("items_per_second") != 0) items_per_second_[name] = run.counters.at("items_per_second");
     }
