@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -244,6 +245,63 @@ TEST_CASE("herald export sends to the file destination once and then nothing new
   Run no_base = Herald(dir, once);
   CHECK(no_base.exit_code == 2);
   CHECK_THAT(no_base.err, Catch::Contains("destination type \"file\" has no base_url"));
+}
+
+TEST_CASE("herald export --json counts the identifiers normalization dropped - per kind", "[conversion][cli]") {
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  auto capture = [&](const std::string& order, const std::string& phone, const std::string& country) {
+    std::vector<std::string> args = {"capture", "--store", db, "--catalog", kCatalog, "--issue", "Sales", "--group",
+                                     "Cards", "--action", "PlatinumCreditCard", "--outcome", "Accepted",
+                                     "--email", "ann@example.org", "--phone", phone, "--order-id", order};
+    if (!country.empty()) {
+      args.push_back("--country");
+      args.push_back(country);
+    }
+    Run r = Herald(dir, args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  };
+  capture("o-national", "020 7946 0958", "");         // read with the job's default region, GB
+  capture("o-us", "(650) 555-1212", "US");            // the person's country wins over GB
+  capture("o-short", "+44 20 7946", "");              // not a valid number: dropped
+  capture("o-fake", "+1 123 456 7890", "");           // no such area code: dropped
+  const std::string jobs = dir.path + "/exports.textproto";
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "file-out" destination_type: "file"
+           destination_json_config: '{"path": "out.jsonl", "defaultRegion": "GB"}' }
+  )pb";
+  Run run = Herald(dir, {"export", "--destination", "file-out", "--store", db, "--catalog", kCatalog, "--jobs", jobs,
+                         "--once", "--json"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  auto report = nlohmann::json::parse(run.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["delivered"] == 4);  // the e-mail still identifies each person
+  CHECK(report["identifiers_dropped"] == nlohmann::json({{"phone_invalid", 2}}));
+  std::map<std::string, nlohmann::json> by_order;
+  std::istringstream lines(ReadFile(dir.path + "/out.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    by_order[j["order_id"].get<std::string>()] = j["user_data"];
+  }
+  REQUIRE(by_order.size() == 4);
+  // sha256("442079460958") and sha256("16505551212"), computed with Python's hashlib.
+  CHECK(by_order["o-national"]["ph"] == "35e206e5dec4c89b9e8b71b8c32724a5bb518483ac5a20c6617d738375b3b823");
+  CHECK(by_order["o-us"]["ph"] == "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+  CHECK_FALSE(by_order["o-short"].contains("ph"));
+  CHECK_FALSE(by_order["o-fake"].contains("ph"));
+
+  // A default region that is not a country code is refused, naming the field.
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "file-out" destination_type: "file"
+           destination_json_config: '{"path": "out.jsonl", "defaultRegion": "Britain"}' }
+  )pb";
+  Run bad = Herald(dir, {"export", "--destination", "file-out", "--store", db, "--catalog", kCatalog, "--jobs", jobs,
+                         "--once"});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("default_region \"Britain\""));
 }
 
 TEST_CASE("herald export sends to the stand-ins with --base-url and never prints credentials", "[conversion][cli]") {
