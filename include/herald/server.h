@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -70,6 +71,23 @@ ApiErrorReply ToApiError(const absl::Status& status);
 // click key files) are resolved against the file's directory. Errors name
 // the file and line.
 absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path);
+
+// API keys (docs/server.md, "API keys"), kept hashed in a key file
+// (ServerConfig.api_keys_file) that `herald serve keys` edits. A running
+// server reads the file at start and on SIGHUP.
+struct ApiKeyInfo {
+  std::string id;       // 8 hex digits; the key starts "hk_<id>_"
+  std::string scope;    // decisions, reports or admin
+  std::string name;
+  std::string created;  // RFC 3339
+};
+// Adds a new random key to `key_file` (created if missing, mode 0600) and
+// returns it: the only time it is shown. InvalidArgument for an unknown scope.
+absl::StatusOr<std::string> CreateApiKey(const std::string& key_file, std::string_view scope,
+                                         std::string_view name);
+absl::StatusOr<std::vector<ApiKeyInfo>> ListApiKeys(const std::string& key_file);
+// Removes the key with `id` (NotFound naming it when absent).
+absl::Status RevokeApiKey(const std::string& key_file, std::string_view id);
 
 struct ReportRequest {
   std::string name;        // herald/report.h ReportNames()
@@ -146,6 +164,11 @@ class HttpServer {
 
   // The bound port (useful with port 0).
   virtual int port() const = 0;
+
+  // Reads config.api_keys_file again (SIGHUP); on error the current keys stay.
+  virtual absl::Status ReloadKeys() { return absl::OkStatus(); }
+  // Whether requests need an API key now (a key exists or require_api_keys).
+  virtual bool RequiresKeys() const { return false; }
 
   // Stops accepting, answers the requests already read, closes the
   // connections and joins the loops. Idempotent.

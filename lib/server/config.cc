@@ -59,6 +59,7 @@ absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
     Resolve(dir, store);
   }
   for (v1::ClickKey& key : *config.mutable_click_keys()) Resolve(dir, key.mutable_secret_file());
+  Resolve(dir, config.mutable_api_keys_file());
   if (config.access_log() != "-" && config.access_log() != "off") Resolve(dir, config.mutable_access_log());
   return config;
 }

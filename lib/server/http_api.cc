@@ -223,16 +223,30 @@ absl::Status ParseJsonBody(std::string_view body, google::protobuf::Message* out
   return JsonParseError(parsed.message().ToString());
 }
 
+namespace {
+
+// Whether `route` takes `path`; `segment` is the part after a prefix route.
+bool Matches(const Route& route, std::string_view path, std::string_view* segment) {
+  if (!route.prefix) return path == route.path;
+  if (!absl::StartsWith(AbslView(path), AbslView(route.path))) return false;
+  *segment = path.substr(route.path.size());
+  return !segment->empty() && segment->find('/') == std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view RouteTemplateOf(std::string_view path) {
+  std::string_view segment;
+  for (const Route& route : kRoutes) {
+    if (Matches(route, path, &segment)) return route.name;
+  }
+  return "unmatched";
+}
+
 HttpReply HandleApiRequest(DecisionService& service, const HttpRequest& request) {
   for (const Route& route : kRoutes) {
     std::string_view segment;
-    if (route.prefix) {
-      if (!absl::StartsWith(AbslView(request.path), AbslView(route.path))) continue;
-      segment = request.path.substr(route.path.size());
-      if (segment.empty() || segment.find('/') != std::string_view::npos) continue;
-    } else if (request.path != route.path) {
-      continue;
-    }
+    if (!Matches(route, request.path, &segment)) continue;
     if (request.method != route.method) {
       v1::ApiError error;
       error.set_code("method_not_allowed");

@@ -7,6 +7,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
@@ -33,7 +35,11 @@ struct HttpReply {
   // when none did: what logs and metrics name instead of the raw path.
   std::string_view route = "unmatched";
   std::string error_code;  // an error answer's ApiError code (for the access log)
+  std::vector<std::pair<std::string, std::string>> extra_headers;  // WWW-Authenticate, Retry-After
 };
+
+// The route template `path` goes to ("/v1/clicks/{token}"), "unmatched" when none.
+std::string_view RouteTemplateOf(std::string_view path);
 
 // Routes and answers one request. Never throws; bad input gives a 4xx with a
 // JSON ApiError body.

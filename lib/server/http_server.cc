@@ -13,16 +13,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "herald/server.h"
 #include "server/absl_view.h"
 #include "server/access_log.h"
+#include "server/auth.h"
 #include "server/http_api.h"
 #include "server/metrics.h"
 
@@ -36,6 +39,7 @@ using server_internal::HttpRequest;
 constexpr int64_t kDefaultMaxBody = 1 << 20;
 constexpr int64_t kDefaultMaxHeaders = 16 << 10;
 constexpr int kDefaultTimeoutSeconds = 10;
+constexpr int kDefaultMaxConnections = 10000;
 
 std::string_view MethodName(evhttp_cmd_type cmd) {
   switch (cmd) {
@@ -107,6 +111,9 @@ struct EventLoop {
   evhttp* http = nullptr;
   evhttp_bound_socket* socket = nullptr;
   std::thread thread;
+  // Connections of this loop that have sent a request (only its thread
+  // touches the set): counted against limits.max_connections.
+  absl::flat_hash_set<evhttp_connection*> connections;
 };
 
 class HttpServerImpl : public HttpServer {
@@ -123,6 +130,11 @@ class HttpServerImpl : public HttpServer {
     auto access_log = server_internal::AccessLog::Open(config_.access_log());
     if (!access_log.ok()) return access_log.status();
     access_log_ = std::move(*access_log);
+    auto authorizer = server_internal::Authorizer::Create(config_);
+    if (!authorizer.ok()) return authorizer.status();
+    authorizer_ = std::move(*authorizer);
+    max_connections_ = config_.limits().max_connections() > 0 ? config_.limits().max_connections()
+                                                              : kDefaultMaxConnections;
     int threads = config_.threads() > 0 ? config_.threads()
                                         : std::max(1u, std::thread::hardware_concurrency());
     for (int i = 0; i < threads; ++i) {
@@ -157,6 +169,8 @@ class HttpServerImpl : public HttpServer {
   }
 
   int port() const override { return port_; }
+  absl::Status ReloadKeys() override { return authorizer_->Reload(); }
+  bool RequiresKeys() const override { return authorizer_->enabled(); }
 
   void Shutdown() override {
     std::lock_guard<std::mutex> lock(shutdown_mu_);
@@ -199,7 +213,7 @@ class HttpServerImpl : public HttpServer {
 
   static void OnRequest(evhttp_request* req, void* arg) {
     auto* loop = static_cast<EventLoop*>(arg);
-    loop->server->Answer(req);
+    loop->server->Answer(loop, req);
   }
 
   // GET /metrics: this transport's request metrics, then the service's.
@@ -221,7 +235,44 @@ class HttpServerImpl : public HttpServer {
     return reply;
   }
 
-  void Answer(evhttp_request* req) {
+  static void OnConnectionClosed(evhttp_connection* connection, void* arg) {
+    auto* loop = static_cast<EventLoop*>(arg);
+    if (loop->connections.erase(connection) > 0) loop->server->request_metrics_.ConnectionClosed();
+  }
+
+  // A connection's first request: counts it, or refuses it (503, closed)
+  // when max_connections are open. Requests on known connections pass.
+  std::optional<HttpReply> AdmitConnection(EventLoop* loop, evhttp_request* req) {
+    evhttp_connection* connection = evhttp_request_get_connection(req);
+    if (connection == nullptr || loop->connections.contains(connection)) return std::nullopt;
+    if (request_metrics_.open_connections() >= max_connections_) {
+      request_metrics_.ConnectionRefused();
+      evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+      return server_internal::ErrorReply(absl::UnavailableError(
+          absl::StrCat("too many connections (limits.max_connections = ", max_connections_, "); retry later")));
+    }
+    loop->connections.insert(connection);
+    request_metrics_.ConnectionOpened();
+    evhttp_connection_set_closecb(connection, &HttpServerImpl::OnConnectionClosed, loop);
+    return std::nullopt;
+  }
+
+  // The API key check (server/auth.h); the error answer when refused.
+  std::optional<HttpReply> AdmitRequest(std::string_view route, std::string_view authorization,
+                                        std::string* key_name) {
+    server_internal::Admission admission = authorizer_->Authorize(route, authorization, absl::Now());
+    *key_name = std::move(admission.key_name);
+    if (admission.status.ok()) return std::nullopt;
+    HttpReply reply = server_internal::ErrorReply(admission.status);
+    if (absl::IsUnauthenticated(admission.status)) reply.extra_headers.push_back({"WWW-Authenticate", "Bearer"});
+    if (absl::IsResourceExhausted(admission.status)) {
+      request_metrics_.RateLimited();
+      reply.extra_headers.push_back({"Retry-After", std::to_string(admission.retry_after_seconds)});
+    }
+    return reply;
+  }
+
+  void Answer(EventLoop* loop, evhttp_request* req) {
     const int64_t start_nanos = absl::GetCurrentTimeNanos();
     const std::string request_id = server_internal::RequestIdFrom(
         [&]() -> std::string_view {
@@ -246,8 +297,15 @@ class HttpServerImpl : public HttpServer {
     request.content_type = header("Content-Type");
     request.accept = header("Accept");
     request.body = std::string_view(body, length);
-    HttpReply reply = request.path == "/metrics" ? Metrics(request)
-                                                 : server_internal::HandleApiRequest(*service_, request);
+    const std::string_view route =
+        request.path == "/metrics" ? std::string_view("/metrics") : server_internal::RouteTemplateOf(request.path);
+    std::string key_name;
+    std::optional<HttpReply> refused = AdmitConnection(loop, req);
+    if (!refused) refused = AdmitRequest(route, header("Authorization"), &key_name);
+    HttpReply reply = refused                       ? std::move(*refused)
+                      : request.path == "/metrics" ? Metrics(request)
+                                                   : server_internal::HandleApiRequest(*service_, request);
+    reply.route = route;
 
     evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
     evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
@@ -255,6 +313,7 @@ class HttpServerImpl : public HttpServer {
     if (!reply.allow.empty()) evhttp_add_header(out_headers, "Allow", reply.allow.c_str());
     evhttp_add_header(out_headers, "Cache-Control", "no-store");
     evhttp_add_header(out_headers, "X-Request-Id", request_id.c_str());
+    for (const auto& [name, value] : reply.extra_headers) evhttp_add_header(out_headers, name.c_str(), value.c_str());
     evbuffer* out = evhttp_request_get_output_buffer(req);
     evbuffer_add(out, reply.body.data(), reply.body.size());
     evhttp_send_reply(req, reply.status, nullptr, nullptr);
@@ -271,6 +330,7 @@ class HttpServerImpl : public HttpServer {
       entry.request_bytes = length;
       entry.response_bytes = reply.body.size();
       entry.error_code = reply.error_code;
+      entry.key_name = key_name;
       access_log_->Write(entry);
     }
   }
@@ -282,7 +342,8 @@ class HttpServerImpl : public HttpServer {
   std::mutex shutdown_mu_;
   mutable server_internal::RequestMetrics request_metrics_;
   std::unique_ptr<server_internal::AccessLog> access_log_;  // null: "off"
-
+  std::unique_ptr<server_internal::Authorizer> authorizer_;
+  int64_t max_connections_ = kDefaultMaxConnections;
 };
 
 }  // namespace

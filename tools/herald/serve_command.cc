@@ -1,5 +1,6 @@
 // herald serve: the decision API over HTTP/JSON (docs/server.md).
 #include <csignal>
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,90 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   return config;
 }
 
+// 127.0.0.0/8, ::1 and localhost; anything else (0.0.0.0 included) is reachable from outside.
+bool IsLoopback(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  return host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1" || host == "localhost";
+}
+
+struct KeysArgs {
+  std::string config;
+  std::string keys_file;
+  std::string scope;
+  std::string name;
+  std::string id;
+};
+
+// The key file named by --keys-file, or by the config's api_keys_file.
+absl::StatusOr<std::string> KeyFileOf(const KeysArgs& k) {
+  if (!k.keys_file.empty()) return k.keys_file;
+  if (k.config.empty()) return absl::InvalidArgumentError("herald serve keys: --keys-file FILE or --config FILE");
+  auto config = LoadServerConfig(k.config);
+  if (!config.ok()) return config.status();
+  if (config->api_keys_file().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(k.config, ": no api_keys_file to keep the keys in"));
+  }
+  return config->api_keys_file();
+}
+
+int RunKeys(std::string_view action, const KeysArgs& k) {
+  auto file = KeyFileOf(k);
+  if (!file.ok()) {
+    std::cerr << file.status().message() << "\n";
+    return 2;
+  }
+  if (action == "create") {
+    auto key = CreateApiKey(*file, k.scope, k.name);
+    if (!key.ok()) {
+      std::cerr << "herald serve keys create: " << key.status().message() << "\n";
+      return absl::IsInvalidArgument(key.status()) ? 2 : 1;
+    }
+    std::cerr << "API key \"" << k.name << "\" (scope " << k.scope << ") added to " << *file
+              << "; shown once, store it now; running servers pick it up on SIGHUP\n";
+    std::cout << *key << "\n";
+    return 0;
+  }
+  if (action == "list") {
+    auto keys = ListApiKeys(*file);
+    if (!keys.ok()) {
+      std::cerr << "herald serve keys list: " << keys.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "id        scope      created               name\n";
+    for (const ApiKeyInfo& key : *keys) {
+      std::cout << key.id << "  " << key.scope << std::string(11 - std::min<size_t>(10, key.scope.size()), ' ')
+                << key.created << "  " << key.name << "\n";
+    }
+    return 0;
+  }
+  absl::Status revoked = RevokeApiKey(*file, k.id);
+  if (!revoked.ok()) {
+    std::cerr << "herald serve keys revoke: " << revoked.message() << "\n";
+    return absl::IsNotFound(revoked) ? 2 : 1;
+  }
+  std::cerr << "API key " << k.id << " revoked in " << *file << "; running servers drop it on SIGHUP\n";
+  return 0;
+}
+
+void AddKeysCommand(CLI::App* serve, CommandEnv& env) {
+  auto k = std::make_shared<KeysArgs>();
+  auto* keys = serve->add_subcommand("keys", "create, list and revoke API keys (docs/server.md, \"API keys\")");
+  keys->require_subcommand(1);
+  auto* create = keys->add_subcommand("create", "make a new key and print it once");
+  auto* list = keys->add_subcommand("list", "the keys (ids, scopes, names; never the keys)");
+  auto* revoke = keys->add_subcommand("revoke", "remove a key by id");
+  for (CLI::App* c : {create, list, revoke}) {
+    c->add_option("--config", k->config, "server config whose api_keys_file holds the keys");
+    c->add_option("--keys-file", k->keys_file, "the key file itself");
+  }
+  create->add_option("--scope", k->scope, "decisions, reports or admin")->required();
+  create->add_option("--name", k->name, "who the key is for")->required();
+  revoke->add_option("id", k->id, "the key's id (herald serve keys list)")->required();
+  create->callback([k, &env] { env.exit_code = RunKeys("create", *k); });
+  list->callback([k, &env] { env.exit_code = RunKeys("list", *k); });
+  revoke->callback([k, &env] { env.exit_code = RunKeys("revoke", *k); });
+}
+
 int Run(const ServeArgs& a, CommandEnv& env) {
   auto config = ConfigFrom(a);
   if (!config.ok()) {
@@ -79,10 +164,19 @@ int Run(const ServeArgs& a, CommandEnv& env) {
   std::string listen = config->listen().empty() ? "127.0.0.1:8080" : config->listen();
   listen = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*server)->port());
   Log("info", "listening", {{"listen", listen}, {"catalog", config->catalog()}});
+  if (!(*server)->RequiresKeys() && !IsLoopback(listen)) {
+    Log("warning",
+        "LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT API KEYS: anyone who can reach it can place ads, commit "
+        "orders and read reports; create keys with `herald serve keys create` (docs/server.md, \"API keys\")",
+        {{"listen", listen}});
+  }
   for (;;) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
+      if (absl::Status keys = (*server)->ReloadKeys(); !keys.ok()) {
+        Log("error", "API key reload failed; the previous keys stay", {{"error", std::string(keys.message())}});
+      }
       absl::Status reloaded = (*service)->ReloadCatalog();
       if (reloaded.ok()) {
         Log("info", "catalog reloaded", {{"catalog", config->catalog()}});
@@ -116,7 +210,11 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--access-log", a->access_log,
                   "one JSON line per request: FILE, - (stderr, the default) or off");
   cmd->add_option("--threads", a->threads, "event loops (default: one per core)")->check(CLI::Range(1, 256));
-  cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
+  AddKeysCommand(cmd, env);
+  cmd->callback([a, cmd, &env] {
+    if (cmd->got_subcommand("keys")) return;
+    env.exit_code = Run(*a, env);
+  });
 }
 
 }  // namespace herald::cli
