@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -107,6 +108,8 @@ class DecisionServiceImpl : public DecisionService {
   }
 
   absl::StatusOr<v1::SelectAdsResponse> Decide(const v1::SelectAdsRequest& r) const {
+    // Validation and selection on one catalog: no reload between them.
+    absl::ReaderMutexLock same_catalog(&switch_mu_);
     std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
     const v1::Catalog& catalog = snapshot->catalog();
     int count = r.count() == 0 ? 1 : r.count();
@@ -179,6 +182,7 @@ class DecisionServiceImpl : public DecisionService {
     const absl::Time now = absl::Now();
     auto claim = signer_.Verify(token, now);
     if (!claim.ok()) return claim.status();
+    absl::ReaderMutexLock same_catalog(&switch_mu_);
     std::shared_ptr<const CompiledCatalog> snapshot = selector_->catalog();
     const CompiledItem* item = snapshot->FindItem(claim->item_id());
     if (item == nullptr) {
@@ -195,6 +199,7 @@ class DecisionServiceImpl : public DecisionService {
   absl::StatusOr<v1::PricedBasket> PriceBasket(const v1::PriceBasketRequest& request) const override {
     PriceOptions options;
     options.explain = request.explain();
+    absl::ReaderMutexLock same_catalog(&switch_mu_);
     auto priced = pricer_->Price(request.basket(), options);
     if (!priced.ok()) return RequestError(priced.status(), "pricing");
     return priced;
@@ -206,6 +211,8 @@ class DecisionServiceImpl : public DecisionService {
     PriceOptions options;
     options.explain = false;
     v1::CommitOrderResponse response;
+    // Priced and committed by the same catalog.
+    absl::ReaderMutexLock same_catalog(&switch_mu_);
     auto priced = pricer_->Price(request.basket(), options);
     if (!priced.ok()) return RequestError(priced.status(), "pricing");
     absl::Status committed = pricer_->Commit(request.basket(), *priced);
@@ -286,14 +293,27 @@ class DecisionServiceImpl : public DecisionService {
     return status;
   }
 
+  // Loads and compiles outside any lock; then switches the pricer and the
+  // selector together under switch_mu_, so that no request sees one
+  // catalog's selector with another's pricer (both switch or neither: a
+  // refusal by the second puts the first back).
   absl::Status SwitchCatalog() {
     std::lock_guard<std::mutex> lock(reload_mu_);
     auto catalog = CompiledCatalog::Load(config_.catalog());
     if (!catalog.ok()) return catalog.status();
+    absl::MutexLock switching(&switch_mu_);
+    std::shared_ptr<const CompiledCatalog> previous = selector_->catalog();
     // The pricer first: it can refuse the catalog (a discount expression that
     // no longer compiles), and then neither has switched.
     if (absl::Status s = pricer_->SetCatalog(*catalog); !s.ok()) return s;
-    return selector_->SetCatalog(*catalog);
+    if (absl::Status s = selector_->SetCatalog(*catalog); !s.ok()) {
+      if (absl::Status back = pricer_->SetCatalog(previous); !back.ok()) {
+        return absl::InternalError(absl::StrCat("catalog reload: the selector refused the catalog (", s.message(),
+                                                ") and the pricer could not go back: ", back.message()));
+      }
+      return s;
+    }
+    return absl::OkStatus();
   }
 
   std::string MetricsText() const override;
@@ -311,7 +331,9 @@ class DecisionServiceImpl : public DecisionService {
   std::unique_ptr<Store> store_;  // declared first: destroyed after what borrows it
   std::unique_ptr<ContentSelector> selector_;
   std::unique_ptr<BasketPricer> pricer_;
-  std::mutex reload_mu_;
+  std::mutex reload_mu_;  // one reload at a time
+  // Readers: requests that use the selector or the pricer; writer: the switch.
+  mutable absl::Mutex switch_mu_;
   mutable server_internal::DecisionMetrics decisions_;
 
   void RecordDecision(const v1::SelectAdsRequest& r, const absl::StatusOr<v1::SelectAdsResponse>& response) const {

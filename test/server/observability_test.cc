@@ -8,6 +8,8 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
+#include <atomic>
 
 #include "herald/builtins.h"
 #include "herald/server.h"
@@ -200,6 +202,68 @@ TEST_CASE("metrics: label values are escaped") {
   using server_internal::EscapeLabelValue;
   CHECK(EscapeLabelValue(R"(a"b\c)") == R"(a\"b\\c)");
   CHECK(EscapeLabelValue("a\nb") == "a\\nb");
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST_CASE("reload under load: no request fails while the catalog switches back and forth, every reload counted") {
+  auto dir = TempDir("herald-reload");
+  const auto catalog = dir / "catalog.textproto";
+  std::stringstream original;
+  original << std::ifstream(kCatalog).rdbuf();
+  // B: the same catalog with the Spring campaign renamed, so both compile.
+  std::string renamed = original.str();
+  renamed.replace(renamed.find("name: \"Spring\""), 14, "name: \"Spring B\"");
+  std::ofstream(catalog) << original.str();
+  v1::ServerConfig config;
+  config.set_access_log("off");
+  Registry registry;
+  REQUIRE(RegisterBuiltins(&registry).ok());
+  config.set_catalog(catalog.string());
+  config.set_listen("127.0.0.1:0");
+  config.set_threads(2);
+  auto service = DecisionService::Create(config, registry);
+  REQUIRE(service.ok());
+  auto http = HttpServer::Start(service->get(), config);
+  REQUIRE(http.ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string((*http)->port());
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0}, failed{0};
+  auto client = [&](int id) {
+    const std::string basket =
+        R"({"basket":{"currency":"USD","items":[{"productId":"tent","category":"Outdoor","unitPriceMinor":"4500","quantity":"1"}]}})";
+    for (int i = 0; !done.load(); ++i) {
+      HttpResponse r = i % 2 == 0 ? HttpCall("POST", base + "/v1/ads:select",
+                                             R"({"pageGroups":["Home"],"count":3,"userId":"u)" +
+                                                 std::to_string(id) + R"(","profile":{"age":34,"state":"WA"}})")
+                                  : HttpCall("POST", base + "/v1/baskets:price", basket);
+      (r.status == 200 ? answered : failed).fetch_add(1);
+    }
+  };
+  std::thread a(client, 1), b(client, 2);
+  int reloads = 0;
+  for (; reloads < 30; ++reloads) {
+    std::ofstream(catalog) << (reloads % 2 == 0 ? renamed : original.str());
+    REQUIRE((*service)->ReloadCatalog().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  // A catalog that does not load changes nothing and is counted as failed.
+  std::ofstream(catalog) << "campaigns { this is not a catalog";
+  CHECK(!(*service)->ReloadCatalog().ok());
+  done = true;
+  a.join();
+  b.join();
+  CHECK(failed.load() == 0);
+  CHECK(answered.load() > 10);
+  HttpResponse metrics = HttpCall("GET", base + "/metrics");
+  CHECK(metrics.body.find("herald_catalog_reloads_total{result=\"ok\"} 30\n") != std::string::npos);
+  CHECK(metrics.body.find("herald_catalog_reloads_total{result=\"failed\"} 1\n") != std::string::npos);
+  (*http)->Shutdown();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
