@@ -50,7 +50,8 @@ winners=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["w
 read -r herald_rps herald_p50 herald_p99 < <(measure "$port")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 port=$(free_port)
-"$ceiling" "$work/answer.json" "127.0.0.1:$port" "$threads" & pids+=($!)
+# Its access log goes to a file like herald serve's: both pay the same per-request log cost.
+"$ceiling" "$work/answer.json" "127.0.0.1:$port" "$threads" 2>"$work/ceiling.log" & pids+=($!)
 wait_ready "$port"
 read -r ceil_rps ceil_p50 ceil_p99 < <(measure "$port")
 printf '%-34s %12s %10s %10s\n' "wrk -t1 -c32 -d${secs}s, $threads loops" requests/s p50 p99

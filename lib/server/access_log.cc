@@ -28,8 +28,39 @@ std::string RequestIdFrom(std::string_view header) {
   if (well_formed) return std::string(header);
   // Not a secret, only unique: a fast per-thread generator is enough.
   thread_local absl::InsecureBitGen random;
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(random), absl::Uniform<uint64_t>(random));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = absl::Uniform<uint64_t>(random);
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = kHex[bits & 15];
+  }
+  return id;
 }
+
+namespace {
+
+// "2026-12-04T21:03:04.123Z": the part up to the seconds formatted once per
+// second and thread (absl::FormatTime costs about a microsecond).
+std::string TimeText(absl::Time time) {
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  const int64_t second = nanos >= 0 ? nanos / 1000000000 : (nanos - 999999999) / 1000000000;
+  if (second != cached_second) {
+    cached = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    cached_second = second;
+  }
+  const int millis = static_cast<int>((nanos - second * 1000000000) / 1000000);
+  std::string text = cached;
+  text += '.';
+  text += static_cast<char>('0' + millis / 100);
+  text += static_cast<char>('0' + millis / 10 % 10);
+  text += static_cast<char>('0' + millis % 10);
+  text += 'Z';
+  return text;
+}
+
+}  // namespace
 
 std::string FormatAccessEntry(const AccessEntry& e) {
   // Every value is either a number or text from a closed set (method names,
@@ -39,7 +70,7 @@ std::string FormatAccessEntry(const AccessEntry& e) {
   std::string key;
   for (char c : e.key_name) key += IsRequestIdChar(c) || c == ' ' ? c : '?';
   std::string line = absl::StrCat(
-      R"({"time":")", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", e.time, absl::UTCTimeZone()),
+      R"({"time":")", TimeText(e.time),
       R"(","level":"info","msg":"request","request_id":")",
       absl::string_view(e.request_id.data(), e.request_id.size()), R"(","method":")",
       absl::string_view(e.method.data(), e.method.size()), R"(","route":")",

@@ -152,20 +152,21 @@ absl::Status Authorizer::Reload() {
       set->keys.push_back(std::move(key));
     }
   }
+  const bool any = !set->keys.empty();
   std::atomic_store(&keys_, std::shared_ptr<const KeySet>(std::move(set)));
+  any_keys_.store(any, std::memory_order_release);
   return absl::OkStatus();
 }
 
 bool Authorizer::enabled() const {
-  return config_.require_api_keys() || !std::atomic_load(&keys_)->keys.empty();
+  return config_.require_api_keys() || any_keys_.load(std::memory_order_acquire);
 }
 
 Admission Authorizer::Authorize(std::string_view route, std::string_view authorization, absl::Time now) const {
   Admission admission;
   const std::string_view scope = RequiredScope(route, config_.public_metrics());
-  if (scope.empty()) return admission;
+  if (scope.empty() || !enabled()) return admission;
   std::shared_ptr<const KeySet> keys = std::atomic_load(&keys_);
-  if (!config_.require_api_keys() && keys->keys.empty()) return admission;
   absl::string_view header = absl::StripAsciiWhitespace(AbslView(authorization));
   if (!absl::StartsWithIgnoreCase(header, "bearer ")) {
     admission.status = absl::UnauthenticatedError("Authorization: expected \"Bearer KEY\" (an API key)");

@@ -74,6 +74,9 @@ class Authorizer {
   explicit Authorizer(const v1::ServerConfig& config);
   v1::ServerConfig config_;
   std::shared_ptr<const KeySet> keys_;  // read with std::atomic_load
+  // Whether keys_ holds any key: lets an open server skip loading keys_
+  // (std::atomic_load of a shared_ptr takes a lock) on every request.
+  std::atomic<bool> any_keys_{false};
 };
 
 }  // namespace herald::server_internal
