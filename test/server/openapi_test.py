@@ -41,11 +41,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 opener = urllib.request.build_opener(NoRedirect)
 
 
-def call(base, method, path, body=None, content_type="application/json"):
+def call(base, method, path, body=None, content_type="application/json", headers=None):
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     request = urllib.request.Request(base + path, data=data, method=method)
     if content_type:
         request.add_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with opener.open(request, timeout=20) as response:
             return response.status, dict(response.headers), response.read()
@@ -64,8 +66,9 @@ def operation_for(path, method):
 checked = []
 
 
-def check(base, method, path, body=None, content_type="application/json", expect=None, query=""):
-    status, headers, raw = call(base, method, path + query, body, content_type)
+def check(base, method, path, body=None, content_type="application/json", expect=None, query="", key=None):
+    status, headers, raw = call(base, method, path + query, body, content_type,
+                                {"Authorization": f"Bearer {key}"} if key else None)
     where = f"{method} {path}{query} -> {status}"
     if expect is not None and status != expect:
         sys.exit(f"FAIL {where}: expected {expect}; body {raw[:300]!r}")
@@ -99,6 +102,48 @@ def check(base, method, path, body=None, content_type="application/json", expect
         sys.exit(f"FAIL {where}: {str(e)[:500]}")
     checked.append(where)
     return status, headers, raw
+
+
+def new_key(keys_file, scope):
+    made = subprocess.run([herald, "serve", "keys", "create", "--scope", scope, "--name", scope,
+                           "--keys-file", keys_file], capture_output=True, text=True, check=True)
+    return made.stdout.strip()
+
+
+def check_keys_and_limits(workdir):
+    """The answers of a server with API keys and a rate limit: 401, 403, 429, /metrics."""
+    keys_file = os.path.join(workdir, "keys")
+    decisions, reports, admin = (new_key(keys_file, s) for s in ("decisions", "reports", "admin"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = os.path.join(workdir, "server.textproto")
+    with open(config, "w") as f:
+        f.write(f'listen: "127.0.0.1:{port}"\ncatalog: "{catalog}"\napi_keys_file: "keys"\n'
+                'access_log: "off"\nlimits { requests_per_second_per_key: 0.2 burst_per_key: 1 }\n')
+    server = subprocess.Popen([herald, "serve", "--config", config], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                if call(base, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        select = {"pageGroups": ["Home"], "count": 1}
+        check(base, "POST", "/v1/ads:select", select, expect=401)
+        check(base, "POST", "/v1/ads:select", select, expect=401, key="hk_00000000_" + "0" * 64)
+        check(base, "POST", "/v1/ads:select", select, expect=403, key=reports)
+        check(base, "POST", "/v1/ads:select", select, expect=200, key=decisions)
+        _, headers, _ = check(base, "POST", "/v1/ads:select", select, expect=429, key=decisions)
+        if not headers.get("Retry-After", "").isdigit():
+            sys.exit(f"FAIL 429 without Retry-After: {headers}")
+        check(base, "GET", "/v1/reports/campaign-item-summary", expect=403, key=decisions)
+        check(base, "GET", "/metrics", expect=401)
+        check(base, "GET", "/metrics", expect=200, key=admin)
+        check(base, "GET", "/healthz", expect=200)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def main():
@@ -150,6 +195,7 @@ def main():
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    check_keys_and_limits(workdir)
     print(f"ok: {len(checked)} answers valid against {openapi_path}")
 
 
