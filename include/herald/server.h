@@ -7,11 +7,14 @@
 //                    (coupon redemption), response capture, reports, health.
 //                    Requests and responses are the protobuf messages of
 //                    herald/model/server.proto, so that every transport (the
-//                    HTTP/JSON one here, gRPC later) shares it and only maps
+//                    HTTP/JSON and the gRPC transports) shares it and only maps
 //                    bytes to messages and absl::Status to its own errors.
 //   HttpServer       the HTTP/1.1 keep-alive transport (libevent's evhttp:
 //                    one event loop per thread, every loop accepting on the
 //                    same port), JSON bodies in the proto3 JSON mapping.
+//   GrpcServer       the gRPC transport: service herald.v1.Decisions
+//                    (herald/model/decisions.proto), the same methods with
+//                    the same messages; absl::Status codes become gRPC codes.
 //
 // Errors: every DecisionService method validates its request completely
 // before anything is recorded. Bad input is InvalidArgument (or NotFound for
@@ -25,7 +28,8 @@
 // the Registry given to Create(), which must outlive it; destroying it
 // flushes counters, events and histories. An HttpServer borrows its service,
 // which must outlive it; Shutdown() (also run by the destructor) stops
-// accepting, lets requests in flight finish and joins the loops.
+// accepting, lets requests in flight finish and joins the loops. A
+// GrpcServer likewise borrows its service.
 // Thread-safety: every DecisionService method may be called from any number of
 // threads at once, ReloadCatalog() included (requests already running finish
 // on the snapshot they started with). HttpServer::Shutdown() may be called from
@@ -173,6 +177,31 @@ class HttpServer {
   // Stops accepting, answers the requests already read, closes the
   // connections and joins the loops. Idempotent.
   virtual void Shutdown() = 0;
+};
+
+class GrpcServer {
+ public:
+  virtual ~GrpcServer() = default;
+
+  // Listens on config.grpc_listen ("HOST:PORT"; port 0 = any free port).
+  // InvalidArgument when grpc_listen is empty, Unavailable when it cannot bind.
+  // Messages over limits.max_body_bytes are refused (RESOURCE_EXHAUSTED).
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(DecisionService* service,
+                                                           const v1::ServerConfig& config);
+
+  // The bound port.
+  virtual int port() const = 0;
+
+  // API keys as on HTTP (docs/server.md, "API keys"): `authorization: Bearer
+  // KEY` metadata, the scope of the HTTP route each method mirrors; refusals
+  // are UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED. The rate
+  // limit's buckets are this transport's own. Reads config.api_keys_file
+  // again (SIGHUP); on error the current keys stay.
+  virtual absl::Status ReloadKeys() = 0;
+
+  // Stops accepting, lets the calls in flight finish (cancelling any still
+  // running after `grace`) and waits for them. Idempotent.
+  virtual void Shutdown(absl::Duration grace = absl::Seconds(5)) = 0;
 };
 
 }  // namespace herald

@@ -1,7 +1,8 @@
-// herald serve: the decision API over HTTP/JSON (docs/server.md).
+// herald serve: the decision API over HTTP/JSON and gRPC (docs/server.md).
 #include <csignal>
 #include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,6 +21,7 @@ struct ServeArgs {
   std::string store;
   std::string listen;
   std::string access_log;
+  std::string grpc_listen;
   int threads = 0;
 };
 
@@ -46,6 +48,7 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   if (!a.catalog.empty()) config.set_catalog(a.catalog);
   if (!a.store.empty()) config.set_store(a.store);
   if (!a.listen.empty()) config.set_listen(a.listen);
+  if (!a.grpc_listen.empty()) config.set_grpc_listen(a.grpc_listen);
   if (a.threads > 0) config.set_threads(a.threads);
   if (!a.access_log.empty()) config.set_access_log(a.access_log);
   if (config.catalog().empty()) {
@@ -161,9 +164,23 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     Log("error", "cannot listen", {{"error", std::string(server.status().message())}});
     return 1;
   }
+  std::unique_ptr<GrpcServer> grpc;
+  if (!config->grpc_listen().empty()) {
+    auto started = GrpcServer::Start(service->get(), *config);
+    if (!started.ok()) {
+      Log("error", "cannot listen", {{"error", std::string(started.status().message())}});
+      return 1;
+    }
+    grpc = std::move(*started);
+  }
   std::string listen = config->listen().empty() ? "127.0.0.1:8080" : config->listen();
   listen = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*server)->port());
-  Log("info", "listening", {{"listen", listen}, {"catalog", config->catalog()}});
+  nlohmann::ordered_json fields = {{"listen", listen}, {"catalog", config->catalog()}};
+  if (grpc != nullptr) {
+    const std::string& g = config->grpc_listen();
+    fields["grpc_listen"] = absl::StrCat(g.substr(0, g.rfind(':')), ":", grpc->port());
+  }
+  Log("info", "listening", fields);
   if (!(*server)->RequiresKeys() && !IsLoopback(listen)) {
     Log("warning",
         "LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT API KEYS: anyone who can reach it can place ads, commit "
@@ -176,6 +193,8 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     if (signal == SIGHUP) {
       if (absl::Status keys = (*server)->ReloadKeys(); !keys.ok()) {
         Log("error", "API key reload failed; the previous keys stay", {{"error", std::string(keys.message())}});
+      } else if (grpc != nullptr) {
+        (void)grpc->ReloadKeys();  // the same file, just read successfully
       }
       absl::Status reloaded = (*service)->ReloadCatalog();
       if (reloaded.ok()) {
@@ -187,7 +206,13 @@ int Run(const ServeArgs& a, CommandEnv& env) {
       continue;
     }
     Log("info", "draining", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    // Both transports stop accepting and finish their requests in flight at
+    // once; only then are the service's counters and events flushed.
+    std::thread grpc_drain([&grpc] {
+      if (grpc != nullptr) grpc->Shutdown();
+    });
     (*server)->Shutdown();
+    grpc_drain.join();
     absl::Status flushed = (*service)->Flush();
     if (!flushed.ok()) {
       Log("error", "flush failed", {{"error", std::string(flushed.message())}});
@@ -202,13 +227,15 @@ int Run(const ServeArgs& a, CommandEnv& env) {
 
 void AddServeCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "run the decision API over HTTP/JSON (docs/server.md)");
+  auto* cmd = app.add_subcommand("serve", "run the decision API over HTTP/JSON and gRPC (docs/server.md)");
   cmd->add_option("--config", a->config, "server config (textproto herald.v1.ServerConfig)");
   cmd->add_option("--catalog", a->catalog, "catalog file (overrides the config)");
   cmd->add_option("--store", a->store, "store URI: sqlite path, postgresql://..., memory (default memory)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 = any)");
   cmd->add_option("--access-log", a->access_log,
                   "one JSON line per request: FILE, - (stderr, the default) or off");
+  cmd->add_option("--grpc-listen", a->grpc_listen,
+                  "HOST:PORT for the gRPC transport (service herald.v1.Decisions; default: none)");
   cmd->add_option("--threads", a->threads, "event loops (default: one per core)")->check(CLI::Range(1, 256));
   AddKeysCommand(cmd, env);
   cmd->callback([a, cmd, &env] {
