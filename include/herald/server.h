@@ -161,8 +161,10 @@ class HttpServer {
  public:
   virtual ~HttpServer() = default;
 
-  // Binds config.listen and starts config.threads event loops. Fails with
-  // InvalidArgument for a malformed address, Unavailable when it cannot bind.
+  // Binds config.listen and starts config.threads event loops; HTTPS when
+  // config.tls names a certificate (mutual TLS with a client CA). Fails with
+  // InvalidArgument for a malformed address or unusable TLS files (naming
+  // the field), Unavailable when it cannot bind.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(DecisionService* service,
                                                            const v1::ServerConfig& config);
 
@@ -183,7 +185,8 @@ class GrpcServer {
  public:
   virtual ~GrpcServer() = default;
 
-  // Listens on config.grpc_listen ("HOST:PORT"; port 0 = any free port).
+  // Listens on config.grpc_listen ("HOST:PORT"; port 0 = any free port),
+  // with TLS (and mutual TLS) as config.tls says.
   // InvalidArgument when grpc_listen is empty, Unavailable when it cannot bind.
   // Messages over limits.max_body_bytes are refused (RESOURCE_EXHAUSTED).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(DecisionService* service,

@@ -59,6 +59,12 @@ absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
     Resolve(dir, store);
   }
   for (v1::ClickKey& key : *config.mutable_click_keys()) Resolve(dir, key.mutable_secret_file());
+  if (config.has_tls()) {
+    for (std::string* file : {config.mutable_tls()->mutable_cert_file(), config.mutable_tls()->mutable_key_file(),
+                              config.mutable_tls()->mutable_client_ca_file()}) {
+      Resolve(dir, file);
+    }
+  }
   Resolve(dir, config.mutable_api_keys_file());
   if (config.access_log() != "-" && config.access_log() != "off") Resolve(dir, config.mutable_access_log());
   return config;

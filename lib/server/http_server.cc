@@ -26,6 +26,7 @@
 #include "server/absl_view.h"
 #include "server/access_log.h"
 #include "server/auth.h"
+#include "server/tls.h"
 #include "server/http_api.h"
 #include "server/metrics.h"
 
@@ -133,6 +134,11 @@ class HttpServerImpl : public HttpServer {
     auto authorizer = server_internal::Authorizer::Create(config_);
     if (!authorizer.ok()) return authorizer.status();
     authorizer_ = std::move(*authorizer);
+    if (server_internal::TlsEnabled(config_)) {
+      auto tls = server_internal::NewHttpTlsContext(config_);
+      if (!tls.ok()) return tls.status();
+      tls_ = std::move(*tls);
+    }
     max_connections_ = config_.limits().max_connections() > 0 ? config_.limits().max_connections()
                                                               : kDefaultMaxConnections;
     int threads = config_.threads() > 0 ? config_.threads()
@@ -159,6 +165,8 @@ class HttpServerImpl : public HttpServer {
       }
       ConfigureLimits(loop->http);
       evhttp_set_gencb(loop->http, &HttpServerImpl::OnRequest, loop.get());
+      // TLS: each connection's bufferevent runs the handshake (server/tls.h).
+      if (tls_ != nullptr) evhttp_set_bevcb(loop->http, &server_internal::NewTlsBufferevent, tls_.get());
       loop->socket = evhttp_accept_socket_with_handle(loop->http, *fd);
       loops_.push_back(std::move(loop));
     }
@@ -343,6 +351,7 @@ class HttpServerImpl : public HttpServer {
   mutable server_internal::RequestMetrics request_metrics_;
   std::unique_ptr<server_internal::AccessLog> access_log_;  // null: "off"
   std::unique_ptr<server_internal::Authorizer> authorizer_;
+  server_internal::SslContext tls_;  // null without TLS (each connection's SSL holds its own reference)
   int64_t max_connections_ = kDefaultMaxConnections;
 };
 

@@ -180,6 +180,9 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     const std::string& g = config->grpc_listen();
     fields["grpc_listen"] = absl::StrCat(g.substr(0, g.rfind(':')), ":", grpc->port());
   }
+  if (config->has_tls() && !config->tls().cert_file().empty()) {
+    fields["tls"] = config->tls().client_ca_file().empty() ? "on" : "mutual";
+  }
   Log("info", "listening", fields);
   if (!(*server)->RequiresKeys() && !IsLoopback(listen)) {
     Log("warning",
