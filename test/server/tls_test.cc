@@ -141,7 +141,7 @@ std::shared_ptr<grpc::ChannelCredentials> Tls(const Certificates& certs, const s
   return grpc::SslCredentials(options);
 }
 
-TEST_CASE("tls: HTTPS and gRPC over TLS with the CA; plaintext to the TLS ports fails cleanly") {
+TEST_CASE("tls: HTTPS and gRPC over TLS with the CA, and plaintext to the TLS ports fails cleanly") {
   Certificates certs;
   TlsServer server(certs, /*mutual=*/false);
   Answer ok = Get(server.url("https", "/readyz"), certs.path("ca.pem"));
