@@ -78,7 +78,12 @@ enum class Type : uint8_t {
   kTimestamp,   // an instant, nanosecond precision
   kDuration,    // signed, nanosecond precision, about +-292 years
   kStringList,  // a list of strings supplied by the caller (user.interests)
-  kList,        // a list literal of the expression
+  kList,        // a list of values (literals, computed lists, list(T) variables)
+  kUint,        // uint64; overflow is an error
+  kBytes,       // a byte string
+  kMap,         // a map of values (literals, map(K, V) variables)
+  kType,        // a type as a value: type(1) == int
+  kDyn,         // static only: a type decided at run time (dyn(), mixed lists)
 };
 
 // "int", "money", "list(string)"...
@@ -134,8 +139,16 @@ class Value {
   static Value Duration(absl::Duration v);
   // Borrowed: the span's array and the strings must outlive every use.
   static Value StringList(absl::Span<const std::string_view> v);
-  // Borrowed: a list of values (list literals of a program).
+  // Borrowed: a list of values (list literals of a program, list(T) variables).
   static Value List(absl::Span<const Value> v);
+  static Value Uint(uint64_t v);
+  static Value Bytes(std::string_view v);  // borrowed; at most 4 GiB - 1
+  // Borrowed: a map as its entries laid out key, value, key, value... (keys
+  // distinct; looked up linearly: maps of a request are small).
+  static Value Map(absl::Span<const Value> key_value_pairs);
+  // The type named `name` ("int", "list", "google.protobuf.Timestamp"); the
+  // name must outlive the value (a literal).
+  static Value TypeValue(std::string_view name);
   // An error with a reason that outlives the value (a literal, or a string
   // owned by a Program) and the byte offset in the source it refers to.
   static Value Error(const char* reason, uint32_t source_offset = 0);
@@ -153,6 +166,11 @@ class Value {
   absl::Duration duration_value() const;
   absl::Span<const std::string_view> string_list() const;
   absl::Span<const Value> list_values() const;
+  uint64_t uint_value() const { return type_ == Type::kUint ? static_cast<uint64_t>(i_) : 0; }
+  std::string_view bytes_value() const;
+  // key, value, key, value...
+  absl::Span<const Value> map_entries() const;
+  std::string_view type_name() const;
   // The error's reason ("integer overflow", "user.age is not set").
   std::string_view error_reason() const;
   uint32_t error_offset() const { return type_ == Type::kError ? aux32_ : 0; }
@@ -172,7 +190,8 @@ class Value {
   Type type_;
   uint8_t aux8_;    // money: scale
   uint16_t aux16_;  // error: 1 = absent slot (reason filled in by the program)
-  uint32_t aux32_;  // string/list: size; money: currency; timestamp: nanos; error: offset
+  uint32_t aux32_;  // string/bytes/list/type name: size; map: entries; money: currency;
+                    // timestamp: nanos; error: offset
   union {
     bool b_;
     int64_t i_;  // int, money units, timestamp seconds, duration nanos
@@ -201,6 +220,8 @@ class Schema {
   struct Variable {
     std::string path;
     Type type;
+    Type key = Type::kDyn;   // kMap: the keys' type
+    Type elem = Type::kDyn;  // kList / kMap: the elements' / values' type
   };
 
   Schema() = default;  // no variables
@@ -215,9 +236,16 @@ class Schema {
 
   // Declares `path` with `type` and returns its slot. Declaring a path again
   // with the same type returns the existing slot; with another type fails
-  // (AlreadyExists). Invalid paths, types kError/kNull/kList, and a path that
+  // (AlreadyExists). Invalid paths, types kError/kNull/kType, and a path that
   // is a prefix of another ("user" vs "user.age") fail with InvalidArgument.
+  // kList and kMap declared this way hold values of any type (dyn); kDyn
+  // declares a variable whose type is decided at run time.
   absl::StatusOr<Slot> Declare(std::string_view path, Type type);
+  // A list(elem) variable (its value a Value::List, or a Value::StringList
+  // when elem is kString), and a map(key, value) variable (a Value::Map).
+  // Keys are bool, int, uint or string (or dyn).
+  absl::StatusOr<Slot> DeclareList(std::string_view path, Type elem);
+  absl::StatusOr<Slot> DeclareMap(std::string_view path, Type key, Type value);
   // Declares `<root>.<decl.name>` with the type of decl.type (a catalog's
   // user_attributes / context_attributes / product_attributes).
   absl::StatusOr<Slot> DeclareAttribute(std::string_view root,
@@ -233,6 +261,8 @@ class Schema {
   const std::vector<Variable>& variables() const { return variables_; }
 
  private:
+  absl::StatusOr<Slot> DeclareVariable(Variable variable);
+
   std::vector<Variable> variables_;
   absl::flat_hash_map<std::string, uint32_t> index_;
 };

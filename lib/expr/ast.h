@@ -27,6 +27,9 @@ enum class NodeKind : uint8_t {
   kOr,      // children[0] || children[1] || ... (flattened)
   kCond,    // children[0] ? children[1] : children[2]
   kIndex,   // children[0][children[1]]
+  kUint,    // int_value holds the uint64's bits
+  kBytes,   // text: the decoded bytes
+  kMap,     // {children[0]: children[1], children[2]: children[3], ...}
 };
 
 enum class Op : uint8_t {

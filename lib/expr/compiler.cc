@@ -7,6 +7,8 @@
 // bytecode, fusing the common "variable <op> literal" and "variable in [list]"
 // shapes into single instructions.
 #include <algorithm>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "expr/parser.h"
 #include "expr/program.h"
 #include "expr/strings.h"
+#include "expr/time_text.h"
 #include "expr/vm.h"
 #include "herald/expr.h"
 #include "re2/re2.h"
@@ -32,8 +35,8 @@ namespace {
 
 struct CType {
   Type type = Type::kError;
-  Type elem = Type::kNull;  // kList: the element type; kNull = empty list
-  bool elem_dyn = false;    // kList: elements of different types
+  Type elem = Type::kDyn;  // kList: the elements' type; kMap: the values' type
+  Type key = Type::kDyn;   // kMap: the keys' type
 };
 
 enum class CallKind : uint8_t {
@@ -53,6 +56,18 @@ enum class CallKind : uint8_t {
   kIdentity,  // timestamp(ts), duration(d), int(i), double(d)
   kToInt,
   kToDouble,
+  kConvert,   // sub = ConvertKind
+  kMacro,     // all, exists, exists_one, map, filter, transformList, transformMap
+  kHasField,  // has(m.key) on a map or dyn value
+};
+
+// A comprehension macro: receiver.name(var[, var2], [predicate,] body).
+struct MacroInfo {
+  IterKind kind = kIterAll;
+  int var1 = -1;          // local index of the first variable
+  int var2 = -1;          // the second (two-variable forms), or -1
+  int predicate = -1;     // node of the filter argument of map/transformList/transformMap
+  int body = -1;          // node of the predicate or the transform
 };
 
 struct NodeInfo {
@@ -66,7 +81,54 @@ struct NodeInfo {
   uint8_t part = 0;             // kTimePart / kDurationPart
   int zone = -1;                // kTimePart
   int regex = -1;               // kMatches
+  int local = -1;               // a macro variable
+  bool field = false;           // a selection on a computed map or dyn value
+  bool duplicate_keys = false;  // kMap literal with a repeated literal key
+  int macro = -1;               // kMacro: index in macros_
 };
+
+// Names of types usable as values: `type(1) == int`.
+constexpr std::string_view kTypeNames[] = {
+    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
+    "google.protobuf.Timestamp", "google.protobuf.Duration"};
+
+std::string_view TypeNameValue(std::string_view name) {
+  for (std::string_view t : kTypeNames) {
+    if (t == name) return t;
+  }
+  return {};
+}
+
+struct MacroName {
+  std::string_view name;
+  IterKind kind;
+  int vars;       // 1 or 2
+  bool filtered;  // the form with a predicate before the transform
+  int args;       // arguments after the receiver
+};
+
+constexpr MacroName kMacros[] = {
+    {"all", kIterAll, 1, false, 2},
+    {"all", kIterAll, 2, false, 3},
+    {"exists", kIterExists, 1, false, 2},
+    {"exists", kIterExists, 2, false, 3},
+    {"exists_one", kIterExistsOne, 1, false, 2},
+    {"existsOne", kIterExistsOne, 2, false, 3},
+    {"map", kIterMap, 1, false, 2},
+    {"map", kIterMap, 1, true, 3},
+    {"filter", kIterFilter, 1, false, 2},
+    {"transformList", kIterMap, 2, false, 3},
+    {"transformList", kIterMap, 2, true, 4},
+    {"transformMap", kIterTransformMap, 2, false, 3},
+    {"transformMap", kIterTransformMap, 2, true, 4},
+};
+
+bool IsMacroName(std::string_view name) {
+  for (const MacroName& m : kMacros) {
+    if (m.name == name) return true;
+  }
+  return false;
+}
 
 struct TimePartName {
   std::string_view name;
@@ -88,23 +150,37 @@ constexpr TimePartName kTimeParts[] = {
 };
 
 constexpr std::string_view kFunctionNames[] = {
-    "has", "size", "matches", "timestamp", "duration", "int", "double"};
+    "has", "size", "matches", "timestamp", "duration", "int", "double", "uint",
+    "string", "bytes", "bool", "dyn", "type"};
 constexpr std::string_view kMethodNames[] = {
     "size",     "startsWith", "endsWith",   "contains",        "matches",
     "lowerAscii", "upperAscii", "getHours", "getMinutes",      "getSeconds",
     "getMilliseconds", "getDayOfWeek", "getDate", "getDayOfMonth", "getMonth",
-    "getFullYear", "getDayOfYear"};
+    "getFullYear", "getDayOfYear", "all", "exists", "exists_one", "existsOne", "map",
+    "filter", "transformList", "transformMap"};
 
-bool IsNumeric(Type t) { return t == Type::kInt || t == Type::kDouble; }
+bool IsNumeric(Type t) { return t == Type::kInt || t == Type::kDouble || t == Type::kUint; }
 bool IsListType(Type t) { return t == Type::kList || t == Type::kStringList; }
+bool IsDyn(const CType& t) { return t.type == Type::kDyn; }
+
+// The type of a list's elements (kDyn when unknown or mixed).
+Type ElemOf(const CType& t) {
+  if (t.type == Type::kStringList) return Type::kString;
+  if (t.type == Type::kList || t.type == Type::kMap) return t.elem;
+  return Type::kDyn;
+}
 
 std::string TypeString(const CType& t) {
-  if (t.type == Type::kList) {
-    if (t.elem_dyn) return "list(dyn)";
-    if (t.elem == Type::kNull) return "list";
-    return Cat("list(", TypeName(t.elem), ")");
-  }
+  if (t.type == Type::kList) return Cat("list(", TypeName(t.elem), ")");
+  if (t.type == Type::kMap) return Cat("map(", TypeName(t.key), ", ", TypeName(t.elem), ")");
   return std::string(TypeName(t.type));
+}
+
+// A value's static type from a single Type (container element types unknown).
+CType Of(Type t) {
+  CType c{t};
+  if (t == Type::kStringList) c.elem = Type::kString;
+  return c;
 }
 
 CmpKind CmpOf(Op op) {
@@ -140,6 +216,12 @@ ArithKind ArithOf(Op op) {
 
 absl::StatusOr<absl::TimeZone> LoadZone(std::string_view name) {
   if (name == "UTC" || name == "Z") return absl::UTCTimeZone();
+  // A fixed offset: "+05:30", "-08:00", or unsigned as CEL's tests write it ("02:00").
+  std::string signed_name;
+  if (name.size() == 5 && name[2] == ':') {
+    signed_name = Cat("+", name);
+    name = signed_name;
+  }
   if (name.size() == 6 && (name[0] == '+' || name[0] == '-') && name[3] == ':') {
     auto digit = [&](size_t i) { return name[i] >= '0' && name[i] <= '9'; };
     if (digit(1) && digit(2) && digit(4) && digit(5)) {
@@ -252,14 +334,40 @@ class Compiler {
     return NearestName(name, candidates);
   }
 
+  // A macro variable in scope, innermost first; -1 when `name` is not one.
+  int FindLocal(std::string_view name) const {
+    for (size_t i = scopes_.size(); i-- > 0;) {
+      if (scopes_[i].first == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  // m.key on a computed value: a map with string keys (or dyn).
+  absl::Status SelectField(int id) {
+    const Node& n = N(id);
+    const CType& recv = I(n.children[0]).type;
+    NodeInfo& info = I(id);
+    info.field = true;
+    if (IsDyn(recv)) {
+      info.type = CType{Type::kDyn};
+      return absl::OkStatus();
+    }
+    if (recv.type == Type::kMap && (recv.key == Type::kString || recv.key == Type::kDyn)) {
+      info.type = Of(recv.elem);
+      return absl::OkStatus();
+    }
+    return Error(n.name_pos, Cat(TypeString(recv), " has no field ", n.name));
+  }
+
   absl::Status ResolvePath(int id) {
     std::vector<int> chain;
-    if (!PathChain(id, &chain)) {
-      // A selection on a computed value: ("x").size is not a field.
+    if (!PathChain(id, &chain) || FindLocal(N(chain[0]).name) >= 0) {
+      // A selection on a computed value: a map's key, or an error such as
+      // ("x").size, which is not a field.
       const Node& n = N(id);
+      if (n.kind == NodeKind::kIdent) return CheckLocal(id);
       if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
-      return Error(n.name_pos, Cat(TypeString(I(n.children[0]).type),
-                                            " has no field ", n.name));
+      return SelectField(id);
     }
     std::string path;
     for (size_t k = 0; k < chain.size(); ++k) {
@@ -269,18 +377,30 @@ class Compiler {
       uint32_t at = k == 0 ? n.pos : n.name_pos;
       Slot slot = schema_.Find(path);
       if (slot.valid()) {
-        if (k + 1 < chain.size()) {
+        const Schema::Variable& var = schema_.variable(slot);
+        NodeInfo& info = I(chain[k]);
+        info.slot = static_cast<int>(slot.index);
+        info.type = CType{var.type, var.elem, var.key};
+        if (k + 1 < chain.size() && var.type != Type::kMap && var.type != Type::kDyn) {
           const Node& next = N(chain[k + 1]);
           return Error(next.name_pos,
-                       Cat(path, " is a ", TypeName(schema_.variable(slot).type),
+                       Cat(path, " is a ", TypeName(var.type),
                                     " and has no field ", next.name));
         }
-        NodeInfo& info = I(id);
-        info.slot = static_cast<int>(slot.index);
-        info.type.type = schema_.variable(slot).type;
+        for (size_t j = k + 1; j < chain.size(); ++j) {
+          if (absl::Status s = SelectField(chain[j]); !s.ok()) return s;
+        }
         return absl::OkStatus();
       }
-      if (namespaces_.contains(path)) continue;
+      if (std::string_view type_name = TypeNameValue(path);
+          !type_name.empty() && k + 1 == chain.size()) {
+        NodeInfo& info = I(id);
+        info.has_const = true;
+        info.const_value = Value::TypeValue(type_name);
+        info.type = CType{Type::kType};
+        return absl::OkStatus();
+      }
+      if (namespaces_.contains(path) || path == "google" || path == "google.protobuf") continue;
       if (k == 0) {
         std::vector<std::string> pool(roots_.begin(), roots_.end());
         std::sort(pool.begin(), pool.end());
@@ -301,6 +421,9 @@ class Compiler {
                                           "?"));
     }
     // The whole chain names a group of variables, not a value.
+    if (!namespaces_.contains(path)) {
+      return Error(N(chain.front()).pos, Cat("unknown variable ", path));
+    }
     std::string example;
     for (const Schema::Variable& v : schema_.variables()) {
       if (v.path.starts_with(Cat(path, "."))) {
@@ -348,19 +471,57 @@ class Compiler {
     return absl::OkStatus();
   }
 
+  // The common type of `types`, or kDyn when they differ (or are none).
+  static Type Common(const std::vector<Type>& types) {
+    if (types.empty()) return Type::kDyn;
+    for (Type t : types) {
+      if (t != types[0]) return Type::kDyn;
+    }
+    return types[0] == Type::kStringList ? Type::kList : types[0];
+  }
+
   void RecomputeListType(int id) {
-    CType t{Type::kList};
-    bool first = true;
-    for (int child : N(id).children) {
-      Type ct = I(child).type.type;
-      if (first) {
-        t.elem = ct;
-        first = false;
-      } else if (ct != t.elem) {
-        t.elem_dyn = true;
+    std::vector<Type> elems;
+    for (int child : N(id).children) elems.push_back(I(child).type.type);
+    I(id).type = CType{Type::kList, Common(elems)};
+  }
+
+  absl::Status CheckMapLiteral(int id) {
+    const Node& n = N(id);
+    std::vector<Type> keys;
+    std::vector<Type> values;
+    for (size_t i = 0; i < n.children.size(); ++i) {
+      int child = n.children[i];
+      if (absl::Status s = Check(child); !s.ok()) return s;
+      Type t = I(child).type.type;
+      if (i % 2 == 1) {
+        values.push_back(t);
+        continue;
+      }
+      if (t != Type::kString && t != Type::kInt && t != Type::kUint && t != Type::kBool &&
+          t != Type::kDyn) {
+        return Error(StartOf(child), Cat("a map key must be a bool, int, uint or string, not ",
+                                         TypeString(I(child).type)));
+      }
+      keys.push_back(t);
+      // Repeated literal keys are an error at run time, as in CEL.
+      for (size_t j = 0; j < i; j += 2) {
+        const Node& a = N(n.children[j]);
+        const Node& b = N(child);
+        auto numeric = [](const Node& x) {
+          return x.kind == NodeKind::kInt || x.kind == NodeKind::kUint;
+        };
+        bool same_number = numeric(a) && numeric(b) && a.int_value == b.int_value &&
+                           (a.kind == b.kind || a.int_value >= 0);
+        bool same_other = a.kind == b.kind && a.text == b.text && a.bool_value == b.bool_value &&
+                          (a.kind == NodeKind::kString || a.kind == NodeKind::kBool);
+        if (same_number || same_other) {
+          I(id).duplicate_keys = true;
+        }
       }
     }
-    I(id).type = t;
+    I(id).type = CType{Type::kMap, Common(values), Common(keys)};
+    return absl::OkStatus();
   }
 
   // --- type rules ------------------------------------------------------------
@@ -379,12 +540,14 @@ class Compiler {
       return Error(pos, Cat("cannot compare ", TypeString(l), " with ",
                                      TypeString(r)));
     };
+    if (IsDyn(l) || IsDyn(r)) return absl::OkStatus();
     if (l.type == Type::kNull || r.type == Type::kNull) {
       if (equality) return absl::OkStatus();
       return fail();
     }
+    bool unordered = IsListType(l.type) || l.type == Type::kMap || l.type == Type::kType;
     if (l.type == r.type) {
-      if (IsListType(l.type) && !equality) return fail();
+      if (unordered && !equality) return fail();
       return absl::OkStatus();
     }
     if (IsNumeric(l.type) && IsNumeric(r.type)) return absl::OkStatus();
@@ -401,25 +564,33 @@ class Compiler {
     return fail();
   }
 
+  // Whether a value of static type `a` may equal one of type `b`.
+  static bool MayEqual(Type a, Type b) {
+    return a == b || a == Type::kDyn || b == Type::kDyn || a == Type::kNull || b == Type::kNull ||
+           (IsNumeric(a) && IsNumeric(b)) || (IsListType(a) && IsListType(b)) ||
+           (a == Type::kMoney && b == Type::kInt) || (a == Type::kInt && b == Type::kMoney);
+  }
+
   absl::Status CheckIn(uint32_t pos, int lhs, int rhs) {
     const CType& r = I(rhs).type;
+    if (IsDyn(r) || IsDyn(I(lhs).type)) return absl::OkStatus();
+    if (r.type == Type::kMap) {
+      if (!MayEqual(I(lhs).type.type, r.key)) {
+        return Error(pos, Cat("cannot look for ", TypeString(I(lhs).type), " in the keys of ",
+                              TypeString(r)));
+      }
+      return absl::OkStatus();
+    }
     if (!IsListType(r.type)) {
-      return Error(pos, Cat("'in' needs a list on the right, not ", TypeString(r)));
+      return Error(pos, Cat("'in' needs a list or a map on the right, not ", TypeString(r)));
     }
     if (I(lhs).type.type == Type::kMoney) {
       if (absl::Status s = CoerceToMoney(rhs); !s.ok()) return s;
     }
     const CType& l = I(lhs).type;
     const CType& list = I(rhs).type;
-    Type elem = list.type == Type::kStringList ? Type::kString : list.elem;
-    if (list.type == Type::kList && (list.elem_dyn || list.elem == Type::kNull)) {
-      return absl::OkStatus();
-    }
-    bool ok = elem == l.type || l.type == Type::kNull || elem == Type::kNull ||
-              (IsNumeric(elem) && IsNumeric(l.type)) ||
-              (l.type == Type::kMoney && (elem == Type::kInt)) ||
-              (elem == Type::kMoney && l.type == Type::kInt);
-    if (!ok) {
+    Type elem = ElemOf(list);
+    if (!MayEqual(l.type, elem)) {
       return Error(pos, Cat("cannot look for ", TypeString(l), " in ",
                                      TypeString(list)));
     }
@@ -448,7 +619,18 @@ class Compiler {
                                        TypeString(I(lhs).type), " and ",
                                        TypeString(I(rhs).type)));
     };
+    if (l == Type::kDyn || r == Type::kDyn) return result(Type::kDyn);
     if (l == Type::kInt && r == Type::kInt) return result(Type::kInt);
+    if (l == Type::kUint && r == Type::kUint) return result(Type::kUint);
+    if (l == Type::kBytes && r == Type::kBytes && op == Op::kAdd) return result(Type::kBytes);
+    if (IsListType(l) && IsListType(r) && op == Op::kAdd) {
+      Type a = ElemOf(I(lhs).type);
+      Type b = ElemOf(I(rhs).type);
+      bool a_empty = N(lhs).kind == NodeKind::kList && N(lhs).children.empty();
+      bool b_empty = N(rhs).kind == NodeKind::kList && N(rhs).children.empty();
+      I(id).type = CType{Type::kList, a_empty ? b : (b_empty || a == b) ? a : Type::kDyn};
+      return absl::OkStatus();
+    }
     if (l == Type::kDouble && r == Type::kDouble) {
       if (op == Op::kMod) return fail();
       return result(Type::kDouble);
@@ -520,10 +702,19 @@ class Compiler {
         return Error(StartOf(arg), "has() needs a field selection such as has(user.age)");
       }
       if (absl::Status s = ResolvePath(arg); !s.ok()) return s;
+      info.type = CType{Type::kBool};
+      if (I(arg).field) {
+        info.call = CallKind::kHasField;  // has(m.key): is the key present
+        return absl::OkStatus();
+      }
       info.call = CallKind::kHas;
       info.slot = I(arg).slot;
-      info.type = CType{Type::kBool};
       return absl::OkStatus();
+    }
+    if (n.is_method && IsMacroName(n.name)) {
+      if (absl::StatusOr<bool> macro = CheckMacro(id); !macro.ok() || *macro) {
+        return macro.ok() ? absl::OkStatus() : macro.status();
+      }
     }
     for (int child : n.children) {
       if (absl::Status s = Check(child); !s.ok()) return s;
@@ -531,9 +722,14 @@ class Compiler {
     auto arg_type = [&](size_t i) { return I(n.children[i]).type; };
     auto result = [&](CallKind kind, Type t) {
       info.call = kind;
-      info.type = CType{t};
+      info.type = Of(t);
       return absl::OkStatus();
     };
+    if (!n.is_method) {
+      if (std::optional<absl::Status> conversion = CheckConversion(id); conversion) {
+        return *conversion;
+      }
+    }
     auto bad_receiver = [&](const CType& t) {
       return Error(n.name_pos, Cat(TypeString(t), " has no method ", n.name, "()"));
     };
@@ -542,8 +738,9 @@ class Compiler {
       if (f == "size") {
         if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
         Type t = arg_type(0).type;
-        if (t != Type::kString && !IsListType(t)) {
-          return Error(n.name_pos, Cat("size() takes a string or a list, not ",
+        if (t != Type::kString && !IsListType(t) && t != Type::kMap && t != Type::kBytes &&
+            t != Type::kDyn) {
+          return Error(n.name_pos, Cat("size() takes a string, bytes, a list or a map, not ",
                                                 TypeString(arg_type(0))));
         }
         return result(CallKind::kSize, Type::kInt);
@@ -556,58 +753,6 @@ class Compiler {
         }
         if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
         return result(CallKind::kMatches, Type::kBool);
-      }
-      if (f == "timestamp") {
-        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-        if (arg_type(0).type == Type::kTimestamp) return result(CallKind::kIdentity, Type::kTimestamp);
-        absl::StatusOr<std::string> text = LiteralString(n, n.children[0], "an RFC 3339 time");
-        if (!text.ok()) return text.status();
-        absl::Time t;
-        std::string err;
-        if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &err) ||
-            t < absl::FromUnixSeconds(-62135596800) ||
-            t >= absl::FromUnixSeconds(253402300800)) {
-          return Error(N(n.children[0]).pos,
-                       Cat("invalid timestamp \"", *text,
-                                    "\": expected RFC 3339 such as 2026-06-01T17:00:00Z"));
-        }
-        info.has_const = true;
-        info.const_value = Value::Timestamp(t);
-        return result(CallKind::kTimestampLiteral, Type::kTimestamp);
-      }
-      if (f == "duration") {
-        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-        if (arg_type(0).type == Type::kDuration) return result(CallKind::kIdentity, Type::kDuration);
-        absl::StatusOr<std::string> text = LiteralString(n, n.children[0], "a duration");
-        if (!text.ok()) return text.status();
-        absl::Duration d;
-        if (!absl::ParseDuration(*text, &d) || d == absl::InfiniteDuration() ||
-            d == -absl::InfiniteDuration() || d > absl::Nanoseconds(INT64_MAX) ||
-            d < absl::Nanoseconds(INT64_MIN)) {
-          return Error(N(n.children[0]).pos,
-                       Cat("invalid duration \"", *text,
-                                    "\": expected a number with h, m, s, ms, us or ns, such as 1h30m"));
-        }
-        info.has_const = true;
-        info.const_value = Value::Duration(d);
-        return result(CallKind::kDurationLiteral, Type::kDuration);
-      }
-      if (f == "int") {
-        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-        Type t = arg_type(0).type;
-        if (t == Type::kInt) return result(CallKind::kIdentity, Type::kInt);
-        if (t == Type::kDouble || t == Type::kString || t == Type::kTimestamp) {
-          return result(CallKind::kToInt, Type::kInt);
-        }
-        return Error(n.name_pos, Cat("int() cannot convert ", TypeString(arg_type(0))));
-      }
-      if (f == "double") {
-        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-        Type t = arg_type(0).type;
-        if (t == Type::kDouble) return result(CallKind::kIdentity, Type::kDouble);
-        if (t == Type::kInt || t == Type::kString) return result(CallKind::kToDouble, Type::kDouble);
-        return Error(n.name_pos,
-                     Cat("double() cannot convert ", TypeString(arg_type(0))));
       }
       std::string_view near = NearestName(f, kFunctionNames);
       bool is_method_name = std::find(std::begin(kMethodNames), std::end(kMethodNames), f) !=
@@ -625,13 +770,16 @@ class Compiler {
     CType recv = arg_type(0);
     if (m == "size") {
       if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
-      if (recv.type != Type::kString && !IsListType(recv.type)) return bad_receiver(recv);
+      if (recv.type != Type::kString && !IsListType(recv.type) && recv.type != Type::kMap &&
+          recv.type != Type::kBytes && recv.type != Type::kDyn) {
+        return bad_receiver(recv);
+      }
       return result(CallKind::kSize, Type::kInt);
     }
     if (m == "startsWith" || m == "endsWith" || m == "contains") {
       if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-      if (recv.type != Type::kString) return bad_receiver(recv);
-      if (arg_type(1).type != Type::kString) {
+      if (recv.type != Type::kString && !IsDyn(recv)) return bad_receiver(recv);
+      if (arg_type(1).type != Type::kString && !IsDyn(arg_type(1))) {
         return Error(StartOf(n.children[1]), Cat(m, "() takes a string, not ",
                                                         TypeString(arg_type(1))));
       }
@@ -692,6 +840,202 @@ class Compiler {
                                                 "?"));
   }
 
+  absl::Status CheckLocal(int id) {
+    int local = FindLocal(N(id).name);
+    I(id).local = local;
+    I(id).type = scopes_[static_cast<size_t>(local)].second;
+    return absl::OkStatus();
+  }
+
+  // The type conversions and dyn(): int(x), uint(x), double(x), string(x),
+  // bytes(x), bool(x), timestamp(x), duration(x), type(x), dyn(x). nullopt
+  // when `id` calls another function.
+  std::optional<absl::Status> CheckConversion(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    struct Target {
+      std::string_view name;
+      Type type;
+      ConvertKind kind;
+      std::initializer_list<Type> from;
+    };
+    static const Target kTargets[] = {
+        {"int", Type::kInt, kConvInt, {Type::kDouble, Type::kString, Type::kTimestamp, Type::kUint}},
+        {"uint", Type::kUint, kConvUint, {Type::kInt, Type::kDouble, Type::kString}},
+        {"double", Type::kDouble, kConvDouble, {Type::kInt, Type::kString, Type::kUint}},
+        {"string", Type::kString, kConvString,
+         {Type::kInt, Type::kUint, Type::kDouble, Type::kBool, Type::kBytes, Type::kTimestamp,
+          Type::kDuration}},
+        {"bytes", Type::kBytes, kConvBytes, {Type::kString}},
+        {"bool", Type::kBool, kConvBool, {Type::kString}},
+        {"timestamp", Type::kTimestamp, kConvTimestamp, {Type::kString, Type::kInt}},
+        {"duration", Type::kDuration, kConvDuration, {Type::kString}},
+        {"type", Type::kType, kConvType, {}},
+        {"dyn", Type::kDyn, kConvType, {}},
+    };
+    const Target* target = nullptr;
+    for (const Target& t : kTargets) {
+      if (t.name == n.name) target = &t;
+    }
+    if (target == nullptr) return std::nullopt;
+    if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+    int arg = n.children[0];
+    const CType& from = I(arg).type;
+    info.type = CType{target->type};
+    if (target->name == "dyn") {
+      info.call = CallKind::kIdentity;
+      return absl::OkStatus();
+    }
+    if (target->name == "type") {
+      info.call = CallKind::kConvert;
+      info.part = kConvType;
+      return absl::OkStatus();
+    }
+    if (from.type == target->type) {
+      info.call = CallKind::kIdentity;
+      return absl::OkStatus();
+    }
+    // timestamp('...') and duration('...') of a literal: parsed once, here.
+    if ((target->type == Type::kTimestamp || target->type == Type::kDuration) &&
+        N(arg).kind == NodeKind::kString) {
+      return CheckTimeLiteral(id, N(arg).text);
+    }
+    bool ok = IsDyn(from);
+    for (Type t : target->from) ok = ok || from.type == t;
+    if (!ok) {
+      return Error(n.name_pos, Cat(n.name, "() cannot convert ", TypeString(from)));
+    }
+    info.call = CallKind::kConvert;
+    info.part = target->kind;
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckTimeLiteral(int id, const std::string& text) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    info.has_const = true;
+    if (n.name == "timestamp") {
+      int64_t seconds;
+      int32_t nanos;
+      if (!ParseRfc3339(text, &seconds, &nanos)) {
+        return Error(N(n.children[0]).pos,
+                     Cat("invalid timestamp \"", text,
+                         "\": expected RFC 3339 such as 2026-06-01T17:00:00Z"));
+      }
+      info.const_value = Vm::MakeTimestamp(seconds, static_cast<uint32_t>(nanos));
+      info.call = CallKind::kTimestampLiteral;
+      return absl::OkStatus();
+    }
+    int64_t nanos;
+    if (!ParseCelDuration(text, &nanos)) {
+      return Error(N(n.children[0]).pos,
+                   Cat("invalid duration \"", text,
+                       "\": expected a number with h, m, s, ms, us or ns, such as 1h30m"));
+    }
+    info.const_value = Vm::MakeDuration(nanos);
+    info.call = CallKind::kDurationLiteral;
+    return absl::OkStatus();
+  }
+
+  // A comprehension macro; false when the call does not have a macro's shape
+  // (then it is checked as an ordinary method, and fails as one).
+  absl::StatusOr<bool> CheckMacro(int id) {
+    const Node& n = N(id);
+    int args = static_cast<int>(n.children.size()) - 1;
+    const MacroName* form = nullptr;
+    for (const MacroName& m : kMacros) {
+      if (m.name != n.name || m.args != args) continue;
+      bool idents = N(n.children[1]).kind == NodeKind::kIdent &&
+                    (m.vars == 1 || N(n.children[2]).kind == NodeKind::kIdent);
+      if (idents) form = &m;
+    }
+    if (form == nullptr) {
+      for (const MacroName& m : kMacros) {
+        if (m.name == n.name && m.args == args) {
+          return Error(StartOf(n.children[1]),
+                       Cat(n.name, "() needs a variable name as its first argument, such as ",
+                           n.name, "(x, ...)"));
+        }
+      }
+      return Error(n.name_pos, Cat(n.name, "() takes a variable and an expression, such as ",
+                                   n.name, "(x, x > 0)"));
+    }
+    int range = n.children[0];
+    if (absl::Status s = Check(range); !s.ok()) return s;
+    const CType& r = I(range).type;
+    if (!IsListType(r.type) && r.type != Type::kMap && !IsDyn(r)) {
+      return Error(n.name_pos, Cat(n.name, "() needs a list or a map, not ", TypeString(r)));
+    }
+    if (form->kind == kIterTransformMap && r.type != Type::kMap && !IsDyn(r)) {
+      return Error(n.name_pos, Cat("transformMap() needs a map, not ", TypeString(r)));
+    }
+    CType first;
+    CType second;
+    if (r.type == Type::kMap) {
+      first = Of(r.key);
+      second = Of(r.elem);
+    } else if (IsDyn(r)) {
+      first = second = CType{Type::kDyn};
+    } else if (form->vars == 2) {
+      first = CType{Type::kInt};
+      second = Of(ElemOf(r));
+    } else {
+      first = Of(ElemOf(r));
+    }
+    MacroInfo macro;
+    macro.kind = form->kind;
+    size_t scope_size = scopes_.size();
+    for (int v = 0; v < form->vars; ++v) {
+      const Node& var = N(n.children[1 + v]);
+      if (scopes_.size() >= kMaxLocals) {
+        return LimitError(ast_.source, var.pos, "macros nest too deeply");
+      }
+      (v == 0 ? macro.var1 : macro.var2) = static_cast<int>(scopes_.size());
+      scopes_.emplace_back(var.name, v == 0 ? first : second);
+      max_locals_ = std::max(max_locals_, static_cast<int>(scopes_.size()));
+    }
+    int next = 1 + form->vars;
+    if (form->filtered) macro.predicate = n.children[next++];
+    macro.body = n.children[next];
+    for (int part : {macro.predicate, macro.body}) {
+      if (part < 0) continue;
+      if (absl::Status s = Check(part); !s.ok()) return s;
+    }
+    scopes_.resize(scope_size);
+    auto must_be_bool = [&](int part) -> absl::Status {
+      const CType& t = I(part).type;
+      if (t.type == Type::kBool || IsDyn(t)) return absl::OkStatus();
+      return Error(StartOf(part),
+                   Cat("the condition of ", n.name, "() must be a bool, not ", TypeString(t)));
+    };
+    if (macro.predicate >= 0) {
+      if (absl::Status s = must_be_bool(macro.predicate); !s.ok()) return s;
+    }
+    NodeInfo& info = I(id);
+    const CType& body = I(macro.body).type;
+    switch (form->kind) {
+      case kIterAll:
+      case kIterExists:
+      case kIterExistsOne:
+      case kIterFilter:
+        if (absl::Status s = must_be_bool(macro.body); !s.ok()) return s;
+        info.type = form->kind == kIterFilter ? CType{Type::kList, ElemOf(r)} : CType{Type::kBool};
+        if (form->kind == kIterFilter && r.type == Type::kMap) info.type.elem = r.key;
+        if (IsDyn(r) && form->kind == kIterFilter) info.type.elem = Type::kDyn;
+        break;
+      case kIterMap:
+        info.type = CType{Type::kList, body.type == Type::kStringList ? Type::kList : body.type};
+        break;
+      case kIterTransformMap:
+        info.type = CType{Type::kMap, body.type, IsDyn(r) ? Type::kDyn : r.key};
+        break;
+    }
+    info.call = CallKind::kMacro;
+    info.macro = static_cast<int>(macros_.size());
+    macros_.push_back(macro);
+    return true;
+  }
+
   absl::Status CompileRegex(int call, int pattern) {
     const Node& n = N(call);
     absl::StatusOr<std::string> text = LiteralString(n, pattern, "the pattern");
@@ -717,15 +1061,15 @@ class Compiler {
       case NodeKind::kInt: info.type = CType{Type::kInt}; return absl::OkStatus();
       case NodeKind::kDouble: info.type = CType{Type::kDouble}; return absl::OkStatus();
       case NodeKind::kString: info.type = CType{Type::kString}; return absl::OkStatus();
+      case NodeKind::kUint: info.type = CType{Type::kUint}; return absl::OkStatus();
+      case NodeKind::kBytes: info.type = CType{Type::kBytes}; return absl::OkStatus();
+      case NodeKind::kMap: return CheckMapLiteral(id);
       case NodeKind::kIdent:
       case NodeKind::kSelect:
         return ResolvePath(id);
       case NodeKind::kList: {
         for (int child : n.children) {
           if (absl::Status s = Check(child); !s.ok()) return s;
-          if (IsListType(I(child).type.type)) {
-            return Error(StartOf(child), "lists of lists are not supported");
-          }
         }
         RecomputeListType(id);
         return absl::OkStatus();
@@ -733,7 +1077,9 @@ class Compiler {
       case NodeKind::kUnary: {
         if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
         const CType& t = I(n.children[0]).type;
-        if (n.op == Op::kNot) {
+        if (IsDyn(t)) {
+          info.type = CType{n.op == Op::kNot ? Type::kBool : Type::kDyn};
+        } else if (n.op == Op::kNot) {
           if (t.type != Type::kBool) {
             return Error(n.pos, Cat("no operator ! for ", TypeString(t)));
           }
@@ -778,7 +1124,7 @@ class Compiler {
         for (int child : n.children) {
           if (absl::Status s = Check(child); !s.ok()) return s;
           const CType& t = I(child).type;
-          if (t.type != Type::kBool) {
+          if (t.type != Type::kBool && !IsDyn(t)) {
             return Error(StartOf(child),
                          Cat("operand of ", n.kind == NodeKind::kAnd ? "&&" : "||",
                                       " must be a bool, not ", TypeString(t)));
@@ -792,7 +1138,7 @@ class Compiler {
           if (absl::Status s = Check(child); !s.ok()) return s;
         }
         const CType& c = I(n.children[0]).type;
-        if (c.type != Type::kBool) {
+        if (c.type != Type::kBool && !IsDyn(c)) {
           return Error(StartOf(n.children[0]),
                        Cat("condition of ?: must be a bool, not ", TypeString(c)));
         }
@@ -806,6 +1152,14 @@ class Compiler {
         }
         const CType& ta = I(a).type;
         const CType& tb = I(b).type;
+        if (IsDyn(ta) || IsDyn(tb)) {
+          info.type = CType{Type::kDyn};
+          return absl::OkStatus();
+        }
+        if (ta.type == Type::kNull || tb.type == Type::kNull) {
+          info.type = ta.type == Type::kNull ? tb : ta;
+          return absl::OkStatus();
+        }
         if (ta.type != tb.type) {
           return Error(n.pos, Cat("branches of ?: have different types, ",
                                            TypeString(ta), " and ", TypeString(tb)));
@@ -818,21 +1172,27 @@ class Compiler {
         if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
         const CType& l = I(n.children[0]).type;
         const CType& k = I(n.children[1]).type;
+        if (IsDyn(l)) {
+          info.type = CType{Type::kDyn};
+          return absl::OkStatus();
+        }
+        if (l.type == Type::kMap) {
+          if (!MayEqual(k.type, l.key)) {
+            return Error(StartOf(n.children[1]), Cat("key of ", TypeString(l), " cannot be ",
+                                                     TypeString(k)));
+          }
+          info.type = Of(l.elem);
+          return absl::OkStatus();
+        }
         if (!IsListType(l.type)) {
           return Error(n.pos, Cat("cannot index ", TypeString(l),
-                                           ": only lists can be indexed"));
+                                           ": only lists and maps can be indexed"));
         }
-        if (k.type != Type::kInt) {
+        if (k.type != Type::kInt && k.type != Type::kUint && !IsDyn(k)) {
           return Error(StartOf(n.children[1]),
                        Cat("list index must be an int, not ", TypeString(k)));
         }
-        if (l.type == Type::kStringList) {
-          info.type = CType{Type::kString};
-        } else if (l.elem_dyn || l.elem == Type::kNull) {
-          return Error(n.pos, "cannot index a list whose elements have different types");
-        } else {
-          info.type = CType{l.elem};
-        }
+        info.type = Of(ElemOf(l));
         return absl::OkStatus();
       }
       case NodeKind::kCall:
@@ -869,13 +1229,20 @@ class Compiler {
       case NodeKind::kInt:
       case NodeKind::kDouble:
       case NodeKind::kString:
+      case NodeKind::kUint:
+      case NodeKind::kBytes:
         return true;
+      case NodeKind::kMap:
+        if (info_[static_cast<size_t>(id)].duplicate_keys) return false;
+        [[fallthrough]];
       case NodeKind::kList:
         for (int child : n.children) {
           if (!IsConst(child)) return false;
         }
         return true;
       case NodeKind::kCall:
+      case NodeKind::kIdent:
+      case NodeKind::kSelect:
         return info_[static_cast<size_t>(id)].has_const;
       default:
         return false;
@@ -896,16 +1263,29 @@ class Compiler {
         out_->strings.push_back(n.text);
         return Value::String(out_->strings.back());
       }
-      case NodeKind::kList: {
+      case NodeKind::kUint: return Value::Uint(static_cast<uint64_t>(n.int_value));
+      case NodeKind::kBytes: {
+        out_->strings.push_back(n.text);
+        return Value::Bytes(out_->strings.back());
+      }
+      case NodeKind::kList:
+      case NodeKind::kMap: {
         std::vector<Value> elements;
         elements.reserve(n.children.size());
         for (int child : n.children) elements.push_back(ConstValue(child));
         out_->lists.push_back(std::move(elements));
+        if (n.kind == NodeKind::kMap) return Value::Map(out_->lists.back());
         return Value::List(out_->lists.back());
       }
       default:
         return info.const_value;
     }
+  }
+
+  uint32_t AddString(std::string_view text) {
+    out_->strings.emplace_back(text);
+    out_->consts.push_back(Value::String(out_->strings.back()));
+    return static_cast<uint32_t>(out_->consts.size() - 1);
   }
 
   uint32_t AddConst(int id) {
@@ -939,14 +1319,33 @@ class Compiler {
     switch (n.kind) {
       case NodeKind::kIdent:
       case NodeKind::kSelect: {
+        if (info.local >= 0) {
+          Emit(Opcode::kLoadLocal, +1, n.pos, static_cast<uint32_t>(info.local));
+          return absl::OkStatus();
+        }
+        if (info.field) {
+          if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+          Emit(Opcode::kSelectField, 0, n.name_pos, AddString(n.name));
+          return absl::OkStatus();
+        }
         uint32_t slot = UseSlot(id);
         Emit(Opcode::kLoad, +1, n.kind == NodeKind::kSelect ? ChainStart(id) : n.pos, slot,
              AbsentMessage(static_cast<int>(slot)));
         return absl::OkStatus();
       }
       case NodeKind::kList:
-        return Error(n.pos, "a list with non-constant elements can only be used on the "
-                            "right of 'in'");
+      case NodeKind::kMap: {
+        for (int child : n.children) {
+          if (absl::Status s = Emit(child); !s.ok()) return s;
+        }
+        int count = static_cast<int>(n.children.size());
+        if (n.kind == NodeKind::kList) {
+          Emit(Opcode::kMakeList, 1 - count, n.pos, static_cast<uint32_t>(count));
+        } else {
+          Emit(Opcode::kMakeMap, 1 - count, n.pos, static_cast<uint32_t>(count / 2));
+        }
+        return absl::OkStatus();
+      }
       case NodeKind::kUnary:
         if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
         Emit(n.op == Op::kNot ? Opcode::kNot : Opcode::kNeg, 0, n.pos);
@@ -1159,6 +1558,18 @@ class Compiler {
         return absl::OkStatus();
       case CallKind::kIdentity:
         return Emit(n.children[0]);
+      case CallKind::kConvert:
+        if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+        Emit(Opcode::kConvert, 0, n.name_pos, 0, 0, info.part);
+        return absl::OkStatus();
+      case CallKind::kHasField: {
+        const Node& sel = N(n.children[0]);
+        if (absl::Status s = Emit(sel.children[0]); !s.ok()) return s;
+        Emit(Opcode::kHasField, 0, sel.name_pos, AddString(sel.name));
+        return absl::OkStatus();
+      }
+      case CallKind::kMacro:
+        return EmitMacro(id);
       case CallKind::kToInt:
         if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
         Emit(Opcode::kToInt, 0, n.name_pos);
@@ -1175,6 +1586,35 @@ class Compiler {
     return Error(n.pos, "unsupported call");
   }
 
+  // range; init; loop: next; [filter;] body; step; done: end
+  absl::Status EmitMacro(int id) {
+    const Node& n = N(id);
+    const MacroInfo& m = macros_[static_cast<size_t>(I(id).macro)];
+    if (absl::Status s = Emit(n.children[0]); !s.ok()) return s;
+    uint32_t init = Here();
+    Emit(Opcode::kIterInit, +2, n.name_pos, 0, 0, m.kind);
+    uint32_t loop = Here();
+    Emit(Opcode::kIterNext, 0, n.name_pos, static_cast<uint32_t>(m.var1),
+         m.var2 < 0 ? kNoLocal : static_cast<uint32_t>(m.var2));
+    uint32_t filter = 0;
+    if (m.predicate >= 0) {
+      if (absl::Status s = Emit(m.predicate); !s.ok()) return s;
+      filter = Here();
+      Emit(Opcode::kIterFilter, -1, StartOf(m.predicate), loop);
+    }
+    if (absl::Status s = Emit(m.body); !s.ok()) return s;
+    uint32_t step = Here();
+    Emit(Opcode::kIterStep, -1, StartOf(m.body), loop, 0, m.kind,
+         static_cast<uint16_t>(m.var1));
+    uint32_t done = Here();
+    Emit(Opcode::kIterEnd, -2, n.name_pos, 0, 0, m.kind);
+    out_->code[init].a = Here();
+    out_->code[loop].jump = done;
+    if (m.predicate >= 0) out_->code[filter].b = done;
+    out_->code[step].b = done;
+    return absl::OkStatus();
+  }
+
   const Ast& ast_;
   const Schema& schema_;
   const CompileOptions& options_;
@@ -1186,6 +1626,9 @@ class Compiler {
   absl::flat_hash_map<int, uint32_t> messages_;
   absl::TimeZone default_zone_;
   std::vector<uint32_t> slots_read_;
+  std::vector<std::pair<std::string, CType>> scopes_;  // macro variables in scope
+  std::vector<MacroInfo> macros_;
+  int max_locals_ = 0;
   int depth_ = 0;
   int max_depth_ = 0;
 };

@@ -13,9 +13,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "fmt/format.h"
 #include "expr/diagnostics.h"
 #include "expr/program.h"
 #include "expr/strings.h"
+#include "expr/time_text.h"
 #include "expr/vm.h"
 #include "re2/re2.h"
 
@@ -30,7 +32,7 @@ char* Activation::Scratch::Allocate(size_t n) {
     return nullptr;
   }
   total += n;
-  if (n == 0) n = 1;
+  n = n == 0 ? 8 : (n + 7) & ~size_t{7};  // keeps every allocation 8-aligned
   while (block < blocks.size()) {
     Block& b = blocks[block];
     if (b.size - used >= n) {
@@ -73,9 +75,13 @@ constexpr const char* kIntRange = "double out of int range";
 constexpr const char* kEmptyProgram = "empty program";
 constexpr const char* kSmallActivation = "activation has fewer slots than the program's schema";
 
-// CEL's timestamp range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
+constexpr const char* kNoSuchKey = "no such key";
+constexpr const char* kRepeatedKey = "repeated key in a map";
+constexpr const char* kBadKey = "unsupported map key type";
+constexpr const char* kUintOverflow = "unsigned integer overflow";
+constexpr const char* kUintRange = "out of uint range";
+constexpr const char* kInvalidUtf8 = "bytes are not valid UTF-8";
+constexpr const char* kTooLarge = "list or map result too large";
 constexpr int64_t kNanosPerSecond = 1000000000;
 
 constexpr int64_t kPow10[19] = {1,
@@ -107,7 +113,15 @@ inline Ord Three(X a, X b) {
   return a < b ? Ord::kLess : (b < a ? Ord::kGreater : Ord::kEqual);
 }
 
+// int and double compare as CEL's runtimes do: the int converted to double
+// (so 9223372036854775807 == 9223372036854775808.0, as the conformance suite
+// requires).
 inline Ord CompareIntDouble(int64_t i, double d) {
+  if (std::isnan(d)) return Ord::kUnordered;
+  return Three(static_cast<double>(i), d);
+}
+
+[[maybe_unused]] inline Ord CompareIntDoubleExact(int64_t i, double d) {
   if (std::isnan(d)) return Ord::kUnordered;
   if (d >= 9223372036854775808.0) return Ord::kLess;
   if (d < -9223372036854775808.0) return Ord::kGreater;
@@ -118,6 +132,27 @@ inline Ord CompareIntDouble(int64_t i, double d) {
   if (frac > 0) return Ord::kLess;
   if (frac < 0) return Ord::kGreater;
   return Ord::kEqual;
+}
+
+inline Ord CompareIntUint(int64_t i, uint64_t u) {
+  if (i < 0) return Ord::kLess;
+  return Three(static_cast<uint64_t>(i), u);
+}
+
+inline Ord CompareUintDouble(uint64_t u, double d) {
+  if (std::isnan(d)) return Ord::kUnordered;
+  return Three(static_cast<double>(u), d);
+}
+
+[[maybe_unused]] inline Ord CompareUintDoubleExact(uint64_t u, double d) {
+  if (std::isnan(d)) return Ord::kUnordered;
+  if (d < 0) return Ord::kGreater;
+  if (d >= 18446744073709551616.0) return Ord::kLess;
+  uint64_t t = static_cast<uint64_t>(d);
+  if (u < t) return Ord::kLess;
+  if (u > t) return Ord::kGreater;
+  double frac = d - static_cast<double>(t);
+  return frac > 0 ? Ord::kLess : Ord::kEqual;
 }
 
 inline Ord Flip(Ord o) {
@@ -183,11 +218,58 @@ Ord OrderLists(const Value& a, const Value& b) {
   return result;
 }
 
+// Looks `key` up in a map: the value, or nullptr. Keys compare as CEL's
+// heterogeneous equality does (1 == 1u == 1.0).
+const Value* MapFind(const Value& map, const Value& key) {
+  const Value* kv = Vm::ListData(map);
+  uint32_t n = Vm::Aux32(map);
+  if (Vm::T(key) == T::kString) {
+    std::string_view s = Vm::S(key);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (Vm::T(kv[2 * i]) == T::kString && Vm::S(kv[2 * i]) == s) return &kv[2 * i + 1];
+    }
+    return nullptr;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (Order(key, kv[2 * i]) == Ord::kEqual) return &kv[2 * i + 1];
+  }
+  return nullptr;
+}
+
+// Maps are equal with the same keys and equal values; an error comparing
+// values is absorbed when another difference decides.
+Ord OrderMaps(const Value& a, const Value& b) {
+  uint32_t n = Vm::Aux32(a);
+  if (n != Vm::Aux32(b)) return Ord::kLess;
+  const Value* kv = Vm::ListData(a);
+  Ord result = Ord::kEqual;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Value* other = MapFind(b, kv[2 * i]);
+    if (other == nullptr) return Ord::kLess;
+    Ord o = Order(kv[2 * i + 1], *other);
+    if (o == Ord::kEqual) continue;
+    if (o == Ord::kError) {
+      result = Ord::kError;
+      continue;
+    }
+    return Ord::kLess;
+  }
+  return result;
+}
+
 Ord Order(const Value& a, const Value& b) {
   T ta = Vm::T(a);
   T tb = Vm::T(b);
   if (ta == tb) {
     switch (ta) {
+      case T::kUint: return Three(Vm::U(a), Vm::U(b));
+      case T::kBytes:
+      case T::kType: {
+        int c = Vm::S(a).compare(Vm::S(b));
+        return c < 0 ? Ord::kLess : (c > 0 ? Ord::kGreater : Ord::kEqual);
+      }
+      case T::kMap: return OrderMaps(a, b);
+      case T::kDyn: return Ord::kIncomparable;
       case T::kNull: return Ord::kEqual;
       case T::kBool: return Three(Vm::B(a), Vm::B(b));
       case T::kInt: return Three(Vm::I(a), Vm::I(b));
@@ -213,6 +295,10 @@ Ord Order(const Value& a, const Value& b) {
     }
     return Ord::kIncomparable;
   }
+  if (ta == T::kInt && tb == T::kUint) return CompareIntUint(Vm::I(a), Vm::U(b));
+  if (ta == T::kUint && tb == T::kInt) return Flip(CompareIntUint(Vm::I(b), Vm::U(a)));
+  if (ta == T::kUint && tb == T::kDouble) return CompareUintDouble(Vm::U(a), Vm::D(b));
+  if (ta == T::kDouble && tb == T::kUint) return Flip(CompareUintDouble(Vm::U(b), Vm::D(a)));
   if (ta == T::kInt && tb == T::kDouble) return CompareIntDouble(Vm::I(a), Vm::D(b));
   if (ta == T::kDouble && tb == T::kInt) return Flip(CompareIntDouble(Vm::I(b), Vm::D(a)));
   if (ta == T::kMoney) return CompareMoney(a, b);
@@ -235,7 +321,8 @@ Value Compare(const Value& a, const Value& b, uint8_t kind, uint32_t pos) {
     bool eq = o == Ord::kEqual;
     return Vm::MakeBool(kind == kCmpEq ? eq : !eq);
   }
-  if (o == Ord::kIncomparable || IsListType(Vm::T(a)) || IsListType(Vm::T(b))) {
+  if (o == Ord::kIncomparable || IsListType(Vm::T(a)) || IsListType(Vm::T(b)) ||
+      Vm::T(a) == T::kMap || Vm::T(a) == T::kType || Vm::T(a) == T::kNull) {
     return Vm::MakeError(kNoOverload, pos);
   }
   switch (kind) {
@@ -272,6 +359,7 @@ Value In(const Value& needle, const Value& list, uint32_t pos) {
     }
     return Vm::MakeBool(false);
   }
+  if (Vm::T(list) == T::kMap) return Vm::MakeBool(MapFind(list, needle) != nullptr);
   if (Vm::T(list) != T::kList) return Vm::MakeError(kNoOverload, pos);
   const Value* data = Vm::ListData(list);
   uint32_t n = Vm::Aux32(list);
@@ -416,6 +504,50 @@ Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation
     }
     return Vm::MakeError(kNoOverload, pos);
   }
+  if (ta == T::kUint && tb == T::kUint) {
+    uint64_t x = Vm::U(a);
+    uint64_t y = Vm::U(b);
+    uint64_t r;
+    switch (op) {
+      case kArithAdd:
+        if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+        return Vm::MakeUint(r);
+      case kArithSub:
+        if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+        return Vm::MakeUint(r);
+      case kArithMul:
+        if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+        return Vm::MakeUint(r);
+      case kArithDiv:
+        if (y == 0) return Vm::MakeError(kDivByZero, pos);
+        return Vm::MakeUint(x / y);
+      case kArithMod:
+        if (y == 0) return Vm::MakeError(kModByZero, pos);
+        return Vm::MakeUint(x % y);
+    }
+    return Vm::MakeError(kNoOverload, pos);
+  }
+  if (IsListType(ta) && IsListType(tb) && op == kArithAdd) {
+    size_t na = Vm::Aux32(a);
+    size_t nb = Vm::Aux32(b);
+    if (nb == 0) return a;
+    if (na == 0) return b;
+    if (na + nb >= 0xffffffffu) return Vm::MakeError(kTooLarge, pos);
+    Value* out = scratch.AllocateValues(na + nb);
+    if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+    size_t k = 0;
+    for (const Value* list : {&a, &b}) {
+      for (size_t i = 0, n = Vm::Aux32(*list); i < n; ++i) {
+        if (Vm::T(*list) == T::kList) {
+          out[k++] = Vm::ListData(*list)[i];
+        } else {
+          std::string_view e = Vm::StringListData(*list)[i];
+          out[k++] = Vm::MakeString(e.data(), e.size());
+        }
+      }
+    }
+    return Vm::MakeList(out, k);
+  }
   if (ta == T::kDouble && tb == T::kDouble) {
     double x = Vm::D(a);
     double y = Vm::D(b);
@@ -430,7 +562,8 @@ Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation
   if (ta == T::kMoney || tb == T::kMoney) {
     return MoneyArith(a, b, op, pos);
   }
-  if (ta == T::kString && tb == T::kString && op == kArithAdd) {
+  if (((ta == T::kString && tb == T::kString) || (ta == T::kBytes && tb == T::kBytes)) &&
+      op == kArithAdd) {
     std::string_view x = Vm::S(a);
     std::string_view y = Vm::S(b);
     size_t n = x.size() + y.size();
@@ -439,7 +572,7 @@ Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation
     if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
     if (!x.empty()) std::memcpy(out, x.data(), x.size());
     if (!y.empty()) std::memcpy(out + x.size(), y.data(), y.size());
-    return Vm::MakeString(out, n);
+    return ta == T::kBytes ? Vm::MakeBytes(out, n) : Vm::MakeString(out, n);
   }
   if (ta == T::kTimestamp && tb == T::kDuration && (op == kArithAdd || op == kArithSub)) {
     __int128 d = Vm::I(b);
@@ -488,7 +621,9 @@ Value Size(const Value& v, uint32_t pos) {
   switch (Vm::T(v)) {
     case T::kError: return v;
     case T::kString: return Vm::MakeInt(CodePoints(Vm::S(v)));
+    case T::kBytes:
     case T::kStringList:
+    case T::kMap:
     case T::kList: return Vm::MakeInt(Vm::Aux32(v));
     default: return Vm::MakeError(kNoOverload, pos);
   }
@@ -562,10 +697,19 @@ Value DurationPartOf(const Value& v, uint8_t part, uint32_t pos) {
   }
 }
 
+// CEL reads numbers from strings as Go's strconv does: no surrounding spaces.
+bool Unpadded(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  return !s.empty() && !space(s.front()) && !space(s.back());
+}
+
 Value ToInt(const Value& v, uint32_t pos) {
   switch (Vm::T(v)) {
     case T::kError:
     case T::kInt: return v;
+    case T::kUint:
+      if (Vm::U(v) > static_cast<uint64_t>(INT64_MAX)) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(static_cast<int64_t>(Vm::U(v)));
     case T::kDouble: {
       double d = Vm::D(v);
       // CEL: the open range (minInt, maxInt).
@@ -576,10 +720,37 @@ Value ToInt(const Value& v, uint32_t pos) {
     }
     case T::kString: {
       int64_t out;
-      if (!absl::SimpleAtoi(AbslView(Vm::S(v)), &out)) return Vm::MakeError(kBadConversion, pos);
+      std::string_view s = Vm::S(v);
+      if (!Unpadded(s) || !absl::SimpleAtoi(AbslView(s), &out)) {
+        return Vm::MakeError(kBadConversion, pos);
+      }
       return Vm::MakeInt(out);
     }
     case T::kTimestamp: return Vm::MakeInt(Vm::I(v));
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value ToUint(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kUint: return v;
+    case T::kInt:
+      if (Vm::I(v) < 0) return Vm::MakeError(kUintRange, pos);
+      return Vm::MakeUint(static_cast<uint64_t>(Vm::I(v)));
+    case T::kDouble: {
+      double d = Vm::D(v);
+      if (!(d > -1.0 && d < 18446744073709551616.0)) return Vm::MakeError(kUintRange, pos);
+      return Vm::MakeUint(static_cast<uint64_t>(d));
+    }
+    case T::kString: {
+      uint64_t out;
+      std::string_view s = Vm::S(v);
+      if (!Unpadded(s) || s[0] == '+' || s[0] == '-' || !absl::SimpleAtoi(AbslView(s), &out)) {
+        return Vm::MakeError(kBadConversion, pos);
+      }
+      return Vm::MakeUint(out);
+    }
     default: return Vm::MakeError(kNoOverload, pos);
   }
 }
@@ -589,21 +760,182 @@ Value ToDouble(const Value& v, uint32_t pos) {
     case T::kError:
     case T::kDouble: return v;
     case T::kInt: return Vm::MakeDouble(static_cast<double>(Vm::I(v)));
+    case T::kUint: return Vm::MakeDouble(static_cast<double>(Vm::U(v)));
     case T::kString: {
       double out;
-      if (!absl::SimpleAtod(AbslView(Vm::S(v)), &out)) return Vm::MakeError(kBadConversion, pos);
+      std::string_view s = Vm::S(v);
+      if (!Unpadded(s) || !absl::SimpleAtod(AbslView(s), &out)) {
+        return Vm::MakeError(kBadConversion, pos);
+      }
       return Vm::MakeDouble(out);
     }
     default: return Vm::MakeError(kNoOverload, pos);
   }
 }
 
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0) return false;
+    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
+// Text made on the C stack, then copied to the scratch space.
+Value ScratchString(std::string_view text, uint32_t pos, Activation::Scratch& scratch) {
+  char* out = scratch.Allocate(text.size());
+  if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+  if (!text.empty()) std::memcpy(out, text.data(), text.size());
+  return Vm::MakeString(out, text.size());
+}
+
+Value ToString(const Value& v, uint32_t pos, Activation::Scratch& scratch) {
+  char buf[64];
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kString: return v;
+    case T::kBool: return Vm::B(v) ? Vm::MakeString("true", 4) : Vm::MakeString("false", 5);
+    case T::kInt: {
+      auto r = fmt::format_to_n(buf, sizeof(buf), "{}", Vm::I(v));
+      return ScratchString(std::string_view(buf, r.size), pos, scratch);
+    }
+    case T::kUint: {
+      auto r = fmt::format_to_n(buf, sizeof(buf), "{}", Vm::U(v));
+      return ScratchString(std::string_view(buf, r.size), pos, scratch);
+    }
+    case T::kDouble: {
+      double d = Vm::D(v);
+      if (std::isnan(d)) return Vm::MakeString("NaN", 3);
+      if (std::isinf(d)) return d > 0 ? Vm::MakeString("+Inf", 4) : Vm::MakeString("-Inf", 4);
+      auto r = fmt::format_to_n(buf, sizeof(buf), "{}", d);
+      return ScratchString(std::string_view(buf, r.size), pos, scratch);
+    }
+    case T::kBytes:
+      if (!ValidUtf8(Vm::S(v))) return Vm::MakeError(kInvalidUtf8, pos);
+      return Vm::MakeString(Vm::S(v).data(), Vm::S(v).size());
+    case T::kTimestamp: {
+      size_t n = FormatRfc3339(Vm::I(v), Vm::Aux32(v), buf);
+      return ScratchString(std::string_view(buf, n), pos, scratch);
+    }
+    case T::kDuration: {
+      int64_t nanos = Vm::I(v);
+      unsigned __int128 mag = nanos < 0 ? -static_cast<__int128>(nanos) : nanos;
+      uint64_t secs = static_cast<uint64_t>(mag / kNanosPerSecond);
+      uint64_t frac = static_cast<uint64_t>(mag % kNanosPerSecond);
+      auto r = fmt::format_to_n(buf, sizeof(buf), "{}{}", nanos < 0 ? "-" : "", secs);
+      size_t n = r.size;
+      if (frac != 0) {
+        auto f = fmt::format_to_n(buf + n, sizeof(buf) - n, ".{:09d}", frac);
+        n += f.size;
+        while (buf[n - 1] == '0') --n;
+      }
+      buf[n++] = 's';
+      return ScratchString(std::string_view(buf, n), pos, scratch);
+    }
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value ToBool(const Value& v, uint32_t pos) {
+  if (Vm::T(v) == T::kError || Vm::T(v) == T::kBool) return v;
+  if (Vm::T(v) != T::kString) return Vm::MakeError(kNoOverload, pos);
+  std::string_view s = Vm::S(v);
+  if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") {
+    return Vm::MakeBool(true);
+  }
+  if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False") {
+    return Vm::MakeBool(false);
+  }
+  return Vm::MakeError(kBadConversion, pos);
+}
+
+Value ToTimestamp(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kTimestamp: return v;
+    case T::kInt:
+      if (Vm::I(v) < kMinTimestampSeconds || Vm::I(v) > kMaxTimestampSeconds) {
+        return Vm::MakeError(kTimestampRange, pos);
+      }
+      return Vm::MakeTimestamp(Vm::I(v), 0);
+    case T::kString: {
+      int64_t seconds;
+      int32_t nanos;
+      if (!ParseRfc3339(Vm::S(v), &seconds, &nanos)) return Vm::MakeError(kBadConversion, pos);
+      return Vm::MakeTimestamp(seconds, static_cast<uint32_t>(nanos));
+    }
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value ToDuration(const Value& v, uint32_t pos) {
+  switch (Vm::T(v)) {
+    case T::kError:
+    case T::kDuration: return v;
+    case T::kString: {
+      int64_t nanos;
+      if (!ParseCelDuration(Vm::S(v), &nanos)) return Vm::MakeError(kBadConversion, pos);
+      return Vm::MakeDuration(nanos);
+    }
+    default: return Vm::MakeError(kNoOverload, pos);
+  }
+}
+
+Value TypeOf(const Value& v) {
+  switch (Vm::T(v)) {
+    case T::kError: return v;
+    case T::kNull: return Vm::MakeType("null_type");
+    case T::kStringList:
+    case T::kList: return Vm::MakeType("list");
+    case T::kTimestamp: return Vm::MakeType("google.protobuf.Timestamp");
+    case T::kDuration: return Vm::MakeType("google.protobuf.Duration");
+    default: return Vm::MakeType(TypeName(Vm::T(v)));
+  }
+}
+
+Value Convert(const Value& v, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
+  switch (kind) {
+    case kConvInt: return ToInt(v, pos);
+    case kConvUint: return ToUint(v, pos);
+    case kConvDouble: return ToDouble(v, pos);
+    case kConvString: return ToString(v, pos, scratch);
+    case kConvBytes:
+      if (Vm::T(v) == T::kError || Vm::T(v) == T::kBytes) return v;
+      if (Vm::T(v) != T::kString) return Vm::MakeError(kNoOverload, pos);
+      return Vm::MakeBytes(Vm::S(v).data(), Vm::S(v).size());
+    case kConvBool: return ToBool(v, pos);
+    case kConvTimestamp: return ToTimestamp(v, pos);
+    case kConvDuration: return ToDuration(v, pos);
+    default: return TypeOf(v);
+  }
+}
+
 Value Index(const Value& list, const Value& index, uint32_t pos) {
   if (Vm::T(list) == T::kError) return list;
   if (Vm::T(index) == T::kError) return index;
+  if (Vm::T(list) == T::kMap) {
+    const Value* found = MapFind(list, index);
+    return found != nullptr ? *found : Vm::MakeError(kNoSuchKey, pos);
+  }
   int64_t i;
   if (Vm::T(index) == T::kInt) {
     i = Vm::I(index);
+  } else if (Vm::T(index) == T::kUint) {
+    i = Vm::U(index) > UINT32_MAX ? -1 : static_cast<int64_t>(Vm::U(index));
   } else if (Vm::T(index) == T::kDouble) {
     double d = Vm::D(index);
     if (!(d >= 0 && d < 4294967296.0) || d != std::floor(d)) return Vm::MakeError(kIndexRange, pos);
@@ -625,6 +957,113 @@ inline Value LoadSlot(const Value* slots, uint32_t slot, const ProgramImpl& p, u
   return v;
 }
 
+// The i-th element of a list (or list of strings).
+inline Value ElementAt(const Value& list, uint32_t i) {
+  if (Vm::T(list) == T::kList) return Vm::ListData(list)[i];
+  std::string_view s = Vm::StringListData(list)[i];
+  return Vm::MakeString(s.data(), s.size());
+}
+
+// Builds a list or map from the n stack values at `first` (errors propagate).
+Value MakeContainer(const Value* first, uint32_t n, bool map, uint32_t pos,
+                    Activation::Scratch& scratch) {
+  for (uint32_t i = 0; i < n; ++i) {
+    if (Vm::T(first[i]) == T::kError) return first[i];
+  }
+  if (map) {
+    for (uint32_t i = 0; i < n; i += 2) {
+      T t = Vm::T(first[i]);
+      if (t != T::kString && t != T::kInt && t != T::kUint && t != T::kBool) {
+        return Vm::MakeError(kBadKey, pos);
+      }
+      for (uint32_t j = 0; j < i; j += 2) {
+        if (Order(first[i], first[j]) == Ord::kEqual) return Vm::MakeError(kRepeatedKey, pos);
+      }
+    }
+  }
+  Value* out = scratch.AllocateValues(n);
+  if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+  for (uint32_t i = 0; i < n; ++i) out[i] = first[i];
+  return map ? Vm::MakeMap(out, n / 2) : Vm::MakeList(out, n);
+}
+
+// The accumulator a comprehension starts from; an error when the range is
+// not iterable.
+Value IterStart(const Value& range, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
+  T t = Vm::T(range);
+  if (t == T::kError) return range;
+  if (t != T::kList && t != T::kStringList && t != T::kMap) return Vm::MakeError(kNoOverload, pos);
+  switch (kind) {
+    case kIterAll: return Vm::MakeBool(true);
+    case kIterExists: return Vm::MakeBool(false);
+    case kIterExistsOne: return Vm::MakeInt(0);
+    default: {
+      size_t n = Vm::Aux32(range) * (kind == kIterTransformMap ? 2u : 1u);
+      Value* out = scratch.AllocateValues(n);
+      if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+      return kind == kIterTransformMap ? Vm::MakeMap(out, 0) : Vm::MakeList(out, 0);
+    }
+  }
+}
+
+// Folds one value of a comprehension's body into its accumulator; true when
+// the result is decided (stop iterating).
+bool IterFold(Value& acc, const Value& v, uint8_t kind, const Value& var1, uint32_t pos) {
+  bool is_bool = Vm::T(v) == T::kBool;
+  switch (kind) {
+    case kIterAll:
+    case kIterExists: {
+      bool decisive = kind == kIterExists;  // exists: true decides; all: false
+      if (is_bool) {
+        if (Vm::B(v) == decisive) {
+          acc = v;
+          return true;
+        }
+        return false;
+      }
+      // An error is kept unless another element decides (CEL's && / ||).
+      if (Vm::T(acc) != T::kError) acc = Vm::T(v) == T::kError ? v : Vm::MakeError(kNoOverload, pos);
+      return false;
+    }
+    case kIterExistsOne:
+      if (!is_bool) {
+        acc = Vm::T(v) == T::kError ? v : Vm::MakeError(kNoOverload, pos);
+        return true;
+      }
+      if (Vm::B(v)) acc = Vm::MakeInt(Vm::I(acc) + 1);
+      return false;
+    case kIterFilter:
+      if (!is_bool) {
+        acc = Vm::T(v) == T::kError ? v : Vm::MakeError(kNoOverload, pos);
+        return true;
+      }
+      if (Vm::B(v)) {
+        Vm::MutableData(acc)[Vm::Aux32(acc)] = var1;
+        Vm::SetCount(acc, Vm::Aux32(acc) + 1);
+      }
+      return false;
+    case kIterMap:
+      if (Vm::T(v) == T::kError) {
+        acc = v;
+        return true;
+      }
+      Vm::MutableData(acc)[Vm::Aux32(acc)] = v;
+      Vm::SetCount(acc, Vm::Aux32(acc) + 1);
+      return false;
+    default: {  // kIterTransformMap
+      if (Vm::T(v) == T::kError) {
+        acc = v;
+        return true;
+      }
+      Value* kv = Vm::MutableData(acc) + 2 * Vm::Aux32(acc);
+      kv[0] = var1;
+      kv[1] = v;
+      Vm::SetCount(acc, Vm::Aux32(acc) + 1);
+      return false;
+    }
+  }
+}
+
 }  // namespace
 
 Value Vm::Run(const ProgramImpl& p, Activation& activation) {
@@ -639,6 +1078,9 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   Value* stack = reinterpret_cast<Value*>(storage);
   Value* top = stack - 1;
   const Instr* ip = code;
+  // Macro variables; like the stack, written before read.
+  alignas(Value) unsigned char local_storage[sizeof(Value) * kMaxLocals];
+  Value* locals = reinterpret_cast<Value*>(local_storage);
   // Delivers the bool-or-error result `r` of a fused test per in.logic.
 #define HERALD_DELIVER(in, r)                                               \
   do {                                                                      \
@@ -905,6 +1347,92 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         *top = Index(*top, index, in.pos);
         break;
       }
+      case Opcode::kMakeList:
+      case Opcode::kMakeMap: {
+        uint32_t n = in.op == Opcode::kMakeMap ? 2 * in.a : in.a;
+        Value* first = top - n + 1;
+        Value made = MakeContainer(first, n, in.op == Opcode::kMakeMap, in.pos, scratch);
+        top = first;
+        *top = made;
+        break;
+      }
+      case Opcode::kSelectField:
+      case Opcode::kHasField: {
+        Value& v = *top;
+        if (T(v) == Type::kError) break;
+        if (T(v) != Type::kMap) {
+          v = MakeError(kNoOverload, in.pos);
+          break;
+        }
+        const Value* found = MapFind(v, consts[in.a]);
+        if (in.op == Opcode::kHasField) {
+          v = MakeBool(found != nullptr);
+        } else {
+          v = found != nullptr ? *found : MakeError(kNoSuchKey, in.pos);
+        }
+        break;
+      }
+      case Opcode::kLoadLocal:
+        *++top = locals[in.a];
+        break;
+      case Opcode::kConvert:
+        *top = Convert(*top, in.sub, in.pos, scratch);
+        break;
+      case Opcode::kIterInit: {
+        Value acc = IterStart(*top, in.sub, in.pos, scratch);
+        if (T(acc) == Type::kError) {
+          *top = acc;
+          ip = code + in.a;
+          break;
+        }
+        *++top = MakeInt(0);
+        *++top = acc;
+        break;
+      }
+      case Opcode::kIterNext: {
+        const Value& range = top[-2];
+        Value& position = top[-1];
+        uint32_t i = static_cast<uint32_t>(I(position));
+        if (i >= Aux32(range)) {
+          ip = code + in.jump;
+          break;
+        }
+        if (T(range) == Type::kMap) {
+          const Value* kv = ListData(range) + 2 * i;
+          locals[in.a] = kv[0];
+          if (in.b != kNoLocal) locals[in.b] = kv[1];
+        } else if (in.b != kNoLocal) {
+          locals[in.a] = MakeInt(i);
+          locals[in.b] = ElementAt(range, i);
+        } else {
+          locals[in.a] = ElementAt(range, i);
+        }
+        position = MakeInt(i + 1);
+        break;
+      }
+      case Opcode::kIterFilter: {
+        Value keep = *top--;
+        if (T(keep) == Type::kBool) {
+          if (!B(keep)) ip = code + in.a;
+          break;
+        }
+        *top = T(keep) == Type::kError ? keep : MakeError(kNoOverload, in.pos);
+        ip = code + in.b;
+        break;
+      }
+      case Opcode::kIterStep: {
+        Value v = *top--;
+        bool done = IterFold(*top, v, in.sub, locals[in.c], in.pos);
+        ip = code + (done ? in.b : in.a);
+        break;
+      }
+      case Opcode::kIterEnd: {
+        Value acc = *top;
+        if (in.sub == kIterExistsOne && T(acc) == Type::kInt) acc = MakeBool(I(acc) == 1);
+        top -= 2;
+        *top = acc;
+        break;
+      }
       case Opcode::kReturn:
         return *top;
     }
@@ -979,7 +1507,9 @@ std::string Program::Disassemble() const {
       "and_next",   "or_first",   "or_next",     "cond",       "jump",
       "size",       "starts_with", "ends_with",  "contains",   "matches",
       "lower_ascii", "upper_ascii", "time_part", "duration_part", "to_int",
-      "to_double",  "index",      "return"};
+      "to_double",  "index",      "make_list", "make_map",  "select_field",
+      "has_field",  "load_local", "convert",   "iter_init", "iter_next",
+      "iter_filter", "iter_step", "iter_end",  "return"};
   std::string out;
   for (size_t i = 0; i < impl_->code.size(); ++i) {
     const internal::Instr& in = impl_->code[i];

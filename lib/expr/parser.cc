@@ -44,6 +44,8 @@ enum class Tok : uint8_t {
   kInt,
   kDouble,
   kString,
+  kBytes,
+  kUint,
   kTrue,
   kFalse,
   kNull,
@@ -91,6 +93,8 @@ const char* TokName(Tok t) {
     case Tok::kInt: return "integer";
     case Tok::kDouble: return "number";
     case Tok::kString: return "string";
+    case Tok::kBytes: return "bytes";
+    case Tok::kUint: return "unsigned integer";
     case Tok::kTrue: return "'true'";
     case Tok::kFalse: return "'false'";
     case Tok::kNull: return "'null'";
@@ -207,7 +211,7 @@ void AppendUtf8(uint32_t cp, std::string* out) {
 }  // namespace
 
 bool DecodeStringBody(std::string_view body, bool raw, std::string* out,
-                      size_t* error_at, std::string* error) {
+                      size_t* error_at, std::string* error, bool bytes) {
   out->clear();
   if (raw) {
     out->assign(body);
@@ -279,6 +283,10 @@ bool DecodeStringBody(std::string_view body, bool raw, std::string* out,
         cp = cp * 16 + static_cast<uint32_t>(HexValue(d));
       }
     }
+    if (bytes && (base == 8 || e == 'x' || e == 'X')) {
+      out->push_back(static_cast<char>(cp));
+      continue;
+    }
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
       *error = "escape sequence is not a valid Unicode code point";
       return false;
@@ -334,7 +342,8 @@ class Parser {
   std::string Describe(const Token& t) const {
     if (t.kind == Tok::kIdent) return Cat("identifier '", t.text, "'");
     if (t.kind == Tok::kEnd) return "end of expression";
-    if (t.kind == Tok::kInt || t.kind == Tok::kDouble || t.kind == Tok::kString) {
+    if (t.kind == Tok::kInt || t.kind == Tok::kDouble || t.kind == Tok::kString ||
+        t.kind == Tok::kUint || t.kind == Tok::kBytes) {
       return Cat(TokName(t.kind), " ",
                           src_.substr(t.begin, std::min<size_t>(t.end - t.begin, 20)));
     }
@@ -391,12 +400,7 @@ class Parser {
           word.size() <= 2) {
         std::string lower = absl::AsciiStrToLower(AbslView(word));
         if (lower == "r" || lower == "b" || lower == "rb" || lower == "br") {
-          if (lower != "r") {
-            Fail(t->begin, "bytes literals are not supported");
-            t->kind = Tok::kEnd;
-            return;
-          }
-          LexString(t, /*raw=*/true);
+          LexString(t, /*raw=*/lower != "b", /*bytes=*/lower != "r");
           return;
         }
       }
@@ -492,11 +496,11 @@ class Parser {
         Fail(t->begin, "hexadecimal literal needs digits after 0x");
         return;
       }
-      if (at(pos_) == 'u' || at(pos_) == 'U') {
-        Fail(t->begin, "unsigned integers are not supported; drop the 'u'");
-        return;
-      }
       t->kind = Tok::kInt;
+      if (at(pos_) == 'u' || at(pos_) == 'U') {
+        ++pos_;
+        t->kind = Tok::kUint;
+      }
       t->magnitude = v;
       t->int_overflow = overflow;
       t->end = static_cast<uint32_t>(pos_);
@@ -520,9 +524,11 @@ class Parser {
     std::string_view text = src_.substr(start, pos_ - start);
     t->text.assign(text);
     t->end = static_cast<uint32_t>(pos_);
+    bool is_uint = false;
     if (!is_double && (at(pos_) == 'u' || at(pos_) == 'U')) {
-      Fail(t->begin, "unsigned integers are not supported; drop the 'u'");
-      return;
+      is_uint = true;
+      ++pos_;
+      t->end = static_cast<uint32_t>(pos_);
     }
     if (is_double) {
       double d = 0;
@@ -541,12 +547,12 @@ class Parser {
       if (v > (UINT64_MAX - digit) / 10) overflow = true;
       v = v * 10 + digit;
     }
-    t->kind = Tok::kInt;
+    t->kind = is_uint ? Tok::kUint : Tok::kInt;
     t->magnitude = v;
     t->int_overflow = overflow;
   }
 
-  void LexString(Token* t, bool raw) {
+  void LexString(Token* t, bool raw, bool bytes = false) {
     char quote = src_[pos_];
     bool triple = pos_ + 2 < src_.size() && src_[pos_ + 1] == quote &&
                   src_[pos_ + 2] == quote;
@@ -585,12 +591,12 @@ class Parser {
     std::string error;
     size_t error_at = 0;
     if (!DecodeStringBody(src_.substr(body_begin, body_end - body_begin), raw,
-                          &t->text, &error_at, &error)) {
+                          &t->text, &error_at, &error, bytes)) {
       Fail(static_cast<uint32_t>(body_begin + error_at), error);
       t->kind = Tok::kEnd;
       return;
     }
-    t->kind = Tok::kString;
+    t->kind = bytes ? Tok::kBytes : Tok::kString;
     t->end = static_cast<uint32_t>(pos_);
   }
 
@@ -897,8 +903,17 @@ class Parser {
         Advance();
         return AddNode(std::move(n));
       case Tok::kString:
-        n.kind = NodeKind::kString;
+      case Tok::kBytes:
+        n.kind = tok_.kind == Tok::kString ? NodeKind::kString : NodeKind::kBytes;
         n.text = std::move(tok_.text);
+        Advance();
+        return AddNode(std::move(n));
+      case Tok::kUint:
+        if (negate_literal) return Fail(minus_at, "no operator - for uint");
+        if (tok_.int_overflow) return Fail(tok_.begin, "unsigned integer literal out of range");
+        n.kind = NodeKind::kUint;
+        n.int_value = static_cast<int64_t>(tok_.magnitude);
+        n.text = tok_.text;
         Advance();
         return AddNode(std::move(n));
       case Tok::kTrue:
@@ -937,8 +952,30 @@ class Parser {
         Advance();
         return AddNode(std::move(n));
       }
-      case Tok::kLBrace:
-        return Fail(tok_.begin, "map literals are not supported");
+      case Tok::kLBrace: {
+        // {key: value, ...} with an optional trailing comma.
+        n.kind = NodeKind::kMap;
+        Advance();
+        while (tok_.kind != Tok::kRBrace) {
+          int key = ParseExpr();
+          if (key < 0) return -1;
+          if (!Expect(Tok::kColon, "after a map key")) return -1;
+          int value = ParseExpr();
+          if (value < 0) return -1;
+          n.children.push_back(key);
+          n.children.push_back(value);
+          if (tok_.kind == Tok::kComma) {
+            Advance();
+            continue;
+          }
+          if (tok_.kind != Tok::kRBrace) {
+            return Fail(tok_.begin, Cat("expected ',' or '}' in the map, found ",
+                                        Describe(tok_)));
+          }
+        }
+        Advance();
+        return AddNode(std::move(n));
+      }
       case Tok::kDot:
         // A leading '.' names the root scope: ".user.age" is "user.age".
         Advance();

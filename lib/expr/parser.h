@@ -25,8 +25,9 @@ absl::StatusOr<Ast> Parse(std::string_view source, const ParseLimits& limits);
 
 // Decodes the body of a string literal (between the quotes). On error returns
 // false and sets *error_at to the offending byte within `body`.
+// With `bytes`, \x and octal escapes are single bytes (b'\xff' is one byte).
 bool DecodeStringBody(std::string_view body, bool raw, std::string* out,
-                      size_t* error_at, std::string* error);
+                      size_t* error_at, std::string* error, bool bytes = false);
 
 }  // namespace herald::expr::internal
 

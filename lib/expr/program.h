@@ -57,9 +57,46 @@ enum class Opcode : uint8_t {
   kDurationPart,     // sub = TimePart (hours, minutes, seconds, millis)
   kToInt,
   kToDouble,
-  kIndex,            // pop index, list; push element
+  kIndex,            // pop index, list (or map); push element
+  kMakeList,         // pop a values; push a list of them (in scratch)
+  kMakeMap,          // pop a key/value pairs; push a map of them (in scratch)
+  kSelectField,      // top = top.<consts[a]> (a map's string key)
+  kHasField,         // top = has(top.<consts[a]>)
+  kLoadLocal,        // push locals[a] (a macro variable)
+  kConvert,          // sub = ConvertKind; top = conversion of top
+  // Comprehensions (macros). Stack while one runs: range, position, accumulator.
+  kIterInit,         // sub = IterKind; top is the range: push position, accumulator;
+                     // a range that is not a list or map: error, jump a (past kIterEnd)
+  kIterNext,         // set locals a (and b) to the next element, or jump c (to kIterEnd)
+  kIterFilter,       // pop the filter: true -> next; false -> jump a; error -> jump b
+  kIterStep,         // sub = IterKind; pop the body's value, fold it; jump a (loop) or b (done)
+  kIterEnd,          // sub = IterKind; pop accumulator, position, range; push the result
   kReturn,
 };
+
+enum IterKind : uint8_t {
+  kIterAll,
+  kIterExists,
+  kIterExistsOne,
+  kIterMap,           // map(), transformList(): a list of the body's values
+  kIterFilter,        // filter(): the elements whose predicate is true
+  kIterTransformMap,  // transformMap(): a map of key -> the body's value
+};
+
+enum ConvertKind : uint8_t {
+  kConvInt,
+  kConvUint,
+  kConvDouble,
+  kConvString,
+  kConvBytes,
+  kConvBool,
+  kConvTimestamp,
+  kConvDuration,
+  kConvType,
+};
+
+// Most macro variables alive at once (nested macros, two per macro).
+inline constexpr uint32_t kMaxLocals = 32;
 
 enum CmpKind : uint8_t { kCmpEq, kCmpNe, kCmpLt, kCmpLe, kCmpGt, kCmpGe };
 enum ArithKind : uint8_t { kArithAdd, kArithSub, kArithMul, kArithDiv, kArithMod };
@@ -92,6 +129,9 @@ struct Instr {
   uint32_t jump = 0;           // target when `logic` short-circuits
 };
 static_assert(sizeof(Instr) == 24);
+// kIterNext keeps its exit target in `jump`; the second variable in `b`
+// (kNoLocal when there is none).
+inline constexpr uint32_t kNoLocal = 0xffffffffu;
 
 struct ProgramImpl {
   ProgramImpl();

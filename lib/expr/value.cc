@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "expr/diagnostics.h"
 #include "expr/strings.h"
+#include "expr/time_text.h"
 #include "expr/vm.h"
 #include "fmt/format.h"
 #include "herald/expr.h"
@@ -36,6 +37,11 @@ std::string_view TypeName(Type type) {
     case Type::kDuration: return "duration";
     case Type::kStringList: return "list(string)";
     case Type::kList: return "list";
+    case Type::kUint: return "uint";
+    case Type::kBytes: return "bytes";
+    case Type::kMap: return "map";
+    case Type::kType: return "type";
+    case Type::kDyn: return "dyn";
   }
   return "unknown";
 }
@@ -234,6 +240,29 @@ Value Value::List(absl::Span<const Value> v) {
   out.aux32_ = static_cast<uint32_t>(std::min<size_t>(v.size(), 0xffffffffu));
   return out;
 }
+Value Value::Uint(uint64_t v) {
+  Value out;
+  out.type_ = Type::kUint;
+  out.i_ = static_cast<int64_t>(v);
+  return out;
+}
+Value Value::Bytes(std::string_view v) {
+  Value out = String(v);
+  out.type_ = Type::kBytes;
+  return out;
+}
+Value Value::Map(absl::Span<const Value> key_value_pairs) {
+  Value out;
+  out.type_ = Type::kMap;
+  out.l_ = key_value_pairs.data();
+  out.aux32_ = static_cast<uint32_t>(std::min<size_t>(key_value_pairs.size() / 2, 0x7fffffffu));
+  return out;
+}
+Value Value::TypeValue(std::string_view name) {
+  Value out = String(name);
+  out.type_ = Type::kType;
+  return out;
+}
 Value Value::Error(const char* reason, uint32_t source_offset) {
   Value out;
   out.type_ = Type::kError;
@@ -269,6 +298,18 @@ absl::Span<const std::string_view> Value::string_list() const {
 absl::Span<const Value> Value::list_values() const {
   if (type_ != Type::kList) return {};
   return absl::Span<const Value>(l_, aux32_);
+}
+std::string_view Value::bytes_value() const {
+  if (type_ != Type::kBytes) return {};
+  return std::string_view(s_, aux32_);
+}
+absl::Span<const Value> Value::map_entries() const {
+  if (type_ != Type::kMap) return {};
+  return absl::Span<const Value>(l_, size_t{aux32_} * 2);
+}
+std::string_view Value::type_name() const {
+  if (type_ != Type::kType) return {};
+  return std::string_view(s_, aux32_);
 }
 std::string_view Value::error_reason() const {
   if (type_ != Type::kError) return {};
@@ -308,7 +349,10 @@ std::string FormatDouble(double d) {
 }
 
 std::string FormatTimestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
+  char buf[internal::kMaxRfc3339Size];
+  int64_t seconds = absl::ToUnixSeconds(t);
+  uint32_t nanos = static_cast<uint32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds)));
+  return std::string(buf, internal::FormatRfc3339(seconds, nanos, buf));
 }
 
 std::string FormatDurationSeconds(int64_t nanos) {
@@ -370,6 +414,34 @@ std::string Render(const Value& v, bool json) {
       for (const Value& e : v.list_values()) parts.push_back(Render(e, json));
       return Cat("[", absl::StrJoin(parts, json ? "," : ", "), "]");
     }
+    case Type::kUint: return json ? Cat(v.uint_value()) : Cat(v.uint_value(), "u");
+    case Type::kBytes: {
+      if (json) return Quote(v.bytes_value());
+      std::string out = "b\"";
+      for (unsigned char c : v.bytes_value()) {
+        if (c == '"' || c == '\\') {
+          Append(&out, "\\", static_cast<char>(c));
+        } else if (c >= 0x20 && c < 0x7f) {
+          out.push_back(static_cast<char>(c));
+        } else {
+          out += fmt::format("\\x{:02x}", c);
+        }
+      }
+      out.push_back('"');
+      return out;
+    }
+    case Type::kMap: {
+      std::vector<std::string> parts;
+      absl::Span<const Value> kv = v.map_entries();
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        std::string key = Render(kv[i], json);
+        if (json && kv[i].type() != Type::kString) key = Quote(key);
+        parts.push_back(Cat(key, json ? ":" : ": ", Render(kv[i + 1], json)));
+      }
+      return Cat("{", absl::StrJoin(parts, json ? "," : ", "), "}");
+    }
+    case Type::kType: return json ? Quote(v.type_name()) : std::string(v.type_name());
+    case Type::kDyn: return "dyn";
   }
   return "?";
 }
@@ -425,7 +497,38 @@ absl::StatusOr<Schema> Schema::FromPairs(
 }
 
 absl::StatusOr<Slot> Schema::Declare(std::string_view path, Type type) {
-  if (type == Type::kError || type == Type::kNull || type == Type::kList) {
+  Type elem = Type::kDyn;
+  if (type == Type::kStringList) elem = Type::kString;
+  return DeclareVariable(Variable{std::string(path), type, Type::kDyn, elem});
+}
+
+absl::StatusOr<Slot> Schema::DeclareList(std::string_view path, Type elem) {
+  if (elem == Type::kError || elem == Type::kNull) {
+    return absl::InvalidArgumentError(
+        Cat("variable ", path, " cannot be a list of ", TypeName(elem)));
+  }
+  // A list of strings supplied by the caller is the borrowed kStringList.
+  if (elem == Type::kString) return Declare(path, Type::kStringList);
+  return DeclareVariable(Variable{std::string(path), Type::kList, Type::kDyn, elem});
+}
+
+absl::StatusOr<Slot> Schema::DeclareMap(std::string_view path, Type key, Type value) {
+  if (key != Type::kString && key != Type::kInt && key != Type::kUint && key != Type::kBool &&
+      key != Type::kDyn) {
+    return absl::InvalidArgumentError(Cat("variable ", path, ": a map key cannot be ",
+                                          TypeName(key), " (bool, int, uint or string)"));
+  }
+  if (value == Type::kError || value == Type::kNull) {
+    return absl::InvalidArgumentError(
+        Cat("variable ", path, ": a map value cannot be ", TypeName(value)));
+  }
+  return DeclareVariable(Variable{std::string(path), Type::kMap, key, value});
+}
+
+absl::StatusOr<Slot> Schema::DeclareVariable(Variable variable) {
+  std::string_view path = variable.path;
+  Type type = variable.type;
+  if (type == Type::kError || type == Type::kNull || type == Type::kType) {
     return absl::InvalidArgumentError(
         Cat("variable ", path, " cannot be declared with type ", TypeName(type)));
   }
@@ -439,7 +542,7 @@ absl::StatusOr<Slot> Schema::Declare(std::string_view path, Type type) {
   }
   if (auto it = index_.find(std::string(path)); it != index_.end()) {
     const Variable& existing = variables_[it->second];
-    if (existing.type != type) {
+    if (existing.type != type || existing.key != variable.key || existing.elem != variable.elem) {
       return absl::AlreadyExistsError(Cat("variable ", path, " is already declared as ",
                                                    TypeName(existing.type), ", not ",
                                                    TypeName(type)));
@@ -467,8 +570,8 @@ absl::StatusOr<Slot> Schema::Declare(std::string_view path, Type type) {
     return absl::ResourceExhaustedError("too many variables");
   }
   uint32_t index = static_cast<uint32_t>(variables_.size());
-  variables_.push_back(Variable{std::string(path), type});
   index_.emplace(std::string(path), index);
+  variables_.push_back(std::move(variable));
   return Slot{index};
 }
 

@@ -33,6 +33,12 @@ struct Activation::Scratch {
   }
   // nullptr when the evaluation exceeds internal::kMaxScratchBytes.
   char* Allocate(size_t n);
+  // Space for n Values (aligned), or nullptr like Allocate.
+  // (Allocate hands out multiples of 8 bytes, so every block stays aligned.)
+  Value* AllocateValues(size_t n) {
+    static_assert(alignof(Value) <= 8);
+    return reinterpret_cast<Value*>(Allocate(n * sizeof(Value)));
+  }
 };
 
 namespace internal {
@@ -107,6 +113,38 @@ struct Vm {
     v.i_ = nanos;
     return v;
   }
+  static Value MakeUint(uint64_t u) {
+    Value v;
+    v.type_ = Type::kUint;
+    v.i_ = static_cast<int64_t>(u);
+    return v;
+  }
+  static uint64_t U(const Value& v) { return static_cast<uint64_t>(v.i_); }
+  static Value MakeBytes(const char* data, size_t size) {
+    Value v = MakeString(data, size);
+    v.type_ = Type::kBytes;
+    return v;
+  }
+  static Value MakeList(const Value* data, size_t size) {
+    Value v;
+    v.type_ = Type::kList;
+    v.l_ = data;
+    v.aux32_ = static_cast<uint32_t>(size);
+    return v;
+  }
+  // `entries` key/value pairs at data[0..2*entries).
+  static Value MakeMap(const Value* data, size_t entries) {
+    Value v;
+    v.type_ = Type::kMap;
+    v.l_ = data;
+    v.aux32_ = static_cast<uint32_t>(entries);
+    return v;
+  }
+  static Value MakeType(std::string_view name) {
+    Value v = MakeString(name.data(), name.size());
+    v.type_ = Type::kType;
+    return v;
+  }
   static Value MakeError(const char* reason, uint32_t pos) {
     Value v;
     v.type_ = Type::kError;
@@ -114,6 +152,10 @@ struct Vm {
     v.aux32_ = pos;
     return v;
   }
+  // A list or map under construction in scratch space (a comprehension's
+  // result): its elements, and its element (entry) count.
+  static Value* MutableData(const Value& v) { return const_cast<Value*>(v.l_); }
+  static void SetCount(Value& v, uint32_t n) { v.aux32_ = n; }
   static Activation::Scratch& ScratchOf(Activation& a) { return *a.scratch_; }
   static const Value* SlotsOf(const Activation& a) { return a.slots_.data(); }
 };

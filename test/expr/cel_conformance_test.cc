@@ -111,11 +111,15 @@ std::optional<Type> HeraldType(const cel::Type& t, std::string* why) {
       switch (t.primitive()) {
         case cel::Type::BOOL: return Type::kBool;
         case cel::Type::INT64: return Type::kInt;
+        case cel::Type::UINT64: return Type::kUint;
         case cel::Type::DOUBLE: return Type::kDouble;
         case cel::Type::STRING: return Type::kString;
+        case cel::Type::BYTES: return Type::kBytes;
         default: break;
       }
       break;
+    case cel::Type::kDyn: return Type::kDyn;
+    case cel::Type::kMapType: return Type::kMap;
     case cel::Type::kWellKnown:
       if (t.well_known() == cel::Type::TIMESTAMP) return Type::kTimestamp;
       if (t.well_known() == cel::Type::DURATION) return Type::kDuration;
@@ -126,7 +130,7 @@ std::optional<Type> HeraldType(const cel::Type& t, std::string* why) {
       break;
     case cel::Type::kListType:
       if (t.list_type().elem_type().primitive() == cel::Type::STRING) return Type::kStringList;
-      break;
+      return Type::kList;
     default:
       break;
   }
@@ -141,6 +145,22 @@ std::optional<Value> HeraldValue(const cel::Value& v, Type declared, Arena* aren
     case cel::Value::kNullValue: return Value::Null();
     case cel::Value::kBoolValue: return Value::Bool(v.bool_value());
     case cel::Value::kInt64Value: return Value::Int(v.int64_value());
+    case cel::Value::kUint64Value: return Value::Uint(v.uint64_value());
+    case cel::Value::kBytesValue:
+      arena->strings.push_back(v.bytes_value());
+      return Value::Bytes(arena->strings.back());
+    case cel::Value::kMapValue: {
+      std::vector<Value> kv;
+      for (const auto& entry : v.map_value().entries()) {
+        for (const cel::Value* part : {&entry.key(), &entry.value()}) {
+          std::optional<Value> e = HeraldValue(*part, Type::kDyn, arena, why);
+          if (!e) return std::nullopt;
+          kv.push_back(*e);
+        }
+      }
+      arena->lists.push_back(std::move(kv));
+      return Value::Map(arena->lists.back());
+    }
     case cel::Value::kDoubleValue: return Value::Double(v.double_value());
     case cel::Value::kStringValue:
       arena->strings.push_back(v.string_value());
@@ -157,8 +177,16 @@ std::optional<Value> HeraldValue(const cel::Value& v, Type declared, Arena* aren
           arena->string_lists.push_back(std::move(elements));
           return Value::StringList(arena->string_lists.back());
         }
+        break;
       }
-      break;
+      std::vector<Value> elements;
+      for (const cel::Value& e : v.list_value().values()) {
+        std::optional<Value> element = HeraldValue(e, Type::kDyn, arena, why);
+        if (!element) return std::nullopt;
+        elements.push_back(*element);
+      }
+      arena->lists.push_back(std::move(elements));
+      return Value::List(arena->lists.back());
     }
     case cel::Value::kObjectValue: {
       const pb::Any& any = v.object_value();
@@ -193,6 +221,26 @@ bool Matches(const Value& got, const cel::Value& want) {
       return got.type() == Type::kBool && got.bool_value() == want.bool_value();
     case cel::Value::kInt64Value:
       return got.type() == Type::kInt && got.int_value() == want.int64_value();
+    case cel::Value::kUint64Value:
+      return got.type() == Type::kUint && got.uint_value() == want.uint64_value();
+    case cel::Value::kBytesValue:
+      return got.type() == Type::kBytes && got.bytes_value() == want.bytes_value();
+    case cel::Value::kTypeValue:
+      return got.type() == Type::kType && got.type_name() == want.type_value();
+    case cel::Value::kMapValue: {
+      if (got.type() != Type::kMap) return false;
+      auto kv = got.map_entries();
+      const auto& entries = want.map_value().entries();
+      if (kv.size() != 2 * static_cast<size_t>(entries.size())) return false;
+      for (const auto& entry : entries) {
+        bool found = false;
+        for (size_t i = 0; i < kv.size() && !found; i += 2) {
+          found = Matches(kv[i], entry.key()) && Matches(kv[i + 1], entry.value());
+        }
+        if (!found) return false;
+      }
+      return true;
+    }
     case cel::Value::kDoubleValue:
       return got.type() == Type::kDouble && SameDouble(got.double_value(), want.double_value());
     case cel::Value::kStringValue:
@@ -254,7 +302,17 @@ Result RunOne(const cel::conformance::test::SimpleTest& test) {
     }
     std::optional<Type> type = HeraldType(decl.ident().type(), &r.detail);
     if (!type) return r;
-    absl::StatusOr<Slot> slot = schema.Declare(decl.name(), *type);
+    const cel::Type& ct = decl.ident().type();
+    std::string ignored;
+    auto inner = [&](const cel::Type& t) {
+      std::optional<Type> h = HeraldType(t, &ignored);
+      return h && *h != Type::kStringList ? *h : Type::kDyn;
+    };
+    absl::StatusOr<Slot> slot =
+        *type == Type::kMap    ? schema.DeclareMap(decl.name(), inner(ct.map_type().key_type()),
+                                                   inner(ct.map_type().value_type()))
+        : *type == Type::kList ? schema.DeclareList(decl.name(), inner(ct.list_type().elem_type()))
+                               : schema.Declare(decl.name(), *type);
     if (!slot.ok()) {
       r.detail = std::string(slot.status().message());
       return r;
@@ -267,6 +325,9 @@ Result RunOne(const cel::conformance::test::SimpleTest& test) {
       // its value.
       Type t;
       switch (expr_value.value().kind_case()) {
+        case cel::Value::kNullValue: t = Type::kDyn; break;
+        case cel::Value::kUint64Value: t = Type::kUint; break;
+        case cel::Value::kBytesValue: t = Type::kBytes; break;
         case cel::Value::kBoolValue: t = Type::kBool; break;
         case cel::Value::kInt64Value: t = Type::kInt; break;
         case cel::Value::kDoubleValue: t = Type::kDouble; break;

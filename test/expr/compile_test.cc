@@ -61,7 +61,16 @@ TEST_CASE("type errors name both types", "[expr][errors][types]") {
   CHECK(env.CompileErrorLine("user.age ? 1 : 2") ==
         "1:1: condition of ?: must be a bool, not int");
   CHECK(env.CompileErrorLine("now + 1") == "1:5: no operator + for timestamp and int");
-  CHECK(env.CompileErrorLine("[[1]]") == "1:2: lists of lists are not supported");
+  CHECK(env.CompileErrorLine("{1.5: 'x'}") ==
+        "1:2: a map key must be a bool, int, uint or string, not double");
+  CHECK(env.CompileErrorLine("user.interests.all(i, i.size())") ==
+        "1:23: the condition of all() must be a bool, not int");
+  CHECK(env.CompileErrorLine("user.age.exists(i, true)") ==
+        "1:10: exists() needs a list or a map, not int");
+  CHECK(env.CompileErrorLine("user.interests.exists(1, true)") ==
+        "1:23: exists() needs a variable name as its first argument, such as exists(x, ...)");
+  CHECK(env.CompileErrorLine("user.interests.exists(i, i > 1)") ==
+        "1:28: cannot compare string with int");
   CHECK(env.CompileErrorLine("user.interests['a']") ==
         "1:16: list index must be an int, not string");
 }
