@@ -46,6 +46,7 @@ enum class Tok : uint8_t {
   kString,
   kBytes,
   kUint,
+  kQuotedIdent,  // `content-type`: a field name that is not an identifier
   kTrue,
   kFalse,
   kNull,
@@ -95,6 +96,7 @@ const char* TokName(Tok t) {
     case Tok::kString: return "string";
     case Tok::kBytes: return "bytes";
     case Tok::kUint: return "unsigned integer";
+    case Tok::kQuotedIdent: return "quoted field name";
     case Tok::kTrue: return "'true'";
     case Tok::kFalse: return "'false'";
     case Tok::kNull: return "'null'";
@@ -425,6 +427,19 @@ class Parser {
     }
     if (c == '"' || c == '\'') {
       LexString(t, /*raw=*/false);
+      return;
+    }
+    if (c == '`') {
+      size_t close = src_.find('`', pos_ + 1);
+      if (close == std::string_view::npos || close == pos_ + 1) {
+        Fail(t->begin, "unterminated or empty quoted field name");
+        t->kind = Tok::kEnd;
+        return;
+      }
+      t->kind = Tok::kQuotedIdent;
+      t->text.assign(src_.substr(pos_ + 1, close - pos_ - 1));
+      pos_ = close + 1;
+      t->end = static_cast<uint32_t>(pos_);
       return;
     }
     switch (c) {
@@ -794,6 +809,18 @@ class Parser {
       if (tok_.kind == Tok::kDot) {
         uint32_t dot = tok_.begin;
         Advance();
+        if (tok_.kind == Tok::kQuotedIdent) {
+          // m.`content-type`: a map key that is not an identifier.
+          Node sel;
+          sel.kind = NodeKind::kSelect;
+          sel.pos = dot;
+          sel.name_pos = tok_.begin;
+          sel.name = tok_.text;
+          sel.children = {node};
+          Advance();
+          node = AddNode(std::move(sel));
+          continue;
+        }
         if (tok_.kind != Tok::kIdent && tok_.kind != Tok::kIn &&
             tok_.kind != Tok::kTrue && tok_.kind != Tok::kFalse &&
             tok_.kind != Tok::kNull) {

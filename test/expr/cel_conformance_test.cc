@@ -119,6 +119,7 @@ std::optional<Type> HeraldType(const cel::Type& t, std::string* why) {
       }
       break;
     case cel::Type::kDyn: return Type::kDyn;
+    case cel::Type::kNull: return Type::kDyn;  // null_type: only null, checked at run time
     case cel::Type::kMapType: return Type::kMap;
     case cel::Type::kWellKnown:
       if (t.well_known() == cel::Type::TIMESTAMP) return Type::kTimestamp;

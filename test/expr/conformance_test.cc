@@ -208,6 +208,7 @@ TEST_CASE("Syntax: literals - precedence - comments - reserved words",
   CHECK(env.CompileErrorLine("if") == "1:1: 'if' is a reserved word and cannot be a name");
   CHECK(env.Eval("{'a': 1}") == "{\"a\": 1}");
   CHECK(env.CompileErrorLine("Foo{a: 1}") == "1:4: message construction is not supported");
+  CHECK(env.Eval("{'content-type': 'json'}.`content-type`") == "\"json\"");  // quoted field
   CHECK(env.CompileErrorLine("1 = 1") == "1:3: unexpected '='; did you mean '=='?");
 }
 
