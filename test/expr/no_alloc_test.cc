@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string_view>
+#include <vector>
 
 #include "expr/expr_test_util.h"
 #include "herald/expr.h"
@@ -74,6 +76,57 @@ TEST_CASE("Evaluate allocates nothing", "[expr][alloc]") {
     g_counting = false;
     CHECK(g_allocations.load() == 0);
     (void)hits;
+  }
+}
+
+TEST_CASE("Macros over lists of up to 16 elements allocate nothing once warm",
+          "[expr][alloc][macros]") {
+  Schema schema = testing::TestSchema();
+  Slot scores = *schema.DeclareMap("user.scores", Type::kString, Type::kInt);
+  Slot basket = *schema.DeclareList("basket.categories", Type::kString);
+  Activation activation(schema);
+  std::vector<std::string_view> interests = {"golf", "golfing", "books", "travel", "tennis",
+                                             "chess", "wine", "cooking", "hiking", "opera",
+                                             "jazz", "sailing", "cycling", "poker", "art",
+                                             "film"};
+  REQUIRE(interests.size() == 16);
+  std::vector<std::string_view> categories(16, "juice");
+  std::vector<Value> score_entries = {Value::String("loyalty"), Value::Int(4),
+                                      Value::String("churn"), Value::Int(1)};
+  activation.Set(schema.Find("user.interests"), Value::StringList(interests));
+  activation.Set(basket, Value::StringList(categories));
+  activation.Set(scores, Value::Map(score_entries));
+  activation.Set(schema.Find("user.age"), Value::Int(30));
+  const char* kExpressions[] = {
+      "user.interests.exists(i, i.startsWith('golf'))",
+      "user.interests.all(s, s != 'churned')",
+      "user.interests.exists_one(s, s == 'chess')",
+      "size(basket.categories.filter(c, c == 'juice')) >= 2",
+      "user.interests.map(i, i.size()).exists(n, n > 6)",
+      "user.interests.map(i, i.upperAscii())[15] == 'FILM'",
+      "user.scores['loyalty'] >= 3 && has(user.scores.churn) && 'loyalty' in user.scores",
+      "user.scores.exists(k, user.scores[k] > 3)",
+      "[user.age, user.age + 1] + [1, 2, 3] == [30, 31, 1, 2, 3]",
+      "{'a': user.age}.a == 30",
+      "user.interests.all(i, user.interests.exists(j, j == i))",
+      "user.interests.transformList(k, v, k).all(k, k < 16)",
+      "string(user.age) + 'y' == '30y'",
+  };
+  for (const char* source : kExpressions) {
+    INFO(source);
+    auto program = Compile(source, schema);
+    REQUIRE(program.ok());
+    Value warm = program->Evaluate(activation);
+    CHECK(warm.DebugString() == "true");
+    g_allocations = 0;
+    g_counting = true;
+    int64_t hits = 0;
+    for (int i = 0; i < 1000; ++i) {
+      hits += program->Matches(activation);
+    }
+    g_counting = false;
+    CHECK(g_allocations.load() == 0);
+    CHECK(hits == 1000);
   }
 }
 
