@@ -404,8 +404,10 @@ struct ExporterOptions {
   std::function<absl::Time()> clock;    // null = absl::Now()
   std::function<void(absl::Duration)> sleep;  // backoff waits; null = absl::SleepFor
   // Called on the exporting thread after each page with the interactions read
-  // so far in this run (the CLI's progress line); null = none.
-  std::function<void(int64_t interactions_read)> progress;
+  // so far in this run and the interactions that were after the watermark
+  // when the run started (0 when the store cannot count them:
+  // InteractionStore::CountInteractions); the CLI's progress line. Null = none.
+  std::function<void(int64_t interactions_read, int64_t interactions_total)> progress;
 };
 
 class ConversionExporter {

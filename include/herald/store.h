@@ -153,6 +153,14 @@ class InteractionStore {
   // Records with sequence > after, in sequence order, at most `limit`.
   virtual absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after,
                                                                               int limit) = 0;
+  // How many records have sequence > after: the work left for a reader at
+  // `after` (an export's progress line gives its share done and time left).
+  // A store that cannot tell cheaply returns Unimplemented (the default);
+  // progress is then shown without a total.
+  virtual absl::StatusOr<int64_t> CountInteractions(int64_t after) {
+    (void)after;
+    return absl::UnimplementedError("this store does not count interactions");
+  }
 };
 
 enum class RecipientState { kPending = 0, kSending = 1, kSent = 2, kFailed = 3, kSkipped = 4 };

@@ -1,4 +1,5 @@
 // ConversionExporter (the prepare-and-sync run), ExportSchedule and reports.
+#include <algorithm>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -153,6 +154,13 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
   int64_t watermark = *wm;
   absl::Status failure;
   report.state = "completed";
+  // The work of this run, for the progress line only: records appended while
+  // it runs are exported too, so `read` may end above `total`.
+  int64_t total = 0;
+  if (o.progress) {
+    auto pending = o.store->interactions().CountInteractions(watermark);
+    if (pending.ok()) total = *pending;
+  }
   for (int64_t page = 0; o.max_pages == 0 || page < o.max_pages; ++page) {
     if (page > 0) {
       auto renewed = marks.TryLease(lease, o.owner, o.lease_ttl);
@@ -182,7 +190,7 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
     ctx.now = o.clock ? o.clock() : absl::Now();
     absl::Status status = pipeline_->Run(ctx);
     if (ctx.trace != nullptr) report.trace = trace.ToText(false);
-    if (o.progress) o.progress(report.interactions_read);
+    if (o.progress) o.progress(report.interactions_read, total > 0 ? std::max(total, report.interactions_read) : 0);
     if (!status.ok()) {
       failure = status;
       break;

@@ -11,6 +11,8 @@ namespace herald {
 
 namespace {
 
+constexpr size_t kE164MaxDigits = 15;  // ITU-T E.164: at most 15 digits with the country code
+
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
@@ -63,6 +65,12 @@ std::string NormalizeNumber(std::string_view phone, PhoneFormat format, std::str
   number.clear_extension();
   std::string out;
   util.Format(number, PhoneNumberUtil::E164, &out);
+  // libphonenumber's metadata accepts some national numbers (German ones)
+  // long enough to exceed E.164's 15 digits; no platform matches those.
+  if (out.size() > 1 + kE164MaxDigits) {
+    *drop = kDropPhoneInvalid;
+    return {};
+  }
   if (format == PhoneFormat::kDigits && !out.empty() && out[0] == '+') out.erase(0, 1);
   return out;
 }

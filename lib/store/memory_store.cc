@@ -1,6 +1,7 @@
 // The in-memory store: every facet behind one mutex, with the same semantics
 // as the database backends (the conformance suite runs over all of them).
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -142,6 +143,10 @@ class MemoryStore final : public Store,
       out.push_back(it->second);
     }
     return out;
+  }
+  absl::StatusOr<int64_t> CountInteractions(int64_t after) override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(std::distance(interactions_.upper_bound(after), interactions_.end()));
   }
 
   // MailLedgerStore

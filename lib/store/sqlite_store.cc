@@ -440,6 +440,16 @@ class SqliteStore final : public Store,
     }
     return out;
   }
+  absl::StatusOr<int64_t> CountInteractions(int64_t after) override {
+    ReaderLock reader(this);
+    auto st = reader.Prepare("SELECT count(*) FROM interactions WHERE seq > ?");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, after);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::InternalError(Cat("sqlite store ", path_, ": count(*) returned no row"));
+    return static_cast<int64_t>(sqlite3_column_int64((*st)->get(), 0));
+  }
 
   // MailLedgerStore
   absl::Status AddRecipients(std::string_view job_id,

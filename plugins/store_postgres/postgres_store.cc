@@ -90,6 +90,7 @@ constexpr Statement kStatements[] = {
      " INSERT INTO interactions(seq, data) SELECT value, $1::bytea FROM s RETURNING seq"},
     {"read_interactions",
      "SELECT seq, data FROM interactions WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"},
+    {"count_interactions", "SELECT count(*) FROM interactions WHERE seq > $1::bigint"},
     {"ensure_job",
      "INSERT INTO mail_jobs(job_id, state) VALUES($1, 'created') ON CONFLICT (job_id) DO NOTHING"},
     {"add_recipients",
@@ -552,6 +553,13 @@ class PostgresStore final : public Store,
       rec.set_sequence(Int(r->get(), i, 0));
     }
     return out;
+  }
+  absl::StatusOr<int64_t> CountInteractions(int64_t after) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("count interactions (table interactions)", "count_interactions", {after});
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
   }
 
   // MailLedgerStore

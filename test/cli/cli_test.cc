@@ -339,6 +339,44 @@ TEST_CASE("herald mail --set-state --json: the error as JSON naming the job", "[
   CHECK(doc["error"]["message"].get<std::string>().find("\"nosuch\"") != std::string::npos);
 }
 
+TEST_CASE("every command with --json ends a failure with one error document on stdout", "[cli][json]") {
+  TempDir dir;
+  const std::string missing = dir.path + "/no-such-catalog.textproto";
+  // Each one fails before or inside the command, on a path that prints text:
+  // the error document must come out all the same, naming the command.
+  // (validate's result document already lists each file's issues.)
+  const std::vector<std::pair<std::string, std::vector<std::string>>> failures = {
+      {"select", {"select", "--catalog", missing, "--json"}},
+      {"select", {"select", "--catalog", kCatalog, "--at", "noon", "--json"}},
+      {"price", {"price", "--catalog", kCatalog, "--basket", dir.path + "/none.json", "--json"}},
+      {"report", {"report", "delivery", "--store", dir.path + "/none/x.db", "--json"}},
+      {"mail", {"mail", "--catalog", missing, "--item", "x", "--maildir", dir.path, "--json"}},
+      {"export", {"export", "--store", dir.path + "/e.db", "--jobs", dir.path + "/no-jobs.textproto", "--json"}},
+      {"expr", {"expr", "1 +", "--json"}},
+      {"simulate", {"simulate", "--catalog", missing, "--json"}},
+      {"click", {"click", "--catalog", missing, "--store", dir.path + "/c.db", "--item", "x", "--user", "u",
+                 "--json"}},
+      {"components", {"components", "nosuchfamily", "--json"}},
+      {"select", {"select", "--catalog", kCatalog, "--no-such-flag", "--json"}},  // a usage error
+      {"herald", {"--json", "selct"}},                                           // no command ran
+      {"select", {"select", "--catalog", "bad\xff", "--json"}},                // not UTF-8
+  };
+  for (const auto& [command, args] : failures) {
+    Run run = Herald(args);
+    std::string line;
+    for (const std::string& a : args) line += a + " ";
+    INFO("herald " << line << "\nstderr: " << run.err << "\nstdout: " << run.out);
+    CHECK(run.exit_code != 0);
+    nlohmann::json doc = nlohmann::json::parse(run.out, nullptr, false);
+    REQUIRE(doc.is_object());
+    REQUIRE(doc.contains("error"));
+    CHECK(doc["error"]["command"] == command);
+    CHECK(!doc["error"]["code"].get<std::string>().empty());
+    CHECK(!doc["error"]["message"].get<std::string>().empty());
+    if (run.exit_code == 2) CHECK(doc["error"]["code"] == "INVALID_ARGUMENT");
+  }
+}
+
 TEST_CASE("the README links every page of docs/", "[cli][docs]") {
   const std::string readme = ReadText(std::string(HERALD_SOURCE_DIR) + "/README.md");
   int pages = 0;
@@ -374,8 +412,9 @@ TEST_CASE("the docs' commands run on the files in examples/", "[cli][docs]") {
                          "--jobs", dir.path + "/exports.textproto", "--once", "--json", "--progress"});
   INFO(exported.err);
   CHECK(exported.exit_code == 0);
-  // Asked for, progress goes to stderr (a count and a rate: the total is not known ahead).
-  CHECK(exported.err.find("exporting 1 interactions") != std::string::npos);
+  // Asked for, progress goes to stderr: done of the interactions pending when the run began.
+  CHECK(exported.err.find("exporting [##############################] 100% 1/1 interactions") !=
+        std::string::npos);
   CHECK(nlohmann::json::parse(exported.out).is_object());
   const std::string lines = ReadText(dir.path + "/conversions.jsonl");
   CHECK(lines.find("\"order_id\":\"order-1001\"") != std::string::npos);

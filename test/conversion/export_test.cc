@@ -175,6 +175,61 @@ struct Fixture {
   }
 };
 
+// A store that cannot count its interactions (a third party's, say): the
+// export runs all the same, its progress without a total.
+class UncountedInteractions : public InteractionStore {
+ public:
+  explicit UncountedInteractions(InteractionStore* inner) : inner_(inner) {}
+  absl::StatusOr<int64_t> AppendInteraction(const v1::InteractionRecord& r) override {
+    return inner_->AppendInteraction(r);
+  }
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after, int limit) override {
+    return inner_->ReadInteractions(after, limit);
+  }
+
+ private:
+  InteractionStore* inner_;
+};
+
+TEST_CASE("Export progress gives done of the pending total - a store that cannot count gives no total",
+          "[conversion][progress]") {
+  Fixture f;
+  MetaStandIn meta("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  meta.Start();
+  auto d = f.Meta(meta);
+  for (int i = 0; i < 25; ++i) f.Capture(i);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  ExporterOptions o;
+  o.registry = &f.registry;
+  o.store = f.store.get();
+  o.destination = d.get();
+  o.destination_name = "meta";
+  o.actions = f.actions;
+  o.page_size = 10;
+  o.clock = [&f] { return f.now; };
+  o.progress = [&calls](int64_t read, int64_t total) { calls.emplace_back(read, total); };
+  auto e = ConversionExporter::Create(o);
+  REQUIRE(e.ok());
+  auto report = (*e)->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  for (auto [read, total] : calls) UNSCOPED_INFO(read << " of " << total);
+  REQUIRE(calls.size() == 3);  // pages of 10, 10 and 5
+  CHECK(calls[0] == std::pair<int64_t, int64_t>{10, 25});
+  CHECK(calls[1] == std::pair<int64_t, int64_t>{20, 25});
+  CHECK(calls[2] == std::pair<int64_t, int64_t>{25, 25});
+  // The next run starts at the watermark: only what came since.
+  for (int i = 25; i < 28; ++i) f.Capture(i);
+  calls.clear();
+  REQUIRE((*e)->RunOnce().ok());
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0] == std::pair<int64_t, int64_t>{3, 3});
+
+  // Without CountInteractions: the same export, totals of 0 ("unknown").
+  UncountedInteractions uncounted(&f.store->interactions());
+  CHECK(uncounted.CountInteractions(0).status().code() == absl::StatusCode::kUnimplemented);
+}
+
 TEST_CASE("Meta: every conversion is delivered once per event id through 429 - 500 - timeouts and resets",
           "[conversion][meta][faults]") {
   Fixture f;

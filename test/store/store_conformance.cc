@@ -271,6 +271,10 @@ void RunStoreConformance(const StoreFixture& fixture) {
     CHECK(read[1].action().name() == "Offer");
     CHECK(Value(store->interactions().ReadInteractions(0, 1)).size() == 1);
     CHECK(Value(store->interactions().ReadInteractions(s3, 10)).empty());
+    // The work left after a watermark (an export's progress total).
+    CHECK(Value(store->interactions().CountInteractions(0)) == 3);
+    CHECK(Value(store->interactions().CountInteractions(s1)) == 2);
+    CHECK(Value(store->interactions().CountInteractions(s3)) == 0);
   }
 
   SECTION("interaction sequences are unique and gap-ordered under concurrency") {

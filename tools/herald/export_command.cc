@@ -136,7 +136,9 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   // The number of interactions after the watermark is not known ahead: the
   // line shows the count and the rate (no time left).
   ProgressMeter meter("exporting", "interactions", a.progress);
-  if (meter.enabled()) options.progress = [&meter](int64_t read) { meter.Update(read, 0); };
+  if (meter.enabled()) {
+    options.progress = [&meter](int64_t read, int64_t total) { meter.Update(read, total); };
+  }
   auto exporter = ConversionExporter::Create(std::move(options));
   if (!exporter.ok()) return Fail(std::string(exporter.status().message()));
   auto print = [&](const absl::StatusOr<ExportReport>& report) {

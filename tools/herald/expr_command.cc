@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "commands.h"
 #include "herald/expr.h"
+#include "json_output.h"
 #include "nlohmann/json.hpp"
 
 namespace herald::cli {
@@ -174,15 +175,23 @@ std::string ParseValue(std::string_view path, std::string_view text, expr::Type 
   }
 }
 
+// With --json, the error document every herald command prints
+// (json_output.h), plus the expression's line and column when the message
+// starts with them and the whole message with its excerpt as "detail".
 void PrintError(const ExprOptions& options, std::string_view message) {
   if (options.json) {
     int line = 0;
     int column = 0;
     std::sscanf(std::string(message).c_str(), "%d:%d:", &line, &column);
-    std::string first_line(message.substr(0, message.find('\n')));
-    std::cout << "{\"error\":{\"message\":" << JsonQuote(first_line);
-    if (line > 0) std::cout << ",\"line\":" << line << ",\"column\":" << column;
-    std::cout << ",\"detail\":" << JsonQuote(message) << "}}\n";
+    nlohmann::json error = {{"command", "expr"},
+                            {"code", "INVALID_ARGUMENT"},
+                            {"message", std::string(message.substr(0, message.find('\n')))},
+                            {"detail", std::string(message)}};
+    if (line > 0) {
+      error["line"] = line;
+      error["column"] = column;
+    }
+    PrintJson({{"error", std::move(error)}});
   } else {
     std::cerr << "error: " << message << "\n";
   }
