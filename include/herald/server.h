@@ -37,6 +37,7 @@
 #ifndef HERALD_SERVER_H_
 #define HERALD_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -176,6 +177,12 @@ class HttpServer {
   // Whether requests need an API key now (a key exists or require_api_keys).
   virtual bool RequiresKeys() const { return false; }
 
+  // /metrics also shows what `source` returns (Prometheus text of another
+  // transport of the same process: GrpcServer::MetricsText). May be called
+  // at any time, from any thread; `source` is called on a request thread and
+  // must stay callable until Shutdown() has returned.
+  virtual void AddMetricsSource(std::function<std::string()> source) { (void)source; }
+
   // Stops accepting, answers the requests already read, closes the
   // connections and joins the loops. Idempotent.
   virtual void Shutdown() = 0;
@@ -205,6 +212,12 @@ class GrpcServer {
   // Stops accepting, lets the calls in flight finish (cancelling any still
   // running after `grace`) and waits for them. Idempotent.
   virtual void Shutdown(absl::Duration grace = absl::Seconds(5)) = 0;
+
+  // This transport's Prometheus metrics (herald_grpc_server_handled_total by
+  // method and code, herald_grpc_server_handling_seconds), in the text
+  // exposition format; herald serve shows them at the HTTP /metrics
+  // (HttpServer::AddMetricsSource). Any thread, any time before destruction.
+  virtual std::string MetricsText() const { return {}; }
 };
 
 }  // namespace herald

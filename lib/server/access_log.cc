@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -81,6 +82,9 @@ std::string FormatAccessEntry(const AccessEntry& e) {
     absl::StrAppend(&line, R"(,"error_code":")", absl::string_view(e.error_code.data(), e.error_code.size()),
                     "\"");
   }
+  if (!e.grpc_code.empty()) {
+    absl::StrAppend(&line, R"(,"grpc_code":")", absl::string_view(e.grpc_code.data(), e.grpc_code.size()), "\"");
+  }
   if (!key.empty()) absl::StrAppend(&line, R"(,"key":")", key, "\"");
   line += "}\n";
   return line;
@@ -94,6 +98,19 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& pa
     return absl::UnavailableError(absl::StrCat("access_log: cannot open \"", path, "\": ", std::strerror(errno)));
   }
   return std::unique_ptr<AccessLog>(new AccessLog(file, true));
+}
+
+absl::StatusOr<std::shared_ptr<AccessLog>> AccessLog::OpenShared(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<AccessLog>>* open = new std::map<std::string, std::weak_ptr<AccessLog>>;
+  const std::string key = path.empty() ? "-" : path;
+  std::lock_guard<std::mutex> lock(mu);
+  if (std::shared_ptr<AccessLog> held = (*open)[key].lock()) return held;
+  auto opened = Open(path);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<AccessLog> log = std::move(*opened);
+  if (log != nullptr) (*open)[key] = log;
+  return log;
 }
 
 AccessLog::AccessLog(std::FILE* file, bool owned) : file_(file), owned_(owned) {

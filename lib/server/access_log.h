@@ -43,6 +43,7 @@ struct AccessEntry {
   size_t response_bytes = 0;     // body
   std::string_view error_code;   // the ApiError code of an error answer, else empty
   std::string_view key_name;     // the API key's name (never the key) when one was used
+  std::string_view grpc_code;    // a gRPC call's status code name ("OK"), else empty
 };
 
 // The request's id: `header` (an incoming X-Request-Id) when it is 1 to 64
@@ -58,6 +59,10 @@ class AccessLog {
   // null), else a file opened for appending. Error naming the file when it
   // cannot be opened.
   static absl::StatusOr<std::unique_ptr<AccessLog>> Open(const std::string& path);
+  // The same, shared by every caller in the process that names the same
+  // path while one of them holds it: the HTTP and gRPC transports write
+  // their lines through one writer, so lines never interleave mid-line.
+  static absl::StatusOr<std::shared_ptr<AccessLog>> OpenShared(const std::string& path);
   ~AccessLog();
 
   void Write(const AccessEntry& entry);

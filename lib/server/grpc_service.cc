@@ -15,7 +15,9 @@
 #include "absl/time/clock.h"
 #include "herald/model/decisions.grpc.pb.h"
 #include "herald/server.h"
+#include "server/access_log.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/tls.h"
 
 namespace herald {
@@ -89,86 +91,135 @@ class InFlight {
   std::atomic<int>* count_;
 };
 
+// Indexes of server_internal::kGrpcMethods.
+enum GrpcMethod : size_t { kSelectAds, kClick, kPriceBasket, kCommitOrder, kCaptureResponse, kGetReport, kHealth };
+
 class DecisionsService final : public v1::Decisions::Service {
  public:
   DecisionsService(DecisionService* service, std::unique_ptr<server_internal::Authorizer> authorizer)
       : service_(service), authorizer_(std::move(authorizer)) {}
 
   server_internal::Authorizer& authorizer() { return *authorizer_; }
+  const server_internal::GrpcMetrics& metrics() const { return metrics_; }
+  // Before the server starts; null = no access log.
+  void set_access_log(std::shared_ptr<server_internal::AccessLog> log) { access_log_ = std::move(log); }
 
   int in_flight() const { return in_flight_.load(); }
+  void FlushAccessLog() {
+    if (access_log_ != nullptr) access_log_->Flush();
+  }
 
   grpc::Status SelectAds(grpc::ServerContext* context, const v1::SelectAdsRequest* request,
                          v1::SelectAdsResponse* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/ads:select"); !refused.ok()) return refused;
-    return Answer(service_->SelectAds(*request), out);
+    return Call(context, kSelectAds, "/v1/ads:select", *request, out,
+                [&] { return Answer(service_->SelectAds(*request), out); });
   }
 
   grpc::Status Click(grpc::ServerContext* context, const v1::ClickRequest* request, v1::ClickResponse* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/clicks/{token}"); !refused.ok()) return refused;
-    auto location = service_->Click(request->token());
-    if (!location.ok()) return ToGrpcStatus(location.status());
-    out->set_location(std::move(*location));
-    return grpc::Status::OK;
+    return Call(context, kClick, "/v1/clicks/{token}", *request, out, [&] {
+      auto location = service_->Click(request->token());
+      if (!location.ok()) return ToGrpcStatus(location.status());
+      out->set_location(std::move(*location));
+      return grpc::Status::OK;
+    });
   }
 
   grpc::Status PriceBasket(grpc::ServerContext* context, const v1::PriceBasketRequest* request,
                            v1::PricedBasket* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/baskets:price"); !refused.ok()) return refused;
-    return Answer(service_->PriceBasket(*request), out);
+    return Call(context, kPriceBasket, "/v1/baskets:price", *request, out,
+                [&] { return Answer(service_->PriceBasket(*request), out); });
   }
 
   grpc::Status CommitOrder(grpc::ServerContext* context, const v1::CommitOrderRequest* request,
                            v1::CommitOrderResponse* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/orders:commit"); !refused.ok()) return refused;
-    return Answer(service_->CommitOrder(*request), out);
+    return Call(context, kCommitOrder, "/v1/orders:commit", *request, out,
+                [&] { return Answer(service_->CommitOrder(*request), out); });
   }
 
   grpc::Status CaptureResponse(grpc::ServerContext* context, const v1::InteractionRecord* request,
                                v1::InteractionRecord* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/responses"); !refused.ok()) return refused;
-    return Answer(service_->CaptureResponse(*request), out);
+    return Call(context, kCaptureResponse, "/v1/responses", *request, out,
+                [&] { return Answer(service_->CaptureResponse(*request), out); });
   }
 
   grpc::Status GetReport(grpc::ServerContext* context, const v1::GetReportRequest* request,
                          v1::GetReportResponse* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/v1/reports/{name}"); !refused.ok()) return refused;
-    ReportRequest report{request->name(), request->from(), request->to(), request->campaign()};
-    auto table = service_->Report(report);
-    if (!table.ok()) return ToGrpcStatus(table.status());
-    *out = ReportMessage(*table);
-    return grpc::Status::OK;
+    return Call(context, kGetReport, "/v1/reports/{name}", *request, out, [&] {
+      ReportRequest report{request->name(), request->from(), request->to(), request->campaign()};
+      auto table = service_->Report(report);
+      if (!table.ok()) return ToGrpcStatus(table.status());
+      *out = ReportMessage(*table);
+      return grpc::Status::OK;
+    });
   }
 
-  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest*, v1::HealthResponse* out) override {
-    InFlight call(&in_flight_);
-    if (grpc::Status refused = Admit(*context, "/readyz"); !refused.ok()) return refused;
-    absl::Status ready = service_->Ready();
-    if (!ready.ok()) return ToGrpcStatus(absl::UnavailableError(ready.message()));
-    out->set_status("ready");
-    return grpc::Status::OK;
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest* request,
+                      v1::HealthResponse* out) override {
+    return Call(context, kHealth, "/readyz", *request, out, [&] {
+      absl::Status ready = service_->Ready();
+      if (!ready.ok()) return ToGrpcStatus(absl::UnavailableError(ready.message()));
+      out->set_status("ready");
+      return grpc::Status::OK;
+    });
   }
 
  private:
+  // One call: the API key check of the HTTP route it mirrors, then
+  // `answer`; counted by method and code and logged as the HTTP transport
+  // logs (the request id from `x-request-id` metadata when well-formed,
+  // echoed back in the initial metadata).
+  template <typename Answer>
+  grpc::Status Call(grpc::ServerContext* context, GrpcMethod method, std::string_view route,
+                    const google::protobuf::Message& request, const google::protobuf::Message* out,
+                    Answer answer) {
+    InFlight call(&in_flight_);
+    const int64_t start_nanos = absl::GetCurrentTimeNanos();
+    const std::string request_id = server_internal::RequestIdFrom(Metadata(*context, "x-request-id"));
+    context->AddInitialMetadata("x-request-id", request_id);
+    std::string key_name;
+    grpc::Status status = Admit(*context, route, &key_name);
+    if (status.ok()) status = answer();
+    const absl::Duration took = absl::Nanoseconds(absl::GetCurrentTimeNanos() - start_nanos);
+    metrics_.RecordCall(method, status.error_code(), took);
+    if (access_log_ != nullptr) {
+      const std::string_view name = server_internal::kGrpcMethods[method];
+      const std::string full_method = absl::StrCat("/herald.v1.Decisions/", absl::string_view(name.data(), name.size()));
+      server_internal::AccessEntry entry;
+      entry.time = absl::FromUnixNanos(start_nanos);
+      entry.request_id = request_id;
+      entry.method = "POST";  // gRPC calls are HTTP/2 POSTs answered 200; the outcome is grpc_code
+      entry.route = full_method;
+      entry.status = 200;
+      entry.duration = took;
+      entry.request_bytes = request.ByteSizeLong();
+      entry.response_bytes = status.ok() ? out->ByteSizeLong() : 0;
+      entry.grpc_code = server_internal::GrpcCodeName(status.error_code());
+      entry.key_name = key_name;
+      access_log_->Write(entry);
+    }
+    return status;
+  }
+
+  static std::string_view Metadata(const grpc::ServerContext& context, std::string_view name) {
+    const auto& metadata = context.client_metadata();
+    auto found = metadata.find(grpc::string_ref(name.data(), name.size()));
+    if (found == metadata.end()) return {};
+    return std::string_view(found->second.data(), found->second.size());
+  }
+
   // The API key check of the HTTP route the method mirrors (same scopes, same
   // key file): the key comes as `authorization: Bearer KEY` metadata.
-  grpc::Status Admit(const grpc::ServerContext& context, std::string_view route) const {
-    const auto& metadata = context.client_metadata();
-    auto found = metadata.find("authorization");
-    std::string_view authorization;
-    if (found != metadata.end()) authorization = std::string_view(found->second.data(), found->second.size());
-    server_internal::Admission admission = authorizer_->Authorize(route, authorization, absl::Now());
+  grpc::Status Admit(const grpc::ServerContext& context, std::string_view route, std::string* key_name) const {
+    server_internal::Admission admission =
+        authorizer_->Authorize(route, Metadata(context, "authorization"), absl::Now());
+    *key_name = std::move(admission.key_name);
     return ToGrpcStatus(admission.status);
   }
 
   DecisionService* service_;
   std::unique_ptr<server_internal::Authorizer> authorizer_;
+  std::shared_ptr<server_internal::AccessLog> access_log_;
+  server_internal::GrpcMetrics metrics_;
   mutable std::atomic<int> in_flight_{0};
 };
 
@@ -189,6 +240,9 @@ class GrpcServerImpl : public GrpcServer {
     }
     auto credentials = server_internal::GrpcServerCredentials(config);
     if (!credentials.ok()) return credentials.status();
+    auto access_log = server_internal::AccessLog::OpenShared(config.access_log());
+    if (!access_log.ok()) return access_log.status();
+    decisions_.set_access_log(std::move(*access_log));
     grpc::ServerBuilder builder;
     builder.AddListeningPort(listen, *credentials, &port_);
     // Two servers must not share a port unnoticed (gRPC sets SO_REUSEPORT by default).
@@ -209,6 +263,11 @@ class GrpcServerImpl : public GrpcServer {
 
   int port() const override { return port_; }
   absl::Status ReloadKeys() override { return decisions_.authorizer().Reload(); }
+  std::string MetricsText() const override {
+    std::string text;
+    decisions_.metrics().Render(&text);
+    return text;
+  }
 
   void Shutdown(absl::Duration grace) override {
     std::lock_guard<std::mutex> lock(shutdown_mu_);
@@ -233,6 +292,7 @@ class GrpcServerImpl : public GrpcServer {
     shutdown.join();
     server_->Wait();
     server_.reset();
+    decisions_.FlushAccessLog();
   }
 
  private:

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -128,7 +129,7 @@ class HttpServerImpl : public HttpServer {
     std::call_once(threads_once, [] { evthread_use_pthreads(); });
     auto address = ParseListen(config_.listen());
     if (!address.ok()) return address.status();
-    auto access_log = server_internal::AccessLog::Open(config_.access_log());
+    auto access_log = server_internal::AccessLog::OpenShared(config_.access_log());
     if (!access_log.ok()) return access_log.status();
     access_log_ = std::move(*access_log);
     auto authorizer = server_internal::Authorizer::Create(config_);
@@ -197,6 +198,11 @@ class HttpServerImpl : public HttpServer {
     if (access_log_ != nullptr) access_log_->Flush();
   }
 
+  void AddMetricsSource(std::function<std::string()> source) override {
+    std::lock_guard<std::mutex> lock(metrics_sources_mu_);
+    metrics_sources_.push_back(std::move(source));
+  }
+
  private:
   void ConfigureLimits(evhttp* http) const {
     const v1::ServerLimits& limits = config_.limits();
@@ -240,8 +246,15 @@ class HttpServerImpl : public HttpServer {
     reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
     request_metrics_.Render(&reply.body);
     reply.body += service_->MetricsText();
+    std::vector<std::function<std::string()>> sources;
+    {
+      std::lock_guard<std::mutex> lock(metrics_sources_mu_);
+      sources = metrics_sources_;
+    }
+    for (const auto& source : sources) reply.body += source();
     return reply;
   }
+
 
   static void OnConnectionClosed(evhttp_connection* connection, void* arg) {
     auto* loop = static_cast<EventLoop*>(arg);
@@ -349,7 +362,9 @@ class HttpServerImpl : public HttpServer {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex shutdown_mu_;
   mutable server_internal::RequestMetrics request_metrics_;
-  std::unique_ptr<server_internal::AccessLog> access_log_;  // null: "off"
+  std::shared_ptr<server_internal::AccessLog> access_log_;  // null: "off"; shared with the gRPC transport
+  mutable std::mutex metrics_sources_mu_;
+  std::vector<std::function<std::string()>> metrics_sources_;  // guarded by metrics_sources_mu_
   std::unique_ptr<server_internal::Authorizer> authorizer_;
   server_internal::SslContext tls_;  // null without TLS (each connection's SSL holds its own reference)
   int64_t max_connections_ = kDefaultMaxConnections;

@@ -146,6 +146,43 @@ void RequestMetrics::Render(std::string* out) const {
                out);
 }
 
+// ---------------------------------------------------------------- GrpcMetrics
+
+std::string_view GrpcCodeName(int code) {
+  static constexpr std::array<std::string_view, 17> kNames = {
+      "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+      "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",      "OUT_OF_RANGE",      "UNIMPLEMENTED",  "INTERNAL",         "UNAVAILABLE",
+      "DATA_LOSS",    "UNAUTHENTICATED"};
+  return code >= 0 && code < static_cast<int>(kNames.size()) ? kNames[static_cast<size_t>(code)] : "UNKNOWN";
+}
+
+void GrpcMetrics::RecordCall(size_t method, int code, absl::Duration latency) {
+  if (method >= kGrpcMethods.size()) return;
+  if (code < 0 || code >= static_cast<int>(kCodes)) code = 2;  // UNKNOWN
+  calls_[method][static_cast<size_t>(code)].fetch_add(1, kRelaxed);
+  latency_[method].Observe(latency);
+}
+
+void GrpcMetrics::Render(std::string* out) const {
+  AppendFamilyHeader("herald_grpc_server_handled_total", "counter",
+                     "gRPC calls answered, by method of herald.v1.Decisions and status code.", out);
+  for (size_t m = 0; m < kGrpcMethods.size(); ++m) {
+    for (size_t c = 0; c < kCodes; ++c) {
+      uint64_t n = calls_[m][c].load(kRelaxed);
+      if (n == 0) continue;
+      AppendSample("herald_grpc_server_handled_total",
+                   Cat("grpc_method=\"", kGrpcMethods[m], "\",grpc_code=\"", GrpcCodeName(static_cast<int>(c)), "\""),
+                   static_cast<double>(n), out);
+    }
+  }
+  AppendFamilyHeader("herald_grpc_server_handling_seconds", "histogram",
+                     "Time from a gRPC call received to its answer, by method.", out);
+  for (size_t m = 0; m < kGrpcMethods.size(); ++m) {
+    latency_[m].Render("herald_grpc_server_handling_seconds", Cat("grpc_method=\"", kGrpcMethods[m], "\""), out);
+  }
+}
+
 // ------------------------------------------------------------ DecisionMetrics
 
 void DecisionMetrics::RecordDecision(DecisionOutcome outcome, int paid, int house, int discount, int empty) {

@@ -80,6 +80,28 @@ class RequestMetrics {
   std::atomic<uint64_t> rate_limited_{0};
 };
 
+// The methods of herald.v1.Decisions, as the gRPC transport counts them.
+inline constexpr std::array<std::string_view, 7> kGrpcMethods = {
+    "SelectAds", "Click", "PriceBasket", "CommitOrder", "CaptureResponse", "GetReport", "Health"};
+
+// The gRPC transport's calls (herald_grpc_* families): per method, calls
+// answered by status code and their latency. Status codes are gRPC's 0..16.
+class GrpcMetrics {
+ public:
+  // One answered call: `method` an index of kGrpcMethods, `code` a
+  // grpc::StatusCode (out-of-range codes count as UNKNOWN).
+  void RecordCall(size_t method, int code, absl::Duration latency);
+  void Render(std::string* out) const;
+
+ private:
+  static constexpr size_t kCodes = 17;
+  std::array<std::array<std::atomic<uint64_t>, kCodes>, kGrpcMethods.size()> calls_{};
+  std::array<LatencyHistogram, kGrpcMethods.size()> latency_;
+};
+
+// The name of a gRPC status code ("OK", "NOT_FOUND"), as grpc documents them.
+std::string_view GrpcCodeName(int code);
+
 // How a decision (POST /v1/ads:select) ended.
 enum class DecisionOutcome : uint8_t {
   kFilled,    // every slot asked for has a winner

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "google/protobuf/util/json_util.h"
@@ -20,6 +21,8 @@
 #include "herald/report.h"
 #include "herald/server.h"
 #include "herald/store.h"
+#include "http_client.h"
+#include "nlohmann/json.hpp"
 
 namespace herald {
 namespace {
@@ -258,6 +261,55 @@ TEST_CASE("grpc: baskets are priced, orders commit their coupons once, responses
   }
 }
 
+TEST_CASE("grpc: calls are counted by method and code and logged with their request id and never a key") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("herald-grpc-log-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  v1::ServerConfig config;
+  config.set_access_log(dir + "/access.log");
+  GrpcTestServer server(config);
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "req-42.a");
+    v1::SelectAdsResponse out;
+    REQUIRE(server.stub->SelectAds(&context, FromJson<v1::SelectAdsRequest>(kSelectHome), &out).ok());
+    // The id is echoed back, as the HTTP transport's X-Request-Id header.
+    auto echoed = context.GetServerInitialMetadata().find("x-request-id");
+    REQUIRE(echoed != context.GetServerInitialMetadata().end());
+    CHECK(std::string(echoed->second.data(), echoed->second.size()) == "req-42.a");
+  }
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext context;
+    v1::ClickResponse out;
+    v1::ClickRequest request;
+    request.set_token("forged");
+    CHECK(server.stub->Click(&context, request, &out).error_code() != grpc::StatusCode::OK);
+  }
+  const std::string metrics = server.grpc->MetricsText();
+  INFO(metrics);
+  CHECK(metrics.find("herald_grpc_server_handled_total{grpc_method=\"SelectAds\",grpc_code=\"OK\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.find("herald_grpc_server_handling_seconds_count{grpc_method=\"SelectAds\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.find("herald_grpc_server_handled_total{grpc_method=\"Click\",grpc_code=\"") != std::string::npos);
+  CHECK(metrics.find("herald_grpc_server_handling_seconds_count{grpc_method=\"Click\"} 2\n") != std::string::npos);
+  server.grpc->Shutdown();  // flushes the log
+  std::ifstream in(dir + "/access.log");
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["request_id"] == "req-42.a");
+  CHECK(lines[0]["route"] == "/herald.v1.Decisions/SelectAds");
+  CHECK(lines[0]["grpc_code"] == "OK");
+  CHECK(lines[0]["response_bytes"].get<int64_t>() > 0);
+  CHECK(lines[1]["route"] == "/herald.v1.Decisions/Click");
+  CHECK(lines[1]["grpc_code"] != "OK");
+  CHECK(lines[1]["request_id"].get<std::string>().size() == 32);  // none given: a new one
+  std::string all;
+  for (const auto& l : lines) all += l.dump();
+  CHECK(all.find("forged") == std::string::npos);  // the token is not logged
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("grpc: after Shutdown the port refuses calls, and a bad address fails to start") {
   GrpcTestServer server;
   {
@@ -381,6 +433,11 @@ TEST_CASE("grpc: herald serve --grpc-listen answers gRPC and drains it on SIGTER
   };
   std::thread first(decide), second(decide);
   while (acknowledged < 30) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // The HTTP /metrics shows the gRPC transport's calls too.
+  test::HttpResponse metrics = test::HttpCall("GET", "http://" + listen + "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("herald_grpc_server_handled_total{grpc_method=\"SelectAds\",grpc_code=\"OK\"} ") !=
+        std::string::npos);
   auto term = std::chrono::steady_clock::now();
   kill(pid, SIGTERM);
   int status = 0;

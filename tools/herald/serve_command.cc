@@ -164,7 +164,9 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     Log("error", "cannot listen", {{"error", std::string(server.status().message())}});
     return 1;
   }
-  std::unique_ptr<GrpcServer> grpc;
+  // Shared with the HTTP server's /metrics, which shows its metrics too and
+  // so keeps it alive as long as it may be scraped.
+  std::shared_ptr<GrpcServer> grpc;
   if (!config->grpc_listen().empty()) {
     auto started = GrpcServer::Start(service->get(), *config);
     if (!started.ok()) {
@@ -172,6 +174,7 @@ int Run(const ServeArgs& a, CommandEnv& env) {
       return 1;
     }
     grpc = std::move(*started);
+    (*server)->AddMetricsSource([grpc] { return grpc->MetricsText(); });
   }
   std::string listen = config->listen().empty() ? "127.0.0.1:8080" : config->listen();
   listen = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*server)->port());
