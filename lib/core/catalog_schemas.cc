@@ -19,6 +19,7 @@ expr::Type ToExprType(v1::ValueType type) {
     case v1::VALUE_TYPE_MONEY: return expr::Type::kMoney;
     case v1::VALUE_TYPE_TIMESTAMP: return expr::Type::kTimestamp;
     case v1::VALUE_TYPE_STRING_LIST: return expr::Type::kStringList;
+    case v1::VALUE_TYPE_MAP: return expr::Type::kMap;
     default: return expr::Type::kError;
   }
 }
@@ -32,7 +33,8 @@ absl::Status DeclareAll(std::string_view root,
       return absl::InvalidArgumentError(
           Cat("attribute ", root, ".", decl.name(), ": type is required"));
     }
-    auto slot = schema->Declare(Cat(root, ".", decl.name()), ToExprType(decl.type()));
+    // DeclareAttribute knows maps' value types too.
+    auto slot = schema->DeclareAttribute(root, decl);
     if (!slot.ok()) return slot.status();
     slots->emplace_back(decl.name(), *slot);
   }
@@ -85,7 +87,7 @@ int CurrencyDigits(std::string_view code) {
   return digits;
 }
 
-expr::Value ToExprValue(const v1::Value& value, std::vector<std::string_view>* list_storage) {
+expr::Value ToExprValue(const v1::Value& value, AttributeStorage* storage) {
   switch (value.kind_case()) {
     case v1::Value::kStringValue: return expr::Value::String(value.string_value());
     case v1::Value::kIntValue: return expr::Value::Int(value.int_value());
@@ -103,9 +105,20 @@ expr::Value ToExprValue(const v1::Value& value, std::vector<std::string_view>* l
       return expr::Value::Timestamp(absl::FromUnixSeconds(value.time_value().seconds()) +
                                     absl::Nanoseconds(value.time_value().nanos()));
     case v1::Value::kListValue: {
-      list_storage->clear();
-      for (const auto& s : value.list_value().values()) list_storage->push_back(s);
-      return expr::Value::StringList(*list_storage);
+      storage->strings.clear();
+      for (const auto& s : value.list_value().values()) storage->strings.push_back(s);
+      return expr::Value::StringList(storage->strings);
+    }
+    case v1::Value::kMapValue: {
+      // Scalar values only (VALUE_TYPE_MAP): nothing further to store.
+      storage->entries.clear();
+      AttributeStorage unused;
+      for (const auto& [key, v] : value.map_value().values()) {
+        storage->entries.push_back(expr::Value::String(key));
+        storage->entries.push_back(v.has_list_value() || v.has_map_value() ? expr::Value::Null()
+                                                                           : ToExprValue(v, &unused));
+      }
+      return expr::Value::Map(storage->entries);
     }
     case v1::Value::KIND_NOT_SET: return expr::Value::Null();
   }
@@ -114,7 +127,7 @@ expr::Value ToExprValue(const v1::Value& value, std::vector<std::string_view>* l
 
 void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slots,
                       const v1::Profile* profile, expr::Activation* activation,
-                      std::vector<std::vector<std::string_view>>* lists) {
+                      std::vector<AttributeStorage>* lists) {
   if (lists->size() < slots.size()) lists->resize(slots.size());
   if (profile == nullptr || profile->values().empty()) {
     for (const auto& [name, slot] : slots) activation->Unset(slot);

@@ -27,16 +27,23 @@ struct ProductSchema {
 };
 absl::StatusOr<ProductSchema> BuildProductSchema(const v1::Catalog& catalog);
 
+// Where the expression value of a list or map attribute keeps its elements
+// between evaluations (reused: no allocation once its capacity is reached).
+struct AttributeStorage {
+  std::vector<std::string_view> strings;  // a string list's elements
+  std::vector<expr::Value> entries;       // a map's keys and values
+};
+
 // Turns a profile value into an expression value. Strings are borrowed from
-// `value`; a string list is written into `list_storage` (which must outlive
-// the evaluation). `digits` is the currency's minor-unit digits for money.
-expr::Value ToExprValue(const v1::Value& value, std::vector<std::string_view>* list_storage);
+// `value`; a string list's or a map's elements are written into `storage`
+// (which must outlive the evaluation).
+expr::Value ToExprValue(const v1::Value& value, AttributeStorage* storage);
 
 // Sets the activation's user/context slots from the profiles (absent
-// attributes are unset). `lists` holds string-list storage between calls.
+// attributes are unset). `lists` holds list and map storage between calls.
 void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slots,
                       const v1::Profile* profile, expr::Activation* activation,
-                      std::vector<std::vector<std::string_view>>* lists);
+                      std::vector<AttributeStorage>* lists);
 
 // Minor-unit digits of an ISO 4217 currency (2 by default; 0 for JPY, KRW...;
 // 3 for BHD, KWD...). -1 for a code that is not a known currency.

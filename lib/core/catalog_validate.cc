@@ -219,6 +219,21 @@ class Validator {
           Report(root_, catalog_, d.field, Cat(what, ": type is required"), i);
           attributes_ok_ = false;
         }
+        bool scalar_values = decl.map_value_type() == v1::VALUE_TYPE_STRING ||
+                             decl.map_value_type() == v1::VALUE_TYPE_INT ||
+                             decl.map_value_type() == v1::VALUE_TYPE_DOUBLE ||
+                             decl.map_value_type() == v1::VALUE_TYPE_BOOL;
+        if (decl.type() == v1::VALUE_TYPE_MAP && !scalar_values) {
+          Report(root_, catalog_, d.field,
+                 Cat(what, ": a map needs map_value_type VALUE_TYPE_STRING, VALUE_TYPE_INT, "
+                           "VALUE_TYPE_DOUBLE or VALUE_TYPE_BOOL"), i);
+          attributes_ok_ = false;
+        } else if (decl.type() != v1::VALUE_TYPE_MAP &&
+                   decl.map_value_type() != v1::VALUE_TYPE_UNSPECIFIED) {
+          Report(root_, catalog_, d.field,
+                 Cat(what, ": map_value_type is only for type VALUE_TYPE_MAP"), i);
+          attributes_ok_ = false;
+        }
       }
     }
   }

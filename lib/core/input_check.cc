@@ -1,5 +1,8 @@
 #include "core/input_check.h"
 
+#include <functional>
+#include <string>
+
 #include "absl/strings/str_format.h"
 #include "core/strings.h"
 
@@ -233,6 +236,11 @@ class BasketStrings {
           for (int i = 0; i < value.list_value().values_size(); ++i) {
             Field(value.list_value().values(i), [&] { return at(Cat("list_value.values[", i, "]")); });
           }
+          break;
+        case v1::Value::kMapValue:
+          // One std::function type, so that the recursion instantiates once.
+          Values(value.map_value().values(),
+                 std::function<std::string()>([&] { return at("map_value.values"); }));
           break;
         default:
           break;

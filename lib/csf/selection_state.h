@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/catalog_schemas.h"
 #include "herald/campaign_cache.h"
 #include "herald/counters.h"
 #include "herald/expr.h"
@@ -44,7 +45,7 @@ struct RequestScratch {
   // Targeting.
   const CompiledCatalog* activation_catalog = nullptr;
   expr::Activation activation{size_t{0}};
-  std::vector<std::vector<std::string_view>> user_lists, context_lists;
+  std::vector<AttributeStorage> user_lists, context_lists;
   std::vector<uint32_t> target_stamp;   // per target group: generation when evaluated
   std::vector<double> target_multiplier;
   std::vector<uint8_t> target_sponsor;

@@ -363,6 +363,7 @@ bool KindMatches(const v1::Value& value, expr::Type type) {
     case expr::Type::kMoney: return value.has_money_value();
     case expr::Type::kTimestamp: return value.has_time_value();
     case expr::Type::kStringList: return value.has_list_value();
+    case expr::Type::kMap: return value.has_map_value();
     default: return false;
   }
 }

@@ -118,7 +118,7 @@ struct BasketWork {
 
   std::unique_ptr<expr::Activation> product_activation;
   std::unique_ptr<expr::Activation> targeting_activation;
-  std::vector<std::vector<std::string_view>> user_lists, context_lists, product_lists;
+  std::vector<AttributeStorage> user_lists, context_lists, product_lists;
   std::vector<const v1::Value*> product_values;  // the current line's declared properties (null = unset)
   std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
   std::vector<BasketLine> lines;             // BasketContext::lines' storage between calls

@@ -218,9 +218,12 @@ Ord OrderLists(const Value& a, const Value& b) {
   return result;
 }
 
+// Kept out of line (as the other container and conversion helpers below), so
+// that the interpreter's loop stays as compact as it was before maps and
+// macros: the targeting expressions' hot path does not pay for them.
 // Looks `key` up in a map: the value, or nullptr. Keys compare as CEL's
 // heterogeneous equality does (1 == 1u == 1.0).
-const Value* MapFind(const Value& map, const Value& key) {
+[[gnu::noinline]] const Value* MapFind(const Value& map, const Value& key) {
   const Value* kv = Vm::ListData(map);
   uint32_t n = Vm::Aux32(map);
   if (Vm::T(key) == T::kString) {
@@ -238,7 +241,7 @@ const Value* MapFind(const Value& map, const Value& key) {
 
 // Maps are equal with the same keys and equal values; an error comparing
 // values is absorbed when another difference decides.
-Ord OrderMaps(const Value& a, const Value& b) {
+[[gnu::noinline]] Ord OrderMaps(const Value& a, const Value& b) {
   uint32_t n = Vm::Aux32(a);
   if (n != Vm::Aux32(b)) return Ord::kLess;
   const Value* kv = Vm::ListData(a);
@@ -907,7 +910,7 @@ Value TypeOf(const Value& v) {
   }
 }
 
-Value Convert(const Value& v, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
+[[gnu::noinline, gnu::cold]] Value Convert(const Value& v, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
   switch (kind) {
     case kConvInt: return ToInt(v, pos);
     case kConvUint: return ToUint(v, pos);
@@ -965,7 +968,7 @@ inline Value ElementAt(const Value& list, uint32_t i) {
 }
 
 // Builds a list or map from the n stack values at `first` (errors propagate).
-Value MakeContainer(const Value* first, uint32_t n, bool map, uint32_t pos,
+[[gnu::noinline, gnu::cold]] Value MakeContainer(const Value* first, uint32_t n, bool map, uint32_t pos,
                     Activation::Scratch& scratch) {
   for (uint32_t i = 0; i < n; ++i) {
     if (Vm::T(first[i]) == T::kError) return first[i];
@@ -989,7 +992,7 @@ Value MakeContainer(const Value* first, uint32_t n, bool map, uint32_t pos,
 
 // The accumulator a comprehension starts from; an error when the range is
 // not iterable.
-Value IterStart(const Value& range, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
+[[gnu::noinline, gnu::cold]] Value IterStart(const Value& range, uint8_t kind, uint32_t pos, Activation::Scratch& scratch) {
   T t = Vm::T(range);
   if (t == T::kError) return range;
   if (t != T::kList && t != T::kStringList && t != T::kMap) return Vm::MakeError(kNoOverload, pos);

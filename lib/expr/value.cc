@@ -586,6 +586,20 @@ absl::StatusOr<Slot> Schema::DeclareAttribute(std::string_view root,
     case herald::v1::VALUE_TYPE_MONEY: type = Type::kMoney; break;
     case herald::v1::VALUE_TYPE_TIMESTAMP: type = Type::kTimestamp; break;
     case herald::v1::VALUE_TYPE_STRING_LIST: type = Type::kStringList; break;
+    case herald::v1::VALUE_TYPE_MAP: {
+      Type value;
+      switch (decl.map_value_type()) {
+        case herald::v1::VALUE_TYPE_STRING: value = Type::kString; break;
+        case herald::v1::VALUE_TYPE_INT: value = Type::kInt; break;
+        case herald::v1::VALUE_TYPE_DOUBLE: value = Type::kDouble; break;
+        case herald::v1::VALUE_TYPE_BOOL: value = Type::kBool; break;
+        default:
+          return absl::InvalidArgumentError(
+              Cat("attribute ", root, ".", decl.name(),
+                  ": a map needs map_value_type VALUE_TYPE_STRING, _INT, _DOUBLE or _BOOL"));
+      }
+      return DeclareMap(Cat(root, ".", decl.name()), Type::kString, value);
+    }
     default:
       return absl::InvalidArgumentError(Cat(
           "attribute ", root, ".", decl.name(), " has no type (set type: VALUE_TYPE_...)"));

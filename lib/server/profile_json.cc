@@ -40,11 +40,13 @@ std::string_view TypeName(v1::ValueType type) {
     case v1::VALUE_TYPE_MONEY: return "money (\"19.99\" or \"19.99 EUR\")";
     case v1::VALUE_TYPE_TIMESTAMP: return "RFC 3339 time";
     case v1::VALUE_TYPE_STRING_LIST: return "list of strings";
+    case v1::VALUE_TYPE_MAP: return "object";
     default: return "value";
   }
 }
 
-absl::StatusOr<v1::Value> Convert(const Value& json, v1::ValueType type, std::string_view currency) {
+absl::StatusOr<v1::Value> Convert(const Value& json, v1::ValueType type, std::string_view currency,
+                                  v1::ValueType map_value_type = v1::VALUE_TYPE_UNSPECIFIED) {
   v1::Value out;
   const bool is_string = json.kind_case() == Value::kStringValue;
   const bool is_number = json.kind_case() == Value::kNumberValue;
@@ -75,6 +77,20 @@ absl::StatusOr<v1::Value> Convert(const Value& json, v1::ValueType type, std::st
       auto parsed = ParseAttributeValue(type, json.string_value(), currency);
       if (!parsed.ok()) break;
       return parsed;
+    }
+    case v1::VALUE_TYPE_MAP: {
+      // {"loyalty": 4, "churn": 1}: each value of the declared value type.
+      if (json.kind_case() != Value::kStructValue) break;
+      auto* values = out.mutable_map_value()->mutable_values();
+      for (const auto& [key, v] : json.struct_value().fields()) {
+        auto converted = Convert(v, map_value_type, currency);
+        if (!converted.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("key \"", key, "\": ",
+                                                         converted.status().message()));
+        }
+        (*values)[key] = std::move(*converted);
+      }
+      return out;
     }
     case v1::VALUE_TYPE_STRING_LIST: {
       if (json.kind_case() != Value::kListValue) break;
@@ -116,7 +132,7 @@ absl::StatusOr<v1::Profile> ProfileFromJson(
               names.empty() ? "none" : absl::StrJoin(names, ", "), ")")),
           field);
     }
-    auto converted = Convert(value, decl->type(), currency);
+    auto converted = Convert(value, decl->type(), currency, decl->map_value_type());
     if (!converted.ok()) {
       return WithField(absl::InvalidArgumentError(absl::StrCat(field, ": ", converted.status().message())),
                        field);

@@ -207,3 +207,49 @@ TEST_CASE("Profile assignments are typed by the declared attributes", "[catalog]
 
 }  // namespace
 }  // namespace herald
+
+#include "core/catalog_schemas.h"
+#include "google/protobuf/text_format.h"
+#include "herald/expr.h"
+
+TEST_CASE("A map attribute: declared in the catalog - filled from a profile - used by expressions",
+          "[catalog][expr]") {
+  herald::v1::Catalog catalog;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    user_attributes { name: "scores" type: VALUE_TYPE_MAP map_value_type: VALUE_TYPE_INT }
+    user_attributes { name: "segments" type: VALUE_TYPE_STRING_LIST }
+  )pb", &catalog));
+  auto schema = herald::BuildTargetingSchema(catalog);
+  REQUIRE(schema.ok());
+  herald::v1::Profile profile;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    values { key: "scores" value { map_value { values { key: "loyalty" value { int_value: 4 } } } } }
+    values { key: "segments" value { list_value { values: "new" values: "vip" } } }
+  )pb", &profile));
+  herald::expr::Activation activation(schema->schema);
+  std::vector<herald::AttributeStorage> storage;
+  herald::FillProfileSlots(schema->user, &profile, &activation, &storage);
+  auto eval = [&](std::string_view source) {
+    auto program = herald::expr::Compile(source, schema->schema);
+    INFO(source);
+    REQUIRE(program.ok());
+    return program->Evaluate(activation).DebugString();
+  };
+  CHECK(eval("user.scores['loyalty'] >= 3") == "true");
+  CHECK(eval("user.scores.loyalty + 1") == "5");
+  CHECK(eval("has(user.scores.churn)") == "false");
+  CHECK(eval("user.segments.all(s, s != 'churned') && user.segments.exists(s, s == 'vip')") ==
+        "true");
+  // Statically typed against the declaration.
+  auto wrong = herald::expr::Compile("user.scores['loyalty'] == 'high'", schema->schema);
+  std::string message(wrong.status().message());
+  CHECK(message.substr(0, message.find('\n')) == "1:24: cannot compare int with string");
+
+  herald::v1::Catalog bad;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    user_attributes { name: "scores" type: VALUE_TYPE_MAP }
+  )pb", &bad));
+  CHECK(std::string(herald::BuildTargetingSchema(bad).status().message()) ==
+        "attribute user.scores: a map needs map_value_type VALUE_TYPE_STRING, _INT, _DOUBLE or "
+        "_BOOL");
+}

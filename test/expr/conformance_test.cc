@@ -303,3 +303,86 @@ TEST_CASE("Field selection and has(): presence of attributes",
 
 }  // namespace
 }  // namespace herald::expr
+
+namespace herald::expr {
+namespace {
+
+using testing::Env;
+
+TEST_CASE("Known divergences from cel-go, fixed (issue 17)", "[conformance][cel:divergences]") {
+  Env env;
+  // Fixed offsets as the spec's tests write them, without a sign.
+  CHECK(env.Eval("timestamp('2023-12-25T12:00:00Z').getHours('02:00')") == "14");
+  CHECK(env.Eval("timestamp('2023-12-25T12:00:00Z').getHours('-02:30')") == "9");
+  // Years before 1000: four digits when printed, and read back.
+  CHECK(env.Eval("string(timestamp('0500-01-01T00:00:00Z'))") == "\"0500-01-01T00:00:00Z\"");
+  CHECK(env.Eval("timestamp(string(timestamp('0009-02-03T04:05:06.5Z'))) == "
+                 "timestamp('0009-02-03T04:05:06.500Z')") == "true");
+  CHECK(env.Eval("timestamp('0500-01-01T00:00:00Z')") == "timestamp(\"0500-01-01T00:00:00Z\")");
+  // Numbers with spaces are not numbers (Go's strconv, as cel-go).
+  CHECK(env.Eval("int(' 42')") == "error(conversion failed)");
+  CHECK(env.Eval("int('42 ')") == "error(conversion failed)");
+  CHECK(env.Eval("double(' 1.5')") == "error(conversion failed)");
+  CHECK(env.Eval("uint('+1')") == "error(conversion failed)");
+  // No leap second.
+  CHECK(env.CompileErrorLine("timestamp('2016-12-31T23:59:60Z')") ==
+        "1:11: invalid timestamp \"2016-12-31T23:59:60Z\": expected RFC 3339 such as "
+        "2026-06-01T17:00:00Z");
+  CHECK(env.Eval("timestamp(user.state + '16-12-31T23:59:60Z')") == "error(conversion failed)");
+  CHECK(env.Eval("timestamp(1)") == "timestamp(\"1970-01-01T00:00:01Z\")");
+}
+
+TEST_CASE("Macros: CEL's error semantics", "[conformance][cel:langdef#macros]") {
+  Env env;
+  // all / exists: another element deciding absorbs an error.
+  CHECK(env.Eval("[1, 0, 2].all(x, 2 / x > 0 )") == "error(division by zero)");
+  CHECK(env.Eval("[1, 0, -2].all(x, 2 / x > 0)") == "false");
+  CHECK(env.Eval("[0, 1].exists(x, 2 / x == 2)") == "true");
+  CHECK(env.Eval("[0, 3].exists(x, 2 / x == 2)") == "error(division by zero)");
+  // exists_one, map and filter propagate errors.
+  CHECK(env.Eval("[1, 0].exists_one(x, 2 / x == 2)") == "error(division by zero)");
+  CHECK(env.Eval("[1, 0].map(x, 2 / x)") == "error(division by zero)");
+  CHECK(env.Eval("[1, 2, 3].map(x, x * 2)") == "[2, 4, 6]");
+  CHECK(env.Eval("[1, 2, 3].map(x, x > 1, x * 2)") == "[4, 6]");
+  CHECK(env.Eval("user.interests.filter(i, i.size() == 4)") == "[\"golf\"]");
+  CHECK(env.Eval("user.interests.exists(i, i.startsWith('go'))") == "true");
+  CHECK(env.Eval("user.interests.all(s, s != 'churned')") == "true");
+  CHECK(env.Eval("{'a': 1, 'b': 2}.all(k, k.size() == 1)") == "true");
+  CHECK(env.Eval("[[1, 2], [3]].map(l, size(l))") == "[2, 1]");
+  CHECK(env.Eval("[1, 2].all(x, [3, 4].exists(y, y > x))") == "true");  // nested
+  // Macro variables are typed from the range.
+  CHECK(env.CompileErrorLine("user.interests.map(i, i + 1)") ==
+        "1:25: no operator + for string and int");
+  // The variable is scoped to the macro.
+  CHECK(env.CompileErrorLine("user.interests.all(i, true) && i == 'x'") ==
+        "1:32: unknown variable i");
+}
+
+TEST_CASE("Maps - uint - bytes - dyn - type()", "[conformance][cel:langdef#values]") {
+  Env env;
+  CHECK(env.Eval("{'a': 1, 'b': 2}['b']") == "2");
+  CHECK(env.Eval("{'a': 1}.b") == "error(no such key)");
+  CHECK(env.Eval("has({'a': 1}.a) && !has({'a': 1}.b)") == "true");
+  CHECK(env.Eval("'a' in {'a': 1} && size({'a': 1, 'b': 2}) == 2") == "true");
+  CHECK(env.Eval("{1: 'x', 2u: 'y'}[2] == 'y'") == "true");
+  CHECK(env.Eval("{'a': [1, 2]} == {'a': [1, 2]}") == "true");
+  CHECK(env.Eval("{'a': 1, 'a': 2}") == "error(repeated key in a map)");
+  CHECK(env.Eval("18446744073709551615u + 1u") == "error(unsigned integer overflow)");
+  CHECK(env.Eval("uint(-1)") == "error(out of uint range)");
+  CHECK(env.Eval("1u == 1 && 1u < 2.5") == "true");
+  CHECK(env.Eval("b'abc' + b'd' == bytes('abcd')") == "true");
+  CHECK(env.Eval("string(b'\\xff')") == "error(bytes are not valid UTF-8)");
+  CHECK(env.Eval("[1, 2] + [3] == [1, 2, 3]") == "true");
+  CHECK(env.Eval("type(1) == int && type('a') == string && type([]) == list") == "true");
+  CHECK(env.Eval("type(now) == google.protobuf.Timestamp") == "true");
+  CHECK(env.Eval("dyn(1) + 2") == "3");
+  CHECK(env.Eval("dyn('a') + 2") == "error(no matching overload)");
+  CHECK(env.Eval("string(1.5) + string(2u) + string(true)") == "\"1.52true\"");
+  CHECK(env.Eval("bool('true') && !bool('f')") == "true");
+  CHECK(env.Eval("bool('yes')") == "error(conversion failed)");
+  CHECK(env.CompileErrorLine("{'a': 1}[1]") == "1:10: key of map(string, int) cannot be int");
+  CHECK(env.CompileErrorLine("{'a': 1}.a + 'x'") == "1:12: no operator + for int and string");
+}
+
+}  // namespace
+}  // namespace herald::expr
