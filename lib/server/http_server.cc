@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <optional>
@@ -206,7 +207,11 @@ class HttpServerImpl : public HttpServer {
  private:
   void ConfigureLimits(evhttp* http) const {
     const v1::ServerLimits& limits = config_.limits();
-    evhttp_set_max_body_size(http, limits.max_body_bytes() > 0 ? limits.max_body_bytes() : kDefaultMaxBody);
+    // libevent answers a body over its own limit itself, with an HTML page:
+    // its limit is set above ours (HardBodyLimit) so that a body over ours is
+    // read and refused by Answer in JSON naming the limit. Only bodies past
+    // the hard limit, which nothing reads, get libevent's answer.
+    evhttp_set_max_body_size(http, HardBodyLimit(MaxBody()));
     evhttp_set_max_headers_size(http,
                                 limits.max_header_bytes() > 0 ? limits.max_header_bytes() : kDefaultMaxHeaders);
     evhttp_set_timeout(http, limits.request_timeout_seconds() > 0 ? limits.request_timeout_seconds()
@@ -215,6 +220,21 @@ class HttpServerImpl : public HttpServer {
     // own refusal has an HTML body).
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+  }
+
+  int64_t MaxBody() const {
+    return config_.limits().max_body_bytes() > 0 ? config_.limits().max_body_bytes() : kDefaultMaxBody;
+  }
+  static int64_t HardBodyLimit(int64_t max_body) { return std::max<int64_t>(4 * max_body, max_body + (1 << 20)); }
+
+  // 413 in JSON for a body over limits.max_body_bytes (and at most the hard
+  // limit, which libevent enforces before the body is read).
+  std::optional<HttpReply> CheckBodySize(size_t length) const {
+    if (static_cast<int64_t>(length) <= MaxBody()) return std::nullopt;
+    v1::ApiError error;
+    error.set_code("payload_too_large");
+    error.set_message(absl::StrCat("the body is ", length, " bytes, over limits.max_body_bytes (", MaxBody(), ")"));
+    return server_internal::ErrorBody(413, error);
   }
 
   static void StopLoop(evutil_socket_t, short, void* arg) {
@@ -322,6 +342,7 @@ class HttpServerImpl : public HttpServer {
         request.path == "/metrics" ? std::string_view("/metrics") : server_internal::RouteTemplateOf(request.path);
     std::string key_name;
     std::optional<HttpReply> refused = AdmitConnection(loop, req);
+    if (!refused) refused = CheckBodySize(length);
     if (!refused) refused = AdmitRequest(route, header("Authorization"), &key_name);
     HttpReply reply = refused                       ? std::move(*refused)
                       : request.path == "/metrics" ? Metrics(request)
