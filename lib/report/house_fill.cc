@@ -283,7 +283,10 @@ absl::StatusOr<ReportTable> RunHouseAdFillReport(EventStore& events, const Repor
   CatTo(subtitle, "; ", shown_total + empty_total, " slots left to house ads on ", expected.requests, " requests",
         mix.empty() ? "" : Cat(" (", mix, ")"), ": ", shown_total, " filled, ", empty_total,
         " empty. Expected share: weighted draws without replacement, k per request, among the house ads "
-        "of that page group and size (several slots flatten the shares)");
+        "of that page group and size (several slots flatten the shares). Actual shares also move toward "
+        "equal under the history penalty of the default pipelines: a house ad the user saw in the last "
+        "10 requests is drawn with its weight multiplied by 0.5 (last request) to 0.9, and the most "
+        "weighted ads are the ones most often seen");
   if (traffic->untagged > 0) {
     CatTo(subtitle, "; ", traffic->untagged, " impressions recorded without their draw (older events)");
   }

@@ -224,6 +224,7 @@ TEST_CASE("The house-ad fill report sets expected shares for the traffic's slot 
   CHECK(empty("page history") == 3);
   CHECK(empty("industry conflict") == 2);
   CHECK_THAT(table->subtitle, Catch::Contains("on 18017 requests"));
+  CHECK_THAT(table->subtitle, Catch::Contains("history penalty"));  // why actual shares differ
 
   // The other reports ignore the empty-slot events (they belong to no item).
   auto summary = RunReport("campaign-event-summary", store->events(), options);
