@@ -276,6 +276,7 @@ class Compiler {
     ret.op = Opcode::kReturn;
     out_->code.push_back(ret);
     out_->result_type = result.type;
+    for (const std::string& m : out_->messages) out_->message_text.push_back(m.c_str());
     std::sort(slots_read_.begin(), slots_read_.end());
     slots_read_.erase(std::unique(slots_read_.begin(), slots_read_.end()), slots_read_.end());
     for (uint32_t s : slots_read_) out_->slots.push_back(Slot{s});

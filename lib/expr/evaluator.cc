@@ -106,6 +106,19 @@ constexpr int64_t kPow10[19] = {1,
 
 using T = Type;
 
+// String equality and order, always inlined: Run is large enough that GCC's
+// inliner would otherwise call std::string_view::compare out of line on the
+// targeting expressions' hottest path.
+[[gnu::always_inline]] inline bool StrEq(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || __builtin_memcmp(a.data(), b.data(), a.size()) == 0);
+}
+[[gnu::always_inline]] inline int StrCmp(std::string_view a, std::string_view b) {
+  size_t n = a.size() < b.size() ? a.size() : b.size();
+  int c = n == 0 ? 0 : __builtin_memcmp(a.data(), b.data(), n);
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
 enum class Ord : uint8_t { kLess, kEqual, kGreater, kUnordered, kIncomparable, kError };
 
 template <typename X>
@@ -229,7 +242,7 @@ Ord OrderLists(const Value& a, const Value& b) {
   if (Vm::T(key) == T::kString) {
     std::string_view s = Vm::S(key);
     for (uint32_t i = 0; i < n; ++i) {
-      if (Vm::T(kv[2 * i]) == T::kString && Vm::S(kv[2 * i]) == s) return &kv[2 * i + 1];
+      if (Vm::T(kv[2 * i]) == T::kString && StrEq(Vm::S(kv[2 * i]), s)) return &kv[2 * i + 1];
     }
     return nullptr;
   }
@@ -358,7 +371,7 @@ Value In(const Value& needle, const Value& list, uint32_t pos) {
     std::string_view s = Vm::S(needle);
     const std::string_view* data = Vm::StringListData(list);
     for (uint32_t i = 0, n = Vm::Aux32(list); i < n; ++i) {
-      if (data[i] == s) return Vm::MakeBool(true);
+      if (StrEq(data[i], s)) return Vm::MakeBool(true);
     }
     return Vm::MakeBool(false);
   }
@@ -369,7 +382,7 @@ Value In(const Value& needle, const Value& list, uint32_t pos) {
   if (Vm::T(needle) == T::kString) {
     std::string_view s = Vm::S(needle);
     for (uint32_t i = 0; i < n; ++i) {
-      if (Vm::T(data[i]) == T::kString && Vm::S(data[i]) == s) return Vm::MakeBool(true);
+      if (Vm::T(data[i]) == T::kString && StrEq(Vm::S(data[i]), s)) return Vm::MakeBool(true);
     }
     // Only strings equal strings (heterogeneous equality).
     return Vm::MakeBool(false);
@@ -956,7 +969,7 @@ Value Index(const Value& list, const Value& index, uint32_t pos) {
 inline Value LoadSlot(const Value* slots, uint32_t slot, const ProgramImpl& p, uint32_t message,
                       uint32_t pos) {
   const Value& v = slots[slot];
-  if (Vm::IsAbsent(v)) return Vm::MakeError(p.messages[message].c_str(), pos);
+  if (Vm::IsAbsent(v)) return Vm::MakeError(p.message_text[message], pos);
   return v;
 }
 
@@ -1069,6 +1082,101 @@ bool IterFold(Value& acc, const Value& v, uint8_t kind, const Value& var1, uint3
 
 }  // namespace
 
+Vm::Step Vm::RunContainerOp(const Instr& in, Value* top, const Instr* ip, const Instr* code,
+                            const Value* consts, Value* locals, Activation::Scratch& scratch) {
+  switch (in.op) {
+      case Opcode::kMakeList:
+      case Opcode::kMakeMap: {
+        uint32_t n = in.op == Opcode::kMakeMap ? 2 * in.a : in.a;
+        Value* first = top - n + 1;
+        Value made = MakeContainer(first, n, in.op == Opcode::kMakeMap, in.pos, scratch);
+        top = first;
+        *top = made;
+        break;
+      }
+      case Opcode::kSelectField:
+      case Opcode::kHasField: {
+        Value& v = *top;
+        if (T(v) == Type::kError) break;
+        if (T(v) != Type::kMap) {
+          v = MakeError(kNoOverload, in.pos);
+          break;
+        }
+        const Value* found = MapFind(v, consts[in.a]);
+        if (in.op == Opcode::kHasField) {
+          v = MakeBool(found != nullptr);
+        } else {
+          v = found != nullptr ? *found : MakeError(kNoSuchKey, in.pos);
+        }
+        break;
+      }
+      case Opcode::kLoadLocal:
+        *++top = locals[in.a];
+        break;
+      case Opcode::kConvert:
+        *top = Convert(*top, in.sub, in.pos, scratch);
+        break;
+      case Opcode::kIterInit: {
+        Value acc = IterStart(*top, in.sub, in.pos, scratch);
+        if (T(acc) == Type::kError) {
+          *top = acc;
+          ip = code + in.a;
+          break;
+        }
+        *++top = MakeInt(0);
+        *++top = acc;
+        break;
+      }
+      case Opcode::kIterNext: {
+        const Value& range = top[-2];
+        Value& position = top[-1];
+        uint32_t i = static_cast<uint32_t>(I(position));
+        if (i >= Aux32(range)) {
+          ip = code + in.jump;
+          break;
+        }
+        if (T(range) == Type::kMap) {
+          const Value* kv = ListData(range) + 2 * i;
+          locals[in.a] = kv[0];
+          if (in.b != kNoLocal) locals[in.b] = kv[1];
+        } else if (in.b != kNoLocal) {
+          locals[in.a] = MakeInt(i);
+          locals[in.b] = ElementAt(range, i);
+        } else {
+          locals[in.a] = ElementAt(range, i);
+        }
+        position = MakeInt(i + 1);
+        break;
+      }
+      case Opcode::kIterFilter: {
+        Value keep = *top--;
+        if (T(keep) == Type::kBool) {
+          if (!B(keep)) ip = code + in.a;
+          break;
+        }
+        *top = T(keep) == Type::kError ? keep : MakeError(kNoOverload, in.pos);
+        ip = code + in.b;
+        break;
+      }
+      case Opcode::kIterStep: {
+        Value v = *top--;
+        bool done = IterFold(*top, v, in.sub, locals[in.c], in.pos);
+        ip = code + (done ? in.b : in.a);
+        break;
+      }
+      case Opcode::kIterEnd: {
+        Value acc = *top;
+        if (in.sub == kIterExistsOne && T(acc) == Type::kInt) acc = MakeBool(I(acc) == 1);
+        top -= 2;
+        *top = acc;
+        break;
+      }
+    default:
+      break;
+  }
+  return Step{top, ip};
+}
+
 Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   if (activation.slots_.size() < p.min_slots) return MakeError(kSmallActivation, 0);
   Activation::Scratch& scratch = *activation.scratch_;
@@ -1081,9 +1189,8 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   Value* stack = reinterpret_cast<Value*>(storage);
   Value* top = stack - 1;
   const Instr* ip = code;
-  // Macro variables; like the stack, written before read.
-  alignas(Value) unsigned char local_storage[sizeof(Value) * kMaxLocals];
-  Value* locals = reinterpret_cast<Value*>(local_storage);
+  // Macro variables live in the activation, keeping this frame small.
+  Value* locals = scratch.locals;
   // Delivers the bool-or-error result `r` of a fused test per in.logic.
 #define HERALD_DELIVER(in, r)                                               \
   do {                                                                      \
@@ -1171,11 +1278,11 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
             std::string_view y = S(c);
             bool r;
             if (in.sub == kCmpEq) {
-              r = x == y;
+              r = StrEq(x, y);
             } else if (in.sub == kCmpNe) {
-              r = x != y;
+              r = !StrEq(x, y);
             } else {
-              r = CmpOrdered(in.sub, x.compare(y), 0);
+              r = CmpOrdered(in.sub, StrCmp(x, y), 0);
             }
             HERALD_DELIVER(in, MakeBool(r));
             break;
@@ -1190,7 +1297,7 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
           }
         }
         if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
+          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
           break;
         }
         HERALD_DELIVER(in, Compare(v, c, in.sub, in.pos));
@@ -1199,7 +1306,7 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       case Opcode::kInSlotConstList: {
         const Value& v = slots[in.a];
         if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
+          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
         } else {
           HERALD_DELIVER(in, In(v, consts[in.b], in.pos));
         }
@@ -1208,7 +1315,7 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       case Opcode::kConstInSlot: {
         const Value& v = slots[in.a];
         if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.messages[in.c].c_str(), in.pos));
+          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
         } else {
           HERALD_DELIVER(in, In(consts[in.b], v, in.pos));
         }
@@ -1350,90 +1457,12 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         *top = Index(*top, index, in.pos);
         break;
       }
-      case Opcode::kMakeList:
-      case Opcode::kMakeMap: {
-        uint32_t n = in.op == Opcode::kMakeMap ? 2 * in.a : in.a;
-        Value* first = top - n + 1;
-        Value made = MakeContainer(first, n, in.op == Opcode::kMakeMap, in.pos, scratch);
-        top = first;
-        *top = made;
-        break;
-      }
-      case Opcode::kSelectField:
-      case Opcode::kHasField: {
-        Value& v = *top;
-        if (T(v) == Type::kError) break;
-        if (T(v) != Type::kMap) {
-          v = MakeError(kNoOverload, in.pos);
-          break;
-        }
-        const Value* found = MapFind(v, consts[in.a]);
-        if (in.op == Opcode::kHasField) {
-          v = MakeBool(found != nullptr);
-        } else {
-          v = found != nullptr ? *found : MakeError(kNoSuchKey, in.pos);
-        }
-        break;
-      }
-      case Opcode::kLoadLocal:
-        *++top = locals[in.a];
-        break;
-      case Opcode::kConvert:
-        *top = Convert(*top, in.sub, in.pos, scratch);
-        break;
-      case Opcode::kIterInit: {
-        Value acc = IterStart(*top, in.sub, in.pos, scratch);
-        if (T(acc) == Type::kError) {
-          *top = acc;
-          ip = code + in.a;
-          break;
-        }
-        *++top = MakeInt(0);
-        *++top = acc;
-        break;
-      }
-      case Opcode::kIterNext: {
-        const Value& range = top[-2];
-        Value& position = top[-1];
-        uint32_t i = static_cast<uint32_t>(I(position));
-        if (i >= Aux32(range)) {
-          ip = code + in.jump;
-          break;
-        }
-        if (T(range) == Type::kMap) {
-          const Value* kv = ListData(range) + 2 * i;
-          locals[in.a] = kv[0];
-          if (in.b != kNoLocal) locals[in.b] = kv[1];
-        } else if (in.b != kNoLocal) {
-          locals[in.a] = MakeInt(i);
-          locals[in.b] = ElementAt(range, i);
-        } else {
-          locals[in.a] = ElementAt(range, i);
-        }
-        position = MakeInt(i + 1);
-        break;
-      }
-      case Opcode::kIterFilter: {
-        Value keep = *top--;
-        if (T(keep) == Type::kBool) {
-          if (!B(keep)) ip = code + in.a;
-          break;
-        }
-        *top = T(keep) == Type::kError ? keep : MakeError(kNoOverload, in.pos);
-        ip = code + in.b;
-        break;
-      }
-      case Opcode::kIterStep: {
-        Value v = *top--;
-        bool done = IterFold(*top, v, in.sub, locals[in.c], in.pos);
-        ip = code + (done ? in.b : in.a);
-        break;
-      }
-      case Opcode::kIterEnd: {
-        Value acc = *top;
-        if (in.sub == kIterExistsOne && T(acc) == Type::kInt) acc = MakeBool(I(acc) == 1);
-        top -= 2;
-        *top = acc;
+      default: {
+        // Containers, macros and conversions: out of line, so that the loop
+        // the targeting expressions run stays as small as before them.
+        Vm::Step next = RunContainerOp(in, top, ip, code, consts, locals, scratch);
+        top = next.top;
+        ip = next.ip;
         break;
       }
       case Opcode::kReturn:

@@ -145,6 +145,7 @@ struct ProgramImpl {
   std::deque<std::vector<std::string_view>> string_lists;
   std::deque<std::string> strings;            // storage of string constants
   std::deque<std::string> messages;           // "user.age is not set"
+  std::vector<const char*> message_text;      // messages[i].c_str(), indexed on the hot path
   std::vector<std::unique_ptr<re2::RE2>> regexes;
   std::vector<absl::TimeZone> zones;
   std::vector<Slot> slots;                    // slots read, ascending

@@ -25,6 +25,7 @@ struct Activation::Scratch {
   size_t block = 0;  // current block
   size_t used = 0;   // bytes used in the current block
   size_t total = 0;  // bytes handed out in this evaluation
+  Value locals[internal::kMaxLocals];  // macro variables (written before read)
 
   void Reset() {
     block = 0;
@@ -54,6 +55,15 @@ struct Vm {
   static bool IsAbsent(const Value& v) { return v.type_ == Type::kError && v.aux16_ == 1; }
 
   static Value Run(const ProgramImpl& program, Activation& activation);
+  // The stack top and next instruction after an instruction of containers,
+  // macros or conversions, run out of line from Run's loop.
+  struct Step {
+    Value* top;
+    const Instr* ip;
+  };
+  [[gnu::noinline]] static Step RunContainerOp(const Instr& in, Value* top, const Instr* ip,
+                                               const Instr* code, const Value* consts,
+                                               Value* locals, Activation::Scratch& scratch);
 
   // Field access for the interpreter's helpers.
   static Type T(const Value& v) { return v.type_; }
