@@ -10,6 +10,7 @@
 //   WatermarkStore    export positions per destination, and named leases
 //   CouponStore       coupon redemptions with atomic usage limits
 //   RecipientTableStore  recipient lists as tables (direct-mail recipients.store_table)
+//   PersonalDataStore    erasure of a person, retention and key rotation (herald/privacy.h)
 //
 // Hot paths never call a Store: the selector keeps counters and histories in
 // memory and a background flusher hands batches to the store (see
@@ -49,6 +50,7 @@
 #include "absl/time/time.h"
 #include "herald/model/events.pb.h"
 #include "herald/model/interaction.pb.h"
+#include "herald/model/store.pb.h"
 #include "herald/registry.h"
 
 namespace herald {
@@ -302,6 +304,41 @@ class RecipientTableStore {
   }
 };
 
+// What ForgetPerson (herald/privacy.h) erases in one transaction.
+struct SubjectErasure {
+  std::string selector;                      // "email", "phone", "customer": recorded, not the value
+  std::vector<int64_t> interactions;         // sequences of the person's interactions: deleted
+  std::vector<std::string> recipients;       // mail ledger recipients and recipient-table values
+                                             // (compared trimmed and lowercased): rows deleted
+  std::vector<std::string> user_ids;         // histories deleted; events' user and session ids and
+                                             // coupon redemptions' customer ids blanked
+};
+
+// Erasure, retention and key rotation of personal data (herald/privacy.h).
+// Backends work on stored records as they are (sealed or hashed); the
+// privacy layer decides what to erase or rewrite.
+class PersonalDataStore {
+ public:
+  virtual ~PersonalDataStore() = default;
+  // Records with sequence > after, in sequence order, at most `limit`, in
+  // their stored form (a protected store's interactions() opens them).
+  virtual absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after,
+                                                                                    int limit) = 0;
+  // Replaces the stored data of records (matched by sequence; records gone
+  // meanwhile are skipped) in one transaction. Returns how many were replaced.
+  virtual absl::StatusOr<int64_t> RewriteInteractions(std::span<const v1::InteractionRecord> records) = 0;
+  // Erases what `erasure` lists in one transaction and appends a forget-log
+  // entry with the counts (`log.files` as given); then scrubs the freed space
+  // so the erased bytes are gone from the database files (SQLite:
+  // secure_delete during the erasure, then a WAL checkpoint(TRUNCATE);
+  // PostgreSQL: VACUUM FULL of the touched tables; WAL archives and backups
+  // keep old pages until they age out: docs/operations.md). Returns the entry.
+  virtual absl::StatusOr<v1::ForgetLogEntry> EraseSubject(const SubjectErasure& erasure,
+                                                         const v1::ForgetLogEntry& log) = 0;
+  // Every forget-log entry, oldest first.
+  virtual absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() = 0;
+};
+
 class Store : public Extension {
  public:
   virtual CounterStore& counters() = 0;
@@ -314,6 +351,9 @@ class Store : public Extension {
   // Recipient tables (DirectMail recipients.store_table); null when the
   // backend has none (every built-in backend has them).
   virtual RecipientTableStore* recipient_tables() { return nullptr; }
+  // Erasure and retention (herald/privacy.h); null when the backend has none
+  // (every built-in backend has it).
+  virtual PersonalDataStore* personal_data() { return nullptr; }
   // Makes every acknowledged write durable (a no-op for stores that write through).
   virtual absl::Status Flush() = 0;
   // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).
@@ -336,6 +376,10 @@ absl::Status RegisterStoreBackends(Registry* registry);
 struct OpenStoreOptions {
   bool read_only = false;  // SQLite: open an existing file for reading, never create or migrate
   std::string base_dir;    // relative SQLite paths resolve against it; empty = the working directory
+  // Personal identifiers at rest (herald/privacy.h): completed from the
+  // environment (key ring, HERALD_PERSONAL_DATA_MODE) and applied to SQLite
+  // and PostgreSQL stores; the memory store is returned unwrapped.
+  v1::PersonalDataConfig personal_data;
 };
 
 // Opens a store by URI through the registry's "store" family:
@@ -345,7 +389,9 @@ struct OpenStoreOptions {
 // "memory" and "sqlite" work even when the registry lacks them (the built-in
 // factories are used). A PostgreSQL URI with no "postgresql" factory
 // registered is FailedPrecondition saying to link herald_store_postgres and
-// call RegisterPostgresStore().
+// call RegisterPostgresStore(). SQLite and PostgreSQL stores come back
+// wrapped by ProtectPersonalData (herald/privacy.h); ENCRYPT without a key
+// ring is FailedPrecondition.
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view uri, const Registry& registry,
                                                  const OpenStoreOptions& options = {});
 

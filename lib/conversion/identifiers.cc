@@ -365,10 +365,14 @@ void PrepareIdentity(const v1::Subject& s, const IdentityRules& rules, HashedIde
   // subdivisions and the zip's format; a hashed country decides nothing.
   std::string_view country = Trim(s.country());
   const bool country_known = !NormalizeCountry(country).empty();
-  HashField(id.em, s.email(), h, id.dropped, kDropEmailInvalid,
+  // A subject stored in HASH_ONLY form (herald/privacy.h) carries Google's
+  // hashes of the e-mail and phone where they differ from Meta's.
+  const bool google_email = rules.email_gmail_rule && !s.email_sha256_google().empty();
+  HashField(id.em, google_email ? s.email_sha256_google() : s.email(), h, id.dropped, kDropEmailInvalid,
             [&](std::string_view v) { return NormalizeEmail(v, rules.email_gmail_rule); });
   {
-    std::string_view phone = Trim(s.phone());
+    const bool google_phone = rules.phone_format == PhoneFormat::kE164 && !s.phone_sha256_google().empty();
+    std::string_view phone = Trim(google_phone ? s.phone_sha256_google() : s.phone());
     if (phone.empty()) {
       id.ph.clear();
     } else if (IsSha256Hex(phone)) {

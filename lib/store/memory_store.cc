@@ -25,7 +25,8 @@ class MemoryStore final : public Store,
                           MailLedgerStore,
                           WatermarkStore,
                           CouponStore,
-                          RecipientTableStore {
+                          RecipientTableStore,
+                          PersonalDataStore {
  public:
   CounterStore& counters() override { return *this; }
   EventStore& events() override { return *this; }
@@ -35,8 +36,78 @@ class MemoryStore final : public Store,
   WatermarkStore& watermarks() override { return *this; }
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
+  PersonalDataStore* personal_data() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::string Describe() const override { return "memory"; }
+
+  // PersonalDataStore
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after, int limit) override {
+    return ReadInteractions(after, limit);
+  }
+  absl::StatusOr<int64_t> RewriteInteractions(std::span<const v1::InteractionRecord> records) override {
+    absl::MutexLock lock(&mu_);
+    int64_t n = 0;
+    for (const v1::InteractionRecord& r : records) {
+      auto it = interactions_.find(r.sequence());
+      if (it == interactions_.end()) continue;
+      it->second = r;
+      it->second.clear_sequence();
+      ++n;
+    }
+    return n;
+  }
+  absl::StatusOr<v1::ForgetLogEntry> EraseSubject(const SubjectErasure& erasure,
+                                                 const v1::ForgetLogEntry& log) override {
+    const std::set<std::string, std::less<>> recipients = store_internal::LowerTrimmedSet(erasure.recipients);
+    const std::set<std::string, std::less<>> users(erasure.user_ids.begin(), erasure.user_ids.end());
+    absl::MutexLock lock(&mu_);
+    v1::ForgetLogEntry entry = log;
+    for (int64_t seq : erasure.interactions) entry.set_interactions(entry.interactions() + interactions_.erase(seq));
+    for (auto& [id, job] : jobs_) {
+      const size_t before = job.entries.size();
+      std::erase_if(job.entries, [&](const LedgerEntry& e) {
+        return recipients.contains(store_internal::LowerTrimmed(e.recipient));
+      });
+      if (job.entries.size() == before) continue;
+      entry.set_mail_recipients(entry.mail_recipients() + static_cast<int64_t>(before - job.entries.size()));
+      job.index.clear();
+      for (size_t i = 0; i < job.entries.size(); ++i) job.index[job.entries[i].recipient] = i;
+    }
+    for (auto& [name, table] : tables_) {
+      const size_t before = table.rows.size();
+      std::erase_if(table.rows, [&](const std::vector<std::string>& row) {
+        for (const std::string& v : row) {
+          if (recipients.contains(store_internal::LowerTrimmed(v))) return true;
+        }
+        return false;
+      });
+      entry.set_table_rows(entry.table_rows() + static_cast<int64_t>(before - table.rows.size()));
+    }
+    for (const std::string& user : users) {
+      entry.set_histories(entry.histories() + static_cast<int64_t>(histories_.erase(user)));
+      for (auto& [key, c] : coupons_) {
+        auto it = c.per_customer.find(user);
+        if (it == c.per_customer.end()) continue;
+        entry.set_coupon_redemptions_anonymized(entry.coupon_redemptions_anonymized() + it->second);
+        c.per_customer[""] += it->second;
+        c.per_customer.erase(user);
+      }
+    }
+    for (auto& [key, e] : events_) {
+      if (e.user_id().empty() || !users.contains(e.user_id())) continue;
+      e.clear_user_id();
+      e.clear_session_id();
+      entry.set_events_anonymized(entry.events_anonymized() + 1);
+    }
+    entry.set_id(static_cast<int64_t>(forget_log_.size()) + 1);
+    entry.set_time_unix_micros(absl::ToUnixMicros(absl::Now()));
+    forget_log_.push_back(entry);
+    return entry;
+  }
+  absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() override {
+    absl::MutexLock lock(&mu_);
+    return forget_log_;
+  }
 
   // CounterStore
   absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
@@ -431,6 +502,7 @@ class MemoryStore final : public Store,
   StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
   StringMap<Table> tables_ ABSL_GUARDED_BY(mu_);  // recipient tables (PutTable)
   std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ForgetLogEntry> forget_log_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

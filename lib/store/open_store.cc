@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "herald/model/store.pb.h"
+#include "herald/privacy.h"
 #include "herald/store.h"
 #include "core/strings.h"
 #include "store/sqlite_store.h"
@@ -47,7 +48,26 @@ const FactoryBase* FindStoreFactory(const Registry& registry, std::string_view n
   return fallback->get();
 }
 
+// The store wrapped for personal data at rest (herald/privacy.h); the
+// options are read before the store is opened, so a bad key ring opens nothing.
+absl::StatusOr<std::unique_ptr<Store>> Protected(absl::StatusOr<std::unique_ptr<Store>> store,
+                                                 absl::StatusOr<PersonalDataOptions> options) {
+  if (!store.ok()) return store.status();
+  return ProtectPersonalData(std::move(*store), std::move(*options));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenUnprotected(std::string_view uri, const Registry& registry,
+                                                       const OpenStoreOptions& options);
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view uri, const Registry& registry,
+                                                 const OpenStoreOptions& options) {
+  if (uri == "memory" || uri == "memory:") return OpenUnprotected(uri, registry, options);
+  auto personal = PersonalDataOptionsFromEnvironment(options.personal_data);
+  if (!personal.ok()) return personal.status();
+  return Protected(OpenUnprotected(uri, registry, options), std::move(personal));
+}
 
 absl::Status RegisterStoreBackends(Registry* registry) {
   if (registry == nullptr) return absl::InvalidArgumentError("RegisterStoreBackends: null registry");
@@ -56,8 +76,10 @@ absl::Status RegisterStoreBackends(Registry* registry) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view uri, const Registry& registry,
-                                                 const OpenStoreOptions& options) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<Store>> OpenUnprotected(std::string_view uri, const Registry& registry,
+                                                       const OpenStoreOptions& options) {
   if (uri.empty()) return absl::InvalidArgumentError("store URI is empty");
   CreateContext context;
   context.registry = &registry;
@@ -120,5 +142,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view uri, const Reg
   made->release();
   return std::unique_ptr<Store>(store);
 }
+
+}  // namespace
 
 }  // namespace herald

@@ -8,10 +8,12 @@
 #include <cctype>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "store/store_common.h"
 
@@ -55,6 +57,52 @@ constexpr const char kQuotaLeasesTable[] =
 constexpr const char* kMigrationV2[] = {
     "ALTER TABLE mail_recipients ADD COLUMN claimed_us INTEGER NOT NULL DEFAULT 0",
 };
+
+// herald forget's record (PersonalDataStore::EraseSubject): created at open
+// when missing, like quota_leases. `entry` is a serialized ForgetLogEntry.
+constexpr const char kForgetLogTable[] =
+    "CREATE TABLE IF NOT EXISTS forget_log(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL,"
+    " entry BLOB NOT NULL)";
+
+// Herald's own tables: every other table is a recipient table (the site's).
+constexpr std::string_view kHeraldTables[] = {
+    "counters", "events", "histories", "interactions", "mail_jobs", "mail_recipients", "watermarks",
+    "leases", "coupon_redemptions", "quota_leases", "forget_log"};
+
+// A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
+std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
+  std::string out = "[";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    for (unsigned char c : v) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    out.push_back('"');
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
 
 // RecordBatch inserts events this many rows per statement.
 constexpr size_t kEventsPerInsert = 32;
@@ -169,7 +217,8 @@ class SqliteStore final : public Store,
                           MailLedgerStore,
                           WatermarkStore,
                           CouponStore,
-                          RecipientTableStore {
+                          RecipientTableStore,
+                          PersonalDataStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   ~SqliteStore() override {
@@ -191,6 +240,7 @@ class SqliteStore final : public Store,
   WatermarkStore& watermarks() override { return *this; }
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
+  PersonalDataStore* personal_data() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat("sqlite:", path_); }
 
@@ -449,6 +499,86 @@ class SqliteStore final : public Store,
     if (!row.ok()) return row.status();
     if (!*row) return absl::InternalError(Cat("sqlite store ", path_, ": count(*) returned no row"));
     return static_cast<int64_t>(sqlite3_column_int64((*st)->get(), 0));
+  }
+
+  // PersonalDataStore
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after, int limit) override {
+    return ReadInteractions(after, limit);
+  }
+  absl::StatusOr<int64_t> RewriteInteractions(std::span<const v1::InteractionRecord> records) override {
+    std::vector<std::pair<int64_t, std::string>> rows;
+    for (const v1::InteractionRecord& r : records) {
+      v1::InteractionRecord copy = r;
+      copy.clear_sequence();
+      rows.emplace_back(r.sequence(), copy.SerializeAsString());
+    }
+    absl::MutexLock lock(&mu_);
+    int64_t n = 0;
+    // The rows' old bytes (raw or sealed under a retired key) are zeroed, not left in free space.
+    if (absl::Status s = Exec("PRAGMA secure_delete = ON"); !s.ok()) return s;
+    absl::Status s = InTransaction("rewrite interactions", [&]() -> absl::Status {
+      auto st = Prepare("UPDATE interactions SET data = ?2 WHERE seq = ?1");
+      if (!st.ok()) return st.status();
+      for (const auto& [seq, data] : rows) {
+        (*st)->Bind(1, seq).BindBlob(2, data);
+        if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+        sqlite3_reset((*st)->get());
+        n += sqlite3_changes(db_);
+      }
+      return absl::OkStatus();
+    });
+    (void)Exec("PRAGMA secure_delete = FAST");
+    if (!s.ok()) return s;
+    return n;
+  }
+  absl::StatusOr<v1::ForgetLogEntry> EraseSubject(const SubjectErasure& erasure,
+                                                 const v1::ForgetLogEntry& log) override {
+    std::string sequences = "[";
+    for (int64_t seq : erasure.interactions) CatTo(sequences, sequences.size() > 1 ? "," : "", seq);
+    sequences += "]";
+    const std::string recipients = JsonStrings(LowerTrimmedSet(erasure.recipients));
+    const std::string users = JsonStrings({erasure.user_ids.begin(), erasure.user_ids.end()});
+    absl::MutexLock lock(&mu_);
+    v1::ForgetLogEntry entry = log;
+    // secure_delete=ON: the deleted rows' bytes are overwritten with zeros in
+    // the pages written (and so in the WAL frames and, at the checkpoint, in
+    // the database file), not left in free space.
+    if (absl::Status s = Exec("PRAGMA secure_delete = ON"); !s.ok()) return s;
+    absl::Status s = InTransaction("forget", [&]() -> absl::Status {
+      return EraseLocked(sequences, recipients, users, entry);
+    });
+    (void)Exec("PRAGMA secure_delete = FAST");
+    if (!s.ok()) return s;
+    // The WAL still holds the pages as they were before: copy the new ones
+    // into the database and truncate the log to zero bytes.
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return Error(Cat("forget: the person's rows are deleted (forget log entry ", entry.id(),
+                       "), but the write-ahead log could not be checkpointed while other connections read;"
+                       " run herald forget again later"),
+                   rc);
+    }
+    return entry;
+  }
+  absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() override {
+    absl::MutexLock lock(&mu_);
+    auto st = Prepare("SELECT id, time_us, entry FROM forget_log ORDER BY id");
+    if (!st.ok()) return st.status();
+    std::vector<v1::ForgetLogEntry> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      std::string_view data = ColumnBlob((*st)->get(), 2);
+      v1::ForgetLogEntry& e = out.emplace_back();
+      if (!e.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+        return absl::DataLossError(Cat("sqlite store ", path_, ": table forget_log: row ",
+                                       sqlite3_column_int64((*st)->get(), 0), " is corrupt"));
+      }
+      e.set_id(sqlite3_column_int64((*st)->get(), 0));
+      e.set_time_unix_micros(sqlite3_column_int64((*st)->get(), 1));
+    }
+    return out;
   }
 
   // MailLedgerStore
@@ -964,6 +1094,90 @@ class SqliteStore final : public Store,
     return Error(sql, rc);
   }
 
+  // Runs a statement made at run time (not cached: the cache is keyed by
+  // the SQL's address) with text parameters; returns the rows it changed.
+  absl::StatusOr<int64_t> RunDynamic(const std::string& sql, std::span<const std::string> params,
+                                     std::vector<std::string>* first_column = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return Error(Cat("prepare \"", sql, "\""), rc);
+    absl::Cleanup finalize = [st] { sqlite3_finalize(st); };
+    for (size_t i = 0; i < params.size(); ++i) {
+      sqlite3_bind_text(st, static_cast<int>(i + 1), params[i].c_str(), static_cast<int>(params[i].size()),
+                        SQLITE_TRANSIENT);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (first_column != nullptr) first_column->emplace_back(ColumnText(st, 0));
+    }
+    if (rc != SQLITE_DONE) return Error(sql, rc);
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  }
+
+  // EraseSubject's statements, inside its transaction. The arguments are JSON arrays.
+  absl::Status EraseLocked(const std::string& sequences, const std::string& recipients, const std::string& users,
+                           v1::ForgetLogEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    constexpr char kTrim[] = "lower(trim(%s, ' ' || char(9) || char(10) || char(13)))";
+    struct Step {
+      std::string sql;
+      const std::string* param;
+      void (v1::ForgetLogEntry::*add)(int64_t);
+      int64_t (v1::ForgetLogEntry::*get)() const;
+    };
+    const Step steps[] = {
+        {"DELETE FROM interactions WHERE seq IN (SELECT value FROM json_each(?1))", &sequences,
+         &v1::ForgetLogEntry::set_interactions, &v1::ForgetLogEntry::interactions},
+        {Cat("DELETE FROM mail_recipients WHERE ", absl::StrReplaceAll(kTrim, {{"%s", "recipient"}}),
+             " IN (SELECT value FROM json_each(?1))"),
+         &recipients, &v1::ForgetLogEntry::set_mail_recipients, &v1::ForgetLogEntry::mail_recipients},
+        {"DELETE FROM histories WHERE user_id IN (SELECT value FROM json_each(?1))", &users,
+         &v1::ForgetLogEntry::set_histories, &v1::ForgetLogEntry::histories},
+        {"UPDATE events SET user_id = '', session_id = '' WHERE user_id <> '' AND user_id IN"
+         " (SELECT value FROM json_each(?1))",
+         &users, &v1::ForgetLogEntry::set_events_anonymized, &v1::ForgetLogEntry::events_anonymized},
+        {"UPDATE coupon_redemptions SET customer_id = '' WHERE customer_id <> '' AND customer_id IN"
+         " (SELECT value FROM json_each(?1))",
+         &users, &v1::ForgetLogEntry::set_coupon_redemptions_anonymized,
+         &v1::ForgetLogEntry::coupon_redemptions_anonymized},
+    };
+    for (const Step& step : steps) {
+      auto n = RunDynamic(step.sql, std::span<const std::string>(step.param, 1));
+      if (!n.ok()) return n.status();
+      (entry.*step.add)((entry.*step.get)() + *n);
+    }
+    // Recipient tables: every table that is not Herald's, every column.
+    std::vector<std::string> tables;
+    if (auto s = RunDynamic("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", {},
+                            &tables);
+        !s.ok()) {
+      return s.status();
+    }
+    for (const std::string& table : tables) {
+      if (std::find(std::begin(kHeraldTables), std::end(kHeraldTables), table) != std::end(kHeraldTables)) continue;
+      std::vector<std::string> columns;
+      const std::string name[] = {table};
+      if (auto s = RunDynamic("SELECT name FROM pragma_table_info(?1)", name, &columns); !s.ok()) return s.status();
+      if (columns.empty()) continue;
+      std::string where;
+      for (const std::string& c : columns) {
+        CatTo(where, where.empty() ? "" : " OR ", absl::StrReplaceAll(kTrim, {{"%s", QuoteIdentifier(c)}}),
+              " IN (SELECT value FROM json_each(?1))");
+      }
+      auto n = RunDynamic(Cat("DELETE FROM ", QuoteIdentifier(table), " WHERE ", where),
+                          std::span<const std::string>(&recipients, 1));
+      if (!n.ok()) return n.status();
+      entry.set_table_rows(entry.table_rows() + *n);
+    }
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    auto st = Prepare("INSERT INTO forget_log(time_us, entry) VALUES(?1, ?2)");
+    if (!st.ok()) return st.status();
+    entry.set_time_unix_micros(now);
+    (*st)->Bind(1, now).BindBlob(2, entry.SerializeAsString());
+    if (absl::Status s = (*st)->Run(); !s.ok()) return s;
+    entry.set_id(sqlite3_last_insert_rowid(db_));
+    return absl::OkStatus();
+  }
+
   absl::Status CreateSchemaLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OpenReaderLocked(const v1::SqliteStoreConfig& config) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -1085,6 +1299,7 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
     }
     // Added after version 1 without a version bump: a table older builds ignore.
     if (absl::Status s = Exec(kQuotaLeasesTable); !s.ok()) return s;
+    if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
     if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
   }
   const bool normal = config.synchronous() == v1::SQLITE_SYNCHRONOUS_NORMAL;
@@ -1097,6 +1312,10 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
   // 1000 copy and sync less often. Neither changes what a commit guarantees.
   if (!read_only_) {
     if (absl::Status s = Exec("PRAGMA cache_size = -16384"); !s.ok()) return s;
+    // Freed space in a page is zeroed when that costs no extra I/O, so
+    // updates and deletes leave no stale copies of personal data behind
+    // (herald forget turns it fully on for its own deletes).
+    if (absl::Status s = Exec("PRAGMA secure_delete = FAST"); !s.ok()) return s;
     if (absl::Status s = Exec("PRAGMA wal_autocheckpoint = 4000"); !s.ok()) return s;
   }
   return OpenReaderLocked(config);

@@ -182,4 +182,22 @@ int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta) {
   return std::max(delta, -leased);
 }
 
+std::string LowerTrimmed(std::string_view value) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!value.empty() && space(value.front())) value.remove_prefix(1);
+  while (!value.empty() && space(value.back())) value.remove_suffix(1);
+  std::string out(value);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> values) {
+  std::set<std::string, std::less<>> out;
+  for (const std::string& v : values) {
+    std::string l = LowerTrimmed(v);
+    if (!l.empty()) out.insert(std::move(l));
+  }
+  return out;
+}
+
 }  // namespace herald::store_internal

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +52,10 @@ absl::Status ValidateQuotaLease(std::string_view item_id, int64_t limit);
 // The change LeaseQuota makes to a leased total of `leased` (see store.h).
 int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta);
 bool IsValidRecipientState(int state);
+// PersonalDataStore::EraseSubject compares recipients and table values
+// trimmed (spaces, tabs, line ends) and ASCII-lowercased.
+std::string LowerTrimmed(std::string_view value);
+std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> values);
 std::string_view RecipientStateName(RecipientState state);
 
 }  // namespace herald::store_internal

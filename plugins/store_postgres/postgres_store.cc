@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "herald/store_postgres.h"
 #include "core/strings.h"
@@ -184,6 +185,16 @@ struct Param {
   }
 };
 
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 // A PostgreSQL array literal of text values: {"a","b\"c"}.
 std::string TextArray(const std::vector<std::string_view>& values) {
   std::string out = "{";
@@ -302,9 +313,14 @@ class Connection {
   absl::StatusOr<ResultPtr> ExecParams(std::string_view what, const char* sql,
                                        const std::vector<Param>& params) {
     std::vector<const char*> values;
-    for (const Param& p : params) values.push_back(p.value.c_str());
+    std::vector<int> lengths, formats;
+    for (const Param& p : params) {
+      values.push_back(p.value.c_str());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
     ResultPtr r(PQexecParams(conn_, sql, static_cast<int>(params.size()), nullptr, values.data(),
-                             nullptr, nullptr, 0),
+                             lengths.data(), formats.data(), 0),
                 &PQclear);
     return Check(what, std::move(r));
   }
@@ -355,7 +371,8 @@ class PostgresStore final : public Store,
                             MailLedgerStore,
                             WatermarkStore,
                             CouponStore,
-                            RecipientTableStore {
+                            RecipientTableStore,
+                            PersonalDataStore {
  public:
   PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
       : conninfo_(std::move(conninfo)),
@@ -373,6 +390,7 @@ class PostgresStore final : public Store,
   WatermarkStore& watermarks() override { return *this; }
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
+  PersonalDataStore* personal_data() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat(description_, " schema ", schema_); }
 
@@ -560,6 +578,70 @@ class PostgresStore final : public Store,
     auto r = (*conn)->Run("count interactions (table interactions)", "count_interactions", {after});
     if (!r.ok()) return r.status();
     return Int(r->get(), 0, 0);
+  }
+
+  // PersonalDataStore
+  absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after, int limit) override {
+    return ReadInteractions(after, limit);
+  }
+  absl::StatusOr<int64_t> RewriteInteractions(std::span<const v1::InteractionRecord> records) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    int64_t n = 0;
+    const char* what = "rewrite interactions (table interactions)";
+    absl::Status s = InTransaction(**conn, what, [&]() -> absl::Status {
+      for (const v1::InteractionRecord& r : records) {
+        v1::InteractionRecord copy = r;
+        copy.clear_sequence();
+        auto u = (*conn)->ExecParams(what, "UPDATE interactions SET data = $2::bytea WHERE seq = $1::bigint",
+                                     {r.sequence(), Param::Bytes(copy.SerializeAsString())});
+        if (!u.ok()) return u.status();
+        n += std::strtoll(PQcmdTuples(u->get()), nullptr, 10);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return n;
+  }
+  absl::StatusOr<v1::ForgetLogEntry> EraseSubject(const SubjectErasure& erasure,
+                                                 const v1::ForgetLogEntry& log) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    v1::ForgetLogEntry entry = log;
+    std::vector<std::string> touched;
+    absl::Status s = InTransaction(**conn, "forget", [&]() -> absl::Status {
+      return EraseInTransaction(**conn, erasure, entry, touched);
+    });
+    if (!s.ok()) return s;
+    // Deleted and updated rows stay in the table files as dead tuples until
+    // vacuumed; VACUUM FULL writes the touched tables anew without them.
+    // (WAL segments and base backups keep old pages until they age out:
+    // docs/operations.md.)
+    for (const std::string& table : touched) {
+      auto v = (*conn)->Exec(Cat("forget: VACUUM (FULL) ", table), Cat("VACUUM (FULL) ", table));
+      if (!v.ok()) {
+        return absl::Status(v.status().code(), Cat(v.status().message(), " (the person's rows are deleted: forget log entry ",
+                                                   entry.id(), "; run herald forget again to vacuum)"));
+      }
+    }
+    return entry;
+  }
+  absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Exec("read the forget log (table forget_log)",
+                           "SELECT id, time_us, entry FROM forget_log ORDER BY id");
+    if (!r.ok()) return r.status();
+    std::vector<v1::ForgetLogEntry> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      v1::ForgetLogEntry& e = out.emplace_back();
+      if (!e.ParseFromString(Bytea(r->get(), i, 2))) {
+        return absl::DataLossError(Cat("postgresql store: table forget_log: entry ", Int(r->get(), i, 0), " is corrupt"));
+      }
+      e.set_id(Int(r->get(), i, 0));
+      e.set_time_unix_micros(Int(r->get(), i, 1));
+    }
+    return out;
   }
 
   // MailLedgerStore
@@ -910,6 +992,80 @@ class PostgresStore final : public Store,
         .status();
   }
 
+  // EraseSubject's statements, inside its transaction; `touched` gets the
+  // (quoted) tables that changed, to vacuum.
+  absl::Status EraseInTransaction(Connection& conn, const SubjectErasure& erasure, v1::ForgetLogEntry& entry,
+                                  std::vector<std::string>& touched) {
+    const auto lowered = store_internal::LowerTrimmedSet(erasure.recipients);
+    const std::string recipients = TextArray(std::vector<std::string_view>(lowered.begin(), lowered.end()));
+    const std::string users =
+        TextArray(std::vector<std::string_view>(erasure.user_ids.begin(), erasure.user_ids.end()));
+    constexpr char kTrimmed[] = "lower(btrim(%s::text, E' \\t\\r\\n'))";
+    struct Step {
+      const char* table;
+      std::string sql;
+      std::string param;
+      void (v1::ForgetLogEntry::*add)(int64_t);
+      int64_t (v1::ForgetLogEntry::*get)() const;
+    };
+    const Step steps[] = {
+        {"interactions", "DELETE FROM interactions WHERE seq = ANY($1::bigint[])", IntArray(erasure.interactions),
+         &v1::ForgetLogEntry::set_interactions, &v1::ForgetLogEntry::interactions},
+        {"mail_recipients",
+         Cat("DELETE FROM mail_recipients WHERE ", absl::StrReplaceAll(kTrimmed, {{"%s", "recipient"}}),
+             " = ANY($1::text[])"),
+         recipients, &v1::ForgetLogEntry::set_mail_recipients, &v1::ForgetLogEntry::mail_recipients},
+        {"histories", "DELETE FROM histories WHERE user_id = ANY($1::text[])", users,
+         &v1::ForgetLogEntry::set_histories, &v1::ForgetLogEntry::histories},
+        {"events", "UPDATE events SET user_id = '', session_id = '' WHERE user_id <> '' AND user_id = ANY($1::text[])",
+         users, &v1::ForgetLogEntry::set_events_anonymized, &v1::ForgetLogEntry::events_anonymized},
+        {"coupon_redemptions",
+         "UPDATE coupon_redemptions SET customer_id = '' WHERE customer_id <> '' AND customer_id = ANY($1::text[])",
+         users, &v1::ForgetLogEntry::set_coupon_redemptions_anonymized,
+         &v1::ForgetLogEntry::coupon_redemptions_anonymized},
+    };
+    for (const Step& step : steps) {
+      auto r = conn.ExecParams(Cat("forget (table ", step.table, ")"), step.sql.c_str(), {step.param});
+      if (!r.ok()) return r.status();
+      const int64_t n = std::strtoll(PQcmdTuples(r->get()), nullptr, 10);
+      (entry.*step.add)((entry.*step.get)() + n);
+      if (n > 0) touched.push_back(step.table);
+    }
+    // Recipient tables: every other table of the schema, every column.
+    auto columns = conn.ExecParams(
+        "forget: list the recipient tables",
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = $1"
+        " AND table_name::text IN (SELECT tablename::text FROM pg_tables WHERE schemaname = $1)"
+        " AND table_name::text NOT IN ('herald_meta', 'counters', 'events', 'histories', 'interaction_seq',"
+        " 'interactions', 'mail_jobs', 'mail_recipients', 'watermarks', 'leases', 'coupon_codes',"
+        " 'coupon_redemptions', 'quota_leases', 'forget_log') ORDER BY table_name, ordinal_position",
+        {schema_});
+    if (!columns.ok()) return columns.status();
+    std::map<std::string, std::string> where;  // quoted table -> condition
+    for (int i = 0; i < PQntuples(columns->get()); ++i) {
+      std::string table = QuoteIdentifier(Text(columns->get(), i, 0));
+      std::string& w = where[table];
+      CatTo(w, w.empty() ? "" : " OR ",
+            absl::StrReplaceAll(kTrimmed, {{"%s", QuoteIdentifier(Text(columns->get(), i, 1))}}), " = ANY($1::text[])");
+    }
+    for (const auto& [table, condition] : where) {
+      const std::string sql = Cat("DELETE FROM ", table, " WHERE ", condition);
+      auto r = conn.ExecParams(Cat("forget (table ", table, ")"), sql.c_str(), {recipients});
+      if (!r.ok()) return r.status();
+      const int64_t n = std::strtoll(PQcmdTuples(r->get()), nullptr, 10);
+      entry.set_table_rows(entry.table_rows() + n);
+      if (n > 0) touched.push_back(table);
+    }
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    entry.set_time_unix_micros(now);
+    auto r = conn.ExecParams("forget (table forget_log)",
+                             "INSERT INTO forget_log(time_us, entry) VALUES($1::bigint, $2::bytea) RETURNING id",
+                             {now, Param::Bytes(entry.SerializeAsString())});
+    if (!r.ok()) return r.status();
+    entry.set_id(Int(r->get(), 0, 0));
+    return absl::OkStatus();
+  }
+
   template <typename Fn>
   absl::Status InTransaction(Connection& conn, std::string_view what, Fn fn) {
     auto begin = conn.Exec(what, "BEGIN");
@@ -1044,6 +1200,11 @@ absl::Status PostgresStore::Open() {
                             "CREATE TABLE IF NOT EXISTS quota_leases(item_id text PRIMARY KEY,"
                             " leased bigint NOT NULL, last_change bigint NOT NULL DEFAULT 0)");
     if (!quota.ok()) return quota.status();
+    // herald forget's record (PersonalDataStore::EraseSubject), likewise.
+    auto forget_log = setup.Exec("create table forget_log",
+                                 "CREATE TABLE IF NOT EXISTS forget_log(id bigserial PRIMARY KEY,"
+                                 " time_us bigint NOT NULL, entry bytea NOT NULL)");
+    if (!forget_log.ok()) return forget_log.status();
     // Migrations from older versions, each in one transaction (under the advisory lock).
     if (version < 2) {
       auto begin = setup.Exec("migrate to schema version 2", "BEGIN");

@@ -31,6 +31,8 @@ void AddExportCommand(CLI::App& app, CommandEnv& env);      // export_command.cc
 void AddSimulateCommand(CLI::App& app, CommandEnv& env);  // simulate_command.cc
 void AddServeCommand(CLI::App& app, CommandEnv& env);     // serve_command.cc
 void AddClickCommand(CLI::App& app, CommandEnv& env);     // click_command.cc
+void AddForgetCommand(CLI::App& app, CommandEnv& env);        // privacy_command.cc
+void AddPersonalDataCommand(CLI::App& app, CommandEnv& env);  // privacy_command.cc
 
 // --pipeline FILE of select and simulate (pipeline_option.cc): loads a
 // selection pipeline definition and builds it once with `registry`, so that

@@ -26,6 +26,7 @@
 #include "google/protobuf/text_format.h"
 #include "herald/catalog.h"
 #include "herald/conversion.h"
+#include "herald/privacy.h"
 #include "herald/store.h"
 #include "nlohmann/json.hpp"
 #include "progress.h"
@@ -74,6 +75,25 @@ absl::StatusOr<v1::ExportJobConfig> WithBaseUrl(const v1::ExportJobConfig& job, 
   v1::ExportJobConfig out = job;
   out.set_destination_json_config(json.dump());
   return out;
+}
+
+// After a run: raw identifiers past the retention that every job's
+// destination has exported become hashes (docs/operations.md, "Retention").
+// A failure is reported and does not fail the export.
+void ExpireAfterExport(Store& store, const v1::ExportJobs& jobs) {
+  int64_t lowest = INT64_MAX;
+  for (const auto& job : jobs.jobs()) {
+    auto mark = store.watermarks().GetWatermark(job.destination());
+    if (!mark.ok()) {
+      std::cerr << "herald export: retention: " << mark.status().message() << "\n";
+      return;
+    }
+    lowest = std::min(lowest, *mark);
+  }
+  auto options = PersonalDataOptionsFromEnvironment();
+  if (!options.ok() || store.personal_data() == nullptr) return;
+  auto expired = ExpireRawIdentifiers(store, *options, lowest);
+  if (!expired.ok()) std::cerr << "herald export: retention: " << expired.status().message() << "\n";
 }
 
 absl::Notification* g_stop = nullptr;
@@ -148,6 +168,7 @@ int Run(const ExportArgs& a, CommandEnv& env) {
       return;
     }
     std::cout << (a.json ? report->ToJson() + "\n" : report->ToText()) << std::flush;
+    ExpireAfterExport(**store, jobs);
   };
   if (a.once) {
     auto report = (*exporter)->RunOnce();

@@ -156,6 +156,8 @@ int Run(int argc, char** argv, CLI::App& app) {
   herald::cli::AddSimulateCommand(app, env);
   herald::cli::AddServeCommand(app, env);
   herald::cli::AddClickCommand(app, env);
+  herald::cli::AddForgetCommand(app, env);
+  herald::cli::AddPersonalDataCommand(app, env);
 
   // Every argument is text that Herald may store, compare with catalog ids
   // or print as JSON: one that is not UTF-8 is refused here, once for all

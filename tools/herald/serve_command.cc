@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "commands.h"
+#include "herald/privacy.h"
 #include "herald/server.h"
 #include "nlohmann/json.hpp"
 
@@ -154,6 +155,9 @@ int Run(const ServeArgs& a, CommandEnv& env) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (auto personal = PersonalDataOptionsFromEnvironment(); personal.ok()) {
+    if (std::string w = PersonalDataWarning(*personal, {}); w.starts_with("WARNING")) Log("warning", w, {});
+  }
   auto service = DecisionService::Create(*config, *env.registry);
   if (!service.ok()) {
     Log("error", "cannot start", {{"error", std::string(service.status().message())}});

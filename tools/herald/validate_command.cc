@@ -10,6 +10,7 @@
 #include "herald/catalog.h"
 #include "herald/pipeline.h"
 #include "herald/selection.h"
+#include "herald/privacy.h"
 #include "json_output.h"
 
 namespace herald::cli {
@@ -150,6 +151,14 @@ void AddValidateCommand(CLI::App& app, CommandEnv& env) {
       } else {
         std::cerr << r.error << "\n";
       }
+    }
+    // How the stores this environment opens keep personal data (docs/operations.md).
+    auto personal = PersonalDataOptionsFromEnvironment();
+    if (!personal.ok()) {
+      std::cerr << "herald validate: personal data: " << personal.status().message() << "\n";
+      ++failed;
+    } else if (std::string w = PersonalDataWarning(*personal, {}); !w.empty()) {
+      std::cerr << "herald validate: " << w << "\n";
     }
     if (*json) PrintJson({{"ok", failed == 0}, {"files", std::move(results)}});
     env.exit_code = failed == 0 ? 0 : 1;
