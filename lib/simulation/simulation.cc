@@ -24,6 +24,7 @@
 #include "herald/model/mail_config.pb.h"
 #include "herald/model/store.pb.h"
 #include "herald/selection.h"
+#include "herald/privacy.h"
 #include "herald/store.h"
 #include "nlohmann/json.hpp"
 
@@ -366,11 +367,15 @@ absl::Status Simulation::Setup() {
   v1::SqliteStoreConfig store_config;
   store_config.set_path(o_.out_dir + "/herald.db");
   store_config.set_synchronous(v1::SQLITE_SYNCHRONOUS_NORMAL);
+  // Personal data at rest as in every store OpenStore opens (herald/privacy.h):
+  // the simulated customers' identifiers are sealed or hashed too.
+  auto personal = PersonalDataOptionsFromEnvironment();
+  if (!personal.ok()) return personal.status();
   auto store = o_.store_uri.empty()
                    ? registry_->Create<Store>("sqlite", store_config, CreateContext{registry_})
                    : OpenStore(o_.store_uri, *registry_);
   if (!store.ok()) return store.status();
-  store_ = std::move(*store);
+  store_ = o_.store_uri.empty() ? ProtectPersonalData(std::move(*store), *std::move(personal)) : std::move(*store);
   r_.store = store_->Describe();
 
   SelectorConfig config;
