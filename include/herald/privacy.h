@@ -148,9 +148,10 @@ struct ForgetReport {
 };
 
 // Erases the person from every table that holds them: interactions (found by
-// blind index, hash or plaintext; the customer ids, e-mails and phones of the
-// rows found widen the search to the person's other identifiers), mail
-// ledgers, recipient tables, histories; events and coupon redemptions keep
+// blind index, hash or plaintext; the customer ids of the rows found widen
+// the search to the person's other rows, their e-mail addresses are erased
+// too; phone numbers never widen it, households share them), mail ledgers,
+// recipient tables, histories; events and coupon redemptions keep
 // their counts with the person's ids blanked. Then the backend scrubs freed
 // pages (SQLite: secure_delete and a WAL checkpoint; PostgreSQL: VACUUM FULL)
 // and records a ForgetLogEntry (the selector's kind and the counts). Files

@@ -32,13 +32,33 @@ struct Person {
   StringSet hashes;        // HASH_ONLY forms: hashed rows
   StringSet emails, phones, customers;
 
-  // Adds the subject's identifiers; true when any was new.
-  bool Add(const v1::Subject& s) {
-    bool added = false;
+  // The selector: every identifier it holds is looked up.
+  void AddSelector(const v1::Subject& s) {
+    AddLookups(s);
+    if (!s.email().empty()) emails.insert(s.email());
+    if (!s.phone().empty()) phones.insert(s.phone());
+    if (!s.customer_id().empty()) customers.insert(s.customer_id());
+  }
+
+  // A row found: its customer id widens the search to the person's other
+  // rows, and its e-mail address is erased from mail ledgers and recipient
+  // tables. Its phone number widens nothing: households share numbers, and
+  // forgetting one person must not erase another. True when the customer id
+  // was new.
+  bool AddRow(const v1::Subject& s) {
+    if (!s.email().empty() && !IsSha256Hex(s.email())) emails.insert(s.email());
+    if (s.customer_id().empty() || IsSha256Hex(s.customer_id()) || !customers.insert(s.customer_id()).second) {
+      return false;
+    }
+    v1::Subject customer;
+    customer.set_customer_id(s.customer_id());
+    AddLookups(customer);
+    return true;
+  }
+
+  void AddLookups(const v1::Subject& s) {
     for (const std::string& k : PersonLookupKeys(s, region)) {
-      if (!lookup_keys.insert(k).second) continue;
-      added = true;
-      if (keys == nullptr) continue;
+      if (!lookup_keys.insert(k).second || keys == nullptr) continue;
       for (const std::string& id : keys->key_ids()) blind.insert(*keys->BlindIndexWith(id, k));
     }
     const v1::Subject h = HashSubject(s, region);
@@ -46,10 +66,6 @@ struct Person {
                                  &h.customer_id()}) {
       if (!v->empty()) hashes.insert(*v);
     }
-    if (!s.email().empty() && !IsSha256Hex(s.email())) emails.insert(s.email());
-    if (!s.phone().empty() && !IsSha256Hex(s.phone())) phones.insert(s.phone());
-    if (!s.customer_id().empty() && !IsSha256Hex(s.customer_id())) customers.insert(s.customer_id());
-    return added;
   }
 
   bool Matches(const v1::InteractionRecord& r) const {
@@ -90,8 +106,8 @@ struct Person {
   }
 };
 
-// Finds the person's interactions; the rows found widen the person (their
-// other identifiers) until a pass finds nothing new.
+// Finds the person's interactions; the customer ids of the rows found widen
+// the search until a pass finds nothing new.
 absl::StatusOr<std::vector<int64_t>> FindInteractions(PersonalDataStore& pds, Person& person) {
   std::set<int64_t> found;
   for (int pass = 0; pass < 4; ++pass) {
@@ -106,7 +122,7 @@ absl::StatusOr<std::vector<int64_t>> FindInteractions(PersonalDataStore& pds, Pe
         found.insert(r.sequence());
         // Only the matched rows are opened.
         auto opened = FromStoredForm(r, person.keys);
-        if (opened.ok() && person.Add(opened->subject())) widened = true;
+        if (opened.ok() && person.AddRow(opened->subject())) widened = true;
       }
       if (static_cast<int>(page->size()) < kPage) break;
     }
@@ -225,7 +241,7 @@ absl::StatusOr<ForgetReport> ForgetPerson(Store& store, const PersonalDataOption
   selector.set_customer_id(request.customer_id);
   selector.set_email(request.email);
   selector.set_phone(request.phone);
-  person.Add(selector);
+  person.AddSelector(selector);
   if (person.lookup_keys.empty()) {
     return absl::InvalidArgumentError("herald forget: the e-mail address or phone number has nothing to look up");
   }

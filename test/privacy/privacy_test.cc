@@ -449,6 +449,23 @@ TEST_CASE("sqlite: forget erases the person from every table - the bytes are gon
   CHECK_FALSE(Contains((*log)[0].SerializeAsString(), "zelda"));
 }
 
+TEST_CASE("forget widens through the person's customer id - never through a phone number others share",
+          "[privacy][forget]") {
+  auto store = ProtectPersonalData(NewMemoryStore(), Options(v1::PERSONAL_DATA_MODE_PLAINTEXT));
+  const std::string household_phone = "+49 30 777777";
+  CaptureMany(*store, 2, "ann@example.org", household_phone, "cust-ann");
+  CaptureMany(*store, 1, "", "", "cust-ann", 10);  // Ann's row without e-mail: found through her customer id
+  CaptureMany(*store, 3, "ben@example.org", household_phone, "cust-ben", 20);
+  ForgetRequest request;
+  request.email = "ann@example.org";
+  auto report = ForgetPerson(*store, Options(v1::PERSONAL_DATA_MODE_PLAINTEXT), request);
+  REQUIRE(report.ok());
+  CHECK(report->log.interactions() == 3);
+  auto rest = ReadAllInteractions(*store);
+  REQUIRE(rest.size() == 3);
+  for (const auto& r : rest) CHECK(r.subject().customer_id() == "cust-ben");
+}
+
 TEST_CASE("retention: raw identifiers of exported records past the retention become hashes", "[privacy]") {
   TempDir dir;
   const std::string path = dir.File("herald.db");
