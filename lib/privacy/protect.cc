@@ -191,6 +191,9 @@ class ProtectedStore final : public Store, InteractionStore {
     if (!stored.ok()) return stored.status();
     return inner_->interactions().AppendInteraction(*stored);
   }
+  absl::StatusOr<int64_t> CountInteractions(int64_t after) override {
+    return inner_->interactions().CountInteractions(after);
+  }
   absl::StatusOr<std::vector<v1::InteractionRecord>> ReadInteractions(int64_t after, int limit) override {
     auto page = inner_->interactions().ReadInteractions(after, limit);
     if (!page.ok()) return page.status();
