@@ -88,9 +88,10 @@ class MemoryStore final : public Store,
       for (auto& [key, c] : coupons_) {
         auto it = c.per_customer.find(user);
         if (it == c.per_customer.end()) continue;
-        entry.set_coupon_redemptions_anonymized(entry.coupon_redemptions_anonymized() + it->second);
-        c.per_customer[""] += it->second;
-        c.per_customer.erase(user);
+        const int64_t uses = it->second;
+        c.per_customer.erase(it);
+        c.per_customer[""] += uses;
+        entry.set_coupon_redemptions_anonymized(entry.coupon_redemptions_anonymized() + uses);
       }
     }
     for (auto& [key, e] : events_) {
