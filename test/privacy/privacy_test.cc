@@ -199,7 +199,7 @@ TEST_CASE("a key file the group or others may read is refused", "[privacy]") {
   CHECK((*ring)->key_ids() == std::vector<std::string>{"old", "new"});
 }
 
-TEST_CASE("the mode: ENCRYPT with a key ring, HASH_ONLY without, ENCRYPT without keys refused", "[privacy]") {
+TEST_CASE("the mode: ENCRYPT with a key ring - HASH_ONLY without - ENCRYPT without keys refused", "[privacy]") {
   ScopedEnv no_file(kPersonalDataKeysFileEnv, "");
   ScopedEnv no_mode(kPersonalDataModeEnv, "");
   {
