@@ -230,6 +230,8 @@ enum class EventState {
   kFailed,      // permanently refused by the destination (detail: its message)
   kTransient,   // failed transiently past the retries: holds the watermark
   kSkipped,     // not a conversion (not accepted, action not enabled)
+  kNoConsent,   // the person's consent does not allow this destination (reason says which):
+                // not sent, finished (never retried, the watermark moves past it)
 };
 std::string_view EventStateName(EventState state);
 
@@ -257,6 +259,33 @@ struct ConversionEvent {
 };
 
 // ---------------------------------------------------------------- destinations
+
+// ---------------------------------------------------------------- consent
+
+// A destination's ConsentPolicy with its type's defaults resolved
+// (docs/conversions.md, "Consent").
+struct ConsentRequirements {
+  v1::ConsentRequirement ad_user_data = v1::CONSENT_REQUIREMENT_NOT_DENIED;
+  v1::ConsentRequirement audience_ad_personalization = v1::CONSENT_REQUIREMENT_NOT_DENIED;
+  bool limited_data_use_joins_audiences = false;
+};
+
+// `policy` with every CONSENT_REQUIREMENT_DEFAULT replaced by `defaults`.
+ConsentRequirements ResolveConsentPolicy(const v1::ConsentPolicy& policy, const ConsentRequirements& defaults);
+
+// Whether `status` meets `requirement` (DEFAULT is taken as NOT_DENIED).
+bool ConsentMeets(v1::ConsentRequirement requirement, v1::ConsentStatus status);
+
+// Why `consent` keeps a conversion from a destination that requires
+// `required`: "ad_user_data_denied" or "ad_user_data_not_granted"; "" when
+// it may be sent.
+std::string_view ConsentRefusal(const v1::Consent& consent, const ConsentRequirements& required);
+
+// Whether a converter with `consent` may join a conversion audience.
+bool ConsentAllowsAudience(const v1::Consent& consent, const ConsentRequirements& required);
+
+// Whether `consent` asks Meta for Limited Data Use ("LDU" among its options).
+bool HasLimitedDataUse(const v1::Consent& consent);
 
 // What a destination accepts.
 struct DestinationLimits {
@@ -286,6 +315,9 @@ struct BatchResult {
 
 struct AudienceMember {
   std::string em, ph;  // hashed (64 hex) or ""
+  // The converter's captured consent (Google Customer Match sends it per member).
+  v1::ConsentStatus ad_user_data = v1::CONSENT_STATUS_UNSPECIFIED;
+  v1::ConsentStatus ad_personalization = v1::CONSENT_STATUS_UNSPECIFIED;
 };
 
 // A conversion destination: serializes events in its own format, sends
@@ -294,6 +326,10 @@ struct AudienceMember {
 class Destination : public Extension {
  public:
   virtual const DestinationLimits& limits() const = 0;
+  // What consent a person needs to be exported here (its config's
+  // ConsentPolicy, defaults resolved). The prepare stage finishes events of
+  // people without it as kNoConsent before Prepare is called.
+  virtual ConsentRequirements consent() const { return ConsentRequirements{}; }
   // Normalizes and hashes the event's identifiers by this destination's
   // rules into event.identity and serializes event.payload. May mark the
   // event invalid (missing required data it cannot serialize without).
@@ -365,6 +401,14 @@ struct ExportReport {
   int64_t invalid = 0;
   int64_t failed = 0;
   int64_t transient = 0;
+  // Conversions not sent because the person's consent does not allow this
+  // destination (finished: never retried, not lost), per reason
+  // ("ad_user_data_denied": 2, "ad_user_data_not_granted": 5).
+  int64_t no_consent = 0;
+  std::map<std::string, int64_t> no_consent_by_reason;
+  // Converters delivered but kept out of the conversion audience by their
+  // consent (ad_personalization, Limited Data Use).
+  int64_t audience_no_consent = 0;
   int64_t requests = 0;          // HTTP requests / file writes
   int64_t retries = 0;
   int64_t splits = 0;            // whole-batch rejections split

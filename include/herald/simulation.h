@@ -99,6 +99,7 @@ struct SimulationReport {
   int64_t responses_captured = 0, accepted = 0;
   int64_t mail_sent = 0, mail_skipped = 0, mail_failed = 0;
   int64_t conversions_delivered = 0, conversions_invalid = 0, conversions_failed = 0;
+  int64_t conversions_no_consent = 0;  // not exported: the person's consent does not allow it
   std::string maildir, conversions_file;
   // The report tables, in order: delivery against goal, house-ad fill,
   // reach and frequency per campaign, discounts given, mail sent,

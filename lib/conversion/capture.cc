@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "conversion/consent.h"
 #include "core/input_check.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
@@ -69,6 +70,7 @@ std::string_view EventStateName(EventState state) {
     case EventState::kFailed: return "failed";
     case EventState::kTransient: return "transient";
     case EventState::kSkipped: return "skipped";
+    case EventState::kNoConsent: return "no_consent";
   }
   return "unknown";
 }
@@ -157,6 +159,9 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
         return Bad("value.currency", "must be an ISO 4217 code in upper case (\"USD\")");
       }
     }
+  }
+  if (r.has_consent()) {
+    if (absl::Status st = conversion::ValidateConsent(r.consent()); !st.ok()) return st;
   }
   const v1::Subject& s = r.subject();
   struct Field {

@@ -94,8 +94,16 @@ class PrepareEvents final : public Comp {
   }
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr || ctx.destination == nullptr) return NoRun("PrepareEvents");
+    const ConsentRequirements consent = ctx.destination->consent();
     for (ConversionEvent& e : ctx.events) {
       if (e.state != EventState::kLive) continue;
+      // Consent first: a person who may not be exported here is neither
+      // hashed nor serialized, only finished and counted.
+      if (std::string_view refusal = ConsentRefusal(e.record->consent(), consent); !refusal.empty()) {
+        e.Set(EventState::kNoConsent, refusal, "the person's consent does not allow this destination");
+        Note(ctx, e, "no_consent", refusal);
+        continue;
+      }
       ctx.destination->Prepare(e, ctx.run->hasher);
       // Identifiers the destination's rules refused are left out of the
       // event, not sent wrong: counted so that a run shows what it dropped.
@@ -301,6 +309,7 @@ class AcknowledgeEvents final : public Comp {
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr || ctx.destination == nullptr) return NoRun("AcknowledgeEvents");
     ExportReport& r = ctx.run->report;
+    const ConsentRequirements consent = ctx.destination->consent();
     std::string rejects;
     // Audience members per action, in first-seen order.
     std::vector<std::pair<const v1::ConversionAction*, std::vector<AudienceMember>>> audiences;
@@ -313,10 +322,15 @@ class AcknowledgeEvents final : public Comp {
         case EventState::kFailed: ++r.failed; ++r.failed_by_reason[e.reason]; break;
         case EventState::kTransient:
         case EventState::kLive: ++r.transient; break;
+        case EventState::kNoConsent: ++r.no_consent; ++r.no_consent_by_reason[e.reason]; break;
         case EventState::kSkipped: break;
       }
-      if (e.state == EventState::kInvalid || e.state == EventState::kFailed) {
-        if (r.rejects.size() < 100) r.rejects.push_back(Cat(e.event_id, ": ", e.reason, ": ", e.detail));
+      // The rejects file is the run's record of what was set aside: people
+      // without consent too (an audit trail), though they are no error.
+      if (e.state == EventState::kInvalid || e.state == EventState::kFailed || e.state == EventState::kNoConsent) {
+        if (r.rejects.size() < 100 && e.state != EventState::kNoConsent) {
+          r.rejects.push_back(Cat(e.event_id, ": ", e.reason, ": ", e.detail));
+        }
         if (!rejects_path_.empty()) {
           rejects.append("{\"event_id\":");
           conversion::AppendJsonString(rejects, e.event_id);
@@ -330,9 +344,14 @@ class AcknowledgeEvents final : public Comp {
       }
       if (audiences_ && (e.state == EventState::kDelivered || e.state == EventState::kDuplicate) &&
           (!e.identity.em.empty() || !e.identity.ph.empty())) {
+        const v1::Consent& c = e.record->consent();
+        if (!ConsentAllowsAudience(c, consent)) {
+          ++r.audience_no_consent;
+          continue;
+        }
         auto it = std::find_if(audiences.begin(), audiences.end(), [&](const auto& p) { return p.first == e.action; });
         if (it == audiences.end()) it = audiences.insert(audiences.end(), {e.action, {}});
-        it->second.push_back(AudienceMember{e.identity.em, e.identity.ph});
+        it->second.push_back(AudienceMember{e.identity.em, e.identity.ph, c.ad_user_data(), c.ad_personalization()});
       }
     }
     if (!rejects.empty()) {

@@ -15,6 +15,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "conversion/consent.h"
 #include "conversion/destinations.h"
 #include "conversion/encode.h"
 #include "conversion/http.h"
@@ -93,6 +94,25 @@ absl::Status CheckDefaultRegion(std::string_view what, const std::string& region
   return ConfigError(what, Cat("default_region \"", region, "\" is not an ISO 3166-1 alpha-2 country code"));
 }
 
+// The consent defaults of each destination type (docs/conversions.md,
+// "Consent"). Google: its EU user consent policy asks for a grant, so
+// nothing unconfirmed is sent. Meta: the Conversions API has no consent
+// field (Limited Data Use restricts, it does not consent), so only an
+// explicit refusal keeps a person out, and LDU people stay out of audiences.
+constexpr ConsentRequirements kGoogleConsent{v1::CONSENT_REQUIREMENT_GRANTED, v1::CONSENT_REQUIREMENT_GRANTED, true};
+constexpr ConsentRequirements kMetaConsent{v1::CONSENT_REQUIREMENT_NOT_DENIED, v1::CONSENT_REQUIREMENT_NOT_DENIED,
+                                           false};
+
+absl::Status CheckConsentPolicy(std::string_view what, const v1::ConsentPolicy& p) {
+  if (!v1::ConsentRequirement_IsValid(p.ad_user_data())) {
+    return ConfigError(what, "consent_policy.ad_user_data: unknown requirement");
+  }
+  if (!v1::ConsentRequirement_IsValid(p.audience_ad_personalization())) {
+    return ConfigError(what, "consent_policy.audience_ad_personalization: unknown requirement");
+  }
+  return absl::OkStatus();
+}
+
 // Hashed values are 64 lowercase hex digits: written without escaping.
 void AppendMetaUserData(std::string& out, const HashedIdentity& id, const v1::Subject& s) {
   out.push_back('{');
@@ -138,6 +158,7 @@ class MetaDestination final : public Destination {
     if (c.dataset_id().empty()) return ConfigError("meta", "dataset_id is required");
     if (!AllDigits(c.dataset_id())) return ConfigError("meta", "dataset_id must be digits");
     if (absl::Status st = CheckDefaultRegion("meta", c.default_region()); !st.ok()) return st;
+    if (absl::Status st = CheckConsentPolicy("meta", c.consent_policy()); !st.ok()) return st;
     if (!c.ad_account_id().empty() && !AllDigits(c.ad_account_id())) {
       return ConfigError("meta", "ad_account_id must be digits (without \"act_\")");
     }
@@ -160,10 +181,12 @@ class MetaDestination final : public Destination {
     int days = c.max_age_days() > 0 ? c.max_age_days() : (d->action_source_ == "physical_store" ? 62 : 7);
     d->limits_.max_age = absl::Hours(24 * days);
     d->http_ = std::make_unique<HttpClient>(absl::Milliseconds(c.timeout_ms() > 0 ? c.timeout_ms() : 30000));
+    d->consent_ = ResolveConsentPolicy(c.consent_policy(), kMetaConsent);
     return std::unique_ptr<Destination>(std::move(d));
   }
 
   const DestinationLimits& limits() const override { return limits_; }
+  ConsentRequirements consent() const override { return consent_; }
 
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
@@ -191,7 +214,10 @@ class MetaDestination final : public Destination {
       AppendJsonField(out, first, "currency", r.value().currency());
     }
     AppendJsonField(out, first, "order_id", e.order_id);
-    out.append("}}");
+    out.push_back('}');
+    // Limited Data Use as Meta's server event parameters spell it.
+    conversion::AppendMetaDataProcessingOptions(out, r);
+    out.push_back('}');
   }
 
   void Validate(ConversionEvent& e, absl::Time) const override {
@@ -340,6 +366,7 @@ class MetaDestination final : public Destination {
   }
 
   v1::MetaDestinationConfig config_;
+  ConsentRequirements consent_;
   std::string token_;
   Redactor redactor_;
   std::string base_, version_, action_source_;
@@ -357,6 +384,7 @@ class GoogleAdsDestination final : public Destination {
     if (c.customer_id().empty()) return ConfigError("google_ads", "customer_id is required");
     if (!AllDigits(c.customer_id())) return ConfigError("google_ads", "customer_id must be digits (no dashes)");
     if (absl::Status st = CheckDefaultRegion("google_ads", c.default_region()); !st.ok()) return st;
+    if (absl::Status st = CheckConsentPolicy("google_ads", c.consent_policy()); !st.ok()) return st;
     if (!c.login_customer_id().empty() && !AllDigits(c.login_customer_id())) {
       return ConfigError("google_ads", "login_customer_id must be digits");
     }
@@ -438,10 +466,12 @@ class GoogleAdsDestination final : public Destination {
     for (const auto& [key, resource] : c.conversion_actions()) d->conversion_actions_[key] = resource;
     d->job_poll_ = absl::Milliseconds(c.audience_job_poll_ms() > 0 ? c.audience_job_poll_ms() : 2000);
     d->job_timeout_ = absl::Seconds(c.audience_job_timeout_seconds() > 0 ? c.audience_job_timeout_seconds() : 180);
+    d->consent_ = ResolveConsentPolicy(c.consent_policy(), kGoogleConsent);
     return std::unique_ptr<Destination>(std::move(d));
   }
 
   const DestinationLimits& limits() const override { return limits_; }
+  ConsentRequirements consent() const override { return consent_; }
 
   // The conversion action of an event: the destination's conversion_actions
   // entry for the action, else the catalog's google_conversion_action.
@@ -477,6 +507,9 @@ class GoogleAdsDestination final : public Destination {
       AppendJsonField(out, first, "currencyCode", r.value().currency());
     }
     AppendJsonField(out, first, "orderId", e.order_id);
+    // ClickConversion.consent: ad_user_data only (Google: ad_personalization
+    // "can only be set for OfflineUserDataJobService and UserDataService").
+    conversion::AppendGoogleConsent(out, r.consent().ad_user_data(), r.consent().ad_personalization(), false);
     if (!e.identity.em.empty() || !e.identity.ph.empty()) {
       out.append(",\"userIdentifiers\":[");
       bool f2 = true;
@@ -636,7 +669,10 @@ class GoogleAdsDestination final : public Destination {
           if (!f) body.push_back(',');
           body.append("{\"hashedPhoneNumber\":\"").append(members[i].ph).append("\"}");
         }
-        body.append("]}}");
+        body.push_back(']');
+        // UserData.consent: per member, overriding the job's (Herald sets none on the job).
+        conversion::AppendGoogleConsent(body, members[i].ad_user_data, members[i].ad_personalization, true);
+        body.append("}}");
       }
       body.append("],\"enablePartialFailure\":true}");
       auto added = Call(Cat(base_, "/", version_, "/", job_name, ":addOperations"), body);
@@ -791,6 +827,7 @@ class GoogleAdsDestination final : public Destination {
   }
 
   StringMap<std::string> user_lists_;
+  ConsentRequirements consent_;
   StringMap<std::string> conversion_actions_;  // "<Issue>/<Group>/<Action>" -> resource name
   absl::Duration job_poll_, job_timeout_;
   v1::GoogleAdsDestinationConfig config_;
@@ -812,6 +849,7 @@ class FileDestination final : public Destination {
     if (c.path().empty()) return ConfigError("file", "path is required");
     if (c.batch_size() < 0) return ConfigError("file", "batch_size must be >= 0");
     if (absl::Status st = CheckDefaultRegion("file", c.default_region()); !st.ok()) return st;
+    if (absl::Status st = CheckConsentPolicy("file", c.consent_policy()); !st.ok()) return st;
     if (!v1::FileFormat_IsValid(c.format())) return ConfigError("file", "unknown format");
     absl::TimeZone zone = absl::UTCTimeZone();
     if (!c.time_zone().empty() && c.time_zone() != "UTC" && !absl::LoadTimeZone(c.time_zone(), &zone)) {
@@ -827,8 +865,12 @@ class FileDestination final : public Destination {
     d->dir_ = slash == std::string::npos ? "." : d->path_.substr(0, slash);
     d->limits_.max_batch_events = c.batch_size() > 0 ? c.batch_size() : 10000;
     d->limits_.max_age = d->csv_ ? absl::Hours(24 * 90) : absl::InfiniteDuration();
+    // Google's CSV template is uploaded to Google: Google's defaults.
+    d->consent_ = ResolveConsentPolicy(c.consent_policy(), d->csv_ ? kGoogleConsent : kMetaConsent);
     return std::unique_ptr<Destination>(std::move(d));
   }
+
+  ConsentRequirements consent() const override { return consent_; }
 
   ~FileDestination() override {
     if (fd_ >= 0) ::close(fd_);
@@ -975,6 +1017,7 @@ class FileDestination final : public Destination {
   };
 
   v1::FileDestinationConfig config_;
+  ConsentRequirements consent_;
   absl::TimeZone zone_;
   std::string zone_name_, path_, dir_;
   bool csv_ = false;

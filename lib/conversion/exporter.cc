@@ -50,6 +50,8 @@ std::string ExportReport::ToText() const {
   for (const auto& [k, v] : invalid_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
   CatTo(out, "  failed           ", failed, "\n");
   for (const auto& [k, v] : failed_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
+  CatTo(out, "  no consent       ", no_consent, " (not sent: the person's consent does not allow this destination)\n");
+  for (const auto& [k, v] : no_consent_by_reason) CatTo(out, "    ", k, ": ", v, "\n");
   if (!identifiers_dropped.empty()) {
     CatTo(out, "  identifiers dropped (not sent, the rest of the event was)\n");
     for (const auto& [k, v] : identifiers_dropped) CatTo(out, "    ", k, ": ", v, "\n");
@@ -57,6 +59,9 @@ std::string ExportReport::ToText() const {
   CatTo(out, "  pending          ", transient, " (transient failures: sent again next run)\n");
   CatTo(out, "  requests         ", requests, " (", retries, " retries, ", splits, " splits)\n");
   CatTo(out, "  audience members ", audience_members, "\n");
+  if (audience_no_consent > 0) {
+    CatTo(out, "  audience no consent ", audience_no_consent, " (delivered, kept out of the audience by their consent)\n");
+  }
   if (!stop_reason.empty()) CatTo(out, "  stopped because  ", stop_reason, "\n");
   if (!lease_taken_over_from.empty()) {
     CatTo(out, "  lease taken over from ", lease_taken_over_from, " (process gone)\n");
@@ -81,12 +86,15 @@ std::string ExportReport::ToJson() const {
   j["invalid_by_reason"] = invalid_by_reason;
   j["failed"] = failed;
   j["failed_by_reason"] = failed_by_reason;
+  j["no_consent"] = no_consent;
+  j["no_consent_by_reason"] = no_consent_by_reason;
   j["identifiers_dropped"] = identifiers_dropped;
   j["pending"] = transient;
   j["requests"] = requests;
   j["retries"] = retries;
   j["splits"] = splits;
   j["audience_members"] = audience_members;
+  j["audience_no_consent"] = audience_no_consent;
   j["rejects"] = rejects;
   j["stop_reason"] = stop_reason;
   if (!lease_taken_over_from.empty()) j["lease_taken_over_from"] = lease_taken_over_from;

@@ -708,6 +708,25 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
   return absl::OkStatus();
 }
 
+// A realistic mix of consent (a banner most people accept), fixed per user
+// and drawn from the user's id, not the traffic's random stream (which would
+// change every other figure): 70 % grant both of Google's questions, 10 %
+// grant ad_user_data only, 10 % refuse, 10 % were never asked (nothing
+// recorded); one Californian in three asks Meta for Limited Data Use.
+void SetConsent(const User& user, v1::InteractionRecord& record) {
+  const uint64_t h = std::hash<std::string>{}(Cat("consent/", user.id));
+  const int bucket = static_cast<int>(h % 10);
+  if (bucket == 9) return;
+  v1::Consent* c = record.mutable_consent();
+  c->set_ad_user_data(bucket == 8 ? v1::CONSENT_STATUS_DENIED : v1::CONSENT_STATUS_GRANTED);
+  c->set_ad_personalization(bucket < 7 ? v1::CONSENT_STATUS_GRANTED : v1::CONSENT_STATUS_DENIED);
+  if (std::string_view(kStates[user.state]) == "CA" && (h / 10) % 3 == 0) {
+    c->add_data_processing_options("LDU");
+    c->set_data_processing_options_country(1);
+    c->set_data_processing_options_state(1000);  // Meta's code for California
+  }
+}
+
 absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction& action,
                                  v1::Outcome outcome, int64_t value_minor, const std::string& order_id,
                                  absl::Time t) {
@@ -726,6 +745,7 @@ absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction&
   subject->set_country("US");
   subject->set_external_id(user.id);
   if (!visit.gclid.empty()) subject->set_gclid(visit.gclid);
+  SetConsent(user, record);
   record.mutable_action()->set_issue(action.issue());
   record.mutable_action()->set_group(action.group());
   record.mutable_action()->set_name(action.name());
@@ -762,6 +782,7 @@ absl::Status Simulation::ExportConversions(absl::Time now) {
   if (!report.ok()) return report.status();
   r_.conversions_delivered += report->delivered + report->duplicates;
   r_.conversions_invalid += report->invalid;
+  r_.conversions_no_consent += report->no_consent;
   r_.conversions_failed += report->failed + report->transient;
   exports_.push_back({absl::FormatTime("%Y-%m-%d", now - absl::Seconds(1), zone_), *std::move(report)});
   return absl::OkStatus();
@@ -932,11 +953,11 @@ absl::Status Simulation::Reports() {
                                            : Cat("daily runs to the file destination ", r_.conversions_file);
   exported.columns = {{"day", "Run at end of", K::kText},      {"read", "Interactions read", K::kInteger},
                       {"conversions", "Conversions", K::kInteger}, {"delivered", "Delivered", K::kInteger},
-                      {"invalid", "Invalid", K::kInteger},      {"failed", "Failed", K::kInteger},
-                      {"watermark", "Watermark", K::kInteger}};
+                      {"invalid", "Invalid", K::kInteger},      {"no_consent", "No consent", K::kInteger},
+                      {"failed", "Failed", K::kInteger},        {"watermark", "Watermark", K::kInteger}};
   for (const ExportDay& e : exports_) {
     exported.rows.push_back({e.day, e.report.interactions_read, e.report.conversions,
-                             e.report.delivered + e.report.duplicates, e.report.invalid,
+                             e.report.delivered + e.report.duplicates, e.report.invalid, e.report.no_consent,
                              e.report.failed + e.report.transient, e.report.watermark_after});
   }
   r_.tables.push_back(std::move(exported));
@@ -999,7 +1020,7 @@ std::string SummaryText(const SimulationReport& r) {
         " coupons redeemed, ", r.coupons_refused, " refused\n");
   CatTo(out, "  responses   ", r.responses_captured, " captured, ", r.accepted, " accepted\n");
   CatTo(out, "  conversions ", r.conversions_delivered, " exported, ", r.conversions_invalid, " invalid, ",
-        r.conversions_failed, " failed", r.conversions_file.empty() ? "" : " -> ", r.conversions_file, "\n");
+        r.conversions_no_consent, " without consent, ", r.conversions_failed, " failed", r.conversions_file.empty() ? "" : " -> ", r.conversions_file, "\n");
   CatTo(out, "  mail        ", r.mail_sent, " sent, ", r.mail_skipped, " skipped, ", r.mail_failed, " failed",
         r.maildir.empty() ? "" : " -> ", r.maildir, "\n");
   return out;
@@ -1036,6 +1057,7 @@ nlohmann::json SummaryJson(const SimulationReport& r) {
           {"accepted", r.accepted},
           {"conversions_delivered", r.conversions_delivered},
           {"conversions_invalid", r.conversions_invalid},
+          {"conversions_no_consent", r.conversions_no_consent},
           {"conversions_failed", r.conversions_failed},
           {"conversions_file", r.conversions_file},
           {"mail_sent", r.mail_sent},

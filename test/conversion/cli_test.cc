@@ -119,6 +119,9 @@ void CaptureSome(const std::string& store_path, int accepted) {
     r.mutable_value()->set_minor_units(1999);
     r.mutable_value()->set_currency("USD");
     r.set_order_id("cli-order-" + std::to_string(i));
+    // Asked and granted, so that every destination's default consent policy sends them.
+    r.mutable_consent()->set_ad_user_data(v1::CONSENT_STATUS_GRANTED);
+    r.mutable_consent()->set_ad_personalization(v1::CONSENT_STATUS_GRANTED);
     REQUIRE(CaptureResponse(**store, r).ok());
   }
 }
@@ -184,6 +187,99 @@ TEST_CASE("herald capture records a good response and rejects a bad one with its
   CHECK(value_without_currency.exit_code == 1);
   CHECK_THAT(value_without_currency.err, Catch::Contains("--value needs --currency"));
   CHECK(Records(db).size() == 2);
+}
+
+TEST_CASE("herald capture records consent from flags and JSON - refuses bad values naming the field",
+          "[conversion][cli][consent]") {
+  setenv("HERALD_CLI_GOOGLE_DEV", kGoogleDev, 1);
+  setenv("HERALD_CLI_GOOGLE_ACCESS", kGoogleAccess, 1);
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  const std::vector<std::string> base = {"capture", "--store", db, "--catalog", kCatalog, "--issue", "Sales",
+                                         "--group", "Cards", "--action", "PlatinumCreditCard", "--outcome",
+                                         "Accepted", "--gclid", "Cj0-consent"};
+  auto capture = [&](const std::string& order, std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), {"--email", order + "@example.org", "--order-id", order});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Herald(dir, args);
+  };
+  Run granted = capture("o-granted", {"--ad-user-data", "granted", "--ad-personalization", "GRANTED",
+                                      "--data-processing-options", "LDU", "--data-processing-country", "1",
+                                      "--data-processing-state", "1000"});
+  INFO(granted.err);
+  REQUIRE(granted.exit_code == 0);
+  auto printed = nlohmann::json::parse(granted.out, nullptr, false);
+  REQUIRE(printed.is_object());
+  CHECK(printed["consent"]["ad_user_data"] == "CONSENT_STATUS_GRANTED");
+  REQUIRE(capture("o-denied", {"--ad-user-data", "denied"}).exit_code == 0);
+  REQUIRE(capture("o-none", {}).exit_code == 0);
+  Run json = Herald(dir, {"capture", "--store", db, "--catalog", kCatalog, "--record",
+                          R"({"subject": {"email": "j@example.org", "gclid": "Cj0-json"}, "action": {"issue": "Sales",
+                              "group": "Cards", "name": "PlatinumCreditCard"}, "outcome": "accepted",
+                              "order_id": "o-json", "consent": {"ad_user_data": "granted",
+                              "data_processing_options": []}})"});
+  INFO(json.err);
+  REQUIRE(json.exit_code == 0);
+  auto records = Records(db);
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].consent().ad_user_data() == v1::CONSENT_STATUS_GRANTED);
+  CHECK(records[0].consent().ad_personalization() == v1::CONSENT_STATUS_GRANTED);
+  CHECK(records[0].consent().data_processing_options_size() == 1);
+  CHECK(records[0].consent().data_processing_options_state() == 1000);
+  CHECK(records[1].consent().ad_user_data() == v1::CONSENT_STATUS_DENIED);
+  CHECK_FALSE(records[2].has_consent());  // no flag: nothing recorded
+  CHECK(records[3].consent().ad_user_data() == v1::CONSENT_STATUS_GRANTED);
+
+  // Refused, naming the flag or the field; nothing is written.
+  Run bad_status = capture("o-bad", {"--ad-user-data", "yes"});
+  CHECK(bad_status.exit_code == 1);
+  CHECK_THAT(bad_status.err, Catch::Contains("--ad-user-data: "));
+  CHECK_THAT(bad_status.err, Catch::Contains("granted"));
+  Run bad_option = capture("o-bad", {"--data-processing-options", "GDPR"});
+  CHECK(bad_option.exit_code == 1);
+  CHECK_THAT(bad_option.err, Catch::Contains("--data-processing-options: \"GDPR\""));
+  Run bad_state = capture("o-bad", {"--data-processing-options", "LDU", "--data-processing-country", "1",
+                                    "--data-processing-state", "7"});
+  CHECK(bad_state.exit_code == 1);
+  CHECK_THAT(bad_state.err, Catch::Contains("CaptureResponse: consent.data_processing_options_state"));
+  Run bad_json = Herald(dir, {"capture", "--store", db, "--record",
+                              R"({"subject": {"email": "j@example.org"}, "action": {"issue": "Sales", "group": "Cards",
+                                  "name": "PlatinumCreditCard"}, "outcome": "accepted",
+                                  "consent": {"ad_user_data": "maybe"}})"});
+  CHECK(bad_json.exit_code == 1);
+  CHECK_THAT(bad_json.err, Catch::Contains("--record:"));
+  CHECK(Records(db).size() == 4);
+
+  // Google's default: only the granted ones are sent; the others are counted.
+  GoogleStandIn google("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(absl::Now()));
+  google.Start();
+  const std::string jobs = dir.path + "/exports.textproto";
+  std::ofstream(jobs) << R"pb(
+    jobs { destination: "google-ads" destination_type: "google_ads"
+           destination_json_config: '{"customerId": "1234567890", "developerTokenEnv": "HERALD_CLI_GOOGLE_DEV", "accessTokenEnv": "HERALD_CLI_GOOGLE_ACCESS", "audienceJobPollMs": 5}' }
+  )pb";
+  const std::vector<std::string> export_args = {"export", "--destination", "google-ads", "--store", db, "--catalog",
+                                                kCatalog, "--jobs", jobs, "--once", "--base-url", google.url()};
+  std::vector<std::string> as_json = export_args;
+  as_json.push_back("--json");
+  Run run = Herald(dir, as_json);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  auto report = nlohmann::json::parse(run.out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["delivered"] == 2);
+  CHECK(report["no_consent"] == 2);
+  CHECK(report["no_consent_by_reason"] == nlohmann::json({{"ad_user_data_denied", 1}, {"ad_user_data_not_granted", 1}}));
+  CHECK(report["audience_no_consent"] == 1);  // o-json: ad_personalization not given
+  std::set<std::string> sent;
+  for (const auto& c : google.conversions()) sent.insert(c["orderId"].get<std::string>());
+  CHECK(sent == std::set<std::string>{"o-granted", "o-json"});
+  CHECK(google.violations().empty());
+  // The text summary names the count too (a new run: nothing left, 0).
+  Run text = Herald(dir, export_args);
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("no consent       0"));
 }
 
 TEST_CASE("herald export sends to the file destination once and then nothing new", "[conversion][cli]") {

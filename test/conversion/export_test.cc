@@ -76,6 +76,17 @@ struct Fixture {
   absl::Time now = absl::Now();
   std::vector<absl::Duration> waits;
   std::string dir = TempDir();
+  // The consent Capture records: granted for both of Google's questions (a
+  // storefront that asked), so every destination's default lets them pass.
+  bool with_consent = true;
+  v1::Consent consent = Granted();
+
+  static v1::Consent Granted() {
+    v1::Consent c;
+    c.set_ad_user_data(v1::CONSENT_STATUS_GRANTED);
+    c.set_ad_personalization(v1::CONSENT_STATUS_GRANTED);
+    return c;
+  }
 
   Fixture() {
     RegisterConversionComponents(&registry);
@@ -113,6 +124,7 @@ struct Fixture {
     r.mutable_value()->set_minor_units(1000 + i);
     r.mutable_value()->set_currency("USD");
     r.set_order_id("order-" + std::to_string(i));
+    if (with_consent) *r.mutable_consent() = consent;
     auto captured = CaptureResponse(*store, r);
     REQUIRE(captured.ok());
     return captured->interaction_id();
@@ -355,6 +367,7 @@ TEST_CASE("Google: partial failures are recorded per event - duplicates count as
     r.set_outcome(v1::OUTCOME_ACCEPTED);
     r.mutable_time()->set_seconds(absl::ToUnixSeconds(f.now - absl::Hours(2)));
     r.set_order_id("bad-order-" + std::to_string(i));
+    *r.mutable_consent() = Fixture::Granted();
     REQUIRE(CaptureResponse(*f.store, r).ok());
   }
   f.Capture(999, "WinterJacket");  // no google_conversion_action: invalid for Google
@@ -1213,6 +1226,274 @@ TEST_CASE("Credential files must be readable by their owner only", "[conversion]
   // Both ways, or neither: refused.
   c.set_access_token_env("HERALD_TEST_GOOGLE_ACCESS");
   CHECK_FALSE(f.registry.Create<Destination>("google_ads", c, CreateContext{&f.registry, f.dir}).ok());
+}
+
+
+// ---------------------------------------------------------------- issue #16 item 4: consent
+
+namespace consent_tests {
+
+v1::Consent Consent(v1::ConsentStatus user, v1::ConsentStatus personalization, bool ldu = false, int country = 0,
+                    int state = 0) {
+  v1::Consent c;
+  c.set_ad_user_data(user);
+  c.set_ad_personalization(personalization);
+  if (ldu) c.add_data_processing_options("LDU");
+  c.set_data_processing_options_country(country);
+  c.set_data_processing_options_state(state);
+  return c;
+}
+
+constexpr auto kGranted = v1::CONSENT_STATUS_GRANTED;
+constexpr auto kDenied = v1::CONSENT_STATUS_DENIED;
+constexpr auto kUnspecified = v1::CONSENT_STATUS_UNSPECIFIED;
+
+}  // namespace consent_tests
+
+TEST_CASE("Consent: Google gets adUserData - people without a grant are not sent - counted - never retried",
+          "[conversion][google][consent]") {
+  using namespace consent_tests;
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  f.consent = Consent(kGranted, kGranted);
+  for (int i = 0; i < 4; ++i) f.Capture(i);                         // sent, join the audience
+  f.consent = Consent(kGranted, kDenied);
+  for (int i = 4; i < 6; ++i) f.Capture(i);                         // sent, kept out of the audience
+  f.consent = Consent(kDenied, kGranted);
+  for (int i = 6; i < 9; ++i) f.Capture(i);                         // not sent: denied
+  f.with_consent = false;
+  for (int i = 9; i < 14; ++i) f.Capture(i);                        // not sent: nothing recorded
+  f.with_consent = true;
+  f.consent = Consent(kUnspecified, kGranted);
+  f.Capture(14);                                                    // not sent: not granted
+  auto google = f.Google(server);
+  auto exporter = f.Exporter(google.get(), "google", nullptr, true);
+  auto report = exporter->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->state == "completed");
+  CHECK(report->conversions == 15);
+  CHECK(report->delivered == 6);
+  CHECK(report->no_consent == 9);
+  CHECK(report->no_consent_by_reason == std::map<std::string, int64_t>{{"ad_user_data_denied", 3},
+                                                                       {"ad_user_data_not_granted", 6}});
+  CHECK(report->invalid == 0);
+  CHECK(report->failed == 0);
+  CHECK(report->transient == 0);
+  CHECK(report->trace.find("no_consent") != std::string::npos);
+  // The platform got exactly the granted people, each with its consent as the API spells it.
+  auto sent = server.conversions();
+  REQUIRE(sent.size() == 6);
+  std::set<std::string> orders;
+  for (const auto& c : sent) {
+    orders.insert(c["orderId"].get<std::string>());
+    CHECK(c["consent"] == nlohmann::json({{"adUserData", "GRANTED"}}));  // no adPersonalization on click conversions
+  }
+  CHECK(orders == std::set<std::string>{"order-0", "order-1", "order-2", "order-3", "order-4", "order-5"});
+  // Customer Match: only ad_personalization GRANTED joins, with both consents per member.
+  CHECK(report->audience_members == 4);
+  CHECK(report->audience_no_consent == 2);
+  auto ops = server.operations();
+  REQUIRE(ops.size() == 4);
+  for (const auto& op : ops) {
+    CHECK(op["consent"] == nlohmann::json({{"adUserData", "GRANTED"}, {"adPersonalization", "GRANTED"}}));
+  }
+  CHECK(server.violations().empty());
+  // Finished: the watermark moved past them and the next run sends nothing.
+  CHECK(f.Watermark("google") == f.LastSequence());
+  int before = server.requests();
+  auto again = exporter->RunOnce();
+  REQUIRE(again.ok());
+  CHECK(again->conversions == 0);
+  CHECK(again->no_consent == 0);
+  CHECK(server.requests() == before);
+  // Text and JSON reports show the count.
+  CHECK(report->ToText().find("no consent       9") != std::string::npos);
+  auto json = nlohmann::json::parse(report->ToJson());
+  CHECK(json["no_consent"] == 9);
+  CHECK(json["no_consent_by_reason"]["ad_user_data_denied"] == 3);
+  CHECK(json["audience_no_consent"] == 2);
+}
+
+TEST_CASE("Consent: Meta gets data_processing_options - explicit refusals are not sent - LDU stays out of audiences",
+          "[conversion][meta][consent]") {
+  using namespace consent_tests;
+  Fixture f;
+  MetaStandIn server("v21.0", "1234567", kMetaToken, absl::ToUnixSeconds(f.now));
+  server.Start();
+  std::map<std::string, v1::Consent> given;
+  auto capture = [&](int i, const v1::Consent* c) {
+    f.with_consent = c != nullptr;
+    if (c != nullptr) f.consent = *c;
+    std::string id = f.Capture(i);
+    if (c != nullptr) given[id] = *c;
+    return id;
+  };
+  const v1::Consent granted = Consent(kGranted, kGranted);
+  const v1::Consent ldu_ca = Consent(kUnspecified, kUnspecified, true, 1, 1000);
+  const v1::Consent ldu_geo = Consent(kGranted, kGranted, true, 0, 0);
+  const v1::Consent denied = Consent(kDenied, kUnspecified);
+  const std::string a = capture(0, &granted), b = capture(1, &ldu_ca), c = capture(2, &ldu_geo);
+  const std::string none = capture(3, nullptr);
+  capture(4, &denied);
+  capture(5, &denied);
+  auto meta = f.Meta(server, "ad_account_id: \"99\"");
+  auto report = f.Exporter(meta.get(), "meta")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->delivered == 4);  // Meta's default: anyone who did not refuse
+  CHECK(report->no_consent == 2);
+  CHECK(report->no_consent_by_reason == std::map<std::string, int64_t>{{"ad_user_data_denied", 2}});
+  CHECK(server.violations().empty());
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& e : server.events()) by_id[e["event_id"].get<std::string>()] = e;
+  REQUIRE(by_id.size() == 4);
+  // Exactly as Meta's server event parameters spell them.
+  CHECK(by_id[a]["data_processing_options"] == nlohmann::json::array());
+  CHECK_FALSE(by_id[a].contains("data_processing_options_country"));
+  CHECK(by_id[b]["data_processing_options"] == nlohmann::json::array({"LDU"}));
+  CHECK(by_id[b]["data_processing_options_country"] == 1);
+  CHECK(by_id[b]["data_processing_options_state"] == 1000);
+  CHECK(by_id[c]["data_processing_options"] == nlohmann::json::array({"LDU"}));
+  CHECK(by_id[c]["data_processing_options_country"] == 0);
+  CHECK(by_id[c]["data_processing_options_state"] == 0);
+  CHECK_FALSE(by_id[none].contains("data_processing_options"));  // nothing recorded: nothing said
+  // Audiences: the two LDU people are delivered but not added.
+  CHECK(report->audience_members == 2);
+  CHECK(report->audience_no_consent == 2);
+  CHECK(server.members("Sales-Cards-PlatinumCreditCard-C").size() == 4);  // 2 people: email + phone
+  CHECK(f.Watermark("meta") == f.LastSequence());
+}
+
+TEST_CASE("Consent: a destination's consent_policy replaces its default - the file's follows its format",
+          "[conversion][consent][config]") {
+  using namespace consent_tests;
+  Fixture f;
+  GoogleStandIn server("v17", "1234567890", kGoogleDev, kGoogleAccess, absl::ToUnixSeconds(f.now));
+  server.Start();
+  f.consent = Consent(kDenied, kDenied);
+  f.Capture(0);
+  f.with_consent = false;
+  f.Capture(1);
+  f.with_consent = true;
+  f.consent = Consent(kGranted, kGranted);
+  f.Capture(2);
+  // Consent established elsewhere: a policy of NONE sends everyone, with what was captured.
+  auto google = f.Google(server, "consent_policy { ad_user_data: CONSENT_REQUIREMENT_NONE "
+                                 "audience_ad_personalization: CONSENT_REQUIREMENT_NOT_DENIED }");
+  auto report = f.Exporter(google.get(), "google")->RunOnce();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->delivered == 3);
+  CHECK(report->no_consent == 0);
+  std::map<std::string, nlohmann::json> by_order;
+  for (const auto& c : server.conversions()) by_order[c["orderId"].get<std::string>()] = c;
+  CHECK(by_order["order-0"]["consent"] == nlohmann::json({{"adUserData", "DENIED"}}));
+  CHECK_FALSE(by_order["order-1"].contains("consent"));
+  CHECK(by_order["order-2"]["consent"] == nlohmann::json({{"adUserData", "GRANTED"}}));
+  CHECK(report->audience_members == 2);  // unspecified and granted personalization; denied stays out
+  CHECK(server.violations().empty());
+
+  // The file destination: Google's CSV template takes Google's default, JSON lines Meta's.
+  auto run_file = [&](const std::string& name, v1::FileFormat format) {
+    v1::FileDestinationConfig c;
+    c.set_path(f.dir + "/" + name);
+    c.set_format(format);
+    auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+    REQUIRE(file.ok());
+    auto r = f.Exporter(file->get(), name)->RunOnce();
+    REQUIRE(r.ok());
+    return *r;
+  };
+  ExportReport csv = run_file("out.csv", v1::FILE_FORMAT_GOOGLE_CSV);
+  CHECK(csv.delivered == 1);
+  CHECK(csv.no_consent == 2);
+  ExportReport jsonl = run_file("out.jsonl", v1::FILE_FORMAT_JSONL);
+  CHECK(jsonl.delivered == 2);
+  CHECK(jsonl.no_consent == 1);
+
+  // A policy with an unknown requirement is refused, naming the field.
+  v1::ExportJobConfig job;
+  job.set_destination("files");
+  job.set_destination_type("file");
+  job.set_destination_json_config(R"({"path": "a.jsonl", "consentPolicy": {"adUserData": 9}})");
+  auto bad = CreateDestination(job, CreateContext{&f.registry, f.dir});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(std::string(bad.status().message()).find("consent_policy.ad_user_data") != std::string::npos);
+  // Spelled as flags are: "granted".
+  job.set_destination_json_config(R"({"path": "a.jsonl", "consentPolicy": {"adUserData": "granted"}})");
+  CHECK(CreateDestination(job, CreateContext{&f.registry, f.dir}).ok());
+}
+
+TEST_CASE("Consent: people without it are written to the rejects file as no_consent", "[conversion][consent]") {
+  using namespace consent_tests;
+  Fixture f;
+  f.consent = Consent(kDenied, kDenied);
+  const std::string id = f.Capture(0);
+  f.consent = Consent(kGranted, kGranted);
+  f.Capture(1);
+  v1::PipelineDefinition def = DefaultConversionPipeline();
+  v1::AcknowledgeEventsConfig ack;
+  ack.set_rejects_path(f.dir + "/rejects.jsonl");
+  def.mutable_stages(4)->mutable_components(0)->mutable_config()->PackFrom(ack);
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/out.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  ExporterOptions o;
+  o.registry = &f.registry;
+  o.store = f.store.get();
+  o.destination = file->get();
+  o.destination_name = "file";
+  o.actions = f.actions;
+  o.pipeline = &def;
+  o.clock = [&f] { return f.now; };
+  auto exporter = ConversionExporter::Create(std::move(o));
+  REQUIRE(exporter.ok());
+  auto report = (*exporter)->RunOnce();
+  REQUIRE(report.ok());
+  CHECK(report->no_consent == 1);
+  CHECK(report->rejects.empty());  // no error to fix
+  auto line = nlohmann::json::parse(ReadFile(f.dir + "/rejects.jsonl"), nullptr, false);
+  REQUIRE(line.is_object());
+  CHECK(line["event_id"] == id);
+  CHECK(line["state"] == "no_consent");
+  CHECK(line["reason"] == "ad_user_data_denied");
+}
+
+TEST_CASE("Consent: CaptureResponse refuses bad consent naming the field", "[conversion][consent][capture]") {
+  using namespace consent_tests;
+  v1::InteractionRecord r;
+  r.mutable_subject()->set_email("ann@example.org");
+  r.mutable_action()->set_issue("Sales");
+  r.mutable_action()->set_group("Cards");
+  r.mutable_action()->set_name("PlatinumCreditCard");
+  r.set_outcome(v1::OUTCOME_ACCEPTED);
+  auto refusal = [&](const v1::Consent& c) {
+    *r.mutable_consent() = c;
+    absl::Status s = ValidateInteraction(r);
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  v1::Consent c = Consent(kGranted, kGranted);
+  *r.mutable_consent() = c;
+  CHECK(ValidateInteraction(r).ok());
+  c.add_data_processing_options("ldu");
+  CHECK_THAT(refusal(c), Catch::StartsWith("CaptureResponse: consent.data_processing_options: \"ldu\""));
+  CHECK_THAT(refusal(Consent(kGranted, kGranted, true, 2, 0)),
+             Catch::StartsWith("CaptureResponse: consent.data_processing_options_country:"));
+  CHECK_THAT(refusal(Consent(kGranted, kGranted, true, 1, 5)),
+             Catch::StartsWith("CaptureResponse: consent.data_processing_options_state:"));
+  CHECK_THAT(refusal(Consent(kGranted, kGranted, false, 1, 0)),
+             Catch::Contains("consent.data_processing_options_country: is only meaningful with"));
+  CHECK_THAT(refusal(Consent(kGranted, kGranted, true, 0, 1000)),
+             Catch::Contains("consent.data_processing_options_state: needs data_processing_options_country 1"));
+  CHECK_THAT(refusal(Consent(static_cast<v1::ConsentStatus>(7), kGranted)),
+             Catch::StartsWith("CaptureResponse: consent.ad_user_data:"));
+  CHECK_THAT(refusal(Consent(kGranted, static_cast<v1::ConsentStatus>(-1))),
+             Catch::StartsWith("CaptureResponse: consent.ad_personalization:"));
+  CHECK(ValidateInteraction([&] { *r.mutable_consent() = Consent(kDenied, kUnspecified, true, 1, 1000); return r; }()).ok());
 }
 
 }  // namespace

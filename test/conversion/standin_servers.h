@@ -414,6 +414,23 @@ class MetaStandIn : public StandInServer {
         return "user_data." + it.key() + " is not a SHA-256 hex";
       }
     }
+    // Limited Data Use, as Meta's server event parameters document it: an
+    // array of options ("LDU" only), with country 1 / 0 and state 1000.. / 0.
+    if (e.contains("data_processing_options")) {
+      const auto& o = e["data_processing_options"];
+      if (!o.is_array()) return "data_processing_options is not an array";
+      for (const auto& v : o) {
+        if (!v.is_string() || v.get<std::string>() != "LDU") return "data_processing_options: unknown option " + v.dump();
+      }
+    }
+    for (const char* k : {"data_processing_options_country", "data_processing_options_state"}) {
+      if (!e.contains(k)) continue;
+      if (!e[k].is_number_integer()) return std::string(k) + " is not an integer";
+      if (!e.contains("data_processing_options")) return std::string(k) + " without data_processing_options";
+      int64_t v = e[k].get<int64_t>();
+      bool ok = std::string(k) == "data_processing_options_country" ? (v == 0 || v == 1) : (v == 0 || (v >= 1000 && v < 2000));
+      if (!ok) return std::string(k) + " " + std::to_string(v);
+    }
     if (e.contains("custom_data")) {
       const auto& c = e["custom_data"];
       if (c.contains("value") && (!c["value"].is_number() || !c.contains("currency"))) return "value without currency";
@@ -530,6 +547,12 @@ class GoogleStandIn : public StandInServer {
                    } else {
                      for (const auto& op : j["operations"]) {
                        if (!op.contains("create") || !op["create"].contains("userIdentifiers")) continue;
+                       operations_.push_back(op["create"]);
+                       // UserData.consent: both fields may be set here.
+                       if (op["create"].contains("consent")) {
+                         std::string why = CheckConsent(op["create"]["consent"], true);
+                         if (!why.empty()) violations_.push_back("addOperations: " + why);
+                       }
                        for (const auto& id : op["create"]["userIdentifiers"]) {
                          for (auto it = id.begin(); it != id.end(); ++it) {
                            std::string v = it.value().is_string() ? it.value().get<std::string>() : "";
@@ -577,6 +600,11 @@ class GoogleStandIn : public StandInServer {
   std::map<std::string, int> received() const {  // orderId -> times accepted (1 = once)
     std::lock_guard<std::mutex> lock(mu_);
     return received_;
+  }
+  // Every Customer Match member operation received (the UserData of `create`).
+  std::vector<nlohmann::json> operations() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return operations_;
   }
   std::vector<nlohmann::json> conversions() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -737,6 +765,7 @@ class GoogleStandIn : public StandInServer {
             }
           }
         }
+        if (why.empty() && c.contains("consent")) why = CheckConsent(c["consent"], false);
         if (why.empty() && c.contains("conversionValue") && !c.contains("currencyCode")) why = "value without currency";
         if (why.empty() && (!c.contains("orderId") || !c["orderId"].is_string())) why = "no orderId";
         if (!why.empty()) {
@@ -788,6 +817,21 @@ class GoogleStandIn : public StandInServer {
     res.set_content(good, "application/json");
   }
 
+  // Google's Consent message in REST JSON: adUserData, and adPersonalization
+  // only where Google allows it (Customer Match's UserData, not click
+  // conversions: "can only be set for OfflineUserDataJobService and UserDataService").
+  static std::string CheckConsent(const nlohmann::json& c, bool personalization) {
+    if (!c.is_object() || c.empty()) return "consent is not an object with a field";
+    for (auto it = c.begin(); it != c.end(); ++it) {
+      if (it.key() != "adUserData" && !(personalization && it.key() == "adPersonalization")) {
+        return "consent." + it.key() + " may not be set here";
+      }
+      std::string v = it.value().is_string() ? it.value().get<std::string>() : "";
+      if (v != "GRANTED" && v != "DENIED") return "consent." + it.key() + " \"" + v + "\"";
+    }
+    return {};
+  }
+
   // GAQL on offline_user_data_job (under mu_): the job's status moves on by one poll.
   nlohmann::json PollJob(const std::string& q) {
     static const std::regex re(
@@ -827,6 +871,7 @@ class GoogleStandIn : public StandInServer {
   std::deque<std::string> job_failures_;
   std::map<std::string, int> received_;
   std::vector<nlohmann::json> conversions_;
+  std::vector<nlohmann::json> operations_;
   std::set<std::string> transient_once_;
   std::atomic<int> duplicates_{0};
   std::atomic<int> unauthenticated_{0};

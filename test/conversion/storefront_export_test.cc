@@ -105,18 +105,38 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
   std::map<std::string, const v1::InteractionRecord*> conversions;  // interaction id -> record
   std::map<std::string, std::string> by_order;                      // order id (or interaction id) -> interaction id
   std::map<std::string, std::set<std::string>> meta_members, google_members;  // audience -> hashes
+  // Consent (the storefront captures a mix): who each platform may get by
+  // the destinations' default policies, and who joins the audiences.
+  std::map<std::string, int64_t> sendable, audience_members;  // destination type -> count
   IdentifierHasher h;
   for (const auto& r : *all) {
     if (r.outcome() != v1::OUTCOME_ACCEPTED || enabled.count(ActionKey(r.action())) == 0) continue;
     conversions[r.interaction_id()] = &r;
     by_order[r.order_id().empty() ? r.interaction_id() : r.order_id()] = r.interaction_id();
     std::string audience = r.action().issue() + "-" + r.action().group() + "-" + r.action().name() + "-C";
-    meta_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email())));
-    meta_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kDigits, r.subject().country())));
-    google_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email(), true)));
-    google_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kE164, r.subject().country())));
+    const v1::Consent& c = r.consent();
+    const bool to_meta = c.ad_user_data() != v1::CONSENT_STATUS_DENIED;
+    const bool to_google = c.ad_user_data() == v1::CONSENT_STATUS_GRANTED;
+    const bool meta_audience = to_meta && c.ad_personalization() != v1::CONSENT_STATUS_DENIED &&
+                               c.data_processing_options_size() == 0;
+    const bool google_audience = to_google && c.ad_personalization() == v1::CONSENT_STATUS_GRANTED;
+    sendable["meta"] += to_meta;
+    sendable["google_ads"] += to_google;
+    audience_members["meta"] += meta_audience;
+    audience_members["google_ads"] += google_audience;
+    if (meta_audience) {
+      meta_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email())));
+      meta_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kDigits, r.subject().country())));
+    }
+    if (google_audience) {
+      google_members[audience].insert(h.Hash(NormalizeEmail(r.subject().email(), true)));
+      google_members[audience].insert(h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kE164, r.subject().country())));
+    }
   }
   const int64_t n = static_cast<int64_t>(conversions.size());
+  INFO(sendable["meta"] << " for Meta, " << sendable["google_ads"] << " for Google");
+  REQUIRE(sendable["google_ads"] < sendable["meta"]);  // a mix: some refused, some were never asked
+  REQUIRE(sendable["meta"] < n);
   INFO(n << " conversions in " << all->size() << " interactions");
   REQUIRE(n >= 50);
   REQUIRE(meta_members.size() == 2);  // both exported actions converted: the card offer and the order
@@ -147,20 +167,23 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
       REQUIRE(report.ok());
       INFO(report->ToText());
       CHECK(report->state == "completed");
+      const int64_t sent = sendable[job.destination_type()];
       CHECK(report->conversions == n);
-      CHECK(report->delivered == n);
+      CHECK(report->delivered == sent);
+      CHECK(report->no_consent == n - sent);
       CHECK(report->duplicates == 0);
       CHECK(report->invalid == 0);
       CHECK(report->failed == 0);
       CHECK(report->transient == 0);
-      CHECK(report->audience_members == n);
+      CHECK(report->audience_members == audience_members[job.destination_type()]);
+      CHECK(report->audience_no_consent == sent - audience_members[job.destination_type()]);
       auto watermark = (*store)->watermarks().GetWatermark(job.destination());
       REQUIRE(watermark.ok());
       CHECK(*watermark == all->back().sequence());
 
       if (job.destination_type() == "meta") {
         CHECK(meta_server.violations().empty());
-        CHECK(static_cast<int64_t>(meta_server.received().size()) == n);
+        CHECK(static_cast<int64_t>(meta_server.received().size()) == sent);
         for (const auto& [key, times] : meta_server.received()) CHECK(times == 1);
         // Every kept event is one of the store's conversions, its identifiers hashed from the record.
         for (const auto& e : meta_server.events()) {
@@ -174,11 +197,16 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
           for (auto f = u.begin(); f != u.end(); ++f) CHECK(IsLowerHex64(f.value().get<std::string>()));
           CHECK(e["event_time"] == r.time().seconds());
           if (r.has_value()) CHECK(e["custom_data"]["value"] == Approx(r.value().minor_units() / 100.0));
+          CHECK(r.consent().ad_user_data() != v1::CONSENT_STATUS_DENIED);
+          CHECK(e.contains("data_processing_options") == r.has_consent());
+          if (r.has_consent()) {
+            CHECK(e["data_processing_options"].size() == static_cast<size_t>(r.consent().data_processing_options_size()));
+          }
         }
         for (const auto& [audience, members] : meta_members) CHECK(meta_server.members(audience) == members);
       } else {
         CHECK(google_server.violations().empty());
-        CHECK(static_cast<int64_t>(google_server.received().size()) == n);
+        CHECK(static_cast<int64_t>(google_server.received().size()) == sent);
         for (const auto& c : google_server.conversions()) {
           auto it = by_order.find(c["orderId"].get<std::string>());
           REQUIRE(it != by_order.end());
@@ -186,6 +214,7 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
           CHECK(c["userIdentifiers"][0]["hashedEmail"] == h.Hash(NormalizeEmail(r.subject().email(), true)));
           CHECK(c["userIdentifiers"][1]["hashedPhoneNumber"] == h.Hash(NormalizePhone(r.subject().phone(), PhoneFormat::kE164, r.subject().country())));
           if (!r.subject().gclid().empty()) CHECK(c["gclid"] == r.subject().gclid());
+          CHECK(c["consent"] == nlohmann::json({{"adUserData", "GRANTED"}}));
           CHECK(c["conversionAction"] == (r.action().name() == "WinterJacket"
                                               ? "customers/1234567890/conversionActions/556"
                                               : "customers/1234567890/conversionActions/555"));

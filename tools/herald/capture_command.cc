@@ -7,10 +7,14 @@
 //                  [--external-id X] [--gclid G] [--gbraid G] [--wbraid W] [--fbc F]
 //                  [--channel C] [--time RFC3339] [--value 19.99] [--currency USD]
 //                  [--order-id O] [--interaction-id ID]
+//                  [--ad-user-data granted|denied] [--ad-personalization granted|denied]
+//                  [--data-processing-options LDU|none] [--data-processing-country 0|1]
+//                  [--data-processing-state 0|1000...]
 //   herald capture --store PATH [--catalog FILE] --record JSON   (herald.v1.InteractionRecord, proto3 JSON)
 // Prints the stored record as JSON (with its interaction id and sequence).
 #include <cmath>
 #include <iostream>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "commands.h"
@@ -18,7 +22,9 @@
 #include "core/proto_io.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/catalog.h"
+#include "core/strings.h"
 #include "herald/conversion.h"
+#include "herald/spelling.h"
 #include "herald/store.h"
 
 namespace herald::cli {
@@ -30,6 +36,10 @@ struct CaptureArgs {
   std::string issue, group, action, outcome, channel, time, value, currency, order_id, interaction_id;
   std::string customer_id, email, phone, first_name, last_name, city, state, zip, country, dob, external_id;
   std::string gclid, gbraid, wbraid, fbc;
+  // Consent (docs/conversions.md, "Consent"): recorded only when one of these is given.
+  std::string ad_user_data, ad_personalization, data_processing_options;
+  int data_processing_country = 0, data_processing_state = 0;
+  std::vector<const CLI::Option*> consent_flags;
   bool json = false;  // the output is JSON anyway; --json makes errors JSON too
 };
 
@@ -39,6 +49,35 @@ int Fail(const CaptureArgs& a, const absl::Status& status, int code = 1) {
 }
 int Fail(const CaptureArgs& a, std::string_view message, int code = 1) {
   return Fail(a, absl::InvalidArgumentError(std::string(message)), code);
+}
+
+// The consent flags into record.consent (only when one was given). Unknown
+// statuses and options are refused naming the flag; the numbers are checked
+// by CaptureResponse (consent.data_processing_options_state: ...).
+absl::Status ParseConsentFlags(const CaptureArgs& a, v1::InteractionRecord& r) {
+  bool given = false;
+  for (const CLI::Option* o : a.consent_flags) given = given || o->count() > 0;
+  if (!given) return absl::OkStatus();
+  v1::Consent* c = r.mutable_consent();
+  for (auto [flag, text, set] :
+       {std::tuple{"--ad-user-data", &a.ad_user_data, &v1::Consent::set_ad_user_data},
+        std::tuple{"--ad-personalization", &a.ad_personalization, &v1::Consent::set_ad_personalization}}) {
+    if (text->empty()) continue;
+    auto status = ParseEnum<v1::ConsentStatus>(*text);
+    if (!status.ok()) return absl::InvalidArgumentError(Cat(flag, ": ", status.status().message()));
+    (c->*set)(*status);
+  }
+  std::string dpo = a.data_processing_options;
+  for (char& ch : dpo) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (dpo == "LDU") {
+    c->add_data_processing_options("LDU");
+  } else if (!dpo.empty() && dpo != "NONE") {
+    return absl::InvalidArgumentError(Cat("--data-processing-options: \"", a.data_processing_options,
+                                          "\" is not LDU or none (Meta's only data processing option is LDU)"));
+  }
+  c->set_data_processing_options_country(a.data_processing_country);
+  c->set_data_processing_options_state(a.data_processing_state);
+  return absl::OkStatus();
 }
 
 int Run(const CaptureArgs& a, CommandEnv& env) {
@@ -64,6 +103,7 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
     s->set_gbraid(a.gbraid);
     s->set_wbraid(a.wbraid);
     s->set_fbc(a.fbc);
+    if (absl::Status st = ParseConsentFlags(a, r); !st.ok()) return Fail(a, st);
     r.mutable_action()->set_issue(a.issue);
     r.mutable_action()->set_group(a.group);
     r.mutable_action()->set_name(a.action);
@@ -143,6 +183,17 @@ void AddCaptureCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--gbraid", a->gbraid, "Google gbraid");
   cmd->add_option("--wbraid", a->wbraid, "Google wbraid");
   cmd->add_option("--fbc", a->fbc, "Meta click id (fbc)");
+  a->consent_flags = {
+      cmd->add_option("--ad-user-data", a->ad_user_data,
+                      "consent to send the person's data for advertising (Google's ad_user_data): granted, denied"),
+      cmd->add_option("--ad-personalization", a->ad_personalization,
+                      "consent to personalized advertising (Google's ad_personalization): granted, denied"),
+      cmd->add_option("--data-processing-options", a->data_processing_options,
+                      "Meta's data processing options: LDU (Limited Data Use) or none"),
+      cmd->add_option("--data-processing-country", a->data_processing_country,
+                      "with LDU: 1 = United States, 0 = Meta geolocates (default 0)"),
+      cmd->add_option("--data-processing-state", a->data_processing_state,
+                      "with LDU: Meta's state code, 1000 = California, 0 = Meta geolocates (default 0)")};
   cmd->callback([a, &env] { env.exit_code = Run(*a, env); });
 }
 
