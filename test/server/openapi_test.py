@@ -179,6 +179,10 @@ def main():
         response = {"subject": {"customerId": "c1"}, "action": {"issue": "Sales", "group": "Gear", "name": "WinterJacket"},
                     "outcome": "OUTCOME_ACCEPTED"}
         check(base, "POST", "/v1/responses", response, expect=200)
+        consent = {"adUserData": "CONSENT_STATUS_GRANTED", "adPersonalization": "CONSENT_STATUS_DENIED",
+                   "dataProcessingOptions": ["LDU"], "dataProcessingOptionsCountry": 1, "dataProcessingOptionsState": 1000}
+        check(base, "POST", "/v1/responses", {**response, "consent": consent}, expect=200)
+        check(base, "POST", "/v1/responses", {**response, "consent": {"dataProcessingOptions": ["GDPR"]}}, expect=400)
         check(base, "POST", "/v1/responses", {**response, "action": {"issue": "Sales", "group": "Gear", "name": "No"}}, expect=404)
         time.sleep(1.2)  # one flush interval: the report sees the events
         check(base, "GET", "/v1/reports/campaign-item-summary", expect=200)

@@ -244,6 +244,17 @@ TEST_CASE("serve: baskets are priced, orders commit their coupons once, response
   RequireError(server.Post("/v1/responses",
                            R"({"subject":{"customerId":"c7"},"action":{"issue":"Sales","group":"Gear","name":"Nope"},"outcome":"OUTCOME_ACCEPTED"})"),
                404, "");
+  // Consent (docs/conversions.md): kept with the response; a bad value names its field.
+  json consented = Parse(server.Post(
+      "/v1/responses",
+      R"({"subject":{"customerId":"c7"},"action":{"issue":"Sales","group":"Gear","name":"WinterJacket"},"outcome":"OUTCOME_ACCEPTED",)"
+      R"("consent":{"adUserData":"CONSENT_STATUS_GRANTED","dataProcessingOptions":["LDU"],"dataProcessingOptionsCountry":1,"dataProcessingOptionsState":1000}})"));
+  REQUIRE(consented["consent"]["adUserData"] == "CONSENT_STATUS_GRANTED");
+  REQUIRE(consented["consent"]["dataProcessingOptionsState"] == 1000);
+  RequireError(server.Post("/v1/responses",
+                           R"({"subject":{"customerId":"c7"},"action":{"issue":"Sales","group":"Gear","name":"WinterJacket"},"outcome":"OUTCOME_ACCEPTED",)"
+                           R"("consent":{"dataProcessingOptions":["LDU"],"dataProcessingOptionsCountry":1,"dataProcessingOptionsState":7}})"),
+               400, "consent.data_processing_options_state");
 }
 
 TEST_CASE("serve: reports as JSON and CSV, health and readiness, the OpenAPI document") {
