@@ -112,6 +112,9 @@ v1::InteractionRecord Response(const std::string& email, const std::string& phon
   r.mutable_action()->set_name("PlatinumCreditCard");
   r.set_outcome(v1::OUTCOME_ACCEPTED);
   r.set_channel("Web");
+  // Asked and granted, so that Google's default consent policy sends them (docs/conversions.md, "Consent").
+  r.mutable_consent()->set_ad_user_data(v1::CONSENT_STATUS_GRANTED);
+  r.mutable_consent()->set_ad_personalization(v1::CONSENT_STATUS_GRANTED);
   r.mutable_time()->set_seconds(absl::ToUnixSeconds(at));
   r.mutable_value()->set_minor_units(1000 + i);
   r.mutable_value()->set_currency("EUR");
