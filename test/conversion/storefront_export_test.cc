@@ -68,6 +68,10 @@ TEST_CASE("The example storefront's conversions are accepted by the Meta and Goo
   setenv("HERALD_STOREFRONT_META_TOKEN", kMetaToken, 1);
   setenv("HERALD_STOREFRONT_GOOGLE_DEV", kGoogleDev, 1);
   setenv("HERALD_STOREFRONT_GOOGLE_ACCESS", kGoogleAccess, 1);
+  // A personal-data key: the simulated store keeps the raw identifiers sealed
+  // (without one it keeps only hashes), so this test can hash them itself and
+  // compare with what the stand-ins received.
+  setenv("HERALD_PERSONAL_DATA_KEYS", "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", 1);
   const std::string dir = TempDir();
   const absl::Time now = absl::Now();
 
