@@ -614,9 +614,11 @@ class PostgresStore final : public Store,
     });
     if (!s.ok()) return s;
     // Deleted and updated rows stay in the table files as dead tuples until
-    // vacuumed; VACUUM FULL writes the touched tables anew without them.
-    // (WAL segments and base backups keep old pages until they age out:
-    // docs/operations.md.)
+    // vacuumed; VACUUM FULL writes the touched tables anew without them, but
+    // must copy the rows a transaction begun before the erasure may still see.
+    // So it first waits (bounded) for those transactions to end. (WAL segments
+    // and base backups keep old pages until they age out: docs/operations.md.)
+    if (!touched.empty()) WaitForOlderSnapshots(**conn, absl::Seconds(30));
     for (const std::string& table : touched) {
       auto v = (*conn)->Exec(Cat("forget: VACUUM (FULL) ", table), Cat("VACUUM (FULL) ", table));
       if (!v.ok()) {
@@ -626,6 +628,25 @@ class PostgresStore final : public Store,
     }
     return entry;
   }
+  // Waits until no other session of this database holds a snapshot taken
+  // before now (pg_stat_activity.backend_xmin of a transaction that began
+  // earlier), polling, for at most `limit`. Best effort: sessions of other
+  // roles may hide their columns, and a wait that runs out only means some
+  // erased rows stay as dead tuples until the next vacuum.
+  void WaitForOlderSnapshots(Connection& conn, absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    const std::string since = std::to_string(absl::ToUnixMicros(absl::Now()));
+    while (true) {
+      auto r = conn.ExecParams(
+          "forget: wait for older transactions (pg_stat_activity)",
+          "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()"
+          " AND backend_xmin IS NOT NULL AND xact_start < to_timestamp($1::bigint / 1e6)",
+          {Param(since)});
+      if (!r.ok() || Int(r->get(), 0, 0) == 0 || absl::Now() >= deadline) return;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+
   absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() override {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
