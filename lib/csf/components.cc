@@ -618,14 +618,19 @@ class SelectWinners final : public Comp {
       }
       s.order.push_back(i);
     }
-    std::sort(s.order.begin(), s.order.end(), [&](uint32_t a, uint32_t b) {
+    // A heap, not a sort: a page wants a few winners out of hundreds of
+    // candidates, so only those taken (and any refused for a conflict) are
+    // ordered. The order is total (ties by catalog order), so the winners are
+    // those of a full sort.
+    const auto ranks_below = [&](uint32_t a, uint32_t b) {
       const Candidate& x = ctx.candidates[a];
       const Candidate& y = ctx.candidates[b];
-      return x.score != y.score ? x.score > y.score : x.item < y.item;
-    });
-    for (uint32_t i : s.order) {
-      if (static_cast<int>(ctx.winners.size()) >= want) break;
-      TryAdd(ctx, s, ctx.candidates[i], "highest score");
+      return x.score != y.score ? x.score < y.score : x.item > y.item;
+    };
+    std::make_heap(s.order.begin(), s.order.end(), ranks_below);
+    for (auto end = s.order.end(); end != s.order.begin() && static_cast<int>(ctx.winners.size()) < want; --end) {
+      std::pop_heap(s.order.begin(), end, ranks_below);
+      TryAdd(ctx, s, ctx.candidates[*(end - 1)], "highest score");
     }
     if (ctx.pruned && !ProvenWithoutPruned(ctx)) {
       ctx.needs_exhaustive = true;

@@ -9,6 +9,7 @@
 #ifndef HERALD_LIB_SERVER_CLICK_TOKEN_H_
 #define HERALD_LIB_SERVER_CLICK_TOKEN_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,8 +35,15 @@ class ClickSigner {
   // expired); the claim otherwise.
   absl::StatusOr<v1::ClickClaim> Verify(std::string_view token, absl::Time now) const;
 
+  // A key's HMAC-SHA256 state, computed once (click_token.cc).
+  struct MacKey;
+
  private:
-  std::vector<std::pair<std::string, std::string>> keys_;
+  struct Key {
+    std::string id;
+    std::shared_ptr<const MacKey> mac;
+  };
+  std::vector<Key> keys_;
 };
 
 }  // namespace herald::server_internal
