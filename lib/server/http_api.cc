@@ -12,6 +12,7 @@
 #include "herald/report.h"
 #include "server/absl_view.h"
 #include "server/openapi.h"
+#include "server/proto_json.h"
 
 namespace herald::server_internal {
 
@@ -29,10 +30,8 @@ HttpReply JsonReply(int status, std::string body) {
 
 HttpReply MessageReply(const google::protobuf::Message& message) {
   std::string body;
-  JsonPrintOptions options;
-  auto printed = google::protobuf::util::MessageToJsonString(message, &body, options);
-  if (!printed.ok()) {
-    return ErrorReply(absl::InternalError(absl::StrCat("writing the answer: ", printed.message().ToString())));
+  if (absl::Status printed = AppendMessageJson(message, &body); !printed.ok()) {
+    return ErrorReply(absl::InternalError(absl::StrCat("writing the answer: ", printed.message())));
   }
   return JsonReply(200, std::move(body));
 }
