@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "herald/report.h"
 #include "server/absl_view.h"
+#include "server/json_fast_parse.h"
 #include "server/openapi.h"
 #include "server/proto_json.h"
 
@@ -214,6 +215,8 @@ absl::Status ParseJsonBody(std::string_view body, google::protobuf::Message* out
   if (absl::StripAsciiWhitespace(AbslView(body)).empty()) {
     return WithField(absl::InvalidArgumentError("body: empty; expected a JSON object"), "body");
   }
+  if (FastParseJson(body, out)) return absl::OkStatus();
+  out->Clear();  // declined: protobuf's parser gives the answer, and the error
   JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto parsed = google::protobuf::util::JsonStringToMessage(
