@@ -79,6 +79,16 @@ int32_t NextCodePoint(std::string_view s, size_t* i) {
 bool AppendString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (size_t i = 0; i < s.size();) {
+    // Printable ASCII that needs no escape is copied a run at a time.
+    size_t run = i;
+    while (run < s.size()) {
+      const unsigned char c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>') break;
+      ++run;
+    }
+    out->append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
     const size_t start = i;
     const int32_t cp = NextCodePoint(s, &i);
     if (cp < 0) return false;
