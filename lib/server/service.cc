@@ -75,7 +75,9 @@ class DecisionServiceImpl : public DecisionService {
       : config_(std::move(config)), signer_(std::move(signer)) {}
 
   absl::Status Init(const Registry& registry) {
-    auto store = OpenStore(config_.store().empty() ? "memory" : config_.store(), registry);
+    OpenStoreOptions open;
+    open.personal_data = config_.personal_data();
+    auto store = OpenStore(config_.store().empty() ? "memory" : config_.store(), registry, open);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
     if (config_.catalog().empty()) return absl::InvalidArgumentError("server config: catalog is required");

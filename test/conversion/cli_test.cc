@@ -543,3 +543,36 @@ TEST_CASE("herald export exits 1 when transient faults let nothing through - and
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST_CASE("herald export opens the store with the jobs file's personal_data", "[conversion][cli][privacy]") {
+  unsetenv("HERALD_PERSONAL_DATA_MODE");
+  unsetenv("HERALD_PERSONAL_DATA_KEYS");
+  unsetenv("HERALD_PERSONAL_DATA_KEYS_FILE");
+  Dir dir;
+  const std::string db = dir.path + "/site.db";
+  CaptureSome(db, 2);
+  const std::string jobs = dir.path + "/exports.textproto";
+  const std::string job = R"pb(
+    jobs { destination: "file-out" destination_type: "file" destination_json_config: '{"path": "out.jsonl"}' }
+  )pb";
+  const std::vector<std::string> args = {"export", "--destination", "file-out", "--store", db,
+                                         "--catalog", kCatalog, "--jobs", jobs, "--once"};
+  // ENCRYPT asked for, no key ring: refused before anything is read, naming what to set.
+  std::ofstream(jobs) << job << "personal_data { mode: PERSONAL_DATA_MODE_ENCRYPT }\n";
+  Run refused = Herald(dir, args);
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.err, Catch::Contains("HERALD_PERSONAL_DATA_KEYS"));
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/out.jsonl"));
+  // HASH_ONLY asked for: the export runs.
+  std::ofstream(jobs) << job << "personal_data { mode: PERSONAL_DATA_MODE_HASH_ONLY }\n";
+  Run ran = Herald(dir, args);
+  INFO(ran.err);
+  CHECK(ran.exit_code == 0);
+  CHECK_THAT(ran.out, Catch::Contains("destination file-out: completed"));
+}
+
+}  // namespace
+}  // namespace herald

@@ -379,3 +379,58 @@ TEST_CASE("serve: herald serve drains on SIGTERM and loses no acknowledged event
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The e-mail address's bytes in a SQLite store after one capture through the
+// server, with `mode` in the server config (UNSPECIFIED: the default).
+bool CapturedAddressInFile(v1::PersonalDataMode mode) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("herald-serve-pd-" + std::to_string(::getpid()) + "-" + std::to_string(static_cast<int>(mode)));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    v1::ServerConfig config;
+    config.set_store("sqlite:" + dir + "/herald.db");
+    config.mutable_personal_data()->set_mode(mode);
+    TestServer server(config);
+    json captured = Parse(server.Post(
+        "/v1/responses",
+        R"({"subject":{"customerId":"c7","email":"Zelda.Quist@Example.com"},"action":{"issue":"Sales","group":"Gear","name":"WinterJacket"},"outcome":"OUTCOME_ACCEPTED","channel":"Web"})"));
+    REQUIRE(captured["interactionId"].get<std::string>().size() == 32);
+    REQUIRE(server.service->Flush().ok());
+  }
+  const std::string bytes = FileBytes(dir + "/herald.db") + FileBytes(dir + "/herald.db-wal");
+  std::filesystem::remove_all(dir);
+  return bytes.find("Zelda.Quist@Example.com") != std::string::npos;
+}
+
+TEST_CASE("serve: the server config's personal_data decides how captured identifiers are kept") {
+  unsetenv("HERALD_PERSONAL_DATA_MODE");
+  unsetenv("HERALD_PERSONAL_DATA_KEYS");
+  unsetenv("HERALD_PERSONAL_DATA_KEYS_FILE");
+  // No key ring, nothing configured: hashes only.
+  CHECK_FALSE(CapturedAddressInFile(v1::PERSONAL_DATA_MODE_UNSPECIFIED));
+  // Configured PLAINTEXT: the raw address is kept (and the operator warned).
+  CHECK(CapturedAddressInFile(v1::PERSONAL_DATA_MODE_PLAINTEXT));
+  // Configured ENCRYPT without a key ring: the server does not start, naming what to set.
+  v1::ServerConfig config;
+  config.set_catalog(kCatalog);
+  config.set_store("sqlite:" + (std::filesystem::temp_directory_path() /
+                                ("herald-serve-pd-enc-" + std::to_string(::getpid()) + ".db")).string());
+  config.mutable_personal_data()->set_mode(v1::PERSONAL_DATA_MODE_ENCRYPT);
+  Registry registry;
+  REQUIRE(RegisterBuiltins(&registry).ok());
+  auto created = DecisionService::Create(config, registry);
+  REQUIRE_FALSE(created.ok());
+  CHECK_THAT(std::string(created.status().message()), Catch::Contains("HERALD_PERSONAL_DATA_KEYS"));
+}
+
+}  // namespace
+}  // namespace herald

@@ -90,7 +90,7 @@ void ExpireAfterExport(Store& store, const v1::ExportJobs& jobs) {
     }
     lowest = std::min(lowest, *mark);
   }
-  auto options = PersonalDataOptionsFromEnvironment();
+  auto options = PersonalDataOptionsFromEnvironment(jobs.personal_data());
   if (!options.ok() || store.personal_data() == nullptr) return;
   auto expired = ExpireRawIdentifiers(store, *options, lowest);
   if (!expired.ok()) std::cerr << "herald export: retention: " << expired.status().message() << "\n";
@@ -133,7 +133,9 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   }
   auto catalog = LoadCatalog(a.catalog);
   if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
-  auto store = OpenStore(a.store, *env.registry);
+  OpenStoreOptions open;
+  open.personal_data = jobs.personal_data();
+  auto store = OpenStore(a.store, *env.registry, open);
   if (!store.ok()) return Fail(std::string(store.status().message()));
   auto destination = CreateDestination(*job, CreateContext{env.registry, DirOf(a.jobs), store->get()});
   if (!destination.ok()) return Fail(std::string(destination.status().message()));

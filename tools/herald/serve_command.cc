@@ -155,8 +155,10 @@ int Run(const ServeArgs& a, CommandEnv& env) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  if (auto personal = PersonalDataOptionsFromEnvironment(); personal.ok()) {
-    if (std::string w = PersonalDataWarning(*personal, {}); w.starts_with("WARNING")) Log("warning", w, {});
+  if (auto personal = PersonalDataOptionsFromEnvironment(config->personal_data()); personal.ok()) {
+    if (std::string w = PersonalDataWarning(*personal, config->personal_data()); w.starts_with("WARNING")) {
+      Log("warning", w, {});
+    }
   }
   auto service = DecisionService::Create(*config, *env.registry);
   if (!service.ok()) {
