@@ -9,6 +9,7 @@
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
+#include "server/utf8.h"
 
 namespace herald::server_internal {
 
@@ -22,30 +23,6 @@ using google::protobuf::Reflection;
 // Deeper bodies go to protobuf (its own limit is 100).
 constexpr int kMaxDepth = 32;
 
-// The length of the well-formed UTF-8 sequence at s[i] (2-4 bytes), 0 if it
-// is not one (overlong, surrogate, beyond U+10FFFF, cut).
-size_t Utf8Sequence(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = b(i);
-  size_t n = 0;
-  uint32_t cp = 0, min = 0;
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    n = 2, cp = b0 & 0x1f, min = 0x80;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3, cp = b0 & 0x0f, min = 0x800;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
 
 class Parser {
  public:
@@ -88,10 +65,10 @@ class Parser {
       }
       if (c < 0x20) return false;
       if (c >= 0x80) {
-        const size_t n = Utf8Sequence(s_, i_);
-        if (n == 0) return false;
-        out->append(s_.substr(i_, n));
-        i_ += n;
+        size_t next = i_;
+        if (DecodeUtf8(s_, &next) < 0) return false;
+        out->append(s_.substr(i_, next - i_));
+        i_ = next;
         continue;
       }
       if (c != '\\') {

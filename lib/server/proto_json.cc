@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/utf8.h"
 
 namespace herald::server_internal {
 
@@ -46,34 +47,6 @@ bool EscapedBeyondJson(uint32_t cp) {
          (cp >= 0xe0020 && cp <= 0xe007f);
 }
 
-// The next code point of well-formed UTF-8 at s[*i] (advancing *i), or -1
-// where the bytes are not well-formed (overlong, surrogate, beyond U+10FFFF).
-int32_t NextCodePoint(std::string_view s, size_t* i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(*i);
-  int n = 0;
-  uint32_t cp = 0, min = 0;
-  if (b0 < 0x80) {
-    ++*i;
-    return b0;
-  } else if (b0 >= 0xc2 && b0 <= 0xdf) {
-    n = 1, cp = b0 & 0x1f, min = 0x80;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 2, cp = b0 & 0x0f, min = 0x800;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 3, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return -1;
-  }
-  if (*i + n >= s.size()) return -1;
-  for (int k = 1; k <= n; ++k) {
-    if ((byte(*i + k) & 0xc0) != 0x80) return -1;
-    cp = (cp << 6) | (byte(*i + k) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-  *i += n + 1;
-  return static_cast<int32_t>(cp);
-}
 
 // A JSON string as protobuf escapes it; false for text that is not UTF-8.
 bool AppendString(std::string_view s, std::string* out) {
@@ -90,7 +63,7 @@ bool AppendString(std::string_view s, std::string* out) {
     i = run;
     if (i == s.size()) break;
     const size_t start = i;
-    const int32_t cp = NextCodePoint(s, &i);
+    const int32_t cp = DecodeUtf8(s, &i);
     if (cp < 0) return false;
     switch (cp) {
       case '"': *out += "\\\""; continue;
