@@ -41,12 +41,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "cel/expr/conformance/proto2/test_all_types.pb.h"
-#include "cel/expr/conformance/proto2/test_all_types_extensions.pb.h"
-#include "cel/expr/conformance/proto3/test_all_types.pb.h"
 #include "cel/expr/conformance/test/simple.pb.h"
 #include "fmt/format.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/wrappers.pb.h"
@@ -284,6 +284,48 @@ bool Matches(const Value& got, const cel::Value& want) {
   }
 }
 
+// The suite's TestAllTypes messages (proto2, its extensions, proto3), which
+// tests write as Any payloads, e.g. `object_value { [type.googleapis.com/
+// cel.expr.conformance.proto3.TestAllTypes] { single_int64: 1 } }`. They are
+// loaded from protoc's descriptor set rather than compiled in (see
+// CMakeLists.txt), and the text parser finds them through this Finder; the
+// well-known types they import come from the generated pool underneath.
+class SuiteMessages : public pb::TextFormat::Finder {
+ public:
+  // An error message, or empty once every file of the set is in the pool.
+  std::string Load(const std::string& descriptor_set_path) {
+    std::ifstream in(descriptor_set_path, std::ios::binary);
+    pb::FileDescriptorSet set;
+    if (!in || !set.ParseFromIstream(&in)) {
+      return "cannot read the descriptor set " + descriptor_set_path;
+    }
+    for (const pb::FileDescriptorProto& file : set.file()) {  // protoc orders imports first
+      if (pb::DescriptorPool::generated_pool()->FindFileByName(file.name()) != nullptr) continue;
+      if (pool_.BuildFile(file) == nullptr) {
+        return "cannot build " + file.name() + " from " + descriptor_set_path;
+      }
+    }
+    return "";
+  }
+
+  const pb::Descriptor* FindAnyType(const pb::Message& message, const std::string& prefix,
+                                    const std::string& name) const override {
+    if (prefix != "type.googleapis.com/" && prefix != "type.googleprod.com/") return nullptr;
+    return pool_.FindMessageTypeByName(name);
+  }
+
+  // Only for extensions defined in the loaded files: the parser also asks for
+  // ordinary message fields, and a dynamic message placed in a generated
+  // message's field would be the wrong type.
+  pb::MessageFactory* FindExtensionFactory(const pb::FieldDescriptor* field) const override {
+    return field->is_extension() && field->file()->pool() == &pool_ ? &factory_ : nullptr;
+  }
+
+ private:
+  pb::DescriptorPool pool_{pb::DescriptorPool::generated_pool()};
+  mutable pb::DynamicMessageFactory factory_{&pool_};
+};
+
 enum class Outcome { kPassed, kWrong, kRejected };
 
 struct Result {
@@ -420,12 +462,18 @@ TEST_CASE("CEL conformance suite", "[expr][cel-spec]") {
   std::vector<std::string> failures;
   std::vector<std::pair<std::string, std::string>> unlisted_rejections;
   std::map<std::string, FileCounts> table;
+  SuiteMessages messages;
+  std::string load_error = messages.Load(HERALD_CEL_MESSAGE_DESCRIPTORS);
+  INFO(load_error);
+  REQUIRE(load_error.empty());
+  pb::TextFormat::Parser parser;
+  parser.SetFinder(&messages);
   for (const char* file : kFiles) {
     std::ifstream in(data / (std::string(file) + ".textproto"));
     std::stringstream text;
     text << in.rdbuf();
     cel::conformance::test::SimpleTestFile suite;
-    if (!pb::TextFormat::ParseFromString(text.str(), &suite)) {
+    if (!parser.ParseFromString(text.str(), &suite)) {
       failures.push_back(std::string(file) + ".textproto: does not parse");
       continue;
     }
