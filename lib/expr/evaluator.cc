@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -109,8 +110,31 @@ using T = Type;
 // String equality and order, always inlined: Run is large enough that GCC's
 // inliner would otherwise call std::string_view::compare out of line on the
 // targeting expressions' hottest path.
+//
+// Targeting compares short words ("WA", "sports", "golf"): up to 16 bytes are
+// compared inline with two overlapping loads of 1, 2, 4 or 8 bytes, never
+// reading outside either string, which saves the call to memcmp (about a
+// third of an `in ['sports', 'news']` test's instructions).
+template <typename U>
+[[gnu::always_inline]] inline U LoadUnaligned(const char* p) {
+  U u;
+  __builtin_memcpy(&u, p, sizeof(U));
+  return u;
+}
+template <typename U>
+[[gnu::always_inline]] inline bool SameEnds(const char* a, const char* b, size_t n) {
+  return LoadUnaligned<U>(a) == LoadUnaligned<U>(b) &&
+         LoadUnaligned<U>(a + n - sizeof(U)) == LoadUnaligned<U>(b + n - sizeof(U));
+}
 [[gnu::always_inline]] inline bool StrEq(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || __builtin_memcmp(a.data(), b.data(), a.size()) == 0);
+  size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) return n <= 16 ? SameEnds<uint64_t>(x, y, n) : __builtin_memcmp(x, y, n) == 0;
+  if (n >= 4) return SameEnds<uint32_t>(x, y, n);
+  if (n >= 2) return SameEnds<uint16_t>(x, y, n);
+  return n == 0 || *x == *y;
 }
 [[gnu::always_inline]] inline int StrCmp(std::string_view a, std::string_view b) {
   size_t n = a.size() < b.size() ? a.size() : b.size();
@@ -352,14 +376,26 @@ Value Compare(const Value& a, const Value& b, uint8_t kind, uint32_t pos) {
 
 template <typename X>
 inline bool CmpOrdered(uint8_t kind, X a, X b) {
-  switch (kind) {
-    case kCmpEq: return a == b;
-    case kCmpNe: return a != b;
-    case kCmpLt: return a < b;
-    case kCmpLe: return a <= b;
-    case kCmpGt: return a > b;
-    default: return a >= b;
+  // Branch-free: bit (order + 1) of the kind's truth table (less, equal,
+  // greater). A switch here cost a jump per comparison on the hot path. Only
+  // for totally ordered types (integers, bools, StrCmp's result): never NaN.
+  static_assert(std::is_integral_v<X>);
+  static constexpr uint8_t kTruth[] = {/*eq*/ 0b010, /*ne*/ 0b101, /*lt*/ 0b001,
+                                       /*le*/ 0b011, /*gt*/ 0b100, /*ge*/ 0b110};
+  static_assert(kCmpEq == 0 && kCmpNe == 1 && kCmpLt == 2 && kCmpLe == 3 && kCmpGt == 4 &&
+                kCmpGe == 5);
+  int order = (a > b) - (a < b);
+  return (kTruth[kind] >> (order + 1)) & 1;
+}
+
+// Whether a list of strings holds `s`; inlined into the interpreter's fused
+// `in` tests, which targeting runs on every request.
+[[gnu::always_inline]] inline bool StringListHas(const Value& list, std::string_view s) {
+  const std::string_view* data = Vm::StringListData(list);
+  for (uint32_t i = 0, n = Vm::Aux32(list); i < n; ++i) {
+    if (StrEq(data[i], s)) return true;
   }
+  return false;
 }
 
 // `needle in list`: a bool, or an error.
@@ -367,13 +403,7 @@ Value In(const Value& needle, const Value& list, uint32_t pos) {
   if (Vm::T(needle) == T::kError) return needle;
   if (Vm::T(list) == T::kError) return list;
   if (Vm::T(list) == T::kStringList) {
-    if (Vm::T(needle) != T::kString) return Vm::MakeBool(false);
-    std::string_view s = Vm::S(needle);
-    const std::string_view* data = Vm::StringListData(list);
-    for (uint32_t i = 0, n = Vm::Aux32(list); i < n; ++i) {
-      if (StrEq(data[i], s)) return Vm::MakeBool(true);
-    }
-    return Vm::MakeBool(false);
+    return Vm::MakeBool(Vm::T(needle) == T::kString && StringListHas(list, Vm::S(needle)));
   }
   if (Vm::T(list) == T::kMap) return Vm::MakeBool(MapFind(list, needle) != nullptr);
   if (Vm::T(list) != T::kList) return Vm::MakeError(kNoOverload, pos);
@@ -1305,6 +1335,11 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       }
       case Opcode::kInSlotConstList: {
         const Value& v = slots[in.a];
+        const Value& list = consts[in.b];
+        if (T(v) == Type::kString && T(list) == Type::kStringList) {
+          HERALD_DELIVER(in, MakeBool(StringListHas(list, S(v))));
+          break;
+        }
         if (IsAbsent(v)) {
           HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
         } else {
@@ -1314,6 +1349,11 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       }
       case Opcode::kConstInSlot: {
         const Value& v = slots[in.a];
+        const Value& needle = consts[in.b];
+        if (T(v) == Type::kStringList && T(needle) == Type::kString) {
+          HERALD_DELIVER(in, MakeBool(StringListHas(v, S(needle))));
+          break;
+        }
         if (IsAbsent(v)) {
           HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
         } else {

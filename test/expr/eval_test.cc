@@ -30,6 +30,32 @@ TEST_CASE("targeting expressions evaluate against the activation", "[expr][eval]
   CHECK(env.Eval("[1, 2, 3]") == "[1, 2, 3]");
 }
 
+// String equality compares short strings inline with overlapping loads
+// (lib/expr/evaluator.cc, StrEq): every length around the 1/2/4/8/16-byte
+// boundaries, a difference at every position, against std::string's == and <.
+TEST_CASE("string equality agrees with std::string at every length and position",
+          "[expr][eval][strings]") {
+  Env env;
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a;
+    for (size_t k = 0; k < n; ++k) a.push_back(static_cast<char>('a' + (k * 7 + n) % 26));
+    env.Set("user.name", Value::String(a));
+    CHECK(env.Eval("user.name == '" + a + "'") == "true");
+    CHECK(env.Eval("user.name in ['x', '" + a + "']") == "true");
+    CHECK(env.Eval("user.name == '" + a + "z'") == "false");  // longer
+    if (n > 0) CHECK(env.Eval("user.name == '" + a.substr(1) + "'") == "false");  // shorter
+    for (size_t i = 0; i < n; ++i) {
+      std::string b = a;
+      b[i] = b[i] == 'q' ? 'r' : 'q';
+      INFO("length " << n << ", differing at " << i << ": " << a << " vs " << b);
+      CHECK(env.Eval("user.name == '" + b + "'") == "false");
+      CHECK(env.Eval("user.name != '" + b + "'") == "true");
+      CHECK(env.Eval("user.name in ['" + b + "']") == "false");
+      CHECK(env.Eval("user.name < '" + b + "'") == (a < b ? "true" : "false"));
+    }
+  }
+}
+
 TEST_CASE("the spec's examples", "[expr][eval][spec]") {
   Env env;
   // "Price of product is greater than $20.00" (a discount condition).
