@@ -139,7 +139,7 @@ TEST_CASE("Composed messages decode - part by part - to what was intended", "[ma
     c.to = "ana@example.org";
     c.to_name = "Ana, \"the\" Buyer";
     c.subject = "Caf\xC3\xA9 cr\xC3\xA8me";
-    c.text = "Caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9e\n";
+    c.text = "Caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e\n";
     c.html = "<p>Caf\xC3\xA9</p>";
     c.charset = "iso-8859-1";
     cases.push_back({"latin1", c});
@@ -218,7 +218,7 @@ TEST_CASE("Composed messages decode - part by part - to what was intended", "[ma
   // latin1
   const json& latin = parsed[2];
   CHECK(latin["parts"][1]["charset"] == "iso-8859-1");
-  CHECK(latin["parts"][1]["text"] == "Caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9e\n");
+  CHECK(latin["parts"][1]["text"] == "Caf\xC3\xA9 cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e\n");
   CHECK(latin["parts"][2]["text"] == "<p>Caf\xC3\xA9</p>");
   CHECK(Header(latin, "to") == "\"Ana, \\\"the\\\" Buyer\" <ana@example.org>");
   CHECK(messages[2].find("Caf=E9 cr=E8me") != std::string::npos);
