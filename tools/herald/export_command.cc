@@ -155,8 +155,10 @@ int Run(const ExportArgs& a, CommandEnv& env) {
   if (job->page_size() > 0) options.page_size = job->page_size();
   if (job->lease_seconds() > 0) options.lease_ttl = absl::Seconds(job->lease_seconds());
   options.trace = a.trace;
-  // The number of interactions after the watermark is not known ahead: the
-  // line shows the count and the rate (no time left).
+  // The exporter reports interactions read of those pending after the
+  // watermark when the run began (InteractionStore::CountInteractions), so the
+  // line shows the rate and the time left; a store that cannot count gives no
+  // total and the line shows the count and the rate.
   ProgressMeter meter("exporting", "interactions", a.progress);
   if (meter.enabled()) {
     options.progress = [&meter](int64_t read, int64_t total) { meter.Update(read, total); };
