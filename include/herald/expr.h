@@ -316,6 +316,14 @@ struct CompileOptions {
   // Time zone of getHours() and friends when called without one. CEL says
   // UTC; a catalog may set its own zone (IANA name or "+05:30").
   std::string default_time_zone = "UTC";
+  // CEL's unchecked evaluation (cel-spec's `disable_check`): a sub-expression
+  // that fails type checking (an undeclared variable, an unknown function or
+  // method, an operand of the wrong type, ?: branches of different types)
+  // compiles to an error raised only if evaluation reaches it, so that &&, ||
+  // and ?: can absorb it: `x || true` is true with no `x` declared. Off by
+  // default, and never used for catalogs: there every such mistake stays a
+  // compile error with its position. Syntax errors and limits always fail.
+  bool unchecked = false;
 };
 
 // A compiled expression. Cheap to copy; immutable; safe to evaluate from many

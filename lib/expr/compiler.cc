@@ -1054,6 +1054,33 @@ class Compiler {
   }
 
   absl::Status Check(int id) {
+    absl::Status s = CheckNode(id);
+    if (s.ok() || !options_.unchecked || !absl::IsInvalidArgument(s)) return s;
+    return DeferToRuntime(id, s);
+  }
+
+  // CompileOptions::unchecked: a sub-expression that fails type checking
+  // becomes a constant error of type dyn, raised only if evaluation reaches
+  // it, so &&, || and ?: may absorb it as in CEL's unchecked evaluation.
+  absl::Status DeferToRuntime(int id, const absl::Status& error) {
+    // "1:5: unknown variable x\n<excerpt>" -> "unknown variable x": the error
+    // value carries its offset, and Program::DescribeError adds the place.
+    absl::string_view message = error.message();
+    message = message.substr(0, message.find('\n'));
+    if (size_t colon = message.find(": "); colon != absl::string_view::npos &&
+        message.find_first_not_of("0123456789:") == colon + 1) {
+      message.remove_prefix(colon + 2);
+    }
+    out_->messages.emplace_back(message);
+    NodeInfo& info = I(id);
+    info = NodeInfo{};
+    info.type = CType{Type::kDyn};
+    info.has_const = true;
+    info.const_value = Value::Error(out_->messages.back().c_str(), N(id).pos);
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckNode(int id) {
     const Node& n = N(id);
     NodeInfo& info = I(id);
     switch (n.kind) {
@@ -1125,7 +1152,9 @@ class Compiler {
         for (int child : n.children) {
           if (absl::Status s = Check(child); !s.ok()) return s;
           const CType& t = I(child).type;
-          if (t.type != Type::kBool && !IsDyn(t)) {
+          // Unchecked: a non-bool operand is an error at run time, which the
+          // other operand may absorb (`false && 32` is false).
+          if (t.type != Type::kBool && !IsDyn(t) && !options_.unchecked) {
             return Error(StartOf(child),
                          Cat("operand of ", n.kind == NodeKind::kAnd ? "&&" : "||",
                                       " must be a bool, not ", TypeString(t)));
@@ -1139,7 +1168,7 @@ class Compiler {
           if (absl::Status s = Check(child); !s.ok()) return s;
         }
         const CType& c = I(n.children[0]).type;
-        if (c.type != Type::kBool && !IsDyn(c)) {
+        if (c.type != Type::kBool && !IsDyn(c) && !options_.unchecked) {
           return Error(StartOf(n.children[0]),
                        Cat("condition of ?: must be a bool, not ", TypeString(c)));
         }
@@ -1159,6 +1188,10 @@ class Compiler {
         }
         if (ta.type == Type::kNull || tb.type == Type::kNull) {
           info.type = ta.type == Type::kNull ? tb : ta;
+          return absl::OkStatus();
+        }
+        if (ta.type != tb.type && options_.unchecked) {
+          info.type = CType{Type::kDyn};
           return absl::OkStatus();
         }
         if (ta.type != tb.type) {
@@ -1224,6 +1257,7 @@ class Compiler {
 
   bool IsConst(int id) const {
     const Node& n = N(id);
+    if (info_[static_cast<size_t>(id)].has_const) return true;  // also DeferToRuntime's errors
     switch (n.kind) {
       case NodeKind::kNull:
       case NodeKind::kBool:
@@ -1255,6 +1289,7 @@ class Compiler {
     const Node& n = N(id);
     const NodeInfo& info = I(id);
     if (info.money_literal) return Value::FromMoney(info.decimal);
+    if (info.has_const) return info.const_value;  // a literal call, or a deferred error
     switch (n.kind) {
       case NodeKind::kNull: return Value::Null();
       case NodeKind::kBool: return Value::Bool(n.bool_value);

@@ -1,6 +1,8 @@
 // Evaluation: values, missing values, money, time zones, strings, activations.
 #include <catch2/catch.hpp>
 
+#include <deque>
+
 #include "expr/expr_test_util.h"
 #include "herald/expr.h"
 #include "herald/model/catalog.pb.h"
@@ -54,6 +56,54 @@ TEST_CASE("string equality agrees with std::string at every length and position"
       CHECK(env.Eval("user.name < '" + b + "'") == (a < b ? "true" : "false"));
     }
   }
+}
+
+// CompileOptions::unchecked (CEL's disable_check): type errors become runtime
+// errors that &&, || and ?: may absorb; checked compilation is unchanged.
+TEST_CASE("unchecked compilation defers type errors to run time, where && || ?: absorb them",
+          "[expr][eval][unchecked]") {
+  Env env;
+  CompileOptions unchecked;
+  unchecked.unchecked = true;
+  auto eval = [&](std::string_view source) {
+    auto program = env.Compile(source, unchecked);
+    INFO(source);
+    REQUIRE(program.ok());
+    static std::deque<Program> keep;  // values may borrow from the program
+    keep.push_back(*program);
+    return keep.back().Evaluate(env.activation()).DebugString();
+  };
+  // Checked, each is a compile error naming the place.
+  CHECK(env.CompileErrorLine("x || true") == "1:1: unknown variable x");
+  CHECK(env.CompileErrorLine("false && 32").starts_with("1:10: operand of && must be a bool"));
+  CHECK(env.CompileErrorLine("true ? 'cows' : 17").find("different types") != std::string::npos);
+  // Unchecked, absorbed where CEL absorbs them...
+  CHECK(eval("x || true") == "true");
+  CHECK(eval("false && x") == "false");
+  CHECK(eval("f_unknown(17) || true") == "true");
+  CHECK(eval("user.name.no_such_method() || true") == "true");
+  CHECK(eval("false && 32") == "false");
+  CHECK(eval("'horses' || true") == "true");
+  CHECK(eval("true ? 'cows' : 17") == "\"cows\"");
+  CHECK(eval("false ? 'cows' : 17") == "17");
+  CHECK(eval("user.age > 21 || 1 + 'a' == 2") == "true");
+  // ...and errors, with the compile message and position, where reached.
+  CHECK(eval("x && true") == "error(unknown variable x)");
+  CHECK(eval("true && 32") == "error(not a bool)");
+  CHECK(eval("f_unknown(17)").starts_with("error(unknown function f_unknown"));
+  CHECK(eval("{3.3: 15, 1.0: 5}[1.0]").starts_with("error(a map key must be"));
+  // Syntax errors and limits fail in both modes.
+  CHECK_FALSE(env.Compile("x ||", unchecked).ok());
+  std::string deep = std::string(100, '(') + "1" + std::string(100, ')');
+  absl::StatusOr<Program> too_deep = env.Compile(deep, unchecked);
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK(absl::IsResourceExhausted(too_deep.status()));
+  // The errors keep their positions for DescribeError.
+  auto program = env.Compile("true && (1 + 'a' == 2)", unchecked);
+  REQUIRE(program.ok());
+  Value error = program->Evaluate(env.activation());
+  REQUIRE(error.is_error());
+  CHECK(error.error_offset() == 11);
 }
 
 TEST_CASE("the spec's examples", "[expr][eval][spec]") {
