@@ -1,7 +1,8 @@
-// libFuzzer target for the expression language: every input is compiled
-// against a schema with each variable type, then (if it compiles) evaluated
-// against three activations: all attributes set, all absent, and edge values
-// (extreme ints, NaN, empty strings, another currency, the ends of time).
+// libFuzzer target for the expression language: every input is compiled,
+// checked and unchecked, against a schema with each variable type, then (if
+// it compiles) evaluated against three activations: all attributes set, all
+// absent, and edge values (extreme ints, NaN, empty strings, another
+// currency, the ends of time).
 // No input may crash, hang or leak; errors must be Status or error values.
 #include <cmath>
 #include <cstddef>
@@ -76,18 +77,16 @@ struct Fixture {
   }
 };
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Fixture* fixture = new Fixture();
-  std::string_view source(reinterpret_cast<const char*>(data), size);
-  auto program = herald::expr::Compile(source, fixture->schema);
+void CompileAndRun(std::string_view source, Fixture& f, bool unchecked) {
+  herald::expr::CompileOptions options;
+  options.unchecked = unchecked;
+  auto program = herald::expr::Compile(source, f.schema, options);
   if (!program.ok()) {
     // The message must be well formed: "line:column: ...".
     if (program.status().message().empty()) __builtin_trap();
-    return 0;
+    return;
   }
-  for (Activation* a : {&fixture->full, &fixture->absent, &fixture->edge}) {
+  for (Activation* a : {&f.full, &f.absent, &f.edge}) {
     Value v = program->Evaluate(*a);
     (void)v.DebugString();
     (void)v.JsonString();
@@ -95,5 +94,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Value why;
     (void)program->Matches(*a, &why);
   }
+}
+
+}  // namespace
+
+// Each input is compiled checked (as catalogs are) and unchecked (type errors
+// deferred to run time, CompileOptions::unchecked).
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Fixture* fixture = new Fixture();
+  std::string_view source(reinterpret_cast<const char*>(data), size);
+  CompileAndRun(source, *fixture, false);
+  CompileAndRun(source, *fixture, true);
   return 0;
 }
