@@ -5,7 +5,6 @@ option(HERALD_BUILD_EXAMPLES "Build the examples (storefront server, custom comp
 option(HERALD_BUILD_FUZZERS "Build libFuzzer targets (needs clang)" OFF)
 option(HERALD_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 
-
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   add_compile_options(-Wall -Wextra -Wno-unused-parameter)
 endif()
