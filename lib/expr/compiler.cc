@@ -290,7 +290,10 @@ class Compiler {
 
  private:
   // --- diagnostics -----------------------------------------------------------
+  // Every type error of the checker comes from here; the last one's message
+  // is kept for DeferToRuntime.
   absl::Status Error(uint32_t pos, std::string_view message) const {
+    last_error_.assign(message.data(), message.size());
     return SyntaxError(ast_.source, pos, message);
   }
 
@@ -694,24 +697,7 @@ class Compiler {
 
   absl::Status CheckCall(int id) {
     const Node& n = N(id);
-    NodeInfo& info = I(id);
-    // has() is a macro: its argument is not evaluated.
-    if (!n.is_method && n.name == "has") {
-      if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-      int arg = n.children[0];
-      if (N(arg).kind != NodeKind::kSelect) {
-        return Error(StartOf(arg), "has() needs a field selection such as has(user.age)");
-      }
-      if (absl::Status s = ResolvePath(arg); !s.ok()) return s;
-      info.type = CType{Type::kBool};
-      if (I(arg).field) {
-        info.call = CallKind::kHasField;  // has(m.key): is the key present
-        return absl::OkStatus();
-      }
-      info.call = CallKind::kHas;
-      info.slot = I(arg).slot;
-      return absl::OkStatus();
-    }
+    if (!n.is_method && n.name == "has") return CheckHas(id);
     if (n.is_method && IsMacroName(n.name)) {
       if (absl::StatusOr<bool> macro = CheckMacro(id); !macro.ok() || *macro) {
         return macro.ok() ? absl::OkStatus() : macro.status();
@@ -720,125 +706,163 @@ class Compiler {
     for (int child : n.children) {
       if (absl::Status s = Check(child); !s.ok()) return s;
     }
-    auto arg_type = [&](size_t i) { return I(n.children[i]).type; };
-    auto result = [&](CallKind kind, Type t) {
-      info.call = kind;
-      info.type = Of(t);
+    if (n.is_method) return CheckMethod(id);
+    if (std::optional<absl::Status> conversion = CheckConversion(id); conversion) {
+      return *conversion;
+    }
+    return CheckFunction(id);
+  }
+
+  // has(a.b): a macro, its argument is not evaluated.
+  absl::Status CheckHas(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+    int arg = n.children[0];
+    if (N(arg).kind != NodeKind::kSelect) {
+      return Error(StartOf(arg), "has() needs a field selection such as has(user.age)");
+    }
+    if (absl::Status s = ResolvePath(arg); !s.ok()) return s;
+    info.type = CType{Type::kBool};
+    if (I(arg).field) {
+      info.call = CallKind::kHasField;  // has(m.key): is the key present
       return absl::OkStatus();
-    };
-    if (!n.is_method) {
-      if (std::optional<absl::Status> conversion = CheckConversion(id); conversion) {
-        return *conversion;
-      }
     }
-    auto bad_receiver = [&](const CType& t) {
-      return Error(n.name_pos, Cat(TypeString(t), " has no method ", n.name, "()"));
-    };
-    if (!n.is_method) {
-      const std::string& f = n.name;
-      if (f == "size") {
-        if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-        Type t = arg_type(0).type;
-        if (t != Type::kString && !IsListType(t) && t != Type::kMap && t != Type::kBytes &&
-            t != Type::kDyn) {
-          return Error(n.name_pos, Cat("size() takes a string, bytes, a list or a map, not ",
-                                                TypeString(arg_type(0))));
-        }
-        return result(CallKind::kSize, Type::kInt);
+    info.call = CallKind::kHas;
+    info.slot = I(arg).slot;
+    return absl::OkStatus();
+  }
+
+  // A global function other than has() and the conversions: size(),
+  // matches(), or an unknown name.
+  absl::Status CheckFunction(int id) {
+    const Node& n = N(id);
+    const std::string& f = n.name;
+    if (f == "size") {
+      if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
+      Type t = ArgType(n, 0).type;
+      if (t != Type::kString && !IsListType(t) && t != Type::kMap && t != Type::kBytes &&
+          t != Type::kDyn) {
+        return Error(n.name_pos, Cat("size() takes a string, bytes, a list or a map, not ",
+                                              TypeString(ArgType(n, 0))));
       }
-      if (f == "matches") {
-        if (absl::Status s = ExpectArgs(n, 2, 2); !s.ok()) return s;
-        if (arg_type(0).type != Type::kString) {
-          return Error(n.name_pos, Cat("matches() takes a string, not ",
-                                                TypeString(arg_type(0))));
-        }
-        if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
-        return result(CallKind::kMatches, Type::kBool);
-      }
-      std::string_view near = NearestName(f, kFunctionNames);
-      bool is_method_name = std::find(std::begin(kMethodNames), std::end(kMethodNames), f) !=
-                            std::end(kMethodNames);
-      if (is_method_name) {
-        return Error(n.name_pos, Cat(f, "() is a method: call it as x.", f, "(...)"));
-      }
-      return Error(n.name_pos, near.empty()
-                                   ? Cat("unknown function ", f)
-                                   : Cat("unknown function ", f, "; did you mean ",
-                                                  near, "?"));
+      return Result(id, CallKind::kSize, Type::kInt);
     }
-    // Methods: children[0] is the receiver.
+    if (f == "matches") {
+      if (absl::Status s = ExpectArgs(n, 2, 2); !s.ok()) return s;
+      if (ArgType(n, 0).type != Type::kString) {
+        return Error(n.name_pos, Cat("matches() takes a string, not ",
+                                              TypeString(ArgType(n, 0))));
+      }
+      if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
+      return Result(id, CallKind::kMatches, Type::kBool);
+    }
+    std::string_view near = NearestName(f, kFunctionNames);
+    bool is_method_name = std::find(std::begin(kMethodNames), std::end(kMethodNames), f) !=
+                          std::end(kMethodNames);
+    if (is_method_name) {
+      return Error(n.name_pos, Cat(f, "() is a method: call it as x.", f, "(...)"));
+    }
+    return Error(n.name_pos, near.empty()
+                                 ? Cat("unknown function ", f)
+                                 : Cat("unknown function ", f, "; did you mean ",
+                                                near, "?"));
+  }
+
+  // A method call: children[0] is the receiver.
+  absl::Status CheckMethod(int id) {
+    const Node& n = N(id);
     const std::string& m = n.name;
-    CType recv = arg_type(0);
+    CType recv = ArgType(n, 0);
     if (m == "size") {
       if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
       if (recv.type != Type::kString && !IsListType(recv.type) && recv.type != Type::kMap &&
           recv.type != Type::kBytes && recv.type != Type::kDyn) {
-        return bad_receiver(recv);
+        return BadReceiver(n, recv);
       }
-      return result(CallKind::kSize, Type::kInt);
+      return Result(id, CallKind::kSize, Type::kInt);
     }
     if (m == "startsWith" || m == "endsWith" || m == "contains") {
       if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-      if (recv.type != Type::kString && !IsDyn(recv)) return bad_receiver(recv);
-      if (arg_type(1).type != Type::kString && !IsDyn(arg_type(1))) {
+      if (recv.type != Type::kString && !IsDyn(recv)) return BadReceiver(n, recv);
+      if (ArgType(n, 1).type != Type::kString && !IsDyn(ArgType(n, 1))) {
         return Error(StartOf(n.children[1]), Cat(m, "() takes a string, not ",
-                                                        TypeString(arg_type(1))));
+                                                        TypeString(ArgType(n, 1))));
       }
       CallKind k = m == "startsWith" ? CallKind::kStartsWith
                    : m == "endsWith" ? CallKind::kEndsWith
                                      : CallKind::kContains;
-      return result(k, Type::kBool);
+      return Result(id, k, Type::kBool);
     }
     if (m == "matches") {
       if (absl::Status s = ExpectArgs(n, 1, 1); !s.ok()) return s;
-      if (recv.type != Type::kString) return bad_receiver(recv);
+      if (recv.type != Type::kString) return BadReceiver(n, recv);
       if (absl::Status s = CompileRegex(id, n.children[1]); !s.ok()) return s;
-      return result(CallKind::kMatches, Type::kBool);
+      return Result(id, CallKind::kMatches, Type::kBool);
     }
     if (m == "lowerAscii" || m == "upperAscii") {
       if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
-      if (recv.type != Type::kString) return bad_receiver(recv);
-      return result(m == "lowerAscii" ? CallKind::kLowerAscii : CallKind::kUpperAscii,
+      if (recv.type != Type::kString) return BadReceiver(n, recv);
+      return Result(id, m == "lowerAscii" ? CallKind::kLowerAscii : CallKind::kUpperAscii,
                     Type::kString);
     }
     for (const TimePartName& tp : kTimeParts) {
-      if (m != tp.name) continue;
-      if (recv.type == Type::kDuration && tp.on_duration) {
-        if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
-        info.part = tp.part;
-        return result(CallKind::kDurationPart, Type::kInt);
-      }
-      if (recv.type != Type::kTimestamp) return bad_receiver(recv);
-      if (absl::Status s = ExpectArgs(n, 0, 1); !s.ok()) return s;
-      absl::TimeZone zone = default_zone_;
-      std::string zone_name = options_.default_time_zone;
-      if (n.children.size() == 2) {
-        absl::StatusOr<std::string> text = LiteralString(n, n.children[1], "the time zone");
-        if (!text.ok()) return text.status();
-        absl::StatusOr<absl::TimeZone> z = LoadZone(*text);
-        if (!z.ok()) {
-          return Error(N(n.children[1]).pos,
-                       Cat(z.status().message(),
-                                    "; use an IANA name such as America/Los_Angeles, "
-                                    "UTC, or a fixed offset such as +05:30"));
-        }
-        zone = *z;
-        zone_name = *text;
-      }
-      auto it = zone_index_.find(zone_name);
-      if (it == zone_index_.end()) {
-        it = zone_index_.emplace(zone_name, static_cast<int>(out_->zones.size())).first;
-        out_->zones.push_back(zone);
-      }
-      info.zone = it->second;
-      info.part = tp.part;
-      return result(CallKind::kTimePart, Type::kInt);
+      if (m == tp.name) return CheckTimePart(id, tp);
     }
     std::string_view near = NearestName(m, kMethodNames);
     return Error(n.name_pos, near.empty()
                                  ? Cat("unknown method ", m)
                                  : Cat("unknown method ", m, "; did you mean ", near,
                                                 "?"));
+  }
+
+  // getHours() and the other parts of a timestamp (in a zone) or a duration.
+  absl::Status CheckTimePart(int id, const TimePartName& tp) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    CType recv = ArgType(n, 0);
+    if (recv.type == Type::kDuration && tp.on_duration) {
+      if (absl::Status s = ExpectArgs(n, 0, 0); !s.ok()) return s;
+      info.part = tp.part;
+      return Result(id, CallKind::kDurationPart, Type::kInt);
+    }
+    if (recv.type != Type::kTimestamp) return BadReceiver(n, recv);
+    if (absl::Status s = ExpectArgs(n, 0, 1); !s.ok()) return s;
+    absl::TimeZone zone = default_zone_;
+    std::string zone_name = options_.default_time_zone;
+    if (n.children.size() == 2) {
+      absl::StatusOr<std::string> text = LiteralString(n, n.children[1], "the time zone");
+      if (!text.ok()) return text.status();
+      absl::StatusOr<absl::TimeZone> z = LoadZone(*text);
+      if (!z.ok()) {
+        return Error(N(n.children[1]).pos,
+                     Cat(z.status().message(),
+                                  "; use an IANA name such as America/Los_Angeles, "
+                                  "UTC, or a fixed offset such as +05:30"));
+      }
+      zone = *z;
+      zone_name = *text;
+    }
+    auto it = zone_index_.find(zone_name);
+    if (it == zone_index_.end()) {
+      it = zone_index_.emplace(zone_name, static_cast<int>(out_->zones.size())).first;
+      out_->zones.push_back(zone);
+    }
+    info.zone = it->second;
+    info.part = tp.part;
+    return Result(id, CallKind::kTimePart, Type::kInt);
+  }
+
+  CType ArgType(const Node& n, size_t i) { return I(n.children[i]).type; }
+
+  absl::Status Result(int id, CallKind kind, Type t) {
+    I(id).call = kind;
+    I(id).type = Of(t);
+    return absl::OkStatus();
+  }
+
+  absl::Status BadReceiver(const Node& n, const CType& t) const {
+    return Error(n.name_pos, Cat(TypeString(t), " has no method ", n.name, "()"));
   }
 
   absl::Status CheckLocal(int id) {
@@ -1056,27 +1080,83 @@ class Compiler {
   absl::Status Check(int id) {
     absl::Status s = CheckNode(id);
     if (s.ok() || !options_.unchecked || !absl::IsInvalidArgument(s)) return s;
-    return DeferToRuntime(id, s);
+    return DeferToRuntime(id);
   }
 
   // CompileOptions::unchecked: a sub-expression that fails type checking
   // becomes a constant error of type dyn, raised only if evaluation reaches
   // it, so &&, || and ?: may absorb it as in CEL's unchecked evaluation.
-  absl::Status DeferToRuntime(int id, const absl::Status& error) {
-    // "1:5: unknown variable x\n<excerpt>" -> "unknown variable x": the error
-    // value carries its offset, and Program::DescribeError adds the place.
-    absl::string_view message = error.message();
-    message = message.substr(0, message.find('\n'));
-    if (size_t colon = message.find(": "); colon != absl::string_view::npos &&
-        message.find_first_not_of("0123456789:") == colon + 1) {
-      message.remove_prefix(colon + 2);
-    }
-    out_->messages.emplace_back(message);
+  // The error value keeps Error()'s message without the place: it carries its
+  // offset, and Program::DescribeError adds line, column and excerpt.
+  absl::Status DeferToRuntime(int id) {
+    out_->messages.push_back(last_error_);
     NodeInfo& info = I(id);
     info = NodeInfo{};
     info.type = CType{Type::kDyn};
     info.has_const = true;
     info.const_value = Value::Error(out_->messages.back().c_str(), N(id).pos);
+    return absl::OkStatus();
+  }
+
+  // && and ||: bool operands (or dyn, checked at run time).
+  absl::Status CheckLogic(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    for (int child : n.children) {
+      if (absl::Status s = Check(child); !s.ok()) return s;
+      const CType& t = I(child).type;
+      // Unchecked: a non-bool operand is an error at run time, which the
+      // other operand may absorb (`false && 32` is false).
+      if (t.type != Type::kBool && !IsDyn(t) && !options_.unchecked) {
+        return Error(StartOf(child),
+                     Cat("operand of ", n.kind == NodeKind::kAnd ? "&&" : "||",
+                                  " must be a bool, not ", TypeString(t)));
+      }
+    }
+    info.type = CType{Type::kBool};
+    return absl::OkStatus();
+  }
+
+  // c ? a : b: a bool condition, branches of one type (money literals
+  // coerced, null taking the other's type, dyn making the result dyn).
+  absl::Status CheckConditional(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    for (int child : n.children) {
+      if (absl::Status s = Check(child); !s.ok()) return s;
+    }
+    const CType& c = I(n.children[0]).type;
+    if (c.type != Type::kBool && !IsDyn(c) && !options_.unchecked) {
+      return Error(StartOf(n.children[0]),
+                   Cat("condition of ?: must be a bool, not ", TypeString(c)));
+    }
+    int a = n.children[1];
+    int b = n.children[2];
+    if (I(a).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(b); !s.ok()) return s;
+    }
+    if (I(b).type.type == Type::kMoney) {
+      if (absl::Status s = CoerceToMoney(a); !s.ok()) return s;
+    }
+    const CType& ta = I(a).type;
+    const CType& tb = I(b).type;
+    if (IsDyn(ta) || IsDyn(tb)) {
+      info.type = CType{Type::kDyn};
+      return absl::OkStatus();
+    }
+    if (ta.type == Type::kNull || tb.type == Type::kNull) {
+      info.type = ta.type == Type::kNull ? tb : ta;
+      return absl::OkStatus();
+    }
+    if (ta.type != tb.type) {
+      if (options_.unchecked) {  // the value of whichever branch runs
+        info.type = CType{Type::kDyn};
+        return absl::OkStatus();
+      }
+      return Error(n.pos, Cat("branches of ?: have different types, ",
+                                       TypeString(ta), " and ", TypeString(tb)));
+    }
+    info.type = ta;
     return absl::OkStatus();
   }
 
@@ -1148,59 +1228,10 @@ class Compiler {
         }
       }
       case NodeKind::kAnd:
-      case NodeKind::kOr: {
-        for (int child : n.children) {
-          if (absl::Status s = Check(child); !s.ok()) return s;
-          const CType& t = I(child).type;
-          // Unchecked: a non-bool operand is an error at run time, which the
-          // other operand may absorb (`false && 32` is false).
-          if (t.type != Type::kBool && !IsDyn(t) && !options_.unchecked) {
-            return Error(StartOf(child),
-                         Cat("operand of ", n.kind == NodeKind::kAnd ? "&&" : "||",
-                                      " must be a bool, not ", TypeString(t)));
-          }
-        }
-        info.type = CType{Type::kBool};
-        return absl::OkStatus();
-      }
-      case NodeKind::kCond: {
-        for (int child : n.children) {
-          if (absl::Status s = Check(child); !s.ok()) return s;
-        }
-        const CType& c = I(n.children[0]).type;
-        if (c.type != Type::kBool && !IsDyn(c) && !options_.unchecked) {
-          return Error(StartOf(n.children[0]),
-                       Cat("condition of ?: must be a bool, not ", TypeString(c)));
-        }
-        int a = n.children[1];
-        int b = n.children[2];
-        if (I(a).type.type == Type::kMoney) {
-          if (absl::Status s = CoerceToMoney(b); !s.ok()) return s;
-        }
-        if (I(b).type.type == Type::kMoney) {
-          if (absl::Status s = CoerceToMoney(a); !s.ok()) return s;
-        }
-        const CType& ta = I(a).type;
-        const CType& tb = I(b).type;
-        if (IsDyn(ta) || IsDyn(tb)) {
-          info.type = CType{Type::kDyn};
-          return absl::OkStatus();
-        }
-        if (ta.type == Type::kNull || tb.type == Type::kNull) {
-          info.type = ta.type == Type::kNull ? tb : ta;
-          return absl::OkStatus();
-        }
-        if (ta.type != tb.type && options_.unchecked) {
-          info.type = CType{Type::kDyn};
-          return absl::OkStatus();
-        }
-        if (ta.type != tb.type) {
-          return Error(n.pos, Cat("branches of ?: have different types, ",
-                                           TypeString(ta), " and ", TypeString(tb)));
-        }
-        info.type = ta;
-        return absl::OkStatus();
-      }
+      case NodeKind::kOr:
+        return CheckLogic(id);
+      case NodeKind::kCond:
+        return CheckConditional(id);
       case NodeKind::kIndex: {
         if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
         if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
@@ -1257,7 +1288,8 @@ class Compiler {
 
   bool IsConst(int id) const {
     const Node& n = N(id);
-    if (info_[static_cast<size_t>(id)].has_const) return true;  // also DeferToRuntime's errors
+    // A literal call (timestamp('...')), a type name, or a deferred error.
+    if (info_[static_cast<size_t>(id)].has_const) return true;
     switch (n.kind) {
       case NodeKind::kNull:
       case NodeKind::kBool:
@@ -1275,11 +1307,7 @@ class Compiler {
           if (!IsConst(child)) return false;
         }
         return true;
-      case NodeKind::kCall:
-      case NodeKind::kIdent:
-      case NodeKind::kSelect:
-        return info_[static_cast<size_t>(id)].has_const;
-      default:
+      default:  // kCall, kIdent, kSelect: has_const, tested above
         return false;
     }
   }
@@ -1663,6 +1691,7 @@ class Compiler {
   absl::TimeZone default_zone_;
   std::vector<uint32_t> slots_read_;
   std::vector<std::pair<std::string, CType>> scopes_;  // macro variables in scope
+  mutable std::string last_error_;  // the message of the last Error()
   std::vector<MacroInfo> macros_;
   int max_locals_ = 0;
   int depth_ = 0;

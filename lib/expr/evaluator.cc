@@ -520,80 +520,98 @@ Value MoneyArith(const Value& a, const Value& b, uint8_t op, uint32_t pos) {
   }
 }
 
+// int op int, with CEL's overflow and division errors.
+Value IntArith(int64_t x, int64_t y, uint8_t op, uint32_t pos) {
+  int64_t r;
+  switch (op) {
+    case kArithAdd:
+      if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(r);
+    case kArithSub:
+      if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(r);
+    case kArithMul:
+      if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(r);
+    case kArithDiv:
+      if (y == 0) return Vm::MakeError(kDivByZero, pos);
+      if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(x / y);
+    case kArithMod:
+      if (y == 0) return Vm::MakeError(kModByZero, pos);
+      if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
+      return Vm::MakeInt(x % y);
+  }
+  return Vm::MakeError(kNoOverload, pos);
+}
+
+// uint op uint, with CEL's overflow and division errors.
+Value UintArith(uint64_t x, uint64_t y, uint8_t op, uint32_t pos) {
+  uint64_t r;
+  switch (op) {
+    case kArithAdd:
+      if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+      return Vm::MakeUint(r);
+    case kArithSub:
+      if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+      return Vm::MakeUint(r);
+    case kArithMul:
+      if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
+      return Vm::MakeUint(r);
+    case kArithDiv:
+      if (y == 0) return Vm::MakeError(kDivByZero, pos);
+      return Vm::MakeUint(x / y);
+    case kArithMod:
+      if (y == 0) return Vm::MakeError(kModByZero, pos);
+      return Vm::MakeUint(x % y);
+  }
+  return Vm::MakeError(kNoOverload, pos);
+}
+
+// list + list, in scratch space (a string list's elements become strings).
+Value ConcatLists(const Value& a, const Value& b, uint32_t pos, Activation::Scratch& scratch) {
+  size_t na = Vm::Aux32(a);
+  size_t nb = Vm::Aux32(b);
+  if (nb == 0) return a;
+  if (na == 0) return b;
+  if (na + nb >= 0xffffffffu) return Vm::MakeError(kTooLarge, pos);
+  Value* out = scratch.AllocateValues(na + nb);
+  if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+  size_t k = 0;
+  for (const Value* list : {&a, &b}) {
+    for (size_t i = 0, n = Vm::Aux32(*list); i < n; ++i) {
+      if (Vm::T(*list) == T::kList) {
+        out[k++] = Vm::ListData(*list)[i];
+      } else {
+        std::string_view e = Vm::StringListData(*list)[i];
+        out[k++] = Vm::MakeString(e.data(), e.size());
+      }
+    }
+  }
+  return Vm::MakeList(out, k);
+}
+
+// string + string or bytes + bytes, in scratch space.
+Value ConcatStrings(const Value& a, const Value& b, uint32_t pos, Activation::Scratch& scratch) {
+  std::string_view x = Vm::S(a);
+  std::string_view y = Vm::S(b);
+  size_t n = x.size() + y.size();
+  if (n >= 0xffffffffu) return Vm::MakeError(kScratchFull, pos);
+  char* out = scratch.Allocate(n);
+  if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
+  if (!x.empty()) std::memcpy(out, x.data(), x.size());
+  if (!y.empty()) std::memcpy(out + x.size(), y.data(), y.size());
+  return Vm::T(a) == T::kBytes ? Vm::MakeBytes(out, n) : Vm::MakeString(out, n);
+}
+
 Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation::Scratch& scratch) {
   if (Vm::T(a) == T::kError) return a;
   if (Vm::T(b) == T::kError) return b;
   T ta = Vm::T(a);
   T tb = Vm::T(b);
-  if (ta == T::kInt && tb == T::kInt) {
-    int64_t x = Vm::I(a);
-    int64_t y = Vm::I(b);
-    int64_t r;
-    switch (op) {
-      case kArithAdd:
-        if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
-        return Vm::MakeInt(r);
-      case kArithSub:
-        if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
-        return Vm::MakeInt(r);
-      case kArithMul:
-        if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kIntOverflow, pos);
-        return Vm::MakeInt(r);
-      case kArithDiv:
-        if (y == 0) return Vm::MakeError(kDivByZero, pos);
-        if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
-        return Vm::MakeInt(x / y);
-      case kArithMod:
-        if (y == 0) return Vm::MakeError(kModByZero, pos);
-        if (x == INT64_MIN && y == -1) return Vm::MakeError(kIntOverflow, pos);
-        return Vm::MakeInt(x % y);
-    }
-    return Vm::MakeError(kNoOverload, pos);
-  }
-  if (ta == T::kUint && tb == T::kUint) {
-    uint64_t x = Vm::U(a);
-    uint64_t y = Vm::U(b);
-    uint64_t r;
-    switch (op) {
-      case kArithAdd:
-        if (__builtin_add_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
-        return Vm::MakeUint(r);
-      case kArithSub:
-        if (__builtin_sub_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
-        return Vm::MakeUint(r);
-      case kArithMul:
-        if (__builtin_mul_overflow(x, y, &r)) return Vm::MakeError(kUintOverflow, pos);
-        return Vm::MakeUint(r);
-      case kArithDiv:
-        if (y == 0) return Vm::MakeError(kDivByZero, pos);
-        return Vm::MakeUint(x / y);
-      case kArithMod:
-        if (y == 0) return Vm::MakeError(kModByZero, pos);
-        return Vm::MakeUint(x % y);
-    }
-    return Vm::MakeError(kNoOverload, pos);
-  }
-  if (IsListType(ta) && IsListType(tb) && op == kArithAdd) {
-    size_t na = Vm::Aux32(a);
-    size_t nb = Vm::Aux32(b);
-    if (nb == 0) return a;
-    if (na == 0) return b;
-    if (na + nb >= 0xffffffffu) return Vm::MakeError(kTooLarge, pos);
-    Value* out = scratch.AllocateValues(na + nb);
-    if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
-    size_t k = 0;
-    for (const Value* list : {&a, &b}) {
-      for (size_t i = 0, n = Vm::Aux32(*list); i < n; ++i) {
-        if (Vm::T(*list) == T::kList) {
-          out[k++] = Vm::ListData(*list)[i];
-        } else {
-          std::string_view e = Vm::StringListData(*list)[i];
-          out[k++] = Vm::MakeString(e.data(), e.size());
-        }
-      }
-    }
-    return Vm::MakeList(out, k);
-  }
+  if (ta == T::kInt && tb == T::kInt) return IntArith(Vm::I(a), Vm::I(b), op, pos);
+  if (ta == T::kUint && tb == T::kUint) return UintArith(Vm::U(a), Vm::U(b), op, pos);
+  if (IsListType(ta) && IsListType(tb) && op == kArithAdd) return ConcatLists(a, b, pos, scratch);
   if (ta == T::kDouble && tb == T::kDouble) {
     double x = Vm::D(a);
     double y = Vm::D(b);
@@ -610,15 +628,7 @@ Value Arith(const Value& a, const Value& b, uint8_t op, uint32_t pos, Activation
   }
   if (((ta == T::kString && tb == T::kString) || (ta == T::kBytes && tb == T::kBytes)) &&
       op == kArithAdd) {
-    std::string_view x = Vm::S(a);
-    std::string_view y = Vm::S(b);
-    size_t n = x.size() + y.size();
-    if (n >= 0xffffffffu) return Vm::MakeError(kScratchFull, pos);
-    char* out = scratch.Allocate(n);
-    if (out == nullptr) return Vm::MakeError(kScratchFull, pos);
-    if (!x.empty()) std::memcpy(out, x.data(), x.size());
-    if (!y.empty()) std::memcpy(out + x.size(), y.data(), y.size());
-    return ta == T::kBytes ? Vm::MakeBytes(out, n) : Vm::MakeString(out, n);
+    return ConcatStrings(a, b, pos, scratch);
   }
   if (ta == T::kTimestamp && tb == T::kDuration && (op == kArithAdd || op == kArithSub)) {
     __int128 d = Vm::I(b);

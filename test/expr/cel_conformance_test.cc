@@ -333,6 +333,11 @@ struct Result {
   std::string detail;  // why it was rejected, or what was wrong
 };
 
+// "1:5: unknown variable x" of a compile error, without its excerpt.
+std::string FirstLine(absl::string_view message) {
+  return std::string(message.substr(0, message.find('\n')));
+}
+
 Result RunOne(const cel::conformance::test::SimpleTest& test) {
   Result r;
   Arena arena;
@@ -404,16 +409,14 @@ Result RunOne(const cel::conformance::test::SimpleTest& test) {
   // runtime errors that &&, || and ?: may absorb.
   std::string checked_error;
   if (!program.ok() && test.disable_check() && absl::IsInvalidArgument(program.status())) {
-    checked_error = std::string(program.status().message());
-    checked_error = checked_error.substr(0, checked_error.find('\n'));
+    checked_error = FirstLine(program.status().message());
     CompileOptions unchecked;
     unchecked.unchecked = true;
     program = Compile(test.expr(), schema, unchecked);
   }
   if (!program.ok()) {
     r.outcome = want_error ? Outcome::kPassed : Outcome::kRejected;
-    r.detail = std::string(program.status().message());
-    r.detail = r.detail.substr(0, r.detail.find('\n'));
+    r.detail = FirstLine(program.status().message());
     return r;
   }
   if (test.check_only()) {
