@@ -224,7 +224,20 @@ class Schema {
     Type elem = Type::kDyn;  // kList / kMap: the elements' / values' type
   };
 
-  Schema() = default;  // no variables
+  // How declared names may relate to each other.
+  //  - kHerald (the default, and what catalogs use): no name is a reserved
+  //    word and no declared path is a prefix of another ("user" and
+  //    "user.age" clash), so every path reads exactly one way.
+  //  - kCel: CEL's own rules, for hosts that share declarations with other
+  //    CEL implementations. Overlapping paths are allowed and `a.b.c`
+  //    resolves to the longest declared prefix (the variable a.b.c before
+  //    the key "c" of a map a.b); a variable may be named true, false or null
+  //    or another reserved word, though no expression can read it (the
+  //    literal always wins).
+  enum class NameRules { kHerald, kCel };
+
+  Schema() = default;  // no variables, kHerald rules
+  explicit Schema(NameRules rules) : rules_(rules) {}
   // The standard built-ins (see docs/expressions.md): product.id (string),
   // product.category (string), product.price (money), product.quantity (int),
   // basket.subtotal (money), basket.currency (string), basket.item_count (int),
@@ -236,8 +249,9 @@ class Schema {
 
   // Declares `path` with `type` and returns its slot. Declaring a path again
   // with the same type returns the existing slot; with another type fails
-  // (AlreadyExists). Invalid paths, types kError/kNull/kType, and a path that
-  // is a prefix of another ("user" vs "user.age") fail with InvalidArgument.
+  // (AlreadyExists). Invalid paths, types kError/kNull/kType, and (under
+  // kHerald rules) a reserved word or a path that is a prefix of another
+  // ("user" vs "user.age") fail with InvalidArgument.
   // kList and kMap declared this way hold values of any type (dyn); kDyn
   // declares a variable whose type is decided at run time.
   absl::StatusOr<Slot> Declare(std::string_view path, Type type);
@@ -257,12 +271,16 @@ class Schema {
   absl::StatusOr<Slot> Resolve(std::string_view path) const;
 
   size_t size() const { return variables_.size(); }
+  NameRules rules() const { return rules_; }
   const Variable& variable(Slot slot) const { return variables_[slot.index]; }
   const std::vector<Variable>& variables() const { return variables_; }
 
  private:
   absl::StatusOr<Slot> DeclareVariable(Variable variable);
+  absl::Status CheckNoOverlap(std::string_view path,
+                              const std::vector<std::string_view>& parts) const;
 
+  NameRules rules_ = NameRules::kHerald;
   std::vector<Variable> variables_;
   absl::flat_hash_map<std::string, uint32_t> index_;
 };

@@ -363,6 +363,23 @@ class Compiler {
     return Error(n.name_pos, Cat(TypeString(recv), " has no field ", n.name));
   }
 
+  // The index of the last node of the longest declared path along `chain`
+  // that starts with the declared `*path` ending at chain[k]; *path becomes it.
+  size_t LongestDeclared(const std::vector<int>& chain, size_t k, std::string* path) const {
+    if (schema_.rules() != Schema::NameRules::kCel) return k;
+    size_t best = k;
+    std::string longer = *path;
+    for (size_t j = k + 1; j < chain.size(); ++j) {
+      longer.push_back('.');
+      longer.append(N(chain[j]).name);
+      if (schema_.Find(longer).valid()) {
+        best = j;
+        *path = longer;
+      }
+    }
+    return best;
+  }
+
   absl::Status ResolvePath(int id) {
     std::vector<int> chain;
     if (!PathChain(id, &chain) || FindLocal(N(chain[0]).name) >= 0) {
@@ -381,6 +398,11 @@ class Compiler {
       uint32_t at = k == 0 ? n.pos : n.name_pos;
       Slot slot = schema_.Find(path);
       if (slot.valid()) {
+        // Under CEL's rules paths may overlap: the longest declared one wins.
+        if (size_t longer = LongestDeclared(chain, k, &path); longer != k) {
+          k = longer;
+          slot = schema_.Find(path);
+        }
         const Schema::Variable& var = schema_.variable(slot);
         NodeInfo& info = I(chain[k]);
         info.slot = static_cast<int>(slot.index);

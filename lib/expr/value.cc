@@ -455,12 +455,13 @@ std::string Value::JsonString() const { return Render(*this, true); }
 
 namespace {
 
-bool IsIdentifier(std::string_view s) {
+bool IsIdentifier(std::string_view s, bool allow_reserved) {
   if (s.empty()) return false;
   if (!(absl::ascii_isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
   for (char c : s) {
     if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   }
+  if (allow_reserved) return true;
   static constexpr std::string_view kReserved[] = {
       "true", "false", "null", "in", "as", "break", "const", "continue", "else",
       "for", "function", "if", "import", "let", "loop", "package", "namespace",
@@ -533,8 +534,9 @@ absl::StatusOr<Slot> Schema::DeclareVariable(Variable variable) {
         Cat("variable ", path, " cannot be declared with type ", TypeName(type)));
   }
   std::vector<std::string_view> parts = internal::Split(path, '.');
+  const bool cel = rules_ == NameRules::kCel;
   for (std::string_view part : parts) {
-    if (!IsIdentifier(part)) {
+    if (!IsIdentifier(part, /*allow_reserved=*/cel)) {
       return absl::InvalidArgumentError(Cat(
           "invalid variable path \"", path,
           "\": each dotted part must be an identifier (not a reserved word)"));
@@ -549,7 +551,22 @@ absl::StatusOr<Slot> Schema::DeclareVariable(Variable variable) {
     }
     return Slot{it->second};
   }
-  // No declared path may be a prefix of another: "user" and "user.age" clash.
+  if (!cel) {
+    if (absl::Status s = CheckNoOverlap(path, parts); !s.ok()) return s;
+  }
+  if (variables_.size() >= 0xfffffffe) {
+    return absl::ResourceExhaustedError("too many variables");
+  }
+  uint32_t index = static_cast<uint32_t>(variables_.size());
+  index_.emplace(std::string(path), index);
+  variables_.push_back(std::move(variable));
+  return Slot{index};
+}
+
+// Herald's rule: no declared path is a prefix of another, so that "user" and
+// "user.age" cannot both be values and every path reads one way.
+absl::Status Schema::CheckNoOverlap(std::string_view path,
+                                    const std::vector<std::string_view>& parts) const {
   std::string prefix;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (i > 0) prefix.push_back('.');
@@ -566,13 +583,7 @@ absl::StatusOr<Slot> Schema::DeclareVariable(Variable variable) {
           "variable ", path, " would hide the declared ", v.path));
     }
   }
-  if (variables_.size() >= 0xfffffffe) {
-    return absl::ResourceExhaustedError("too many variables");
-  }
-  uint32_t index = static_cast<uint32_t>(variables_.size());
-  index_.emplace(std::string(path), index);
-  variables_.push_back(std::move(variable));
-  return Slot{index};
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Slot> Schema::DeclareAttribute(std::string_view root,

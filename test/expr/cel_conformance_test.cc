@@ -341,7 +341,7 @@ std::string FirstLine(absl::string_view message) {
 Result RunOne(const cel::conformance::test::SimpleTest& test) {
   Result r;
   Arena arena;
-  Schema schema;
+  Schema schema(Schema::NameRules::kCel);  // the suite is written to CEL's naming rules
   std::vector<std::pair<Slot, Value>> bound;
   for (const cel::Decl& decl : test.type_env()) {
     if (!decl.has_ident()) {

@@ -344,6 +344,36 @@ TEST_CASE("a value of the wrong type in a slot is an error value", "[expr][activ
   CHECK(env.Eval("now.getHours() > 3") == "error(no matching overload)");
 }
 
+TEST_CASE("Schema under CEL's name rules: overlapping paths read the longest, reserved names never read",
+          "[expr][schema]") {
+  Schema herald_rules;
+  REQUIRE(herald_rules.DeclareMap("a.b", Type::kString, Type::kString).ok());
+  CHECK_FALSE(herald_rules.Declare("a.b.c", Type::kString).ok());
+  CHECK_FALSE(herald_rules.Declare("true", Type::kBool).ok());
+
+  Schema cel(Schema::NameRules::kCel);
+  auto map = cel.DeclareMap("a.b", Type::kString, Type::kString);
+  auto leaf = cel.Declare("a.b.c", Type::kString);
+  auto shadow = cel.Declare("true", Type::kBool);
+  REQUIRE((map.ok() && leaf.ok() && shadow.ok()));
+  CHECK_FALSE(cel.Declare("a..b", Type::kInt).ok());  // still identifiers
+  const Value entries[] = {Value::String("c"), Value::String("from the map"),
+                           Value::String("d"), Value::String("only in the map")};
+  Activation activation(cel);
+  activation.Set(*map, Value::Map(entries));
+  activation.Set(*leaf, Value::String("the variable"));
+  activation.Set(*shadow, Value::Bool(false));
+  auto eval = [&](std::string_view source) {
+    absl::StatusOr<Program> program = Compile(source, cel);
+    REQUIRE(program.ok());
+    return program->Evaluate(activation);
+  };
+  CHECK(eval("a.b.c").string_value() == "the variable");
+  CHECK(eval("a.b.d").string_value() == "only in the map");  // a.b.d is not declared
+  CHECK(eval("a.b['c']").string_value() == "from the map");
+  CHECK(eval("true").bool_value());  // the literal, never the variable
+}
+
 TEST_CASE("Schema: declarations - conflicts - attributes - Resolve", "[expr][schema]") {
   Schema s;
   auto age = s.Declare("user.age", Type::kInt);
