@@ -184,7 +184,8 @@ TEST_CASE("grpc: bad input is INVALID_ARGUMENT naming the field, in the message 
 TEST_CASE("grpc: baskets are priced, orders commit their coupons once, responses are captured, reports, health") {
   GrpcTestServer server;
   const std::string basket =
-      R"({"currency":"USD","customerId":"c7","couponCodes":["WELCOME5"],)"
+      // 08:00 in the catalog's zone: outside the 5-9 pm happy hour, whatever the clock says.
+      R"({"currency":"USD","customerId":"c7","couponCodes":["WELCOME5"],"time":"2026-06-02T15:00:00Z",)"
       R"("items":[{"productId":"tent","category":"Outdoor","unitPriceMinor":"4500","quantity":"1"}])";
   {
     grpc::ClientContext context;

@@ -170,7 +170,8 @@ def main():
         check(base, "GET", "/v1/ads:select", expect=405)
         check(base, "GET", winners[0]["clickUrl"], expect=302)
         check(base, "GET", "/v1/clicks/k1.forged.link", expect=404)
-        basket = {"currency": "USD", "customerId": "c1", "couponCodes": ["WELCOME5"],
+        # 08:00 in the catalog's zone: outside its 5-9 pm happy hour, whatever the clock says.
+        basket = {"currency": "USD", "customerId": "c1", "couponCodes": ["WELCOME5"], "time": "2026-06-02T15:00:00Z",
                   "items": [{"productId": "tent", "category": "Outdoor", "unitPriceMinor": "4500", "quantity": "1"}]}
         check(base, "POST", "/v1/baskets:price", {"basket": basket, "explain": True}, expect=200)
         check(base, "POST", "/v1/baskets:price", {"basket": {"items": [{"quantity": "x"}]}}, expect=400)

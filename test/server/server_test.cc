@@ -233,7 +233,8 @@ TEST_CASE("serve: bad input is refused with a JSON error naming the field, befor
 TEST_CASE("serve: baskets are priced, orders commit their coupons once, responses are captured") {
   TestServer server;
   const std::string basket =
-      R"({"currency":"USD","customerId":"c7","couponCodes":["WELCOME5"],)"
+      // 08:00 in the catalog's zone: outside the 5-9 pm happy hour, whatever the clock says.
+      R"({"currency":"USD","customerId":"c7","couponCodes":["WELCOME5"],"time":"2026-06-02T15:00:00Z",)"
       R"("items":[{"productId":"tent","category":"Outdoor","unitPriceMinor":"4500","quantity":"1"}])";
   json priced = Parse(server.Post("/v1/baskets:price", R"({"basket":)" + basket + "}}"));
   REQUIRE(priced["totalMinor"] == "4000");

@@ -108,7 +108,11 @@ def main():
     print(f"clicks recorded: {before} -> {after}")
 
     customer = "py-" + run
+    # `time` fixes the pricing moment (08:00 in the catalog's zone, outside its
+    # 5-9 pm happy hour) so the output is the same at any hour; a storefront
+    # leaves it out to price at the server's clock.
     basket = {"currency": "USD", "customerId": customer, "couponCodes": ["WELCOME5"],
+              "time": "2026-06-02T15:00:00Z",
               "items": [{"productId": "tent", "category": "Outdoor", "unitPriceMinor": "4500", "quantity": "1"}]}
     _, _, priced = call("POST", "/v1/baskets:price", {"basket": basket})
     result["priced_total_minor"] = priced["totalMinor"]
