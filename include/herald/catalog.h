@@ -17,6 +17,8 @@
 #ifndef HERALD_CATALOG_H_
 #define HERALD_CATALOG_H_
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +86,31 @@ absl::StatusOr<v1::Value> ParseAttributeValue(v1::ValueType type, std::string_vi
 absl::StatusOr<v1::Profile> ParseProfileAssignments(const v1::Catalog& catalog,
                                                     std::string_view root,
                                                     const std::vector<std::string>& assignments);
+
+// Campaign-level goal split: `quantity` over `weights` by the largest
+// remainder method (the parts add up to `quantity`; ties go to the earlier
+// weight). Zero or negative total weight gives zeros.
+std::vector<int64_t> SplitByWeight(int64_t quantity, std::span<const double> weights);
+
+// The delivery goal of each item of `campaign`, by item index: a paid ad's
+// own quantity under ad-level goaling, its share of quantity_ordered by
+// weight under campaign-level goaling (SplitByWeight over the paid ads);
+// 0 for house ads, discounts and direct mail.
+std::vector<int64_t> PaidAdGoals(const v1::Campaign& campaign);
+
+// Switches `campaign`'s goaling level as Commerce Server's Campaign Manager
+// did (docs/business-desk.md, "Goaling"):
+//  - ad level to campaign level: each paid ad's weight becomes its current
+//    quantity and quantity_ordered their sum (Ad 1 at 1,000 and Ad 2 at 500
+//    become 1,500 ordered at 1,000:500); the ads' own quantities are cleared;
+//  - campaign level to ad level: each paid ad's quantity becomes its computed
+//    share (PaidAdGoals); quantity_ordered is cleared.
+// Switching to the level the campaign already has changes nothing. Returns
+// what it did, one line per ad, for the caller to show. InvalidArgument for
+// GOALING_LEVEL_UNSPECIFIED or a campaign whose quantities cannot be
+// converted (no paid ad, a paid ad without quantity).
+absl::StatusOr<std::vector<std::string>> SetGoalingLevel(v1::Campaign* campaign,
+                                                         v1::GoalingLevel level);
 
 // One-line summary: "catalog \"Name\": 3 customers, 5 campaigns, 12 ads, 4 discounts, 1 direct mail, 2 target groups".
 std::string SummarizeCatalog(const v1::Catalog& catalog);

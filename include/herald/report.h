@@ -61,6 +61,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "herald/catalog.h"
 #include "herald/model/catalog.pb.h"
 #include "herald/store.h"
 
@@ -148,10 +149,7 @@ absl::StatusOr<std::string> RenderReport(const ReportTable& table, std::string_v
 // with a fixed seed (the same figures every run).
 std::vector<double> HouseAdInclusion(std::span<const double> weights, int slots);
 
-// Campaign-level goal split: `quantity` over `weights` by the largest
-// remainder method (the parts add up to `quantity`). Zero or negative total
-// weight gives zeros.
-std::vector<int64_t> SplitByWeight(int64_t quantity, std::span<const double> weights);
+// SplitByWeight, the campaign-level goal split, is in herald/catalog.h.
 
 }  // namespace herald
 

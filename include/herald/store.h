@@ -11,6 +11,7 @@
 //   CouponStore       coupon redemptions with atomic usage limits
 //   RecipientTableStore  recipient lists as tables (direct-mail recipients.store_table)
 //   PersonalDataStore    erasure of a person, retention and key rotation (herald/privacy.h)
+//   CatalogStore      the site's catalog as numbered versions (herald/catalog.h's SaveCatalog)
 //
 // Hot paths never call a Store: the selector keeps counters and histories in
 // memory and a background flusher hands batches to the store (see
@@ -339,6 +340,33 @@ class PersonalDataStore {
   virtual absl::StatusOr<std::vector<v1::ForgetLogEntry>> ReadForgetLog() = 0;
 };
 
+// The site's catalog kept in the store as numbered versions, so that every
+// process sharing the store runs the same campaigns and a change reaches
+// them without a restart (docs/business-desk.md). Versions are never changed
+// or deleted: a rollback appends an old catalog again. The store keeps bytes;
+// validation and the change summary belong to herald/catalog.h's
+// SaveCatalog, the one writer callers should use.
+class CatalogStore {
+ public:
+  virtual ~CatalogStore() = default;
+  // Appends `entry` (its catalog, author, summary and rollback_of; the store
+  // sets version and time) as version current + 1, atomically across every
+  // process sharing the store, but only when the current version is
+  // `expected_current` (0: none yet); otherwise Aborted naming both numbers,
+  // so that an editor working on an old version never overwrites a newer
+  // one unseen. Returns the new version's number.
+  virtual absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
+                                                       const v1::CatalogVersion& entry) = 0;
+  // The newest version's number; 0 when no catalog was ever saved. Cheap:
+  // processes poll it to see a new version (CatalogWatcher).
+  virtual absl::StatusOr<int64_t> CurrentCatalogVersion() = 0;
+  // One version with its catalog; `version` 0 is the current one. NotFound
+  // names a version that does not exist (or says the store holds none).
+  virtual absl::StatusOr<v1::CatalogVersion> LoadCatalogVersion(int64_t version) = 0;
+  // Every version, oldest first, without their catalogs.
+  virtual absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() = 0;
+};
+
 class Store : public Extension {
  public:
   virtual CounterStore& counters() = 0;
@@ -354,6 +382,9 @@ class Store : public Extension {
   // Erasure and retention (herald/privacy.h); null when the backend has none
   // (every built-in backend has it).
   virtual PersonalDataStore* personal_data() { return nullptr; }
+  // Catalog versions; null when the backend has none (every built-in
+  // backend has them).
+  virtual CatalogStore* catalogs() { return nullptr; }
   // Makes every acknowledged write durable (a no-op for stores that write through).
   virtual absl::Status Flush() = 0;
   // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).

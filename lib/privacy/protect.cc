@@ -183,6 +183,7 @@ class ProtectedStore final : public Store, InteractionStore {
   CouponStore& coupons() override { return inner_->coupons(); }
   RecipientTableStore* recipient_tables() override { return inner_->recipient_tables(); }
   PersonalDataStore* personal_data() override { return inner_->personal_data(); }
+  CatalogStore* catalogs() override { return inner_->catalogs(); }
   absl::Status Flush() override { return inner_->Flush(); }
   std::string Describe() const override { return inner_->Describe(); }
 

@@ -443,27 +443,6 @@ const ReportInfo* FindReport(std::string_view name) {
 
 std::span<const ReportInfo> ReportNames() { return kReports; }
 
-std::vector<int64_t> SplitByWeight(int64_t quantity, std::span<const double> weights) {
-  std::vector<int64_t> out(weights.size(), 0);
-  double total = 0;
-  for (double w : weights) total += w > 0 ? w : 0;
-  if (total <= 0 || quantity <= 0) return out;
-  std::vector<std::pair<double, size_t>> remainders;
-  int64_t assigned = 0;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    const double exact = static_cast<double>(quantity) * (weights[i] > 0 ? weights[i] : 0) / total;
-    out[i] = static_cast<int64_t>(std::floor(exact + 1e-9));
-    assigned += out[i];
-    remainders.emplace_back(exact - static_cast<double>(out[i]), i);
-  }
-  std::stable_sort(remainders.begin(), remainders.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t k = 0; assigned < quantity && k < remainders.size(); ++k, ++assigned) {
-    out[remainders[k].second]++;
-  }
-  return out;
-}
-
 absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
                                       const ReportOptions& options) {
   const ReportInfo* info = FindReport(name);

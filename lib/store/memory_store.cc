@@ -26,7 +26,8 @@ class MemoryStore final : public Store,
                           WatermarkStore,
                           CouponStore,
                           RecipientTableStore,
-                          PersonalDataStore {
+                          PersonalDataStore,
+                          CatalogStore {
  public:
   CounterStore& counters() override { return *this; }
   EventStore& events() override { return *this; }
@@ -37,8 +38,42 @@ class MemoryStore final : public Store,
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
+  CatalogStore* catalogs() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::string Describe() const override { return "memory"; }
+
+  // CatalogStore
+  absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
+                                               const v1::CatalogVersion& entry) override {
+    if (absl::Status s = store_internal::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    const int64_t current = static_cast<int64_t>(catalog_versions_.size());
+    if (current != expected_current) return store_internal::CatalogVersionConflict(expected_current, current);
+    v1::CatalogVersion& stored = catalog_versions_.emplace_back(entry);
+    stored.set_version(current + 1);
+    stored.set_time_unix_micros(absl::ToUnixMicros(absl::Now()));
+    return current + 1;
+  }
+  absl::StatusOr<int64_t> CurrentCatalogVersion() override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(catalog_versions_.size());
+  }
+  absl::StatusOr<v1::CatalogVersion> LoadCatalogVersion(int64_t version) override {
+    absl::MutexLock lock(&mu_);
+    const int64_t current = static_cast<int64_t>(catalog_versions_.size());
+    if (version == 0) version = current;
+    if (version < 1 || version > current) return store_internal::CatalogVersionNotFound(version, current);
+    return catalog_versions_[static_cast<size_t>(version - 1)];
+  }
+  absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::CatalogVersion> out;
+    for (const v1::CatalogVersion& v : catalog_versions_) {
+      v1::CatalogVersion& info = out.emplace_back(v);
+      info.clear_catalog();
+    }
+    return out;
+  }
 
   // PersonalDataStore
   absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after, int limit) override {
@@ -504,6 +539,7 @@ class MemoryStore final : public Store,
   StringMap<Table> tables_ ABSL_GUARDED_BY(mu_);  // recipient tables (PutTable)
   std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ForgetLogEntry> forget_log_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::CatalogVersion> catalog_versions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

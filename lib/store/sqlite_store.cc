@@ -64,10 +64,17 @@ constexpr const char kForgetLogTable[] =
     "CREATE TABLE IF NOT EXISTS forget_log(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL,"
     " entry BLOB NOT NULL)";
 
+// CatalogStore's versions: created at open when missing, like forget_log.
+// `catalog` is a serialized herald.v1.Catalog as its author wrote it.
+constexpr const char kCatalogVersionsTable[] =
+    "CREATE TABLE IF NOT EXISTS catalog_versions(version INTEGER PRIMARY KEY,"
+    " time_us INTEGER NOT NULL, author TEXT NOT NULL, summary TEXT NOT NULL,"
+    " rollback_of INTEGER NOT NULL, catalog BLOB NOT NULL)";
+
 // Herald's own tables: every other table is a recipient table (the site's).
 constexpr std::string_view kHeraldTables[] = {
     "counters", "events", "histories", "interactions", "mail_jobs", "mail_recipients", "watermarks",
-    "leases", "coupon_redemptions", "quota_leases", "forget_log"};
+    "leases", "coupon_redemptions", "quota_leases", "forget_log", "catalog_versions"};
 
 // A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
 std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
@@ -218,7 +225,8 @@ class SqliteStore final : public Store,
                           WatermarkStore,
                           CouponStore,
                           RecipientTableStore,
-                          PersonalDataStore {
+                          PersonalDataStore,
+                          CatalogStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   ~SqliteStore() override {
@@ -241,6 +249,7 @@ class SqliteStore final : public Store,
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
+  CatalogStore* catalogs() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat("sqlite:", path_); }
 
@@ -577,6 +586,73 @@ class SqliteStore final : public Store,
       }
       e.set_id(sqlite3_column_int64((*st)->get(), 0));
       e.set_time_unix_micros(sqlite3_column_int64((*st)->get(), 1));
+    }
+    return out;
+  }
+
+  // CatalogStore
+  absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
+                                               const v1::CatalogVersion& entry) override {
+    if (absl::Status s = ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
+    const std::string catalog = entry.catalog().SerializeAsString();
+    absl::MutexLock lock(&mu_);
+    // BEGIN IMMEDIATE holds the write lock from the read of the current
+    // version to the insert: two processes cannot both append version N + 1.
+    int64_t saved = 0;
+    absl::Status s = InTransaction("save catalog version", [&]() -> absl::Status {
+      auto current = CurrentCatalogVersionLocked();
+      if (!current.ok()) return current.status();
+      if (*current != expected_current) return CatalogVersionConflict(expected_current, *current);
+      auto st = Prepare(
+          "INSERT INTO catalog_versions(version, time_us, author, summary, rollback_of, catalog)"
+          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, *current + 1).Bind(2, absl::ToUnixMicros(absl::Now())).Bind(3, entry.author());
+      (*st)->Bind(4, entry.summary()).Bind(5, entry.rollback_of()).BindBlob(6, catalog);
+      saved = *current + 1;
+      return (*st)->Run();
+    });
+    if (!s.ok()) return s;
+    return saved;
+  }
+  absl::StatusOr<int64_t> CurrentCatalogVersion() override {
+    absl::MutexLock lock(&mu_);
+    return CurrentCatalogVersionLocked();
+  }
+  absl::StatusOr<v1::CatalogVersion> LoadCatalogVersion(int64_t version) override {
+    absl::MutexLock lock(&mu_);
+    auto current = CurrentCatalogVersionLocked();
+    if (!current.ok()) return current.status();
+    if (version == 0) version = *current;
+    if (version < 1 || version > *current) return CatalogVersionNotFound(version, *current);
+    auto st = Prepare(
+        "SELECT version, time_us, author, summary, rollback_of, catalog FROM catalog_versions"
+        " WHERE version = ?1");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, version);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return CatalogVersionNotFound(version, *current);
+    v1::CatalogVersion out = CatalogVersionRow((*st)->get());
+    std::string_view data = ColumnBlob((*st)->get(), 5);
+    if (!out.mutable_catalog()->ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      return absl::DataLossError(
+          Cat("sqlite store ", path_, ": table catalog_versions: version ", version, " is corrupt"));
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::CatalogVersion> out;
+    if (!catalog_table_) return out;
+    auto st = Prepare(
+        "SELECT version, time_us, author, summary, rollback_of FROM catalog_versions ORDER BY version");
+    if (!st.ok()) return st.status();
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(CatalogVersionRow((*st)->get()));
     }
     return out;
   }
@@ -1051,6 +1127,25 @@ class SqliteStore final : public Store,
     return (*st)->Run();
   }
 
+  absl::StatusOr<int64_t> CurrentCatalogVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!catalog_table_) return 0;  // a read-only store from before catalog versions
+    auto st = Prepare("SELECT COALESCE(MAX(version), 0) FROM catalog_versions");
+    if (!st.ok()) return st.status();
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    return *row ? sqlite3_column_int64((*st)->get(), 0) : 0;
+  }
+  // Columns 0-4 of a catalog_versions row: everything but the catalog.
+  static v1::CatalogVersion CatalogVersionRow(sqlite3_stmt* st) {
+    v1::CatalogVersion v;
+    v.set_version(sqlite3_column_int64(st, 0));
+    v.set_time_unix_micros(sqlite3_column_int64(st, 1));
+    v.set_author(std::string(ColumnText(st, 2)));
+    v.set_summary(std::string(ColumnText(st, 3)));
+    v.set_rollback_of(sqlite3_column_int64(st, 4));
+    return v;
+  }
+
   absl::StatusOr<int64_t> GetWatermarkLocked(std::string_view destination)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto st = Prepare("SELECT value FROM watermarks WHERE destination = ?");
@@ -1205,6 +1300,7 @@ class SqliteStore final : public Store,
   absl::Mutex mu_;
   sqlite3* db_ = nullptr;
   bool read_only_ = false;
+  bool catalog_table_ = true;  // false: opened read-only, table not there yet
   absl::flat_hash_map<const char*, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
   std::array<Reader, kReaders> readers_;  // see Reader
 };
@@ -1286,6 +1382,10 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
       return absl::FailedPreconditionError(
           Cat("sqlite store ", path_, ": the file is empty, not a Herald store"));
     }
+    auto has_catalogs = PragmaInt(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'catalog_versions'");
+    if (!has_catalogs.ok()) return has_catalogs.status();
+    catalog_table_ = *has_catalogs > 0;
   } else {
     auto mode = PragmaText("PRAGMA journal_mode = WAL");
     if (!mode.ok()) return mode.status();
@@ -1300,6 +1400,7 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
     // Added after version 1 without a version bump: a table older builds ignore.
     if (absl::Status s = Exec(kQuotaLeasesTable); !s.ok()) return s;
     if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
+    if (absl::Status s = Exec(kCatalogVersionsTable); !s.ok()) return s;
     if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
   }
   const bool normal = config.synchronous() == v1::SQLITE_SYNCHRONOUS_NORMAL;

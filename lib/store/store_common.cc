@@ -200,4 +200,30 @@ std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> 
   return out;
 }
 
+absl::Status CatalogVersionConflict(int64_t expected, int64_t current) {
+  return absl::AbortedError(absl::StrCat(
+      "catalog: version ", current, " is current, but this save was based on ",
+      expected == 0 ? std::string("no version") : absl::StrCat("version ", expected),
+      "; load version ", current, ", apply the change again and save"));
+}
+
+absl::Status CatalogVersionNotFound(int64_t version, int64_t current) {
+  if (current == 0) return absl::NotFoundError("catalog: the store holds no catalog version yet");
+  return absl::NotFoundError(absl::StrCat("catalog: no version ", version,
+                                          " (versions 1 to ", current, " exist)"));
+}
+
+absl::Status ValidateCatalogEntry(int64_t expected_current, const v1::CatalogVersion& entry) {
+  if (expected_current < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("catalog: expected current version ", expected_current, " is negative"));
+  }
+  if (!entry.has_catalog()) return absl::InvalidArgumentError("catalog: the new version has no catalog");
+  if (entry.rollback_of() < 0 || entry.rollback_of() > expected_current) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("catalog: rollback_of ", entry.rollback_of(), " names no earlier version"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace herald::store_internal

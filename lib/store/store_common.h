@@ -54,6 +54,12 @@ int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta);
 bool IsValidRecipientState(int state);
 // PersonalDataStore::EraseSubject compares recipients and table values
 // trimmed (spaces, tabs, line ends) and ASCII-lowercased.
+// CatalogStore: the message of a save that lost the race (Aborted), of a
+// version that does not exist (NotFound), and the check of a new entry.
+absl::Status CatalogVersionConflict(int64_t expected, int64_t current);
+absl::Status CatalogVersionNotFound(int64_t version, int64_t current);
+absl::Status ValidateCatalogEntry(int64_t expected_current, const v1::CatalogVersion& entry);
+
 std::string LowerTrimmed(std::string_view value);
 std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> values);
 std::string_view RecipientStateName(RecipientState state);

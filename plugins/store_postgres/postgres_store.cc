@@ -372,7 +372,8 @@ class PostgresStore final : public Store,
                             WatermarkStore,
                             CouponStore,
                             RecipientTableStore,
-                            PersonalDataStore {
+                            PersonalDataStore,
+                            CatalogStore {
  public:
   PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
       : conninfo_(std::move(conninfo)),
@@ -391,6 +392,7 @@ class PostgresStore final : public Store,
   CouponStore& coupons() override { return *this; }
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
+  CatalogStore* catalogs() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat(description_, " schema ", schema_); }
 
@@ -663,6 +665,86 @@ class PostgresStore final : public Store,
       e.set_time_unix_micros(Int(r->get(), i, 1));
     }
     return out;
+  }
+
+  // CatalogStore
+  absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
+                                               const v1::CatalogVersion& entry) override {
+    if (absl::Status s = store_internal::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    const char* what = "save catalog version (table catalog_versions)";
+    int64_t saved = 0;
+    absl::Status s = InTransaction(**conn, what, [&]() -> absl::Status {
+      // EXCLUSIVE mode lets readers on and serializes writers from the read
+      // of the current version to the insert, across every server.
+      auto lock = (*conn)->Exec(what, "LOCK TABLE catalog_versions IN EXCLUSIVE MODE");
+      if (!lock.ok()) return lock.status();
+      auto current = CurrentCatalogVersionOn(**conn);
+      if (!current.ok()) return current.status();
+      if (*current != expected_current) return store_internal::CatalogVersionConflict(expected_current, *current);
+      saved = *current + 1;
+      return (*conn)
+          ->ExecParams(what,
+                       "INSERT INTO catalog_versions(version, time_us, author, summary, rollback_of, catalog)"
+                       " VALUES($1::bigint, $2::bigint, $3, $4, $5::bigint, $6::bytea)",
+                       {saved, absl::ToUnixMicros(absl::Now()), entry.author(), entry.summary(),
+                        entry.rollback_of(), Param::Bytes(entry.catalog().SerializeAsString())})
+          .status();
+    });
+    if (!s.ok()) return s;
+    return saved;
+  }
+  absl::StatusOr<int64_t> CurrentCatalogVersion() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    return CurrentCatalogVersionOn(**conn);
+  }
+  absl::StatusOr<v1::CatalogVersion> LoadCatalogVersion(int64_t version) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto current = CurrentCatalogVersionOn(**conn);
+    if (!current.ok()) return current.status();
+    if (version == 0) version = *current;
+    if (version < 1 || version > *current) return store_internal::CatalogVersionNotFound(version, *current);
+    auto r = (*conn)->ExecParams("load catalog version (table catalog_versions)",
+                                 "SELECT version, time_us, author, summary, rollback_of, catalog"
+                                 " FROM catalog_versions WHERE version = $1::bigint",
+                                 {version});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return store_internal::CatalogVersionNotFound(version, *current);
+    v1::CatalogVersion out = CatalogVersionRow(r->get(), 0);
+    if (!out.mutable_catalog()->ParseFromString(Bytea(r->get(), 0, 5))) {
+      return absl::DataLossError(Cat("postgresql store: table catalog_versions: version ", version, " is corrupt"));
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Exec("list catalog versions (table catalog_versions)",
+                           "SELECT version, time_us, author, summary, rollback_of FROM catalog_versions"
+                           " ORDER BY version");
+    if (!r.ok()) return r.status();
+    std::vector<v1::CatalogVersion> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out.push_back(CatalogVersionRow(r->get(), i));
+    return out;
+  }
+  absl::StatusOr<int64_t> CurrentCatalogVersionOn(Connection& conn) {
+    auto r = conn.Exec("read the current catalog version (table catalog_versions)",
+                       "SELECT COALESCE(MAX(version), 0) FROM catalog_versions");
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
+  }
+  // Columns 0-4 of a catalog_versions row: everything but the catalog.
+  static v1::CatalogVersion CatalogVersionRow(const PGresult* r, int row) {
+    v1::CatalogVersion v;
+    v.set_version(Int(r, row, 0));
+    v.set_time_unix_micros(Int(r, row, 1));
+    v.set_author(std::string(Text(r, row, 2)));
+    v.set_summary(std::string(Text(r, row, 3)));
+    v.set_rollback_of(Int(r, row, 4));
+    return v;
   }
 
   // MailLedgerStore
@@ -1059,7 +1141,7 @@ class PostgresStore final : public Store,
         " AND table_name::text IN (SELECT tablename::text FROM pg_tables WHERE schemaname = $1)"
         " AND table_name::text NOT IN ('herald_meta', 'counters', 'events', 'histories', 'interaction_seq',"
         " 'interactions', 'mail_jobs', 'mail_recipients', 'watermarks', 'leases', 'coupon_codes',"
-        " 'coupon_redemptions', 'quota_leases', 'forget_log') ORDER BY table_name, ordinal_position",
+        " 'coupon_redemptions', 'quota_leases', 'forget_log', 'catalog_versions') ORDER BY table_name, ordinal_position",
         {schema_});
     if (!columns.ok()) return columns.status();
     std::map<std::string, std::string> where;  // quoted table -> condition
@@ -1226,6 +1308,12 @@ absl::Status PostgresStore::Open() {
                                  "CREATE TABLE IF NOT EXISTS forget_log(id bigserial PRIMARY KEY,"
                                  " time_us bigint NOT NULL, entry bytea NOT NULL)");
     if (!forget_log.ok()) return forget_log.status();
+    // CatalogStore's versions, likewise; `catalog` is a serialized herald.v1.Catalog.
+    auto catalogs = setup.Exec("create table catalog_versions",
+                               "CREATE TABLE IF NOT EXISTS catalog_versions(version bigint PRIMARY KEY,"
+                               " time_us bigint NOT NULL, author text NOT NULL, summary text NOT NULL,"
+                               " rollback_of bigint NOT NULL, catalog bytea NOT NULL)");
+    if (!catalogs.ok()) return catalogs.status();
     // Migrations from older versions, each in one transaction (under the advisory lock).
     if (version < 2) {
       auto begin = setup.Exec("migrate to schema version 2", "BEGIN");

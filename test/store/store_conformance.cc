@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <catch2/catch.hpp>
 #include <set>
 #include <thread>
@@ -420,6 +421,83 @@ void RunStoreConformance(const StoreFixture& fixture) {
     });
     CHECK(failures == 0);
     CHECK(winners == 1);
+  }
+
+  SECTION("catalog versions: numbered, never overwritten unseen, loaded back whole") {
+    CatalogStore* catalogs = store->catalogs();
+    REQUIRE(catalogs != nullptr);
+    CHECK(Value(catalogs->CurrentCatalogVersion()) == 0);
+    CHECK(catalogs->LoadCatalogVersion(0).status().code() == absl::StatusCode::kNotFound);
+    CHECK(Value(catalogs->ListCatalogVersions()).empty());
+    v1::CatalogVersion first;
+    first.set_author("ann");
+    first.set_summary("first version");
+    first.mutable_catalog()->set_name("Spring");
+    first.mutable_catalog()->add_campaigns()->set_id("c1");
+    CHECK(Value(catalogs->AppendCatalogVersion(0, first)) == 1);
+    v1::CatalogVersion second = first;
+    second.set_author("bob");
+    second.mutable_catalog()->set_name("Summer");
+    // Based on no version while version 1 exists: refused, nothing written.
+    absl::StatusOr<int64_t> stale = catalogs->AppendCatalogVersion(0, second);
+    CHECK(stale.status().code() == absl::StatusCode::kAborted);
+    CHECK(stale.status().message() ==
+          "catalog: version 1 is current, but this save was based on no version; load version 1, "
+          "apply the change again and save");
+    CHECK(Value(catalogs->AppendCatalogVersion(1, second)) == 2);
+    v1::CatalogVersion rollback = first;
+    rollback.set_rollback_of(1);
+    rollback.set_summary("rollback to version 1");
+    CHECK(Value(catalogs->AppendCatalogVersion(2, rollback)) == 3);
+    v1::CatalogVersion bad = first;
+    bad.set_rollback_of(9);
+    CHECK(catalogs->AppendCatalogVersion(3, bad).status().code() == absl::StatusCode::kInvalidArgument);
+    bad.clear_catalog();
+    bad.set_rollback_of(0);
+    CHECK(catalogs->AppendCatalogVersion(3, bad).status().code() == absl::StatusCode::kInvalidArgument);
+
+    std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(*store) : nullptr;
+    CatalogStore& reader = other != nullptr ? *other->catalogs() : *catalogs;
+    CHECK(Value(reader.CurrentCatalogVersion()) == 3);
+    v1::CatalogVersion current = Value(reader.LoadCatalogVersion(0));
+    CHECK(current.version() == 3);
+    CHECK(current.rollback_of() == 1);
+    CHECK(current.catalog().name() == "Spring");
+    CHECK(current.catalog().campaigns(0).id() == "c1");
+    v1::CatalogVersion two = Value(reader.LoadCatalogVersion(2));
+    CHECK(two.author() == "bob");
+    CHECK(two.catalog().name() == "Summer");
+    CHECK(std::abs(two.time_unix_micros() - absl::ToUnixMicros(absl::Now())) < 60'000'000);
+    CHECK(reader.LoadCatalogVersion(4).status().message() == "catalog: no version 4 (versions 1 to 3 exist)");
+    std::vector<v1::CatalogVersion> list = Value(reader.ListCatalogVersions());
+    REQUIRE(list.size() == 3);
+    CHECK(list[0].version() == 1);
+    CHECK(list[0].summary() == "first version");
+    CHECK(list[2].summary() == "rollback to version 1");
+    CHECK_FALSE(list[1].has_catalog());
+  }
+
+  SECTION("catalog versions: of concurrent saves on one version exactly one lands") {
+    std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(*store) : nullptr;
+    std::atomic<int> saved{0}, refused{0}, failures{0};
+    Concurrently(8, [&](int t) {
+      Store& s = (other != nullptr && t % 2 == 1) ? *other : *store;
+      v1::CatalogVersion v;
+      v.set_author("editor" + std::to_string(t));
+      v.mutable_catalog()->set_name("edit " + std::to_string(t));
+      auto got = s.catalogs()->AppendCatalogVersion(0, v);
+      if (got.ok()) {
+        saved++;
+      } else if (got.status().code() == absl::StatusCode::kAborted) {
+        refused++;
+      } else {
+        failures++;
+      }
+    });
+    CHECK(failures == 0);
+    CHECK(saved == 1);
+    CHECK(refused == 7);
+    CHECK(Value(store->catalogs()->CurrentCatalogVersion()) == 1);
   }
 
   SECTION("coupons: limits, per customer, all or none, idempotent orders") {

@@ -20,6 +20,7 @@ struct CommandEnv {
 };
 
 void AddValidateCommand(CLI::App& app, CommandEnv& env);    // validate_command.cc
+void AddCatalogCommand(CLI::App& app, CommandEnv& env);     // catalog_command.cc
 void AddComponentsCommand(CLI::App& app, CommandEnv& env);  // components_command.cc
 void AddExprCommand(CLI::App& app, CommandEnv& env);        // expr_command.cc
 void AddSelectCommand(CLI::App& app, CommandEnv& env);      // select_command.cc

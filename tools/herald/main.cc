@@ -145,6 +145,7 @@ int Run(int argc, char** argv, CLI::App& app) {
   });
 
   herald::cli::AddValidateCommand(app, env);
+  herald::cli::AddCatalogCommand(app, env);
   herald::cli::AddComponentsCommand(app, env);
   herald::cli::AddExprCommand(app, env);
   herald::cli::AddSelectCommand(app, env);
