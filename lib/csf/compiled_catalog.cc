@@ -247,9 +247,8 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
     bool campaign_level = campaign.goaling() == v1::GOALING_LEVEL_CAMPAIGN;
     bool clicks = campaign.goal_event() == v1::GOAL_EVENT_CLICKS;
 
-    // Campaign-level goaling: split quantity_ordered over the paid ads by
+    // Campaign-level goaling: quantity_ordered split over the paid ads by
     // weight, largest remainder first so the parts add up exactly.
-    std::vector<int64_t> split_goal(campaign.items_size(), 0);
     if (campaign_level) {
       double total_weight = 0;
       for (const auto& item : campaign.items()) {
@@ -262,25 +261,8 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
             Cat("campaign \"", campaign.id(), "\": weights and quantity_ordered must be validated (weight <= ",
                 static_cast<int64_t>(kMaxWeight), ", quantity_ordered <= ", kMaxGoal, ")"));
       }
-      if (total_weight > 0) {
-        std::vector<std::pair<double, int>> remainders;
-        int64_t assigned = 0;
-        for (int ii = 0; ii < campaign.items_size(); ++ii) {
-          const auto& item = campaign.items(ii);
-          if (!item.has_ad() || item.ad().type() == v1::AD_TYPE_HOUSE) continue;
-          double exact = campaign.quantity_ordered() * item.ad().weight() / total_weight;
-          split_goal[ii] = static_cast<int64_t>(std::floor(exact + 1e-9));
-          assigned += split_goal[ii];
-          remainders.emplace_back(exact - split_goal[ii], ii);
-        }
-        std::stable_sort(remainders.begin(), remainders.end(),
-                         [](auto& a, auto& b) { return a.first > b.first; });
-        for (size_t k = 0; assigned < campaign.quantity_ordered() && k < remainders.size(); ++k) {
-          ++split_goal[remainders[k].second];
-          ++assigned;
-        }
-      }
     }
+    const std::vector<int64_t> split_goal = PaidAdGoals(campaign);
 
     for (int ii = 0; ii < campaign.items_size(); ++ii) {
       const v1::CampaignItem& item = campaign.items(ii);
