@@ -104,9 +104,13 @@ class DecisionService {
  public:
   virtual ~DecisionService() = default;
 
-  // Opens config.store, loads and compiles config.catalog, builds the
-  // selector and the pricer. The catalog path is taken as given (see
-  // LoadServerConfig for relative paths).
+  // Opens config.store, loads and compiles config.catalog (or, when it is
+  // empty, the store's current catalog version), builds the selector and the
+  // pricer. The catalog path is taken as given (see LoadServerConfig for
+  // relative paths). With a catalog from the store, a background poll every
+  // config.catalog_refresh_ms swaps in each new version (as ReloadCatalog),
+  // stopped when the service is destroyed. FailedPrecondition when the store
+  // holds no catalog version.
   static absl::StatusOr<std::unique_ptr<DecisionService>> Create(const v1::ServerConfig& config,
                                                                  const Registry& registry);
 
@@ -144,9 +148,13 @@ class DecisionService {
   // OK when a catalog is loaded and the store answers.
   virtual absl::Status Ready() const = 0;
 
-  // Loads and compiles the catalog file again and swaps it in; on error the
-  // current catalog stays and the error is returned.
+  // Loads and compiles the catalog file (or the store's current version)
+  // again and swaps it in; on error the current catalog stays and the error
+  // is returned.
   virtual absl::Status ReloadCatalog() = 0;
+
+  // The store's catalog version being served; 0 for a catalog file.
+  virtual int64_t CatalogVersion() const { return 0; }
 
   // Writes pending counters, events and histories; returns when durable.
   virtual absl::Status Flush() = 0;

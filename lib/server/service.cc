@@ -1,7 +1,10 @@
 // DecisionService: the one implementation of the server API (herald/server.h).
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "herald/campaign_cache.h"
+#include "herald/catalog_versions.h"
 #include "herald/conversion.h"
 #include "herald/discount.h"
 #include "herald/selection.h"
@@ -80,8 +84,7 @@ class DecisionServiceImpl : public DecisionService {
     auto store = OpenStore(config_.store().empty() ? "memory" : config_.store(), registry, open);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
-    if (config_.catalog().empty()) return absl::InvalidArgumentError("server config: catalog is required");
-    auto catalog = CompiledCatalog::Load(config_.catalog());
+    auto catalog = LoadCatalog();
     if (!catalog.ok()) return catalog.status();
     SelectorConfig selector_config;
     selector_config.registry = &registry;
@@ -100,8 +103,66 @@ class DecisionServiceImpl : public DecisionService {
     pricer_ = std::move(*pricer);
     click_ttl_ = absl::Seconds(config_.click_ttl_seconds() > 0 ? config_.click_ttl_seconds() : 7 * 86400);
     click_base_ = config_.click_base_url().empty() ? "/v1/clicks/" : config_.click_base_url();
+    if (config_.catalog().empty()) StartCatalogRefresh();
     return absl::OkStatus();
   }
+
+  ~DecisionServiceImpl() override {
+    {
+      std::lock_guard<std::mutex> lock(refresh_mu_);
+      stopping_ = true;
+    }
+    refresh_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
+  }
+
+  // The catalog file, or the store's current version (its number noted in
+  // loaded_version_ for the switch).
+  absl::StatusOr<std::shared_ptr<const CompiledCatalog>> LoadCatalog() {
+    if (!config_.catalog().empty()) return CompiledCatalog::Load(config_.catalog());
+    CatalogStore* versions = store_->catalogs();
+    if (versions == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("server config: no catalog file, and store ", store_->Describe(),
+                                               " keeps no catalog versions"));
+    }
+    int64_t version = 0;
+    absl::StatusOr<v1::Catalog> catalog = LoadStoredCatalog(*versions, 0, &version);
+    if (absl::IsNotFound(catalog.status())) {
+      return absl::FailedPreconditionError(absl::StrCat("server config: no catalog file, and store ", store_->Describe(),
+                                               " holds no catalog version (herald catalog push FILE --store URI)"));
+    }
+    if (!catalog.ok()) return catalog.status();
+    auto compiled = CompiledCatalog::Compile(*catalog);
+    if (!compiled.ok()) {
+      return absl::Status(compiled.status().code(),
+                          absl::StrCat("catalog version ", version, " of the store: ", compiled.status().message()));
+    }
+    loaded_version_ = version;
+    return compiled;
+  }
+
+  // Polls the store's current version; a new one is loaded and compiled by
+  // this thread, beside the running catalog, and only the swap takes the
+  // request lock. A version that fails is not retried until the next one.
+  void StartCatalogRefresh() {
+    serving_version_.store(loaded_version_);
+    const absl::Duration every =
+        absl::Milliseconds(config_.catalog_refresh_ms() > 0 ? config_.catalog_refresh_ms() : 10000);
+    refresher_ = std::thread([this, every] {
+      int64_t refused = 0;
+      std::unique_lock<std::mutex> lock(refresh_mu_);
+      while (!refresh_cv_.wait_for(lock, absl::ToChronoMilliseconds(every), [this] { return stopping_; })) {
+        lock.unlock();
+        absl::StatusOr<int64_t> current = store_->catalogs()->CurrentCatalogVersion();
+        if (current.ok() && *current != serving_version_.load() && *current != refused) {
+          if (!ReloadCatalog().ok()) refused = *current;
+        }
+        lock.lock();
+      }
+    });
+  }
+
+  int64_t CatalogVersion() const override { return serving_version_.load(); }
 
   absl::StatusOr<v1::SelectAdsResponse> SelectAds(const v1::SelectAdsRequest& r) const override {
     absl::StatusOr<v1::SelectAdsResponse> response = Decide(r);
@@ -301,7 +362,7 @@ class DecisionServiceImpl : public DecisionService {
   // refusal by the second puts the first back).
   absl::Status SwitchCatalog() {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    auto catalog = CompiledCatalog::Load(config_.catalog());
+    auto catalog = LoadCatalog();
     if (!catalog.ok()) return catalog.status();
     absl::MutexLock switching(&switch_mu_);
     std::shared_ptr<const CompiledCatalog> previous = selector_->catalog();
@@ -315,6 +376,7 @@ class DecisionServiceImpl : public DecisionService {
       }
       return s;
     }
+    serving_version_.store(loaded_version_);
     return absl::OkStatus();
   }
 
@@ -334,6 +396,13 @@ class DecisionServiceImpl : public DecisionService {
   std::unique_ptr<ContentSelector> selector_;
   std::unique_ptr<BasketPricer> pricer_;
   std::mutex reload_mu_;  // one reload at a time
+  int64_t loaded_version_ = 0;  // the store version LoadCatalog read last (under reload_mu_ or in Init)
+  std::atomic<int64_t> serving_version_{0};  // the store version being served; 0 = a catalog file
+  // The refresh thread (a catalog from the store) and its stop signal.
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool stopping_ = false;
+  std::thread refresher_;
   // Readers: requests that use the selector or the pricer; writer: the switch.
   mutable absl::Mutex switch_mu_;
   mutable server_internal::DecisionMetrics decisions_;
@@ -397,6 +466,9 @@ std::string DecisionServiceImpl::MetricsText() const {
   out += expected;
   AppendFamilyHeader("herald_paid_ad_goal", "gauge", "Each paid ad's goal (requests or clicks, see unit).", &out);
   out += goal;
+  AppendFamilyHeader("herald_catalog_version", "gauge",
+                     "The store's catalog version being served (herald catalog push); 0 for a catalog file.", &out);
+  absl::StrAppend(&out, "herald_catalog_version ", serving_version_.load(), "\n");
   SelectorStats stats = selector_->Stats();
   AppendFamilyHeader("herald_delivery_flush_lag_seconds", "gauge",
                      "Time since delivery counters were last written to and reloaded from the store.", &out);

@@ -24,6 +24,7 @@ struct ServeArgs {
   std::string access_log;
   std::string grpc_listen;
   int threads = 0;
+  int catalog_refresh_ms = 0;
 };
 
 // One structured log line on stderr: {"time","level","msg",...}.
@@ -51,9 +52,12 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   if (!a.listen.empty()) config.set_listen(a.listen);
   if (!a.grpc_listen.empty()) config.set_grpc_listen(a.grpc_listen);
   if (a.threads > 0) config.set_threads(a.threads);
+  if (a.catalog_refresh_ms > 0) config.set_catalog_refresh_ms(a.catalog_refresh_ms);
   if (!a.access_log.empty()) config.set_access_log(a.access_log);
-  if (config.catalog().empty()) {
-    return absl::InvalidArgumentError("herald serve: no catalog (--catalog FILE or `catalog:` in --config)");
+  if (config.catalog().empty() && (config.store().empty() || config.store() == "memory")) {
+    return absl::InvalidArgumentError(
+        "herald serve: no catalog (--catalog FILE, `catalog:` in --config, or --store URI holding one: "
+        "herald catalog push FILE --store URI)");
   }
   return config;
 }
@@ -210,7 +214,9 @@ int Run(const ServeArgs& a, CommandEnv& env) {
       }
       absl::Status reloaded = (*service)->ReloadCatalog();
       if (reloaded.ok()) {
-        Log("info", "catalog reloaded", {{"catalog", config->catalog()}});
+        Log("info", "catalog reloaded",
+            {{"catalog", config->catalog().empty() ? absl::StrCat("store version ", (*service)->CatalogVersion())
+                                                    : config->catalog()}});
       } else {
         Log("error", "catalog reload failed; the previous catalog stays",
             {{"error", std::string(reloaded.message())}});
@@ -241,7 +247,11 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "run the decision API over HTTP/JSON and gRPC (docs/server.md)");
   cmd->add_option("--config", a->config, "server config (textproto herald.v1.ServerConfig)");
-  cmd->add_option("--catalog", a->catalog, "catalog file (overrides the config)");
+  cmd->add_option("--catalog", a->catalog,
+                  "catalog file (overrides the config); without one, the store's current catalog version, "
+                  "refreshed live");
+  cmd->add_option("--catalog-refresh-ms", a->catalog_refresh_ms,
+                  "how often to look for a new catalog version in the store (default 10000)");
   cmd->add_option("--store", a->store, "store URI: sqlite path, postgresql://..., memory (default memory)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 = any)");
   cmd->add_option("--access-log", a->access_log,
