@@ -52,7 +52,7 @@
 namespace herald {
 
 struct SimulationOptions {
-  std::string catalog_path;           // the catalog (textproto or JSON); required
+  std::string catalog_path;           // the catalog (textproto or JSON); empty = store_uri's current version
   std::string out_dir;                // created if missing: herald.db, maildir/, conversions.jsonl; required
   std::string store_uri;              // empty = SQLite at out_dir/herald.db (synchronous NORMAL);
                                       // else an OpenStore() URI ("memory", "postgresql://...")

@@ -17,6 +17,7 @@
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
+#include "herald/catalog_versions.h"
 #include "herald/conversion.h"
 #include "herald/discount.h"
 #include "herald/mail.h"
@@ -171,7 +172,10 @@ bool OfflineEnabled(const v1::ConversionAction& a) {
 }
 
 absl::Status Validate(const SimulationOptions& o) {
-  if (o.catalog_path.empty()) return absl::InvalidArgumentError("simulation: catalog_path is required");
+  if (o.catalog_path.empty() && (o.store_uri.empty() || o.store_uri == "memory")) {
+    return absl::InvalidArgumentError(
+        "simulation: catalog_path is required (or store_uri of a store holding a catalog version)");
+  }
   if (o.out_dir.empty()) return absl::InvalidArgumentError("simulation: out_dir is required");
   if (o.page_views < 1) return absl::InvalidArgumentError("simulation: page_views must be at least 1");
   if (o.days < 1 || o.days > 366) return absl::InvalidArgumentError("simulation: days must be 1 to 366");
@@ -341,8 +345,20 @@ class Simulation {
   std::vector<MailReport> mail_;
 };
 
+// The catalog file, or the current catalog version of the store the
+// simulation runs on (opened once to read it).
+absl::StatusOr<v1::Catalog> LoadSimulationCatalog(const SimulationOptions& o, const Registry& registry) {
+  if (!o.catalog_path.empty()) return LoadCatalog(o.catalog_path);
+  auto store = OpenStore(o.store_uri, registry);
+  if (!store.ok()) return store.status();
+  if ((*store)->catalogs() == nullptr) {
+    return absl::FailedPreconditionError(Cat("simulation: store ", (*store)->Describe(), " keeps no catalog versions"));
+  }
+  return LoadStoredCatalog(*(*store)->catalogs());
+}
+
 absl::Status Simulation::Setup() {
-  auto catalog = LoadCatalog(o_.catalog_path);
+  auto catalog = LoadSimulationCatalog(o_, *registry_);
   if (!catalog.ok()) return catalog.status();
   catalog_ = std::move(*catalog);
   auto compiled = CompiledCatalog::Compile(catalog_);

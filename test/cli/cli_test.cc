@@ -213,7 +213,7 @@ TEST_CASE("herald report: an unknown campaign is an error naming the nearest one
   // Without the catalog an unknown campaign cannot be told from one without events.
   run = Herald({"report", "campaign-item-summary", "--store", store, "--campaign", "Sprng"});
   CHECK(run.exit_code == 2);
-  CHECK(run.err.find("--campaign needs --catalog") != std::string::npos);
+  CHECK(run.err.find("--campaign needs a catalog (--catalog, or a store holding one)") != std::string::npos);
   CHECK(run.out.empty());
   // --json is --format json.
   run = Herald({"report", "campaign-item-summary", "--store", store, "--catalog", kCatalog, "--json"});

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "absl/strings/numbers.h"
+#include "catalog_source.h"
 #include "commands.h"
 #include "json_output.h"
 #include "core/proto_io.h"
@@ -131,11 +132,16 @@ int Run(const CaptureArgs& a, CommandEnv& env) {
   }
   std::vector<v1::ConversionAction> actions;
   CaptureOptions options;
-  if (!a.catalog.empty()) {
-    auto catalog = LoadCatalog(a.catalog);
-    if (!catalog.ok()) return Fail(a, catalog.status());
-    actions.assign(catalog->actions().begin(), catalog->actions().end());
-    options.actions = &actions;
+  // A catalog file, else the store's current catalog when it holds one:
+  // the action must be one of its actions.
+  if (!a.catalog.empty() || !a.store.empty()) {
+    auto source = LoadCommandCatalog(a.catalog, a.store, *env.registry);
+    if (source.ok()) {
+      actions.assign(source->catalog.actions().begin(), source->catalog.actions().end());
+      options.actions = &actions;
+    } else if (!a.catalog.empty() || !absl::IsNotFound(source.status())) {
+      return Fail(a, source.status());
+    }
   }
   auto store = OpenStore(a.store, *env.registry);
   if (!store.ok()) return Fail(a, store.status());
@@ -155,7 +161,8 @@ void AddCaptureCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<CaptureArgs>();
   auto* cmd = app.add_subcommand("capture", "record a response (CaptureResponse) in interaction history");
   cmd->add_option("--store", a->store, "store: sqlite path or postgresql://");
-  cmd->add_option("--catalog", a->catalog, "catalog: the action must be one of its actions");
+  cmd->add_option("--catalog", a->catalog,
+                  "catalog: the action must be one of its actions (default: the current catalog of --store, if any)");
   cmd->add_flag("--json", a->json, "errors as JSON too (the stored record is always printed as JSON)");
   cmd->add_option("--record", a->record_json, "the whole record as herald.v1.InteractionRecord JSON");
   cmd->add_option("--issue", a->issue, "action issue");

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "absl/time/clock.h"
+#include "catalog_source.h"
 #include "commands.h"
 #include "core/strings.h"
 #include "herald/campaign_cache.h"
@@ -47,24 +48,26 @@ absl::StatusOr<bool> KnownUser(Store& store, const std::string& user, const std:
 
 // The catalog, compiled, after checking that it holds `a.item` and
 // `a.page_group` (with the nearest name when it does not).
-absl::StatusOr<std::shared_ptr<const CompiledCatalog>> LoadClickCatalog(const ClickArgs& a) {
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) return catalog.status();
+absl::StatusOr<std::shared_ptr<const CompiledCatalog>> LoadClickCatalog(const ClickArgs& a, const Registry& registry) {
+  auto source = LoadCommandCatalog(a.catalog, a.store, registry);
+  if (!source.ok()) return source.status();
+  const std::string& where = source->name;
+  const v1::Catalog* catalog = &source->catalog;
   auto compiled = CompiledCatalog::Compile(*catalog);
-  if (!compiled.ok()) return absl::Status(compiled.status().code(), Cat(a.catalog, ": ", compiled.status().message()));
+  if (!compiled.ok()) return absl::Status(compiled.status().code(), Cat(where, ": ", compiled.status().message()));
   if ((*compiled)->FindItem(a.item) == nullptr) {
     std::vector<std::string> ids;
     for (const auto& c : catalog->campaigns()) {
       for (const auto& item : c.items()) ids.push_back(item.id());
     }
-    return absl::NotFoundError(Cat("--item \"", a.item, "\": no ad or discount with this id in ", a.catalog,
+    return absl::NotFoundError(Cat("--item \"", a.item, "\": no ad or discount with this id in ", where,
                                    DidYouMean(a.item, ids)));
   }
   if (!a.page_group.empty()) {
     std::vector<std::string> groups;
     for (const auto& pg : catalog->reference_tables().page_groups()) groups.push_back(pg.name());
     if (absl::Status s = CheckKnownName("page group", a.page_group, groups); !s.ok()) {
-      return absl::NotFoundError(Cat("--page-group: ", s.message(), " in ", a.catalog));
+      return absl::NotFoundError(Cat("--page-group: ", s.message(), " in ", where));
     }
   }
   return *std::move(compiled);
@@ -106,7 +109,7 @@ int Run(const ClickArgs& a, CommandEnv& env) {
     }
   }
   if (a.user.empty()) return ReportError("click", absl::InvalidArgumentError("--user must not be empty"), a.json, 2);
-  auto compiled = LoadClickCatalog(a);
+  auto compiled = LoadClickCatalog(a, *env.registry);
   if (!compiled.ok()) return ReportError("click", compiled.status(), a.json, 1);
   auto store = OpenStore(a.store, *env.registry);
   if (!store.ok()) return ReportError("click", store.status(), a.json, 1);
@@ -128,7 +131,7 @@ int Run(const ClickArgs& a, CommandEnv& env) {
 void AddClickCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<ClickArgs>();
   auto* cmd = app.add_subcommand("click", "record a click on a shown ad (click-goaled pacing, reports)");
-  cmd->add_option("--catalog", a->catalog, "catalog file")->required();
+  cmd->add_option("--catalog", a->catalog, "catalog file (default: the current catalog of --store)");
   cmd->add_option("--store", a->store, "the store the ad was served from (sqlite path or postgresql://)")
       ->required();
   cmd->add_option("--item", a->item, "id of the ad (or discount ad) clicked")->required();

@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "absl/synchronization/notification.h"
+#include "catalog_source.h"
 #include "commands.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
@@ -103,8 +104,8 @@ extern "C" void OnSignal(int) {
 
 int Run(const ExportArgs& a, CommandEnv& env) {
   RegisterConversionComponents(env.registry);
-  if (a.destination.empty() || a.store.empty() || a.catalog.empty() || a.jobs.empty()) {
-    return Fail("--destination, --store, --catalog and --jobs are required", 2);
+  if (a.destination.empty() || a.store.empty() || a.jobs.empty()) {
+    return Fail("--destination, --store and --jobs are required", 2);
   }
   std::ifstream in(a.jobs);
   if (!in) return Fail("cannot read " + a.jobs);
@@ -131,8 +132,9 @@ int Run(const ExportArgs& a, CommandEnv& env) {
     overridden = *std::move(with);
     job = &overridden;
   }
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  auto source = LoadCommandCatalog(a.catalog, a.store, *env.registry);
+  if (!source.ok()) return Fail(std::string(source.status().message()));
+  absl::StatusOr<v1::Catalog> catalog = std::move(source->catalog);
   OpenStoreOptions open;
   open.personal_data = jobs.personal_data();
   auto store = OpenStore(a.store, *env.registry, open);
@@ -207,7 +209,8 @@ void AddExportCommand(CLI::App& app, CommandEnv& env) {
   auto* cmd = app.add_subcommand("export", "send new conversions to an ad platform or a file (once or on schedule)");
   cmd->add_option("--destination", a->destination, "the job's destination name (in --jobs)");
   cmd->add_option("--store", a->store, "store: sqlite path or postgresql://");
-  cmd->add_option("--catalog", a->catalog, "catalog (its actions say what counts as a conversion)");
+  cmd->add_option("--catalog", a->catalog,
+                  "catalog (its actions say what counts as a conversion; default: the current catalog of --store)");
   cmd->add_option("--jobs", a->jobs, "export jobs (herald.v1.ExportJobs textproto)");
   cmd->add_option("--pipeline", a->pipeline, "conversion pipeline definition (default: the built-in)");
   cmd->add_option("--base-url", a->base_url,

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "catalog_source.h"
 #include "commands.h"
 #include "core/strings.h"
 #include "herald/catalog.h"
@@ -89,8 +90,8 @@ int Run(const MailArgs& a, CommandEnv& env) {
     else std::cout << "job " << a.job << ": " << a.set_state << "\n";
     return 0;
   }
-  if (a.catalog.empty() || a.item.empty()) {
-    std::cerr << "herald mail: --catalog and --item are required\n";
+  if (a.item.empty()) {
+    std::cerr << "herald mail: --item is required\n";
     return 2;
   }
   if (a.smtp.empty() == a.maildir.empty()) {
@@ -101,11 +102,12 @@ int Run(const MailArgs& a, CommandEnv& env) {
     std::cerr << "herald mail: " << s.message() << "\n";
     return 2;
   }
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) {
-    std::cerr << catalog.status().message() << "\n";
-    return 1;
+  auto source = LoadCommandCatalog(a.catalog, a.store, *env.registry);
+  if (!source.ok()) {
+    std::cerr << "herald mail: " << source.status().message() << "\n";
+    return absl::IsInvalidArgument(source.status()) && a.catalog.empty() ? 2 : 1;
   }
+  absl::StatusOr<v1::Catalog> catalog = std::move(source->catalog);
   auto item = FindDirectMailItem(*catalog, a.item);
   if (!item.ok()) {
     std::cerr << "herald mail: " << item.status().message() << "\n";
@@ -115,7 +117,7 @@ int Run(const MailArgs& a, CommandEnv& env) {
   spec.item_id = (*item)->id();
   spec.job_id = a.job;
   spec.mail = (*item)->direct_mail();
-  spec.base_dir = DirOf(a.catalog);
+  spec.base_dir = source->base_dir;
   spec.site_opt_out_list = catalog->site_opt_out_list();
   spec.test_to = a.test_to;
   spec.allowed_dirs = a.allowed_dirs;
@@ -219,7 +221,7 @@ int Run(const MailArgs& a, CommandEnv& env) {
 void AddMailCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<MailArgs>();
   auto* cmd = app.add_subcommand("mail", "send (or resume) a direct-mail campaign item to its recipients");
-  cmd->add_option("--catalog", a->catalog, "catalog file");
+  cmd->add_option("--catalog", a->catalog, "catalog file (default: the current catalog of --store)");
   cmd->add_option("--item", a->item, "direct-mail item id or name");
   cmd->add_option("--recipients", a->recipients, "recipient CSV (default: the item's)");
   cmd->add_option("--smtp", a->smtp, "smtp://HOST:PORT or smtps://HOST:PORT");

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/time/clock.h"
+#include "catalog_source.h"
 #include "commands.h"
 #include "core/proto_io.h"
 #include "core/strings.h"
@@ -30,11 +31,12 @@ int Run(const PriceArgs& a, CommandEnv& env) {
     return ReportError("price", absl::InvalidArgumentError("--commit needs --store (where redemptions are kept)"),
                        a.json, 2);
   }
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) {
-    std::cerr << catalog.status().message() << "\n";
-    return 1;
+  auto source = LoadCommandCatalog(a.catalog, a.store, *env.registry);
+  if (!source.ok()) {
+    std::cerr << source.status().message() << "\n";
+    return absl::IsInvalidArgument(source.status()) && a.catalog.empty() ? 2 : 1;
   }
+  absl::StatusOr<v1::Catalog> catalog = std::move(source->catalog);
   std::ifstream in(a.basket);
   if (!in) {
     std::cerr << "herald price: cannot read basket file \"" << a.basket << "\"\n";
@@ -73,7 +75,7 @@ int Run(const PriceArgs& a, CommandEnv& env) {
   }
   auto compiled = CompiledCatalog::Compile(*catalog);
   if (!compiled.ok()) {
-    std::cerr << a.catalog << ": " << compiled.status().message() << "\n";
+    std::cerr << source->name << ": " << compiled.status().message() << "\n";
     return 1;
   }
   std::unique_ptr<Store> store;
@@ -121,7 +123,7 @@ int Run(const PriceArgs& a, CommandEnv& env) {
 void AddPriceCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<PriceArgs>();
   auto* cmd = app.add_subcommand("price", "price a basket with the catalog's discounts and explain every adjustment");
-  cmd->add_option("--catalog", a->catalog, "catalog file")->required();
+  cmd->add_option("--catalog", a->catalog, "catalog file (default: the current catalog of --store)");
   cmd->add_option("--basket", a->basket, "basket file: a herald.v1.Basket in JSON")->required();
   cmd->add_option("--profile", a->profile, "user attribute name=value (repeatable)");
   cmd->add_option("--context", a->context, "context attribute name=value (repeatable)");

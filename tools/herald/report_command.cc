@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sys/stat.h>
 
+#include "catalog_source.h"
 #include "commands.h"
 #include "core/strings.h"
 #include "core/time_util.h"
@@ -40,18 +41,26 @@ struct ReportArgs {
 absl::Status RunReportCommand(const ReportArgs& args, CommandEnv& env) {
   v1::Catalog catalog;
   ReportOptions options;
-  if (!args.campaign.empty() && args.catalog.empty()) {
+  // The catalog file, else the store's current catalog when it holds one.
+  bool have_catalog = false;
+  {
+    auto source = LoadCommandCatalog(args.catalog, args.store, *env.registry);
+    if (source.ok()) {
+      catalog = std::move(source->catalog);
+      options.catalog = &catalog;
+      have_catalog = true;
+    } else if (!args.catalog.empty() || !absl::IsNotFound(source.status())) {
+      return source.status();
+    }
+  }
+  if (!args.campaign.empty() && !have_catalog) {
     // Without the catalog an unknown campaign and one without events look the same.
-    return absl::InvalidArgumentError("--campaign needs --catalog (to tell an unknown campaign from one without events)");
+    return absl::InvalidArgumentError(
+        "--campaign needs a catalog (--catalog, or a store holding one) to tell an unknown campaign from one "
+        "without events");
   }
-  if (args.catalog.empty() && args.time_zone.empty()) {
-    std::cerr << "herald report: no --catalog or --time-zone: days are cut in UTC\n";
-  }
-  if (!args.catalog.empty()) {
-    auto loaded = LoadCatalog(args.catalog);
-    if (!loaded.ok()) return loaded.status();
-    catalog = std::move(*loaded);
-    options.catalog = &catalog;
+  if (!have_catalog && args.time_zone.empty()) {
+    std::cerr << "herald report: no catalog or --time-zone: days are cut in UTC\n";
   }
   options.campaign = args.campaign;
   options.time_zone = args.time_zone;
@@ -125,7 +134,7 @@ void AddReportCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--store", args->store,
                   "the store: a SQLite file (sqlite:PATH) or postgresql://...")
       ->required();
-  cmd->add_option("--catalog", args->catalog, "the catalog, for names and goals");
+  cmd->add_option("--catalog", args->catalog, "the catalog, for names and goals (default: the store's, if any)");
   cmd->add_option("--from", args->from, "first day (YYYY-MM-DD) or time included");
   cmd->add_option("--to", args->to, "last day included (YYYY-MM-DD), or a time excluded");
   cmd->add_option("--campaign", args->campaign, "one campaign, by id or name");

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "absl/time/clock.h"
+#include "catalog_source.h"
 #include "commands.h"
 #include "fmt/format.h"
 #include "herald/campaign_cache.h"
@@ -33,41 +34,42 @@ struct SelectArgs {
 
 // A page group or size the catalog does not declare would select nothing,
 // silently: it is a usage error naming the nearest declared one.
-absl::Status CheckRequestNames(const v1::Catalog& catalog, const SelectArgs& a) {
+absl::Status CheckRequestNames(const v1::Catalog& catalog, const SelectArgs& a, const std::string& where) {
   std::vector<std::string> groups, sizes;
   for (const auto& g : catalog.reference_tables().page_groups()) groups.push_back(g.name());
   for (const auto& z : catalog.reference_tables().content_sizes()) sizes.push_back(z.name());
   for (const std::string& group : a.page_groups) {
     if (absl::Status s = CheckKnownName("page group", group, groups); !s.ok()) {
-      return absl::InvalidArgumentError(Cat("--page-group: ", s.message(), " in ", a.catalog));
+      return absl::InvalidArgumentError(Cat("--page-group: ", s.message(), " in ", where));
     }
   }
   if (!a.size.empty()) {
     if (absl::Status s = CheckKnownName("content size", a.size, sizes); !s.ok()) {
-      return absl::InvalidArgumentError(Cat("--size: ", s.message(), " in ", a.catalog));
+      return absl::InvalidArgumentError(Cat("--size: ", s.message(), " in ", where));
     }
   }
   return absl::OkStatus();
 }
 
 int Run(const SelectArgs& a, CommandEnv& env) {
-  auto catalog = LoadCatalog(a.catalog);
-  if (!catalog.ok()) {
-    std::cerr << catalog.status().message() << "\n";
-    return 1;
+  auto source = LoadCommandCatalog(a.catalog, a.store, *env.registry);
+  if (!source.ok()) {
+    std::cerr << source.status().message() << "\n";
+    return absl::IsInvalidArgument(source.status()) && a.catalog.empty() ? 2 : 1;
   }
+  absl::StatusOr<v1::Catalog> catalog = std::move(source->catalog);
   auto user = ParseProfileAssignments(*catalog, "user", a.profile);
   auto context = ParseProfileAssignments(*catalog, "context", a.context);
   if (!user.ok() || !context.ok()) {
     std::cerr << "herald select: " << (!user.ok() ? user.status() : context.status()).message() << "\n";
     return 2;
   }
-  if (absl::Status known = CheckRequestNames(*catalog, a); !known.ok()) {
+  if (absl::Status known = CheckRequestNames(*catalog, a, source->name); !known.ok()) {
     return ReportError("select", known, a.json, 2);
   }
   auto compiled = CompiledCatalog::Compile(*catalog);
   if (!compiled.ok()) {
-    std::cerr << a.catalog << ": " << compiled.status().message() << "\n";
+    std::cerr << source->name << ": " << compiled.status().message() << "\n";
     return 1;
   }
   SelectionRequest request;
@@ -158,7 +160,7 @@ int Run(const SelectArgs& a, CommandEnv& env) {
 void AddSelectCommand(CLI::App& app, CommandEnv& env) {
   auto a = std::make_shared<SelectArgs>();
   auto* cmd = app.add_subcommand("select", "choose ads for a page and explain the decision (TraceScores)");
-  cmd->add_option("--catalog", a->catalog, "catalog file")->required();
+  cmd->add_option("--catalog", a->catalog, "catalog file (default: the current catalog of --store)");
   cmd->add_option("--page-group", a->page_groups, "page group(s) of the page");
   cmd->add_option("--size", a->size, "content size name");
   cmd->add_option("--count", a->count, "winners wanted")->check(CLI::Range(1, 100));

@@ -70,7 +70,7 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
   a->options.out_dir = "herald-simulation";
   auto* cmd = app.add_subcommand(
       "simulate", "run a storefront on synthetic traffic (ads, clicks, baskets, capture, export, mail), then report");
-  cmd->add_option("--catalog", a->options.catalog_path, "catalog file")->required();
+  cmd->add_option("--catalog", a->options.catalog_path, "catalog file (default: the current catalog of --store)");
   cmd->add_option("--out", a->options.out_dir,
                   "directory for the SQLite store, Maildir and conversions file (only a previous simulation's outputs are replaced)")
       ->capture_default_str();
