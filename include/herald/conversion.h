@@ -100,8 +100,10 @@ enum class PhoneFormat {
 // else `default_region`; national trunk prefixes are dropped ("+44 (0)20
 // 7946 0958" -> 442079460958), extensions are dropped. "" when the number
 // is not a valid number (PhoneNumberUtil::IsValidNumber) or no region is
-// known for a number without a country code. Uncached: PhoneNormalizer
-// memoizes it.
+// known for a number without a country code. Plain numbers (digits and
+// separators) take an exact fast path on libphonenumber's own metadata
+// (about 0.2 µs); others are parsed by libphonenumber itself (tens of µs),
+// which PhoneNormalizer memoizes.
 std::string NormalizePhone(std::string_view phone, PhoneFormat format, std::string_view country = {},
                            std::string_view default_region = {});
 // Names (fn, ln): Unicode-lowercased, NFC; whitespace and punctuation
@@ -146,9 +148,11 @@ inline constexpr int kIdentifierDropKinds = 7;
 // "phone_invalid" for kDropPhoneInvalid ...; "" for anything else.
 std::string_view IdentifierDropName(uint32_t drop);
 
-// Phone numbers normalized with libphonenumber (slow: tens of microseconds
-// a number), memoized per (input, region, format) up to `capacity` entries
-// (then the memo starts over). Single-threaded; one per export run.
+// NormalizePhone with a memo for the numbers the fast path hands to
+// libphonenumber (tens of microseconds each), per (input, region, format),
+// up to `capacity` entries (then the memo starts over); numbers the fast
+// path answers are not memoized (answering is cheaper than a memo miss).
+// Single-threaded; one per export run.
 class PhoneNormalizer {
  public:
   explicit PhoneNormalizer(size_t capacity = 65536);

@@ -213,7 +213,7 @@ void DecisionMetrics::Render(std::string* out) const {
                  static_cast<double>(slots_[i].load(kRelaxed)), out);
   }
   AppendFamilyHeader("herald_catalog_reloads_total", "counter",
-                     "Catalog reloads (SIGHUP) by result; a failed one keeps the previous catalog.", out);
+                     "Catalog reloads (SIGHUP, or a new catalog version in the store) by result; a failed one keeps the previous catalog.", out);
   AppendSample("herald_catalog_reloads_total", "result=\"ok\"", static_cast<double>(reloads_[0].load(kRelaxed)),
                out);
   AppendSample("herald_catalog_reloads_total", "result=\"failed\"",
