@@ -17,6 +17,7 @@
 #include "CLI/CLI.hpp"
 #include "nlohmann/json.hpp"
 #include "progress.h"
+#include "herald_process.h"
 #include "usage_errors.h"
 
 namespace herald::cli {
@@ -25,44 +26,11 @@ namespace {
 const std::string kHerald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
 const std::string kCatalog = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto";
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
-  }
-  return out + "'";
-}
-
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::ShellQuote;
+using Run = testing::HeraldRun;
 
 // Runs the built `herald` with `args`; stdout and stderr apart.
-Run Herald(const std::vector<std::string>& args) {
-  char tmpl[] = "/tmp/herald-cli-err-XXXXXX";
-  int fd = mkstemp(tmpl);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::string command = kHerald;
-  for (const std::string& a : args) command.append(" ").append(Quote(a));
-  command.append(" 2>").append(tmpl);
-  Run run;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  run.err = s.str();
-  std::remove(tmpl);
-  return run;
-}
+Run Herald(const std::vector<std::string>& args) { return testing::RunHerald(args); }
 
 TEST_CASE("a progress line gives the share done, the rate and the time left", "[cli][progress]") {
   CHECK(FormatProgressLine("simulating", "page views", 50, 200, 50, absl::Seconds(10)) ==
@@ -164,7 +132,7 @@ struct TempDir {
     REQUIRE(made != nullptr);
     path = made;
   }
-  ~TempDir() { (void)std::system(("rm -rf " + Quote(path)).c_str()); }
+  ~TempDir() { (void)std::system(("rm -rf " + ShellQuote(path)).c_str()); }
 };
 
 TEST_CASE("herald validate --json: every file's summary or issues in one document", "[cli][json]") {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "herald_process.h"
 #include "herald/conversion.h"
 #include "herald/store.h"
 #include "nlohmann/json.hpp"
@@ -33,14 +34,6 @@ constexpr char kWrongToken[] = "wrong-cli-token-value-1234";
 const std::string kHerald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
 const std::string kCatalog = std::string(HERALD_SOURCE_DIR) + "/examples/storefront/catalog.textproto";
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
-  }
-  return out + "'";
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,28 +61,12 @@ struct Dir {
   return true;
 }();
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-  std::string all() const { return out + err; }
-};
+using Run = testing::HeraldRun;
 
 // Runs `herald <args...>`; stdout and stderr apart.
 Run Herald(const Dir& dir, const std::vector<std::string>& args) {
-  std::string command = kHerald;
-  for (const std::string& a : args) command.append(" ").append(Quote(a));
-  const std::string err_path = dir.path + "/stderr.txt";
-  command.append(" 2>").append(Quote(err_path));
-  Run run;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = ReadFile(err_path);
-  return run;
+  (void)dir;
+  return testing::RunHerald(args);
 }
 
 std::vector<v1::InteractionRecord> Records(const std::string& store_path) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "herald_process.h"
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
@@ -55,14 +56,6 @@ campaigns {
 }
 )pb";
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
-  }
-  return out + "'";
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -78,33 +71,18 @@ struct Dir {
     char* made = mkdtemp(tmpl);
     path = made == nullptr ? std::string("/tmp") : std::string(made);
   }
-  ~Dir() { (void)std::system(("rm -rf " + Quote(path)).c_str()); }
+  ~Dir() { (void)std::system(("rm -rf " + testing::ShellQuote(path)).c_str()); }
   std::string Write(const std::string& name, const std::string& text) const {
     std::ofstream(path + "/" + name, std::ios::binary) << text;
     return path + "/" + name;
   }
 };
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Run = testing::HeraldRun;
 
 Run Herald(const Dir& dir, const std::vector<std::string>& args) {
-  std::string command = kHerald;
-  for (const std::string& a : args) command.append(" ").append(Quote(a));
-  const std::string err_path = dir.path + "/stderr.txt";
-  command.append(" 2>").append(Quote(err_path));
-  Run run;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = ReadFile(err_path);
-  return run;
+  (void)dir;
+  return testing::RunHerald(args);
 }
 
 // The `name` column of the report row whose item is `item`.

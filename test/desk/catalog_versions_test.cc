@@ -1,18 +1,15 @@
 // Catalog versions in a store, the goaling switch as the spec walks through
 // it, and `herald catalog` through the built binary.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/text_format.h>
 
 #include "herald/catalog.h"
+#include "herald_process.h"
 #include "herald/catalog_versions.h"
 #include "herald/registry.h"
 #include "herald/builtins.h"
@@ -221,32 +218,9 @@ TEST_CASE("catalog versions: the same on SQLite, and another connection sees the
 
 // --- herald catalog, through the built binary -------------------------------
 
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Run = testing::HeraldRun;
 
-Run Herald(const std::string& args) {
-  char tmpl[] = "/tmp/herald-desk-err-XXXXXX";
-  int fd = mkstemp(tmpl);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::string command = std::string(HERALD_BINARY_DIR) + "/bin/herald " + args + " 2>" + tmpl;
-  Run run;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
-  int status = pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  run.err = s.str();
-  std::remove(tmpl);
-  return run;
-}
+Run Herald(const std::string& shell_args) { return testing::RunHeraldShell(shell_args); }
 
 void Write(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

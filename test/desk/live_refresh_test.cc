@@ -3,10 +3,7 @@
 // push` reaches every one of them within the refresh interval, without a
 // restart, without a failed or stalled request, and with delivery counters
 // carried over by item id.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "herald_process.h"
 #include "pg_test.h"
 #include "server/http_client.h"
 
@@ -46,19 +44,6 @@ campaigns {
 )pb";
   }
   return text + "}\n";
-}
-
-int FreePort() {
-  int probe = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(probe >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(probe);
-  return ntohs(addr.sin_port);
 }
 
 // A fresh database on the test server, so the store's default schema is ours.
@@ -116,7 +101,7 @@ TEST_CASE("live refresh: a pushed version reaches every server on the store with
   std::vector<pid_t> pids;
   std::vector<std::string> bases;
   for (int i = 0; i < kServers; ++i) {
-    const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+    const std::string listen = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
     bases.push_back("http://" + listen);
     pid_t pid = fork();
     if (pid == 0) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "google/protobuf/util/json_util.h"
+#include "herald_process.h"
 #include "herald/builtins.h"
 #include "herald/model/decisions.grpc.pb.h"
 #include "herald/report.h"
@@ -390,17 +391,7 @@ TEST_CASE("grpc: API keys as on HTTP: UNAUTHENTICATED without one, PERMISSION_DE
   std::filesystem::remove_all(dir);
 }
 
-int FreePort() {
-  int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(probe);
-  return ntohs(addr.sin_port);
-}
+int FreePort() { return testing::FreeLoopbackPort(); }
 
 TEST_CASE("grpc: herald serve --grpc-listen answers gRPC and drains it on SIGTERM, losing no acknowledged event") {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("herald-grpc-term-" + std::to_string(getpid()));

@@ -1,6 +1,7 @@
 // herald serve over real HTTP on 127.0.0.1: decisions with signed click
 // links, clicks, baskets, orders, responses, reports, health, bad input, and
 // the `herald serve` program's SIGTERM drain.
+#include "herald_process.h"
 #include "herald/server.h"
 
 #include <netinet/in.h>
@@ -328,16 +329,7 @@ TEST_CASE("serve: herald serve drains on SIGTERM and loses no acknowledged event
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("herald-serve-term-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string store = (dir / "events.db").string();
-  // Find a free port: bind 0, read it, close (the server binds it right after).
-  int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(probe);
+  const int port = testing::FreeLoopbackPort();
   const std::string listen = "127.0.0.1:" + std::to_string(port);
   const std::string herald = std::string(HERALD_BINARY_DIR) + "/bin/herald";
   pid_t pid = fork();
