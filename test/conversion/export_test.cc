@@ -720,7 +720,10 @@ TEST_CASE("The schedule is off until started - then runs every interval", "[conv
   std::atomic<int> ok_runs{0};
   schedule.OnReport([&](const absl::StatusOr<ExportReport>& r) { ok_runs += r.ok() ? 1 : 0; });
   schedule.Start();
-  absl::SleepFor(absl::Milliseconds(250));
+  // Three runs, however slow the machine (the first run also builds the
+  // phone fast path's tables, which takes long under sanitizers).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (schedule.runs() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   schedule.Stop();
   CHECK(schedule.runs() >= 3);
   CHECK(ok_runs.load() == schedule.runs());
