@@ -18,14 +18,6 @@
 #include <array>
 #include <cstdint>
 
-// libphonenumber's compiled-in metadata: the bytes PhoneNumberUtil's
-// constructor parses (LoadCompiledInMetadata). Declared here because their
-// header, phonenumbers/metadata.h, is not installed by libphonenumber-dev;
-// libphonenumber.so exports both functions.
-namespace i18n::phonenumbers {
-int metadata_size();
-const void* metadata_get();
-}  // namespace i18n::phonenumbers
 
 namespace herald::conversion {
 

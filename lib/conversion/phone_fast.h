@@ -25,6 +25,15 @@
 #include <string_view>
 #include <vector>
 
+// libphonenumber's compiled-in metadata: the bytes PhoneNumberUtil's
+// constructor parses (LoadCompiledInMetadata). Declared here because their
+// header, phonenumbers/metadata.h, is not installed by libphonenumber-dev;
+// libphonenumber.so exports both functions.
+namespace i18n::phonenumbers {
+int metadata_size();
+const void* metadata_get();
+}  // namespace i18n::phonenumbers
+
 namespace herald::conversion {
 
 class FastPhoneParser {

@@ -27,12 +27,6 @@
 
 #include "herald/conversion.h"
 
-// libphonenumber's compiled-in metadata (its header, metadata.h, is not
-// installed), read here for the patterns numbers are drawn from.
-namespace i18n::phonenumbers {
-int metadata_size();
-const void* metadata_get();
-}  // namespace i18n::phonenumbers
 
 namespace herald::conversion {
 namespace {
