@@ -12,6 +12,7 @@
 //   RecipientTableStore  recipient lists as tables (direct-mail recipients.store_table)
 //   PersonalDataStore    erasure of a person, retention and key rotation (herald/privacy.h)
 //   CatalogStore      the site's catalog as numbered versions (herald/catalog.h's SaveCatalog)
+//   AccountStore      Business Desk users, sessions, sign-in throttling and the audit log
 //
 // Hot paths never call a Store: the selector keeps counters and histories in
 // memory and a background flusher hands batches to the store (see
@@ -44,6 +45,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -367,6 +369,53 @@ class CatalogStore {
   virtual absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() = 0;
 };
 
+// The Business Desk's accounts (herald/desk.h): users, signed-in sessions,
+// failed sign-in counts and the audit log, shared by every server on the
+// store so that a session or a lockout holds whichever server answers. The
+// store keeps records; passwords are hashed, roles checked and sessions
+// expired by herald/desk.h, the one writer callers should use.
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+  // Adds a user; AlreadyExists naming it when the name is taken.
+  virtual absl::Status CreateUser(const v1::DeskUser& user) = 0;
+  // Replaces the user of the same name; NotFound naming it when absent.
+  virtual absl::Status UpdateUser(const v1::DeskUser& user) = 0;
+  // The user, or nullopt.
+  virtual absl::StatusOr<std::optional<v1::DeskUser>> GetUser(std::string_view name) = 0;
+  // Every user, by name.
+  virtual absl::StatusOr<std::vector<v1::DeskUser>> ListUsers() = 0;
+  // Removes the user and its sessions; NotFound naming it when absent.
+  virtual absl::Status DeleteUser(std::string_view name) = 0;
+
+  // Sign-in throttling: counts one more failed sign-in under `key` ("user:ann",
+  // "address:192.0.2.1"; any text) at `time_unix_micros` and returns the
+  // count, atomically across processes.
+  virtual absl::StatusOr<int64_t> AddFailedSignIn(std::string_view key, int64_t time_unix_micros) = 0;
+  // The count under `key` and the time of its last failure; {0, 0} when none.
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> FailedSignIns(std::string_view key) = 0;
+  // Forgets the failures under `key` (a successful sign-in).
+  virtual absl::Status ClearFailedSignIns(std::string_view key) = 0;
+
+  // Adds a session (AlreadyExists when its id_hash is taken).
+  virtual absl::Status CreateSession(const v1::DeskSession& session) = 0;
+  // The session with `id_hash`, or nullopt (expired ones too: the caller checks).
+  virtual absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) = 0;
+  // Removes one session; OK when absent.
+  virtual absl::Status DeleteSession(std::string_view id_hash) = 0;
+  // Removes every session of `user` (its password, role or state changed);
+  // returns how many.
+  virtual absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user) = 0;
+  // Removes the sessions that expired before `now_unix_micros`; returns how many.
+  virtual absl::StatusOr<int64_t> DeleteExpiredSessions(int64_t now_unix_micros) = 0;
+
+  // Appends `entry` (the store sets its sequence) and returns the sequence.
+  virtual absl::StatusOr<int64_t> AppendAudit(const v1::AuditEntry& entry) = 0;
+  // At most `limit` entries with a sequence below `before` (0: from the
+  // newest), newest first.
+  virtual absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) = 0;
+};
+
 class Store : public Extension {
  public:
   virtual CounterStore& counters() = 0;
@@ -385,6 +434,9 @@ class Store : public Extension {
   // Catalog versions; null when the backend has none (every built-in
   // backend has them).
   virtual CatalogStore* catalogs() { return nullptr; }
+  // Business Desk accounts; null when the backend has none (every built-in
+  // backend has them).
+  virtual AccountStore* accounts() { return nullptr; }
   // Makes every acknowledged write durable (a no-op for stores that write through).
   virtual absl::Status Flush() = 0;
   // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).

@@ -184,6 +184,7 @@ class ProtectedStore final : public Store, InteractionStore {
   RecipientTableStore* recipient_tables() override { return inner_->recipient_tables(); }
   PersonalDataStore* personal_data() override { return inner_->personal_data(); }
   CatalogStore* catalogs() override { return inner_->catalogs(); }
+  AccountStore* accounts() override { return inner_->accounts(); }
   absl::Status Flush() override { return inner_->Flush(); }
   std::string Describe() const override { return inner_->Describe(); }
 
