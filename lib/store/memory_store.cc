@@ -27,7 +27,8 @@ class MemoryStore final : public Store,
                           CouponStore,
                           RecipientTableStore,
                           PersonalDataStore,
-                          CatalogStore {
+                          CatalogStore,
+                          AccountStore {
  public:
   CounterStore& counters() override { return *this; }
   EventStore& events() override { return *this; }
@@ -39,6 +40,7 @@ class MemoryStore final : public Store,
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
+  AccountStore* accounts() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::string Describe() const override { return "memory"; }
 
@@ -71,6 +73,103 @@ class MemoryStore final : public Store,
     for (const v1::CatalogVersion& v : catalog_versions_) {
       v1::CatalogVersion& info = out.emplace_back(v);
       info.clear_catalog();
+    }
+    return out;
+  }
+
+  // AccountStore
+  absl::Status CreateUser(const v1::DeskUser& user) override {
+    absl::MutexLock lock(&mu_);
+    if (!desk_users_.emplace(user.name(), user).second) return store_internal::DeskUserExists(user.name());
+    return absl::OkStatus();
+  }
+  absl::Status UpdateUser(const v1::DeskUser& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = desk_users_.find(user.name());
+    if (it == desk_users_.end()) return store_internal::DeskUserNotFound(user.name());
+    it->second = user;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskUser>> GetUser(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = desk_users_.find(name);
+    if (it == desk_users_.end()) return std::optional<v1::DeskUser>();
+    return std::optional<v1::DeskUser>(it->second);
+  }
+  absl::StatusOr<std::vector<v1::DeskUser>> ListUsers() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::DeskUser> out;
+    for (const auto& [name, user] : desk_users_) out.push_back(user);
+    return out;
+  }
+  absl::Status DeleteUser(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = desk_users_.find(name);
+    if (it == desk_users_.end()) return store_internal::DeskUserNotFound(name);
+    desk_users_.erase(it);
+    DeleteUserSessionsLocked(name);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> AddFailedSignIn(std::string_view key, int64_t time_unix_micros) override {
+    absl::MutexLock lock(&mu_);
+    auto& [count, last] = sign_in_failures_[key];
+    ++count;
+    last = std::max(last, time_unix_micros);  // a lagging clock never moves it back, as in SQL
+    return count;
+  }
+  absl::StatusOr<std::pair<int64_t, int64_t>> FailedSignIns(std::string_view key) override {
+    absl::MutexLock lock(&mu_);
+    auto it = sign_in_failures_.find(key);
+    if (it == sign_in_failures_.end()) return std::pair<int64_t, int64_t>(0, 0);
+    return it->second;
+  }
+  absl::Status ClearFailedSignIns(std::string_view key) override {
+    absl::MutexLock lock(&mu_);
+    if (auto it = sign_in_failures_.find(key); it != sign_in_failures_.end()) sign_in_failures_.erase(it);
+    return absl::OkStatus();
+  }
+  absl::Status CreateSession(const v1::DeskSession& session) override {
+    absl::MutexLock lock(&mu_);
+    if (!desk_sessions_.emplace(session.id_hash(), session).second) return store_internal::DeskSessionExists();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) override {
+    absl::MutexLock lock(&mu_);
+    auto it = desk_sessions_.find(id_hash);
+    if (it == desk_sessions_.end()) return std::optional<v1::DeskSession>();
+    return std::optional<v1::DeskSession>(it->second);
+  }
+  absl::Status DeleteSession(std::string_view id_hash) override {
+    absl::MutexLock lock(&mu_);
+    if (auto it = desk_sessions_.find(id_hash); it != desk_sessions_.end()) desk_sessions_.erase(it);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user) override {
+    absl::MutexLock lock(&mu_);
+    return DeleteUserSessionsLocked(user);
+  }
+  absl::StatusOr<int64_t> DeleteExpiredSessions(int64_t now_unix_micros) override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(absl::erase_if(desk_sessions_, [&](const auto& entry) {
+      return entry.second.expires_unix_micros() < now_unix_micros;
+    }));
+  }
+  absl::StatusOr<int64_t> AppendAudit(const v1::AuditEntry& entry) override {
+    absl::MutexLock lock(&mu_);
+    v1::AuditEntry& stored = audit_.emplace_back(entry);
+    stored.set_sequence(static_cast<int64_t>(audit_.size()));
+    return stored.sequence();
+  }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) override {
+    if (absl::Status s = store_internal::ValidateAuditLimit(limit); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    // Sequence n is audit_[n - 1].
+    int64_t end = static_cast<int64_t>(audit_.size());
+    if (before > 0) end = std::min(end, before - 1);
+    if (before < 0) end = 0;
+    std::vector<v1::AuditEntry> out;
+    for (int64_t i = end - 1; i >= 0 && static_cast<int>(out.size()) < limit; --i) {
+      out.push_back(audit_[static_cast<size_t>(i)]);
     }
     return out;
   }
@@ -516,6 +615,11 @@ class MemoryStore final : public Store,
     StringMap<int64_t> per_customer;
   };
 
+  int64_t DeleteUserSessionsLocked(std::string_view user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int64_t>(
+        absl::erase_if(desk_sessions_, [&](const auto& entry) { return entry.second.user() == user; }));
+  }
+
   void AddLocked(const std::vector<CounterDelta>& merged) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const CounterDelta& d : merged) {
       auto& c = counters_[d.item_id];
@@ -540,6 +644,10 @@ class MemoryStore final : public Store,
   std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ForgetLogEntry> forget_log_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::CatalogVersion> catalog_versions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::DeskUser, std::less<>> desk_users_ ABSL_GUARDED_BY(mu_);  // by name: ListUsers' order
+  StringMap<v1::DeskSession> desk_sessions_ ABSL_GUARDED_BY(mu_);                     // by id_hash
+  StringMap<std::pair<int64_t, int64_t>> sign_in_failures_ ABSL_GUARDED_BY(mu_);      // key -> count, last time
+  std::vector<v1::AuditEntry> audit_ ABSL_GUARDED_BY(mu_);                            // sequence n at n - 1
 };
 
 }  // namespace

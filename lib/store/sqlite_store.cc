@@ -71,10 +71,29 @@ constexpr const char kCatalogVersionsTable[] =
     " time_us INTEGER NOT NULL, author TEXT NOT NULL, summary TEXT NOT NULL,"
     " rollback_of INTEGER NOT NULL, catalog BLOB NOT NULL)";
 
+// AccountStore's tables (the Business Desk's users, signed-in sessions,
+// failed sign-in counts and audit log): created at open when missing, like
+// catalog_versions. A session row holds the hash of its cookie, never the
+// cookie; AUTOINCREMENT: an audit sequence is never handed out twice.
+constexpr const char* kDeskTables[] = {
+    "CREATE TABLE IF NOT EXISTS desk_users(name TEXT PRIMARY KEY, role TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL, created_us INTEGER NOT NULL, password_changed_us INTEGER NOT NULL,"
+    " disabled INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS desk_sessions(id_hash TEXT PRIMARY KEY, user TEXT NOT NULL,"
+    " csrf_token TEXT NOT NULL, created_us INTEGER NOT NULL, expires_us INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS desk_sessions_user ON desk_sessions(user)",
+    "CREATE TABLE IF NOT EXISTS desk_sign_in_failures(key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
+    " last_us INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS desk_audit(sequence INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " time_us INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+    " detail TEXT NOT NULL)",
+};
+
 // Herald's own tables: every other table is a recipient table (the site's).
 constexpr std::string_view kHeraldTables[] = {
     "counters", "events", "histories", "interactions", "mail_jobs", "mail_recipients", "watermarks",
-    "leases", "coupon_redemptions", "quota_leases", "forget_log", "catalog_versions"};
+    "leases", "coupon_redemptions", "quota_leases", "forget_log", "catalog_versions",
+    "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit"};
 
 // A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
 std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
@@ -170,9 +189,11 @@ std::string_view ColumnBlob(sqlite3_stmt* st, int i) {
 class SqliteStore;
 
 // A cached prepared statement, reset when the handle goes out of scope.
+// `what` names it in step errors ("table desk_users: create user").
 class Stmt {
  public:
-  Stmt(SqliteStore* store, sqlite3_stmt* st) : store_(store), st_(st) {}
+  Stmt(SqliteStore* store, sqlite3_stmt* st, std::string_view what = "statement")
+      : store_(store), st_(st), what_(what) {}
   Stmt(const Stmt&) = delete;
   ~Stmt() {
     if (st_ != nullptr) {
@@ -214,6 +235,7 @@ class Stmt {
  private:
   SqliteStore* store_;
   sqlite3_stmt* st_;
+  std::string_view what_;
 };
 
 class SqliteStore final : public Store,
@@ -226,7 +248,8 @@ class SqliteStore final : public Store,
                           CouponStore,
                           RecipientTableStore,
                           PersonalDataStore,
-                          CatalogStore {
+                          CatalogStore,
+                          AccountStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   ~SqliteStore() override {
@@ -250,6 +273,7 @@ class SqliteStore final : public Store,
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
+  AccountStore* accounts() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat("sqlite:", path_); }
 
@@ -657,6 +681,210 @@ class SqliteStore final : public Store,
     return out;
   }
 
+  // AccountStore. Every write is one BEGIN IMMEDIATE transaction, so it is
+  // atomic across processes; reads use the reader connections, since the
+  // desk looks a session up on every request and should not queue behind an
+  // event batch. A read-only store from before these tables reads as empty.
+  absl::Status CreateUser(const v1::DeskUser& user) override {
+    constexpr const char* kWhat = "table desk_users: create user";
+    auto added = WriteDesk(kWhat,
+                           "INSERT INTO desk_users(name, role, password_hash, created_us, password_changed_us,"
+                           " disabled) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO NOTHING",
+                           [&](Stmt& st) { BindUser(st, user); });
+    if (!added.ok()) return added.status();
+    return *added == 0 ? DeskUserExists(user.name()) : absl::OkStatus();
+  }
+  absl::Status UpdateUser(const v1::DeskUser& user) override {
+    constexpr const char* kWhat = "table desk_users: update user";
+    auto updated = WriteDesk(kWhat,
+                             "UPDATE desk_users SET role = ?2, password_hash = ?3, created_us = ?4,"
+                             " password_changed_us = ?5, disabled = ?6 WHERE name = ?1",
+                             [&](Stmt& st) { BindUser(st, user); });
+    if (!updated.ok()) return updated.status();
+    return *updated == 0 ? DeskUserNotFound(user.name()) : absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskUser>> GetUser(std::string_view name) override {
+    if (!desk_tables_) return std::optional<v1::DeskUser>();
+    ReaderLock reader(this);
+    auto st = reader.Prepare(
+        "SELECT name, role, password_hash, created_us, password_changed_us, disabled FROM desk_users"
+        " WHERE name = ?1",
+        "table desk_users: read user");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, name);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::DeskUser>();
+    return std::optional<v1::DeskUser>(UserRow((*st)->get()));
+  }
+  absl::StatusOr<std::vector<v1::DeskUser>> ListUsers() override {
+    std::vector<v1::DeskUser> out;
+    if (!desk_tables_) return out;
+    ReaderLock reader(this);
+    // TEXT compares byte by byte (BINARY): the order of the other backends.
+    auto st = reader.Prepare(
+        "SELECT name, role, password_hash, created_us, password_changed_us, disabled FROM desk_users"
+        " ORDER BY name",
+        "table desk_users: list users");
+    if (!st.ok()) return st.status();
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(UserRow((*st)->get()));
+    }
+    return out;
+  }
+  absl::Status DeleteUser(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    // One transaction: no moment where the user is gone but a session of it still opens.
+    return InTransaction("table desk_users: delete user", [&]() -> absl::Status {
+      auto user = Prepare("DELETE FROM desk_users WHERE name = ?1", "table desk_users: delete user");
+      if (!user.ok()) return user.status();
+      (*user)->Bind(1, name);
+      if (absl::Status s = (*user)->Run(); !s.ok()) return s;
+      if (sqlite3_changes(db_) == 0) return DeskUserNotFound(name);
+      auto sessions = Prepare("DELETE FROM desk_sessions WHERE user = ?1", "table desk_sessions: delete user");
+      if (!sessions.ok()) return sessions.status();
+      (*sessions)->Bind(1, name);
+      return (*sessions)->Run();
+    });
+  }
+
+  absl::StatusOr<int64_t> AddFailedSignIn(std::string_view key, int64_t time_unix_micros) override {
+    constexpr const char* kWhat = "table desk_sign_in_failures: count a failed sign-in";
+    absl::MutexLock lock(&mu_);
+    int64_t count = 0;
+    absl::Status s = InTransaction(kWhat, [&]() -> absl::Status {
+      // One upsert counts and reads back the count: no process can slip in
+      // between. MAX: a server whose clock lags never moves the last failure
+      // back (which would shorten a lockout that runs from it).
+      auto st = Prepare(
+          "INSERT INTO desk_sign_in_failures(key, count, last_us) VALUES(?1, 1, ?2)"
+          " ON CONFLICT(key) DO UPDATE SET count = count + 1, last_us = MAX(last_us, excluded.last_us)"
+          " RETURNING count",
+          kWhat);
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, key).Bind(2, time_unix_micros);
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::InternalError(Cat("sqlite store ", path_, ": ", kWhat, ": no count returned"));
+      count = sqlite3_column_int64((*st)->get(), 0);
+      // Stepped to the end: a write statement still running would block the COMMIT.
+      return (*st)->Run();
+    });
+    if (!s.ok()) return s;
+    return count;
+  }
+  absl::StatusOr<std::pair<int64_t, int64_t>> FailedSignIns(std::string_view key) override {
+    std::pair<int64_t, int64_t> out{0, 0};
+    if (!desk_tables_) return out;
+    ReaderLock reader(this);
+    auto st = reader.Prepare("SELECT count, last_us FROM desk_sign_in_failures WHERE key = ?1",
+                             "table desk_sign_in_failures: read");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, key);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (*row) out = {sqlite3_column_int64((*st)->get(), 0), sqlite3_column_int64((*st)->get(), 1)};
+    return out;
+  }
+  absl::Status ClearFailedSignIns(std::string_view key) override {
+    return WriteDesk("table desk_sign_in_failures: clear", "DELETE FROM desk_sign_in_failures WHERE key = ?1",
+                     [&](Stmt& st) { st.Bind(1, key); })
+        .status();
+  }
+
+  absl::Status CreateSession(const v1::DeskSession& session) override {
+    auto added = WriteDesk("table desk_sessions: create session",
+                           "INSERT INTO desk_sessions(id_hash, user, csrf_token, created_us, expires_us)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id_hash) DO NOTHING",
+                           [&](Stmt& st) {
+                             st.Bind(1, session.id_hash()).Bind(2, session.user()).Bind(3, session.csrf_token());
+                             st.Bind(4, session.created_unix_micros()).Bind(5, session.expires_unix_micros());
+                           });
+    if (!added.ok()) return added.status();
+    return *added == 0 ? DeskSessionExists() : absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) override {
+    if (!desk_tables_) return std::optional<v1::DeskSession>();
+    ReaderLock reader(this);
+    auto st = reader.Prepare(
+        "SELECT id_hash, user, csrf_token, created_us, expires_us FROM desk_sessions WHERE id_hash = ?1",
+        "table desk_sessions: read session");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, id_hash);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::DeskSession>();
+    sqlite3_stmt* s = (*st)->get();
+    v1::DeskSession session;
+    session.set_id_hash(std::string(ColumnText(s, 0)));
+    session.set_user(std::string(ColumnText(s, 1)));
+    session.set_csrf_token(std::string(ColumnText(s, 2)));
+    session.set_created_unix_micros(sqlite3_column_int64(s, 3));
+    session.set_expires_unix_micros(sqlite3_column_int64(s, 4));
+    return std::optional<v1::DeskSession>(std::move(session));
+  }
+  absl::Status DeleteSession(std::string_view id_hash) override {
+    return WriteDesk("table desk_sessions: delete session", "DELETE FROM desk_sessions WHERE id_hash = ?1",
+                     [&](Stmt& st) { st.Bind(1, id_hash); })
+        .status();
+  }
+  absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user) override {
+    return WriteDesk("table desk_sessions: delete user sessions", "DELETE FROM desk_sessions WHERE user = ?1",
+                     [&](Stmt& st) { st.Bind(1, user); });
+  }
+  absl::StatusOr<int64_t> DeleteExpiredSessions(int64_t now_unix_micros) override {
+    return WriteDesk("table desk_sessions: delete expired sessions",
+                     "DELETE FROM desk_sessions WHERE expires_us < ?1",
+                     [&](Stmt& st) { st.Bind(1, now_unix_micros); });
+  }
+
+  absl::StatusOr<int64_t> AppendAudit(const v1::AuditEntry& entry) override {
+    constexpr const char* kWhat = "table desk_audit: append";
+    absl::MutexLock lock(&mu_);
+    int64_t sequence = 0;
+    absl::Status s = InTransaction(kWhat, [&]() -> absl::Status {
+      auto st = Prepare(
+          "INSERT INTO desk_audit(time_us, user, action, object, detail) VALUES(?1, ?2, ?3, ?4, ?5)", kWhat);
+      if (!st.ok()) return st.status();
+      (*st)->Bind(1, entry.time_unix_micros()).Bind(2, entry.user()).Bind(3, entry.action());
+      (*st)->Bind(4, entry.object()).Bind(5, entry.detail());
+      if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+      sequence = sqlite3_last_insert_rowid(db_);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return sequence;
+  }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) override {
+    if (absl::Status s = ValidateAuditLimit(limit); !s.ok()) return s;
+    std::vector<v1::AuditEntry> out;
+    if (!desk_tables_) return out;
+    ReaderLock reader(this);
+    auto st = reader.Prepare(
+        "SELECT sequence, time_us, user, action, object, detail FROM desk_audit"
+        " WHERE ?1 = 0 OR sequence < ?1 ORDER BY sequence DESC LIMIT ?2",
+        "table desk_audit: read");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, before).Bind(2, static_cast<int64_t>(limit));
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sqlite3_stmt* s = (*st)->get();
+      v1::AuditEntry& e = out.emplace_back();
+      e.set_sequence(sqlite3_column_int64(s, 0));
+      e.set_time_unix_micros(sqlite3_column_int64(s, 1));
+      e.set_user(std::string(ColumnText(s, 2)));
+      e.set_action(std::string(ColumnText(s, 3)));
+      e.set_object(std::string(ColumnText(s, 4)));
+      e.set_detail(std::string(ColumnText(s, 5)));
+    }
+    return out;
+  }
+
   // MailLedgerStore
   absl::Status AddRecipients(std::string_view job_id,
                              std::span<const std::string> recipients) override {
@@ -1007,10 +1235,11 @@ class SqliteStore final : public Store,
   }
 
   // Used by Stmt.
-  absl::Status StepError(int rc, sqlite3* db) { return ErrorOn(db, "statement", rc); }
+  absl::Status StepError(int rc, sqlite3* db, std::string_view what) { return ErrorOn(db, what, rc); }
 
  private:
-  absl::StatusOr<std::unique_ptr<Stmt>> Prepare(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<std::unique_ptr<Stmt>> Prepare(const char* sql, std::string_view what = "statement")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* st = nullptr;
@@ -1018,7 +1247,7 @@ class SqliteStore final : public Store,
       if (rc != SQLITE_OK) return Error(Cat("prepare \"", sql, "\""), rc);
       it = cache_.emplace(sql, st).first;
     }
-    return std::make_unique<Stmt>(this, it->second);
+    return std::make_unique<Stmt>(this, it->second, what);
   }
 
   // Connections for the hot reads (histories, event scans, interactions,
@@ -1052,7 +1281,8 @@ class SqliteStore final : public Store,
     ReaderLock(const ReaderLock&) = delete;
     ReaderLock& operator=(const ReaderLock&) = delete;
 
-    absl::StatusOr<std::unique_ptr<Stmt>> Prepare(const char* sql) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    absl::StatusOr<std::unique_ptr<Stmt>> Prepare(const char* sql, std::string_view what = "statement")
+        ABSL_NO_THREAD_SAFETY_ANALYSIS {
       auto it = reader_->cache.find(sql);
       if (it == reader_->cache.end()) {
         sqlite3_stmt* st = nullptr;
@@ -1060,7 +1290,7 @@ class SqliteStore final : public Store,
         if (rc != SQLITE_OK) return store_->ErrorOn(reader_->db, Cat("prepare \"", sql, "\""), rc);
         it = reader_->cache.emplace(sql, st).first;
       }
-      return std::make_unique<Stmt>(store_, it->second);
+      return std::make_unique<Stmt>(store_, it->second, what);
     }
 
    private:
@@ -1144,6 +1374,42 @@ class SqliteStore final : public Store,
     v.set_summary(std::string(ColumnText(st, 3)));
     v.set_rollback_of(sqlite3_column_int64(st, 4));
     return v;
+  }
+
+  // Runs one statement on a desk table (`bind` binds its parameters) in its
+  // own transaction; returns the rows it changed. Errors name `what`.
+  template <typename Bind>
+  absl::StatusOr<int64_t> WriteDesk(const char* what, const char* sql, Bind bind) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    int64_t changed = 0;
+    absl::Status s = InTransaction(what, [&]() -> absl::Status {
+      auto st = Prepare(sql, what);
+      if (!st.ok()) return st.status();
+      bind(**st);
+      if (absl::Status r = (*st)->Run(); !r.ok()) return r;
+      changed = sqlite3_changes(db_);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return changed;
+  }
+  // Parameters 1-6 of the desk_users statements: name, role, password_hash,
+  // created_us, password_changed_us, disabled.
+  static void BindUser(Stmt& st, const v1::DeskUser& user) {
+    st.Bind(1, user.name()).Bind(2, user.role()).Bind(3, user.password_hash());
+    st.Bind(4, user.created_unix_micros()).Bind(5, user.password_changed_unix_micros());
+    st.Bind(6, static_cast<int64_t>(user.disabled() ? 1 : 0));
+  }
+  // A desk_users row read in BindUser's column order.
+  static v1::DeskUser UserRow(sqlite3_stmt* st) {
+    v1::DeskUser user;
+    user.set_name(std::string(ColumnText(st, 0)));
+    user.set_role(std::string(ColumnText(st, 1)));
+    user.set_password_hash(std::string(ColumnText(st, 2)));
+    user.set_created_unix_micros(sqlite3_column_int64(st, 3));
+    user.set_password_changed_unix_micros(sqlite3_column_int64(st, 4));
+    user.set_disabled(sqlite3_column_int64(st, 5) != 0);
+    return user;
   }
 
   absl::StatusOr<int64_t> GetWatermarkLocked(std::string_view destination)
@@ -1301,6 +1567,7 @@ class SqliteStore final : public Store,
   sqlite3* db_ = nullptr;
   bool read_only_ = false;
   bool catalog_table_ = true;  // false: opened read-only, table not there yet
+  bool desk_tables_ = true;    // likewise for kDeskTables; set by Open, then only read
   absl::flat_hash_map<const char*, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
   std::array<Reader, kReaders> readers_;  // see Reader
 };
@@ -1309,7 +1576,7 @@ absl::StatusOr<bool> Stmt::Step() {
   int rc = sqlite3_step(st_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return store_->StepError(rc, sqlite3_db_handle(st_));
+  return store_->StepError(rc, sqlite3_db_handle(st_), what_);
 }
 
 absl::Status SqliteStore::CreateSchemaLocked() {
@@ -1386,6 +1653,11 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'catalog_versions'");
     if (!has_catalogs.ok()) return has_catalogs.status();
     catalog_table_ = *has_catalogs > 0;
+    auto has_desk = PragmaInt(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('desk_users', 'desk_sessions',"
+        " 'desk_sign_in_failures', 'desk_audit')");
+    if (!has_desk.ok()) return has_desk.status();
+    desk_tables_ = *has_desk == 4;
   } else {
     auto mode = PragmaText("PRAGMA journal_mode = WAL");
     if (!mode.ok()) return mode.status();
@@ -1401,6 +1673,9 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
     if (absl::Status s = Exec(kQuotaLeasesTable); !s.ok()) return s;
     if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
     if (absl::Status s = Exec(kCatalogVersionsTable); !s.ok()) return s;
+    for (const char* sql : kDeskTables) {
+      if (absl::Status s = Exec(sql); !s.ok()) return s;
+    }
     if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
   }
   const bool normal = config.synchronous() == v1::SQLITE_SYNCHRONOUS_NORMAL;

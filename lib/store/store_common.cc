@@ -226,4 +226,21 @@ absl::Status ValidateCatalogEntry(int64_t expected_current, const v1::CatalogVer
   return absl::OkStatus();
 }
 
+absl::Status DeskUserExists(std::string_view name) {
+  return absl::AlreadyExistsError(Cat("user \"", name, "\" already exists"));
+}
+
+absl::Status DeskUserNotFound(std::string_view name) {
+  return absl::NotFoundError(Cat("no user \"", name, "\""));
+}
+
+absl::Status DeskSessionExists() {
+  return absl::AlreadyExistsError("a session with this id already exists");
+}
+
+absl::Status ValidateAuditLimit(int limit) {
+  if (limit > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("ReadAudit: limit must be positive (got ", limit, ")"));
+}
+
 }  // namespace herald::store_internal

@@ -52,14 +52,23 @@ absl::Status ValidateQuotaLease(std::string_view item_id, int64_t limit);
 // The change LeaseQuota makes to a leased total of `leased` (see store.h).
 int64_t QuotaChange(int64_t leased, int64_t limit, int64_t delta);
 bool IsValidRecipientState(int state);
-// PersonalDataStore::EraseSubject compares recipients and table values
-// trimmed (spaces, tabs, line ends) and ASCII-lowercased.
 // CatalogStore: the message of a save that lost the race (Aborted), of a
 // version that does not exist (NotFound), and the check of a new entry.
 absl::Status CatalogVersionConflict(int64_t expected, int64_t current);
 absl::Status CatalogVersionNotFound(int64_t version, int64_t current);
 absl::Status ValidateCatalogEntry(int64_t expected_current, const v1::CatalogVersion& entry);
+// AccountStore: the same messages from every backend, since the Business
+// Desk shows them as they are: `user "ann" already exists` (AlreadyExists),
+// `no user "ann"` (NotFound), and a taken session id (AlreadyExists; the id's
+// hash is not repeated: it is as good as the cookie for finding the row).
+absl::Status DeskUserExists(std::string_view name);
+absl::Status DeskUserNotFound(std::string_view name);
+absl::Status DeskSessionExists();
+// ReadAudit's limit must be positive, as ReadInteractions's.
+absl::Status ValidateAuditLimit(int limit);
 
+// PersonalDataStore::EraseSubject compares recipients and table values
+// trimmed (spaces, tabs, line ends) and ASCII-lowercased.
 std::string LowerTrimmed(std::string_view value);
 std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> values);
 std::string_view RecipientStateName(RecipientState state);

@@ -60,6 +60,21 @@ constexpr const char* kMigrationV2[] = {
     "UPDATE herald_meta SET value = '2' WHERE key = 'schema_version'",
 };
 
+// AccountStore's tables: the Business Desk's users, signed-in sessions (the
+// hash of the cookie, never the cookie), failed sign-in counts and audit log.
+constexpr const char* kDeskTables[] = {
+    "CREATE TABLE IF NOT EXISTS desk_users(name text PRIMARY KEY, role text NOT NULL,"
+    " password_hash text NOT NULL, created_us bigint NOT NULL, password_changed_us bigint NOT NULL,"
+    " disabled boolean NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS desk_sessions(id_hash text PRIMARY KEY, \"user\" text NOT NULL,"
+    " csrf_token text NOT NULL, created_us bigint NOT NULL, expires_us bigint NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS desk_sessions_user ON desk_sessions(\"user\")",
+    "CREATE TABLE IF NOT EXISTS desk_sign_in_failures(key text PRIMARY KEY, count bigint NOT NULL,"
+    " last_us bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS desk_audit(sequence bigserial PRIMARY KEY, time_us bigint NOT NULL,"
+    " \"user\" text NOT NULL, action text NOT NULL, object text NOT NULL, detail text NOT NULL)",
+};
+
 struct Statement {
   const char* name;
   const char* sql;
@@ -165,6 +180,43 @@ constexpr Statement kStatements[] = {
      " AND ($2::text = '' OR customer_id = $2::text)"},
     {"insert_redemption",
      "INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES($1, $2, $3)"},
+    // AccountStore (the Business Desk). "user" is a reserved word in
+    // PostgreSQL, hence quoted. COLLATE "C": names by bytes, as the other backends order them.
+    {"desk_create_user",
+     "INSERT INTO desk_users(name, role, password_hash, created_us, password_changed_us, disabled)"
+     " VALUES($1, $2, $3, $4::bigint, $5::bigint, $6::boolean) ON CONFLICT (name) DO NOTHING"},
+    {"desk_update_user",
+     "UPDATE desk_users SET role = $2, password_hash = $3, created_us = $4::bigint,"
+     " password_changed_us = $5::bigint, disabled = $6::boolean WHERE name = $1"},
+    {"desk_get_user",
+     "SELECT name, role, password_hash, created_us, password_changed_us, disabled FROM desk_users"
+     " WHERE name = $1"},
+    {"desk_list_users",
+     "SELECT name, role, password_hash, created_us, password_changed_us, disabled FROM desk_users"
+     " ORDER BY name COLLATE \"C\""},
+    {"desk_delete_user", "DELETE FROM desk_users WHERE name = $1"},
+    {"desk_delete_user_sessions", "DELETE FROM desk_sessions WHERE \"user\" = $1"},
+    // One statement counts and returns the count, atomic across servers;
+    // GREATEST: a server whose clock lags never moves the last failure back.
+    {"desk_add_failure",
+     "INSERT INTO desk_sign_in_failures(key, count, last_us) VALUES($1, 1, $2::bigint)"
+     " ON CONFLICT (key) DO UPDATE SET count = desk_sign_in_failures.count + 1,"
+     " last_us = GREATEST(desk_sign_in_failures.last_us, EXCLUDED.last_us) RETURNING count"},
+    {"desk_failures", "SELECT count, last_us FROM desk_sign_in_failures WHERE key = $1"},
+    {"desk_clear_failures", "DELETE FROM desk_sign_in_failures WHERE key = $1"},
+    {"desk_create_session",
+     "INSERT INTO desk_sessions(id_hash, \"user\", csrf_token, created_us, expires_us)"
+     " VALUES($1, $2, $3, $4::bigint, $5::bigint) ON CONFLICT (id_hash) DO NOTHING"},
+    {"desk_get_session",
+     "SELECT id_hash, \"user\", csrf_token, created_us, expires_us FROM desk_sessions WHERE id_hash = $1"},
+    {"desk_delete_session", "DELETE FROM desk_sessions WHERE id_hash = $1"},
+    {"desk_delete_expired", "DELETE FROM desk_sessions WHERE expires_us < $1::bigint"},
+    {"desk_append_audit",
+     "INSERT INTO desk_audit(time_us, \"user\", action, object, detail)"
+     " VALUES($1::bigint, $2, $3, $4, $5) RETURNING sequence"},
+    {"desk_read_audit",
+     "SELECT sequence, time_us, \"user\", action, object, detail FROM desk_audit"
+     " WHERE $1::bigint = 0 OR sequence < $1::bigint ORDER BY sequence DESC LIMIT $2::bigint"},
 };
 
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
@@ -373,7 +425,8 @@ class PostgresStore final : public Store,
                             CouponStore,
                             RecipientTableStore,
                             PersonalDataStore,
-                            CatalogStore {
+                            CatalogStore,
+                            AccountStore {
  public:
   PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
       : conninfo_(std::move(conninfo)),
@@ -393,6 +446,7 @@ class PostgresStore final : public Store,
   RecipientTableStore* recipient_tables() override { return this; }
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
+  AccountStore* accounts() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat(description_, " schema ", schema_); }
 
@@ -745,6 +799,169 @@ class PostgresStore final : public Store,
     v.set_summary(std::string(Text(r, row, 3)));
     v.set_rollback_of(Int(r, row, 4));
     return v;
+  }
+
+  // AccountStore. Each write is one statement (atomic on its own) or, for
+  // DeleteUser, one transaction; deadlock losers are retried (WithRetry).
+  absl::Status CreateUser(const v1::DeskUser& user) override {
+    auto added = WriteDesk("create user (table desk_users)", "desk_create_user", UserParams(user));
+    if (!added.ok()) return added.status();
+    return *added == 0 ? store_internal::DeskUserExists(user.name()) : absl::OkStatus();
+  }
+  absl::Status UpdateUser(const v1::DeskUser& user) override {
+    auto updated = WriteDesk("update user (table desk_users)", "desk_update_user", UserParams(user));
+    if (!updated.ok()) return updated.status();
+    return *updated == 0 ? store_internal::DeskUserNotFound(user.name()) : absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskUser>> GetUser(std::string_view name) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("read user (table desk_users)", "desk_get_user", {name});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::optional<v1::DeskUser>();
+    return std::optional<v1::DeskUser>(UserRow(r->get(), 0));
+  }
+  absl::StatusOr<std::vector<v1::DeskUser>> ListUsers() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("list users (table desk_users)", "desk_list_users", {});
+    if (!r.ok()) return r.status();
+    std::vector<v1::DeskUser> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out.push_back(UserRow(r->get(), i));
+    return out;
+  }
+  absl::Status DeleteUser(std::string_view name) override {
+    const char* what = "delete user (table desk_users)";
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      // One transaction: no moment where the user is gone but a session of it still opens.
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        auto user = (*conn)->Run(what, "desk_delete_user", {name});
+        if (!user.ok()) return user.status();
+        if (Changed(user->get()) == 0) return store_internal::DeskUserNotFound(name);
+        return (*conn)->Run("delete user (table desk_sessions)", "desk_delete_user_sessions", {name}).status();
+      });
+    });
+  }
+
+  absl::StatusOr<int64_t> AddFailedSignIn(std::string_view key, int64_t time_unix_micros) override {
+    const char* what = "count a failed sign-in (table desk_sign_in_failures)";
+    int64_t count = 0;
+    absl::Status s = WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      auto r = (*conn)->Run(what, "desk_add_failure", {key, time_unix_micros});
+      if (!r.ok()) return r.status();
+      if (PQntuples(r->get()) != 1) {
+        return absl::InternalError(Cat("postgresql store: ", what, ": no count returned"));
+      }
+      count = Int(r->get(), 0, 0);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return count;
+  }
+  absl::StatusOr<std::pair<int64_t, int64_t>> FailedSignIns(std::string_view key) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("read failed sign-ins (table desk_sign_in_failures)", "desk_failures", {key});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::pair<int64_t, int64_t>(0, 0);
+    return std::pair<int64_t, int64_t>(Int(r->get(), 0, 0), Int(r->get(), 0, 1));
+  }
+  absl::Status ClearFailedSignIns(std::string_view key) override {
+    return WriteDesk("clear failed sign-ins (table desk_sign_in_failures)", "desk_clear_failures", {key}).status();
+  }
+
+  absl::Status CreateSession(const v1::DeskSession& session) override {
+    auto added = WriteDesk("create session (table desk_sessions)", "desk_create_session",
+                           {session.id_hash(), session.user(), session.csrf_token(), session.created_unix_micros(),
+                            session.expires_unix_micros()});
+    if (!added.ok()) return added.status();
+    return *added == 0 ? store_internal::DeskSessionExists() : absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("read session (table desk_sessions)", "desk_get_session", {id_hash});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::optional<v1::DeskSession>();
+    v1::DeskSession session;
+    session.set_id_hash(std::string(Text(r->get(), 0, 0)));
+    session.set_user(std::string(Text(r->get(), 0, 1)));
+    session.set_csrf_token(std::string(Text(r->get(), 0, 2)));
+    session.set_created_unix_micros(Int(r->get(), 0, 3));
+    session.set_expires_unix_micros(Int(r->get(), 0, 4));
+    return std::optional<v1::DeskSession>(std::move(session));
+  }
+  absl::Status DeleteSession(std::string_view id_hash) override {
+    return WriteDesk("delete session (table desk_sessions)", "desk_delete_session", {id_hash}).status();
+  }
+  absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user) override {
+    return WriteDesk("delete user sessions (table desk_sessions)", "desk_delete_user_sessions", {user});
+  }
+  absl::StatusOr<int64_t> DeleteExpiredSessions(int64_t now_unix_micros) override {
+    return WriteDesk("delete expired sessions (table desk_sessions)", "desk_delete_expired", {now_unix_micros});
+  }
+
+  absl::StatusOr<int64_t> AppendAudit(const v1::AuditEntry& entry) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("append to the audit log (table desk_audit)", "desk_append_audit",
+                          {entry.time_unix_micros(), entry.user(), entry.action(), entry.object(), entry.detail()});
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
+  }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) override {
+    if (absl::Status s = store_internal::ValidateAuditLimit(limit); !s.ok()) return s;
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("read the audit log (table desk_audit)", "desk_read_audit",
+                          {before, static_cast<int64_t>(limit)});
+    if (!r.ok()) return r.status();
+    std::vector<v1::AuditEntry> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      v1::AuditEntry& e = out.emplace_back();
+      e.set_sequence(Int(r->get(), i, 0));
+      e.set_time_unix_micros(Int(r->get(), i, 1));
+      e.set_user(std::string(Text(r->get(), i, 2)));
+      e.set_action(std::string(Text(r->get(), i, 3)));
+      e.set_object(std::string(Text(r->get(), i, 4)));
+      e.set_detail(std::string(Text(r->get(), i, 5)));
+    }
+    return out;
+  }
+  // Runs one prepared statement on a desk table; returns the rows it changed.
+  absl::StatusOr<int64_t> WriteDesk(std::string_view what, const char* statement, const std::vector<Param>& params) {
+    int64_t changed = 0;
+    absl::Status s = WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      auto r = (*conn)->Run(what, statement, params);
+      if (!r.ok()) return r.status();
+      changed = Changed(r->get());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return changed;
+  }
+  static int64_t Changed(PGresult* r) { return std::strtoll(PQcmdTuples(r), nullptr, 10); }
+  // Parameters 1-6 of desk_create_user and desk_update_user.
+  static std::vector<Param> UserParams(const v1::DeskUser& user) {
+    return {user.name(), user.role(), user.password_hash(), user.created_unix_micros(),
+            user.password_changed_unix_micros(), user.disabled() ? "true" : "false"};
+  }
+  // A desk_users row in UserParams's column order.
+  static v1::DeskUser UserRow(const PGresult* r, int row) {
+    v1::DeskUser user;
+    user.set_name(std::string(Text(r, row, 0)));
+    user.set_role(std::string(Text(r, row, 1)));
+    user.set_password_hash(std::string(Text(r, row, 2)));
+    user.set_created_unix_micros(Int(r, row, 3));
+    user.set_password_changed_unix_micros(Int(r, row, 4));
+    user.set_disabled(Text(r, row, 5) == "t");
+    return user;
   }
 
   // MailLedgerStore
@@ -1141,7 +1358,8 @@ class PostgresStore final : public Store,
         " AND table_name::text IN (SELECT tablename::text FROM pg_tables WHERE schemaname = $1)"
         " AND table_name::text NOT IN ('herald_meta', 'counters', 'events', 'histories', 'interaction_seq',"
         " 'interactions', 'mail_jobs', 'mail_recipients', 'watermarks', 'leases', 'coupon_codes',"
-        " 'coupon_redemptions', 'quota_leases', 'forget_log', 'catalog_versions') ORDER BY table_name, ordinal_position",
+        " 'coupon_redemptions', 'quota_leases', 'forget_log', 'catalog_versions', 'desk_users', 'desk_sessions',"
+        " 'desk_sign_in_failures', 'desk_audit') ORDER BY table_name, ordinal_position",
         {schema_});
     if (!columns.ok()) return columns.status();
     std::map<std::string, std::string> where;  // quoted table -> condition
@@ -1314,6 +1532,12 @@ absl::Status PostgresStore::Open() {
                                " time_us bigint NOT NULL, author text NOT NULL, summary text NOT NULL,"
                                " rollback_of bigint NOT NULL, catalog bytea NOT NULL)");
     if (!catalogs.ok()) return catalogs.status();
+    // AccountStore's tables (the Business Desk), likewise; created before the
+    // pooled connections prepare their statements.
+    for (const char* sql : kDeskTables) {
+      auto desk = setup.Exec(Cat("create the desk tables: ", sql), sql);
+      if (!desk.ok()) return desk.status();
+    }
     // Migrations from older versions, each in one transaction (under the advisory lock).
     if (version < 2) {
       auto begin = setup.Exec("migrate to schema version 2", "BEGIN");

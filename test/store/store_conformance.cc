@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <cstdlib>
 #include <catch2/catch.hpp>
 #include <set>
@@ -62,6 +63,247 @@ void Concurrently(int n, const std::function<void(int)>& fn) {
   }
   go = true;
   for (auto& t : threads) t.join();
+}
+
+// AccountStore records with every field set, so that a lost column shows.
+v1::DeskUser MakeUser(std::string name, std::string role, int64_t created) {
+  v1::DeskUser u;
+  u.set_name(std::move(name));
+  u.set_role(std::move(role));
+  u.set_password_hash("$argon2id$v=19$m=65536,t=2,p=1$" + u.name());
+  u.set_created_unix_micros(created);
+  u.set_password_changed_unix_micros(created + 1);
+  return u;
+}
+
+v1::DeskSession MakeSession(std::string id_hash, std::string user, int64_t expires) {
+  v1::DeskSession s;
+  s.set_id_hash(std::move(id_hash));
+  s.set_user(std::move(user));
+  s.set_csrf_token("csrf-" + s.id_hash());
+  s.set_created_unix_micros(expires - 100);
+  s.set_expires_unix_micros(expires);
+  return s;
+}
+
+v1::AuditEntry MakeAudit(int i) {
+  v1::AuditEntry e;
+  e.set_time_unix_micros(1000 * i);
+  e.set_user(i % 2 == 0 ? "ann" : "bob");
+  e.set_action("catalog.save");
+  e.set_object("campaign \"c" + std::to_string(i) + "\"");
+  e.set_detail("change " + std::to_string(i) + "\nsecond line");
+  return e;
+}
+
+// The store under test, or a second connection to its data when the
+// backend has one (another process sees what this one wrote).
+AccountStore& Reader(Store& store, std::unique_ptr<Store>& other) {
+  return other != nullptr ? *other->accounts() : *store.accounts();
+}
+
+void CheckAccountUsers(const StoreFixture& fixture, Store& store) {
+  AccountStore* accounts = store.accounts();
+  REQUIRE(accounts != nullptr);
+  CHECK(Value(accounts->ListUsers()).empty());
+  CHECK_FALSE(Value(accounts->GetUser("ann")).has_value());
+  v1::DeskUser ann = MakeUser("ann", "admin", 100);
+  HERALD_REQUIRE_OK(accounts->CreateUser(ann));
+  HERALD_REQUIRE_OK(accounts->CreateUser(MakeUser("carl", "viewer", 300)));
+  HERALD_REQUIRE_OK(accounts->CreateUser(MakeUser("Bob", "editor", 200)));
+  absl::Status taken = accounts->CreateUser(MakeUser("ann", "viewer", 400));
+  CHECK(taken.code() == absl::StatusCode::kAlreadyExists);
+  CHECK(taken.message() == "user \"ann\" already exists");
+  CHECK(Value(accounts->GetUser("ann"))->ShortDebugString() == ann.ShortDebugString());  // untouched
+
+  ann.set_role("editor");
+  ann.set_password_hash("$argon2id$new");
+  ann.set_password_changed_unix_micros(5000);
+  ann.set_disabled(true);
+  HERALD_REQUIRE_OK(accounts->UpdateUser(ann));
+  absl::Status absent = accounts->UpdateUser(MakeUser("dora", "viewer", 1));
+  CHECK(absent.code() == absl::StatusCode::kNotFound);
+  CHECK(absent.message() == "no user \"dora\"");
+  CHECK_FALSE(Value(accounts->GetUser("dora")).has_value());
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  AccountStore& reader = Reader(store, other);
+  std::optional<v1::DeskUser> read = Value(reader.GetUser("ann"));
+  REQUIRE(read.has_value());
+  CHECK(read->ShortDebugString() == ann.ShortDebugString());
+  std::vector<v1::DeskUser> users = Value(reader.ListUsers());
+  std::vector<std::string> names;
+  for (const v1::DeskUser& u : users) names.push_back(u.name());
+  CHECK(names == std::vector<std::string>{"Bob", "ann", "carl"});  // by bytes: upper case first
+  CHECK(users[0].ShortDebugString() == MakeUser("Bob", "editor", 200).ShortDebugString());
+
+  // Deleting a user deletes its sessions, and only its.
+  HERALD_REQUIRE_OK(accounts->CreateSession(MakeSession("h-ann-1", "ann", 9000)));
+  HERALD_REQUIRE_OK(accounts->CreateSession(MakeSession("h-ann-2", "ann", 9000)));
+  HERALD_REQUIRE_OK(accounts->CreateSession(MakeSession("h-carl", "carl", 9000)));
+  HERALD_REQUIRE_OK(accounts->DeleteUser("ann"));
+  CHECK_FALSE(Value(reader.GetUser("ann")).has_value());
+  CHECK_FALSE(Value(reader.GetSession("h-ann-1")).has_value());
+  CHECK_FALSE(Value(reader.GetSession("h-ann-2")).has_value());
+  CHECK(Value(reader.GetSession("h-carl")).has_value());
+  CHECK(Value(reader.ListUsers()).size() == 2);
+  absl::Status again = accounts->DeleteUser("ann");
+  CHECK(again.code() == absl::StatusCode::kNotFound);
+  CHECK(again.message() == "no user \"ann\"");
+}
+
+void CheckFailedSignIns(const StoreFixture& fixture, Store& store) {
+  AccountStore& accounts = *store.accounts();
+  using Failures = std::pair<int64_t, int64_t>;
+  CHECK(Value(accounts.FailedSignIns("user:ann")) == Failures{0, 0});
+  CHECK(Value(accounts.AddFailedSignIn("user:ann", 1000)) == 1);
+  CHECK(Value(accounts.AddFailedSignIn("user:ann", 2000)) == 2);
+  CHECK(Value(accounts.AddFailedSignIn("address:192.0.2.1", 2500)) == 1);
+  CHECK(Value(accounts.AddFailedSignIn("user:ann", 3000)) == 3);
+  // A server whose clock lags counts the failure but never moves the last time back.
+  CHECK(Value(accounts.AddFailedSignIn("user:ann", 2200)) == 4);
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  AccountStore& reader = Reader(store, other);
+  CHECK(Value(reader.FailedSignIns("user:ann")) == Failures{4, 3000});
+  CHECK(Value(reader.FailedSignIns("address:192.0.2.1")) == Failures{1, 2500});
+  HERALD_REQUIRE_OK(accounts.ClearFailedSignIns("user:ann"));
+  HERALD_REQUIRE_OK(accounts.ClearFailedSignIns("user:nobody"));  // absent: OK
+  CHECK(Value(reader.FailedSignIns("user:ann")) == Failures{0, 0});
+  CHECK(Value(reader.FailedSignIns("address:192.0.2.1")) == Failures{1, 2500});
+  CHECK(Value(reader.AddFailedSignIn("user:ann", 4000)) == 1);  // counting starts again
+  CHECK(Value(accounts.FailedSignIns("user:ann")) == Failures{1, 4000});
+}
+
+void CheckSessions(const StoreFixture& fixture, Store& store) {
+  AccountStore& accounts = *store.accounts();
+  CHECK_FALSE(Value(accounts.GetSession("h1")).has_value());
+  const v1::DeskSession s1 = MakeSession("h1", "ann", 1000);
+  HERALD_REQUIRE_OK(accounts.CreateSession(s1));
+  HERALD_REQUIRE_OK(accounts.CreateSession(MakeSession("h2", "ann", 2000)));
+  HERALD_REQUIRE_OK(accounts.CreateSession(MakeSession("h3", "bob", 3000)));
+  HERALD_REQUIRE_OK(accounts.CreateSession(MakeSession("h4", "bob", 1500)));
+  HERALD_REQUIRE_OK(accounts.CreateSession(MakeSession("h5", "carl", 2500)));
+  absl::Status taken = accounts.CreateSession(MakeSession("h1", "mallory", 99999));
+  CHECK(taken.code() == absl::StatusCode::kAlreadyExists);
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  AccountStore& reader = Reader(store, other);
+  // Expired sessions are still returned: the caller checks the expiry.
+  std::optional<v1::DeskSession> got = Value(reader.GetSession("h1"));
+  REQUIRE(got.has_value());
+  CHECK(got->ShortDebugString() == s1.ShortDebugString());
+  CHECK(Value(reader.GetSession("h3"))->user() == "bob");
+  CHECK_FALSE(Value(reader.GetSession("h-none")).has_value());
+
+  HERALD_REQUIRE_OK(accounts.DeleteSession("h2"));
+  HERALD_REQUIRE_OK(accounts.DeleteSession("h-none"));  // absent: OK
+  CHECK_FALSE(Value(reader.GetSession("h2")).has_value());
+  // Expired before 1500: h1 only (h4 expires at 1500, not before).
+  CHECK(Value(accounts.DeleteExpiredSessions(1500)) == 1);
+  CHECK_FALSE(Value(reader.GetSession("h1")).has_value());
+  CHECK(Value(reader.GetSession("h4")).has_value());
+  CHECK(Value(accounts.DeleteUserSessions("bob")) == 2);
+  CHECK(Value(accounts.DeleteUserSessions("bob")) == 0);
+  CHECK_FALSE(Value(reader.GetSession("h3")).has_value());
+  CHECK_FALSE(Value(reader.GetSession("h4")).has_value());
+  CHECK(Value(reader.GetSession("h5")).has_value());
+  CHECK(Value(accounts.DeleteExpiredSessions(2501)) == 1);
+  CHECK_FALSE(Value(reader.GetSession("h5")).has_value());
+}
+
+void CheckAudit(const StoreFixture& fixture, Store& store) {
+  AccountStore& accounts = *store.accounts();
+  CHECK(Value(accounts.ReadAudit(0, 10)).empty());
+  for (int i = 1; i <= 5; ++i) CHECK(Value(accounts.AppendAudit(MakeAudit(i))) == i);
+  v1::AuditEntry preset = MakeAudit(6);
+  preset.set_sequence(99);  // the store numbers entries, not the caller
+  CHECK(Value(accounts.AppendAudit(preset)) == 6);
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  AccountStore& reader = Reader(store, other);
+  auto sequences = [](const std::vector<v1::AuditEntry>& entries) {
+    std::vector<int64_t> out;
+    for (const v1::AuditEntry& e : entries) out.push_back(e.sequence());
+    return out;
+  };
+  std::vector<v1::AuditEntry> all = Value(reader.ReadAudit(0, 10));
+  CHECK(sequences(all) == std::vector<int64_t>{6, 5, 4, 3, 2, 1});
+  v1::AuditEntry want = MakeAudit(5);
+  want.set_sequence(5);
+  REQUIRE(all.size() == 6);
+  CHECK(all[1].ShortDebugString() == want.ShortDebugString());
+  // Paging back from the newest: `before` is the last sequence seen.
+  CHECK(sequences(Value(reader.ReadAudit(0, 2))) == std::vector<int64_t>{6, 5});
+  CHECK(sequences(Value(reader.ReadAudit(5, 2))) == std::vector<int64_t>{4, 3});
+  CHECK(sequences(Value(reader.ReadAudit(3, 2))) == std::vector<int64_t>{2, 1});
+  CHECK(Value(reader.ReadAudit(1, 2)).empty());
+  CHECK(sequences(Value(reader.ReadAudit(100, 1))) == std::vector<int64_t>{6});
+  CHECK(reader.ReadAudit(0, 0).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+// herald forget erases a customer from Herald's data and the site's
+// recipient tables; the desk's tables are neither (a desk user may well be
+// named by an address that is also a customer's).
+void CheckErasureLeavesAccounts(Store& store) {
+  AccountStore& accounts = *store.accounts();
+  const std::string address = "ann@example.com";
+  HERALD_REQUIRE_OK(accounts.CreateUser(MakeUser(address, "admin", 100)));
+  HERALD_REQUIRE_OK(accounts.CreateSession(MakeSession("h1", address, 9000)));
+  CHECK(Value(accounts.AddFailedSignIn("user:" + address, 100)) == 1);
+  v1::AuditEntry entry = MakeAudit(1);
+  entry.set_user(address);
+  CHECK(Value(accounts.AppendAudit(entry)) == 1);
+  SubjectErasure erasure;
+  erasure.selector = "email";
+  erasure.recipients = {address};
+  erasure.user_ids = {address};
+  REQUIRE(store.personal_data() != nullptr);
+  Value(store.personal_data()->EraseSubject(erasure, v1::ForgetLogEntry()));
+  CHECK(Value(accounts.GetUser(address)).has_value());
+  CHECK(Value(accounts.GetSession("h1")).has_value());
+  CHECK(Value(accounts.FailedSignIns("user:" + address)).first == 1);
+  CHECK(Value(accounts.ReadAudit(0, 10)).size() == 1);
+}
+
+// Every failed sign-in counts, whichever thread or process adds it: the
+// counts handed back are exactly 1..N*M, each once.
+void CheckConcurrentAccounts(const StoreFixture& fixture, Store& store) {
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  constexpr int kThreads = 8, kEach = 25;
+  absl::Mutex mu;
+  std::vector<int64_t> counts;
+  std::atomic<int> failures{0}, created{0}, taken{0};
+  Concurrently(kThreads, [&](int t) {
+    Store& s = (other != nullptr && t % 2 == 1) ? *other : store;
+    absl::Status c = s.accounts()->CreateUser(MakeUser("ann", "admin", t));
+    if (c.ok()) {
+      created++;
+    } else if (c.code() == absl::StatusCode::kAlreadyExists) {
+      taken++;
+    } else {
+      failures++;
+    }
+    for (int i = 0; i < kEach; ++i) {
+      auto n = s.accounts()->AddFailedSignIn("user:ann", 1000 * t + i);
+      if (!n.ok()) {
+        failures++;
+        continue;
+      }
+      absl::MutexLock lock(&mu);
+      counts.push_back(*n);
+    }
+  });
+  CHECK(failures == 0);
+  CHECK(created == 1);
+  CHECK(taken == kThreads - 1);
+  std::sort(counts.begin(), counts.end());
+  std::vector<int64_t> want(kThreads * kEach);
+  for (size_t i = 0; i < want.size(); ++i) want[i] = static_cast<int64_t>(i) + 1;
+  CHECK(counts == want);
+  using Failures = std::pair<int64_t, int64_t>;
+  CHECK(Value(store.accounts()->FailedSignIns("user:ann")) ==
+        Failures{kThreads * kEach, 1000 * (kThreads - 1) + kEach - 1});
 }
 
 }  // namespace
@@ -498,6 +740,25 @@ void RunStoreConformance(const StoreFixture& fixture) {
     CHECK(saved == 1);
     CHECK(refused == 7);
     CHECK(Value(store->catalogs()->CurrentCatalogVersion()) == 1);
+  }
+
+  SECTION("accounts: users create, read, list by name, update, delete with their sessions") {
+    CheckAccountUsers(fixture, *store);
+  }
+  SECTION("accounts: failed sign-ins count per key, keep the last time, clear") {
+    CheckFailedSignIns(fixture, *store);
+  }
+  SECTION("accounts: sessions create, read, delete one, per user and expired") {
+    CheckSessions(fixture, *store);
+  }
+  SECTION("accounts: the audit log numbers entries and pages newest first") {
+    CheckAudit(fixture, *store);
+  }
+  SECTION("accounts: erasing a person (herald forget) leaves the desk's accounts alone") {
+    CheckErasureLeavesAccounts(*store);
+  }
+  SECTION("accounts: concurrent failed sign-ins all count, one of concurrent creations lands") {
+    CheckConcurrentAccounts(fixture, *store);
   }
 
   SECTION("coupons: limits, per customer, all or none, idempotent orders") {

@@ -105,6 +105,46 @@ TEST_CASE("sqlite store: created in WAL mode - reopened with its data", "[store]
   CHECK(reader->counters().AddCounterDeltas(d).code() == absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_CASE("sqlite store: an older store opened read-only, without the desk tables, reads as empty",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("older.db");
+  Registry registry;
+  {
+    auto store = MustOpen(OpenStore(path, registry));
+    v1::DeskUser ann;
+    ann.set_name("ann");
+    REQUIRE(store->accounts()->CreateUser(ann).ok());
+  }
+  // As a build from before the Business Desk's accounts (and catalogs) left it.
+  REQUIRE(std::system(("sqlite3 '" + path +
+                       "' 'DROP TABLE desk_users; DROP TABLE desk_sessions; DROP TABLE desk_sign_in_failures;"
+                       " DROP TABLE desk_audit; DROP TABLE catalog_versions;'")
+                          .c_str()) == 0);
+  OpenStoreOptions ro;
+  ro.read_only = true;
+  auto reader = MustOpen(OpenStore(path, registry, ro));
+  AccountStore& accounts = *reader->accounts();
+  CHECK_FALSE(accounts.GetUser("ann")->has_value());
+  CHECK(accounts.ListUsers()->empty());
+  CHECK(*accounts.FailedSignIns("user:ann") == std::pair<int64_t, int64_t>(0, 0));
+  CHECK_FALSE(accounts.GetSession("h1")->has_value());
+  CHECK(accounts.ReadAudit(0, 10)->empty());
+  CHECK(*reader->catalogs()->CurrentCatalogVersion() == 0);
+  CHECK(reader->catalogs()->ListCatalogVersions()->empty());
+  // Writes are refused, naming the store and the table.
+  absl::Status write = accounts.CreateUser(v1::DeskUser());
+  CHECK(write.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(write.message() ==
+        "sqlite store " + path + ": table desk_users: create user: the store was opened read-only");
+  // Opened for writing, the store gets the tables back.
+  auto writer = MustOpen(OpenStore(path, registry));
+  v1::DeskUser bob;
+  bob.set_name("bob");
+  CHECK(writer->accounts()->CreateUser(bob).ok());
+  CHECK(writer->accounts()->ListUsers()->size() == 1);
+}
+
 TEST_CASE("sqlite store: a corrupt file is a clear error and is left untouched", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("random.db");
