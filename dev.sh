@@ -13,7 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 jobs=${HERALD_JOBS:-$(nproc)}
 
-setup() { bash scripts/setup.sh; }
+# Debian packages, then the Business Desk's npm packages (web/node_modules,
+# for the app and its browser test).
+setup() { bash scripts/setup.sh; bash scripts/setup_web.sh; }
 
 configure() {  # configure DIR [cmake args...]
   local dir=$1; shift

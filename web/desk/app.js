@@ -66,8 +66,10 @@ class App extends Component {
   constructor() {
     super();
     this.state = { checking: true, session: null, catalog: null, version: 0, route: parseRoute(), notice: null, loadError: '' };
+    this.keepNotice = false;  // set when a save moves to the saved object's screen
     this.onHash = () => {
-      this.setState({ route: parseRoute(), notice: null });
+      this.setState({ route: parseRoute(), notice: this.keepNotice ? this.state.notice : null });
+      this.keepNotice = false;
       if (this.state.session) this.loadCatalog();
     };
   }
@@ -109,7 +111,7 @@ class App extends Component {
   async loadCatalog() {
     try {
       const r = await api('GET', '/api/v1/catalog');
-      this.setState({ catalog: r.catalog || {}, version: Number(r.version || 0), loadError: '' });
+      this.setState({ catalog: r.catalog || {}, version: Number(r.version || 0), goals: r.goals || null, loadError: '' });
     } catch (e) {
       this.setState({ loadError: e.message });
     }
@@ -149,19 +151,20 @@ class App extends Component {
     this.notify({ kind: 'error', text: prefix + text, details });
   }
 
-  render(_, { checking, session, catalog, version, route, notice, loadError }) {
+  render(_, { checking, session, catalog, version, goals, route, notice, loadError }) {
     if (checking) return html`<main id="main"><p>Loading…</p></main>`;
     if (!session) return html`<${SignIn} notice=${notice} onSignedIn=${(s) => { this.setState({ notice: null }); this.signedIn(s); }} />`;
     const role = session.role;
     const desk = {
       session, role, catalog, version,
+      goals,  // each paid ad's goal as the server computes it (GET /api/v1/catalog), when it says
       canEdit: role === 'editor' || role === 'admin',
       isAdmin: role === 'admin',
       reload: () => this.loadCatalog(),
       save: (call, text) => this.save(call, text),
       notify: (n) => this.notify(n),
       error: (e, prefix) => this.showError(e, prefix),
-      go: (hash) => { window.location.hash = hash; },
+      go: (hash) => { this.keepNotice = true; window.location.hash = hash; },
     };
     const current = `#/${route.parts[0] || ''}`;
     return html`
