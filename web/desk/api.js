@@ -60,5 +60,6 @@ export function queryString(query) {
   return s ? `?${s}` : '';
 }
 
-// Path segment for an id ("spring paint" -> "spring%20paint").
-export const seg = (id) => encodeURIComponent(id);
+// Path segment for an id ("spring paint" -> "spring%20paint"; ':' as %3A,
+// so that an id is never taken for a ":verb").
+export const seg = (id) => encodeURIComponent(id).replace(/:/g, '%3A');

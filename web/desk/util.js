@@ -96,5 +96,7 @@ export const day = (s) => String(s || '').slice(0, 10);
 export function localTime(s) {
   if (!s) return '';
   const d = new Date(s);
-  return Number.isNaN(d.getTime()) ? String(s) : d.toLocaleString('en-GB', { hour12: false });
+  if (Number.isNaN(d.getTime())) return String(s);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

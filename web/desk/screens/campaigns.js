@@ -110,6 +110,13 @@ class Goaling extends Component {
       quantities: ads.map((i) => Number(i.ad.quantity || 0)),
     };
   }
+  // Whether the form still shows the saved catalog.
+  saved(ads) {
+    const { campaign } = this.props;
+    const { quantityOrdered, weights, quantities } = this.state;
+    return Number(campaign.quantityOrdered || 0) === quantityOrdered
+      && ads.every((i, k) => Number(i.ad.weight || 0) === weights[k] && Number(i.ad.quantity || 0) === quantities[k]);
+  }
   async saveGoals() {
     const { desk, campaign } = this.props;
     const { quantityOrdered, weights, quantities } = this.state;
@@ -133,7 +140,11 @@ class Goaling extends Component {
     const ads = (campaign.items || []).filter(isPaidAd);
     const atCampaign = campaign.goaling === 'GOALING_LEVEL_CAMPAIGN';
     const event = campaign.goalEvent === 'GOAL_EVENT_CLICKS' ? 'clicks' : 'requests';
-    const goals = atCampaign ? splitByWeight(quantityOrdered, weights) : quantities;
+    // The server's goals for the saved catalog; while the form is edited, the same split computed here.
+    const computed = atCampaign ? splitByWeight(quantityOrdered, weights) : quantities;
+    const saved = this.saved(ads);
+    const goals = saved && desk.goals && ads.every((i) => desk.goals[i.id] !== undefined)
+      ? ads.map((i) => Number(desk.goals[i.id])) : computed;
     const summary = atCampaign
       ? `Campaign-level goaling: ${num(quantityOrdered)} ${event} ordered, split by weight ${weights.map(num).join(' : ')} over ${ads.length} paid ads.`
       : `Ad-level goaling: each paid ad has its own quantity (${num(quantities.reduce((a, b) => a + b, 0))} ${event} in all).`;

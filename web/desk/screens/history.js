@@ -72,8 +72,9 @@ export class History extends Component {
           <td class="num">${v.version}${v.version === desk.version ? ' (current)' : ''}</td>
           <td>${localTime(v.time)}</td>
           <td>${v.author}</td>
-          <td>${v.rollbackOf ? html`<p>rollback to version ${v.rollbackOf}</p>` : null}
-            ${Array.isArray(v.summary) ? html`<ul class="plain">${v.summary.map((s) => html`<li>${s}</li>`)}</ul>` : v.summary}</td>
+          <td>${Number(v.rollbackOf || 0) ? html`<p>rollback to version ${v.rollbackOf}</p>` : null}
+            <ul class="plain">${(Array.isArray(v.summary) ? v.summary : String(v.summary || '').split('\n').filter(Boolean))
+              .map((s) => html`<li>${s}</li>`)}</ul></td>
           <td class="row-actions">
             <button type="button" aria-expanded=${shown && shown.version === v.version ? 'true' : 'false'}
               onClick=${() => this.view(v.version)}>View version ${v.version}</button>
