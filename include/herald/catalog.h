@@ -18,6 +18,7 @@
 #define HERALD_CATALOG_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,6 +87,26 @@ absl::StatusOr<v1::Value> ParseAttributeValue(v1::ValueType type, std::string_vi
 absl::StatusOr<v1::Profile> ParseProfileAssignments(const v1::Catalog& catalog,
                                                     std::string_view root,
                                                     const std::vector<std::string>& assignments);
+
+// Where an expression of a catalog is used, which decides what it may name.
+enum class ExpressionUse {
+  kTargeting,  // target group entries and discount eligibility: user.*, context.*, now
+  kProduct,    // discount conditions and awards: also product.* and basket.*
+};
+// A compile error of an expression, at its 1-based line and column.
+struct ExpressionError {
+  int line = 0;
+  int column = 0;
+  std::string message;  // without the "line:column: " prefix
+};
+// Compiles `source` as `ValidateCatalog` compiles an expression of `use` in
+// `catalog` (its declared attributes and time zone; defaults applied to a
+// copy): nullopt when it compiles, else the first error with its position.
+// InvalidArgument only when the catalog's own attribute declarations are
+// broken (nothing can compile then).
+absl::StatusOr<std::optional<ExpressionError>> CheckCatalogExpression(const v1::Catalog& catalog,
+                                                                      ExpressionUse use,
+                                                                      std::string_view source);
 
 // Campaign-level goal split: `quantity` over `weights` by the largest
 // remainder method (the parts add up to `quantity`; ties go to the earlier

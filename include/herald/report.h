@@ -111,6 +111,11 @@ struct DeliverySeries {
   std::string goal_event;  // "requests" or "clicks"
   int64_t goal = 0;        // 0 = none (house ad or no catalog)
   std::vector<std::pair<std::string, int64_t>> cumulative;  // (day, goal events delivered so far)
+  // The expected pace: (day, goal events that even delivery would have
+  // reached by the end of that day), the goal spread evenly over the days of
+  // the ad's schedule (its own dates, else its campaign's). Empty without a
+  // goal or without both a start and an end date.
+  std::vector<std::pair<std::string, int64_t>> expected;
 };
 struct ReachDay {
   std::string day;
@@ -138,6 +143,10 @@ std::string RenderTable(const ReportTable& table);
 std::string RenderCsv(const ReportTable& table);
 std::string RenderJson(const ReportTable& table);
 std::string RenderHtml(const ReportTable& table, const ReportCharts& charts);
+// The charts' series as JSON: {"delivery": [{"campaign", "item", "goal_event",
+// "goal", "cumulative": [[day, n], ...], "expected": [[day, n], ...]}],
+// "reach": [{"day", "requests", "reach", "frequency"}]}.
+std::string RenderChartsJson(const ReportCharts& charts);
 absl::StatusOr<std::string> RenderReport(const ReportTable& table, std::string_view format,
                                          const ReportCharts* charts = nullptr);
 

@@ -1,7 +1,9 @@
 #include "core/strings.h"
 #include "core/catalog_schemas.h"
+#include "herald/catalog.h"
 
 #include <unicode/ucurr.h>
+#include <cstdio>
 #include <unicode/utypes.h>
 
 #include "absl/strings/ascii.h"
@@ -159,6 +161,41 @@ void FillProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slo
       activation->Set(slot, ToExprValue(it->second, &(*lists)[i]));
     }
   }
+}
+
+}  // namespace herald
+
+namespace herald {
+
+absl::StatusOr<std::optional<ExpressionError>> CheckCatalogExpression(const v1::Catalog& catalog,
+                                                                      ExpressionUse use,
+                                                                      std::string_view source) {
+  expr::CompileOptions options;
+  options.default_time_zone = catalog.time_zone().empty() ? "UTC" : catalog.time_zone();
+  absl::StatusOr<expr::Program> program;
+  if (use == ExpressionUse::kTargeting) {
+    auto schema = BuildTargetingSchema(catalog);
+    if (!schema.ok()) return schema.status();
+    program = expr::CompileFilter(source, schema->schema, options);
+  } else {
+    auto schema = BuildProductSchema(catalog);
+    if (!schema.ok()) return schema.status();
+    program = expr::CompileFilter(source, schema->schema, options);
+  }
+  if (program.ok()) return std::nullopt;
+  // The compiler's messages start "line:column: " (docs/expressions.md).
+  std::string_view message(program.status().message().data(), program.status().message().size());
+  message = message.substr(0, message.find('\n'));
+  ExpressionError error;
+  int line = 0, column = 0, consumed = 0;
+  const std::string head(message.substr(0, 32));
+  if (std::sscanf(head.c_str(), "%d:%d: %n", &line, &column, &consumed) >= 2 && consumed > 0) {
+    error.line = line;
+    error.column = column;
+    message.remove_prefix(static_cast<size_t>(consumed));
+  }
+  error.message = std::string(message);
+  return error;
 }
 
 }  // namespace herald

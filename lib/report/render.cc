@@ -265,23 +265,36 @@ std::string RenderJson(const ReportTable& table) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string RenderHtml(const ReportTable& table, const ReportCharts& charts) {
+namespace {
+nlohmann::json ChartsJson(const ReportCharts& charts) {
   nlohmann::json data;
   data["delivery"] = nlohmann::json::array();
   for (const DeliverySeries& s : charts.delivery) {
-    nlohmann::json points = nlohmann::json::array();
+    nlohmann::json points = nlohmann::json::array(), expected = nlohmann::json::array();
     for (const auto& [day, n] : s.cumulative) points.push_back({day, n});
+    for (const auto& [day, n] : s.expected) expected.push_back({day, n});
     data["delivery"].push_back({{"campaign", s.campaign},
                                 {"item", s.item},
                                 {"goal_event", s.goal_event},
                                 {"goal", s.goal},
-                                {"cumulative", points}});
+                                {"cumulative", points},
+                                {"expected", expected}});
   }
   data["reach"] = nlohmann::json::array();
   for (const ReachDay& r : charts.reach) {
     data["reach"].push_back({{"day", r.day}, {"requests", r.requests}, {"reach", r.reach},
                              {"frequency", std::round(r.frequency * 1000) / 1000}});
   }
+  return data;
+}
+}  // namespace
+
+std::string RenderChartsJson(const ReportCharts& charts) {
+  return ChartsJson(charts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string RenderHtml(const ReportTable& table, const ReportCharts& charts) {
+  nlohmann::json data = ChartsJson(charts);
   std::string out = Cat("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
                         "<title>", HtmlEscape(table.title), "</title><style>", kStyle,

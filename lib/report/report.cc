@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "core/strings.h"
 #include "herald/report.h"
@@ -46,6 +48,7 @@ struct ItemInfo {
   int64_t goal = 0;  // 0 = none
   std::string goal_event = "requests";
   int order = 0;  // catalog order
+  std::string start, end;  // the schedule's first and last dates ("2026-06-01"); empty = open
 };
 
 struct CatalogIndex {
@@ -91,6 +94,11 @@ absl::StatusOr<CatalogIndex> IndexCatalog(const ReportOptions& options) {
       info.paid = item.has_ad() && item.ad().type() != v1::AD_TYPE_HOUSE;
       info.goal_event = c.goal_event() == v1::GOAL_EVENT_CLICKS ? "clicks" : "requests";
       info.order = order++;
+      if (item.has_ad()) {
+        const v1::Schedule& schedule = item.ad().schedule();
+        info.start = (schedule.start().empty() ? c.start() : schedule.start()).substr(0, 10);
+        info.end = (schedule.end().empty() ? c.end() : schedule.end()).substr(0, 10);
+      }
       if (info.paid) {
         if (c.goaling() == v1::GOALING_LEVEL_CAMPAIGN) {
           auto it = std::find(paid.begin(), paid.end(), &item);
@@ -586,6 +594,32 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
   return table;
 }
 
+namespace {
+
+// Days since 1970-01-01 of a "YYYY-MM-DD" date; nullopt when it is not one.
+std::optional<int64_t> CivilDayNumber(std::string_view date) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(absl::string_view(date.data(), date.size()), &day)) return std::nullopt;
+  return day - absl::CivilDay(1970, 1, 1);
+}
+
+// The goal spread evenly over the schedule's days, at the end of each of `days`.
+std::vector<std::pair<std::string, int64_t>> ExpectedPace(const ItemInfo& item, const std::set<std::string>& days) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  const std::optional<int64_t> first = CivilDayNumber(item.start), last = CivilDayNumber(item.end);
+  if (item.goal <= 0 || !first || !last || *last < *first) return out;
+  const double span = static_cast<double>(*last - *first + 1);
+  for (const std::string& day : days) {
+    const std::optional<int64_t> n = CivilDayNumber(day);
+    if (!n) continue;
+    const double elapsed = std::clamp(static_cast<double>(*n - *first + 1), 0.0, span);
+    out.emplace_back(day, static_cast<int64_t>(std::llround(static_cast<double>(item.goal) * elapsed / span)));
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<ReportCharts> BuildReportCharts(EventStore& events, const ReportOptions& options) {
   auto index = IndexCatalog(options);
   if (!index.ok()) return index.status();
@@ -607,6 +641,7 @@ absl::StatusOr<ReportCharts> BuildReportCharts(EventStore& events, const ReportO
       }
       series.cumulative.emplace_back(day, so_far);
     }
+    series.expected = ExpectedPace(item, agg->days);
     charts.delivery.push_back(std::move(series));
   }
   for (const auto& [day, t] : agg->by_day) {

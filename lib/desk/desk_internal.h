@@ -1,0 +1,96 @@
+// Internal to the desk: what every admin API handler shares (the borrowed
+// store and service, the request being answered) and the JSON helpers.
+#ifndef HERALD_LIB_DESK_DESK_INTERNAL_H_
+#define HERALD_LIB_DESK_DESK_INTERNAL_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "desk/accounts.h"
+#include "google/protobuf/message.h"
+#include "herald/catalog.h"
+#include "herald/catalog_versions.h"
+#include "herald/desk.h"
+#include "nlohmann/json.hpp"
+
+namespace herald::desk_internal {
+
+struct DeskEnv {
+  Store& store;
+  AccountStore& accounts;
+  CatalogStore& catalogs;
+  DecisionService& service;
+  const DeskOptions& options;
+};
+
+// One admin API request being answered.
+struct Call {
+  const WebRequest& request;
+  std::vector<std::string> params;  // the route's {placeholders}, percent-decoded, in order
+  std::optional<SignedIn> who;      // the signed-in user (every route but signing in)
+  absl::Time now;
+  const std::string& user() const { return who->user.name(); }
+};
+
+using Handler = WebReply (*)(const DeskEnv& env, Call& call);
+
+// Answers.
+WebReply JsonReply(int status, const nlohmann::json& body);
+WebReply NoContent();
+// The ApiError answer for `status` (herald/server.h ToApiError); `code`
+// overrides the code when not empty.
+WebReply ErrorReply(const absl::Status& status, std::string_view code = "");
+// A message in the proto3 JSON mapping, as a JSON value.
+nlohmann::json ProtoJson(const google::protobuf::Message& message);
+
+// The body as a JSON object; InvalidArgument naming "body" otherwise.
+absl::StatusOr<nlohmann::json> ParseObject(std::string_view body);
+// A JSON value (an object of the body) into `out` in the proto3 JSON
+// mapping; InvalidArgument naming `field` and the parser's complaint.
+absl::Status ParseProto(const nlohmann::json& value, std::string_view field, google::protobuf::Message* out);
+// One query parameter, percent-decoded; empty when absent.
+std::string QueryParam(std::string_view query, std::string_view name);
+// Percent-decodes; '+' is a space only in a query (`plus_is_space`).
+std::string PercentDecode(std::string_view in, bool plus_is_space = false);
+// A string field of a JSON object: empty when absent; InvalidArgument when not a string.
+absl::StatusOr<std::string> StringField(const nlohmann::json& object, std::string_view name);
+
+// Catalog handlers (desk_catalog.cc).
+WebReply GetCatalog(const DeskEnv& env, Call& call);
+WebReply PutCatalog(const DeskEnv& env, Call& call);
+WebReply ListVersions(const DeskEnv& env, Call& call);
+WebReply GetVersion(const DeskEnv& env, Call& call);
+WebReply DiffVersions(const DeskEnv& env, Call& call);
+WebReply Rollback(const DeskEnv& env, Call& call);
+WebReply ListCustomers(const DeskEnv& env, Call& call);
+WebReply PutCustomer(const DeskEnv& env, Call& call);
+WebReply DeleteCustomer(const DeskEnv& env, Call& call);
+WebReply PutCampaign(const DeskEnv& env, Call& call);
+WebReply DeleteCampaign(const DeskEnv& env, Call& call);
+WebReply PutItem(const DeskEnv& env, Call& call);
+WebReply DeleteItem(const DeskEnv& env, Call& call);
+WebReply SetGoaling(const DeskEnv& env, Call& call);
+WebReply PutTargetGroup(const DeskEnv& env, Call& call);
+WebReply DeleteTargetGroup(const DeskEnv& env, Call& call);
+WebReply PutReferenceTables(const DeskEnv& env, Call& call);
+
+// Tools (desk_tools.cc).
+WebReply CheckExpression(const DeskEnv& env, Call& call);
+WebReply PriceBasket(const DeskEnv& env, Call& call);
+WebReply TraceAds(const DeskEnv& env, Call& call);
+WebReply ListReports(const DeskEnv& env, Call& call);
+WebReply GetReport(const DeskEnv& env, Call& call);
+WebReply GetCharts(const DeskEnv& env, Call& call);
+
+// The app's files (desk_files.cc): GET of anything outside /api/.
+WebReply ServeFile(const DeskOptions& options, std::string_view path);
+
+}  // namespace herald::desk_internal
+
+#endif  // HERALD_LIB_DESK_DESK_INTERNAL_H_
