@@ -51,6 +51,7 @@
 #include "herald/model/server.pb.h"
 #include "herald/registry.h"
 #include "herald/report.h"
+#include "herald/web.h"
 
 namespace herald {
 
@@ -176,6 +177,14 @@ class HttpServer {
   // the field), Unavailable when it cannot bind.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(DecisionService* service,
                                                            const v1::ServerConfig& config);
+
+  // A listener on `listen` ("HOST:PORT") that answers every request with
+  // `handler` (herald/web.h), with config's threads, limits, TLS and access
+  // log but without API keys or /metrics: the handler authenticates (the
+  // Business Desk, herald/desk.h). `handler` is called from the loops'
+  // threads until Shutdown() returns. Errors as Start().
+  static absl::StatusOr<std::unique_ptr<HttpServer>> StartWeb(WebHandler handler, const v1::ServerConfig& config,
+                                                              std::string_view listen);
 
   // The bound port (useful with port 0).
   virtual int port() const = 0;

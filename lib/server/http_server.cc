@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <functional>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "herald/server.h"
+#include "herald/web.h"
 #include "server/absl_view.h"
 #include "server/access_log.h"
 #include "server/auth.h"
@@ -122,20 +124,25 @@ struct EventLoop {
 class HttpServerImpl : public HttpServer {
  public:
   HttpServerImpl(DecisionService* service, const v1::ServerConfig& config)
-      : service_(service), config_(config) {}
+      : service_(service), config_(config), listen_(config.listen()) {}
+  // A listener for another module's handler (StartWeb): no API keys, no /metrics.
+  HttpServerImpl(WebHandler web, const v1::ServerConfig& config, std::string listen)
+      : service_(nullptr), config_(config), listen_(std::move(listen)), web_(std::move(web)) {}
   ~HttpServerImpl() override { Shutdown(); }
 
   absl::Status Start() {
     static std::once_flag threads_once;
     std::call_once(threads_once, [] { evthread_use_pthreads(); });
-    auto address = ParseListen(config_.listen());
+    auto address = ParseListen(listen_);
     if (!address.ok()) return address.status();
     auto access_log = server_internal::AccessLog::OpenShared(config_.access_log());
     if (!access_log.ok()) return access_log.status();
     access_log_ = std::move(*access_log);
-    auto authorizer = server_internal::Authorizer::Create(config_);
-    if (!authorizer.ok()) return authorizer.status();
-    authorizer_ = std::move(*authorizer);
+    if (!web_) {
+      auto authorizer = server_internal::Authorizer::Create(config_);
+      if (!authorizer.ok()) return authorizer.status();
+      authorizer_ = std::move(*authorizer);
+    }
     if (server_internal::TlsEnabled(config_)) {
       auto tls = server_internal::NewHttpTlsContext(config_);
       if (!tls.ok()) return tls.status();
@@ -148,7 +155,7 @@ class HttpServerImpl : public HttpServer {
     for (int i = 0; i < threads; ++i) {
       auto fd = BindSocket(*address);
       if (!fd.ok()) {
-        return absl::Status(fd.status().code(), absl::StrCat("listen ", config_.listen(), ": ", fd.status().message()));
+        return absl::Status(fd.status().code(), absl::StrCat("listen ", listen_, ": ", fd.status().message()));
       }
       if (i == 0) {
         // Port 0: the others join the port the first one got.
@@ -179,8 +186,8 @@ class HttpServerImpl : public HttpServer {
   }
 
   int port() const override { return port_; }
-  absl::Status ReloadKeys() override { return authorizer_->Reload(); }
-  bool RequiresKeys() const override { return authorizer_->enabled(); }
+  absl::Status ReloadKeys() override { return authorizer_ ? authorizer_->Reload() : absl::OkStatus(); }
+  bool RequiresKeys() const override { return authorizer_ && authorizer_->enabled(); }
 
   void Shutdown() override {
     std::lock_guard<std::mutex> lock(shutdown_mu_);
@@ -313,6 +320,41 @@ class HttpServerImpl : public HttpServer {
     return reply;
   }
 
+  // A StartWeb listener's request: every header, the peer and TLS, to the handler.
+  HttpReply AnswerWeb(evhttp_request* req, const HttpRequest& request) const {
+    WebRequest web;
+    web.method = request.method;
+    web.path = request.path;
+    web.query = request.query;
+    web.body = request.body;
+    web.tls = tls_ != nullptr;
+    std::vector<std::string> names;  // lower-cased, alive for the call
+    const evkeyvalq* in_headers = evhttp_request_get_input_headers(req);
+    for (const evkeyval* h = in_headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
+      std::string name = h->key;
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      names.push_back(std::move(name));
+    }
+    size_t i = 0;
+    for (const evkeyval* h = in_headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
+      web.headers.emplace_back(names[i++], h->value);
+    }
+    char* peer_address = nullptr;  // owned by the connection
+    ev_uint16_t peer_port = 0;
+    if (evhttp_connection* connection = evhttp_request_get_connection(req); connection != nullptr) {
+      evhttp_connection_get_peer(connection, &peer_address, &peer_port);
+    }
+    web.peer = peer_address != nullptr ? std::string_view(peer_address) : std::string_view();
+    WebReply answer = web_(web);
+    HttpReply reply;
+    reply.status = answer.status;
+    reply.content_type = std::move(answer.content_type);
+    reply.body = std::move(answer.body);
+    reply.error_code = std::move(answer.error_code);
+    reply.extra_headers = std::move(answer.headers);
+    return reply;
+  }
+
   void Answer(EventLoop* loop, evhttp_request* req) {
     const int64_t start_nanos = absl::GetCurrentTimeNanos();
     const std::string request_id = server_internal::RequestIdFrom(
@@ -338,22 +380,24 @@ class HttpServerImpl : public HttpServer {
     request.content_type = header("Content-Type");
     request.accept = header("Accept");
     request.body = std::string_view(body, length);
-    const std::string_view route =
-        request.path == "/metrics" ? std::string_view("/metrics") : server_internal::RouteTemplateOf(request.path);
+    const std::string_view route = web_                        ? std::string_view("unmatched")
+                                   : request.path == "/metrics" ? std::string_view("/metrics")
+                                                                : server_internal::RouteTemplateOf(request.path);
     std::string key_name;
     std::optional<HttpReply> refused = AdmitConnection(loop, req);
     if (!refused) refused = CheckBodySize(length);
-    if (!refused) refused = AdmitRequest(route, header("Authorization"), &key_name);
+    if (!refused && !web_) refused = AdmitRequest(route, header("Authorization"), &key_name);
     HttpReply reply = refused                       ? std::move(*refused)
+                      : web_                        ? AnswerWeb(req, request)
                       : request.path == "/metrics" ? Metrics(request)
                                                    : server_internal::HandleApiRequest(*service_, request);
     reply.route = route;
 
     evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
+    if (!reply.content_type.empty()) evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
     if (!reply.location.empty()) evhttp_add_header(out_headers, "Location", reply.location.c_str());
     if (!reply.allow.empty()) evhttp_add_header(out_headers, "Allow", reply.allow.c_str());
-    evhttp_add_header(out_headers, "Cache-Control", "no-store");
+    if (!web_) evhttp_add_header(out_headers, "Cache-Control", "no-store");  // a web handler sets its own
     evhttp_add_header(out_headers, "X-Request-Id", request_id.c_str());
     for (const auto& [name, value] : reply.extra_headers) evhttp_add_header(out_headers, name.c_str(), value.c_str());
     evbuffer* out = evhttp_request_get_output_buffer(req);
@@ -377,8 +421,10 @@ class HttpServerImpl : public HttpServer {
     }
   }
 
-  DecisionService* service_;
+  DecisionService* service_;  // null for a StartWeb listener
   v1::ServerConfig config_;
+  std::string listen_;
+  WebHandler web_;  // set: a StartWeb listener answering through it
   int port_ = 0;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex shutdown_mu_;
@@ -396,6 +442,14 @@ class HttpServerImpl : public HttpServer {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(DecisionService* service,
                                                                const v1::ServerConfig& config) {
   auto server = std::make_unique<HttpServerImpl>(service, config);
+  if (absl::Status s = server->Start(); !s.ok()) return s;
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartWeb(WebHandler handler, const v1::ServerConfig& config,
+                                                                  std::string_view listen) {
+  if (!handler) return absl::InvalidArgumentError("StartWeb: no handler");
+  auto server = std::make_unique<HttpServerImpl>(std::move(handler), config, std::string(listen));
   if (absl::Status s = server->Start(); !s.ok()) return s;
   return server;
 }

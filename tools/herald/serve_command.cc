@@ -1,5 +1,10 @@
 // herald serve: the decision API over HTTP/JSON and gRPC (docs/server.md).
 #include <csignal>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <optional>
 #include <algorithm>
 #include <iostream>
 #include <thread>
@@ -8,7 +13,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "commands.h"
+#include "herald/desk.h"
 #include "herald/privacy.h"
+#include "herald/store.h"
 #include "herald/server.h"
 #include "nlohmann/json.hpp"
 
@@ -25,6 +32,9 @@ struct ServeArgs {
   std::string grpc_listen;
   int threads = 0;
   int catalog_refresh_ms = 0;
+  std::string desk_listen;
+  std::string desk_assets;
+  std::string init_admin;
 };
 
 // One structured log line on stderr: {"time","level","msg",...}.
@@ -54,6 +64,9 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   if (a.threads > 0) config.set_threads(a.threads);
   if (a.catalog_refresh_ms > 0) config.set_catalog_refresh_ms(a.catalog_refresh_ms);
   if (!a.access_log.empty()) config.set_access_log(a.access_log);
+  if (!a.desk_listen.empty()) config.set_desk_listen(a.desk_listen);
+  if (!a.desk_assets.empty()) config.set_desk_assets(a.desk_assets);
+  if (!a.init_admin.empty()) return config;  // only the store is needed
   if (config.catalog().empty() && (config.store().empty() || config.store() == "memory")) {
     return absl::InvalidArgumentError(
         "herald serve: no catalog (--catalog FILE, `catalog:` in --config, or --store URI holding one: "
@@ -146,12 +159,107 @@ void AddKeysCommand(CLI::App* serve, CommandEnv& env) {
   revoke->callback([k, &env] { env.exit_code = RunKeys("revoke", *k); });
 }
 
+// The admin password for --init-admin: $HERALD_ADMIN_PASSWORD, else one line
+// of standard input (typed without echo on a terminal). Never a flag: a
+// command line is visible to every user of the machine.
+absl::StatusOr<std::string> AdminPassword() {
+  if (const char* from_env = std::getenv("HERALD_ADMIN_PASSWORD"); from_env != nullptr && *from_env != '\0') {
+    return std::string(from_env);
+  }
+  const bool terminal = isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal) {
+    std::cerr << "password for the first admin: " << std::flush;
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string password;
+  const bool read = static_cast<bool>(std::getline(std::cin, password));
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!read || password.empty()) {
+    return absl::InvalidArgumentError("--init-admin: no password (set HERALD_ADMIN_PASSWORD or give it on standard input)");
+  }
+  return password;
+}
+
+// herald serve --init-admin NAME --store URI: the store's first Business
+// Desk user, an admin. Refused once the store has any user: later users are
+// added by an admin (the app's Users screen, POST /api/v1/users).
+int InitAdmin(const v1::ServerConfig& config, const std::string& name, CommandEnv& env) {
+  if (config.store().empty() || config.store() == "memory") {
+    std::cerr << "herald serve --init-admin: needs --store URI (a SQLite or PostgreSQL store)\n";
+    return 2;
+  }
+  auto store = OpenStore(config.store(), *env.registry);
+  if (!store.ok()) {
+    std::cerr << "herald serve --init-admin: " << store.status().message() << "\n";
+    return 1;
+  }
+  AccountStore* accounts = (*store)->accounts();
+  if (accounts == nullptr) {
+    std::cerr << "herald serve --init-admin: the store " << (*store)->Describe() << " keeps no accounts\n";
+    return 1;
+  }
+  auto users = accounts->ListUsers();
+  if (!users.ok() || !users->empty()) {
+    std::cerr << "herald serve --init-admin: "
+              << (users.ok() ? "the store already has users; an admin adds more in the Business Desk"
+                             : std::string(users.status().message()))
+              << "\n";
+    return 1;
+  }
+  auto password = AdminPassword();
+  absl::Status created = password.ok() ? CreateDeskUser(*accounts, name, "admin", *password, "herald serve --init-admin")
+                                       : password.status();
+  if (!created.ok()) {
+    std::cerr << "herald serve --init-admin: " << created.message() << "\n";
+    return absl::IsInvalidArgument(created) ? 2 : 1;
+  }
+  std::cout << "created the admin \"" << name << "\" in " << (*store)->Describe() << "\n";
+  return 0;
+}
+
+// The Business Desk on config.desk_listen, when set: its own store
+// connection, answering through the decision service.
+struct DeskListener {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Desk> desk;
+  std::unique_ptr<HttpServer> server;
+};
+absl::StatusOr<DeskListener> StartDesk(const v1::ServerConfig& config, DecisionService& service, CommandEnv& env) {
+  DeskListener out;
+  if (config.store().empty() || config.store() == "memory") {
+    return absl::InvalidArgumentError("desk_listen: the Business Desk needs a SQLite or PostgreSQL store (--store URI)");
+  }
+  auto store = OpenStore(config.store(), *env.registry);
+  if (!store.ok()) return store.status();
+  out.store = std::move(*store);
+  DeskOptions options;
+  options.assets_dir = config.desk_assets();
+  if (config.desk_session_minutes() > 0) options.session_ttl = absl::Minutes(config.desk_session_minutes());
+  auto desk = Desk::Create(*out.store, service, options);
+  if (!desk.ok()) return desk.status();
+  out.desk = std::move(*desk);
+  Desk* answer = out.desk.get();
+  auto server = HttpServer::StartWeb([answer](const WebRequest& r) { return answer->Handle(r); }, config,
+                                     config.desk_listen());
+  if (!server.ok()) return server.status();
+  out.server = std::move(*server);
+  return out;
+}
+
 int Run(const ServeArgs& a, CommandEnv& env) {
   auto config = ConfigFrom(a);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return 2;
   }
+  if (!a.init_admin.empty()) return InitAdmin(*config, a.init_admin, env);
   // The loops' threads inherit this mask, so the signals reach only the
   // sigwait below and are handled as ordinary code, not in a handler.
   sigset_t signals;
@@ -186,6 +294,15 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     grpc = std::move(*started);
     (*server)->AddMetricsSource([grpc] { return grpc->MetricsText(); });
   }
+  std::optional<DeskListener> desk;
+  if (!config->desk_listen().empty()) {
+    auto started = StartDesk(*config, **service, env);
+    if (!started.ok()) {
+      Log("error", "cannot start the Business Desk", {{"error", std::string(started.status().message())}});
+      return 1;
+    }
+    desk = std::move(*started);
+  }
   std::string listen = config->listen().empty() ? "127.0.0.1:8080" : config->listen();
   listen = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*server)->port());
   nlohmann::ordered_json fields = {{"listen", listen}, {"catalog", config->catalog()}};
@@ -195,6 +312,10 @@ int Run(const ServeArgs& a, CommandEnv& env) {
   }
   if (config->has_tls() && !config->tls().cert_file().empty()) {
     fields["tls"] = config->tls().client_ca_file().empty() ? "on" : "mutual";
+  }
+  if (desk.has_value()) {
+    const std::string& d = config->desk_listen();
+    fields["desk_listen"] = absl::StrCat(d.substr(0, d.rfind(':')), ":", desk->server->port());
   }
   Log("info", "listening", fields);
   if (!(*server)->RequiresKeys() && !IsLoopback(listen)) {
@@ -229,6 +350,7 @@ int Run(const ServeArgs& a, CommandEnv& env) {
     std::thread grpc_drain([&grpc] {
       if (grpc != nullptr) grpc->Shutdown();
     });
+    if (desk.has_value()) desk->server->Shutdown();
     (*server)->Shutdown();
     grpc_drain.join();
     absl::Status flushed = (*service)->Flush();
@@ -259,6 +381,12 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--grpc-listen", a->grpc_listen,
                   "HOST:PORT for the gRPC transport (service herald.v1.Decisions; default: none)");
   cmd->add_option("--threads", a->threads, "event loops (default: one per core)")->check(CLI::Range(1, 256));
+  cmd->add_option("--desk-listen", a->desk_listen,
+                  "HOST:PORT of the Business Desk (the browser app and its admin API; default: none)");
+  cmd->add_option("--desk-assets", a->desk_assets, "the Business Desk app's folder (the repository's web/)");
+  cmd->add_option("--init-admin", a->init_admin,
+                  "create the store's first Business Desk user, an admin, and exit (password from "
+                  "$HERALD_ADMIN_PASSWORD or standard input)");
   AddKeysCommand(cmd, env);
   cmd->callback([a, cmd, &env] {
     if (cmd->got_subcommand("keys")) return;
