@@ -59,7 +59,8 @@ absl::Status ParseProto(const nlohmann::json& value, std::string_view field, goo
   if (!value.is_object()) return absl::InvalidArgumentError(absl::StrCat(AV(field), ": expected a JSON object"));
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto parsed = google::protobuf::util::JsonStringToMessage(value.dump(), out, options);
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), out, options);
   if (parsed.ok()) return absl::OkStatus();
   std::string message = parsed.message().ToString();
   message = message.substr(0, message.find('\n'));
@@ -440,7 +441,14 @@ class DeskImpl final : public Desk {
       : options_(std::move(options)), env_{store, accounts, catalogs, service, options_} {}
 
   WebReply Handle(const WebRequest& request) override {
-    WebReply reply = absl::StartsWith(AV(request.path), "/api/") ? Api(request) : Files(request);
+    WebReply reply;
+    // Handlers check every JSON type before reading it; should one slip, the
+    // request fails with a 500 naming it instead of taking the server down.
+    try {
+      reply = absl::StartsWith(AV(request.path), "/api/") ? Api(request) : Files(request);
+    } catch (const std::exception& e) {
+      reply = ErrorReply(absl::InternalError(absl::StrCat("the desk failed on this request: ", e.what())));
+    }
     // The app's pages load only their own scripts and styles.
     reply.headers.push_back({"Content-Security-Policy",
                              "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "

@@ -117,8 +117,7 @@ using Edit = std::function<absl::Status(v1::Catalog*)>;
 // Applies `edit` to the current version and saves it. With If-Match, the
 // change is refused when another version was saved since; without, a save
 // that loses a race with another is applied again on the newer version.
-WebReply EditCatalog(const DeskEnv& env, const Call& call, std::string_view object, const Edit& edit,
-                     nlohmann::json* extra = nullptr) {
+WebReply EditCatalog(const DeskEnv& env, const Call& call, std::string_view object, const Edit& edit) {
   auto based_on = IfMatch(call.request);
   if (!based_on.ok()) return ErrorReply(based_on.status());
   for (int attempt = 0;; ++attempt) {
@@ -135,9 +134,7 @@ WebReply EditCatalog(const DeskEnv& env, const Call& call, std::string_view obje
     auto result = SaveAndAudit(env, call, catalog, current->version, object, "", &issues);
     if (absl::IsAborted(result.status()) && *based_on < 0 && attempt < 3) continue;
     if (!result.ok()) return SaveError(result.status(), issues);
-    nlohmann::json body = SaveResultJson(*result);
-    if (extra != nullptr) body.update(*extra);
-    return JsonReply(200, body);
+    return JsonReply(200, SaveResultJson(*result));
   }
 }
 
@@ -398,10 +395,9 @@ WebReply SetGoaling(const DeskEnv& env, Call& call) {
     }
     return absl::OkStatus();
   };
-  nlohmann::json extra;
-  WebReply reply = EditCatalog(env, call, Quoted("campaign", call.params[0]), edit, &extra);
+  WebReply reply = EditCatalog(env, call, Quoted("campaign", call.params[0]), edit);
   if (reply.status != 200) return reply;
-  nlohmann::json out = nlohmann::json::parse(reply.body);
+  nlohmann::json out = nlohmann::json::parse(reply.body, nullptr, false);
   out["items"] = items;
   out["did"] = did;
   return JsonReply(200, out);
