@@ -464,10 +464,17 @@ test('(e) a report chart shows the values of the report API', () => scenario('re
     });
     assert.equal(r.status, 200);
   }
-  const summary = await until('the requests to reach the report', async () => {
+  // The selector flushes its events in batches (every second): wait until
+  // the report holds these requests and stays the same for two reads, so
+  // that the page and this test read the same figures.
+  let previous = null;
+  const summary = await until('the requests to reach the report and settle', async () => {
     const t = await admin.ok('GET', '/api/v1/reports/campaign-item-summary?format=json');
-    return t.rows.reduce((n, r) => n + Number(r.requests || 0), 0) >= 12 ? t : null;
-  }, 20000, 200);
+    const total = t.rows.reduce((n, r) => n + Number(r.requests || 0), 0);
+    const same = previous !== null && JSON.stringify(previous) === JSON.stringify(t);
+    previous = t;
+    return total >= 12 && same ? t : null;
+  }, 20000, 1200);
 
   await signIn(page, ADMIN);
   await go(page, '#/reports');
