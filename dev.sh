@@ -4,6 +4,9 @@
 #
 #   ./dev.sh demo              build, then simulate a week of the example storefront and print the reports
 #   ./dev.sh test              build, then run the whole test suite (ctest), PostgreSQL included
+#   ./dev.sh desk              the Business Desk on the demo's store (build/simulation/herald.db) at
+#                              http://127.0.0.1:8081/ (first run: pushes the example catalog, creates
+#                              the admin "admin" with $HERALD_ADMIN_PASSWORD or a password typed in)
 #   ./dev.sh sanitize          the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./dev.sh fuzz [SECONDS]    build the libFuzzer targets (the sanitizer tree) and run each (default 60 s)
 #   ./dev.sh bench             build and run the benchmarks, printing Herald vs reference ratios
@@ -85,6 +88,22 @@ case "$cmd" in
     # A week of the example storefront: ads, clicks, baskets, capture, export, mail; then the reports.
     ./build/bin/herald simulate --catalog "$catalog" --page-views 200000 --days 7 --seed 1 \
       --out build/simulation --html build/simulation/report.html
+    ;;
+  desk)
+    setup
+    configure build
+    build build herald_cli
+    store=sqlite:build/simulation/herald.db
+    mkdir -p build/simulation
+    # The demo's store holds events but no catalog version until one is pushed.
+    if ! ./build/bin/herald catalog history --store "$store" 2>/dev/null | grep -q "^version "; then
+      ./build/bin/herald catalog push examples/storefront/catalog.textproto --store "$store" --note "./dev.sh desk"
+    fi
+    # The first admin, once; the password never goes on a command line.
+    ./build/bin/herald serve --init-admin admin --store "$store"
+    echo "Business Desk: http://127.0.0.1:8081/ (user admin); decision API: http://127.0.0.1:8080/"
+    exec ./build/bin/herald serve --store "$store" --listen 127.0.0.1:8080 \
+      --desk-listen 127.0.0.1:8081 --desk-assets web --access-log off
     ;;
   test)
     setup

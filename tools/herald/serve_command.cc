@@ -188,8 +188,9 @@ absl::StatusOr<std::string> AdminPassword() {
 }
 
 // herald serve --init-admin NAME --store URI: the store's first Business
-// Desk user, an admin. Refused once the store has any user: later users are
-// added by an admin (the app's Users screen, POST /api/v1/users).
+// Desk user, an admin. Run again, it does nothing when NAME is an admin;
+// refused when the store has other users: later users are added by an admin
+// (the app's Users screen, POST /api/v1/users).
 int InitAdmin(const v1::ServerConfig& config, const std::string& name, CommandEnv& env) {
   if (config.store().empty() || config.store() == "memory") {
     std::cerr << "herald serve --init-admin: needs --store URI (a SQLite or PostgreSQL store)\n";
@@ -206,6 +207,14 @@ int InitAdmin(const v1::ServerConfig& config, const std::string& name, CommandEn
     return 1;
   }
   auto users = accounts->ListUsers();
+  if (users.ok()) {
+    for (const v1::DeskUser& user : *users) {
+      if (user.name() == name && user.role() == "admin") {  // run again: nothing to do
+        std::cout << "the admin \"" << name << "\" already exists in " << (*store)->Describe() << "\n";
+        return 0;
+      }
+    }
+  }
   if (!users.ok() || !users->empty()) {
     std::cerr << "herald serve --init-admin: "
               << (users.ok() ? "the store already has users; an admin adds more in the Business Desk"
