@@ -1,4 +1,4 @@
-// herald/web.h: one HTTP request and its answer, as plain values, for modules
+// herald/web.h (herald_server): one HTTP request and its answer, as plain values, for modules
 // that answer HTTP without owning a socket (the Business Desk, herald/desk.h).
 // herald/server.h's HttpServer::StartWeb reads requests off its listener into
 // a WebRequest and writes the WebReply back; tests call a handler directly.
@@ -48,6 +48,13 @@ struct WebReply {
 };
 
 using WebHandler = std::function<WebReply(const WebRequest&)>;
+
+// Percent-decodes `in` ("%41" -> "A"; a malformed escape stays as it is);
+// '+' is a space only in a query (`plus_is_space`).
+std::string PercentDecode(std::string_view in, bool plus_is_space = false);
+// The first query parameter `name` of `query` ("a=1&b=2", no '?'),
+// percent-decoded; empty when absent.
+std::string QueryParam(std::string_view query, std::string_view name);
 
 }  // namespace herald
 

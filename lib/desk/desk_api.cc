@@ -67,30 +67,6 @@ absl::Status ParseProto(const nlohmann::json& value, std::string_view field, goo
   return WithField(absl::InvalidArgumentError(absl::StrCat(AV(field), ": ", message)), field);
 }
 
-std::string PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    int value = 0;
-    if (in[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && absl::SimpleHexAtoi(AV(in.substr(i + 1, 2)), &value)) {
-      out += static_cast<char>(value);
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
-std::string QueryParam(std::string_view query, std::string_view name) {
-  for (absl::string_view pair : absl::StrSplit(AV(query), '&')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (kv.first == AV(name)) return PercentDecode(SV(kv.second), /*plus_is_space=*/true);
-  }
-  return "";
-}
-
 absl::StatusOr<std::string> StringField(const nlohmann::json& object, std::string_view name) {
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) return std::string();

@@ -54,10 +54,7 @@ absl::StatusOr<nlohmann::json> ParseObject(std::string_view body);
 // A JSON value (an object of the body) into `out` in the proto3 JSON
 // mapping; InvalidArgument naming `field` and the parser's complaint.
 absl::Status ParseProto(const nlohmann::json& value, std::string_view field, google::protobuf::Message* out);
-// One query parameter, percent-decoded; empty when absent.
-std::string QueryParam(std::string_view query, std::string_view name);
-// Percent-decodes; '+' is a space only in a query (`plus_is_space`).
-std::string PercentDecode(std::string_view in, bool plus_is_space = false);
+// Query parameters and path segments: herald/web.h's QueryParam and PercentDecode.
 // A string field of a JSON object: empty when absent; InvalidArgument when not a string.
 absl::StatusOr<std::string> StringField(const nlohmann::json& object, std::string_view name);
 

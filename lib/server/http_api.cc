@@ -62,30 +62,6 @@ absl::StatusOr<Request> ParseBody(const HttpRequest& r) {
   return request;
 }
 
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    int value = 0;
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && absl::SimpleHexAtoi(AbslView(in.substr(i + 1, 2)), &value)) {
-      out += static_cast<char>(value);
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
-std::string QueryParam(std::string_view query, std::string_view name) {
-  for (absl::string_view pair : absl::StrSplit(AbslView(query), '&')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (StdView(kv.first) == name) return PercentDecode(StdView(kv.second));
-  }
-  return "";
-}
-
 HttpReply Healthz(DecisionService&, const HttpRequest&, std::string_view) {
   return JsonReply(200, R"({"status":"ok"})");
 }
