@@ -439,7 +439,11 @@ class DeskImpl final : public Desk {
   WebReply Files(const WebRequest& request) {
     WebReply reply;
     if (request.method != "GET" && request.method != "HEAD") {
-      reply = ErrorReply(absl::NotFoundError(absl::StrCat("no ", AV(request.method), " route ", AV(request.path.substr(0, 200)))));
+      reply = ErrorReply(absl::NotFoundError(absl::StrCat("the app's files are read with GET, not ",
+                                                          AV(request.method.substr(0, 10)))),
+                         "method_not_allowed");
+      reply.status = 405;
+      reply.headers.push_back({"Allow", "GET, HEAD"});
     } else {
       reply = ServeFile(options_, request.path);
     }

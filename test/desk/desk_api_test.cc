@@ -155,7 +155,7 @@ class DeskFixture {
 
 int64_t CurrentVersion(Store& store) { return *store.catalogs()->CurrentCatalogVersion(); }
 
-TEST_CASE("desk: signing in sets an HttpOnly SameSite cookie, Secure only under TLS; wrong user or password is one "
+TEST_CASE("desk: signing in sets an HttpOnly SameSite cookie, Secure only under TLS - wrong user or password is one "
           "401",
           "[desk][api]") {
   DeskFixture desk;
@@ -199,7 +199,7 @@ TEST_CASE("desk: after five failed sign-ins a user waits (429, Retry-After), fro
             .status == 200);
 }
 
-TEST_CASE("desk: a change needs the session's CSRF token and no foreign Origin; nothing is saved otherwise",
+TEST_CASE("desk: a change needs the session's CSRF token and no foreign Origin - nothing is saved otherwise",
           "[desk][api]") {
   DeskFixture desk;
   auto ann = desk.SignIn("ann");
@@ -248,7 +248,7 @@ TEST_CASE("desk: roles - a viewer reads and checks, an editor edits, only an adm
   CHECK(CurrentVersion(desk.store()) == 2);
 }
 
-TEST_CASE("desk: customers in alphabetical order; a change on an old version is refused (409); an invalid one lists "
+TEST_CASE("desk: customers in alphabetical order - a change on an old version is refused (409) - an invalid one lists "
           "its issues",
           "[desk][api]") {
   DeskFixture desk;
@@ -307,7 +307,7 @@ TEST_CASE("desk: an expression check marks the error's line and column", "[desk]
   CHECK(desk.Call(vic, "POST", "/api/v1/expressions:check", {{"expression", "x"}, {"kind", "sql"}}).status == 400);
 }
 
-TEST_CASE("desk: users - an admin adds, changes and removes; a changed password signs the user out", "[desk][api]") {
+TEST_CASE("desk: users - an admin adds, changes and removes - a changed password signs the user out", "[desk][api]") {
   DeskFixture desk;
   auto ann = desk.SignIn("ann");
   auto vic = desk.SignIn("vic");
