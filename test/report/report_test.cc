@@ -261,6 +261,33 @@ TEST_CASE("report: renderers", "[report]") {
   CHECK(RenderReport(t, "csv").value() == csv);
 }
 
+TEST_CASE("report: the expected-pace line spreads an ad's goal evenly over its schedule's days", "[report]") {
+  auto store = TestStore();
+  v1::Catalog catalog = TestCatalog();
+  // Spring runs ten days from 2026-06-01; the events fall on its first three.
+  catalog.mutable_campaigns(0)->set_start("2026-06-01");
+  catalog.mutable_campaigns(0)->set_end("2026-06-10");
+  ReportOptions options;
+  options.catalog = &catalog;
+  auto charts = BuildReportCharts(store->events(), options);
+  REQUIRE(charts.ok());
+  REQUIRE(charts->delivery[0].item == "Blue paint");  // goal 1,125
+  using Points = std::vector<std::pair<std::string, int64_t>>;
+  CHECK(charts->delivery[0].expected == Points{{"2026-06-01", 113}, {"2026-06-02", 225}, {"2026-06-03", 338}});
+  // An ad with its own schedule paces over its own dates.
+  catalog.mutable_campaigns(0)->mutable_items(1)->mutable_ad()->mutable_schedule()->set_start("2026-06-02");
+  catalog.mutable_campaigns(0)->mutable_items(1)->mutable_ad()->mutable_schedule()->set_end("2026-06-03");
+  charts = BuildReportCharts(store->events(), options);
+  REQUIRE(charts.ok());
+  CHECK(charts->delivery[1].expected == Points{{"2026-06-01", 0}, {"2026-06-02", 188}, {"2026-06-03", 375}});
+  // No end date (Autumn), or no goal (the house ad): no line.
+  for (const DeliverySeries& s : charts->delivery) {
+    if (s.item == "Red paint" || s.item == "House ad") CHECK(s.expected.empty());
+  }
+  CHECK(nlohmann::json::parse(RenderChartsJson(*charts))["delivery"][0]["expected"][2] ==
+        nlohmann::json::array({"2026-06-03", 338}));
+}
+
 TEST_CASE("report: HTML charts draw in headless Chromium", "[report][chromium]") {
   std::string chromium;
   for (const char* candidate : {"chromium", "chromium-browser", "google-chrome"}) {
