@@ -13,6 +13,7 @@
 //   PersonalDataStore    erasure of a person, retention and key rotation (herald/privacy.h)
 //   CatalogStore      the site's catalog as numbered versions (herald/catalog.h's SaveCatalog)
 //   AccountStore      Business Desk users, sessions, sign-in throttling and the audit log
+//   MailListStore     the List Manager's recipient and opt-out lists (Business Desk, direct mail)
 //
 // Hot paths never call a Store: the selector keeps counters and histories in
 // memory and a background flusher hands batches to the store (see
@@ -307,12 +308,56 @@ class RecipientTableStore {
   }
 };
 
+// The List Manager's lists (docs/business-desk.md, "List Manager"): recipient
+// lists (columns and rows, DirectMail recipients.store_list) and opt-out lists
+// (one column, "email": DirectMail opt_out_store_list, Catalog
+// site_opt_out_store_list), kept in the store so that every server and every
+// mail job on it sees the same lists. The store keeps rows as given; the
+// desk parses, maps and normalizes them before PutList.
+class MailListStore {
+ public:
+  virtual ~MailListStore() = default;
+  // Creates or replaces the list `list.name` (its kind, columns,
+  // description, updated_by and updated_unix_micros; `rows` is set by the
+  // store) with `rows`, each of list.columns_size() values (InvalidArgument
+  // naming the row otherwise), in one transaction: a reader sees the old
+  // list or the new one, never a mix. An opt-out list must have the one
+  // column "email" (InvalidArgument otherwise); its addresses are kept once
+  // each, compared as given (the caller normalizes them). InvalidArgument
+  // for a malformed name (1-64 of [A-Za-z0-9._-]).
+  virtual absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) = 0;
+  // Adds `addresses` to the opt-out list `name`, creating it (with `by` and
+  // `time_unix_micros` as its updated_by / updated_unix_micros) when absent;
+  // addresses already on it are left alone. Returns how many were new.
+  // Atomic, and safe from any number of processes at once (a one-click
+  // unsubscribe and an import racing lose nothing). FailedPrecondition when
+  // `name` is a recipient list.
+  virtual absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
+                                             std::string_view by, int64_t time_unix_micros) = 0;
+  // Every list (without rows), by name.
+  virtual absl::StatusOr<std::vector<v1::MailList>> ListLists() = 0;
+  // The list `name`, or nullopt.
+  virtual absl::StatusOr<std::optional<v1::MailList>> GetList(std::string_view name) = 0;
+  // Calls `on_row` once per row of list `name`, in the order PutList gave
+  // them (opt-out additions after), with one value per column. Rows are read
+  // in pages, never the whole list at once, from one snapshot; stops at the
+  // first non-OK from the callback and returns it. NotFound "list 'x' not
+  // found". The callback must not write to this store on the same thread.
+  virtual absl::Status ScanList(std::string_view name,
+                                const std::function<absl::Status(std::span<const std::string> values)>& on_row) = 0;
+  // Removes the list and its rows; NotFound naming it when absent.
+  virtual absl::Status DeleteList(std::string_view name) = 0;
+};
+
 // What ForgetPerson (herald/privacy.h) erases in one transaction.
 struct SubjectErasure {
   std::string selector;                      // "email", "phone", "customer": recorded, not the value
   std::vector<int64_t> interactions;         // sequences of the person's interactions: deleted
-  std::vector<std::string> recipients;       // mail ledger recipients and recipient-table values
-                                             // (compared trimmed and lowercased): rows deleted
+  std::vector<std::string> recipients;       // mail ledger recipients, recipient-table values and
+                                             // recipient-list values (compared trimmed and
+                                             // lowercased): rows deleted. Opt-out lists keep
+                                             // the address: it must never be mailed again
+
   std::vector<std::string> user_ids;         // histories deleted; events' user and session ids and
                                              // coupon redemptions' customer ids blanked
 };
@@ -437,6 +482,9 @@ class Store : public Extension {
   // Business Desk accounts; null when the backend has none (every built-in
   // backend has them).
   virtual AccountStore* accounts() { return nullptr; }
+  // The List Manager's lists; null when the backend has none (every
+  // built-in backend has them).
+  virtual MailListStore* mail_lists() { return nullptr; }
   // Makes every acknowledged write durable (a no-op for stores that write through).
   virtual absl::Status Flush() = 0;
   // "memory", "sqlite:/path/to/file", "postgresql://..." (credentials elided).
