@@ -17,6 +17,8 @@ import { TraceScores } from './screens/trace.js';
 import { Reports } from './screens/reports.js';
 import { History } from './screens/history.js';
 import { Users, Audit, Account } from './screens/users.js';
+import { ListManager, ListView } from './screens/lists.js';
+import { MailJobs } from './screens/mailjobs.js';
 
 const kNav = [
   ['#/', 'Overview'],
@@ -25,6 +27,8 @@ const kNav = [
   ['#/target-groups', 'Target groups'],
   ['#/reference', 'Reference tables'],
   ['#/settings', 'Catalog settings'],
+  ['#/lists', 'List Manager'],
+  ['#/mail-jobs', 'Mail jobs'],
   ['#/trace', 'TraceScores'],
   ['#/reports', 'Reports'],
   ['#/history', 'Catalog history'],
@@ -52,6 +56,8 @@ function screenFor(route, desk) {
     case 'target-groups': return b ? html`<${TargetGroupEdit} desk=${desk} id=${b === 'new' ? '' : b} />` : html`<${TargetGroupList} desk=${desk} />`;
     case 'reference': return html`<${ReferenceTables} desk=${desk} />`;
     case 'settings': return html`<${CatalogSettings} desk=${desk} />`;
+    case 'lists': return b ? html`<${ListView} desk=${desk} name=${b} />` : html`<${ListManager} desk=${desk} />`;
+    case 'mail-jobs': return html`<${MailJobs} desk=${desk} item=${route.query.get('item') || ''} />`;
     case 'trace': return html`<${TraceScores} desk=${desk} />`;
     case 'reports': return html`<${Reports} desk=${desk} query=${route.query} />`;
     case 'history': return html`<${History} desk=${desk} />`;

@@ -50,7 +50,7 @@ class Field extends Component {
         if (f.ref && !f.key) return html`<div class="field">
           <label for=${id}>${f.label}</label>
           <${RefSelect} id=${id} value=${value || ''} options=${refs[f.ref] || []} helpId=${helpId}
-            onChange=${(v) => set(v)} />
+            missing=${f.missing} onChange=${(v) => set(v)} />
           <${Help} id=${helpId} text=${f.help} /></div>`;
         return html`<div class="field">
           <label for=${id}>${f.label}</label>
@@ -173,13 +173,13 @@ class Field extends Component {
 }
 
 // A <select> of a reference list, keeping a value the list does not have.
-export function RefSelect({ id, value, options, onChange, helpId, none = '(none)' }) {
+export function RefSelect({ id, value, options, onChange, helpId, none = '(none)', missing = 'not in the catalog' }) {
   const known = options.some((o) => o.value === value);
   return html`<select id=${id} value=${value} aria-describedby=${helpId}
       onChange=${(e) => onChange(e.currentTarget.value)}>
     <option value="">${none}</option>
     ${options.map((o) => html`<option value=${o.value}>${o.label}</option>`)}
-    ${value && !known ? html`<option value=${value}>${value} (not in the catalog)</option>` : null}
+    ${value && !known ? html`<option value=${value}>${value} (${missing})</option>` : null}
   </select>`;
 }
 
@@ -274,6 +274,12 @@ class OneofField extends Component {
         body = html`<fieldset class="group"><legend>${o.label}</legend><div class="fields">
           <${MessageFields} message=${o.of} value=${obj[o.name] || {}} idp=${oid} refs=${refs} onChange=${setMember} />
         </div></fieldset>`;
+      } else if (o.ref) {
+        const helpId = o.help ? `${oid}-help` : undefined;
+        body = html`<div class="field"><label for=${oid}>${o.label}</label>
+          <${RefSelect} id=${oid} value=${obj[o.name] || ''} options=${refs[o.ref] || []} helpId=${helpId}
+            missing=${o.missing} onChange=${setMember} />
+          <${Help} id=${helpId} text=${o.help} /></div>`;
       } else {
         body = html`<div class="field"><label for=${oid}>${o.label}</label>
           <input id=${oid} type="text" value=${obj[o.name]} aria-describedby=${o.help ? `${oid}-help` : undefined}

@@ -9,7 +9,10 @@
 //   `options`, each a field), expr (a Herald expression, checked as typed:
 //   `kind` "target" or "condition").
 // `ref` names a reference list of the current catalog (see refsOf):
-//   industries, pageGroups, sizes, customers, targetGroups.
+//   industries, pageGroups, sizes, customers, targetGroups; or of the
+//   List Manager (screens/lists.js listRefs): recipientLists, optOutLists.
+// `missing` says what a value the list does not have is (default "not in
+// the catalog").
 
 const e = (prefix, names) => ({ prefix, values: names.map((n) => `${prefix}${n}`) });
 
@@ -156,7 +159,9 @@ export const messages = {
   ],
   DirectMail: [
     { name: 'recipients', label: 'Recipients', type: 'message', of: 'RecipientSource', keep: true },
-    { name: 'optOutList', label: 'Opt-out list', type: 'string', help: 'item-level: a file of addresses or a store list' },
+    { name: 'optOutList', label: 'Opt-out list file', type: 'string', help: 'item-level: a file of addresses' },
+    { name: 'optOutStoreList', label: 'Opt-out list (List Manager)', type: 'string', ref: 'optOutLists', missing: 'no such list',
+      help: 'item-level: an opt-out list kept in the store' },
     { name: 'message', label: 'Message', type: 'message', of: 'MessageSource', keep: true },
     { name: 'format', label: 'Format', type: 'enum', of: 'MailFormat', dflt: 'MIME' },
     { name: 'from', label: 'From', type: 'string', help: '"Name <address>" or an address (required)' },
@@ -176,6 +181,8 @@ export const messages = {
       { name: 'csvPath', label: 'CSV file', type: 'string', help: 'with a header row and an "email" column' },
       { name: 'storeTable', label: 'Store table', type: 'string' },
       { name: 'plugin', label: 'Plugin', type: 'string', help: 'a registered recipient source' },
+      { name: 'storeList', label: 'Recipient list (List Manager)', type: 'string', ref: 'recipientLists', missing: 'no such list',
+        help: 'a recipient list kept in the store (List Manager)' },
     ] },
   ],
   MessageSource: [
@@ -219,7 +226,9 @@ export const messages = {
     { name: 'name', label: 'Catalog name', type: 'string' },
     { name: 'timeZone', label: 'Time zone', type: 'string', help: 'IANA name for schedules and reports; empty = UTC' },
     { name: 'currency', label: 'Currency', type: 'string', help: 'default currency; empty = USD' },
-    { name: 'siteOptOutList', label: 'Site opt-out list', type: 'string', help: 'for direct mail' },
+    { name: 'siteOptOutList', label: 'Site opt-out list file', type: 'string', help: 'for direct mail: a file of addresses' },
+    { name: 'siteOptOutStoreList', label: 'Site opt-out list (List Manager)', type: 'string', ref: 'optOutLists', missing: 'no such list',
+      help: 'for direct mail: an opt-out list kept in the store, applied to every direct-mail item' },
     { name: 'userAttributes', label: 'User attributes (user.*)', type: 'list', of: 'AttributeDecl', itemLabel: 'Attribute' },
     { name: 'contextAttributes', label: 'Context attributes (context.*)', type: 'list', of: 'AttributeDecl', itemLabel: 'Attribute' },
     { name: 'productAttributes', label: 'Product attributes (product.*)', type: 'list', of: 'AttributeDecl', itemLabel: 'Attribute' },
