@@ -8,7 +8,10 @@ Usage:
 
 The document is the one source: endpoints with their parameters, request
 and answer schemas and every error status come from it, so the page cannot
-drift from what the server serves at /v1/openapi.json.
+drift from what the server serves at /v1/openapi.json. Operations without a
+tag are the decision API's; each tag (the Business Desk's admin API) gets its
+own section, with its paths' own servers (path-level `servers`) and
+security schemes of any kind (bearer, cookie, header).
 """
 import json
 import sys
@@ -22,7 +25,7 @@ def anchor(name):
 
 def type_of(schema):
     """A short Markdown rendering of a schema's type."""
-    if not schema:
+    if not isinstance(schema, dict) or not schema:
         return "any"
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
@@ -32,6 +35,8 @@ def type_of(schema):
         kinds = [k for k in kind if k != "null"]
         text = " or ".join(type_of(dict(schema, type=k)) for k in kinds)
         return text + (" or null" if "null" in kind else "")
+    if kind == "array" and "prefixItems" in schema:
+        return "array [" + ", ".join(type_of(item) for item in schema["prefixItems"]) + "]"
     if kind == "array":
         return "array of " + type_of(schema.get("items", {}))
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
@@ -73,36 +78,80 @@ def body_schema(content):
     return f"`{media}` {type_of(value.get('schema', {}))}"
 
 
-def needs_key(document, operation):
-    security = operation.get("security", document.get("security", []))
-    return bool(security) and all(requirement for requirement in security)
+def security_of(document, operation):
+    return operation.get("security", document.get("security", []))
 
 
-def key_optional(document, operation):
-    security = operation.get("security", document.get("security", []))
-    return any(requirement for requirement in security)
+def scheme_label(document, name):
+    scheme = document.get("components", {}).get("securitySchemes", {}).get(name, {})
+    if scheme.get("type") == "http" and scheme.get("scheme") == "bearer":
+        return "API key"
+    if scheme.get("type") == "apiKey":
+        where = {"cookie": "cookie", "header": "header", "query": "query parameter"}[scheme["in"]]
+        return f"`{scheme['name']}` {where}"
+    return f"`{name}`"
 
 
 def auth_text(document, operation):
-    if not key_optional(document, operation):
+    """'none', 'API key', 'API key when the server requires keys', or the
+    schemes each requirement combines ('`herald_desk` cookie and ...')."""
+    security = security_of(document, operation)
+    requirements = [r for r in security if r]
+    if not requirements:
         return "none"
-    if needs_key(document, operation):
-        return "API key"
-    return "API key when the server requires keys"
+    text = " or ".join(" and ".join(scheme_label(document, name) for name in r) for r in requirements)
+    if len(requirements) < len(security):  # an empty requirement: none needed
+        return text + " when the server requires keys"
+    return text
 
 
-def operations(document):
+def scheme_text(name, scheme):
+    if scheme.get("type") == "apiKey":
+        kind = f"apiKey in {scheme.get('in')} `{scheme.get('name')}`"
+    else:
+        kind = f"{scheme.get('type')}, {scheme.get('scheme', '')}"
+    return f"- `{name}` ({kind}): {cell(scheme.get('description', ''))}"
+
+
+def resolve(document, value):
+    """A `$ref` to #/components/... replaced by what it names."""
+    while isinstance(value, dict) and "$ref" in value and value["$ref"].startswith("#/components/"):
+        section, name = value["$ref"][len("#/components/"):].split("/", 1)
+        value = document["components"][section][name]
+    return value
+
+
+def operations(document, tag=None):
+    """The operations of `tag` (None: those without a tag), in document order."""
     for path, item in document["paths"].items():
-        for method in sorted(item, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
-            yield path, method, item[method]
+        methods = [m for m in item if m in METHOD_ORDER]
+        for method in sorted(methods, key=METHOD_ORDER.index):
+            op = item[method]
+            if (op.get("tags") or [None])[0] == tag:
+                yield path, method, op
 
 
-def render_operation(document, path, method, op, out):
+def servers_text(servers):
+    return ", ".join(f"`{s['url']}`" + (f" ({cell(s['description'])})" if s.get("description") else "")
+                     for s in servers)
+
+
+def response_headers(response):
+    headers = response.get("headers", {})
+    return "".join(f" Header `{name}`: {cell(h['description'])}." for name, h in headers.items()
+                   if h.get("description"))
+
+
+def render_operation(document, path, method, op, out, servers=None):
     out.append(f"### `{method.upper()} {path}`")
     out.append("")
     out.append(f"{op.get('summary', '')} (operationId `{op.get('operationId', '')}`; authentication: "
                f"{auth_text(document, op)})")
     out.append("")
+    if op.get("description"):
+        out += [cell(op["description"]), ""]
+    if servers:
+        out += ["Server: " + servers_text(servers) + ".", ""]
     if op.get("parameters"):
         out.append("| parameter | in | required | type | description |")
         out.append("|---|---|---|---|---|")
@@ -119,12 +168,47 @@ def render_operation(document, path, method, op, out):
     out.append("| status | when | body |")
     out.append("|---|---|---|")
     for status in sorted(op.get("responses", {})):
-        response = op["responses"][status]
-        out.append(f"| {status} | {cell(response.get('description', ''))} | {body_schema(response.get('content'))} |")
+        response = resolve(document, op["responses"][status])
+        when = cell(response.get("description", "")) + response_headers(response)
+        out.append(f"| {status} | {when} | {body_schema(response.get('content'))} |")
     out.append("")
 
 
-def render_schema(name, schema, out):
+def request_schemas(document):
+    """The names of the schemas a request body uses, directly or within."""
+    names, todo = set(), []
+    for path, item in document["paths"].items():
+        for method in METHOD_ORDER:
+            body = item.get(method, {}).get("requestBody", {})
+            todo += [v.get("schema", {}) for v in body.get("content", {}).values()]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            target = value.get("$ref", "")
+            if target.startswith("#/components/schemas/") and target.rsplit("/", 1)[-1] not in names:
+                names.add(target.rsplit("/", 1)[-1])
+                todo.append(document["components"]["schemas"][target.rsplit("/", 1)[-1]])
+            todo += value.values()
+        elif isinstance(value, list):
+            todo += value
+    return names
+
+
+def fields(schema, prefix=""):
+    """(name, schema, required) of each property, then those of an inline
+    object within it as `name.field` (`name[].field` in an array's items)."""
+    required = set(schema.get("required", []))
+    for field, value in schema.get("properties", {}).items():
+        yield prefix + field, value, field in required
+        if not isinstance(value, dict):
+            continue
+        if value.get("properties"):
+            yield from fields(value, f"{prefix}{field}.")
+        elif isinstance(value.get("items"), dict) and value["items"].get("properties"):
+            yield from fields(value["items"], f"{prefix}{field}[].")
+
+
+def render_schema(name, schema, out, in_requests=True):
     out.append(f'<a id="{anchor(name)}"></a>')
     out.append(f"### {name}")
     out.append("")
@@ -138,15 +222,33 @@ def render_schema(name, schema, out):
             out.append(f"({'; '.join(constraints(schema))})")
         out.append("")
         return
-    required = set(schema.get("required", []))
     out.append("| field | type | required | description |")
     out.append("|---|---|---|---|")
-    for field, value in properties.items():
-        out.append(f"| `{field}` | {type_of(value)} | {'yes' if field in required else 'no'} | {describe(value)} |")
+    for field, value, required in fields(schema):
+        out.append(f"| `{field}` | {type_of(value)} | {'yes' if required else 'no'} | {describe(value)} |")
     out.append("")
     if schema.get("additionalProperties") is False:
-        out.append("Unknown fields are refused (400, `field` names them).")
+        out.append("Unknown fields are refused (400, `field` names them)." if in_requests
+                   else "The server sends no other fields.")
         out.append("")
+
+
+def render_section(document, tag, out):
+    """The endpoint table of `tag`'s operations (None: the untagged ones), then each operation."""
+    ops = list(operations(document, tag))
+    common = None
+    if tag is not None:
+        path_servers = [document["paths"][path].get("servers") for path, _, _ in ops]
+        if path_servers and all(s == path_servers[0] for s in path_servers) and path_servers[0]:
+            common = path_servers[0]
+            out += ["Server: " + servers_text(common) + ".", ""]
+    out += ["| method | path | what | authentication |", "|---|---|---|---|"]
+    for path, method, op in ops:
+        out.append(f"| {method.upper()} | `{path}` | {cell(op.get('summary', ''))} | {auth_text(document, op)} |")
+    out.append("")
+    for path, method, op in ops:
+        servers = document["paths"][path].get("servers")
+        render_operation(document, path, method, op, out, servers if servers and servers != common else None)
 
 
 def render(document):
@@ -162,18 +264,19 @@ def render(document):
     if schemes:
         out += ["## Authentication", ""]
         for name, scheme in schemes.items():
-            out.append(f"- `{name}` ({scheme.get('type')}, {scheme.get('scheme', '')}): "
-                       f"{cell(scheme.get('description', ''))}")
+            out.append(scheme_text(name, scheme))
         out.append("")
-    out += ["## Endpoints", "", "| method | path | what | authentication |", "|---|---|---|---|"]
-    for path, method, op in operations(document):
-        out.append(f"| {method.upper()} | `{path}` | {cell(op.get('summary', ''))} | {auth_text(document, op)} |")
-    out.append("")
-    for path, method, op in operations(document):
-        render_operation(document, path, method, op, out)
+    out += ["## Endpoints", ""]
+    render_section(document, None, out)
+    for tag in document.get("tags", []):
+        out += [f"## {tag['name']} API", ""]
+        if tag.get("description"):
+            out += [cell(tag["description"]), ""]
+        render_section(document, tag["name"], out)
     out += ["## Schemas", ""]
+    in_requests = request_schemas(document)
     for name, schema in document.get("components", {}).get("schemas", {}).items():
-        render_schema(name, schema, out)
+        render_schema(name, schema, out, name in in_requests)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
