@@ -185,6 +185,7 @@ class ProtectedStore final : public Store, InteractionStore {
   PersonalDataStore* personal_data() override { return inner_->personal_data(); }
   CatalogStore* catalogs() override { return inner_->catalogs(); }
   AccountStore* accounts() override { return inner_->accounts(); }
+  MailListStore* mail_lists() override { return inner_->mail_lists(); }
   absl::Status Flush() override { return inner_->Flush(); }
   std::string Describe() const override { return inner_->Describe(); }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -28,7 +29,8 @@ class MemoryStore final : public Store,
                           RecipientTableStore,
                           PersonalDataStore,
                           CatalogStore,
-                          AccountStore {
+                          AccountStore,
+                          MailListStore {
  public:
   CounterStore& counters() override { return *this; }
   EventStore& events() override { return *this; }
@@ -41,6 +43,7 @@ class MemoryStore final : public Store,
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
   AccountStore* accounts() override { return this; }
+  MailListStore* mail_lists() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::string Describe() const override { return "memory"; }
 
@@ -174,6 +177,88 @@ class MemoryStore final : public Store,
     return out;
   }
 
+  // MailListStore. A list's rows are shared with the scans that read them
+  // and copied before a change while a scan holds them (copy on write): a
+  // scan reads one snapshot without holding the mutex.
+  absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) override {
+    if (absl::Status s = store_internal::ValidateMailList(list, rows); !s.ok()) return s;
+    MailListData data;
+    data.info = list;
+    auto stored = std::make_shared<MailListRows>();
+    for (size_t i : store_internal::MailListRowsToStore(list, rows)) stored->push_back(rows[i]);
+    if (list.kind() == v1::MAIL_LIST_KIND_OPT_OUT) {
+      for (const auto& row : *stored) data.opt_outs.insert(row[0]);
+    }
+    data.info.set_rows(static_cast<int64_t>(stored->size()));
+    data.rows = std::move(stored);
+    absl::MutexLock lock(&mu_);
+    mail_lists_.insert_or_assign(list.name(), std::move(data));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
+                                     std::string_view by, int64_t time_unix_micros) override {
+    if (absl::Status s = store_internal::ValidateMailListName(name); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    auto it = mail_lists_.find(name);
+    if (it == mail_lists_.end()) {
+      MailListData data;
+      data.info.set_name(std::string(name));
+      data.info.set_kind(v1::MAIL_LIST_KIND_OPT_OUT);
+      data.info.add_columns("email");
+      data.info.set_updated_by(std::string(by));
+      data.info.set_updated_unix_micros(time_unix_micros);
+      data.rows = std::make_shared<MailListRows>();
+      it = mail_lists_.emplace(std::string(name), std::move(data)).first;
+    }
+    MailListData& list = it->second;
+    if (list.info.kind() != v1::MAIL_LIST_KIND_OPT_OUT) return store_internal::MailListNotOptOut(name);
+    int64_t added = 0;
+    for (std::string_view address : store_internal::UniqueAddresses(addresses)) {
+      if (!list.opt_outs.emplace(address).second) continue;
+      MutableRows(list).push_back({std::string(address)});
+      ++added;
+    }
+    if (added > 0) {
+      list.info.set_rows(static_cast<int64_t>(list.rows->size()));
+      list.info.set_updated_by(std::string(by));
+      list.info.set_updated_unix_micros(time_unix_micros);
+    }
+    return added;
+  }
+  absl::StatusOr<std::vector<v1::MailList>> ListLists() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::MailList> out;
+    for (const auto& [name, list] : mail_lists_) out.push_back(list.info);
+    return out;
+  }
+  absl::StatusOr<std::optional<v1::MailList>> GetList(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = mail_lists_.find(name);
+    if (it == mail_lists_.end()) return std::optional<v1::MailList>();
+    return std::optional<v1::MailList>(it->second.info);
+  }
+  absl::Status ScanList(std::string_view name,
+                        const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
+    std::shared_ptr<const MailListRows> snapshot;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = mail_lists_.find(name);
+      if (it == mail_lists_.end()) return store_internal::MailListNotFound(name);
+      snapshot = it->second.rows;
+    }
+    for (const std::vector<std::string>& row : *snapshot) {
+      if (absl::Status s = on_row(row); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status DeleteList(std::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = mail_lists_.find(name);
+    if (it == mail_lists_.end()) return store_internal::MailListNotFound(name);
+    mail_lists_.erase(it);
+    return absl::OkStatus();
+  }
+
   // PersonalDataStore
   absl::StatusOr<std::vector<v1::InteractionRecord>> ReadStoredInteractions(int64_t after, int limit) override {
     return ReadInteractions(after, limit);
@@ -216,6 +301,20 @@ class MemoryStore final : public Store,
         return false;
       });
       entry.set_table_rows(entry.table_rows() + static_cast<int64_t>(before - table.rows.size()));
+    }
+    // Recipient lists: rows whose "email" matches. Opt-out lists keep the
+    // address, so that the person is never mailed again.
+    for (auto& [name, list] : mail_lists_) {
+      const int email = store_internal::MailListEmailColumn(
+          std::vector<std::string>(list.info.columns().begin(), list.info.columns().end()));
+      if (list.info.kind() != v1::MAIL_LIST_KIND_RECIPIENTS || email < 0) continue;
+      auto matches = [&](const std::vector<std::string>& row) {
+        return recipients.contains(*store_internal::MailListRowAddress(email, row));
+      };
+      if (std::none_of(list.rows->begin(), list.rows->end(), matches)) continue;
+      const size_t erased = std::erase_if(MutableRows(list), matches);
+      list.info.set_rows(static_cast<int64_t>(list.rows->size()));
+      entry.set_table_rows(entry.table_rows() + static_cast<int64_t>(erased));
     }
     for (const std::string& user : users) {
       entry.set_histories(entry.histories() + static_cast<int64_t>(histories_.erase(user)));
@@ -615,6 +714,18 @@ class MemoryStore final : public Store,
     StringMap<int64_t> per_customer;
   };
 
+  using MailListRows = std::vector<std::vector<std::string>>;
+  struct MailListData {
+    v1::MailList info;                    // rows: rows->size()
+    std::shared_ptr<MailListRows> rows;   // shared with running scans (ScanList)
+    std::set<std::string, std::less<>> opt_outs;  // an opt-out list's addresses
+  };
+  // `list`'s rows, copied first when a scan still reads them.
+  static MailListRows& MutableRows(MailListData& list) {
+    if (list.rows.use_count() > 1) list.rows = std::make_shared<MailListRows>(*list.rows);
+    return *list.rows;
+  }
+
   int64_t DeleteUserSessionsLocked(std::string_view user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return static_cast<int64_t>(
         absl::erase_if(desk_sessions_, [&](const auto& entry) { return entry.second.user() == user; }));
@@ -648,6 +759,7 @@ class MemoryStore final : public Store,
   StringMap<v1::DeskSession> desk_sessions_ ABSL_GUARDED_BY(mu_);                     // by id_hash
   StringMap<std::pair<int64_t, int64_t>> sign_in_failures_ ABSL_GUARDED_BY(mu_);      // key -> count, last time
   std::vector<v1::AuditEntry> audit_ ABSL_GUARDED_BY(mu_);                            // sequence n at n - 1
+  std::map<std::string, MailListData, std::less<>> mail_lists_ ABSL_GUARDED_BY(mu_);  // by name: ListLists' order
 };
 
 }  // namespace

@@ -89,11 +89,30 @@ constexpr const char* kDeskTables[] = {
     " detail TEXT NOT NULL)",
 };
 
+// MailListStore's tables (the List Manager's lists): created at open when
+// missing, like the desk tables. `column_names` and `vals` hold
+// StoredMailListValues (any bytes). A row's `address` is its erasure or
+// uniqueness key: in a recipient list, the "email" value trimmed and
+// lowercased (NULL without such a column), found by herald forget through
+// mail_list_rows_address; in an opt-out list, the address as given, kept
+// once per list by mail_list_opt_outs, so that AddOptOuts from any number
+// of processes never adds one twice. `seq` orders the rows as given.
+constexpr const char* kMailListTables[] = {
+    "CREATE TABLE IF NOT EXISTS mail_lists(name TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+    " column_names BLOB NOT NULL, row_count INTEGER NOT NULL, updated_by TEXT NOT NULL,"
+    " updated_us INTEGER NOT NULL, description TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS mail_list_rows(list TEXT NOT NULL, seq INTEGER NOT NULL, address BLOB,"
+    " opt_out INTEGER NOT NULL, vals BLOB NOT NULL, PRIMARY KEY(list, seq)) WITHOUT ROWID",
+    "CREATE UNIQUE INDEX IF NOT EXISTS mail_list_opt_outs ON mail_list_rows(list, address) WHERE opt_out = 1",
+    "CREATE INDEX IF NOT EXISTS mail_list_rows_address ON mail_list_rows(address)"
+    " WHERE opt_out = 0 AND address IS NOT NULL",
+};
+
 // Herald's own tables: every other table is a recipient table (the site's).
 constexpr std::string_view kHeraldTables[] = {
     "counters", "events", "histories", "interactions", "mail_jobs", "mail_recipients", "watermarks",
     "leases", "coupon_redemptions", "quota_leases", "forget_log", "catalog_versions",
-    "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit"};
+    "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit", "mail_lists", "mail_list_rows"};
 
 // A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
 std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
@@ -224,6 +243,15 @@ class Stmt {
     sqlite3_bind_int64(st_, i, v);
     return *this;
   }
+  // A blob bound without a copy, as BindStatic; null binds NULL.
+  Stmt& BindStaticBlob(int i, const std::string* v) {
+    if (v == nullptr) {
+      sqlite3_bind_null(st_, i);
+    } else {
+      sqlite3_bind_blob(st_, i, v->data(), static_cast<int>(v->size()), SQLITE_STATIC);
+    }
+    return *this;
+  }
   // SQLITE_ROW: true; SQLITE_DONE: false; else an error.
   absl::StatusOr<bool> Step();
   // Runs to completion.
@@ -249,7 +277,8 @@ class SqliteStore final : public Store,
                           RecipientTableStore,
                           PersonalDataStore,
                           CatalogStore,
-                          AccountStore {
+                          AccountStore,
+                          MailListStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   ~SqliteStore() override {
@@ -274,6 +303,7 @@ class SqliteStore final : public Store,
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
   AccountStore* accounts() override { return this; }
+  MailListStore* mail_lists() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat("sqlite:", path_); }
 
@@ -569,7 +599,8 @@ class SqliteStore final : public Store,
     std::string sequences = "[";
     for (int64_t seq : erasure.interactions) CatTo(sequences, sequences.size() > 1 ? "," : "", seq);
     sequences += "]";
-    const std::string recipients = JsonStrings(LowerTrimmedSet(erasure.recipients));
+    const std::set<std::string, std::less<>> lowered = LowerTrimmedSet(erasure.recipients);
+    const std::string recipients = JsonStrings(lowered);
     const std::string users = JsonStrings({erasure.user_ids.begin(), erasure.user_ids.end()});
     absl::MutexLock lock(&mu_);
     v1::ForgetLogEntry entry = log;
@@ -578,7 +609,7 @@ class SqliteStore final : public Store,
     // the database file), not left in free space.
     if (absl::Status s = Exec("PRAGMA secure_delete = ON"); !s.ok()) return s;
     absl::Status s = InTransaction("forget", [&]() -> absl::Status {
-      return EraseLocked(sequences, recipients, users, entry);
+      return EraseLocked(sequences, recipients, lowered, users, entry);
     });
     (void)Exec("PRAGMA secure_delete = FAST");
     if (!s.ok()) return s;
@@ -883,6 +914,158 @@ class SqliteStore final : public Store,
       e.set_detail(std::string(ColumnText(s, 5)));
     }
     return out;
+  }
+
+  // MailListStore. Writes are BEGIN IMMEDIATE transactions, atomic across
+  // processes: a reader sees the old list or the new one. Lists are read by
+  // the reader connections; a scan by a connection of its own that holds
+  // one read transaction (one snapshot) from the first page to the last,
+  // without taking a reader from the hot paths for as long as its callback
+  // runs. A read-only store from before these tables reads as empty.
+  absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) override {
+    if (absl::Status s = ValidateMailList(list, rows); !s.ok()) return s;
+    const std::vector<size_t> keep = MailListRowsToStore(list, rows);
+    const std::vector<std::string> columns(list.columns().begin(), list.columns().end());
+    const bool opt_out = list.kind() == v1::MAIL_LIST_KIND_OPT_OUT;
+    const int email = MailListEmailColumn(columns);
+    const std::string what = Cat("list '", list.name(), "': put (table mail_list_rows)");
+    absl::MutexLock lock(&mu_);
+    return InTransaction(what, [&]() -> absl::Status {
+      auto info = Prepare(
+          "INSERT INTO mail_lists(name, kind, column_names, row_count, updated_by, updated_us, description)"
+          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,"
+          " column_names = excluded.column_names, row_count = excluded.row_count,"
+          " updated_by = excluded.updated_by, updated_us = excluded.updated_us, description = excluded.description",
+          what);
+      if (!info.ok()) return info.status();
+      (*info)->Bind(1, list.name()).Bind(2, static_cast<int64_t>(list.kind())).BindBlob(3, EncodeMailListValues(columns));
+      (*info)->Bind(4, static_cast<int64_t>(keep.size())).Bind(5, list.updated_by());
+      (*info)->Bind(6, list.updated_unix_micros()).Bind(7, list.description());
+      if (absl::Status s = (*info)->Run(); !s.ok()) return s;
+      auto old_rows = Prepare("DELETE FROM mail_list_rows WHERE list = ?1", what);
+      if (!old_rows.ok()) return old_rows.status();
+      (*old_rows)->Bind(1, list.name());
+      if (absl::Status s = (*old_rows)->Run(); !s.ok()) return s;
+      // One statement, prepared once, stepped per row (bindings persist across resets).
+      auto insert = Prepare(
+          "INSERT INTO mail_list_rows(list, seq, address, opt_out, vals) VALUES(?1, ?2, ?3, ?4, ?5)", what);
+      if (!insert.ok()) return insert.status();
+      (*insert)->Bind(1, list.name()).Bind(4, static_cast<int64_t>(opt_out ? 1 : 0));
+      std::string vals;
+      std::optional<std::string> address;
+      for (size_t n = 0; n < keep.size(); ++n) {
+        const std::vector<std::string>& row = rows[keep[n]];
+        address = opt_out ? std::optional<std::string>(row[0]) : MailListRowAddress(email, row);
+        vals = EncodeMailListValues(row);
+        (*insert)->Bind(2, static_cast<int64_t>(n + 1)).BindStaticBlob(3, address ? &*address : nullptr);
+        (*insert)->BindStaticBlob(5, &vals);
+        if (absl::Status s = (*insert)->Run(); !s.ok()) {
+          return absl::Status(s.code(), Cat(s.message(), " (row ", keep[n] + 1, ")"));
+        }
+        sqlite3_reset((*insert)->get());
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
+                                     std::string_view by, int64_t time_unix_micros) override {
+    if (absl::Status s = ValidateMailListName(name); !s.ok()) return s;
+    const std::vector<std::string_view> unique = UniqueAddresses(addresses);
+    const std::string what = Cat("list '", name, "': add opt-outs (table mail_list_rows)");
+    absl::MutexLock lock(&mu_);
+    int64_t added = 0;
+    absl::Status s = InTransaction(what, [&]() -> absl::Status {
+      added = 0;
+      auto create = Prepare(
+          "INSERT INTO mail_lists(name, kind, column_names, row_count, updated_by, updated_us, description)"
+          " VALUES(?1, ?2, ?3, 0, ?4, ?5, '') ON CONFLICT(name) DO NOTHING",
+          what);
+      if (!create.ok()) return create.status();
+      (*create)->Bind(1, name).Bind(2, static_cast<int64_t>(v1::MAIL_LIST_KIND_OPT_OUT));
+      (*create)->BindBlob(3, EncodeMailListValues(std::vector<std::string>{"email"})).Bind(4, by).Bind(5, time_unix_micros);
+      if (absl::Status r = (*create)->Run(); !r.ok()) return r;
+      auto last = OptOutListEndLocked(name, what);
+      if (!last.ok()) return last.status();
+      // BEGIN IMMEDIATE holds the write lock, and mail_list_opt_outs refuses
+      // a second copy of an address besides: DO NOTHING counts it as not new.
+      auto insert = Prepare(
+          "INSERT INTO mail_list_rows(list, seq, address, opt_out, vals) VALUES(?1, ?2, ?3, 1, ?4)"
+          " ON CONFLICT DO NOTHING",
+          what);
+      if (!insert.ok()) return insert.status();
+      (*insert)->Bind(1, name);
+      std::string address, vals;
+      for (std::string_view a : unique) {
+        address.assign(a.data(), a.size());
+        vals = EncodeMailListValues(std::span<const std::string>(&address, 1));
+        (*insert)->Bind(2, *last + added + 1).BindStaticBlob(3, &address).BindStaticBlob(4, &vals);
+        if (absl::Status r = (*insert)->Run(); !r.ok()) return r;
+        sqlite3_reset((*insert)->get());
+        added += sqlite3_changes(db_);
+      }
+      if (added == 0) return absl::OkStatus();
+      auto count = Prepare(
+          "UPDATE mail_lists SET row_count = row_count + ?2, updated_by = ?3, updated_us = ?4 WHERE name = ?1",
+          what);
+      if (!count.ok()) return count.status();
+      (*count)->Bind(1, name).Bind(2, added).Bind(3, by).Bind(4, time_unix_micros);
+      return (*count)->Run();
+    });
+    if (!s.ok()) return s;
+    return added;
+  }
+  absl::StatusOr<std::vector<v1::MailList>> ListLists() override {
+    std::vector<v1::MailList> out;
+    if (!mail_list_tables_) return out;
+    ReaderLock reader(this);
+    // TEXT compares byte by byte (BINARY): the order of the other backends.
+    auto st = reader.Prepare(
+        "SELECT name, kind, column_names, row_count, updated_by, updated_us, description FROM mail_lists"
+        " ORDER BY name",
+        "table mail_lists: list");
+    if (!st.ok()) return st.status();
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      auto list = MailListRow((*st)->get());
+      if (!list.ok()) return list.status();
+      out.push_back(std::move(*list));
+    }
+    return out;
+  }
+  absl::StatusOr<std::optional<v1::MailList>> GetList(std::string_view name) override {
+    if (!mail_list_tables_) return std::optional<v1::MailList>();
+    ReaderLock reader(this);
+    auto st = reader.Prepare(
+        "SELECT name, kind, column_names, row_count, updated_by, updated_us, description FROM mail_lists"
+        " WHERE name = ?1",
+        "table mail_lists: read");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, name);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<v1::MailList>();
+    auto list = MailListRow((*st)->get());
+    if (!list.ok()) return list.status();
+    return std::optional<v1::MailList>(std::move(*list));
+  }
+  absl::Status ScanList(std::string_view name,
+                        const std::function<absl::Status(std::span<const std::string>)>& on_row) override;
+  absl::Status DeleteList(std::string_view name) override {
+    const std::string what = Cat("list '", name, "': delete (table mail_lists)");
+    absl::MutexLock lock(&mu_);
+    return InTransaction(what, [&]() -> absl::Status {
+      auto list = Prepare("DELETE FROM mail_lists WHERE name = ?1", what);
+      if (!list.ok()) return list.status();
+      (*list)->Bind(1, name);
+      if (absl::Status s = (*list)->Run(); !s.ok()) return s;
+      if (sqlite3_changes(db_) == 0) return MailListNotFound(name);
+      auto rows = Prepare("DELETE FROM mail_list_rows WHERE list = ?1", what);
+      if (!rows.ok()) return rows.status();
+      (*rows)->Bind(1, name);
+      return (*rows)->Run();
+    });
   }
 
   // MailLedgerStore
@@ -1412,6 +1595,65 @@ class SqliteStore final : public Store,
     return user;
   }
 
+  // AddOptOuts, in its transaction: the last row number of the opt-out list
+  // `name`; FailedPrecondition when it is a recipient list.
+  absl::StatusOr<int64_t> OptOutListEndLocked(std::string_view name, const std::string& what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto st = Prepare(
+        "SELECT kind, (SELECT COALESCE(MAX(seq), 0) FROM mail_list_rows WHERE list = ?1) FROM mail_lists"
+        " WHERE name = ?1",
+        what);
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, name);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return MailListNotFound(name);  // created just before, in this transaction
+    if (sqlite3_column_int64((*st)->get(), 0) != v1::MAIL_LIST_KIND_OPT_OUT) return MailListNotOptOut(name);
+    return sqlite3_column_int64((*st)->get(), 1);
+  }
+  // A mail_lists row: name, kind, column_names, row_count, updated_by, updated_us, description.
+  absl::StatusOr<v1::MailList> MailListRow(sqlite3_stmt* st) const {
+    v1::MailList list;
+    list.set_name(std::string(ColumnText(st, 0)));
+    list.set_kind(static_cast<v1::MailListKind>(sqlite3_column_int64(st, 1)));
+    std::vector<std::string> columns;
+    if (!DecodeMailListValues(ColumnBlob(st, 2), &columns)) {
+      return absl::DataLossError(
+          Cat("sqlite store ", path_, ": table mail_lists: the columns of list '", list.name(), "' are corrupt"));
+    }
+    for (std::string& c : columns) list.add_columns(std::move(c));
+    list.set_rows(sqlite3_column_int64(st, 3));
+    list.set_updated_by(std::string(ColumnText(st, 4)));
+    list.set_updated_unix_micros(sqlite3_column_int64(st, 5));
+    list.set_description(std::string(ColumnText(st, 6)));
+    return list;
+  }
+  // herald forget, inside its transaction: the rows of recipient lists whose
+  // address is one of `recipients` (opt-out lists keep theirs), and the
+  // lists' row counts with them.
+  absl::Status EraseListRowsLocked(const std::set<std::string, std::less<>>& recipients, v1::ForgetLogEntry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    constexpr const char* kWhat = "forget (table mail_list_rows)";
+    auto count = Prepare(
+        "UPDATE mail_lists SET row_count = row_count - (SELECT COUNT(*) FROM mail_list_rows r"
+        " WHERE r.list = mail_lists.name AND r.opt_out = 0 AND r.address = ?1)"
+        " WHERE name IN (SELECT list FROM mail_list_rows WHERE opt_out = 0 AND address = ?1)",
+        kWhat);
+    if (!count.ok()) return count.status();
+    auto erase = Prepare("DELETE FROM mail_list_rows WHERE opt_out = 0 AND address = ?1", kWhat);
+    if (!erase.ok()) return erase.status();
+    for (const std::string& address : recipients) {
+      (*count)->BindStaticBlob(1, &address);
+      if (absl::Status s = (*count)->Run(); !s.ok()) return s;
+      sqlite3_reset((*count)->get());
+      (*erase)->BindStaticBlob(1, &address);
+      if (absl::Status s = (*erase)->Run(); !s.ok()) return s;
+      sqlite3_reset((*erase)->get());
+      entry.set_table_rows(entry.table_rows() + sqlite3_changes(db_));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> GetWatermarkLocked(std::string_view destination)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto st = Prepare("SELECT value FROM watermarks WHERE destination = ?");
@@ -1476,7 +1718,8 @@ class SqliteStore final : public Store,
   }
 
   // EraseSubject's statements, inside its transaction. The arguments are JSON arrays.
-  absl::Status EraseLocked(const std::string& sequences, const std::string& recipients, const std::string& users,
+  absl::Status EraseLocked(const std::string& sequences, const std::string& recipients,
+                           const std::set<std::string, std::less<>>& lowered, const std::string& users,
                            v1::ForgetLogEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     constexpr char kTrim[] = "lower(trim(%s, ' ' || char(9) || char(10) || char(13)))";
     struct Step {
@@ -1529,6 +1772,7 @@ class SqliteStore final : public Store,
       if (!n.ok()) return n.status();
       entry.set_table_rows(entry.table_rows() + *n);
     }
+    if (absl::Status s = EraseListRowsLocked(lowered, entry); !s.ok()) return s;
     const int64_t now = absl::ToUnixMicros(absl::Now());
     auto st = Prepare("INSERT INTO forget_log(time_us, entry) VALUES(?1, ?2)");
     if (!st.ok()) return st.status();
@@ -1568,6 +1812,8 @@ class SqliteStore final : public Store,
   bool read_only_ = false;
   bool catalog_table_ = true;  // false: opened read-only, table not there yet
   bool desk_tables_ = true;    // likewise for kDeskTables; set by Open, then only read
+  bool mail_list_tables_ = true;  // likewise for kMailListTables
+  int busy_timeout_ms_ = 5000;     // config.busy_timeout_ms, for ScanList's connections
   absl::flat_hash_map<const char*, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
   std::array<Reader, kReaders> readers_;  // see Reader
 };
@@ -1623,7 +1869,8 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
   int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) return Error("open", rc);
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, config.busy_timeout_ms() > 0 ? config.busy_timeout_ms() : 5000);
+  busy_timeout_ms_ = config.busy_timeout_ms() > 0 ? config.busy_timeout_ms() : 5000;
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
 
   // Reading the header tells a database from random bytes (SQLITE_NOTADB).
   auto app_id = PragmaInt("PRAGMA application_id");
@@ -1658,6 +1905,10 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
         " 'desk_sign_in_failures', 'desk_audit')");
     if (!has_desk.ok()) return has_desk.status();
     desk_tables_ = *has_desk == 4;
+    auto has_lists = PragmaInt(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('mail_lists', 'mail_list_rows')");
+    if (!has_lists.ok()) return has_lists.status();
+    mail_list_tables_ = *has_lists == 2;
   } else {
     auto mode = PragmaText("PRAGMA journal_mode = WAL");
     if (!mode.ok()) return mode.status();
@@ -1674,6 +1925,9 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
     if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
     if (absl::Status s = Exec(kCatalogVersionsTable); !s.ok()) return s;
     for (const char* sql : kDeskTables) {
+      if (absl::Status s = Exec(sql); !s.ok()) return s;
+    }
+    for (const char* sql : kMailListTables) {
       if (absl::Status s = Exec(sql); !s.ok()) return s;
     }
     if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
@@ -1713,6 +1967,59 @@ absl::Status SqliteStore::OpenReaderLocked(const v1::SqliteStoreConfig& config) 
     if (rc != SQLITE_OK) return ErrorOn(r.db, "open reader", rc);
   }
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::ScanList(std::string_view name,
+                                  const std::function<absl::Status(std::span<const std::string>)>& on_row) {
+  if (!mail_list_tables_) return MailListNotFound(name);
+  const std::string what = Cat("list '", name, "': scan (table mail_list_rows)");
+  sqlite3* db = nullptr;
+  const int flags = (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path_.c_str(), &db, flags, nullptr);
+  absl::Cleanup close = [db] { sqlite3_close_v2(db); };  // also ends the read transaction
+  if (rc != SQLITE_OK) return ErrorOn(db, what, rc);
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms_);
+  // BEGIN (deferred): the first SELECT takes the snapshot every page reads.
+  sqlite3_stmt* exists = nullptr;
+  sqlite3_stmt* page = nullptr;
+  absl::Cleanup finalize = [&exists, &page] {
+    sqlite3_finalize(exists);
+    sqlite3_finalize(page);
+  };
+  rc = sqlite3_exec(db, "PRAGMA query_only = 1; BEGIN", nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT 1 FROM mail_lists WHERE name = ?1", -1, &exists, nullptr);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT seq, vals FROM mail_list_rows WHERE list = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                            -1, &page, nullptr);
+  }
+  if (rc != SQLITE_OK) return ErrorOn(db, what, rc);
+  sqlite3_bind_text(exists, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  rc = sqlite3_step(exists);
+  if (rc == SQLITE_DONE) return MailListNotFound(name);
+  if (rc != SQLITE_ROW) return ErrorOn(db, what, rc);
+  constexpr int64_t kPage = 1000;
+  sqlite3_bind_text(page, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(page, 3, kPage);
+  std::vector<std::vector<std::string>> rows;
+  for (int64_t after = 0;;) {
+    rows.clear();
+    sqlite3_reset(page);
+    sqlite3_bind_int64(page, 2, after);
+    while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
+      after = sqlite3_column_int64(page, 0);
+      if (!DecodeMailListValues(ColumnBlob(page, 1), &rows.emplace_back())) {
+        return absl::DataLossError(Cat("sqlite store ", path_, ": table mail_list_rows: list '", name, "': row ",
+                                       after, " is corrupt"));
+      }
+    }
+    if (rc != SQLITE_DONE) return ErrorOn(db, what, rc);
+    for (const std::vector<std::string>& values : rows) {
+      if (absl::Status s = on_row(values); !s.ok()) return s;
+    }
+    if (static_cast<int64_t>(rows.size()) < kPage) return absl::OkStatus();
+  }
 }
 
 }  // namespace

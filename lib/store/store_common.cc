@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 
@@ -241,6 +242,127 @@ absl::Status DeskSessionExists() {
 absl::Status ValidateAuditLimit(int limit) {
   if (limit > 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("ReadAudit: limit must be positive (got ", limit, ")"));
+}
+
+absl::Status ValidateMailListName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                c == '_' || c == '-');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(Cat("list name '", name, "' is not valid: 1-64 of [A-Za-z0-9._-]"));
+}
+
+absl::Status ValidateMailList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) {
+  if (absl::Status s = ValidateMailListName(list.name()); !s.ok()) return s;
+  const std::string& name = list.name();
+  if (list.kind() == v1::MAIL_LIST_KIND_OPT_OUT) {
+    if (list.columns_size() != 1 || list.columns(0) != "email") {
+      return absl::InvalidArgumentError(
+          Cat("list '", name, "': an opt-out list has the one column \"email\" (got ", list.columns_size(),
+              " column(s)", list.columns_size() > 0 ? Cat(", the first \"", list.columns(0), "\"") : "", ")"));
+    }
+  } else if (list.kind() == v1::MAIL_LIST_KIND_RECIPIENTS) {
+    if (list.columns_size() == 0) return absl::InvalidArgumentError(Cat("list '", name, "': no columns"));
+  } else {
+    return absl::InvalidArgumentError(
+        Cat("list '", name, "': kind ", static_cast<int>(list.kind()), " is neither RECIPIENTS nor OPT_OUT"));
+  }
+  const size_t width = static_cast<size_t>(list.columns_size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].size() != width) {
+      return absl::InvalidArgumentError(Cat("list '", name, "': row ", i + 1, " has ", rows[i].size(),
+                                            " value(s) for ", width, " column(s)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<size_t> MailListRowsToStore(const v1::MailList& list,
+                                        std::span<const std::vector<std::string>> rows) {
+  std::vector<size_t> out;
+  out.reserve(rows.size());
+  if (list.kind() != v1::MAIL_LIST_KIND_OPT_OUT) {
+    for (size_t i = 0; i < rows.size(); ++i) out.push_back(i);
+    return out;
+  }
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (seen.insert(rows[i][0]).second) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::string_view> UniqueAddresses(std::span<const std::string> addresses) {
+  std::vector<std::string_view> out;
+  std::unordered_set<std::string_view> seen;
+  for (const std::string& a : addresses) {
+    if (seen.insert(a).second) out.push_back(a);
+  }
+  return out;
+}
+
+int MailListEmailColumn(std::span<const std::string> columns) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == "email") return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::optional<std::string> MailListRowAddress(int email_column, std::span<const std::string> values) {
+  if (email_column < 0 || static_cast<size_t>(email_column) >= values.size()) return std::nullopt;
+  return LowerTrimmed(values[static_cast<size_t>(email_column)]);
+}
+
+absl::Status MailListNotFound(std::string_view name) {
+  return absl::NotFoundError(Cat("list '", name, "' not found"));
+}
+
+absl::Status MailListNotOptOut(std::string_view name) {
+  return absl::FailedPreconditionError(
+      Cat("list '", name, "' is a recipient list: opt-outs are added to opt-out lists only"));
+}
+
+std::string EncodeMailListValues(std::span<const std::string> values) {
+  // Field 1, length-delimited, once per value: what StoredMailListValues
+  // serializes to, written without building the message (a list may have a
+  // million rows).
+  size_t size = 0;
+  for (const std::string& v : values) size += v.size() + 6;
+  std::string out;
+  out.reserve(size);
+  for (const std::string& v : values) {
+    out.push_back('\x0a');
+    for (uint64_t n = v.size(); ; n >>= 7) {
+      if (n < 0x80) {
+        out.push_back(static_cast<char>(n));
+        break;
+      }
+      out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    }
+    out.append(v);
+  }
+  return out;
+}
+
+bool DecodeMailListValues(std::string_view bytes, std::vector<std::string>* out) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (bytes[i++] != '\x0a') return false;  // only field 1 is ever written
+    uint64_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      if (i >= bytes.size() || shift > 35) return false;
+      const auto b = static_cast<unsigned char>(bytes[i++]);
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    if (n > bytes.size() - i) return false;
+    out->emplace_back(bytes.substr(i, n));
+    i += n;
+  }
+  return true;
 }
 
 }  // namespace herald::store_internal

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -72,6 +73,36 @@ absl::Status ValidateAuditLimit(int limit);
 std::string LowerTrimmed(std::string_view value);
 std::set<std::string, std::less<>> LowerTrimmedSet(std::span<const std::string> values);
 std::string_view RecipientStateName(RecipientState state);
+
+// MailListStore: the checks and messages every backend shares, so that the
+// desk shows the same words whichever store it runs on.
+// A list name: 1-64 of [A-Za-z0-9._-]; InvalidArgument naming it otherwise.
+absl::Status ValidateMailListName(std::string_view name);
+// PutList's arguments: the name, a kind (RECIPIENTS or OPT_OUT), the
+// columns (an opt-out list has exactly {"email"}; a recipient list at least
+// one) and every row's width (the error names the row, counted from 1).
+absl::Status ValidateMailList(const v1::MailList& list, std::span<const std::vector<std::string>> rows);
+// The rows PutList stores, as indexes into `rows`: every row of a recipient
+// list; the first row of each address of an opt-out list (kept once each,
+// compared as given).
+std::vector<size_t> MailListRowsToStore(const v1::MailList& list,
+                                        std::span<const std::vector<std::string>> rows);
+// AddOptOuts' addresses once each, in their first order.
+std::vector<std::string_view> UniqueAddresses(std::span<const std::string> addresses);
+// The index of the column "email", or -1.
+int MailListEmailColumn(std::span<const std::string> columns);
+// A row's erasure key (SubjectErasure::recipients): its "email" value
+// trimmed and lowercased; nullopt when the list has no such column.
+std::optional<std::string> MailListRowAddress(int email_column, std::span<const std::string> values);
+// NotFound "list 'x' not found"; FailedPrecondition for opt-outs added to a
+// recipient list.
+absl::Status MailListNotFound(std::string_view name);
+absl::Status MailListNotOptOut(std::string_view name);
+// The stored form of column names and of a row's values: the wire form of
+// herald.v1.StoredMailListValues (any bytes, commas, quotes, newlines).
+std::string EncodeMailListValues(std::span<const std::string> values);
+// Appends to `out`; false for bytes that are not that form.
+bool DecodeMailListValues(std::string_view bytes, std::vector<std::string>* out);
 
 }  // namespace herald::store_internal
 

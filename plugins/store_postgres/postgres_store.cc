@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <optional>
+#include <set>
+#include <span>
 #include <memory>
 #include <vector>
 
@@ -73,6 +77,25 @@ constexpr const char* kDeskTables[] = {
     " last_us bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS desk_audit(sequence bigserial PRIMARY KEY, time_us bigint NOT NULL,"
     " \"user\" text NOT NULL, action text NOT NULL, object text NOT NULL, detail text NOT NULL)",
+};
+
+// MailListStore's tables (the List Manager's lists). `column_names` and
+// `vals` hold StoredMailListValues (any bytes); `address` (bytea, so that
+// any bytes compare as given) is a row's erasure or uniqueness key: in a
+// recipient list, the "email" value trimmed and lowercased (NULL without
+// such a column), found by herald forget through mail_list_rows_address; in
+// an opt-out list, the address as given, kept once per list by
+// mail_list_opt_outs, so that AddOptOuts from any number of servers never
+// adds one twice. `seq` orders the rows as given.
+constexpr const char* kMailListTables[] = {
+    "CREATE TABLE IF NOT EXISTS mail_lists(name text PRIMARY KEY, kind int NOT NULL,"
+    " column_names bytea NOT NULL, row_count bigint NOT NULL, updated_by text NOT NULL,"
+    " updated_us bigint NOT NULL, description text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mail_list_rows(list text NOT NULL, seq bigint NOT NULL, address bytea,"
+    " opt_out boolean NOT NULL, vals bytea NOT NULL, PRIMARY KEY(list, seq))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS mail_list_opt_outs ON mail_list_rows(list, address) WHERE opt_out",
+    "CREATE INDEX IF NOT EXISTS mail_list_rows_address ON mail_list_rows(address)"
+    " WHERE NOT opt_out AND address IS NOT NULL",
 };
 
 struct Statement {
@@ -217,6 +240,39 @@ constexpr Statement kStatements[] = {
     {"desk_read_audit",
      "SELECT sequence, time_us, \"user\", action, object, detail FROM desk_audit"
      " WHERE $1::bigint = 0 OR sequence < $1::bigint ORDER BY sequence DESC LIMIT $2::bigint"},
+    // MailListStore (the List Manager). Every writer locks the list's row
+    // (the upsert, the delete or FOR UPDATE) before touching its rows: one
+    // lock order, and AddOptOuts of one list run one after the other.
+    {"ml_put_list",
+     "INSERT INTO mail_lists(name, kind, column_names, row_count, updated_by, updated_us, description)"
+     " VALUES($1, $2::int, $3::bytea, $4::bigint, $5, $6::bigint, $7) ON CONFLICT (name) DO UPDATE SET"
+     " kind = EXCLUDED.kind, column_names = EXCLUDED.column_names, row_count = EXCLUDED.row_count,"
+     " updated_by = EXCLUDED.updated_by, updated_us = EXCLUDED.updated_us, description = EXCLUDED.description"},
+    {"ml_delete_rows", "DELETE FROM mail_list_rows WHERE list = $1"},
+    {"ml_create_opt_out",
+     "INSERT INTO mail_lists(name, kind, column_names, row_count, updated_by, updated_us, description)"
+     " VALUES($1, 2, $2::bytea, 0, $3, $4::bigint, '') ON CONFLICT (name) DO NOTHING"},
+    {"ml_lock_list", "SELECT kind FROM mail_lists WHERE name = $1 FOR UPDATE"},
+    // New addresses after the list's last row, in the order given; an
+    // address already on the list is skipped (mail_list_opt_outs).
+    {"ml_add_opt_outs",
+     "INSERT INTO mail_list_rows(list, seq, address, opt_out, vals)"
+     " SELECT $1, last.seq + t.n, t.address, true, t.vals"
+     " FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM mail_list_rows WHERE list = $1) AS last,"
+     " unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(address, vals, n) ORDER BY t.n"
+     " ON CONFLICT DO NOTHING"},
+    {"ml_count_added",
+     "UPDATE mail_lists SET row_count = row_count + $2::bigint, updated_by = $3, updated_us = $4::bigint"
+     " WHERE name = $1"},
+    {"ml_list_lists",
+     "SELECT name, kind, column_names, row_count, updated_by, updated_us, description FROM mail_lists"
+     " ORDER BY name COLLATE \"C\""},
+    {"ml_get_list",
+     "SELECT name, kind, column_names, row_count, updated_by, updated_us, description FROM mail_lists"
+     " WHERE name = $1"},
+    {"ml_page",
+     "SELECT seq, vals FROM mail_list_rows WHERE list = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint"},
+    {"ml_delete_list", "DELETE FROM mail_lists WHERE name = $1"},
 };
 
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
@@ -262,6 +318,37 @@ std::string TextArray(const std::vector<std::string_view>& values) {
   out.push_back('}');
   return out;
 }
+
+// A PostgreSQL array literal of bytea values in hex form: {"\\x6162"}.
+template <typename Range>
+std::string ByteaArray(const Range& values) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out.push_back(',');
+    out += "\"\\\\x";
+    for (unsigned char c : v) {
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+// Binary COPY (PostgreSQL's "binary format" of COPY FROM STDIN): integers
+// big-endian, a field as its length and its bytes, -1 for NULL.
+void PutBigEndian(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutCopyField(std::string& out, std::string_view v) {
+  PutBigEndian(out, static_cast<uint32_t>(v.size()), 4);
+  out.append(v.data(), v.size());
+}
+void PutCopyNull(std::string& out) { PutBigEndian(out, 0xffffffffu, 4); }
+// The signature, no flags, no header extension.
+constexpr std::string_view kCopyHeader("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 
 std::string IntArray(const std::vector<int64_t>& values) {
   std::string out = "{";
@@ -377,6 +464,33 @@ class Connection {
     return Check(what, std::move(r));
   }
 
+  // Runs `sql`, a COPY ... FROM STDIN: `next` appends the next chunk of the
+  // data to its argument and returns false with the last one. The data goes
+  // out in chunks as it is made, never whole.
+  absl::Status CopyIn(std::string_view what, const std::string& sql, const std::function<bool(std::string*)>& next) {
+    ResultPtr start(PQexec(conn_, sql.c_str()), &PQclear);
+    if (start == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
+      auto r = Check(what, std::move(start));
+      if (!r.ok()) return r.status();
+      return absl::InternalError(Cat("postgresql store: ", what, ": COPY did not start"));
+    }
+    std::string chunk;
+    for (bool more = true; more;) {
+      chunk.clear();
+      more = next(&chunk);
+      if (!chunk.empty() && PQputCopyData(conn_, chunk.data(), static_cast<int>(chunk.size())) != 1) {
+        return absl::UnavailableError(Cat("postgresql store: ", what, ": ", PQerrorMessage(conn_)));
+      }
+    }
+    if (PQputCopyEnd(conn_, nullptr) != 1) {
+      return absl::UnavailableError(Cat("postgresql store: ", what, ": ", PQerrorMessage(conn_)));
+    }
+    // The COPY's outcome, then the end of the results (libpq needs both read).
+    absl::Status s = Check(what, ResultPtr(PQgetResult(conn_), &PQclear)).status();
+    while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+    return s;
+  }
+
  private:
   absl::StatusOr<ResultPtr> Check(std::string_view what, ResultPtr r) {
     if (r == nullptr) {
@@ -426,7 +540,8 @@ class PostgresStore final : public Store,
                             RecipientTableStore,
                             PersonalDataStore,
                             CatalogStore,
-                            AccountStore {
+                            AccountStore,
+                            MailListStore {
  public:
   PostgresStore(std::string conninfo, std::string schema, int pool_size, int connect_timeout)
       : conninfo_(std::move(conninfo)),
@@ -447,6 +562,7 @@ class PostgresStore final : public Store,
   PersonalDataStore* personal_data() override { return this; }
   CatalogStore* catalogs() override { return this; }
   AccountStore* accounts() override { return this; }
+  MailListStore* mail_lists() override { return this; }
   absl::Status Flush() override { return absl::OkStatus(); }  // every commit is durable
   std::string Describe() const override { return Cat(description_, " schema ", schema_); }
 
@@ -964,6 +1080,140 @@ class PostgresStore final : public Store,
     return user;
   }
 
+  // MailListStore. Each write is one transaction that locks the list's row
+  // first; deadlock losers are retried (WithRetry). A scan reads every page
+  // from one REPEATABLE READ snapshot.
+  absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) override {
+    if (absl::Status s = store_internal::ValidateMailList(list, rows); !s.ok()) return s;
+    const std::vector<size_t> keep = store_internal::MailListRowsToStore(list, rows);
+    const std::vector<std::string> columns(list.columns().begin(), list.columns().end());
+    const bool opt_out = list.kind() == v1::MAIL_LIST_KIND_OPT_OUT;
+    const int email = store_internal::MailListEmailColumn(columns);
+    const std::string what = Cat("list '", list.name(), "': put (table mail_list_rows)");
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        auto info = (*conn)->Run(what, "ml_put_list",
+                                 {list.name(), static_cast<int>(list.kind()),
+                                  Param::Bytes(store_internal::EncodeMailListValues(columns)),
+                                  static_cast<int64_t>(keep.size()), list.updated_by(), list.updated_unix_micros(),
+                                  list.description()});
+        if (!info.ok()) return info.status();
+        auto old_rows = (*conn)->Run(what, "ml_delete_rows", {list.name()});
+        if (!old_rows.ok()) return old_rows.status();
+        return CopyListRows(**conn, what, list.name(), opt_out, email, rows, keep);
+      });
+    });
+  }
+  absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
+                                     std::string_view by, int64_t time_unix_micros) override {
+    if (absl::Status s = store_internal::ValidateMailListName(name); !s.ok()) return s;
+    const std::vector<std::string_view> unique = store_internal::UniqueAddresses(addresses);
+    std::vector<std::string> vals;
+    for (std::string_view a : unique) {
+      const std::string address(a);
+      vals.push_back(store_internal::EncodeMailListValues(std::span<const std::string>(&address, 1)));
+    }
+    const std::string address_array = ByteaArray(unique), vals_array = ByteaArray(vals);
+    const std::string what = Cat("list '", name, "': add opt-outs (table mail_list_rows)");
+    int64_t added = 0;
+    absl::Status s = WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        added = 0;
+        auto create = (*conn)->Run(
+            what, "ml_create_opt_out",
+            {name, Param::Bytes(store_internal::EncodeMailListValues(std::vector<std::string>{"email"})), by,
+             time_unix_micros});
+        if (!create.ok()) return create.status();
+        // Held to the commit: AddOptOuts, PutList and DeleteList of this list wait here.
+        auto lock = (*conn)->Run(what, "ml_lock_list", {name});
+        if (!lock.ok()) return lock.status();
+        if (PQntuples(lock->get()) == 0) return absl::AbortedError(Cat(what, ": the list was deleted meanwhile"));
+        if (Int(lock->get(), 0, 0) != v1::MAIL_LIST_KIND_OPT_OUT) return store_internal::MailListNotOptOut(name);
+        if (unique.empty()) return absl::OkStatus();
+        auto insert = (*conn)->Run(what, "ml_add_opt_outs", {name, address_array, vals_array});
+        if (!insert.ok()) return insert.status();
+        added = Changed(insert->get());
+        if (added == 0) return absl::OkStatus();
+        return (*conn)->Run(what, "ml_count_added", {name, added, by, time_unix_micros}).status();
+      });
+    });
+    if (!s.ok()) return s;
+    return added;
+  }
+  absl::StatusOr<std::vector<v1::MailList>> ListLists() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("list the lists (table mail_lists)", "ml_list_lists", {});
+    if (!r.ok()) return r.status();
+    std::vector<v1::MailList> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      auto list = MailListRow(r->get(), i);
+      if (!list.ok()) return list.status();
+      out.push_back(std::move(*list));
+    }
+    return out;
+  }
+  absl::StatusOr<std::optional<v1::MailList>> GetList(std::string_view name) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run(Cat("list '", name, "' (table mail_lists)"), "ml_get_list", {name});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::optional<v1::MailList>();
+    auto list = MailListRow(r->get(), 0);
+    if (!list.ok()) return list.status();
+    return std::optional<v1::MailList>(std::move(*list));
+  }
+  absl::Status ScanList(std::string_view name,
+                        const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
+    constexpr int64_t kPage = 1000;
+    const std::string what = Cat("list '", name, "': scan (table mail_list_rows)");
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    // REPEATABLE READ: every page reads the snapshot the first statement took.
+    return InTransaction(
+        **conn, what,
+        [&]() -> absl::Status {
+          auto list = (*conn)->Run(what, "ml_get_list", {name});
+          if (!list.ok()) return list.status();
+          if (PQntuples(list->get()) == 0) return store_internal::MailListNotFound(name);
+          std::vector<std::vector<std::string>> rows;
+          for (int64_t after = 0;;) {
+            auto page = (*conn)->Run(what, "ml_page", {name, after, kPage});
+            if (!page.ok()) return page.status();
+            rows.clear();
+            for (int i = 0; i < PQntuples(page->get()); ++i) {
+              after = Int(page->get(), i, 0);
+              if (!store_internal::DecodeMailListValues(Bytea(page->get(), i, 1), &rows.emplace_back())) {
+                return absl::DataLossError(
+                    Cat("postgresql store: table mail_list_rows: list '", name, "': row ", after, " is corrupt"));
+              }
+            }
+            for (const std::vector<std::string>& values : rows) {
+              if (absl::Status s = on_row(values); !s.ok()) return s;
+            }
+            if (static_cast<int64_t>(rows.size()) < kPage) return absl::OkStatus();
+          }
+        },
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  absl::Status DeleteList(std::string_view name) override {
+    const std::string what = Cat("list '", name, "': delete (table mail_lists)");
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        auto list = (*conn)->Run(what, "ml_delete_list", {name});
+        if (!list.ok()) return list.status();
+        if (Changed(list->get()) == 0) return store_internal::MailListNotFound(name);
+        return (*conn)->Run(what, "ml_delete_rows", {name}).status();
+      });
+    });
+  }
+
   // MailLedgerStore
   absl::Status AddRecipients(std::string_view job_id,
                              std::span<const std::string> recipients) override {
@@ -1312,6 +1562,87 @@ class PostgresStore final : public Store,
         .status();
   }
 
+  // herald forget, inside its transaction: the rows of recipient lists whose
+  // address is one of `recipients` (opt-out lists keep theirs), and the
+  // lists' row counts with them. The lists are locked first, in name order,
+  // as every writer of a list does before its rows.
+  absl::Status EraseListRows(Connection& conn, const std::set<std::string, std::less<>>& recipients,
+                             v1::ForgetLogEntry& entry, std::vector<std::string>& touched) {
+    if (recipients.empty()) return absl::OkStatus();
+    const std::string addresses = ByteaArray(recipients);
+    const char* what = "forget (table mail_list_rows)";
+    auto lock = conn.ExecParams(what,
+                                "SELECT name FROM mail_lists WHERE name IN (SELECT list FROM mail_list_rows"
+                                " WHERE NOT opt_out AND address = ANY($1::bytea[])) ORDER BY name FOR UPDATE",
+                                {addresses});
+    if (!lock.ok()) return lock.status();
+    auto erased = conn.ExecParams(
+        what,
+        "WITH gone AS (DELETE FROM mail_list_rows WHERE NOT opt_out AND address = ANY($1::bytea[]) RETURNING list),"
+        " counts AS (SELECT list, count(*) AS n FROM gone GROUP BY list)"
+        " UPDATE mail_lists SET row_count = mail_lists.row_count - counts.n FROM counts"
+        " WHERE mail_lists.name = counts.list RETURNING counts.n",
+        {addresses});
+    if (!erased.ok()) return erased.status();
+    int64_t n = 0;
+    for (int i = 0; i < PQntuples(erased->get()); ++i) n += Int(erased->get(), i, 0);
+    entry.set_table_rows(entry.table_rows() + n);
+    if (n > 0) touched.push_back("mail_list_rows");
+    return absl::OkStatus();
+  }
+
+  // A mail_lists row: name, kind, column_names, row_count, updated_by, updated_us, description.
+  static absl::StatusOr<v1::MailList> MailListRow(const PGresult* r, int row) {
+    v1::MailList list;
+    list.set_name(std::string(Text(r, row, 0)));
+    list.set_kind(static_cast<v1::MailListKind>(Int(r, row, 1)));
+    std::vector<std::string> columns;
+    if (!store_internal::DecodeMailListValues(Bytea(r, row, 2), &columns)) {
+      return absl::DataLossError(
+          Cat("postgresql store: table mail_lists: the columns of list '", list.name(), "' are corrupt"));
+    }
+    for (std::string& c : columns) list.add_columns(std::move(c));
+    list.set_rows(Int(r, row, 3));
+    list.set_updated_by(std::string(Text(r, row, 4)));
+    list.set_updated_unix_micros(Int(r, row, 5));
+    list.set_description(std::string(Text(r, row, 6)));
+    return list;
+  }
+
+  // PutList's rows, in one COPY (binary format) of chunks of about 1 MiB:
+  // the rows `keep` names, numbered 1, 2, ... in that order.
+  absl::Status CopyListRows(Connection& conn, const std::string& what, const std::string& name, bool opt_out,
+                            int email, std::span<const std::vector<std::string>> rows, const std::vector<size_t>& keep) {
+    constexpr size_t kChunk = size_t{1} << 20;
+    size_t n = 0;
+    bool header = true;
+    std::optional<std::string> address;
+    return conn.CopyIn(
+        what, "COPY mail_list_rows(list, seq, address, opt_out, vals) FROM STDIN (FORMAT binary)",
+        [&](std::string* chunk) {
+          if (header) chunk->append(kCopyHeader);
+          header = false;
+          for (; n < keep.size() && chunk->size() < kChunk; ++n) {
+            const std::vector<std::string>& row = rows[keep[n]];
+            PutBigEndian(*chunk, 5, 2);  // fields
+            PutCopyField(*chunk, name);
+            PutBigEndian(*chunk, 8, 4);
+            PutBigEndian(*chunk, static_cast<uint64_t>(n + 1), 8);
+            address = opt_out ? std::optional<std::string>(row[0]) : store_internal::MailListRowAddress(email, row);
+            if (address) {
+              PutCopyField(*chunk, *address);
+            } else {
+              PutCopyNull(*chunk);
+            }
+            PutCopyField(*chunk, opt_out ? std::string_view("\1", 1) : std::string_view("\0", 1));
+            PutCopyField(*chunk, store_internal::EncodeMailListValues(row));
+          }
+          if (n < keep.size()) return true;
+          PutBigEndian(*chunk, 0xffff, 2);  // the end of the data
+          return false;
+        });
+  }
+
   // EraseSubject's statements, inside its transaction; `touched` gets the
   // (quoted) tables that changed, to vacuum.
   absl::Status EraseInTransaction(Connection& conn, const SubjectErasure& erasure, v1::ForgetLogEntry& entry,
@@ -1359,7 +1690,7 @@ class PostgresStore final : public Store,
         " AND table_name::text NOT IN ('herald_meta', 'counters', 'events', 'histories', 'interaction_seq',"
         " 'interactions', 'mail_jobs', 'mail_recipients', 'watermarks', 'leases', 'coupon_codes',"
         " 'coupon_redemptions', 'quota_leases', 'forget_log', 'catalog_versions', 'desk_users', 'desk_sessions',"
-        " 'desk_sign_in_failures', 'desk_audit') ORDER BY table_name, ordinal_position",
+        " 'desk_sign_in_failures', 'desk_audit', 'mail_lists', 'mail_list_rows') ORDER BY table_name, ordinal_position",
         {schema_});
     if (!columns.ok()) return columns.status();
     std::map<std::string, std::string> where;  // quoted table -> condition
@@ -1377,6 +1708,7 @@ class PostgresStore final : public Store,
       entry.set_table_rows(entry.table_rows() + n);
       if (n > 0) touched.push_back(table);
     }
+    if (absl::Status s = EraseListRows(conn, lowered, entry, touched); !s.ok()) return s;
     const int64_t now = absl::ToUnixMicros(absl::Now());
     entry.set_time_unix_micros(now);
     auto r = conn.ExecParams("forget (table forget_log)",
@@ -1388,8 +1720,8 @@ class PostgresStore final : public Store,
   }
 
   template <typename Fn>
-  absl::Status InTransaction(Connection& conn, std::string_view what, Fn fn) {
-    auto begin = conn.Exec(what, "BEGIN");
+  absl::Status InTransaction(Connection& conn, std::string_view what, Fn fn, const char* begin_sql = "BEGIN") {
+    auto begin = conn.Exec(what, begin_sql);
     if (!begin.ok()) return begin.status();
     absl::Status s = fn();
     if (s.ok()) {
@@ -1537,6 +1869,11 @@ absl::Status PostgresStore::Open() {
     for (const char* sql : kDeskTables) {
       auto desk = setup.Exec(Cat("create the desk tables: ", sql), sql);
       if (!desk.ok()) return desk.status();
+    }
+    // MailListStore's tables (the List Manager), likewise.
+    for (const char* sql : kMailListTables) {
+      auto lists = setup.Exec(Cat("create the mail list tables: ", sql), sql);
+      if (!lists.ok()) return lists.status();
     }
     // Migrations from older versions, each in one transaction (under the advisory lock).
     if (version < 2) {

@@ -6,8 +6,11 @@
 #include <cstdlib>
 #include <catch2/catch.hpp>
 #include <set>
+#include <span>
+#include <string_view>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
@@ -304,6 +307,351 @@ void CheckConcurrentAccounts(const StoreFixture& fixture, Store& store) {
   using Failures = std::pair<int64_t, int64_t>;
   CHECK(Value(store.accounts()->FailedSignIns("user:ann")) ==
         Failures{kThreads * kEach, 1000 * (kThreads - 1) + kEach - 1});
+}
+
+// MailListStore. Lists with every field set, so that a lost column shows.
+v1::MailList MakeList(std::string name, v1::MailListKind kind, std::vector<std::string> columns) {
+  v1::MailList list;
+  list.set_name(std::move(name));
+  list.set_kind(kind);
+  for (std::string& c : columns) list.add_columns(std::move(c));
+  list.set_rows(999);  // set by the store: ignored
+  list.set_updated_by("ann");
+  list.set_updated_unix_micros(1700000000000001);
+  list.set_description("spring newsletter, from \"crm-export.csv\"\nsecond line");
+  return list;
+}
+
+v1::MailList OptOutList(std::string name) {
+  return MakeList(std::move(name), v1::MAIL_LIST_KIND_OPT_OUT, {"email"});
+}
+
+// `list` as the store describes it: its rows set to `rows`.
+std::string Described(v1::MailList list, int64_t rows) {
+  list.set_rows(rows);
+  return list.ShortDebugString();
+}
+
+using Rows = std::vector<std::vector<std::string>>;
+
+Rows ScanRows(Store& store, std::string_view name) {
+  Rows out;
+  HERALD_REQUIRE_OK(store.mail_lists()->ScanList(name, [&](std::span<const std::string> values) {
+    out.emplace_back(values.begin(), values.end());
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+std::vector<std::string> ListNames(MailListStore& lists) {
+  std::vector<std::string> out;
+  for (const v1::MailList& l : Value(lists.ListLists())) out.push_back(l.name());
+  return out;
+}
+
+bool Contains(absl::string_view text, std::string_view part) {
+  return std::string_view(text.data(), text.size()).find(part) != std::string_view::npos;
+}
+
+// Values a CSV import or a careless encoding would break.
+Rows AwkwardRows() {
+  return {
+      {"ann@example.com", "Ann, Jr.", "she said \"hi\""},
+      {"bob@example.com", "", "line one\nline two\r\nline three"},
+      {"zoe@example.com", "Zoë Þórsdóttir 日本語 🙂", "tab\there, 'single' and \\backslash"},
+      {"", "", ""},
+      {"nul@example.com", std::string("a\0b", 3), "\xff\xfe not UTF-8"},
+      {"long@example.com", std::string(100000, 'x'), ","},
+  };
+}
+
+void CheckMailListRoundTrip(const StoreFixture& fixture, Store& store) {
+  MailListStore* lists = store.mail_lists();
+  REQUIRE(lists != nullptr);
+  CHECK(Value(lists->ListLists()).empty());
+  CHECK_FALSE(Value(lists->GetList("spring")).has_value());
+  absl::Status missing = lists->ScanList("spring", [](auto) { return absl::OkStatus(); });
+  CHECK(missing.code() == absl::StatusCode::kNotFound);
+  CHECK(missing.message() == "list 'spring' not found");
+
+  const v1::MailList spring = MakeList("spring", v1::MAIL_LIST_KIND_RECIPIENTS, {"email", "name", "note"});
+  HERALD_REQUIRE_OK(lists->PutList(spring, AwkwardRows()));
+  CHECK(Value(lists->GetList("spring"))->ShortDebugString() == Described(spring, 6));
+  CHECK(ScanRows(store, "spring") == AwkwardRows());
+  // Column names are kept as given too.
+  const v1::MailList odd = MakeList("B-list.v2_x", v1::MAIL_LIST_KIND_RECIPIENTS, {"email", "first, name", "\"q\"", ""});
+  HERALD_REQUIRE_OK(lists->PutList(odd, Rows{{"a@example.com", "A", "", "x"}}));
+  const v1::MailList empty = MakeList("a-empty", v1::MAIL_LIST_KIND_RECIPIENTS, {"id"});
+  HERALD_REQUIRE_OK(lists->PutList(empty, Rows{}));
+  // An opt-out list keeps each address once (compared as given).
+  const v1::MailList opt_outs = OptOutList("spring.opt-outs");
+  HERALD_REQUIRE_OK(lists->PutList(opt_outs, Rows{{"x@example.com"}, {"y@example.com"}, {"x@example.com"},
+                                                  {"X@example.com"}}));
+  // By name, byte by byte.
+  CHECK(ListNames(*lists) == std::vector<std::string>{"B-list.v2_x", "a-empty", "spring", "spring.opt-outs"});
+  const auto all = Value(lists->ListLists());
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].ShortDebugString() == Described(odd, 1));
+  CHECK(all[1].ShortDebugString() == Described(empty, 0));
+  CHECK(all[3].ShortDebugString() == Described(opt_outs, 3));
+  CHECK(ScanRows(store, "spring.opt-outs") == Rows{{"x@example.com"}, {"y@example.com"}, {"X@example.com"}});
+  CHECK(ScanRows(store, "a-empty").empty());
+  CHECK(ScanRows(store, "B-list.v2_x") == Rows{{"a@example.com", "A", "", "x"}});
+
+  // Another process sees the same lists.
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  if (other != nullptr) {
+    CHECK(Value(other->mail_lists()->GetList("spring"))->ShortDebugString() == Described(spring, 6));
+    CHECK(ScanRows(*other, "spring") == AwkwardRows());
+  }
+}
+
+// Replacing a list is one transaction: readers see the old rows or the new
+// ones, never a mix, and a refused replacement leaves the old list.
+void CheckMailListReplace(const StoreFixture& fixture, Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  const v1::MailList a = MakeList("news", v1::MAIL_LIST_KIND_RECIPIENTS, {"email", "name"});
+  v1::MailList b = MakeList("news", v1::MAIL_LIST_KIND_RECIPIENTS, {"email", "city", "id"});
+  b.set_description("replaced");
+  b.set_updated_by("bob");
+  b.set_updated_unix_micros(1700000000000002);
+  Rows rows_a, rows_b;
+  for (int i = 0; i < 1200; ++i) rows_a.push_back({absl::StrCat("a", i, "@example.com"), "A"});
+  for (int i = 0; i < 1700; ++i) rows_b.push_back({absl::StrCat("b", i, "@example.com"), "B", std::to_string(i)});
+  HERALD_REQUIRE_OK(lists.PutList(a, rows_a));
+  HERALD_REQUIRE_OK(lists.PutList(b, rows_b));
+  CHECK(Value(lists.GetList("news"))->ShortDebugString() == Described(b, 1700));
+  CHECK(ScanRows(store, "news") == rows_b);
+  // Refused: nothing changes.
+  Rows bad = rows_a;
+  bad[700].push_back("extra");
+  CHECK(lists.PutList(a, bad).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(Value(lists.GetList("news"))->rows() == 1700);
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  Store& reader = other != nullptr ? *other : store;
+  std::atomic<bool> done{false};
+  std::atomic<int> scans{0}, mixed{0}, failures{0};
+  std::thread scanner([&] {
+    while (!done.load() || scans.load() < 3) {
+      int64_t as = 0, bs = 0;
+      absl::Status s = reader.mail_lists()->ScanList("news", [&](std::span<const std::string> values) {
+        (values.size() == 2 ? as : bs)++;
+        return absl::OkStatus();
+      });
+      if (!s.ok()) failures++;
+      if (!((as == 1200 && bs == 0) || (as == 0 && bs == 1700))) mixed++;
+      scans++;
+    }
+  });
+  for (int i = 0; i < 6; ++i) {
+    HERALD_REQUIRE_OK(lists.PutList(i % 2 == 0 ? a : b, i % 2 == 0 ? rows_a : rows_b));
+  }
+  done = true;
+  scanner.join();
+  CHECK(failures == 0);
+  CHECK(mixed == 0);
+  CHECK(Value(reader.mail_lists()->GetList("news"))->rows() == 1700);
+}
+
+// Pages: more than two of them, in PutList's order, stopped by the callback,
+// and read from one snapshot while the list is replaced.
+void CheckMailListPaging(Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  const v1::MailList big = MakeList("big", v1::MAIL_LIST_KIND_RECIPIENTS, {"n", "email"});
+  Rows rows;
+  // Not in any sorted order, so that only the stored order gives them back.
+  for (int i = 0; i < 2600; ++i) rows.push_back({std::to_string((i * 7919) % 2600), absl::StrCat("p", i, "@x.org")});
+  HERALD_REQUIRE_OK(lists.PutList(big, rows));
+  CHECK(Value(lists.GetList("big"))->rows() == 2600);
+  CHECK(ScanRows(store, "big") == rows);
+
+  int seen = 0;
+  absl::Status stopped = lists.ScanList("big", [&](std::span<const std::string>) {
+    return ++seen == 1500 ? absl::CancelledError("enough") : absl::OkStatus();
+  });
+  CHECK(stopped.code() == absl::StatusCode::kCancelled);
+  CHECK(seen == 1500);
+
+  // Replaced (by another thread: the callback itself must not write) while
+  // the scan has read one row: the scan still gives the rows it began with.
+  Rows scanned;
+  absl::Status replaced;
+  HERALD_REQUIRE_OK(lists.ScanList("big", [&](std::span<const std::string> values) {
+    if (scanned.empty()) {
+      std::thread writer([&] { replaced = lists.PutList(big, Rows{{"1", "new@x.org"}}); });
+      writer.join();
+    }
+    scanned.emplace_back(values.begin(), values.end());
+    return absl::OkStatus();
+  }));
+  HERALD_REQUIRE_OK(replaced);
+  CHECK(scanned == rows);
+  CHECK(ScanRows(store, "big") == Rows{{"1", "new@x.org"}});
+}
+
+void CheckMailListRefusals(Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  // A row of the wrong width is refused, naming the list and the row.
+  absl::Status width = lists.PutList(MakeList("wide", v1::MAIL_LIST_KIND_RECIPIENTS, {"email", "name"}),
+                                     Rows{{"a@x.org", "A"}, {"b@x.org"}, {"c@x.org", "C"}});
+  CHECK(width.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(width.message() == "list 'wide': row 2 has 1 value(s) for 2 column(s)");
+  CHECK_FALSE(Value(lists.GetList("wide")).has_value());
+
+  const std::string longest(64, 'n');
+  HERALD_REQUIRE_OK(lists.PutList(OptOutList(longest), Rows{}));
+  for (std::string name : {std::string(), std::string(65, 'n'), std::string("a b"), std::string("a/b"),
+                           std::string("Zoë"), std::string("x;y"), std::string("a\nb")}) {
+    CAPTURE(name);
+    absl::Status put = lists.PutList(OptOutList(name), Rows{});
+    CHECK(put.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(put.message() == absl::StrCat("list name '", name, "' is not valid: 1-64 of [A-Za-z0-9._-]"));
+    auto add = lists.AddOptOuts(name, std::vector<std::string>{"a@x.org"}, "ann", 1);
+    CHECK(add.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(Contains(add.status().message(), absl::StrCat("'", name, "'")));
+  }
+  CHECK(ListNames(lists) == std::vector<std::string>{longest});
+
+  // An opt-out list has the one column "email"; a list has a kind.
+  for (const std::vector<std::string>& columns :
+       {std::vector<std::string>{}, std::vector<std::string>{"Email"}, std::vector<std::string>{"email", "name"},
+        std::vector<std::string>{"name", "email"}}) {
+    absl::Status s = lists.PutList(MakeList("opt", v1::MAIL_LIST_KIND_OPT_OUT, columns),
+                                   Rows(1, std::vector<std::string>(columns.size(), "a@x.org")));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(Contains(s.message(), "list 'opt': an opt-out list has the one column \"email\""));
+  }
+  absl::Status unkinded = lists.PutList(MakeList("nokind", v1::MAIL_LIST_KIND_UNSPECIFIED, {"email"}), Rows{});
+  CHECK(unkinded.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(Contains(unkinded.message(), "list 'nokind'"));
+  absl::Status no_columns = lists.PutList(MakeList("nocols", v1::MAIL_LIST_KIND_RECIPIENTS, {}), Rows{});
+  CHECK(no_columns.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ListNames(lists) == std::vector<std::string>{longest});
+}
+
+void CheckOptOuts(Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  // Absent: created, with `by` and the time.
+  CHECK(Value(lists.AddOptOuts("unsub", std::vector<std::string>{"a@x.org", "b@x.org", "a@x.org"}, "web", 10)) == 2);
+  v1::MailList want = OptOutList("unsub");
+  want.set_updated_by("web");
+  want.set_updated_unix_micros(10);
+  want.clear_description();
+  CHECK(Value(lists.GetList("unsub"))->ShortDebugString() == Described(want, 2));
+  // Idempotent; only new addresses count (compared as given), after the others.
+  CHECK(Value(lists.AddOptOuts("unsub", std::vector<std::string>{"b@x.org", "a@x.org"}, "web", 11)) == 0);
+  CHECK(Value(lists.GetList("unsub"))->updated_unix_micros() == 10);  // nothing changed
+  CHECK(Value(lists.AddOptOuts("unsub", std::vector<std::string>{"c@x.org", "a@x.org", "A@x.org"}, "desk", 12)) == 2);
+  want.set_updated_by("desk");
+  want.set_updated_unix_micros(12);
+  CHECK(Value(lists.GetList("unsub"))->ShortDebugString() == Described(want, 4));
+  CHECK(ScanRows(store, "unsub") == Rows{{"a@x.org"}, {"b@x.org"}, {"c@x.org"}, {"A@x.org"}});
+  // Added after the rows PutList gave.
+  HERALD_REQUIRE_OK(lists.PutList(OptOutList("imported"), Rows{{"p@x.org"}, {"q@x.org"}}));
+  CHECK(Value(lists.AddOptOuts("imported", std::vector<std::string>{"q@x.org", "r@x.org"}, "ann", 13)) == 1);
+  CHECK(ScanRows(store, "imported") == Rows{{"p@x.org"}, {"q@x.org"}, {"r@x.org"}});
+  CHECK(Value(lists.GetList("imported"))->rows() == 3);
+  // No addresses: the list is created all the same.
+  CHECK(Value(lists.AddOptOuts("quiet", std::vector<std::string>{}, "ann", 14)) == 0);
+  CHECK(Value(lists.GetList("quiet"))->rows() == 0);
+  CHECK(Value(lists.GetList("quiet"))->kind() == v1::MAIL_LIST_KIND_OPT_OUT);
+  // A recipient list is not an opt-out list: refused, and left as it was.
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("customers", v1::MAIL_LIST_KIND_RECIPIENTS, {"email"}), Rows{{"z@x.org"}}));
+  auto refused = lists.AddOptOuts("customers", std::vector<std::string>{"y@x.org"}, "ann", 15);
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(Contains(refused.status().message(), "list 'customers'"));
+  CHECK(ScanRows(store, "customers") == Rows{{"z@x.org"}});
+  CHECK(Value(lists.GetList("customers"))->rows() == 1);
+}
+
+// The same addresses added by four threads (and processes) at once: each is
+// added exactly once in all, and the list counts each once.
+void CheckConcurrentOptOuts(const StoreFixture& fixture, Store& store) {
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  constexpr int kThreads = 4, kAddresses = 60;
+  std::atomic<int64_t> added{0};
+  std::atomic<int> failures{0};
+  Concurrently(kThreads, [&](int t) {
+    Store& s = (other != nullptr && t % 2 == 1) ? *other : store;
+    for (int batch = 0; batch < 6; ++batch) {
+      std::vector<std::string> addresses;
+      // Overlapping batches, each thread in its own order.
+      for (int i = 0; i < 15; ++i) {
+        addresses.push_back(absl::StrCat("u", (batch * 10 + i * (t + 1)) % kAddresses, "@x.org"));
+      }
+      auto n = s.mail_lists()->AddOptOuts("race", addresses, absl::StrCat("t", t), batch);
+      if (n.ok()) {
+        added += *n;
+      } else {
+        INFO(n.status().ToString());
+        failures++;
+      }
+    }
+  });
+  CHECK(failures == 0);
+  const Rows rows = ScanRows(store, "race");
+  std::set<std::string> unique;
+  for (const auto& r : rows) unique.insert(r.at(0));
+  CHECK(unique.size() == rows.size());
+  CHECK(added == static_cast<int64_t>(rows.size()));
+  CHECK(Value(store.mail_lists()->GetList("race"))->rows() == static_cast<int64_t>(rows.size()));
+  CHECK(rows.size() > 15);
+}
+
+void CheckDeleteList(const StoreFixture& fixture, Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("old", v1::MAIL_LIST_KIND_RECIPIENTS, {"email"}), Rows{{"a@x.org"}, {"b@x.org"}}));
+  HERALD_REQUIRE_OK(lists.PutList(OptOutList("keep"), Rows{{"a@x.org"}}));
+  HERALD_REQUIRE_OK(lists.DeleteList("old"));
+  CHECK_FALSE(Value(lists.GetList("old")).has_value());
+  CHECK(lists.ScanList("old", [](auto) { return absl::OkStatus(); }).code() == absl::StatusCode::kNotFound);
+  absl::Status again = lists.DeleteList("old");
+  CHECK(again.code() == absl::StatusCode::kNotFound);
+  CHECK(again.message() == "list 'old' not found");
+  CHECK(ListNames(lists) == std::vector<std::string>{"keep"});
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  if (other != nullptr) CHECK_FALSE(Value(other->mail_lists()->GetList("old")).has_value());
+  // The name is free again, without the old rows; an opt-out list named as a deleted one starts empty.
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("old", v1::MAIL_LIST_KIND_RECIPIENTS, {"email"}), Rows{{"c@x.org"}}));
+  CHECK(ScanRows(store, "old") == Rows{{"c@x.org"}});
+  HERALD_REQUIRE_OK(lists.DeleteList("keep"));
+  CHECK(Value(lists.AddOptOuts("keep", std::vector<std::string>{"a@x.org"}, "ann", 1)) == 1);
+}
+
+// herald forget deletes the person's rows from recipient lists (their
+// "email" compared trimmed and lowercased) and keeps them on opt-out lists.
+void CheckMailListErasure(const StoreFixture& fixture, Store& store) {
+  MailListStore& lists = *store.mail_lists();
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("customers", v1::MAIL_LIST_KIND_RECIPIENTS, {"id", "email", "name"}),
+                                  Rows{{"1", " Ann@Example.COM\t", "Ann"}, {"2", "bob@example.com", "Bob"},
+                                       {"3", "carl@example.com", "ann@example.com"}}));
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("vip", v1::MAIL_LIST_KIND_RECIPIENTS, {"email"}),
+                                  Rows{{"ann@example.com"}, {"dan@example.com"}, {"ANN@example.com"}}));
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("no-email", v1::MAIL_LIST_KIND_RECIPIENTS, {"id", "name"}),
+                                  Rows{{"1", "Ann"}}));
+  HERALD_REQUIRE_OK(lists.PutList(OptOutList("unsub"), Rows{{"ann@example.com"}, {"eve@example.com"}}));
+  SubjectErasure erasure;
+  erasure.selector = "email";
+  erasure.recipients = {"ann@example.com "};
+  REQUIRE(store.personal_data() != nullptr);
+  const v1::ForgetLogEntry entry = Value(store.personal_data()->EraseSubject(erasure, v1::ForgetLogEntry()));
+  CHECK(entry.table_rows() == 3);
+  CHECK(Value(lists.GetList("customers"))->rows() == 2);
+  CHECK(ScanRows(store, "customers") == Rows{{"2", "bob@example.com", "Bob"}, {"3", "carl@example.com", "ann@example.com"}});
+  CHECK(Value(lists.GetList("vip"))->rows() == 1);
+  CHECK(ScanRows(store, "vip") == Rows{{"dan@example.com"}});
+  CHECK(ScanRows(store, "no-email") == Rows{{"1", "Ann"}});
+  // Never mailed again: the opt-out list keeps the address.
+  CHECK(ScanRows(store, "unsub") == Rows{{"ann@example.com"}, {"eve@example.com"}});
+  CHECK(Value(lists.GetList("unsub"))->rows() == 2);
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  if (other != nullptr) CHECK(ScanRows(*other, "vip") == Rows{{"dan@example.com"}});
+  // The lists keep working: an erased address may be added again, and rows follow the last one.
+  CHECK(Value(store.personal_data()->EraseSubject(erasure, v1::ForgetLogEntry())).table_rows() == 0);
+  HERALD_REQUIRE_OK(lists.PutList(MakeList("vip", v1::MAIL_LIST_KIND_RECIPIENTS, {"email"}),
+                                  Rows{{"dan@example.com"}, {"ann@example.com"}}));
+  CHECK(Value(lists.GetList("vip"))->rows() == 2);
 }
 
 }  // namespace
@@ -759,6 +1107,31 @@ void RunStoreConformance(const StoreFixture& fixture) {
   }
   SECTION("accounts: concurrent failed sign-ins all count, one of concurrent creations lands") {
     CheckConcurrentAccounts(fixture, *store);
+  }
+
+  SECTION("mail lists: put, get, list by name and scan keep awkward values as given") {
+    CheckMailListRoundTrip(fixture, *store);
+  }
+  SECTION("mail lists: a replacement is atomic, counted, and a refused one changes nothing") {
+    CheckMailListReplace(fixture, *store);
+  }
+  SECTION("mail lists: scans page in order, stop when told, and read one snapshot") {
+    CheckMailListPaging(*store);
+  }
+  SECTION("mail lists: bad widths, names, kinds and opt-out columns are refused") {
+    CheckMailListRefusals(*store);
+  }
+  SECTION("mail lists: opt-outs are added once each, creating the list, never to a recipient list") {
+    CheckOptOuts(*store);
+  }
+  SECTION("mail lists: concurrent opt-outs of the same addresses count each once") {
+    CheckConcurrentOptOuts(fixture, *store);
+  }
+  SECTION("mail lists: a deleted list is gone with its rows") {
+    CheckDeleteList(fixture, *store);
+  }
+  SECTION("mail lists: erasing a person deletes recipient rows and keeps opt-outs") {
+    CheckMailListErasure(fixture, *store);
   }
 
   SECTION("coupons: limits, per customer, all or none, idempotent orders") {

@@ -13,6 +13,7 @@
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
 #include "herald/store_postgres.h"
+#include "store/store_common.h"
 #include "store/store_conformance.h"
 
 namespace herald {
@@ -119,7 +120,8 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
   // As a build from before the Business Desk's accounts (and catalogs) left it.
   REQUIRE(std::system(("sqlite3 '" + path +
                        "' 'DROP TABLE desk_users; DROP TABLE desk_sessions; DROP TABLE desk_sign_in_failures;"
-                       " DROP TABLE desk_audit; DROP TABLE catalog_versions;'")
+                       " DROP TABLE desk_audit; DROP TABLE catalog_versions; DROP TABLE mail_lists;"
+                       " DROP TABLE mail_list_rows;'")
                           .c_str()) == 0);
   OpenStoreOptions ro;
   ro.read_only = true;
@@ -132,6 +134,10 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
   CHECK(accounts.ReadAudit(0, 10)->empty());
   CHECK(*reader->catalogs()->CurrentCatalogVersion() == 0);
   CHECK(reader->catalogs()->ListCatalogVersions()->empty());
+  MailListStore& lists = *reader->mail_lists();
+  CHECK(lists.ListLists()->empty());
+  CHECK_FALSE(lists.GetList("spring")->has_value());
+  CHECK(lists.ScanList("spring", [](auto) { return absl::OkStatus(); }).code() == absl::StatusCode::kNotFound);
   // Writes are refused, naming the store and the table.
   absl::Status write = accounts.CreateUser(v1::DeskUser());
   CHECK(write.code() == absl::StatusCode::kFailedPrecondition);
@@ -143,6 +149,25 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
   bob.set_name("bob");
   CHECK(writer->accounts()->CreateUser(bob).ok());
   CHECK(writer->accounts()->ListUsers()->size() == 1);
+  CHECK(writer->mail_lists()->AddOptOuts("unsub", std::vector<std::string>{"a@x.org"}, "ann", 1).value() == 1);
+  CHECK(writer->mail_lists()->ListLists()->size() == 1);
+}
+
+TEST_CASE("mail lists: the stored form of values is herald.v1.StoredMailListValues", "[store]") {
+  const std::vector<std::string> values = {"", "a,b", std::string("\0\xff", 2), std::string(300, 'x')};
+  const std::string stored = store_internal::EncodeMailListValues(values);
+  v1::StoredMailListValues message;
+  REQUIRE(message.ParseFromString(stored));
+  CHECK(std::vector<std::string>(message.values().begin(), message.values().end()) == values);
+  CHECK(message.SerializeAsString() == stored);
+  std::vector<std::string> decoded;
+  REQUIRE(store_internal::DecodeMailListValues(stored, &decoded));
+  CHECK(decoded == values);
+  CHECK(store_internal::EncodeMailListValues(std::vector<std::string>{}).empty());
+  // Cut short, or another field: not this form.
+  decoded.clear();
+  CHECK_FALSE(store_internal::DecodeMailListValues(stored.substr(0, stored.size() - 1), &decoded));
+  CHECK_FALSE(store_internal::DecodeMailListValues(std::string("\x12\x01" "a", 3), &decoded));
 }
 
 TEST_CASE("sqlite store: a corrupt file is a clear error and is left untouched", "[store][sqlite]") {
