@@ -15,13 +15,21 @@
 //              every save validated exactly as `herald validate` does, based
 //              on the version the editor saw (409 when another was saved
 //              since), the goaling switch, history, diff and rollback.
+//   Lists      the List Manager: recipient and opt-out lists kept in the
+//              store (MailListStore), imported from CSV with a preview of
+//              the column mapping, and each direct-mail item's audience
+//              after its opt-out lists.
+//   Mail jobs  direct-mail items sent, paused, resumed and aborted from the
+//              desk, in background threads of this process (herald/mail.h
+//              MailJob); progress read from the job's ledger in the store.
 //   Tools      expression checks as the author types, basket pricing with
 //              its explanation, TraceScores, and the reports, through the
 //              borrowed DecisionService (nothing is recorded).
 //
 // Lifetime: a Desk borrows the store and the decision service, which must
-// outlive it. Thread-safety: Handle may be called from any number of threads
-// at once.
+// outlive it; destroying it pauses the mail jobs it runs and waits for their
+// batches in flight. Thread-safety: Handle may be called from any number of
+// threads at once.
 #ifndef HERALD_DESK_H_
 #define HERALD_DESK_H_
 
@@ -32,6 +40,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "herald/mail.h"
+#include "herald/registry.h"
 #include "herald/server.h"
 #include "herald/store.h"
 #include "herald/web.h"
@@ -51,6 +61,15 @@ struct DeskOptions {
   absl::Duration max_lockout = absl::Minutes(15);
   // The catalog's source name in issues ("desk").
   std::string source = "desk";
+  // Mail jobs (POST /api/v1/mail-jobs/{item}:start) run on this server in
+  // background threads, through `mail_transport` (borrowed: it must outlive
+  // the Desk) with the components of `registry` (borrowed too). Null: a
+  // start is refused (409) saying the server has no mail transport.
+  const Registry* registry = nullptr;
+  Transport* mail_transport = nullptr;
+  int mail_workers = 2;
+  int mail_batch_size = 32;
+  std::string unsubscribe_secret;  // empty: a random key per Desk
 };
 
 class Desk {

@@ -145,15 +145,31 @@ struct RecipientTable {
   std::vector<std::vector<std::string>> rows;  // each row has columns.size() values
   int email_column = -1;                       // index of the address column (required)
   int id_column = -1;                          // index of the id column; -1 = the address is the id
+  std::vector<int> lines;                      // ParseRecipientCsv: the line each row starts on
   int ColumnIndex(std::string_view name) const;  // -1 when absent
 };
 
 // Parses CSV text (RFC 4180: quoted fields, "" escapes, CRLF or LF, a header
-// row). `email_column` must exist; errors name `source` and the line.
+// row). `email_column` must exist; errors name `source` and the line. An
+// empty `email_column` reads the table without choosing its address column
+// (email_column and id_column stay -1): the List Manager's preview.
 absl::StatusOr<RecipientTable> ParseRecipientCsv(std::string_view text, std::string_view source,
                                                  std::string_view email_column = "email",
                                                  std::string_view id_column = "id",
                                                  char delimiter = ',');
+
+// A List Manager recipient list (herald/store.h MailListStore; DirectMail
+// recipients.store_list) as a recipient table, read page by page: the
+// column "email" is the address, "id" the id when present. NotFound naming
+// the list, FailedPrecondition for an opt-out list, Unimplemented for a
+// store without lists.
+absl::StatusOr<RecipientTable> LoadStoreRecipientList(Store& store, std::string_view name);
+
+// A List Manager opt-out list (DirectMail opt_out_store_list, Catalog
+// site_opt_out_store_list), in memory: Add() on it does not write back
+// (MailListStore::AddOptOuts does). NotFound naming the list,
+// FailedPrecondition for a recipient list.
+absl::StatusOr<std::unique_ptr<OptOutList>> LoadStoreOptOutList(Store& store, std::string_view name);
 
 // A source of recipients for the "recipient_source" family (the DirectMail
 // `recipients.plugin` names one). Load is called once per job run.
@@ -336,6 +352,8 @@ struct MailJobSpec {
   std::vector<std::string> allowed_dirs;  // attachments and the message file are read only from
                                       // inside base_dir (symlinks resolved) and these folders
   std::string site_opt_out_list;      // Catalog.site_opt_out_list (a file); empty = none
+  std::string site_opt_out_store_list;  // Catalog.site_opt_out_store_list (a List Manager
+                                      // list in the job's store); empty = none
   std::vector<std::string> test_to;   // non-empty: a test send to these addresses, with the
                                       // first recipient's data; no opt-out, no ledger
 };
@@ -456,6 +474,26 @@ absl::Status CheckMailJobTransition(std::string_view job_id, std::string_view fr
 // write are two store calls: a job that completes in between may be marked
 // paused, which running it again resolves.
 absl::Status SetMailJobState(Store& store, std::string_view job_id, std::string_view state);
+
+// Who a direct-mail item would be sent to now, counted as its job counts
+// them: the recipients (distinct by NormalizeAddress), those whose address
+// is not valid, and those on the site or the item opt-out lists (files and
+// List Manager lists).
+struct MailAudience {
+  int64_t rows = 0;              // rows of the recipient list
+  int64_t recipients = 0;        // distinct valid addresses
+  int64_t invalid_addresses = 0; // rows whose address ValidateAddress refuses
+  int64_t duplicates = 0;        // rows repeating an address seen before
+  int64_t opted_out_site = 0;    // recipients on the site-level list(s)
+  int64_t opted_out_item = 0;    // recipients on the item-level list(s)
+  int64_t opted_out = 0;         // recipients on either
+  int64_t will_receive = 0;      // recipients - opted_out
+};
+
+// Counts `spec`'s audience with the recipient source and opt-out lists a
+// MailJob would load (options.registry and options.store are needed; the
+// transport is not). Errors name the item and the list.
+absl::StatusOr<MailAudience> CountMailAudience(const MailJobSpec& spec, const MailerOptions& options);
 
 // The direct-mail item `name_or_id` of a catalog, with its campaign; NotFound
 // lists the direct-mail items.

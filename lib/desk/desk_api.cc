@@ -341,6 +341,18 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/v1/reports", "viewer", ListReports},
     {"GET", "/api/v1/reports/{}", "viewer", GetReport},
     {"GET", "/api/v1/charts", "viewer", GetCharts},
+    {"GET", "/api/v1/lists", "viewer", ListMailLists},
+    {"POST", "/api/v1/lists:preview", "editor", PreviewMailList},
+    {"GET", "/api/v1/lists/{}", "viewer", GetMailList},
+    {"PUT", "/api/v1/lists/{}", "editor", PutMailList},
+    {"DELETE", "/api/v1/lists/{}", "editor", DeleteMailList},
+    {"POST", "/api/v1/lists/{}:add", "editor", AddToMailList},
+    {"GET", "/api/v1/mail-items/{}/audience", "viewer", GetMailAudience},
+    {"GET", "/api/v1/mail-jobs", "viewer", ListMailJobs},
+    {"GET", "/api/v1/mail-jobs/{}", "viewer", GetMailJob},
+    {"POST", "/api/v1/mail-jobs/{}:start", "editor", StartMailJob},
+    {"POST", "/api/v1/mail-jobs/{}:pause", "editor", PauseMailJob},
+    {"POST", "/api/v1/mail-jobs/{}:abort", "editor", AbortMailJob},
     {"GET", "/api/v1/users", "admin", ListUsers},
     {"POST", "/api/v1/users", "admin", AddUser},
     {"PATCH", "/api/v1/users/{}", "admin", UpdateUser},
@@ -414,7 +426,9 @@ class DeskImpl final : public Desk {
  public:
   DeskImpl(Store& store, AccountStore& accounts, CatalogStore& catalogs, DecisionService& service,
            DeskOptions options)
-      : options_(std::move(options)), env_{store, accounts, catalogs, service, options_} {}
+      : options_(std::move(options)),
+        mail_(store, options_),
+        env_{store, accounts, catalogs, service, options_, mail_} {}
 
   WebReply Handle(const WebRequest& request) override {
     WebReply reply;
@@ -496,6 +510,7 @@ class DeskImpl final : public Desk {
   }
 
   DeskOptions options_;
+  MailJobRunner mail_;  // after options_, which its threads read; before env_
   DeskEnv env_;
 };
 

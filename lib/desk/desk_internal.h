@@ -3,6 +3,8 @@
 #ifndef HERALD_LIB_DESK_DESK_INTERNAL_H_
 #define HERALD_LIB_DESK_DESK_INTERNAL_H_
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "desk/accounts.h"
@@ -17,9 +21,42 @@
 #include "herald/catalog.h"
 #include "herald/catalog_versions.h"
 #include "herald/desk.h"
+#include "herald/mail.h"
 #include "nlohmann/json.hpp"
 
 namespace herald::desk_internal {
+
+// The mail jobs this server runs for the desk (desk_mail.cc): one
+// background thread per running job; destroying it pauses them and waits.
+class MailJobRunner {
+ public:
+  MailJobRunner(Store& store, const DeskOptions& options);
+  ~MailJobRunner();
+  // Creates the item's job (loading its lists: errors come back here) and
+  // runs it in the background; FailedPrecondition when it already runs here
+  // or the server has no mail transport.
+  absl::Status Start(const v1::Catalog& catalog, const v1::CampaignItem& item, std::string_view user);
+  // Pauses (kJobPaused) or stops (kJobStopped) the job: here at once, and on
+  // every other server through its stored state.
+  absl::Status Signal(std::string_view item_id, std::string_view state);
+  // What this server knows of the job's last run.
+  struct Local {
+    bool known = false;    // started on this server
+    bool running = false;
+    std::string error;
+    std::optional<MailReport> report;
+    std::string started_by;
+    absl::Time started;
+  };
+  Local Status(std::string_view item_id);
+
+ private:
+  struct Run;
+  Store& store_;
+  const DeskOptions& options_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Run>> runs_ ABSL_GUARDED_BY(mu_);
+};
 
 struct DeskEnv {
   Store& store;
@@ -27,6 +64,7 @@ struct DeskEnv {
   CatalogStore& catalogs;
   DecisionService& service;
   const DeskOptions& options;
+  MailJobRunner& mail;
 };
 
 // One admin API request being answered.
@@ -58,6 +96,10 @@ absl::Status ParseProto(const nlohmann::json& value, std::string_view field, goo
 // A string field of a JSON object: empty when absent; InvalidArgument when not a string.
 absl::StatusOr<std::string> StringField(const nlohmann::json& object, std::string_view name);
 
+// The current catalog with its defaults applied; an empty one when the
+// store holds none yet (desk_tools.cc).
+absl::StatusOr<v1::Catalog> CurrentCatalog(CatalogStore& catalogs);
+
 // Catalog handlers (desk_catalog.cc).
 WebReply GetCatalog(const DeskEnv& env, Call& call);
 WebReply PutCatalog(const DeskEnv& env, Call& call);
@@ -84,6 +126,23 @@ WebReply TraceAds(const DeskEnv& env, Call& call);
 WebReply ListReports(const DeskEnv& env, Call& call);
 WebReply GetReport(const DeskEnv& env, Call& call);
 WebReply GetCharts(const DeskEnv& env, Call& call);
+
+// The List Manager (desk_lists.cc).
+WebReply ListMailLists(const DeskEnv& env, Call& call);
+WebReply GetMailList(const DeskEnv& env, Call& call);
+WebReply PreviewMailList(const DeskEnv& env, Call& call);
+WebReply PutMailList(const DeskEnv& env, Call& call);
+WebReply AddToMailList(const DeskEnv& env, Call& call);
+WebReply DeleteMailList(const DeskEnv& env, Call& call);
+WebReply GetMailAudience(const DeskEnv& env, Call& call);
+
+// Mail jobs (desk_mail.cc).
+MailJobSpec DeskMailJobSpec(const v1::Catalog& catalog, const v1::CampaignItem& item);
+WebReply ListMailJobs(const DeskEnv& env, Call& call);
+WebReply GetMailJob(const DeskEnv& env, Call& call);
+WebReply StartMailJob(const DeskEnv& env, Call& call);
+WebReply PauseMailJob(const DeskEnv& env, Call& call);
+WebReply AbortMailJob(const DeskEnv& env, Call& call);
 
 // The app's files (desk_files.cc): GET of anything outside /api/.
 WebReply ServeFile(const DeskOptions& options, std::string_view path);

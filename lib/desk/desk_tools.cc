@@ -8,10 +8,8 @@
 #include "herald/report.h"
 
 namespace herald::desk_internal {
-namespace {
 
-// The current catalog with its defaults applied; an empty one when the store
-// holds none yet (so that checks still work on a new store).
+// An empty catalog on a new store, so that checks still work there.
 absl::StatusOr<v1::Catalog> CurrentCatalog(CatalogStore& catalogs) {
   auto current = catalogs.CurrentCatalogVersion();
   if (!current.ok()) return current.status();
@@ -22,6 +20,9 @@ absl::StatusOr<v1::Catalog> CurrentCatalog(CatalogStore& catalogs) {
   }
   return LoadStoredCatalog(catalogs, *current);
 }
+
+namespace {
+
 
 template <typename Request>
 absl::StatusOr<Request> BodyMessage(const Call& call) {

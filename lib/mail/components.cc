@@ -186,8 +186,8 @@ class OptOutFilter final : public Comp {
     const MailJobRuntime& job = *ctx.job;
     for (MailItem& item : ctx.items) {
       if (item.state != MailItemState::kLive) continue;
-      bool site = !ignore_site_ && job.site_opt_out != nullptr && job.site_opt_out->Contains(item.address);
-      bool own = job.item_opt_out != nullptr && job.item_opt_out->Contains(item.address);
+      bool site = !ignore_site_ && job.OptedOutSite(item.address);
+      bool own = job.OptedOutItem(item.address);
       if (site || own) {
         item.Skip("opted_out", site ? "site-level opt-out list" : "item-level opt-out list");
         Note(ctx, item, "skipped", item.detail);

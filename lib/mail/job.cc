@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "core/process_owner.h"
 #include "core/strings.h"
@@ -110,6 +111,56 @@ absl::StatusOr<RecipientTable> LoadStoreTable(Store& store, const std::string& t
 
 }  // namespace
 
+namespace {
+
+// The list `name` of the store's List Manager, checked to be of `kind`.
+absl::StatusOr<MailListStore*> ListOfKind(Store& store, std::string_view name, v1::MailListKind kind) {
+  MailListStore* lists = store.mail_lists();
+  if (lists == nullptr) {
+    return absl::UnimplementedError(Cat("list '", name, "': store ", store.Describe(), " has no List Manager lists"));
+  }
+  auto list = lists->GetList(name);
+  if (!list.ok()) return list.status();
+  if (!list->has_value()) return absl::NotFoundError(Cat("list '", name, "' not found"));
+  if ((*list)->kind() != kind) {
+    return absl::FailedPreconditionError(Cat("list '", name, "' is ",
+                                              kind == v1::MAIL_LIST_KIND_OPT_OUT ? "a recipient list, not an opt-out list"
+                                                                                 : "an opt-out list, not a recipient list"));
+  }
+  return lists;
+}
+
+}  // namespace
+
+absl::StatusOr<RecipientTable> LoadStoreRecipientList(Store& store, std::string_view name) {
+  auto lists = ListOfKind(store, name, v1::MAIL_LIST_KIND_RECIPIENTS);
+  if (!lists.ok()) return lists.status();
+  auto info = (*lists)->GetList(name);
+  if (!info.ok()) return info.status();
+  if (!info->has_value()) return absl::NotFoundError(Cat("list '", name, "' not found"));
+  RecipientTable out;
+  out.columns.assign((*info)->columns().begin(), (*info)->columns().end());
+  absl::Status s = (*lists)->ScanList(name, [&](std::span<const std::string> values) -> absl::Status {
+    out.rows.emplace_back(values.begin(), values.end());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (auto c = mail::ResolveRecipientColumns(out, Cat("list '", name, "'")); !c.ok()) return c;
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<OptOutList>> LoadStoreOptOutList(Store& store, std::string_view name) {
+  auto lists = ListOfKind(store, name, v1::MAIL_LIST_KIND_OPT_OUT);
+  if (!lists.ok()) return lists.status();
+  auto out = std::make_unique<OptOutList>();
+  absl::Status s = (*lists)->ScanList(name, [&](std::span<const std::string> values) -> absl::Status {
+    if (values.empty() || values[0].empty()) return absl::OkStatus();
+    return out->Add(values[0]);  // no path: memory only
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<const v1::CampaignItem*> FindDirectMailItem(const v1::Catalog& catalog,
                                                            std::string_view name_or_id) {
   std::vector<std::string> known;
@@ -192,6 +243,117 @@ void MailJob::Stop() {
   runtime_->control.compare_exchange_strong(expected, 2);
 }
 
+namespace {
+
+// The job's recipient table, from the item's recipient source.
+absl::StatusOr<RecipientTable> LoadRecipients(const MailJobSpec& spec, const MailerOptions& options,
+                                              std::string_view what) {
+  const v1::DirectMail& mail = spec.mail;
+  RecipientTable out;
+  switch (mail.recipients().kind_case()) {
+    case v1::RecipientSource::kCsvPath: {
+      std::string path = Resolve(spec.base_dir, mail.recipients().csv_path());
+      auto text = ReadFile(path, "recipient list");
+      if (!text.ok()) return text.status();
+      auto table = ParseRecipientCsv(*text, path);
+      if (!table.ok()) return table.status();
+      return std::move(*table);
+    }
+    case v1::RecipientSource::kPlugin: {
+      auto source = options.registry->CreateDefault<RecipientSource>(
+          mail.recipients().plugin(), CreateContext{options.registry, spec.base_dir, options.store});
+      if (!source.ok()) return source.status();
+      auto table = (*source)->Load();
+      if (!table.ok()) return table.status();
+      out = std::move(*table);
+      if (out.email_column < 0) {
+        // Same column rules as a CSV file or a store table.
+        std::string source = Cat(what, ": recipient source \"", mail.recipients().plugin(), "\"");
+        if (auto s = mail::ResolveRecipientColumns(out, source); !s.ok()) return s;
+      }
+      if (out.email_column < 0) {
+        return absl::InvalidArgumentError(Cat(what, ": recipient source \"", mail.recipients().plugin(),
+                                              "\" gave no email column"));
+      }
+      return out;
+    }
+    case v1::RecipientSource::kStoreTable: {
+      auto table = LoadStoreTable(*options.store, mail.recipients().store_table(), what);
+      if (!table.ok()) return table.status();
+      return std::move(*table);
+    }
+    case v1::RecipientSource::kStoreList: {
+      auto table = LoadStoreRecipientList(*options.store, mail.recipients().store_list());
+      if (!table.ok()) return absl::Status(table.status().code(), Cat(what, ": recipients: ", table.status().message()));
+      return std::move(*table);
+    }
+    default:
+      return absl::InvalidArgumentError(Cat(what, ": recipients are not set"));
+  }
+}
+
+// The job's opt-out lists: files (site and item level) and List Manager
+// lists in the store; a level may have both.
+absl::Status LoadOptOutLists(const MailJobSpec& spec, const MailerOptions& options, std::string_view what,
+                             MailJobRuntime& r) {
+  const v1::DirectMail& mail = spec.mail;
+  if (!spec.site_opt_out_list.empty()) {
+    auto list = OptOutList::Open(Resolve(spec.base_dir, spec.site_opt_out_list));
+    if (!list.ok()) return list.status();
+    r.site_opt_out = std::move(*list);
+  }
+  if (!mail.opt_out_list().empty()) {
+    auto list = OptOutList::Open(Resolve(spec.base_dir, mail.opt_out_list()));
+    if (!list.ok()) return list.status();
+    r.item_opt_out = std::move(*list);
+  }
+  if (!spec.site_opt_out_store_list.empty()) {
+    auto list = LoadStoreOptOutList(*options.store, spec.site_opt_out_store_list);
+    if (!list.ok()) return absl::Status(list.status().code(), Cat(what, ": site opt-out list: ", list.status().message()));
+    r.site_store_opt_out = std::move(*list);
+  }
+  if (!mail.opt_out_store_list().empty()) {
+    auto list = LoadStoreOptOutList(*options.store, mail.opt_out_store_list());
+    if (!list.ok()) return absl::Status(list.status().code(), Cat(what, ": opt-out list: ", list.status().message()));
+    r.item_store_opt_out = std::move(*list);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<MailAudience> CountMailAudience(const MailJobSpec& spec, const MailerOptions& options) {
+  if (options.registry == nullptr || options.store == nullptr) {
+    return absl::InvalidArgumentError("CountMailAudience: options.registry and options.store are required");
+  }
+  const std::string what = Cat("direct-mail item \"", spec.item_id.empty() ? spec.job_id : spec.item_id, "\"");
+  auto table = LoadRecipients(spec, options, what);
+  if (!table.ok()) return table.status();
+  MailJobRuntime lists;
+  if (auto s = LoadOptOutLists(spec, options, what, lists); !s.ok()) return s;
+  MailAudience out;
+  out.rows = static_cast<int64_t>(table->rows.size());
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& row : table->rows) {
+    std::string address = NormalizeAddress(row[table->email_column]);
+    if (!ValidateAddress(address).ok()) {
+      ++out.invalid_addresses;
+      continue;
+    }
+    if (!seen.insert(address).second) {
+      ++out.duplicates;
+      continue;
+    }
+    ++out.recipients;
+    const bool site = lists.OptedOutSite(address), item = lists.OptedOutItem(address);
+    out.opted_out_site += site;
+    out.opted_out_item += item;
+    out.opted_out += site || item;
+  }
+  out.will_receive = out.recipients - out.opted_out;
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, MailerOptions options) {
   if (options.registry == nullptr) return absl::InvalidArgumentError("MailJob: options.registry is required");
   if (options.store == nullptr) return absl::InvalidArgumentError("MailJob: options.store is required");
@@ -213,43 +375,9 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
   r.worker_id = InstanceWorkerId(options.worker_id.empty() ? DefaultWorkerId() : options.worker_id);
 
   // Recipients.
-  switch (mail.recipients().kind_case()) {
-    case v1::RecipientSource::kCsvPath: {
-      std::string path = Resolve(spec.base_dir, mail.recipients().csv_path());
-      auto text = ReadFile(path, "recipient list");
-      if (!text.ok()) return text.status();
-      auto table = ParseRecipientCsv(*text, path);
-      if (!table.ok()) return table.status();
-      r.table = std::move(*table);
-      break;
-    }
-    case v1::RecipientSource::kPlugin: {
-      auto source = options.registry->CreateDefault<RecipientSource>(
-          mail.recipients().plugin(), CreateContext{options.registry, spec.base_dir, options.store});
-      if (!source.ok()) return source.status();
-      auto table = (*source)->Load();
-      if (!table.ok()) return table.status();
-      r.table = std::move(*table);
-      if (r.table.email_column < 0) {
-        // Same column rules as a CSV file or a store table.
-        std::string source = Cat(what, ": recipient source \"", mail.recipients().plugin(), "\"");
-        if (auto s = mail::ResolveRecipientColumns(r.table, source); !s.ok()) return s;
-      }
-      if (r.table.email_column < 0) {
-        return absl::InvalidArgumentError(Cat(what, ": recipient source \"", mail.recipients().plugin(),
-                                              "\" gave no email column"));
-      }
-      break;
-    }
-    case v1::RecipientSource::kStoreTable: {
-      auto table = LoadStoreTable(*options.store, mail.recipients().store_table(), what);
-      if (!table.ok()) return table.status();
-      r.table = std::move(*table);
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError(Cat(what, ": recipients are not set"));
-  }
+  auto table = LoadRecipients(spec, options, what);
+  if (!table.ok()) return table.status();
+  r.table = std::move(*table);
   if (!spec.test_to.empty()) {
     // A test send: the test addresses get the first recipient's data.
     if (r.table.rows.empty()) r.table.rows.push_back(std::vector<std::string>(r.table.columns.size()));
@@ -277,16 +405,7 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
   }
 
   // Opt-out lists.
-  if (!spec.site_opt_out_list.empty()) {
-    auto list = OptOutList::Open(Resolve(spec.base_dir, spec.site_opt_out_list));
-    if (!list.ok()) return list.status();
-    r.site_opt_out = std::move(*list);
-  }
-  if (!mail.opt_out_list().empty()) {
-    auto list = OptOutList::Open(Resolve(spec.base_dir, mail.opt_out_list()));
-    if (!list.ok()) return list.status();
-    r.item_opt_out = std::move(*list);
-  }
+  if (auto s = LoadOptOutLists(spec, options, what, r); !s.ok()) return s;
   std::string secret = options.unsubscribe_secret;
   if (secret.empty()) {
     secret.resize(32);

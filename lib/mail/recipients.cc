@@ -223,6 +223,7 @@ absl::StatusOr<RecipientTable> ParseRecipientCsv(std::string_view text, std::str
                                               table.columns.size(), " fields, got ", row.size()));
       }
       table.rows.push_back(std::move(row));
+      table.lines.push_back(row_line);
     }
     row.clear();
     return absl::OkStatus();
@@ -292,6 +293,7 @@ absl::Status ResolveRecipientColumns(RecipientTable& table, std::string_view sou
       }
     }
   }
+  if (email_column.empty()) return absl::OkStatus();  // columns only: the caller picks the address
   table.email_column = table.ColumnIndex(email_column);
   if (table.email_column < 0) {
     return absl::InvalidArgumentError(Cat(source, ": no \"", email_column, "\" column (columns: ",

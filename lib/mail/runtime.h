@@ -91,6 +91,9 @@ class MailJobRuntime {
   // Opt-out lists (null = none).
   std::unique_ptr<OptOutList> site_opt_out;
   std::unique_ptr<OptOutList> item_opt_out;
+  // List Manager opt-out lists (a level may have a file and a store list).
+  std::unique_ptr<OptOutList> site_store_opt_out;
+  std::unique_ptr<OptOutList> item_store_opt_out;
   std::unique_ptr<UnsubscribeTokens> tokens;
 
   // The message source.
@@ -126,10 +129,15 @@ class MailJobRuntime {
 
   // The unsubscribe URL and List-Unsubscribe value of `address`.
   void UnsubscribeValues(std::string_view address, std::string& url, std::string& header) const;
-  bool OptedOut(std::string_view address) const {
+  bool OptedOutSite(std::string_view address) const {
     return (site_opt_out != nullptr && site_opt_out->Contains(address)) ||
-           (item_opt_out != nullptr && item_opt_out->Contains(address));
+           (site_store_opt_out != nullptr && site_store_opt_out->Contains(address));
   }
+  bool OptedOutItem(std::string_view address) const {
+    return (item_opt_out != nullptr && item_opt_out->Contains(address)) ||
+           (item_store_opt_out != nullptr && item_store_opt_out->Contains(address));
+  }
+  bool OptedOut(std::string_view address) const { return OptedOutSite(address) || OptedOutItem(address); }
   // Renders `t` for `item` into `out` (cleared first).
   void Render(const mail::CompiledTemplate& t, const MailContext& ctx, const MailItem& item,
               bool html_escape, std::string& unsubscribe_url, std::string& out) const;

@@ -822,6 +822,7 @@ absl::Status Simulation::SendMail() {
       spec.mail = item.direct_mail();
       spec.base_dir = base_dir;
       spec.site_opt_out_list = catalog_.site_opt_out_list();
+      spec.site_opt_out_store_list = catalog_.site_opt_out_store_list();
       MailerOptions options;
       options.registry = registry_;
       options.store = store_.get();

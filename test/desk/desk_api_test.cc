@@ -16,6 +16,7 @@
 #include "herald/builtins.h"
 #include "herald/catalog_versions.h"
 #include "herald/desk.h"
+#include "herald/mail.h"
 #include "herald/server.h"
 #include "herald/store.h"
 #include "nlohmann/json.hpp"
@@ -57,7 +58,8 @@ struct Answer {
 // users ann (admin), ed (editor) and vic (viewer).
 class DeskFixture {
  public:
-  DeskFixture() {
+  // `with_mail`: mail jobs write to maildir() (DeskOptions::mail_transport).
+  explicit DeskFixture(bool with_mail = false) {
     dir_ = fs::temp_directory_path() / ("herald-desk-api-" + std::to_string(::getpid()) + "-" +
                                         std::to_string(counter_++));
     fs::remove_all(dir_);
@@ -88,6 +90,17 @@ class DeskFixture {
     service_ = std::move(*service);
     DeskOptions options;
     options.assets_dir = (dir_ / "web").string();
+    options.registry = &registry_;
+    if (with_mail) {
+      v1::MaildirTransportConfig maildir;
+      maildir.set_path(maildir_path().string());
+      auto transport = registry_.Create<Transport>("maildir", maildir, CreateContext{&registry_});
+      REQUIRE(transport.ok());
+      transport_ = std::move(*transport);
+      options.mail_transport = transport_.get();
+      options.mail_workers = 2;
+      options.mail_batch_size = 2;
+    }
     auto desk = Desk::Create(*store_, *service_, options);
     REQUIRE(desk.ok());
     desk_ = std::move(*desk);
@@ -143,6 +156,7 @@ class DeskFixture {
   }
 
   Store& store() { return *store_; }
+  fs::path maildir_path() const { return dir_ / "maildir"; }
 
  private:
   static inline int counter_ = 0;
@@ -150,6 +164,7 @@ class DeskFixture {
   Registry registry_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<DecisionService> service_;
+  std::unique_ptr<Transport> transport_;
   std::unique_ptr<Desk> desk_;
 };
 
@@ -342,6 +357,223 @@ TEST_CASE("desk: the app's files - its own folder and the listed npm packages on
     INFO(path);
     CHECK(desk.Send("GET", path).status == 404);
   }
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+constexpr const char* kRecipientsCsv =
+    "Name,E-Mail Address,City\n"
+    "Ada,ada@Example.COM,London\n"
+    "\"Bob, Jr.\",bob@example.com,\"Two\nLines\"\n"
+    "Cy,not-an-address,Paris\n"
+    "Ada again,ada@EXAMPLE.com,Leeds\n"
+    "Di,di@example.org,Rome\n";
+
+// The messages in a Maildir's new/ folder.
+std::vector<std::string> MaildirMessages(const fs::path& maildir) {
+  std::vector<std::string> out;
+  if (!fs::exists(maildir / "new")) return out;
+  for (const auto& entry : fs::directory_iterator(maildir / "new")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    out.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+// Polls the job until it is no longer running here (a bounded wait, not a timing assertion).
+Answer WaitForJob(DeskFixture& desk, const DeskFixture::Session& s, const std::string& item) {
+  Answer a;
+  for (int i = 0; i < 600; ++i) {
+    a = desk.Call(s, "GET", "/api/v1/mail-jobs/" + item);
+    if (a.status != 200 || !a.body["running"].get<bool>()) return a;
+    usleep(50 * 1000);
+  }
+  return a;
+}
+
+TEST_CASE("desk: the List Manager previews a CSV's column mapping - left-out rows named by line - nothing saved",
+          "[desk][lists]") {
+  DeskFixture desk;
+  auto ed = desk.SignIn("ed");
+  Answer preview = desk.Call(ed, "POST", "/api/v1/lists:preview", {{"csv", kRecipientsCsv}});
+  REQUIRE(preview.status == 200);
+  CHECK(preview.body["emailColumn"] == "E-Mail Address");  // guessed from its header
+  CHECK(preview.body["columns"] == nlohmann::json({"Name", "E-Mail Address", "City"}));
+  CHECK(preview.body["mappedColumns"] == nlohmann::json({"Name", "email", "City"}));
+  CHECK(preview.body["rows"] == 5);
+  CHECK(preview.body["valid"] == 3);
+  CHECK(preview.body["invalidAddresses"] == 1);
+  CHECK(preview.body["duplicates"] == 1);
+  REQUIRE(preview.body["sample"].size() == 3);
+  CHECK(preview.body["sample"][0] == nlohmann::json({"Ada", "ada@example.com", "London"}));  // domain lowercased
+  CHECK(preview.body["sample"][1][2] == "Two\nLines");
+  REQUIRE(preview.body["problems"].size() == 2);
+  CHECK(preview.body["problems"][0]["line"] == 5);  // the quoted line break moves it down one
+  CHECK(preview.body["problems"][1]["line"] == 6);
+  CHECK(preview.body["problems"][1]["message"].get<std::string>().find("earlier row") != std::string::npos);
+  CHECK(desk.store().mail_lists()->ListLists()->empty());
+
+  // Without a header that says so, the column whose values are addresses.
+  Answer by_values = desk.Call(ed, "POST", "/api/v1/lists:preview", {{"csv", "who,contact\nA,a@x.org\nB,b@x.org\n"}});
+  CHECK(by_values.body["emailColumn"] == "contact");
+  Answer none = desk.Call(ed, "POST", "/api/v1/lists:preview", {{"csv", "who,city\nA,Rome\n"}});
+  CHECK(none.status == 400);
+  CHECK(none.body["field"] == "emailColumn");
+  Answer missing = desk.Call(ed, "POST", "/api/v1/lists:preview", {{"csv", kRecipientsCsv}, {"emailColumn", "Mail"}});
+  CHECK(missing.status == 400);
+  CHECK(missing.body["message"].get<std::string>().find("E-Mail Address") != std::string::npos);
+  Answer ragged = desk.Call(ed, "POST", "/api/v1/lists:preview", {{"csv", "email,name\na@x.org\n"}});
+  CHECK(ragged.status == 400);
+  CHECK(ragged.body["message"].get<std::string>().find("csv:2") != std::string::npos);
+  Answer clash = desk.Call(ed, "POST", "/api/v1/lists:preview",
+                           {{"csv", "contact,email\na@x.org,b@x.org\n"}, {"emailColumn", "contact"}});
+  CHECK(clash.status == 400);
+  auto vic = desk.SignIn("vic");
+  CHECK(desk.Call(vic, "POST", "/api/v1/lists:preview", {{"csv", kRecipientsCsv}}).status == 403);
+}
+
+TEST_CASE("desk: lists stored, paged and counted after the opt-out lists - a list in use is not deleted",
+          "[desk][lists]") {
+  DeskFixture desk;
+  auto ed = desk.SignIn("ed");
+  Answer put = desk.Call(ed, "PUT", "/api/v1/lists/customers", {{"csv", kRecipientsCsv}, {"description", "crm"}});
+  REQUIRE(put.status == 200);
+  CHECK(put.body["imported"] == 3);
+  CHECK(put.body["list"]["rows"] == 3);
+  CHECK(put.body["list"]["kind"] == "recipients");
+  CHECK(put.body["list"]["updatedBy"] == "ed");
+  Answer page = desk.Call(ed, "GET", "/api/v1/lists/customers?offset=1&limit=1");
+  REQUIRE(page.status == 200);
+  REQUIRE(page.body["rows"].size() == 1);
+  CHECK(page.body["rows"][0][1] == "bob@example.com");
+  CHECK(desk.Call(ed, "GET", "/api/v1/lists/customers?limit=5000").status == 400);
+  CHECK(desk.Call(ed, "GET", "/api/v1/lists/nothing").status == 404);
+  CHECK(desk.Call(ed, "PUT", "/api/v1/lists/bad%20name", {{"csv", kRecipientsCsv}}).status == 400);
+
+  Answer optouts = desk.Call(ed, "PUT", "/api/v1/lists/optouts",
+                             {{"kind", "opt-out"}, {"addresses", {"bob@Example.COM", "zed@x.org", "oops"}}});
+  REQUIRE(optouts.status == 200);
+  CHECK(optouts.body["imported"] == 2);
+  CHECK(optouts.body["invalidAddresses"] == 1);
+  Answer added = desk.Call(ed, "POST", "/api/v1/lists/site:add", {{"addresses", {"di@example.org", "nope"}}});
+  REQUIRE(added.status == 200);
+  CHECK(added.body["added"] == 1);
+  CHECK(added.body["invalid"] == nlohmann::json({"nope"}));
+  CHECK(desk.Call(ed, "POST", "/api/v1/lists/site:add", {{"addresses", {"di@EXAMPLE.org"}}}).body["added"] == 0);
+  CHECK(desk.Call(ed, "POST", "/api/v1/lists/customers:add", {{"addresses", {"a@x.org"}}}).status == 409);
+
+  // An item that uses the lists, and the site-wide one in the catalog.
+  nlohmann::json item = {{"id", "mail-1"},
+                         {"name", "Spring letter"},
+                         {"directMail",
+                          {{"recipients", {{"storeList", "customers"}}},
+                           {"optOutStoreList", "optouts"},
+                           {"from", "Shop <shop@example.com>"},
+                           {"message", {{"template", {{"subject", "Hello {{Name}}"}, {"text", "Hi {{Name}} of {{City}}"}}}}}}}};
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
+  Answer catalog = desk.Call(ed, "GET", "/api/v1/catalog");
+  nlohmann::json with_site = catalog.body["catalog"];
+  with_site["siteOptOutStoreList"] = "site";
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/catalog", {{"catalog", with_site}, {"basedOn", catalog.body["version"]}}).status ==
+          200);
+  Answer audience = desk.Call(ed, "GET", "/api/v1/mail-items/mail-1/audience");
+  REQUIRE(audience.status == 200);
+  CHECK(audience.body["recipients"] == 3);
+  CHECK(audience.body["optedOutItem"] == 1);   // bob
+  CHECK(audience.body["optedOutSite"] == 1);   // di
+  CHECK(audience.body["optedOut"] == 2);
+  CHECK(audience.body["willReceive"] == 1);    // ada
+  CHECK(audience.body["recipientList"] == "customers");
+  CHECK(desk.Call(ed, "GET", "/api/v1/mail-items/ad-1/audience").status == 404);
+
+  Answer in_use = desk.Call(ed, "DELETE", "/api/v1/lists/optouts");
+  CHECK(in_use.status == 409);
+  CHECK(in_use.body["message"].get<std::string>().find("item \"mail-1\" opt_out_store_list") != std::string::npos);
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/spare", {{"kind", "opt-out"}, {"addresses", {"q@x.org"}}}).status == 200);
+  CHECK(desk.Call(ed, "DELETE", "/api/v1/lists/spare").status == 204);
+  CHECK(desk.Call(ed, "GET", "/api/v1/lists/spare").status == 404);
+
+  Answer lists = desk.Call(ed, "GET", "/api/v1/lists");
+  REQUIRE(lists.body["lists"].size() == 3);
+  CHECK(lists.body["lists"][0]["name"] == "customers");
+  Answer audit = desk.Call(ed, "GET", "/api/v1/audit?limit=50");
+  std::string actions;
+  for (const auto& e : audit.body["entries"]) actions += e["action"].get<std::string>() + " ";
+  CHECK(actions.find("list.import") != std::string::npos);
+  CHECK(actions.find("list.add") != std::string::npos);
+  CHECK(actions.find("list.delete") != std::string::npos);
+}
+
+TEST_CASE("desk: a mail job started from the desk sends once to each recipient left after the opt-out lists",
+          "[desk][lists][mail]") {
+  DeskFixture desk(/*with_mail=*/true);
+  auto ed = desk.SignIn("ed");
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/customers", {{"csv", kRecipientsCsv}}).status == 200);
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/optouts", {{"kind", "opt-out"}, {"addresses", {"bob@example.com"}}})
+              .status == 200);
+  nlohmann::json item = {{"id", "mail-1"},
+                         {"name", "Spring letter"},
+                         {"directMail",
+                          {{"recipients", {{"storeList", "customers"}}},
+                           {"optOutStoreList", "optouts"},
+                           {"from", "Shop <shop@example.com>"},
+                           {"message", {{"template", {{"subject", "Hello {{Name}}"}, {"text", "Hi {{Name}} of {{City}}"}}}}}}}};
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
+
+  Answer before = desk.Call(ed, "GET", "/api/v1/mail-jobs");
+  REQUIRE(before.body["jobs"].size() == 1);
+  CHECK(before.body["jobs"][0]["state"] == "none");
+  auto vic = desk.SignIn("vic");
+  CHECK(desk.Call(vic, "POST", "/api/v1/mail-jobs/mail-1:start", nlohmann::json::object()).status == 403);
+  CHECK(desk.Call(ed, "POST", "/api/v1/mail-jobs/mail-1:pause", nlohmann::json::object()).status == 404);
+
+  Answer started = desk.Call(ed, "POST", "/api/v1/mail-jobs/mail-1:start", nlohmann::json::object());
+  REQUIRE(started.status == 202);
+  Answer done = WaitForJob(desk, ed, "mail-1");
+  REQUIRE(done.status == 200);
+  CHECK(done.body["state"] == "completed");
+  CHECK(done.body["error"] == "");
+  CHECK(done.body["total"] == 3);
+  CHECK(done.body["sent"] == 2);
+  CHECK(done.body["skipped"] == 1);
+  CHECK(done.body["report"]["sent_this_run"] == 2);
+  std::vector<std::string> messages = MaildirMessages(desk.maildir_path());
+  REQUIRE(messages.size() == 2);
+  std::string all = messages[0] + messages[1];
+  CHECK(all.find("To: ada@example.com") != std::string::npos);
+  CHECK(all.find("To: di@example.org") != std::string::npos);
+  CHECK(all.find("Hi Ada of London") != std::string::npos);
+  CHECK(all.find("bob@example.com") == std::string::npos);
+
+  // Started again: the ledger mails nobody twice.
+  REQUIRE(desk.Call(ed, "POST", "/api/v1/mail-jobs/mail-1:start", nlohmann::json::object()).status == 202);
+  CHECK(WaitForJob(desk, ed, "mail-1").body["state"] == "completed");
+  CHECK(MaildirMessages(desk.maildir_path()).size() == 2);
+  // A finished job cannot be paused; aborting it is refused too.
+  CHECK(desk.Call(ed, "POST", "/api/v1/mail-jobs/mail-1:pause", nlohmann::json::object()).status == 409);
+}
+
+TEST_CASE("desk: without a mail transport a job start says how to give one", "[desk][lists][mail]") {
+  DeskFixture desk;
+  auto ed = desk.SignIn("ed");
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/customers", {{"csv", kRecipientsCsv}}).status == 200);
+  nlohmann::json item = {{"id", "mail-1"},
+                         {"name", "Letter"},
+                         {"directMail",
+                          {{"recipients", {{"storeList", "customers"}}},
+                           {"from", "shop@example.com"},
+                           {"message", {{"template", {{"subject", "Hello"}, {"text", "Hi"}}}}}}}};
+  Answer saved = desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item);
+  INFO(saved.body.dump());
+  REQUIRE(saved.status == 200);
+  Answer refused = desk.Call(ed, "POST", "/api/v1/mail-jobs/mail-1:start", nlohmann::json::object());
+  CHECK(refused.status == 409);
+  CHECK(refused.body["message"].get<std::string>().find("--mail-maildir") != std::string::npos);
+  CHECK(desk.Call(ed, "GET", "/api/v1/mail-jobs/mail-1").body["state"] == "none");
 }
 
 }  // namespace

@@ -119,6 +119,7 @@ int Run(const MailArgs& a, CommandEnv& env) {
   spec.mail = (*item)->direct_mail();
   spec.base_dir = source->base_dir;
   spec.site_opt_out_list = catalog->site_opt_out_list();
+  spec.site_opt_out_store_list = catalog->site_opt_out_store_list();
   spec.test_to = a.test_to;
   spec.allowed_dirs = a.allowed_dirs;
   if (!a.recipients.empty()) {

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <algorithm>
 #include <iostream>
@@ -14,6 +17,7 @@
 #include "absl/time/time.h"
 #include "commands.h"
 #include "herald/desk.h"
+#include "herald/mail.h"
 #include "herald/privacy.h"
 #include "herald/store.h"
 #include "herald/server.h"
@@ -35,6 +39,8 @@ struct ServeArgs {
   std::string desk_listen;
   std::string desk_assets;
   std::string init_admin;
+  std::string mail_maildir;
+  std::string mail_smtp;
 };
 
 // One structured log line on stderr: {"time","level","msg",...}.
@@ -66,6 +72,11 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   if (!a.access_log.empty()) config.set_access_log(a.access_log);
   if (!a.desk_listen.empty()) config.set_desk_listen(a.desk_listen);
   if (!a.desk_assets.empty()) config.set_desk_assets(a.desk_assets);
+  if (!a.mail_maildir.empty() && !a.mail_smtp.empty()) {
+    return absl::InvalidArgumentError("herald serve: give --mail-maildir or --mail-smtp, not both");
+  }
+  if (!a.mail_maildir.empty()) config.mutable_desk_mail()->mutable_maildir()->set_path(a.mail_maildir);
+  if (!a.mail_smtp.empty()) config.mutable_desk_mail()->mutable_smtp()->set_url(a.mail_smtp);
   if (!a.init_admin.empty()) return config;  // only the store is needed
   if (config.catalog().empty() && (config.store().empty() || config.store() == "memory")) {
     return absl::InvalidArgumentError(
@@ -237,9 +248,47 @@ int InitAdmin(const v1::ServerConfig& config, const std::string& name, CommandEn
 // connection, answering through the decision service.
 struct DeskListener {
   std::unique_ptr<Store> store;
+  std::unique_ptr<Transport> mail_transport;
   std::unique_ptr<Desk> desk;
   std::unique_ptr<HttpServer> server;
 };
+// The desk's mail jobs: the transport (desk_mail, --mail-maildir,
+// --mail-smtp) and the unsubscribe key, when configured.
+absl::Status DeskMail(const v1::DeskMailConfig& mail, CommandEnv& env, DeskListener& out, DeskOptions& options) {
+  absl::StatusOr<std::unique_ptr<Transport>> transport;
+  if (mail.has_smtp()) {
+    transport = env.registry->Create<Transport>("smtp", mail.smtp(), CreateContext{env.registry});
+  } else if (mail.has_maildir()) {
+    transport = env.registry->Create<Transport>("maildir", mail.maildir(), CreateContext{env.registry});
+  } else {
+    return absl::OkStatus();
+  }
+  if (!transport.ok()) return absl::Status(transport.status().code(), absl::StrCat("desk_mail: ", transport.status().message()));
+  out.mail_transport = std::move(*transport);
+  options.registry = env.registry;
+  options.mail_transport = out.mail_transport.get();
+  if (mail.workers() > 0) options.mail_workers = mail.workers();
+  if (mail.batch_size() > 0) options.mail_batch_size = mail.batch_size();
+  if (!mail.unsubscribe_secret_file().empty()) {
+    std::ifstream in(mail.unsubscribe_secret_file(), std::ios::binary);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.size() < 16) {
+      return absl::InvalidArgumentError(absl::StrCat("desk_mail: unsubscribe_secret_file ", mail.unsubscribe_secret_file(),
+                                                     " is unreadable or holds under 16 bytes"));
+    }
+    options.unsubscribe_secret = std::move(secret);
+  } else if (!mail.unsubscribe_secret_env().empty()) {
+    const char* value = std::getenv(mail.unsubscribe_secret_env().c_str());
+    if (value == nullptr || std::strlen(value) < 16) {
+      return absl::InvalidArgumentError(absl::StrCat("desk_mail: the environment variable ", mail.unsubscribe_secret_env(),
+                                                     " is unset or holds under 16 bytes"));
+    }
+    options.unsubscribe_secret = value;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DeskListener> StartDesk(const v1::ServerConfig& config, DecisionService& service, CommandEnv& env) {
   DeskListener out;
   if (config.store().empty() || config.store() == "memory") {
@@ -251,6 +300,8 @@ absl::StatusOr<DeskListener> StartDesk(const v1::ServerConfig& config, DecisionS
   DeskOptions options;
   options.assets_dir = config.desk_assets();
   if (config.desk_session_minutes() > 0) options.session_ttl = absl::Minutes(config.desk_session_minutes());
+  options.registry = env.registry;  // recipient sources of audiences and jobs
+  if (auto s = DeskMail(config.desk_mail(), env, out, options); !s.ok()) return s;
   auto desk = Desk::Create(*out.store, service, options);
   if (!desk.ok()) return desk.status();
   out.desk = std::move(*desk);
@@ -393,6 +444,11 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--desk-listen", a->desk_listen,
                   "HOST:PORT of the Business Desk (the browser app and its admin API; default: none)");
   cmd->add_option("--desk-assets", a->desk_assets, "the Business Desk app's folder (the repository's web/)");
+  cmd->add_option("--mail-maildir", a->mail_maildir,
+                  "the Business Desk's mail jobs write to this Maildir (desk_mail.maildir)");
+  cmd->add_option("--mail-smtp", a->mail_smtp,
+                  "the Business Desk's mail jobs send to smtp://HOST:PORT or smtps://HOST:PORT (desk_mail.smtp; "
+                  "credentials only in the config: password_env or password_file)");
   cmd->add_option("--init-admin", a->init_admin,
                   "create the store's first Business Desk user, an admin, and exit (password from "
                   "$HERALD_ADMIN_PASSWORD or standard input)");
