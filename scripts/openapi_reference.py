@@ -163,7 +163,9 @@ def render_operation(document, path, method, op, out, servers=None):
         out.append("")
     if "requestBody" in op:
         body = op["requestBody"]
-        out.append(f"Request body{' (required)' if body.get('required') else ''}: {body_schema(body.get('content'))}")
+        note = f" ({cell(body['description'])})" if body.get("description") else ""
+        out.append(f"Request body{' (required)' if body.get('required') else ''}: {body_schema(body.get('content'))}"
+                   f"{note}")
         out.append("")
     out.append("| status | when | body |")
     out.append("|---|---|---|")
