@@ -552,6 +552,12 @@ void CheckOptOuts(Store& store) {
   CHECK(Value(lists.AddOptOuts("imported", std::vector<std::string>{"q@x.org", "r@x.org"}, "ann", 13)) == 1);
   CHECK(ScanRows(store, "imported") == Rows{{"p@x.org"}, {"q@x.org"}, {"r@x.org"}});
   CHECK(Value(lists.GetList("imported"))->rows() == 3);
+  // Replaced, with addresses it had: the new rows only, each once.
+  HERALD_REQUIRE_OK(lists.PutList(OptOutList("imported"), Rows{{"r@x.org"}, {"s@x.org"}, {"r@x.org"}}));
+  CHECK(ScanRows(store, "imported") == Rows{{"r@x.org"}, {"s@x.org"}});
+  CHECK(Value(lists.GetList("imported"))->rows() == 2);
+  CHECK(Value(lists.AddOptOuts("imported", std::vector<std::string>{"p@x.org", "s@x.org"}, "ann", 13)) == 1);
+  CHECK(ScanRows(store, "imported") == Rows{{"r@x.org"}, {"s@x.org"}, {"p@x.org"}});
   // No addresses: the list is created all the same.
   CHECK(Value(lists.AddOptOuts("quiet", std::vector<std::string>{}, "ann", 14)) == 0);
   CHECK(Value(lists.GetList("quiet"))->rows() == 0);
