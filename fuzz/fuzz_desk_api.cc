@@ -47,6 +47,10 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/v1/catalog/diff?%"},    {"POST", "/api/v1/catalog:rollback"},
     {"PATCH", "/api/v1/users/%"},         {"GET", "/api/v1/audit?%"},
     {"GET", "%"},                         {"POST", "/api/v1/users"},
+    {"POST", "/api/v1/lists:preview"},    {"PUT", "/api/v1/lists/%"},
+    {"POST", "/api/v1/lists/%:add"},      {"GET", "/api/v1/lists/%"},
+    {"GET", "/api/v1/mail-items/%/audience"}, {"POST", "/api/v1/mail-jobs/%:start"},
+    {"DELETE", "/api/v1/lists/%"},
 };
 
 struct Fixture {

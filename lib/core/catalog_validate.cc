@@ -260,6 +260,25 @@ class Validator {
           Report(where, c, "competitors", UnknownRef("customer", c.competitors(j)), j);
         }
       }
+      CheckCustomerContact(where, c);
+    }
+  }
+
+  // A contact address someone will write to, and a country code an invoice
+  // system can read: checked for their shape only.
+  void CheckCustomerContact(const Where& where, const v1::Customer& c) {
+    const std::string& email = c.contact_email();
+    const size_t at = email.find('@');
+    if (!email.empty() && (at == 0 || at == std::string::npos || at + 1 == email.size() ||
+                           email.find('@', at + 1) != std::string::npos ||
+                           email.find_first_of(" \t\r\n<>,;") != std::string::npos)) {
+      Report(where, c, "contact_email", Cat("contact_email \"", email, "\" is not an address (name@domain)"));
+    }
+    const std::string& country = c.billing_address().country_code();
+    if (!country.empty() && (country.size() != 2 || !absl::ascii_isupper(static_cast<unsigned char>(country[0])) ||
+                             !absl::ascii_isupper(static_cast<unsigned char>(country[1])))) {
+      Report(where, c, "billing_address",
+             Cat("billing_address.country_code \"", country, "\": expected an ISO 3166-1 alpha-2 code (\"US\")"));
     }
   }
 

@@ -75,7 +75,9 @@ nlohmann::json SaveResultJson(const CatalogSaveResult& result) {
 
 // The answer to a refused save: the ApiError, with every issue when it was invalid.
 WebReply SaveError(const absl::Status& status, const std::vector<CatalogIssue>& issues) {
-  WebReply reply = ErrorReply(status);
+  // The message starts with the catalog's source name ("desk: campaign ..."),
+  // which is no field of the request: the issues carry the objects' paths.
+  WebReply reply = ErrorReply(issues.empty() ? status : WithField(status, ""));
   if (issues.empty()) return reply;
   nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
   nlohmann::json list = nlohmann::json::array();
