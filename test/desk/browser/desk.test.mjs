@@ -1,7 +1,8 @@
 // The Business Desk app (web/desk) in headless Chromium against real
 // `herald serve` processes: one with the desk listener, and a second one
 // without it as "the selector in another process", both on one SQLite store
-// with a 300 ms catalog refresh. Every scenario drives the app as a person
+// with a 300 ms catalog refresh; the desk server's mail jobs write to a
+// Maildir in the test's folder. Every scenario drives the app as a person
 // would (typing, Enter, the keyboard) and checks what it shows against the
 // admin API's own answers.
 //
@@ -140,6 +141,7 @@ class ApiClient {
 // ---- fixture ----------------------------------------------------------------
 
 let tmp = '';
+let maildir = '';  // the desk server's mail jobs write here (--mail-maildir)
 let deskBase = '';
 let selectorBase = '';
 let desk = null;
@@ -167,8 +169,9 @@ before(async () => {
   deskBase = `http://127.0.0.1:${p2}`;
   selectorBase = `http://127.0.0.1:${p3}`;
   logs.push(path.join(tmp, 'desk-server.log'), path.join(tmp, 'selector-server.log'));
+  maildir = path.join(tmp, 'maildir');
   desk = start(['serve', '--store', store, '--listen', `127.0.0.1:${p1}`, '--desk-listen', `127.0.0.1:${p2}`,
-    '--desk-assets', web, '--catalog-refresh-ms', '300'], logs[0]);
+    '--desk-assets', web, '--catalog-refresh-ms', '300', '--mail-maildir', maildir], logs[0]);
   selector = start(['serve', '--store', store, '--listen', `127.0.0.1:${p3}`, '--catalog-refresh-ms', '300'], logs[1]);
   for (const [name, url] of [['the desk server', `http://127.0.0.1:${p1}/readyz`], ['the desk listener', `${deskBase}/`],
     ['the second server', `${selectorBase}/readyz`]]) {
@@ -274,6 +277,29 @@ async function savedNotice(page) {
   assert.ok(/Saved as version \d+/.test(said), `the save was not confirmed: ${said}`);
   await page.$eval('.notice.ok button', (b) => b.click());
   return Number(said.match(/version (\d+)/)[1]);
+}
+
+// Every control has a label (or, for a button, its text), and nothing runs
+// off a laptop screen sideways.
+async function assertLabelledAndNarrow(page, where) {
+  const unlabeled = await page.$$eval('input, select, textarea, button', (els) => els
+    .filter((e) => e.type !== 'hidden')
+    .filter((e) => (e.tagName === 'BUTTON' ? !e.textContent.trim() && !e.getAttribute('aria-label')
+      : !(e.labels && e.labels.length) && !e.getAttribute('aria-label')))
+    .map((e) => e.outerHTML.slice(0, 120)));
+  assert.deepEqual(unlabeled, [], `${where}: controls without a label`);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 1366, `${where}: the page is ${wide} px wide`);
+}
+
+// A viewer's screen: no enabled control that changes anything.
+async function assertReadOnly(page, where) {
+  const enabled = await page.$$eval('button.change, a.button[href*="/new"]', (els) => els
+    .filter((e) => !(e.disabled || e.closest('fieldset[disabled]'))).map((e) => e.textContent.trim()));
+  assert.deepEqual(enabled, [], `${where}: enabled change controls`);
+  const editable = await page.$$eval('form.edit input, form.edit select, form.edit textarea',
+    (els) => els.filter((e) => !e.matches(':disabled')).map((e) => e.id));
+  assert.deepEqual(editable, [], `${where}: editable fields`);
 }
 
 function isoDay(offsetDays) {
@@ -531,14 +557,10 @@ test('(f) a viewer sees no enabled save controls, and a save forced from the pag
   await signIn(page, VIEWER);
   assert.match(await text(page, 'header.top .who'), /vic \(viewer\)/);
   for (const hash of ['#/customers/fabrikam', '#/campaigns/spring-paint', '#/campaigns/spring-paint/items/blue-paint',
-    '#/campaigns/wingtip-juice/items/juice-bogo', '#/target-groups/adults-in-wa', '#/reference', '#/settings', '#/history', '#/customers']) {
+    '#/campaigns/wingtip-juice/items/juice-bogo', '#/target-groups/adults-in-wa', '#/reference', '#/settings', '#/history', '#/customers',
+    '#/lists', '#/mail-jobs']) {
     await go(page, hash);
-    const enabled = await page.$$eval('button.change, a.button[href*="/new"]', (els) => els
-      .filter((e) => !(e.disabled || e.closest('fieldset[disabled]'))).map((e) => e.textContent.trim()));
-    assert.deepEqual(enabled, [], `${hash}: enabled change controls`);
-    const editable = await page.$$eval('form.edit input, form.edit select, form.edit textarea',
-      (els) => els.filter((e) => !e.matches(':disabled')).map((e) => e.id));
-    assert.deepEqual(editable, [], `${hash}: editable fields`);
+    await assertReadOnly(page, hash);
   }
   assert.equal(await page.$('nav a[href="#/users"]'), null, 'no Users screen for a viewer');
 
@@ -596,17 +618,9 @@ test('(h) every control has a label and the screens are reached from the keyboar
   await signIn(page, ADMIN);
   for (const hash of ['#/', '#/customers/fabrikam', '#/campaigns/spring-paint', '#/campaigns/spring-paint/items/blue-paint',
     '#/campaigns/wingtip-juice/items/juice-bogo', '#/campaigns/store-discounts/items/newsletter', '#/target-groups/adults-in-wa',
-    '#/reference', '#/settings', '#/trace', '#/reports', '#/history', '#/users', '#/audit', '#/account']) {
+    '#/reference', '#/settings', '#/lists', '#/mail-jobs', '#/trace', '#/reports', '#/history', '#/users', '#/audit', '#/account']) {
     await go(page, hash);
-    const unlabeled = await page.$$eval('input, select, textarea, button', (els) => els
-      .filter((e) => e.type !== 'hidden')
-      .filter((e) => (e.tagName === 'BUTTON' ? !e.textContent.trim() && !e.getAttribute('aria-label')
-        : !(e.labels && e.labels.length) && !e.getAttribute('aria-label')))
-      .map((e) => e.outerHTML.slice(0, 120)));
-    assert.deepEqual(unlabeled, [], `${hash}: controls without a label`);
-    // Nothing runs off a laptop screen sideways.
-    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(wide <= 1366, `${hash}: the page is ${wide} px wide`);
+    await assertLabelledAndNarrow(page, hash);
   }
   // The navigation is reached with Tab and followed with Enter.
   await go(page, '#/');
@@ -621,4 +635,203 @@ test('(h) every control has a label and the screens are reached from the keyboar
   await page.waitForSelector('#trace-result ul.candidates li');
   const candidates = await page.$$eval('#trace-result ul.candidates li', (lis) => lis.length);
   assert.ok(candidates > 1, 'the trace lists the candidates');
+}));
+
+test('(i) import a recipient list, subtract an opt-out list and send to a Maildir', () => scenario('list-manager', async (page) => {
+  page.on('dialog', (d) => d.accept());  // "Delete the list ...?" is confirmed
+  // Twelve recipients; the address column is "E-Mail Address" (not "email"),
+  // some domains in capitals (stored lowercased), plus an invalid address
+  // (line 6) and a repeat of the second address in other capitals (line 15).
+  const firstNames = ['Ada', 'Ben', 'Cleo', 'Dev', 'Eli', 'Fay', 'Gus', 'Hana', 'Ivo', 'Jun', 'Kim', 'Lev'];
+  const cities = ['Seattle', 'Tacoma', 'Spokane', 'Olympia'];
+  const people = firstNames.map((first, i) => ({
+    no: `C${String(101 + i)}`, first, city: cities[i % cities.length],
+    written: `${first.toLowerCase()}.${i + 1}@${i % 2 ? 'Shop.Example' : 'shop.example'}`,
+    email: `${first.toLowerCase()}.${i + 1}@shop.example`,
+  }));
+  const line = (p) => `${p.no};${p.first};${p.written};${p.city}`;
+  const csv = ['customer_no;first_name;E-Mail Address;city',
+    ...people.slice(0, 4).map(line),
+    'C900;Nobody;not-an-address;Nowhere',
+    ...people.slice(4).map(line),
+    `C901;Ben again;ben.2@SHOP.EXAMPLE;Tacoma`].join('\n') + '\n';
+  const csvFile = path.join(tmp, 'spring-customers.csv');
+  fs.writeFileSync(csvFile, csv);
+  const optedOut = [people[1], people[6], people[10]];
+  const remaining = people.filter((p) => !optedOut.includes(p));
+
+  await signIn(page, ADMIN);
+  // The List Manager from the navigation, with the keyboard.
+  await page.focus('nav a[href="#/lists"]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.location.hash === '#/lists' && document.activeElement.tagName === 'H1');
+  assert.equal(await text(page, 'main h1'), 'List Manager');
+
+  // Import: the delimiter, then the file (read by the page with FileReader).
+  await page.select('#import-delimiter', ';');
+  await (await page.$('#import-file')).uploadFile(csvFile);
+  await page.waitForSelector('#import-preview');
+  assert.equal(await page.$eval('#import-csv', (t) => t.value), csv, 'the file is read into the CSV text');
+  // The mapping: the address column guessed, the others keep their names.
+  assert.equal(await page.$eval('#import-email-column', (s) => s.value), 'E-Mail Address');
+  assert.match(await page.$eval('#import-email-column', (s) => s.selectedOptions[0].textContent), /guessed/);
+  const mapping = () => page.$$eval('#import-mapping tbody tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(await mapping(), [['customer_no', 'customer_no'], ['first_name', 'first_name'], ['E-Mail Address', 'email'], ['city', 'city']]);
+  const counts = () => page.$$eval('#import-counts dd', (dds) => Object.fromEntries(dds.map((d) => [d.id.replace('import-count-', ''), Number(d.dataset.value)])));
+  assert.deepEqual(await counts(), { rows: 14, valid: 12, invalid: 1, duplicates: 1 });
+  const api = await admin.ok('POST', '/api/v1/lists:preview', { kind: 'recipients', csv, delimiter: ';' });
+  assert.deepEqual([api.rows, api.valid, api.invalidAddresses, api.duplicates].map(Number), [14, 12, 1, 1]);
+  assert.equal(api.emailColumn, 'E-Mail Address');
+  const problemLines = await page.$$eval('#import-problems li', (lis) => lis.map((l) => Number(l.dataset.line)));
+  assert.deepEqual(problemLines, api.problems.map((p) => Number(p.line)));
+  assert.ok(problemLines.includes(6) && problemLines.includes(15), `the problems' lines: ${problemLines}`);
+  assert.equal(await page.$$eval('#import-sample tbody tr', (rows) => rows.length), 10);
+  assert.deepEqual(await page.$$eval('#import-sample tbody tr:nth-child(2) td', (tds) => tds.map((t) => t.textContent)),
+    [people[1].no, people[1].first, people[1].email, people[1].city], 'rows as stored: the domain lowercased');
+
+  // Mapping the id column previews again.
+  await page.select('#import-id-column', 'customer_no');
+  await page.waitForSelector('#import-preview[data-id-column="customer_no"][aria-busy="false"]');
+  assert.deepEqual((await mapping())[0], ['customer_no', 'id']);
+  assert.deepEqual(await page.$$eval('#import-sample thead th', (ths) => ths.map((t) => t.textContent)), ['id', 'first_name', 'email', 'city']);
+  await assertLabelledAndNarrow(page, 'the import preview');
+
+  // Save: a name, Enter.
+  await fill(page, '#import-description', 'spring customers, from crm-export');
+  await fill(page, '#import-name', 'spring-customers');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#import-result');
+  const result = await page.$$eval('#import-result dd', (dds) => dds.map((d) => Number(d.dataset.value)));
+  assert.deepEqual(result, [12, 1, 1], 'imported, invalid, duplicates');
+  await page.waitForSelector('#lists tr[data-list="spring-customers"]');
+  assert.deepEqual(await page.$$eval('#lists tr[data-list="spring-customers"] > *', (cs) => cs.slice(0, 4).map((c) => c.textContent.trim())),
+    ['spring-customers', 'recipients', '12', 'id, first_name, email, city']);
+
+  // An opt-out list from two pasted addresses; the third is added on its page.
+  await fill(page, '#optout-name', 'spring-opt-outs');
+  await page.focus('#optout-addresses');
+  await page.keyboard.type(`${optedOut[0].written}\n${optedOut[1].written}`);
+  await page.focus('#optout-name');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#optout-result');
+  assert.equal(await page.$eval('#optout-result-imported', (d) => Number(d.dataset.value)), 2);
+  await page.waitForSelector('#lists tr[data-list="spring-opt-outs"] a');
+  await page.focus('#lists tr[data-list="spring-opt-outs"] a');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#list-info[data-rows="2"]');
+  await page.focus('#add-addresses');
+  await page.keyboard.type(`${optedOut[2].email.split('@')[0]}@SHOP.EXAMPLE\nnot-valid`);  // stored lowercased
+  await page.keyboard.press('Tab');  // to "Add to spring-opt-outs"
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#add-result');
+  assert.equal(await page.$eval('#add-result', (p) => Number(p.dataset.added)), 1);
+  assert.match(await text(page, '#add-result'), /invalid: not-valid/);
+  await page.waitForSelector('#list-info[data-rows="3"]');
+  assert.deepEqual((await page.$$eval('#list-rows tbody td:nth-child(2)', (tds) => tds.map((t) => t.textContent))).sort(),
+    optedOut.map((p) => p.email).sort());
+  await assertLabelledAndNarrow(page, 'an opt-out list');
+
+  // A direct-mail item made in the app, with both lists.
+  await go(page, '#/campaigns/store-discounts');
+  await page.click('a[href="#/campaigns/store-discounts/items/new/directMail"]');
+  await page.waitForSelector('#item-id');
+  await fill(page, '#item-id', 'spring-mail');
+  await fill(page, '#item-name', 'Spring mail');
+  await page.select('#item-directMail-recipients-kind', 'storeList');
+  await page.waitForSelector('#item-directMail-recipients-storeList option[value="spring-customers"]');
+  await page.select('#item-directMail-recipients-storeList', 'spring-customers');
+  await page.select('#item-directMail-optOutStoreList', 'spring-opt-outs');
+  await page.select('#item-directMail-message-kind', 'template');
+  await fill(page, '#item-directMail-message-template-subject', 'Spring news for {{first_name}}');
+  await fill(page, '#item-directMail-message-template-text', 'Hello {{first_name}} in {{city}}, customer {{id}}.');
+  await fill(page, '#item-directMail-from', 'Contoso Outdoor <news@contoso.example.com>');
+  await page.focus('#item-name');
+  await page.keyboard.press('Enter');
+  await savedNotice(page);
+  await page.waitForFunction(() => window.location.hash === '#/campaigns/store-discounts/items/spring-mail');
+  const saved = (await admin.ok('GET', '/api/v1/catalog')).catalog.campaigns.find((c) => c.id === 'store-discounts')
+    .items.find((i) => i.id === 'spring-mail');
+  assert.equal(saved.directMail.recipients.storeList, 'spring-customers');
+  assert.equal(saved.directMail.optOutStoreList, 'spring-opt-outs');
+
+  // Its audience: 12 recipients, 3 opted out, 9 will receive.
+  await page.waitForSelector('#audience[aria-busy="false"] #audience-table');
+  const audience = await admin.ok('GET', '/api/v1/mail-items/spring-mail/audience');
+  assert.deepEqual([audience.recipients, audience.optedOutSite, audience.optedOutItem, audience.optedOut, audience.willReceive].map(Number),
+    [12, 0, 3, 3, 9]);
+  assert.deepEqual(await page.$$eval(['#audience-recipients', '#audience-opted-out-site', '#audience-opted-out-item', '#audience-opted-out',
+    '#audience-will-receive'].join(','), (tds) => tds.map((t) => Number(t.textContent.replace(/[^0-9]/g, '')))), [12, 0, 3, 3, 9]);
+  await assertLabelledAndNarrow(page, 'the direct-mail item');
+
+  // A list in use is not deleted: the 409's message names the item.
+  await go(page, '#/lists/spring-opt-outs');
+  await page.waitForSelector('#delete-list');
+  await page.focus('#delete-list');
+  await page.keyboard.press('Enter');
+  const refused = await page.waitForSelector('.notice.error', { timeout: 10000 });
+  assert.match(await refused.evaluate((n) => n.innerText), /spring-mail/);
+  assert.equal((await admin.call('GET', '/api/v1/lists/spring-opt-outs')).status, 200);
+  await page.$eval('.notice.error button', (b) => b.click());
+
+  // The mail job, started on the Mail jobs screen and followed to the end.
+  await page.focus('nav a[href="#/mail-jobs"]');
+  await page.keyboard.press('Enter');
+  const row = 'tr[data-item="spring-mail"]:not(.job-detail)';
+  await page.waitForSelector(`${row}[data-state="none"]`);
+  let polls = 0;
+  page.on('request', (r) => { if (r.method() === 'GET' && r.url().endsWith('/api/v1/mail-jobs/spring-mail')) polls++; });
+  await page.focus(`${row} .job-actions button.primary`);
+  assert.match(await page.evaluate(() => document.activeElement.textContent), /^Start/);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`${row}[data-state="completed"][data-running="false"]`, { timeout: 60000 });
+  const progress = await page.$eval(`${row} progress`, (p) => ({ value: p.value, max: p.max }));
+  const shown = await page.$eval(`${row} .job-counts`, (s) => Object.fromEntries(Object.entries(s.dataset).map(([k, v]) => [k, Number(v)])));
+  const job = await admin.ok('GET', '/api/v1/mail-jobs/spring-mail');
+  assert.equal(job.state, 'completed');
+  assert.deepEqual(shown, { total: Number(job.total), sent: Number(job.sent), failed: Number(job.failed), skipped: Number(job.skipped), pending: Number(job.pending) });
+  assert.equal(shown.sent, 9);
+  assert.equal(shown.failed, 0);
+  assert.equal(shown.pending, 0);
+  assert.equal(progress.value, progress.max, 'the progress bar is full');
+  assert.equal(progress.max, shown.total);
+  assert.ok(polls >= 1, 'the running job was polled');
+  await page.waitForSelector('#job-report-spring-mail');
+  await assertLabelledAndNarrow(page, 'the mail jobs');
+
+  // The Maildir: one message per remaining recipient, personalized; none to
+  // an opted-out or invalid address.
+  const files = ['new', 'cur'].flatMap((sub) => {
+    const dir = path.join(maildir, sub);
+    return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+  });
+  const messages = files.map((f) => fs.readFileSync(f, 'utf8'));
+  const to = messages.map((m) => (m.match(/^Delivered-To: (.*)$/m) || [])[1]);
+  assert.deepEqual([...to].sort(), remaining.map((p) => p.email).sort(), 'one message per remaining recipient');
+  for (const p of people) {
+    const mine = messages.filter((m, i) => to[i] === p.email);
+    if (optedOut.includes(p)) { assert.equal(mine.length, 0, `${p.email} opted out`); continue; }
+    assert.equal(mine.length, 1, p.email);
+    const body = mine[0].replace(/=\r?\n/g, '');  // quoted-printable soft breaks
+    assert.ok(body.includes(`Hello ${p.first} in ${p.city}, customer ${p.no}.`), `${p.email}'s message is personalized:\n${body}`);
+    assert.match(mine[0], new RegExp(`^To: .*${p.email.replace(/[.]/g, '\\.')}`, 'mi'));
+  }
+  assert.ok(!messages.some((m) => /not-an-address|C900|C901/.test(m)), 'nothing to the invalid or repeated rows');
+
+  // A viewer sees the lists and the jobs, with nothing to change them.
+  const viewer = await newPage();
+  try {
+    await signIn(viewer, VIEWER);
+    for (const [hash, loaded] of [['#/lists', '#lists'], ['#/lists/spring-customers', '#list-rows'], ['#/lists/spring-opt-outs', '#add-form'],
+      ['#/mail-jobs', '#mail-jobs'], ['#/campaigns/store-discounts/items/spring-mail', '#audience-table']]) {
+      await go(viewer, hash);
+      await viewer.waitForSelector(loaded);
+      await assertReadOnly(viewer, `viewer ${hash}`);
+      if (hash === '#/lists/spring-customers') {
+        assert.equal(await viewer.$$eval('#list-rows tbody tr', (rows) => rows.length), 12, 'the rows are shown');
+      }
+    }
+    assert.deepEqual(viewer.problems, [], 'the viewer\'s page reported errors');
+  } finally {
+    await viewer.context.close().catch(() => {});
+  }
 }));

@@ -452,6 +452,9 @@ export class AudiencePanel extends Component {
             <tr><th scope="row">Recipient list</th><td>${a.recipientList || html`<span class="muted">none</span>`}</td></tr>
             <tr><th scope="row">Site opt-out list</th><td>${a.siteOptOutList || html`<span class="muted">none</span>`}</td></tr>
             <tr><th scope="row">Item opt-out list</th><td>${a.itemOptOutList || html`<span class="muted">none</span>`}</td></tr>
+            ${a.rows !== undefined ? html`<tr><th scope="row">Rows on the list</th><td class="num" id="audience-rows">${num(a.rows)}${
+              Number(a.invalidAddresses || 0) || Number(a.duplicates || 0)
+                ? ` (${plural(a.invalidAddresses || 0, 'invalid address', 'invalid addresses')}, ${plural(a.duplicates || 0, 'repeat', 'repeats')})` : ''}</td></tr>` : null}
             <tr><th scope="row">Recipients</th><td class="num" id="audience-recipients">${num(a.recipients || 0)}</td></tr>
             <tr><th scope="row">Opted out on the site list</th><td class="num" id="audience-opted-out-site">${num(a.optedOutSite || 0)}</td></tr>
             <tr><th scope="row">Opted out on the item list</th><td class="num" id="audience-opted-out-item">${num(a.optedOutItem || 0)}</td></tr>
