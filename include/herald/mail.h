@@ -386,6 +386,8 @@ struct MailerOptions {
                                         // owners whatever its age: worker ids of runs the
                                         // operator knows are dead (a worker id matches its
                                         // instances "<id>/...")
+  absl::Duration store_opt_out_refresh = absl::Seconds(30);  // List Manager opt-out lists are read
+                                        // again this often while the job runs (at most; between batches)
   bool trace = false;                   // keep a pipeline trace of the first batch in the report
   absl::Duration progress_interval = absl::Milliseconds(200);
   std::function<void(const MailProgress&)> progress;  // called from the runner thread

@@ -183,11 +183,20 @@ class HttpServer {
   // log but without API keys or /metrics: the handler authenticates (the
   // Business Desk, herald/desk.h). `handler` is called from the loops'
   // threads until Shutdown() returns. Errors as Start().
+  // Its requests are counted by the route names the handler gives
+  // (WebReply::route) as <metrics_prefix>_requests_total and
+  // <metrics_prefix>_request_duration_seconds, shown by MetricsText().
   static absl::StatusOr<std::unique_ptr<HttpServer>> StartWeb(WebHandler handler, const v1::ServerConfig& config,
-                                                              std::string_view listen);
+                                                              std::string_view listen,
+                                                              std::string_view metrics_prefix = "herald_web");
 
   // The bound port (useful with port 0).
   virtual int port() const = 0;
+
+  // A StartWeb listener's request counts in the Prometheus text format, for
+  // another listener's /metrics (AddMetricsSource); "" for Start()'s, which
+  // answers /metrics itself. Any thread.
+  virtual std::string MetricsText() const { return ""; }
 
   // Reads config.api_keys_file again (SIGHUP); on error the current keys stay.
   virtual absl::Status ReloadKeys() { return absl::OkStatus(); }

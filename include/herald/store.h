@@ -354,9 +354,10 @@ struct SubjectErasure {
   std::string selector;                      // "email", "phone", "customer": recorded, not the value
   std::vector<int64_t> interactions;         // sequences of the person's interactions: deleted
   std::vector<std::string> recipients;       // mail ledger recipients, recipient-table values and
-                                             // recipient-list values (compared trimmed and
-                                             // lowercased): rows deleted. Opt-out lists keep
-                                             // the address: it must never be mailed again
+                                             // the address ("email" column) of recipient-list
+                                             // rows (compared trimmed and lowercased): rows
+                                             // deleted. Opt-out lists keep the address: it
+                                             // must never be mailed again
 
   std::vector<std::string> user_ids;         // histories deleted; events' user and session ids and
                                              // coupon redemptions' customer ids blanked

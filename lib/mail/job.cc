@@ -311,13 +311,38 @@ absl::Status LoadOptOutLists(const MailJobSpec& spec, const MailerOptions& optio
     auto list = LoadStoreOptOutList(*options.store, spec.site_opt_out_store_list);
     if (!list.ok()) return absl::Status(list.status().code(), Cat(what, ": site opt-out list: ", list.status().message()));
     r.site_store_opt_out = std::move(*list);
+    r.site_store_list_name = spec.site_opt_out_store_list;
   }
   if (!mail.opt_out_store_list().empty()) {
     auto list = LoadStoreOptOutList(*options.store, mail.opt_out_store_list());
     if (!list.ok()) return absl::Status(list.status().code(), Cat(what, ": opt-out list: ", list.status().message()));
     r.item_store_opt_out = std::move(*list);
+    r.item_store_list_name = mail.opt_out_store_list();
   }
+  absl::MutexLock lock(&r.store_opt_out_mu);
+  r.store_opt_outs_read = absl::Now();
   return absl::OkStatus();
+}
+
+// Reads the job's List Manager opt-out lists again when they are older than
+// `every`, adding what was opted out since (on any server). One worker reads;
+// the others go on with the lists as they are. A list that cannot be read
+// now keeps what it had: the next refresh tries again.
+void RefreshStoreOptOuts(MailJobRuntime& r, absl::Duration every) {
+  if (r.site_store_opt_out == nullptr && r.item_store_opt_out == nullptr) return;
+  if (!r.store_opt_out_mu.TryLock()) return;
+  const absl::Time now = absl::Now();
+  if (now - r.store_opt_outs_read >= every) {
+    r.store_opt_outs_read = now;
+    for (auto [list, name] : {std::pair{r.site_store_opt_out.get(), &r.site_store_list_name},
+                              std::pair{r.item_store_opt_out.get(), &r.item_store_list_name}}) {
+      if (list == nullptr || r.store->mail_lists() == nullptr) continue;
+      (void)r.store->mail_lists()->ScanList(*name, [list](std::span<const std::string> values) {
+        return values.empty() || values[0].empty() ? absl::OkStatus() : list->Add(values[0]);
+      });
+    }
+  }
+  r.store_opt_out_mu.Unlock();
 }
 
 }  // namespace
@@ -670,6 +695,7 @@ absl::StatusOr<MailReport> MailJob::Run() {
         r.control.compare_exchange_strong(expected, *stored == kJobPaused ? 1 : (*stored == kJobStopped ? 2 : 3));
         break;
       }
+      RefreshStoreOptOuts(r, r.options.store_opt_out_refresh);
       auto claimed = ledger.ClaimPending(r.job_id, worker_id, limit);
       if (!claimed.ok()) {
         absl::MutexLock lock(&error_mu);

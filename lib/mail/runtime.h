@@ -91,9 +91,14 @@ class MailJobRuntime {
   // Opt-out lists (null = none).
   std::unique_ptr<OptOutList> site_opt_out;
   std::unique_ptr<OptOutList> item_opt_out;
-  // List Manager opt-out lists (a level may have a file and a store list).
+  // List Manager opt-out lists (a level may have a file and a store list),
+  // read again every MailerOptions::store_opt_out_refresh while the job runs
+  // so that an opt-out made meanwhile, on any server, is honoured.
   std::unique_ptr<OptOutList> site_store_opt_out;
   std::unique_ptr<OptOutList> item_store_opt_out;
+  std::string site_store_list_name, item_store_list_name;
+  absl::Mutex store_opt_out_mu;
+  absl::Time store_opt_outs_read ABSL_GUARDED_BY(store_opt_out_mu) = absl::InfinitePast();
   std::unique_ptr<UnsubscribeTokens> tokens;
 
   // The message source.

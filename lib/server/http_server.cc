@@ -125,9 +125,14 @@ class HttpServerImpl : public HttpServer {
  public:
   HttpServerImpl(DecisionService* service, const v1::ServerConfig& config)
       : service_(service), config_(config), listen_(config.listen()) {}
-  // A listener for another module's handler (StartWeb): no API keys, no /metrics.
-  HttpServerImpl(WebHandler web, const v1::ServerConfig& config, std::string listen)
-      : service_(nullptr), config_(config), listen_(std::move(listen)), web_(std::move(web)) {}
+  // A listener for another module's handler (StartWeb): no API keys, no
+  // /metrics of its own (MetricsText() gives its counts to another's).
+  HttpServerImpl(WebHandler web, const v1::ServerConfig& config, std::string listen, std::string metrics_prefix)
+      : service_(nullptr),
+        config_(config),
+        listen_(std::move(listen)),
+        web_(std::move(web)),
+        web_metrics_(std::move(metrics_prefix)) {}
   ~HttpServerImpl() override { Shutdown(); }
 
   absl::Status Start() {
@@ -186,6 +191,11 @@ class HttpServerImpl : public HttpServer {
   }
 
   int port() const override { return port_; }
+  std::string MetricsText() const override {
+    std::string out;
+    if (web_) web_metrics_.Render(&out);
+    return out;
+  }
   absl::Status ReloadKeys() override { return authorizer_ ? authorizer_->Reload() : absl::OkStatus(); }
   bool RequiresKeys() const override { return authorizer_ && authorizer_->enabled(); }
 
@@ -321,7 +331,8 @@ class HttpServerImpl : public HttpServer {
   }
 
   // A StartWeb listener's request: every header, the peer and TLS, to the handler.
-  HttpReply AnswerWeb(evhttp_request* req, const HttpRequest& request) const {
+  // `route` keeps the handler's route name for the log and the metrics.
+  HttpReply AnswerWeb(evhttp_request* req, const HttpRequest& request, std::string& route) const {
     WebRequest web;
     web.method = request.method;
     web.path = request.path;
@@ -346,6 +357,7 @@ class HttpServerImpl : public HttpServer {
     }
     web.peer = peer_address != nullptr ? std::string_view(peer_address) : std::string_view();
     WebReply answer = web_(web);
+    route = std::move(answer.route);
     HttpReply reply;
     reply.status = answer.status;
     reply.content_type = std::move(answer.content_type);
@@ -384,14 +396,15 @@ class HttpServerImpl : public HttpServer {
                                    : request.path == "/metrics" ? std::string_view("/metrics")
                                                                 : server_internal::RouteTemplateOf(request.path);
     std::string key_name;
+    std::string web_route = "unmatched";  // a web handler's route name (AnswerWeb)
     std::optional<HttpReply> refused = AdmitConnection(loop, req);
     if (!refused) refused = CheckBodySize(length);
     if (!refused && !web_) refused = AdmitRequest(route, header("Authorization"), &key_name);
     HttpReply reply = refused                       ? std::move(*refused)
-                      : web_                        ? AnswerWeb(req, request)
+                      : web_                        ? AnswerWeb(req, request, web_route)
                       : request.path == "/metrics" ? Metrics(request)
                                                    : server_internal::HandleApiRequest(*service_, request);
-    reply.route = route;
+    reply.route = web_ ? std::string_view(web_route) : route;
 
     evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
     if (!reply.content_type.empty()) evhttp_add_header(out_headers, "Content-Type", reply.content_type.c_str());
@@ -404,7 +417,11 @@ class HttpServerImpl : public HttpServer {
     evbuffer_add(out, reply.body.data(), reply.body.size());
     evhttp_send_reply(req, reply.status, nullptr, nullptr);
     const absl::Duration took = absl::Nanoseconds(absl::GetCurrentTimeNanos() - start_nanos);
-    request_metrics_.RecordRequest(server_internal::RouteIndex(reply.route), reply.status, took);
+    if (web_) {
+      web_metrics_.RecordRequest(reply.route, reply.status, took);
+    } else {
+      request_metrics_.RecordRequest(server_internal::RouteIndex(reply.route), reply.status, took);
+    }
     if (access_log_ != nullptr) {
       server_internal::AccessEntry entry;
       entry.time = absl::FromUnixNanos(start_nanos);
@@ -429,6 +446,7 @@ class HttpServerImpl : public HttpServer {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex shutdown_mu_;
   mutable server_internal::RequestMetrics request_metrics_;
+  mutable server_internal::WebMetrics web_metrics_{"herald_web"};  // a StartWeb listener's requests
   std::shared_ptr<server_internal::AccessLog> access_log_;  // null: "off"; shared with the gRPC transport
   mutable std::mutex metrics_sources_mu_;
   std::vector<std::function<std::string()>> metrics_sources_;  // guarded by metrics_sources_mu_
@@ -447,9 +465,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(DecisionService* s
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartWeb(WebHandler handler, const v1::ServerConfig& config,
-                                                                  std::string_view listen) {
+                                                                  std::string_view listen,
+                                                                  std::string_view metrics_prefix) {
   if (!handler) return absl::InvalidArgumentError("StartWeb: no handler");
-  auto server = std::make_unique<HttpServerImpl>(std::move(handler), config, std::string(listen));
+  auto server = std::make_unique<HttpServerImpl>(std::move(handler), config, std::string(listen),
+                                                 std::string(metrics_prefix));
   if (absl::Status s = server->Start(); !s.ok()) return s;
   return server;
 }

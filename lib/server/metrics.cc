@@ -146,6 +146,35 @@ void RequestMetrics::Render(std::string* out) const {
                out);
 }
 
+// ---------------------------------------------------------------- WebMetrics
+
+void WebMetrics::RecordRequest(std::string_view route, int http_status, absl::Duration latency) {
+  const size_t status_class = http_status >= 100 && http_status < 600 ? http_status / 100 - 1 : 4;
+  absl::MutexLock lock(&mu_);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) it = routes_.emplace(std::string(route), std::make_unique<Route>()).first;
+  ++it->second->classes[status_class];
+  it->second->latency.Observe(latency);
+}
+
+void WebMetrics::Render(std::string* out) const {
+  const std::string requests = Cat(prefix_, "_requests_total");
+  const std::string duration = Cat(prefix_, "_request_duration_seconds");
+  absl::MutexLock lock(&mu_);
+  AppendFamilyHeader(requests, "counter", "Requests answered, by route and status class.", out);
+  for (const auto& [route, counts] : routes_) {
+    for (size_t c = 0; c < counts->classes.size(); ++c) {
+      if (counts->classes[c] == 0) continue;
+      AppendSample(requests, Cat("route=\"", EscapeLabelValue(route), "\",status_class=\"", c + 1, "xx\""),
+                   static_cast<double>(counts->classes[c]), out);
+    }
+  }
+  AppendFamilyHeader(duration, "histogram", "Time from a request read to its answer queued, by route.", out);
+  for (const auto& [route, counts] : routes_) {
+    counts->latency.Render(duration, Cat("route=\"", EscapeLabelValue(route), "\""), out);
+  }
+}
+
 // ---------------------------------------------------------------- GrpcMetrics
 
 std::string_view GrpcCodeName(int code) {

@@ -20,9 +20,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace herald::server_internal {
@@ -78,6 +82,28 @@ class RequestMetrics {
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> rate_limited_{0};
+};
+
+// A web listener's requests (HttpServer::StartWeb: the Business Desk),
+// counted by the route names its handler gives (WebReply::route: patterns,
+// a bounded set) under `prefix`: <prefix>_requests_total{route,
+// status_class} and <prefix>_request_duration_seconds{route}. A mutex
+// guards the map: these listeners answer people, not the storefront's
+// hot path.
+class WebMetrics {
+ public:
+  explicit WebMetrics(std::string prefix) : prefix_(std::move(prefix)) {}
+  void RecordRequest(std::string_view route, int http_status, absl::Duration latency);
+  void Render(std::string* out) const;
+
+ private:
+  struct Route {
+    std::array<uint64_t, 5> classes{};  // 1xx .. 5xx, guarded by mu_
+    LatencyHistogram latency;
+  };
+  std::string prefix_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Route>, std::less<>> routes_ ABSL_GUARDED_BY(mu_);
 };
 
 // The methods of herald.v1.Decisions, as the gRPC transport counts them.

@@ -655,7 +655,8 @@ def mail_routes(desk, editor, viewer, workdir):
         path = f"/api/v1/mail-jobs/desk-mail:{verb}"
         check("POST", path, session=viewer, expect=403)
         check("POST", path, session=editor, csrf=False, expect=403)
-        check("POST", path, session=editor, content_type="text/plain", expect=415)
+        # No body needs no type; a body must be JSON.
+        check("POST", path, "stop", session=editor, content_type="text/plain", expect=415)
         check("POST", path, expect=401)
         check("POST", f"/api/v1/mail-jobs/nope:{verb}", session=editor, expect=404)
     # Never started: not in the ledger.
@@ -760,6 +761,34 @@ def wait_ready(desk, server):
     fail("the desk listener did not answer")
 
 
+def metrics_and_log(desk, port, workdir):
+    """The desk's requests are counted on the decision API's /metrics and
+    logged by route name, never by raw path (a list's name is data). A
+    request is counted and logged just after its answer is sent: the check
+    looks again for a few seconds before it fails."""
+    desk.call("GET", "/app/nothing.js")  # the app's files: one route, whatever the path
+    lines = ('herald_desk_requests_total{route="/api/v1/session",status_class="2xx"}',
+             'herald_desk_requests_total{route="/api/v1/lists/{}",status_class="2xx"}',
+             'herald_desk_requests_total{route="/api/v1/session",status_class="4xx"}',
+             'herald_desk_requests_total{route="/desk/files",status_class="4xx"}',
+             'herald_desk_request_duration_seconds_count{route="/api/v1/mail-jobs/{}"}')
+    wanted_routes = ("/api/v1/lists/{}", "/api/v1/mail-jobs/{}:start", "/desk/files")
+    deadline = time.time() + 10
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as response:
+            text = response.read().decode()
+        with open(os.path.join(workdir, "serve.log")) as f:
+            routes = {json.loads(l).get("route") for l in f if l.startswith("{") and '"route"' in l}
+        missing = [l for l in lines if l not in text] + [r for r in wanted_routes if r not in routes]
+        if not missing:
+            break
+        if time.time() > deadline:
+            fail(f"not on /metrics or in the access log: {missing}")
+        time.sleep(0.2)
+    if any(r and "desk-customers" in r for r in routes):
+        fail("the access log names a request by its raw path")
+
+
 def main():
     if not desk_operations():
         fail(f"{openapi_path} has no operation tagged {TAG!r}")
@@ -786,6 +815,7 @@ def main():
         mail_routes(desk, editor, viewer, workdir)
         without_transport(store, workdir, editor)
         other_answers(desk, viewer)
+        metrics_and_log(desk, port, workdir)
         check_coverage()
         ok = True
     finally:

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -473,6 +474,58 @@ TEST_CASE("Claims older than claim_timeout are requeued by any run", "[mail][cla
   // claim_timeout must be positive.
   options.claim_timeout = absl::ZeroDuration();
   CHECK(MailJob::Create(spec, options).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("List Manager lists - recipients and opt-outs from the store, an opt-out made during the run honoured",
+          "[mail][store_list]") {
+  Fixture f;
+  auto store = NewMemoryStore();
+  MailListStore& lists = *store->mail_lists();
+  v1::MailList recipients;
+  recipients.set_name("customers");
+  recipients.set_kind(v1::MAIL_LIST_KIND_RECIPIENTS);
+  for (const char* c : {"email", "first_name", "tier", "id"}) recipients.add_columns(c);
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back({"u" + std::to_string(i) + "@example.org", "U", "t", std::to_string(i)});
+  REQUIRE(lists.PutList(recipients, rows).ok());
+  REQUIRE(lists.AddOptOuts("site", std::vector<std::string>{"u1@example.org"}, "test", 1).ok());
+  REQUIRE(lists.AddOptOuts("winter-out", std::vector<std::string>{"u2@example.org"}, "test", 1).ok());
+
+  MailJobSpec spec = f.Spec("unused");
+  spec.mail.mutable_recipients()->set_store_list("customers");
+  spec.mail.set_opt_out_store_list("winter-out");
+  spec.site_opt_out_store_list = "site";
+  MailerOptions options = f.Options(store.get());
+  options.batch_size = 1;
+  options.store_opt_out_refresh = absl::ZeroDuration();  // read again before every batch
+  // While u0 is being sent, u5 opts out on another server.
+  f.transport.after_each = [&](size_t sent) {
+    if (sent == 1) REQUIRE(lists.AddOptOuts("winter-out", std::vector<std::string>{"u5@example.org"}, "t", 2).ok());
+  };
+  auto audience = CountMailAudience(spec, options);
+  REQUIRE(audience.ok());
+  CHECK(audience->recipients == 6);
+  CHECK(audience->opted_out_site == 1);
+  CHECK(audience->opted_out_item == 1);
+  CHECK(audience->will_receive == 4);
+  auto job = MailJob::Create(spec, options);
+  REQUIRE(job.ok());
+  auto report = (*job)->Run();
+  REQUIRE(report.ok());
+  INFO(report->ToText());
+  CHECK(report->sent == 3);  // u0, u3, u4
+  CHECK(report->skipped == 3);
+  std::set<std::string> to;
+  for (const OutgoingMessage& m : f.transport.sent()) to.insert(m.recipient);
+  CHECK(to == std::set<std::string>{"u0@example.org", "u3@example.org", "u4@example.org"});
+
+  // An opt-out list where recipients are wanted, and a missing list, are named.
+  spec.mail.mutable_recipients()->set_store_list("site");
+  CHECK(MailJob::Create(spec, options).status().code() == absl::StatusCode::kFailedPrecondition);
+  spec.mail.mutable_recipients()->set_store_list("nothing");
+  auto missing = MailJob::Create(spec, options);
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  CHECK(std::string(missing.status().message()).find("list 'nothing'") != std::string::npos);
 }
 
 }  // namespace

@@ -307,7 +307,7 @@ absl::StatusOr<DeskListener> StartDesk(const v1::ServerConfig& config, DecisionS
   out.desk = std::move(*desk);
   Desk* answer = out.desk.get();
   auto server = HttpServer::StartWeb([answer](const WebRequest& r) { return answer->Handle(r); }, config,
-                                     config.desk_listen());
+                                     config.desk_listen(), "herald_desk");
   if (!server.ok()) return server.status();
   out.server = std::move(*server);
   return out;
@@ -362,6 +362,9 @@ int Run(const ServeArgs& a, CommandEnv& env) {
       return 1;
     }
     desk = std::move(*started);
+    // The desk's request counts on the decision API's /metrics.
+    HttpServer* desk_server = desk->server.get();
+    (*server)->AddMetricsSource([desk_server] { return desk_server->MetricsText(); });
   }
   std::string listen = config->listen().empty() ? "127.0.0.1:8080" : config->listen();
   listen = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*server)->port());
