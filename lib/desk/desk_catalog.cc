@@ -75,9 +75,7 @@ nlohmann::json SaveResultJson(const CatalogSaveResult& result) {
 
 // The answer to a refused save: the ApiError, with every issue when it was invalid.
 WebReply SaveError(const absl::Status& status, const std::vector<CatalogIssue>& issues) {
-  // The message starts with the catalog's source name ("desk: campaign ..."),
-  // which is no field of the request: the issues carry the objects' paths.
-  WebReply reply = ErrorReply(issues.empty() ? status : WithField(status, ""));
+  WebReply reply = ErrorReply(status);
   if (issues.empty()) return reply;
   nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
   nlohmann::json list = nlohmann::json::array();
@@ -85,6 +83,9 @@ WebReply SaveError(const absl::Status& status, const std::vector<CatalogIssue>& 
     list.push_back({{"path", issue.path}, {"message", issue.message}, {"line", issue.line}});
   }
   body["issues"] = list;
+  // The message starts with the catalog's source name ("desk: campaign ..."),
+  // which is no field of the request: the issues carry the objects' paths.
+  body["field"] = "";
   body["message"] = issues.size() == 1 ? issues[0].ToString()
                                        : absl::StrCat("the catalog has ", issues.size(), " problems; nothing was saved");
   reply.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -578,3 +578,41 @@ TEST_CASE("desk: without a mail transport a job start says how to give one", "[d
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST_CASE("desk: a customer's contact and billing address are kept - a malformed one is refused at its path",
+          "[desk][api]") {
+  DeskFixture desk;
+  auto ed = desk.SignIn("ed");
+  nlohmann::json customer = {{"id", "acme"},
+                             {"name", "acme Outdoor"},
+                             {"contactName", "Ann Lee"},
+                             {"contactEmail", "ann@acme.example"},
+                             {"billingAddress",
+                              {{"lines", {"1 Main St", "Suite 2"}}, {"locality", "Portland"}, {"region", "OR"},
+                               {"postalCode", "97201"}, {"countryCode", "US"}}}};
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/customers/acme", customer).status == 200);
+  Answer list = desk.Call(ed, "GET", "/api/v1/customers");
+  nlohmann::json kept;
+  for (const auto& c : list.body["customers"]) {
+    if (c["id"] == "acme") kept = c;
+  }
+  CHECK(kept["billingAddress"]["lines"][1] == "Suite 2");
+  CHECK(kept["billingAddress"]["countryCode"] == "US");
+  CHECK(kept["contactEmail"] == "ann@acme.example");
+
+  customer["billingAddress"]["countryCode"] = "usa";
+  Answer bad_country = desk.Call(ed, "PUT", "/api/v1/customers/acme", customer);
+  CHECK(bad_country.status == 400);
+  REQUIRE(bad_country.body["issues"].size() == 1);
+  CHECK(bad_country.body["issues"][0]["path"].get<std::string>().find("customer \"acme\"") != std::string::npos);
+  CHECK(bad_country.body["field"] == "");
+  customer["billingAddress"]["countryCode"] = "US";
+  customer["contactEmail"] = "ann at acme";
+  CHECK(desk.Call(ed, "PUT", "/api/v1/customers/acme", customer).status == 400);
+}
+
+}  // namespace
+}  // namespace herald

@@ -47,6 +47,17 @@ export const messages = {
     { name: 'industry', label: 'Industry', type: 'string', ref: 'industries', help: 'default industry code for its ads' },
     { name: 'competitors', label: 'Competitors', type: 'strings', ref: 'customers',
       help: 'customers whose ads never share a page with this customer\'s' },
+    { name: 'contactName', label: 'Contact', type: 'string', help: 'who to talk to at the customer' },
+    { name: 'contactEmail', label: 'Contact e-mail', type: 'string', help: 'their address (name@domain)' },
+    { name: 'contactPhone', label: 'Contact phone', type: 'string', help: 'their telephone number, as written' },
+    { name: 'billingAddress', label: 'Billing address', type: 'message', of: 'PostalAddress', help: 'where invoices go' },
+  ],
+  PostalAddress: [
+    { name: 'lines', label: 'Street lines', type: 'strings', help: 'street, building, ... one per line' },
+    { name: 'locality', label: 'City or town', type: 'string' },
+    { name: 'region', label: 'State, province or county', type: 'string' },
+    { name: 'postalCode', label: 'Postal code', type: 'string', help: 'as the country writes it' },
+    { name: 'countryCode', label: 'Country', type: 'string', help: 'ISO 3166-1 alpha-2 ("US", "FR")' },
   ],
   Campaign: [
     { name: 'id', label: 'Id', type: 'string', key: true, help: 'unique in the catalog; reports name it' },
