@@ -223,22 +223,21 @@ WebReply StartMailJob(const DeskEnv& env, Call& call) {
   return StatusReply(env, *found->item, 202);
 }
 
-WebReply PauseMailJob(const DeskEnv& env, Call& call) {
+namespace {
+
+// Pauses or stops the job (`state`), audited as `action`.
+WebReply SignalJob(const DeskEnv& env, const Call& call, std::string_view state, std::string_view action) {
   auto found = FindItem(env, call.params[0]);
   if (!found.ok()) return ErrorReply(found.status());
-  if (absl::Status s = env.mail.Signal(found->item->id(), kJobPaused); !s.ok()) return ErrorReply(s);
-  (void)Audit(env.accounts, call.user(), "mail_job.pause", absl::StrCat("mail job \"", found->item->id(), "\""), "",
-              call.now);
+  if (absl::Status s = env.mail.Signal(found->item->id(), state); !s.ok()) return ErrorReply(s);
+  (void)Audit(env.accounts, call.user(), action, absl::StrCat("mail job \"", found->item->id(), "\""), "", call.now);
   return StatusReply(env, *found->item, 200);
 }
 
-WebReply AbortMailJob(const DeskEnv& env, Call& call) {
-  auto found = FindItem(env, call.params[0]);
-  if (!found.ok()) return ErrorReply(found.status());
-  if (absl::Status s = env.mail.Signal(found->item->id(), kJobStopped); !s.ok()) return ErrorReply(s);
-  (void)Audit(env.accounts, call.user(), "mail_job.abort", absl::StrCat("mail job \"", found->item->id(), "\""), "",
-              call.now);
-  return StatusReply(env, *found->item, 200);
-}
+}  // namespace
+
+WebReply PauseMailJob(const DeskEnv& env, Call& call) { return SignalJob(env, call, kJobPaused, "mail_job.pause"); }
+
+WebReply AbortMailJob(const DeskEnv& env, Call& call) { return SignalJob(env, call, kJobStopped, "mail_job.abort"); }
 
 }  // namespace herald::desk_internal

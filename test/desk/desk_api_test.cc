@@ -373,6 +373,17 @@ constexpr const char* kRecipientsCsv =
     "Ada again,ada@EXAMPLE.com,Leeds\n"
     "Di,di@example.org,Rome\n";
 
+// A direct-mail item to the list "customers" minus the opt-out list "optouts".
+nlohmann::json SpringLetter() {
+  return {{"id", "mail-1"},
+          {"name", "Spring letter"},
+          {"directMail",
+           {{"recipients", {{"storeList", "customers"}}},
+            {"optOutStoreList", "optouts"},
+            {"from", "Shop <shop@example.com>"},
+            {"message", {{"template", {{"subject", "Hello {{Name}}"}, {"text", "Hi {{Name}} of {{City}}"}}}}}}}};
+}
+
 // The messages in a Maildir's new/ folder.
 std::vector<std::string> MaildirMessages(const fs::path& maildir) {
   std::vector<std::string> out;
@@ -467,13 +478,7 @@ TEST_CASE("desk: lists stored, paged and counted after the opt-out lists - a lis
   CHECK(desk.Call(ed, "POST", "/api/v1/lists/customers:add", {{"addresses", {"a@x.org"}}}).status == 409);
 
   // An item that uses the lists, and the site-wide one in the catalog.
-  nlohmann::json item = {{"id", "mail-1"},
-                         {"name", "Spring letter"},
-                         {"directMail",
-                          {{"recipients", {{"storeList", "customers"}}},
-                           {"optOutStoreList", "optouts"},
-                           {"from", "Shop <shop@example.com>"},
-                           {"message", {{"template", {{"subject", "Hello {{Name}}"}, {"text", "Hi {{Name}} of {{City}}"}}}}}}}};
+  const nlohmann::json item = SpringLetter();
   REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
   Answer catalog = desk.Call(ed, "GET", "/api/v1/catalog");
   nlohmann::json with_site = catalog.body["catalog"];
@@ -515,13 +520,7 @@ TEST_CASE("desk: a mail job started from the desk sends once to each recipient l
   REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/customers", {{"csv", kRecipientsCsv}}).status == 200);
   REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/optouts", {{"kind", "opt-out"}, {"addresses", {"bob@example.com"}}})
               .status == 200);
-  nlohmann::json item = {{"id", "mail-1"},
-                         {"name", "Spring letter"},
-                         {"directMail",
-                          {{"recipients", {{"storeList", "customers"}}},
-                           {"optOutStoreList", "optouts"},
-                           {"from", "Shop <shop@example.com>"},
-                           {"message", {{"template", {{"subject", "Hello {{Name}}"}, {"text", "Hi {{Name}} of {{City}}"}}}}}}}};
+  const nlohmann::json item = SpringLetter();
   REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
 
   Answer before = desk.Call(ed, "GET", "/api/v1/mail-jobs");
