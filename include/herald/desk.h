@@ -70,6 +70,10 @@ struct DeskOptions {
   int mail_workers = 2;
   int mail_batch_size = 32;
   std::string unsubscribe_secret;  // empty: a random key per Desk
+  // Where a desk job's files are read from (relative paths only, inside
+  // it); empty: an item naming a file is refused. See DeskMailConfig.
+  std::string mail_files_dir;
+  bool mail_url_messages = false;  // may a desk job fetch its message from a URL
 };
 
 class Desk {

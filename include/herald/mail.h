@@ -439,7 +439,9 @@ class MailJob {
   // is calling Run() again, here or in a new process. Returns the report.
   absl::StatusOr<MailReport> Run();
 
-  // Ask a running job to stop after the batches in flight (any thread).
+  // Ask a running job to stop after the batches in flight (any thread). A
+  // call made before Run() starts (or between runs) makes the next Run()
+  // stop before sending to anyone.
   void Pause();
   void Stop();
 

@@ -137,7 +137,11 @@ WebReply DeleteMailList(const DeskEnv& env, Call& call);
 WebReply GetMailAudience(const DeskEnv& env, Call& call);
 
 // Mail jobs (desk_mail.cc).
-MailJobSpec DeskMailJobSpec(const v1::Catalog& catalog, const v1::CampaignItem& item);
+// The item's job as the desk runs it: files only by relative paths inside
+// options.mail_files_dir (FailedPrecondition when it is not set), a URL
+// message only when options.mail_url_messages.
+absl::StatusOr<MailJobSpec> DeskMailJobSpec(const v1::Catalog& catalog, const v1::CampaignItem& item,
+                                            const DeskOptions& options);
 WebReply ListMailJobs(const DeskEnv& env, Call& call);
 WebReply GetMailJob(const DeskEnv& env, Call& call);
 WebReply StartMailJob(const DeskEnv& env, Call& call);

@@ -62,6 +62,7 @@ struct ListImport {
   std::string description;
   std::vector<std::string> addresses;  // an opt-out list's addresses, instead of csv
   bool has_addresses = false;
+  bool replace = false;  // an opt-out list: replace it instead of adding to it
 };
 
 absl::StatusOr<std::vector<std::string>> StringArray(const nlohmann::json& object, std::string_view name) {
@@ -103,9 +104,13 @@ absl::StatusOr<ListImport> ReadImport(std::string_view body) {
                      "delimiter");
   }
   if (!delimiter->empty()) in.delimiter = (*delimiter)[0];
+  if (auto it = object->find("replace"); it != object->end() && !it->is_null()) {
+    if (!it->is_boolean()) return WithField(absl::InvalidArgumentError("replace: expected true or false"), "replace");
+    in.replace = it->get<bool>();
+  }
   auto addresses = StringArray(*object, "addresses");
   if (!addresses.ok()) return addresses.status();
-  in.has_addresses = object->contains("addresses");
+  in.has_addresses = object->contains("addresses") && !(*object)["addresses"].is_null();
   in.addresses = std::move(*addresses);
   if (in.has_addresses && in.kind != v1::MAIL_LIST_KIND_OPT_OUT) {
     return WithField(absl::InvalidArgumentError("addresses: only an opt-out list is given as addresses; a recipient "
@@ -338,6 +343,31 @@ WebReply PreviewMailList(const DeskEnv& env, Call& call) {
                          {"problems", list->problems}});
 }
 
+namespace {
+
+// Adds an import's addresses to the opt-out list of the call.
+WebReply MergeOptOuts(const DeskEnv& env, const Call& call, const PreparedList& prepared) {
+  MailListStore& lists = *env.store.mail_lists();
+  std::vector<std::string> addresses;
+  for (const auto& row : prepared.rows) addresses.push_back(row[0]);
+  auto added = lists.AddOptOuts(call.params[0], addresses, call.user(), absl::ToUnixMicros(call.now));
+  if (!added.ok()) return ErrorReply(added.status());
+  auto list = lists.GetList(call.params[0]);
+  if (!list.ok()) return ErrorReply(list.status());
+  if (!list->has_value()) return ErrorReply(absl::NotFoundError(absl::StrCat("list '", call.params[0], "' not found")));
+  (void)Audit(env.accounts, call.user(), "list.import", absl::StrCat("list \"", call.params[0], "\""),
+              absl::StrCat("opt-out, ", *added, " addresses added (", prepared.invalid, " invalid and ",
+                           prepared.duplicates, " duplicate addresses left out)"),
+              call.now);
+  return JsonReply(200, {{"list", ListJson(**list)},
+                         {"imported", *added},
+                         {"invalidAddresses", prepared.invalid},
+                         {"duplicates", prepared.duplicates},
+                         {"problems", prepared.problems}});
+}
+
+}  // namespace
+
 WebReply PutMailList(const DeskEnv& env, Call& call) {
   auto lists = Lists(env);
   if (!lists.ok()) return ErrorReply(lists.status());
@@ -345,6 +375,14 @@ WebReply PutMailList(const DeskEnv& env, Call& call) {
   if (!in.ok()) return ErrorReply(in.status());
   auto prepared = Prepare(*in);
   if (!prepared.ok()) return ErrorReply(prepared.status());
+  // An opt-out list only grows unless the import says to replace it: an
+  // unsubscribe recorded while the editor prepared the file is kept.
+  auto existing = (*lists)->GetList(call.params[0]);
+  if (!existing.ok()) return ErrorReply(existing.status());
+  if (in->kind == v1::MAIL_LIST_KIND_OPT_OUT && !in->replace && existing->has_value() &&
+      (*existing)->kind() == v1::MAIL_LIST_KIND_OPT_OUT) {
+    return MergeOptOuts(env, call, *prepared);
+  }
   v1::MailList list;
   list.set_name(call.params[0]);
   list.set_kind(in->kind);
@@ -409,12 +447,13 @@ WebReply GetMailAudience(const DeskEnv& env, Call& call) {
   if (!catalog.ok()) return ErrorReply(catalog.status());
   auto item = FindDirectMailItem(*catalog, call.params[0]);
   if (!item.ok()) return ErrorReply(item.status());
-  MailJobSpec spec = DeskMailJobSpec(*catalog, **item);
+  auto spec = DeskMailJobSpec(*catalog, **item, env.options);
+  if (!spec.ok()) return ErrorReply(spec.status());
   MailerOptions options;
   Registry fallback;
   options.registry = env.options.registry != nullptr ? env.options.registry : &fallback;
   options.store = &env.store;
-  auto audience = CountMailAudience(spec, options);
+  auto audience = CountMailAudience(*spec, options);
   if (!audience.ok()) return ErrorReply(audience.status());
   const v1::DirectMail& mail = (*item)->direct_mail();
   std::string source = mail.recipients().store_list();

@@ -5,20 +5,62 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "desk/desk_internal.h"
 #include "herald/mail.h"
 
 namespace herald::desk_internal {
 
-MailJobSpec DeskMailJobSpec(const v1::Catalog& catalog, const v1::CampaignItem& item) {
+namespace {
+
+// A path a desk job may read: relative, inside the files folder.
+absl::Status CheckDeskPath(std::string_view what, const std::string& path) {
+  if (path.empty()) return absl::OkStatus();
+  const bool escapes = path.front() == '/' || path == ".." || absl::StartsWith(path, "../") ||
+                       absl::StrContains(path, "/../") || absl::EndsWith(path, "/..");
+  if (escapes) {
+    return absl::InvalidArgumentError(absl::StrCat(AV(what), " \"", path,
+                                                   "\": a desk job reads files only by relative paths inside "
+                                                   "desk_mail.files_dir"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<MailJobSpec> DeskMailJobSpec(const v1::Catalog& catalog, const v1::CampaignItem& item,
+                                            const DeskOptions& options) {
   MailJobSpec spec;
   spec.item_id = item.id();
   spec.job_id = item.id();
   spec.mail = item.direct_mail();
   spec.site_opt_out_list = catalog.site_opt_out_list();
   spec.site_opt_out_store_list = catalog.site_opt_out_store_list();
-  return spec;  // base_dir empty: files resolve against the server's working directory
+  spec.base_dir = options.mail_files_dir;
+  const v1::DirectMail& mail = spec.mail;
+  if (mail.message().has_url() && !options.mail_url_messages) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "direct-mail item \"", item.id(), "\" fetches its message from a URL; desk jobs do that only when the "
+        "server allows it (desk_mail.allow_url_messages)"));
+  }
+  std::vector<std::pair<std::string_view, std::string>> files = {
+      {"recipients.csv_path", mail.recipients().csv_path()},
+      {"opt_out_list", mail.opt_out_list()},
+      {"the catalog's site_opt_out_list", catalog.site_opt_out_list()},
+      {"message.file", mail.message().file()}};
+  for (const v1::Attachment& a : mail.attachments()) files.push_back({"attachments.path", a.path()});
+  for (const auto& [what, path] : files) {
+    if (path.empty()) continue;
+    if (options.mail_files_dir.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "direct-mail item \"", item.id(), "\": ", AV(what), " names a file (\"", path,
+          "\"); desk jobs read files only from the server's desk_mail.files_dir, which is not set (or use List "
+          "Manager lists)"));
+    }
+    if (absl::Status s = CheckDeskPath(what, path); !s.ok()) return s;
+  }
+  return spec;
 }
 
 // One job run on this server.
@@ -54,20 +96,16 @@ absl::Status MailJobRunner::Start(const v1::Catalog& catalog, const v1::Campaign
         "this server has no mail transport for the desk's jobs: start it with --mail-maildir DIR or "
         "--mail-smtp URL (desk_mail in the server config)");
   }
-  std::unique_ptr<Run> finished;  // joined outside the lock
   {
     absl::MutexLock lock(&mu_);
     auto it = runs_.find(item.id());
-    if (it != runs_.end()) {
-      if (!it->second->done) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("mail job \"", item.id(), "\" is already running on this server"));
-      }
-      finished = std::move(it->second);
-      runs_.erase(it);
+    if (it != runs_.end() && !it->second->done) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("mail job \"", item.id(), "\" is already running on this server"));
     }
   }
-  if (finished != nullptr && finished->thread.joinable()) finished->thread.join();
+  auto spec = DeskMailJobSpec(catalog, item, options_);
+  if (!spec.ok()) return spec.status();
   MailerOptions mailer;
   mailer.registry = options_.registry;
   mailer.store = &store_;
@@ -75,28 +113,37 @@ absl::Status MailJobRunner::Start(const v1::Catalog& catalog, const v1::Campaign
   mailer.workers = options_.mail_workers;
   mailer.batch_size = options_.mail_batch_size;
   mailer.unsubscribe_secret = options_.unsubscribe_secret;
-  auto job = MailJob::Create(DeskMailJobSpec(catalog, item), std::move(mailer));
+  // The last run's report stays until this one exists.
+  auto job = MailJob::Create(std::move(*spec), std::move(mailer));
   if (!job.ok()) return job.status();
   auto run = std::make_unique<Run>();
   run->job = std::move(*job);
   run->started_by = std::string(user);
   run->started = absl::Now();
   Run* raw = run.get();
-  absl::MutexLock lock(&mu_);
-  if (runs_.contains(item.id())) {  // another start won the race
-    return absl::FailedPreconditionError(absl::StrCat("mail job \"", item.id(), "\" is already running on this server"));
-  }
-  runs_[item.id()] = std::move(run);
-  raw->thread = std::thread([this, raw] {
-    absl::StatusOr<MailReport> report = raw->job->Run();
-    absl::MutexLock done_lock(&mu_);
-    raw->done = true;
-    if (report.ok()) {
-      raw->report = std::move(*report);
-    } else {
-      raw->error = std::string(report.status().message());
+  std::unique_ptr<Run> finished;  // the last run here, joined outside the lock
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = runs_.find(item.id()); it != runs_.end()) {
+      if (!it->second->done) {  // another start won the race
+        return absl::FailedPreconditionError(
+            absl::StrCat("mail job \"", item.id(), "\" is already running on this server"));
+      }
+      finished = std::move(it->second);
     }
-  });
+    runs_[item.id()] = std::move(run);
+    raw->thread = std::thread([this, raw] {
+      absl::StatusOr<MailReport> report = raw->job->Run();
+      absl::MutexLock done_lock(&mu_);
+      raw->done = true;
+      if (report.ok()) {
+        raw->report = std::move(*report);
+      } else {
+        raw->error = std::string(report.status().message());
+      }
+    });
+  }
+  if (finished != nullptr && finished->thread.joinable()) finished->thread.join();
   return absl::OkStatus();
 }
 

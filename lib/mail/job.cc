@@ -141,6 +141,11 @@ absl::StatusOr<RecipientTable> LoadStoreRecipientList(Store& store, std::string_
   RecipientTable out;
   out.columns.assign((*info)->columns().begin(), (*info)->columns().end());
   absl::Status s = (*lists)->ScanList(name, [&](std::span<const std::string> values) -> absl::Status {
+    // The columns and the rows are two reads: a list replaced in between
+    // shows as rows of another width.
+    if (values.size() != out.columns.size()) {
+      return absl::AbortedError(Cat("list '", name, "' was replaced while it was read; try again"));
+    }
     out.rows.emplace_back(values.begin(), values.end());
     return absl::OkStatus();
   });
@@ -665,7 +670,9 @@ absl::StatusOr<MailReport> MailJob::Run() {
   };
   if (auto s = requeue(true); !s.ok()) return s;
   if (auto s = ledger.SetJobState(r.job_id, kJobRunning); !s.ok()) return s;
-  r.control.store(0);
+  // control is not reset here: a Pause() or Stop() made before this run
+  // started (the desk's Abort right after its Start) stops it before it
+  // claims anyone. The end of a run consumes the signal it ended on.
 
   int64_t done_before = 0, total = 0;
   if (auto counts = ledger.CountStates(r.job_id); counts.ok()) {
@@ -761,8 +768,9 @@ absl::StatusOr<MailReport> MailJob::Run() {
                                     absl::Now() - start});
   }
 
-  // The job's state after this run.
-  int control = r.control.load();
+  // The job's state after this run; the signal is consumed, so that Run()
+  // again resumes.
+  int control = r.control.exchange(0);
   std::string_view final_state;
   if (control == 3) {
     final_state = kJobAborted;

@@ -357,7 +357,7 @@ class HttpServerImpl : public HttpServer {
     }
     web.peer = peer_address != nullptr ? std::string_view(peer_address) : std::string_view();
     WebReply answer = web_(web);
-    route = std::move(answer.route);
+    route = answer.route.empty() ? std::string("unmatched") : std::move(answer.route);
     HttpReply reply;
     reply.status = answer.status;
     reply.content_type = std::move(answer.content_type);

@@ -470,6 +470,15 @@ TEST_CASE("desk: lists stored, paged and counted after the opt-out lists - a lis
   REQUIRE(optouts.status == 200);
   CHECK(optouts.body["imported"] == 2);
   CHECK(optouts.body["invalidAddresses"] == 1);
+  // An import into an existing opt-out list adds to it; replacing it is asked for.
+  Answer merged = desk.Call(ed, "PUT", "/api/v1/lists/optouts", {{"kind", "opt-out"}, {"addresses", {"new@x.org", "zed@x.org"}}});
+  REQUIRE(merged.status == 200);
+  CHECK(merged.body["imported"] == 1);
+  CHECK(merged.body["list"]["rows"] == 3);
+  Answer replaced = desk.Call(ed, "PUT", "/api/v1/lists/optouts",
+                              {{"kind", "opt-out"}, {"replace", true}, {"addresses", {"bob@Example.COM", "zed@x.org"}}});
+  REQUIRE(replaced.status == 200);
+  CHECK(replaced.body["list"]["rows"] == 2);
   Answer added = desk.Call(ed, "POST", "/api/v1/lists/site:add", {{"addresses", {"di@example.org", "nope"}}});
   REQUIRE(added.status == 200);
   CHECK(added.body["added"] == 1);
@@ -573,6 +582,17 @@ TEST_CASE("desk: without a mail transport a job start says how to give one", "[d
   CHECK(refused.status == 409);
   CHECK(refused.body["message"].get<std::string>().find("--mail-maildir") != std::string::npos);
   CHECK(desk.Call(ed, "GET", "/api/v1/mail-jobs/mail-1").body["state"] == "none");
+
+  // No files folder: an item naming a file (here the server's own database) is refused, never read.
+  item["directMail"]["recipients"] = {{"csvPath", "h.db"}};
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
+  Answer file = desk.Call(ed, "GET", "/api/v1/mail-items/mail-1/audience");
+  CHECK(file.status == 409);
+  CHECK(file.body["message"].get<std::string>().find("desk_mail.files_dir") != std::string::npos);
+  item["directMail"]["recipients"] = {{"storeList", "customers"}};
+  item["directMail"]["message"] = {{"url", "http://169.254.169.254/latest"}};
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", item).status == 200);
+  CHECK(desk.Call(ed, "GET", "/api/v1/mail-items/mail-1/audience").status == 409);
 }
 
 }  // namespace

@@ -559,7 +559,11 @@ def list_routes(desk, editor, viewer):
     _, _, saved = check("PUT", "/api/v1/lists/desk-customers", imports, session=editor, expect=200)
     if saved["imported"] != 3 or saved["list"]["kind"] != "recipients":
         fail(f"PUT /api/v1/lists/desk-customers: {saved}")
-    check("PUT", "/api/v1/lists/desk-slow", imports, session=editor, expect=200)
+    # The slow job's list: each run sends its first message at once (a new
+    # run's pace starts afresh) and the next an hour later, so it must keep
+    # recipients for every start of the test.
+    slow = "email,first_name\n" + "".join(f"slow{i}@example.com,S{i}\n" for i in range(8))
+    check("PUT", "/api/v1/lists/desk-slow", {"kind": "recipients", "csv": slow}, session=editor, expect=200)
     check("PUT", "/api/v1/lists/desk-spare", {"kind": "opt-out", "addresses": ["x@example.com"]}, session=editor,
           expect=200)
     check("PUT", f"/api/v1/lists/{q('bad name!')}", imports, session=editor, expect=400)
@@ -615,12 +619,17 @@ def mail_routes(desk, editor, viewer, workdir):
     check("PUT", f"{items}/desk-slow", mail_item("desk-slow", "desk-opt-outs", 1), session=editor, expect=200)
     # Items whose job cannot be made: a list file that is not CSV, a
     # placeholder no column fills, a store list that is not there.
-    bad_csv = os.path.join(workdir, "bad.csv")
-    with open(bad_csv, "w") as f:
+    with open(os.path.join(workdir, "files", "bad.csv"), "w") as f:
         f.write('email,first_name\n"ann@example.com,Ann\n')
     broken = mail_item("desk-customers", "desk-opt-outs")
-    broken["directMail"]["recipients"] = {"csvPath": bad_csv}
+    broken["directMail"]["recipients"] = {"csvPath": "bad.csv"}  # in --mail-files-dir
     check("PUT", f"{items}/desk-bad-csv", broken, session=editor, expect=200)
+    # A file outside the files folder (the server's database, its secrets) is never read.
+    broken["directMail"]["recipients"] = {"csvPath": os.path.join(workdir, "desk.db")}
+    check("PUT", f"{items}/desk-outside", broken, session=editor, expect=200)
+    check("GET", "/api/v1/mail-items/desk-outside/audience", session=viewer, expect=400)
+    check("POST", "/api/v1/mail-jobs/desk-outside:start", session=editor, expect=400)
+    check("DELETE", f"{items}/desk-outside", session=editor, expect=200)
     broken = mail_item("desk-customers", "desk-opt-outs")
     broken["directMail"]["message"]["template"]["text"] = "Hello {{no_such_column}}"
     check("PUT", f"{items}/desk-bad-template", broken, session=editor, expect=200)
@@ -795,11 +804,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix="herald-desk-openapi-")
     store = "sqlite:" + os.path.join(workdir, "desk.db")
     maildir = os.path.join(workdir, "maildir")
+    os.makedirs(os.path.join(workdir, "files"))
     run(["catalog", "push", catalog_file, "--store", store])
     run(["serve", "--init-admin", ADMIN[0], "--store", store], env={"HERALD_ADMIN_PASSWORD": ADMIN[1]})
     port, desk_port = free_port(), free_port()
     args = [herald, "serve", "--store", store, "--listen", f"127.0.0.1:{port}", "--desk-listen",
-            f"127.0.0.1:{desk_port}", "--mail-maildir", maildir]
+            f"127.0.0.1:{desk_port}", "--mail-maildir", maildir, "--mail-files-dir", os.path.join(workdir, "files")]
     log = open(os.path.join(workdir, "serve.log"), "w")
     server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     desk = Desk(f"http://127.0.0.1:{desk_port}")

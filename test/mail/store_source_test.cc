@@ -528,5 +528,26 @@ TEST_CASE("List Manager lists - recipients and opt-outs from the store, an opt-o
   CHECK(std::string(missing.status().message()).find("list 'nothing'") != std::string::npos);
 }
 
+TEST_CASE("A Stop made before Run starts is honoured - nobody is mailed - and Run again resumes",
+          "[mail][job][states]") {
+  Fixture f;
+  auto store = NewMemoryStore();
+  std::vector<std::string> columns = {"email", "first_name", "tier", "id"};
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 3; ++i) rows.push_back({"s" + std::to_string(i) + "@example.org", "S", "t", std::to_string(i)});
+  REQUIRE(store->recipient_tables()->PutTable("customers", columns, rows).ok());
+  auto job = MailJob::Create(f.Spec("customers"), f.Options(store.get()));
+  REQUIRE(job.ok());
+  (*job)->Stop();  // the desk's Abort, right after its Start
+  auto stopped = (*job)->Run();
+  REQUIRE(stopped.ok());
+  CHECK(stopped->state == "stopped");
+  CHECK(f.transport.sent().empty());
+  auto resumed = (*job)->Run();
+  REQUIRE(resumed.ok());
+  CHECK(resumed->state == "completed");
+  CHECK(f.transport.sent().size() == 3);
+}
+
 }  // namespace
 }  // namespace herald

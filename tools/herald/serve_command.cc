@@ -41,6 +41,7 @@ struct ServeArgs {
   std::string init_admin;
   std::string mail_maildir;
   std::string mail_smtp;
+  std::string mail_files_dir;
 };
 
 // One structured log line on stderr: {"time","level","msg",...}.
@@ -77,6 +78,7 @@ absl::StatusOr<v1::ServerConfig> ConfigFrom(const ServeArgs& a) {
   }
   if (!a.mail_maildir.empty()) config.mutable_desk_mail()->mutable_maildir()->set_path(a.mail_maildir);
   if (!a.mail_smtp.empty()) config.mutable_desk_mail()->mutable_smtp()->set_url(a.mail_smtp);
+  if (!a.mail_files_dir.empty()) config.mutable_desk_mail()->set_files_dir(a.mail_files_dir);
   if (!a.init_admin.empty()) return config;  // only the store is needed
   if (config.catalog().empty() && (config.store().empty() || config.store() == "memory")) {
     return absl::InvalidArgumentError(
@@ -255,6 +257,8 @@ struct DeskListener {
 // The desk's mail jobs: the transport (desk_mail, --mail-maildir,
 // --mail-smtp) and the unsubscribe key, when configured.
 absl::Status DeskMail(const v1::DeskMailConfig& mail, CommandEnv& env, DeskListener& out, DeskOptions& options) {
+  options.mail_files_dir = mail.files_dir();  // audiences read files too, with or without a transport
+  options.mail_url_messages = mail.allow_url_messages();
   absl::StatusOr<std::unique_ptr<Transport>> transport;
   if (mail.has_smtp()) {
     transport = env.registry->Create<Transport>("smtp", mail.smtp(), CreateContext{env.registry});
@@ -452,6 +456,9 @@ void AddServeCommand(CLI::App& app, CommandEnv& env) {
   cmd->add_option("--mail-smtp", a->mail_smtp,
                   "the Business Desk's mail jobs send to smtp://HOST:PORT or smtps://HOST:PORT (desk_mail.smtp; "
                   "credentials only in the config: password_env or password_file)");
+  cmd->add_option("--mail-files-dir", a->mail_files_dir,
+                  "the folder the Business Desk's mail jobs read files from (recipient CSV, attachments...; "
+                  "desk_mail.files_dir); default: none, an item naming a file is refused");
   cmd->add_option("--init-admin", a->init_admin,
                   "create the store's first Business Desk user, an admin, and exit (password from "
                   "$HERALD_ADMIN_PASSWORD or standard input)");
