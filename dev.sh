@@ -102,8 +102,12 @@ case "$cmd" in
     # The first admin, once; the password never goes on a command line.
     ./build/bin/herald serve --init-admin admin --store "$store"
     echo "Business Desk: http://127.0.0.1:8081/ (user admin); decision API: http://127.0.0.1:8080/"
+    echo "Mail jobs started in the desk write to build/simulation/desk-maildir (nothing is sent)."
+    # Mail jobs read the example's recipient files from its folder and drop
+    # their messages into a Maildir: the demo never sends real mail.
     exec ./build/bin/herald serve --store "$store" --listen 127.0.0.1:8080 \
-      --desk-listen 127.0.0.1:8081 --desk-assets web --access-log off
+      --desk-listen 127.0.0.1:8081 --desk-assets web --access-log off \
+      --mail-maildir build/simulation/desk-maildir --mail-files-dir examples/storefront
     ;;
   test)
     setup
