@@ -342,8 +342,9 @@ void RefreshStoreOptOuts(MailJobRuntime& r, absl::Duration every) {
     for (auto [list, name] : {std::pair{r.site_store_opt_out.get(), &r.site_store_list_name},
                               std::pair{r.item_store_opt_out.get(), &r.item_store_list_name}}) {
       if (list == nullptr || r.store->mail_lists() == nullptr) continue;
-      (void)r.store->mail_lists()->ScanList(*name, [list](std::span<const std::string> values) {
-        return values.empty() || values[0].empty() ? absl::OkStatus() : list->Add(values[0]);
+      OptOutList* target = list;  // a structured binding cannot be captured before C++20 in clang 14
+      (void)r.store->mail_lists()->ScanList(*name, [target](std::span<const std::string> values) {
+        return values.empty() || values[0].empty() ? absl::OkStatus() : target->Add(values[0]);
       });
     }
   }
