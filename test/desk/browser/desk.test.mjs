@@ -418,6 +418,8 @@ test('(c) the goaling switch: 1,000 and 500 at ad level become 1,500 at 1000:500
   await page.focus('#goaling-switch button[type="submit"]');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#goal-summary[data-level="campaign"]', { timeout: 15000 });
+  // The switch's notice is dismissed, so that the goals' save below waits for its own.
+  const switchedVersion = await savedNotice(page);
   assert.match(await text(page, '#goal-summary'), /1,500 requests ordered, split by weight 1,000 : 500/);
   assert.deepEqual(await inputs(), ['1000', '500']);
   assert.equal(await page.$eval('#goals-ordered', (x) => x.value), '1500');
@@ -430,7 +432,7 @@ test('(c) the goaling switch: 1,000 and 500 at ad level become 1,500 at 1000:500
   await fill(page, '#goal-input-1', '1');
   assert.deepEqual(await goals(), ['1,125', '375'], 'the split is shown as the weights are typed');
   await page.keyboard.press('Enter');
-  await savedNotice(page);
+  assert.ok(await savedNotice(page) > switchedVersion, 'the goals were saved as a new version');
   await page.waitForFunction(() => document.querySelector('#goal-summary').textContent.includes('3 : 1'));
   assert.deepEqual(await goals(), ['1,125', '375']);
 
