@@ -273,7 +273,7 @@ void StorefrontSite::Report(const httplib::Request& req, httplib::Response& res)
   herald::ReportOptions options;
   options.catalog = &catalog_;
   options.campaign = Param(req, "campaign");
-  auto table = herald::RunReport(name, store_->events(), options);
+  auto table = herald::RunReport(name, *store_, options);
   if (!table.ok()) return SendStatus(res, table.status());
   herald::ReportCharts charts;
   if (format == "html") {

@@ -34,7 +34,8 @@
 // Price() never changes anything: coupon usage limits are enforced when the
 // order is committed, by Commit(), which redeems the priced basket's coupon
 // codes through the Store atomically (all or none), so that concurrent
-// checkouts cannot exceed a limit.
+// checkouts cannot exceed a limit, and records the discounts the order got
+// (the discounts report).
 //
 // Lifetime: a BasketPricer shares ownership of its catalog snapshot and owns
 // its pipeline; it borrows the Registry and Store of its PricerConfig, which
@@ -140,7 +141,7 @@ struct PricerOptions {
 struct PricerConfig {
   PricerOptions options;
   const Registry* registry = nullptr;  // components; the built-ins are added on top; null = built-ins only
-  Store* store = nullptr;              // coupon redemptions (Commit); null = Commit fails
+  Store* store = nullptr;              // committed orders and coupon redemptions (Commit)
   const v1::PipelineDefinition* pipeline = nullptr;  // null = DefaultBasketPipeline()
   std::string base_dir;                // relative paths in component configs
 };
@@ -169,13 +170,15 @@ class BasketPricer {
   virtual absl::Status PriceInto(const v1::Basket& basket, const PriceOptions& options,
                                  v1::PricedBasket* out) const = 0;
 
-  // Redeems the coupon codes of `priced` (its `coupons`) for basket.order_id
-  // and basket.customer_id, atomically with their usage limits. OK when there
-  // is nothing to redeem; ResourceExhausted naming the code whose limit is
-  // reached (nothing is redeemed then: price again without that code);
-  // FailedPrecondition without a store; InvalidArgument without an order id,
-  // or without a customer id when a code has a per-customer limit. Committing
-  // the same order again is a no-op.
+  // Commits the order `priced` was priced for (basket.order_id): redeems its
+  // coupon codes atomically with their usage limits and records the order
+  // and what each discount did in it (CouponStore::CommitOrder; the
+  // discounts report reads it), all or none. ResourceExhausted naming the
+  // code whose limit is reached (nothing is recorded then: price again
+  // without that code); InvalidArgument without an order id, or without a
+  // customer id when a code has a per-customer limit. Without a store,
+  // FailedPrecondition when there are coupons to redeem, else OK with
+  // nothing recorded. Committing the same order again is a no-op.
   virtual absl::Status Commit(const v1::Basket& basket, const v1::PricedBasket& priced) const = 0;
 
   // Swaps in a new snapshot (its discounts are prepared first; on error the
@@ -197,6 +200,10 @@ std::string FormatPricedBasket(const v1::PricedBasket& priced, bool with_trace =
 
 // "19.99" for 1999 with 2 digits; "500" with 0; "-0.05".
 std::string FormatMinor(int64_t minor_units, int digits);
+
+// The minor-unit digits of an ISO 4217 currency code (ICU's: 2 for "USD", 0
+// for "JPY", 3 for "BHD"); -1 for a code that is not a known currency.
+int CurrencyMinorDigits(std::string_view code);
 
 }  // namespace herald
 

@@ -1,8 +1,10 @@
-// herald/report.h: the campaign reports, computed from stored events.
+// herald/report.h: the campaign reports, computed from the store.
 //
 // Each report reads the events of a date range (and optionally one campaign)
-// from an EventStore in one scan, joins them with the catalog for names and
-// goals, and returns a ReportTable: named, typed columns and rows of cells.
+// from an EventStore in one scan (the last two below also read the store's
+// committed orders or interaction history), joins them with the catalog for
+// names and goals, and returns a ReportTable: named, typed columns and rows
+// of cells.
 // The table renders as an aligned text table, CSV (RFC 4180), JSON, or one
 // self-contained HTML page with charts (no external URL: inline SVG drawn by
 // inline JavaScript; when drawing finishes the page sets
@@ -17,6 +19,10 @@
 //   ad-placement              per page group and campaign: requests, clicks, click rate, reach
 //   house-ad-fill             per house ad: weight share, expected share, actual share of house
 //                             impressions; then the slots left empty, one row per reason
+//   discount-usage            per discount: shown, clicks, orders it applied to, share of the
+//                             range's orders, units discounted, amount off (per currency)
+//   conversions               per action and channel: responses by outcome, accept rate, accepted
+//                             value; per export destination, conversions done and waiting
 //
 // Definitions (Herald's choices where the reference is silent):
 //   * An event counts `count` times (0 counts once).
@@ -43,6 +49,26 @@
 //     house ad that fits that page group and size. Targeting multipliers,
 //     exposure limits and industry conflicts are not in the expectation: they
 //     are what a gap between expected and actual points to.
+//   * Discount usage: what BasketPricer::Commit recorded for the orders
+//     placed in the range (CouponStore::CommitOrder): a discount counts once
+//     per order it applied to; units are the units it discounted (awards;
+//     order-level discounts have none); the amount is what it took off, in
+//     the order's currency (a discount given in several currencies has a
+//     row per currency); the share of orders is over the range's committed
+//     orders in that currency. Shown and clicks are the discount item's
+//     request and click events. Every discount of the selected campaigns
+//     has a row; a discount the catalog no longer has is listed under its id.
+//   * Conversions: the interaction history's responses captured in the
+//     range, per action ("issue / group / name") and channel. Accepted value
+//     sums OUTCOME_ACCEPTED responses' values (a further currency gets a row
+//     of its own holding only the value). For actions whose accepted
+//     responses are conversions (paid_sync_enabled and
+//     offline_conversion_enabled in the catalog), each export destination
+//     with a watermark has "done" (the exporter has finished them: delivered,
+//     or set aside as invalid, refused or without consent; `herald export`
+//     says which) and "waiting" (after its watermark). Custom outcomes a
+//     SelectConversions config accepts are not counted as accepted here.
+//     The campaign filter does not apply: responses belong to actions.
 //   * With a catalog, every ad of the selected campaigns has a row in the
 //     item reports even without events; events of items the catalog does not
 //     know are listed under their ids.
@@ -131,6 +157,9 @@ struct ReportCharts {
 // Runs the report `name` (see ReportNames). NotFound for an unknown report
 // name or an unknown campaign (when a catalog is given); the store's errors
 // otherwise.
+absl::StatusOr<ReportTable> RunReport(std::string_view name, Store& store, const ReportOptions& options);
+// The same for the reports of events alone: "discount-usage" and
+// "conversions" are FailedPrecondition (they need the Store).
 absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
                                       const ReportOptions& options);
 

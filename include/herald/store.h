@@ -253,12 +253,47 @@ class WatermarkStore {
   // (ReleaseLease with the dead owner, then TryLease) without waiting for
   // the ttl.
   virtual absl::StatusOr<std::string> LeaseHolder(std::string_view name) = 0;
+  // Every destination whose watermark was ever set, with its value, sorted
+  // by name (the conversions report shows each destination's progress).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ListWatermarks() = 0;
 };
 
 struct CouponUse {
   std::string code;
   int64_t max_uses = 0;               // 0 = unlimited
   int64_t max_uses_per_customer = 0;  // 0 = unlimited
+};
+
+// One discount's part in a committed order: what the discounts report
+// counts. Units are the units it discounted (its awards); an order-level
+// discount (shipping, subtotal) has none.
+struct OrderDiscountUse {
+  std::string discount_id;   // the discount campaign item
+  std::string campaign_id;   // its campaign when the order was priced
+  int64_t units = 0;
+  int64_t amount_minor = 0;  // what it took off, in the order's currency
+};
+
+// An order as BasketPricer::Commit records it: the coupon codes to redeem
+// and the discounts that applied. No customer data beyond the id that
+// per-customer coupon limits need (kept with the redemptions only).
+struct CommittedOrder {
+  std::string order_id;      // required: recognises a commit made twice
+  std::string customer_id;   // per-customer coupon limits
+  std::string currency;      // ISO 4217, of every amount
+  absl::Time time;           // when the order was placed (the basket's time)
+  int64_t subtotal_minor = 0;  // before discounts
+  int64_t total_minor = 0;     // what the customer paid
+  std::vector<CouponUse> coupons;
+  std::vector<OrderDiscountUse> discounts;  // at most one entry per discount id
+};
+
+// A committed order's discount, as ScanOrderDiscounts reads it.
+struct OrderDiscountRow {
+  std::string order_id;
+  absl::Time time;
+  std::string currency;
+  OrderDiscountUse use;
 };
 
 class CouponStore {
@@ -274,6 +309,28 @@ class CouponStore {
   // Uses of `code`, by `customer_id` when it is not empty.
   virtual absl::StatusOr<int64_t> CouponUses(std::string_view code,
                                              std::string_view customer_id = {}) = 0;
+  // Commits an order: redeems its coupons (as RedeemCoupons) and records the
+  // order and its discounts, all in one transaction: all or none.
+  // Committing the same order_id again is a no-op (idempotent), whatever it
+  // carries then; ResourceExhausted as RedeemCoupons, and nothing is
+  // recorded; InvalidArgument without an order_id or with a discount listed
+  // twice.
+  virtual absl::Status CommitOrder(const CommittedOrder& order) = 0;
+  // Calls `fn` for each discount of the orders committed in [from, to), in
+  // order time (ties by order id, then discount id); stops at the first
+  // non-OK and returns it. Read in pages from one snapshot. `fn` must not
+  // write to this store on the same thread (memory backend).
+  virtual absl::Status ScanOrderDiscounts(absl::Time from, absl::Time to,
+                                          const std::function<absl::Status(const OrderDiscountRow&)>& fn) = 0;
+  // Orders committed in [from, to), per currency, sorted by currency: how
+  // many, and the sum of their subtotals and totals.
+  struct OrderTotals {
+    std::string currency;
+    int64_t orders = 0;
+    int64_t subtotal_minor = 0;
+    int64_t total_minor = 0;
+  };
+  virtual absl::StatusOr<std::vector<OrderTotals>> CountOrders(absl::Time from, absl::Time to) = 0;
 };
 
 // Recipient lists kept as tables in the store, for direct-mail jobs

@@ -101,12 +101,41 @@ CatalogSaveOptions SaveOptions(const DeskEnv& env, const Call& call, int64_t bas
   return options;
 }
 
+// Warnings for the List Manager lists a saved catalog names that the store
+// does not hold (yet): valid, since a list may be imported after the item
+// that uses it, but a job started before then would be refused.
+void WarnMissingLists(Store& store, const v1::Catalog& catalog, std::vector<CatalogIssue>* warnings) {
+  MailListStore* lists = store.mail_lists();
+  if (lists == nullptr) return;
+  auto warn = [&](const std::string& name, std::string path, std::string_view what) {
+    if (name.empty()) return;
+    auto found = lists->GetList(name);
+    if (!found.ok() || found->has_value()) return;
+    CatalogIssue issue;
+    issue.path = std::move(path);
+    issue.message = absl::StrCat(AV(what), ": no list \"", name, "\" in the List Manager yet; import it before the job starts");
+    warnings->push_back(std::move(issue));
+  };
+  warn(catalog.site_opt_out_store_list(), "", "site_opt_out_store_list");
+  for (const v1::Campaign& c : catalog.campaigns()) {
+    for (const v1::CampaignItem& item : c.items()) {
+      if (!item.has_direct_mail()) continue;
+      const std::string path = absl::StrCat("campaign \"", c.name().empty() ? c.id() : c.name(), "\" / direct mail \"",
+                                            item.name().empty() ? item.id() : item.name(), "\"");
+      warn(item.direct_mail().recipients().store_list(), path, "recipients.store_list");
+      warn(item.direct_mail().opt_out_store_list(), path, "opt_out_store_list");
+    }
+  }
+}
+
 // Saves `catalog` on `based_on` and records the change in the audit log.
 absl::StatusOr<CatalogSaveResult> SaveAndAudit(const DeskEnv& env, const Call& call, const v1::Catalog& catalog,
                                                int64_t based_on, std::string_view object, std::string note,
                                                std::vector<CatalogIssue>* issues) {
   auto result = SaveCatalog(env.catalogs, catalog, SaveOptions(env, call, based_on, std::move(note)), issues);
-  if (!result.ok() || result->unchanged) return result;
+  if (!result.ok()) return result;
+  WarnMissingLists(env.store, catalog, &result->warnings);
+  if (result->unchanged) return result;
   // This process's previews (prices, traces) see the new version at once;
   // other processes take it at their next refresh.
   (void)env.service.ReloadCatalog();

@@ -125,7 +125,7 @@ WebReply GetReport(const DeskEnv& env, Call& call) {
   if (!format.empty() && format != "json" && format != "csv") {
     return ErrorReply(WithField(absl::InvalidArgumentError("format: expected json or csv"), "format"));
   }
-  auto table = RunReport(call.params[0], env.store.events(), query->options);
+  auto table = RunReport(call.params[0], env.store, query->options);
   if (!table.ok()) return ErrorReply(table.status());
   WebReply reply;
   if (format == "csv") {

@@ -331,6 +331,8 @@ void BasketContext::Note(std::string_view subject, std::string_view verdict, std
 
 // ---------------------------------------------------------------- helpers
 
+int CurrencyMinorDigits(std::string_view code) { return CurrencyDigits(code); }
+
 std::string FormatMinor(int64_t minor_units, int digits) {
   bool negative = minor_units < 0;
   uint64_t v = negative ? 0 - static_cast<uint64_t>(minor_units) : static_cast<uint64_t>(minor_units);
@@ -370,6 +372,39 @@ bool KindMatches(const v1::Value& value, expr::Type type) {
 
 std::string LineName(const v1::LineItem& item, int i) {
   return item.id().empty() ? Cat("line ", i + 1) : Cat("line ", i + 1, " (\"", item.id(), "\")");
+}
+
+// What each discount did in a priced basket, in order of first appearance:
+// the units it awarded and what it took off (units and order adjustments),
+// with its campaign from the catalog that priced it (the basket was priced
+// by this snapshot or an earlier one: a discount gone since keeps "").
+std::vector<OrderDiscountUse> DiscountUses(const PreparedDiscounts& prepared, const v1::PricedBasket& priced) {
+  std::vector<OrderDiscountUse> uses;
+  auto use_of = [&](const std::string& id) -> OrderDiscountUse& {
+    for (OrderDiscountUse& u : uses) {
+      if (u.discount_id == id) return u;
+    }
+    OrderDiscountUse& u = uses.emplace_back();
+    u.discount_id = id;
+    for (const discount_internal::PreparedDiscount& d : prepared.discounts) {
+      if (d.id == id && d.item != nullptr) u.campaign_id = d.item->campaign_id;
+    }
+    return u;
+  };
+  for (const v1::PricedLine& line : priced.lines()) {
+    for (const v1::PricedUnit& unit : line.units()) {
+      for (const v1::UnitDiscount& d : unit.discounts()) {
+        if (d.role() != "award") continue;  // a condition unit is counted by its award
+        OrderDiscountUse& u = use_of(d.discount_id());
+        ++u.units;
+        u.amount_minor += d.amount_minor();
+      }
+    }
+  }
+  for (const v1::OrderAdjustment& adj : priced.order_adjustments()) {
+    use_of(adj.discount_id()).amount_minor += adj.amount_minor();
+  }
+  return uses;
 }
 
 class BasketPricerImpl final : public BasketPricer {
@@ -415,22 +450,33 @@ class BasketPricerImpl final : public BasketPricer {
   }
 
   absl::Status Commit(const v1::Basket& basket, const v1::PricedBasket& priced) const override {
-    if (priced.coupons().empty()) return absl::OkStatus();
     if (config_.store == nullptr) {
+      if (priced.coupons().empty()) return absl::OkStatus();  // nothing to enforce, nowhere to record
       return absl::FailedPreconditionError("basket pricer: committing coupons needs a store");
     }
     if (basket.order_id().empty()) {
-      return absl::InvalidArgumentError("basket: committing coupons needs an order_id");
+      return absl::InvalidArgumentError(priced.coupons().empty()
+                                            ? "basket: committing an order needs an order_id"
+                                            : "basket: committing coupons needs an order_id");
     }
-    std::vector<CouponUse> uses;
+    CommittedOrder order;
+    order.order_id = basket.order_id();
+    order.customer_id = basket.customer_id();
+    order.currency = priced.currency();
+    order.time = basket.has_time() ? absl::FromUnixSeconds(basket.time().seconds()) +
+                                         absl::Nanoseconds(basket.time().nanos())
+                                   : absl::Now();
+    order.subtotal_minor = priced.subtotal_minor();
+    order.total_minor = priced.total_minor();
     for (const v1::CouponRedemption& r : priced.coupons()) {
       if (r.max_uses_per_customer() > 0 && basket.customer_id().empty()) {
         return absl::InvalidArgumentError(
             Cat("coupon \"", r.code(), "\" is limited per customer: the basket needs a customer_id"));
       }
-      uses.push_back(CouponUse{r.code(), r.max_uses(), r.max_uses_per_customer()});
+      order.coupons.push_back(CouponUse{r.code(), r.max_uses(), r.max_uses_per_customer()});
     }
-    return config_.store->coupons().RedeemCoupons(basket.order_id(), basket.customer_id(), uses);
+    order.discounts = DiscountUses(*prepared_.load(std::memory_order_acquire), priced);
+    return config_.store->coupons().CommitOrder(order);
   }
 
  private:

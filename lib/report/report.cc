@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "core/strings.h"
 #include "herald/report.h"
+#include "commerce.h"
 #include "house_fill.h"
 #include "herald/spelling.h"
 #include "herald/string_map.h"
@@ -37,7 +38,15 @@ constexpr ReportInfo kReports[] = {
     {"house-ad-fill", "House-ad fill",
      "per house ad: expected share of house impressions for the traffic's slot counts next to the actual "
      "share; slots left empty, by reason"},
+    {"discount-usage", "Discount Usage",
+     "per discount: times shown and clicked, committed orders it applied to, units discounted and amount off"},
+    {"conversions", "Conversions",
+     "per action and channel: captured responses by outcome, accepted value, and each export destination's "
+     "conversions done and waiting"},
 };
+
+// The reports that read more of the store than its events.
+bool ReadsOrdersOrResponses(std::string_view name) { return name == "discount-usage" || name == "conversions"; }
 
 // Goals and names from the catalog.
 struct ItemInfo {
@@ -451,13 +460,44 @@ const ReportInfo* FindReport(std::string_view name) {
 
 std::span<const ReportInfo> ReportNames() { return kReports; }
 
+namespace {
+
+absl::StatusOr<const ReportInfo*> KnownReport(std::string_view name) {
+  const ReportInfo* info = FindReport(name);
+  if (info != nullptr) return info;
+  std::string known;
+  for (const ReportInfo& r : kReports) CatTo(known, known.empty() ? "" : ", ", r.name);
+  return absl::NotFoundError(Cat("unknown report \"", name, "\"; the reports are: ", known));
+}
+
+}  // namespace
+
+absl::StatusOr<ReportTable> RunReport(std::string_view name, Store& store, const ReportOptions& options) {
+  if (!ReadsOrdersOrResponses(name)) return RunReport(name, store.events(), options);
+  auto info = KnownReport(name);
+  if (!info.ok()) return info.status();
+  auto index = IndexCatalog(options);
+  if (!index.ok()) return index.status();
+  auto zone = ReportZone(options);
+  if (!zone.ok()) return zone.status();
+  std::string subtitle = Subtitle(options, *index, *zone);
+  auto table = name == "conversions"
+                   ? internal::RunConversionsReport(store, options, std::move(subtitle))
+                   : internal::RunDiscountUsageReport(store, options, index->campaign_filter, std::move(subtitle));
+  if (!table.ok()) return table.status();
+  table->name = std::string((*info)->name);
+  table->title = std::string((*info)->title);
+  return table;
+}
+
 absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
                                       const ReportOptions& options) {
-  const ReportInfo* info = FindReport(name);
-  if (info == nullptr) {
-    std::string known;
-    for (const ReportInfo& r : kReports) CatTo(known, known.empty() ? "" : ", ", r.name);
-    return absl::NotFoundError(Cat("unknown report \"", name, "\"; the reports are: ", known));
+  auto known = KnownReport(name);
+  if (!known.ok()) return known.status();
+  const ReportInfo* info = *known;
+  if (ReadsOrdersOrResponses(name)) {
+    return absl::FailedPreconditionError(
+        Cat("report \"", name, "\" reads committed orders and interaction history: run it on a Store"));
   }
   auto index = IndexCatalog(options);
   if (!index.ok()) return index.status();

@@ -326,7 +326,7 @@ class DecisionServiceImpl : public DecisionService {
                                               text->substr(0, 40), "\""));
       }
     }
-    auto table = RunReport(request.name, store_->events(), options);
+    auto table = RunReport(request.name, *store_, options);
     if (!table.ok()) return RequestError(table.status(), "report");
     return table;
   }

@@ -668,18 +668,18 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
   }
   if (!rng_.Chance(o_.purchase_rate)) return absl::OkStatus();
 
-  if (priced_.coupons_size() > 0) {
-    absl::Status committed = pricer_->Commit(basket_, priced_);
-    if (absl::IsResourceExhausted(committed)) {
-      ++r_.coupons_refused;  // the code is used up: price again without it
-      basket_.clear_coupon_codes();
-      if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
-    } else if (!committed.ok()) {
-      return committed;
-    } else {
-      r_.coupons_redeemed += priced_.coupons_size();
-    }
+  // Every order is committed: its coupons redeemed, its discounts recorded
+  // for the discount-usage report.
+  absl::Status committed = pricer_->Commit(basket_, priced_);
+  if (absl::IsResourceExhausted(committed)) {
+    ++r_.coupons_refused;  // the code is used up: price again without it, and commit that
+    basket_.clear_coupon_codes();
+    if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
+    committed = pricer_->Commit(basket_, priced_);
+  } else if (committed.ok()) {
+    r_.coupons_redeemed += priced_.coupons_size();
   }
+  if (!committed.ok()) return committed;
   ++orders_;
   ++r_.orders;
   user.ordered = true;
@@ -703,7 +703,7 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
   for (const auto& line : priced_.lines()) {
     for (const auto& unit : line.units()) {
       for (const auto& d : unit.discounts()) {
-        if (d.role() == "award" && d.amount_minor() > 0) tally(d.discount_id(), d.amount_minor(), 1);
+        if (d.role() == "award") tally(d.discount_id(), d.amount_minor(), 1);
       }
     }
   }

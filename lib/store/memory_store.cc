@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -632,14 +633,23 @@ class MemoryStore final : public Store,
   }
   absl::Status SetWatermark(std::string_view destination, int64_t value) override {
     absl::MutexLock lock(&mu_);
-    int64_t& current = watermarks_[destination];
+    // Looked up before it is made: a refused first value (below 0) must not
+    // leave a destination behind for ListWatermarks, as in the databases.
+    auto it = watermarks_.find(destination);
+    const int64_t current = it == watermarks_.end() ? 0 : it->second;
     if (value < current) {
       return absl::FailedPreconditionError(Cat("watermark of \"", destination,
                                                         "\" is at ", current,
                                                         "; it cannot move back to ", value));
     }
-    current = value;
+    watermarks_.insert_or_assign(std::string(destination), value);
     return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ListWatermarks() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::pair<std::string, int64_t>> out(watermarks_.begin(), watermarks_.end());
+    std::sort(out.begin(), out.end());
+    return out;
   }
   absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
                                 absl::Duration ttl) override {
@@ -664,31 +674,67 @@ class MemoryStore final : public Store,
     return it->second.first;
   }
 
-  // CouponStore
+  // CouponStore. An order is committed once: by RedeemCoupons (orders_,
+  // orders with coupons) or by CommitOrder (committed_orders_); either makes
+  // both a no-op for its id.
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
                              std::span<const CouponUse> uses) override {
     auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
     if (!normalized.ok()) return normalized.status();
     absl::MutexLock lock(&mu_);
-    if (orders_.contains(order_id)) return absl::OkStatus();
-    for (const CouponUse& use : *normalized) {
-      const auto& c = coupons_[use.code];
-      if (use.max_uses > 0 && c.total + 1 > use.max_uses) {
-        return store_internal::CouponLimitError(use, customer_id, false, c.total);
-      }
-      auto pc = c.per_customer.find(customer_id);
-      int64_t by_customer = pc == c.per_customer.end() ? 0 : pc->second;
-      if (use.max_uses_per_customer > 0 && by_customer + 1 > use.max_uses_per_customer) {
-        return store_internal::CouponLimitError(use, customer_id, true, by_customer);
-      }
+    if (OrderSeenLocked(order_id)) return absl::OkStatus();
+    return RedeemLocked(order_id, customer_id, *normalized);
+  }
+  absl::Status CommitOrder(const CommittedOrder& order) override {
+    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
+    if (!coupons.ok()) return coupons.status();
+    const int64_t time_us = TimeMicros(order.time);
+    absl::MutexLock lock(&mu_);
+    if (OrderSeenLocked(order.order_id)) return absl::OkStatus();
+    if (absl::Status s = RedeemLocked(order.order_id, order.customer_id, *coupons); !s.ok()) return s;
+    committed_orders_.emplace(order.order_id,
+                              StoredOrder{time_us, order.currency, order.subtotal_minor, order.total_minor});
+    for (const OrderDiscountUse& use : order.discounts) {
+      order_discounts_.emplace(DiscountKey{time_us, order.order_id, use.discount_id},
+                               StoredDiscount{order.currency, use});
     }
-    for (const CouponUse& use : *normalized) {
-      auto& c = coupons_[use.code];
-      c.total++;
-      c.per_customer[customer_id]++;
-    }
-    if (!normalized->empty()) orders_.insert(std::string(order_id));
     return absl::OkStatus();
+  }
+  absl::Status ScanOrderDiscounts(absl::Time from, absl::Time to,
+                                  const std::function<absl::Status(const OrderDiscountRow&)>& fn) override {
+    // One snapshot, copied under the mutex: `fn` runs without it, so it may
+    // read this store (and another thread may write) while the scan goes on.
+    const int64_t from_us = TimeMicros(from), to_us = TimeMicros(to);
+    std::vector<OrderDiscountRow> rows;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto it = order_discounts_.lower_bound(DiscountKey{from_us, "", ""});
+           it != order_discounts_.end() && std::get<0>(it->first) < to_us; ++it) {
+        rows.push_back(OrderDiscountRow{std::get<1>(it->first), absl::FromUnixMicros(std::get<0>(it->first)),
+                                        it->second.currency, it->second.use});
+      }
+    }
+    for (const OrderDiscountRow& row : rows) {
+      if (absl::Status s = fn(row); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<OrderTotals>> CountOrders(absl::Time from, absl::Time to) override {
+    const int64_t from_us = TimeMicros(from), to_us = TimeMicros(to);
+    std::map<std::string, OrderTotals> by_currency;
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, order] : committed_orders_) {
+      if (order.time_us < from_us || order.time_us >= to_us) continue;
+      OrderTotals& totals = by_currency[order.currency];
+      totals.currency = order.currency;
+      totals.orders++;
+      totals.subtotal_minor += order.subtotal_minor;
+      totals.total_minor += order.total_minor;
+    }
+    std::vector<OrderTotals> out;
+    for (auto& entry : by_currency) out.push_back(std::move(entry.second));
+    return out;
   }
   absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
     absl::MutexLock lock(&mu_);
@@ -726,6 +772,61 @@ class MemoryStore final : public Store,
     return *list.rows;
   }
 
+  // A committed order (CommitOrder) and its discounts, by order time, then
+  // order id, then discount id: ScanOrderDiscounts' order.
+  struct StoredOrder {
+    int64_t time_us = 0;
+    std::string currency;
+    int64_t subtotal_minor = 0;
+    int64_t total_minor = 0;
+  };
+  using DiscountKey = std::tuple<int64_t, std::string, std::string>;
+  struct StoredDiscount {
+    std::string currency;
+    OrderDiscountUse use;
+  };
+
+  // CommitOrder's argument checks (the coupons are NormalizeCouponUses'):
+  // the same in every backend.
+  static absl::Status ValidateOrder(const CommittedOrder& order) {
+    if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
+    std::set<std::string_view> discounts;
+    for (const OrderDiscountUse& use : order.discounts) {
+      if (!discounts.insert(use.discount_id).second) {
+        return absl::InvalidArgumentError(
+            Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  bool OrderSeenLocked(std::string_view order_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return orders_.contains(order_id) || committed_orders_.contains(order_id);
+  }
+
+  // Checks every code's limits, then records one use of each: all or none.
+  absl::Status RedeemLocked(std::string_view order_id, std::string_view customer_id,
+                            const std::vector<CouponUse>& uses) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const CouponUse& use : uses) {
+      const auto& c = coupons_[use.code];
+      if (use.max_uses > 0 && c.total + 1 > use.max_uses) {
+        return store_internal::CouponLimitError(use, customer_id, false, c.total);
+      }
+      auto pc = c.per_customer.find(customer_id);
+      int64_t by_customer = pc == c.per_customer.end() ? 0 : pc->second;
+      if (use.max_uses_per_customer > 0 && by_customer + 1 > use.max_uses_per_customer) {
+        return store_internal::CouponLimitError(use, customer_id, true, by_customer);
+      }
+    }
+    for (const CouponUse& use : uses) {
+      auto& c = coupons_[use.code];
+      c.total++;
+      c.per_customer[customer_id]++;
+    }
+    if (!uses.empty()) orders_.insert(std::string(order_id));
+    return absl::OkStatus();
+  }
+
   int64_t DeleteUserSessionsLocked(std::string_view user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return static_cast<int64_t>(
         absl::erase_if(desk_sessions_, [&](const auto& entry) { return entry.second.user() == user; }));
@@ -752,7 +853,9 @@ class MemoryStore final : public Store,
   StringMap<std::pair<std::string, absl::Time>> leases_ ABSL_GUARDED_BY(mu_);
   StringMap<Coupon> coupons_ ABSL_GUARDED_BY(mu_);
   StringMap<Table> tables_ ABSL_GUARDED_BY(mu_);  // recipient tables (PutTable)
-  std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> orders_ ABSL_GUARDED_BY(mu_);  // ids redeemed by RedeemCoupons
+  std::map<std::string, StoredOrder, std::less<>> committed_orders_ ABSL_GUARDED_BY(mu_);  // by order id
+  std::map<DiscountKey, StoredDiscount> order_discounts_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ForgetLogEntry> forget_log_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::CatalogVersion> catalog_versions_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::DeskUser, std::less<>> desk_users_ ABSL_GUARDED_BY(mu_);  // by name: ListUsers' order

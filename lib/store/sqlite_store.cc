@@ -8,6 +8,7 @@
 #include <cctype>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
@@ -108,11 +109,42 @@ constexpr const char* kMailListTables[] = {
     " WHERE opt_out = 0 AND address IS NOT NULL",
 };
 
+// CouponStore's committed orders (CommitOrder) and their discounts, what
+// the discounts report reads: created at open when missing, like the mail
+// list tables. No customer id: the report needs none (coupon_redemptions
+// keeps the one per-customer limits need). A discount row repeats its
+// order's time and currency, so that a scan by time reads one index and
+// joins nothing.
+constexpr const char* kOrderTables[] = {
+    "CREATE TABLE IF NOT EXISTS committed_orders(order_id TEXT PRIMARY KEY, time_us INTEGER NOT NULL,"
+    " currency TEXT NOT NULL, subtotal_minor INTEGER NOT NULL, total_minor INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS committed_orders_time ON committed_orders(time_us)",
+    "CREATE TABLE IF NOT EXISTS order_discounts(order_id TEXT NOT NULL, discount_id TEXT NOT NULL,"
+    " campaign_id TEXT NOT NULL, time_us INTEGER NOT NULL, currency TEXT NOT NULL, units INTEGER NOT NULL,"
+    " amount_minor INTEGER NOT NULL, PRIMARY KEY(order_id, discount_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS order_discounts_time ON order_discounts(time_us, order_id, discount_id)",
+};
+
 // Herald's own tables: every other table is a recipient table (the site's).
 constexpr std::string_view kHeraldTables[] = {
     "counters", "events", "histories", "interactions", "mail_jobs", "mail_recipients", "watermarks",
     "leases", "coupon_redemptions", "quota_leases", "forget_log", "catalog_versions",
-    "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit", "mail_lists", "mail_list_rows"};
+    "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit", "mail_lists", "mail_list_rows",
+    "committed_orders", "order_discounts"};
+
+// CommitOrder's argument checks (the coupons are NormalizeCouponUses'): the
+// same in every backend.
+absl::Status ValidateOrder(const CommittedOrder& order) {
+  if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
+  std::set<std::string_view> discounts;
+  for (const OrderDiscountUse& use : order.discounts) {
+    if (!discounts.insert(use.discount_id).second) {
+      return absl::InvalidArgumentError(
+          Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
 std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
@@ -1370,47 +1402,75 @@ class SqliteStore final : public Store,
     const unsigned char* text = sqlite3_column_text((*st)->get(), 0);
     return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
   }
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ListWatermarks() override {
+    ReaderLock reader(this);
+    // TEXT compares byte by byte (BINARY): the order of the other backends.
+    auto st = reader.Prepare("SELECT destination, value FROM watermarks ORDER BY destination",
+                             "table watermarks: list");
+    if (!st.ok()) return st.status();
+    std::vector<std::pair<std::string, int64_t>> out;
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.emplace_back(std::string(ColumnText((*st)->get(), 0)), sqlite3_column_int64((*st)->get(), 1));
+    }
+    return out;
+  }
 
-  // CouponStore
+  // CouponStore. Every write is one BEGIN IMMEDIATE transaction: it takes
+  // the database's write lock first, so that what it reads (an order seen,
+  // the counts behind a limit) cannot change before its inserts commit, in
+  // any process.
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
                              std::span<const CouponUse> uses) override {
     auto normalized = NormalizeCouponUses(order_id, uses);
     if (!normalized.ok()) return normalized.status();
     if (normalized->empty()) return absl::OkStatus();
     absl::MutexLock lock(&mu_);
-    // BEGIN IMMEDIATE takes the database's write lock first, so the counts
-    // read below cannot change before the inserts commit, in any process.
     return InTransaction("redeem coupons", [&]() -> absl::Status {
-      auto seen = Prepare("SELECT 1 FROM coupon_redemptions WHERE order_id = ? LIMIT 1");
+      auto seen = OrderSeenLocked(order_id);
       if (!seen.ok()) return seen.status();
-      (*seen)->Bind(1, order_id);
-      auto row = (*seen)->Step();
-      if (!row.ok()) return row.status();
-      if (*row) return absl::OkStatus();  // this order was already committed
-      for (const CouponUse& use : *normalized) {
-        auto total = CountUsesLocked(use.code, {});
-        if (!total.ok()) return total.status();
-        if (use.max_uses > 0 && *total + 1 > use.max_uses) {
-          return CouponLimitError(use, customer_id, false, *total);
-        }
-        if (use.max_uses_per_customer > 0) {
-          auto mine = CountUsesLocked(use.code, customer_id);
-          if (!mine.ok()) return mine.status();
-          if (*mine + 1 > use.max_uses_per_customer) {
-            return CouponLimitError(use, customer_id, true, *mine);
-          }
-        }
-      }
-      auto ins = Prepare(
-          "INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES(?, ?, ?)");
-      if (!ins.ok()) return ins.status();
-      for (const CouponUse& use : *normalized) {
-        (*ins)->Bind(1, order_id).Bind(2, use.code).Bind(3, customer_id);
-        if (absl::Status s = (*ins)->Run(); !s.ok()) return s;
-        sqlite3_reset((*ins)->get());
-      }
-      return absl::OkStatus();
+      if (*seen) return absl::OkStatus();  // this order was already committed
+      return RedeemLocked(order_id, customer_id, *normalized);
     });
+  }
+  absl::Status CommitOrder(const CommittedOrder& order) override {
+    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    auto coupons = NormalizeCouponUses(order.order_id, order.coupons);
+    if (!coupons.ok()) return coupons.status();
+    const std::string what = Cat("order \"", order.order_id, "\": commit (table committed_orders)");
+    absl::MutexLock lock(&mu_);
+    return InTransaction(what, [&]() -> absl::Status {
+      auto seen = OrderSeenLocked(order.order_id);
+      if (!seen.ok()) return seen.status();
+      if (*seen) return absl::OkStatus();  // committed before, whatever it carries now
+      if (absl::Status s = RedeemLocked(order.order_id, order.customer_id, *coupons); !s.ok()) return s;
+      return InsertOrderLocked(order, what);
+    });
+  }
+  absl::Status ScanOrderDiscounts(absl::Time from, absl::Time to,
+                                  const std::function<absl::Status(const OrderDiscountRow&)>& fn) override;
+  absl::StatusOr<std::vector<OrderTotals>> CountOrders(absl::Time from, absl::Time to) override {
+    std::vector<OrderTotals> out;
+    if (!order_tables_) return out;  // a read-only store from before committed orders
+    ReaderLock reader(this);
+    // TEXT compares byte by byte (BINARY): the order of the other backends.
+    auto st = reader.Prepare(
+        "SELECT currency, COUNT(*), SUM(subtotal_minor), SUM(total_minor) FROM committed_orders"
+        " WHERE time_us >= ?1 AND time_us < ?2 GROUP BY currency ORDER BY currency",
+        "table committed_orders: count orders");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, TimeMicros(from)).Bind(2, TimeMicros(to));
+    while (true) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sqlite3_stmt* r = (*st)->get();
+      out.push_back(OrderTotals{std::string(ColumnText(r, 0)), sqlite3_column_int64(r, 1),
+                                sqlite3_column_int64(r, 2), sqlite3_column_int64(r, 3)});
+    }
+    return out;
   }
   absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
     absl::MutexLock lock(&mu_);
@@ -1675,6 +1735,89 @@ class SqliteStore final : public Store,
     return sqlite3_column_int64((*st)->get(), 0);
   }
 
+  // Whether `order_id` was committed already, by RedeemCoupons (its coupons)
+  // or by CommitOrder (the order): either makes both a no-op for that id.
+  absl::StatusOr<bool> OrderSeenLocked(std::string_view order_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto st = Prepare(
+        "SELECT EXISTS(SELECT 1 FROM coupon_redemptions WHERE order_id = ?1)"
+        " OR EXISTS(SELECT 1 FROM committed_orders WHERE order_id = ?1)",
+        "table committed_orders: find order");
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, order_id);
+    auto row = (*st)->Step();
+    if (!row.ok()) return row.status();
+    return *row && sqlite3_column_int64((*st)->get(), 0) != 0;
+  }
+
+  // Inside the caller's transaction: checks every code's limits, then
+  // records one use of each, all or none (ResourceExhausted names the first
+  // code at its limit; the caller's rollback drops nothing written yet).
+  absl::Status RedeemLocked(std::string_view order_id, std::string_view customer_id,
+                            const std::vector<CouponUse>& uses) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const CouponUse& use : uses) {
+      auto total = CountUsesLocked(use.code, {});
+      if (!total.ok()) return total.status();
+      if (use.max_uses > 0 && *total + 1 > use.max_uses) {
+        return CouponLimitError(use, customer_id, false, *total);
+      }
+      if (use.max_uses_per_customer > 0) {
+        auto mine = CountUsesLocked(use.code, customer_id);
+        if (!mine.ok()) return mine.status();
+        if (*mine + 1 > use.max_uses_per_customer) {
+          return CouponLimitError(use, customer_id, true, *mine);
+        }
+      }
+    }
+    if (uses.empty()) return absl::OkStatus();
+    auto ins = Prepare("INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES(?, ?, ?)",
+                       "table coupon_redemptions: redeem");
+    if (!ins.ok()) return ins.status();
+    for (const CouponUse& use : uses) {
+      (*ins)->Bind(1, order_id).Bind(2, use.code).Bind(3, customer_id);
+      if (absl::Status s = (*ins)->Run(); !s.ok()) return s;
+      sqlite3_reset((*ins)->get());
+    }
+    return absl::OkStatus();
+  }
+
+  // CommitOrder, inside its transaction: the order's row and one row per
+  // discount (the statement is prepared once and stepped per discount;
+  // bindings persist across resets).
+  absl::Status InsertOrderLocked(const CommittedOrder& order, const std::string& what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int64_t time_us = TimeMicros(order.time);
+    auto ins = Prepare(
+        "INSERT INTO committed_orders(order_id, time_us, currency, subtotal_minor, total_minor)"
+        " VALUES(?1, ?2, ?3, ?4, ?5)",
+        what);
+    if (!ins.ok()) return ins.status();
+    (*ins)->Bind(1, order.order_id).Bind(2, time_us).Bind(3, order.currency);
+    (*ins)->Bind(4, order.subtotal_minor).Bind(5, order.total_minor);
+    if (absl::Status s = (*ins)->Run(); !s.ok()) return s;
+    if (order.discounts.empty()) return absl::OkStatus();
+    auto discount = Prepare(
+        "INSERT INTO order_discounts(order_id, discount_id, campaign_id, time_us, currency, units,"
+        " amount_minor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        what);
+    if (!discount.ok()) return discount.status();
+    (*discount)->Bind(1, order.order_id).Bind(4, time_us).Bind(5, order.currency);
+    for (const OrderDiscountUse& use : order.discounts) {
+      (*discount)->Bind(2, use.discount_id).Bind(3, use.campaign_id).Bind(6, use.units).Bind(7, use.amount_minor);
+      if (absl::Status s = (*discount)->Run(); !s.ok()) return s;
+      sqlite3_reset((*discount)->get());
+    }
+    return absl::OkStatus();
+  }
+
+  // A connection of its own for a scan whose callback may take its time
+  // (ScanList, ScanOrderDiscounts): it holds one read transaction, one
+  // snapshot, from the first page to the last, without taking a reader the
+  // hot paths need (nor one the callback's own reads of this store would
+  // wait for). BEGIN is deferred: the first SELECT takes the snapshot.
+  // Closing the connection ends the transaction.
+  using ScanConnection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+  absl::StatusOr<ScanConnection> OpenScanConnection(std::string_view what);
+
   absl::StatusOr<int64_t> PragmaInt(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
@@ -1813,6 +1956,7 @@ class SqliteStore final : public Store,
   bool catalog_table_ = true;  // false: opened read-only, table not there yet
   bool desk_tables_ = true;    // likewise for kDeskTables; set by Open, then only read
   bool mail_list_tables_ = true;  // likewise for kMailListTables
+  bool order_tables_ = true;      // likewise for kOrderTables
   int busy_timeout_ms_ = 5000;     // config.busy_timeout_ms, for ScanList's connections
   absl::flat_hash_map<const char*, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
   std::array<Reader, kReaders> readers_;  // see Reader
@@ -1909,6 +2053,10 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('mail_lists', 'mail_list_rows')");
     if (!has_lists.ok()) return has_lists.status();
     mail_list_tables_ = *has_lists == 2;
+    auto has_orders = PragmaInt(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('committed_orders', 'order_discounts')");
+    if (!has_orders.ok()) return has_orders.status();
+    order_tables_ = *has_orders == 2;
   } else {
     auto mode = PragmaText("PRAGMA journal_mode = WAL");
     if (!mode.ok()) return mode.status();
@@ -1928,6 +2076,9 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
       if (absl::Status s = Exec(sql); !s.ok()) return s;
     }
     for (const char* sql : kMailListTables) {
+      if (absl::Status s = Exec(sql); !s.ok()) return s;
+    }
+    for (const char* sql : kOrderTables) {
       if (absl::Status s = Exec(sql); !s.ok()) return s;
     }
     if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
@@ -1969,26 +2120,34 @@ absl::Status SqliteStore::OpenReaderLocked(const v1::SqliteStoreConfig& config) 
   return absl::OkStatus();
 }
 
+absl::StatusOr<SqliteStore::ScanConnection> SqliteStore::OpenScanConnection(std::string_view what) {
+  sqlite3* raw = nullptr;
+  const int flags = (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
+  ScanConnection db(raw, &sqlite3_close_v2);
+  if (rc == SQLITE_OK) {
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, busy_timeout_ms_);
+    rc = sqlite3_exec(raw, "PRAGMA query_only = 1; BEGIN", nullptr, nullptr, nullptr);
+  }
+  if (rc != SQLITE_OK) return ErrorOn(raw, what, rc);
+  return db;
+}
+
 absl::Status SqliteStore::ScanList(std::string_view name,
                                   const std::function<absl::Status(std::span<const std::string>)>& on_row) {
   if (!mail_list_tables_) return MailListNotFound(name);
   const std::string what = Cat("list '", name, "': scan (table mail_list_rows)");
-  sqlite3* db = nullptr;
-  const int flags = (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path_.c_str(), &db, flags, nullptr);
-  absl::Cleanup close = [db] { sqlite3_close_v2(db); };  // also ends the read transaction
-  if (rc != SQLITE_OK) return ErrorOn(db, what, rc);
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, busy_timeout_ms_);
-  // BEGIN (deferred): the first SELECT takes the snapshot every page reads.
+  auto connection = OpenScanConnection(what);
+  if (!connection.ok()) return connection.status();
+  sqlite3* db = connection->get();
   sqlite3_stmt* exists = nullptr;
   sqlite3_stmt* page = nullptr;
   absl::Cleanup finalize = [&exists, &page] {
     sqlite3_finalize(exists);
     sqlite3_finalize(page);
   };
-  rc = sqlite3_exec(db, "PRAGMA query_only = 1; BEGIN", nullptr, nullptr, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT 1 FROM mail_lists WHERE name = ?1", -1, &exists, nullptr);
+  int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM mail_lists WHERE name = ?1", -1, &exists, nullptr);
   if (rc == SQLITE_OK) {
     rc = sqlite3_prepare_v2(db,
                             "SELECT seq, vals FROM mail_list_rows WHERE list = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -2017,6 +2176,60 @@ absl::Status SqliteStore::ScanList(std::string_view name,
     if (rc != SQLITE_DONE) return ErrorOn(db, what, rc);
     for (const std::vector<std::string>& values : rows) {
       if (absl::Status s = on_row(values); !s.ok()) return s;
+    }
+    if (static_cast<int64_t>(rows.size()) < kPage) return absl::OkStatus();
+  }
+}
+
+absl::Status SqliteStore::ScanOrderDiscounts(absl::Time from, absl::Time to,
+                                            const std::function<absl::Status(const OrderDiscountRow&)>& fn) {
+  if (!order_tables_) return absl::OkStatus();  // a read-only store from before committed orders
+  const char* what = "scan order discounts (table order_discounts)";
+  auto connection = OpenScanConnection(what);
+  if (!connection.ok()) return connection.status();
+  sqlite3* db = connection->get();
+  sqlite3_stmt* page = nullptr;
+  absl::Cleanup finalize = [&page] { sqlite3_finalize(page); };
+  // Keyset pages along order_discounts_time: each starts after the last
+  // (time, order, discount) read. The first starts after (from, '', ''),
+  // before every row at `from`: order ids are never empty.
+  int rc = sqlite3_prepare_v2(
+      db,
+      "SELECT time_us, order_id, discount_id, campaign_id, currency, units, amount_minor FROM order_discounts"
+      " WHERE time_us >= ?1 AND time_us < ?4 AND (time_us, order_id, discount_id) > (?1, ?2, ?3)"
+      " ORDER BY time_us, order_id, discount_id LIMIT ?5",
+      -1, &page, nullptr);
+  if (rc != SQLITE_OK) return ErrorOn(db, what, rc);
+  constexpr int64_t kPage = 1000;
+  sqlite3_bind_int64(page, 4, TimeMicros(to));
+  sqlite3_bind_int64(page, 5, kPage);
+  int64_t after_time = TimeMicros(from);
+  std::string after_order, after_discount;
+  std::vector<OrderDiscountRow> rows;
+  while (true) {
+    rows.clear();
+    sqlite3_reset(page);
+    sqlite3_bind_int64(page, 1, after_time);
+    sqlite3_bind_text(page, 2, after_order.data(), static_cast<int>(after_order.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(page, 3, after_discount.data(), static_cast<int>(after_discount.size()), SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
+      OrderDiscountRow& row = rows.emplace_back();
+      after_time = sqlite3_column_int64(page, 0);
+      row.time = absl::FromUnixMicros(after_time);
+      row.order_id = ColumnText(page, 1);
+      row.use.discount_id = ColumnText(page, 2);
+      row.use.campaign_id = ColumnText(page, 3);
+      row.currency = ColumnText(page, 4);
+      row.use.units = sqlite3_column_int64(page, 5);
+      row.use.amount_minor = sqlite3_column_int64(page, 6);
+    }
+    if (rc != SQLITE_DONE) return ErrorOn(db, what, rc);
+    if (!rows.empty()) {
+      after_order = rows.back().order_id;
+      after_discount = rows.back().use.discount_id;
+    }
+    for (const OrderDiscountRow& row : rows) {
+      if (absl::Status s = fn(row); !s.ok()) return s;
     }
     if (static_cast<int64_t>(rows.size()) < kPage) return absl::OkStatus();
   }

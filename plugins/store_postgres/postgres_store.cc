@@ -98,6 +98,39 @@ constexpr const char* kMailListTables[] = {
     " WHERE NOT opt_out AND address IS NOT NULL",
 };
 
+// CouponStore's committed orders (CommitOrder) and their discounts, what
+// the discounts report reads; created at open when missing, like the mail
+// list tables. No customer id: the report needs none (coupon_redemptions
+// keeps the one per-customer limits need). A discount row repeats its
+// order's time and currency, so that a scan by time reads one index and
+// joins nothing. The ids and currencies compare by bytes (COLLATE "C"), as
+// the other backends order them, in the keys and indexes themselves.
+constexpr const char* kOrderTables[] = {
+    "CREATE TABLE IF NOT EXISTS committed_orders(order_id text COLLATE \"C\" PRIMARY KEY,"
+    " time_us bigint NOT NULL, currency text COLLATE \"C\" NOT NULL, subtotal_minor bigint NOT NULL,"
+    " total_minor bigint NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS committed_orders_time ON committed_orders(time_us)",
+    "CREATE TABLE IF NOT EXISTS order_discounts(order_id text COLLATE \"C\" NOT NULL,"
+    " discount_id text COLLATE \"C\" NOT NULL, campaign_id text NOT NULL, time_us bigint NOT NULL,"
+    " currency text NOT NULL, units bigint NOT NULL, amount_minor bigint NOT NULL,"
+    " PRIMARY KEY(order_id, discount_id))",
+    "CREATE INDEX IF NOT EXISTS order_discounts_time ON order_discounts(time_us, order_id, discount_id)",
+};
+
+// CommitOrder's argument checks (the coupons are NormalizeCouponUses'): the
+// same in every backend.
+absl::Status ValidateOrder(const CommittedOrder& order) {
+  if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
+  std::set<std::string_view> discounts;
+  for (const OrderDiscountUse& use : order.discounts) {
+    if (!discounts.insert(use.discount_id).second) {
+      return absl::InvalidArgumentError(
+          Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 struct Statement {
   const char* name;
   const char* sql;
@@ -167,6 +200,7 @@ constexpr Statement kStatements[] = {
      " ON CONFLICT (job_id) DO UPDATE SET state = EXCLUDED.state"},
     {"get_job_state", "SELECT state FROM mail_jobs WHERE job_id = $1"},
     {"get_watermark", "SELECT value FROM watermarks WHERE destination = $1"},
+    {"list_watermarks", "SELECT destination, value FROM watermarks ORDER BY destination COLLATE \"C\""},
     {"set_watermark",
      "INSERT INTO watermarks(destination, value) VALUES($1, $2::bigint)"
      " ON CONFLICT (destination) DO UPDATE SET value = EXCLUDED.value"
@@ -197,12 +231,37 @@ constexpr Statement kStatements[] = {
      "INSERT INTO coupon_codes(code) SELECT c FROM unnest($1::text[]) AS t(c) ORDER BY c"
      " ON CONFLICT (code) DO NOTHING"},
     {"lock_codes", "SELECT code FROM coupon_codes WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE"},
-    {"order_seen", "SELECT 1 FROM coupon_redemptions WHERE order_id = $1 LIMIT 1"},
+    // Commits of one order id (RedeemCoupons, CommitOrder) run one after the
+    // other: a transaction-scoped advisory lock on the id's hash ('ORDR' and
+    // the hash: two int4 keys, a key space apart from the migration lock's
+    // bigint). Then an order committed either way is seen.
+    {"lock_order", "SELECT pg_advisory_xact_lock(1330791506, hashtext($1::text))"},
+    {"order_seen",
+     "SELECT 1 FROM coupon_redemptions WHERE order_id = $1::text"
+     " UNION ALL SELECT 1 FROM committed_orders WHERE order_id = $1::text LIMIT 1"},
     {"count_uses",
      "SELECT count(*) FROM coupon_redemptions WHERE code = $1::text"
      " AND ($2::text = '' OR customer_id = $2::text)"},
     {"insert_redemption",
      "INSERT INTO coupon_redemptions(order_id, code, customer_id) VALUES($1, $2, $3)"},
+    {"insert_order",
+     "INSERT INTO committed_orders(order_id, time_us, currency, subtotal_minor, total_minor)"
+     " VALUES($1, $2::bigint, $3, $4::bigint, $5::bigint)"},
+    {"insert_order_discounts",
+     "INSERT INTO order_discounts(order_id, discount_id, campaign_id, time_us, currency, units, amount_minor)"
+     " SELECT $1::text, d, c, $2::bigint, $3::text, u, a"
+     " FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS t(d, c, u, a)"},
+    // Keyset pages along order_discounts_time: each starts after the last
+    // (time, order, discount) read; the first after (from, '', ''), before
+    // every row at `from` (order ids are never empty).
+    {"scan_order_discounts",
+     "SELECT time_us, order_id, discount_id, campaign_id, currency, units, amount_minor FROM order_discounts"
+     " WHERE time_us >= $1::bigint AND time_us < $4::bigint"
+     " AND (time_us, order_id, discount_id) > ($1::bigint, $2::text COLLATE \"C\", $3::text COLLATE \"C\")"
+     " ORDER BY time_us, order_id, discount_id LIMIT $5::bigint"},
+    {"count_orders",
+     "SELECT currency, count(*), sum(subtotal_minor)::bigint, sum(total_minor)::bigint FROM committed_orders"
+     " WHERE time_us >= $1::bigint AND time_us < $2::bigint GROUP BY currency ORDER BY currency COLLATE \"C\""},
     // AccountStore (the Business Desk). "user" is a reserved word in
     // PostgreSQL, hence quoted. COLLATE "C": names by bytes, as the other backends order them.
     {"desk_create_user",
@@ -1457,6 +1516,17 @@ class PostgresStore final : public Store,
     if (!r.ok()) return r.status();
     return PQntuples(r->get()) == 0 ? std::string() : std::string(Text(r->get(), 0, 0));
   }
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ListWatermarks() override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("list watermarks (table watermarks)", "list_watermarks", {});
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.emplace_back(std::string(Text(r->get(), i, 0)), Int(r->get(), i, 1));
+    }
+    return out;
+  }
 
   // CouponStore
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
@@ -1464,46 +1534,105 @@ class PostgresStore final : public Store,
     auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
     if (!normalized.ok()) return normalized.status();
     if (normalized->empty()) return absl::OkStatus();
-    std::vector<std::string_view> codes;
-    for (const CouponUse& u : *normalized) codes.push_back(u.code);
-    const std::string code_array = TextArray(codes);
+    const std::string what = Cat("order \"", order_id, "\": redeem coupons (table coupon_redemptions)");
     return WithRetry([&]() -> absl::Status {
       auto conn = Acquire();
       if (!conn.ok()) return conn.status();
-      std::string what = Cat("order \"", order_id, "\": redeem coupons (table coupon_redemptions)");
       return InTransaction(**conn, what, [&]() -> absl::Status {
-        // Lock every code's row, in code order: concurrent redemptions of a
-        // code wait here, so the counts below cannot change until we commit.
-        auto r = (*conn)->Run(what, "ensure_codes", {code_array});
-        if (!r.ok()) return r.status();
-        r = (*conn)->Run(what, "lock_codes", {code_array});
-        if (!r.ok()) return r.status();
-        r = (*conn)->Run(what, "order_seen", {order_id});
-        if (!r.ok()) return r.status();
-        if (PQntuples(r->get()) > 0) return absl::OkStatus();  // already committed
-        for (const CouponUse& use : *normalized) {
-          r = (*conn)->Run(what, "count_uses", {use.code, ""});
-          if (!r.ok()) return r.status();
-          int64_t total = Int(r->get(), 0, 0);
-          if (use.max_uses > 0 && total + 1 > use.max_uses) {
-            return store_internal::CouponLimitError(use, customer_id, false, total);
-          }
-          if (use.max_uses_per_customer > 0) {
-            r = (*conn)->Run(what, "count_uses", {use.code, customer_id});
-            if (!r.ok()) return r.status();
-            int64_t mine = Int(r->get(), 0, 0);
-            if (mine + 1 > use.max_uses_per_customer) {
-              return store_internal::CouponLimitError(use, customer_id, true, mine);
-            }
-          }
-        }
-        for (const CouponUse& use : *normalized) {
-          r = (*conn)->Run(what, "insert_redemption", {order_id, use.code, customer_id});
-          if (!r.ok()) return r.status();
-        }
-        return absl::OkStatus();
+        auto seen = LockOrder(**conn, what, order_id);
+        if (!seen.ok()) return seen.status();
+        if (*seen) return absl::OkStatus();  // already committed
+        return Redeem(**conn, what, order_id, customer_id, *normalized);
       });
     });
+  }
+  absl::Status CommitOrder(const CommittedOrder& order) override {
+    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
+    if (!coupons.ok()) return coupons.status();
+    const int64_t time_us = store_internal::TimeMicros(order.time);
+    std::vector<std::string_view> ids, campaigns;
+    std::vector<int64_t> units, amounts;
+    for (const OrderDiscountUse& use : order.discounts) {
+      ids.push_back(use.discount_id);
+      campaigns.push_back(use.campaign_id);
+      units.push_back(use.units);
+      amounts.push_back(use.amount_minor);
+    }
+    const std::vector<Param> discounts = {order.order_id, time_us, order.currency, TextArray(ids),
+                                          TextArray(campaigns), IntArray(units), IntArray(amounts)};
+    const std::string what = Cat("order \"", order.order_id, "\": commit (table committed_orders)");
+    return WithRetry([&]() -> absl::Status {
+      auto conn = Acquire();
+      if (!conn.ok()) return conn.status();
+      return InTransaction(**conn, what, [&]() -> absl::Status {
+        auto seen = LockOrder(**conn, what, order.order_id);
+        if (!seen.ok()) return seen.status();
+        if (*seen) return absl::OkStatus();  // committed before, whatever it carries now
+        if (absl::Status s = Redeem(**conn, what, order.order_id, order.customer_id, *coupons); !s.ok()) return s;
+        auto r = (*conn)->Run(what, "insert_order",
+                              {order.order_id, time_us, order.currency, order.subtotal_minor, order.total_minor});
+        if (!r.ok()) return r.status();
+        if (order.discounts.empty()) return absl::OkStatus();
+        return (*conn)->Run(what, "insert_order_discounts", discounts).status();
+      });
+    });
+  }
+  absl::Status ScanOrderDiscounts(absl::Time from, absl::Time to,
+                                  const std::function<absl::Status(const OrderDiscountRow&)>& fn) override {
+    constexpr int64_t kPage = 1000;
+    const char* what = "scan order discounts (table order_discounts)";
+    const int64_t to_us = store_internal::TimeMicros(to);
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    // REPEATABLE READ: every page reads the snapshot the first statement took.
+    return InTransaction(
+        **conn, what,
+        [&]() -> absl::Status {
+          int64_t after_time = store_internal::TimeMicros(from);
+          std::string after_order, after_discount;
+          std::vector<OrderDiscountRow> rows;
+          while (true) {
+            auto page = (*conn)->Run(what, "scan_order_discounts",
+                                     {after_time, after_order, after_discount, to_us, kPage});
+            if (!page.ok()) return page.status();
+            const PGresult* res = page->get();
+            rows.clear();
+            for (int i = 0; i < PQntuples(res); ++i) {
+              OrderDiscountRow& row = rows.emplace_back();
+              after_time = Int(res, i, 0);
+              row.time = absl::FromUnixMicros(after_time);
+              row.order_id = Text(res, i, 1);
+              row.use.discount_id = Text(res, i, 2);
+              row.use.campaign_id = Text(res, i, 3);
+              row.currency = Text(res, i, 4);
+              row.use.units = Int(res, i, 5);
+              row.use.amount_minor = Int(res, i, 6);
+            }
+            if (!rows.empty()) {
+              after_order = rows.back().order_id;
+              after_discount = rows.back().use.discount_id;
+            }
+            for (const OrderDiscountRow& row : rows) {
+              if (absl::Status s = fn(row); !s.ok()) return s;
+            }
+            if (static_cast<int64_t>(rows.size()) < kPage) return absl::OkStatus();
+          }
+        },
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  absl::StatusOr<std::vector<OrderTotals>> CountOrders(absl::Time from, absl::Time to) override {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    auto r = (*conn)->Run("count orders (table committed_orders)", "count_orders",
+                          {store_internal::TimeMicros(from), store_internal::TimeMicros(to)});
+    if (!r.ok()) return r.status();
+    std::vector<OrderTotals> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.push_back(OrderTotals{std::string(Text(r->get(), i, 0)), Int(r->get(), i, 1), Int(r->get(), i, 2),
+                                Int(r->get(), i, 3)});
+    }
+    return out;
   }
   absl::StatusOr<int64_t> CouponUses(std::string_view code, std::string_view customer_id) override {
     auto conn = Acquire();
@@ -1546,6 +1675,59 @@ class PostgresStore final : public Store,
       return conn.status();
     }
     return Borrowed(this, std::move(*conn));
+  }
+
+  // Inside a commit's transaction (RedeemCoupons, CommitOrder): takes the
+  // order id's lock, held to the end of the transaction, then tells whether
+  // the order was committed before, either way. Concurrent commits of one
+  // order, in any number of servers, run one after the other: the second
+  // sees the first's rows and records nothing. The order's lock is taken
+  // before any code's: nobody holding a code's lock ever waits for an
+  // order's, so the two never deadlock.
+  absl::StatusOr<bool> LockOrder(Connection& conn, const std::string& what, std::string_view order_id) {
+    auto r = conn.Run(what, "lock_order", {order_id});
+    if (!r.ok()) return r.status();
+    r = conn.Run(what, "order_seen", {order_id});
+    if (!r.ok()) return r.status();
+    return PQntuples(r->get()) > 0;
+  }
+
+  // Inside a commit's transaction: checks every code's limits, then records
+  // one use of each, all or none (ResourceExhausted names the first code at
+  // its limit; the caller rolls back).
+  absl::Status Redeem(Connection& conn, const std::string& what, std::string_view order_id,
+                      std::string_view customer_id, const std::vector<CouponUse>& uses) {
+    if (uses.empty()) return absl::OkStatus();
+    std::vector<std::string_view> codes;
+    for (const CouponUse& u : uses) codes.push_back(u.code);  // sorted: one lock order
+    const std::string code_array = TextArray(codes);
+    // Lock every code's row, in code order: concurrent redemptions of a
+    // code wait here, so the counts below cannot change until we commit.
+    auto r = conn.Run(what, "ensure_codes", {code_array});
+    if (!r.ok()) return r.status();
+    r = conn.Run(what, "lock_codes", {code_array});
+    if (!r.ok()) return r.status();
+    for (const CouponUse& use : uses) {
+      r = conn.Run(what, "count_uses", {use.code, ""});
+      if (!r.ok()) return r.status();
+      const int64_t total = Int(r->get(), 0, 0);
+      if (use.max_uses > 0 && total + 1 > use.max_uses) {
+        return store_internal::CouponLimitError(use, customer_id, false, total);
+      }
+      if (use.max_uses_per_customer > 0) {
+        r = conn.Run(what, "count_uses", {use.code, customer_id});
+        if (!r.ok()) return r.status();
+        const int64_t mine = Int(r->get(), 0, 0);
+        if (mine + 1 > use.max_uses_per_customer) {
+          return store_internal::CouponLimitError(use, customer_id, true, mine);
+        }
+      }
+    }
+    for (const CouponUse& use : uses) {
+      r = conn.Run(what, "insert_redemption", {order_id, use.code, customer_id});
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
   }
 
   absl::Status AddDeltas(Connection& conn, const std::vector<CounterDelta>& merged) {
@@ -1690,7 +1872,8 @@ class PostgresStore final : public Store,
         " AND table_name::text NOT IN ('herald_meta', 'counters', 'events', 'histories', 'interaction_seq',"
         " 'interactions', 'mail_jobs', 'mail_recipients', 'watermarks', 'leases', 'coupon_codes',"
         " 'coupon_redemptions', 'quota_leases', 'forget_log', 'catalog_versions', 'desk_users', 'desk_sessions',"
-        " 'desk_sign_in_failures', 'desk_audit', 'mail_lists', 'mail_list_rows') ORDER BY table_name, ordinal_position",
+        " 'desk_sign_in_failures', 'desk_audit', 'mail_lists', 'mail_list_rows', 'committed_orders',"
+        " 'order_discounts') ORDER BY table_name, ordinal_position",
         {schema_});
     if (!columns.ok()) return columns.status();
     std::map<std::string, std::string> where;  // quoted table -> condition
@@ -1874,6 +2057,11 @@ absl::Status PostgresStore::Open() {
     for (const char* sql : kMailListTables) {
       auto lists = setup.Exec(Cat("create the mail list tables: ", sql), sql);
       if (!lists.ok()) return lists.status();
+    }
+    // CouponStore's committed orders and their discounts, likewise.
+    for (const char* sql : kOrderTables) {
+      auto orders = setup.Exec(Cat("create the order tables: ", sql), sql);
+      if (!orders.ok()) return orders.status();
     }
     // Migrations from older versions, each in one transaction (under the advisory lock).
     if (version < 2) {

@@ -633,5 +633,29 @@ TEST_CASE("desk: a customer's contact and billing address are kept - a malformed
   CHECK(desk.Call(ed, "PUT", "/api/v1/customers/acme", customer).status == 400);
 }
 
+TEST_CASE("desk: saving an item that names a list not imported yet warns, and saves", "[desk][lists]") {
+  DeskFixture desk;
+  auto ed = desk.SignIn("ed");
+  Answer saved = desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", SpringLetter());
+  INFO(saved.body.dump());
+  REQUIRE(saved.status == 200);
+  std::vector<std::string> warnings;
+  for (const auto& w : saved.body["warnings"]) {
+    warnings.push_back(w["path"].get<std::string>() + ": " + w["message"].get<std::string>());
+  }
+  CHECK(warnings == std::vector<std::string>{
+                        "campaign \"Spring\" / direct mail \"Spring letter\": recipients.store_list: no list "
+                        "\"customers\" in the List Manager yet; import it before the job starts",
+                        "campaign \"Spring\" / direct mail \"Spring letter\": opt_out_store_list: no list "
+                        "\"optouts\" in the List Manager yet; import it before the job starts"});
+  // Once both lists are imported, the same save warns no more.
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/customers", {{"csv", kRecipientsCsv}}).status == 200);
+  REQUIRE(desk.Call(ed, "PUT", "/api/v1/lists/optouts", {{"kind", "opt-out"}, {"addresses", {"ada@example.com"}}})
+              .status == 200);
+  saved = desk.Call(ed, "PUT", "/api/v1/campaigns/spring/items/mail-1", SpringLetter());
+  REQUIRE(saved.status == 200);
+  CHECK(saved.body["warnings"].empty());
+}
+
 }  // namespace
 }  // namespace herald

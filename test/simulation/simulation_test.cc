@@ -12,7 +12,11 @@
 #include <unistd.h>
 
 #include "absl/status/status.h"
+#include "herald/catalog.h"
+#include "herald/registry.h"
+#include "herald/report.h"
 #include "herald/simulation.h"
+#include "herald/store.h"
 #include "nlohmann/json.hpp"
 
 namespace herald {
@@ -95,6 +99,88 @@ TEST_CASE("The same seed gives the same reports byte for byte and another seed d
   CHECK(ReadFile(a.dir + "/conversions.jsonl") == ReadFile(b.dir + "/conversions.jsonl"));
 }
 
+// The store the simulation wrote, opened as `herald report` opens it.
+struct SimulationStore {
+  Registry registry;
+  v1::Catalog catalog;
+  std::unique_ptr<Store> store;
+  explicit SimulationStore(const std::string& dir) {
+    auto loaded = LoadCatalog(kCatalog);
+    REQUIRE(loaded.ok());
+    catalog = *std::move(loaded);
+    OpenStoreOptions options;
+    options.read_only = true;
+    auto opened = OpenStore(dir + "/herald.db", registry, options);
+    REQUIRE(opened.ok());
+    store = *std::move(opened);
+  }
+};
+
+// The discount-usage report, from the orders the checkouts committed, says
+// what the simulation counted as it priced them.
+void CheckDiscountUsageReport(const std::string& dir, const ReportTable& counted, int64_t orders) {
+  SimulationStore s(dir);
+  ReportOptions options;
+  options.catalog = &s.catalog;
+  auto usage = RunReport("discount-usage", *s.store, options);
+  REQUIRE(usage.ok());
+  CHECK(usage->subtitle.find(std::to_string(orders) + " in USD") != std::string::npos);
+  int compared = 0;
+  for (const auto& row : counted.rows) {
+    const std::string& name = std::get<std::string>(row[0]);
+    INFO(name);
+    CHECK(Int(Cell(*usage, "discount", name, "orders")) == Int(Cell(counted, "discount", name, "orders")));
+    CHECK(Int(Cell(*usage, "discount", name, "units")) == Int(Cell(counted, "discount", name, "units")));
+    const ReportCell* amount = Cell(*usage, "discount", name, "amount");
+    REQUIRE(amount != nullptr);
+    if (Int(Cell(counted, "discount", name, "orders")) > 0) {
+      CHECK(std::get<std::string>(*amount) == std::get<std::string>(*Cell(counted, "discount", name, "amount")));
+      ++compared;
+    }
+  }
+  CHECK(compared >= 5);
+}
+
+// The conversions report counts the responses the simulation captured, and
+// the file destination's watermark has every enabled conversion done.
+void CheckConversionsReport(const std::string& dir, const ReportTable& captured, int64_t enabled_accepted) {
+  SimulationStore s(dir);
+  ReportOptions options;
+  options.catalog = &s.catalog;
+  auto conversions = RunReport("conversions", *s.store, options);
+  REQUIRE(conversions.ok());
+  int64_t done = 0, waiting = 0, accepted = 0, responses = 0;
+  std::string done_key;
+  for (const ReportColumn& c : conversions->columns) {
+    if (c.key.starts_with("done:")) done_key = c.key;
+  }
+  REQUIRE(!done_key.empty());
+  const std::string waiting_key = "waiting:" + done_key.substr(5);
+  for (size_t i = 0; i < conversions->rows.size(); ++i) {
+    auto at = [&](std::string_view key) -> const ReportCell& {
+      for (size_t c = 0; c < conversions->columns.size(); ++c) {
+        if (conversions->columns[c].key == key) return conversions->rows[i][c];
+      }
+      FAIL("no column");
+      return conversions->rows[i][0];
+    };
+    if (const auto* n = std::get_if<int64_t>(&at("responses"))) responses += *n;
+    if (const auto* n = std::get_if<int64_t>(&at("accepted"))) accepted += *n;
+    if (const auto* n = std::get_if<int64_t>(&at(done_key))) done += *n;
+    if (const auto* n = std::get_if<int64_t>(&at(waiting_key))) waiting += *n;
+  }
+  int64_t captured_total = 0, captured_accepted = 0;
+  for (const auto& row : captured.rows) {
+    captured_total += std::get<int64_t>(row[2]);
+    captured_accepted += std::get<int64_t>(row[3]);
+  }
+  CHECK(responses == captured_total);
+  CHECK(accepted == captured_accepted);
+  // The last day's export ran after the last checkout.
+  CHECK(done == enabled_accepted);
+  CHECK(waiting == 0);
+}
+
 TEST_CASE("The reports are sane: paced delivery and house fill by weight and discounts and mail and conversions",
           "[simulation]") {
   Run run(11, 120'000);
@@ -151,6 +237,7 @@ TEST_CASE("The reports are sane: paced delivery and house fill by weight and dis
   CHECK(Int(Cell(*discounts, "discount", "Free shipping", "orders")) > 0);
   CHECK(Int(Cell(*discounts, "discount", "10% off Fabrikam products", "orders")) > 0);  // click required
   CHECK(r.coupons_redeemed > 0);
+  CheckDiscountUsageReport(run.dir, *discounts, r.orders);
 
   // Mail went to the Maildir: the opted-out recipients were skipped.
   CHECK(r.mail_sent > 0);
@@ -184,6 +271,7 @@ TEST_CASE("The reports are sane: paced delivery and house fill by weight and dis
   CHECK(r.conversions_no_consent > 0);
   CHECK(r.conversions_no_consent < r.conversions_delivered);
   CHECK(r.conversions_delivered + r.conversions_invalid + r.conversions_no_consent == enabled_accepted);
+  CheckConversionsReport(run.dir, *responses, enabled_accepted);
 
   // HTML: charts and every table.
   const std::string html = RenderSimulationHtml(r);

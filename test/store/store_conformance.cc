@@ -9,6 +9,7 @@
 #include <span>
 #include <string_view>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -660,6 +661,307 @@ void CheckMailListErasure(const StoreFixture& fixture, Store& store) {
   CHECK(Value(lists.GetList("vip"))->rows() == 2);
 }
 
+// CouponStore's committed orders. Orders with every field set, so that a
+// lost column shows; times with microseconds, the stores' precision.
+absl::Time OrderTime(int64_t second) { return absl::FromUnixMicros(1700000000000000 + second * 1000000 + 7); }
+
+CommittedOrder MakeOrder(std::string id, std::string customer, std::string currency, int64_t second,
+                         std::vector<CouponUse> coupons = {}, std::vector<OrderDiscountUse> discounts = {}) {
+  CommittedOrder order;
+  order.order_id = std::move(id);
+  order.customer_id = std::move(customer);
+  order.currency = std::move(currency);
+  order.time = OrderTime(second);
+  order.subtotal_minor = 10000 + second;
+  order.total_minor = 9000 + second;
+  order.coupons = std::move(coupons);
+  order.discounts = std::move(discounts);
+  return order;
+}
+
+// A discount row as one line, so that a mismatch shows both sides whole.
+std::string RowText(const OrderDiscountRow& row) {
+  return absl::StrCat(absl::ToUnixMicros(row.time), " ", row.order_id, " ", row.use.discount_id, " ",
+                      row.use.campaign_id, " ", row.currency, " ", row.use.units, " ", row.use.amount_minor);
+}
+
+// The rows ScanOrderDiscounts should give for `orders`: by time, order id, discount id.
+std::vector<std::string> ExpectedRows(const std::vector<CommittedOrder>& orders) {
+  std::vector<std::pair<std::tuple<int64_t, std::string, std::string>, std::string>> rows;
+  for (const CommittedOrder& order : orders) {
+    for (const OrderDiscountUse& use : order.discounts) {
+      rows.emplace_back(std::make_tuple(absl::ToUnixMicros(order.time), order.order_id, use.discount_id),
+                        RowText(OrderDiscountRow{order.order_id, order.time, order.currency, use}));
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  std::vector<std::string> out;
+  for (const auto& row : rows) out.push_back(row.second);
+  return out;
+}
+
+std::vector<std::string> ScanDiscounts(Store& store, absl::Time from = absl::InfinitePast(),
+                                       absl::Time to = absl::InfiniteFuture()) {
+  std::vector<std::string> out;
+  HERALD_REQUIRE_OK(store.coupons().ScanOrderDiscounts(from, to, [&](const OrderDiscountRow& row) {
+    out.push_back(RowText(row));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// CountOrders as "currency:orders:subtotal:total" lines.
+std::vector<std::string> Totals(Store& store, absl::Time from = absl::InfinitePast(),
+                                absl::Time to = absl::InfiniteFuture()) {
+  std::vector<std::string> out;
+  for (const CouponStore::OrderTotals& t : Value(store.coupons().CountOrders(from, to))) {
+    out.push_back(absl::StrCat(t.currency, ":", t.orders, ":", t.subtotal_minor, ":", t.total_minor));
+  }
+  return out;
+}
+
+// A commit records the order, its coupons and its discounts; the same order
+// again is a no-op whatever it carries; another connection sees it all.
+void CheckOrderCommit(const StoreFixture& fixture, Store& store) {
+  CouponStore& coupons = store.coupons();
+  CHECK(ScanDiscounts(store).empty());
+  CHECK(Totals(store).empty());
+  const CommittedOrder o1 = MakeOrder("o1", "alice", "USD", 10, {{"SPRING", 2, 1}, {"VIP", 0, 0}},
+                                      {{"d-ship", "c-summer", 0, 500}, {"d-2for1", "c-summer", 2, 1250}});
+  HERALD_REQUIRE_OK(coupons.CommitOrder(o1));
+  const std::vector<std::string> rows = ExpectedRows({o1});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == "1700000010000007 o1 d-2for1 c-summer USD 2 1250");  // by discount id
+  CHECK(ScanDiscounts(store) == rows);
+  CHECK(Totals(store) == std::vector<std::string>{"USD:1:10010:9010"});
+  CHECK(Value(coupons.CouponUses("SPRING")) == 1);
+  CHECK(Value(coupons.CouponUses("SPRING", "alice")) == 1);
+  CHECK(Value(coupons.CouponUses("VIP")) == 1);
+
+  // Again, carrying other data (another currency, coupon and discount): nothing changes.
+  CommittedOrder changed = MakeOrder("o1", "bob", "EUR", 20, {{"OTHER", 0, 0}}, {{"d-new", "c-new", 1, 1}});
+  HERALD_REQUIRE_OK(coupons.CommitOrder(changed));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(o1));
+  CHECK(ScanDiscounts(store) == rows);
+  CHECK(Totals(store) == std::vector<std::string>{"USD:1:10010:9010"});
+  CHECK(Value(coupons.CouponUses("SPRING")) == 1);
+  CHECK(Value(coupons.CouponUses("OTHER")) == 0);
+
+  // An order with neither coupons nor discounts is counted, and, once
+  // committed, RedeemCoupons of its id is a no-op too.
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("o2", "bob", "EUR", 11)));
+  HERALD_REQUIRE_OK(coupons.RedeemCoupons("o2", "bob", std::vector<CouponUse>{{"VIP", 0, 0}}));
+  CHECK(Value(coupons.CouponUses("VIP")) == 1);
+  CHECK(Totals(store) == std::vector<std::string>{"EUR:1:10011:9011", "USD:1:10010:9010"});
+  CHECK(ScanDiscounts(store) == rows);
+
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  if (other != nullptr) {
+    CHECK(ScanDiscounts(*other) == rows);
+    CHECK(Totals(*other) == std::vector<std::string>{"EUR:1:10011:9011", "USD:1:10010:9010"});
+    HERALD_REQUIRE_OK(other->coupons().CommitOrder(changed));  // another process: still a no-op
+    CHECK(Totals(store) == std::vector<std::string>{"EUR:1:10011:9011", "USD:1:10010:9010"});
+  }
+}
+
+// A limit reached records nothing of the order; an order RedeemCoupons
+// recorded is not committed again; bad orders are refused, recording nothing.
+void CheckOrderRefusals(Store& store) {
+  CouponStore& coupons = store.coupons();
+  HERALD_REQUIRE_OK(coupons.RedeemCoupons("legacy", "ann", std::vector<CouponUse>{{"VIP", 0, 0}}));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("legacy", "ann", "USD", 1, {{"VIP", 0, 0}}, {{"d1", "c1", 1, 100}})));
+  CHECK(Totals(store).empty());
+  CHECK(ScanDiscounts(store).empty());
+  CHECK(Value(coupons.CouponUses("VIP")) == 1);
+
+  const CommittedOrder first = MakeOrder("o-a", "ann", "USD", 2, {{"ONCE", 1, 0}}, {{"d1", "c1", 1, 100}});
+  HERALD_REQUIRE_OK(coupons.CommitOrder(first));
+  CommittedOrder refused = MakeOrder("o-b", "bob", "USD", 3, {{"ONCE", 1, 0}, {"FREE", 0, 0}},
+                                     {{"d1", "c1", 1, 100}, {"d2", "c1", 0, 50}});
+  absl::Status limit = coupons.CommitOrder(refused);
+  CHECK(limit.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(Contains(limit.message(), "ONCE"));
+  CHECK(Totals(store) == std::vector<std::string>{"USD:1:10002:9002"});
+  CHECK(ScanDiscounts(store) == ExpectedRows({first}));
+  CHECK(Value(coupons.CouponUses("ONCE")) == 1);
+  CHECK(Value(coupons.CouponUses("FREE")) == 0);
+  // Nothing of o-b was kept: without the spent coupon it commits in full.
+  refused.coupons = {{"FREE", 0, 0}};
+  HERALD_REQUIRE_OK(coupons.CommitOrder(refused));
+  CHECK(Value(coupons.CouponUses("FREE")) == 1);
+  CHECK(ScanDiscounts(store) == ExpectedRows({first, refused}));
+
+  // Per customer: ann's second use is refused, bob's first is not.
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("o-c", "ann", "USD", 4, {{"MINE", 0, 1}})));
+  absl::Status mine = coupons.CommitOrder(MakeOrder("o-d", "ann", "USD", 5, {{"MINE", 0, 1}}));
+  CHECK(mine.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(Contains(mine.message(), "ann"));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("o-e", "bob", "USD", 6, {{"MINE", 0, 1}})));
+  CHECK(Value(coupons.CouponUses("MINE")) == 2);
+  CHECK(Totals(store) == std::vector<std::string>{"USD:4:40015:36015"});
+
+  // No order id; a discount listed twice (named); a coupon without a code.
+  absl::Status no_id = coupons.CommitOrder(MakeOrder("", "ann", "USD", 7, {}, {{"d1", "c1", 1, 100}}));
+  CHECK(no_id.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(Contains(no_id.message(), "order id"));
+  const CommittedOrder twice = MakeOrder("o-f", "ann", "USD", 8, {{"VIP", 0, 0}},
+                                         {{"d1", "c1", 1, 100}, {"d2", "c1", 1, 10}, {"d1", "c2", 2, 200}});
+  absl::Status duplicate = coupons.CommitOrder(twice);
+  CHECK(duplicate.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(Contains(duplicate.message(), "o-f"));
+  CHECK(Contains(duplicate.message(), "\"d1\""));
+  CHECK(coupons.CommitOrder(MakeOrder("o-g", "ann", "USD", 9, {{"", 0, 0}})).code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(Totals(store) == std::vector<std::string>{"USD:4:40015:36015"});
+  CHECK(Value(coupons.CouponUses("VIP")) == 1);
+  CHECK(ScanDiscounts(store) == ExpectedRows({first, refused}));
+}
+
+// 1,500 orders (more than one page of rows), three at each time, ids out
+// of time order and discounts listed out of id order; every tenth order
+// has none.
+std::vector<CommittedOrder> ManyOrders() {
+  std::vector<CommittedOrder> orders;
+  for (int i = 0; i < 1500; ++i) {
+    std::vector<OrderDiscountUse> discounts;
+    if (i % 10 != 0) discounts = {{"d-b", "c-" + std::to_string(i % 4), 1, i}, {"d-a", "c-x", 0, 2 * i}};
+    orders.push_back(MakeOrder(absl::StrCat("o", (i * 7) % 1500), "c", i % 2 == 0 ? "USD" : "EUR", i / 3, {},
+                               std::move(discounts)));
+  }
+  return orders;
+}
+
+void CheckOrderScans(Store& store) {
+  std::vector<CommittedOrder> orders = ManyOrders();
+  for (const CommittedOrder& order : orders) HERALD_REQUIRE_OK(store.coupons().CommitOrder(order));
+  const std::vector<std::string> all = ExpectedRows(orders);
+  REQUIRE(all.size() == 2700);
+  CHECK(ScanDiscounts(store) == all);
+
+  // [from, to): times 100 to 199 (orders 300 to 599), not 200.
+  std::vector<CommittedOrder> middle(orders.begin() + 300, orders.begin() + 600);
+  const std::vector<std::string> some = ExpectedRows(middle);
+  CHECK(ScanDiscounts(store, OrderTime(100), OrderTime(200)) == some);
+  CHECK(ScanDiscounts(store, OrderTime(100), OrderTime(100)).empty());
+  CHECK(ScanDiscounts(store, OrderTime(499) + absl::Microseconds(1)).empty());
+  CHECK(ScanDiscounts(store, absl::InfinitePast(), OrderTime(1)) ==
+        ExpectedRows(std::vector<CommittedOrder>(orders.begin(), orders.begin() + 3)));
+
+  // Stopped by the callback: its status comes back, nothing more is read.
+  int seen = 0;
+  absl::Status stopped = store.coupons().ScanOrderDiscounts(
+      absl::InfinitePast(), absl::InfiniteFuture(), [&](const OrderDiscountRow&) {
+        return ++seen == 1200 ? absl::CancelledError("enough") : absl::OkStatus();
+      });
+  CHECK(stopped.code() == absl::StatusCode::kCancelled);
+  CHECK(stopped.message() == "enough");
+  CHECK(seen == 1200);
+
+  // One snapshot: an order committed (by another thread: the callback itself
+  // must not write) while the scan has read one row is not seen by it,
+  // though it falls on the last page.
+  const CommittedOrder late = MakeOrder("late", "c", "USD", 600, {}, {{"d-late", "c-x", 1, 1}});
+  std::vector<std::string> scanned;
+  absl::Status committed;
+  HERALD_REQUIRE_OK(store.coupons().ScanOrderDiscounts(
+      absl::InfinitePast(), absl::InfiniteFuture(), [&](const OrderDiscountRow& row) {
+        if (scanned.empty()) {
+          std::thread writer([&] { committed = store.coupons().CommitOrder(late); });
+          writer.join();
+        }
+        scanned.push_back(RowText(row));
+        return absl::OkStatus();
+      }));
+  HERALD_REQUIRE_OK(committed);
+  CHECK(scanned == all);
+  orders.push_back(late);
+  CHECK(ScanDiscounts(store) == ExpectedRows(orders));
+}
+
+void CheckOrderCounts(Store& store) {
+  CouponStore& coupons = store.coupons();
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("u1", "a", "USD", 1, {}, {{"d1", "c1", 1, 100}})));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("u2", "b", "USD", 2)));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("e1", "c", "EUR", 2)));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("g1", "d", "GBP", 5)));
+  HERALD_REQUIRE_OK(coupons.CommitOrder(MakeOrder("u3", "e", "USD", 9)));
+  CHECK(Totals(store) ==
+        std::vector<std::string>{"EUR:1:10002:9002", "GBP:1:10005:9005", "USD:3:30012:27012"});
+  CHECK(Totals(store, OrderTime(2), OrderTime(5)) == std::vector<std::string>{"EUR:1:10002:9002", "USD:1:10002:9002"});
+  CHECK(Totals(store, OrderTime(5), OrderTime(9)) == std::vector<std::string>{"GBP:1:10005:9005"});
+  CHECK(Totals(store, OrderTime(3), OrderTime(5)).empty());
+  CHECK(Totals(store, OrderTime(9) + absl::Microseconds(1)).empty());
+}
+
+// Several threads, two connections where the backend has them: each order
+// is committed by two threads at once (one per connection); the orders
+// with the coupon limited to 5 uses record 5 of them, every order without
+// coupons records once.
+void CheckConcurrentOrders(const StoreFixture& fixture, Store& store) {
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  std::atomic<int> ok{0}, exhausted{0}, failures{0};
+  absl::Mutex mu;
+  std::string failure;  // the first, shown on failure (Catch2 asserts on this thread only)
+  auto fail = [&](const absl::Status& s) {
+    failures++;
+    absl::MutexLock lock(&mu);
+    if (failure.empty()) failure = s.ToString();
+  };
+  Concurrently(12, [&](int t) {
+    Store& s = (other != nullptr && t % 2 == 1) ? *other : store;
+    const int pair = t / 2;
+    for (int i = 0; i < 3; ++i) {
+      absl::Status r = s.coupons().CommitOrder(MakeOrder(absl::StrCat("order-", pair, "-", i), absl::StrCat("c", pair),
+                                                         "USD", pair, {{"LIMITED", 5, 0}}, {{"d", "c", 1, 10}}));
+      if (r.ok()) {
+        ok++;
+      } else if (r.code() == absl::StatusCode::kResourceExhausted) {
+        exhausted++;
+      } else {
+        fail(r);
+      }
+    }
+    absl::Status free_order = s.coupons().CommitOrder(
+        MakeOrder(absl::StrCat("free-", pair), absl::StrCat("c", pair), "USD", pair, {}, {{"d", "c", 1, 10}}));
+    if (!free_order.ok()) fail(free_order);
+  });
+  INFO(failure);
+  CHECK(failures == 0);
+  CHECK(ok == 10);  // 5 orders, each answered OK to both of its threads
+  CHECK(exhausted == 26);
+  CHECK(Value(store.coupons().CouponUses("LIMITED")) == 5);
+  const std::vector<CouponStore::OrderTotals> totals =
+      Value(store.coupons().CountOrders(absl::InfinitePast(), absl::InfiniteFuture()));
+  REQUIRE(totals.size() == 1);
+  CHECK(totals[0].orders == 11);
+  std::multiset<std::string> ids;
+  HERALD_REQUIRE_OK(store.coupons().ScanOrderDiscounts(absl::InfinitePast(), absl::InfiniteFuture(),
+                                                       [&](const OrderDiscountRow& row) {
+                                                         ids.insert(row.order_id);
+                                                         return absl::OkStatus();
+                                                       }));
+  CHECK(ids.size() == 11);
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 11);
+  for (int pair = 0; pair < 6; ++pair) CHECK(ids.count(absl::StrCat("free-", pair)) == 1);
+}
+
+void CheckListWatermarks(const StoreFixture& fixture, Store& store) {
+  WatermarkStore& marks = store.watermarks();
+  CHECK(Value(marks.ListWatermarks()).empty());
+  HERALD_REQUIRE_OK(marks.SetWatermark("meta", 10));
+  HERALD_REQUIRE_OK(marks.SetWatermark("google", 3));
+  HERALD_REQUIRE_OK(marks.SetWatermark("Zeta", 7));  // bytes: before every lower-case name
+  HERALD_REQUIRE_OK(marks.SetWatermark("file:/exports/a.csv", 1));
+  HERALD_REQUIRE_OK(marks.SetWatermark("meta", 12));
+  CHECK(marks.SetWatermark("google", 2).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(Value(marks.GetWatermark("unset")) == 0);  // read, never set: not listed
+  using Marks = std::vector<std::pair<std::string, int64_t>>;
+  const Marks want = {{"Zeta", 7}, {"file:/exports/a.csv", 1}, {"google", 3}, {"meta", 12}};
+  CHECK(Value(marks.ListWatermarks()) == want);
+  std::unique_ptr<Store> other = fixture.open_again ? fixture.open_again(store) : nullptr;
+  if (other != nullptr) CHECK(Value(other->watermarks().ListWatermarks()) == want);
+}
+
 }  // namespace
 
 void RunStoreConformance(const StoreFixture& fixture) {
@@ -1185,6 +1487,25 @@ void RunStoreConformance(const StoreFixture& fixture) {
     CHECK(ok == 5);
     CHECK(exhausted == 31);
     CHECK(Value(store->coupons().CouponUses("LIMITED")) == 5);
+  }
+
+  SECTION("orders: a commit records the order, its coupons and discounts; again it is a no-op") {
+    CheckOrderCommit(fixture, *store);
+  }
+  SECTION("orders: a limit reached records nothing, RedeemCoupons' orders stay, bad orders are refused") {
+    CheckOrderRefusals(*store);
+  }
+  SECTION("orders: discount scans keep [from, to) and the order, page, stop when told, read one snapshot") {
+    CheckOrderScans(*store);
+  }
+  SECTION("orders: counted per currency in [from, to), sorted by currency") {
+    CheckOrderCounts(*store);
+  }
+  SECTION("orders: concurrent commits never exceed a coupon limit and record each order once") {
+    CheckConcurrentOrders(fixture, *store);
+  }
+  SECTION("watermarks: every destination set, by name, with its value") {
+    CheckListWatermarks(fixture, *store);
   }
 
   SECTION("flush and describe") {

@@ -121,7 +121,7 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
   REQUIRE(std::system(("sqlite3 '" + path +
                        "' 'DROP TABLE desk_users; DROP TABLE desk_sessions; DROP TABLE desk_sign_in_failures;"
                        " DROP TABLE desk_audit; DROP TABLE catalog_versions; DROP TABLE mail_lists;"
-                       " DROP TABLE mail_list_rows;'")
+                       " DROP TABLE mail_list_rows; DROP TABLE committed_orders; DROP TABLE order_discounts;'")
                           .c_str()) == 0);
   OpenStoreOptions ro;
   ro.read_only = true;
@@ -138,6 +138,14 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
   CHECK(lists.ListLists()->empty());
   CHECK_FALSE(lists.GetList("spring")->has_value());
   CHECK(lists.ScanList("spring", [](auto) { return absl::OkStatus(); }).code() == absl::StatusCode::kNotFound);
+  // No committed orders: the discount-usage report reads none.
+  int discounts = 0;
+  CHECK(reader->coupons()
+            .ScanOrderDiscounts(absl::InfinitePast(), absl::InfiniteFuture(),
+                                [&](const OrderDiscountRow&) { return ++discounts, absl::OkStatus(); })
+            .ok());
+  CHECK(discounts == 0);
+  CHECK(reader->coupons().CountOrders(absl::InfinitePast(), absl::InfiniteFuture())->empty());
   // Writes are refused, naming the store and the table.
   absl::Status write = accounts.CreateUser(v1::DeskUser());
   CHECK(write.code() == absl::StatusCode::kFailedPrecondition);

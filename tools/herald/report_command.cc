@@ -98,7 +98,7 @@ absl::Status RunReportCommand(const ReportArgs& args, CommandEnv& env) {
   auto store = OpenStore(args.store, *env.registry, open);
   if (!store.ok()) return store.status();
 
-  auto table = RunReport(args.name, (*store)->events(), options);
+  auto table = RunReport(args.name, **store, options);
   if (!table.ok()) return table.status();
   ReportCharts charts;
   if (args.format == "html") {

@@ -553,6 +553,32 @@ test('(e) a report chart shows the values of the report API', () => scenario('re
   assert.deepEqual(pace.map((d) => d.label.split(' ')[0]), ['Delivered', 'Expected', 'Goal']);
   assert.equal(pace[1].last, 40000);
   assert.equal(pace[2].last, 40000);
+
+  // Discount usage: two orders committed on the second server, with 2 and 1
+  // telephones (10% off each, and free shipping over $50).
+  for (const [orderId, quantity] of [['desk-order-1', 2], ['desk-order-2', 1]]) {
+    const r = await fetch(`${selectorBase}/v1/orders:commit`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ basket: { currency: 'USD', orderId, customerId: 'alice', shippingMinor: 799,
+        items: [{ id: 'l1', productId: 'phone', category: 'telephone', unitPriceMinor: 10000, quantity }] } }),
+    });
+    assert.equal(r.status, 200, await r.text());
+  }
+  const usage = await admin.ok('GET', '/api/v1/reports/discount-usage?format=json');
+  const phones = usage.rows.find((r) => r.discount === '10 percent discount for telephones');
+  assert.deepEqual([Number(phones.orders), Number(phones.units), phones.amount], [2, 3, '30.00']);
+  await page.select('#report-name', 'discount-usage');
+  await page.select('#report-campaign', '');
+  await page.$eval('#report-form button[type="submit"]', (b) => b.focus());
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#report[data-report="discount-usage"] canvas#report-chart');
+  const chart3 = await page.evaluate(() => {
+    const c = window.Chart.getChart(document.getElementById('report-chart'));
+    return { labels: c.data.labels, datasets: c.data.datasets.map((d) => ({ label: d.label, data: d.data })) };
+  });
+  assert.deepEqual(chart3.labels, usage.rows.map((r) => r.discount));
+  assert.deepEqual(chart3.datasets[0], { label: 'Orders', data: usage.rows.map((r) => Number(r.orders)) });
+  assert.equal(chart3.datasets[2].data[chart3.labels.indexOf('10 percent discount for telephones')], 30);
 }));
 
 test('(f) a viewer sees no enabled save controls, and a save forced from the page is refused', () => scenario('viewer', async (page) => {

@@ -71,6 +71,25 @@ export function chartFor(name, table) {
         { label: 'Expected share %', data: rows.map((r) => val(r.expected_share)) },
         { label: 'Actual share %', data: rows.map((r) => val(r.house_share)) },
       ]);
+    case 'discount-usage': {
+      // Each discount's orders, and the amount it took off on the right axis
+      // (rows of further currencies are left out of the amount).
+      const first = rows.filter((r, i) => rows.findIndex((x) => x.campaign === r.campaign && x.discount === r.discount) === i);
+      return bar(first.map((r) => r.discount), [
+        { label: 'Orders', data: first.map((r) => val(r.orders)) },
+        { label: 'Units discounted', data: first.map((r) => val(r.units)) },
+        { label: `Amount off${first[0] && first[0].currency ? ` (${first[0].currency})` : ''}`, data: first.map((r) => val(r.amount)), yAxisID: 'y1', type: 'line' },
+      ], { y1: 'Amount off' });
+    }
+    case 'conversions': {
+      const main = rows.filter((r) => r.responses !== null && r.responses !== undefined);
+      const labels = main.map((r) => (r.channel ? `${r.action} (${r.channel})` : r.action));
+      return bar(labels, [
+        { label: 'Accepted', data: main.map((r) => val(r.accepted)) },
+        { label: 'Rejected', data: main.map((r) => val(r.rejected)) },
+        { label: 'Other', data: main.map((r) => (val(r.clicked) || 0) + (val(r.impressions) || 0) + (val(r.other) || 0)) },
+      ], { stacked: true });
+    }
     default: {
       const cols = table.columns || [];
       const text = cols.filter((c) => c.kind === 'text' || c.kind === 'date');
