@@ -686,7 +686,7 @@ class MemoryStore final : public Store,
     return RedeemLocked(order_id, customer_id, *normalized);
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
     auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
     const int64_t time_us = TimeMicros(order.time);
@@ -785,20 +785,6 @@ class MemoryStore final : public Store,
     std::string currency;
     OrderDiscountUse use;
   };
-
-  // CommitOrder's argument checks (the coupons are NormalizeCouponUses'):
-  // the same in every backend.
-  static absl::Status ValidateOrder(const CommittedOrder& order) {
-    if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
-    std::set<std::string_view> discounts;
-    for (const OrderDiscountUse& use : order.discounts) {
-      if (!discounts.insert(use.discount_id).second) {
-        return absl::InvalidArgumentError(
-            Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
-      }
-    }
-    return absl::OkStatus();
-  }
 
   bool OrderSeenLocked(std::string_view order_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return orders_.contains(order_id) || committed_orders_.contains(order_id);

@@ -132,20 +132,6 @@ constexpr std::string_view kHeraldTables[] = {
     "desk_users", "desk_sessions", "desk_sign_in_failures", "desk_audit", "mail_lists", "mail_list_rows",
     "committed_orders", "order_discounts"};
 
-// CommitOrder's argument checks (the coupons are NormalizeCouponUses'): the
-// same in every backend.
-absl::Status ValidateOrder(const CommittedOrder& order) {
-  if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
-  std::set<std::string_view> discounts;
-  for (const OrderDiscountUse& use : order.discounts) {
-    if (!discounts.insert(use.discount_id).second) {
-      return absl::InvalidArgumentError(
-          Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
 std::string JsonStrings(const std::set<std::string, std::less<>>& values) {
   std::string out = "[";
@@ -1436,7 +1422,7 @@ class SqliteStore final : public Store,
     });
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
     auto coupons = NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
     const std::string what = Cat("order \"", order.order_id, "\": commit (table committed_orders)");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string_view>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -48,6 +50,18 @@ absl::StatusOr<std::vector<CounterDelta>> MergeDeltas(std::span<const CounterDel
     out.push_back(CounterDelta{std::string(id), s.first, s.second});
   }
   return out;
+}
+
+absl::Status ValidateOrder(const CommittedOrder& order) {
+  if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
+  std::set<std::string_view> discounts;
+  for (const OrderDiscountUse& use : order.discounts) {
+    if (!discounts.insert(use.discount_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<CouponUse>> NormalizeCouponUses(std::string_view order_id,

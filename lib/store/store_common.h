@@ -31,6 +31,10 @@ int64_t TimeMicros(absl::Time t);
 // the result is sorted by item id (a fixed lock order for databases).
 absl::StatusOr<std::vector<CounterDelta>> MergeDeltas(std::span<const CounterDelta> deltas);
 
+// CommitOrder's argument checks, the same in every backend (its coupons are
+// NormalizeCouponUses'): an order id, and each discount once.
+absl::Status ValidateOrder(const CommittedOrder& order);
+
 // The coupon codes of a redemption, deduplicated and sorted, validated.
 absl::StatusOr<std::vector<CouponUse>> NormalizeCouponUses(std::string_view order_id,
                                                            std::span<const CouponUse> uses);

@@ -117,20 +117,6 @@ constexpr const char* kOrderTables[] = {
     "CREATE INDEX IF NOT EXISTS order_discounts_time ON order_discounts(time_us, order_id, discount_id)",
 };
 
-// CommitOrder's argument checks (the coupons are NormalizeCouponUses'): the
-// same in every backend.
-absl::Status ValidateOrder(const CommittedOrder& order) {
-  if (order.order_id.empty()) return absl::InvalidArgumentError("order commit without an order id");
-  std::set<std::string_view> discounts;
-  for (const OrderDiscountUse& use : order.discounts) {
-    if (!discounts.insert(use.discount_id).second) {
-      return absl::InvalidArgumentError(
-          Cat("order \"", order.order_id, "\": discount \"", use.discount_id, "\" is listed twice"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 struct Statement {
   const char* name;
   const char* sql;
@@ -1547,7 +1533,7 @@ class PostgresStore final : public Store,
     });
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = ValidateOrder(order); !s.ok()) return s;
+    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
     auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
     const int64_t time_us = store_internal::TimeMicros(order.time);
