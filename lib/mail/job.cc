@@ -385,7 +385,11 @@ absl::StatusOr<MailAudience> CountMailAudience(const MailJobSpec& spec, const Ma
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, MailerOptions options) {
+namespace {
+
+// MailJob::Create's parts, in the order it runs them.
+
+absl::Status CheckMailerOptions(const MailerOptions& options) {
   if (options.registry == nullptr) return absl::InvalidArgumentError("MailJob: options.registry is required");
   if (options.store == nullptr) return absl::InvalidArgumentError("MailJob: options.store is required");
   if (options.transport == nullptr) return absl::InvalidArgumentError("MailJob: options.transport is required");
@@ -393,19 +397,17 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
   if (options.batch_size < 1 || options.batch_size > 10000) {
     return absl::InvalidArgumentError("MailJob: batch_size must be within 1..10000");
   }
-  auto rt = std::make_unique<MailJobRuntime>();
-  MailJobRuntime& r = *rt;
-  const v1::DirectMail& mail = spec.mail;
-  r.item_id = spec.item_id.empty() ? spec.job_id : spec.item_id;
-  r.job_id = spec.job_id.empty() ? r.item_id : spec.job_id;
-  if (r.job_id.empty()) return absl::InvalidArgumentError("MailJob: job_id or item_id is required");
-  std::string what = Cat("direct-mail item \"", r.item_id, "\"");
   if (options.claim_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("MailJob: claim_timeout must be positive");
   }
-  r.worker_id = InstanceWorkerId(options.worker_id.empty() ? DefaultWorkerId() : options.worker_id);
+  return absl::OkStatus();
+}
 
-  // Recipients.
+// The recipients (a test send's addresses get the first recipient's data),
+// each row's normalized address, and the columns the composer reads.
+absl::Status LoadAudience(const MailJobSpec& spec, const MailerOptions& options, const std::string& what,
+                          MailJobRuntime& r) {
+  const v1::DirectMail& mail = spec.mail;
   auto table = LoadRecipients(spec, options, what);
   if (!table.ok()) return table.status();
   r.table = std::move(*table);
@@ -435,16 +437,13 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
     }
   }
 
-  // Opt-out lists.
-  if (auto s = LoadOptOutLists(spec, options, what, r); !s.ok()) return s;
-  std::string secret = options.unsubscribe_secret;
-  if (secret.empty()) {
-    secret.resize(32);
-    RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32);
-  }
-  r.tokens = std::make_unique<UnsubscribeTokens>(secret);
+  return absl::OkStatus();
+}
 
-  // Message source.
+// The message source (template, URL or file), subject, format and
+// attachments, compiled against the recipient columns.
+absl::Status CompileMessage(const MailJobSpec& spec, const std::string& what, MailJobRuntime& r) {
+  const v1::DirectMail& mail = spec.mail;
   std::string subject_text = mail.subject();
   const v1::MailFormat format = mail.format() == v1::MAIL_FORMAT_UNSPECIFIED ? v1::MAIL_FORMAT_MIME : mail.format();
   bool has_text = false, has_html = false;
@@ -505,7 +504,12 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
     r.attachments.push_back(std::move(*prepared));
   }
 
-  // Sender.
+  return absl::OkStatus();
+}
+
+// The sender (envelope and header), reply-to, unsubscribe URL and the job's
+// rate, error and retry limits.
+absl::Status ReadSender(const v1::DirectMail& mail, const std::string& what, MailJobRuntime& r) {
   if (mail.from().empty()) return absl::InvalidArgumentError(Cat(what, ": from is required"));
   {
     std::string_view from = mail.from();
@@ -537,18 +541,12 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
   r.max_error_percent = mail.max_error_percent() == 0 ? 10 : mail.max_error_percent();
   r.retries = mail.retries() == 0 ? 3 : mail.retries();
 
-  // Pipeline.
-  const v1::PipelineDefinition& def = options.pipeline != nullptr ? *options.pipeline : DefaultMailPipeline();
-  auto pipeline = Pipeline<MailContext>::Create(def, CreateContext{options.registry, spec.base_dir, options.store},
-                                                def.name().empty() ? "mail pipeline" : def.name());
-  if (!pipeline.ok()) return pipeline.status();
-  r.pipeline = std::move(*pipeline);
-  r.transport = options.transport;
-  r.store = options.store;
-  r.spec = std::move(spec);
-  r.options = std::move(options);
+  return absl::OkStatus();
+}
 
-  // Ledger: every distinct address, in list order (idempotent for a resumed job).
+// Every distinct address into the job's ledger, in list order, in chunks
+// (idempotent for a resumed job); a test send has no ledger.
+absl::Status SeedLedger(MailJobRuntime& r) {
   if (r.spec.test_to.empty()) {
     MailLedgerStore& ledger = r.store->mail_ledgers();
     std::vector<std::string> chunk;
@@ -565,6 +563,42 @@ absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, Maile
       if (auto s = ledger.AddRecipients(r.job_id, chunk); !s.ok()) return s;
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MailJob>> MailJob::Create(MailJobSpec spec, MailerOptions options) {
+  if (absl::Status s = CheckMailerOptions(options); !s.ok()) return s;
+  auto rt = std::make_unique<MailJobRuntime>();
+  MailJobRuntime& r = *rt;
+  r.item_id = spec.item_id.empty() ? spec.job_id : spec.item_id;
+  r.job_id = spec.job_id.empty() ? r.item_id : spec.job_id;
+  if (r.job_id.empty()) return absl::InvalidArgumentError("MailJob: job_id or item_id is required");
+  const std::string what = Cat("direct-mail item \"", r.item_id, "\"");
+  r.worker_id = InstanceWorkerId(options.worker_id.empty() ? DefaultWorkerId() : options.worker_id);
+
+  if (absl::Status s = LoadAudience(spec, options, what, r); !s.ok()) return s;
+  if (auto s = LoadOptOutLists(spec, options, what, r); !s.ok()) return s;
+  std::string secret = options.unsubscribe_secret;
+  if (secret.empty()) {
+    secret.resize(32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32);
+  }
+  r.tokens = std::make_unique<UnsubscribeTokens>(secret);
+  if (absl::Status s = CompileMessage(spec, what, r); !s.ok()) return s;
+  if (absl::Status s = ReadSender(spec.mail, what, r); !s.ok()) return s;
+
+  const v1::PipelineDefinition& def = options.pipeline != nullptr ? *options.pipeline : DefaultMailPipeline();
+  auto pipeline = Pipeline<MailContext>::Create(def, CreateContext{options.registry, spec.base_dir, options.store},
+                                                def.name().empty() ? "mail pipeline" : def.name());
+  if (!pipeline.ok()) return pipeline.status();
+  r.pipeline = std::move(*pipeline);
+  r.transport = options.transport;
+  r.store = options.store;
+  r.spec = std::move(spec);
+  r.options = std::move(options);
+  if (absl::Status s = SeedLedger(r); !s.ok()) return s;
   return std::unique_ptr<MailJob>(new MailJob(std::move(rt)));
 }
 
