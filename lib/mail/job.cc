@@ -20,10 +20,12 @@
 #include <cerrno>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/process_owner.h"
 #include "core/strings.h"
@@ -656,156 +658,153 @@ absl::StatusOr<MailReport> BuildReport(MailJobRuntime& r, absl::Duration duratio
 
 }  // namespace
 
-absl::StatusOr<MailReport> MailJob::Run() {
-  MailJobRuntime& r = *runtime_;
-  absl::Time start = absl::Now();
-  std::string first_trace;
-  if (!r.spec.test_to.empty()) {
-    MailContext ctx;
-    ctx.job = &r;
-    ctx.test_send = true;
-    mail::WorkerScratch scratch;
-    ctx.scratch = &scratch;
-    Trace trace;
-    if (r.options.trace) ctx.trace = &trace;
-    for (uint32_t i = 0; i < r.table.rows.size(); ++i) {
-      MailItem item;
-      item.row = i;
-      item.address = r.addresses[i];
-      ctx.items.push_back(std::move(item));
-    }
-    absl::Status s = r.pipeline->Run(ctx);
-    if (!s.ok()) return s;
-    return BuildReport(r, absl::Now() - start, 0, r.options.trace ? trace.ToText(false) : "");
-  }
+namespace {
 
-  MailLedgerStore& ledger = r.store->mail_ledgers();
-  std::atomic<int64_t> requeued{0};
-  // Claims of dead runs back to pending: stale ones (older than claim_timeout)
-  // and, at the start only (before this instance claims anything), those of
-  // the owners the operator resumes.
-  auto requeue = [&](bool at_start) -> absl::Status {
-    if (!r.options.recover_in_flight) return absl::OkStatus();
-    ClaimRequeue which;
-    which.older_than = r.options.claim_timeout;
-    if (at_start) {
-      which.owners = r.options.requeue_claims_of;
-      // Runs of this host whose process is gone (killed, crashed) need no timeout.
-      auto in_flight = ledger.InFlight(r.job_id);
-      if (!in_flight.ok()) return in_flight.status();
-      for (std::string& owner : DeadLocalOwners(*in_flight)) which.owners.push_back(std::move(owner));
-    }
-    auto done = ledger.RequeueClaims(
-        r.job_id, which,
-        Cat("requeued: in flight when its run ended (stale after ", absl::FormatDuration(r.options.claim_timeout),
-            at_start && !which.owners.empty() ? ", or resumed by the operator" : "", ")"));
-    if (!done.ok()) return done.status();
-    requeued += static_cast<int64_t>(done->size());
-    return absl::OkStatus();
-  };
-  if (auto s = requeue(true); !s.ok()) return s;
-  if (auto s = ledger.SetJobState(r.job_id, kJobRunning); !s.ok()) return s;
-  // control is not reset here: a Pause() or Stop() made before this run
-  // started (the desk's Abort right after its Start) stops it before it
-  // claims anyone. The end of a run consumes the signal it ended on.
-
-  int64_t done_before = 0, total = 0;
-  if (auto counts = ledger.CountStates(r.job_id); counts.ok()) {
-    for (const auto& [state_value, n] : *counts) {
-      total += n;
-      if (state_value != RecipientState::kPending && state_value != RecipientState::kSending) done_before += n;
-    }
+// A test send: the test addresses through the pipeline once, no ledger.
+absl::StatusOr<MailReport> RunTestSend(MailJobRuntime& r, absl::Time start) {
+  MailContext ctx;
+  ctx.job = &r;
+  ctx.test_send = true;
+  mail::WorkerScratch scratch;
+  ctx.scratch = &scratch;
+  Trace trace;
+  if (r.options.trace) ctx.trace = &trace;
+  for (uint32_t i = 0; i < r.table.rows.size(); ++i) {
+    MailItem item;
+    item.row = i;
+    item.address = r.addresses[i];
+    ctx.items.push_back(std::move(item));
   }
+  absl::Status s = r.pipeline->Run(ctx);
+  if (!s.ok()) return s;
+  return BuildReport(r, absl::Now() - start, 0, r.options.trace ? trace.ToText(false) : "");
+}
 
-  // Batches of about one second's worth when throttled: keeps the in-flight set small.
-  int limit = r.options.batch_size;
-  if (r.messages_per_hour > 0) {
-    limit = static_cast<int>(std::clamp<int64_t>(r.messages_per_hour / 3600, 1, limit));
-  }
+// What the worker threads of one MailJob::Run share.
+struct MailRun {
+  MailRun(MailJobRuntime& runtime, MailLedgerStore& ledger) : r(runtime), ledger(ledger) {}
+  MailJobRuntime& r;
+  MailLedgerStore& ledger;
+  int limit = 1;                     // recipients claimed at a time
+  std::atomic<int64_t> requeued{0};  // claims of dead runs given back
+  std::atomic<int> running{0};       // workers still sending
+  std::atomic<bool> traced{false};   // one batch is traced
+  std::string first_trace;           // by the worker that traced, read after the join
   absl::Mutex error_mu;
-  absl::Status worker_error;
-  std::atomic<int> running{r.options.workers};
-  std::atomic<bool> traced{false};
-  auto worker = [&](int index) {
-    mail::WorkerScratch scratch;
-    std::string worker_id = r.options.workers == 1 ? r.worker_id : Cat(r.worker_id, "/", index);
-    while (r.control.load() == 0) {
-      // Another process may have paused or stopped the job.
-      auto stored = ledger.GetJobState(r.job_id);
-      if (stored.ok() && (*stored == kJobPaused || *stored == kJobStopped || *stored == kJobAborted)) {
-        int expected = 0;
-        r.control.compare_exchange_strong(expected, *stored == kJobPaused ? 1 : (*stored == kJobStopped ? 2 : 3));
-        break;
-      }
-      RefreshStoreOptOuts(r, r.options.store_opt_out_refresh);
-      auto claimed = ledger.ClaimPending(r.job_id, worker_id, limit);
-      if (!claimed.ok()) {
-        absl::MutexLock lock(&error_mu);
-        worker_error = claimed.status();
-        break;
-      }
-      if (claimed->empty()) {
-        // Nothing pending: claims of a dead process may have gone stale meanwhile.
-        const int64_t before = requeued.load();
-        if (auto s = requeue(false); !s.ok()) {
-          absl::MutexLock lock(&error_mu);
-          worker_error = s;
-          break;
-        }
-        if (requeued.load() > before) continue;
-        break;
-      }
-      MailContext ctx;
-      ctx.job = &r;
-      ctx.scratch = &scratch;
-      Trace trace;
-      bool tracing = r.options.trace && !traced.exchange(true);
-      if (tracing) ctx.trace = &trace;
-      ctx.items.reserve(claimed->size());
-      for (std::string& a : *claimed) {
-        MailItem item;
-        auto it = r.row_by_address.find(std::string_view(a));
-        item.address = std::move(a);
-        if (it == r.row_by_address.end()) {
-          item.row = UINT32_MAX;
-          item.Skip("not_in_list", "the recipient is no longer in the list");
-        } else {
-          item.row = it->second;
-        }
-        ctx.items.push_back(std::move(item));
-      }
-      absl::Status s = r.pipeline->Run(ctx);
-      if (tracing) first_trace = trace.ToText(false);
-      if (!s.ok()) {
-        absl::MutexLock lock(&error_mu);
-        worker_error = s;
-        int expected = 0;
-        r.control.compare_exchange_strong(expected, 2);
-        break;
-      }
-    }
-    running.fetch_sub(1);
-  };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < r.options.workers; ++i) threads.emplace_back(worker, i);
-  absl::Time last_progress = absl::InfinitePast();
-  while (running.load() > 0) {
-    absl::SleepFor(std::min(r.options.progress_interval, absl::Milliseconds(50)));
-    if (r.options.progress && absl::Now() - last_progress >= r.options.progress_interval) {
-      last_progress = absl::Now();
-      r.options.progress(MailProgress{total, done_before + r.sent + r.failed + r.skipped, r.sent.load(),
-                                      absl::Now() - start});
-    }
-  }
-  for (auto& t : threads) t.join();
-  if (r.options.progress) {
-    r.options.progress(MailProgress{total, done_before + r.sent + r.failed + r.skipped, r.sent.load(),
-                                    absl::Now() - start});
-  }
+  absl::Status error ABSL_GUARDED_BY(error_mu);
 
-  // The job's state after this run; the signal is consumed, so that Run()
-  // again resumes.
-  int control = r.control.exchange(0);
+  void Fail(absl::Status s) {
+    absl::MutexLock lock(&error_mu);
+    error = std::move(s);
+  }
+  absl::Status Error() {
+    absl::MutexLock lock(&error_mu);
+    return error;
+  }
+};
+
+// Claims of dead runs back to pending: stale ones (older than claim_timeout)
+// and, at the start only (before this instance claims anything), those of
+// the owners the operator resumes and of this host's runs whose process is
+// gone (killed, crashed: no timeout needed).
+absl::Status RequeueDeadClaims(MailRun& run, bool at_start) {
+  MailJobRuntime& r = run.r;
+  if (!r.options.recover_in_flight) return absl::OkStatus();
+  ClaimRequeue which;
+  which.older_than = r.options.claim_timeout;
+  if (at_start) {
+    which.owners = r.options.requeue_claims_of;
+    auto in_flight = run.ledger.InFlight(r.job_id);
+    if (!in_flight.ok()) return in_flight.status();
+    for (std::string& owner : DeadLocalOwners(*in_flight)) which.owners.push_back(std::move(owner));
+  }
+  auto done = run.ledger.RequeueClaims(
+      r.job_id, which,
+      Cat("requeued: in flight when its run ended (stale after ", absl::FormatDuration(r.options.claim_timeout),
+          at_start && !which.owners.empty() ? ", or resumed by the operator" : "", ")"));
+  if (!done.ok()) return done.status();
+  run.requeued += static_cast<int64_t>(done->size());
+  return absl::OkStatus();
+}
+
+// Whether another process paused, stopped or aborted the job; if so, this
+// run's control signal says which.
+bool StoppedElsewhere(MailRun& run) {
+  auto stored = run.ledger.GetJobState(run.r.job_id);
+  if (!stored.ok() || (*stored != kJobPaused && *stored != kJobStopped && *stored != kJobAborted)) return false;
+  int expected = 0;
+  run.r.control.compare_exchange_strong(expected, *stored == kJobPaused ? 1 : (*stored == kJobStopped ? 2 : 3));
+  return true;
+}
+
+// One claimed batch through the pipeline; a recipient no longer in the list
+// is skipped. The first batch of the run is traced when asked.
+absl::Status SendBatch(MailRun& run, mail::WorkerScratch& scratch, std::vector<std::string>& claimed) {
+  MailJobRuntime& r = run.r;
+  MailContext ctx;
+  ctx.job = &r;
+  ctx.scratch = &scratch;
+  Trace trace;
+  const bool tracing = r.options.trace && !run.traced.exchange(true);
+  if (tracing) ctx.trace = &trace;
+  ctx.items.reserve(claimed.size());
+  for (std::string& a : claimed) {
+    MailItem item;
+    auto it = r.row_by_address.find(std::string_view(a));
+    item.address = std::move(a);
+    if (it == r.row_by_address.end()) {
+      item.row = UINT32_MAX;
+      item.Skip("not_in_list", "the recipient is no longer in the list");
+    } else {
+      item.row = it->second;
+    }
+    ctx.items.push_back(std::move(item));
+  }
+  absl::Status s = r.pipeline->Run(ctx);
+  if (tracing) run.first_trace = trace.ToText(false);
+  return s;
+}
+
+// One worker thread: claims batches until nothing is pending (after giving
+// back stale claims) or the job is told to stop, here or elsewhere.
+void SendWorker(MailRun& run, int index) {
+  MailJobRuntime& r = run.r;
+  mail::WorkerScratch scratch;
+  const std::string worker_id = r.options.workers == 1 ? r.worker_id : Cat(r.worker_id, "/", index);
+  while (r.control.load() == 0 && !StoppedElsewhere(run)) {
+    RefreshStoreOptOuts(r, r.options.store_opt_out_refresh);
+    auto claimed = run.ledger.ClaimPending(r.job_id, worker_id, run.limit);
+    if (!claimed.ok()) {
+      run.Fail(claimed.status());
+      break;
+    }
+    if (claimed->empty()) {
+      // Nothing pending: claims of a dead process may have gone stale meanwhile.
+      const int64_t before = run.requeued.load();
+      if (absl::Status s = RequeueDeadClaims(run, false); !s.ok()) {
+        run.Fail(s);
+        break;
+      }
+      if (run.requeued.load() > before) continue;
+      break;
+    }
+    if (absl::Status s = SendBatch(run, scratch, *claimed); !s.ok()) {
+      run.Fail(s);
+      int expected = 0;
+      r.control.compare_exchange_strong(expected, 2);
+      break;
+    }
+  }
+  run.running.fetch_sub(1);
+}
+
+// Records the job's state after a run that ended on `control`: aborted,
+// paused or stopped, or completed when nobody is left pending or in flight
+// (else other processes are still sending and the state stays). A state set
+// by another process (paused, stopped) is kept, and so is one this run may
+// not change (a job another process completed is not "paused" by this
+// one's Pause()).
+absl::Status RecordFinalState(MailRun& run, int control) {
   std::string_view final_state;
   if (control == 3) {
     final_state = kJobAborted;
@@ -814,28 +813,72 @@ absl::StatusOr<MailReport> MailJob::Run() {
   } else if (control == 2) {
     final_state = kJobStopped;
   } else {
-    auto counts = ledger.CountStates(r.job_id);
+    auto counts = run.ledger.CountStates(run.r.job_id);
     bool left = false;
     if (counts.ok()) {
       for (const auto& [state_value, n] : *counts) {
         left = left || ((state_value == RecipientState::kPending || state_value == RecipientState::kSending) && n > 0);
       }
     }
-    if (!left && worker_error.ok()) final_state = kJobCompleted;  // else: others still sending
+    if (!left && run.Error().ok()) final_state = kJobCompleted;
   }
-  if (!final_state.empty()) {
-    auto stored = ledger.GetJobState(r.job_id);
-    // A state set by another process (paused / stopped) is kept, and so is
-    // one this run may not change (a job another process completed is not
-    // "paused" by this one's Pause()).
-    bool keep = stored.ok() && ((control != 0 && *stored != kJobRunning) ||
-                                !CheckMailJobTransition(r.job_id, *stored, final_state).ok());
-    if (!keep) {
-      if (auto s = ledger.SetJobState(r.job_id, final_state); !s.ok()) return s;
+  if (final_state.empty()) return absl::OkStatus();
+  auto stored = run.ledger.GetJobState(run.r.job_id);
+  const bool keep = stored.ok() && ((control != 0 && *stored != kJobRunning) ||
+                                    !CheckMailJobTransition(run.r.job_id, *stored, final_state).ok());
+  if (keep) return absl::OkStatus();
+  return run.ledger.SetJobState(run.r.job_id, final_state);
+}
+
+}  // namespace
+
+absl::StatusOr<MailReport> MailJob::Run() {
+  MailJobRuntime& r = *runtime_;
+  const absl::Time start = absl::Now();
+  if (!r.spec.test_to.empty()) return RunTestSend(r, start);
+
+  MailRun run(r, r.store->mail_ledgers());
+  if (auto s = RequeueDeadClaims(run, true); !s.ok()) return s;
+  if (auto s = run.ledger.SetJobState(r.job_id, kJobRunning); !s.ok()) return s;
+  // control is not reset here: a Pause() or Stop() made before this run
+  // started (the desk's Abort right after its Start) stops it before it
+  // claims anyone. The end of a run consumes the signal it ended on.
+
+  int64_t done_before = 0, total = 0;
+  if (auto counts = run.ledger.CountStates(r.job_id); counts.ok()) {
+    for (const auto& [state_value, n] : *counts) {
+      total += n;
+      if (state_value != RecipientState::kPending && state_value != RecipientState::kSending) done_before += n;
     }
   }
-  if (!worker_error.ok()) return worker_error;
-  auto report = BuildReport(r, absl::Now() - start, requeued.load(), first_trace);
+  // Batches of about one second's worth when throttled: keeps the in-flight set small.
+  run.limit = r.options.batch_size;
+  if (r.messages_per_hour > 0) {
+    run.limit = static_cast<int>(std::clamp<int64_t>(r.messages_per_hour / 3600, 1, run.limit));
+  }
+  run.running = r.options.workers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < r.options.workers; ++i) threads.emplace_back(SendWorker, std::ref(run), i);
+  auto progress = [&] {
+    r.options.progress(MailProgress{total, done_before + r.sent + r.failed + r.skipped, r.sent.load(),
+                                    absl::Now() - start});
+  };
+  absl::Time last_progress = absl::InfinitePast();
+  while (run.running.load() > 0) {
+    absl::SleepFor(std::min(r.options.progress_interval, absl::Milliseconds(50)));
+    if (r.options.progress && absl::Now() - last_progress >= r.options.progress_interval) {
+      last_progress = absl::Now();
+      progress();
+    }
+  }
+  for (auto& t : threads) t.join();
+  if (r.options.progress) progress();
+
+  // The signal is consumed, so that Run() again resumes.
+  const int control = r.control.exchange(0);
+  if (auto s = RecordFinalState(run, control); !s.ok()) return s;
+  if (absl::Status error = run.Error(); !error.ok()) return error;
+  auto report = BuildReport(r, absl::Now() - start, run.requeued.load(), run.first_trace);
   if (report.ok() && control == 3 && !r.abort_reason.empty()) {
     report->failed_by_reason["(job aborted: " + r.abort_reason + ")"] = 0;
   }
