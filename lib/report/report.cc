@@ -490,6 +490,147 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, Store& store, const
   return table;
 }
 
+namespace {
+
+using K = ColumnKind;
+
+void SetColumns(ReportTable& table, std::initializer_list<ReportColumn> columns) {
+  table.columns = columns;
+}
+
+// The campaign-item-summary report's columns and rows: per ad, its goal,
+// delivery and what remains.
+void ItemSummaryRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg) {
+  SetColumns(table, {{"campaign", "Campaign", K::kText},
+                     {"item", "Item", K::kText},
+                     {"type", "Type", K::kText},
+                     {"goal_event", "Goal event", K::kText},
+                     {"goal", "Goal", K::kInteger},
+                     {"requests", "Requests", K::kInteger},
+                     {"clicks", "Clicks", K::kInteger},
+                     {"click_rate", "Click rate %", K::kPercent},
+                     {"delivered", "Delivered", K::kInteger},
+                     {"remaining", "Remaining", K::kInteger},
+                     {"delivered_pct", "Delivered %", K::kPercent}});
+  for (const ItemInfo& item : ItemsToList(index, agg)) {
+    auto it = agg.by_item.find(item.id);
+    const Tally empty;
+    const Tally& t = it == agg.by_item.end() ? empty : it->second;
+    const int64_t delivered = item.goal_event == "clicks" ? t.clicks : t.requests;
+    std::vector<ReportCell> row = {item.campaign_name,
+                                   item.name,
+                                   !item.known ? ReportCell()
+                                               : ReportCell(std::string(
+                                                     !item.is_ad ? "other" : (item.paid ? "paid" : "house"))),
+                                   item.paid ? ReportCell(item.goal_event) : ReportCell(),
+                                   item.goal > 0 ? ReportCell(item.goal) : ReportCell(),
+                                   t.requests,
+                                   t.clicks,
+                                   Rate(t.clicks, t.requests),
+                                   delivered,
+                                   item.goal > 0 ? ReportCell(std::max<int64_t>(item.goal - delivered, 0))
+                                                 : ReportCell(),
+                                   item.goal > 0 ? Rate(delivered, item.goal) : ReportCell()};
+    table.rows.push_back(std::move(row));
+  }
+}
+
+// The reach-frequency-day report's columns and rows: per day and campaign.
+void ReachPerDayRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg) {
+  SetColumns(table, {{"date", "Date", K::kDate},
+                     {"campaign", "Campaign", K::kText},
+                     {"requests", "Requests", K::kInteger},
+                     {"clicks", "Clicks", K::kInteger},
+                     {"reach", "Reach", K::kInteger},
+                     {"frequency", "Frequency", K::kDecimal}});
+  for (const auto& [key, t] : agg.by_day_campaign) {
+    table.rows.push_back({key.first, CampaignName(index, key.second), t.requests, t.clicks,
+                          t.reach(), Frequency(t.requests, t.reach())});
+  }
+}
+
+// The reach-frequency-item report's columns and rows: per campaign item.
+void ReachPerItemRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg) {
+  SetColumns(table, {{"campaign", "Campaign", K::kText},
+                     {"item", "Item", K::kText},
+                     {"requests", "Requests", K::kInteger},
+                     {"clicks", "Clicks", K::kInteger},
+                     {"reach", "Reach", K::kInteger},
+                     {"frequency", "Frequency", K::kDecimal}});
+  for (const ItemInfo& item : ItemsToList(index, agg)) {
+    auto it = agg.by_item.find(item.id);
+    const Tally empty;
+    const Tally& t = it == agg.by_item.end() ? empty : it->second;
+    table.rows.push_back({item.campaign_name, item.name, t.requests, t.clicks, t.reach(),
+                          Frequency(t.requests, t.reach())});
+  }
+}
+
+// The reach-frequency-campaign report's columns and rows: per campaign, in
+// catalog order, campaigns without events included.
+void ReachPerCampaignRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg,
+                          const ReportOptions& options) {
+  SetColumns(table, {{"campaign", "Campaign", K::kText},
+                     {"requests", "Requests", K::kInteger},
+                     {"clicks", "Clicks", K::kInteger},
+                     {"reach", "Reach", K::kInteger},
+                     {"frequency", "Frequency", K::kDecimal}});
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : agg.by_campaign) ids.push_back(id);
+  if (options.catalog != nullptr) {
+    for (const v1::Campaign& c : options.catalog->campaigns()) {
+      if ((index.campaign_filter.empty() || c.id() == index.campaign_filter) &&
+          !agg.by_campaign.contains(c.id())) {
+        ids.push_back(c.id());
+      }
+    }
+  }
+  auto order = [&](const std::string& id) {
+    auto it = index.campaign_order.find(id);
+    return it == index.campaign_order.end() ? 1 << 30 : it->second;
+  };
+  std::stable_sort(ids.begin(), ids.end(),
+                   [&](const auto& a, const auto& b) { return order(a) < order(b); });
+  for (const std::string& id : ids) {
+    auto it = agg.by_campaign.find(id);
+    const Tally empty;
+    const Tally& t = it == agg.by_campaign.end() ? empty : it->second;
+    table.rows.push_back({CampaignName(index, id), t.requests, t.clicks, t.reach(),
+                          Frequency(t.requests, t.reach())});
+  }
+}
+
+// The campaign-event-summary report's columns and rows: per campaign and event type.
+void EventSummaryRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg) {
+  SetColumns(table, {{"campaign", "Campaign", K::kText},
+                     {"event", "Event", K::kText},
+                     {"events", "Events", K::kInteger},
+                     {"users", "Users", K::kInteger},
+                     {"events_per_user", "Events per user", K::kDecimal}});
+  for (const auto& [key, t] : agg.by_event) {
+    const auto users = static_cast<int64_t>(t.any_users.size());
+    table.rows.push_back({CampaignName(index, key.first), key.second, t.events, users,
+                          Frequency(t.events, users)});
+  }
+}
+
+// The ad-placement report's columns and rows: per page group and campaign.
+void PlacementRows(ReportTable& table, const CatalogIndex& index, const Aggregates& agg) {
+  SetColumns(table, {{"page_group", "Page group", K::kText},
+                     {"campaign", "Campaign", K::kText},
+                     {"requests", "Requests", K::kInteger},
+                     {"clicks", "Clicks", K::kInteger},
+                     {"click_rate", "Click rate %", K::kPercent},
+                     {"reach", "Reach", K::kInteger}});
+  for (const auto& [key, t] : agg.by_page) {
+    table.rows.push_back({key.first.empty() ? "(none)" : key.first,
+                          CampaignName(index, key.second), t.requests, t.clicks,
+                          Rate(t.clicks, t.requests), t.reach()});
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
                                       const ReportOptions& options) {
   auto known = KnownReport(name);
@@ -517,119 +658,18 @@ absl::StatusOr<ReportTable> RunReport(std::string_view name, EventStore& events,
   table.name = std::string(info->name);
   table.title = std::string(info->title);
   table.subtitle = Subtitle(options, *index, *zone);
-  using K = ColumnKind;
-  auto add_columns = [&](std::initializer_list<ReportColumn> columns) { table.columns = columns; };
-
   if (name == "campaign-item-summary") {
-    add_columns({{"campaign", "Campaign", K::kText},
-                 {"item", "Item", K::kText},
-                 {"type", "Type", K::kText},
-                 {"goal_event", "Goal event", K::kText},
-                 {"goal", "Goal", K::kInteger},
-                 {"requests", "Requests", K::kInteger},
-                 {"clicks", "Clicks", K::kInteger},
-                 {"click_rate", "Click rate %", K::kPercent},
-                 {"delivered", "Delivered", K::kInteger},
-                 {"remaining", "Remaining", K::kInteger},
-                 {"delivered_pct", "Delivered %", K::kPercent}});
-    for (const ItemInfo& item : ItemsToList(*index, *agg)) {
-      auto it = agg->by_item.find(item.id);
-      const Tally empty;
-      const Tally& t = it == agg->by_item.end() ? empty : it->second;
-      const int64_t delivered = item.goal_event == "clicks" ? t.clicks : t.requests;
-      std::vector<ReportCell> row = {item.campaign_name,
-                                     item.name,
-                                     !item.known ? ReportCell()
-                                                 : ReportCell(std::string(
-                                                       !item.is_ad ? "other" : (item.paid ? "paid" : "house"))),
-                                     item.paid ? ReportCell(item.goal_event) : ReportCell(),
-                                     item.goal > 0 ? ReportCell(item.goal) : ReportCell(),
-                                     t.requests,
-                                     t.clicks,
-                                     Rate(t.clicks, t.requests),
-                                     delivered,
-                                     item.goal > 0 ? ReportCell(std::max<int64_t>(item.goal - delivered, 0))
-                                                   : ReportCell(),
-                                     item.goal > 0 ? Rate(delivered, item.goal) : ReportCell()};
-      table.rows.push_back(std::move(row));
-    }
+    ItemSummaryRows(table, *index, *agg);
   } else if (name == "reach-frequency-day") {
-    add_columns({{"date", "Date", K::kDate},
-                 {"campaign", "Campaign", K::kText},
-                 {"requests", "Requests", K::kInteger},
-                 {"clicks", "Clicks", K::kInteger},
-                 {"reach", "Reach", K::kInteger},
-                 {"frequency", "Frequency", K::kDecimal}});
-    for (const auto& [key, t] : agg->by_day_campaign) {
-      table.rows.push_back({key.first, CampaignName(*index, key.second), t.requests, t.clicks,
-                            t.reach(), Frequency(t.requests, t.reach())});
-    }
+    ReachPerDayRows(table, *index, *agg);
   } else if (name == "reach-frequency-item") {
-    add_columns({{"campaign", "Campaign", K::kText},
-                 {"item", "Item", K::kText},
-                 {"requests", "Requests", K::kInteger},
-                 {"clicks", "Clicks", K::kInteger},
-                 {"reach", "Reach", K::kInteger},
-                 {"frequency", "Frequency", K::kDecimal}});
-    for (const ItemInfo& item : ItemsToList(*index, *agg)) {
-      auto it = agg->by_item.find(item.id);
-      const Tally empty;
-      const Tally& t = it == agg->by_item.end() ? empty : it->second;
-      table.rows.push_back({item.campaign_name, item.name, t.requests, t.clicks, t.reach(),
-                            Frequency(t.requests, t.reach())});
-    }
+    ReachPerItemRows(table, *index, *agg);
   } else if (name == "reach-frequency-campaign") {
-    add_columns({{"campaign", "Campaign", K::kText},
-                 {"requests", "Requests", K::kInteger},
-                 {"clicks", "Clicks", K::kInteger},
-                 {"reach", "Reach", K::kInteger},
-                 {"frequency", "Frequency", K::kDecimal}});
-    std::vector<std::string> ids;
-    for (const auto& [id, t] : agg->by_campaign) ids.push_back(id);
-    if (options.catalog != nullptr) {
-      for (const v1::Campaign& c : options.catalog->campaigns()) {
-        if ((index->campaign_filter.empty() || c.id() == index->campaign_filter) &&
-            !agg->by_campaign.contains(c.id())) {
-          ids.push_back(c.id());
-        }
-      }
-    }
-    auto order = [&](const std::string& id) {
-      auto it = index->campaign_order.find(id);
-      return it == index->campaign_order.end() ? 1 << 30 : it->second;
-    };
-    std::stable_sort(ids.begin(), ids.end(),
-                     [&](const auto& a, const auto& b) { return order(a) < order(b); });
-    for (const std::string& id : ids) {
-      auto it = agg->by_campaign.find(id);
-      const Tally empty;
-      const Tally& t = it == agg->by_campaign.end() ? empty : it->second;
-      table.rows.push_back({CampaignName(*index, id), t.requests, t.clicks, t.reach(),
-                            Frequency(t.requests, t.reach())});
-    }
+    ReachPerCampaignRows(table, *index, *agg, options);
   } else if (name == "campaign-event-summary") {
-    add_columns({{"campaign", "Campaign", K::kText},
-                 {"event", "Event", K::kText},
-                 {"events", "Events", K::kInteger},
-                 {"users", "Users", K::kInteger},
-                 {"events_per_user", "Events per user", K::kDecimal}});
-    for (const auto& [key, t] : agg->by_event) {
-      const auto users = static_cast<int64_t>(t.any_users.size());
-      table.rows.push_back({CampaignName(*index, key.first), key.second, t.events, users,
-                            Frequency(t.events, users)});
-    }
+    EventSummaryRows(table, *index, *agg);
   } else {  // ad-placement
-    add_columns({{"page_group", "Page group", K::kText},
-                 {"campaign", "Campaign", K::kText},
-                 {"requests", "Requests", K::kInteger},
-                 {"clicks", "Clicks", K::kInteger},
-                 {"click_rate", "Click rate %", K::kPercent},
-                 {"reach", "Reach", K::kInteger}});
-    for (const auto& [key, t] : agg->by_page) {
-      table.rows.push_back({key.first.empty() ? "(none)" : key.first,
-                            CampaignName(*index, key.second), t.requests, t.clicks,
-                            Rate(t.clicks, t.requests), t.reach()});
-    }
+    PlacementRows(table, *index, *agg);
   }
   return table;
 }
