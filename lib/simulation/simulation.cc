@@ -297,6 +297,11 @@ class Simulation {
   absl::Status ExportConversions(absl::Time now);
   absl::Status SendMail();
   absl::Status Reports();
+  ReportTable DeliveryTable() const;
+  ReportTable DiscountsTable() const;
+  ReportTable MailTable() const;
+  ReportTable ResponsesTable() const;
+  ReportTable ExportsTable() const;
 
   const SimulationOptions& o_;
   Registry* registry_;
@@ -843,13 +848,11 @@ absl::Status Simulation::SendMail() {
   return absl::OkStatus();
 }
 
-absl::Status Simulation::Reports() {
-  if (absl::Status s = selector_->Flush(); !s.ok()) return s;
+// Delivery against goal, per ad: what its schedule expected by the end.
+ReportTable Simulation::DeliveryTable() const {
   using K = ColumnKind;
   const auto& items = compiled_->items();
   const absl::Time last = r_.end - absl::Seconds(1);
-
-  // Delivery against goal, per ad.
   ReportTable delivery;
   delivery.name = "delivery";
   delivery.title = "Delivery against goal";
@@ -861,7 +864,6 @@ absl::Status Simulation::Reports() {
                       {"delivered", "Delivered", K::kInteger}, {"of_expected", "% of expected", K::kPercent},
                       {"requests", "Requests", K::kInteger},  {"clicks", "Clicks", K::kInteger},
                       {"click_rate", "Click rate %", K::kPercent}};
-  const std::string campaign_names_default;
   auto campaign_name = [&](const CompiledItem& item) -> std::string {
     if (item.campaign >= 0 && item.campaign < catalog_.campaigns_size()) {
       return catalog_.campaigns(item.campaign).name();
@@ -887,28 +889,14 @@ absl::Status Simulation::Reports() {
                                Percent(static_cast<double>(clicks), static_cast<double>(requests))});
     }
   }
-  r_.tables.push_back(std::move(delivery));
+  return delivery;
 
-  ReportOptions ro;
-  ro.from = r_.start;
-  ro.to = r_.end;
-  ro.catalog = &catalog_;
-  // House-ad fill: expected against actual shares, empty slots by reason.
-  auto house = RunReport("house-ad-fill", store_->events(), ro);
-  if (!house.ok()) return house.status();
-  r_.tables.push_back(*std::move(house));
+}
 
-  // Reach and frequency, from the stored events.
-  auto reach = RunReport("reach-frequency-campaign", store_->events(), ro);
-  if (!reach.ok()) return reach.status();
-  r_.tables.push_back(*std::move(reach));
-  if (o_.charts) {
-    auto charts = BuildReportCharts(store_->events(), ro);
-    if (!charts.ok()) return charts.status();
-    r_.charts = *std::move(charts);
-  }
-
-  // Discounts given on the orders.
+// The discounts given on the orders, as counted when they were priced.
+ReportTable Simulation::DiscountsTable() const {
+  using K = ColumnKind;
+  const auto& items = compiled_->items();
   ReportTable discounts;
   discounts.name = "discounts";
   discounts.title = "Discounts given";
@@ -930,9 +918,13 @@ absl::Status Simulation::Reports() {
                               Percent(static_cast<double>(t.orders), static_cast<double>(r_.orders)), t.units,
                               Money(t.amount)});
   }
-  r_.tables.push_back(std::move(discounts));
+  return discounts;
 
-  // Mail sent.
+}
+
+// The direct-mail jobs and what they sent.
+ReportTable Simulation::MailTable() const {
+  using K = ColumnKind;
   ReportTable mail;
   mail.name = "mail";
   mail.title = "Mail sent";
@@ -944,9 +936,13 @@ absl::Status Simulation::Reports() {
   for (const MailReport& m : mail_) {
     mail.rows.push_back({m.job_id, m.state, m.recipients, m.sent, m.skipped, m.opted_out, m.failed});
   }
-  r_.tables.push_back(std::move(mail));
+  return mail;
 
-  // Responses captured and conversions exported.
+}
+
+// Responses captured, per action.
+ReportTable Simulation::ResponsesTable() const {
+  using K = ColumnKind;
   ReportTable captured;
   captured.name = "responses";
   captured.title = "Responses captured";
@@ -961,8 +957,13 @@ absl::Status Simulation::Reports() {
     const int64_t acc = it == captured_.end() ? 0 : it->second.second;
     captured.rows.push_back({ActionName(a), std::string(OfflineEnabled(a) ? "enabled" : "off"), n, acc});
   }
-  r_.tables.push_back(std::move(captured));
+  return captured;
 
+}
+
+// The daily conversion exports.
+ReportTable Simulation::ExportsTable() const {
+  using K = ColumnKind;
   ReportTable exported;
   exported.name = "conversions";
   exported.title = "Conversions exported";
@@ -977,7 +978,35 @@ absl::Status Simulation::Reports() {
                              e.report.delivered + e.report.duplicates, e.report.invalid, e.report.no_consent,
                              e.report.failed + e.report.transient, e.report.watermark_after});
   }
-  r_.tables.push_back(std::move(exported));
+  return exported;
+}
+
+absl::Status Simulation::Reports() {
+  if (absl::Status s = selector_->Flush(); !s.ok()) return s;
+  r_.tables.push_back(DeliveryTable());
+  ReportOptions ro;
+  ro.from = r_.start;
+  ro.to = r_.end;
+  ro.catalog = &catalog_;
+  // House-ad fill: expected against actual shares, empty slots by reason.
+  auto house = RunReport("house-ad-fill", store_->events(), ro);
+  if (!house.ok()) return house.status();
+  r_.tables.push_back(*std::move(house));
+
+  // Reach and frequency, from the stored events.
+  auto reach = RunReport("reach-frequency-campaign", store_->events(), ro);
+  if (!reach.ok()) return reach.status();
+  r_.tables.push_back(*std::move(reach));
+  if (o_.charts) {
+    auto charts = BuildReportCharts(store_->events(), ro);
+    if (!charts.ok()) return charts.status();
+    r_.charts = *std::move(charts);
+  }
+
+  r_.tables.push_back(DiscountsTable());
+  r_.tables.push_back(MailTable());
+  r_.tables.push_back(ResponsesTable());
+  r_.tables.push_back(ExportsTable());
   return absl::OkStatus();
 }
 
