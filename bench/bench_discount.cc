@@ -42,15 +42,16 @@ using namespace herald;
 
 constexpr int kDiscounts = 1000, kLines = 50, kQuantity = 4, kCategories = 60, kMakers = 25;
 
-std::string CatalogText() {
+// `discounts` discounts over `categories` categories and `makers` makers.
+std::string CatalogText(int discounts = kDiscounts, int categories = kCategories, int makers = kMakers) {
   std::string s =
       "name: \"bench\" time_zone: \"UTC\" currency: \"USD\"\n"
       "product_attributes { name: \"manufacturer\" type: VALUE_TYPE_STRING }\n"
       "customers { id: \"c\" }\n"
       "campaigns { id: \"camp\" customer_id: \"c\" start: \"2020-01-01\" end: \"2030-12-31\"\n";
-  for (int k = 0; k < kDiscounts; ++k) {
-    std::string cat = "cat" + std::to_string((k * 7) % kCategories);
-    std::string maker = "m" + std::to_string((k * 3) % kMakers);
+  for (int k = 0; k < discounts; ++k) {
+    std::string cat = "cat" + std::to_string((k * 7) % categories);
+    std::string maker = "m" + std::to_string((k * 3) % makers);
     std::string id = "d" + std::to_string(k);
     s += "items { id: \"" + id + "\" name: \"" + id + "\" discount { priority: " + std::to_string(k % 97);
     switch (k % 4) {
@@ -77,17 +78,17 @@ std::string CatalogText() {
   return s + "}\n";
 }
 
-v1::Basket MakeBasket() {
+v1::Basket MakeBasket(int categories = kCategories, int makers = kMakers) {
   v1::Basket b;
   b.set_currency("USD");
   for (int l = 0; l < kLines; ++l) {
     v1::LineItem* item = b.add_items();
     item->set_id("line" + std::to_string(l));
     item->set_product_id("sku" + std::to_string(l));
-    item->set_category("cat" + std::to_string((l * 13) % kCategories));
+    item->set_category("cat" + std::to_string((l * 13) % categories));
     item->set_unit_price_minor(499 + (l * 877) % 6000);
     item->set_quantity(kQuantity);
-    (*item->mutable_properties())["manufacturer"].set_string_value("m" + std::to_string((l * 11) % kMakers));
+    (*item->mutable_properties())["manufacturer"].set_string_value("m" + std::to_string((l * 11) % makers));
   }
   return b;
 }
@@ -236,22 +237,24 @@ struct Reference {
   }
 };
 
+Fixture* MakeFixture(int discounts, int categories, int makers) {
+  auto* fx = new Fixture();
+  std::vector<CatalogIssue> issues;
+  auto catalog = ParseCatalog(CatalogText(discounts, categories, makers), "bench", false, &issues);
+  if (!catalog.ok()) {
+    std::fprintf(stderr, "catalog: %s\n", std::string(catalog.status().message()).c_str());
+    std::exit(1);
+  }
+  fx->catalog = *CompiledCatalog::Compile(*catalog);
+  auto pricer = NewBasketPricer(fx->catalog);
+  if (!pricer.ok()) std::exit(1);
+  fx->pricer = std::move(*pricer);
+  fx->basket = MakeBasket(categories, makers);
+  return fx;
+}
+
 Fixture& Get() {
-  static Fixture* f = [] {
-    auto* fx = new Fixture();
-    std::vector<CatalogIssue> issues;
-    auto catalog = ParseCatalog(CatalogText(), "bench", false, &issues);
-    if (!catalog.ok()) {
-      std::fprintf(stderr, "catalog: %s\n", std::string(catalog.status().message()).c_str());
-      std::exit(1);
-    }
-    fx->catalog = *CompiledCatalog::Compile(*catalog);
-    auto pricer = NewBasketPricer(fx->catalog);
-    if (!pricer.ok()) std::exit(1);
-    fx->pricer = std::move(*pricer);
-    fx->basket = MakeBasket();
-    return fx;
-  }();
+  static Fixture* f = MakeFixture(kDiscounts, kCategories, kMakers);
   return *f;
 }
 
@@ -328,6 +331,42 @@ void BM_PriceBasket_Reference(benchmark::State& state) {
   state.counters["discounts"] = kDiscounts;
 }
 BENCHMARK(BM_PriceBasket_Reference)->Unit(benchmark::kMicrosecond);
+
+// How the cost grows with the catalog: the same shape of catalog at 1,000
+// and at 10,000 discounts, categories and manufacturers growing with it
+// (one per 16 discounts), so that each of the basket's 50 lines (all in
+// different categories, from different manufacturers) matches a handful of
+// discounts (about 20) whatever the catalog's size. The "reference" of this
+// pair is Herald itself on the 1,000-discount catalog: the ratio is the
+// 1,000-discount time over the 10,000-discount time, and issue #19's goal
+// (10,000 at most 2x the cost of 1,000) is a ratio of at least 0.5.
+constexpr int kGrowthSmall = 1000, kGrowthLarge = 10000;
+
+Fixture& GrowthFixture(int discounts) {
+  static Fixture* small = MakeFixture(kGrowthSmall, kGrowthSmall / 16, kGrowthSmall / 16);
+  static Fixture* large = MakeFixture(kGrowthLarge, kGrowthLarge / 16, kGrowthLarge / 16);
+  return discounts == kGrowthSmall ? *small : *large;
+}
+
+void PriceGrowth(benchmark::State& state, int discounts) {
+  Fixture& f = GrowthFixture(discounts);
+  PriceOptions options;
+  options.now = f.now;
+  options.explain = false;
+  v1::PricedBasket priced;
+  int64_t discounted = 0;
+  for (auto _ : state) {
+    absl::Status s = f.pricer->PriceInto(f.basket, options, &priced);
+    benchmark::DoNotOptimize(s);
+    discounted = priced.item_discount_minor();
+  }
+  state.counters["discounts"] = discounts;
+  state.counters["discounted_minor"] = static_cast<double>(discounted);
+}
+void BM_PriceGrowth10x_Herald(benchmark::State& state) { PriceGrowth(state, kGrowthLarge); }
+void BM_PriceGrowth10x_Reference(benchmark::State& state) { PriceGrowth(state, kGrowthSmall); }
+BENCHMARK(BM_PriceGrowth10x_Herald)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PriceGrowth10x_Reference)->Unit(benchmark::kMicrosecond);
 
 // The console table plus one line: the reference's time over Herald's for
 // each BM_<Work>_Herald / BM_<Work>_Reference pair (medians when repeated).

@@ -95,7 +95,9 @@ struct BasketContext : PipelineContext {
   int currency_digits = 2;                   // its minor-unit digits
   std::vector<BasketLine> lines;
   int64_t shipping_minor = 0;                // current shipping, after shipping discounts
-  std::vector<v1::OrderAdjustment> order_adjustments;
+  // Order-level discounts so far. A RepeatedPtrField, so that the pricer's
+  // pooled one keeps its cleared adjustments (and their strings) for reuse.
+  google::protobuf::RepeatedPtrField<v1::OrderAdjustment> order_adjustments;
   v1::PricedBasket* result = nullptr;        // written by the totals stage
   discount_internal::BasketWork* work = nullptr;  // built-in components' state (opaque)
 

@@ -4,6 +4,7 @@
 #include "core/strings.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "absl/time/clock.h"
 #include "core/catalog_schemas.h"
@@ -56,8 +57,26 @@ std::string_view KindName(v1::OfferKind kind) {
 
 // ---------------------------------------------------------------- eligibility
 
+// The line's value of a guard's string field; false when it has none.
+bool GuardValue(const discount_internal::GuardField& field, const v1::LineItem& item, std::string_view* value) {
+  if (field.builtin == 1) {
+    *value = item.product_id();
+    return true;
+  }
+  if (field.builtin == 2) {
+    *value = item.category();
+    return true;
+  }
+  auto it = item.properties().find(field.property);
+  if (it == item.properties().end() || !it->second.has_string_value()) return false;
+  *value = it->second.string_value();
+  return true;
+}
+
 // The discount's requirements: schedule, click, coupon, offer currency and
-// the eligibility expression over user, context and now.
+// the eligibility expression over user, context and now. Only the discounts
+// the relevance index picks for the basket's lines are checked (every one
+// when tracing, so that the explanation covers the whole catalog).
 class CheckEligibility final : public Comp {
  public:
   static absl::StatusOr<std::unique_ptr<CheckEligibility>> Make(const v1::CheckEligibilityConfig& config) {
@@ -77,118 +96,36 @@ class CheckEligibility final : public Comp {
       return absl::InvalidArgumentError(
           Cat("basket: ", basket.coupon_codes_size(), " coupon codes; at most ", max_codes_, " are allowed"));
     }
-    const CompiledCatalog& catalog = *ctx.catalog;
-    const TargetingSchema& t = catalog.targeting();
+    const TargetingSchema& t = ctx.catalog->targeting();
     expr::Activation& act = *w.targeting_activation;
     FillProfileSlots(t.user, &basket.user(), &act, &w.user_lists);
     FillProfileSlots(t.context, &basket.context(), &act, &w.context_lists);
     act.Set(t.now, expr::Value::Timestamp(ctx.now));
-    auto zones = catalog.zones();
-    int weekday[8], minute[8];
-    std::vector<std::pair<int, int>> more;
-    for (size_t z = 0; z < zones.size(); ++z) {
-      absl::CivilSecond cs = absl::ToCivilSecond(ctx.now, zones[z]);
-      int wd = WeekdayIndex(absl::CivilDay(cs)), m = cs.hour() * 60 + cs.minute();
-      if (z < 8) {
-        weekday[z] = wd;
-        minute[z] = m;
-      } else {
-        more.emplace_back(wd, m);
-      }
-    }
+    LocalClock clock(*ctx.catalog, ctx.now);
     size_t n = p.discounts.size();
-    w.eligible.assign(n, 0);
-    w.coupon_of.assign(n, -1);
+    if (w.coupon_of.size() != n) w.coupon_of.assign(n, -1);
     w.candidates.clear();
     bool tracing = ctx.trace != nullptr;
-    bool check_schedule = !config_.ignore_schedule();
-    const uint64_t basket_currency_key = discount_internal::CurrencyKey(ctx.currency);
-    for (uint32_t i = 0; i < n; ++i) {
-      const DiscountGate& g = p.gates[i];
-      if (check_schedule) {
-        if (ctx.now < g.start) {
-          if (tracing) ctx.Note(p.discounts[i].id, "skipped", "schedule has not started");
-          continue;
-        }
-        if (ctx.now >= g.end) {
-          if (tracing) ctx.Note(p.discounts[i].id, "skipped", "schedule has ended");
-          continue;
-        }
-        if (g.hours != nullptr) {
-          size_t z = static_cast<size_t>(g.hours->zone);
-          int wd = z < 8 ? weekday[z] : more[z - 8].first;
-          int m = z < 8 ? minute[z] : more[z - 8].second;
-          if (!g.hours->OpenAt(wd, m)) {
-            if (tracing) ctx.Note(p.discounts[i].id, "skipped", "outside the schedule's days and hours");
-            continue;
-          }
-        }
-      }
-      if (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr) {
-        const PreparedDiscount& d = p.discounts[i];
-        if (g.click_required &&
-            std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) ==
-                basket.clicked_items().end()) {
-          if (tracing) ctx.Note(d.id, "skipped", "click required: the user has not clicked it");
-          continue;
-        }
-        if (g.needs_coupon) {
-          int found = -1;
-          for (int c = 0; c < basket.coupon_codes_size() && found < 0; ++c) {
-            for (const std::string& code : d.coupon_codes) {
-              if (basket.coupon_codes(c) == code) {
-                found = c;
-                break;
-              }
-            }
-          }
-          if (found < 0) {
-            if (tracing) ctx.Note(d.id, "skipped", "needs a coupon code the basket does not carry");
-            continue;
-          }
-          w.coupon_of[i] = found;
-          if (config_.check_coupon_limits() && w.store != nullptr &&
-              (d.max_uses > 0 || d.max_uses_per_customer > 0)) {
-            const std::string& code = basket.coupon_codes(found);
-            auto uses = w.store->coupons().CouponUses(code);
-            if (!uses.ok()) return uses.status();
-            if (d.max_uses > 0 && *uses >= d.max_uses) {
-              if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " has been used ", *uses, " times, its limit"));
-              continue;
-            }
-            if (d.max_uses_per_customer > 0 && !basket.customer_id().empty()) {
-              auto mine = w.store->coupons().CouponUses(code, basket.customer_id());
-              if (!mine.ok()) return mine.status();
-              if (*mine >= d.max_uses_per_customer) {
-                if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " already used by this customer"));
-                continue;
-              }
-            }
-          }
-        }
-        if (!g.any_currency && (g.currency_key != 0 && basket_currency_key != 0
-                                    ? g.currency_key != basket_currency_key
-                                    : d.offer_currency != ctx.currency)) {
-          if (tracing) {
-            ctx.Note(d.id, "skipped", Cat("offer currency ", d.offer_currency, " differs from the basket's ", ctx.currency));
-          }
-          continue;
-        }
-        if (g.eligibility != nullptr) {
-          expr::Value error;
-          if (!g.eligibility->Matches(act, &error)) {
-            if (tracing) {
-              ctx.Note(d.id, "skipped",
-                       error.is_error() ? Cat("not eligible: ", g.eligibility->DescribeError(error))
-                                        : Cat("not eligible: `", g.eligibility->source(), "` is false"));
-            }
-            continue;
-          }
-        }
-      }
-      w.eligible[i] = 1;
+    auto check = [&](uint32_t i) -> absl::Status {
+      absl::StatusOr<bool> ok = Admit(ctx, i, clock);
+      if (!ok.ok()) return ok.status();
+      if (!*ok) return absl::OkStatus();
       w.candidates.push_back(i);
       if (tracing) ctx.Note(p.discounts[i].id, "considered", Cat("eligible; priority ", p.discounts[i].priority));
+      return absl::OkStatus();
+    };
+    if (tracing || config_.disable_index()) {
+      for (uint32_t i = 0; i < n; ++i) {
+        if (auto s = check(i); !s.ok()) return s;
+      }
+    } else {
+      MarkRelevant(ctx, &w.relevant);
+      // Set bits in increasing index order: priority order.
+      for (size_t word = 0; word < w.relevant.size(); ++word) {
+        for (uint64_t bits = w.relevant[word]; bits != 0; bits &= bits - 1) {
+          if (auto s = check(static_cast<uint32_t>(word * 64 + std::countr_zero(bits))); !s.ok()) return s;
+        }
+      }
     }
     if (tracing) {
       for (const std::string& code : basket.coupon_codes()) {
@@ -201,6 +138,143 @@ class CheckEligibility final : public Comp {
   }
 
  private:
+  // The weekday and minute of `now` in each of the catalog's time zones.
+  class LocalClock {
+   public:
+    LocalClock(const CompiledCatalog& catalog, absl::Time now) {
+      auto zones = catalog.zones();
+      for (size_t z = 0; z < zones.size(); ++z) {
+        absl::CivilSecond cs = absl::ToCivilSecond(now, zones[z]);
+        int wd = WeekdayIndex(absl::CivilDay(cs)), m = cs.hour() * 60 + cs.minute();
+        if (z < 8) {
+          weekday_[z] = wd;
+          minute_[z] = m;
+        } else {
+          more_.emplace_back(wd, m);
+        }
+      }
+    }
+    bool Open(const CompiledSchedule& hours) const {
+      size_t z = static_cast<size_t>(hours.zone);
+      return z < 8 ? hours.OpenAt(weekday_[z], minute_[z]) : hours.OpenAt(more_[z - 8].first, more_[z - 8].second);
+    }
+
+   private:
+    int weekday_[8] = {}, minute_[8] = {};
+    std::vector<std::pair<int, int>> more_;  // zones past the eighth (rare)
+  };
+
+  // The discounts that can apply to the basket's lines: `always`, and those
+  // listed under a value some line has.
+  static void MarkRelevant(const BasketContext& ctx, std::vector<uint64_t>* relevant) {
+    const PreparedDiscounts& p = *ctx.work->prepared;
+    relevant->assign(p.always.begin(), p.always.end());
+    uint64_t* bits = relevant->data();
+    for (const discount_internal::GuardField& field : p.guard_fields) {
+      if (field.discounts_by_value.empty()) continue;
+      for (const BasketLine& line : ctx.lines) {
+        if (line.quantity == 0) continue;  // not in the basket: matches nothing
+        std::string_view value;
+        if (!GuardValue(field, *line.item, &value)) continue;
+        auto hit = field.discounts_by_value.find(value);
+        if (hit == field.discounts_by_value.end()) continue;
+        for (uint32_t i : hit->second) bits[i / 64] |= uint64_t{1} << (i % 64);
+      }
+    }
+  }
+
+  // Whether discount i passes the schedule, click, coupon, currency and
+  // eligibility checks (the trace says why not); sets coupon_of[i].
+  absl::StatusOr<bool> Admit(BasketContext& ctx, uint32_t i, const LocalClock& clock) const {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const DiscountGate& g = p.gates[i];
+    const v1::Basket& basket = *ctx.basket;
+    bool tracing = ctx.trace != nullptr;
+    w.coupon_of[i] = -1;
+    if (!config_.ignore_schedule()) {
+      const char* why = ctx.now < g.start                          ? "schedule has not started"
+                        : ctx.now >= g.end                         ? "schedule has ended"
+                        : g.hours != nullptr && !clock.Open(*g.hours) ? "outside the schedule's days and hours"
+                                                                   : nullptr;
+      if (why != nullptr) {
+        if (tracing) ctx.Note(p.discounts[i].id, "skipped", why);
+        return false;
+      }
+    }
+    if (!g.click_required && !g.needs_coupon && g.any_currency && g.eligibility == nullptr) return true;
+    const PreparedDiscount& d = p.discounts[i];
+    if (g.click_required &&
+        std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) == basket.clicked_items().end()) {
+      if (tracing) ctx.Note(d.id, "skipped", "click required: the user has not clicked it");
+      return false;
+    }
+    if (g.needs_coupon) {
+      absl::StatusOr<bool> coupon = AdmitCoupon(ctx, i);
+      if (!coupon.ok() || !*coupon) return coupon;
+    }
+    const uint64_t basket_currency_key = discount_internal::CurrencyKey(ctx.currency);
+    if (!g.any_currency && (g.currency_key != 0 && basket_currency_key != 0 ? g.currency_key != basket_currency_key
+                                                                            : d.offer_currency != ctx.currency)) {
+      if (tracing) {
+        ctx.Note(d.id, "skipped", Cat("offer currency ", d.offer_currency, " differs from the basket's ", ctx.currency));
+      }
+      return false;
+    }
+    if (g.eligibility != nullptr) {
+      expr::Value error;
+      if (!g.eligibility->Matches(*w.targeting_activation, &error)) {
+        if (tracing) {
+          ctx.Note(d.id, "skipped",
+                   error.is_error() ? Cat("not eligible: ", g.eligibility->DescribeError(error))
+                                    : Cat("not eligible: `", g.eligibility->source(), "` is false"));
+        }
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // A coupon discount: the basket carries one of its codes (the first one
+  // found is its code) and, when asked, the store does not show the code's
+  // limits as used up.
+  absl::StatusOr<bool> AdmitCoupon(BasketContext& ctx, uint32_t i) const {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscount& d = w.prepared->discounts[i];
+    const v1::Basket& basket = *ctx.basket;
+    bool tracing = ctx.trace != nullptr;
+    int found = -1;
+    for (int c = 0; c < basket.coupon_codes_size() && found < 0; ++c) {
+      if (std::find(d.coupon_codes.begin(), d.coupon_codes.end(), basket.coupon_codes(c)) != d.coupon_codes.end()) {
+        found = c;
+      }
+    }
+    if (found < 0) {
+      if (tracing) ctx.Note(d.id, "skipped", "needs a coupon code the basket does not carry");
+      return false;
+    }
+    w.coupon_of[i] = found;
+    if (!config_.check_coupon_limits() || w.store == nullptr || (d.max_uses <= 0 && d.max_uses_per_customer <= 0)) {
+      return true;
+    }
+    const std::string& code = basket.coupon_codes(found);
+    auto uses = w.store->coupons().CouponUses(code);
+    if (!uses.ok()) return uses.status();
+    if (d.max_uses > 0 && *uses >= d.max_uses) {
+      if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " has been used ", *uses, " times, its limit"));
+      return false;
+    }
+    if (d.max_uses_per_customer > 0 && !basket.customer_id().empty()) {
+      auto mine = w.store->coupons().CouponUses(code, basket.customer_id());
+      if (!mine.ok()) return mine.status();
+      if (*mine >= d.max_uses_per_customer) {
+        if (tracing) ctx.Note(d.id, "skipped", Cat("coupon ", code, " already used by this customer"));
+        return false;
+      }
+    }
+    return true;
+  }
+
   v1::CheckEligibilityConfig config_;
   int max_codes_ = 20;
 };
@@ -382,7 +456,9 @@ class ApplyDiscounts final : public Comp {
     }
     w.unit_offset[lines] = total_units;
     w.units.assign(total_units, UnitState{});
-    w.applications.assign(p.discounts.size(), 0);
+    // Only the candidates' entries are read (per call, not per catalog).
+    if (w.applications.size() != p.discounts.size()) w.applications.resize(p.discounts.size());
+    for (uint32_t i : w.candidates) w.applications[i] = 0;
     w.reserved.clear();
     w.awards_done = true;
     bool shipping_free = false;
@@ -718,14 +794,14 @@ class ComputeTotals final : public Comp {
     const PreparedDiscounts& p = *w.prepared;
     const v1::Basket& basket = *ctx.basket;
     v1::PricedBasket& out = *ctx.result;
-    out.set_currency(std::string(ctx.currency));
+    out.set_currency(ctx.currency.data(), ctx.currency.size());
     int64_t subtotal = 0, item_discount = 0, order_discount = 0;
     bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
     out.mutable_lines()->Reserve(static_cast<int>(ctx.lines.size()));
     for (size_t l = 0; l < ctx.lines.size(); ++l) {
       const BasketLine& line = ctx.lines[l];
       v1::PricedLine* pl = out.add_lines();
-      pl->set_line_id(std::string(line.id));
+      pl->set_line_id(line.id.data(), line.id.size());
       pl->set_original_total_minor(line.original_total());
       pl->set_discount_total_minor(line.item_discount_minor);
       pl->set_order_discount_minor(line.order_discount_minor);

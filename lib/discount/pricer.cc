@@ -27,24 +27,25 @@ int64_t MulDivRoundHalfUp(int64_t a, int64_t b, int64_t c) {
   return static_cast<int64_t>(q);
 }
 
-void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights,
-                              std::vector<int64_t>* shares) {
+void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights, std::vector<int64_t>* shares,
+                              std::vector<std::pair<__int128, size_t>>* remainders) {
   shares->assign(weights.size(), 0);
+  remainders->clear();
   __int128 total = 0;
   for (int64_t w : weights) total += w;
   if (total <= 0 || amount <= 0) return;
-  std::vector<std::pair<__int128, size_t>> remainders;
   int64_t assigned = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
     __int128 n = static_cast<__int128>(amount) * weights[i];
     (*shares)[i] = static_cast<int64_t>(n / total);
     assigned += (*shares)[i];
-    if (n % total != 0) remainders.emplace_back(n % total, i);
+    if (n % total != 0) remainders->emplace_back(n % total, i);
   }
-  std::stable_sort(remainders.begin(), remainders.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t k = 0; assigned < amount && k < remainders.size(); ++k, ++assigned) {
-    ++(*shares)[remainders[k].second];
+  // Largest first; ties keep line order (a total order: no stable_sort buffer).
+  std::sort(remainders->begin(), remainders->end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  for (size_t k = 0; assigned < amount && k < remainders->size(); ++k, ++assigned) {
+    ++(*shares)[(*remainders)[k].second];
   }
 }
 
@@ -165,6 +166,7 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
         std::sort(values.begin(), values.end());
         values.erase(std::unique(values.begin(), values.end()), values.end());
         for (const std::string& v : values) field.programs_by_value[v].push_back(static_cast<uint32_t>(index));
+        p.guard_values = values;
         break;
       }
     }
@@ -257,7 +259,33 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
     g.any_currency = d.offer_currency.empty();
     g.currency_key = CurrencyKey(d.offer_currency);
   }
+  out->BuildRelevanceIndex();
   return std::shared_ptr<const PreparedDiscounts>(std::move(out));
+}
+
+// An item discount needs a line its award matches, and any discount with a
+// condition needs a line the condition matches (a consuming condition takes
+// its units from such lines, a plain one must match somewhere), so either
+// guard limits the baskets the discount can apply to. The award's guard is
+// preferred: on item discounts it is usually the narrower one.
+void PreparedDiscounts::BuildRelevanceIndex() {
+  always.assign((discounts.size() + 63) / 64, 0);
+  for (uint32_t i = 0; i < discounts.size(); ++i) {
+    const PreparedDiscount& d = discounts[i];
+    const PreparedProgram* key = nullptr;
+    for (int program : {d.order_level ? -1 : d.award_program, d.cond_program}) {
+      if (program >= 0 && programs[static_cast<size_t>(program)].guard_field >= 0) {
+        key = &programs[static_cast<size_t>(program)];
+        break;
+      }
+    }
+    if (key == nullptr) {
+      always[i / 64] |= uint64_t{1} << (i % 64);
+      continue;
+    }
+    GuardField& field = guard_fields[static_cast<size_t>(key->guard_field)];
+    for (const std::string& v : key->guard_values) field.discounts_by_value[v].push_back(i);
+  }
 }
 
 }  // namespace discount_internal
@@ -280,26 +308,32 @@ absl::StatusOr<int64_t> BasketContext::AddSubtotalDiscount(std::string_view disc
   if (amount_minor < 0) {
     return absl::InvalidArgumentError(Cat("discount \"", discount_id, "\": negative amount ", amount_minor));
   }
-  std::vector<int64_t> weights(lines.size()), shares;
+  // The pricer's pooled scratch when there is one (no allocation once warm).
+  std::vector<int64_t> own_weights, own_shares;
+  std::vector<std::pair<__int128, size_t>> own_remainders;
+  std::vector<int64_t>& weights = work != nullptr ? work->spread_weights : own_weights;
+  std::vector<int64_t>& shares = work != nullptr ? work->spread_shares : own_shares;
+  weights.resize(lines.size());
   int64_t subtotal = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     weights[i] = lines[i].adjusted_total();
     subtotal += weights[i];
   }
   int64_t amount = std::min(amount_minor, subtotal);
-  discount_internal::SpreadByLargestRemainder(amount, weights, &shares);
-  v1::OrderAdjustment& adj = order_adjustments.emplace_back();
-  adj.set_discount_id(std::string(discount_id));
-  adj.set_name(std::string(name));
+  discount_internal::SpreadByLargestRemainder(amount, weights, &shares,
+                                              work != nullptr ? &work->spread_remainders : &own_remainders);
+  v1::OrderAdjustment& adj = *order_adjustments.Add();
+  adj.set_discount_id(discount_id.data(), discount_id.size());
+  adj.set_name(name.data(), name.size());
   adj.set_offer_kind(kind);
   adj.set_amount_minor(amount);
   adj.set_target("subtotal");
-  adj.set_coupon_code(std::string(coupon_code));
+  adj.set_coupon_code(coupon_code.data(), coupon_code.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     lines[i].order_discount_minor += shares[i];
     if (shares[i] == 0) continue;
     v1::LineShare* share = adj.add_shares();
-    share->set_line_id(std::string(lines[i].id));
+    share->set_line_id(lines[i].id.data(), lines[i].id.size());
     share->set_amount_minor(shares[i]);
   }
   return amount;
@@ -314,13 +348,13 @@ absl::StatusOr<int64_t> BasketContext::AddShippingDiscount(std::string_view disc
   }
   int64_t amount = std::min(amount_minor, shipping_minor);
   shipping_minor -= amount;
-  v1::OrderAdjustment& adj = order_adjustments.emplace_back();
-  adj.set_discount_id(std::string(discount_id));
-  adj.set_name(std::string(name));
+  v1::OrderAdjustment& adj = *order_adjustments.Add();
+  adj.set_discount_id(discount_id.data(), discount_id.size());
+  adj.set_name(name.data(), name.size());
   adj.set_offer_kind(kind);
   adj.set_amount_minor(amount);
   adj.set_target("shipping");
-  adj.set_coupon_code(std::string(coupon_code));
+  adj.set_coupon_code(coupon_code.data(), coupon_code.size());
   return amount;
 }
 
@@ -633,15 +667,17 @@ class BasketPricerImpl final : public BasketPricer {
       line.quantity = item.quantity();
       ctx.lines.push_back(line);
     }
+    ctx.order_adjustments.Swap(&work->order_adjustments);  // pooled: cleared ones are reused
+    ctx.order_adjustments.Clear();
     ctx.result = &result;
     ctx.work = work;
     work->line_count = 0;
     work->awards_done = false;
-    work->coupon_of.clear();
     work->candidates.clear();
     work->reserved.clear();
     absl::Status status = pipeline_->Run(ctx);
     ctx.lines.swap(work->lines);
+    ctx.order_adjustments.Swap(&work->order_adjustments);
     if (!status.ok()) return status;
     if (ctx.trace != nullptr && result.trace_size() == 0) {
       for (const TraceEntry& e : trace.entries()) {

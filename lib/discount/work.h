@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,7 @@ struct PreparedProgram {
   std::string source;
   int guard_field = -1;  // index into PreparedDiscounts::guard_fields; -1 = none
   bool exact = false;
+  std::vector<std::string> guard_values;  // the guard's values, sorted and distinct
 };
 
 // A string product field used by guards, and the programs guarded per value.
@@ -36,6 +38,9 @@ struct GuardField {
   std::string property;         // the property name when builtin == 0
   int attribute = -1;           // its index in ProductSchema::product; -1 = not declared
   StringMap<std::vector<uint32_t>> programs_by_value;
+  // The discounts that can apply only when some line's F is the value (see
+  // PreparedDiscounts::always), in increasing index order.
+  StringMap<std::vector<uint32_t>> discounts_by_value;
 };
 
 // Field order matters: the scalars the awards stage reads for every
@@ -95,11 +100,21 @@ struct PreparedDiscounts {
   std::vector<PreparedProgram> programs;
   std::vector<GuardField> guard_fields;
   std::vector<uint32_t> unguarded;           // programs evaluated on every line
+  // The relevance index. A discount applies only if its award (item
+  // discounts) or its condition matches some line, so a discount whose award
+  // or condition is guarded by `product.F == 'v'` is listed under its guard's
+  // values in GuardField::discounts_by_value and considered only for baskets
+  // with such a line; every other discount is in `always` (bit i set when
+  // discount i is), and is considered for every basket.
+  std::vector<uint64_t> always;
   std::vector<std::pair<std::string, expr::Type>> product_attributes;  // declared, schema order
   StringMap<uint32_t> discount_by_code;      // coupon code -> index into discounts
 
   static absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> Prepare(
       std::shared_ptr<const CompiledCatalog> catalog);
+
+ private:
+  void BuildRelevanceIndex();  // `always` and every GuardField::discounts_by_value
 };
 
 enum class Role : uint8_t { kNone = 0, kCondition = 1, kAward = 2 };
@@ -122,14 +137,18 @@ struct BasketWork {
   std::vector<const v1::Value*> product_values;  // the current line's declared properties (null = unset)
   std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
   std::vector<BasketLine> lines;             // BasketContext::lines' storage between calls
+  google::protobuf::RepeatedPtrField<v1::OrderAdjustment> order_adjustments;  // ...and order_adjustments'
+  std::vector<int64_t> spread_weights, spread_shares;  // AddSubtotalDiscount's scratch
+  std::vector<std::pair<__int128, size_t>> spread_remainders;
   std::vector<std::pair<std::string_view, int>> line_ids;  // Validate: duplicate ids
   std::vector<uint64_t> line_id_hashes;
   std::string currency_code;                 // the last basket currency seen...
   int currency_digits = -1;                  // ...and its minor-unit digits (-1 = not ISO 4217)
 
   // eligibility
-  std::vector<uint8_t> eligible;             // per discount
-  std::vector<int32_t> coupon_of;            // per discount: index into basket.coupon_codes, -1
+  std::vector<uint64_t> relevant;            // bit per discount: the relevance index's pick
+  std::vector<int32_t> coupon_of;            // per discount: index into basket.coupon_codes, -1;
+                                             // set by whoever adds the discount to `candidates`
   std::vector<uint32_t> candidates;          // eligible discounts in priority order
 
   // conditions: truth[p * lines + l]; any[p]: true on some line
@@ -147,7 +166,7 @@ struct BasketWork {
   std::vector<uint32_t> unit_offset;         // per line: index of its first unit in units
   std::vector<UnitState> units;
   std::vector<uint32_t> reserved;            // order-level discounts whose condition was met, in order
-  std::vector<int64_t> applications;         // per discount
+  std::vector<int64_t> applications;         // per discount; set for this call's candidates only
   bool awards_done = false;                  // ApplyDiscounts ran
   // scratch lists for one discount
   std::vector<uint32_t> cond_only, cond_both, award_lines, touched, ordered;
@@ -164,8 +183,9 @@ int64_t MulDivRoundHalfUp(int64_t a, int64_t b, int64_t c);
 
 // The lines' shares of `amount` in proportion to `weights` (largest
 // remainder; ties: the earlier line). Requires 0 <= amount <= sum(weights).
-void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights,
-                              std::vector<int64_t>* shares);
+// `remainders` is scratch space.
+void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weights, std::vector<int64_t>* shares,
+                              std::vector<std::pair<__int128, size_t>>* remainders);
 
 }  // namespace herald::discount_internal
 

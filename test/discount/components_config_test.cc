@@ -27,7 +27,8 @@ TEST_CASE("Built-in basket components accept valid and empty configs and refuse 
     std::string stage, name, valid, invalid, error;
   };
   std::vector<Case> cases = {
-      {"eligibility", "CheckEligibility", R"({"ignoreSchedule": true, "checkCouponLimits": true, "maxCouponCodes": 5})",
+      {"eligibility", "CheckEligibility", R"({"ignoreSchedule": true, "checkCouponLimits": true, "maxCouponCodes": 5, "disableIndex": true})",
+       
        R"({"maxCouponCodes": -1})", "max_coupon_codes must be >= 0"},
       {"conditions", "EvaluateConditions", R"({"disableIndex": true})", R"({"disableIndex": "maybe"})",
        "not a valid herald.v1.EvaluateConditionsConfig"},

@@ -329,6 +329,18 @@ TEST_CASE("Random baskets: BasketPricer equals the exhaustive reference", "[disc
   // must never leak from one basket or snapshot into the next.
   std::unique_ptr<BasketPricer> shared;
   v1::PricedBasket reused;
+  // The same pipeline with both indexes off: every discount checked for
+  // eligibility, every expression evaluated on every line.
+  v1::PipelineDefinition unindexed = DefaultBasketPipeline();
+  for (auto& stage : *unindexed.mutable_stages()) {
+    for (auto& component : *stage.mutable_components()) {
+      if (component.name() == "CheckEligibility" || component.name() == "EvaluateConditions") {
+        component.set_json_config(R"({"disableIndex": true})");
+      }
+    }
+  }
+  PricerConfig unindexed_config;
+  unindexed_config.pipeline = &unindexed;
   for (int iter = 0; iter < 3000; ++iter) {
     // The basket: 1-3 lines, at most 7 units.
     std::vector<RLine> lines;
@@ -430,6 +442,20 @@ TEST_CASE("Random baskets: BasketPricer equals the exhaustive reference", "[disc
     auto again = shared->Price(basket, options);
     REQUIRE(again.ok());
     CHECK(google::protobuf::util::MessageDifferencer::Equals(*again, *priced));
+    // With the explanation on, eligibility walks every discount instead of
+    // those the relevance index picks for the lines: the prices are equal.
+    PriceOptions explained = options;
+    explained.explain = true;
+    auto traced = (*pricer)->Price(basket, explained);
+    REQUIRE(traced.ok());
+    CHECK(traced->trace_size() > 0);
+    traced->clear_trace();
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*traced, *priced));
+    auto plain_pricer = NewBasketPricer(*catalog, unindexed_config);
+    REQUIRE(plain_pricer.ok());
+    auto plain = (*plain_pricer)->Price(basket, options);
+    REQUIRE(plain.ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*plain, *priced));
     RResult ref = Reference(lines, ds, premier, clicked, coupons, shipping);
 
     // Unit by unit.
