@@ -57,22 +57,6 @@ std::string_view KindName(v1::OfferKind kind) {
 
 // ---------------------------------------------------------------- eligibility
 
-// The line's value of a guard's string field; false when it has none.
-bool GuardValue(const discount_internal::GuardField& field, const v1::LineItem& item, std::string_view* value) {
-  if (field.builtin == 1) {
-    *value = item.product_id();
-    return true;
-  }
-  if (field.builtin == 2) {
-    *value = item.category();
-    return true;
-  }
-  auto it = item.properties().find(field.property);
-  if (it == item.properties().end() || !it->second.has_string_value()) return false;
-  *value = it->second.string_value();
-  return true;
-}
-
 // The discount's requirements: schedule, click, coupon, offer currency and
 // the eligibility expression over user, context and now. Only the discounts
 // the relevance index picks for the basket's lines are checked (every one
@@ -106,24 +90,40 @@ class CheckEligibility final : public Comp {
     if (w.coupon_of.size() != n) w.coupon_of.assign(n, -1);
     w.candidates.clear();
     bool tracing = ctx.trace != nullptr;
-    auto check = [&](uint32_t i) -> absl::Status {
-      absl::StatusOr<bool> ok = Admit(ctx, i, clock);
-      if (!ok.ok()) return ok.status();
-      if (!*ok) return absl::OkStatus();
+    const uint64_t currency_key = discount_internal::CurrencyKey(ctx.currency);
+    bool check_schedule = !config_.ignore_schedule();
+    // Discount i becomes a candidate, or not. The common case (in schedule,
+    // nothing else to check) stays inline and trace-free; what has more to
+    // check goes to AdmitFurther, which notes its reasons when tracing.
+    absl::Status error;
+    auto check = [&](uint32_t i) __attribute__((always_inline)) -> bool {
+      const DiscountGate& g = p.gates[i];
+      w.coupon_of[i] = -1;
+      if (check_schedule && (ctx.now < g.start || ctx.now >= g.end || (g.hours != nullptr && !clock.Open(*g.hours)))) {
+        if (tracing) ctx.Note(p.discounts[i].id, "skipped", ScheduleMiss(g, ctx.now));
+        return true;
+      }
+      if (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr) {
+        absl::StatusOr<bool> ok = AdmitFurther(ctx, i, currency_key);
+        if (!ok.ok()) {
+          error = ok.status();
+          return false;
+        }
+        if (!*ok) return true;
+      }
       w.candidates.push_back(i);
-      if (tracing) ctx.Note(p.discounts[i].id, "considered", Cat("eligible; priority ", p.discounts[i].priority));
-      return absl::OkStatus();
+      if (tracing) NoteConsidered(ctx, i);
+      return true;
     };
-    if (tracing || config_.disable_index()) {
+    if (tracing || config_.disable_index() || !MarkRelevant(ctx)) {
       for (uint32_t i = 0; i < n; ++i) {
-        if (auto s = check(i); !s.ok()) return s;
+        if (!check(i)) return error;
       }
     } else {
-      MarkRelevant(ctx, &w.relevant);
       // Set bits in increasing index order: priority order.
       for (size_t word = 0; word < w.relevant.size(); ++word) {
         for (uint64_t bits = w.relevant[word]; bits != 0; bits &= bits - 1) {
-          if (auto s = check(static_cast<uint32_t>(word * 64 + std::countr_zero(bits))); !s.ok()) return s;
+          if (!check(static_cast<uint32_t>(word * 64 + std::countr_zero(bits)))) return error;
         }
       }
     }
@@ -164,45 +164,48 @@ class CheckEligibility final : public Comp {
     std::vector<std::pair<int, int>> more_;  // zones past the eighth (rare)
   };
 
-  // The discounts that can apply to the basket's lines: `always`, and those
-  // listed under a value some line has.
-  static void MarkRelevant(const BasketContext& ctx, std::vector<uint64_t>* relevant) {
-    const PreparedDiscounts& p = *ctx.work->prepared;
-    relevant->assign(p.always.begin(), p.always.end());
-    uint64_t* bits = relevant->data();
-    for (const discount_internal::GuardField& field : p.guard_fields) {
-      if (field.discounts_by_value.empty()) continue;
-      for (const BasketLine& line : ctx.lines) {
-        if (line.quantity == 0) continue;  // not in the basket: matches nothing
-        std::string_view value;
-        if (!GuardValue(field, *line.item, &value)) continue;
-        auto hit = field.discounts_by_value.find(value);
-        if (hit == field.discounts_by_value.end()) continue;
-        for (uint32_t i : hit->second) bits[i / 64] |= uint64_t{1} << (i % 64);
-      }
+  // Marks in w.relevant the discounts that can apply to the basket's lines:
+  // `always`, and those filed under a value some line has. False (nothing
+  // marked) when these are half the catalog or more: walking every discount
+  // is then cheaper than marking them. Small catalogs (one word of bits)
+  // always use the marks.
+  static bool MarkRelevant(BasketContext& ctx) {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    w.FindLineEntries(ctx.lines);
+    size_t marks = 0;
+    for (const discount_internal::GuardEntry* e : w.line_entries) {
+      if (e != nullptr) marks += e->discounts.size();
     }
+    if (p.discounts.size() > 64 && marks >= p.discounts.size() / 2) return false;
+    w.relevant.assign(p.always.begin(), p.always.end());
+    uint64_t* bits = w.relevant.data();
+    for (const discount_internal::GuardEntry* e : w.line_entries) {
+      if (e == nullptr) continue;
+      for (uint32_t i : e->discounts) bits[i / 64] |= uint64_t{1} << (i % 64);
+    }
+    return true;
   }
 
-  // Whether discount i passes the schedule, click, coupon, currency and
-  // eligibility checks (the trace says why not); sets coupon_of[i].
-  absl::StatusOr<bool> Admit(BasketContext& ctx, uint32_t i, const LocalClock& clock) const {
+  [[gnu::noinline]] static void NoteConsidered(BasketContext& ctx, uint32_t i) {
+    const PreparedDiscount& d = ctx.work->prepared->discounts[i];
+    ctx.Note(d.id, "considered", Cat("eligible; priority ", d.priority));
+  }
+
+  static const char* ScheduleMiss(const DiscountGate& g, absl::Time now) {
+    return now < g.start ? "schedule has not started"
+           : now >= g.end ? "schedule has ended"
+                          : "outside the schedule's days and hours";
+  }
+
+  // Whether discount i, in its schedule, passes the click, coupon, currency
+  // and eligibility checks (the trace says why not); sets coupon_of[i].
+  absl::StatusOr<bool> AdmitFurther(BasketContext& ctx, uint32_t i, uint64_t basket_currency_key) const {
     BasketWork& w = *ctx.work;
     const PreparedDiscounts& p = *w.prepared;
     const DiscountGate& g = p.gates[i];
     const v1::Basket& basket = *ctx.basket;
     bool tracing = ctx.trace != nullptr;
-    w.coupon_of[i] = -1;
-    if (!config_.ignore_schedule()) {
-      const char* why = ctx.now < g.start                          ? "schedule has not started"
-                        : ctx.now >= g.end                         ? "schedule has ended"
-                        : g.hours != nullptr && !clock.Open(*g.hours) ? "outside the schedule's days and hours"
-                                                                   : nullptr;
-      if (why != nullptr) {
-        if (tracing) ctx.Note(p.discounts[i].id, "skipped", why);
-        return false;
-      }
-    }
-    if (!g.click_required && !g.needs_coupon && g.any_currency && g.eligibility == nullptr) return true;
     const PreparedDiscount& d = p.discounts[i];
     if (g.click_required &&
         std::find(basket.clicked_items().begin(), basket.clicked_items().end(), d.id) == basket.clicked_items().end()) {
@@ -213,7 +216,6 @@ class CheckEligibility final : public Comp {
       absl::StatusOr<bool> coupon = AdmitCoupon(ctx, i);
       if (!coupon.ok() || !*coupon) return coupon;
     }
-    const uint64_t basket_currency_key = discount_internal::CurrencyKey(ctx.currency);
     if (!g.any_currency && (g.currency_key != 0 && basket_currency_key != 0 ? g.currency_key != basket_currency_key
                                                                             : d.offer_currency != ctx.currency)) {
       if (tracing) {
@@ -334,7 +336,6 @@ class EvaluateConditions final : public Comp {
     act.Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(lines)));
     act.Set(ps.basket_quantity, expr::Value::Int(quantity));
     if (w.product_lists.size() < ps.product.size()) w.product_lists.resize(ps.product.size());
-    w.product_values.assign(ps.product.size(), nullptr);
     // Lines by unit price, most expensive first (ties: the earlier line); the
     // lines of each program are collected in this order.
     w.desc_order.resize(lines);
@@ -348,6 +349,7 @@ class EvaluateConditions final : public Comp {
     }
     w.touched_programs.clear();
     if (w.lines_of.size() < programs) w.lines_of.resize(programs);
+    if (use_index_) w.FindLineEntries(ctx.lines);  // CheckEligibility may have already
     for (uint32_t l : w.desc_order) {
       const BasketLine& line = ctx.lines[l];
       if (line.quantity == 0) continue;  // not in the basket: matches nothing
@@ -362,9 +364,7 @@ class EvaluateConditions final : public Comp {
         auto it = item.properties().find(name);
         if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
           act.Unset(slot);
-          w.product_values[a] = nullptr;
         } else {
-          w.product_values[a] = &it->second;
           expr::Value v = ToExprValue(it->second, &w.product_lists[a]);
           if (ps.schema.variable(slot).type == expr::Type::kDouble && it->second.has_int_value()) {
             v = expr::Value::Double(static_cast<double>(it->second.int_value()));
@@ -388,24 +388,10 @@ class EvaluateConditions final : public Comp {
         continue;
       }
       for (uint32_t prog : p.unguarded) eval(prog);
-      for (const auto& field : p.guard_fields) {
-        std::string_view value;
-        if (field.builtin == 1) {
-          value = item.product_id();
-        } else if (field.builtin == 2) {
-          value = item.category();
-        } else if (field.attribute >= 0) {
-          const v1::Value* v = w.product_values[static_cast<size_t>(field.attribute)];
-          if (v == nullptr || !v->has_string_value()) continue;
-          value = v->string_value();
-        } else {
-          auto it = item.properties().find(field.property);
-          if (it == item.properties().end() || !it->second.has_string_value()) continue;
-          value = it->second.string_value();
-        }
-        auto hit = field.programs_by_value.find(value);
-        if (hit == field.programs_by_value.end()) continue;
-        for (uint32_t prog : hit->second) {
+      for (size_t f = 0; f < p.guard_fields.size(); ++f) {
+        const discount_internal::GuardEntry* entry = w.line_entries[f * lines + l];
+        if (entry == nullptr) continue;
+        for (uint32_t prog : entry->programs) {
           if (!needed[prog]) continue;
           if (p.programs[prog].exact) {
             mark(prog);

@@ -165,7 +165,7 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
         GuardField& field = out->guard_fields[static_cast<size_t>(fit->second)];
         std::sort(values.begin(), values.end());
         values.erase(std::unique(values.begin(), values.end()), values.end());
-        for (const std::string& v : values) field.programs_by_value[v].push_back(static_cast<uint32_t>(index));
+        for (const std::string& v : values) field.by_value[v].programs.push_back(static_cast<uint32_t>(index));
         p.guard_values = values;
         break;
       }
@@ -284,7 +284,41 @@ void PreparedDiscounts::BuildRelevanceIndex() {
       continue;
     }
     GuardField& field = guard_fields[static_cast<size_t>(key->guard_field)];
-    for (const std::string& v : key->guard_values) field.discounts_by_value[v].push_back(i);
+    for (const std::string& v : key->guard_values) field.by_value[v].discounts.push_back(i);
+  }
+}
+
+// The line's value of a guard's string field; false when it has none.
+bool GuardValue(const GuardField& field, const v1::LineItem& item, std::string_view* value) {
+  if (field.builtin == 1) {
+    *value = item.product_id();
+    return true;
+  }
+  if (field.builtin == 2) {
+    *value = item.category();
+    return true;
+  }
+  auto it = item.properties().find(field.property);
+  if (it == item.properties().end() || !it->second.has_string_value()) return false;
+  *value = it->second.string_value();
+  return true;
+}
+
+void BasketWork::FindLineEntries(const std::vector<BasketLine>& lines) {
+  // Once per call; again if a component between the stages changed the lines.
+  if (entries_ready && entries_lines == lines.size()) return;
+  entries_ready = true;
+  entries_lines = lines.size();
+  const std::vector<GuardField>& fields = prepared->guard_fields;
+  line_entries.assign(fields.size() * lines.size(), nullptr);
+  for (size_t f = 0; f < fields.size(); ++f) {
+    for (size_t l = 0; l < lines.size(); ++l) {
+      if (lines[l].quantity == 0) continue;  // not in the basket: matches nothing
+      std::string_view value;
+      if (!GuardValue(fields[f], *lines[l].item, &value)) continue;
+      auto hit = fields[f].by_value.find(value);
+      if (hit != fields[f].by_value.end()) line_entries[f * lines.size() + l] = &hit->second;
+    }
   }
 }
 
@@ -672,6 +706,7 @@ class BasketPricerImpl final : public BasketPricer {
     ctx.result = &result;
     ctx.work = work;
     work->line_count = 0;
+    work->entries_ready = false;
     work->awards_done = false;
     work->candidates.clear();
     work->reserved.clear();

@@ -31,16 +31,21 @@ struct PreparedProgram {
   std::vector<std::string> guard_values;  // the guard's values, sorted and distinct
 };
 
-// A string product field used by guards, and the programs guarded per value.
+// What one value of a guard field admits.
+struct GuardEntry {
+  std::vector<uint32_t> programs;   // the programs guarded by F == the value
+  // The discounts that can apply only when some line's F is the value (see
+  // PreparedDiscounts::always), in increasing index order.
+  std::vector<uint32_t> discounts;
+};
+
+// A string product field used by guards, and what each of its values admits.
 struct GuardField {
   std::string path;             // "product.category"
   int builtin = 0;              // 1 = product.id, 2 = product.category, 0 = a property
   std::string property;         // the property name when builtin == 0
   int attribute = -1;           // its index in ProductSchema::product; -1 = not declared
-  StringMap<std::vector<uint32_t>> programs_by_value;
-  // The discounts that can apply only when some line's F is the value (see
-  // PreparedDiscounts::always), in increasing index order.
-  StringMap<std::vector<uint32_t>> discounts_by_value;
+  StringMap<GuardEntry> by_value;
 };
 
 // Field order matters: the scalars the awards stage reads for every
@@ -127,6 +132,9 @@ struct UnitState {
 
 // Per-call state, pooled by the pricer and reused across calls.
 struct BasketWork {
+  // Fills line_entries for `lines` (once per call).
+  void FindLineEntries(const std::vector<BasketLine>& lines);
+
   const PreparedDiscounts* prepared = nullptr;
   const PricerOptions* options = nullptr;
   class Store* store = nullptr;
@@ -134,7 +142,6 @@ struct BasketWork {
   std::unique_ptr<expr::Activation> product_activation;
   std::unique_ptr<expr::Activation> targeting_activation;
   std::vector<AttributeStorage> user_lists, context_lists, product_lists;
-  std::vector<const v1::Value*> product_values;  // the current line's declared properties (null = unset)
   std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
   std::vector<BasketLine> lines;             // BasketContext::lines' storage between calls
   google::protobuf::RepeatedPtrField<v1::OrderAdjustment> order_adjustments;  // ...and order_adjustments'
@@ -144,6 +151,13 @@ struct BasketWork {
   std::vector<uint64_t> line_id_hashes;
   std::string currency_code;                 // the last basket currency seen...
   int currency_digits = -1;                  // ...and its minor-unit digits (-1 = not ISO 4217)
+
+  // The guard entry of each line's value of each guard field (null: no
+  // value, or one no guard names): line_entries[f * lines + l]. Looked up
+  // once per call, by the first stage that needs it (entries_ready).
+  std::vector<const GuardEntry*> line_entries;
+  bool entries_ready = false;
+  size_t entries_lines = 0;                  // the line count they were found for
 
   // eligibility
   std::vector<uint64_t> relevant;            // bit per discount: the relevance index's pick
