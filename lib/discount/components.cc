@@ -411,6 +411,62 @@ class EvaluateConditions final : public Comp {
 
 // ---------------------------------------------------------------- awards
 
+// The basket's units and the discount each one serves, in the pooled
+// BasketWork: line l's units are unit_offset[l] .. unit_offset[l + 1]; the
+// first next_free[l] of them serve a discount (in the order they were
+// taken), the rest are free. `touched` remembers, for the discount being
+// applied, each line it took from and where the line's free units began.
+class UnitLedger {
+ public:
+  explicit UnitLedger(BasketContext& ctx) : lines_(ctx.lines), w_(*ctx.work) {
+    size_t lines = lines_.size();
+    w_.next_free.assign(lines, 0);
+    w_.unit_offset.resize(lines + 1);
+    uint32_t total = 0;
+    for (size_t l = 0; l < lines; ++l) {
+      w_.unit_offset[l] = total;
+      total += static_cast<uint32_t>(lines_[l].quantity);
+    }
+    w_.unit_offset[lines] = total;
+    w_.units.assign(total, UnitState{});
+    free_units_ = total;
+  }
+
+  int64_t free_units() const { return free_units_; }           // serving no discount yet
+  int64_t Free(uint32_t l) const { return lines_[l].quantity - w_.next_free[l]; }
+
+  // A new discount: forgets the lines the last one touched.
+  void BeginDiscount() { w_.touched.clear(); }
+  // Takes the next k free units of line l for discount i.
+  void Take(uint32_t i, uint32_t l, int64_t k, Role role) {
+    Touch(l);
+    uint32_t base = w_.unit_offset[l] + static_cast<uint32_t>(w_.next_free[l]);
+    for (int64_t u = 0; u < k; ++u) w_.units[base + static_cast<uint32_t>(u)] = UnitState{static_cast<int32_t>(i), role, 0};
+    w_.next_free[l] += k;
+    free_units_ -= k;
+  }
+  // Gives back the last k units taken from line l.
+  void Untake(uint32_t l, int64_t k) {
+    w_.next_free[l] -= k;
+    free_units_ += k;
+    uint32_t base = w_.unit_offset[l] + static_cast<uint32_t>(w_.next_free[l]);
+    for (int64_t u = 0; u < k; ++u) w_.units[base + static_cast<uint32_t>(u)] = UnitState{};
+  }
+
+ private:
+  void Touch(uint32_t l) {
+    for (size_t k = 0; k < w_.touched.size(); k += 2) {
+      if (w_.touched[k] == l) return;
+    }
+    w_.touched.push_back(l);
+    w_.touched.push_back(static_cast<uint32_t>(w_.next_free[l]));
+  }
+
+  const std::vector<BasketLine>& lines_;
+  BasketWork& w_;
+  int64_t free_units_ = 0;
+};
+
 // OrderDiscount proper: discounts in priority order consume units as
 // conditions and awards; each unit serves one discount at most.
 class ApplyDiscounts final : public Comp {
@@ -431,258 +487,294 @@ class ApplyDiscounts final : public Comp {
       return absl::FailedPreconditionError("ApplyDiscounts: needs EvaluateConditions in the conditions stage");
     }
     const PreparedDiscounts& p = *w.prepared;
-    size_t lines = ctx.lines.size();
     // Unit slots (EvaluateConditions sorted the lines).
-    w.next_free.assign(lines, 0);
-    w.unit_offset.resize(lines + 1);
-    uint32_t total_units = 0;
-    for (size_t l = 0; l < lines; ++l) {
-      w.unit_offset[l] = total_units;
-      total_units += static_cast<uint32_t>(ctx.lines[l].quantity);
-    }
-    w.unit_offset[lines] = total_units;
-    w.units.assign(total_units, UnitState{});
+    Pass pass{ctx, w, p, UnitLedger(ctx), ctx.trace != nullptr};
     // Only the candidates' entries are read (per call, not per catalog).
     if (w.applications.size() != p.discounts.size()) w.applications.resize(p.discounts.size());
     for (uint32_t i : w.candidates) w.applications[i] = 0;
     w.reserved.clear();
     w.awards_done = true;
-    bool shipping_free = false;
-    bool tracing = ctx.trace != nullptr;
-    int64_t free_units = total_units;  // units serving no discount yet
-
     for (uint32_t i : w.candidates) {
       const PreparedDiscount& d = p.discounts[i];
       // Every unit serves a discount already: an item discount can take
       // nothing (the trace still says why for each one).
-      if (free_units == 0 && !d.order_level && !tracing) continue;
-      bool least_first = d.award_order == v1::AWARD_ORDER_UNSPECIFIED
-                             ? default_least_first_
-                             : d.award_order == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
-      // `list` (by price desc, then index) in award or condition order:
-      // ascending prices keep ties in line order.
-      auto ordered = [&](int program, bool ascending) -> const std::vector<uint32_t>& {
-        const std::vector<uint32_t>& list = program < 0 ? w.desc_order : w.lines_of[static_cast<size_t>(program)];
-        if (!ascending) return list;
-        w.ordered.clear();
-        size_t e = list.size();
-        while (e > 0) {
-          size_t b = e - 1;
-          int64_t price = ctx.lines[list[b]].unit_price_minor;
-          while (b > 0 && ctx.lines[list[b - 1]].unit_price_minor == price) --b;
-          for (size_t k = b; k < e; ++k) w.ordered.push_back(list[k]);
-          e = b;
-        }
-        return w.ordered;
-      };
-      bool consuming = d.value_basis || d.min_quantity > 0;
-      auto free = [&](uint32_t l) { return ctx.lines[l].quantity - w.next_free[l]; };
-      auto awardable = [&](uint32_t l) {
-        if (d.order_level || !w.Truth(d.award_program, l)) return false;
-        int64_t price = ctx.lines[l].unit_price_minor;
-        if (price <= 0) return false;
-        return d.kind != v1::OFFER_KIND_FIXED_PRICE || price > d.amount_minor;
-      };
-      auto take = [&](uint32_t l, int64_t k, Role role) {
-        uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
-        for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{static_cast<int32_t>(i), role, 0};
-        w.next_free[l] += k;
-        free_units -= k;
-      };
-      auto untake = [&](uint32_t l, int64_t k) {
-        w.next_free[l] -= k;
-        free_units += k;
-        uint32_t base = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
-        for (int64_t u = 0; u < k; ++u) w.units[base + static_cast<uint32_t>(u)] = UnitState{};
-      };
-      w.touched.clear();
-      auto touch = [&](uint32_t l) {
-        for (size_t k = 0; k < w.touched.size(); k += 2) {
-          if (w.touched[k] == l) return;
-        }
-        w.touched.push_back(l);
-        w.touched.push_back(static_cast<uint32_t>(w.next_free[l]));
-      };
-      if (!consuming && d.cond_program >= 0 && !w.Any(d.cond_program)) {
-        if (tracing) ctx.Note(d.id, "skipped", "condition not met: no line matches the condition");
-        continue;
-      }
-      // Condition lists (for consuming conditions): condition order, units
-      // that the award cannot use first.
-      size_t co = 0, cb = 0;
-      if (consuming) {
-        w.cond_only.clear();
-        w.cond_both.clear();
-        for (uint32_t l : ordered(d.cond_program, !least_first)) {
-          if (!w.Truth(d.cond_program, l) || free(l) == 0) continue;
-          if (d.value_basis && ctx.lines[l].unit_price_minor <= 0) continue;
-          (awardable(l) ? w.cond_both : w.cond_only).push_back(l);
-        }
-      }
-      // Satisfies the condition once; false (and nothing taken) if it cannot.
-      auto satisfy = [&]() -> bool {
-        w.taken.clear();
-        int64_t need_units = d.value_basis ? 0 : d.min_quantity;
-        int64_t need_value = d.value_basis ? d.min_value_minor : 0;
-        auto from = [&](std::vector<uint32_t>& list, size_t& cursor) {
-          for (size_t k = cursor; k < list.size(); ++k) {
-            if (need_units <= 0 && need_value <= 0) return;
-            uint32_t l = list[k];
-            int64_t f = free(l);
-            if (f == 0) {
-              if (k == cursor) ++cursor;
-              continue;
-            }
-            int64_t n;
-            if (d.value_basis) {
-              int64_t price = ctx.lines[l].unit_price_minor;
-              n = std::min(f, (need_value + price - 1) / price);
-              need_value -= n * price;
-            } else {
-              n = std::min(f, need_units);
-              need_units -= n;
-            }
-            touch(l);
-            take(l, n, Role::kCondition);
-            w.taken.emplace_back(l, n);
-          }
-        };
-        from(w.cond_only, co);
-        from(w.cond_both, cb);
-        if (need_units > 0 || need_value > 0) {
-          for (auto it = w.taken.rbegin(); it != w.taken.rend(); ++it) untake(it->first, it->second);
-          w.taken.clear();
-          return false;
-        }
-        return true;
-      };
-
-      if (d.order_level) {
-        if (d.shipping && (ctx.shipping_minor == 0 || shipping_free)) {
-          if (tracing) ctx.Note(d.id, "skipped", ctx.shipping_minor == 0 ? "no shipping to discount" : "shipping is already free");
-          continue;
-        }
-        if (consuming && !satisfy()) {
-          if (tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
-          continue;
-        }
-        if (d.kind == v1::OFFER_KIND_FREE_SHIPPING) shipping_free = true;
-        w.applications[i] = 1;
-        w.reserved.push_back(i);
-        if (tracing) ctx.Note(d.id, "reserved", Cat(ConditionMet(d), "; ", KindName(d.kind), " is applied at the order level"));
-        continue;
-      }
-
-      w.award_lines.clear();
-      bool any_award = false;
-      if (!w.Any(d.award_program)) {
-        if (tracing) ctx.Note(d.id, "skipped", "no line matches the award");
-        continue;
-      }
-      for (uint32_t l : ordered(d.award_program, least_first)) {
-        if (!awardable(l)) continue;
-        any_award = true;
-        if (free(l) > 0) w.award_lines.push_back(l);
-      }
-      if (w.award_lines.empty()) {
-        if (tracing) {
-          ctx.Note(d.id, "skipped", any_award ? "every unit the award matches already serves a discount of higher priority"
-                                              : "no line matches the award");
-        }
-        continue;
-      }
-      int64_t apps = 0;
-      size_t ac = 0;
-      std::string_view stop;
-      if (!consuming) {
-        int64_t cap = d.basket_limit > 0 ? d.basket_limit * d.max_units : INT64_MAX;
-        int64_t awarded = 0;
-        for (uint32_t l : w.award_lines) {
-          if (awarded >= cap) break;
-          int64_t n = std::min(free(l), cap - awarded);
-          touch(l);
-          take(l, n, Role::kAward);
-          awarded += n;
-        }
-        apps = (awarded + d.max_units - 1) / d.max_units;
-        if (d.basket_limit > 0 && apps >= d.basket_limit) stop = "basket limit reached";
-      } else {
-        while (d.basket_limit == 0 || apps < d.basket_limit) {
-          if (!satisfy()) {
-            stop = "condition not met again";
-            break;
-          }
-          int64_t need = d.max_units;
-          for (size_t k = ac; k < w.award_lines.size() && need > 0; ++k) {
-            uint32_t l = w.award_lines[k];
-            int64_t f = free(l);
-            if (f == 0) {
-              if (k == ac) ++ac;
-              continue;
-            }
-            int64_t n = std::min(f, need);
-            touch(l);
-            take(l, n, Role::kAward);
-            need -= n;
-          }
-          if (need == d.max_units) {
-            for (auto it = w.taken.rbegin(); it != w.taken.rend(); ++it) untake(it->first, it->second);
-            stop = "no unit left for the award";
-            break;
-          }
-          ++apps;
-        }
-        if (d.basket_limit > 0 && apps >= d.basket_limit) stop = "basket limit reached";
-      }
-      if (apps == 0) {
-        if (tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
-        continue;
-      }
-      w.applications[i] = apps;
-      // Amounts per touched line.
-      int64_t total = 0, awarded_units = 0;
-      for (size_t k = 0; k < w.touched.size(); k += 2) {
-        uint32_t l = w.touched[k];
-        uint32_t begin = w.unit_offset[l] + w.touched[k + 1];
-        uint32_t end = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
-        int64_t price = ctx.lines[l].unit_price_minor;
-        int64_t n = 0;
-        for (uint32_t u = begin; u < end; ++u) n += w.units[u].role == Role::kAward;
-        if (n == 0) continue;
-        awarded_units += n;
-        int64_t base = 0, extra = 0, each = 0;
-        if (d.kind == v1::OFFER_KIND_PERCENT_OFF) {
-          int64_t group = discount_internal::MulDivRoundHalfUp(price * n, d.basis_points, 10000);
-          base = group / n;
-          extra = group % n;
-        } else if (d.kind == v1::OFFER_KIND_AMOUNT_OFF) {
-          each = std::min(d.amount_minor, price);
-        } else {
-          each = price - d.amount_minor;
-        }
-        int64_t line_total = 0;
-        for (uint32_t u = begin; u < end; ++u) {
-          UnitState& s = w.units[u];
-          if (s.role != Role::kAward) continue;
-          int64_t amount = d.kind == v1::OFFER_KIND_PERCENT_OFF ? base + (extra-- > 0 ? 1 : 0) : each;
-          s.amount = amount;
-          line_total += amount;
-        }
-        ctx.lines[l].item_discount_minor += line_total;
-        total += line_total;
-      }
-      if (tracing) {
-        ctx.Note(d.id, "applied",
-                 Cat(apps, apps == 1 ? " application, " : " applications, ", awarded_units,
-                     awarded_units == 1 ? " unit awarded " : " units awarded ", KindName(d.kind),
-                     stop.empty() ? "" : "; stopped: ", stop),
-                 static_cast<double>(total));
-      }
+      if (pass.ledger.free_units() == 0 && !d.order_level && !pass.tracing) continue;
+      ApplyOne(pass, i);
     }
     return absl::OkStatus();
   }
 
  private:
+  // One Run: what every discount's application reads and changes.
+  struct Pass {
+    BasketContext& ctx;
+    BasketWork& w;
+    const PreparedDiscounts& p;
+    UnitLedger ledger;
+    bool tracing = false;
+    bool shipping_free = false;  // a free-shipping discount was reserved
+  };
+
+  // Discount i's turn: its condition (consuming units when it counts them),
+  // then its award, or its reservation for the order-level stage.
+  void ApplyOne(Pass& pass, uint32_t i) const {
+    const PreparedDiscount& d = pass.p.discounts[i];
+    BasketContext& ctx = pass.ctx;
+    bool least_first = d.award_order == v1::AWARD_ORDER_UNSPECIFIED
+                           ? default_least_first_
+                           : d.award_order == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
+    bool consuming = d.value_basis || d.min_quantity > 0;
+    pass.ledger.BeginDiscount();
+    if (!consuming && d.cond_program >= 0 && !pass.w.Any(d.cond_program)) {
+      if (pass.tracing) ctx.Note(d.id, "skipped", "condition not met: no line matches the condition");
+      return;
+    }
+    ConditionCursor cond;
+    if (consuming) CollectConditionLines(pass, d, !least_first);
+    if (d.order_level) {
+      Reserve(pass, i, consuming, &cond);
+      return;
+    }
+    bool any_award = false;
+    if (!pass.w.Any(d.award_program) || !CollectAwardLines(pass, d, least_first, &any_award)) {
+      if (pass.tracing) {
+        ctx.Note(d.id, "skipped", any_award ? "every unit the award matches already serves a discount of higher priority"
+                                            : "no line matches the award");
+      }
+      return;
+    }
+    std::string_view stop;
+    int64_t apps = consuming ? AwardWithCondition(pass, i, &cond, &stop) : AwardFreely(pass, i, &stop);
+    if (apps == 0) {
+      if (pass.tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
+      return;
+    }
+    pass.w.applications[i] = apps;
+    PriceAwardedUnits(pass, i, apps, stop);
+  }
+
+  // `program`'s lines (by price desc, then index; every line for -1) in
+  // award or condition order: ascending prices keep ties in line order.
+  static const std::vector<uint32_t>& Ordered(Pass& pass, int program, bool ascending) {
+    BasketWork& w = pass.w;
+    const std::vector<uint32_t>& list = program < 0 ? w.desc_order : w.lines_of[static_cast<size_t>(program)];
+    if (!ascending) return list;
+    w.ordered.clear();
+    size_t e = list.size();
+    while (e > 0) {
+      size_t b = e - 1;
+      int64_t price = pass.ctx.lines[list[b]].unit_price_minor;
+      while (b > 0 && pass.ctx.lines[list[b - 1]].unit_price_minor == price) --b;
+      for (size_t k = b; k < e; ++k) w.ordered.push_back(list[k]);
+      e = b;
+    }
+    return w.ordered;
+  }
+
+  // Whether d's award can take line l's units (matched, priced, and dearer
+  // than a fixed price).
+  static bool Awardable(const Pass& pass, const PreparedDiscount& d, uint32_t l) {
+    if (d.order_level || !pass.w.Truth(d.award_program, l)) return false;
+    int64_t price = pass.ctx.lines[l].unit_price_minor;
+    if (price <= 0) return false;
+    return d.kind != v1::OFFER_KIND_FIXED_PRICE || price > d.amount_minor;
+  }
+
+  // Where the condition lists were read up to (their lines before the
+  // cursor have no free unit left).
+  struct ConditionCursor {
+    size_t only = 0, both = 0;
+  };
+
+  // The condition's lines with free units, in condition order, split into
+  // those the award cannot use (cond_only, consumed first) and those it can.
+  static void CollectConditionLines(Pass& pass, const PreparedDiscount& d, bool ascending) {
+    BasketWork& w = pass.w;
+    w.cond_only.clear();
+    w.cond_both.clear();
+    for (uint32_t l : Ordered(pass, d.cond_program, ascending)) {
+      if (!w.Truth(d.cond_program, l) || pass.ledger.Free(l) == 0) continue;
+      if (d.value_basis && pass.ctx.lines[l].unit_price_minor <= 0) continue;
+      (Awardable(pass, d, l) ? w.cond_both : w.cond_only).push_back(l);
+    }
+  }
+
+  // Satisfies discount i's condition once, taking its units; false (and
+  // nothing taken) if it cannot. w.taken lists what was taken.
+  static bool Satisfy(Pass& pass, uint32_t i, ConditionCursor* cursor) {
+    BasketWork& w = pass.w;
+    const PreparedDiscount& d = pass.p.discounts[i];
+    w.taken.clear();
+    int64_t need_units = d.value_basis ? 0 : d.min_quantity;
+    int64_t need_value = d.value_basis ? d.min_value_minor : 0;
+    auto from = [&](const std::vector<uint32_t>& list, size_t& at) {
+      for (size_t k = at; k < list.size(); ++k) {
+        if (need_units <= 0 && need_value <= 0) return;
+        uint32_t l = list[k];
+        int64_t f = pass.ledger.Free(l);
+        if (f == 0) {
+          if (k == at) ++at;
+          continue;
+        }
+        int64_t n;
+        if (d.value_basis) {
+          int64_t price = pass.ctx.lines[l].unit_price_minor;
+          n = std::min(f, (need_value + price - 1) / price);
+          need_value -= n * price;
+        } else {
+          n = std::min(f, need_units);
+          need_units -= n;
+        }
+        pass.ledger.Take(i, l, n, Role::kCondition);
+        w.taken.emplace_back(l, n);
+      }
+    };
+    from(w.cond_only, cursor->only);
+    from(w.cond_both, cursor->both);
+    if (need_units > 0 || need_value > 0) {
+      GiveBack(pass);
+      return false;
+    }
+    return true;
+  }
+
+  // Returns the units of the last Satisfy.
+  static void GiveBack(Pass& pass) {
+    for (auto it = pass.w.taken.rbegin(); it != pass.w.taken.rend(); ++it) pass.ledger.Untake(it->first, it->second);
+    pass.w.taken.clear();
+  }
+
+  // An order-level discount whose condition holds (consumed once) is
+  // reserved for the order-level stage.
+  void Reserve(Pass& pass, uint32_t i, bool consuming, ConditionCursor* cond) const {
+    const PreparedDiscount& d = pass.p.discounts[i];
+    BasketContext& ctx = pass.ctx;
+    if (d.shipping && (ctx.shipping_minor == 0 || pass.shipping_free)) {
+      if (pass.tracing) ctx.Note(d.id, "skipped", ctx.shipping_minor == 0 ? "no shipping to discount" : "shipping is already free");
+      return;
+    }
+    if (consuming && !Satisfy(pass, i, cond)) {
+      if (pass.tracing) ctx.Note(d.id, "skipped", ConditionShort(d));
+      return;
+    }
+    if (d.kind == v1::OFFER_KIND_FREE_SHIPPING) pass.shipping_free = true;
+    pass.w.applications[i] = 1;
+    pass.w.reserved.push_back(i);
+    if (pass.tracing) ctx.Note(d.id, "reserved", Cat(ConditionMet(d), "; ", KindName(d.kind), " is applied at the order level"));
+  }
+
+  // The award's lines with free units, in award order, into w.award_lines;
+  // false when there are none (*any_award: some line matched all the same).
+  static bool CollectAwardLines(Pass& pass, const PreparedDiscount& d, bool least_first, bool* any_award) {
+    BasketWork& w = pass.w;
+    w.award_lines.clear();
+    for (uint32_t l : Ordered(pass, d.award_program, least_first)) {
+      if (!Awardable(pass, d, l)) continue;
+      *any_award = true;
+      if (pass.ledger.Free(l) > 0) w.award_lines.push_back(l);
+    }
+    return !w.award_lines.empty();
+  }
+
+  // Without a condition to consume: the award takes every free unit it
+  // matches, up to the basket limit's units. Returns the applications.
+  static int64_t AwardFreely(Pass& pass, uint32_t i, std::string_view* stop) {
+    const PreparedDiscount& d = pass.p.discounts[i];
+    int64_t cap = d.basket_limit > 0 ? d.basket_limit * d.max_units : INT64_MAX;
+    int64_t awarded = 0;
+    for (uint32_t l : pass.w.award_lines) {
+      if (awarded >= cap) break;
+      int64_t n = std::min(pass.ledger.Free(l), cap - awarded);
+      pass.ledger.Take(i, l, n, Role::kAward);
+      awarded += n;
+    }
+    int64_t apps = (awarded + d.max_units - 1) / d.max_units;
+    if (d.basket_limit > 0 && apps >= d.basket_limit) *stop = "basket limit reached";
+    return apps;
+  }
+
+  // With a condition to consume: one application at a time, the condition's
+  // units then up to max_units award units, until the condition, the award's
+  // units or the basket limit runs out. Returns the applications.
+  static int64_t AwardWithCondition(Pass& pass, uint32_t i, ConditionCursor* cond, std::string_view* stop) {
+    const PreparedDiscount& d = pass.p.discounts[i];
+    const std::vector<uint32_t>& lines = pass.w.award_lines;
+    int64_t apps = 0;
+    size_t at = 0;
+    while (d.basket_limit == 0 || apps < d.basket_limit) {
+      if (!Satisfy(pass, i, cond)) {
+        *stop = "condition not met again";
+        break;
+      }
+      int64_t need = d.max_units;
+      for (size_t k = at; k < lines.size() && need > 0; ++k) {
+        int64_t f = pass.ledger.Free(lines[k]);
+        if (f == 0) {
+          if (k == at) ++at;
+          continue;
+        }
+        int64_t n = std::min(f, need);
+        pass.ledger.Take(i, lines[k], n, Role::kAward);
+        need -= n;
+      }
+      if (need == d.max_units) {
+        GiveBack(pass);
+        *stop = "no unit left for the award";
+        break;
+      }
+      ++apps;
+    }
+    if (d.basket_limit > 0 && apps >= d.basket_limit) *stop = "basket limit reached";
+    return apps;
+  }
+
+  // The amount off each unit discount i was awarded, on the lines it
+  // touched; percent offers round per line and spread the remainder over
+  // the first units.
+  static void PriceAwardedUnits(Pass& pass, uint32_t i, int64_t apps, std::string_view stop) {
+    const PreparedDiscount& d = pass.p.discounts[i];
+    BasketWork& w = pass.w;
+    BasketContext& ctx = pass.ctx;
+    int64_t total = 0, awarded_units = 0;
+    for (size_t k = 0; k < w.touched.size(); k += 2) {
+      uint32_t l = w.touched[k];
+      uint32_t begin = w.unit_offset[l] + w.touched[k + 1];
+      uint32_t end = w.unit_offset[l] + static_cast<uint32_t>(w.next_free[l]);
+      int64_t price = ctx.lines[l].unit_price_minor;
+      int64_t n = 0;
+      for (uint32_t u = begin; u < end; ++u) n += w.units[u].role == Role::kAward;
+      if (n == 0) continue;
+      awarded_units += n;
+      int64_t base = 0, extra = 0, each = 0;
+      if (d.kind == v1::OFFER_KIND_PERCENT_OFF) {
+        int64_t group = discount_internal::MulDivRoundHalfUp(price * n, d.basis_points, 10000);
+        base = group / n;
+        extra = group % n;
+      } else if (d.kind == v1::OFFER_KIND_AMOUNT_OFF) {
+        each = std::min(d.amount_minor, price);
+      } else {
+        each = price - d.amount_minor;
+      }
+      int64_t line_total = 0;
+      for (uint32_t u = begin; u < end; ++u) {
+        UnitState& s = w.units[u];
+        if (s.role != Role::kAward) continue;
+        int64_t amount = d.kind == v1::OFFER_KIND_PERCENT_OFF ? base + (extra-- > 0 ? 1 : 0) : each;
+        s.amount = amount;
+        line_total += amount;
+      }
+      ctx.lines[l].item_discount_minor += line_total;
+      total += line_total;
+    }
+    if (pass.tracing) {
+      ctx.Note(d.id, "applied",
+               Cat(apps, apps == 1 ? " application, " : " applications, ", awarded_units,
+                   awarded_units == 1 ? " unit awarded " : " units awarded ", KindName(d.kind),
+                   stop.empty() ? "" : "; stopped: ", stop),
+               static_cast<double>(total));
+    }
+  }
+
   static std::string ConditionShort(const PreparedDiscount& d) {
     if (d.value_basis) {
       return Cat("condition not met: needs ", d.min_value_minor,
