@@ -299,113 +299,139 @@ class EvaluateConditions final : public Comp {
     BasketWork& w = *ctx.work;
     const PreparedDiscounts& p = *w.prepared;
     const ProductSchema& ps = p.schema;
-    const v1::Basket& basket = *ctx.basket;
-    size_t lines = ctx.lines.size(), programs = p.programs.size();
-    w.line_count = lines;
-    // Clear what the last call marked (50 KB for 1,000 programs and 50
-    // lines would otherwise be zeroed on every call); any layout of an
-    // all-zero matrix is valid.
-    for (uint32_t prog : w.touched_programs) {
-      if (prog >= w.lines_of.size()) continue;
-      for (uint32_t l : w.lines_of[prog]) w.truth[prog * w.truth_lines + l] = 0;
-      w.any[prog] = 0;
-    }
-    if (w.truth.size() != programs * lines) w.truth.assign(programs * lines, 0);
-    if (w.any.size() != programs) w.any.assign(programs, 0);
-    w.truth_lines = lines;
-    // Only the candidates' expressions are needed.
-    needed_scratch(w).assign(programs, 0);
-    std::vector<uint8_t>& needed = needed_scratch(w);
-    for (uint32_t i : w.candidates) {
-      const PreparedDiscount& d = p.discounts[i];
-      if (d.cond_program >= 0) needed[static_cast<size_t>(d.cond_program)] = 1;
-      if (d.award_program >= 0) needed[static_cast<size_t>(d.award_program)] = 1;
-    }
+    ResetMatrix(ctx);
     expr::Activation& act = *w.product_activation;
-    FillProfileSlots(ps.user, &basket.user(), &act, &w.user_lists);
-    FillProfileSlots(ps.context, &basket.context(), &act, &w.context_lists);
-    act.Set(ps.now, expr::Value::Timestamp(ctx.now));
-    expr::Currency currency = expr::Currency::Of(ctx.currency);
-    int64_t subtotal = 0, quantity = 0;
-    for (const BasketLine& line : ctx.lines) {
-      subtotal += line.original_total();
-      quantity += line.quantity;
-    }
-    act.Set(ps.basket_subtotal, expr::Value::FromMoney(expr::Money{subtotal, ctx.currency_digits, currency}));
-    act.Set(ps.basket_currency, expr::Value::String(ctx.currency));
-    act.Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(lines)));
-    act.Set(ps.basket_quantity, expr::Value::Int(quantity));
+    SetBasketSlots(ctx, &act);
     if (w.product_lists.size() < ps.product.size()) w.product_lists.resize(ps.product.size());
     // Lines by unit price, most expensive first (ties: the earlier line); the
     // lines of each program are collected in this order.
+    size_t lines = ctx.lines.size();
     w.desc_order.resize(lines);
     for (uint32_t l = 0; l < lines; ++l) w.desc_order[l] = l;
     std::sort(w.desc_order.begin(), w.desc_order.end(), [&](uint32_t a, uint32_t b) {
       int64_t pa = ctx.lines[a].unit_price_minor, pb = ctx.lines[b].unit_price_minor;
       return pa != pb ? pa > pb : a < b;  // a total order: no stable_sort buffer
     });
-    for (uint32_t prog : w.touched_programs) {
-      if (prog < w.lines_of.size()) w.lines_of[prog].clear();
-    }
-    w.touched_programs.clear();
-    if (w.lines_of.size() < programs) w.lines_of.resize(programs);
     if (use_index_) w.FindLineEntries(ctx.lines);  // CheckEligibility may have already
+    expr::Currency currency = expr::Currency::Of(ctx.currency);
     for (uint32_t l : w.desc_order) {
-      const BasketLine& line = ctx.lines[l];
-      if (line.quantity == 0) continue;  // not in the basket: matches nothing
-      const v1::LineItem& item = *line.item;
-      act.Set(ps.product_id, expr::Value::String(item.product_id()));
-      act.Set(ps.product_category, expr::Value::String(item.category()));
-      act.Set(ps.product_price,
-              expr::Value::FromMoney(expr::Money{line.unit_price_minor, ctx.currency_digits, currency}));
-      act.Set(ps.product_quantity, expr::Value::Int(line.quantity));
-      for (size_t a = 0; a < ps.product.size(); ++a) {
-        const auto& [name, slot] = ps.product[a];
-        auto it = item.properties().find(name);
-        if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
-          act.Unset(slot);
-        } else {
-          expr::Value v = ToExprValue(it->second, &w.product_lists[a]);
-          if (ps.schema.variable(slot).type == expr::Type::kDouble && it->second.has_int_value()) {
-            v = expr::Value::Double(static_cast<double>(it->second.int_value()));
-          }
-          act.Set(slot, v);
-        }
-      }
-      auto mark = [&](uint32_t prog) {
-        w.truth[prog * lines + l] = 1;
-        if (!w.any[prog]) {
-          w.any[prog] = 1;
-          w.touched_programs.push_back(prog);
-        }
-        w.lines_of[prog].push_back(l);
-      };
-      auto eval = [&](uint32_t prog) {
-        if (needed[prog] && p.programs[prog].program.Matches(act)) mark(prog);
-      };
-      if (!use_index_) {
-        for (uint32_t prog = 0; prog < programs; ++prog) eval(prog);
-        continue;
-      }
-      for (uint32_t prog : p.unguarded) eval(prog);
-      for (size_t f = 0; f < p.guard_fields.size(); ++f) {
-        const discount_internal::GuardEntry* entry = w.line_entries[f * lines + l];
-        if (entry == nullptr) continue;
-        for (uint32_t prog : entry->programs) {
-          if (!needed[prog]) continue;
-          if (p.programs[prog].exact) {
-            mark(prog);
-          } else {
-            eval(prog);
-          }
-        }
-      }
+      if (ctx.lines[l].quantity == 0) continue;  // not in the basket: matches nothing
+      SetLineSlots(ctx, ctx.lines[l], currency, &act);
+      EvaluateLine(w, l, act);
     }
     return absl::OkStatus();
   }
 
  private:
-  static std::vector<uint8_t>& needed_scratch(BasketWork& w) { return w.needed; }
+  // Clears what the last call marked (50 KB for 1,000 programs and 50 lines
+  // would otherwise be zeroed on every call; any layout of an all-zero
+  // matrix is valid), sizes the matrix for this basket and marks the
+  // programs the candidates need.
+  static void ResetMatrix(BasketContext& ctx) {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    size_t lines = ctx.lines.size(), programs = p.programs.size();
+    w.line_count = lines;
+    for (uint32_t prog : w.touched_programs) {
+      if (prog >= w.lines_of.size()) continue;
+      for (uint32_t l : w.lines_of[prog]) w.truth[prog * w.truth_lines + l] = 0;
+      w.any[prog] = 0;
+      w.lines_of[prog].clear();
+    }
+    w.touched_programs.clear();
+    if (w.truth.size() != programs * lines) w.truth.assign(programs * lines, 0);
+    if (w.any.size() != programs) w.any.assign(programs, 0);
+    if (w.lines_of.size() < programs) w.lines_of.resize(programs);
+    w.truth_lines = lines;
+    w.needed.assign(programs, 0);
+    for (uint32_t i : w.candidates) {
+      const PreparedDiscount& d = p.discounts[i];
+      if (d.cond_program >= 0) w.needed[static_cast<size_t>(d.cond_program)] = 1;
+      if (d.award_program >= 0) w.needed[static_cast<size_t>(d.award_program)] = 1;
+    }
+  }
+
+  // user, context, now and the basket's totals.
+  static void SetBasketSlots(const BasketContext& ctx, expr::Activation* act) {
+    BasketWork& w = *ctx.work;
+    const ProductSchema& ps = w.prepared->schema;
+    const v1::Basket& basket = *ctx.basket;
+    FillProfileSlots(ps.user, &basket.user(), act, &w.user_lists);
+    FillProfileSlots(ps.context, &basket.context(), act, &w.context_lists);
+    act->Set(ps.now, expr::Value::Timestamp(ctx.now));
+    int64_t subtotal = 0, quantity = 0;
+    for (const BasketLine& line : ctx.lines) {
+      subtotal += line.original_total();
+      quantity += line.quantity;
+    }
+    act->Set(ps.basket_subtotal,
+             expr::Value::FromMoney(expr::Money{subtotal, ctx.currency_digits, expr::Currency::Of(ctx.currency)}));
+    act->Set(ps.basket_currency, expr::Value::String(ctx.currency));
+    act->Set(ps.basket_item_count, expr::Value::Int(static_cast<int64_t>(ctx.lines.size())));
+    act->Set(ps.basket_quantity, expr::Value::Int(quantity));
+  }
+
+  // product.* for one line: the built-in fields and the declared properties.
+  static void SetLineSlots(const BasketContext& ctx, const BasketLine& line, expr::Currency currency,
+                           expr::Activation* act) {
+    BasketWork& w = *ctx.work;
+    const ProductSchema& ps = w.prepared->schema;
+    const v1::LineItem& item = *line.item;
+    act->Set(ps.product_id, expr::Value::String(item.product_id()));
+    act->Set(ps.product_category, expr::Value::String(item.category()));
+    act->Set(ps.product_price, expr::Value::FromMoney(expr::Money{line.unit_price_minor, ctx.currency_digits, currency}));
+    act->Set(ps.product_quantity, expr::Value::Int(line.quantity));
+    for (size_t a = 0; a < ps.product.size(); ++a) {
+      const auto& [name, slot] = ps.product[a];
+      auto it = item.properties().find(name);
+      if (it == item.properties().end() || it->second.kind_case() == v1::Value::KIND_NOT_SET) {
+        act->Unset(slot);
+        continue;
+      }
+      expr::Value v = ToExprValue(it->second, &w.product_lists[a]);
+      if (ps.schema.variable(slot).type == expr::Type::kDouble && it->second.has_int_value()) {
+        v = expr::Value::Double(static_cast<double>(it->second.int_value()));
+      }
+      act->Set(slot, v);
+    }
+  }
+
+  // The needed programs true on line l: every one without the index; with
+  // it, the unguarded ones and those its guard values admit (a guard that
+  // is the whole expression needs no evaluation).
+  void EvaluateLine(BasketWork& w, uint32_t l, expr::Activation& act) const {
+    const PreparedDiscounts& p = *w.prepared;
+    size_t lines = w.truth_lines;
+    auto mark = [&](uint32_t prog) {
+      w.truth[prog * lines + l] = 1;
+      if (!w.any[prog]) {
+        w.any[prog] = 1;
+        w.touched_programs.push_back(prog);
+      }
+      w.lines_of[prog].push_back(l);
+    };
+    auto eval = [&](uint32_t prog) {
+      if (w.needed[prog] && p.programs[prog].program.Matches(act)) mark(prog);
+    };
+    if (!use_index_) {
+      for (uint32_t prog = 0; prog < p.programs.size(); ++prog) eval(prog);
+      return;
+    }
+    for (uint32_t prog : p.unguarded) eval(prog);
+    for (size_t f = 0; f < p.guard_fields.size(); ++f) {
+      const discount_internal::GuardEntry* entry = w.line_entries[f * lines + l];
+      if (entry == nullptr) continue;
+      for (uint32_t prog : entry->programs) {
+        if (!w.needed[prog]) continue;
+        if (p.programs[prog].exact) {
+          mark(prog);
+        } else {
+          eval(prog);
+        }
+      }
+    }
+  }
+
   bool use_index_ = true;
 };
 
