@@ -894,109 +894,26 @@ class ComputeTotals final : public Comp {
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "ComputeTotals"); !s.ok()) return s;
     if (ctx.result == nullptr) return absl::FailedPreconditionError("ComputeTotals: no result to write");
-    BasketWork& w = *ctx.work;
-    const PreparedDiscounts& p = *w.prepared;
-    const v1::Basket& basket = *ctx.basket;
     v1::PricedBasket& out = *ctx.result;
     out.set_currency(ctx.currency.data(), ctx.currency.size());
     int64_t subtotal = 0, item_discount = 0, order_discount = 0;
-    bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
     out.mutable_lines()->Reserve(static_cast<int>(ctx.lines.size()));
     for (size_t l = 0; l < ctx.lines.size(); ++l) {
-      const BasketLine& line = ctx.lines[l];
-      v1::PricedLine* pl = out.add_lines();
-      pl->set_line_id(line.id.data(), line.id.size());
-      pl->set_original_total_minor(line.original_total());
-      pl->set_discount_total_minor(line.item_discount_minor);
-      pl->set_order_discount_minor(line.order_discount_minor);
-      pl->set_adjusted_total_minor(line.adjusted_total());
-      subtotal += line.original_total();
-      item_discount += line.item_discount_minor;
-      int64_t unit_sum = 0;
-      pl->mutable_units()->Reserve(static_cast<int>(line.quantity));
-      for (int64_t u = 0; u < line.quantity; ++u) {
-        v1::PricedUnit* pu = pl->add_units();
-        const UnitState* s = have_units ? &w.units[w.unit_offset[l] + static_cast<uint32_t>(u)] : nullptr;
-        if (s == nullptr || s->role == Role::kNone) {
-          pu->set_price_minor(line.unit_price_minor);
-          continue;
-        }
-        const PreparedDiscount& d = p.discounts[static_cast<size_t>(s->discount)];
-        pu->set_price_minor(line.unit_price_minor - s->amount);
-        unit_sum += s->amount;
-        v1::UnitDiscount* ud = pu->add_discounts();
-        ud->set_discount_id(d.id);
-        ud->set_name(d.name);
-        ud->set_priority(d.priority);
-        ud->set_offer_kind(d.kind);
-        ud->set_offer_value(d.offer_value);
-        ud->set_amount_minor(s->amount);
-        ud->set_role(s->role == Role::kAward ? kAwardRole : kConditionRole);
-        int32_t c = w.coupon_of.size() > static_cast<size_t>(s->discount) ? w.coupon_of[static_cast<size_t>(s->discount)] : -1;
-        if (c >= 0) ud->set_coupon_code(basket.coupon_codes(c));
-        if (check_ && pu->price_minor() < 0) {
-          return absl::InternalError(Cat("ComputeTotals: line ", line.id, " unit ", u + 1, " has a negative price"));
-        }
-      }
-      if (check_ && have_units && unit_sum != line.item_discount_minor) {
-        return absl::InternalError(Cat("ComputeTotals: line ", line.id, ": units add up to ", unit_sum,
-                                       ", the line's discount is ", line.item_discount_minor));
-      }
-      if (check_ && line.adjusted_total() < 0) {
-        return absl::InternalError(Cat("ComputeTotals: line ", line.id, " has a negative total"));
-      }
+      if (auto s = WriteLine(ctx, l, out.add_lines()); !s.ok()) return s;
+      subtotal += ctx.lines[l].original_total();
+      item_discount += ctx.lines[l].item_discount_minor;
     }
-    int64_t shares_total = 0;
-    for (const BasketLine& line : ctx.lines) shares_total += line.order_discount_minor;
-    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
-      if (a.target() == "subtotal") {
-        order_discount += a.amount_minor();
-        int64_t s = 0;
-        for (const auto& share : a.shares()) s += share.amount_minor();
-        if (check_ && s != a.amount_minor()) {
-          return absl::InternalError(Cat("ComputeTotals: ", a.discount_id(), ": shares add up to ", s,
-                                         ", not ", a.amount_minor()));
-        }
-      }
-      *out.add_order_adjustments() = a;
-    }
-    if (check_ && shares_total != order_discount) {
-      return absl::InternalError(Cat("ComputeTotals: line shares add up to ", shares_total,
-                                     ", order discounts to ", order_discount));
-    }
+    if (auto s = WriteOrderAdjustments(ctx, &out, &order_discount); !s.ok()) return s;
     out.set_subtotal_minor(subtotal);
     out.set_item_discount_minor(item_discount);
     out.set_order_discount_minor(order_discount);
-    out.set_original_shipping_minor(basket.shipping_minor());
+    out.set_original_shipping_minor(ctx.basket->shipping_minor());
     out.set_shipping_minor(ctx.shipping_minor);
     out.set_total_minor(subtotal - item_discount - order_discount + ctx.shipping_minor);
     if (check_ && (ctx.shipping_minor < 0 || out.total_minor() < 0)) {
       return absl::InternalError("ComputeTotals: negative shipping or total");
     }
-    // Coupons to redeem: codes of discounts that gave something.
-    auto add_coupon = [&](std::string_view code, std::string_view discount_id) {
-      for (const auto& c : out.coupons()) {
-        if (c.code() == code) return;
-      }
-      v1::CouponRedemption* r = out.add_coupons();
-      r->set_code(std::string(code));
-      r->set_discount_id(std::string(discount_id));
-      auto it = p.discount_by_code.find(code);
-      if (it != p.discount_by_code.end()) {
-        r->set_max_uses(p.discounts[it->second].max_uses);
-        r->set_max_uses_per_customer(p.discounts[it->second].max_uses_per_customer);
-      }
-    };
-    if (have_units) {
-      for (uint32_t i : w.candidates) {
-        const PreparedDiscount& d = p.discounts[i];
-        if (d.order_level || w.applications[i] == 0 || w.coupon_of[i] < 0) continue;
-        add_coupon(basket.coupon_codes(w.coupon_of[i]), d.id);
-      }
-    }
-    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
-      if (!a.coupon_code().empty() && a.amount_minor() > 0) add_coupon(a.coupon_code(), a.discount_id());
-    }
+    ListCoupons(ctx, &out);
     if (ctx.trace != nullptr) {
       ctx.Note("basket", "total",
                Cat(FormatMinor(subtotal, ctx.currency_digits), " - ", FormatMinor(item_discount, ctx.currency_digits),
@@ -1009,6 +926,108 @@ class ComputeTotals final : public Comp {
   }
 
  private:
+  // Line l with each of its units and the discount the unit serves; checks
+  // that the units add up to the line's discount.
+  absl::Status WriteLine(const BasketContext& ctx, size_t l, v1::PricedLine* pl) const {
+    const BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const BasketLine& line = ctx.lines[l];
+    bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
+    pl->set_line_id(line.id.data(), line.id.size());
+    pl->set_original_total_minor(line.original_total());
+    pl->set_discount_total_minor(line.item_discount_minor);
+    pl->set_order_discount_minor(line.order_discount_minor);
+    pl->set_adjusted_total_minor(line.adjusted_total());
+    int64_t unit_sum = 0;
+    pl->mutable_units()->Reserve(static_cast<int>(line.quantity));
+    for (int64_t u = 0; u < line.quantity; ++u) {
+      v1::PricedUnit* pu = pl->add_units();
+      const UnitState* s = have_units ? &w.units[w.unit_offset[l] + static_cast<uint32_t>(u)] : nullptr;
+      if (s == nullptr || s->role == Role::kNone) {
+        pu->set_price_minor(line.unit_price_minor);
+        continue;
+      }
+      const PreparedDiscount& d = p.discounts[static_cast<size_t>(s->discount)];
+      pu->set_price_minor(line.unit_price_minor - s->amount);
+      unit_sum += s->amount;
+      v1::UnitDiscount* ud = pu->add_discounts();
+      ud->set_discount_id(d.id);
+      ud->set_name(d.name);
+      ud->set_priority(d.priority);
+      ud->set_offer_kind(d.kind);
+      ud->set_offer_value(d.offer_value);
+      ud->set_amount_minor(s->amount);
+      ud->set_role(s->role == Role::kAward ? kAwardRole : kConditionRole);
+      size_t di = static_cast<size_t>(s->discount);
+      int32_t c = w.coupon_of.size() > di ? w.coupon_of[di] : -1;
+      if (c >= 0) ud->set_coupon_code(ctx.basket->coupon_codes(c));
+      if (check_ && pu->price_minor() < 0) {
+        return absl::InternalError(Cat("ComputeTotals: line ", line.id, " unit ", u + 1, " has a negative price"));
+      }
+    }
+    if (check_ && have_units && unit_sum != line.item_discount_minor) {
+      return absl::InternalError(Cat("ComputeTotals: line ", line.id, ": units add up to ", unit_sum,
+                                     ", the line's discount is ", line.item_discount_minor));
+    }
+    if (check_ && line.adjusted_total() < 0) {
+      return absl::InternalError(Cat("ComputeTotals: line ", line.id, " has a negative total"));
+    }
+    return absl::OkStatus();
+  }
+
+  // The order adjustments, checking that each subtotal discount's shares
+  // and the lines' shares add up; *order_discount: their subtotal total.
+  absl::Status WriteOrderAdjustments(const BasketContext& ctx, v1::PricedBasket* out, int64_t* order_discount) const {
+    int64_t shares_total = 0;
+    for (const BasketLine& line : ctx.lines) shares_total += line.order_discount_minor;
+    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
+      if (a.target() == "subtotal") {
+        *order_discount += a.amount_minor();
+        int64_t s = 0;
+        for (const auto& share : a.shares()) s += share.amount_minor();
+        if (check_ && s != a.amount_minor()) {
+          return absl::InternalError(Cat("ComputeTotals: ", a.discount_id(), ": shares add up to ", s,
+                                         ", not ", a.amount_minor()));
+        }
+      }
+      *out->add_order_adjustments() = a;
+    }
+    if (check_ && shares_total != *order_discount) {
+      return absl::InternalError(Cat("ComputeTotals: line shares add up to ", shares_total,
+                                     ", order discounts to ", *order_discount));
+    }
+    return absl::OkStatus();
+  }
+
+  // Coupons to redeem: the codes of discounts that gave something.
+  static void ListCoupons(const BasketContext& ctx, v1::PricedBasket* out) {
+    const BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    auto add_coupon = [&](std::string_view code, std::string_view discount_id) {
+      for (const auto& c : out->coupons()) {
+        if (c.code() == code) return;
+      }
+      v1::CouponRedemption* r = out->add_coupons();
+      r->set_code(code.data(), code.size());
+      r->set_discount_id(discount_id.data(), discount_id.size());
+      auto it = p.discount_by_code.find(code);
+      if (it != p.discount_by_code.end()) {
+        r->set_max_uses(p.discounts[it->second].max_uses);
+        r->set_max_uses_per_customer(p.discounts[it->second].max_uses_per_customer);
+      }
+    };
+    if (w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1) {
+      for (uint32_t i : w.candidates) {
+        const PreparedDiscount& d = p.discounts[i];
+        if (d.order_level || w.applications[i] == 0 || w.coupon_of[i] < 0) continue;
+        add_coupon(ctx.basket->coupon_codes(w.coupon_of[i]), d.id);
+      }
+    }
+    for (const v1::OrderAdjustment& a : ctx.order_adjustments) {
+      if (!a.coupon_code().empty() && a.amount_minor() > 0) add_coupon(a.coupon_code(), a.discount_id());
+    }
+  }
+
   bool check_ = true;
 };
 
