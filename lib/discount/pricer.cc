@@ -94,6 +94,161 @@ bool GuardOf(const Ast& ast, const Node& n, std::string* path, std::vector<std::
   return false;
 }
 
+// The guard of a compiled expression: its first top-level conjunct
+// `product.F == 'v'` or `product.F in [...]` on a string product field.
+// Registers F in out->guard_fields on first sight; sets the program's guard.
+void FindGuard(PreparedDiscounts* out, StringMap<int>* field_by_path, PreparedProgram* p) {
+  expr::internal::ParseLimits limits;
+  auto ast = expr::internal::Parse(p->source, limits);
+  if (!ast.ok() || ast->root < 0) return;
+  const Node& root = ast->node(ast->root);
+  std::vector<int> conjuncts;
+  if (root.kind == NodeKind::kAnd) {
+    conjuncts = root.children;
+  } else {
+    conjuncts.push_back(ast->root);
+  }
+  std::string path;
+  std::vector<std::string> values;
+  for (int c : conjuncts) {
+    if (!GuardOf(*ast, ast->node(c), &path, &values)) continue;
+    expr::Slot slot = out->schema.schema.Find(path);
+    if (!slot.valid() || out->schema.schema.variable(slot).type != expr::Type::kString) continue;
+    auto [fit, added] = field_by_path->try_emplace(path, static_cast<int>(out->guard_fields.size()));
+    if (added) {
+      GuardField f;
+      f.path = path;
+      if (path == "product.id") {
+        f.builtin = 1;
+      } else if (path == "product.category") {
+        f.builtin = 2;
+      } else {
+        f.property = path.substr(8);
+        for (size_t a = 0; a < out->schema.product.size(); ++a) {
+          if (out->schema.product[a].first == f.property) f.attribute = static_cast<int>(a);
+        }
+      }
+      out->guard_fields.push_back(std::move(f));
+    }
+    p->guard_field = fit->second;
+    p->exact = conjuncts.size() == 1;
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    p->guard_values = std::move(values);
+    return;
+  }
+}
+
+// Compiles discounts' condition and award expressions once per distinct
+// source, with their guards.
+class ProgramTable {
+ public:
+  ProgramTable(PreparedDiscounts* out, std::string time_zone) : out_(out) {
+    options_.default_time_zone = std::move(time_zone);
+  }
+
+  // The program index of `source` (-1 for an empty one: any product).
+  absl::StatusOr<int> For(const PreparedDiscount& d, std::string_view what, const std::string& source) {
+    if (source.empty()) return -1;
+    auto it = by_source_.find(source);
+    if (it != by_source_.end()) return it->second;
+    auto program = expr::CompileFilter(source, out_->schema.schema, options_);
+    if (!program.ok()) {
+      return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": ", what, ": ",
+                                            std::string(program.status().message())));
+    }
+    PreparedProgram p;
+    p.program = std::move(*program);
+    p.source = source;
+    int index = static_cast<int>(out_->programs.size());
+    FindGuard(out_, &field_by_path_, &p);
+    if (p.guard_field < 0) {
+      out_->unguarded.push_back(static_cast<uint32_t>(index));
+    } else {
+      GuardField& field = out_->guard_fields[static_cast<size_t>(p.guard_field)];
+      for (const std::string& v : p.guard_values) field.by_value[v].programs.push_back(static_cast<uint32_t>(index));
+    }
+    out_->programs.push_back(std::move(p));
+    by_source_.emplace(source, index);
+    return index;
+  }
+
+ private:
+  PreparedDiscounts* out_;
+  expr::CompileOptions options_;
+  StringMap<int> by_source_;
+  StringMap<int> field_by_path_;
+};
+
+// The offer of a discount: its kind's amounts, checked.
+absl::Status PrepareOffer(const v1::Offer& offer, PreparedDiscount* d) {
+  d->kind = offer.kind();
+  switch (d->kind) {
+    case v1::OFFER_KIND_PERCENT_OFF:
+    case v1::OFFER_KIND_SHIPPING_PERCENT_OFF:
+    case v1::OFFER_KIND_ORDER_PERCENT_OFF:
+      d->basis_points = std::llround(offer.percent() * 100);
+      d->offer_value = static_cast<double>(d->basis_points) / 100.0;
+      if (d->basis_points <= 0 || d->basis_points > 10000) {
+        return absl::InvalidArgumentError(Cat("discount \"", d->id, "\": percent must be > 0 and <= 100"));
+      }
+      break;
+    case v1::OFFER_KIND_AMOUNT_OFF:
+    case v1::OFFER_KIND_FIXED_PRICE:
+    case v1::OFFER_KIND_ORDER_AMOUNT_OFF:
+      d->amount_minor = offer.amount_minor();
+      d->offer_currency = offer.currency();
+      d->offer_value = static_cast<double>(d->amount_minor);
+      if (d->amount_minor < 0 || (d->amount_minor == 0 && d->kind != v1::OFFER_KIND_FIXED_PRICE)) {
+        return absl::InvalidArgumentError(Cat("discount \"", d->id, "\": amount_minor must be positive"));
+      }
+      break;
+    case v1::OFFER_KIND_FREE_SHIPPING:
+      d->basis_points = 10000;
+      d->offer_value = 100;
+      break;
+    default:
+      return absl::InvalidArgumentError(Cat("discount \"", d->id, "\": offer.kind is required"));
+  }
+  d->shipping = d->kind == v1::OFFER_KIND_FREE_SHIPPING || d->kind == v1::OFFER_KIND_SHIPPING_PERCENT_OFF;
+  d->order_level = d->shipping || d->kind == v1::OFFER_KIND_ORDER_PERCENT_OFF || d->kind == v1::OFFER_KIND_ORDER_AMOUNT_OFF;
+  return absl::OkStatus();
+}
+
+// One catalog discount item prepared: offer, condition, award, limits and
+// coupons, with its expressions compiled into `programs`.
+absl::StatusOr<PreparedDiscount> PrepareDiscount(const CompiledItem& item, ProgramTable* programs) {
+  const v1::Discount& src = item.proto->discount();
+  PreparedDiscount d;
+  d.item = &item;
+  d.id = item.id;
+  d.name = item.name;
+  d.priority = src.priority();
+  if (auto s = PrepareOffer(src.offer(), &d); !s.ok()) return s;
+  d.value_basis = src.condition().basis() == v1::CONDITION_BASIS_VALUE;
+  d.min_quantity = std::max<int64_t>(0, src.condition().min_quantity());
+  d.min_value_minor = src.condition().min_value_minor();
+  if (d.value_basis && d.min_value_minor <= 0) {
+    return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": a VALUE condition needs min_value_minor > 0"));
+  }
+  d.max_units = src.award().max_units() <= 0 ? 1 : src.award().max_units();
+  d.basket_limit = std::max(0, src.basket_limit());
+  d.award_order = src.award_order();
+  d.click_required = src.click_required();
+  d.coupon_codes.assign(src.coupon_codes().begin(), src.coupon_codes().end());
+  d.max_uses = src.coupon_limits().max_uses();
+  d.max_uses_per_customer = src.coupon_limits().max_uses_per_customer();
+  auto cond = programs->For(d, "condition", src.condition().expression());
+  if (!cond.ok()) return cond.status();
+  d.cond_program = *cond;
+  if (!d.order_level) {
+    auto award = programs->For(d, "award", src.award().expression());
+    if (!award.ok()) return award.status();
+    d.award_program = *award;
+  }
+  return d;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prepare(
@@ -108,138 +263,13 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
   for (const auto& [name, slot] : out->schema.product) {
     out->product_attributes.emplace_back(name, out->schema.schema.variable(slot).type);
   }
-  expr::CompileOptions options;
-  options.default_time_zone = cat.time_zone().empty() ? "UTC" : cat.time_zone();
-  StringMap<int> program_by_source;
-  StringMap<int> field_by_path;
-
-  auto program_for = [&](const PreparedDiscount& d, std::string_view what,
-                         const std::string& source) -> absl::StatusOr<int> {
-    if (source.empty()) return -1;
-    auto it = program_by_source.find(source);
-    if (it != program_by_source.end()) return it->second;
-    auto program = expr::CompileFilter(source, out->schema.schema, options);
-    if (!program.ok()) {
-      return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": ", what, ": ",
-                                            std::string(program.status().message())));
-    }
-    PreparedProgram p;
-    p.program = std::move(*program);
-    p.source = source;
-    int index = static_cast<int>(out->programs.size());
-    // The guard: the first top-level conjunct on a string product field.
-    expr::internal::ParseLimits limits;
-    auto ast = expr::internal::Parse(source, limits);
-    std::string path;
-    std::vector<std::string> values;
-    if (ast.ok() && ast->root >= 0) {
-      const Node& root = ast->node(ast->root);
-      std::vector<int> conjuncts;
-      if (root.kind == NodeKind::kAnd) {
-        conjuncts = root.children;
-      } else {
-        conjuncts.push_back(ast->root);
-      }
-      for (int c : conjuncts) {
-        if (!GuardOf(*ast, ast->node(c), &path, &values)) continue;
-        expr::Slot slot = out->schema.schema.Find(path);
-        if (!slot.valid() || out->schema.schema.variable(slot).type != expr::Type::kString) continue;
-        auto [fit, added] = field_by_path.try_emplace(path, static_cast<int>(out->guard_fields.size()));
-        if (added) {
-          GuardField f;
-          f.path = path;
-          if (path == "product.id") {
-            f.builtin = 1;
-          } else if (path == "product.category") {
-            f.builtin = 2;
-          } else {
-            f.property = path.substr(8);
-            for (size_t a = 0; a < out->schema.product.size(); ++a) {
-              if (out->schema.product[a].first == f.property) f.attribute = static_cast<int>(a);
-            }
-          }
-          out->guard_fields.push_back(std::move(f));
-        }
-        p.guard_field = fit->second;
-        p.exact = conjuncts.size() == 1;
-        GuardField& field = out->guard_fields[static_cast<size_t>(fit->second)];
-        std::sort(values.begin(), values.end());
-        values.erase(std::unique(values.begin(), values.end()), values.end());
-        for (const std::string& v : values) field.by_value[v].programs.push_back(static_cast<uint32_t>(index));
-        p.guard_values = values;
-        break;
-      }
-    }
-    if (p.guard_field < 0) out->unguarded.push_back(static_cast<uint32_t>(index));
-    out->programs.push_back(std::move(p));
-    program_by_source.emplace(source, index);
-    return index;
-  };
-
+  ProgramTable programs(out.get(), cat.time_zone().empty() ? "UTC" : cat.time_zone());
   for (uint32_t index : catalog->AllDiscounts()) {
     const CompiledItem& item = catalog->items()[index];
     if (item.kind != ItemKind::kDiscount || item.proto == nullptr) continue;
-    const v1::Discount& src = item.proto->discount();
-    PreparedDiscount d;
-    d.item = &item;
-    d.id = item.id;
-    d.name = item.name;
-    d.priority = src.priority();
-    d.kind = src.offer().kind();
-    switch (d.kind) {
-      case v1::OFFER_KIND_PERCENT_OFF:
-      case v1::OFFER_KIND_SHIPPING_PERCENT_OFF:
-      case v1::OFFER_KIND_ORDER_PERCENT_OFF:
-        d.basis_points = std::llround(src.offer().percent() * 100);
-        d.offer_value = static_cast<double>(d.basis_points) / 100.0;
-        if (d.basis_points <= 0 || d.basis_points > 10000) {
-          return absl::InvalidArgumentError(
-              Cat("discount \"", d.id, "\": percent must be > 0 and <= 100"));
-        }
-        break;
-      case v1::OFFER_KIND_AMOUNT_OFF:
-      case v1::OFFER_KIND_FIXED_PRICE:
-      case v1::OFFER_KIND_ORDER_AMOUNT_OFF:
-        d.amount_minor = src.offer().amount_minor();
-        d.offer_currency = src.offer().currency();
-        d.offer_value = static_cast<double>(d.amount_minor);
-        if (d.amount_minor < 0 || (d.amount_minor == 0 && d.kind != v1::OFFER_KIND_FIXED_PRICE)) {
-          return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": amount_minor must be positive"));
-        }
-        break;
-      case v1::OFFER_KIND_FREE_SHIPPING:
-        d.basis_points = 10000;
-        d.offer_value = 100;
-        break;
-      default:
-        return absl::InvalidArgumentError(Cat("discount \"", d.id, "\": offer.kind is required"));
-    }
-    d.shipping = d.kind == v1::OFFER_KIND_FREE_SHIPPING || d.kind == v1::OFFER_KIND_SHIPPING_PERCENT_OFF;
-    d.order_level = d.shipping || d.kind == v1::OFFER_KIND_ORDER_PERCENT_OFF ||
-                    d.kind == v1::OFFER_KIND_ORDER_AMOUNT_OFF;
-    d.value_basis = src.condition().basis() == v1::CONDITION_BASIS_VALUE;
-    d.min_quantity = std::max<int64_t>(0, src.condition().min_quantity());
-    d.min_value_minor = src.condition().min_value_minor();
-    if (d.value_basis && d.min_value_minor <= 0) {
-      return absl::InvalidArgumentError(
-          Cat("discount \"", d.id, "\": a VALUE condition needs min_value_minor > 0"));
-    }
-    d.max_units = src.award().max_units() <= 0 ? 1 : src.award().max_units();
-    d.basket_limit = std::max(0, src.basket_limit());
-    d.award_order = src.award_order();
-    d.click_required = src.click_required();
-    d.coupon_codes.assign(src.coupon_codes().begin(), src.coupon_codes().end());
-    d.max_uses = src.coupon_limits().max_uses();
-    d.max_uses_per_customer = src.coupon_limits().max_uses_per_customer();
-    auto cond = program_for(d, "condition", src.condition().expression());
-    if (!cond.ok()) return cond.status();
-    d.cond_program = *cond;
-    if (!d.order_level) {
-      auto award = program_for(d, "award", src.award().expression());
-      if (!award.ok()) return award.status();
-      d.award_program = *award;
-    }
-    out->discounts.push_back(std::move(d));
+    auto d = PrepareDiscount(item, &programs);
+    if (!d.ok()) return d.status();
+    out->discounts.push_back(std::move(*d));
   }
   std::sort(out->discounts.begin(), out->discounts.end(),
             [](const PreparedDiscount& a, const PreparedDiscount& b) {
