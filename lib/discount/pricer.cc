@@ -279,6 +279,7 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
   for (uint32_t i = 0; i < out->discounts.size(); ++i) {
     const PreparedDiscount& d = out->discounts[i];
     for (const std::string& code : d.coupon_codes) out->discount_by_code.emplace(code, i);
+    out->discount_by_id.emplace(d.id, i);
     DiscountGate& g = out->gates.emplace_back();
     g.start = d.item->schedule.start;
     g.end = d.item->schedule.end;
@@ -484,8 +485,9 @@ std::vector<OrderDiscountUse> DiscountUses(const PreparedDiscounts& prepared, co
     }
     OrderDiscountUse& u = uses.emplace_back();
     u.discount_id = id;
-    for (const discount_internal::PreparedDiscount& d : prepared.discounts) {
-      if (d.id == id && d.item != nullptr) u.campaign_id = d.item->campaign_id;
+    auto it = prepared.discount_by_id.find(id);
+    if (it != prepared.discount_by_id.end() && prepared.discounts[it->second].item != nullptr) {
+      u.campaign_id = prepared.discounts[it->second].item->campaign_id;
     }
     return u;
   };

@@ -114,6 +114,7 @@ struct PreparedDiscounts {
   std::vector<uint64_t> always;
   std::vector<std::pair<std::string, expr::Type>> product_attributes;  // declared, schema order
   StringMap<uint32_t> discount_by_code;      // coupon code -> index into discounts
+  StringMap<uint32_t> discount_by_id;        // item id -> index into discounts
 
   static absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> Prepare(
       std::shared_ptr<const CompiledCatalog> catalog);
