@@ -30,6 +30,14 @@
 //   totals       ComputeTotals        the priced basket and its invariants
 // A site adds its own components (a custom order-level discount, say) through
 // its Registry and a pipeline definition (pipelines/basket.textproto).
+// The facts the built-ins read and write (ComponentContract, herald/pipeline.h):
+//   CheckEligibility     writes "candidates"
+//   EvaluateConditions   reads "candidates", writes "line_matches"
+//   ApplyDiscounts       reads "line_matches", writes "unit_awards", "reserved"
+//   OrderLevelDiscounts  reads "reserved", writes "order_adjustments"
+//   ComputeTotals        writes "totals"
+// so a definition that drops EvaluateConditions but keeps ApplyDiscounts is
+// refused when the pricer is built, not at its first basket.
 //
 // Price() never changes anything: coupon usage limits are enforced when the
 // order is committed, by Commit(), which redeems the priced basket's coupon

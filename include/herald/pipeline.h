@@ -51,9 +51,31 @@ struct PipelineContext {
 template <typename Context>
 struct FamilyOf;
 
+// What a component reads and writes of its family's context, as named
+// facts (the basket family's are "candidates", "line_matches",
+// "unit_awards", "reserved", "order_adjustments" and "totals"; each family
+// header lists its own), and the services of its CreateContext it needs.
+// Pipeline::Create walks the components in run order and refuses a pipeline
+// in which a component reads a fact no earlier component writes, or needs a
+// service the CreateContext does not lend, naming the component, the fact
+// and, when a later component writes it, that one. A component that declares
+// nothing (the default) is not checked: its needs are its own to report.
+struct ComponentContract {
+  std::vector<std::string> reads;     // facts earlier components must have written
+  std::vector<std::string> writes;    // facts it writes for the components after it
+  std::vector<std::string> services;  // CreateContext members it needs: "store", "registry"
+};
+
+// The family-independent part of every pipeline component.
+class ComponentBase : public Extension {
+ public:
+  // Called once, when the pipeline is built.
+  virtual ComponentContract Contract() const { return {}; }
+};
+
 // A pipeline component of the family whose context is `Context`.
 template <typename Context>
-class Component : public Extension {
+class Component : public ComponentBase {
  public:
   virtual absl::Status Run(Context& context) const = 0;
 

@@ -2,6 +2,7 @@
 #include "herald/pipeline.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -60,6 +61,51 @@ absl::Status ReadComponentConfig(const v1::ComponentSpec& spec, std::string_view
 
 }  // namespace
 
+namespace {
+
+// Whether the CreateContext lends `service`; false with *known = false for a
+// name it does not know.
+bool Lends(const CreateContext& context, std::string_view service, bool* known) {
+  *known = true;
+  if (service == "store") return context.store != nullptr;
+  if (service == "registry") return context.registry != nullptr;
+  *known = false;
+  return false;
+}
+
+// The components' contracts in run order (see ComponentContract).
+void CheckContracts(const std::vector<PipelineSlot>& slots, const std::vector<std::string>& wheres,
+                    const CreateContext& context, std::vector<std::string>* errors) {
+  std::vector<ComponentContract> contracts;
+  for (const PipelineSlot& slot : slots) {
+    auto* component = dynamic_cast<const ComponentBase*>(slot.component.get());
+    contracts.push_back(component != nullptr ? component->Contract() : ComponentContract{});
+  }
+  std::set<std::string, std::less<>> written;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    for (const std::string& fact : contracts[k].reads) {
+      if (written.count(fact) > 0) continue;
+      std::string later;
+      for (size_t j = k + 1; j < slots.size() && later.empty(); ++j) {
+        const auto& w = contracts[j].writes;
+        if (std::find(w.begin(), w.end(), fact) != w.end()) later = slots[j].label;
+      }
+      errors->push_back(Cat(wheres[k], ": reads \"", fact, "\", which no earlier component writes",
+                            later.empty() ? "" : Cat(" (\"", later, "\" writes it, but runs after)")));
+    }
+    for (const std::string& service : contracts[k].services) {
+      bool known = false;
+      if (Lends(context, service, &known)) continue;
+      errors->push_back(known ? Cat(wheres[k], ": needs a ", service, ", and the pipeline is built without one")
+                              : Cat(wheres[k], ": needs the service \"", service,
+                                    "\", which pipelines do not know (known: store, registry)"));
+    }
+    written.insert(contracts[k].writes.begin(), contracts[k].writes.end());
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefinition& definition,
                                                         const FamilyInfo& family,
                                                         const CreateContext& context,
@@ -76,6 +122,7 @@ absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefini
   }
   std::vector<std::string> errors;
   std::vector<PipelineSlot> slots;
+  std::vector<std::string> wheres;  // per slot, for the contract check
   size_t next_stage = 0;  // stages must come in the family's order
   for (int si = 0; si < definition.stages_size(); ++si) {
     const v1::Stage& stage = definition.stages(si);
@@ -120,6 +167,7 @@ absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefini
         errors.push_back(Cat(where, ": ", component.status().message()));
         continue;
       }
+      wheres.push_back(where);
       slots.push_back(PipelineSlot{stage.name(), label,
                                    spec.on_error() == v1::ERROR_POLICY_UNSPECIFIED
                                        ? v1::ERROR_POLICY_FAIL
@@ -127,6 +175,7 @@ absl::StatusOr<std::vector<PipelineSlot>> BuildPipeline(const v1::PipelineDefini
                                    std::move(*component)});
     }
   }
+  if (errors.empty()) CheckContracts(slots, wheres, context, &errors);
   if (!errors.empty()) return absl::InvalidArgumentError(Join(errors, "\n"));
   return slots;
 }

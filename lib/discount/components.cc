@@ -71,6 +71,8 @@ class CheckEligibility final : public Comp {
     return c;
   }
 
+  ComponentContract Contract() const override { return {{}, {"candidates"}, {}}; }
+
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "CheckEligibility"); !s.ok()) return s;
     BasketWork& w = *ctx.work;
@@ -294,6 +296,8 @@ class EvaluateConditions final : public Comp {
     return c;
   }
 
+  ComponentContract Contract() const override { return {{"candidates"}, {"line_matches"}, {}}; }
+
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "EvaluateConditions"); !s.ok()) return s;
     BasketWork& w = *ctx.work;
@@ -505,6 +509,8 @@ class ApplyDiscounts final : public Comp {
     c->default_least_first_ = config.default_award_order() == v1::AWARD_ORDER_LEAST_EXPENSIVE_FIRST;
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"line_matches"}, {"unit_awards", "reserved"}, {}}; }
 
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "ApplyDiscounts"); !s.ok()) return s;
@@ -830,6 +836,8 @@ class OrderLevelDiscounts final : public Comp {
     return c;
   }
 
+  ComponentContract Contract() const override { return {{"reserved"}, {"order_adjustments"}, {}}; }
+
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "OrderLevelDiscounts"); !s.ok()) return s;
     BasketWork& w = *ctx.work;
@@ -890,6 +898,8 @@ class ComputeTotals final : public Comp {
     c->check_ = !config.skip_invariant_checks();
     return c;
   }
+
+  ComponentContract Contract() const override { return {{}, {"totals"}, {}}; }
 
   absl::Status Run(BasketContext& ctx) const override {
     if (auto s = NeedsWork(ctx, "ComputeTotals"); !s.ok()) return s;

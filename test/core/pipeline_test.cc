@@ -3,6 +3,7 @@
 #include "google/protobuf/any.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/wrappers.pb.h"
+#include "absl/strings/str_split.h"
 #include "herald/pipeline.h"
 #include "herald/selection.h"
 
@@ -144,6 +145,85 @@ TEST_CASE("Pipeline definitions: syntax errors carry file and line - family is c
              Catch::Contains("a \"basket\" pipeline cannot run as a \"selection\" pipeline"));
   auto missing = LoadPipelineDefinition("/nonexistent/pipeline.textproto");
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+}
+
+// A component that declares what it reads, writes and needs.
+class Declared : public SelectionComponent {
+ public:
+  explicit Declared(ComponentContract contract) : contract_(std::move(contract)) {}
+  ComponentContract Contract() const override { return contract_; }
+  absl::Status Run(SelectionContext&) const override { return absl::OkStatus(); }
+
+ private:
+  ComponentContract contract_;
+};
+
+// "Declared" with config "r:a,b w:c s:store" style text in a StringValue.
+void RegisterDeclared(Registry* registry) {
+  REQUIRE(registry
+              ->Register(MakeFactory<SelectionComponent, google::protobuf::StringValue>(
+                  "Declared", "declares its contract",
+                  [](const google::protobuf::StringValue& c, const CreateContext&)
+                      -> absl::StatusOr<std::unique_ptr<SelectionComponent>> {
+                    ComponentContract contract;
+                    std::vector<std::string> parts = absl::StrSplit(c.value(), ' ', absl::SkipEmpty());
+                    for (const std::string& part : parts) {
+                      std::vector<std::string>* list = part.starts_with("r:")   ? &contract.reads
+                                                       : part.starts_with("w:") ? &contract.writes
+                                                                                : &contract.services;
+                      std::vector<std::string> values = absl::StrSplit(part.substr(2), ',');
+                      list->insert(list->end(), values.begin(), values.end());
+                    }
+                    return std::make_unique<Declared>(std::move(contract));
+                  }))
+              .ok());
+}
+
+TEST_CASE("Pipeline::Create checks what components read, write and need", "[pipeline][contract]") {
+  Registry registry;
+  RegisterDeclared(&registry);
+  RegisterTestComponents(&registry);
+  auto build = [&](const std::string& text, Store* store = nullptr) {
+    auto def = ParsePipelineDefinition("family: \"selection\"\n" + text, "c.textproto");
+    REQUIRE(def.ok());
+    return Pipeline<SelectionContext>::Create(*def, CreateContext{&registry, "", store}, "c.textproto").status();
+  };
+  SECTION("in order: accepted; undeclared components are not checked") {
+    CHECK(build(R"pb(
+      stages { name: "load_context" components { name: "Declared" json_config: "\"w:ads\"" } }
+      stages { name: "filter" components { name: "Append" json_config: "1" } }
+      stages { name: "score" components { name: "Declared" json_config: "\"r:ads w:scores\"" } }
+      stages { name: "select" components { name: "Declared" json_config: "\"r:ads,scores\"" } }
+    )pb").ok());
+  }
+  SECTION("a fact nobody writes, and one written too late, are named") {
+    absl::Status s = build(R"pb(
+      stages { name: "score" components { name: "Declared" label: "scorer" json_config: "\"r:ads w:scores\"" } }
+      stages { name: "select" components { name: "Declared" label: "picker" json_config: "\"r:history\"" }
+                              components { name: "Declared" label: "late" json_config: "\"w:history\"" } }
+    )pb");
+    REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+    std::string m(s.message());
+    CHECK_THAT(m, Catch::Contains("stage \"score\" component \"scorer\": reads \"ads\", which no earlier component writes"));
+    CHECK_THAT(m, Catch::Contains("component \"picker\": reads \"history\", which no earlier component writes "
+                                  "(\"late\" writes it, but runs after)"));
+  }
+  SECTION("a disabled writer does not count") {
+    absl::Status s = build(R"pb(
+      stages { name: "load_context" components { name: "Declared" disabled: true json_config: "\"w:ads\"" } }
+      stages { name: "score" components { name: "Declared" json_config: "\"r:ads\"" } }
+    )pb");
+    CHECK_THAT(std::string(s.message()), Catch::Contains("reads \"ads\", which no earlier component writes"));
+  }
+  SECTION("services: a store must be lent, unknown services are refused") {
+    absl::Status s = build(R"pb(
+      stages { name: "record" components { name: "Declared" label: "recorder" json_config: "\"s:store\"" } }
+      stages { name: "format" components { name: "Declared" label: "odd" json_config: "\"s:teleporter\"" } }
+    )pb");
+    std::string m(s.message());
+    CHECK_THAT(m, Catch::Contains("component \"recorder\": needs a store, and the pipeline is built without one"));
+    CHECK_THAT(m, Catch::Contains("component \"odd\": needs the service \"teleporter\", which pipelines do not know"));
+  }
 }
 
 TEST_CASE("The built-in pipelines build from the built-in components", "[pipeline]") {

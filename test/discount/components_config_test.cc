@@ -7,15 +7,20 @@
 namespace herald {
 namespace {
 
+// The built-in pipeline with `name`'s config replaced by `json` (a
+// component alone would be refused: each reads what the one before writes).
 absl::Status Build(const Registry& registry, const std::string& stage_name, const std::string& name,
                    const std::string& json) {
-  v1::PipelineDefinition def;
-  def.set_family("basket");
-  auto* stage = def.add_stages();
-  stage->set_name(stage_name);
-  auto* c = stage->add_components();
-  c->set_name(name);
-  c->set_json_config(json);
+  v1::PipelineDefinition def = DefaultBasketPipeline();
+  int found = 0;
+  for (auto& stage : *def.mutable_stages()) {
+    for (auto& c : *stage.mutable_components()) {
+      if (stage.name() != stage_name || c.name() != name) continue;
+      c.set_json_config(json);
+      ++found;
+    }
+  }
+  REQUIRE(found == 1);
   return Pipeline<BasketContext>::Create(def, CreateContext{&registry}, "config_test").status();
 }
 

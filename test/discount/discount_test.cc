@@ -511,6 +511,39 @@ TEST_CASE("A custom order-level component: 10 percent for preferred users", "[di
   CHECK(TraceHas(priced, "preferred-10", "skipped", "not a preferred user"));
 }
 
+TEST_CASE("A basket pipeline missing a stage the next one reads is refused when the pricer is built",
+          "[discount][pipeline][contract]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "a-half" discount { award { expression: "product.category == 'a'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } })"));
+  REQUIRE(catalog.ok());
+  auto def = ParsePipelineDefinition(R"pb(
+    name: "no-conditions" family: "basket"
+    stages { name: "eligibility" components { name: "CheckEligibility" } }
+    stages { name: "conditions" components { name: "EvaluateConditions" disabled: true } }
+    stages { name: "awards" components { name: "ApplyDiscounts" } }
+    stages { name: "totals" components { name: "ComputeTotals" } }
+  )pb", "no-conditions.textproto");
+  REQUIRE(def.ok());
+  PricerConfig config;
+  config.pipeline = &*def;
+  auto pricer = NewBasketPricer(*catalog, config);
+  REQUIRE(pricer.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(pricer.status().message()),
+             Catch::Contains("stage \"awards\" component \"ApplyDiscounts\": reads \"line_matches\", "
+                             "which no earlier component writes"));
+  // Without the order-level stage's reader the rest is fine; without
+  // CheckEligibility, EvaluateConditions has no candidates to read.
+  def->mutable_stages(1)->mutable_components(0)->set_disabled(false);
+  def->mutable_stages(0)->mutable_components(0)->set_disabled(true);
+  pricer = NewBasketPricer(*catalog, config);
+  REQUIRE_FALSE(pricer.ok());
+  CHECK_THAT(std::string(pricer.status().message()),
+             Catch::Contains("component \"EvaluateConditions\": reads \"candidates\", which no earlier component writes"));
+  def->mutable_stages(0)->mutable_components(0)->set_disabled(false);
+  CHECK(NewBasketPricer(*catalog, config).ok());
+}
+
 TEST_CASE("The equality index gives the same answers as evaluating everything", "[discount]") {
   auto catalog = CompileText(DiscountCatalogText(R"(
     items { id: "d1" discount { priority: 1 award { expression: "product.category in ['a', 'b'] && product.price > 5.00" }
