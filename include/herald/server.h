@@ -61,6 +61,14 @@ inline constexpr std::string_view kFieldPayload = "type.herald.dev/field";
 // `status` with `field` attached as kFieldPayload.
 absl::Status WithField(absl::Status status, std::string_view field);
 
+// The status payload that sets how an error is answered over HTTP, for the
+// few answers no absl code maps to ("415 unsupported_media_type").
+inline constexpr std::string_view kHttpStatusPayload = "type.herald.dev/http_status";
+
+// `status` answered with HTTP status `http_status` and API error code `code`
+// (kHttpStatusPayload); its absl code still says what it is to gRPC callers.
+absl::Status WithHttpStatus(absl::Status status, int http_status, std::string_view code);
+
 // How an error is answered: the HTTP status and the API error body.
 struct ApiErrorReply {
   int http_status = 500;
@@ -68,8 +76,9 @@ struct ApiErrorReply {
 };
 // InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound 404,
 // AlreadyExists/FailedPrecondition/Aborted 409, ResourceExhausted 429,
-// Unavailable 503, DeadlineExceeded 504, anything else 500. `code` is the
-// snake_case name of the absl code; `field` comes from kFieldPayload or, when
+// Unavailable 503, DeadlineExceeded 504, anything else 500, unless
+// kHttpStatusPayload says otherwise. `code` is the snake_case name of the
+// absl code (or the payload's); `field` comes from kFieldPayload or, when
 // absent, from a leading "path: " of the message naming a request field.
 ApiErrorReply ToApiError(const absl::Status& status);
 

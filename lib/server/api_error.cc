@@ -2,6 +2,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "herald/server.h"
 
@@ -10,6 +11,14 @@ namespace herald {
 absl::Status WithField(absl::Status status, std::string_view field) {
   if (!status.ok() && !field.empty()) status.SetPayload(absl::string_view(kFieldPayload.data(), kFieldPayload.size()),
                                                          absl::Cord(absl::string_view(field.data(), field.size())));
+  return status;
+}
+
+absl::Status WithHttpStatus(absl::Status status, int http_status, std::string_view code) {
+  if (!status.ok()) {
+    status.SetPayload(absl::string_view(kHttpStatusPayload.data(), kHttpStatusPayload.size()),
+                      absl::Cord(absl::StrCat(http_status, " ", absl::string_view(code.data(), code.size()))));
+  }
   return status;
 }
 
@@ -60,6 +69,17 @@ ApiErrorReply ToApiError(const absl::Status& status) {
   std::string message(status.message());
   if (message.empty()) message = absl::StrCat(code, " (no detail)");
   reply.error.set_message(message);
+  if (auto http = status.GetPayload(absl::string_view(kHttpStatusPayload.data(), kHttpStatusPayload.size()))) {
+    // "415 unsupported_media_type", as WithHttpStatus wrote it.
+    std::string text(*http);
+    size_t space = text.find(' ');
+    int http_status = 0;
+    if (space != std::string::npos && absl::SimpleAtoi(text.substr(0, space), &http_status) &&
+        http_status >= 400 && http_status <= 599) {
+      reply.http_status = http_status;
+      reply.error.set_code(text.substr(space + 1));
+    }
+  }
   if (auto field = status.GetPayload(absl::string_view(kFieldPayload.data(), kFieldPayload.size()))) {
     reply.error.set_field(std::string(*field));
   } else if (reply.http_status == 400 || reply.http_status == 404) {

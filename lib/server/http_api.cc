@@ -49,9 +49,10 @@ HttpReply ReplyOf(const absl::StatusOr<T>& result) {
 absl::Status CheckJsonContentType(std::string_view content_type) {
   absl::string_view media = absl::StripAsciiWhitespace(AbslView(content_type.substr(0, content_type.find(';'))));
   if (absl::EqualsIgnoreCase(media, "application/json")) return absl::OkStatus();
-  return absl::Status(absl::StatusCode::kUnimplemented,  // mapped to 415 below
-                      absl::StrCat("Content-Type: expected application/json, got \"",
-                                   Printable(content_type, 80), "\""));
+  return WithHttpStatus(WithField(absl::InvalidArgumentError(absl::StrCat("Content-Type: expected application/json, got \"",
+                                                                          Printable(content_type, 80), "\"")),
+                                  "Content-Type"),
+                        415, "unsupported_media_type");
 }
 
 template <typename Request>
@@ -170,11 +171,6 @@ HttpReply ErrorBody(int http_status, const v1::ApiError& error) {
 
 HttpReply ErrorReply(const absl::Status& status) {
   ApiErrorReply api = ToApiError(status);
-  if (status.code() == absl::StatusCode::kUnimplemented) {  // only CheckJsonContentType uses it
-    api.http_status = 415;
-    api.error.set_code("unsupported_media_type");
-    api.error.set_field("Content-Type");
-  }
   return ErrorBody(api.http_status, api.error);
 }
 

@@ -206,6 +206,7 @@ TEST_CASE("serve: bad input is refused with a JSON error naming the field, befor
   RequireError(server.Post("/v1/ads:select", "{\"userId\":\"" + std::string(300, 'x') + "\"}"), 400, "user_id");
   RequireError(server.Post("/v1/ads:select", "{}", "text/plain"), 415, "Content-Type");
   RequireError(server.Post("/v1/ads:select", "{}", ""), 415, "Content-Type");
+  CHECK(Parse(server.Post("/v1/ads:select", "{}", "text/plain"))["code"] == "unsupported_media_type");
   HttpResponse wrong_method = server.Get("/v1/ads:select");
   RequireError(wrong_method, 405, "");
   REQUIRE(wrong_method.header("allow") == "POST");
@@ -423,6 +424,29 @@ TEST_CASE("serve: the server config's personal_data decides how captured identif
   auto created = DecisionService::Create(config, registry);
   REQUIRE_FALSE(created.ok());
   CHECK_THAT(std::string(created.status().message()), Catch::Contains("HERALD_PERSONAL_DATA_KEYS"));
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST_CASE("ToApiError: WithHttpStatus sets the HTTP answer; a malformed payload is ignored", "[server]") {
+  absl::Status typed = WithHttpStatus(WithField(absl::InvalidArgumentError("Content-Type: expected JSON"), "Content-Type"),
+                                      415, "unsupported_media_type");
+  CHECK(typed.code() == absl::StatusCode::kInvalidArgument);  // what gRPC callers see
+  ApiErrorReply reply = ToApiError(typed);
+  CHECK(reply.http_status == 415);
+  CHECK(reply.error.code() == "unsupported_media_type");
+  CHECK(reply.error.field() == "Content-Type");
+  absl::Status odd = absl::InvalidArgumentError("count: too big");
+  odd.SetPayload(absl::string_view(kHttpStatusPayload.data(), kHttpStatusPayload.size()), absl::Cord("200 fine"));
+  reply = ToApiError(odd);
+  CHECK(reply.http_status == 400);
+  CHECK(reply.error.code() == "invalid_argument");
+  CHECK(reply.error.field() == "count");
+  CHECK(WithHttpStatus(absl::OkStatus(), 415, "x").ok());
 }
 
 }  // namespace
