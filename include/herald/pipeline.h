@@ -44,6 +44,12 @@ namespace herald {
 // Base of every family's context: what the runner needs.
 struct PipelineContext {
   Trace* trace = nullptr;  // null = not tracing
+  // Set by a component to end the run after it, successfully: the components
+  // after it do not run, whatever their error policy. Control flow, not an
+  // error: the selection family ends a run this way when SelectWinners needs
+  // a wider candidate set (SelectionContext::needs_exhaustive), and the
+  // selector runs the request again. Cleared when a run starts.
+  bool end_run = false;
 };
 
 // Maps a context type to its family. Each family header specializes it:
@@ -154,7 +160,8 @@ class Pipeline {
 
   absl::Status Run(Context& context) const {
     Trace* trace = context.trace;
-    for (size_t i = 0; i < components_.size(); ++i) {
+    context.end_run = false;
+    for (size_t i = 0; i < components_.size() && !context.end_run; ++i) {
       const internal::PipelineSlot& slot = slots_[i];
       absl::Status status;
       if (trace == nullptr) {

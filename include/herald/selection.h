@@ -164,8 +164,9 @@ struct SelectionContext : PipelineContext {
   // prune_limit > 0 the built-in FilterContent emits only the paid ads with
   // the highest bound on their Need of Delivery, and SelectWinners checks
   // that nothing left out could have won; if it cannot prove that, it sets
-  // needs_exhaustive and the selector runs the request again with a larger
-  // limit, and in the end exhaustively.
+  // needs_exhaustive and end_run (herald/pipeline.h: the run ends there,
+  // successfully, whatever the error policies) and the selector runs the
+  // request again with a larger limit, and in the end exhaustively.
   int prune_limit = 0;               // paid candidates to emit; 0 = all
   bool exhaustive = false;           // a rerun without pruning
   bool pruned = false;               // FilterContent left paid ads out

@@ -633,8 +633,14 @@ class SelectWinners final : public Comp {
       TryAdd(ctx, s, ctx.candidates[*(end - 1)], "highest score");
     }
     if (ctx.pruned && !ProvenWithoutPruned(ctx)) {
+      // Not an error: the run ends here (no record, no format) and the
+      // selector runs the request again with more candidates.
       ctx.needs_exhaustive = true;
-      return absl::AbortedError("left-out candidates could hold a better winner; run exhaustively");
+      ctx.end_run = true;
+      if (ctx.trace != nullptr) {
+        ctx.trace->Note("", "widen", "left-out candidates could hold a better winner; ending the run");
+      }
+      return absl::OkStatus();
     }
     // House ads fill what is left, drawn by weight x score.
     ctx.house_slots = want - static_cast<int>(ctx.winners.size());

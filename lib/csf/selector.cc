@@ -383,7 +383,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     }
     Bump(scratch->requests);
     absl::Status status = pipeline.Run(ctx);
-    while (!status.ok() && ctx.needs_exhaustive) {
+    while (status.ok() && ctx.needs_exhaustive) {
       // Widen: four times as many candidates, then all of them.
       Bump(scratch->reruns);
       if (ctx.trace != nullptr) {

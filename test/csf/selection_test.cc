@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "csf/catalog_builder.h"
+#include "google/protobuf/empty.pb.h"
 #include "herald/builtins.h"
 #include "herald/catalog.h"
 #include "herald/selection.h"
@@ -493,6 +494,71 @@ TEST_CASE("The next request after SetCatalog sees the new snapshot on the same t
   CHECK(copy.item_id == "ad-a");
   CHECK(copy.html == html);
   CHECK(html.find("ad-a.png") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// Multiplies one ad's score by 10 and says so (MaxScoreMultiplier), so that
+// pruning cannot prove winners while that ad is left out.
+class BoostOne final : public SelectionComponent {
+ public:
+  explicit BoostOne(std::string id) : id_(std::move(id)) {}
+  absl::Status Run(SelectionContext& ctx) const override {
+    for (size_t i = 0; i < ctx.candidates.size(); ++i) {
+      if (ctx.item(i).id == id_) ctx.MultiplyScore(i, 10, "boosted");
+    }
+    return absl::OkStatus();
+  }
+  double MaxScoreMultiplier(const SelectionContext&) const override { return 10; }
+
+ private:
+  std::string id_;
+};
+
+TEST_CASE("A run pruning cannot settle ends and reruns wider, whatever SelectWinners' error policy",
+          "[csf][pruning]") {
+  CatalogBuilder b;
+  auto* c = b.Campaign("c", "2026-06-01", "2026-06-30");
+  for (int k = 0; k < 40; ++k) CatalogBuilder::PaidAd(c, "ad-" + std::to_string(k), 1000);
+  Fixture f;
+  REQUIRE(f.registry
+              .Register(MakeFactory<SelectionComponent, google::protobuf::Empty>(
+                  "BoostOne", "boosts ad-39",
+                  [](const google::protobuf::Empty&, const CreateContext&)
+                      -> absl::StatusOr<std::unique_ptr<SelectionComponent>> {
+                    return std::make_unique<BoostOne>("ad-39");
+                  }))
+              .ok());
+  for (v1::ErrorPolicy policy : {v1::ERROR_POLICY_FAIL, v1::ERROR_POLICY_CONTINUE}) {
+    INFO("SelectWinners on_error " << v1::ErrorPolicy_Name(policy));
+    v1::PipelineDefinition ads = DefaultAdvertisingPipeline();
+    for (auto& stage : *ads.mutable_stages()) {
+      if (stage.name() == "score") stage.add_components()->set_name("BoostOne");
+      for (auto& component : *stage.mutable_components()) {
+        if (component.name() == "SelectWinners") component.set_on_error(policy);
+      }
+    }
+    auto selector = f.Selector(b.Compile(), 1, &ads);
+    auto req = Request(Utc(2026, 6, 5, 12));
+    req.record = false;
+    req.trace = true;
+    auto r = selector->Select(req);
+    REQUIRE(r.ok());
+    // 16 paid candidates at first (SelectorOptions::prune_limit), all with
+    // the same Need of Delivery: ad-39 is left out, and a left-out ad could
+    // score 10 times more. The run ends at SelectWinners, without recording
+    // or formatting anything, and reruns until ad-39 is in.
+    CHECK(Ids(*r) == std::vector<std::string>{"ad-39"});
+    CHECK(selector->ExhaustiveReruns().first >= 1);
+    std::string trace = r->trace.ToText();
+    CHECK_THAT(trace, Catch::Contains("widen"));
+    CHECK_THAT(trace, Catch::Contains("rerun"));
+    CHECK_THAT(trace, !Catch::Contains("error"));
+  }
 }
 
 }  // namespace
