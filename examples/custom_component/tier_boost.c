@@ -87,10 +87,16 @@ static herald_code run(void* instance, const void* view_ptr, herald_error* error
   return HERALD_OK;
 }
 
+/* No score grows by more than the factor (or 1): saying so keeps pruning on. */
+static double max_score_multiplier(void* instance) {
+  double factor = ((const tier_boost*)instance)->factor;
+  return factor > 1 ? factor : 1;
+}
+
 static herald_code register_components(herald_registrar* registrar, herald_error* error) {
   static const herald_component_desc desc = {
       sizeof(herald_component_desc), "selection", "TierBoost",
-      "boosts a campaign's ads for users of one tier", &create, &destroy, &run};
+      "boosts a campaign's ads for users of one tier", &create, &destroy, &run, &max_score_multiplier};
   return registrar->register_component(registrar, &desc, error);
 }
 

@@ -106,7 +106,20 @@ typedef struct herald_component_desc {
    * (herald_selection_view for "selection"). Returns HERALD_OK or a code
    * after error->set. */
   herald_code (*run)(void* instance, const void* view, herald_error* error);
+  /* Added after ABI version 1 was first released: read only when struct_size
+   * covers it (HERALD_COMPONENT_DESC_SIZE_V1 is the size without it), so
+   * plugins built before it still load. May be NULL.
+   * Selection: the largest factor by which `run` can multiply any
+   * candidate's score for this instance (1 for a component that never
+   * raises a score), so that the selector may keep pruning the candidates
+   * (docs/pacing.md, "Selecting without scoring everything"). NULL, or a
+   * result that is not a finite number > 0, means unknown, which turns
+   * pruning off for the pipelines that use the component. */
+  double (*max_score_multiplier)(void* instance);
 } herald_component_desc;
+
+/* The size of herald_component_desc before max_score_multiplier. */
+#define HERALD_COMPONENT_DESC_SIZE_V1 offsetof(herald_component_desc, max_score_multiplier)
 
 /* Given by the host to register_components. */
 typedef struct herald_registrar {

@@ -39,7 +39,7 @@ herald_code RegisterComponent(herald_registrar* registrar, const herald_componen
     return code;
   };
   if (desc == nullptr) return fail(HERALD_INVALID_ARGUMENT, "null component description");
-  if (desc->struct_size < sizeof(herald_component_desc)) {
+  if (desc->struct_size < HERALD_COMPONENT_DESC_SIZE_V1) {
     return fail(HERALD_INVALID_ARGUMENT, "herald_component_desc.struct_size is too small");
   }
   if (desc->family == nullptr || desc->name == nullptr || desc->name[0] == '\0') {

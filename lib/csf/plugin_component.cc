@@ -2,6 +2,12 @@
 // Component<SelectionContext>. Config: google.protobuf.Struct, passed to the
 // plugin as JSON.
 #include "core/strings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "core/plugin_adapters.h"
 #include "csf/selection_state.h"
@@ -133,6 +139,12 @@ class PluginSelectionComponent final : public SelectionComponent {
     return absl::OkStatus();
   }
 
+  double MaxScoreMultiplier(const SelectionContext&) const override {
+    if (desc_.max_score_multiplier == nullptr) return std::numeric_limits<double>::infinity();
+    double bound = desc_.max_score_multiplier(instance_);
+    return std::isfinite(bound) && bound > 0 ? bound : std::numeric_limits<double>::infinity();
+  }
+
  private:
   herald_component_desc desc_;
   void* instance_;
@@ -180,7 +192,11 @@ class PluginSelectionFactory final : public FactoryBase {
 namespace internal {
 absl::StatusOr<std::unique_ptr<FactoryBase>> MakeSelectionPluginFactory(
     const herald_component_desc& desc, const std::string& plugin) {
-  return std::unique_ptr<FactoryBase>(new PluginSelectionFactory(desc, plugin));
+  // A plugin built before a field was added passes a shorter struct: copy
+  // what it has and leave the rest zero (NULL).
+  herald_component_desc full{};
+  std::memcpy(&full, &desc, std::min<size_t>(desc.struct_size, sizeof(full)));
+  return std::unique_ptr<FactoryBase>(new PluginSelectionFactory(full, plugin));
 }
 }  // namespace internal
 

@@ -9,6 +9,7 @@
 //
 // It talks to Herald only through herald/plugin_abi.h; its C++ and
 // nlohmann::json stay inside this shared object.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -86,6 +87,11 @@ herald_code Run(void* instance, const void* view_ptr, herald_error* error) {
   return HERALD_OK;
 }
 
+// Matching candidates are multiplied by `factor`, the others left as they
+// are: no score grows by more than max(factor, 1), and saying so keeps the
+// selector's pruning on.
+double MaxScoreMultiplier(void* instance) { return std::max(1.0, static_cast<ScoreBoost*>(instance)->factor); }
+
 herald_code Register(herald_registrar* registrar, herald_error* error) {
   static const herald_component_desc kDesc = {
       sizeof(herald_component_desc),
@@ -95,6 +101,7 @@ herald_code Register(herald_registrar* registrar, herald_error* error) {
       &Create,
       &Destroy,
       &Run,
+      &MaxScoreMultiplier,
   };
   return registrar->register_component(registrar, &kDesc, error);
 }

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
+
+#include "google/protobuf/util/json_util.h"
 
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
@@ -63,6 +66,34 @@ TEST_CASE("A plugin .so is loaded and its component runs in a pipeline definitio
       CHECK_THAT(result->trace.ToText(), Catch::Contains("only-jackets: house-tents filtered (score_boost: name is Tents)"));
     }
   }
+}
+
+// The component a registered factory makes from a JSON config.
+std::unique_ptr<SelectionComponent> MakeComponent(const Registry& registry, const std::string& name,
+                                                  const std::string& json) {
+  auto factory = registry.Find("selection", name);
+  REQUIRE(factory.ok());
+  auto config = (*factory)->CreateEmptyConfig();
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, config.get()).ok());
+  auto made = (*factory)->Create(*config, CreateContext{&registry});
+  REQUIRE(made.ok());
+  return std::unique_ptr<SelectionComponent>(static_cast<SelectionComponent*>(made->release()));
+}
+
+TEST_CASE("A plugin states its score bound, so pruning stays on; an older plugin's is unknown", "[plugin]") {
+  Registry registry;
+  REQUIRE(LoadPlugin(kScoreBoost, &registry).ok());
+  SelectionContext ctx;
+  auto boost = MakeComponent(registry, "ScoreBoost", R"({"attribute":"industry","value":"tents","factor":1.5})");
+  CHECK(boost->MaxScoreMultiplier(ctx) == 1.5);
+  auto damp = MakeComponent(registry, "ScoreBoost", R"({"attribute":"industry","value":"tents","factor":0.25})");
+  CHECK(damp->MaxScoreMultiplier(ctx) == 1);  // only lowers: the untouched keep their score
+  // A plugin whose struct_size ends before the field: loaded, and its bound
+  // is unknown (infinity), whatever lies past its struct's end.
+  auto old = LoadPlugin(TestPlugin("old_desc"), &registry);
+  REQUIRE(old.ok());
+  auto component = MakeComponent(registry, "OldComponent", "{}");
+  CHECK(std::isinf(component->MaxScoreMultiplier(ctx)));
 }
 
 TEST_CASE("A plugin's config errors reach the pipeline builder", "[plugin]") {
