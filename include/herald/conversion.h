@@ -18,6 +18,17 @@
 //                                   backoff and jitter (Retry-After honoured); whole-batch rejections split
 //   acknowledge  AcknowledgeEvents  outcomes counted, rejects written, conversion audiences synchronized
 //
+// The facts the built-ins read and write (ComponentContract, herald/pipeline.h):
+//   SelectConversions  writes "events"
+//   PrepareEvents      reads "events", writes "prepared" (consent applied,
+//                      identifiers hashed, payloads serialized)
+//   ValidateEvents     reads "prepared"
+//   SendEvents         reads "prepared", writes "outcomes"
+//   AcknowledgeEvents  reads "outcomes"
+// so a definition without PrepareEvents is refused when the exporter is
+// created, before it sends an event unserialized or without its consent
+// checked.
+//
 // The watermark advances, after the page's acknowledge stage, to the highest
 // sequence below which every event is finished (delivered, duplicate,
 // invalid or permanently failed). An event still failing transiently holds

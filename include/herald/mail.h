@@ -20,6 +20,18 @@
 // Unlike the reference's one-recipient pipeline, a MailContext carries a
 // batch of recipients (MailItem) so that transports can send in parallel;
 // a component handles every item whose state says it is still live.
+// The facts the built-ins read and write (ComponentContract, herald/pipeline.h):
+//   FetchMessageBody    writes "bodies"
+//   ComposeMessage      writes "messages" (it uses "bodies" for URL sources
+//                       only, so a pipeline without FetchMessageBody is valid)
+//   SendMessage         reads "messages", writes "outcomes"
+//   RecordOutcome       reads "outcomes"
+// Throttle, ValidateRecipient and OptOutFilter declare that they read and
+// write none: they work on the batch as the job hands it over (a component
+// that declares no contract at all may have written anything, and turns the
+// check off for the components after it). A definition that drops
+// ComposeMessage but keeps SendMessage is refused when the job is created,
+// not after it has claimed its first batch.
 //
 // Ledger order (docs/mail.md): ClaimPending marks a batch kSending durably,
 // with its owner (this instance's worker id) and time, the batch is composed

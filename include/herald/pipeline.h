@@ -64,19 +64,23 @@ struct FamilyOf;
 // Pipeline::Create walks the components in run order and refuses a pipeline
 // in which a component reads a fact no earlier component writes, or needs a
 // service the CreateContext does not lend, naming the component, the fact
-// and, when a later component writes it, that one. A component that declares
-// nothing (the default) is not checked: its needs are its own to report.
+// and, when a later component writes it, that one. A component that does
+// not declare a contract (the default, and every C-ABI plugin) is not
+// checked, and may have written anything: once one has run, no read is
+// refused, so that a third party's replacement for a built-in writer (its
+// own candidate source, say) keeps working without declaring one.
 struct ComponentContract {
   std::vector<std::string> reads;     // facts earlier components must have written
   std::vector<std::string> writes;    // facts it writes for the components after it
   std::vector<std::string> services;  // CreateContext members it needs: "store", "registry"
+  bool declared = true;               // false: the default Contract(), nothing known
 };
 
 // The family-independent part of every pipeline component.
 class ComponentBase : public Extension {
  public:
   // Called once, when the pipeline is built.
-  virtual ComponentContract Contract() const { return {}; }
+  virtual ComponentContract Contract() const { return {{}, {}, {}, false}; }
 };
 
 // A pipeline component of the family whose context is `Context`.

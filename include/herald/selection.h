@@ -17,6 +17,22 @@
 //
 // Scorers only multiply; a score of 0 removes a candidate for good. With
 // request.trace set, the fate of every candidate is recorded (TraceScores).
+// The facts the built-ins read and write (ComponentContract, herald/pipeline.h):
+//   LoadContext          writes "request_state" (page groups, size, local
+//                        times, page history, targeting variables)
+//   LoadHistory          reads "request_state", writes "history" (recent
+//                        items and exposures)
+//   FilterContent        reads "request_state", writes "candidates"
+//   ExposureLimit        reads "candidates", "history"
+//   HistoryPenalty       reads "candidates", "history"
+//   NeedOfDelivery, DiscountPriority, EvalTargetGroups, DiscountEligibility
+//                        read "candidates"
+//   SelectWinners        reads "candidates", writes "winners"
+//   RecordHistory        reads "winners"
+//   RecordEvent          reads "winners"
+//   FormatTemplate       reads "winners", writes "results"
+// so a definition that drops LoadHistory but keeps ExposureLimit is refused
+// when the selector is built, instead of never enforcing an exposure limit.
 //
 // Lifetime: a ContentSelector owns its pipeline, its delivery counters and
 // its history cache; it borrows the Store given at creation, which must

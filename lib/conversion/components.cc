@@ -51,6 +51,8 @@ class SelectConversions final : public Comp {
     return c;
   }
 
+  ComponentContract Contract() const override { return {{}, {"events"}, {}}; }
+
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr) return NoRun("SelectConversions");
     ctx.events.clear();
@@ -92,6 +94,7 @@ class PrepareEvents final : public Comp {
   static absl::StatusOr<std::unique_ptr<PrepareEvents>> Make(const v1::PrepareEventsConfig&) {
     return std::make_unique<PrepareEvents>();
   }
+  ComponentContract Contract() const override { return {{"events"}, {"prepared"}, {}}; }
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr || ctx.destination == nullptr) return NoRun("PrepareEvents");
     const ConsentRequirements consent = ctx.destination->consent();
@@ -131,6 +134,10 @@ class ValidateEvents final : public Comp {
     c->max_age_days_ = config.max_age_days();
     return c;
   }
+  // The destination validates the identifiers PrepareEvents hashed: without
+  // them every Meta or Google event would be set aside as invalid, which is
+  // final (the watermark passes it).
+  ComponentContract Contract() const override { return {{"prepared"}, {}, {}}; }
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.destination == nullptr) return NoRun("ValidateEvents");
     absl::Duration max_age =
@@ -176,6 +183,10 @@ class SendEvents final : public Comp {
     c->batch_size_ = config.batch_size();
     return c;
   }
+
+  // Sends the payloads PrepareEvents serialized, to people whose consent it
+  // checked.
+  ComponentContract Contract() const override { return {{"prepared"}, {"outcomes"}, {}}; }
 
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr || ctx.destination == nullptr) return NoRun("SendEvents");
@@ -305,6 +316,8 @@ class AcknowledgeEvents final : public Comp {
     c->audiences_ = !config.skip_audiences();
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"outcomes"}, {}, {}}; }
 
   absl::Status Run(ExportContext& ctx) const override {
     if (ctx.run == nullptr || ctx.destination == nullptr) return NoRun("AcknowledgeEvents");

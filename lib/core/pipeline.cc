@@ -79,12 +79,13 @@ void CheckContracts(const std::vector<PipelineSlot>& slots, const std::vector<st
   std::vector<ComponentContract> contracts;
   for (const PipelineSlot& slot : slots) {
     auto* component = dynamic_cast<const ComponentBase*>(slot.component.get());
-    contracts.push_back(component != nullptr ? component->Contract() : ComponentContract{});
+    contracts.push_back(component != nullptr ? component->Contract() : ComponentContract{{}, {}, {}, false});
   }
   std::set<std::string, std::less<>> written;
+  bool unknown_before = false;  // an undeclared component ran: it may have written anything
   for (size_t k = 0; k < slots.size(); ++k) {
     for (const std::string& fact : contracts[k].reads) {
-      if (written.count(fact) > 0) continue;
+      if (unknown_before || written.count(fact) > 0) continue;
       std::string later;
       for (size_t j = k + 1; j < slots.size() && later.empty(); ++j) {
         const auto& w = contracts[j].writes;
@@ -101,6 +102,7 @@ void CheckContracts(const std::vector<PipelineSlot>& slots, const std::vector<st
                                     "\", which pipelines do not know (known: store, registry)"));
     }
     written.insert(contracts[k].writes.begin(), contracts[k].writes.end());
+    unknown_before |= !contracts[k].declared;
   }
 }
 

@@ -58,6 +58,10 @@ class LoadContext final : public Comp {
     return c;
   }
 
+  // The request resolved against the catalog into the request scratch: page
+  // groups, size, local times, page history, targeting variables.
+  ComponentContract Contract() const override { return {{}, {"request_state"}, {}}; }
+
   absl::Status Run(SelectionContext& ctx) const override {
     const SelectionRequest& req = *ctx.request;
     const CompiledCatalog& catalog = *ctx.catalog;
@@ -119,6 +123,8 @@ class LoadHistory final : public Comp {
   static absl::StatusOr<std::unique_ptr<LoadHistory>> Make(const v1::LoadHistoryConfig&) {
     return std::make_unique<LoadHistory>();
   }
+  // Exposures count per local day and week: the request's local time.
+  ComponentContract Contract() const override { return {{"request_state"}, {"history"}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     ctx.history.clear();
     ctx.exposures.clear();
@@ -143,6 +149,8 @@ class FilterContent final : public Comp {
     c->config_ = config;
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"request_state"}, {"candidates"}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
@@ -274,6 +282,8 @@ class ExposureLimit final : public Comp {
   static absl::StatusOr<std::unique_ptr<ExposureLimit>> Make(const v1::ExposureLimitConfig&) {
     return std::make_unique<ExposureLimit>();
   }
+  // Without the exposures LoadHistory reads, no limit would ever be enforced.
+  ComponentContract Contract() const override { return {{"candidates", "history"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     if (ctx.exposures.empty()) return absl::OkStatus();
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
@@ -321,6 +331,8 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
     c->max_score_ = config.max_score() == 0 ? 100 : config.max_score();
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
@@ -401,6 +413,7 @@ class DiscountPriority final : public Comp {
     c->step_ = config.step() == 0 ? 0.1 : config.step();
     return c;
   }
+  ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     std::vector<int32_t> priorities;
     for (const Candidate& c : ctx.candidates) priorities.push_back(ctx.catalog->items()[c.item].priority);
@@ -439,6 +452,8 @@ class HistoryPenalty final : public Comp {
     }
     return c;
   }
+  // Without the history LoadHistory reads, nothing would ever be penalised.
+  ComponentContract Contract() const override { return {{"candidates", "history"}, {}, {}}; }
   // The multiplier for an item last seen at history position `p` (0 = most recent).
   double Multiplier(size_t p) const {
     if (window_ == 1) return most_;
@@ -478,6 +493,7 @@ class EvalTargetGroups final : public Comp {
   static absl::StatusOr<std::unique_ptr<EvalTargetGroups>> Make(const v1::EvalTargetGroupsConfig&) {
     return std::make_unique<EvalTargetGroups>();
   }
+  ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
@@ -560,6 +576,7 @@ class DiscountEligibility final : public Comp {
   static absl::StatusOr<std::unique_ptr<DiscountEligibility>> Make(const v1::DiscountEligibilityConfig&) {
     return std::make_unique<DiscountEligibility>();
   }
+  ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
@@ -591,6 +608,8 @@ class SelectWinners final : public Comp {
     c->config_ = config;
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"candidates"}, {"winners"}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
     RequestScratch& s = ctx.services->scratch(ctx);
@@ -806,6 +825,7 @@ class RecordHistory final : public Comp {
     c->size_ = config.history_size() == 0 ? 35 : config.history_size();
     return c;
   }
+  ComponentContract Contract() const override { return {{"winners"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     if (!ctx.request->record || ctx.winners.empty()) return absl::OkStatus();
     if (ctx.request->user_id.empty() && ctx.request->session_id.empty()) return absl::OkStatus();
@@ -825,6 +845,7 @@ class RecordEvent final : public Comp {
   static absl::StatusOr<std::unique_ptr<RecordEvent>> Make(const v1::RecordEventConfig&) {
     return std::make_unique<RecordEvent>();
   }
+  ComponentContract Contract() const override { return {{"winners"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
     if (!ctx.request->record) return absl::OkStatus();
     const SelectionRequest& req = *ctx.request;
@@ -887,6 +908,8 @@ class FormatTemplate final : public Comp {
     c->config_ = config;
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"winners"}, {"results"}, {}}; }
 
   // Replaces {{name}} placeholders; values are HTML-escaped; unknown names become empty.
   using Fields = std::vector<std::pair<std::string_view, std::string_view>>;

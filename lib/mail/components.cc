@@ -75,6 +75,9 @@ class Throttle final : public Comp {
     return c;
   }
 
+  // Works on the batch as the job hands it over: reads and writes no fact.
+  ComponentContract Contract() const override { return {{}, {}, {}}; }
+
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("Throttle");
     int64_t mph = override_ > 0 ? override_ : ctx.job->messages_per_hour;
@@ -122,6 +125,9 @@ class ValidateRecipient final : public Comp {
     }
     return c;
   }
+
+  // Works on the batch as the job hands it over: reads and writes no fact.
+  ComponentContract Contract() const override { return {{}, {}, {}}; }
 
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("ValidateRecipient");
@@ -180,6 +186,9 @@ class OptOutFilter final : public Comp {
     return c;
   }
 
+  // Works on the batch as the job hands it over: reads and writes no fact.
+  ComponentContract Contract() const override { return {{}, {}, {}}; }
+
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("OptOutFilter");
     if (ctx.test_send) return absl::OkStatus();  // test sends ignore opt-out
@@ -226,6 +235,8 @@ class FetchMessageBody final : public Comp {
     c->max_bytes_ = config.max_body_bytes() == 0 ? (4 << 20) : config.max_body_bytes();
     return c;
   }
+
+  ComponentContract Contract() const override { return {{}, {"bodies"}, {}}; }
 
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("FetchMessageBody");
@@ -333,6 +344,10 @@ class ComposeMessage final : public Comp {
     return c;
   }
 
+  // Reads no "bodies": only URL sources need them, and a pipeline for
+  // template and file sources may leave FetchMessageBody out.
+  ComponentContract Contract() const override { return {{}, {"messages"}, {}}; }
+
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("ComposeMessage");
     const MailJobRuntime& job = *ctx.job;
@@ -424,6 +439,10 @@ class SendMessage final : public Comp {
     return c;
   }
 
+  // Without composed messages it sends nothing: RecordOutcome gives the live
+  // recipients back to pending and the job claims them again, endlessly.
+  ComponentContract Contract() const override { return {{"messages"}, {"outcomes"}, {}}; }
+
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("SendMessage");
     MailJobRuntime& job = *ctx.job;
@@ -504,6 +523,8 @@ class RecordOutcome final : public Comp {
     c->min_ = config.min_messages_before_abort() == 0 ? 20 : config.min_messages_before_abort();
     return c;
   }
+
+  ComponentContract Contract() const override { return {{"outcomes"}, {}, {}}; }
 
   absl::Status Run(MailContext& ctx) const override {
     if (ctx.job == nullptr) return NoJob("RecordOutcome");

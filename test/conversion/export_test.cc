@@ -788,6 +788,49 @@ TEST_CASE("pipelines/conversion.textproto equals the built-in pipeline", "[conve
   CHECK(Pipeline<ExportContext>::Create(*def, CreateContext{&registry}).ok());
 }
 
+TEST_CASE("A conversion pipeline missing a stage the next one reads is refused when the exporter is created",
+          "[conversion][pipeline][contract]") {
+  Fixture f;
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/out.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  v1::PipelineDefinition def = DefaultConversionPipeline();
+  def.set_name("no-prepare");
+  auto create = [&] {
+    ExporterOptions o;
+    o.registry = &f.registry;
+    o.store = f.store.get();
+    o.destination = file->get();
+    o.destination_name = "file";
+    o.actions = f.actions;
+    o.pipeline = &def;
+    return ConversionExporter::Create(std::move(o)).status();
+  };
+  // Without PrepareEvents nothing is serialized, nor is anyone's consent checked.
+  REQUIRE(def.stages(1).components(0).name() == "PrepareEvents");
+  def.mutable_stages(1)->mutable_components(0)->set_disabled(true);
+  absl::Status s = create();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("no-prepare: stage \"validate\" component \"ValidateEvents\": reads \"prepared\", "
+                             "which no earlier component writes"));
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("stage \"send\" component \"SendEvents\": reads \"prepared\", which no earlier "
+                             "component writes"));
+  // Without SendEvents there are no outcomes to acknowledge.
+  def.mutable_stages(1)->mutable_components(0)->set_disabled(false);
+  REQUIRE(def.stages(3).components(0).name() == "SendEvents");
+  def.mutable_stages(3)->mutable_components(0)->set_disabled(true);
+  s = create();
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("stage \"acknowledge\" component \"AcknowledgeEvents\": reads \"outcomes\", "
+                             "which no earlier component writes"));
+  // The built-in pipeline builds.
+  def.mutable_stages(3)->mutable_components(0)->set_disabled(false);
+  CHECK(create().ok());
+}
+
 // ---------------------------------------------------------------- configs
 
 template <typename Product>

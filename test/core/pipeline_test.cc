@@ -4,6 +4,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/wrappers.pb.h"
 #include "absl/strings/str_split.h"
+#include "herald/builtins.h"
 #include "herald/pipeline.h"
 #include "herald/selection.h"
 
@@ -215,6 +216,18 @@ TEST_CASE("Pipeline::Create checks what components read, write and need", "[pipe
     )pb");
     CHECK_THAT(std::string(s.message()), Catch::Contains("reads \"ads\", which no earlier component writes"));
   }
+  SECTION("after an undeclared component (a plugin, say) any fact may have been written") {
+    CHECK(build(R"pb(
+      stages { name: "load_context" components { name: "Append" json_config: "1" } }
+      stages { name: "score" components { name: "Declared" json_config: "\"r:ads w:scores\"" } }
+    )pb").ok());
+    // ... but not before it.
+    absl::Status s = build(R"pb(
+      stages { name: "load_context" components { name: "Declared" label: "early" json_config: "\"r:ads\"" } }
+      stages { name: "score" components { name: "Append" json_config: "1" } }
+    )pb");
+    CHECK_THAT(std::string(s.message()), Catch::Contains("component \"early\": reads \"ads\", which no earlier component writes"));
+  }
   SECTION("services: a store must be lent, unknown services are refused") {
     absl::Status s = build(R"pb(
       stages { name: "record" components { name: "Declared" label: "recorder" json_config: "\"s:store\"" } }
@@ -224,6 +237,29 @@ TEST_CASE("Pipeline::Create checks what components read, write and need", "[pipe
     CHECK_THAT(m, Catch::Contains("component \"recorder\": needs a store, and the pipeline is built without one"));
     CHECK_THAT(m, Catch::Contains("component \"odd\": needs the service \"teleporter\", which pipelines do not know"));
   }
+}
+
+TEST_CASE("Every built-in component of every family declares its contract", "[pipeline][contract]") {
+  // An undeclared component turns the check off for those after it, so a
+  // built-in must never be one.
+  Registry registry;
+  REQUIRE(RegisterBuiltins(&registry).ok());
+  int checked = 0;
+  for (std::string_view family : {"selection", "basket", "mail", "conversion"}) {
+    for (const std::string& name : registry.Names(family)) {
+      INFO(family << " " << name);
+      auto factory = registry.Find(family, name);
+      REQUIRE(factory.ok());
+      auto config = (*factory)->CreateEmptyConfig();
+      auto made = (*factory)->Create(*config, CreateContext{&registry});
+      REQUIRE(made.ok());
+      auto* component = dynamic_cast<const ComponentBase*>(made->get());
+      REQUIRE(component != nullptr);
+      CHECK(component->Contract().declared);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 30);
 }
 
 TEST_CASE("The built-in pipelines build from the built-in components", "[pipeline]") {

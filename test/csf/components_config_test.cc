@@ -8,15 +8,26 @@
 namespace herald {
 namespace {
 
+// The built-in pipeline that runs `name` (advertising, else discounts) with
+// its config replaced by `json` (a component alone would mostly be refused:
+// most read what the ones before them write).
 absl::Status Build(const Registry& registry, const std::string& name, const std::string& json) {
-  v1::PipelineDefinition def;
-  def.set_family("selection");
-  auto* stage = def.add_stages();
-  stage->set_name("score");
-  auto* c = stage->add_components();
-  c->set_name(name);
-  c->set_json_config(json);
-  return Pipeline<SelectionContext>::Create(def, CreateContext{&registry}, "config_test").status();
+  for (const v1::PipelineDefinition* builtin : {&DefaultAdvertisingPipeline(), &DefaultDiscountPipeline()}) {
+    v1::PipelineDefinition def = *builtin;
+    int found = 0;
+    for (auto& stage : *def.mutable_stages()) {
+      for (auto& c : *stage.mutable_components()) {
+        if (c.name() != name) continue;
+        c.set_json_config(json);
+        ++found;
+      }
+    }
+    if (found == 0) continue;
+    REQUIRE(found == 1);
+    return Pipeline<SelectionContext>::Create(def, CreateContext{&registry}, "config_test").status();
+  }
+  FAIL("no built-in pipeline runs " << name);
+  return absl::OkStatus();
 }
 
 TEST_CASE("Built-in selection components accept valid and empty configs and refuse invalid ones",

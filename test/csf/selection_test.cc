@@ -410,6 +410,53 @@ TEST_CASE("FormatTemplate escapes fields and can route clicks through a redirect
   CHECK(r->winners[0].click_url == "/click/x");
 }
 
+TEST_CASE("A selection pipeline missing a stage the next one reads is refused when the selector is built",
+          "[csf][pipeline][contract]") {
+  CatalogBuilder b;
+  CatalogBuilder::PaidAd(b.Campaign("c", "2026-06-01", "2026-06-30"), "x", 100);
+  auto catalog = b.Compile();
+  Fixture f;
+  v1::PipelineDefinition ads = DefaultAdvertisingPipeline();
+  v1::PipelineDefinition discounts = DefaultDiscountPipeline();
+  SelectorConfig config;
+  config.registry = &f.registry;
+  config.store = f.store.get();
+  config.advertising = &ads;
+  config.discounts = &discounts;
+  auto build = [&] { return NewContentSelector(catalog, config).status(); };
+  // Without LoadHistory no exposure limit would ever hold.
+  v1::Stage& load = *ads.mutable_stages(0);
+  REQUIRE(load.components(1).name() == "LoadHistory");
+  load.mutable_components(1)->set_disabled(true);
+  absl::Status s = build();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("advertising pipeline: stage \"filter\" component \"ExposureLimit\": reads \"history\", "
+                             "which no earlier component writes"));
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("stage \"score\" component \"HistoryPenalty\": reads \"history\""));
+  // A writer after its reader in the same stage is named.
+  load.mutable_components(1)->set_disabled(false);
+  load.mutable_components()->SwapElements(0, 1);
+  s = build();
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("stage \"load_context\" component \"LoadHistory\": reads \"request_state\", which no "
+                             "earlier component writes (\"LoadContext\" writes it, but runs after)"));
+  load.mutable_components()->SwapElements(0, 1);
+  // The discount pipeline is checked too: without FilterContent nothing has candidates to score.
+  REQUIRE(discounts.stages(1).components(0).name() == "FilterContent");
+  discounts.mutable_stages(1)->mutable_components(0)->set_disabled(true);
+  s = build();
+  CHECK_THAT(std::string(s.message()),
+             Catch::Contains("discount pipeline: stage \"initial_score\" component \"DiscountPriority\": reads "
+                             "\"candidates\", which no earlier component writes"));
+  discounts.mutable_stages(1)->mutable_components(0)->set_disabled(false);
+  // The built-in pipelines build, as given and by default.
+  CHECK(build().ok());
+  config.advertising = config.discounts = nullptr;
+  CHECK(build().ok());
+}
+
 }  // namespace
 }  // namespace herald
 

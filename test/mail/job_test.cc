@@ -539,15 +539,20 @@ TEST_CASE("A recipient list that names a column twice is refused", "[mail][csv]"
   CHECK_THAT(std::string(job.status().message()), Catch::Contains("list.csv:1: column \"email\" appears twice"));
 }
 
+// The built-in pipeline with `name`'s config replaced by `json` (a component
+// alone would be refused: SendMessage reads what ComposeMessage writes).
 absl::Status BuildComponent(const Registry& registry, const std::string& stage, const std::string& name,
                             const std::string& json) {
-  v1::PipelineDefinition def;
-  def.set_family("mail");
-  auto* s = def.add_stages();
-  s->set_name(stage);
-  auto* c = s->add_components();
-  c->set_name(name);
-  c->set_json_config(json);
+  v1::PipelineDefinition def = DefaultMailPipeline();
+  int found = 0;
+  for (auto& s : *def.mutable_stages()) {
+    for (auto& c : *s.mutable_components()) {
+      if (s.name() != stage || c.name() != name) continue;
+      c.set_json_config(json);
+      ++found;
+    }
+  }
+  REQUIRE(found == 1);
   return Pipeline<MailContext>::Create(def, CreateContext{&registry}, "config_test").status();
 }
 
@@ -664,6 +669,44 @@ TEST_CASE("pipelines/mail.textproto is the built-in mail pipeline", "[mail][conf
   auto def = LoadPipelineDefinition(HERALD_SOURCE_DIR "/pipelines/mail.textproto");
   REQUIRE(def.ok());
   CHECK(def->SerializeAsString() == DefaultMailPipeline().SerializeAsString());
+}
+
+TEST_CASE("A mail pipeline missing a stage the next one reads is refused when the job is created",
+          "[mail][pipeline][contract]") {
+  Fixture f;
+  v1::PipelineDefinition def = DefaultMailPipeline();
+  def.set_name("no-compose");
+  auto component = [&](const std::string& name) -> v1::ComponentSpec& {
+    for (auto& stage : *def.mutable_stages()) {
+      for (auto& c : *stage.mutable_components()) {
+        if (c.name() == name) return c;
+      }
+    }
+    FAIL("no " << name);
+    return *def.mutable_stages(0)->mutable_components(0);
+  };
+  MailerOptions options = f.Options();
+  options.pipeline = &def;
+  // Without ComposeMessage there is nothing to send.
+  component("ComposeMessage").set_disabled(true);
+  auto job = MailJob::Create(f.Spec(kList), options);
+  REQUIRE(job.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(job.status().message()),
+             Catch::Contains("no-compose: stage \"send\" component \"SendMessage\": reads \"messages\", "
+                             "which no earlier component writes"));
+  // Without SendMessage there are no outcomes to record.
+  component("ComposeMessage").set_disabled(false);
+  component("SendMessage").set_disabled(true);
+  job = MailJob::Create(f.Spec(kList), options);
+  REQUIRE_FALSE(job.ok());
+  CHECK_THAT(std::string(job.status().message()),
+             Catch::Contains("stage \"postprocess\" component \"RecordOutcome\": reads \"outcomes\", "
+                             "which no earlier component writes"));
+  // Template sources need no FetchMessageBody; the built-in pipeline builds.
+  component("SendMessage").set_disabled(false);
+  component("FetchMessageBody").set_disabled(true);
+  CHECK(MailJob::Create(f.Spec(kList), options).ok());
+  CHECK(MailJob::Create(f.Spec(kList), f.Options()).ok());
 }
 
 }  // namespace
