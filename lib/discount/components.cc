@@ -105,6 +105,15 @@ class CheckEligibility final : public Comp {
         if (tracing) ctx.Note(p.discounts[i].id, "skipped", ScheduleMiss(g, ctx.now));
         return true;
       }
+      if (!g.click_required && !g.needs_coupon && g.eligibility == nullptr && !g.any_currency &&
+          g.currency_key != 0 && currency_key != 0) {
+        // Only the offer currency to compare (amount offers), packed: inline.
+        if (g.currency_key == currency_key) {
+          w.candidates.push_back(i);
+          if (tracing) NoteConsidered(ctx, i);
+          return true;
+        }
+      }
       if (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr) {
         absl::StatusOr<bool> ok = AdmitFurther(ctx, i, currency_key);
         if (!ok.ok()) {
