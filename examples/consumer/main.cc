@@ -1,9 +1,12 @@
-// Selects one ad from a catalog with an installed Herald.
+// Selects one ad from a catalog with an installed Herald, with the PostgreSQL
+// store registered beside the built-in ones (herald::store_postgres).
 #include <iostream>
 
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
 #include "herald/selection.h"
+#include "herald/store_postgres.h"
+#include "herald/version.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -12,6 +15,10 @@ int main(int argc, char** argv) {
   }
   herald::Registry registry;
   if (auto s = herald::RegisterBuiltins(&registry); !s.ok()) return 1;
+  if (auto s = herald::RegisterPostgresStore(&registry); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
   auto catalog = herald::CompiledCatalog::Load(argv[1]);
   if (!catalog.ok()) {
     std::cerr << catalog.status().message() << "\n";
@@ -33,6 +40,6 @@ int main(int argc, char** argv) {
     std::cerr << (result.ok() ? "no winner" : std::string(result.status().message())) << "\n";
     return 1;
   }
-  std::cout << "winner: " << result->winners[0].item_id << "\n";
+  std::cout << "herald " << HERALD_VERSION_STRING << " winner: " << result->winners[0].item_id << "\n";
   return 0;
 }

@@ -14,8 +14,14 @@ add_custom_command(OUTPUT ${_gen}
   DEPENDS ${_proto} protobuf::protoc
   COMMENT "protoc + grpc_cpp_plugin herald/model/decisions.proto" VERBATIM)
 add_library(herald_grpc_api SHARED ${_gen})
-set_target_properties(herald_grpc_api PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
-target_link_libraries(herald_grpc_api PUBLIC herald::proto PkgConfig::HERALD_GRPC)
+set_target_properties(herald_grpc_api PROPERTIES EXPORT_NAME grpc_api
+  VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+target_include_directories(herald_grpc_api PUBLIC
+  $<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/gen> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+# Installed, it is exported (herald_server links it) without the pkg-config
+# target: a program that includes decisions.grpc.pb.h links grpc++ itself.
+target_link_libraries(herald_grpc_api PUBLIC herald::proto $<BUILD_INTERFACE:PkgConfig::HERALD_GRPC>
+                      PRIVATE PkgConfig::HERALD_GRPC)
 target_compile_options(herald_grpc_api PRIVATE -w)  # generated code
-install(TARGETS herald_grpc_api LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES ${_proto} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald/model)
+# Installed and exported with the others (cmake/HeraldInstall.cmake).
+install(FILES ${_proto} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald/model COMPONENT dev)

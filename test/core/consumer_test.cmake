@@ -1,41 +1,113 @@
-# Installs the build tree into a prefix, then configures and builds
-# examples/consumer against it with find_package(herald CONFIG), and runs it.
+# A program and a plugin built by a third party against an installed Herald.
+#   MODE=install: `cmake --install` of the build tree into a prefix.
+#   MODE=deb:     `cpack -G DEB` makes the three packages (cmake/HeraldPackage.cmake);
+#                 their fields are checked, they are unpacked into a scratch root,
+#                 and the prefix is that root's /usr.
+# Then examples/consumer (find_package(herald CONFIG)) is configured, built and
+# run against the prefix, and examples/custom_component is built with
+# herald_add_plugin and loaded by the prefix's own `herald` program.
 file(REMOVE_RECURSE ${WORK_DIR})
-execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
-                RESULT_VARIABLE rc OUTPUT_QUIET)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "cmake --install failed: ${rc}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/consumer -B ${WORK_DIR}/build -G Ninja
-                -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
-                RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "configuring examples/consumer failed: ${rc}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "building examples/consumer failed: ${rc}")
-endif()
-execute_process(COMMAND ${WORK_DIR}/build/herald_consumer ${SOURCE_DIR}/examples/storefront/catalog.textproto
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-message(STATUS "consumer said: ${out}")
-if(NOT rc EQUAL 0 OR NOT out MATCHES "winner: ")
-  message(FATAL_ERROR "examples/consumer did not select an ad: ${rc} ${out}")
+
+function(run_step what)  # run_step(WHAT COMMAND...) fails the test, naming WHAT
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+function(check_deb_field deb field expected)  # the field must match the regex EXPECTED
+  run_step("dpkg-deb -f ${deb} ${field}" dpkg-deb -f ${deb} ${field})
+  string(STRIP "${step_output}" value)
+  if(NOT value MATCHES "${expected}")
+    message(FATAL_ERROR "${deb}: ${field} is \"${value}\", expected to match \"${expected}\"")
+  endif()
+  set(field_value "${value}" PARENT_SCOPE)
+endfunction()
+
+# Every package a .deb depends on is installed here, by name or as a virtual
+# package another provides (the dependency list is what an installing machine
+# will be asked for), or is one of ours.
+function(check_dependencies_installed deb)
+  execute_process(COMMAND dpkg-query -W "-f=\${db:Status-Abbrev} \${Package} \${Provides}\n"
+                  OUTPUT_VARIABLE installed)
+  string(REGEX REPLACE "\\([^)]*\\)" "" installed "${installed}")  # versions of Provides
+  check_deb_field(${deb} Depends ".")
+  string(REPLACE "," ";" relations "${field_value}")
+  foreach(relation ${relations})
+    string(REGEX REPLACE "^ *([a-z0-9.+-]+).*" "\\1" package "${relation}")
+    if(package MATCHES "^(libherald${VERSION_MAJOR}|libherald-dev|herald)$")
+      continue()
+    endif()
+    string(REPLACE "+" "\\+" quoted "${package}")
+    string(REPLACE "." "\\." quoted "${quoted}")
+    if(NOT installed MATCHES "(^|\n)ii +[^\n]*[ ,]${quoted}(:[a-z0-9]+)?([ ,\n]|$)")
+      message(FATAL_ERROR "${deb} depends on ${package}, which no installed package is or provides")
+    endif()
+  endforeach()
+endfunction()
+
+if(MODE STREQUAL "deb")
+  set(prefix ${WORK_DIR}/root/usr)
+  run_step("cpack -G DEB" ${CMAKE_CPACK_COMMAND} -G DEB -B ${WORK_DIR}/packages --config ${BINARY_DIR}/CPackConfig.cmake)
+  set(debs libherald${VERSION_MAJOR} libherald-dev herald)
+  foreach(name ${debs})
+    set(deb ${WORK_DIR}/packages/${name}_${VERSION}-1_amd64.deb)
+    if(NOT EXISTS ${deb})
+      file(GLOB made ${WORK_DIR}/packages/*.deb)
+      message(FATAL_ERROR "cpack did not make ${deb}; it made: ${made}")
+    endif()
+    check_deb_field(${deb} Package "^${name}$")
+    check_deb_field(${deb} Version "^${VERSION}-1$")
+    run_step("dpkg-deb -x ${deb}" dpkg-deb -x ${deb} ${WORK_DIR}/root)
+  endforeach()
+  set(runtime ${WORK_DIR}/packages/libherald${VERSION_MAJOR}_${VERSION}-1_amd64.deb)
+  check_deb_field(${runtime} Depends "libabsl20220623.*libprotobuf32.*libsqlite3-0")
+  check_dependencies_installed(${runtime})
+  foreach(name libherald-dev herald)
+    set(deb ${WORK_DIR}/packages/${name}_${VERSION}-1_amd64.deb)
+    check_deb_field(${deb} Depends "libherald${VERSION_MAJOR} \\(= ${VERSION}-1\\)")
+    check_dependencies_installed(${deb})
+  endforeach()
+  # Every shared library is versioned: its SONAME is lib<name>.so.<major>,
+  # the runtime package holds only that file and its link, and the dev
+  # package the unversioned link.
+  file(GLOB libraries ${prefix}/lib/libherald*.so.${VERSION})
+  list(LENGTH libraries count)
+  if(count LESS 6)
+    message(FATAL_ERROR "expected the six Herald libraries in ${prefix}/lib, found: ${libraries}")
+  endif()
+  foreach(library ${libraries})
+    get_filename_component(file ${library} NAME)
+    string(REGEX REPLACE "\\.so\\..*" ".so.${VERSION_MAJOR}" soname "${file}")
+    run_step("readelf -d ${file}" readelf -d ${library})
+    if(NOT step_output MATCHES "Library soname: \\[${soname}\\]")
+      message(FATAL_ERROR "${file}: SONAME is not ${soname}:\n${step_output}")
+    endif()
+  endforeach()
+else()
+  set(prefix ${WORK_DIR}/prefix)
+  run_step("cmake --install" ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix})
 endif()
 
-# A third-party plugin built against the installed package with herald_add_plugin,
-# loaded by the installed herald program.
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/custom_component -B ${WORK_DIR}/plugin -G Ninja
-                -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "configuring examples/custom_component failed: ${rc}")
+run_step("configuring examples/consumer" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/consumer
+         -B ${WORK_DIR}/build -G Ninja -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("building examples/consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run_step("examples/consumer" ${WORK_DIR}/build/herald_consumer ${SOURCE_DIR}/examples/storefront/catalog.textproto)
+message(STATUS "consumer said: ${step_output}")
+if(NOT step_output MATCHES "^herald ${VERSION} winner: ")
+  message(FATAL_ERROR "examples/consumer did not select an ad with Herald ${VERSION}: ${step_output}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/plugin RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "building examples/custom_component failed: ${rc}")
+
+run_step("configuring examples/custom_component" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/custom_component
+         -B ${WORK_DIR}/plugin -G Ninja -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("building examples/custom_component" ${CMAKE_COMMAND} --build ${WORK_DIR}/plugin)
+run_step("the installed herald loading tier_boost.so"
+         ${prefix}/bin/herald --plugin ${WORK_DIR}/plugin/tier_boost.so components --family selection)
+if(NOT step_output MATCHES "TierBoost")
+  message(FATAL_ERROR "the installed herald did not list TierBoost from tier_boost.so: ${step_output}")
 endif()
-execute_process(COMMAND ${WORK_DIR}/prefix/bin/herald --plugin ${WORK_DIR}/plugin/tier_boost.so components --family selection
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "TierBoost")
-  message(FATAL_ERROR "the installed herald did not load tier_boost.so: ${rc} ${out} ${err}")
+run_step("the installed herald --version" ${prefix}/bin/herald --version)
+if(NOT step_output MATCHES "^herald ${VERSION}")
+  message(FATAL_ERROR "the installed herald says it is \"${step_output}\", not herald ${VERSION}")
 endif()

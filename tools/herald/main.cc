@@ -12,6 +12,7 @@
 #include "herald/builtins.h"
 #include "herald/plugin.h"
 #include "herald/store_postgres.h"
+#include "herald/version.h"
 #include "json_output.h"
 #include "usage_errors.h"
 
@@ -118,7 +119,7 @@ int Run(int argc, char** argv, CLI::App& app) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
   app.require_subcommand(1);
-  app.set_version_flag("--version", "herald 0.1.0");
+  app.set_version_flag("--version", "herald " HERALD_VERSION_STRING);
   std::vector<std::string> plugins;
   app.add_option("--plugin", plugins, "load a plugin .so before running (repeatable)");
 
