@@ -22,6 +22,8 @@ install(TARGETS ${herald_exported_targets} EXPORT heraldTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/herald DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   COMPONENT dev FILES_MATCHING PATTERN "*.h")
+install(FILES ${CMAKE_BINARY_DIR}/gen/herald/version.h ${CMAKE_BINARY_DIR}/gen/herald/plugin_abi_hash.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/herald COMPONENT dev)
 install(EXPORT heraldTargets NAMESPACE herald:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/herald
   COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/heraldConfig.cmake.in

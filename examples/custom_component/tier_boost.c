@@ -103,4 +103,8 @@ static herald_code register_components(herald_registrar* registrar, herald_error
 static const herald_plugin plugin = {HERALD_PLUGIN_ABI_VERSION, "tier_boost", "1.0",
                                      &register_components};
 
+/* The ABI this plugin is built against (the hash of herald/plugin_abi.h);
+ * the host refuses the plugin if its own differs. */
+HERALD_PLUGIN_DEFINE_ABI_HASH()
+
 HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void) { return &plugin; }

@@ -1,14 +1,20 @@
 /* herald/plugin_abi.h: the C ABI between Herald and loadable plugins.
  *
  * A plugin is a shared object (a CMake MODULE; see herald_add_plugin) that
- * includes only this header and exports exactly one symbol:
+ * includes only this header and exports exactly two symbols:
  *
+ *     HERALD_PLUGIN_DEFINE_ABI_HASH()   (once, in one source file)
  *     HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void);
  *
- * The host calls it, checks `abi_version == HERALD_PLUGIN_ABI_VERSION`
- * exactly (any other value is refused before anything else in the struct is
- * read), then calls `register_components` once, through which the plugin
- * describes its components. No C++ type, exception or allocator crosses this
+ * The ABI is identified by the SHA-256 of this header (HERALD_PLUGIN_ABI_HASH,
+ * generated into herald/plugin_abi_hash.h at build time): any change to this
+ * file, comments included, is a new ABI. The host first calls
+ * herald_plugin_abi_hash() and refuses a plugin built against any other hash,
+ * or without the function, before calling anything else in it. It then calls
+ * the entry point, checks `abi_version == HERALD_PLUGIN_ABI_VERSION` (the
+ * ABI's generation, a human-readable name for it), and calls
+ * `register_components` once, through which the plugin describes its
+ * components. No C++ type, exception or allocator crosses this
  * boundary: strings are (pointer, length) or NUL-terminated UTF-8, and every
  * pointer's owner is stated where it appears.
  *
@@ -27,11 +33,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "herald/plugin_abi_hash.h" /* HERALD_PLUGIN_ABI_HASH */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Bumped on any incompatible change to this header. Checked exactly. */
+/* The ABI's generation: a name for people and messages. Compatibility is
+ * decided by HERALD_PLUGIN_ABI_HASH. */
 #define HERALD_PLUGIN_ABI_VERSION 1u
 
 #if defined(_WIN32)
@@ -40,8 +49,25 @@ extern "C" {
 #define HERALD_PLUGIN_EXPORT __attribute__((visibility("default")))
 #endif
 
-/* The name of the one exported entry point. */
+/* The name of the exported entry point. */
 #define HERALD_PLUGIN_ENTRY_SYMBOL "herald_plugin_entry"
+
+/* The name of the exported function that returns the ABI hash the plugin was
+ * built against (a NUL-terminated string in static storage). */
+#define HERALD_PLUGIN_ABI_HASH_SYMBOL "herald_plugin_abi_hash"
+typedef const char* (*herald_plugin_abi_hash_fn)(void);
+
+#ifdef __cplusplus
+#define HERALD_PLUGIN_EXTERN_C extern "C"
+#else
+#define HERALD_PLUGIN_EXTERN_C
+#endif
+/* Defines herald_plugin_abi_hash(), returning the hash of the header the
+ * plugin is compiled with. Write it once, at file scope, in one source file. */
+#define HERALD_PLUGIN_DEFINE_ABI_HASH()                                   \
+  HERALD_PLUGIN_EXTERN_C HERALD_PLUGIN_EXPORT const char* herald_plugin_abi_hash(void) { \
+    return HERALD_PLUGIN_ABI_HASH;                                        \
+  }
 
 /* Status codes returned across the boundary. */
 typedef enum herald_code {

@@ -1,7 +1,9 @@
 #include "core/strings.h"
 #include <dlfcn.h>
 
+#include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +65,38 @@ herald_code RegisterComponent(herald_registrar* registrar, const herald_componen
   return HERALD_OK;
 }
 
+// The plugin must have been built against this very plugin_abi.h: its
+// herald_plugin_abi_hash() is compared with ours before anything else in it
+// is called. Hashes are shown shortened, as git shows commits.
+absl::Status CheckAbiHash(void* handle, const std::string& path) {
+  dlerror();
+  void* symbol = dlsym(handle, HERALD_PLUGIN_ABI_HASH_SYMBOL);
+  if (symbol == nullptr) {
+    return absl::FailedPreconditionError(
+        Cat("plugin ", path, ": no symbol ", HERALD_PLUGIN_ABI_HASH_SYMBOL,
+            " (built against an older plugin ABI, or without HERALD_PLUGIN_DEFINE_ABI_HASH()); "
+            "rebuild the plugin against this Herald's herald/plugin_abi.h"));
+  }
+  const char* theirs = reinterpret_cast<herald_plugin_abi_hash_fn>(symbol)();
+  constexpr std::string_view kOurs = HERALD_PLUGIN_ABI_HASH;
+  // Read at most one byte past our hash's length: a shorter or longer string
+  // differs either way, and a garbage pointer is not scanned far.
+  std::string_view hash = theirs == nullptr
+                              ? std::string_view()
+                              : std::string_view(theirs, strnlen(theirs, kOurs.size() + 1));
+  if (hash != kOurs) {
+    std::string shown = hash.empty() ? std::string("(none)") : std::string(hash.substr(0, 12));
+    for (char c : shown) {
+      if (c < 0x20 || c > 0x7e) shown = "(not text)";
+    }
+    return absl::FailedPreconditionError(
+        Cat("plugin ", path, ": built against plugin ABI ", shown, ", this Herald's is ",
+            kOurs.substr(0, 12), " (SHA-256 of herald/plugin_abi.h); rebuild the plugin against "
+            "this Herald's headers"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<PluginInfo> LoadPlugin(const std::string& path, Registry* registry) {
@@ -82,6 +116,7 @@ absl::StatusOr<PluginInfo> LoadPlugin(const std::string& path, Registry* registr
   // From here on the handle is kept open for the life of the process (factories
   // and component instances point into it), also when registration fails,
   // since the plugin's code may already have run.
+  if (absl::Status abi = CheckAbiHash(handle, path); !abi.ok()) return abi;
   dlerror();
   void* symbol = dlsym(handle, HERALD_PLUGIN_ENTRY_SYMBOL);
   if (symbol == nullptr) {

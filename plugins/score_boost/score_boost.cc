@@ -110,4 +110,5 @@ const herald_plugin kPlugin = {HERALD_PLUGIN_ABI_VERSION, "score_boost", "1.0", 
 
 }  // namespace
 
+HERALD_PLUGIN_DEFINE_ABI_HASH()
 extern "C" HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void) { return &kPlugin; }

@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <fstream>
+#include <string_view>
 
 #include "google/protobuf/util/json_util.h"
 
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
 #include "herald/plugin.h"
+#include "herald/plugin_abi.h"
 #include "herald/selection.h"
 
 namespace herald {
@@ -128,6 +130,21 @@ TEST_CASE("Broken plugins give a clear status - never a crash", "[plugin]") {
   auto no_entry = LoadPlugin(TestPlugin("no_entry"), &registry);
   CHECK(no_entry.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(std::string(no_entry.status().message()), Catch::Contains("no symbol herald_plugin_entry"));
+
+  // The ABI is the hash of herald/plugin_abi.h: a plugin built against another
+  // header, or before the hash existed, is refused before its entry point runs
+  // (both test plugins abort in it).
+  auto stale = LoadPlugin(TestPlugin("stale_abi"), &registry);
+  CHECK(stale.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(stale.status().message()),
+             Catch::Contains("built against plugin ABI 0123456789ab, this Herald's is " +
+                             std::string(HERALD_PLUGIN_ABI_HASH).substr(0, 12)));
+  auto unhashed = LoadPlugin(TestPlugin("no_abi_hash"), &registry);
+  CHECK(unhashed.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(unhashed.status().message()),
+             Catch::Contains("no symbol herald_plugin_abi_hash"));
+  // The hash in the generated header is the header's own SHA-256 (64 hex digits).
+  CHECK(std::string_view(HERALD_PLUGIN_ABI_HASH).size() == 64);
 
   auto wrong = LoadPlugin(TestPlugin("wrong_abi"), &registry);
   CHECK(wrong.status().code() == absl::StatusCode::kFailedPrecondition);

@@ -10,4 +10,5 @@ static herald_code Register(herald_registrar* r, herald_error* e) {
   return r->register_component(r, &kDesc, e);
 }
 static const herald_plugin kPlugin = {HERALD_PLUGIN_ABI_VERSION, "bad_family", "0", &Register};
+HERALD_PLUGIN_DEFINE_ABI_HASH()
 HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void) { return &kPlugin; }

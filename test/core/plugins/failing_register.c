@@ -6,4 +6,5 @@ static herald_code Register(herald_registrar* r, herald_error* e) {
   return HERALD_FAILED_PRECONDITION;
 }
 static const herald_plugin kPlugin = {HERALD_PLUGIN_ABI_VERSION, "failing", "0", &Register};
+HERALD_PLUGIN_DEFINE_ABI_HASH()
 HERALD_PLUGIN_EXPORT const herald_plugin* herald_plugin_entry(void) { return &kPlugin; }
