@@ -72,8 +72,12 @@ struct Site {
   std::vector<Variables> context_vars;
   std::vector<v1::Profile> contexts;
   std::unordered_map<std::string, herald::UserHistory> histories;
+  // The same profiles prepared for the catalog (herald::PreparedProfile), as
+  // a storefront keeps them per user and per kind of page.
+  std::vector<herald::PreparedProfile> prepared_users, prepared_contexts;
   std::vector<herald::SelectionRequest> requests;         // in time order, as traffic arrives
   std::vector<herald::SelectionRequest> random_requests;  // at random times in the month
+  std::vector<herald::SelectionRequest> map_requests;     // `requests` with the profiles only as v1::Profile
 };
 
 Site* BuildSite(int ads) {
@@ -206,6 +210,14 @@ Site* BuildSite(int ads) {
   if (!selector.ok()) std::abort();
   site->selector = std::move(*selector);
 
+  using Role = herald::PreparedProfile::Role;
+  for (const v1::Profile& user : site->users) {
+    site->prepared_users.push_back(herald::PreparedProfile::Build(*site->compiled, Role::kUser, user));
+  }
+  for (const v1::Profile& context : site->contexts) {
+    site->prepared_contexts.push_back(herald::PreparedProfile::Build(*site->compiled, Role::kContext, context));
+  }
+
   // 4,096 requests, reused round-robin: 1,000 a second from 14:00 on June 15
   // (a site's traffic arrives in time order); and as many at random times.
   const absl::Time traffic_start = kMonthStart + absl::Hours(14 * 24 + 14);
@@ -216,12 +228,21 @@ Site* BuildSite(int ads) {
     req.count = 3;
     int u = static_cast<int>(rng() % kUsers);
     req.user_id = "u" + std::to_string(u);
+    const size_t context = rng() % 3;
     req.user = &site->users[u];
-    req.context = &site->contexts[rng() % 3];
+    req.context = &site->contexts[context];
     req.record = false;
     if (r < 4096) {
       req.time = traffic_start + absl::Milliseconds(r);
+      site->map_requests.push_back(req);
+      req.prepared_user = &site->prepared_users[u];
+      req.prepared_context = &site->prepared_contexts[context];
       site->requests.push_back(std::move(req));
+    } else if (r % 2 == 0) {  // half the random ones prepared, to check both forms against the reference
+      req.time = kMonthStart + absl::Seconds(rng() % (29 * 86400));
+      req.prepared_user = &site->prepared_users[u];
+      req.prepared_context = &site->prepared_contexts[context];
+      site->random_requests.push_back(std::move(req));
     } else {
       req.time = kMonthStart + absl::Seconds(rng() % (29 * 86400));
       site->random_requests.push_back(std::move(req));
@@ -407,8 +428,13 @@ void CheckSameWinners(Site& site, int ads) {
   ReferenceSelector reference(site);
   int checked = 0, nonempty = 0;
   std::vector<const herald::SelectionRequest*> all;
-  for (const auto& r : site.random_requests) all.push_back(&r);
-  for (const auto& r : site.requests) all.push_back(&r);
+  // Interleaved, so that the sample covers random times, traffic-ordered
+  // requests with prepared profiles and the same with plain ones.
+  for (size_t k = 0; k < site.requests.size(); ++k) {
+    if (k < site.random_requests.size()) all.push_back(&site.random_requests[k]);
+    all.push_back(&site.requests[k]);
+    all.push_back(&site.map_requests[k]);
+  }
   int limit = ads >= 100000 ? 512 : 2048;
   for (size_t n = 0; n < all.size() && checked < limit; n += (n % 2 ? 7 : 1)) {
     const herald::SelectionRequest& req = *all[n];
@@ -452,6 +478,21 @@ void BM_Select_Herald(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Select_Herald)->Arg(1000)->Arg(10000)->Arg(100000)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same requests with the profiles given only as v1::Profile messages (no
+// PreparedProfile): what reading the profile per request costs.
+void BM_Select_HeraldProfileMap(benchmark::State& state) {
+  Site& site = GetSite(static_cast<int>(state.range(0)));
+  size_t i = 0;
+  int64_t winners = 0;
+  for (auto _ : state) {
+    auto r = site.selector->Select(site.map_requests[i++ & 4095]);
+    winners += r->winners.size();
+  }
+  benchmark::DoNotOptimize(winners);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Select_HeraldProfileMap)->Arg(1000)->Arg(10000)->Arg(100000)->UseRealTime();
 
 // Single decisions: each call is timed with one steady_clock read (about
 // 30 ns here, counted in) into 10 ns bins, and the median and the 99th

@@ -66,6 +66,49 @@ class SelectionServices;
 class Store;
 struct CompiledItem;
 
+// A user profile or a request context in the form a compiled catalog's
+// targeting reads directly: each attribute the catalog declares
+// (user_attributes / context_attributes), converted once into the slot the
+// catalog's expressions read. Reading a v1::Profile costs a map walk and a
+// conversion per attribute on every request; a storefront that builds a
+// PreparedProfile once per user (or once per kind of page, for contexts) and
+// passes it with each request (SelectionRequest::prepared_user /
+// prepared_context) skips that.
+//
+// It is built for one catalog snapshot. Given with a request that runs on
+// another (after SetCatalog, or a catalog update from the store), the
+// selector reads the copy of the profile it keeps, exactly as it reads
+// SelectionRequest::user: a stale one is slower, never wrong. Rebuild it
+// when `catalog_generation()` differs from the selector's catalog's.
+//
+// Lifetime: self-contained (it keeps its own copy of the profile); movable,
+// not copyable. Thread-safety: immutable once built; any number of threads
+// may pass the same one with their requests at once.
+class PreparedProfile {
+ public:
+  enum class Role { kUser, kContext };
+
+  PreparedProfile();  // empty: every attribute absent, for no catalog
+  PreparedProfile(PreparedProfile&&) noexcept;
+  PreparedProfile& operator=(PreparedProfile&&) noexcept;
+  ~PreparedProfile();
+
+  // `profile` as the user (Role::kUser) or context (Role::kContext)
+  // attributes of `catalog`'s targeting. Attributes the catalog does not
+  // declare are kept in profile() but read by nothing.
+  static PreparedProfile Build(const CompiledCatalog& catalog, Role role, v1::Profile profile);
+
+  Role role() const;
+  const v1::Profile& profile() const;   // the copy it was built from
+  uint64_t catalog_generation() const;  // CompiledCatalog::generation() it was built for; 0 = none
+
+  struct Data;  // internal (lib/csf/prepared_profile.h)
+  const Data* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<const Data> data_;
+};
+
 // One ad request ("give me N items for this page").
 struct SelectionRequest {
   std::vector<std::string> page_groups;    // the page's group(s); empty = no page-group filter
@@ -75,6 +118,10 @@ struct SelectionRequest {
   std::string session_id;                  // exposure limits count per (user, session) when set
   const v1::Profile* user = nullptr;       // borrowed for the call; null = empty profile
   const v1::Profile* context = nullptr;    // borrowed for the call; null = empty context
+  // The same, prepared (PreparedProfile, above), borrowed for the call. When
+  // set, it is read instead of `user` / `context`, which may then be null.
+  const PreparedProfile* prepared_user = nullptr;
+  const PreparedProfile* prepared_context = nullptr;
   std::vector<std::string> page_history;   // item ids already shown on this page
   absl::Time time = absl::InfinitePast();  // InfinitePast = now
   bool trace = false;                      // record TraceScores

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "core/catalog_schemas.h"
+#include "csf/prepared_profile.h"
 #include "csf/selection_state.h"
 #include "herald/model/selection_config.pb.h"
 #include "herald/selection.h"
@@ -105,8 +106,11 @@ class LoadContext final : public Comp {
     }
     // Targeting variables.
     const TargetingSchema& t = catalog.targeting();
-    FillProfileSlots(t.user, req.user, &s.activation, &s.user_lists);
-    FillProfileSlots(t.context, req.context, &s.activation, &s.context_lists);
+    using Role = PreparedProfile::Role;
+    LoadProfileSlots(t.user, req.prepared_user, Role::kUser, catalog.generation(), req.user,
+                     &s.activation, &s.user_lists);
+    LoadProfileSlots(t.context, req.prepared_context, Role::kContext, catalog.generation(),
+                     req.context, &s.activation, &s.context_lists);
     s.activation.Set(t.now, expr::Value::Timestamp(ctx.now));
     return absl::OkStatus();
   }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/plugin_adapters.h"
+#include "csf/prepared_profile.h"
 #include "csf/selection_state.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -96,14 +97,16 @@ void MultiplyScore(void* p, size_t index, double factor, const char* reason) {
 
 int UserAttr(void* p, const char* name, herald_str* out) {
   auto* v = static_cast<ViewState*>(p);
-  if (!ProfileText(v->ctx->request->user, name, &v->buffer)) return 0;
+  const SelectionRequest& request = *v->ctx->request;
+  if (!ProfileText(RequestProfile(request.prepared_user, request.user), name, &v->buffer)) return 0;
   *out = Str(v->buffer);
   return 1;
 }
 
 int ContextAttr(void* p, const char* name, herald_str* out) {
   auto* v = static_cast<ViewState*>(p);
-  if (!ProfileText(v->ctx->request->context, name, &v->buffer)) return 0;
+  const SelectionRequest& request = *v->ctx->request;
+  if (!ProfileText(RequestProfile(request.prepared_context, request.context), name, &v->buffer)) return 0;
   *out = Str(v->buffer);
   return 1;
 }

@@ -749,6 +749,7 @@ class Selector final : public ContentSelector, public SelectionServices {
   void PrefetchUser(const SelectionRequest& request) const {
     if (request.user != nullptr) __builtin_prefetch(request.user);
     if (request.context != nullptr) __builtin_prefetch(request.context);
+    if (request.prepared_user != nullptr) __builtin_prefetch(request.prepared_user->data());
     const std::string& user = HistoryKey(request);
     if (user.empty()) return;
     Shard& shard = ShardOf(user);

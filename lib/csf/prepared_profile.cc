@@ -1,0 +1,70 @@
+#include "csf/prepared_profile.h"
+
+#include <utility>
+
+#include "herald/campaign_cache.h"
+
+namespace herald {
+
+PreparedProfile::PreparedProfile() = default;
+PreparedProfile::PreparedProfile(PreparedProfile&&) noexcept = default;
+PreparedProfile& PreparedProfile::operator=(PreparedProfile&&) noexcept = default;
+PreparedProfile::~PreparedProfile() = default;
+
+PreparedProfile PreparedProfile::Build(const CompiledCatalog& catalog, Role role, v1::Profile profile) {
+  auto data = std::make_unique<Data>();
+  data->role = role;
+  data->catalog_generation = catalog.generation();
+  data->profile = std::move(profile);
+  const TargetingSchema& targeting = catalog.targeting();
+  const auto& slots = role == Role::kUser ? targeting.user : targeting.context;
+  // Read the profile once, the way a request would, into an activation of
+  // our own, and keep what each slot got. The values point into
+  // data->profile and data->lists, which live (unchanged) as long as `data`.
+  expr::Activation activation(targeting.schema);
+  FillProfileSlots(slots, &data->profile, &activation, &data->lists);
+  data->values.reserve(slots.size());
+  data->present.reserve(slots.size());
+  for (const auto& [name, slot] : slots) {
+    const bool has = activation.has(slot);
+    data->present.push_back(has ? 1 : 0);
+    data->values.push_back(has ? activation.Get(slot) : expr::Value());
+  }
+  PreparedProfile prepared;
+  prepared.data_ = std::move(data);
+  return prepared;
+}
+
+PreparedProfile::Role PreparedProfile::role() const { return data_ ? data_->role : Role::kUser; }
+
+const v1::Profile& PreparedProfile::profile() const {
+  return data_ ? data_->profile : v1::Profile::default_instance();
+}
+
+uint64_t PreparedProfile::catalog_generation() const { return data_ ? data_->catalog_generation : 0; }
+
+void LoadProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slots,
+                      const PreparedProfile* prepared, PreparedProfile::Role role,
+                      uint64_t generation, const v1::Profile* profile,
+                      expr::Activation* activation, std::vector<AttributeStorage>* lists) {
+  const PreparedProfile::Data* data = prepared != nullptr ? prepared->data() : nullptr;
+  if (data != nullptr && data->catalog_generation == generation && data->role == role &&
+      data->values.size() == slots.size()) {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (data->present[i]) {
+        activation->Set(slots[i].second, data->values[i]);
+      } else {
+        activation->Unset(slots[i].second);
+      }
+    }
+    return;
+  }
+  if (prepared != nullptr) profile = &prepared->profile();  // built for another snapshot, or empty
+  FillProfileSlots(slots, profile, activation, lists);
+}
+
+const v1::Profile* RequestProfile(const PreparedProfile* prepared, const v1::Profile* profile) {
+  return prepared != nullptr ? &prepared->profile() : profile;
+}
+
+}  // namespace herald
