@@ -24,12 +24,7 @@ PreparedProfile PreparedProfile::Build(const CompiledCatalog& catalog, Role role
   expr::Activation activation(targeting.schema);
   FillProfileSlots(slots, &data->profile, &activation, &data->lists);
   data->values.reserve(slots.size());
-  data->present.reserve(slots.size());
-  for (const auto& [name, slot] : slots) {
-    const bool has = activation.has(slot);
-    data->present.push_back(has ? 1 : 0);
-    data->values.push_back(has ? activation.Get(slot) : expr::Value());
-  }
+  for (const auto& [name, slot] : slots) data->values.push_back(activation.Get(slot));
   PreparedProfile prepared;
   prepared.data_ = std::move(data);
   return prepared;
@@ -50,13 +45,7 @@ void LoadProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slo
   const PreparedProfile::Data* data = prepared != nullptr ? prepared->data() : nullptr;
   if (data != nullptr && data->catalog_generation == generation && data->role == role &&
       data->values.size() == slots.size()) {
-    for (size_t i = 0; i < slots.size(); ++i) {
-      if (data->present[i]) {
-        activation->Set(slots[i].second, data->values[i]);
-      } else {
-        activation->Unset(slots[i].second);
-      }
-    }
+    for (size_t i = 0; i < slots.size(); ++i) activation->Set(slots[i].second, data->values[i]);
     return;
   }
   if (prepared != nullptr) profile = &prepared->profile();  // built for another snapshot, or empty

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "core/catalog_schemas.h"
 #include "herald/expr.h"
 #include "herald/model/common.pb.h"
@@ -16,14 +17,17 @@
 namespace herald {
 
 struct PreparedProfile::Data {
-  Role role = Role::kUser;
+  // What a request reads comes first, in one block (the values inline for up
+  // to 8 attributes): a user's prepared profile is usually cold, and this way
+  // it costs one or two cache misses, not one per indirection.
   uint64_t catalog_generation = 0;
+  Role role = Role::kUser;
+  // One value per attribute of the role's slot list (TargetingSchema::user
+  // or ::context), in its order; an absent attribute holds the absent value
+  // (Activation::Get of an unset slot). Strings point into `profile`, list
+  // elements into `lists`; neither changes after Build.
+  absl::InlinedVector<expr::Value, 8> values;
   v1::Profile profile;
-  // One entry per attribute of the role's slot list (TargetingSchema::user or
-  // ::context), in its order: the value, or absent. Strings point into
-  // `profile`, list elements into `lists`; neither changes after Build.
-  std::vector<expr::Value> values;
-  std::vector<uint8_t> present;
   std::vector<AttributeStorage> lists;
 };
 
