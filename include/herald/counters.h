@@ -32,31 +32,26 @@
 // docs/operations.md). Data added after the last acknowledged flush may be
 // lost in a crash; a clean Stop() or destruction flushes everything.
 //
+// Both are interfaces made by their Create functions; what they keep and the
+// threads they run are the library's (lib/store/counters.cc).
+//
 // Lifetime: the store passed in must outlive the object. Stop() (or the
 // destructor) joins the background thread after a final flush.
 // Thread-safety: every method may be called concurrently from any thread.
 #ifndef HERALD_COUNTERS_H_
 #define HERALD_COUNTERS_H_
 
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "herald/model/events.pb.h"
 #include "herald/store.h"
-#include "herald/string_map.h"
 
 namespace herald {
 
@@ -88,12 +83,18 @@ struct DeliveryDetail {
   ServedCount local;      // this process's deliveries since that reload
 };
 
-class DeliveryCounters;
-
 // The dense index space of one catalog snapshot: index i is item_ids()[i].
-// Owned by its DeliveryCounters; valid for that object's lifetime.
+// Made by DeliveryCounters::Create or Remap, which own it; valid for that
+// object's lifetime. Its counting methods are what every request calls, so
+// they are plain calls, not virtual ones.
 class CounterSlots {
  public:
+  struct Impl;  // lib/store/counters.cc
+  explicit CounterSlots(std::unique_ptr<Impl> impl);  // DeliveryCounters only
+  ~CounterSlots();
+  CounterSlots(const CounterSlots&) = delete;
+  CounterSlots& operator=(const CounterSlots&) = delete;
+
   // Adds delivered requests and clicks (both >= 0). Lock-free; never blocks.
   // An index out of range is ignored.
   void Add(int32_t index, int64_t requests, int64_t clicks);
@@ -119,19 +120,18 @@ class CounterSlots {
   void ReturnQuota(int32_t index);
   // Units of quota this process holds for the item (0 without a quota goal).
   int64_t QuotaBalance(int32_t index) const;
-  int32_t size() const { return static_cast<int32_t>(ids_.size()); }
-  const std::string& item_id(int32_t index) const { return ids_[index]; }
+  int32_t size() const;
+  const std::string& item_id(int32_t index) const;
+
+  const Impl& impl() const { return *impl_; }
 
  private:
-  friend class DeliveryCounters;
-  friend class EventRecorder;
-  struct Item;
-  std::vector<std::string> ids_;
-  std::vector<Item*> items_;  // owned by the DeliveryCounters
-  StringMap<int32_t> index_;
-  bool leasing_ = false;      // DeliveryCountersOptions::lease_quota
+  std::unique_ptr<Impl> impl_;
 };
 
+// The counters of one process (see the header comment). An interface: the
+// library's implementation is made by Create; its flusher and quota leaser
+// run on threads of their own.
 class DeliveryCounters {
  public:
   // Loads the current totals, maps `item_ids` (index i = item_ids[i]) and
@@ -142,10 +142,10 @@ class DeliveryCounters {
 
   DeliveryCounters(const DeliveryCounters&) = delete;
   DeliveryCounters& operator=(const DeliveryCounters&) = delete;
-  ~DeliveryCounters();  // Stop(); a failed final flush is reported on stderr
+  virtual ~DeliveryCounters() = default;  // Stop(); a failed final flush is reported on stderr
 
   // The mapping given to Create or the latest Remap.
-  CounterSlots* slots() const { return current_.load(std::memory_order_acquire); }
+  virtual CounterSlots* slots() const = 0;
   // Shorthands for slots()->Add / Served: use the CounterSlots* of your own
   // catalog snapshot instead when Remap may run concurrently.
   void Add(int32_t index, int64_t requests, int64_t clicks) { slots()->Add(index, requests, clicks); }
@@ -153,71 +153,31 @@ class DeliveryCounters {
 
   // A new mapping for a new catalog snapshot; becomes slots(). Items already
   // known keep their counts. The returned pointer lives as long as `this`.
-  CounterSlots* Remap(std::span<const std::string> item_ids);
+  virtual CounterSlots* Remap(std::span<const std::string> item_ids) = 0;
 
   // Writes every delta added before the call, then reloads the totals.
   // Returns the first error; deltas that could not be written are kept.
-  absl::Status Flush();
+  virtual absl::Status Flush() = 0;
   // Reloads the global totals only.
-  absl::Status Reload();
+  virtual absl::Status Reload() = 0;
   // Stops the flusher and the leaser, flushes, and gives unused quota back.
   // Idempotent; later Adds stay in memory.
-  absl::Status Stop();
+  virtual absl::Status Stop() = 0;
   // One round of the quota leaser (what its thread does every lease_poll):
   // tops up every item whose balance ran low. Returns the first error.
-  absl::Status LeaseRound();
+  virtual absl::Status LeaseRound() = 0;
 
   // The status of the last background flush (OK before the first one).
-  absl::Status last_flush_status() const;
+  virtual absl::Status last_flush_status() const = 0;
   // The status of the last lease round (OK before the first one).
-  absl::Status last_lease_status() const;
+  virtual absl::Status last_lease_status() const = 0;
   // When a flush last wrote every delta and reloaded the totals (creation
   // time before the first): how far the counters lag behind (/metrics).
-  absl::Time last_successful_flush() const;
-  absl::Duration flush_interval() const { return options_.flush_interval; }
+  virtual absl::Time last_successful_flush() const = 0;
+  virtual absl::Duration flush_interval() const = 0;
 
- private:
-  friend class EventRecorder;
-  using Item = CounterSlots::Item;
-  DeliveryCounters(CounterStore* store, DeliveryCountersOptions options);
-  CounterSlots* MapLocked(std::span<const std::string> item_ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Item* FindItem(std::string_view item_id) const;  // lock-free after the item exists; null if unknown
-  absl::Status ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
-  // EventRecorder: counts of a stored batch (item id, requests, clicks).
-  void AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
-  // Waits `d`; false as soon as Stop() began.
-  bool WaitUnlessStopping(absl::Duration d);
-  void RunFlusher();
-  void RunLeaser();
-  absl::Status ReturnQuotaToStore();
-
-  CounterStore* const store_;
-  const DeliveryCountersOptions options_;
-
-  mutable absl::Mutex mu_;  // guards the maps below (not the atomics)
-  StringMap<std::unique_ptr<Item>> items_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<CounterSlots>> all_slots_ ABSL_GUARDED_BY(mu_);
-  std::atomic<CounterSlots*> current_{nullptr};
-  // A snapshot of items_ readable without mu_ (republished on Remap).
-  std::atomic<const StringMap<Item*>*> lookup_{nullptr};
-  std::vector<std::unique_ptr<StringMap<Item*>>> lookups_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex flush_mu_;   // one flush at a time
-  absl::Mutex totals_mu_;  // orders total updates: reloads vs acknowledgements
-  mutable absl::Mutex status_mu_;
-  absl::Status last_status_ ABSL_GUARDED_BY(status_mu_);
-  absl::Status last_lease_status_ ABSL_GUARDED_BY(status_mu_);
-  absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::Now();
-  absl::Mutex lease_mu_;  // one lease round at a time
-  absl::Time last_lease_round_ ABSL_GUARDED_BY(lease_mu_) = absl::InfinitePast();
-
-  absl::Mutex stop_mu_;
-  absl::CondVar stop_cv_;
-  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
-  std::thread flusher_;
-  std::thread leaser_;
+ protected:
+  DeliveryCounters() = default;
 };
 
 struct EventRecorderOptions {
@@ -238,72 +198,40 @@ struct EventView {
   std::string_view custom_name, user_id, session_id, item_id, campaign_id, page_group;
 };
 
+// Queues events and writes them in batches (see the header comment). An
+// interface: the library's implementation is made by Create; its writer runs
+// on a thread of its own.
 class EventRecorder {
  public:
-  // `counters` may be null (events only). With counters, request and click
-  // events also count toward their item (see the header comment). Starts the
-  // writer thread.
-  EventRecorder(EventStore* store, DeliveryCounters* counters = nullptr,
-                EventRecorderOptions options = {});
+  // `counters` may be null (events only); otherwise it must come from
+  // DeliveryCounters::Create and outlive the recorder. With counters, request
+  // and click events also count toward their item (see the header comment).
+  // Starts the writer.
+  static std::unique_ptr<EventRecorder> Create(EventStore* store, DeliveryCounters* counters = nullptr,
+                                               EventRecorderOptions options = {});
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
-  ~EventRecorder();  // Stop(); a failed final write is reported on stderr
+  virtual ~EventRecorder() = default;  // Stop(); a failed final write is reported on stderr
 
   // Queues one event; no I/O. False when the queue is full and the event was
   // dropped (counted in dropped()), or after Stop().
-  bool Append(v1::Event event);
+  virtual bool Append(v1::Event event) = 0;
   // The same from a view. With `slots` and the item's `index` in them, the
   // counter is found by index instead of by the item id.
-  bool Append(const EventView& event, const CounterSlots* slots = nullptr, int32_t index = -1);
+  virtual bool Append(const EventView& event, const CounterSlots* slots = nullptr, int32_t index = -1) = 0;
   // Returns when every event appended before the call is durable, or with the
   // error of a write attempted after the call (the events stay queued and are
   // retried).
-  absl::Status Flush();
+  virtual absl::Status Flush() = 0;
   // Writes everything queued and stops the writer. Idempotent.
-  absl::Status Stop();
+  virtual absl::Status Stop() = 0;
 
-  int64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
-  int64_t written() const;  // events durable so far
-  int64_t queued() const;   // events waiting
+  virtual int64_t dropped() const = 0;  // events dropped (queue full, or after Stop)
+  virtual int64_t written() const = 0;  // events durable so far
+  virtual int64_t queued() const = 0;   // events waiting
 
- private:
-  // An event as queued: flat, its short strings inline, so that the request
-  // thread allocates nothing the writer thread has to free (the writer turns
-  // a batch into the events it reuses from batch to batch).
-  struct Queued {
-    int64_t seconds = 0;
-    int32_t nanos = 0;
-    bool has_time = false;
-    v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;
-    int64_t count = 0;
-    std::string custom_name, user_id, session_id, item_id, campaign_id, page_group;
-    CounterSlots::Item* item = nullptr;  // the in-memory counter Append added to, or null
-  };
-  // Counts `q` (when it counts and has an item), queues it; false if dropped.
-  bool Enqueue(Queued q, std::pair<int64_t, int64_t> counts);
-  void RunWriter();
-  // Writes one batch from the head of the queue; called by the writer only.
-  // `events` is the writer's buffer, reused from batch to batch.
-  absl::Status WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& events);
-
-  EventStore* const store_;
-  DeliveryCounters* const counters_;
-  EventRecorderOptions options_;
-
-  mutable absl::Mutex mu_;
-  absl::CondVar work_cv_;      // the writer waits: a full batch, a flush or stop
-  absl::CondVar progress_cv_;  // the writer's progress: Flush and blocked Appends wait
-  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  int64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // events ever accepted
-  int64_t durable_ ABSL_GUARDED_BY(mu_) = 0;   // events ever written
-  int64_t flush_requests_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;  // write attempts finished
-  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
-  int64_t last_error_attempt_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<int64_t> dropped_{0};
-  std::thread writer_;
+ protected:
+  EventRecorder() = default;
 };
 
 }  // namespace herald

@@ -311,7 +311,7 @@ class Selector final : public ContentSelector, public SelectionServices {
     // Nothing is lost: when the store cannot keep up, requests wait for room
     // (backpressure) instead of dropping events and their counts.
     recorder_options.block_when_full = true;
-    recorder_ = std::make_unique<EventRecorder>(&store_->events(), counters_.get(), recorder_options);
+    recorder_ = EventRecorder::Create(&store_->events(), counters_.get(), recorder_options);
     binding_.store(MakeBinding(std::move(catalog), counters_->slots()));
     // Pruning relies on the initial score being Need of Delivery alone.
     for (const auto* pipeline : {advertising_.get(), discounts_.get()}) {

@@ -1,13 +1,21 @@
 #include "herald/counters.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <map>
+#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/strings.h"
+#include "herald/string_map.h"
 
 namespace herald {
+namespace counters_internal {
 
 // One item's counts. The fields move in one direction each:
 //   Add:        delta += n
@@ -17,7 +25,7 @@ namespace herald {
 // Served() reads delta, pending, inflight, then total: a count in transit is
 // seen at least once (possibly twice for an instant, never zero times), so
 // Served() never undercounts, which is what keeps pacing from overshooting.
-struct CounterSlots::Item {
+struct Item {
   alignas(64) std::atomic<int64_t> delta_requests{0};
   std::atomic<int64_t> delta_clicks{0};
   std::atomic<int64_t> pending_requests{0};
@@ -45,14 +53,30 @@ struct CounterSlots::Item {
   std::string id;
 };
 
+}  // namespace counters_internal
+
+using counters_internal::Item;
+
+struct CounterSlots::Impl {
+  std::vector<std::string> ids;
+  std::vector<Item*> items;  // owned by the DeliveryCounters
+  StringMap<int32_t> index;
+  bool leasing = false;      // DeliveryCountersOptions::lease_quota
+};
+
+CounterSlots::CounterSlots(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CounterSlots::~CounterSlots() = default;
+int32_t CounterSlots::size() const { return static_cast<int32_t>(impl_->ids.size()); }
+const std::string& CounterSlots::item_id(int32_t index) const { return impl_->ids[index]; }
+
 void CounterSlots::SetQuotaGoal(int32_t index, int64_t goal) {
-  if (!leasing_ || index < 0 || index >= size()) return;
-  items_[index]->quota_goal.store(std::max<int64_t>(0, goal));
+  if (!impl_->leasing || index < 0 || index >= size()) return;
+  impl_->items[index]->quota_goal.store(std::max<int64_t>(0, goal));
 }
 
 bool CounterSlots::TakeQuota(int32_t index) {
-  if (!leasing_ || index < 0 || index >= size()) return true;
-  Item* item = items_[index];
+  if (!impl_->leasing || index < 0 || index >= size()) return true;
+  Item* item = impl_->items[index];
   if (item->quota_goal.load(std::memory_order_relaxed) <= 0) return true;
   int64_t balance = item->quota_balance.load(std::memory_order_relaxed);
   while (balance > 0) {
@@ -66,8 +90,8 @@ bool CounterSlots::TakeQuota(int32_t index) {
 }
 
 void CounterSlots::ReturnQuota(int32_t index) {
-  if (!leasing_ || index < 0 || index >= size()) return;
-  Item* item = items_[index];
+  if (!impl_->leasing || index < 0 || index >= size()) return;
+  Item* item = impl_->items[index];
   if (item->quota_goal.load(std::memory_order_relaxed) <= 0) return;
   item->quota_balance.fetch_add(1);
   item->quota_taken.fetch_sub(1, std::memory_order_relaxed);
@@ -76,19 +100,19 @@ void CounterSlots::ReturnQuota(int32_t index) {
 void CounterSlots::Prefetch(int32_t index) const {
   if (index < 0 || index >= size()) return;
   // Served and Detail read the counts and the version after them.
-  __builtin_prefetch(items_[index]);
-  __builtin_prefetch(&items_[index]->version);
+  __builtin_prefetch(impl_->items[index]);
+  __builtin_prefetch(&impl_->items[index]->version);
 }
 
 int64_t CounterSlots::QuotaBalance(int32_t index) const {
-  if (!leasing_ || index < 0 || index >= size()) return 0;
-  const Item* item = items_[index];
+  if (!impl_->leasing || index < 0 || index >= size()) return 0;
+  const Item* item = impl_->items[index];
   return item->quota_goal.load() > 0 ? item->quota_balance.load() : 0;
 }
 
 void CounterSlots::Add(int32_t index, int64_t requests, int64_t clicks) {
   if (index < 0 || index >= size()) return;
-  Item* item = items_[index];
+  Item* item = impl_->items[index];
   if (requests != 0) item->delta_requests.fetch_add(requests);
   if (clicks != 0) item->delta_clicks.fetch_add(clicks);
 }
@@ -118,7 +142,7 @@ struct Moving {
 
 ServedCount CounterSlots::Served(int32_t index) const {
   if (index < 0 || index >= size()) return {};
-  const Item* item = items_[index];
+  const Item* item = impl_->items[index];
   ServedCount out;
   ReadConsistent(item, [&] {
   out.requests = item->delta_requests.load();
@@ -135,7 +159,7 @@ ServedCount CounterSlots::Served(int32_t index) const {
 
 DeliveryDetail CounterSlots::Detail(int32_t index) const {
   if (index < 0 || index >= size()) return {};
-  const Item* item = items_[index];
+  const Item* item = impl_->items[index];
   DeliveryDetail out;
   ReadConsistent(item, [&] {
   // Local: everything since the last reload (acknowledged or not).
@@ -152,11 +176,76 @@ DeliveryDetail CounterSlots::Detail(int32_t index) const {
 }
 
 int32_t CounterSlots::IndexOf(std::string_view item_id) const {
-  auto it = index_.find(item_id);
-  return it == index_.end() ? -1 : it->second;
+  auto it = impl_->index.find(item_id);
+  return it == impl_->index.end() ? -1 : it->second;
 }
 
-DeliveryCounters::DeliveryCounters(CounterStore* store, DeliveryCountersOptions options)
+// The library's DeliveryCounters: the items by id, one CounterSlots per
+// mapping, and the flusher and leaser threads.
+class DeliveryCountersImpl final : public DeliveryCounters {
+ public:
+  DeliveryCountersImpl(CounterStore* store, DeliveryCountersOptions options);
+  ~DeliveryCountersImpl() override;
+
+  CounterSlots* slots() const override { return current_.load(std::memory_order_acquire); }
+  CounterSlots* Remap(std::span<const std::string> item_ids) override;
+  absl::Status Flush() override;
+  absl::Status Reload() override;
+  absl::Status Stop() override;
+  absl::Status LeaseRound() override;
+  absl::Status last_flush_status() const override;
+  absl::Status last_lease_status() const override;
+  absl::Time last_successful_flush() const override;
+  absl::Duration flush_interval() const override { return options_.flush_interval; }
+
+  // Create's steps: the first mapping, the first load, the threads.
+  absl::Status Start(std::span<const std::string> item_ids);
+
+  // For the EventRecorder: an item by id (lock-free after the item exists;
+  // null if unknown), the counts of a stored batch (item id, requests,
+  // clicks), and the lock that orders them against reloads.
+  Item* FindItem(std::string_view item_id) const;
+  void AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
+  absl::Mutex totals_mu_;  // orders total updates: reloads vs acknowledgements
+
+ private:
+  CounterSlots* MapLocked(std::span<const std::string> item_ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(totals_mu_);
+  // Waits `d`; false as soon as Stop() began.
+  bool WaitUnlessStopping(absl::Duration d);
+  void RunFlusher();
+  void RunLeaser();
+  absl::Status ReturnQuotaToStore();
+
+  CounterStore* const store_;
+  const DeliveryCountersOptions options_;
+
+  mutable absl::Mutex mu_;  // guards the maps below (not the atomics)
+  StringMap<std::unique_ptr<Item>> items_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<CounterSlots>> all_slots_ ABSL_GUARDED_BY(mu_);
+  std::atomic<CounterSlots*> current_{nullptr};
+  // A snapshot of items_ readable without mu_ (republished on Remap).
+  std::atomic<const StringMap<Item*>*> lookup_{nullptr};
+  std::vector<std::unique_ptr<StringMap<Item*>>> lookups_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex flush_mu_;   // one flush at a time
+  mutable absl::Mutex status_mu_;
+  absl::Status last_status_ ABSL_GUARDED_BY(status_mu_);
+  absl::Status last_lease_status_ ABSL_GUARDED_BY(status_mu_);
+  absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::Now();
+  absl::Mutex lease_mu_;  // one lease round at a time
+  absl::Time last_lease_round_ ABSL_GUARDED_BY(lease_mu_) = absl::InfinitePast();
+
+  absl::Mutex stop_mu_;
+  absl::CondVar stop_cv_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread flusher_;
+  std::thread leaser_;
+};
+
+DeliveryCountersImpl::DeliveryCountersImpl(CounterStore* store, DeliveryCountersOptions options)
     : store_(store), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<DeliveryCounters>> DeliveryCounters::Create(
@@ -170,27 +259,32 @@ absl::StatusOr<std::unique_ptr<DeliveryCounters>> DeliveryCounters::Create(
     return absl::InvalidArgumentError(
         "DeliveryCounters: lease_horizon, lease_poll and min_lease must be positive");
   }
-  std::unique_ptr<DeliveryCounters> counters(new DeliveryCounters(store, options));
+  auto counters = std::make_unique<DeliveryCountersImpl>(store, options);
+  if (absl::Status s = counters->Start(item_ids); !s.ok()) return s;
+  return std::unique_ptr<DeliveryCounters>(std::move(counters));
+}
+
+absl::Status DeliveryCountersImpl::Start(std::span<const std::string> item_ids) {
   {
-    absl::MutexLock lock(&counters->mu_);
-    counters->current_.store(counters->MapLocked(item_ids));
+    absl::MutexLock lock(&mu_);
+    current_.store(MapLocked(item_ids));
   }
   {
-    absl::MutexLock lock(&counters->totals_mu_);
-    if (absl::Status s = counters->ReloadLocked(); !s.ok()) {
-      absl::MutexLock stop(&counters->stop_mu_);
-      counters->stopped_ = true;
+    absl::MutexLock lock(&totals_mu_);
+    if (absl::Status s = ReloadLocked(); !s.ok()) {
+      absl::MutexLock stop(&stop_mu_);
+      stopped_ = true;
       return s;
     }
   }
-  if (options.start_flusher) {
-    counters->flusher_ = std::thread([c = counters.get()] { c->RunFlusher(); });
-    if (options.lease_quota) counters->leaser_ = std::thread([c = counters.get()] { c->RunLeaser(); });
+  if (options_.start_flusher) {
+    flusher_ = std::thread([this] { RunFlusher(); });
+    if (options_.lease_quota) leaser_ = std::thread([this] { RunLeaser(); });
   }
-  return counters;
+  return absl::OkStatus();
 }
 
-DeliveryCounters::~DeliveryCounters() {
+DeliveryCountersImpl::~DeliveryCountersImpl() {
   absl::Status s = Stop();
   if (!s.ok()) {
     std::fprintf(stderr, "herald: delivery counters: final flush failed: %s\n",
@@ -198,20 +292,21 @@ DeliveryCounters::~DeliveryCounters() {
   }
 }
 
-CounterSlots* DeliveryCounters::MapLocked(std::span<const std::string> item_ids) {
-  auto slots = std::make_unique<CounterSlots>();
-  slots->leasing_ = options_.lease_quota;
-  slots->ids_.assign(item_ids.begin(), item_ids.end());
-  slots->items_.reserve(item_ids.size());
+CounterSlots* DeliveryCountersImpl::MapLocked(std::span<const std::string> item_ids) {
+  auto impl = std::make_unique<CounterSlots::Impl>();
+  impl->leasing = options_.lease_quota;
+  impl->ids.assign(item_ids.begin(), item_ids.end());
+  impl->items.reserve(item_ids.size());
   for (size_t i = 0; i < item_ids.size(); ++i) {
     auto& owned = items_[item_ids[i]];
     if (owned == nullptr) {
       owned = std::make_unique<Item>();
       owned->id = item_ids[i];
     }
-    slots->items_.push_back(owned.get());
-    slots->index_.try_emplace(item_ids[i], static_cast<int32_t>(i));
+    impl->items.push_back(owned.get());
+    impl->index.try_emplace(item_ids[i], static_cast<int32_t>(i));
   }
+  auto slots = std::make_unique<CounterSlots>(std::move(impl));
   // Republish the lock-free id lookup (older maps stay alive for readers).
   auto lookup = std::make_unique<StringMap<Item*>>();
   for (const auto& [id, item] : items_) lookup->emplace(id, item.get());
@@ -222,7 +317,7 @@ CounterSlots* DeliveryCounters::MapLocked(std::span<const std::string> item_ids)
   return out;
 }
 
-CounterSlots* DeliveryCounters::Remap(std::span<const std::string> item_ids) {
+CounterSlots* DeliveryCountersImpl::Remap(std::span<const std::string> item_ids) {
   CounterSlots* slots;
   {
     absl::MutexLock lock(&mu_);
@@ -235,14 +330,14 @@ CounterSlots* DeliveryCounters::Remap(std::span<const std::string> item_ids) {
   return slots;
 }
 
-DeliveryCounters::Item* DeliveryCounters::FindItem(std::string_view item_id) const {
+Item* DeliveryCountersImpl::FindItem(std::string_view item_id) const {
   const auto* lookup = lookup_.load();
   if (lookup == nullptr) return nullptr;
   auto it = lookup->find(item_id);
   return it == lookup->end() ? nullptr : it->second;
 }
 
-absl::Status DeliveryCounters::ReloadLocked() {
+absl::Status DeliveryCountersImpl::ReloadLocked() {
   auto totals = store_->LoadCounterTotals();
   if (!totals.ok()) return totals.status();
   StringMap<const CounterTotal*> by_id;
@@ -261,12 +356,12 @@ absl::Status DeliveryCounters::ReloadLocked() {
   return absl::OkStatus();
 }
 
-absl::Status DeliveryCounters::Reload() {
+absl::Status DeliveryCountersImpl::Reload() {
   absl::MutexLock lock(&totals_mu_);
   return ReloadLocked();
 }
 
-absl::Status DeliveryCounters::Flush() {
+absl::Status DeliveryCountersImpl::Flush() {
   absl::MutexLock flush(&flush_mu_);
   struct Moved {
     Item* item;
@@ -314,7 +409,7 @@ absl::Status DeliveryCounters::Flush() {
   return result;
 }
 
-void DeliveryCounters::AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas) {
+void DeliveryCountersImpl::AcknowledgeRecordedLocked(std::span<const CounterDelta> deltas) {
   for (const CounterDelta& d : deltas) {
     Item* item = FindItem(d.item_id);
     if (item == nullptr) continue;
@@ -326,17 +421,17 @@ void DeliveryCounters::AcknowledgeRecordedLocked(std::span<const CounterDelta> d
   }
 }
 
-absl::Time DeliveryCounters::last_successful_flush() const {
+absl::Time DeliveryCountersImpl::last_successful_flush() const {
   absl::MutexLock lock(&status_mu_);
   return last_success_;
 }
 
-absl::Status DeliveryCounters::last_flush_status() const {
+absl::Status DeliveryCountersImpl::last_flush_status() const {
   absl::MutexLock lock(&status_mu_);
   return last_status_;
 }
 
-bool DeliveryCounters::WaitUnlessStopping(absl::Duration d) {
+bool DeliveryCountersImpl::WaitUnlessStopping(absl::Duration d) {
   absl::MutexLock lock(&stop_mu_);
   const absl::Time deadline = absl::Now() + d;
   while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
@@ -344,20 +439,20 @@ bool DeliveryCounters::WaitUnlessStopping(absl::Duration d) {
   return !stopping_;
 }
 
-void DeliveryCounters::RunFlusher() {
+void DeliveryCountersImpl::RunFlusher() {
   while (WaitUnlessStopping(options_.flush_interval)) (void)Flush();
 }
 
-absl::Status DeliveryCounters::last_lease_status() const {
+absl::Status DeliveryCountersImpl::last_lease_status() const {
   absl::MutexLock lock(&status_mu_);
   return last_lease_status_;
 }
 
-void DeliveryCounters::RunLeaser() {
+void DeliveryCountersImpl::RunLeaser() {
   while (WaitUnlessStopping(options_.lease_poll)) (void)LeaseRound();
 }
 
-absl::Status DeliveryCounters::LeaseRound() {
+absl::Status DeliveryCountersImpl::LeaseRound() {
   if (!options_.lease_quota) return absl::OkStatus();
   absl::MutexLock lease(&lease_mu_);
   std::vector<Item*> items;
@@ -404,7 +499,7 @@ absl::Status DeliveryCounters::LeaseRound() {
 }
 
 // Gives every unit still held back to the store (at Stop).
-absl::Status DeliveryCounters::ReturnQuotaToStore() {
+absl::Status DeliveryCountersImpl::ReturnQuotaToStore() {
   if (!options_.lease_quota) return absl::OkStatus();
   absl::MutexLock lease(&lease_mu_);
   std::vector<Item*> items;
@@ -425,7 +520,7 @@ absl::Status DeliveryCounters::ReturnQuotaToStore() {
   return result;
 }
 
-absl::Status DeliveryCounters::Stop() {
+absl::Status DeliveryCountersImpl::Stop() {
   {
     absl::MutexLock lock(&stop_mu_);
     if (stopped_) return absl::OkStatus();
@@ -455,21 +550,82 @@ std::pair<int64_t, int64_t> EventCounts(const v1::Event& e) {
 
 }  // namespace
 
-EventRecorder::EventRecorder(EventStore* store, DeliveryCounters* counters,
-                             EventRecorderOptions options)
+// The library's EventRecorder: a queue and one writer thread.
+class EventRecorderImpl final : public EventRecorder {
+ public:
+  EventRecorderImpl(EventStore* store, DeliveryCountersImpl* counters, EventRecorderOptions options);
+  ~EventRecorderImpl() override;
+
+  bool Append(v1::Event event) override;
+  bool Append(const EventView& event, const CounterSlots* slots, int32_t index) override;
+  absl::Status Flush() override;
+  absl::Status Stop() override;
+  int64_t dropped() const override { return dropped_.load(std::memory_order_relaxed); }
+  int64_t written() const override;
+  int64_t queued() const override;
+
+ private:
+  // An event as queued: flat, its short strings inline, so that the request
+  // thread allocates nothing the writer thread has to free (the writer turns
+  // a batch into the events it reuses from batch to batch).
+  struct Queued {
+    int64_t seconds = 0;
+    int32_t nanos = 0;
+    bool has_time = false;
+    v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;
+    int64_t count = 0;
+    std::string custom_name, user_id, session_id, item_id, campaign_id, page_group;
+    Item* item = nullptr;  // the in-memory counter Append added to, or null
+  };
+  // Counts `q` (when it counts and has an item), queues it; false if dropped.
+  bool Enqueue(Queued q, std::pair<int64_t, int64_t> counts);
+  void RunWriter();
+  // Writes one batch from the head of the queue; called by the writer only.
+  // `events` is the writer's buffer, reused from batch to batch.
+  absl::Status WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& events);
+
+  EventStore* const store_;
+  DeliveryCountersImpl* const counters_;
+  EventRecorderOptions options_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;      // the writer waits: a full batch, a flush or stop
+  absl::CondVar progress_cv_;  // the writer's progress: Flush and blocked Appends wait
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // events ever accepted
+  int64_t durable_ ABSL_GUARDED_BY(mu_) = 0;   // events ever written
+  int64_t flush_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;  // write attempts finished
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  int64_t last_error_attempt_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<int64_t> dropped_{0};
+  std::thread writer_;
+};
+
+std::unique_ptr<EventRecorder> EventRecorder::Create(EventStore* store, DeliveryCounters* counters,
+                                                     EventRecorderOptions options) {
+  // The only DeliveryCounters there is is the library's (DeliveryCounters::Create).
+  return std::make_unique<EventRecorderImpl>(store, static_cast<DeliveryCountersImpl*>(counters),
+                                             options);
+}
+
+EventRecorderImpl::EventRecorderImpl(EventStore* store, DeliveryCountersImpl* counters,
+                                     EventRecorderOptions options)
     : store_(store), counters_(counters), options_(options) {
   if (options_.max_batch <= 0) options_ = EventRecorderOptions{};
   writer_ = std::thread([this] { RunWriter(); });
 }
 
-EventRecorder::~EventRecorder() {
+EventRecorderImpl::~EventRecorderImpl() {
   absl::Status s = Stop();
   if (!s.ok()) {
     std::fprintf(stderr, "herald: event recorder: final write failed: %s\n", s.ToString().c_str());
   }
 }
 
-bool EventRecorder::Append(v1::Event event) {
+bool EventRecorderImpl::Append(v1::Event event) {
   Queued q;
   q.has_time = event.has_time();
   q.seconds = event.time().seconds();
@@ -490,7 +646,7 @@ bool EventRecorder::Append(v1::Event event) {
   return Enqueue(std::move(q), counts);
 }
 
-bool EventRecorder::Append(const EventView& event, const CounterSlots* slots, int32_t index) {
+bool EventRecorderImpl::Append(const EventView& event, const CounterSlots* slots, int32_t index) {
   Queued q;
   const int64_t nanos = absl::ToUnixNanos(event.time);
   q.has_time = true;
@@ -510,15 +666,15 @@ bool EventRecorder::Append(const EventView& event, const CounterSlots* slots, in
     if (event.type == v1::EVENT_TYPE_REQUEST) counts = {n, 0};
     if (event.type == v1::EVENT_TYPE_CLICK) counts = {0, n};
     if (counts.first != 0 || counts.second != 0) {
-      q.item = slots != nullptr && index >= 0 && index < slots->size() ? slots->items_[index]
+      q.item = slots != nullptr && index >= 0 && index < slots->size() ? slots->impl().items[index]
                                                                        : counters_->FindItem(q.item_id);
     }
   }
   return Enqueue(std::move(q), counts);
 }
 
-bool EventRecorder::Enqueue(Queued q, std::pair<int64_t, int64_t> counts) {
-  DeliveryCounters::Item* item = q.item;
+bool EventRecorderImpl::Enqueue(Queued q, std::pair<int64_t, int64_t> counts) {
+  Item* item = q.item;
   if (item != nullptr) {  // counted before it is queued, so the ack never precedes it
     item->pending_requests.fetch_add(counts.first);
     item->pending_clicks.fetch_add(counts.second);
@@ -550,7 +706,7 @@ bool EventRecorder::Enqueue(Queued q, std::pair<int64_t, int64_t> counts) {
   return accepted;
 }
 
-absl::Status EventRecorder::Flush() {
+absl::Status EventRecorderImpl::Flush() {
   absl::MutexLock lock(&mu_);
   const int64_t target = appended_;
   const int64_t attempts_before = attempts_;
@@ -565,17 +721,17 @@ absl::Status EventRecorder::Flush() {
   return absl::FailedPreconditionError("event recorder stopped with events not written");
 }
 
-int64_t EventRecorder::written() const {
+int64_t EventRecorderImpl::written() const {
   absl::MutexLock lock(&mu_);
   return durable_;
 }
 
-int64_t EventRecorder::queued() const {
+int64_t EventRecorderImpl::queued() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int64_t>(queue_.size());
 }
 
-absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& buffer) {
+absl::Status EventRecorderImpl::WriteBatch(std::vector<Queued>& batch, std::vector<v1::Event>& buffer) {
   // The buffer's events keep their strings' storage: no allocation per event
   // once the buffer has grown to the batch size.
   if (buffer.size() < batch.size()) buffer.resize(batch.size());
@@ -633,7 +789,7 @@ absl::Status EventRecorder::WriteBatch(std::vector<Queued>& batch, std::vector<v
   return s;
 }
 
-void EventRecorder::RunWriter() {
+void EventRecorderImpl::RunWriter() {
   int64_t flushes_seen = 0;
   // Reused from batch to batch (the queue's entries and the events written).
   std::vector<Queued> batch;
@@ -691,7 +847,7 @@ void EventRecorder::RunWriter() {
   progress_cv_.SignalAll();
 }
 
-absl::Status EventRecorder::Stop() {
+absl::Status EventRecorderImpl::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;

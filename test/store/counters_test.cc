@@ -281,7 +281,8 @@ TEST_CASE("EventRecorder: Flush returns when appended events are durable", "[cou
   EventRecorderOptions options;
   options.flush_interval = absl::Seconds(60);  // only Flush or a full batch writes
   options.max_batch = 100;
-  EventRecorder recorder(&store->events(), nullptr, options);
+  auto recorder_owner = EventRecorder::Create(&store->events(), nullptr, options);
+  EventRecorder& recorder = *recorder_owner;
   for (int i = 0; i < 250; ++i) REQUIRE(recorder.Append(Request("a", i)));
   REQUIRE(recorder.Flush().ok());
   CHECK(CountEvents(*store) == 250);
@@ -296,7 +297,8 @@ TEST_CASE("EventRecorder: counts into DeliveryCounters in the events' transactio
   std::vector<std::string> ids = {"a", "b"};
   auto counters = DeliveryCounters::Create(&store->counters(), ids, Manual());
   REQUIRE(counters.ok());
-  EventRecorder recorder(&store->events(), counters->get());
+  auto recorder_owner = EventRecorder::Create(&store->events(), counters->get());
+  EventRecorder& recorder = *recorder_owner;
   for (int i = 0; i < 30; ++i) recorder.Append(Request(i % 3 == 0 ? "b" : "a", i));
   v1::Event click = Request("a");
   click.set_type(v1::EVENT_TYPE_CLICK);
@@ -321,7 +323,8 @@ TEST_CASE("EventRecorder: a failing store keeps events queued and reports it", "
   FlakyStore flaky(inner.get());
   EventRecorderOptions options;
   options.retry_delay = absl::Milliseconds(20);
-  EventRecorder recorder(&flaky, nullptr, options);
+  auto recorder_owner = EventRecorder::Create(&flaky, nullptr, options);
+  EventRecorder& recorder = *recorder_owner;
   flaky.fail = true;
   for (int i = 0; i < 10; ++i) recorder.Append(Request("a", i));
   absl::Status s = recorder.Flush();
@@ -342,7 +345,8 @@ TEST_CASE("EventRecorder: a full queue drops (counted) instead of blocking", "[c
   options.max_queued = 5;
   options.retry_delay = absl::Milliseconds(10);
   {
-    EventRecorder recorder(&flaky, nullptr, options);
+    auto recorder_owner = EventRecorder::Create(&flaky, nullptr, options);
+    EventRecorder& recorder = *recorder_owner;
     int accepted = 0;
     for (int i = 0; i < 20; ++i) accepted += recorder.Append(Request("a", i)) ? 1 : 0;
     CHECK(accepted <= 6);  // the writer may hold one batch out of the queue
@@ -359,7 +363,8 @@ TEST_CASE("EventRecorder: many threads appending - stop writes everything", "[co
   auto counters = DeliveryCounters::Create(&store->counters(), ids);
   REQUIRE(counters.ok());
   {
-    EventRecorder recorder(&store->events(), counters->get());
+    auto recorder_owner = EventRecorder::Create(&store->events(), counters->get());
+    EventRecorder& recorder = *recorder_owner;
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   recorder_options.flush_interval = absl::Milliseconds(5);
   recorder_options.max_batch = 64;
   recorder_options.block_when_full = true;
-  herald::EventRecorder recorder(&(*store)->events(), counters->get(), recorder_options);
+  auto recorder_owner = herald::EventRecorder::Create(&(*store)->events(), counters->get(), recorder_options);
+  herald::EventRecorder& recorder = *recorder_owner;
   const std::string prefix = argv[2];
   int64_t n = 0;
   while (true) {
