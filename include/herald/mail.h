@@ -69,10 +69,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "herald/families.h"
 #include "herald/model/campaign.pb.h"
@@ -80,7 +78,6 @@
 #include "herald/model/pipeline.pb.h"
 #include "herald/pipeline.h"
 #include "herald/registry.h"
-#include "herald/string_map.h"
 
 namespace herald {
 
@@ -105,7 +102,8 @@ absl::Status ValidateAddress(std::string_view address, size_t max_length = 254);
 // the file (and fsyncs) so that an opt-out survives a restart.
 class OptOutList {
  public:
-  OptOutList() = default;
+  OptOutList();  // empty, in memory only
+  ~OptOutList();
   // Loads `path`; a missing file is an empty list that Add() will create.
   static absl::StatusOr<std::unique_ptr<OptOutList>> Open(const std::string& path);
 
@@ -115,9 +113,9 @@ class OptOutList {
   const std::string& path() const { return path_; }
 
  private:
+  struct Addresses;  // lib/mail/recipients.cc: the set and its lock
   std::string path_;
-  mutable absl::Mutex mu_;
-  StringMap<bool> addresses_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Addresses> addresses_;
 };
 
 // ---------------------------------------------------------------- unsubscribe tokens

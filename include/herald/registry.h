@@ -32,11 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 
 namespace herald {
@@ -136,7 +133,8 @@ std::unique_ptr<FactoryBase> MakeFactory(std::string name, std::string descripti
 
 class Registry {
  public:
-  explicit Registry(const Registry* parent = nullptr) : parent_(parent) {}
+  explicit Registry(const Registry* parent = nullptr);
+  ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -195,12 +193,10 @@ class Registry {
   const Registry* parent() const { return parent_; }
 
  private:
-  const FactoryBase* FindLocked(std::string_view family, std::string_view name) const;
+  struct Factories;  // lib/core/registry.cc: the factories and their lock
 
   const Registry* const parent_;
-  mutable absl::Mutex mu_;
-  absl::btree_map<std::pair<std::string, std::string>, std::unique_ptr<FactoryBase>> factories_
-      ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Factories> factories_;
 };
 
 }  // namespace herald

@@ -1,18 +1,31 @@
 #include "core/strings.h"
 #include "herald/registry.h"
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 
 namespace herald {
+
+struct Registry::Factories {
+  mutable absl::Mutex mu;
+  absl::btree_map<std::pair<std::string, std::string>, std::unique_ptr<FactoryBase>> by_key
+      ABSL_GUARDED_BY(mu);
+
+  const FactoryBase* FindLocked(std::string_view family, std::string_view name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    auto it = by_key.find(std::make_pair(std::string(family), std::string(name)));
+    return it == by_key.end() ? nullptr : it->second.get();
+  }
+};
+
+Registry::Registry(const Registry* parent) : parent_(parent), factories_(std::make_unique<Factories>()) {}
+Registry::~Registry() = default;
 
 Registry& Registry::Default() {
   static Registry* const registry = new Registry();
   return *registry;
-}
-
-const FactoryBase* Registry::FindLocked(std::string_view family, std::string_view name) const {
-  auto it = factories_.find(std::make_pair(std::string(family), std::string(name)));
-  return it == factories_.end() ? nullptr : it->second.get();
 }
 
 absl::Status Registry::Register(std::unique_ptr<FactoryBase> factory) {
@@ -25,8 +38,8 @@ absl::Status Registry::Register(std::unique_ptr<FactoryBase> factory) {
     return absl::AlreadyExistsError(
         Cat(family, " \"", name, "\" is already registered (in a parent registry)"));
   }
-  absl::MutexLock lock(&mu_);
-  auto [it, inserted] = factories_.try_emplace(std::make_pair(family, name), nullptr);
+  absl::MutexLock lock(&factories_->mu);
+  auto [it, inserted] = factories_->by_key.try_emplace(std::make_pair(family, name), nullptr);
   if (!inserted) {
     return absl::AlreadyExistsError(Cat(family, " \"", name, "\" is already registered"));
   }
@@ -42,8 +55,8 @@ bool Registry::RegisterIfAbsent(std::unique_ptr<FactoryBase> factory) {
 absl::StatusOr<const FactoryBase*> Registry::Find(std::string_view family,
                                                   std::string_view name) const {
   for (const Registry* r = this; r != nullptr; r = r->parent_) {
-    absl::ReaderMutexLock lock(&r->mu_);
-    if (const FactoryBase* f = r->FindLocked(family, name)) return f;
+    absl::ReaderMutexLock lock(&r->factories_->mu);
+    if (const FactoryBase* f = r->factories_->FindLocked(family, name)) return f;
   }
   std::vector<std::string> known = Names(family);
   if (known.empty()) {
@@ -73,8 +86,8 @@ std::vector<std::string> Registry::Families() const {
 std::vector<const FactoryBase*> Registry::All() const {
   absl::btree_map<std::pair<std::string, std::string>, const FactoryBase*> merged;
   for (const Registry* r = this; r != nullptr; r = r->parent_) {
-    absl::ReaderMutexLock lock(&r->mu_);
-    for (const auto& [key, factory] : r->factories_) merged.emplace(key, factory.get());
+    absl::ReaderMutexLock lock(&r->factories_->mu);
+    for (const auto& [key, factory] : r->factories_->by_key) merged.emplace(key, factory.get());
   }
   std::vector<const FactoryBase*> out;
   out.reserve(merged.size());

@@ -8,9 +8,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/input_check.h"
 #include "core/strings.h"
 #include "herald/mail.h"
+#include "herald/string_map.h"
 #include "mail/mime_codec.h"
 #include "mail/runtime.h"
 
@@ -81,6 +84,14 @@ absl::Status ValidateAddress(std::string_view address, size_t max_length) {
 
 // ---------------------------------------------------------------- opt-out lists
 
+struct OptOutList::Addresses {
+  mutable absl::Mutex mu;
+  StringMap<bool> set ABSL_GUARDED_BY(mu);
+};
+
+OptOutList::OptOutList() : addresses_(std::make_unique<Addresses>()) {}
+OptOutList::~OptOutList() = default;
+
 absl::StatusOr<std::unique_ptr<OptOutList>> OptOutList::Open(const std::string& path) {
   auto list = std::make_unique<OptOutList>();
   list->path_ = path;
@@ -92,24 +103,24 @@ absl::StatusOr<std::unique_ptr<OptOutList>> OptOutList::Open(const std::string& 
     return list;  // missing: empty, created by Add()
   }
   std::string line;
-  absl::MutexLock lock(&list->mu_);
+  absl::MutexLock lock(&list->addresses_->mu);
   while (std::getline(in, line)) {
     std::string a = NormalizeAddress(line);
     if (a.empty() || a[0] == '#') continue;
-    list->addresses_[a] = true;
+    list->addresses_->set[a] = true;
   }
   return list;
 }
 
 bool OptOutList::Contains(std::string_view address) const {
   std::string a = NormalizeAddress(address);
-  absl::ReaderMutexLock lock(&mu_);
-  return addresses_.contains(std::string_view(a));
+  absl::ReaderMutexLock lock(&addresses_->mu);
+  return addresses_->set.contains(std::string_view(a));
 }
 
 size_t OptOutList::size() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return addresses_.size();
+  absl::ReaderMutexLock lock(&addresses_->mu);
+  return addresses_->set.size();
 }
 
 absl::Status OptOutList::Add(std::string_view address) {
@@ -117,8 +128,8 @@ absl::Status OptOutList::Add(std::string_view address) {
   if (a.empty() || a.find_first_of("\r\n") != std::string::npos) {
     return absl::InvalidArgumentError("opt-out: empty address or CR/LF in it");
   }
-  absl::MutexLock lock(&mu_);
-  if (addresses_.contains(std::string_view(a))) return absl::OkStatus();
+  absl::MutexLock lock(&addresses_->mu);
+  if (addresses_->set.contains(std::string_view(a))) return absl::OkStatus();
   if (!path_.empty()) {
     int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return absl::UnavailableError(Cat("opt-out list \"", path_, "\": cannot open for append"));
@@ -128,7 +139,7 @@ absl::Status OptOutList::Add(std::string_view address) {
     ::close(fd);
     if (!ok) return absl::UnavailableError(Cat("opt-out list \"", path_, "\": write failed"));
   }
-  addresses_[a] = true;
+  addresses_->set[a] = true;
   return absl::OkStatus();
 }
 
