@@ -178,6 +178,262 @@ absl::StatusOr<std::shared_ptr<const CompiledCatalog>> CompiledCatalog::Load(
   return Compile(std::move(*catalog), options);
 }
 
+namespace {
+
+// CompiledCatalog::Lookup for the build steps below, which are not members.
+int32_t InternedId(const StringMap<int32_t>& map, std::string_view key) {
+  auto it = map.find(key);
+  return it == map.end() ? -1 : it->second;
+}
+
+// competitors[customer]: the interned customers it competes with, sorted and unique.
+std::vector<std::vector<int32_t>> MutualCompetitors(const v1::Catalog& catalog,
+                                                    const StringMap<int32_t>& customers) {
+  std::vector<std::vector<int32_t>> competitors(customers.size());
+  for (const auto& customer : catalog.customers()) {
+    int32_t self = customers.at(customer.id());
+    for (const auto& other : customer.competitors()) {
+      int32_t them = InternedId(customers, other);
+      if (them < 0) continue;
+      competitors[self].push_back(them);
+      competitors[them].push_back(self);  // competition is mutual
+    }
+  }
+  for (auto& list : competitors) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+  return competitors;
+}
+
+// What every item of one campaign inherits from it.
+struct CampaignDefaults {
+  const v1::Campaign* proto = nullptr;
+  int32_t index = -1;  // into catalog().campaigns()
+  absl::Time start = absl::InfinitePast();
+  absl::Time end = absl::InfiniteFuture();
+  bool campaign_level = false;  // paid ads take their share of split_goal
+  bool clicks = false;          // goaled by clicks
+  std::vector<int64_t> split_goal;
+};
+
+// A campaign-level goal is split by weight: refuses weights and quantities that could overflow.
+absl::Status CheckCampaignLevelGoal(const v1::Campaign& campaign) {
+  double total_weight = 0;
+  for (const auto& item : campaign.items()) {
+    if (item.has_ad() && item.ad().type() != v1::AD_TYPE_HOUSE) total_weight += item.ad().weight();
+  }
+  // Validation bounds both (kMaxWeight, kMaxGoal); a catalog built in
+  // code that skipped it must still not turn an overflow into a goal.
+  if (!std::isfinite(total_weight) || campaign.quantity_ordered() > kMaxGoal) {
+    return absl::InvalidArgumentError(
+        Cat("campaign \"", campaign.id(),
+            "\": weights and quantity_ordered must be validated (weight <= ",
+            static_cast<int64_t>(kMaxWeight), ", quantity_ordered <= ", kMaxGoal, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Campaign `ci`'s dates (in the catalog's zone) and goals, which its items inherit.
+absl::StatusOr<CampaignDefaults> ReadCampaignDefaults(const v1::Catalog& catalog, int ci,
+                                                      absl::TimeZone catalog_zone) {
+  const v1::Campaign& campaign = catalog.campaigns(ci);
+  CampaignDefaults d;
+  d.proto = &campaign;
+  d.index = ci;
+  if (!campaign.start().empty()) {
+    auto t = ParseCatalogTime(campaign.start(), catalog_zone);
+    if (!t.ok()) return t.status();
+    d.start = *t;
+  }
+  if (!campaign.end().empty()) {
+    auto t = ParseCatalogTime(campaign.end(), catalog_zone, true);
+    if (!t.ok()) return t.status();
+    d.end = *t;
+  }
+  d.campaign_level = campaign.goaling() == v1::GOALING_LEVEL_CAMPAIGN;
+  d.clicks = campaign.goal_event() == v1::GOAL_EVENT_CLICKS;
+  // Campaign-level goaling: quantity_ordered split over the paid ads by
+  // weight, largest remainder first so the parts add up exactly.
+  if (d.campaign_level) {
+    if (absl::Status s = CheckCampaignLevelGoal(campaign); !s.ok()) return s;
+  }
+  d.split_goal = PaidAdGoals(campaign);
+  return d;
+}
+
+// The snapshot's tables an item is compiled against; item zones are added to `zones`.
+struct ItemTables {
+  const v1::Catalog& catalog;
+  const StringMap<int32_t>& customers;
+  const StringMap<int32_t>& industries;
+  const StringMap<int32_t>& sizes;
+  const StringMap<int32_t>& page_groups;
+  const TargetingSchema& targeting;
+  const std::vector<CompiledTargetGroup>& target_groups;
+  const StringMap<int32_t>& target_ids;
+  std::vector<absl::TimeZone>& zones;  // zones[0] is the catalog's
+  StringMap<int32_t>& zone_ids;
+};
+
+// Where and when an ad or a discount runs: the fields both kinds share.
+struct ItemPlacement {
+  const v1::Schedule* schedule = nullptr;
+  const google::protobuf::RepeatedPtrField<std::string>* page_groups = nullptr;
+  std::string size, target_group;
+};
+
+// How errors name an item: its campaign's name and its own.
+std::string ItemWhere(const v1::Campaign& campaign, const v1::CampaignItem& item) {
+  return Cat("campaign \"", campaign.name(), "\" / item \"", item.name(), "\"");
+}
+
+ItemPlacement CompileAdFields(const ItemTables& t, const CampaignDefaults& campaign, int ii,
+                              const v1::Ad& ad, CompiledItem& c) {
+  c.kind = ad.type() == v1::AD_TYPE_HOUSE ? ItemKind::kHouseAd : ItemKind::kPaidAd;
+  c.weight = ad.weight();
+  c.exposure_limit = ad.exposure_limit();
+  c.sponsored = ad.has_sponsored() && ad.sponsored();
+  c.sponsor_opt_out = ad.has_sponsored() && !ad.sponsored();
+  c.max_per_day = ad.max_per_day();
+  c.max_per_week = ad.max_per_week();
+  c.frequency_capped = c.max_per_day > 0 || c.max_per_week > 0;
+  std::string industry = ad.industry();
+  if (industry.empty() && c.customer >= 0) {
+    industry = t.catalog.customers(c.customer).industry();
+  }
+  c.industry = industry.empty() ? -1 : InternedId(t.industries, industry);
+  if (c.kind == ItemKind::kPaidAd) {
+    c.goal = campaign.campaign_level ? campaign.split_goal[ii] : ad.quantity();
+    c.goal_clicks = campaign.clicks;
+  }
+  return ItemPlacement{&ad.schedule(), &ad.page_groups(), ad.size(), ad.target_group()};
+}
+
+absl::StatusOr<ItemPlacement> CompileDiscountFields(const ItemTables& t,
+                                                    const v1::Campaign& campaign,
+                                                    const v1::CampaignItem& item, CompiledItem& c) {
+  const v1::Discount& d = item.discount();
+  c.kind = ItemKind::kDiscount;
+  c.priority = d.priority();
+  if (!d.eligibility().empty()) {
+    expr::CompileOptions eo;
+    eo.default_time_zone = t.catalog.time_zone();
+    auto program = expr::CompileFilter(d.eligibility(), t.targeting.schema, eo);
+    if (!program.ok()) {
+      return absl::InvalidArgumentError(
+          Cat(ItemWhere(campaign, item), ": eligibility: ", program.status().message()));
+    }
+    c.eligibility = std::move(*program);
+    c.has_eligibility = true;
+  }
+  c.exposure_limit = d.exposure_limit();
+  return ItemPlacement{&d.schedule(), &d.page_groups(), d.size(), d.target_group()};
+}
+
+// The item's schedule: its own dates, else the campaign's; its own zone, else the catalog's.
+absl::Status CompileItemSchedule(ItemTables& t, const CampaignDefaults& campaign,
+                                 const v1::CampaignItem& item, const v1::Schedule& schedule,
+                                 CompiledSchedule& s) {
+  auto where = [&] { return ItemWhere(*campaign.proto, item); };
+  absl::TimeZone item_zone = t.zones[0];
+  if (!schedule.time_zone().empty() && schedule.time_zone() != t.catalog.time_zone()) {
+    auto z = LoadZone(schedule.time_zone());
+    if (!z.ok()) return absl::InvalidArgumentError(Cat(where(), ": ", z.status().message()));
+    auto [it, added] = t.zone_ids.try_emplace(schedule.time_zone(), t.zones.size());
+    if (added) t.zones.push_back(*z);
+    s.zone = it->second;
+    item_zone = *z;
+  }
+  s.start = campaign.start;
+  s.end = campaign.end;
+  if (!schedule.start().empty()) {
+    auto time = ParseCatalogTime(schedule.start(), item_zone);
+    if (!time.ok()) return absl::InvalidArgumentError(Cat(where(), ": ", time.status().message()));
+    s.start = *time;
+  }
+  if (!schedule.end().empty()) {
+    auto time = ParseCatalogTime(schedule.end(), item_zone, true);
+    if (!time.ok()) return absl::InvalidArgumentError(Cat(where(), ": ", time.status().message()));
+    s.end = *time;
+  }
+  if (!schedule.days().empty()) {
+    s.days_mask = 0;
+    for (int day : schedule.days()) {
+      if (day >= v1::MONDAY && day <= v1::SUNDAY) s.days_mask |= 1u << (day - 1);
+    }
+  }
+  for (const auto& window : schedule.hours()) {
+    auto from = ParseClockMinutes(window.from());
+    auto to = ParseClockMinutes(window.to());
+    if (!from.ok() || !to.ok()) {
+      return absl::InvalidArgumentError(Cat(where(), ": bad hour window"));
+    }
+    s.minutes.emplace_back(static_cast<int16_t>(*from), static_cast<int16_t>(*to % 1440));
+  }
+  PrepareSchedule(&s, item_zone);
+  return absl::OkStatus();
+}
+
+// Size, page groups and target group, interned; unknown page or target groups are errors.
+absl::Status ResolveItemPlacement(const ItemTables& t, const v1::Campaign& campaign,
+                                  const v1::CampaignItem& item, const ItemPlacement& placement,
+                                  CompiledItem& c) {
+  if (!placement.size.empty()) c.size = InternedId(t.sizes, placement.size);
+  for (const auto& pg : *placement.page_groups) {
+    int32_t id = InternedId(t.page_groups, pg);
+    if (id < 0) {
+      return absl::InvalidArgumentError(
+          Cat(ItemWhere(campaign, item), ": unknown page group \"", pg, "\""));
+    }
+    c.page_groups.push_back(id);
+  }
+  if (!placement.target_group.empty()) {
+    auto it = t.target_ids.find(placement.target_group);
+    if (it == t.target_ids.end()) {
+      return absl::InvalidArgumentError(Cat(ItemWhere(campaign, item), ": unknown target group \"",
+                                            placement.target_group, "\""));
+    }
+    c.target_group = it->second;
+    for (const CompiledTargetEntry& e : t.target_groups[c.target_group].entries) {
+      if (e.action == v1::TARGET_ACTION_TARGET && e.boost > 1) c.max_target_multiplier *= e.boost;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Compiles item `ii` of a campaign (an ad or a discount) into `c`, whose index is set.
+absl::Status CompileItem(ItemTables& t, const CampaignDefaults& campaign, int ii, CompiledItem& c) {
+  const v1::CampaignItem& item = campaign.proto->items(ii);
+  c.id = item.id();
+  c.name = item.name();
+  c.campaign_id = campaign.proto->id();
+  c.campaign = campaign.index;
+  c.customer = InternedId(t.customers, campaign.proto->customer_id());
+  c.proto = &item;
+  ItemPlacement placement;
+  if (item.has_ad()) {
+    placement = CompileAdFields(t, campaign, ii, item.ad(), c);
+  } else {
+    auto discount = CompileDiscountFields(t, *campaign.proto, item, c);
+    if (!discount.ok()) return discount.status();
+    placement = std::move(*discount);
+  }
+  if (absl::Status s = CompileItemSchedule(t, campaign, item, *placement.schedule, c.schedule);
+      !s.ok()) {
+    return s;
+  }
+  if (c.kind == ItemKind::kPaidAd && c.goal > 0 && c.schedule.total_seconds <= 0) {
+    return absl::InvalidArgumentError(
+        Cat(ItemWhere(*campaign.proto, item),
+            ": a paid ad needs a finite schedule with deliverable time ",
+            "(campaign or ad start and end) to pace toward its goal"));
+  }
+  return ResolveItemPlacement(t, *campaign.proto, item, placement, c);
+}
+
+}  // namespace
+
 absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   ApplyCatalogDefaults(&catalog_);
   const auto& rt = catalog_.reference_tables();
@@ -188,20 +444,7 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   for (const auto& size : rt.content_sizes()) intern(sizes_, size.name());
   for (const auto& industry : rt.industries()) intern(industries_, industry.code());
   for (const auto& customer : catalog_.customers()) intern(customers_, customer.id());
-  competitors_.assign(customers_.size(), {});
-  for (const auto& customer : catalog_.customers()) {
-    int32_t self = customers_.at(customer.id());
-    for (const auto& other : customer.competitors()) {
-      int32_t them = Lookup(customers_, other);
-      if (them < 0) continue;
-      competitors_[self].push_back(them);
-      competitors_[them].push_back(self);  // competition is mutual
-    }
-  }
-  for (auto& list : competitors_) {
-    std::sort(list.begin(), list.end());
-    list.erase(std::unique(list.begin(), list.end()), list.end());
-  }
+  competitors_ = MutualCompetitors(catalog_, customers_);
 
   auto zone = LoadZone(catalog_.time_zone());
   if (!zone.ok()) return zone.status();
@@ -228,160 +471,19 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   ads_by_page_group_.assign(page_groups_.size(), {});
   discounts_by_page_group_.assign(page_groups_.size(), {});
 
+  ItemTables tables{catalog_, customers_, industries_, sizes_, page_groups_, targeting_,
+                    target_groups_, target_ids, zones_, zone_ids};
   for (int ci = 0; ci < catalog_.campaigns_size(); ++ci) {
-    const v1::Campaign& campaign = catalog_.campaigns(ci);
-    auto where = [&](const v1::CampaignItem& item) {
-      return Cat("campaign \"", campaign.name(), "\" / item \"", item.name(), "\"");
-    };
-    absl::Time campaign_start = absl::InfinitePast(), campaign_end = absl::InfiniteFuture();
-    if (!campaign.start().empty()) {
-      auto t = ParseCatalogTime(campaign.start(), zones_[0]);
-      if (!t.ok()) return t.status();
-      campaign_start = *t;
-    }
-    if (!campaign.end().empty()) {
-      auto t = ParseCatalogTime(campaign.end(), zones_[0], true);
-      if (!t.ok()) return t.status();
-      campaign_end = *t;
-    }
-    bool campaign_level = campaign.goaling() == v1::GOALING_LEVEL_CAMPAIGN;
-    bool clicks = campaign.goal_event() == v1::GOAL_EVENT_CLICKS;
-
-    // Campaign-level goaling: quantity_ordered split over the paid ads by
-    // weight, largest remainder first so the parts add up exactly.
-    if (campaign_level) {
-      double total_weight = 0;
-      for (const auto& item : campaign.items()) {
-        if (item.has_ad() && item.ad().type() != v1::AD_TYPE_HOUSE) total_weight += item.ad().weight();
-      }
-      // Validation bounds both (kMaxWeight, kMaxGoal); a catalog built in
-      // code that skipped it must still not turn an overflow into a goal.
-      if (!std::isfinite(total_weight) || campaign.quantity_ordered() > kMaxGoal) {
-        return absl::InvalidArgumentError(
-            Cat("campaign \"", campaign.id(), "\": weights and quantity_ordered must be validated (weight <= ",
-                static_cast<int64_t>(kMaxWeight), ", quantity_ordered <= ", kMaxGoal, ")"));
-      }
-    }
-    const std::vector<int64_t> split_goal = PaidAdGoals(campaign);
-
-    for (int ii = 0; ii < campaign.items_size(); ++ii) {
-      const v1::CampaignItem& item = campaign.items(ii);
+    auto campaign = ReadCampaignDefaults(catalog_, ci, zones_[0]);
+    if (!campaign.ok()) return campaign.status();
+    for (int ii = 0; ii < campaign->proto->items_size(); ++ii) {
+      const v1::CampaignItem& item = campaign->proto->items(ii);
       if (!item.has_ad() && !item.has_discount()) continue;  // direct mail is not selected
       CompiledItem c;
       c.index = static_cast<uint32_t>(items_.size());
-      c.id = item.id();
-      c.name = item.name();
-      c.campaign_id = campaign.id();
-      c.campaign = ci;
-      c.customer = Lookup(customers_, campaign.customer_id());
-      c.proto = &item;
-      const v1::Schedule* schedule = nullptr;
-      const google::protobuf::RepeatedPtrField<std::string>* page_groups = nullptr;
-      std::string size, target_group;
-      if (item.has_ad()) {
-        const v1::Ad& ad = item.ad();
-        c.kind = ad.type() == v1::AD_TYPE_HOUSE ? ItemKind::kHouseAd : ItemKind::kPaidAd;
-        c.weight = ad.weight();
-        c.exposure_limit = ad.exposure_limit();
-        c.sponsored = ad.has_sponsored() && ad.sponsored();
-        c.sponsor_opt_out = ad.has_sponsored() && !ad.sponsored();
-        c.max_per_day = ad.max_per_day();
-        c.max_per_week = ad.max_per_week();
-        c.frequency_capped = c.max_per_day > 0 || c.max_per_week > 0;
-        std::string industry = ad.industry();
-        if (industry.empty() && c.customer >= 0) {
-          industry = catalog_.customers(c.customer).industry();
-        }
-        c.industry = industry.empty() ? -1 : Lookup(industries_, industry);
-        if (c.kind == ItemKind::kPaidAd) {
-          c.goal = campaign_level ? split_goal[ii] : ad.quantity();
-          c.goal_clicks = clicks;
-        }
-        schedule = &ad.schedule();
-        page_groups = &ad.page_groups();
-        size = ad.size();
-        target_group = ad.target_group();
-      } else {
-        const v1::Discount& d = item.discount();
-        c.kind = ItemKind::kDiscount;
-        c.priority = d.priority();
-        if (!d.eligibility().empty()) {
-          expr::CompileOptions eo;
-          eo.default_time_zone = catalog_.time_zone();
-          auto program = expr::CompileFilter(d.eligibility(), targeting_.schema, eo);
-          if (!program.ok()) {
-            return absl::InvalidArgumentError(Cat(where(item), ": eligibility: ", program.status().message()));
-          }
-          c.eligibility = std::move(*program);
-          c.has_eligibility = true;
-        }
-        c.exposure_limit = d.exposure_limit();
-        schedule = &d.schedule();
-        page_groups = &d.page_groups();
-        size = d.size();
-        target_group = d.target_group();
-      }
-      // Schedule: the item's dates, else the campaign's.
-      CompiledSchedule& s = c.schedule;
-      absl::TimeZone item_zone = zones_[0];
-      if (!schedule->time_zone().empty() && schedule->time_zone() != catalog_.time_zone()) {
-        auto z = LoadZone(schedule->time_zone());
-        if (!z.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", z.status().message()));
-        auto [it, added] = zone_ids.try_emplace(schedule->time_zone(), zones_.size());
-        if (added) zones_.push_back(*z);
-        s.zone = it->second;
-        item_zone = *z;
-      }
-      s.start = campaign_start;
-      s.end = campaign_end;
-      if (!schedule->start().empty()) {
-        auto t = ParseCatalogTime(schedule->start(), item_zone);
-        if (!t.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", t.status().message()));
-        s.start = *t;
-      }
-      if (!schedule->end().empty()) {
-        auto t = ParseCatalogTime(schedule->end(), item_zone, true);
-        if (!t.ok()) return absl::InvalidArgumentError(Cat(where(item), ": ", t.status().message()));
-        s.end = *t;
-      }
-      if (!schedule->days().empty()) {
-        s.days_mask = 0;
-        for (int day : schedule->days()) {
-          if (day >= v1::MONDAY && day <= v1::SUNDAY) s.days_mask |= 1u << (day - 1);
-        }
-      }
-      for (const auto& window : schedule->hours()) {
-        auto from = ParseClockMinutes(window.from());
-        auto to = ParseClockMinutes(window.to());
-        if (!from.ok() || !to.ok()) {
-          return absl::InvalidArgumentError(Cat(where(item), ": bad hour window"));
-        }
-        s.minutes.emplace_back(static_cast<int16_t>(*from), static_cast<int16_t>(*to % 1440));
-      }
-      PrepareSchedule(&s, item_zone);
-      if (c.kind == ItemKind::kPaidAd && c.goal > 0 && s.total_seconds <= 0) {
-        return absl::InvalidArgumentError(Cat(
-            where(item), ": a paid ad needs a finite schedule with deliverable time ",
-            "(campaign or ad start and end) to pace toward its goal"));
-      }
-      if (!size.empty()) c.size = Lookup(sizes_, size);
-      for (const auto& pg : *page_groups) {
-        int32_t id = Lookup(page_groups_, pg);
-        if (id < 0) return absl::InvalidArgumentError(Cat(where(item), ": unknown page group \"", pg, "\""));
-        c.page_groups.push_back(id);
-      }
-      if (!target_group.empty()) {
-        auto it = target_ids.find(target_group);
-        if (it == target_ids.end()) {
-          return absl::InvalidArgumentError(Cat(where(item), ": unknown target group \"", target_group, "\""));
-        }
-        c.target_group = it->second;
-        for (const CompiledTargetEntry& e : target_groups_[c.target_group].entries) {
-          if (e.action == v1::TARGET_ACTION_TARGET && e.boost > 1) c.max_target_multiplier *= e.boost;
-        }
-      }
+      if (absl::Status s = CompileItem(tables, *campaign, ii, c); !s.ok()) return s;
       item_by_id_[c.id] = c.index;
-      bool active = campaign.active() && item.active();
+      bool active = campaign->proto->active() && item.active();
       if (active) {
         bool discount = c.kind == ItemKind::kDiscount;
         (discount ? all_discounts_ : all_ads_).push_back(c.index);
