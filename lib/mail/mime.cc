@@ -263,6 +263,21 @@ absl::StatusOr<PreparedAttachment> PrepareAttachment(const v1::Attachment& attac
 
 // ---------------------------------------------------------------- composer
 
+namespace {
+
+// The multiparts a message's body needs (see the file comment): a boundary
+// per multipart, empty when that multipart is left out.
+struct BodyLayout {
+  bool mhtml = false;
+  bool want_text = false;
+  bool want_html = false;
+  bool alternative = false;  // both text and HTML: multipart/alternative
+  bool single = false;       // one text part and nothing else
+  std::string b_mixed, b_related, b_alt;
+};
+
+}  // namespace
+
 struct MessageComposer::Impl {
   std::string domain;
   uint64_t rng_state = 0;
@@ -328,6 +343,81 @@ struct MessageComposer::Impl {
     out.push_back('_');
     AppendHex64(out, salt);
   }
+
+  // "Date: ...\r\n", rendered once per second.
+  void AppendDate(std::string& out, int64_t now) {
+    if (now != date_second) {
+      date_second = now;
+      date_header = "Date: ";
+      mail::AppendRfc5322Date(date_header, now);
+      date_header.append("\r\n");
+    }
+    out.append(date_header);
+  }
+
+  // From, and Reply-To when given; rendered again only when their text changes.
+  void AppendSenders(std::string& out, std::string_view from, std::string_view reply_to) {
+    if (from != from_src) {
+      from_src.assign(from);
+      std::string name;
+      std::string_view address;
+      mail::SplitMailbox(from, name, address);
+      from_address.assign(address);
+      from_header = "From: ";
+      size_t col = 6;
+      mail::AppendMailbox(from_header, name, address, col);
+      from_header.append("\r\n");
+    }
+    out.append(from_header);
+    if (!reply_to.empty()) {
+      if (reply_to != reply_src) {
+        reply_src.assign(reply_to);
+        std::string name;
+        std::string_view address;
+        mail::SplitMailbox(reply_to, name, address);
+        reply_header = "Reply-To: ";
+        size_t col = 10;
+        mail::AppendMailbox(reply_header, name, address, col);
+        reply_header.append("\r\n");
+      }
+      out.append(reply_header);
+    }
+  }
+
+  // Bodies in the recipient's charset, or UTF-8: points `text` and `html` at
+  // their converted forms and returns the charset they are in.
+  std::string_view ConvertBodies(std::string_view wanted, std::string_view& text,
+                                 std::string_view& html) {
+    if (!wanted.empty() && !IsUtf8Name(wanted) && ValidCharsetName(wanted)) {
+      iconv_t cd = Converter(wanted);
+      if (cd != reinterpret_cast<iconv_t>(-1) &&
+          (text.empty() || Convert(cd, text, converted_text)) &&
+          (html.empty() || Convert(cd, html, converted_html))) {
+        if (!text.empty()) text = converted_text;
+        if (!html.empty()) html = converted_html;
+        return wanted;
+      }
+    }
+    return "utf-8";
+  }
+
+  // Which multiparts the body needs, with their boundaries (salted like the Message-ID).
+  BodyLayout PlanBody(const MessageContent& c, std::string_view text, std::string_view html,
+                      uint64_t salt) {
+    BodyLayout l;
+    l.mhtml = c.format == v1::MAIL_FORMAT_MHTML && !html.empty();
+    l.want_text = !text.empty();
+    l.want_html = !html.empty() && c.format != v1::MAIL_FORMAT_TEXT;
+    size_t inline_count = 0;
+    for (const auto& a : c.attachments) inline_count += (l.mhtml && !a.content_id.empty()) ? 1 : 0;
+    const size_t mixed_count = c.attachments.size() - inline_count;
+    l.alternative = l.want_text && l.want_html;
+    if (mixed_count > 0) Boundary(l.b_mixed, 1, salt);
+    if (l.mhtml && inline_count > 0) Boundary(l.b_related, 2, salt);
+    if (l.alternative) Boundary(l.b_alt, 3, salt);
+    l.single = l.b_mixed.empty() && l.b_related.empty() && l.b_alt.empty();
+    return l;
+  }
 };
 
 MessageComposer::MessageComposer(std::string message_id_domain) : impl_(std::make_unique<Impl>()) {
@@ -358,11 +448,9 @@ void AppendTextPart(std::string& out, std::string_view subtype, std::string_view
   }
 }
 
-}  // namespace
-
-absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out) {
-  Impl& m = *impl_;
-  out.clear();
+// Refuses what could not be written as a well-formed message: header breaks,
+// lines over 998 octets, no recipient or no body for the format.
+absl::Status CheckMessageContent(const MessageContent& c) {
   if (HasHeaderBreak(c.to) || HasHeaderBreak(c.to_name) || HasHeaderBreak(c.subject) ||
       HasHeaderBreak(c.from) || HasHeaderBreak(c.reply_to) || HasHeaderBreak(c.list_unsubscribe)) {
     return absl::InvalidArgumentError("header value contains CR, LF or NUL");
@@ -386,195 +474,180 @@ absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out)
                                           ? "TEXT format needs a text body"
                                           : "message has neither text nor HTML");
   }
+  return absl::OkStatus();
+}
+
+// "Message-ID: <time.salt@domain>"; the id, with its angle brackets, also goes to `id`.
+void AppendMessageId(std::string& out, int64_t now, uint64_t salt, std::string_view domain,
+                     std::string& id) {
+  out.append("Message-ID: <");
+  size_t id_start = out.size();
+  AppendHex64(out, uint64_t(now));
+  out.push_back('.');
+  AppendHex64(out, salt);
+  out.push_back('@');
+  out.append(domain);
+  id.assign(out.data() + id_start - 1, out.size() - id_start + 1);
+  id.push_back('>');
+  out.append(">\r\n");
+}
+
+// List-Unsubscribe (folded between its URIs when long), and the one-click
+// List-Unsubscribe-Post (RFC 8058) when there is an https URI.
+void AppendListUnsubscribe(std::string& out, std::string_view v) {
+  out.append("List-Unsubscribe: ");
+  // Fold between the URIs when the line would be long.
+  if (v.size() + 18 > 78) {
+    size_t pos = 0;
+    bool first = true;
+    while (pos < v.size()) {
+      size_t comma = v.find(">,", pos);
+      size_t end = comma == std::string_view::npos ? v.size() : comma + 2;
+      std::string_view uri = v.substr(pos, end - pos);
+      while (!uri.empty() && uri.front() == ' ') uri.remove_prefix(1);
+      if (!first) out.append("\r\n ");
+      out.append(uri);
+      first = false;
+      pos = end;
+    }
+  } else {
+    out.append(v);
+  }
+  out.append("\r\n");
+  if (v.find("<https:") != std::string_view::npos) {
+    out.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+  }
+}
+
+void OpenMultipart(std::string& out, std::string_view subtype, const std::string& boundary,
+                   std::string_view extra) {
+  out.append("Content-Type: multipart/");
+  out.append(subtype);
+  out.append(";\r\n boundary=\"");
+  out.append(boundary);
+  out.push_back('"');
+  out.append(extra);
+  out.append("\r\n\r\n");
+}
+
+void AppendDelimiter(std::string& out, const std::string& boundary) {
+  out.append("\r\n--");
+  out.append(boundary);
+  out.append("\r\n");
+}
+
+void AppendCloseDelimiter(std::string& out, const std::string& boundary) {
+  out.append("\r\n--");
+  out.append(boundary);
+  out.append("--\r\n");
+}
+
+// The text parts: multipart/alternative { text/plain, text/html }, or the one present.
+void ComposeTextParts(std::string& out, const BodyLayout& l, std::string_view charset,
+                      std::string_view text, std::string_view html) {
+  if (l.alternative) {
+    OpenMultipart(out, "alternative", l.b_alt, {});
+    out.append("--").append(l.b_alt).append("\r\n");
+    AppendTextPart(out, "plain", charset, text, false);
+    AppendDelimiter(out, l.b_alt);
+    AppendTextPart(out, "html", charset, html, false);
+    AppendCloseDelimiter(out, l.b_alt);
+  } else if (l.want_html) {
+    AppendTextPart(out, "html", charset, html, l.single);
+  } else if (l.want_text) {
+    AppendTextPart(out, "plain", charset, text, l.single);
+  }
+}
+
+// MHTML: the inline parts (those with a Content-ID) after the HTML, closing multipart/related.
+void ComposeRelatedParts(std::string& out, const BodyLayout& l,
+                         std::span<const PreparedAttachment> attachments) {
+  // The alternative's close ends with CRLF already.
+  bool after_close = l.alternative;
+  for (const auto& a : attachments) {
+    if (a.content_id.empty()) continue;
+    if (after_close) {
+      out.append("--").append(l.b_related).append("\r\n");
+    } else {
+      AppendDelimiter(out, l.b_related);
+    }
+    out.append(a.part);
+    after_close = true;  // parts end with CRLF
+  }
+  out.append("--").append(l.b_related).append("--\r\n");
+}
+
+// The attachments not sent inline, closing multipart/mixed.
+void ComposeMixedParts(std::string& out, const BodyLayout& l,
+                       std::span<const PreparedAttachment> attachments) {
+  bool after_crlf = !l.b_related.empty() || l.alternative;
+  for (const auto& a : attachments) {
+    if (l.mhtml && !a.content_id.empty() && !l.b_related.empty()) continue;
+    if (after_crlf) {
+      out.append("--").append(l.b_mixed).append("\r\n");
+    } else {
+      AppendDelimiter(out, l.b_mixed);
+    }
+    out.append(a.part);
+    after_crlf = true;
+  }
+  out.append("--").append(l.b_mixed).append("--\r\n");
+}
+
+// The body after the headers: multiparts opened outermost first, closed innermost first.
+void ComposeBody(std::string& out, const BodyLayout& l, std::string_view charset,
+                 std::string_view text, std::string_view html,
+                 std::span<const PreparedAttachment> attachments) {
+  if (!l.b_mixed.empty()) {
+    OpenMultipart(out, "mixed", l.b_mixed, {});
+    out.append("This is a multi-part message in MIME format.\r\n");
+    out.append("--").append(l.b_mixed).append("\r\n");
+  }
+  if (!l.b_related.empty()) {
+    OpenMultipart(out, "related", l.b_related,
+                  l.alternative ? "; type=\"multipart/alternative\"" : "; type=\"text/html\"");
+    out.append("--").append(l.b_related).append("\r\n");
+  }
+  ComposeTextParts(out, l, charset, text, html);
+  if (!l.b_related.empty()) ComposeRelatedParts(out, l, attachments);
+  if (!l.b_mixed.empty()) ComposeMixedParts(out, l, attachments);
+}
+
+}  // namespace
+
+absl::Status MessageComposer::Compose(const MessageContent& c, std::string& out) {
+  Impl& m = *impl_;
+  out.clear();
+  if (absl::Status s = CheckMessageContent(c); !s.ok()) return s;
   out.reserve(512 + c.text.size() * 11 / 10 + c.html.size() * 11 / 10 +
               (c.attachments.empty() ? 0 : c.attachments[0].part.size() * c.attachments.size()));
 
-  // Date, cached per second.
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  if (now != m.date_second) {
-    m.date_second = now;
-    m.date_header = "Date: ";
-    mail::AppendRfc5322Date(m.date_header, now);
-    m.date_header.append("\r\n");
-  }
-  out.append(m.date_header);
-
-  if (c.from != m.from_src) {
-    m.from_src.assign(c.from);
-    std::string name;
-    std::string_view address;
-    mail::SplitMailbox(c.from, name, address);
-    m.from_address.assign(address);
-    m.from_header = "From: ";
-    size_t col = 6;
-    mail::AppendMailbox(m.from_header, name, address, col);
-    m.from_header.append("\r\n");
-  }
-  out.append(m.from_header);
-  if (!c.reply_to.empty()) {
-    if (c.reply_to != m.reply_src) {
-      m.reply_src.assign(c.reply_to);
-      std::string name;
-      std::string_view address;
-      mail::SplitMailbox(c.reply_to, name, address);
-      m.reply_header = "Reply-To: ";
-      size_t col = 10;
-      mail::AppendMailbox(m.reply_header, name, address, col);
-      m.reply_header.append("\r\n");
-    }
-    out.append(m.reply_header);
-  }
+  m.AppendDate(out, now);
+  m.AppendSenders(out, c.from, c.reply_to);
   out.append("To: ");
   size_t col = 4;
   mail::AppendMailbox(out, c.to_name, c.to, col);
   out.append("\r\nSubject: ");
   col = 9;
   mail::AppendUnstructured(out, c.subject, col);
-  out.append("\r\nMessage-ID: <");
-  size_t id_start = out.size();
+  out.append("\r\n");
   uint64_t salt = SplitMix(m.rng_state);
-  AppendHex64(out, uint64_t(now));
-  out.push_back('.');
-  AppendHex64(out, salt);
-  out.push_back('@');
-  out.append(m.domain);
-  last_message_id_.assign(out.data() + id_start - 1, out.size() - id_start + 1);
-  last_message_id_.push_back('>');
-  out.append(">\r\n");
-  if (!c.list_unsubscribe.empty()) {
-    out.append("List-Unsubscribe: ");
-    // Fold between the URIs when the line would be long.
-    std::string_view v = c.list_unsubscribe;
-    if (v.size() + 18 > 78) {
-      size_t pos = 0;
-      bool first = true;
-      while (pos < v.size()) {
-        size_t comma = v.find(">,", pos);
-        size_t end = comma == std::string_view::npos ? v.size() : comma + 2;
-        std::string_view uri = v.substr(pos, end - pos);
-        while (!uri.empty() && uri.front() == ' ') uri.remove_prefix(1);
-        if (!first) out.append("\r\n ");
-        out.append(uri);
-        first = false;
-        pos = end;
-      }
-    } else {
-      out.append(v);
-    }
-    out.append("\r\n");
-    if (v.find("<https:") != std::string_view::npos) {
-      out.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
-    }
-  }
+  AppendMessageId(out, now, salt, m.domain, last_message_id_);
+  if (!c.list_unsubscribe.empty()) AppendListUnsubscribe(out, c.list_unsubscribe);
   for (const std::string& h : c.extra_headers) {
     out.append(h);
     out.append("\r\n");
   }
   out.append("MIME-Version: 1.0\r\n");
 
-  // Bodies in the recipient's charset, or UTF-8.
-  std::string_view charset = "utf-8";
   std::string_view text = c.text, html = c.html;
-  if (!c.charset.empty() && !IsUtf8Name(c.charset) && ValidCharsetName(c.charset)) {
-    iconv_t cd = m.Converter(c.charset);
-    if (cd != reinterpret_cast<iconv_t>(-1) &&
-        (text.empty() || Impl::Convert(cd, text, m.converted_text)) &&
-        (html.empty() || Impl::Convert(cd, html, m.converted_html))) {
-      charset = c.charset;
-      if (!text.empty()) text = m.converted_text;
-      if (!html.empty()) html = m.converted_html;
-    }
-  }
+  std::string_view charset = m.ConvertBodies(c.charset, text, html);
   last_charset_.assign(charset);
-
-  // Structure.
-  const bool mhtml = c.format == v1::MAIL_FORMAT_MHTML && !html.empty();
-  const bool want_text = !text.empty();
-  const bool want_html = !html.empty() && c.format != v1::MAIL_FORMAT_TEXT;
-  size_t inline_count = 0;
-  for (const auto& a : c.attachments) inline_count += (mhtml && !a.content_id.empty()) ? 1 : 0;
-  const size_t mixed_count = c.attachments.size() - inline_count;
-  const bool alternative = want_text && want_html;
-
-  std::string b_mixed, b_related, b_alt;
-  if (mixed_count > 0) m.Boundary(b_mixed, 1, salt);
-  if (mhtml && inline_count > 0) m.Boundary(b_related, 2, salt);
-  if (alternative) m.Boundary(b_alt, 3, salt);
-
-  auto open_multipart = [&](std::string_view subtype, const std::string& boundary,
-                            std::string_view extra) {
-    out.append("Content-Type: multipart/");
-    out.append(subtype);
-    out.append(";\r\n boundary=\"");
-    out.append(boundary);
-    out.push_back('"');
-    out.append(extra);
-    out.append("\r\n\r\n");
-  };
-  auto delimiter = [&](const std::string& boundary) {
-    out.append("\r\n--");
-    out.append(boundary);
-    out.append("\r\n");
-  };
-  auto close = [&](const std::string& boundary) {
-    out.append("\r\n--");
-    out.append(boundary);
-    out.append("--\r\n");
-  };
-  const bool single = b_mixed.empty() && b_related.empty() && b_alt.empty();
-
-  if (!b_mixed.empty()) {
-    open_multipart("mixed", b_mixed, {});
-    out.append("This is a multi-part message in MIME format.\r\n");
-    out.append("--").append(b_mixed).append("\r\n");
-  }
-  if (!b_related.empty()) {
-    open_multipart("related", b_related, alternative ? "; type=\"multipart/alternative\"" : "; type=\"text/html\"");
-    out.append("--").append(b_related).append("\r\n");
-  }
-  if (alternative) {
-    open_multipart("alternative", b_alt, {});
-    out.append("--").append(b_alt).append("\r\n");
-    AppendTextPart(out, "plain", charset, text, false);
-    delimiter(b_alt);
-    AppendTextPart(out, "html", charset, html, false);
-    close(b_alt);
-  } else if (want_html) {
-    AppendTextPart(out, "html", charset, html, single);
-  } else if (want_text) {
-    AppendTextPart(out, "plain", charset, text, single);
-  }
-  if (!b_related.empty()) {
-    // The alternative's close ends with CRLF already.
-    bool after_close = alternative;
-    for (const auto& a : c.attachments) {
-      if (a.content_id.empty()) continue;
-      if (after_close) {
-        out.append("--").append(b_related).append("\r\n");
-      } else {
-        delimiter(b_related);
-      }
-      out.append(a.part);
-      after_close = true;  // parts end with CRLF
-    }
-    out.append("--").append(b_related).append("--\r\n");
-  }
-  if (!b_mixed.empty()) {
-    bool after_crlf = !b_related.empty() || alternative;
-    for (const auto& a : c.attachments) {
-      if (mhtml && !a.content_id.empty() && !b_related.empty()) continue;
-      if (after_crlf) {
-        out.append("--").append(b_mixed).append("\r\n");
-      } else {
-        delimiter(b_mixed);
-      }
-      out.append(a.part);
-      after_crlf = true;
-    }
-    out.append("--").append(b_mixed).append("--\r\n");
-  }
+  BodyLayout layout = m.PlanBody(c, text, html, salt);
+  ComposeBody(out, layout, charset, text, html, c.attachments);
   return absl::OkStatus();
 }
 
