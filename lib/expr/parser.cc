@@ -386,42 +386,11 @@ class Parser {
       return;
     }
     char c = src_[pos_];
-    auto next = [&](size_t k) -> char {
-      return pos_ + k < src_.size() ? src_[pos_ + k] : '\0';
-    };
-    auto single = [&](Tok kind, size_t len) {
-      t->kind = kind;
-      pos_ += len;
-      t->end = static_cast<uint32_t>(pos_);
-    };
     if (IsIdentStart(c)) {
-      size_t start = pos_;
-      while (pos_ < src_.size() && IsIdentChar(src_[pos_])) ++pos_;
-      std::string_view word = src_.substr(start, pos_ - start);
-      if (pos_ < src_.size() && (src_[pos_] == '"' || src_[pos_] == '\'') &&
-          word.size() <= 2) {
-        std::string lower = absl::AsciiStrToLower(AbslView(word));
-        if (lower == "r" || lower == "b" || lower == "rb" || lower == "br") {
-          LexString(t, /*raw=*/lower != "b", /*bytes=*/lower != "r");
-          return;
-        }
-      }
-      t->end = static_cast<uint32_t>(pos_);
-      if (word == "true") {
-        t->kind = Tok::kTrue;
-      } else if (word == "false") {
-        t->kind = Tok::kFalse;
-      } else if (word == "null") {
-        t->kind = Tok::kNull;
-      } else if (word == "in") {
-        t->kind = Tok::kIn;
-      } else {
-        t->kind = Tok::kIdent;
-        t->text.assign(word);
-      }
+      LexWord(t);
       return;
     }
-    if (IsDigit(c) || (c == '.' && IsDigit(next(1)))) {
+    if (IsDigit(c) || (c == '.' && pos_ + 1 < src_.size() && IsDigit(src_[pos_ + 1]))) {
       LexNumber(t);
       return;
     }
@@ -430,18 +399,67 @@ class Parser {
       return;
     }
     if (c == '`') {
-      size_t close = src_.find('`', pos_ + 1);
-      if (close == std::string_view::npos || close == pos_ + 1) {
-        Fail(t->begin, "unterminated or empty quoted field name");
-        t->kind = Tok::kEnd;
-        return;
-      }
-      t->kind = Tok::kQuotedIdent;
-      t->text.assign(src_.substr(pos_ + 1, close - pos_ - 1));
-      pos_ = close + 1;
-      t->end = static_cast<uint32_t>(pos_);
+      LexQuotedIdent(t);
       return;
     }
+    if (LexOperator(t, c)) return;
+    FailUnexpectedCharacter(t, c);
+  }
+
+  // An identifier, a keyword, or the r/b/rb/br prefix of a string literal.
+  void LexWord(Token* t) {
+    size_t start = pos_;
+    while (pos_ < src_.size() && IsIdentChar(src_[pos_])) ++pos_;
+    std::string_view word = src_.substr(start, pos_ - start);
+    if (pos_ < src_.size() && (src_[pos_] == '"' || src_[pos_] == '\'') &&
+        word.size() <= 2) {
+      std::string lower = absl::AsciiStrToLower(AbslView(word));
+      if (lower == "r" || lower == "b" || lower == "rb" || lower == "br") {
+        LexString(t, /*raw=*/lower != "b", /*bytes=*/lower != "r");
+        return;
+      }
+    }
+    t->end = static_cast<uint32_t>(pos_);
+    if (word == "true") {
+      t->kind = Tok::kTrue;
+    } else if (word == "false") {
+      t->kind = Tok::kFalse;
+    } else if (word == "null") {
+      t->kind = Tok::kNull;
+    } else if (word == "in") {
+      t->kind = Tok::kIn;
+    } else {
+      t->kind = Tok::kIdent;
+      t->text.assign(word);
+    }
+  }
+
+  // `field name`: a map key that is not an identifier.
+  void LexQuotedIdent(Token* t) {
+    size_t close = src_.find('`', pos_ + 1);
+    if (close == std::string_view::npos || close == pos_ + 1) {
+      Fail(t->begin, "unterminated or empty quoted field name");
+      t->kind = Tok::kEnd;
+      return;
+    }
+    t->kind = Tok::kQuotedIdent;
+    t->text.assign(src_.substr(pos_ + 1, close - pos_ - 1));
+    pos_ = close + 1;
+    t->end = static_cast<uint32_t>(pos_);
+  }
+
+  // Punctuation and operators; false when `c` starts none of them. The C
+  // spellings of =, & and | are errors that suggest ==, && and ||.
+  bool LexOperator(Token* t, char c) {
+    auto next = [&](size_t k) -> char {
+      return pos_ + k < src_.size() ? src_[pos_ + k] : '\0';
+    };
+    auto single = [&](Tok kind, size_t len) {
+      t->kind = kind;
+      pos_ += len;
+      t->end = static_cast<uint32_t>(pos_);
+      return true;
+    };
     switch (c) {
       case '(': return single(Tok::kLParen, 1);
       case ')': return single(Tok::kRParen, 1);
@@ -465,20 +483,25 @@ class Parser {
         if (next(1) == '=') return single(Tok::kEqEq, 2);
         Fail(t->begin, "unexpected '='; did you mean '=='?");
         t->kind = Tok::kEnd;
-        return;
+        return true;
       case '&':
         if (next(1) == '&') return single(Tok::kAndAnd, 2);
         Fail(t->begin, "unexpected '&'; did you mean '&&'?");
         t->kind = Tok::kEnd;
-        return;
+        return true;
       case '|':
         if (next(1) == '|') return single(Tok::kOrOr, 2);
         Fail(t->begin, "unexpected '|'; did you mean '||'?");
         t->kind = Tok::kEnd;
-        return;
+        return true;
       default:
-        break;
+        return false;
     }
+  }
+
+  // Names the character no token starts with: by code for a control
+  // character, else the whole UTF-8 sequence.
+  void FailUnexpectedCharacter(Token* t, char c) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       Fail(t->begin, Cat("unexpected control character 0x",
                           fmt::format("{:02x}", static_cast<unsigned char>(c))));
@@ -892,67 +915,161 @@ class Parser {
     }
   }
 
-  int ParsePrimary(bool negate_literal, uint32_t minus_at) {
+  // An int literal; with `negate_literal`, the '-' at `minus_at` folded in.
+  int ParseIntLiteral(bool negate_literal, uint32_t minus_at) {
+    Node n;
+    n.pos = tok_.begin;
+    if (negate_literal) {
+      n.pos = minus_at;
+      if (tok_.int_overflow || tok_.magnitude > (uint64_t{1} << 63)) {
+        return Fail(minus_at, "integer literal out of range");
+      }
+      n.int_value = tok_.magnitude == (uint64_t{1} << 63)
+                        ? INT64_MIN
+                        : -static_cast<int64_t>(tok_.magnitude);
+      n.text = Cat("-", tok_.text);
+    } else {
+      if (tok_.int_overflow || tok_.magnitude > static_cast<uint64_t>(INT64_MAX)) {
+        return Fail(tok_.begin, "integer literal out of range");
+      }
+      n.int_value = static_cast<int64_t>(tok_.magnitude);
+      n.text = tok_.text;
+    }
+    n.kind = NodeKind::kInt;
+    Advance();
+    return AddNode(std::move(n));
+  }
+
+  // A double literal; with `negate_literal`, the '-' at `minus_at` folded in.
+  int ParseDoubleLiteral(bool negate_literal, uint32_t minus_at) {
+    Node n;
+    n.pos = tok_.begin;
+    n.kind = NodeKind::kDouble;
+    if (negate_literal) {
+      n.pos = minus_at;
+      n.double_value = -tok_.double_value;
+      n.text = Cat("-", tok_.text);
+    } else {
+      n.double_value = tok_.double_value;
+      n.text = tok_.text;
+    }
+    Advance();
+    return AddNode(std::move(n));
+  }
+
+  // "[" [Expr {"," Expr}] "]"
+  int ParseListLiteral() {
+    Node n;
+    n.pos = tok_.begin;
+    n.kind = NodeKind::kList;
+    Advance();
+    while (tok_.kind != Tok::kRBracket) {
+      int element = ParseExpr();
+      if (element < 0) return -1;
+      n.children.push_back(element);
+      if (tok_.kind == Tok::kComma) {
+        Advance();
+        continue;
+      }
+      if (tok_.kind != Tok::kRBracket) {
+        return Fail(tok_.begin, Cat("expected ',' or ']' in the list, found ",
+                                             Describe(tok_)));
+      }
+    }
+    Advance();
+    return AddNode(std::move(n));
+  }
+
+  // {key: value, ...} with an optional trailing comma.
+  int ParseMapLiteral() {
+    Node n;
+    n.pos = tok_.begin;
+    n.kind = NodeKind::kMap;
+    Advance();
+    while (tok_.kind != Tok::kRBrace) {
+      int key = ParseExpr();
+      if (key < 0) return -1;
+      if (!Expect(Tok::kColon, "after a map key")) return -1;
+      int value = ParseExpr();
+      if (value < 0) return -1;
+      n.children.push_back(key);
+      n.children.push_back(value);
+      if (tok_.kind == Tok::kComma) {
+        Advance();
+        continue;
+      }
+      if (tok_.kind != Tok::kRBrace) {
+        return Fail(tok_.begin, Cat("expected ',' or '}' in the map, found ",
+                                    Describe(tok_)));
+      }
+    }
+    Advance();
+    return AddNode(std::move(n));
+  }
+
+  // IDENT ["(" [ExprList] ")"]: a variable, or a global function's call.
+  int ParseNameOrCall() {
+    Node n;
+    n.pos = tok_.begin;
+    if (IsReserved(tok_.text)) {
+      return Fail(tok_.begin, Cat("'", tok_.text,
+                                           "' is a reserved word and cannot be a name"));
+    }
+    n.name = std::move(tok_.text);
+    n.name_pos = tok_.begin;
+    Advance();
+    if (tok_.kind == Tok::kLParen) {
+      n.kind = NodeKind::kCall;
+      if (!ParseArgs(&n.children)) return -1;
+    } else {
+      n.kind = NodeKind::kIdent;
+    }
+    return AddNode(std::move(n));
+  }
+
+  // A string, bytes, uint, bool or null literal (ints and doubles have their own).
+  int ParseOtherLiteral(bool negate_literal, uint32_t minus_at) {
     Node n;
     n.pos = tok_.begin;
     switch (tok_.kind) {
-      case Tok::kInt: {
-        if (negate_literal) {
-          n.pos = minus_at;
-          if (tok_.int_overflow || tok_.magnitude > (uint64_t{1} << 63)) {
-            return Fail(minus_at, "integer literal out of range");
-          }
-          n.int_value = tok_.magnitude == (uint64_t{1} << 63)
-                            ? INT64_MIN
-                            : -static_cast<int64_t>(tok_.magnitude);
-          n.text = Cat("-", tok_.text);
-        } else {
-          if (tok_.int_overflow || tok_.magnitude > static_cast<uint64_t>(INT64_MAX)) {
-            return Fail(tok_.begin, "integer literal out of range");
-          }
-          n.int_value = static_cast<int64_t>(tok_.magnitude);
-          n.text = tok_.text;
-        }
-        n.kind = NodeKind::kInt;
-        Advance();
-        return AddNode(std::move(n));
-      }
-      case Tok::kDouble:
-        n.kind = NodeKind::kDouble;
-        if (negate_literal) {
-          n.pos = minus_at;
-          n.double_value = -tok_.double_value;
-          n.text = Cat("-", tok_.text);
-        } else {
-          n.double_value = tok_.double_value;
-          n.text = tok_.text;
-        }
-        Advance();
-        return AddNode(std::move(n));
       case Tok::kString:
       case Tok::kBytes:
         n.kind = tok_.kind == Tok::kString ? NodeKind::kString : NodeKind::kBytes;
         n.text = std::move(tok_.text);
-        Advance();
-        return AddNode(std::move(n));
+        break;
       case Tok::kUint:
         if (negate_literal) return Fail(minus_at, "no operator - for uint");
         if (tok_.int_overflow) return Fail(tok_.begin, "unsigned integer literal out of range");
         n.kind = NodeKind::kUint;
         n.int_value = static_cast<int64_t>(tok_.magnitude);
         n.text = tok_.text;
-        Advance();
-        return AddNode(std::move(n));
+        break;
       case Tok::kTrue:
       case Tok::kFalse:
         n.kind = NodeKind::kBool;
         n.bool_value = tok_.kind == Tok::kTrue;
-        Advance();
-        return AddNode(std::move(n));
-      case Tok::kNull:
+        break;
+      default:  // Tok::kNull
         n.kind = NodeKind::kNull;
-        Advance();
-        return AddNode(std::move(n));
+        break;
+    }
+    Advance();
+    return AddNode(std::move(n));
+  }
+
+  int ParsePrimary(bool negate_literal, uint32_t minus_at) {
+    switch (tok_.kind) {
+      case Tok::kInt:
+        return ParseIntLiteral(negate_literal, minus_at);
+      case Tok::kDouble:
+        return ParseDoubleLiteral(negate_literal, minus_at);
+      case Tok::kString:
+      case Tok::kBytes:
+      case Tok::kUint:
+      case Tok::kTrue:
+      case Tok::kFalse:
+      case Tok::kNull:
+        return ParseOtherLiteral(negate_literal, minus_at);
       case Tok::kLParen: {
         Advance();
         int inner = ParseExpr();
@@ -960,49 +1077,10 @@ class Parser {
         if (!Expect(Tok::kRParen, "to close '('")) return -1;
         return inner;
       }
-      case Tok::kLBracket: {
-        n.kind = NodeKind::kList;
-        Advance();
-        while (tok_.kind != Tok::kRBracket) {
-          int element = ParseExpr();
-          if (element < 0) return -1;
-          n.children.push_back(element);
-          if (tok_.kind == Tok::kComma) {
-            Advance();
-            continue;
-          }
-          if (tok_.kind != Tok::kRBracket) {
-            return Fail(tok_.begin, Cat("expected ',' or ']' in the list, found ",
-                                                 Describe(tok_)));
-          }
-        }
-        Advance();
-        return AddNode(std::move(n));
-      }
-      case Tok::kLBrace: {
-        // {key: value, ...} with an optional trailing comma.
-        n.kind = NodeKind::kMap;
-        Advance();
-        while (tok_.kind != Tok::kRBrace) {
-          int key = ParseExpr();
-          if (key < 0) return -1;
-          if (!Expect(Tok::kColon, "after a map key")) return -1;
-          int value = ParseExpr();
-          if (value < 0) return -1;
-          n.children.push_back(key);
-          n.children.push_back(value);
-          if (tok_.kind == Tok::kComma) {
-            Advance();
-            continue;
-          }
-          if (tok_.kind != Tok::kRBrace) {
-            return Fail(tok_.begin, Cat("expected ',' or '}' in the map, found ",
-                                        Describe(tok_)));
-          }
-        }
-        Advance();
-        return AddNode(std::move(n));
-      }
+      case Tok::kLBracket:
+        return ParseListLiteral();
+      case Tok::kLBrace:
+        return ParseMapLiteral();
       case Tok::kDot:
         // A leading '.' names the root scope: ".user.age" is "user.age".
         Advance();
@@ -1010,24 +1088,9 @@ class Parser {
           return Fail(tok_.begin, Cat("expected an identifier after '.', found ",
                                                Describe(tok_)));
         }
-        n.pos = tok_.begin;
-        [[fallthrough]];
-      case Tok::kIdent: {
-        if (IsReserved(tok_.text)) {
-          return Fail(tok_.begin, Cat("'", tok_.text,
-                                               "' is a reserved word and cannot be a name"));
-        }
-        n.name = std::move(tok_.text);
-        n.name_pos = tok_.begin;
-        Advance();
-        if (tok_.kind == Tok::kLParen) {
-          n.kind = NodeKind::kCall;
-          if (!ParseArgs(&n.children)) return -1;
-        } else {
-          n.kind = NodeKind::kIdent;
-        }
-        return AddNode(std::move(n));
-      }
+        return ParseNameOrCall();
+      case Tok::kIdent:
+        return ParseNameOrCall();
       case Tok::kEnd:
         if (!status_.ok()) return -1;
         return Fail(tok_.begin, "expected an expression, found the end");
