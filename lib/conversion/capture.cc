@@ -96,18 +96,11 @@ std::string ConversionAudienceName(const v1::ConversionAction& action) {
   return Cat(action.issue(), "-", action.group(), "-", action.name(), "-C");
 }
 
-absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOptions& options) {
-  // Every field is stored, exported and printed as JSON: first, each string
-  // must be UTF-8 (the messages below quote some).
-  if (absl::Status s = CheckStringsAreUtf8(r, "CaptureResponse"); !s.ok()) return s;
-  if (r.sequence() != 0) return Bad("sequence", "is assigned by the store; leave it 0");
-  if (!r.interaction_id().empty()) {
-    if (r.interaction_id().size() > 128) return Bad("interaction_id", "longer than 128 characters");
-    for (char c : r.interaction_id()) {
-      if (!IdChar(c)) return Bad("interaction_id", "may hold letters, digits and -_.: only");
-    }
-  }
-  const v1::ActionRef& a = r.action();
+namespace {
+
+// The action responded to: issue, group and name, known to the catalog when
+// the options list its actions.
+absl::Status ValidateActionRef(const v1::ActionRef& a, const CaptureOptions& options) {
   if (a.issue().empty()) return Bad("action.issue", "is required");
   if (a.group().empty()) return Bad("action.group", "is required");
   if (a.name().empty()) return Bad("action.name", "is required");
@@ -125,6 +118,10 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
                                      " is not in the catalog"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOutcome(const v1::InteractionRecord& r) {
   switch (r.outcome()) {
     case v1::OUTCOME_ACCEPTED:
     case v1::OUTCOME_REJECTED:
@@ -137,33 +134,35 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
     default:
       return Bad("outcome", "is required (Accepted, Rejected, Impression, Clicked or a custom one)");
   }
-  if (absl::Status s = CheckText("custom_outcome", r.custom_outcome(), 64); !s.ok()) return s;
-  if (absl::Status s = CheckText("channel", r.channel(), 64); !s.ok()) return s;
-  if (absl::Status s = CheckText("order_id", r.order_id(), 128); !s.ok()) return s;
-  if (r.has_time()) {
-    if (r.time().seconds() < 0 || r.time().nanos() < 0 || r.time().nanos() > 999999999) {
-      return Bad("time", "is not a valid time after 1970");
+  return CheckText("custom_outcome", r.custom_outcome(), 64);
+}
+
+// A given time must be after 1970 and not later than `max_future` from now.
+absl::Status ValidateTime(const google::protobuf::Timestamp& time, const CaptureOptions& options) {
+  if (time.seconds() < 0 || time.nanos() < 0 || time.nanos() > 999999999) {
+    return Bad("time", "is not a valid time after 1970");
+  }
+  absl::Time now = options.clock ? options.clock() : absl::Now();
+  absl::Time t = absl::FromUnixSeconds(time.seconds());
+  if (t > now + options.max_future) return Bad("time", "is in the future");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateValue(const v1::Money& m) {
+  if (m.minor_units() < 0) return Bad("value", "must not be negative");
+  if (m.minor_units() > kMaxMinorUnits) return Bad("value", Cat("must be at most ", kMaxMinorUnits, " minor units"));
+  if (!m.currency().empty() || m.minor_units() != 0) {
+    const std::string& c = m.currency();
+    if (c.size() != 3 || !std::isupper(static_cast<unsigned char>(c[0])) ||
+        !std::isupper(static_cast<unsigned char>(c[1])) || !std::isupper(static_cast<unsigned char>(c[2]))) {
+      return Bad("value.currency", "must be an ISO 4217 code in upper case (\"USD\")");
     }
-    absl::Time now = options.clock ? options.clock() : absl::Now();
-    absl::Time t = absl::FromUnixSeconds(r.time().seconds());
-    if (t > now + options.max_future) return Bad("time", "is in the future");
   }
-  if (r.has_value()) {
-    const v1::Money& m = r.value();
-    if (m.minor_units() < 0) return Bad("value", "must not be negative");
-    if (m.minor_units() > kMaxMinorUnits) return Bad("value", Cat("must be at most ", kMaxMinorUnits, " minor units"));
-    if (!m.currency().empty() || m.minor_units() != 0) {
-      const std::string& c = m.currency();
-      if (c.size() != 3 || !std::isupper(static_cast<unsigned char>(c[0])) ||
-          !std::isupper(static_cast<unsigned char>(c[1])) || !std::isupper(static_cast<unsigned char>(c[2]))) {
-        return Bad("value.currency", "must be an ISO 4217 code in upper case (\"USD\")");
-      }
-    }
-  }
-  if (r.has_consent()) {
-    if (absl::Status st = conversion::ValidateConsent(r.consent()); !st.ok()) return st;
-  }
-  const v1::Subject& s = r.subject();
+  return absl::OkStatus();
+}
+
+// Every subject field is plain text; at least one identifies the subject.
+absl::Status CheckSubjectText(const v1::Subject& s) {
   struct Field {
     const char* name;
     const std::string* value;
@@ -183,6 +182,12 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
     any = any || !f.value->empty();
   }
   if (!any) return Bad("subject", "needs a customer id or at least one identifier");
+  return absl::OkStatus();
+}
+
+// The identifiers a destination matches on must look like what they claim to
+// be, unless already hashed (SHA-256 hex).
+absl::Status CheckSubjectIdentifiers(const v1::Subject& s) {
   if (!s.email().empty() && !IsSha256Hex(s.email())) {
     std::string e = NormalizeEmail(s.email());
     size_t at = e.find('@');
@@ -212,6 +217,36 @@ absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOp
     return Bad("subject.gender", "must be f or m");
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateInteraction(const v1::InteractionRecord& r, const CaptureOptions& options) {
+  // Every field is stored, exported and printed as JSON: first, each string
+  // must be UTF-8 (the messages below quote some).
+  if (absl::Status s = CheckStringsAreUtf8(r, "CaptureResponse"); !s.ok()) return s;
+  if (r.sequence() != 0) return Bad("sequence", "is assigned by the store; leave it 0");
+  if (!r.interaction_id().empty()) {
+    if (r.interaction_id().size() > 128) return Bad("interaction_id", "longer than 128 characters");
+    for (char c : r.interaction_id()) {
+      if (!IdChar(c)) return Bad("interaction_id", "may hold letters, digits and -_.: only");
+    }
+  }
+  if (absl::Status s = ValidateActionRef(r.action(), options); !s.ok()) return s;
+  if (absl::Status s = ValidateOutcome(r); !s.ok()) return s;
+  if (absl::Status s = CheckText("channel", r.channel(), 64); !s.ok()) return s;
+  if (absl::Status s = CheckText("order_id", r.order_id(), 128); !s.ok()) return s;
+  if (r.has_time()) {
+    if (absl::Status s = ValidateTime(r.time(), options); !s.ok()) return s;
+  }
+  if (r.has_value()) {
+    if (absl::Status s = ValidateValue(r.value()); !s.ok()) return s;
+  }
+  if (r.has_consent()) {
+    if (absl::Status st = conversion::ValidateConsent(r.consent()); !st.ok()) return st;
+  }
+  if (absl::Status s = CheckSubjectText(r.subject()); !s.ok()) return s;
+  return CheckSubjectIdentifiers(r.subject());
 }
 
 absl::StatusOr<v1::InteractionRecord> CaptureResponse(Store& store, v1::InteractionRecord record,
