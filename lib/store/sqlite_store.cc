@@ -1913,6 +1913,10 @@ class SqliteStore final : public Store,
   }
 
   absl::Status CreateSchemaLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> ReadSchemaVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FindOptionalTablesLocked(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PrepareWritableLocked(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetPragmasLocked(const v1::SqliteStoreConfig& config) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OpenReaderLocked(const v1::SqliteStoreConfig& config) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // recipient, state, detail, attempts, worker, claimed_us rows.
@@ -2002,6 +2006,20 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
   busy_timeout_ms_ = config.busy_timeout_ms() > 0 ? config.busy_timeout_ms() : 5000;
   sqlite3_busy_timeout(db_, busy_timeout_ms_);
 
+  auto version = ReadSchemaVersionLocked();
+  if (!version.ok()) return version.status();
+  if (read_only_) {
+    if (absl::Status s = FindOptionalTablesLocked(*version); !s.ok()) return s;
+  } else {
+    if (absl::Status s = PrepareWritableLocked(*version); !s.ok()) return s;
+  }
+  if (absl::Status s = SetPragmasLocked(config); !s.ok()) return s;
+  return OpenReaderLocked(config);
+}
+
+// The file's schema version (0 for a new file), once its header shows a
+// Herald store, or nothing yet, written by a Herald no newer than this one.
+absl::StatusOr<int64_t> SqliteStore::ReadSchemaVersionLocked() {
   // Reading the header tells a database from random bytes (SQLITE_NOTADB).
   auto app_id = PragmaInt("PRAGMA application_id");
   if (!app_id.ok()) return app_id.status();
@@ -2021,54 +2039,67 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
         "sqlite store ", path_, ": schema version ", *version,
         " was written by a newer Herald; this build reads up to version ", kSqliteSchemaVersion));
   }
-  if (read_only_) {
-    if (*version == 0) {
-      return absl::FailedPreconditionError(
-          Cat("sqlite store ", path_, ": the file is empty, not a Herald store"));
-    }
-    auto has_catalogs = PragmaInt(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'catalog_versions'");
-    if (!has_catalogs.ok()) return has_catalogs.status();
-    catalog_table_ = *has_catalogs > 0;
-    auto has_desk = PragmaInt(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('desk_users', 'desk_sessions',"
-        " 'desk_sign_in_failures', 'desk_audit')");
-    if (!has_desk.ok()) return has_desk.status();
-    desk_tables_ = *has_desk == 4;
-    auto has_lists = PragmaInt(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('mail_lists', 'mail_list_rows')");
-    if (!has_lists.ok()) return has_lists.status();
-    mail_list_tables_ = *has_lists == 2;
-    auto has_orders = PragmaInt(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('committed_orders', 'order_discounts')");
-    if (!has_orders.ok()) return has_orders.status();
-    order_tables_ = *has_orders == 2;
-  } else {
-    auto mode = PragmaText("PRAGMA journal_mode = WAL");
-    if (!mode.ok()) return mode.status();
-    if (*mode != "wal") {
-      return absl::FailedPreconditionError(Cat(
-          "sqlite store ", path_, ": cannot switch to WAL mode (journal_mode is ", *mode, ")"));
-    }
-    if (*version < kSqliteSchemaVersion) {
-      // Version 0 is a new file; older versions are migrated (CreateSchemaLocked).
-      if (absl::Status s = CreateSchemaLocked(); !s.ok()) return s;
-    }
-    // Added after version 1 without a version bump: a table older builds ignore.
-    if (absl::Status s = Exec(kQuotaLeasesTable); !s.ok()) return s;
-    if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
-    if (absl::Status s = Exec(kCatalogVersionsTable); !s.ok()) return s;
-    for (const char* sql : kDeskTables) {
-      if (absl::Status s = Exec(sql); !s.ok()) return s;
-    }
-    for (const char* sql : kMailListTables) {
-      if (absl::Status s = Exec(sql); !s.ok()) return s;
-    }
-    for (const char* sql : kOrderTables) {
-      if (absl::Status s = Exec(sql); !s.ok()) return s;
-    }
-    if (absl::Status s = Exec(kDropUnusedIndexes); !s.ok()) return s;
+  return *version;
+}
+
+// Read-only: nothing may be created, so the tables added after version 1
+// without a version bump are looked for, and their features off without them.
+absl::Status SqliteStore::FindOptionalTablesLocked(int64_t version) {
+  if (version == 0) {
+    return absl::FailedPreconditionError(
+        Cat("sqlite store ", path_, ": the file is empty, not a Herald store"));
   }
+  auto has_catalogs = PragmaInt(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'catalog_versions'");
+  if (!has_catalogs.ok()) return has_catalogs.status();
+  catalog_table_ = *has_catalogs > 0;
+  auto has_desk = PragmaInt(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('desk_users', 'desk_sessions',"
+      " 'desk_sign_in_failures', 'desk_audit')");
+  if (!has_desk.ok()) return has_desk.status();
+  desk_tables_ = *has_desk == 4;
+  auto has_lists = PragmaInt(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('mail_lists', 'mail_list_rows')");
+  if (!has_lists.ok()) return has_lists.status();
+  mail_list_tables_ = *has_lists == 2;
+  auto has_orders = PragmaInt(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('committed_orders', 'order_discounts')");
+  if (!has_orders.ok()) return has_orders.status();
+  order_tables_ = *has_orders == 2;
+  return absl::OkStatus();
+}
+
+// Read-write: WAL mode, the schema created or migrated to this build's
+// version, and the tables added since.
+absl::Status SqliteStore::PrepareWritableLocked(int64_t version) {
+  auto mode = PragmaText("PRAGMA journal_mode = WAL");
+  if (!mode.ok()) return mode.status();
+  if (*mode != "wal") {
+    return absl::FailedPreconditionError(Cat(
+        "sqlite store ", path_, ": cannot switch to WAL mode (journal_mode is ", *mode, ")"));
+  }
+  if (version < kSqliteSchemaVersion) {
+    // Version 0 is a new file; older versions are migrated (CreateSchemaLocked).
+    if (absl::Status s = CreateSchemaLocked(); !s.ok()) return s;
+  }
+  // Added after version 1 without a version bump: a table older builds ignore.
+  if (absl::Status s = Exec(kQuotaLeasesTable); !s.ok()) return s;
+  if (absl::Status s = Exec(kForgetLogTable); !s.ok()) return s;
+  if (absl::Status s = Exec(kCatalogVersionsTable); !s.ok()) return s;
+  for (const char* sql : kDeskTables) {
+    if (absl::Status s = Exec(sql); !s.ok()) return s;
+  }
+  for (const char* sql : kMailListTables) {
+    if (absl::Status s = Exec(sql); !s.ok()) return s;
+  }
+  for (const char* sql : kOrderTables) {
+    if (absl::Status s = Exec(sql); !s.ok()) return s;
+  }
+  return Exec(kDropUnusedIndexes);
+}
+
+// Durability as configured, and the writer's cache and checkpoint sizes.
+absl::Status SqliteStore::SetPragmasLocked(const v1::SqliteStoreConfig& config) {
   const bool normal = config.synchronous() == v1::SQLITE_SYNCHRONOUS_NORMAL;
   if (absl::Status s = Exec(normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
       !s.ok()) {
@@ -2085,7 +2116,7 @@ absl::Status SqliteStore::Open(const v1::SqliteStoreConfig& config) {
     if (absl::Status s = Exec("PRAGMA secure_delete = FAST"); !s.ok()) return s;
     if (absl::Status s = Exec("PRAGMA wal_autocheckpoint = 4000"); !s.ok()) return s;
   }
-  return OpenReaderLocked(config);
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::OpenReaderLocked(const v1::SqliteStoreConfig& config) {
