@@ -1958,6 +1958,114 @@ absl::StatusOr<std::unique_ptr<Connection>> PostgresStore::Connect() {
   return conn;
 }
 
+// Runs `statements` in one transaction, rolled back at the first failure;
+// `what` names the step in errors.
+absl::Status ExecInTransaction(Connection& setup, std::string_view what,
+                               std::span<const char* const> statements) {
+  auto begin = setup.Exec(what, "BEGIN");
+  if (!begin.ok()) return begin.status();
+  for (const char* sql : statements) {
+    auto r = setup.Exec(Cat(what, ": ", sql), sql);
+    if (!r.ok()) {
+      (void)setup.Exec("rollback", "ROLLBACK");
+      return r.status();
+    }
+  }
+  auto commit = setup.Exec(what, "COMMIT");
+  if (!commit.ok()) return commit.status();
+  return absl::OkStatus();
+}
+
+// Creates `schema` and makes it the search path; a new schema gets version 1's
+// tables, an existing one must be a Herald store's.
+absl::Status OpenSchema(Connection& setup, const std::string& schema, std::string_view where) {
+  auto r = setup.Exec("create schema", Cat("CREATE SCHEMA IF NOT EXISTS \"", schema, "\""));
+  if (!r.ok()) return r.status();
+  r = setup.ExecParams("set search_path", "SELECT set_config('search_path', $1, false)",
+                       {Cat("\"", schema, "\"")});
+  if (!r.ok()) return r.status();
+  r = setup.ExecParams("inspect schema",
+                       "SELECT count(*), count(*) FILTER (WHERE tablename = 'herald_meta')"
+                       " FROM pg_tables WHERE schemaname = $1",
+                       {schema});
+  if (!r.ok()) return r.status();
+  const int64_t tables = Int(r->get(), 0, 0), meta = Int(r->get(), 0, 1);
+  if (meta == 0 && tables > 0) {
+    return absl::FailedPreconditionError(Cat(
+        "postgresql store ", where, ": the schema holds ", tables,
+        " table(s) but no herald_meta: it is not a Herald store; use another schema"));
+  }
+  if (meta == 0) return ExecInTransaction(setup, "create tables", kSchemaV1);
+  return absl::OkStatus();
+}
+
+// herald_meta's schema_version, refused when a newer Herald wrote it.
+absl::StatusOr<int64_t> ReadSchemaVersion(Connection& setup, std::string_view where) {
+  auto r = setup.Exec("read the schema version",
+                      "SELECT value FROM herald_meta WHERE key = 'schema_version'");
+  if (!r.ok()) return r.status();
+  if (PQntuples(r->get()) == 0) {
+    return absl::FailedPreconditionError(
+        Cat("postgresql store ", where, ": table herald_meta has no schema_version"));
+  }
+  const int64_t version = Int(r->get(), 0, 0);
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        Cat("postgresql store ", where, ": schema version ", version,
+            " was written by a newer Herald; this build reads up to version ", kSchemaVersion));
+  }
+  return version;
+}
+
+// Creates, when missing, the tables that came after schema version 1.
+absl::Status CreateUnversionedTables(Connection& setup) {
+  // Added after version 1 without a version bump: a table older builds ignore.
+  auto quota = setup.Exec("create table quota_leases",
+                          "CREATE TABLE IF NOT EXISTS quota_leases(item_id text PRIMARY KEY,"
+                          " leased bigint NOT NULL, last_change bigint NOT NULL DEFAULT 0)");
+  if (!quota.ok()) return quota.status();
+  // herald forget's record (PersonalDataStore::EraseSubject), likewise.
+  auto forget_log = setup.Exec("create table forget_log",
+                               "CREATE TABLE IF NOT EXISTS forget_log(id bigserial PRIMARY KEY,"
+                               " time_us bigint NOT NULL, entry bytea NOT NULL)");
+  if (!forget_log.ok()) return forget_log.status();
+  // CatalogStore's versions, likewise; `catalog` is a serialized herald.v1.Catalog.
+  auto catalogs = setup.Exec("create table catalog_versions",
+                             "CREATE TABLE IF NOT EXISTS catalog_versions(version bigint PRIMARY KEY,"
+                             " time_us bigint NOT NULL, author text NOT NULL, summary text NOT NULL,"
+                             " rollback_of bigint NOT NULL, catalog bytea NOT NULL)");
+  if (!catalogs.ok()) return catalogs.status();
+  // AccountStore's tables (the Business Desk), likewise; created before the
+  // pooled connections prepare their statements.
+  for (const char* sql : kDeskTables) {
+    auto desk = setup.Exec(Cat("create the desk tables: ", sql), sql);
+    if (!desk.ok()) return desk.status();
+  }
+  // MailListStore's tables (the List Manager), likewise.
+  for (const char* sql : kMailListTables) {
+    auto lists = setup.Exec(Cat("create the mail list tables: ", sql), sql);
+    if (!lists.ok()) return lists.status();
+  }
+  // CouponStore's committed orders and their discounts, likewise.
+  for (const char* sql : kOrderTables) {
+    auto orders = setup.Exec(Cat("create the order tables: ", sql), sql);
+    if (!orders.ok()) return orders.status();
+  }
+  return absl::OkStatus();
+}
+
+// Everything Open does to the schema, under the migration lock: create or
+// check it, then bring it up to this build's tables and version.
+absl::Status MigrateSchema(Connection& setup, const std::string& schema, std::string_view where) {
+  if (absl::Status s = OpenSchema(setup, schema, where); !s.ok()) return s;
+  auto version = ReadSchemaVersion(setup, where);
+  if (!version.ok()) return version.status();
+  if (absl::Status s = CreateUnversionedTables(setup); !s.ok()) return s;
+  // Migrations from older versions, each in one transaction (under the advisory lock).
+  if (*version < 2) return ExecInTransaction(setup, "migrate to schema version 2", kMigrationV2);
+  return absl::OkStatus();
+}
+
 absl::Status PostgresStore::Open() {
   // One set-up connection, without prepared statements (the tables may not exist yet).
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
@@ -1974,98 +2082,7 @@ absl::Status PostgresStore::Open() {
   const std::string where = Cat(description_, " schema ", schema_);
   auto lock = setup.Exec("take the migration lock", Cat("SELECT pg_advisory_lock(", kMigrationLockKey, ")"));
   if (!lock.ok()) return lock.status();
-  auto migrate = [&]() -> absl::Status {
-    auto r = setup.Exec("create schema", Cat("CREATE SCHEMA IF NOT EXISTS \"", schema_, "\""));
-    if (!r.ok()) return r.status();
-    r = setup.ExecParams("set search_path", "SELECT set_config('search_path', $1, false)",
-                         {Cat("\"", schema_, "\"")});
-    if (!r.ok()) return r.status();
-    r = setup.ExecParams("inspect schema",
-                         "SELECT count(*), count(*) FILTER (WHERE tablename = 'herald_meta')"
-                         " FROM pg_tables WHERE schemaname = $1",
-                         {schema_});
-    if (!r.ok()) return r.status();
-    const int64_t tables = Int(r->get(), 0, 0), meta = Int(r->get(), 0, 1);
-    if (meta == 0 && tables > 0) {
-      return absl::FailedPreconditionError(Cat(
-          "postgresql store ", where, ": the schema holds ", tables,
-          " table(s) but no herald_meta: it is not a Herald store; use another schema"));
-    }
-    if (meta == 0) {
-      auto begin = setup.Exec("create tables", "BEGIN");
-      if (!begin.ok()) return begin.status();
-      for (const char* sql : kSchemaV1) {
-        auto c = setup.Exec(Cat("create tables: ", sql), sql);
-        if (!c.ok()) {
-          (void)setup.Exec("rollback", "ROLLBACK");
-          return c.status();
-        }
-      }
-      auto commit = setup.Exec("create tables", "COMMIT");
-      if (!commit.ok()) return commit.status();
-    }
-    r = setup.Exec("read the schema version",
-                   "SELECT value FROM herald_meta WHERE key = 'schema_version'");
-    if (!r.ok()) return r.status();
-    if (PQntuples(r->get()) == 0) {
-      return absl::FailedPreconditionError(
-          Cat("postgresql store ", where, ": table herald_meta has no schema_version"));
-    }
-    const int64_t version = Int(r->get(), 0, 0);
-    if (version > kSchemaVersion) {
-      return absl::FailedPreconditionError(
-          Cat("postgresql store ", where, ": schema version ", version,
-              " was written by a newer Herald; this build reads up to version ", kSchemaVersion));
-    }
-    // Added after version 1 without a version bump: a table older builds ignore.
-    auto quota = setup.Exec("create table quota_leases",
-                            "CREATE TABLE IF NOT EXISTS quota_leases(item_id text PRIMARY KEY,"
-                            " leased bigint NOT NULL, last_change bigint NOT NULL DEFAULT 0)");
-    if (!quota.ok()) return quota.status();
-    // herald forget's record (PersonalDataStore::EraseSubject), likewise.
-    auto forget_log = setup.Exec("create table forget_log",
-                                 "CREATE TABLE IF NOT EXISTS forget_log(id bigserial PRIMARY KEY,"
-                                 " time_us bigint NOT NULL, entry bytea NOT NULL)");
-    if (!forget_log.ok()) return forget_log.status();
-    // CatalogStore's versions, likewise; `catalog` is a serialized herald.v1.Catalog.
-    auto catalogs = setup.Exec("create table catalog_versions",
-                               "CREATE TABLE IF NOT EXISTS catalog_versions(version bigint PRIMARY KEY,"
-                               " time_us bigint NOT NULL, author text NOT NULL, summary text NOT NULL,"
-                               " rollback_of bigint NOT NULL, catalog bytea NOT NULL)");
-    if (!catalogs.ok()) return catalogs.status();
-    // AccountStore's tables (the Business Desk), likewise; created before the
-    // pooled connections prepare their statements.
-    for (const char* sql : kDeskTables) {
-      auto desk = setup.Exec(Cat("create the desk tables: ", sql), sql);
-      if (!desk.ok()) return desk.status();
-    }
-    // MailListStore's tables (the List Manager), likewise.
-    for (const char* sql : kMailListTables) {
-      auto lists = setup.Exec(Cat("create the mail list tables: ", sql), sql);
-      if (!lists.ok()) return lists.status();
-    }
-    // CouponStore's committed orders and their discounts, likewise.
-    for (const char* sql : kOrderTables) {
-      auto orders = setup.Exec(Cat("create the order tables: ", sql), sql);
-      if (!orders.ok()) return orders.status();
-    }
-    // Migrations from older versions, each in one transaction (under the advisory lock).
-    if (version < 2) {
-      auto begin = setup.Exec("migrate to schema version 2", "BEGIN");
-      if (!begin.ok()) return begin.status();
-      for (const char* sql : kMigrationV2) {
-        auto m = setup.Exec(Cat("migrate to schema version 2: ", sql), sql);
-        if (!m.ok()) {
-          (void)setup.Exec("rollback", "ROLLBACK");
-          return m.status();
-        }
-      }
-      auto commit = setup.Exec("migrate to schema version 2", "COMMIT");
-      if (!commit.ok()) return commit.status();
-    }
-    return absl::OkStatus();
-  };
-  absl::Status s = migrate();
+  absl::Status s = MigrateSchema(setup, schema_, where);
   (void)setup.Exec("release the migration lock",
                    Cat("SELECT pg_advisory_unlock(", kMigrationLockKey, ")"));
   if (!s.ok()) return s;
