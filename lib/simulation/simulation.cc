@@ -288,10 +288,19 @@ class Simulation {
 
  private:
   absl::Status Setup();
+  absl::Status SetUpCatalog();
+  absl::Status OpenSimulationStore();
+  absl::Status CreateSelectorAndPricer();
+  void PickActions();
+  absl::Status CreateExporter();
+  void PrepareRequests();
   void MakeUsers();
   absl::Status Traffic();
   absl::Status PageView(int64_t n, absl::Time t);
   absl::Status Checkout(Visit& visit, PageGroup group, absl::Time t);
+  void FillBasket(const Visit& visit, PageGroup group, absl::Time t, const std::string& order_id);
+  absl::Status CommitOrder(const PriceOptions& price_options);
+  void TallyDiscounts();
   absl::Status Capture(const Visit& visit, const v1::ConversionAction& action, v1::Outcome outcome,
                        int64_t value_minor, const std::string& order_id, absl::Time t);
   absl::Status ExportConversions(absl::Time now);
@@ -363,6 +372,20 @@ absl::StatusOr<v1::Catalog> LoadSimulationCatalog(const SimulationOptions& o, co
 }
 
 absl::Status Simulation::Setup() {
+  if (absl::Status s = SetUpCatalog(); !s.ok()) return s;
+  if (absl::Status s = PrepareOutDir(o_); !s.ok()) return s;
+  if (absl::Status s = OpenSimulationStore(); !s.ok()) return s;
+  if (absl::Status s = CreateSelectorAndPricer(); !s.ok()) return s;
+  PickActions();
+  if (o_.export_conversions) {
+    if (absl::Status s = CreateExporter(); !s.ok()) return s;
+  }
+  PrepareRequests();
+  return absl::OkStatus();
+}
+
+// The catalog, compiled, and the simulated period in its time zone.
+absl::Status Simulation::SetUpCatalog() {
   auto catalog = LoadSimulationCatalog(o_, *registry_);
   if (!catalog.ok()) return catalog.status();
   catalog_ = std::move(*catalog);
@@ -381,8 +404,11 @@ absl::Status Simulation::Setup() {
                   absl::FormatTime("%Y-%m-%d", r_.end - absl::Seconds(1), zone_), " (",
                   catalog_.time_zone().empty() ? "UTC" : catalog_.time_zone(), ")");
   r_.page_views = o_.page_views;
+  return absl::OkStatus();
+}
 
-  if (absl::Status s = PrepareOutDir(o_); !s.ok()) return s;
+// The store the simulation writes to: the one named, or a throwaway SQLite file in the out dir.
+absl::Status Simulation::OpenSimulationStore() {
   // A throwaway store: commits reach the OS, fsync at checkpoints (a crash of
   // the machine may lose the tail of a simulation, nothing else).
   v1::SqliteStoreConfig store_config;
@@ -398,7 +424,10 @@ absl::Status Simulation::Setup() {
   if (!store.ok()) return store.status();
   store_ = o_.store_uri.empty() ? ProtectPersonalData(std::move(*store), *std::move(personal)) : std::move(*store);
   r_.store = store_->Describe();
+  return absl::OkStatus();
+}
 
+absl::Status Simulation::CreateSelectorAndPricer() {
   SelectorConfig config;
   config.registry = registry_;
   config.advertising = o_.advertising_pipeline;
@@ -414,7 +443,11 @@ absl::Status Simulation::Setup() {
   auto pricer = NewBasketPricer(compiled_, pricer_config);
   if (!pricer.ok()) return pricer.status();
   pricer_ = std::move(*pricer);
+  return absl::OkStatus();
+}
 
+// Which of the catalog's actions the simulated customers respond to.
+void Simulation::PickActions() {
   actions_.assign(catalog_.actions().begin(), catalog_.actions().end());
   for (const auto& a : actions_) {
     if (OfflineEnabled(a)) {
@@ -431,29 +464,34 @@ absl::Status Simulation::Setup() {
   // second what every order accepts; with one, both are the same.
   std::swap(purchase_action_, offer_action_);
   if (purchase_action_ == nullptr) purchase_action_ = offer_action_;
+}
 
-  if (o_.export_conversions) {
-    v1::FileDestinationConfig file;
-    file.set_path(o_.out_dir + "/conversions.jsonl");
-    file.set_no_fsync(true);
-    auto destination = registry_->Create<Destination>("file", file, CreateContext{registry_});
-    if (!destination.ok()) return destination.status();
-    destination_ = std::move(*destination);
-    r_.conversions_file = file.path();
-    ExporterOptions eo;
-    eo.registry = registry_;
-    eo.store = store_.get();
-    eo.destination = destination_.get();
-    eo.destination_name = "file";
-    eo.actions = actions_;
-    eo.owner = "herald-simulate";
-    eo.sleep = [](absl::Duration) {};
-    eo.clock = [this] { return export_now_; };  // the simulated clock
-    auto exporter = ConversionExporter::Create(std::move(eo));
-    if (!exporter.ok()) return exporter.status();
-    exporter_ = std::move(*exporter);
-  }
+// Conversions go to conversions.jsonl in the out dir, exported on the simulated clock.
+absl::Status Simulation::CreateExporter() {
+  v1::FileDestinationConfig file;
+  file.set_path(o_.out_dir + "/conversions.jsonl");
+  file.set_no_fsync(true);
+  auto destination = registry_->Create<Destination>("file", file, CreateContext{registry_});
+  if (!destination.ok()) return destination.status();
+  destination_ = std::move(*destination);
+  r_.conversions_file = file.path();
+  ExporterOptions eo;
+  eo.registry = registry_;
+  eo.store = store_.get();
+  eo.destination = destination_.get();
+  eo.destination_name = "file";
+  eo.actions = actions_;
+  eo.owner = "herald-simulate";
+  eo.sleep = [](absl::Duration) {};
+  eo.clock = [this] { return export_now_; };  // the simulated clock
+  auto exporter = ConversionExporter::Create(std::move(eo));
+  if (!exporter.ok()) return exporter.status();
+  exporter_ = std::move(*exporter);
+  return absl::OkStatus();
+}
 
+// The contexts and selection requests every page view reuses.
+void Simulation::PrepareRequests() {
   for (int d = 0; d < 2; ++d) {
     for (int g = 0; g < kPageGroups; ++g) {
       auto& values = *contexts_[d][g].mutable_values();
@@ -470,7 +508,6 @@ absl::Status Simulation::Setup() {
   discount_request_.size = "Banner";
   discount_request_.count = 1;
   discount_request_.discounts = true;
-  return absl::OkStatus();
 }
 
 void Simulation::MakeUsers() {
@@ -632,6 +669,55 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
       visit.basket.emplace_back(rng_.Below(kProductCount), 1 + static_cast<int64_t>(rng_.Below(2)));
     }
   }
+  const std::string order_id = Cat("order-", o_.seed, "-", orders_ + 1);
+  FillBasket(visit, group, t, order_id);
+  PriceOptions price_options;
+  price_options.now = t;
+  price_options.explain = false;
+  if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
+  ++r_.baskets_priced;
+
+  // The card offer, shown at checkout to one visitor in three.
+  if (offer_action_ != nullptr && rng_.Chance(0.33)) {
+    const bool accepted = rng_.Chance(0.08);
+    if (absl::Status s = Capture(visit, *offer_action_, accepted ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED,
+                                 0, "", t);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!rng_.Chance(o_.purchase_rate)) return absl::OkStatus();
+
+  if (absl::Status s = CommitOrder(price_options); !s.ok()) return s;
+  ++orders_;
+  ++r_.orders;
+  user.ordered = true;
+  subtotal_ += priced_.subtotal_minor();
+  discount_total_ += priced_.item_discount_minor() + priced_.order_discount_minor() +
+                     (priced_.original_shipping_minor() - priced_.shipping_minor());
+  revenue_ += priced_.total_minor();
+  TallyDiscounts();
+
+  if (purchase_action_ != nullptr) {
+    if (absl::Status s = Capture(visit, *purchase_action_, v1::OUTCOME_ACCEPTED, priced_.total_minor(),
+                                 order_id, t);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (service_action_ != nullptr && rng_.Chance(0.05)) {  // asked to be called back
+    if (absl::Status s = Capture(visit, *service_action_, v1::OUTCOME_ACCEPTED, 0, "", t); !s.ok()) return s;
+  }
+  visit.basket.clear();
+  visit.clicked_discounts.clear();
+  return absl::OkStatus();
+}
+
+// basket_ from the visit's basket: its lines, the user, the page's context,
+// the discounts clicked, now and then the welcome coupon.
+void Simulation::FillBasket(const Visit& visit, PageGroup group, absl::Time t,
+                            const std::string& order_id) {
+  const User& user = users_[visit.user];
   basket_.Clear();
   basket_.set_currency("USD");
   for (size_t i = 0; i < visit.basket.size(); ++i) {
@@ -654,27 +740,12 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
   basket_.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
   basket_.set_shipping_minor(799);
   basket_.set_customer_id(user.id);
-  const std::string order_id = Cat("order-", o_.seed, "-", orders_ + 1);
   basket_.set_order_id(order_id);
-  PriceOptions price_options;
-  price_options.now = t;
-  price_options.explain = false;
-  if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
-  ++r_.baskets_priced;
+}
 
-  // The card offer, shown at checkout to one visitor in three.
-  if (offer_action_ != nullptr && rng_.Chance(0.33)) {
-    const bool accepted = rng_.Chance(0.08);
-    if (absl::Status s = Capture(visit, *offer_action_, accepted ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED,
-                                 0, "", t);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (!rng_.Chance(o_.purchase_rate)) return absl::OkStatus();
-
-  // Every order is committed: its coupons redeemed, its discounts recorded
-  // for the discount-usage report.
+// Every order is committed: its coupons redeemed, its discounts recorded
+// for the discount-usage report.
+absl::Status Simulation::CommitOrder(const PriceOptions& price_options) {
   absl::Status committed = pricer_->Commit(basket_, priced_);
   if (absl::IsResourceExhausted(committed)) {
     ++r_.coupons_refused;  // the code is used up: price again without it, and commit that
@@ -684,15 +755,11 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
   } else if (committed.ok()) {
     r_.coupons_redeemed += priced_.coupons_size();
   }
-  if (!committed.ok()) return committed;
-  ++orders_;
-  ++r_.orders;
-  user.ordered = true;
-  subtotal_ += priced_.subtotal_minor();
-  discount_total_ += priced_.item_discount_minor() + priced_.order_discount_minor() +
-                     (priced_.original_shipping_minor() - priced_.shipping_minor());
-  revenue_ += priced_.total_minor();
-  // Discounts given, per discount: amounts of award units and order adjustments.
+  return committed;
+}
+
+// Discounts given, per discount: amounts of award units and order adjustments.
+void Simulation::TallyDiscounts() {
   std::array<std::string_view, 16> seen{};
   size_t seen_count = 0;
   auto tally = [&](const std::string& id, int64_t amount, int64_t units) {
@@ -713,20 +780,6 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
     }
   }
   for (const auto& adj : priced_.order_adjustments()) tally(adj.discount_id(), adj.amount_minor(), 0);
-
-  if (purchase_action_ != nullptr) {
-    if (absl::Status s = Capture(visit, *purchase_action_, v1::OUTCOME_ACCEPTED, priced_.total_minor(),
-                                 order_id, t);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (service_action_ != nullptr && rng_.Chance(0.05)) {  // asked to be called back
-    if (absl::Status s = Capture(visit, *service_action_, v1::OUTCOME_ACCEPTED, 0, "", t); !s.ok()) return s;
-  }
-  visit.basket.clear();
-  visit.clicked_discounts.clear();
-  return absl::OkStatus();
 }
 
 // A realistic mix of consent (a banner most people accept), fixed per user
