@@ -130,6 +130,77 @@ absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(E
   return exporter;
 }
 
+namespace {
+
+// The new watermark after a page: the last record before the first event
+// still unfinished (transient or live), which sets `held_back`.
+int64_t NextWatermark(const ExportContext& ctx, int64_t watermark, bool& held_back) {
+  int64_t next = watermark;
+  size_t ev = 0;
+  for (const v1::InteractionRecord& r : ctx.records) {
+    while (ev < ctx.events.size() && ctx.events[ev].sequence < r.sequence()) ++ev;
+    if (ev < ctx.events.size() && ctx.events[ev].sequence == r.sequence() &&
+        (ctx.events[ev].state == EventState::kTransient || ctx.events[ev].state == EventState::kLive)) {
+      held_back = true;
+      break;
+    }
+    next = r.sequence();
+  }
+  return next;
+}
+
+enum class PageOutcome { kNextPage, kDone };
+
+// Exports page `page`, the records after `watermark`, through the pipeline,
+// and moves the watermark (stored and in the report) past those finished.
+// kDone when the run ends here: no more records, a short page, a stop, or an
+// error (then in `failure`).
+PageOutcome ExportPage(Pipeline<ExportContext>& pipeline, ExportRun& run, WatermarkStore& marks,
+                       int64_t page, int64_t total, int64_t& watermark, absl::Status& failure) {
+  const ExporterOptions& o = *run.options;
+  ExportReport& report = run.report;
+  auto records = o.store->interactions().ReadInteractions(watermark, o.page_size);
+  if (!records.ok()) {
+    failure = records.status();
+    return PageOutcome::kDone;
+  }
+  if (records->empty()) return PageOutcome::kDone;
+  report.interactions_read += static_cast<int64_t>(records->size());
+  ExportContext ctx;
+  Trace trace;
+  if (o.trace && page == 0) ctx.trace = &trace;
+  ctx.run = &run;
+  ctx.destination = o.destination;
+  ctx.records = std::move(*records);
+  ctx.now = o.clock ? o.clock() : absl::Now();
+  absl::Status status = pipeline.Run(ctx);
+  if (ctx.trace != nullptr) report.trace = trace.ToText(false);
+  if (o.progress) o.progress(report.interactions_read, total > 0 ? std::max(total, report.interactions_read) : 0);
+  if (!status.ok()) {
+    failure = status;
+    return PageOutcome::kDone;
+  }
+  bool held_back = false;
+  const int64_t next = NextWatermark(ctx, watermark, held_back);
+  if (next > watermark) {
+    if (absl::Status s = marks.SetWatermark(o.destination_name, next); !s.ok()) {
+      failure = s;
+      return PageOutcome::kDone;
+    }
+    watermark = next;
+    report.watermark_after = next;
+  }
+  if (held_back || ctx.stop) {
+    report.state = "pending";
+    report.stop_reason = ctx.stop_reason.empty() ? "transient failures hold the watermark" : ctx.stop_reason;
+    return PageOutcome::kDone;
+  }
+  if (static_cast<int>(ctx.records.size()) < o.page_size) return PageOutcome::kDone;
+  return PageOutcome::kNextPage;
+}
+
+}  // namespace
+
 absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
   absl::MutexLock serialized(&run_mu_);
   const ExporterOptions& o = options_;
@@ -182,54 +253,7 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
         break;
       }
     }
-    auto records = o.store->interactions().ReadInteractions(watermark, o.page_size);
-    if (!records.ok()) {
-      failure = records.status();
-      break;
-    }
-    if (records->empty()) break;
-    report.interactions_read += static_cast<int64_t>(records->size());
-    ExportContext ctx;
-    Trace trace;
-    if (o.trace && page == 0) ctx.trace = &trace;
-    ctx.run = &run;
-    ctx.destination = o.destination;
-    ctx.records = std::move(*records);
-    ctx.now = o.clock ? o.clock() : absl::Now();
-    absl::Status status = pipeline_->Run(ctx);
-    if (ctx.trace != nullptr) report.trace = trace.ToText(false);
-    if (o.progress) o.progress(report.interactions_read, total > 0 ? std::max(total, report.interactions_read) : 0);
-    if (!status.ok()) {
-      failure = status;
-      break;
-    }
-    // The new watermark: the last record before the first unfinished event.
-    int64_t next = watermark;
-    size_t ev = 0;
-    bool held_back = false;
-    for (const v1::InteractionRecord& r : ctx.records) {
-      while (ev < ctx.events.size() && ctx.events[ev].sequence < r.sequence()) ++ev;
-      if (ev < ctx.events.size() && ctx.events[ev].sequence == r.sequence() &&
-          (ctx.events[ev].state == EventState::kTransient || ctx.events[ev].state == EventState::kLive)) {
-        held_back = true;
-        break;
-      }
-      next = r.sequence();
-    }
-    if (next > watermark) {
-      if (absl::Status s = marks.SetWatermark(o.destination_name, next); !s.ok()) {
-        failure = s;
-        break;
-      }
-      watermark = next;
-      report.watermark_after = next;
-    }
-    if (held_back || ctx.stop) {
-      report.state = "pending";
-      report.stop_reason = ctx.stop_reason.empty() ? "transient failures hold the watermark" : ctx.stop_reason;
-      break;
-    }
-    if (static_cast<int>(ctx.records.size()) < o.page_size) break;
+    if (ExportPage(*pipeline_, run, marks, page, total, watermark, failure) == PageOutcome::kDone) break;
   }
   (void)marks.ReleaseLease(lease, o.owner);
   report.duration = absl::Now() - started;
