@@ -1204,88 +1204,106 @@ class Compiler {
         RecomputeListType(id);
         return absl::OkStatus();
       }
-      case NodeKind::kUnary: {
-        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
-        const CType& t = I(n.children[0]).type;
-        if (IsDyn(t)) {
-          info.type = CType{n.op == Op::kNot ? Type::kBool : Type::kDyn};
-        } else if (n.op == Op::kNot) {
-          if (t.type != Type::kBool) {
-            return Error(n.pos, Cat("no operator ! for ", TypeString(t)));
-          }
-          info.type = CType{Type::kBool};
-        } else {
-          if (t.type != Type::kInt && t.type != Type::kDouble && t.type != Type::kMoney &&
-              t.type != Type::kDuration) {
-            return Error(n.pos, Cat("no operator - for ", TypeString(t)));
-          }
-          info.type = CType{t.type};
-        }
-        return absl::OkStatus();
-      }
-      case NodeKind::kBinary: {
-        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
-        if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
-        switch (n.op) {
-          case Op::kEq:
-          case Op::kNe:
-          case Op::kLt:
-          case Op::kLe:
-          case Op::kGt:
-          case Op::kGe:
-            if (absl::Status s = CheckComparable(n.pos, n.op, n.children[0], n.children[1]);
-                !s.ok()) {
-              return s;
-            }
-            info.type = CType{Type::kBool};
-            return absl::OkStatus();
-          case Op::kIn:
-            if (absl::Status s = CheckIn(n.pos, n.children[0], n.children[1]); !s.ok()) {
-              return s;
-            }
-            info.type = CType{Type::kBool};
-            return absl::OkStatus();
-          default:
-            return CheckArith(id);
-        }
-      }
+      case NodeKind::kUnary:
+        return CheckUnary(id);
+      case NodeKind::kBinary:
+        return CheckBinary(id);
       case NodeKind::kAnd:
       case NodeKind::kOr:
         return CheckLogic(id);
       case NodeKind::kCond:
         return CheckConditional(id);
-      case NodeKind::kIndex: {
-        if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
-        if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
-        const CType& l = I(n.children[0]).type;
-        const CType& k = I(n.children[1]).type;
-        if (IsDyn(l)) {
-          info.type = CType{Type::kDyn};
-          return absl::OkStatus();
-        }
-        if (l.type == Type::kMap) {
-          if (!MayEqual(k.type, l.key)) {
-            return Error(StartOf(n.children[1]), Cat("key of ", TypeString(l), " cannot be ",
-                                                     TypeString(k)));
-          }
-          info.type = Of(l.elem);
-          return absl::OkStatus();
-        }
-        if (!IsListType(l.type)) {
-          return Error(n.pos, Cat("cannot index ", TypeString(l),
-                                           ": only lists and maps can be indexed"));
-        }
-        if (k.type != Type::kInt && k.type != Type::kUint && !IsDyn(k)) {
-          return Error(StartOf(n.children[1]),
-                       Cat("list index must be an int, not ", TypeString(k)));
-        }
-        info.type = Of(ElemOf(l));
-        return absl::OkStatus();
-      }
+      case NodeKind::kIndex:
+        return CheckIndex(id);
       case NodeKind::kCall:
         return CheckCall(id);
     }
     return Error(n.pos, "unsupported expression");
+  }
+
+  // ! needs a bool; unary - a number, money or a duration.
+  absl::Status CheckUnary(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+    const CType& t = I(n.children[0]).type;
+    if (IsDyn(t)) {
+      info.type = CType{n.op == Op::kNot ? Type::kBool : Type::kDyn};
+    } else if (n.op == Op::kNot) {
+      if (t.type != Type::kBool) {
+        return Error(n.pos, Cat("no operator ! for ", TypeString(t)));
+      }
+      info.type = CType{Type::kBool};
+    } else {
+      if (t.type != Type::kInt && t.type != Type::kDouble && t.type != Type::kMoney &&
+          t.type != Type::kDuration) {
+        return Error(n.pos, Cat("no operator - for ", TypeString(t)));
+      }
+      info.type = CType{t.type};
+    }
+    return absl::OkStatus();
+  }
+
+  // Comparisons and `in` are bool; the arithmetic operators are CheckArith's.
+  absl::Status CheckBinary(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+    if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
+    switch (n.op) {
+      case Op::kEq:
+      case Op::kNe:
+      case Op::kLt:
+      case Op::kLe:
+      case Op::kGt:
+      case Op::kGe:
+        if (absl::Status s = CheckComparable(n.pos, n.op, n.children[0], n.children[1]);
+            !s.ok()) {
+          return s;
+        }
+        info.type = CType{Type::kBool};
+        return absl::OkStatus();
+      case Op::kIn:
+        if (absl::Status s = CheckIn(n.pos, n.children[0], n.children[1]); !s.ok()) {
+          return s;
+        }
+        info.type = CType{Type::kBool};
+        return absl::OkStatus();
+      default:
+        return CheckArith(id);
+    }
+  }
+
+  // l[k]: a map by a key of its key type, a list by an int or uint.
+  absl::Status CheckIndex(int id) {
+    const Node& n = N(id);
+    NodeInfo& info = I(id);
+    if (absl::Status s = Check(n.children[0]); !s.ok()) return s;
+    if (absl::Status s = Check(n.children[1]); !s.ok()) return s;
+    const CType& l = I(n.children[0]).type;
+    const CType& k = I(n.children[1]).type;
+    if (IsDyn(l)) {
+      info.type = CType{Type::kDyn};
+      return absl::OkStatus();
+    }
+    if (l.type == Type::kMap) {
+      if (!MayEqual(k.type, l.key)) {
+        return Error(StartOf(n.children[1]), Cat("key of ", TypeString(l), " cannot be ",
+                                                 TypeString(k)));
+      }
+      info.type = Of(l.elem);
+      return absl::OkStatus();
+    }
+    if (!IsListType(l.type)) {
+      return Error(n.pos, Cat("cannot index ", TypeString(l),
+                                       ": only lists and maps can be indexed"));
+    }
+    if (k.type != Type::kInt && k.type != Type::kUint && !IsDyn(k)) {
+      return Error(StartOf(n.children[1]),
+                   Cat("list index must be an int, not ", TypeString(k)));
+    }
+    info.type = Of(ElemOf(l));
+    return absl::OkStatus();
   }
 
   // --- code generation -------------------------------------------------------
