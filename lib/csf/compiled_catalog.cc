@@ -288,6 +288,7 @@ std::string ItemWhere(const v1::Campaign& campaign, const v1::CampaignItem& item
   return Cat("campaign \"", campaign.name(), "\" / item \"", item.name(), "\"");
 }
 
+// An ad's own fields: kind, weight, limits, industry (else its customer's) and a paid ad's goal.
 ItemPlacement CompileAdFields(const ItemTables& t, const CampaignDefaults& campaign, int ii,
                               const v1::Ad& ad, CompiledItem& c) {
   c.kind = ad.type() == v1::AD_TYPE_HOUSE ? ItemKind::kHouseAd : ItemKind::kPaidAd;
@@ -310,6 +311,7 @@ ItemPlacement CompileAdFields(const ItemTables& t, const CampaignDefaults& campa
   return ItemPlacement{&ad.schedule(), &ad.page_groups(), ad.size(), ad.target_group()};
 }
 
+// A discount's own fields, its eligibility compiled over the targeting schema.
 absl::StatusOr<ItemPlacement> CompileDiscountFields(const ItemTables& t,
                                                     const v1::Campaign& campaign,
                                                     const v1::CampaignItem& item, CompiledItem& c) {
