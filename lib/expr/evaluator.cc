@@ -1217,6 +1217,283 @@ Vm::Step Vm::RunContainerOp(const Instr& in, Value* top, const Instr* ip, const 
   return Step{top, ip};
 }
 
+namespace {
+
+// The interpreter loop's opcode groups, always inlined into Vm::Run: they are
+// named parts of the one loop, not calls (the loop is the targeting
+// expressions' hot path).
+
+// Delivers the bool-or-error result `r` of a fused test per in.logic: pushed,
+// or the next operand of the && / || chain the test is part of, jumping past
+// the chain once `r` decides it.
+[[gnu::always_inline]] inline void Deliver(const Instr& in, const Value r, Value*& top,
+                                           const Instr*& ip, const Instr* code) {
+  switch (in.logic) {
+    case kLogicPush:
+      *++top = r;
+      break;
+    case kLogicAndFirst:
+      *++top = r;
+      if (Vm::T(r) == T::kBool && !Vm::B(r)) ip = code + in.jump;
+      break;
+    case kLogicOrFirst:
+      *++top = r;
+      if (Vm::T(r) == T::kBool && Vm::B(r)) ip = code + in.jump;
+      break;
+    case kLogicAndNext:
+      if (Vm::T(r) == T::kBool) {
+        if (!Vm::B(r)) {
+          *top = r;
+          ip = code + in.jump;
+        }
+      } else if (Vm::T(*top) != T::kError) {
+        *top = r;
+      }
+      break;
+    default:  // kLogicOrNext
+      if (Vm::T(r) == T::kBool) {
+        if (Vm::B(r)) {
+          *top = r;
+          ip = code + in.jump;
+        }
+      } else if (Vm::T(*top) != T::kError) {
+        *top = r;
+      }
+      break;
+  }
+}
+
+// The fused tests: each delivers its bool-or-error result where it is known,
+// so that Deliver folds for the common, bool, results.
+
+// kHas: whether the slot holds a value (an error in it is the result).
+[[gnu::always_inline]] inline void FusedHas(const Instr& in, const Value* slots, Value*& top,
+                                            const Instr*& ip, const Instr* code) {
+  const Value& v = slots[in.a];
+  if (Vm::IsAbsent(v)) {
+    Deliver(in, Vm::MakeBool(false), top, ip, code);
+  } else if (Vm::T(v) == T::kError) {
+    Deliver(in, v, top, ip, code);
+  } else {
+    Deliver(in, Vm::MakeBool(true), top, ip, code);
+  }
+}
+
+// kCmpConst: the top compared with a constant; int with int inline.
+[[gnu::always_inline]] inline Value CmpConst(const Instr& in, const Value& v, const Value& c) {
+  if (Vm::T(v) == T::kInt && Vm::T(c) == T::kInt) {
+    return Vm::MakeBool(CmpOrdered(in.sub, Vm::I(v), Vm::I(c)));
+  }
+  return Compare(v, c, in.sub, in.pos);
+}
+
+// kCmpSlotConst: slot in.a compared with constant in.b. Same-typed ints,
+// strings, bools and amounts of one scale inline; an absent slot is the
+// program's message for it; the rest is Compare's.
+[[gnu::always_inline]] inline void FusedCmpSlotConst(const Instr& in, const Value* slots,
+                                                     const Value* consts, const ProgramImpl& p,
+                                                     Value*& top, const Instr*& ip,
+                                                     const Instr* code) {
+  const Value& v = slots[in.a];
+  const Value& c = consts[in.b];
+  Type tv = Vm::T(v);
+  if (tv == Vm::T(c)) {
+    if (tv == T::kInt) {
+      Deliver(in, Vm::MakeBool(CmpOrdered(in.sub, Vm::I(v), Vm::I(c))), top, ip, code);
+      return;
+    }
+    if (tv == T::kString) {
+      std::string_view x = Vm::S(v);
+      std::string_view y = Vm::S(c);
+      bool r;
+      if (in.sub == kCmpEq) {
+        r = StrEq(x, y);
+      } else if (in.sub == kCmpNe) {
+        r = !StrEq(x, y);
+      } else {
+        r = CmpOrdered(in.sub, StrCmp(x, y), 0);
+      }
+      Deliver(in, Vm::MakeBool(r), top, ip, code);
+      return;
+    }
+    if (tv == T::kBool) {
+      Deliver(in, Vm::MakeBool(CmpOrdered(in.sub, Vm::B(v), Vm::B(c))), top, ip, code);
+      return;
+    }
+    if (tv == T::kMoney && Vm::Aux32(c) == 0 && Vm::Scale(v) == Vm::Scale(c)) {
+      Deliver(in, Vm::MakeBool(CmpOrdered(in.sub, Vm::I(v), Vm::I(c))), top, ip, code);
+      return;
+    }
+  }
+  if (Vm::IsAbsent(v)) {
+    Deliver(in, Vm::MakeError(p.message_text[in.c], in.pos), top, ip, code);
+    return;
+  }
+  Deliver(in, Compare(v, c, in.sub, in.pos), top, ip, code);
+}
+
+// kInSlotConstList: slot in.a in constant list in.b; a string in a list of
+// strings inline.
+[[gnu::always_inline]] inline void FusedInSlotConstList(const Instr& in, const Value* slots,
+                                                        const Value* consts, const ProgramImpl& p,
+                                                        Value*& top, const Instr*& ip,
+                                                        const Instr* code) {
+  const Value& v = slots[in.a];
+  const Value& list = consts[in.b];
+  if (Vm::T(v) == T::kString && Vm::T(list) == T::kStringList) {
+    Deliver(in, Vm::MakeBool(StringListHas(list, Vm::S(v))), top, ip, code);
+    return;
+  }
+  if (Vm::IsAbsent(v)) {
+    Deliver(in, Vm::MakeError(p.message_text[in.c], in.pos), top, ip, code);
+  } else {
+    Deliver(in, In(v, consts[in.b], in.pos), top, ip, code);
+  }
+}
+
+// kConstInSlot: constant in.b in the list of slot in.a; a string in a list of
+// strings inline.
+[[gnu::always_inline]] inline void FusedConstInSlot(const Instr& in, const Value* slots,
+                                                    const Value* consts, const ProgramImpl& p,
+                                                    Value*& top, const Instr*& ip,
+                                                    const Instr* code) {
+  const Value& v = slots[in.a];
+  const Value& needle = consts[in.b];
+  if (Vm::T(v) == T::kStringList && Vm::T(needle) == T::kString) {
+    Deliver(in, Vm::MakeBool(StringListHas(v, Vm::S(needle))), top, ip, code);
+    return;
+  }
+  if (Vm::IsAbsent(v)) {
+    Deliver(in, Vm::MakeError(p.message_text[in.c], in.pos), top, ip, code);
+  } else {
+    Deliver(in, In(consts[in.b], v, in.pos), top, ip, code);
+  }
+}
+
+// kInElem: folds one element of an `x in [a, b, ...]` list into the
+// accumulator below it (the first error, or true once an element equals x).
+[[gnu::always_inline]] inline void InElem(const Instr& in, Value*& top) {
+  Value element = *top--;
+  Value& acc = *top;
+  const Value& needle = top[-1];
+  if (Vm::T(acc) == T::kError) return;
+  if (Vm::T(element) == T::kError) {
+    acc = element;
+    return;
+  }
+  if (Vm::B(acc) || Vm::T(needle) == T::kError) return;
+  Value eq = Compare(needle, element, kCmpEq, in.pos);
+  if (Vm::T(eq) == T::kError || Vm::B(eq)) acc = eq;
+}
+
+// kAndFirst (`decides` false) / kOrFirst (true): the chain's first operand
+// ends it when it decides it; a non-bool that is no error becomes one.
+[[gnu::always_inline]] inline void LogicFirst(bool decides, const Instr& in, Value* top,
+                                              const Instr*& ip, const Instr* code) {
+  if (Vm::T(*top) == T::kBool) {
+    if (Vm::B(*top) == decides) ip = code + in.a;
+  } else if (Vm::T(*top) != T::kError) {
+    *top = Vm::MakeError(kNotBool, in.pos);
+  }
+}
+
+// kAndNext (`decides` false) / kOrNext (true): the chain's next operand, which
+// ends it when it decides it; otherwise the first error stays the result.
+[[gnu::always_inline]] inline void LogicNext(bool decides, const Instr& in, Value*& top,
+                                             const Instr*& ip, const Instr* code) {
+  Value b = *top--;
+  if (Vm::T(b) == T::kBool) {
+    if (Vm::B(b) == decides) {
+      *top = b;
+      ip = code + in.a;
+    }
+  } else if (Vm::T(*top) != T::kError) {
+    *top = Vm::T(b) == T::kError ? b : Vm::MakeError(kNotBool, in.pos);
+  }
+}
+
+// kCond: jumps to the else branch (in.a) on false; a non-bool condition is
+// the result (jump to in.b, past both branches).
+[[gnu::always_inline]] inline void Cond(const Instr& in, Value*& top, const Instr*& ip,
+                                        const Instr* code) {
+  Value c = *top--;
+  if (Vm::T(c) == T::kBool) {
+    if (!Vm::B(c)) ip = code + in.a;
+  } else {
+    *++top = Vm::T(c) == T::kError ? c : Vm::MakeError(kNotBool, in.pos);
+    ip = code + in.b;
+  }
+}
+
+// kMatches: whether the string matches the program's regex; errors pass.
+[[gnu::always_inline]] inline Value Matches(const Value& v, const re2::RE2& regex, uint32_t pos) {
+  if (Vm::T(v) == T::kError) return v;
+  if (Vm::T(v) != T::kString) return Vm::MakeError(kNoOverload, pos);
+  std::string_view s = Vm::S(v);
+  return Vm::MakeBool(re2::RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), regex));
+}
+
+// The operators and functions over the values on the stack: arithmetic,
+// strings, time parts, int and double conversions, indexing. A level below
+// the loop's own dispatch (inlined), which keeps the targeting expressions'
+// tests and logic together in Run.
+[[gnu::always_inline]] inline Vm::Step RunValueOp(const Instr& in, Value* top, const Instr* ip,
+                                                  const Instr* code, const ProgramImpl& p,
+                                                  const Value* consts, Value* locals,
+                                                  Activation::Scratch& scratch) {
+  switch (in.op) {
+    case Opcode::kArith: {
+      Value rhs = *top--;
+      *top = Arith(*top, rhs, in.sub, in.pos, scratch);
+      break;
+    }
+    case Opcode::kNeg:
+      *top = Negate(*top, in.pos);
+      break;
+    case Opcode::kSize:
+      *top = Size(*top, in.pos);
+      break;
+    case Opcode::kStartsWith:
+    case Opcode::kEndsWith:
+    case Opcode::kContains: {
+      Value arg = *top--;
+      *top = StringTest(*top, arg, in.op, in.pos);
+      break;
+    }
+    case Opcode::kMatches:
+      *top = Matches(*top, *p.regexes[in.a], in.pos);
+      break;
+    case Opcode::kLowerAscii:
+    case Opcode::kUpperAscii:
+      *top = ChangeCase(*top, in.op == Opcode::kUpperAscii, in.pos, scratch);
+      break;
+    case Opcode::kTimePart:
+      *top = TimePartOf(*top, in.sub, p.zones[in.a], in.pos);
+      break;
+    case Opcode::kDurationPart:
+      *top = DurationPartOf(*top, in.sub, in.pos);
+      break;
+    case Opcode::kToInt:
+      *top = ToInt(*top, in.pos);
+      break;
+    case Opcode::kToDouble:
+      *top = ToDouble(*top, in.pos);
+      break;
+    case Opcode::kIndex: {
+      Value index = *top--;
+      *top = Index(*top, index, in.pos);
+      break;
+    }
+    default:
+      // Containers, macros and conversions: out of line, so that the loop
+      // the targeting expressions run stays as small as before them.
+      return Vm::RunContainerOp(in, top, ip, code, consts, locals, scratch);
+  }
+  return Vm::Step{top, ip};
+}
+
+}  // namespace
+
 Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   if (activation.slots_.size() < p.min_slots) return MakeError(kSmallActivation, 0);
   Activation::Scratch& scratch = *activation.scratch_;
@@ -1231,44 +1508,6 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
   const Instr* ip = code;
   // Macro variables live in the activation, keeping this frame small.
   Value* locals = scratch.locals;
-  // Delivers the bool-or-error result `r` of a fused test per in.logic.
-#define HERALD_DELIVER(in, r)                                               \
-  do {                                                                      \
-    const Value r_ = (r);                                                   \
-    switch ((in).logic) {                                                   \
-      case kLogicPush:                                                      \
-        *++top = r_;                                                        \
-        break;                                                              \
-      case kLogicAndFirst:                                                  \
-        *++top = r_;                                                        \
-        if (T(r_) == Type::kBool && !B(r_)) ip = code + (in).jump;          \
-        break;                                                              \
-      case kLogicOrFirst:                                                   \
-        *++top = r_;                                                        \
-        if (T(r_) == Type::kBool && B(r_)) ip = code + (in).jump;           \
-        break;                                                              \
-      case kLogicAndNext:                                                   \
-        if (T(r_) == Type::kBool) {                                         \
-          if (!B(r_)) {                                                     \
-            *top = r_;                                                      \
-            ip = code + (in).jump;                                          \
-          }                                                                 \
-        } else if (T(*top) != Type::kError) {                               \
-          *top = r_;                                                        \
-        }                                                                   \
-        break;                                                              \
-      default: /* kLogicOrNext */                                           \
-        if (T(r_) == Type::kBool) {                                         \
-          if (B(r_)) {                                                      \
-            *top = r_;                                                      \
-            ip = code + (in).jump;                                          \
-          }                                                                 \
-        } else if (T(*top) != Type::kError) {                               \
-          *top = r_;                                                        \
-        }                                                                   \
-        break;                                                              \
-    }                                                                       \
-  } while (0)
   for (;;) {
     const Instr& in = *ip++;
     switch (in.op) {
@@ -1278,99 +1517,26 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       case Opcode::kLoad:
         *++top = LoadSlot(slots, in.a, p, in.b, in.pos);
         break;
-      case Opcode::kHas: {
-        const Value& v = slots[in.a];
-        if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeBool(false));
-        } else if (T(v) == Type::kError) {
-          HERALD_DELIVER(in, v);
-        } else {
-          HERALD_DELIVER(in, MakeBool(true));
-        }
+      case Opcode::kHas:
+        FusedHas(in, slots, top, ip, code);
         break;
-      }
       case Opcode::kCmp: {
         Value rhs = *top--;
         *top = Compare(*top, rhs, in.sub, in.pos);
         break;
       }
-      case Opcode::kCmpConst: {
-        const Value& c = consts[in.a];
-        const Value& v = *top;
-        if (T(v) == Type::kInt && T(c) == Type::kInt) {
-          *top = MakeBool(CmpOrdered(in.sub, I(v), I(c)));
-        } else {
-          *top = Compare(v, c, in.sub, in.pos);
-        }
+      case Opcode::kCmpConst:
+        *top = CmpConst(in, *top, consts[in.a]);
         break;
-      }
-      case Opcode::kCmpSlotConst: {
-        const Value& v = slots[in.a];
-        const Value& c = consts[in.b];
-        Type tv = T(v);
-        if (tv == T(c)) {
-          if (tv == Type::kInt) {
-            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, I(v), I(c))));
-            break;
-          }
-          if (tv == Type::kString) {
-            std::string_view x = S(v);
-            std::string_view y = S(c);
-            bool r;
-            if (in.sub == kCmpEq) {
-              r = StrEq(x, y);
-            } else if (in.sub == kCmpNe) {
-              r = !StrEq(x, y);
-            } else {
-              r = CmpOrdered(in.sub, StrCmp(x, y), 0);
-            }
-            HERALD_DELIVER(in, MakeBool(r));
-            break;
-          }
-          if (tv == Type::kBool) {
-            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, B(v), B(c))));
-            break;
-          }
-          if (tv == Type::kMoney && Aux32(c) == 0 && Scale(v) == Scale(c)) {
-            HERALD_DELIVER(in, MakeBool(CmpOrdered(in.sub, I(v), I(c))));
-            break;
-          }
-        }
-        if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
-          break;
-        }
-        HERALD_DELIVER(in, Compare(v, c, in.sub, in.pos));
+      case Opcode::kCmpSlotConst:
+        FusedCmpSlotConst(in, slots, consts, p, top, ip, code);
         break;
-      }
-      case Opcode::kInSlotConstList: {
-        const Value& v = slots[in.a];
-        const Value& list = consts[in.b];
-        if (T(v) == Type::kString && T(list) == Type::kStringList) {
-          HERALD_DELIVER(in, MakeBool(StringListHas(list, S(v))));
-          break;
-        }
-        if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
-        } else {
-          HERALD_DELIVER(in, In(v, consts[in.b], in.pos));
-        }
+      case Opcode::kInSlotConstList:
+        FusedInSlotConstList(in, slots, consts, p, top, ip, code);
         break;
-      }
-      case Opcode::kConstInSlot: {
-        const Value& v = slots[in.a];
-        const Value& needle = consts[in.b];
-        if (T(v) == Type::kStringList && T(needle) == Type::kString) {
-          HERALD_DELIVER(in, MakeBool(StringListHas(v, S(needle))));
-          break;
-        }
-        if (IsAbsent(v)) {
-          HERALD_DELIVER(in, MakeError(p.message_text[in.c], in.pos));
-        } else {
-          HERALD_DELIVER(in, In(consts[in.b], v, in.pos));
-        }
+      case Opcode::kConstInSlot:
+        FusedConstInSlot(in, slots, consts, p, top, ip, code);
         break;
-      }
       case Opcode::kIn: {
         Value list = *top--;
         *top = In(*top, list, in.pos);
@@ -1379,33 +1545,14 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
       case Opcode::kInBegin:
         *++top = MakeBool(false);
         break;
-      case Opcode::kInElem: {
-        Value element = *top--;
-        Value& acc = *top;
-        const Value& needle = top[-1];
-        if (T(acc) == Type::kError) break;
-        if (T(element) == Type::kError) {
-          acc = element;
-          break;
-        }
-        if (B(acc) || T(needle) == Type::kError) break;
-        Value eq = Compare(needle, element, kCmpEq, in.pos);
-        if (T(eq) == Type::kError || B(eq)) acc = eq;
+      case Opcode::kInElem:
+        InElem(in, top);
         break;
-      }
       case Opcode::kInEnd: {
         Value acc = *top--;
         if (T(*top) != Type::kError) *top = acc;
         break;
       }
-      case Opcode::kArith: {
-        Value rhs = *top--;
-        *top = Arith(*top, rhs, in.sub, in.pos, scratch);
-        break;
-      }
-      case Opcode::kNeg:
-        *top = Negate(*top, in.pos);
-        break;
       case Opcode::kNot:
         if (T(*top) == Type::kBool) {
           *top = MakeBool(!B(*top));
@@ -1414,103 +1561,27 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         }
         break;
       case Opcode::kAndFirst:
-        if (T(*top) == Type::kBool) {
-          if (!B(*top)) ip = code + in.a;
-        } else if (T(*top) != Type::kError) {
-          *top = MakeError(kNotBool, in.pos);
-        }
+        LogicFirst(false, in, top, ip, code);
         break;
-      case Opcode::kAndNext: {
-        Value b = *top--;
-        if (T(b) == Type::kBool) {
-          if (!B(b)) {
-            *top = b;
-            ip = code + in.a;
-          }
-        } else if (T(*top) != Type::kError) {
-          *top = T(b) == Type::kError ? b : MakeError(kNotBool, in.pos);
-        }
+      case Opcode::kAndNext:
+        LogicNext(false, in, top, ip, code);
         break;
-      }
       case Opcode::kOrFirst:
-        if (T(*top) == Type::kBool) {
-          if (B(*top)) ip = code + in.a;
-        } else if (T(*top) != Type::kError) {
-          *top = MakeError(kNotBool, in.pos);
-        }
+        LogicFirst(true, in, top, ip, code);
         break;
-      case Opcode::kOrNext: {
-        Value b = *top--;
-        if (T(b) == Type::kBool) {
-          if (B(b)) {
-            *top = b;
-            ip = code + in.a;
-          }
-        } else if (T(*top) != Type::kError) {
-          *top = T(b) == Type::kError ? b : MakeError(kNotBool, in.pos);
-        }
+      case Opcode::kOrNext:
+        LogicNext(true, in, top, ip, code);
         break;
-      }
-      case Opcode::kCond: {
-        Value c = *top--;
-        if (T(c) == Type::kBool) {
-          if (!B(c)) ip = code + in.a;
-        } else {
-          *++top = T(c) == Type::kError ? c : MakeError(kNotBool, in.pos);
-          ip = code + in.b;
-        }
+      case Opcode::kCond:
+        Cond(in, top, ip, code);
         break;
-      }
       case Opcode::kJump:
         ip = code + in.a;
         break;
-      case Opcode::kSize:
-        *top = Size(*top, in.pos);
-        break;
-      case Opcode::kStartsWith:
-      case Opcode::kEndsWith:
-      case Opcode::kContains: {
-        Value arg = *top--;
-        *top = StringTest(*top, arg, in.op, in.pos);
-        break;
-      }
-      case Opcode::kMatches: {
-        Value& v = *top;
-        if (T(v) == Type::kError) break;
-        if (T(v) != Type::kString) {
-          v = MakeError(kNoOverload, in.pos);
-          break;
-        }
-        std::string_view s = S(v);
-        v = MakeBool(re2::RE2::PartialMatch(re2::StringPiece(s.data(), s.size()),
-                                            *p.regexes[in.a]));
-        break;
-      }
-      case Opcode::kLowerAscii:
-      case Opcode::kUpperAscii:
-        *top = ChangeCase(*top, in.op == Opcode::kUpperAscii, in.pos, scratch);
-        break;
-      case Opcode::kTimePart:
-        *top = TimePartOf(*top, in.sub, p.zones[in.a], in.pos);
-        break;
-      case Opcode::kDurationPart:
-        *top = DurationPartOf(*top, in.sub, in.pos);
-        break;
-      case Opcode::kToInt:
-        *top = ToInt(*top, in.pos);
-        break;
-      case Opcode::kToDouble:
-        *top = ToDouble(*top, in.pos);
-        break;
-      case Opcode::kIndex: {
-        Value index = *top--;
-        *top = Index(*top, index, in.pos);
-        break;
-      }
       default: {
-        // Containers, macros and conversions: out of line, so that the loop
-        // the targeting expressions run stays as small as before them.
-        Vm::Step next = RunContainerOp(in, top, ip, code, consts, locals, scratch);
+        // Operators and functions over values; below them, out of line,
+        // containers, macros and conversions.
+        Vm::Step next = RunValueOp(in, top, ip, code, p, consts, locals, scratch);
         top = next.top;
         ip = next.ip;
         break;
@@ -1519,7 +1590,6 @@ Value Vm::Run(const ProgramImpl& p, Activation& activation) {
         return *top;
     }
   }
-#undef HERALD_DELIVER
 }
 
 }  // namespace internal
