@@ -4,8 +4,11 @@
 #                 their fields are checked, they are unpacked into a scratch root,
 #                 and the prefix is that root's /usr.
 # Then examples/consumer (find_package(herald CONFIG)) is configured, built and
-# run against the prefix, and examples/custom_component is built with
-# herald_add_plugin and loaded by the prefix's own `herald` program.
+# run against the prefix, examples/custom_component is built with
+# herald_add_plugin and loaded by the prefix's own `herald` program, and
+# examples/replacements (one built-in of each pipeline family re-implemented
+# from the public headers alone) is built against the prefix and its driver
+# must prove all four.
 file(REMOVE_RECURSE ${WORK_DIR})
 
 function(run_step what)  # run_step(WHAT COMMAND...) fails the test, naming WHAT
@@ -110,4 +113,16 @@ endif()
 run_step("the installed herald --version" ${prefix}/bin/herald --version)
 if(NOT step_output MATCHES "^herald ${VERSION}")
   message(FATAL_ERROR "the installed herald says it is \"${step_output}\", not herald ${VERSION}")
+endif()
+
+# Every built-in can be re-implemented from the installed public headers:
+# the driver runs Herald's pipelines with the site's four components in
+# place and exits non-zero naming the family that did not hold.
+run_step("configuring examples/replacements" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/replacements
+         -B ${WORK_DIR}/replacements -G Ninja -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("building examples/replacements" ${CMAKE_COMMAND} --build ${WORK_DIR}/replacements)
+run_step("examples/replacements" ${WORK_DIR}/replacements/herald_replacements ${SOURCE_DIR}/examples/replacements)
+message(STATUS "replacements said:\n${step_output}")
+if(NOT step_output MATCHES "\nall four replacements work\n$")
+  message(FATAL_ERROR "examples/replacements did not prove all four replacements: ${step_output}")
 endif()
