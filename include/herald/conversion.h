@@ -65,13 +65,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "herald/families.h"
 #include "herald/model/campaign.pb.h"
@@ -483,10 +480,10 @@ class ConversionExporter {
   const ExporterOptions& options() const { return options_; }
 
  private:
+  struct Runner;  // lib/conversion/exporter.cc: the pipeline, and the lock that serializes runs
   explicit ConversionExporter(ExporterOptions options);
   ExporterOptions options_;
-  std::unique_ptr<Pipeline<ExportContext>> pipeline_;
-  absl::Mutex run_mu_;  // serializes RunOnce in this process (the lease does across processes)
+  std::unique_ptr<Runner> runner_;
 };
 
 // Runs an exporter every interval on its own thread (the
@@ -504,12 +501,12 @@ class ExportSchedule {
   int64_t runs() const { return runs_.load(); }
 
  private:
+  struct Thread;  // lib/conversion/exporter.cc: the thread and its stop signal
   ConversionExporter* exporter_;
   absl::Duration interval_;
   std::function<void(const absl::StatusOr<ExportReport>&)> on_report_;
   std::atomic<int64_t> runs_{0};
-  std::unique_ptr<absl::Notification> stop_;
-  std::thread thread_;
+  std::unique_ptr<Thread> thread_;
 };
 
 // Creates the destination of an ExportJobConfig through `registry`.

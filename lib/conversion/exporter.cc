@@ -1,10 +1,13 @@
 // ConversionExporter (the prepare-and-sync run), ExportSchedule and reports.
 #include <algorithm>
+#include <thread>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/random/random.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "conversion/run.h"
 #include "core/process_owner.h"
@@ -103,7 +106,13 @@ std::string ExportReport::ToJson() const {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-ConversionExporter::ConversionExporter(ExporterOptions options) : options_(std::move(options)) {}
+struct ConversionExporter::Runner {
+  std::unique_ptr<Pipeline<ExportContext>> pipeline;
+  absl::Mutex mu;  // serializes RunOnce in this process (the lease does across processes)
+};
+
+ConversionExporter::ConversionExporter(ExporterOptions options)
+    : options_(std::move(options)), runner_(std::make_unique<Runner>()) {}
 ConversionExporter::~ConversionExporter() = default;
 
 absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(ExporterOptions options) {
@@ -126,7 +135,7 @@ absl::StatusOr<std::unique_ptr<ConversionExporter>> ConversionExporter::Create(E
                                                   def.name().empty() ? "conversion pipeline" : def.name());
   if (!pipeline.ok()) return pipeline.status();
   auto exporter = std::unique_ptr<ConversionExporter>(new ConversionExporter(std::move(options)));
-  exporter->pipeline_ = std::move(*pipeline);
+  exporter->runner_->pipeline = std::move(*pipeline);
   return exporter;
 }
 
@@ -202,7 +211,7 @@ PageOutcome ExportPage(Pipeline<ExportContext>& pipeline, ExportRun& run, Waterm
 }  // namespace
 
 absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
-  absl::MutexLock serialized(&run_mu_);
+  absl::MutexLock serialized(&runner_->mu);
   const ExporterOptions& o = options_;
   const absl::Time started = absl::Now();
   ExportRun run;
@@ -253,7 +262,7 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
         break;
       }
     }
-    if (ExportPage(*pipeline_, run, marks, page, total, watermark, failure) == PageOutcome::kDone) break;
+    if (ExportPage(*runner_->pipeline, run, marks, page, total, watermark, failure) == PageOutcome::kDone) break;
   }
   (void)marks.ReleaseLease(lease, o.owner);
   report.duration = absl::Now() - started;
@@ -263,27 +272,33 @@ absl::StatusOr<ExportReport> ConversionExporter::RunOnce() {
   return report;
 }
 
+struct ExportSchedule::Thread {
+  absl::Notification stop;
+  std::thread thread;
+};
+
 ExportSchedule::ExportSchedule(ConversionExporter* exporter, absl::Duration interval)
     : exporter_(exporter), interval_(interval) {}
 
 ExportSchedule::~ExportSchedule() { Stop(); }
 
 void ExportSchedule::Start() {
-  if (thread_.joinable()) return;
-  stop_ = std::make_unique<absl::Notification>();
-  thread_ = std::thread([this] {
+  if (thread_ != nullptr) return;
+  thread_ = std::make_unique<Thread>();
+  thread_->thread = std::thread([this, stop = &thread_->stop] {
     do {
       absl::StatusOr<ExportReport> report = exporter_->RunOnce();
       runs_.fetch_add(1);
       if (on_report_) on_report_(report);
-    } while (!stop_->WaitForNotificationWithTimeout(interval_));
+    } while (!stop->WaitForNotificationWithTimeout(interval_));
   });
 }
 
 void ExportSchedule::Stop() {
-  if (!thread_.joinable()) return;
-  stop_->Notify();
-  thread_.join();
+  if (thread_ == nullptr) return;
+  thread_->stop.Notify();
+  thread_->thread.join();
+  thread_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJobConfig& job,
