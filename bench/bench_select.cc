@@ -74,7 +74,7 @@ struct Site {
   std::unordered_map<std::string, herald::UserHistory> histories;
   // The same profiles prepared for the catalog (herald::PreparedProfile), as
   // a storefront keeps them per user and per kind of page.
-  std::vector<herald::PreparedProfile> prepared_users, prepared_contexts;
+  std::vector<std::unique_ptr<const herald::PreparedProfile>> prepared_users, prepared_contexts;
   std::vector<herald::SelectionRequest> requests;         // in time order, as traffic arrives
   std::vector<herald::SelectionRequest> random_requests;  // at random times in the month
   std::vector<herald::SelectionRequest> map_requests;     // `requests` with the profiles only as v1::Profile
@@ -235,13 +235,13 @@ Site* BuildSite(int ads) {
     if (r < 4096) {
       req.time = traffic_start + absl::Milliseconds(r);
       site->map_requests.push_back(req);
-      req.prepared_user = &site->prepared_users[u];
-      req.prepared_context = &site->prepared_contexts[context];
+      req.prepared_user = site->prepared_users[u].get();
+      req.prepared_context = site->prepared_contexts[context].get();
       site->requests.push_back(std::move(req));
     } else if (r % 2 == 0) {  // half the random ones prepared, to check both forms against the reference
       req.time = kMonthStart + absl::Seconds(rng() % (29 * 86400));
-      req.prepared_user = &site->prepared_users[u];
-      req.prepared_context = &site->prepared_contexts[context];
+      req.prepared_user = site->prepared_users[u].get();
+      req.prepared_context = site->prepared_contexts[context].get();
       site->random_requests.push_back(std::move(req));
     } else {
       req.time = kMonthStart + absl::Seconds(rng() % (29 * 86400));

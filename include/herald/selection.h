@@ -81,32 +81,30 @@ struct CompiledItem;
 // SelectionRequest::user: a stale one is slower, never wrong. Rebuild it
 // when `catalog_generation()` differs from the selector's catalog's.
 //
-// Lifetime: self-contained (it keeps its own copy of the profile); movable,
-// not copyable. Thread-safety: immutable once built; any number of threads
-// may pass the same one with their requests at once.
+// An opaque object made by Build and held by the caller (the request points
+// at it directly, so that a cold one costs one cache miss, not two).
+// Lifetime: self-contained (it keeps its own copy of the profile). Thread-
+// safety: immutable once built; any number of threads may pass the same one
+// with their requests at once.
 class PreparedProfile {
  public:
   enum class Role { kUser, kContext };
 
-  PreparedProfile();  // empty: every attribute absent, for no catalog
-  PreparedProfile(PreparedProfile&&) noexcept;
-  PreparedProfile& operator=(PreparedProfile&&) noexcept;
-  ~PreparedProfile();
-
   // `profile` as the user (Role::kUser) or context (Role::kContext)
   // attributes of `catalog`'s targeting. Attributes the catalog does not
   // declare are kept in profile() but read by nothing.
-  static PreparedProfile Build(const CompiledCatalog& catalog, Role role, v1::Profile profile);
+  static std::unique_ptr<const PreparedProfile> Build(const CompiledCatalog& catalog, Role role,
+                                                      v1::Profile profile);
+  virtual ~PreparedProfile() = default;
+  PreparedProfile(const PreparedProfile&) = delete;
+  PreparedProfile& operator=(const PreparedProfile&) = delete;
 
   Role role() const;
   const v1::Profile& profile() const;   // the copy it was built from
-  uint64_t catalog_generation() const;  // CompiledCatalog::generation() it was built for; 0 = none
+  uint64_t catalog_generation() const;  // CompiledCatalog::generation() it was built for
 
-  struct Data;  // internal (lib/csf/prepared_profile.h)
-  const Data* data() const { return data_.get(); }
-
- private:
-  std::unique_ptr<const Data> data_;
+ protected:
+  PreparedProfile() = default;  // the library's implementation only (lib/csf/prepared_profile.h)
 };
 
 // One ad request ("give me N items for this page").

@@ -6,13 +6,9 @@
 
 namespace herald {
 
-PreparedProfile::PreparedProfile() = default;
-PreparedProfile::PreparedProfile(PreparedProfile&&) noexcept = default;
-PreparedProfile& PreparedProfile::operator=(PreparedProfile&&) noexcept = default;
-PreparedProfile::~PreparedProfile() = default;
-
-PreparedProfile PreparedProfile::Build(const CompiledCatalog& catalog, Role role, v1::Profile profile) {
-  auto data = std::make_unique<Data>();
+std::unique_ptr<const PreparedProfile> PreparedProfile::Build(const CompiledCatalog& catalog, Role role,
+                                                             v1::Profile profile) {
+  auto data = std::make_unique<PreparedProfileData>();
   data->role = role;
   data->catalog_generation = catalog.generation();
   data->profile = std::move(profile);
@@ -25,30 +21,28 @@ PreparedProfile PreparedProfile::Build(const CompiledCatalog& catalog, Role role
   FillProfileSlots(slots, &data->profile, &activation, &data->lists);
   data->values.reserve(slots.size());
   for (const auto& [name, slot] : slots) data->values.push_back(activation.Get(slot));
-  PreparedProfile prepared;
-  prepared.data_ = std::move(data);
-  return prepared;
+  return data;
 }
 
-PreparedProfile::Role PreparedProfile::role() const { return data_ ? data_->role : Role::kUser; }
+PreparedProfile::Role PreparedProfile::role() const { return PreparedProfileData::Of(*this).role; }
 
-const v1::Profile& PreparedProfile::profile() const {
-  return data_ ? data_->profile : v1::Profile::default_instance();
+const v1::Profile& PreparedProfile::profile() const { return PreparedProfileData::Of(*this).profile; }
+
+uint64_t PreparedProfile::catalog_generation() const {
+  return PreparedProfileData::Of(*this).catalog_generation;
 }
-
-uint64_t PreparedProfile::catalog_generation() const { return data_ ? data_->catalog_generation : 0; }
 
 void LoadProfileSlots(const std::vector<std::pair<std::string, expr::Slot>>& slots,
                       const PreparedProfile* prepared, PreparedProfile::Role role,
                       uint64_t generation, const v1::Profile* profile,
                       expr::Activation* activation, std::vector<AttributeStorage>* lists) {
-  const PreparedProfile::Data* data = prepared != nullptr ? prepared->data() : nullptr;
+  const PreparedProfileData* data = prepared != nullptr ? &PreparedProfileData::Of(*prepared) : nullptr;
   if (data != nullptr && data->catalog_generation == generation && data->role == role &&
       data->values.size() == slots.size()) {
     for (size_t i = 0; i < slots.size(); ++i) activation->Set(slots[i].second, data->values[i]);
     return;
   }
-  if (prepared != nullptr) profile = &prepared->profile();  // built for another snapshot, or empty
+  if (prepared != nullptr) profile = &prepared->profile();  // built for another snapshot
   FillProfileSlots(slots, profile, activation, lists);
 }
 

@@ -1,4 +1,4 @@
-// Internal: what a PreparedProfile holds (herald/selection.h), and how
+// Internal: what a PreparedProfile is (herald/selection.h), and how
 // LoadContext reads a request's user and context through it.
 #ifndef HERALD_LIB_CSF_PREPARED_PROFILE_H_
 #define HERALD_LIB_CSF_PREPARED_PROFILE_H_
@@ -16,7 +16,8 @@
 
 namespace herald {
 
-struct PreparedProfile::Data {
+// What a PreparedProfile is.
+struct PreparedProfileData final : PreparedProfile {
   // What a request reads comes first, in one block (the values inline for up
   // to 8 attributes): a user's prepared profile is usually cold, and this way
   // it costs one or two cache misses, not one per indirection.
@@ -29,6 +30,10 @@ struct PreparedProfile::Data {
   absl::InlinedVector<expr::Value, 8> values;
   v1::Profile profile;
   std::vector<AttributeStorage> lists;
+
+  static const PreparedProfileData& Of(const PreparedProfile& p) {
+    return static_cast<const PreparedProfileData&>(p);
+  }
 };
 
 // Sets the activation's slots of one role from, in order of preference: the

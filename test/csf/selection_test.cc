@@ -596,10 +596,10 @@ TEST_CASE("A prepared profile selects and traces exactly what its plain profile 
     std::vector<std::string> first;
     for (const v1::Profile& user : users) {
       for (const v1::Profile& context : contexts) {
-        const PreparedProfile pu = PreparedProfile::Build(built_for, PreparedProfile::Role::kUser, user);
-        const PreparedProfile pc = PreparedProfile::Build(built_for, PreparedProfile::Role::kContext, context);
+        const auto pu = PreparedProfile::Build(built_for, PreparedProfile::Role::kUser, user);
+        const auto pc = PreparedProfile::Build(built_for, PreparedProfile::Role::kContext, context);
         auto plain = select(&user, &context, nullptr, nullptr);
-        auto prepared = select(nullptr, nullptr, &pu, &pc);
+        auto prepared = select(nullptr, nullptr, pu.get(), pc.get());
         CHECK(prepared.first == plain.first);
         CHECK(prepared.second == plain.second);
         if (first.empty()) first = plain.first;
@@ -618,22 +618,22 @@ TEST_CASE("A prepared profile selects and traces exactly what its plain profile 
   CHECK(compare_all(*catalog) > 5);
   CHECK(compare_all(*reordered) > 5);
 
-  // An empty prepared profile reads as an empty profile; its accessors are safe.
-  PreparedProfile empty;
-  CHECK(empty.catalog_generation() == 0);
-  CHECK(empty.profile().values().empty());
+  // A prepared empty profile reads as an empty profile.
   v1::Profile none;
-  CHECK(select(&none, &none, nullptr, nullptr) == select(nullptr, nullptr, &empty, &empty));
+  const auto empty_user = PreparedProfile::Build(*reordered, PreparedProfile::Role::kUser, none);
+  const auto empty_context = PreparedProfile::Build(*reordered, PreparedProfile::Role::kContext, none);
+  CHECK(select(&none, &none, nullptr, nullptr) == select(nullptr, nullptr, empty_user.get(), empty_context.get()));
   // It keeps its own copy: the source may go away.
-  PreparedProfile kept;
+  std::unique_ptr<const PreparedProfile> kept;
   {
     v1::Profile adult;
     (*adult.mutable_values())["age"].set_int_value(40);
     kept = PreparedProfile::Build(*reordered, PreparedProfile::Role::kUser, adult);
   }
-  CHECK(kept.catalog_generation() == reordered->generation());
-  CHECK(kept.role() == PreparedProfile::Role::kUser);
-  auto adult_winners = select(nullptr, nullptr, &kept, nullptr).first;
+  CHECK(kept->catalog_generation() == reordered->generation());
+  CHECK(kept->role() == PreparedProfile::Role::kUser);
+  CHECK(kept->profile().values().at("age").int_value() == 40);
+  auto adult_winners = select(nullptr, nullptr, kept.get(), nullptr).first;
   CHECK(std::find(adult_winners.begin(), adult_winners.end(), "beer") != adult_winners.end());
 }
 
