@@ -134,6 +134,7 @@ constexpr std::array<const char*, 5> kInterests = {"outdoor", "coffee", "gardeni
 struct User {
   std::string id;
   v1::Profile profile;
+  std::unique_ptr<const PreparedProfile> prepared;  // `profile` for the catalog's targeting
   int state = 0;      // index into kStates
   int first = 0, last = 0;
   bool ordered = false;  // has bought before (the welcome coupon is for first orders)
@@ -332,6 +333,7 @@ class Simulation {
 
   std::vector<User> users_;
   std::array<std::array<v1::Profile, kPageGroups>, 2> contexts_;  // [device][page group]
+  std::array<std::array<std::unique_ptr<const PreparedProfile>, kPageGroups>, 2> prepared_contexts_;
   std::vector<Visit> visits_;
   int64_t sessions_ = 0, orders_ = 0;
 
@@ -528,6 +530,15 @@ void Simulation::MakeUsers() {
     for (const char* interest : kInterests) {
       if (rng_.Chance(0.3)) interests->add_values(interest);
     }
+    // Read once for the catalog's targeting, as a storefront keeps it with
+    // the user's session, instead of on every request.
+    u.prepared = PreparedProfile::Build(*compiled_, PreparedProfile::Role::kUser, u.profile);
+  }
+  for (int d = 0; d < 2; ++d) {
+    for (int g = 0; g < kPageGroups; ++g) {
+      prepared_contexts_[d][g] =
+          PreparedProfile::Build(*compiled_, PreparedProfile::Role::kContext, contexts_[d][g]);
+    }
   }
 }
 
@@ -601,6 +612,8 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
     request.session_id = visit.session_id;
     request.user = &user.profile;
     request.context = context;
+    request.prepared_user = user.prepared.get();
+    request.prepared_context = prepared_contexts_[visit.device][group].get();
     request.time = t;
     auto result = selector_->Select(request);
     if (!result.ok()) return result.status();
