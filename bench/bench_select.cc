@@ -479,6 +479,25 @@ void BM_Select_Herald(benchmark::State& state) {
 }
 BENCHMARK(BM_Select_Herald)->Arg(1000)->Arg(10000)->Arg(100000)->Threads(1)->Threads(2)->UseRealTime();
 
+// Growth: Herald against 100,000 ads ("Herald") and against 1,000 ads
+// ("Reference"), so that bench/run's ratio is the 1,000-ad time over the
+// 100,000-ad time (the goal: at least 0.5, i.e. at most twice the cost).
+void SelectOn(benchmark::State& state, int ads) {
+  Site& site = GetSite(ads);
+  size_t i = 0;
+  int64_t winners = 0;
+  for (auto _ : state) {
+    auto r = site.selector->Select(site.requests[i++ & 4095]);
+    winners += r->winners.size();
+  }
+  benchmark::DoNotOptimize(winners);
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_SelectGrowth100x_Herald(benchmark::State& state) { SelectOn(state, 100000); }
+void BM_SelectGrowth100x_Reference(benchmark::State& state) { SelectOn(state, 1000); }
+BENCHMARK(BM_SelectGrowth100x_Herald)->UseRealTime();
+BENCHMARK(BM_SelectGrowth100x_Reference)->UseRealTime();
+
 // The same requests with the profiles given only as v1::Profile messages (no
 // PreparedProfile): what reading the profile per request costs.
 void BM_Select_HeraldProfileMap(benchmark::State& state) {
