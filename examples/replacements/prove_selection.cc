@@ -1,5 +1,6 @@
 // Selection: the built-in advertising pipeline and the same pipeline with
-// SiteExposureLimit in ExposureLimit's place, each selector on its own
+// SiteLoadHistory, SiteExposureLimit and SiteRecordHistory in the places of
+// LoadHistory, ExposureLimit and RecordHistory, each selector on its own
 // memory store, answer the same 400 requests (users, sessions, times over
 // two weeks). Every request must get the same winners from both, and the
 // two components must have removed the same ads for the same reasons; the
@@ -26,21 +27,26 @@ namespace {
 constexpr int kRequests = 400;
 
 // The site's definition, renamed back, must be the built-in one: the
-// component is the only difference between the two selectors.
-absl::Status CheckOnlyExposureLimitDiffers(const herald::v1::PipelineDefinition& site) {
+// components are the only difference between the two selectors.
+absl::Status CheckOnlyReplacementsDiffer(const herald::v1::PipelineDefinition& site) {
+  const std::map<std::string, std::string> builtin_of = {{"SiteExposureLimit", "ExposureLimit"},
+                                                         {"SiteLoadHistory", "LoadHistory"},
+                                                         {"SiteRecordHistory", "RecordHistory"}};
   herald::v1::PipelineDefinition renamed = site;
-  int replaced = 0;
+  size_t replaced = 0;
   for (auto& stage : *renamed.mutable_stages()) {
     for (auto& component : *stage.mutable_components()) {
-      if (component.name() != "SiteExposureLimit") continue;
-      component.set_name("ExposureLimit");
+      auto it = builtin_of.find(component.name());
+      if (it == builtin_of.end()) continue;
+      component.set_name(it->second);
       ++replaced;
     }
   }
-  if (replaced != 1 ||
+  if (replaced != builtin_of.size() ||
       !google::protobuf::util::MessageDifferencer::Equals(renamed, herald::DefaultAdvertisingPipeline())) {
     return absl::FailedPreconditionError(
-        "pipelines/advertising.textproto is not the built-in advertising pipeline with ExposureLimit replaced");
+        "pipelines/advertising.textproto is not the built-in advertising pipeline with LoadHistory, "
+        "ExposureLimit and RecordHistory replaced");
   }
   return absl::OkStatus();
 }
@@ -112,7 +118,7 @@ absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
   if (!catalog.ok()) return catalog.status();
   auto site_pipeline = herald::LoadPipelineDefinition(dir + "/pipelines/advertising.textproto");
   if (!site_pipeline.ok()) return site_pipeline.status();
-  if (absl::Status s = CheckOnlyExposureLimitDiffers(*site_pipeline); !s.ok()) return s;
+  if (absl::Status s = CheckOnlyReplacementsDiffer(*site_pipeline); !s.ok()) return s;
   herald::Registry registry;
   if (absl::Status s = RegisterAll(&registry); !s.ok()) return s;
   auto selectors = MakeSelectors(*catalog, registry, *site_pipeline);
@@ -129,8 +135,8 @@ absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
     const auto expected = WinnerIds(*builtin), got = WinnerIds(*site);
     if (expected != got) {
       return absl::FailedPreconditionError(absl::StrCat("request ", i, " (", request.user_id, ", session \"",
-                                                        request.session_id, "\"): ExposureLimit's pipeline chose [",
-                                                        absl::StrJoin(expected, ", "), "], SiteExposureLimit's [",
+                                                        request.session_id, "\"): the built-in pipeline chose [",
+                                                        absl::StrJoin(expected, ", "), "], the site's [",
                                                         absl::StrJoin(got, ", "), "]"));
     }
     const auto removed = Removed(builtin->trace, "ExposureLimit");
@@ -150,7 +156,8 @@ absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
       !s.ok()) {
     return s;
   }
-  return absl::StrCat("SiteExposureLimit matches ExposureLimit on ", kRequests, " requests (", limited,
+  return absl::StrCat("SiteLoadHistory, SiteExposureLimit and SiteRecordHistory match the built-ins on ",
+                      kRequests, " requests (", limited,
                       " limited; ads removed ", by_rule["session"], " times by session limits, ", by_rule["day"],
                       " by daily caps, ", by_rule["week"], " by weekly caps)");
 }

@@ -8,8 +8,8 @@ namespace site {
 
 absl::Status RegisterSiteComponents(herald::Registry* registry) {
   if (registry == nullptr) return absl::InvalidArgumentError("RegisterSiteComponents: no registry");
-  for (auto make : {SiteExposureLimitFactory, MemberOrderDiscountFactory, SkipDomainsFactory,
-                    WebhookDestinationFactory}) {
+  for (auto make : {SiteExposureLimitFactory, SiteLoadHistoryFactory, SiteRecordHistoryFactory,
+                    MemberOrderDiscountFactory, SkipDomainsFactory, WebhookDestinationFactory}) {
     if (absl::Status s = registry->Register(make()); !s.ok()) return s;
   }
   return absl::OkStatus();

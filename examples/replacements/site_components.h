@@ -3,6 +3,8 @@
 // or added by a third party.
 //
 //   SiteExposureLimit    selection  the built-in ExposureLimit, rule for rule
+//   SiteLoadHistory      selection  the built-in LoadHistory (SelectionServices::ReadHistory)
+//   SiteRecordHistory    selection  the built-in RecordHistory (SelectionServices::AddToHistory)
 //   MemberOrderDiscount  basket     percent off the order for members (order_level stage)
 //   SkipDomains          mail       skips recipients of listed domains (filter stage)
 //   webhook              destination  conversions POSTed as JSON, identifiers hashed
@@ -22,11 +24,13 @@ namespace site {
 
 // Each built with herald::MakeFactory in its own file.
 std::unique_ptr<herald::FactoryBase> SiteExposureLimitFactory();
+std::unique_ptr<herald::FactoryBase> SiteLoadHistoryFactory();
+std::unique_ptr<herald::FactoryBase> SiteRecordHistoryFactory();
 std::unique_ptr<herald::FactoryBase> MemberOrderDiscountFactory();
 std::unique_ptr<herald::FactoryBase> SkipDomainsFactory();
 std::unique_ptr<herald::FactoryBase> WebhookDestinationFactory();
 
-// Registers the four factories. AlreadyExists (naming the component) when
+// Registers the six factories. AlreadyExists (naming the component) when
 // `registry` or a parent already has one of the names.
 absl::Status RegisterSiteComponents(herald::Registry* registry);
 

@@ -49,9 +49,11 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/random/bit_gen_ref.h"
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "herald/counters.h"
 #include "herald/families.h"
 #include "herald/model/catalog.pb.h"
 #include "herald/model/common.pb.h"
@@ -65,6 +67,7 @@ class CompiledCatalog;
 class SelectionServices;
 class Store;
 struct CompiledItem;
+struct SelectionContext;
 
 // A user profile or a request context in the form a compiled catalog's
 // targeting reads directly: each attribute the catalog declares
@@ -197,12 +200,79 @@ struct Exposure {
   int32_t this_week = 0;  // in all sessions, in the local week (Monday to Sunday)
 };
 
+// SelectionServices::RecordItemEvent's item for an event of no item.
+inline constexpr uint32_t kNoItem = UINT32_MAX;
+
+// Paid ads of one page group ranked by an upper bound of their score,
+// valid for requests up to `valid_until`: bound = NOD computed with the
+// expected delivery at valid_until and the delivery when built, times the
+// item's largest target-group boost. Deliveries only grow and the expected
+// delivery only grows with time, so the bound holds until then.
+struct RankedAds {
+  absl::Time built_for;      // the request time it was built at
+  absl::Time valid_until;
+  struct Entry {
+    double bound;
+    uint32_t item;   // index into CompiledCatalog::items()
+    int32_t size;    // the item's size (CompiledItem::size), read without the item
+    bool operator==(const Entry&) const = default;
+  };
+  std::vector<Entry> paid;       // best bound first
+  std::vector<uint32_t> others;  // house ads, always emitted
+};
+
+// What the selector lends the components of its pipelines, through
+// SelectionContext::services: delivery counters, the users' histories, the
+// event sink, the ranked candidate source, quota leases and randomness.
+// Every built-in that needs one of these reaches it here, so a replacement
+// can do what it does.
+//
+// Lifetime: the selector's; valid while the request runs. Items are indexes
+// into the context's catalog snapshot (CompiledCatalog::items()).
+// Thread-safety: each call concerns the calling request's context; any
+// number of requests call them at once.
+class SelectionServices {
+ public:
+  virtual ~SelectionServices() = default;
+  // Delivery of `item`, split into what the store confirmed and this
+  // process's local counts (Need of Delivery reads it).
+  virtual DeliveryDetail Delivery(SelectionContext& context, uint32_t item) = 0;
+  // Starts fetching what Delivery(context, item) will read (a hint: call it
+  // for many items first, then Delivery for each, so that misses overlap).
+  virtual void PrefetchDelivery(SelectionContext& context, uint32_t item) = 0;
+  // Reads the user's history into context.history (item indexes, most recent
+  // first) and context.exposures: per (user, session), or per user without a
+  // session id, and per local day and week (docs/pacing.md). What
+  // LoadHistory does.
+  virtual void ReadHistory(SelectionContext& context) = 0;
+  // Adds context.winners to the user's history (front), keeping
+  // `history_size` items. What RecordHistory does.
+  virtual void AddToHistory(SelectionContext& context, int history_size) = 0;
+  // Queues an event of `item` (or kNoItem for an event of no item); request
+  // and click events count toward the item's delivery. No I/O: the events
+  // are written in batches off the request path. What RecordEvent does.
+  virtual void RecordItemEvent(SelectionContext& context, const EventView& event, uint32_t item) = 0;
+  // The ranked paid ads (and the house ads) of page group `page_group` (an
+  // interned id, CompiledCatalog::PageGroupId; -1 = the request has no page
+  // group), valid at context.now; kept alive until the request ends. What
+  // FilterContent emits candidates from when pruning.
+  virtual const RankedAds& Ranked(SelectionContext& context, int32_t page_group) = 0;
+  // Takes a unit of `item`'s leased request quota for this request (quota
+  // leases; always true when they are off or the item has no request goal).
+  // A dry run (request.record false) only checks. Units taken by a run the
+  // selector repeats or fails are given back.
+  virtual bool TakeQuota(SelectionContext& context, uint32_t item) = 0;
+  // The request's random numbers (seeded from SelectorOptions::seed, one
+  // stream per pooled scratch): draw from it, e.g. house ads by weight.
+  virtual absl::BitGenRef Random(SelectionContext& context) = 0;
+};
+
 // The selection family's context. Components read the request and catalog,
 // narrow `candidates`, and fill `winners` and `results`.
 struct SelectionContext : PipelineContext {
   const SelectionRequest* request = nullptr;
   const CompiledCatalog* catalog = nullptr;
-  SelectionServices* services = nullptr;   // counters, histories, events, random
+  SelectionServices* services = nullptr;   // counters, histories, events, ranking, random (above)
   absl::Time now;                          // request time resolved
   std::vector<Candidate> candidates;
   std::vector<uint32_t> winners;           // item indexes in placement order

@@ -70,7 +70,7 @@ class LoadContext final : public Comp {
       return absl::InvalidArgumentError(
           Cat("count must be within 1..", max_count_, ", got ", req.count));
     }
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     s.Reset(catalog);
     s.page_groups.clear();
     for (const std::string& pg : req.page_groups) {
@@ -157,7 +157,7 @@ class FilterContent final : public Comp {
   ComponentContract Contract() const override { return {{"request_state"}, {"candidates"}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     const CompiledCatalog& catalog = *ctx.catalog;
     const bool discounts = ctx.request->discounts;
     ctx.candidates.clear();
@@ -339,7 +339,7 @@ class NeedOfDelivery final : public Comp, public PacedScorer {
   ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     // The candidates' counts and schedule days are scattered in memory: ask
     // for all of them first, so that the cache misses overlap.
     for (const Candidate& c : ctx.candidates) {
@@ -466,7 +466,7 @@ class HistoryPenalty final : public Comp {
   absl::Status Run(SelectionContext& ctx) const override {
     size_t n = std::min<size_t>(ctx.history.size(), window_);
     if (n == 0) return absl::OkStatus();
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     // Stamp each candidate with its position + 1 in the window (first occurrence).
     uint32_t stamp = s.NextGeneration();
     for (size_t p = 0; p < n; ++p) s.seen[ctx.history[p]] = stamp;
@@ -500,7 +500,7 @@ class EvalTargetGroups final : public Comp {
   ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     auto groups = ctx.catalog->target_groups();
     bool any_sponsor = false;
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
@@ -582,7 +582,7 @@ class DiscountEligibility final : public Comp {
   }
   ComponentContract Contract() const override { return {{"candidates"}, {}, {}}; }
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     for (size_t i = 0; i < ctx.candidates.size(); ++i) {
       const CompiledItem& item = ctx.item(i);
       if (!item.has_eligibility) continue;
@@ -616,7 +616,7 @@ class SelectWinners final : public Comp {
   ComponentContract Contract() const override { return {{"candidates"}, {"winners"}, {}}; }
 
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     const CompiledCatalog& catalog = *ctx.catalog;
     const int want = ctx.request->count;
     ctx.winners.clear();
@@ -861,7 +861,7 @@ class RecordEvent final : public Comp {
     if (!req.page_groups.empty()) event.page_group = req.page_groups.front();
     // House ads carry their draw ("house:<k>:<size>") so that the house-ad
     // fill report knows how many slots each draw filled (events.proto).
-    std::string& tag = ctx.services->scratch(ctx).event_tag;
+    std::string& tag = ScratchOf(ctx).event_tag;
     if (ctx.house_slots > 0) {
       tag.clear();
       { const absl::AlphaNum k(ctx.house_slots); tag.append("house:").append(k.data(), k.size()).append(":").append(req.size); }
@@ -946,7 +946,7 @@ class FormatTemplate final : public Comp {
   // so each request scratch renders it once per catalog snapshot and copies
   // it afterwards.
   absl::Status Run(SelectionContext& ctx) const override {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     ctx.results.clear();
     ctx.results.reserve(ctx.winners.size());
     RequestScratch::RenderedItems* cache = nullptr;
@@ -987,7 +987,7 @@ class FormatTemplate final : public Comp {
 
  private:
   RenderedItem RenderItem(SelectionContext& ctx, uint32_t w) const {
-    RequestScratch& s = ctx.services->scratch(ctx);
+    RequestScratch& s = ScratchOf(ctx);
     {
       const CompiledItem& item = ctx.catalog->items()[w];
       const v1::Display& d = item.proto->has_ad() ? item.proto->ad().display()

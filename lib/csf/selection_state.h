@@ -21,9 +21,6 @@ namespace herald {
 
 struct RankedAds;
 
-// SelectionServices::RecordItemEvent's item for an event of no item.
-inline constexpr uint32_t kNoItem = UINT32_MAX;
-
 // Per-request scratch, reused: one per concurrently running request.
 struct RequestScratch {
   explicit RequestScratch(uint64_t seed) : rng(seed) {}
@@ -124,24 +121,6 @@ struct RequestScratch {
   }
 };
 
-// Paid ads of one page group ranked by an upper bound of their score,
-// valid for requests up to `valid_until`: bound = NOD computed with the
-// expected delivery at valid_until and the delivery when built, times the
-// item's largest target-group boost. Deliveries only grow and the expected
-// delivery only grows with time, so the bound holds until then.
-struct RankedAds {
-  absl::Time built_for;      // the request time it was built at
-  absl::Time valid_until;
-  struct Entry {
-    double bound;
-    uint32_t item;
-    int32_t size;  // the item's size (CompiledItem::size), read without the item
-    bool operator==(const Entry&) const = default;
-  };
-  std::vector<Entry> paid;  // best bound first
-  std::vector<uint32_t> others;                    // house ads, always emitted
-};
-
 // The initial scorer whose formula the selector's ranking relies on
 // (NeedOfDelivery). Internal to the selection module.
 class PacedScorer {
@@ -151,34 +130,18 @@ class PacedScorer {
   virtual double Nod(double expected, double delivered, double goal) const = 0;
 };
 
-// Delivery counters and user histories, owned by the selector.
-class SelectionServices {
+// The selector's services as the built-ins see them: the public ones
+// (herald/selection.h) and the per-request scratch they share.
+class SelectorServices : public SelectionServices {
  public:
-  virtual ~SelectionServices() = default;
-  // Delivery of `item` (an index of the context's snapshot), split into what
-  // the store confirmed and this process's local counts, with its share.
-  virtual DeliveryDetail Delivery(SelectionContext& context, uint32_t item) = 0;
-  // Starts fetching what Delivery(context, item) will read (a hint).
-  virtual void PrefetchDelivery(SelectionContext& context, uint32_t item) = 0;
-  // Reads the user's history into context.history (item indexes, most recent
-  // first) and its exposures: per (user, session), or per user without a
-  // session id, and per local day and week (docs/pacing.md).
-  virtual void ReadHistory(SelectionContext& context) = 0;
-  // Adds context.winners to the user's history (front), keeping `history_size`.
-  virtual void AddToHistory(SelectionContext& context, int history_size) = 0;
-  // Queues an event of `item` (an index of the context's snapshot, or kNoItem
-  // for an event of no item); request and click events count toward its delivery.
-  virtual void RecordItemEvent(SelectionContext& context, const EventView& event, uint32_t item) = 0;
   virtual RequestScratch& scratch(SelectionContext& context) = 0;
-  // The ranked paid ads of page group `page_group` (-1 = the request has no
-  // page group) valid at context.now; kept alive until the request ends.
-  virtual const RankedAds& Ranked(SelectionContext& context, int32_t page_group) = 0;
-  // Takes a unit of `item`'s leased request quota for this request (quota
-  // leases; always true when they are off or the item has no request goal).
-  // A dry run (request.record false) only checks. Units taken by a run the
-  // selector repeats or fails are given back.
-  virtual bool TakeQuota(SelectionContext& context, uint32_t item) = 0;
 };
+
+// The built-ins' scratch of the request `ctx` runs. The selector is the only
+// maker of SelectionContexts that run built-ins, and its services are these.
+inline RequestScratch& ScratchOf(SelectionContext& ctx) {
+  return static_cast<SelectorServices*>(ctx.services)->scratch(ctx);
+}
 
 }  // namespace herald
 

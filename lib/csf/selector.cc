@@ -271,7 +271,7 @@ struct Binding {
   }
 };
 
-class Selector final : public ContentSelector, public SelectionServices {
+class Selector final : public ContentSelector, public SelectorServices {
  public:
   Selector(const SelectorConfig& config) : options_(config.options), store_(config.store) {}
 
@@ -615,6 +615,8 @@ class Selector final : public ContentSelector, public SelectionServices {
   RequestScratch& scratch(SelectionContext& context) override {
     return *static_cast<RequestScratch*>(context.scratch);
   }
+
+  absl::BitGenRef Random(SelectionContext& context) override { return scratch(context).rng; }
 
   const RankedAds& Ranked(SelectionContext& ctx, int32_t page_group) override {
     const Binding& b = BindingOf(ctx);
