@@ -482,12 +482,15 @@ BENCHMARK(BM_Select_Herald)->Arg(1000)->Arg(10000)->Arg(100000)->Threads(1)->Thr
 // Growth: Herald against 100,000 ads ("Herald") and against 1,000 ads
 // ("Reference"), so that bench/run's ratio is the 1,000-ad time over the
 // 100,000-ad time (the goal: at least 0.5, i.e. at most twice the cost).
-void SelectOn(benchmark::State& state, int ads) {
+// `plain` selects the same requests with the profiles given only as
+// v1::Profile messages.
+void SelectOn(benchmark::State& state, int ads, bool plain = false) {
   Site& site = GetSite(ads);
+  const std::vector<herald::SelectionRequest>& requests = plain ? site.map_requests : site.requests;
   size_t i = 0;
   int64_t winners = 0;
   for (auto _ : state) {
-    auto r = site.selector->Select(site.requests[i++ & 4095]);
+    auto r = site.selector->Select(requests[i++ & 4095]);
     winners += r->winners.size();
   }
   benchmark::DoNotOptimize(winners);
@@ -501,15 +504,7 @@ BENCHMARK(BM_SelectGrowth100x_Reference)->UseRealTime();
 // The same requests with the profiles given only as v1::Profile messages (no
 // PreparedProfile): what reading the profile per request costs.
 void BM_Select_HeraldProfileMap(benchmark::State& state) {
-  Site& site = GetSite(static_cast<int>(state.range(0)));
-  size_t i = 0;
-  int64_t winners = 0;
-  for (auto _ : state) {
-    auto r = site.selector->Select(site.map_requests[i++ & 4095]);
-    winners += r->winners.size();
-  }
-  benchmark::DoNotOptimize(winners);
-  state.SetItemsProcessed(state.iterations());
+  SelectOn(state, static_cast<int>(state.range(0)), /*plain=*/true);
 }
 BENCHMARK(BM_Select_HeraldProfileMap)->Arg(1000)->Arg(10000)->Arg(100000)->UseRealTime();
 
