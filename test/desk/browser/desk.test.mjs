@@ -654,8 +654,10 @@ test('(h) every control has a label and the screens are reached from the keyboar
   await go(page, '#/');
   await page.focus('nav a[href="#/trace"]');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => window.location.hash === '#/trace');
-  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1', 'focus moves to the new screen');
+  // The screen renders after its data arrives, so focus moves a moment after
+  // the hash: wait for both (a screen that never takes focus times out here).
+  await page.waitForFunction(() => window.location.hash === '#/trace' && document.activeElement.tagName === 'H1');
+  assert.equal(await text(page, 'main h1'), await page.evaluate(() => document.activeElement.textContent.trim()), 'focus moves to the new screen');
   // TraceScores from the keyboard: the form submits with Enter.
   await page.focus('#trace-user');
   await page.keyboard.type('keyboard-user');
