@@ -13,6 +13,12 @@
 // statement; the connection string's password never appears in messages or
 // in Describe().
 //
+// Writes: events, counter deltas and histories go in by binary COPY, in one
+// transaction per call (deltas and histories through the connection's own
+// temporary staging tables, then one upsert statement each); a refused COPY
+// leaves nothing written, so an EventRecorder keeps the batch for its next
+// flush.
+//
 // Atomicity across servers: counter deltas are upserts (all deltas of a call
 // in one statement); coupon redemptions lock each code's row (SELECT ... FOR
 // UPDATE, in code order) before counting; ClaimPending uses FOR UPDATE SKIP

@@ -1,6 +1,7 @@
 // Crash safety: a writer process is killed with SIGKILL in the middle of
 // recording; after it, every acknowledged event is in the store and the
-// stored counters equal the stored events. Three kills in a row on one file.
+// stored counters equal the stored events. Three kills in a row on one
+// SQLite file, and on one PostgreSQL schema.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,12 +9,15 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 
 #include "herald/store.h"
+#include "herald/store_postgres.h"
+#include "pg_test.h"
 
 namespace herald {
 namespace {
@@ -22,8 +26,8 @@ namespace fs = std::filesystem;
 
 // Runs the writer, waits for at least `min_acks` acknowledgements plus a
 // random moment, kills it, and returns the last acknowledged count.
-int64_t RunAndKill(const std::string& path, const std::string& prefix, int min_acks,
-                   std::mt19937& rng) {
+int64_t RunAndKill(const std::string& path, const std::string& prefix, const std::string& schema,
+                   int min_acks, std::mt19937& rng) {
   int pipefd[2];
   REQUIRE(pipe(pipefd) == 0);
   pid_t pid = fork();
@@ -32,8 +36,12 @@ int64_t RunAndKill(const std::string& path, const std::string& prefix, int min_a
     dup2(pipefd[1], STDOUT_FILENO);
     close(pipefd[0]);
     close(pipefd[1]);
-    execl(HERALD_CRASH_WRITER, HERALD_CRASH_WRITER, path.c_str(), prefix.c_str(),
-          static_cast<char*>(nullptr));
+    if (schema.empty()) {
+      execl(HERALD_CRASH_WRITER, HERALD_CRASH_WRITER, path.c_str(), prefix.c_str(), static_cast<char*>(nullptr));
+    } else {
+      execl(HERALD_CRASH_WRITER, HERALD_CRASH_WRITER, path.c_str(), prefix.c_str(), schema.c_str(),
+            static_cast<char*>(nullptr));
+    }
     _exit(127);
   }
   close(pipefd[1]);
@@ -67,20 +75,19 @@ int64_t RunAndKill(const std::string& path, const std::string& prefix, int min_a
   return acked;
 }
 
-TEST_CASE("crash: kill -9 mid-recording loses no acknowledged event", "[store][crash]") {
-  const fs::path dir = fs::temp_directory_path() / ("herald-crash-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string path = (dir / "site.db").string();
+// Three writers killed in turn on one store (`path`, and `schema` for
+// PostgreSQL); after each, every acknowledged event of every run is there and
+// the counters equal the events.
+void KillWritersAndCheck(const std::string& path, const std::string& schema,
+                         const std::function<absl::StatusOr<std::unique_ptr<Store>>()>& open) {
   std::mt19937 rng(std::random_device{}());
   std::map<std::string, int64_t> acked_by_run;
   for (int run = 0; run < 3; ++run) {
     const std::string prefix = "run" + std::to_string(run) + "-";
-    acked_by_run[prefix] = RunAndKill(path, prefix, 20, rng);
+    acked_by_run[prefix] = RunAndKill(path, prefix, schema, 20, rng);
     CHECK(acked_by_run[prefix] > 0);
 
-    Registry registry;
-    auto store = OpenStore(path, registry);
+    auto store = open();
     INFO(store.status().ToString());
     REQUIRE(store.ok());
     std::set<std::string> sessions;
@@ -107,7 +114,28 @@ TEST_CASE("crash: kill -9 mid-recording loses no acknowledged event", "[store][c
       CHECK(t.clicks == from_events[t.item_id].second);
     }
   }
+}
+
+TEST_CASE("crash: kill -9 mid-recording loses no acknowledged event", "[store][crash]") {
+  const fs::path dir = fs::temp_directory_path() / ("herald-crash-" + std::to_string(::getpid()));
   fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "site.db").string();
+  KillWritersAndCheck(path, "", [&] {
+    Registry registry;
+    return OpenStore(path, registry);
+  });
+  fs::remove_all(dir);
+}
+
+TEST_CASE("crash: kill -9 mid-recording into PostgreSQL (COPY) loses no acknowledged event",
+          "[store][crash][postgresql]") {
+  const char* pg = testing::PostgresOrSkip("the PostgreSQL crash test");
+  if (pg == nullptr) return;
+  v1::PostgresStoreConfig config;
+  config.set_connection_string(pg);
+  config.set_schema("crash_" + std::to_string(::getpid()));
+  KillWritersAndCheck(pg, config.schema(), [&] { return OpenPostgresStore(config); });
 }
 
 }  // namespace

@@ -1,22 +1,40 @@
 // Child process of crash_test: records events (counted into the delivery
-// counters) into a SQLite store as fast as it can and, after each Flush()
-// returns OK, prints "ACK <n>": the first n events of this run are durable.
+// counters) into a store as fast as it can and, after each Flush() returns
+// OK, prints "ACK <n>": the first n events of this run are durable.
 //
-//   herald_crash_writer STORE_PATH RUN_PREFIX
+//   herald_crash_writer SQLITE_PATH RUN_PREFIX
+//   herald_crash_writer postgresql://... RUN_PREFIX SCHEMA
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "herald/counters.h"
 #include "herald/store.h"
+#include "herald/store_postgres.h"
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s STORE_PATH RUN_PREFIX\n", argv[0]);
-    return 2;
+namespace {
+
+absl::StatusOr<std::unique_ptr<herald::Store>> Open(int argc, char** argv) {
+  if (std::string_view(argv[1]).starts_with("postgresql://")) {
+    if (argc != 4) return absl::InvalidArgumentError("a PostgreSQL store needs its schema");
+    herald::v1::PostgresStoreConfig config;
+    config.set_connection_string(argv[1]);
+    config.set_schema(argv[3]);
+    return herald::OpenPostgresStore(config);
   }
   herald::Registry registry;
-  auto store = herald::OpenStore(argv[1], registry);
+  return herald::OpenStore(argv[1], registry);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s STORE RUN_PREFIX [SCHEMA]\n", argv[0]);
+    return 2;
+  }
+  auto store = Open(argc, argv);
   if (!store.ok()) {
     std::fprintf(stderr, "crash_writer: %s\n", store.status().ToString().c_str());
     return 1;

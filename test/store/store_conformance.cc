@@ -1131,6 +1131,51 @@ void RunStoreConformance(const StoreFixture& fixture) {
     for (int i = 0; i < 5000; ++i) REQUIRE(all[i].user_id() == "u" + std::to_string(i));
   }
 
+  SECTION("event text round-trips byte for byte, and a batch larger than a write chunk lands whole") {
+    // What array literals and COPY treat specially: quotes, backslashes,
+    // commas, braces, tabs, newlines, NULL spelled out, multi-byte UTF-8.
+    const std::vector<std::string> awkward = {"a\"b", "c\\d", "e,f", "{g}", "h\ti", "j\nk", "NULL", "",
+                                              "\\N", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89"};
+    std::vector<v1::Event> events;
+    for (size_t i = 0; i < awkward.size(); ++i) {
+      v1::Event e = MakeEvent(100, v1::EVENT_TYPE_CUSTOM, awkward[i], awkward[(i + 1) % awkward.size()],
+                              awkward[(i + 2) % awkward.size()], awkward[(i + 3) % awkward.size()]);
+      e.set_custom_name(awkward[(i + 4) % awkward.size()]);
+      e.set_session_id(awkward[(i + 5) % awkward.size()]);
+      e.set_count(-static_cast<int64_t>(i) * 1000000007);
+      events.push_back(e);
+    }
+    // About 3 MB: several chunks of a COPY, several pages of a scan.
+    const std::string long_name(150, 'x');
+    for (int i = 0; i < 20000; ++i) {
+      v1::Event e = MakeEvent(200 + i / 100, v1::EVENT_TYPE_REQUEST, "ad-" + std::to_string(i % 7), "c1",
+                              "user-" + std::to_string(i));
+      e.set_custom_name(long_name);
+      events.push_back(e);
+    }
+    HERALD_REQUIRE_OK(store->events().AppendEvents(events));
+    auto all = ScanAll(*store);
+    REQUIRE(all.size() == events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      INFO("event " << i);
+      REQUIRE(all[i].SerializeAsString() == events[i].SerializeAsString());
+    }
+  }
+
+  SECTION("a history batch naming a user twice keeps the last one given") {
+    UserHistory first, second;
+    first.recent = {"ad-a"};
+    second.recent = {"ad-b"};
+    second.exposures = {{"ad-b", 3}};
+    std::vector<std::pair<std::string, UserHistory>> batch = {{"u1", first}, {"u2", first}, {"u1", second}};
+    HERALD_REQUIRE_OK(store->history().SaveHistories(batch));
+    auto u1 = Value(store->history().LoadHistory("u1"));
+    REQUIRE(u1.has_value());
+    CHECK(u1->recent == second.recent);
+    CHECK(u1->exposures == second.exposures);
+    CHECK(Value(store->history().LoadHistory("u2"))->recent == first.recent);
+  }
+
   SECTION("histories save, replace and load") {
     CHECK_FALSE(Value(store->history().LoadHistory("u1")).has_value());
     UserHistory h;
