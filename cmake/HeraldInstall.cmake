@@ -1,6 +1,6 @@
 # `cmake --install` yields a package that find_package(herald CONFIG) consumes:
 # targets herald::herald, herald::proto, herald::plugin_abi, and, when built,
-# herald::store_postgres, herald::server and herald::desk; and the
+# herald::store_postgres, herald::server, herald::desk and herald::simulation; and the
 # herald_add_plugin() helper.
 #
 # Every file belongs to one of three install components, which are also the
@@ -10,7 +10,7 @@
 #   cli      the `herald` program
 include(CMakePackageConfigHelpers)
 set(herald_exported_targets herald herald_proto herald_plugin_abi)
-foreach(optional herald_store_postgres herald_grpc_api herald_server herald_desk)
+foreach(optional herald_store_postgres herald_grpc_api herald_server herald_desk herald_simulation)
   if(TARGET ${optional})
     list(APPEND herald_exported_targets ${optional})
   endif()

@@ -11,9 +11,8 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/strings.h"
-#include "core/time_util.h"
 #include "herald/builtins.h"
 #include "herald/campaign_cache.h"
 #include "herald/catalog.h"
@@ -165,7 +164,7 @@ ReportCell Percent(double part, double whole) {
 }
 
 std::string ActionName(const v1::ConversionAction& a) {
-  return Cat(a.issue(), "/", a.group(), "/", a.name());
+  return absl::StrCat(a.issue(), "/", a.group(), "/", a.name());
 }
 
 bool OfflineEnabled(const v1::ConversionAction& a) {
@@ -184,7 +183,7 @@ absl::Status Validate(const SimulationOptions& o) {
     return absl::InvalidArgumentError("simulation: users must be 1 to 10,000,000");
   }
   auto rate = [](double r, const char* name) -> absl::Status {
-    if (!(r >= 0 && r <= 1)) return absl::InvalidArgumentError(Cat("simulation: ", name, " must be in [0, 1]"));
+    if (!(r >= 0 && r <= 1)) return absl::InvalidArgumentError(absl::StrCat("simulation: ", name, " must be in [0, 1]"));
     return absl::OkStatus();
   };
   if (auto s = rate(o.click_rate, "click_rate"); !s.ok()) return s;
@@ -211,7 +210,7 @@ absl::StatusOr<std::vector<std::string>> ReadOutMarker(const std::filesystem::pa
   std::error_code ec;
   if (!std::filesystem::exists(marker, ec)) return std::vector<std::string>{};
   std::ifstream in(marker);
-  if (!in) return absl::PermissionDeniedError(Cat("simulation: cannot read ", marker.string()));
+  if (!in) return absl::PermissionDeniedError(absl::StrCat("simulation: cannot read ", marker.string()));
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line[0] != '#') names.push_back(line);
@@ -243,7 +242,7 @@ absl::Status PrepareOutDir(const SimulationOptions& o) {
   const fs::path dir(o.out_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return absl::InvalidArgumentError(Cat("simulation: cannot create ", o.out_dir, ": ", ec.message()));
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("simulation: cannot create ", o.out_dir, ": ", ec.message()));
   const fs::path marker = dir / kOutMarker;
   auto marked = ReadOutMarker(marker);
   if (!marked.ok()) return marked.status();
@@ -253,7 +252,7 @@ absl::Status PrepareOutDir(const SimulationOptions& o) {
     for (const fs::path& path : ExistingOutputs(dir, name)) {
       if (!ours) {
         return absl::FailedPreconditionError(
-            Cat("simulation: ", path.string(), " exists and was not written by a simulation (",
+            absl::StrCat("simulation: ", path.string(), " exists and was not written by a simulation (",
                 marker.string(), " does not list it); move it away or choose another out_dir"));
       }
     }
@@ -262,7 +261,7 @@ absl::Status PrepareOutDir(const SimulationOptions& o) {
     if (std::find(marked->begin(), marked->end(), name) == marked->end()) continue;
     for (const fs::path& path : ExistingOutputs(dir, name)) {
       fs::remove_all(path, ec);
-      if (ec) return absl::InternalError(Cat("simulation: cannot replace ", path.string(), ": ", ec.message()));
+      if (ec) return absl::InternalError(absl::StrCat("simulation: cannot replace ", path.string(), ": ", ec.message()));
     }
   }
   // The marker keeps earlier outputs this run leaves alone: they are still ours.
@@ -274,7 +273,7 @@ absl::Status PrepareOutDir(const SimulationOptions& o) {
   out << "# written by herald simulate: the outputs below are replaced by the next simulation in this directory\n";
   for (const std::string& name : names) out << name << "\n";
   out.close();
-  if (!out) return absl::PermissionDeniedError(Cat("simulation: cannot write ", marker.string()));
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("simulation: cannot write ", marker.string()));
   return absl::OkStatus();
 }
 
@@ -368,7 +367,7 @@ absl::StatusOr<v1::Catalog> LoadSimulationCatalog(const SimulationOptions& o, co
   auto store = OpenStore(o.store_uri, registry);
   if (!store.ok()) return store.status();
   if ((*store)->catalogs() == nullptr) {
-    return absl::FailedPreconditionError(Cat("simulation: store ", (*store)->Describe(), " keeps no catalog versions"));
+    return absl::FailedPreconditionError(absl::StrCat("simulation: store ", (*store)->Describe(), " keeps no catalog versions"));
   }
   return LoadStoredCatalog(*(*store)->catalogs());
 }
@@ -394,15 +393,17 @@ absl::Status Simulation::SetUpCatalog() {
   auto compiled = CompiledCatalog::Compile(catalog_);
   if (!compiled.ok()) return compiled.status();
   compiled_ = std::move(*compiled);
-  auto zone = LoadZone(catalog_.time_zone());
-  if (!zone.ok()) return zone.status();
-  zone_ = *zone;
-  auto start = ParseCatalogTime(o_.start, zone_);
-  if (!start.ok()) return absl::InvalidArgumentError(Cat("simulation: start: ", start.status().message()));
-  r_.start = *start;
-  r_.end = *start + absl::Hours(24) * o_.days;
+  zone_ = compiled_->zones()[0];  // the catalog's own zone
+  // The first day starts at midnight in the catalog's zone.
+  absl::CivilDay first_day;
+  if (o_.start.size() != 10 || !absl::ParseCivilTime(o_.start, &first_day)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("simulation: start: \"", o_.start, "\" is not a date (YYYY-MM-DD)"));
+  }
+  r_.start = absl::FromCivil(first_day, zone_);
+  r_.end = r_.start + absl::Hours(24) * o_.days;
   r_.catalog = catalog_.name();
-  r_.period = Cat(absl::FormatTime("%Y-%m-%d", r_.start, zone_), " to ",
+  r_.period = absl::StrCat(absl::FormatTime("%Y-%m-%d", r_.start, zone_), " to ",
                   absl::FormatTime("%Y-%m-%d", r_.end - absl::Seconds(1), zone_), " (",
                   catalog_.time_zone().empty() ? "UTC" : catalog_.time_zone(), ")");
   r_.page_views = o_.page_views;
@@ -516,7 +517,7 @@ void Simulation::MakeUsers() {
   users_.resize(static_cast<size_t>(o_.users));
   for (size_t i = 0; i < users_.size(); ++i) {
     User& u = users_[i];
-    u.id = Cat("u", i + 1);
+    u.id = absl::StrCat("u", i + 1);
     u.state = static_cast<int>(rng_.Below(kStates.size()));
     u.first = static_cast<int>(rng_.Below(kFirstNames.size()));
     u.last = static_cast<int>(rng_.Below(kLastNames.size()));
@@ -591,7 +592,7 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
     visit.user = static_cast<uint32_t>(std::min<double>(x * x * static_cast<double>(users_.size()),
                                                         static_cast<double>(users_.size() - 1)));
     visit.device = rng_.Chance(0.45) ? 1 : 0;
-    visit.session_id = Cat("s", ++sessions_);
+    visit.session_id = absl::StrCat("s", ++sessions_);
     visit.basket.clear();
     visit.clicked_discounts.clear();
     visit.clicked_ad = false;
@@ -639,7 +640,7 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
         if (discounts) {
           visit.clicked_discounts.emplace_back(item.item_id);
         } else if (item.kind == "paid" && visit.gclid.empty()) {
-          visit.gclid = Cat("Cj0-sim-", Hex32(rng_).substr(0, 20));
+          visit.gclid = absl::StrCat("Cj0-sim-", Hex32(rng_).substr(0, 20));
           visit.clicked_ad = true;
         }
       }
@@ -682,7 +683,7 @@ absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
       visit.basket.emplace_back(rng_.Below(kProductCount), 1 + static_cast<int64_t>(rng_.Below(2)));
     }
   }
-  const std::string order_id = Cat("order-", o_.seed, "-", orders_ + 1);
+  const std::string order_id = absl::StrCat("order-", o_.seed, "-", orders_ + 1);
   FillBasket(visit, group, t, order_id);
   PriceOptions price_options;
   price_options.now = t;
@@ -737,7 +738,7 @@ void Simulation::FillBasket(const Visit& visit, PageGroup group, absl::Time t,
     const auto& [p, quantity] = visit.basket[i];
     const Product& product = kProducts[p];
     auto* line = basket_.add_items();
-    line->set_id(Cat("l", i + 1));
+    line->set_id(absl::StrCat("l", i + 1));
     line->set_product_id(product.id);
     line->set_category(product.category);
     line->set_unit_price_minor(product.price_minor);
@@ -801,7 +802,7 @@ void Simulation::TallyDiscounts() {
 // grant ad_user_data only, 10 % refuse, 10 % were never asked (nothing
 // recorded); one Californian in three asks Meta for Limited Data Use.
 void SetConsent(const User& user, v1::InteractionRecord& record) {
-  const uint64_t h = std::hash<std::string>{}(Cat("consent/", user.id));
+  const uint64_t h = std::hash<std::string>{}(absl::StrCat("consent/", user.id));
   const int bucket = static_cast<int>(h % 10);
   if (bucket == 9) return;
   v1::Consent* c = record.mutable_consent();
@@ -822,8 +823,8 @@ absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction&
   record.set_interaction_id(Hex32(rng_));
   auto* subject = record.mutable_subject();
   subject->set_customer_id(user.id);
-  subject->set_email(Cat(kFirstNames[user.first], ".", kLastNames[user.last], ".", user.id, "@example.com"));
-  subject->set_phone(Cat("+1 206 555 ", 1000 + (std::hash<std::string>{}(user.id) % 9000)));
+  subject->set_email(absl::StrCat(kFirstNames[user.first], ".", kLastNames[user.last], ".", user.id, "@example.com"));
+  subject->set_phone(absl::StrCat("+1 206 555 ", 1000 + (std::hash<std::string>{}(user.id) % 9000)));
   subject->set_first_name(kFirstNames[user.first]);
   subject->set_last_name(kLastNames[user.last]);
   subject->set_city(kCities[user.state]);
@@ -889,7 +890,7 @@ absl::Status Simulation::SendMail() {
       if (!item.has_direct_mail() || (item.has_active() && !item.active())) continue;
       MailJobSpec spec;
       spec.item_id = item.id();
-      spec.job_id = Cat(item.id(), "-simulation");
+      spec.job_id = absl::StrCat(item.id(), "-simulation");
       spec.mail = item.direct_mail();
       spec.base_dir = base_dir;
       spec.site_opt_out_list = catalog_.site_opt_out_list();
@@ -899,7 +900,7 @@ absl::Status Simulation::SendMail() {
       options.store = store_.get();
       options.transport = transport->get();
       options.worker_id = "herald-simulate";
-      options.unsubscribe_secret = Cat("herald-simulation-secret-", o_.seed);
+      options.unsubscribe_secret = absl::StrCat("herald-simulation-secret-", o_.seed);
       auto job = MailJob::Create(std::move(spec), std::move(options));
       if (!job.ok()) return job.status();
       auto report = (*job)->Run();
@@ -922,7 +923,7 @@ ReportTable Simulation::DeliveryTable() const {
   ReportTable delivery;
   delivery.name = "delivery";
   delivery.title = "Delivery against goal";
-  delivery.subtitle = Cat(r_.period, "; expected = the goal prorated over the ad's deliverable time "
+  delivery.subtitle = absl::StrCat(r_.period, "; expected = the goal prorated over the ad's deliverable time "
                                      "up to the end of the simulation");
   delivery.columns = {{"campaign", "Campaign", K::kText},     {"item", "Ad", K::kText},
                       {"kind", "Kind", K::kText},             {"goal_event", "Goal event", K::kText},
@@ -966,7 +967,7 @@ ReportTable Simulation::DiscountsTable() const {
   ReportTable discounts;
   discounts.name = "discounts";
   discounts.title = "Discounts given";
-  discounts.subtitle = Cat(r_.baskets_priced, " baskets priced, ", r_.orders, " orders: subtotal ",
+  discounts.subtitle = absl::StrCat(r_.baskets_priced, " baskets priced, ", r_.orders, " orders: subtotal ",
                            Money(subtotal_), " USD, discounts ", Money(discount_total_), " USD, revenue ",
                            Money(revenue_), " USD; WELCOME5 redeemed ", r_.coupons_redeemed, ", refused ",
                            r_.coupons_refused);
@@ -994,7 +995,7 @@ ReportTable Simulation::MailTable() const {
   ReportTable mail;
   mail.name = "mail";
   mail.title = "Mail sent";
-  mail.subtitle = r_.maildir.empty() ? std::string("no direct-mail job ran") : Cat("to the Maildir ", r_.maildir);
+  mail.subtitle = r_.maildir.empty() ? std::string("no direct-mail job ran") : absl::StrCat("to the Maildir ", r_.maildir);
   mail.columns = {{"job", "Job", K::kText},           {"state", "State", K::kText},
                   {"recipients", "Recipients", K::kInteger}, {"sent", "Sent", K::kInteger},
                   {"skipped", "Skipped", K::kInteger}, {"opted_out", "Opted out", K::kInteger},
@@ -1012,7 +1013,7 @@ ReportTable Simulation::ResponsesTable() const {
   ReportTable captured;
   captured.name = "responses";
   captured.title = "Responses captured";
-  captured.subtitle = Cat(r_.responses_captured, " responses in interaction history, ", r_.accepted, " accepted");
+  captured.subtitle = absl::StrCat(r_.responses_captured, " responses in interaction history, ", r_.accepted, " accepted");
   captured.columns = {{"action", "Action", K::kText},
                       {"offline", "Offline conversion", K::kText},
                       {"captured", "Captured", K::kInteger},
@@ -1034,7 +1035,7 @@ ReportTable Simulation::ExportsTable() const {
   exported.name = "conversions";
   exported.title = "Conversions exported";
   exported.subtitle = exporter_ == nullptr ? std::string("the export did not run")
-                                           : Cat("daily runs to the file destination ", r_.conversions_file);
+                                           : absl::StrCat("daily runs to the file destination ", r_.conversions_file);
   exported.columns = {{"day", "Run at end of", K::kText},      {"read", "Interactions read", K::kInteger},
                       {"conversions", "Conversions", K::kInteger}, {"delivered", "Delivered", K::kInteger},
                       {"invalid", "Invalid", K::kInteger},      {"no_consent", "No consent", K::kInteger},
@@ -1122,18 +1123,18 @@ std::string Escape(std::string_view text) {
 }
 
 std::string SummaryText(const SimulationReport& r) {
-  std::string out = Cat("Herald storefront simulation: ", r.catalog, "\n");
-  CatTo(out, "  period      ", r.period, "\n");
-  CatTo(out, "  store       ", r.store, "\n");
-  CatTo(out, "  traffic     ", r.page_views, " page views, ", r.ad_requests, " ad requests for ", r.slots,
+  std::string out = absl::StrCat("Herald storefront simulation: ", r.catalog, "\n");
+  absl::StrAppend(&out, "  period      ", r.period, "\n");
+  absl::StrAppend(&out, "  store       ", r.store, "\n");
+  absl::StrAppend(&out, "  traffic     ", r.page_views, " page views, ", r.ad_requests, " ad requests for ", r.slots,
         " slots: ", r.paid_shown, " paid, ", r.house_shown, " house; ", r.discount_ads_shown,
         " discount ads; ", r.clicks, " clicks\n");
-  CatTo(out, "  baskets     ", r.baskets_priced, " priced, ", r.orders, " orders, ", r.coupons_redeemed,
+  absl::StrAppend(&out, "  baskets     ", r.baskets_priced, " priced, ", r.orders, " orders, ", r.coupons_redeemed,
         " coupons redeemed, ", r.coupons_refused, " refused\n");
-  CatTo(out, "  responses   ", r.responses_captured, " captured, ", r.accepted, " accepted\n");
-  CatTo(out, "  conversions ", r.conversions_delivered, " exported, ", r.conversions_invalid, " invalid, ",
+  absl::StrAppend(&out, "  responses   ", r.responses_captured, " captured, ", r.accepted, " accepted\n");
+  absl::StrAppend(&out, "  conversions ", r.conversions_delivered, " exported, ", r.conversions_invalid, " invalid, ",
         r.conversions_no_consent, " without consent, ", r.conversions_failed, " failed", r.conversions_file.empty() ? "" : " -> ", r.conversions_file, "\n");
-  CatTo(out, "  mail        ", r.mail_sent, " sent, ", r.mail_skipped, " skipped, ", r.mail_failed, " failed",
+  absl::StrAppend(&out, "  mail        ", r.mail_sent, " sent, ", r.mail_skipped, " skipped, ", r.mail_failed, " failed",
         r.maildir.empty() ? "" : " -> ", r.maildir, "\n");
   return out;
 }
@@ -1143,7 +1144,7 @@ std::string TimingText(const SimulationReport& r) {
       r.page_views > 0 ? absl::ToDoubleMicroseconds(r.timing.traffic) / static_cast<double>(r.page_views) : 0;
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f", per_view);
-  return Cat("Time: traffic ", Seconds(r.timing.traffic), " (", buf, " us per page view), export ",
+  return absl::StrCat("Time: traffic ", Seconds(r.timing.traffic), " (", buf, " us per page view), export ",
              Seconds(r.timing.exports), ", mail ", Seconds(r.timing.mail), ", reports ", Seconds(r.timing.reports),
              "; total ", Seconds(r.timing.total), "\n");
 }
@@ -1199,8 +1200,8 @@ absl::StatusOr<SimulationReport> RunSimulation(const SimulationOptions& options)
 
 std::string RenderSimulationText(const SimulationReport& report, bool with_timing) {
   std::string out = SummaryText(report);
-  for (const ReportTable& table : report.tables) CatTo(out, "\n", RenderTable(table));
-  if (with_timing) CatTo(out, "\n", TimingText(report));
+  for (const ReportTable& table : report.tables) absl::StrAppend(&out, "\n", RenderTable(table));
+  if (with_timing) absl::StrAppend(&out, "\n", TimingText(report));
   return out;
 }
 
@@ -1225,16 +1226,16 @@ std::string RenderSimulationHtml(const SimulationReport& report, bool with_timin
   if (report.tables.empty()) return RenderHtml(ReportTable{}, report.charts);
   // The first table's page carries the charts; the others' tables follow it.
   ReportTable first = report.tables.front();
-  first.title = Cat("Herald storefront simulation: ", report.catalog);
+  first.title = absl::StrCat("Herald storefront simulation: ", report.catalog);
   std::string summary = SummaryText(report);
   if (with_timing) summary += TimingText(report);
   first.subtitle = report.period;
   std::string page = RenderHtml(first, report.charts);
-  std::string extra = Cat("<h2>Summary</h2><pre id=\"summary\">", Escape(summary), "</pre>\n");
+  std::string extra = absl::StrCat("<h2>Summary</h2><pre id=\"summary\">", Escape(summary), "</pre>\n");
   // Rename the first table's heading to its own title.
   if (size_t at = page.find("<h2>Herald storefront simulation"); at != std::string::npos) {
     if (size_t table_at = page.find("<table>", at); table_at != std::string::npos) {
-      page.replace(at, table_at - at, Cat("<h2>", report.tables.front().title, "</h2>"));
+      page.replace(at, table_at - at, absl::StrCat("<h2>", report.tables.front().title, "</h2>"));
     }
   }
   for (size_t i = 1; i < report.tables.size(); ++i) {
@@ -1243,7 +1244,7 @@ std::string RenderSimulationHtml(const SimulationReport& report, bool with_timin
     const size_t heading = table_at == std::string::npos ? std::string::npos : single.rfind("<h2>", table_at);
     const size_t table_end = single.find("</table>", table_at == std::string::npos ? 0 : table_at);
     if (heading == std::string::npos || table_end == std::string::npos) continue;
-    CatTo(extra, single.substr(heading, table_end + 8 - heading), "<div class=\"sub\">", Escape(report.tables[i].subtitle),
+    absl::StrAppend(&extra, single.substr(heading, table_end + 8 - heading), "<div class=\"sub\">", Escape(report.tables[i].subtitle),
           "</div>\n");
   }
   const size_t script = page.find("<script type=\"application/json\"");
