@@ -11,13 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "herald/store.h"
-#include "store/store_common.h"
+#include "core/strings.h"
+#include "herald/store_backend.h"
 
 namespace herald {
 namespace {
 
-using store_internal::EventMicros;
-using store_internal::TimeMicros;
+using store_backend::EventMicros;
+using store_backend::TimeMicros;
 
 class MemoryStore final : public Store,
                           CounterStore,
@@ -51,10 +52,10 @@ class MemoryStore final : public Store,
   // CatalogStore
   absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
                                                const v1::CatalogVersion& entry) override {
-    if (absl::Status s = store_internal::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     const int64_t current = static_cast<int64_t>(catalog_versions_.size());
-    if (current != expected_current) return store_internal::CatalogVersionConflict(expected_current, current);
+    if (current != expected_current) return store_backend::CatalogVersionConflict(expected_current, current);
     v1::CatalogVersion& stored = catalog_versions_.emplace_back(entry);
     stored.set_version(current + 1);
     stored.set_time_unix_micros(absl::ToUnixMicros(absl::Now()));
@@ -68,7 +69,7 @@ class MemoryStore final : public Store,
     absl::MutexLock lock(&mu_);
     const int64_t current = static_cast<int64_t>(catalog_versions_.size());
     if (version == 0) version = current;
-    if (version < 1 || version > current) return store_internal::CatalogVersionNotFound(version, current);
+    if (version < 1 || version > current) return store_backend::CatalogVersionNotFound(version, current);
     return catalog_versions_[static_cast<size_t>(version - 1)];
   }
   absl::StatusOr<std::vector<v1::CatalogVersion>> ListCatalogVersions() override {
@@ -84,13 +85,13 @@ class MemoryStore final : public Store,
   // AccountStore
   absl::Status CreateUser(const v1::DeskUser& user) override {
     absl::MutexLock lock(&mu_);
-    if (!desk_users_.emplace(user.name(), user).second) return store_internal::DeskUserExists(user.name());
+    if (!desk_users_.emplace(user.name(), user).second) return store_backend::DeskUserExists(user.name());
     return absl::OkStatus();
   }
   absl::Status UpdateUser(const v1::DeskUser& user) override {
     absl::MutexLock lock(&mu_);
     auto it = desk_users_.find(user.name());
-    if (it == desk_users_.end()) return store_internal::DeskUserNotFound(user.name());
+    if (it == desk_users_.end()) return store_backend::DeskUserNotFound(user.name());
     it->second = user;
     return absl::OkStatus();
   }
@@ -109,7 +110,7 @@ class MemoryStore final : public Store,
   absl::Status DeleteUser(std::string_view name) override {
     absl::MutexLock lock(&mu_);
     auto it = desk_users_.find(name);
-    if (it == desk_users_.end()) return store_internal::DeskUserNotFound(name);
+    if (it == desk_users_.end()) return store_backend::DeskUserNotFound(name);
     desk_users_.erase(it);
     DeleteUserSessionsLocked(name);
     return absl::OkStatus();
@@ -134,7 +135,7 @@ class MemoryStore final : public Store,
   }
   absl::Status CreateSession(const v1::DeskSession& session) override {
     absl::MutexLock lock(&mu_);
-    if (!desk_sessions_.emplace(session.id_hash(), session).second) return store_internal::DeskSessionExists();
+    if (!desk_sessions_.emplace(session.id_hash(), session).second) return store_backend::DeskSessionExists();
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) override {
@@ -165,7 +166,7 @@ class MemoryStore final : public Store,
     return stored.sequence();
   }
   absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) override {
-    if (absl::Status s = store_internal::ValidateAuditLimit(limit); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateAuditLimit(limit); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     // Sequence n is audit_[n - 1].
     int64_t end = static_cast<int64_t>(audit_.size());
@@ -182,11 +183,11 @@ class MemoryStore final : public Store,
   // and copied before a change while a scan holds them (copy on write): a
   // scan reads one snapshot without holding the mutex.
   absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) override {
-    if (absl::Status s = store_internal::ValidateMailList(list, rows); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateMailList(list, rows); !s.ok()) return s;
     MailListData data;
     data.info = list;
     auto stored = std::make_shared<MailListRows>();
-    for (size_t i : store_internal::MailListRowsToStore(list, rows)) stored->push_back(rows[i]);
+    for (size_t i : store_backend::MailListRowsToStore(list, rows)) stored->push_back(rows[i]);
     if (list.kind() == v1::MAIL_LIST_KIND_OPT_OUT) {
       for (const auto& row : *stored) data.opt_outs.insert(row[0]);
     }
@@ -198,7 +199,7 @@ class MemoryStore final : public Store,
   }
   absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
                                      std::string_view by, int64_t time_unix_micros) override {
-    if (absl::Status s = store_internal::ValidateMailListName(name); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateMailListName(name); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     auto it = mail_lists_.find(name);
     if (it == mail_lists_.end()) {
@@ -212,9 +213,9 @@ class MemoryStore final : public Store,
       it = mail_lists_.emplace(std::string(name), std::move(data)).first;
     }
     MailListData& list = it->second;
-    if (list.info.kind() != v1::MAIL_LIST_KIND_OPT_OUT) return store_internal::MailListNotOptOut(name);
+    if (list.info.kind() != v1::MAIL_LIST_KIND_OPT_OUT) return store_backend::MailListNotOptOut(name);
     int64_t added = 0;
-    for (std::string_view address : store_internal::UniqueAddresses(addresses)) {
+    for (std::string_view address : store_backend::UniqueAddresses(addresses)) {
       if (!list.opt_outs.emplace(address).second) continue;
       MutableRows(list).push_back({std::string(address)});
       ++added;
@@ -244,7 +245,7 @@ class MemoryStore final : public Store,
     {
       absl::MutexLock lock(&mu_);
       auto it = mail_lists_.find(name);
-      if (it == mail_lists_.end()) return store_internal::MailListNotFound(name);
+      if (it == mail_lists_.end()) return store_backend::MailListNotFound(name);
       snapshot = it->second.rows;
     }
     for (const std::vector<std::string>& row : *snapshot) {
@@ -255,7 +256,7 @@ class MemoryStore final : public Store,
   absl::Status DeleteList(std::string_view name) override {
     absl::MutexLock lock(&mu_);
     auto it = mail_lists_.find(name);
-    if (it == mail_lists_.end()) return store_internal::MailListNotFound(name);
+    if (it == mail_lists_.end()) return store_backend::MailListNotFound(name);
     mail_lists_.erase(it);
     return absl::OkStatus();
   }
@@ -278,7 +279,7 @@ class MemoryStore final : public Store,
   }
   absl::StatusOr<v1::ForgetLogEntry> EraseSubject(const SubjectErasure& erasure,
                                                  const v1::ForgetLogEntry& log) override {
-    const std::set<std::string, std::less<>> recipients = store_internal::LowerTrimmedSet(erasure.recipients);
+    const std::set<std::string, std::less<>> recipients = store_backend::LowerTrimmedSet(erasure.recipients);
     const std::set<std::string, std::less<>> users(erasure.user_ids.begin(), erasure.user_ids.end());
     absl::MutexLock lock(&mu_);
     v1::ForgetLogEntry entry = log;
@@ -286,7 +287,7 @@ class MemoryStore final : public Store,
     for (auto& [id, job] : jobs_) {
       const size_t before = job.entries.size();
       std::erase_if(job.entries, [&](const LedgerEntry& e) {
-        return recipients.contains(store_internal::LowerTrimmed(e.recipient));
+        return recipients.contains(store_backend::LowerTrimmed(e.recipient));
       });
       if (job.entries.size() == before) continue;
       entry.set_mail_recipients(entry.mail_recipients() + static_cast<int64_t>(before - job.entries.size()));
@@ -297,7 +298,7 @@ class MemoryStore final : public Store,
       const size_t before = table.rows.size();
       std::erase_if(table.rows, [&](const std::vector<std::string>& row) {
         for (const std::string& v : row) {
-          if (recipients.contains(store_internal::LowerTrimmed(v))) return true;
+          if (recipients.contains(store_backend::LowerTrimmed(v))) return true;
         }
         return false;
       });
@@ -306,11 +307,11 @@ class MemoryStore final : public Store,
     // Recipient lists: rows whose "email" matches. Opt-out lists keep the
     // address, so that the person is never mailed again.
     for (auto& [name, list] : mail_lists_) {
-      const int email = store_internal::MailListEmailColumn(
+      const int email = store_backend::MailListEmailColumn(
           std::vector<std::string>(list.info.columns().begin(), list.info.columns().end()));
       if (list.info.kind() != v1::MAIL_LIST_KIND_RECIPIENTS || email < 0) continue;
       auto matches = [&](const std::vector<std::string>& row) {
-        return recipients.contains(*store_internal::MailListRowAddress(email, row));
+        return recipients.contains(*store_backend::MailListRowAddress(email, row));
       };
       if (std::none_of(list.rows->begin(), list.rows->end(), matches)) continue;
       const size_t erased = std::erase_if(MutableRows(list), matches);
@@ -346,7 +347,7 @@ class MemoryStore final : public Store,
 
   // CounterStore
   absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
-    auto merged = store_internal::MergeDeltas(deltas);
+    auto merged = store_backend::MergeDeltas(deltas);
     if (!merged.ok()) return merged.status();
     absl::MutexLock lock(&mu_);
     AddLocked(*merged);
@@ -359,14 +360,14 @@ class MemoryStore final : public Store,
     return out;
   }
   absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit, int64_t delta) override {
-    if (absl::Status s = store_internal::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     auto [it, first] = quota_.try_emplace(std::string(item_id), 0);
     if (first) {
       auto c = counters_.find(std::string(item_id));
       it->second = c == counters_.end() ? 0 : c->second.first;
     }
-    const int64_t change = store_internal::QuotaChange(it->second, limit, delta);
+    const int64_t change = store_backend::QuotaChange(it->second, limit, delta);
     it->second += change;
     return change;
   }
@@ -374,12 +375,12 @@ class MemoryStore final : public Store,
   // EventStore
   absl::Status RecordBatch(std::span<const v1::Event> events,
                            std::span<const CounterDelta> deltas) override {
-    auto merged = store_internal::MergeDeltas(deltas);
+    auto merged = store_backend::MergeDeltas(deltas);
     if (!merged.ok()) return merged.status();
     absl::MutexLock lock(&mu_);
     for (const v1::Event& e : events) {
       v1::Event copy = e;
-      store_internal::SetEventMicros(EventMicros(e), &copy);  // same precision as the databases
+      store_backend::SetEventMicros(EventMicros(e), &copy);  // same precision as the databases
       events_.emplace(std::make_pair(EventMicros(e), next_event_++), std::move(copy));
     }
     AddLocked(*merged);
@@ -502,7 +503,7 @@ class MemoryStore final : public Store,
         return absl::NotFoundError(Cat("mail job \"", job_id, "\": recipient \"",
                                                 e.recipient, "\" is not in the job"));
       }
-      if (!store_internal::IsValidRecipientState(static_cast<int>(e.state))) {
+      if (!store_backend::IsValidRecipientState(static_cast<int>(e.state))) {
         return absl::InvalidArgumentError(Cat("mail job \"", job_id, "\": recipient \"",
                                                        e.recipient, "\": invalid state"));
       }
@@ -536,7 +537,7 @@ class MemoryStore final : public Store,
       if (e.state != RecipientState::kSending) continue;
       bool requeue = which.older_than != absl::InfiniteDuration() && e.claimed_at < cutoff;
       for (const std::string& owner : which.owners) {
-        requeue = requeue || store_internal::ClaimOwnedBy(e.worker, owner);
+        requeue = requeue || store_backend::ClaimOwnedBy(e.worker, owner);
       }
       if (!requeue) continue;
       out.push_back(e);
@@ -579,12 +580,12 @@ class MemoryStore final : public Store,
       std::string_view table,
       const std::function<absl::Status(std::span<const std::string>)>& on_columns,
       const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
-    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateStoreTableName(table); !s.ok()) return s;
     std::vector<std::string> columns;
     {
       absl::MutexLock lock(&mu_);
       auto it = tables_.find(table);
-      if (it == tables_.end()) return store_internal::StoreTableNotFound(table, "memory");
+      if (it == tables_.end()) return store_backend::StoreTableNotFound(table, "memory");
       columns = it->second.columns;
     }
     if (absl::Status s = on_columns(columns); !s.ok()) return s;
@@ -607,7 +608,7 @@ class MemoryStore final : public Store,
   }
   absl::Status PutTable(std::string_view table, std::span<const std::string> columns,
                         std::span<const std::vector<std::string>> rows) override {
-    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateStoreTableName(table); !s.ok()) return s;
     if (columns.empty()) {
       return absl::InvalidArgumentError(Cat("store table '", table, "': no columns"));
     }
@@ -653,7 +654,7 @@ class MemoryStore final : public Store,
   }
   absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
                                 absl::Duration ttl) override {
-    if (absl::Status s = store_internal::ValidateLease(name, owner, ttl); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateLease(name, owner, ttl); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
     auto it = leases_.find(name);
@@ -679,15 +680,15 @@ class MemoryStore final : public Store,
   // both a no-op for its id.
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
                              std::span<const CouponUse> uses) override {
-    auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
+    auto normalized = store_backend::NormalizeCouponUses(order_id, uses);
     if (!normalized.ok()) return normalized.status();
     absl::MutexLock lock(&mu_);
     if (OrderSeenLocked(order_id)) return absl::OkStatus();
     return RedeemLocked(order_id, customer_id, *normalized);
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
-    auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
+    if (absl::Status s = store_backend::ValidateOrder(order); !s.ok()) return s;
+    auto coupons = store_backend::NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
     const int64_t time_us = TimeMicros(order.time);
     absl::MutexLock lock(&mu_);
@@ -796,12 +797,12 @@ class MemoryStore final : public Store,
     for (const CouponUse& use : uses) {
       const auto& c = coupons_[use.code];
       if (use.max_uses > 0 && c.total + 1 > use.max_uses) {
-        return store_internal::CouponLimitError(use, customer_id, false, c.total);
+        return store_backend::CouponLimitError(use, customer_id, false, c.total);
       }
       auto pc = c.per_customer.find(customer_id);
       int64_t by_customer = pc == c.per_customer.end() ? 0 : pc->second;
       if (use.max_uses_per_customer > 0 && by_customer + 1 > use.max_uses_per_customer) {
-        return store_internal::CouponLimitError(use, customer_id, true, by_customer);
+        return store_backend::CouponLimitError(use, customer_id, true, by_customer);
       }
     }
     for (const CouponUse& use : uses) {

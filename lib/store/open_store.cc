@@ -33,7 +33,7 @@ std::unique_ptr<FactoryBase> SqliteFactory() {
          const CreateContext& context) -> absl::StatusOr<std::unique_ptr<Store>> {
         v1::SqliteStoreConfig resolved = config;
         resolved.set_path(ResolvePath(config.path(), context.base_dir));
-        return store_internal::OpenSqliteStore(resolved);
+        return store_backend::OpenSqliteStore(resolved);
       });
 }
 

@@ -16,9 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
-#include "store/store_common.h"
+#include "core/strings.h"
+#include "herald/store_backend.h"
 
-namespace herald::store_internal {
+namespace herald::store_backend {
 namespace {
 
 // The schema, version 1. Migrations from older versions go in kMigrations.
@@ -1422,7 +1423,7 @@ class SqliteStore final : public Store,
     });
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateOrder(order); !s.ok()) return s;
     auto coupons = NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
     const std::string what = Cat("order \"", order.order_id, "\": commit (table committed_orders)");
@@ -2263,4 +2264,4 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const v1::SqliteStoreConf
   return std::unique_ptr<Store>(std::move(store));
 }
 
-}  // namespace herald::store_internal
+}  // namespace herald::store_backend

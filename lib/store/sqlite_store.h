@@ -21,7 +21,7 @@
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
 
-namespace herald::store_internal {
+namespace herald::store_backend {
 
 // The schema version this build writes and reads.
 // 2: mail_recipients.claimed_us (in-flight claims carry their time).
@@ -31,6 +31,6 @@ inline constexpr int kSqliteApplicationId = 0x48524C44;
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const v1::SqliteStoreConfig& config);
 
-}  // namespace herald::store_internal
+}  // namespace herald::store_backend
 
 #endif  // HERALD_LIB_STORE_SQLITE_STORE_H_

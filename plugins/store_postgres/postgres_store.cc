@@ -11,14 +11,40 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "herald/store_postgres.h"
-#include "core/strings.h"
-#include "store/store_common.h"
+#include "herald/store_backend.h"
 
 namespace herald {
 namespace {
+
+// Cat/CatTo: absl::StrCat over std::string_view pieces too (Debian's abseil
+// has its own string_view type, which std::string_view does not convert to).
+template <typename T>
+auto CatArg(const T& v) {
+  if constexpr (std::is_same_v<T, char>) {
+    return absl::string_view(&v, 1);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return absl::string_view(v ? "true" : "false");
+  } else if constexpr (std::is_same_v<T, const char*> || std::is_same_v<T, char*>) {
+    return absl::string_view(v == nullptr ? "(null)" : v);
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    const std::string_view s = v;
+    return absl::string_view(s.data(), s.size());
+  } else {
+    return v;
+  }
+}
+template <typename... Args>
+std::string Cat(const Args&... args) {
+  return absl::StrCat(CatArg(args)...);
+}
+template <typename... Args>
+void CatTo(std::string& out, const Args&... args) {
+  absl::StrAppend(&out, CatArg(args)...);
+}
 
 
 // 2: mail_recipients.claimed_at (in-flight claims carry their time).
@@ -649,7 +675,7 @@ class PostgresStore final : public Store,
 
   // CounterStore
   absl::Status AddCounterDeltas(std::span<const CounterDelta> deltas) override {
-    auto merged = store_internal::MergeDeltas(deltas);
+    auto merged = store_backend::MergeDeltas(deltas);
     if (!merged.ok()) return merged.status();
     if (merged->empty()) return absl::OkStatus();
     return WithRetry([&]() -> absl::Status {
@@ -673,7 +699,7 @@ class PostgresStore final : public Store,
   }
 
   absl::StatusOr<int64_t> LeaseQuota(std::string_view item_id, int64_t limit, int64_t delta) override {
-    if (absl::Status s = store_internal::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateQuotaLease(item_id, limit); !s.ok()) return s;
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     const std::string what = Cat("lease quota of \"", item_id, "\" (table quota_leases)");
@@ -689,7 +715,7 @@ class PostgresStore final : public Store,
   // EventStore
   absl::Status RecordBatch(std::span<const v1::Event> events,
                            std::span<const CounterDelta> deltas) override {
-    auto merged = store_internal::MergeDeltas(deltas);
+    auto merged = store_backend::MergeDeltas(deltas);
     if (!merged.ok()) return merged.status();
     if (events.empty() && merged->empty()) return absl::OkStatus();
     // One transaction: the events and the counters they move land together
@@ -705,8 +731,8 @@ class PostgresStore final : public Store,
   }
   absl::Status ScanEvents(const EventQuery& query,
                           const std::function<absl::Status(const v1::Event&)>& fn) override {
-    int64_t after_time = store_internal::TimeMicros(query.from), after_seq = -1;
-    const int64_t to = store_internal::TimeMicros(query.to);
+    int64_t after_time = store_backend::TimeMicros(query.from), after_seq = -1;
+    const int64_t to = store_backend::TimeMicros(query.to);
     constexpr int kPage = 5000;
     while (true) {
       std::vector<v1::Event> page;
@@ -722,7 +748,7 @@ class PostgresStore final : public Store,
           v1::Event& e = page.emplace_back();
           after_seq = Int(res, i, 0);
           after_time = Int(res, i, 1);
-          store_internal::SetEventMicros(after_time, &e);
+          store_backend::SetEventMicros(after_time, &e);
           e.set_type(static_cast<v1::EventType>(Int(res, i, 2)));
           e.set_custom_name(std::string(Text(res, i, 3)));
           e.set_user_id(std::string(Text(res, i, 4)));
@@ -748,7 +774,7 @@ class PostgresStore final : public Store,
     auto r = (*conn)->Run("load history (table histories)", "load_history", {user_id});
     if (!r.ok()) return r.status();
     if (PQntuples(r->get()) == 0) return std::optional<UserHistory>();
-    auto h = store_internal::DecodeHistory(Bytea(r->get(), 0, 0), user_id);
+    auto h = store_backend::DecodeHistory(Bytea(r->get(), 0, 0), user_id);
     if (!h.ok()) return h.status();
     return std::optional<UserHistory>(std::move(*h));
   }
@@ -778,7 +804,7 @@ class PostgresStore final : public Store,
             [&](size_t i, std::string& out) {
               PutBigEndian(out, 2, 2);  // fields
               PutCopyField(out, last[i]->first);
-              PutCopyField(out, store_internal::EncodeHistory(last[i]->second));
+              PutCopyField(out, store_backend::EncodeHistory(last[i]->second));
             });
         if (!copied.ok()) return copied;
         return (*conn)->Run(what, "merge_histories", {}).status();
@@ -912,7 +938,7 @@ class PostgresStore final : public Store,
   // CatalogStore
   absl::StatusOr<int64_t> AppendCatalogVersion(int64_t expected_current,
                                                const v1::CatalogVersion& entry) override {
-    if (absl::Status s = store_internal::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateCatalogEntry(expected_current, entry); !s.ok()) return s;
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     const char* what = "save catalog version (table catalog_versions)";
@@ -924,7 +950,7 @@ class PostgresStore final : public Store,
       if (!lock.ok()) return lock.status();
       auto current = CurrentCatalogVersionOn(**conn);
       if (!current.ok()) return current.status();
-      if (*current != expected_current) return store_internal::CatalogVersionConflict(expected_current, *current);
+      if (*current != expected_current) return store_backend::CatalogVersionConflict(expected_current, *current);
       saved = *current + 1;
       return (*conn)
           ->ExecParams(what,
@@ -948,13 +974,13 @@ class PostgresStore final : public Store,
     auto current = CurrentCatalogVersionOn(**conn);
     if (!current.ok()) return current.status();
     if (version == 0) version = *current;
-    if (version < 1 || version > *current) return store_internal::CatalogVersionNotFound(version, *current);
+    if (version < 1 || version > *current) return store_backend::CatalogVersionNotFound(version, *current);
     auto r = (*conn)->ExecParams("load catalog version (table catalog_versions)",
                                  "SELECT version, time_us, author, summary, rollback_of, catalog"
                                  " FROM catalog_versions WHERE version = $1::bigint",
                                  {version});
     if (!r.ok()) return r.status();
-    if (PQntuples(r->get()) == 0) return store_internal::CatalogVersionNotFound(version, *current);
+    if (PQntuples(r->get()) == 0) return store_backend::CatalogVersionNotFound(version, *current);
     v1::CatalogVersion out = CatalogVersionRow(r->get(), 0);
     if (!out.mutable_catalog()->ParseFromString(Bytea(r->get(), 0, 5))) {
       return absl::DataLossError(Cat("postgresql store: table catalog_versions: version ", version, " is corrupt"));
@@ -994,12 +1020,12 @@ class PostgresStore final : public Store,
   absl::Status CreateUser(const v1::DeskUser& user) override {
     auto added = WriteDesk("create user (table desk_users)", "desk_create_user", UserParams(user));
     if (!added.ok()) return added.status();
-    return *added == 0 ? store_internal::DeskUserExists(user.name()) : absl::OkStatus();
+    return *added == 0 ? store_backend::DeskUserExists(user.name()) : absl::OkStatus();
   }
   absl::Status UpdateUser(const v1::DeskUser& user) override {
     auto updated = WriteDesk("update user (table desk_users)", "desk_update_user", UserParams(user));
     if (!updated.ok()) return updated.status();
-    return *updated == 0 ? store_internal::DeskUserNotFound(user.name()) : absl::OkStatus();
+    return *updated == 0 ? store_backend::DeskUserNotFound(user.name()) : absl::OkStatus();
   }
   absl::StatusOr<std::optional<v1::DeskUser>> GetUser(std::string_view name) override {
     auto conn = Acquire();
@@ -1027,7 +1053,7 @@ class PostgresStore final : public Store,
       return InTransaction(**conn, what, [&]() -> absl::Status {
         auto user = (*conn)->Run(what, "desk_delete_user", {name});
         if (!user.ok()) return user.status();
-        if (Changed(user->get()) == 0) return store_internal::DeskUserNotFound(name);
+        if (Changed(user->get()) == 0) return store_backend::DeskUserNotFound(name);
         return (*conn)->Run("delete user (table desk_sessions)", "desk_delete_user_sessions", {name}).status();
       });
     });
@@ -1067,7 +1093,7 @@ class PostgresStore final : public Store,
                            {session.id_hash(), session.user(), session.csrf_token(), session.created_unix_micros(),
                             session.expires_unix_micros()});
     if (!added.ok()) return added.status();
-    return *added == 0 ? store_internal::DeskSessionExists() : absl::OkStatus();
+    return *added == 0 ? store_backend::DeskSessionExists() : absl::OkStatus();
   }
   absl::StatusOr<std::optional<v1::DeskSession>> GetSession(std::string_view id_hash) override {
     auto conn = Acquire();
@@ -1102,7 +1128,7 @@ class PostgresStore final : public Store,
     return Int(r->get(), 0, 0);
   }
   absl::StatusOr<std::vector<v1::AuditEntry>> ReadAudit(int64_t before, int limit) override {
-    if (absl::Status s = store_internal::ValidateAuditLimit(limit); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateAuditLimit(limit); !s.ok()) return s;
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     auto r = (*conn)->Run("read the audit log (table desk_audit)", "desk_read_audit",
@@ -1156,11 +1182,11 @@ class PostgresStore final : public Store,
   // first; deadlock losers are retried (WithRetry). A scan reads every page
   // from one REPEATABLE READ snapshot.
   absl::Status PutList(const v1::MailList& list, std::span<const std::vector<std::string>> rows) override {
-    if (absl::Status s = store_internal::ValidateMailList(list, rows); !s.ok()) return s;
-    const std::vector<size_t> keep = store_internal::MailListRowsToStore(list, rows);
+    if (absl::Status s = store_backend::ValidateMailList(list, rows); !s.ok()) return s;
+    const std::vector<size_t> keep = store_backend::MailListRowsToStore(list, rows);
     const std::vector<std::string> columns(list.columns().begin(), list.columns().end());
     const bool opt_out = list.kind() == v1::MAIL_LIST_KIND_OPT_OUT;
-    const int email = store_internal::MailListEmailColumn(columns);
+    const int email = store_backend::MailListEmailColumn(columns);
     const std::string what = Cat("list '", list.name(), "': put (table mail_list_rows)");
     return WithRetry([&]() -> absl::Status {
       auto conn = Acquire();
@@ -1168,7 +1194,7 @@ class PostgresStore final : public Store,
       return InTransaction(**conn, what, [&]() -> absl::Status {
         auto info = (*conn)->Run(what, "ml_put_list",
                                  {list.name(), static_cast<int>(list.kind()),
-                                  Param::Bytes(store_internal::EncodeMailListValues(columns)),
+                                  Param::Bytes(store_backend::EncodeMailListValues(columns)),
                                   static_cast<int64_t>(keep.size()), list.updated_by(), list.updated_unix_micros(),
                                   list.description()});
         if (!info.ok()) return info.status();
@@ -1180,12 +1206,12 @@ class PostgresStore final : public Store,
   }
   absl::StatusOr<int64_t> AddOptOuts(std::string_view name, std::span<const std::string> addresses,
                                      std::string_view by, int64_t time_unix_micros) override {
-    if (absl::Status s = store_internal::ValidateMailListName(name); !s.ok()) return s;
-    const std::vector<std::string_view> unique = store_internal::UniqueAddresses(addresses);
+    if (absl::Status s = store_backend::ValidateMailListName(name); !s.ok()) return s;
+    const std::vector<std::string_view> unique = store_backend::UniqueAddresses(addresses);
     std::vector<std::string> vals;
     for (std::string_view a : unique) {
       const std::string address(a);
-      vals.push_back(store_internal::EncodeMailListValues(std::span<const std::string>(&address, 1)));
+      vals.push_back(store_backend::EncodeMailListValues(std::span<const std::string>(&address, 1)));
     }
     const std::string address_array = ByteaArray(unique), vals_array = ByteaArray(vals);
     const std::string what = Cat("list '", name, "': add opt-outs (table mail_list_rows)");
@@ -1197,14 +1223,14 @@ class PostgresStore final : public Store,
         added = 0;
         auto create = (*conn)->Run(
             what, "ml_create_opt_out",
-            {name, Param::Bytes(store_internal::EncodeMailListValues(std::vector<std::string>{"email"})), by,
+            {name, Param::Bytes(store_backend::EncodeMailListValues(std::vector<std::string>{"email"})), by,
              time_unix_micros});
         if (!create.ok()) return create.status();
         // Held to the commit: AddOptOuts, PutList and DeleteList of this list wait here.
         auto lock = (*conn)->Run(what, "ml_lock_list", {name});
         if (!lock.ok()) return lock.status();
         if (PQntuples(lock->get()) == 0) return absl::AbortedError(Cat(what, ": the list was deleted meanwhile"));
-        if (Int(lock->get(), 0, 0) != v1::MAIL_LIST_KIND_OPT_OUT) return store_internal::MailListNotOptOut(name);
+        if (Int(lock->get(), 0, 0) != v1::MAIL_LIST_KIND_OPT_OUT) return store_backend::MailListNotOptOut(name);
         if (unique.empty()) return absl::OkStatus();
         auto insert = (*conn)->Run(what, "ml_add_opt_outs", {name, address_array, vals_array});
         if (!insert.ok()) return insert.status();
@@ -1251,7 +1277,7 @@ class PostgresStore final : public Store,
         [&]() -> absl::Status {
           auto list = (*conn)->Run(what, "ml_get_list", {name});
           if (!list.ok()) return list.status();
-          if (PQntuples(list->get()) == 0) return store_internal::MailListNotFound(name);
+          if (PQntuples(list->get()) == 0) return store_backend::MailListNotFound(name);
           std::vector<std::vector<std::string>> rows;
           for (int64_t after = 0;;) {
             auto page = (*conn)->Run(what, "ml_page", {name, after, kPage});
@@ -1259,7 +1285,7 @@ class PostgresStore final : public Store,
             rows.clear();
             for (int i = 0; i < PQntuples(page->get()); ++i) {
               after = Int(page->get(), i, 0);
-              if (!store_internal::DecodeMailListValues(Bytea(page->get(), i, 1), &rows.emplace_back())) {
+              if (!store_backend::DecodeMailListValues(Bytea(page->get(), i, 1), &rows.emplace_back())) {
                 return absl::DataLossError(
                     Cat("postgresql store: table mail_list_rows: list '", name, "': row ", after, " is corrupt"));
               }
@@ -1280,7 +1306,7 @@ class PostgresStore final : public Store,
       return InTransaction(**conn, what, [&]() -> absl::Status {
         auto list = (*conn)->Run(what, "ml_delete_list", {name});
         if (!list.ok()) return list.status();
-        if (Changed(list->get()) == 0) return store_internal::MailListNotFound(name);
+        if (Changed(list->get()) == 0) return store_backend::MailListNotFound(name);
         return (*conn)->Run(what, "ml_delete_rows", {name}).status();
       });
     });
@@ -1329,7 +1355,7 @@ class PostgresStore final : public Store,
   absl::Status MarkRecipients(std::string_view job_id,
                               std::span<const LedgerEntry> entries) override {
     for (const LedgerEntry& e : entries) {
-      if (!store_internal::IsValidRecipientState(static_cast<int>(e.state))) {
+      if (!store_backend::IsValidRecipientState(static_cast<int>(e.state))) {
         return absl::InvalidArgumentError(
             Cat("mail job \"", job_id, "\": recipient \"", e.recipient, "\": invalid state"));
       }
@@ -1436,7 +1462,7 @@ class PostgresStore final : public Store,
       std::string_view table,
       const std::function<absl::Status(std::span<const std::string>)>& on_columns,
       const std::function<absl::Status(std::span<const std::string>)>& on_row) override {
-    if (absl::Status s = store_internal::ValidateStoreTableName(table); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateStoreTableName(table); !s.ok()) return s;
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     const std::string what = Cat("store table '", table, "' (schema ", schema_, ")");
@@ -1449,7 +1475,7 @@ class PostgresStore final : public Store,
         " AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY c.relname::text = $2::text DESC LIMIT 1",
         {schema_, table});
     if (!found.ok()) return found.status();
-    if (PQntuples(found->get()) == 0) return store_internal::StoreTableNotFound(table, Describe());
+    if (PQntuples(found->get()) == 0) return store_backend::StoreTableNotFound(table, Describe());
     // Both names are validated identifiers; quoted besides.
     const std::string source =
         Cat("\"", schema_, "\".\"", Text(found->get(), 0, 0), "\"");
@@ -1509,7 +1535,7 @@ class PostgresStore final : public Store,
   }
   absl::StatusOr<bool> TryLease(std::string_view name, std::string_view owner,
                                 absl::Duration ttl) override {
-    if (absl::Status s = store_internal::ValidateLease(name, owner, ttl); !s.ok()) return s;
+    if (absl::Status s = store_backend::ValidateLease(name, owner, ttl); !s.ok()) return s;
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     auto r = (*conn)->Run(Cat("lease \"", name, "\""), "try_lease",
@@ -1544,7 +1570,7 @@ class PostgresStore final : public Store,
   // CouponStore
   absl::Status RedeemCoupons(std::string_view order_id, std::string_view customer_id,
                              std::span<const CouponUse> uses) override {
-    auto normalized = store_internal::NormalizeCouponUses(order_id, uses);
+    auto normalized = store_backend::NormalizeCouponUses(order_id, uses);
     if (!normalized.ok()) return normalized.status();
     if (normalized->empty()) return absl::OkStatus();
     const std::string what = Cat("order \"", order_id, "\": redeem coupons (table coupon_redemptions)");
@@ -1560,10 +1586,10 @@ class PostgresStore final : public Store,
     });
   }
   absl::Status CommitOrder(const CommittedOrder& order) override {
-    if (absl::Status s = store_internal::ValidateOrder(order); !s.ok()) return s;
-    auto coupons = store_internal::NormalizeCouponUses(order.order_id, order.coupons);
+    if (absl::Status s = store_backend::ValidateOrder(order); !s.ok()) return s;
+    auto coupons = store_backend::NormalizeCouponUses(order.order_id, order.coupons);
     if (!coupons.ok()) return coupons.status();
-    const int64_t time_us = store_internal::TimeMicros(order.time);
+    const int64_t time_us = store_backend::TimeMicros(order.time);
     std::vector<std::string_view> ids, campaigns;
     std::vector<int64_t> units, amounts;
     for (const OrderDiscountUse& use : order.discounts) {
@@ -1595,14 +1621,14 @@ class PostgresStore final : public Store,
                                   const std::function<absl::Status(const OrderDiscountRow&)>& fn) override {
     constexpr int64_t kPage = 1000;
     const char* what = "scan order discounts (table order_discounts)";
-    const int64_t to_us = store_internal::TimeMicros(to);
+    const int64_t to_us = store_backend::TimeMicros(to);
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     // REPEATABLE READ: every page reads the snapshot the first statement took.
     return InTransaction(
         **conn, what,
         [&]() -> absl::Status {
-          int64_t after_time = store_internal::TimeMicros(from);
+          int64_t after_time = store_backend::TimeMicros(from);
           std::string after_order, after_discount;
           std::vector<OrderDiscountRow> rows;
           while (true) {
@@ -1638,7 +1664,7 @@ class PostgresStore final : public Store,
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     auto r = (*conn)->Run("count orders (table committed_orders)", "count_orders",
-                          {store_internal::TimeMicros(from), store_internal::TimeMicros(to)});
+                          {store_backend::TimeMicros(from), store_backend::TimeMicros(to)});
     if (!r.ok()) return r.status();
     std::vector<OrderTotals> out;
     for (int i = 0; i < PQntuples(r->get()); ++i) {
@@ -1725,14 +1751,14 @@ class PostgresStore final : public Store,
       if (!r.ok()) return r.status();
       const int64_t total = Int(r->get(), 0, 0);
       if (use.max_uses > 0 && total + 1 > use.max_uses) {
-        return store_internal::CouponLimitError(use, customer_id, false, total);
+        return store_backend::CouponLimitError(use, customer_id, false, total);
       }
       if (use.max_uses_per_customer > 0) {
         r = conn.Run(what, "count_uses", {use.code, customer_id});
         if (!r.ok()) return r.status();
         const int64_t mine = Int(r->get(), 0, 0);
         if (mine + 1 > use.max_uses_per_customer) {
-          return store_internal::CouponLimitError(use, customer_id, true, mine);
+          return store_backend::CouponLimitError(use, customer_id, true, mine);
         }
       }
     }
@@ -1771,7 +1797,7 @@ class PostgresStore final : public Store,
         events.size(), [&](size_t i, std::string& out) {
           const v1::Event& e = events[i];
           PutBigEndian(out, 9, 2);  // fields
-          PutCopyInt(out, store_internal::EventMicros(e), 8);
+          PutCopyInt(out, store_backend::EventMicros(e), 8);
           PutCopyInt(out, static_cast<int64_t>(e.type()), 4);
           PutCopyField(out, e.custom_name());
           PutCopyField(out, e.user_id());
@@ -1818,7 +1844,7 @@ class PostgresStore final : public Store,
     list.set_name(std::string(Text(r, row, 0)));
     list.set_kind(static_cast<v1::MailListKind>(Int(r, row, 1)));
     std::vector<std::string> columns;
-    if (!store_internal::DecodeMailListValues(Bytea(r, row, 2), &columns)) {
+    if (!store_backend::DecodeMailListValues(Bytea(r, row, 2), &columns)) {
       return absl::DataLossError(
           Cat("postgresql store: table mail_lists: the columns of list '", list.name(), "' are corrupt"));
     }
@@ -1842,14 +1868,14 @@ class PostgresStore final : public Store,
           PutCopyField(out, name);
           PutCopyInt(out, static_cast<int64_t>(n + 1), 8);
           std::optional<std::string> address =
-              opt_out ? std::optional<std::string>(row[0]) : store_internal::MailListRowAddress(email, row);
+              opt_out ? std::optional<std::string>(row[0]) : store_backend::MailListRowAddress(email, row);
           if (address) {
             PutCopyField(out, *address);
           } else {
             PutCopyNull(out);
           }
           PutCopyField(out, opt_out ? std::string_view("\1", 1) : std::string_view("\0", 1));
-          PutCopyField(out, store_internal::EncodeMailListValues(row));
+          PutCopyField(out, store_backend::EncodeMailListValues(row));
         });
   }
 
@@ -1857,7 +1883,7 @@ class PostgresStore final : public Store,
   // (quoted) tables that changed, to vacuum.
   absl::Status EraseInTransaction(Connection& conn, const SubjectErasure& erasure, v1::ForgetLogEntry& entry,
                                   std::vector<std::string>& touched) {
-    const auto lowered = store_internal::LowerTrimmedSet(erasure.recipients);
+    const auto lowered = store_backend::LowerTrimmedSet(erasure.recipients);
     const std::string recipients = TextArray(std::vector<std::string_view>(lowered.begin(), lowered.end()));
     const std::string users =
         TextArray(std::vector<std::string_view>(erasure.user_ids.begin(), erasure.user_ids.end()));

@@ -8,7 +8,10 @@
 # herald_add_plugin and loaded by the prefix's own `herald` program, and
 # examples/replacements (one built-in of each pipeline family re-implemented
 # from the public headers alone) is built against the prefix and its driver
-# must prove all four.
+# must prove all four; the PostgreSQL store (plugins/store_postgres) builds
+# against the prefix too, on its own (deb) or inside a third party's project
+# whose program opens a store through it (install).
+cmake_minimum_required(VERSION 3.25)  # (policies: a quoted "deb" is never read as the variable deb)
 file(REMOVE_RECURSE ${WORK_DIR})
 
 function(run_step what)  # run_step(WHAT COMMAND...) fails the test, naming WHAT
@@ -125,4 +128,22 @@ run_step("examples/replacements" ${WORK_DIR}/replacements/herald_replacements ${
 message(STATUS "replacements said:\n${step_output}")
 if(NOT step_output MATCHES "\nall four replacements work\n$")
   message(FATAL_ERROR "examples/replacements did not prove all four replacements: ${step_output}")
+endif()
+
+# The PostgreSQL store out of Herald's tree: no lib/ include path, only the
+# prefix's package.
+if(MODE STREQUAL "deb")
+  run_step("configuring plugins/store_postgres on its own" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/plugins/store_postgres
+           -B ${WORK_DIR}/store_postgres -G Ninja -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+  run_step("building plugins/store_postgres on its own" ${CMAKE_COMMAND} --build ${WORK_DIR}/store_postgres)
+  if(NOT EXISTS ${WORK_DIR}/store_postgres/libherald_store_postgres.so.${VERSION_MAJOR})
+    message(FATAL_ERROR "plugins/store_postgres built on its own made no libherald_store_postgres.so.${VERSION_MAJOR}")
+  endif()
+else()
+  run_step("configuring the out-of-tree PostgreSQL store" ${CMAKE_COMMAND}
+           -S ${SOURCE_DIR}/test/core/out_of_tree_postgres -B ${WORK_DIR}/out_of_tree_postgres -G Ninja
+           -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release -DHERALD_SOURCE_DIR=${SOURCE_DIR})
+  run_step("building the out-of-tree PostgreSQL store" ${CMAKE_COMMAND} --build ${WORK_DIR}/out_of_tree_postgres)
+  run_step("the out-of-tree PostgreSQL store" ${WORK_DIR}/out_of_tree_postgres/postgres_out_of_tree)
+  message(STATUS "out-of-tree PostgreSQL store: ${step_output}")
 endif()

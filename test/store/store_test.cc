@@ -16,7 +16,7 @@
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
 #include "herald/store_postgres.h"
-#include "store/store_common.h"
+#include "herald/store_backend.h"
 #include "store/store_conformance.h"
 
 namespace herald {
@@ -168,19 +168,19 @@ TEST_CASE("sqlite store: an older store opened read-only, without the desk table
 
 TEST_CASE("mail lists: the stored form of values is herald.v1.StoredMailListValues", "[store]") {
   const std::vector<std::string> values = {"", "a,b", std::string("\0\xff", 2), std::string(300, 'x')};
-  const std::string stored = store_internal::EncodeMailListValues(values);
+  const std::string stored = store_backend::EncodeMailListValues(values);
   v1::StoredMailListValues message;
   REQUIRE(message.ParseFromString(stored));
   CHECK(std::vector<std::string>(message.values().begin(), message.values().end()) == values);
   CHECK(message.SerializeAsString() == stored);
   std::vector<std::string> decoded;
-  REQUIRE(store_internal::DecodeMailListValues(stored, &decoded));
+  REQUIRE(store_backend::DecodeMailListValues(stored, &decoded));
   CHECK(decoded == values);
-  CHECK(store_internal::EncodeMailListValues(std::vector<std::string>{}).empty());
+  CHECK(store_backend::EncodeMailListValues(std::vector<std::string>{}).empty());
   // Cut short, or another field: not this form.
   decoded.clear();
-  CHECK_FALSE(store_internal::DecodeMailListValues(stored.substr(0, stored.size() - 1), &decoded));
-  CHECK_FALSE(store_internal::DecodeMailListValues(std::string("\x12\x01" "a", 3), &decoded));
+  CHECK_FALSE(store_backend::DecodeMailListValues(stored.substr(0, stored.size() - 1), &decoded));
+  CHECK_FALSE(store_backend::DecodeMailListValues(std::string("\x12\x01" "a", 3), &decoded));
 }
 
 TEST_CASE("sqlite store: a corrupt file is a clear error and is left untouched", "[store][sqlite]") {

@@ -1,4 +1,4 @@
-#include "store/store_common.h"
+#include "herald/store_backend.h"
 
 #include <algorithm>
 #include <map>
@@ -6,9 +6,10 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "core/strings.h"
 #include "absl/strings/str_cat.h"
 
-namespace herald::store_internal {
+namespace herald::store_backend {
 
 int64_t EventMicros(const v1::Event& event) {
   return event.time().seconds() * 1000000 + event.time().nanos() / 1000;
@@ -379,4 +380,4 @@ bool DecodeMailListValues(std::string_view bytes, std::vector<std::string>* out)
   return true;
 }
 
-}  // namespace herald::store_internal
+}  // namespace herald::store_backend

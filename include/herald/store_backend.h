@@ -1,6 +1,13 @@
-// Internal: helpers shared by the store backends (memory, SQLite, PostgreSQL).
-#ifndef HERALD_LIB_STORE_STORE_COMMON_H_
-#define HERALD_LIB_STORE_STORE_COMMON_H_
+// herald/store_backend.h: what every Store backend shares (memory, SQLite,
+// PostgreSQL, and a third party's): the checks of Store arguments, the
+// errors with the same words in every backend, and the stored forms of
+// histories and mail-list rows, so that a new backend behaves as the
+// built-in ones do and reads their data.
+//
+// Free functions over plain values; nothing is kept between calls.
+// Thread-safety: every function may be called from any thread.
+#ifndef HERALD_STORE_BACKEND_H_
+#define HERALD_STORE_BACKEND_H_
 
 #include <cstdint>
 #include <limits>
@@ -17,9 +24,8 @@
 #include "herald/model/events.pb.h"
 #include "herald/model/store.pb.h"
 #include "herald/store.h"
-#include "core/strings.h"
 
-namespace herald::store_internal {
+namespace herald::store_backend {
 
 // Events are stored with microsecond precision.
 int64_t EventMicros(const v1::Event& event);
@@ -108,6 +114,6 @@ std::string EncodeMailListValues(std::span<const std::string> values);
 // Appends to `out`; false for bytes that are not that form.
 bool DecodeMailListValues(std::string_view bytes, std::vector<std::string>* out);
 
-}  // namespace herald::store_internal
+}  // namespace herald::store_backend
 
-#endif  // HERALD_LIB_STORE_STORE_COMMON_H_
+#endif  // HERALD_STORE_BACKEND_H_
