@@ -41,61 +41,6 @@ absl::Status ConfigError(const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat("webhook config: ", message));
 }
 
-// One identifier by Meta's rules: passed through (lowercased) when it is
-// already a SHA-256 digest, else normalized and hashed; a given value that
-// normalizes to nothing is not sent, and `drop` says why.
-template <typename Normalize>
-void HashField(std::string& out, std::string_view value, herald::IdentifierHasher& hasher, uint32_t& dropped,
-               uint32_t drop, Normalize&& normalize) {
-  const std::string_view trimmed = Trim(value);
-  if (trimmed.empty()) {
-    out.clear();
-    return;
-  }
-  if (herald::IsSha256Hex(trimmed)) {
-    hasher.HashUnlessHashedInto(out, trimmed, {});
-    return;
-  }
-  const std::string normalized = normalize(trimmed);
-  if (normalized.empty()) dropped |= drop;
-  hasher.HashUnlessHashedInto(out, trimmed, normalized);
-}
-
-// The subject's identifiers as the built-in destinations prepare them for
-// Meta's rules: the person's country decides the phone's region, the
-// state's subdivisions and the zip's format.
-void HashIdentity(const herald::v1::Subject& s, std::string_view default_region, herald::HashedIdentity& id,
-                  herald::IdentifierHasher& h) {
-  id.dropped = 0;
-  const std::string_view country = Trim(s.country());
-  const bool country_known = !herald::NormalizeCountry(country).empty();
-  HashField(id.em, s.email(), h, id.dropped, herald::kDropEmailInvalid,
-            [](std::string_view v) { return herald::NormalizeEmail(v); });
-  const std::string_view phone = Trim(s.phone());
-  if (phone.empty()) {
-    id.ph.clear();
-  } else if (herald::IsSha256Hex(phone)) {
-    h.HashUnlessHashedInto(id.ph, phone, {});
-  } else {
-    uint32_t drop = 0;
-    const std::string_view normalized = h.phones().Normalize(
-        phone, herald::PhoneFormat::kDigits, country_known ? country : "", default_region, &drop);
-    id.dropped |= drop;
-    h.HashUnlessHashedInto(id.ph, phone, normalized);
-  }
-  HashField(id.fn, s.first_name(), h, id.dropped, 0, herald::NormalizeName);
-  HashField(id.ln, s.last_name(), h, id.dropped, 0, herald::NormalizeName);
-  HashField(id.ct, s.city(), h, id.dropped, 0, herald::NormalizeCity);
-  HashField(id.st, s.state(), h, id.dropped, herald::kDropStateUnknown,
-            [&](std::string_view v) { return herald::NormalizeState(v, country); });
-  HashField(id.zp, s.zip(), h, id.dropped, 0, [&](std::string_view v) { return herald::NormalizeZip(v, country); });
-  HashField(id.country, country, h, id.dropped, herald::kDropCountryUnknown, herald::NormalizeCountry);
-  HashField(id.db, s.date_of_birth(), h, id.dropped, herald::kDropDateOfBirthInvalid,
-            herald::NormalizeDateOfBirth);
-  HashField(id.ge, s.gender(), h, id.dropped, herald::kDropGenderUnknown, herald::NormalizeGender);
-  HashField(id.external_id, s.external_id(), h, id.dropped, 0, herald::NormalizeExternalId);
-}
-
 nlohmann::ordered_json UserData(const herald::HashedIdentity& id) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   const std::pair<const char*, const std::string*> fields[] = {
@@ -167,7 +112,10 @@ class WebhookDestination final : public herald::Destination {
 
   void Prepare(ConversionEvent& e, herald::IdentifierHasher& hasher) const override {
     const herald::v1::InteractionRecord& r = *e.record;
-    HashIdentity(r.subject(), config_.default_region(), e.identity, hasher);
+    // Meta's rules, as the built-in destinations prepare identities.
+    herald::IdentityRules rules = herald::kMetaIdentityRules;
+    rules.default_region = config_.default_region();
+    herald::PrepareIdentity(r.subject(), rules, e.identity, hasher);
     nlohmann::ordered_json event = {
         {"event_id", e.event_id},
         {"order_id", e.order_id},

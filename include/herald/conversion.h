@@ -253,6 +253,28 @@ struct HashedIdentity {
   uint32_t dropped = 0;  // IdentifierDrop bits: identifiers given but not sent, and why
 };
 
+// How one platform normalizes a subject's identifiers before hashing them.
+struct IdentityRules {
+  bool email_gmail_rule = false;               // Google: dots of gmail.com local parts removed
+  PhoneFormat phone_format = PhoneFormat::kDigits;
+  bool contact_only = false;                   // Google: email and phone only (no names, address, ...)
+  std::string_view default_region;             // ISO 3166-1 alpha-2 for phones without country code; "" = none
+};
+// Meta's rules (also the file destination's JSON lines).
+inline constexpr IdentityRules kMetaIdentityRules{};
+// Google Ads enhanced conversions for leads and Customer Match.
+inline constexpr IdentityRules kGoogleIdentityRules{true, PhoneFormat::kE164, true, {}};
+
+// A subject's identifiers normalized by `rules` and hashed (SHA-256, hex)
+// into `id`: every field is set ("" when absent or dropped) and id.dropped
+// says what was given but not sent, and why. A value that is already 64 hex
+// digits is passed through lowercased. What the built-in destinations'
+// Prepare does; a destination of a site's own calls it the same way, with
+// the run's IdentifierHasher (ExportContext) or one of its own.
+// Thread-safety: as `hasher` (one per thread).
+void PrepareIdentity(const v1::Subject& subject, const IdentityRules& rules, HashedIdentity& id,
+                     IdentifierHasher& hasher);
+
 // One interaction on its way to a destination.
 struct ConversionEvent {
   const v1::InteractionRecord* record = nullptr;  // borrowed from the page

@@ -19,7 +19,6 @@
 #include "conversion/destinations.h"
 #include "conversion/encode.h"
 #include "conversion/http.h"
-#include "conversion/identity.h"
 #include "conversion/oauth.h"
 #include "conversion/responses.h"
 #include "core/strings.h"
@@ -83,9 +82,9 @@ bool IsConversionActionResource(std::string_view s) {
 // phones without a country code take the person's country, else `default_region`.
 void HashMetaIdentity(const v1::Subject& s, std::string_view default_region, HashedIdentity& id,
                       IdentifierHasher& h) {
-  conversion::IdentityRules rules = conversion::kMetaRules;
+  IdentityRules rules = kMetaIdentityRules;
   rules.default_region = default_region;
-  conversion::PrepareIdentity(s, rules, id, h);
+  PrepareIdentity(s, rules, id, h);
 }
 
 // A destination's default_region: empty or an ISO 3166-1 alpha-2 code.
@@ -487,9 +486,9 @@ class GoogleAdsDestination final : public Destination {
   void Prepare(ConversionEvent& e, IdentifierHasher& h) const override {
     const v1::InteractionRecord& r = *e.record;
     const v1::Subject& s = r.subject();
-    conversion::IdentityRules rules = conversion::kGoogleRules;
+    IdentityRules rules = kGoogleIdentityRules;
     rules.default_region = config_.default_region();
-    conversion::PrepareIdentity(s, rules, e.identity, h);
+    PrepareIdentity(s, rules, e.identity, h);
     std::string& out = e.payload;
     out.clear();
     out.push_back('{');

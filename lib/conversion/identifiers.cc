@@ -17,7 +17,6 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
-#include "conversion/identity.h"
 #include "herald/conversion.h"
 
 namespace herald {
@@ -334,8 +333,6 @@ void IdentifierHasher::HashUnlessHashedInto(std::string& out, std::string_view v
   HashTo(normalized, out.data());
 }
 
-namespace conversion {
-
 namespace {
 
 // One field: passed through when already hashed; else normalized by
@@ -402,7 +399,5 @@ void PrepareIdentity(const v1::Subject& s, const IdentityRules& rules, HashedIde
   HashField(id.ge, s.gender(), h, id.dropped, kDropGenderUnknown, NormalizeGender);
   HashField(id.external_id, s.external_id(), h, id.dropped, 0, NormalizeExternalId);
 }
-
-}  // namespace conversion
 
 }  // namespace herald

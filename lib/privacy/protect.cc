@@ -2,7 +2,6 @@
 // that writes and reads them (ProtectPersonalData).
 #include <cstdlib>
 
-#include "conversion/identity.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
 #include "herald/privacy.h"
@@ -85,11 +84,11 @@ std::vector<std::string> PersonLookupKeys(const v1::Subject& s, std::string_view
 
 v1::Subject HashSubject(const v1::Subject& s, std::string_view default_region) {
   IdentifierHasher& h = ThreadHasher();
-  conversion::IdentityRules meta = conversion::kMetaRules, google = conversion::kGoogleRules;
+  IdentityRules meta = kMetaIdentityRules, google = kGoogleIdentityRules;
   meta.default_region = google.default_region = default_region;
   HashedIdentity m, g;
-  conversion::PrepareIdentity(s, meta, m, h);
-  conversion::PrepareIdentity(s, google, g, h);
+  PrepareIdentity(s, meta, m, h);
+  PrepareIdentity(s, google, g, h);
   v1::Subject out;
   if (!s.customer_id().empty()) out.set_customer_id(h.HashUnlessHashed(s.customer_id(), s.customer_id()));
   out.set_email(m.em);
