@@ -388,6 +388,24 @@ absl::StatusOr<Program> CompileFilter(std::string_view source,
                                       const Schema& schema,
                                       const CompileOptions& options = {});
 
+// A top-level conjunct of an expression that compares one field with string
+// constants: `var.field == 'v'`, `'v' == var.field` or `var.field in ['v',
+// 'w']`. Where the field holds none of the values, the conjunct is false and
+// so is the whole expression, so a caller may index expressions by their
+// guards' values and evaluate only those a value can satisfy.
+struct EqualityGuard {
+  std::string path;                 // "product.category": a variable and one of its fields
+  std::vector<std::string> values;  // the constants (decoded), as written
+};
+struct EqualityGuards {
+  std::vector<EqualityGuard> guards;  // in source order
+  int conjuncts = 0;                  // the expression's top-level && operands (1 without &&; 0 unparsable)
+};
+// The guards of `source`, found on its syntax (no schema: the caller checks
+// the path's type). Unparsable source has none. Allocates; for compiling
+// catalogs, not the hot path. Thread-safe.
+EqualityGuards FindEqualityGuards(std::string_view source);
+
 // Exact decimal of a numeric literal's text ("19.99" -> {1999, 2}, "2e1" ->
 // {20, 0}), with an empty currency. InvalidArgument when it is not a number
 // or needs more than 18 decimals or int64 units. For money-typed --var values

@@ -12,7 +12,6 @@
 #include "core/catalog_schemas.h"
 #include "core/input_check.h"
 #include "discount/work.h"
-#include "expr/parser.h"
 #include "herald/campaign_cache.h"
 #include "herald/discount.h"
 #include "herald/store.h"
@@ -51,67 +50,15 @@ void SpreadByLargestRemainder(int64_t amount, const std::vector<int64_t>& weight
 
 namespace {
 
-using expr::internal::Ast;
-using expr::internal::Node;
-using expr::internal::NodeKind;
-using expr::internal::Op;
-
-// "product.F" for a kSelect node on the identifier `product`, else "".
-std::string ProductPath(const Ast& ast, const Node& n) {
-  if (n.kind != NodeKind::kSelect || n.children.size() != 1) return "";
-  const Node& base = ast.node(n.children[0]);
-  if (base.kind != NodeKind::kIdent || base.name != "product") return "";
-  return Cat("product.", n.name);
-}
-
-// A guard conjunct: `product.F == 'v'`, `'v' == product.F` or
-// `product.F in ['v', ...]`.
-bool GuardOf(const Ast& ast, const Node& n, std::string* path, std::vector<std::string>* values) {
-  if (n.kind != NodeKind::kBinary || n.children.size() != 2) return false;
-  const Node& a = ast.node(n.children[0]);
-  const Node& b = ast.node(n.children[1]);
-  values->clear();
-  if (n.op == Op::kEq) {
-    if (!(*path = ProductPath(ast, a)).empty() && b.kind == NodeKind::kString) {
-      values->push_back(b.text);
-      return true;
-    }
-    if (!(*path = ProductPath(ast, b)).empty() && a.kind == NodeKind::kString) {
-      values->push_back(a.text);
-      return true;
-    }
-    return false;
-  }
-  if (n.op == Op::kIn) {
-    *path = ProductPath(ast, a);
-    if (path->empty() || b.kind != NodeKind::kList) return false;
-    for (int c : b.children) {
-      if (ast.node(c).kind != NodeKind::kString) return false;
-      values->push_back(ast.node(c).text);
-    }
-    return true;
-  }
-  return false;
-}
-
 // The guard of a compiled expression: its first top-level conjunct
 // `product.F == 'v'` or `product.F in [...]` on a string product field.
 // Registers F in out->guard_fields on first sight; sets the program's guard.
 void FindGuard(PreparedDiscounts* out, StringMap<int>* field_by_path, PreparedProgram* p) {
-  expr::internal::ParseLimits limits;
-  auto ast = expr::internal::Parse(p->source, limits);
-  if (!ast.ok() || ast->root < 0) return;
-  const Node& root = ast->node(ast->root);
-  std::vector<int> conjuncts;
-  if (root.kind == NodeKind::kAnd) {
-    conjuncts = root.children;
-  } else {
-    conjuncts.push_back(ast->root);
-  }
-  std::string path;
-  std::vector<std::string> values;
-  for (int c : conjuncts) {
-    if (!GuardOf(*ast, ast->node(c), &path, &values)) continue;
+  expr::EqualityGuards found = expr::FindEqualityGuards(p->source);
+  for (expr::EqualityGuard& guard : found.guards) {
+    if (!guard.path.starts_with("product.")) continue;
+    const std::string& path = guard.path;
+    std::vector<std::string>& values = guard.values;
     expr::Slot slot = out->schema.schema.Find(path);
     if (!slot.valid() || out->schema.schema.variable(slot).type != expr::Type::kString) continue;
     auto [fit, added] = field_by_path->try_emplace(path, static_cast<int>(out->guard_fields.size()));
@@ -131,7 +78,7 @@ void FindGuard(PreparedDiscounts* out, StringMap<int>* field_by_path, PreparedPr
       out->guard_fields.push_back(std::move(f));
     }
     p->guard_field = fit->second;
-    p->exact = conjuncts.size() == 1;
+    p->exact = found.conjuncts == 1;
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
     p->guard_values = std::move(values);

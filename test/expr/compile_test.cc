@@ -169,5 +169,34 @@ TEST_CASE("the parser builds a flat tree with positions", "[expr][parser]") {
   CHECK(neg->node(neg->root).text == "-19.99");
 }
 
+TEST_CASE("equality guards: the conjuncts that compare a field with string constants", "[expr][guards]") {
+  auto guards = [](std::string_view source) { return FindEqualityGuards(source); };
+  EqualityGuards one = guards("product.category == 'paint'");
+  CHECK(one.conjuncts == 1);
+  REQUIRE(one.guards.size() == 1);
+  CHECK(one.guards[0].path == "product.category");
+  CHECK(one.guards[0].values == std::vector<std::string>{"paint"});
+
+  EqualityGuards two = guards("user.age > 3 && 'x\\'y' == product.id && product.brand in ['b', 'a']");
+  CHECK(two.conjuncts == 3);
+  REQUIRE(two.guards.size() == 2);
+  CHECK(two.guards[0].path == "product.id");
+  CHECK(two.guards[0].values == std::vector<std::string>{"x'y"});  // decoded
+  CHECK(two.guards[1].path == "product.brand");
+  CHECK(two.guards[1].values == std::vector<std::string>{"b", "a"});  // as written
+
+  // Not guards: another comparison, a non-string constant, a list with a
+  // variable, a nested field, a disjunction.
+  for (const char* source : {"product.price == 3", "product.brand in ['a', user.state]", "product.a.b == 'x'",
+                             "product.id != 'x'", "product.id == 'a' || product.id == 'b'", "size(product.id) == 'x'"}) {
+    INFO(source);
+    EqualityGuards none = guards(source);
+    CHECK(none.conjuncts == 1);
+    CHECK(none.guards.empty());
+  }
+  CHECK(guards("product.id == ").conjuncts == 0);  // does not parse
+  CHECK(guards("product.id == ").guards.empty());
+}
+
 }  // namespace
 }  // namespace herald::expr
