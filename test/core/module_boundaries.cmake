@@ -1,0 +1,57 @@
+# Module boundaries (docs/architecture.md): a module uses another only through
+# its public header (include/herald/). Under lib/, a module may include its
+# own internals and core's (the base every module builds on: strings, input
+# checks, component factories); core includes only its own; lib/simulation
+# and plugins/ include no lib/ internals at all (they build from the public
+# headers alone, and the PostgreSQL store also out of tree). Fails naming
+# every file:line that crosses a boundary.
+#   cmake -DSOURCE_DIR=<repo> -P module_boundaries.cmake
+cmake_minimum_required(VERSION 3.25)
+file(GLOB module_dirs LIST_DIRECTORIES true RELATIVE ${SOURCE_DIR}/lib ${SOURCE_DIR}/lib/*)
+set(modules)
+foreach(dir ${module_dirs})
+  if(IS_DIRECTORY ${SOURCE_DIR}/lib/${dir})
+    list(APPEND modules ${dir})
+  endif()
+endforeach()
+list(JOIN modules "|" module_pattern)
+
+file(GLOB_RECURSE sources RELATIVE ${SOURCE_DIR}
+     ${SOURCE_DIR}/lib/*.cc ${SOURCE_DIR}/lib/*.h ${SOURCE_DIR}/plugins/*.cc ${SOURCE_DIR}/plugins/*.h)
+set(crossings)
+set(checked 0)
+foreach(source ${sources})
+  if(source MATCHES "^lib/([a-z_]+)/")
+    set(owner ${CMAKE_MATCH_1})
+  else()
+    set(owner "plugins")
+  endif()
+  if(owner STREQUAL "core")
+    set(allowed "core")
+  elseif(owner STREQUAL "simulation" OR owner STREQUAL "plugins")
+    set(allowed "")
+  else()
+    set(allowed "core;${owner}")
+  endif()
+  file(STRINGS ${SOURCE_DIR}/${source} includes REGEX "^#include \"(${module_pattern})/")
+  foreach(line ${includes})
+    string(REGEX MATCH "^#include \"([a-z_]+)/" _ "${line}")
+    set(included ${CMAKE_MATCH_1})
+    math(EXPR checked "${checked} + 1")
+    if(NOT included IN_LIST allowed)
+      if(allowed)
+        list(JOIN allowed " and " may)
+        set(may "${may} internals only")
+      else()
+        set(may "public headers only")
+      endif()
+      list(APPEND crossings "${source}: ${line} (${owner} may include ${may})")
+    endif()
+  endforeach()
+endforeach()
+if(crossings)
+  list(JOIN crossings "\n  " text)
+  message(FATAL_ERROR "module boundaries crossed:\n  ${text}")
+endif()
+list(LENGTH sources files)
+message(STATUS "${files} files, ${checked} includes of lib/ internals, none across a module boundary")
