@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "conversion/identity.h"
 #include "herald/conversion.h"
 
 namespace {
@@ -64,10 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s.set_zip(f[6]);
   s.set_date_of_birth(f[8]);
   static IdentifierHasher hasher;
-  for (conversion::IdentityRules rules : {conversion::kMetaRules, conversion::kGoogleRules}) {
+  for (IdentityRules rules : {kMetaIdentityRules, kGoogleIdentityRules}) {
     rules.default_region = "US";
     HashedIdentity id;
-    conversion::PrepareIdentity(s, rules, id, hasher);
+    PrepareIdentity(s, rules, id, hasher);
     for (const std::string* v : {&id.em, &id.ph, &id.fn, &id.ct, &id.st, &id.zp, &id.country, &id.db}) {
       if (!v->empty() && !LowerHex64(*v)) std::abort();
     }
