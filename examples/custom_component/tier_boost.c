@@ -93,10 +93,16 @@ static double max_score_multiplier(void* instance) {
   return factor > 1 ? factor : 1;
 }
 
+/* It reads the candidates and writes no other fact: declaring so keeps the
+ * pipeline's contract check on for the components after it. */
+static const char* const reads[] = {"candidates", NULL};
+static const char* const writes[] = {NULL};
+
 static herald_code register_components(herald_registrar* registrar, herald_error* error) {
   static const herald_component_desc desc = {
       sizeof(herald_component_desc), "selection", "TierBoost",
-      "boosts a campaign's ads for users of one tier", &create, &destroy, &run, &max_score_multiplier};
+      "boosts a campaign's ads for users of one tier", &create, &destroy, &run, &max_score_multiplier,
+      reads, writes, NULL, NULL};
   return registrar->register_component(registrar, &desc, error);
 }
 

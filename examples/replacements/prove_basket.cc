@@ -47,7 +47,7 @@ struct Expected {
   std::vector<int64_t> shares;  // MemberOrderDiscount's share per line; empty = not applied
 };
 
-absl::Status Check(const herald::v1::PricedBasket& priced, const Expected& want) {
+absl::Status Check(const herald::v1::PricedBasket& priced, const Expected& want, const std::string& component) {
   const std::string who = want.who;
   if (priced.item_discount_minor() != want.item_discount || priced.order_discount_minor() != want.order_discount ||
       priced.total_minor() != want.total) {
@@ -74,18 +74,20 @@ absl::Status Check(const herald::v1::PricedBasket& priced, const Expected& want)
         absl::StrCat(who, ": unexpected order adjustment:\n", herald::FormatPricedBasket(priced)));
   }
   for (const herald::v1::TraceLine& line : priced.trace()) {
-    if (line.component() == "MemberOrderDiscount" && line.verdict() == "applied") return absl::OkStatus();
+    if (line.component() == component && line.verdict() == "applied") return absl::OkStatus();
   }
-  return absl::FailedPreconditionError(absl::StrCat(who, ": the explanation does not show MemberOrderDiscount"));
+  return absl::FailedPreconditionError(absl::StrCat(who, ": the explanation does not show ", component));
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> ProveBasket(const std::string& dir) {
+absl::StatusOr<std::string> ProveBasket(const std::string& dir, const Variant& variant) {
   auto catalog = herald::CompiledCatalog::Load(dir + "/catalog.textproto");
   if (!catalog.ok()) return catalog.status();
   auto pipeline = herald::LoadPipelineDefinition(dir + "/pipelines/basket.textproto");
   if (!pipeline.ok()) return pipeline.status();
+  *pipeline = variant.Renamed(*std::move(pipeline));
+  const std::string component = variant.Name("MemberOrderDiscount");
   herald::Registry registry;
   if (absl::Status s = RegisterAll(&registry); !s.ok()) return s;
   herald::PricerConfig config;
@@ -105,10 +107,10 @@ absl::StatusOr<std::string> ProveBasket(const std::string& dir) {
   for (const auto& [basket, want] : cases) {
     auto priced = (*pricer)->Price(basket);
     if (!priced.ok()) return priced.status();
-    if (absl::Status s = Check(*priced, want); !s.ok()) return s;
+    if (absl::Status s = Check(*priced, want, component); !s.ok()) return s;
   }
-  return std::string(
-      "MemberOrderDiscount takes 10.50 USD off a premier user's 210.00 USD order (total 204.50 USD), "
+  return component + std::string(
+      " takes 10.50 USD off a premier user's 210.00 USD order (total 204.50 USD), "
       "nothing for another user or below 100.00 USD");
 }
 

@@ -65,7 +65,8 @@ absl::Status CaptureInteractions(herald::Store& store) {
 }
 
 // The site's job from exports.textproto, its url pointed at the server.
-absl::StatusOr<herald::v1::ExportJobConfig> LoadJob(const std::string& dir, const std::string& url) {
+absl::StatusOr<herald::v1::ExportJobConfig> LoadJob(const std::string& dir, const std::string& url,
+                                                    const Variant& variant) {
   std::ifstream in(dir + "/exports.textproto");
   std::stringstream text;
   text << in.rdbuf();
@@ -78,6 +79,7 @@ absl::StatusOr<herald::v1::ExportJobConfig> LoadJob(const std::string& dir, cons
   if (!config.is_object()) return absl::InvalidArgumentError("exports.textproto: destination_json_config is not JSON");
   config["url"] = url;
   job.set_destination_json_config(config.dump());
+  job.set_destination_type(variant.Name(job.destination_type()));
   return job;
 }
 
@@ -134,7 +136,7 @@ std::map<std::string, std::string> HashedEmails(herald::Store& store) {
 }
 
 // Bad configs are refused with a message naming the setting, never the token.
-absl::Status CheckRefusals(const herald::Registry& registry, const std::string& scratch) {
+absl::Status CheckRefusals(const herald::Registry& registry, const std::string& scratch, const Variant& variant) {
   if (absl::Status s = WriteFile(scratch + "/shared.token", absl::StrCat(kToken, "\n"), 0644); !s.ok()) return s;
   const std::pair<const char*, const char*> cases[] = {
       {R"({"url": "https://site:secret@hooks.example.com/", "bearerTokenFile": "webhook.token"})", "credentials"},
@@ -143,7 +145,7 @@ absl::Status CheckRefusals(const herald::Registry& registry, const std::string& 
   for (const auto& [json, named] : cases) {
     herald::v1::ExportJobConfig job;
     job.set_destination("refused");
-    job.set_destination_type("webhook");
+    job.set_destination_type(variant.Name("webhook"));
     job.set_destination_json_config(json);
     auto made = herald::CreateDestination(job, herald::CreateContext(&registry, scratch));
     if (made.ok() || !absl::StrContains(made.status().message(), named) ||
@@ -155,15 +157,15 @@ absl::Status CheckRefusals(const herald::Registry& registry, const std::string& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Export(const std::string& dir, const std::string& scratch) {
+absl::StatusOr<std::string> Export(const std::string& dir, const std::string& scratch, const Variant& variant) {
   absl::StatusOr<std::unique_ptr<LoopbackHttpServer>> server = LoopbackHttpServer::Start({503, 200});
   if (!server.ok()) return server.status();
   if (absl::Status s = WriteFile(scratch + "/webhook.token", absl::StrCat(kToken, "\n"), 0600); !s.ok()) return s;
-  auto job = LoadJob(dir, (*server)->Url("/herald/conversions"));
+  auto job = LoadJob(dir, (*server)->Url("/herald/conversions"), variant);
   if (!job.ok()) return job.status();
   herald::Registry registry;
   if (absl::Status s = RegisterAll(&registry); !s.ok()) return s;
-  if (absl::Status s = CheckRefusals(registry, scratch); !s.ok()) return s;
+  if (absl::Status s = CheckRefusals(registry, scratch, variant); !s.ok()) return s;
   auto destination = herald::CreateDestination(*job, herald::CreateContext(&registry, scratch));
   if (!destination.ok()) return destination.status();
   std::unique_ptr<herald::Store> store = herald::NewMemoryStore();
@@ -202,17 +204,17 @@ absl::StatusOr<std::string> Export(const std::string& dir, const std::string& sc
                                                         " times, not once"));
     }
   }
-  return absl::StrCat("webhook delivered ", first->delivered, " conversions once each in ", requests.size(),
+  return absl::StrCat(variant.Name("webhook"), " delivered ", first->delivered, " conversions once each in ", requests.size(),
                       " requests (", first->retries, " retry after 503), e-mails hashed, token from file; ",
                       describe);
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> ProveConversion(const std::string& dir) {
+absl::StatusOr<std::string> ProveConversion(const std::string& dir, const Variant& variant) {
   absl::StatusOr<std::string> scratch = MakeTempDir();
   if (!scratch.ok()) return scratch.status();
-  absl::StatusOr<std::string> line = Export(dir, *scratch);
+  absl::StatusOr<std::string> line = Export(dir, *scratch, variant);
   RemoveTree(*scratch);
   return line;
 }

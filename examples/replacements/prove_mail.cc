@@ -56,9 +56,10 @@ herald::MailJobSpec MakeSpec(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ProveMail(const std::string& dir) {
+absl::StatusOr<std::string> ProveMail(const std::string& dir, const Variant& variant) {
   auto pipeline = herald::LoadPipelineDefinition(dir + "/pipelines/mail.textproto");
   if (!pipeline.ok()) return pipeline.status();
+  *pipeline = variant.Renamed(*std::move(pipeline));
   herald::Registry registry;
   if (absl::Status s = RegisterAll(&registry); !s.ok()) return s;
   std::unique_ptr<herald::Store> ledger = herald::NewMemoryStore();
@@ -88,7 +89,7 @@ absl::StatusOr<std::string> ProveMail(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("expected 3 sent and 3 skipped as competitor_domain:\n", report->ToText()));
   }
-  return absl::StrCat("SkipDomains skipped ", skipped, " of ", report->recipients,
+  return absl::StrCat(variant.Name("SkipDomains"), " skipped ", skipped, " of ", report->recipients,
                       " recipients (competitor_domain); mail went only to the other ", report->sent);
 }
 

@@ -1,6 +1,7 @@
 // Selection: the built-in advertising pipeline and the same pipeline with
 // SiteLoadHistory, SiteExposureLimit and SiteRecordHistory in the places of
-// LoadHistory, ExposureLimit and RecordHistory, each selector on its own
+// LoadHistory, ExposureLimit and RecordHistory (or, for the plugins, the
+// built-ins with PluginExposureLimit in place of ExposureLimit), each selector on its own
 // memory store, answer the same 400 requests (users, sessions, times over
 // two weeks). Every request must get the same winners from both, and the
 // two components must have removed the same ads for the same reasons; the
@@ -113,12 +114,14 @@ absl::StatusOr<Selectors> MakeSelectors(std::shared_ptr<const herald::CompiledCa
 
 }  // namespace
 
-absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
+absl::StatusOr<std::string> ProveSelection(const std::string& dir, const Variant& variant) {
   auto catalog = herald::CompiledCatalog::Load(dir + "/catalog.textproto");
   if (!catalog.ok()) return catalog.status();
   auto site_pipeline = herald::LoadPipelineDefinition(dir + "/pipelines/advertising.textproto");
   if (!site_pipeline.ok()) return site_pipeline.status();
   if (absl::Status s = CheckOnlyReplacementsDiffer(*site_pipeline); !s.ok()) return s;
+  *site_pipeline = variant.Renamed(*std::move(site_pipeline));
+  const std::string exposure_limit = variant.Name("SiteExposureLimit");
   herald::Registry registry;
   if (absl::Status s = RegisterAll(&registry); !s.ok()) return s;
   auto selectors = MakeSelectors(*catalog, registry, *site_pipeline);
@@ -140,9 +143,9 @@ absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
                                                         absl::StrJoin(got, ", "), "]"));
     }
     const auto removed = Removed(builtin->trace, "ExposureLimit");
-    if (removed != Removed(site->trace, "SiteExposureLimit")) {
+    if (removed != Removed(site->trace, exposure_limit)) {
       return absl::FailedPreconditionError(
-          absl::StrCat("request ", i, ": SiteExposureLimit did not remove what ExposureLimit removed"));
+          absl::StrCat("request ", i, ": ", exposure_limit, " did not remove what ExposureLimit removed"));
     }
     if (!removed.empty()) ++limited;
     for (const auto& [item, verdict, reason] : removed) {
@@ -156,8 +159,8 @@ absl::StatusOr<std::string> ProveSelection(const std::string& dir) {
       !s.ok()) {
     return s;
   }
-  return absl::StrCat("SiteLoadHistory, SiteExposureLimit and SiteRecordHistory match the built-ins on ",
-                      kRequests, " requests (", limited,
+  return absl::StrCat(variant.Name("SiteLoadHistory"), ", ", exposure_limit, " and ",
+                      variant.Name("SiteRecordHistory"), " match the built-ins on ", kRequests, " requests (", limited,
                       " limited; ads removed ", by_rule["session"], " times by session limits, ", by_rule["day"],
                       " by daily caps, ", by_rule["week"], " by weekly caps)");
 }

@@ -1,15 +1,13 @@
 // CaptureResponse: validates a response and appends it to interaction history.
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 
 #include "absl/random/random.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "conversion/consent.h"
 #include "core/input_check.h"
+#include "core/private_file.h"
 #include "core/strings.h"
 #include "herald/conversion.h"
 #include "herald/spelling.h"
@@ -275,25 +273,7 @@ absl::StatusOr<std::string> ReadCredential(std::string_view what, std::string_vi
   if (file.empty()) {
     return absl::InvalidArgumentError(Cat(what, ": give an environment variable or a file"));
   }
-  std::string path(file);
-  if (!path.empty() && path[0] != '/' && !base_dir.empty()) path = Cat(base_dir, "/", path);
-  // A secret's file must be its owner's alone: refused when the group or
-  // others may read or write it (as ssh does for private keys).
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) return absl::NotFoundError(Cat(what, ": cannot read ", path));
-  if (!S_ISREG(info.st_mode)) return absl::FailedPreconditionError(Cat(what, ": ", path, " is not a regular file"));
-  if ((info.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrFormat("%s: %s is accessible by group or others (mode %04o); make it the owner's only (chmod 600)",
-                        std::string(what), path, static_cast<unsigned>(info.st_mode & 07777)));
-  }
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(Cat(what, ": cannot read ", path));
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n')) line.pop_back();
-  if (line.empty()) return absl::FailedPreconditionError(Cat(what, ": ", path, " is empty"));
-  return line;
+  return internal::ReadPrivateFileLine(what, file, base_dir);
 }
 
 }  // namespace herald

@@ -1,6 +1,7 @@
 #include "core/strings.h"
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -12,18 +13,6 @@
 #include "herald/plugin_abi.h"
 
 namespace herald {
-namespace internal {
-
-ErrorSink::ErrorSink() {
-  error.host_data = this;
-  error.set = [](herald_error* e, const char* message) {
-    auto* sink = static_cast<ErrorSink*>(e->host_data);
-    sink->message = message != nullptr ? message : "(no message)";
-  };
-}
-
-}  // namespace internal
-
 namespace {
 
 struct RegistrarState {
@@ -33,34 +22,73 @@ struct RegistrarState {
   std::vector<std::string> names;
 };
 
-herald_code RegisterComponent(herald_registrar* registrar, const herald_component_desc* desc,
+using AdapterFactoryMaker = absl::StatusOr<std::unique_ptr<FactoryBase>> (*)(const herald_component_desc&,
+                                                                              const std::string&);
+
+// The families ABI version 2 supports, with their adapters.
+struct PluginFamily {
+  std::string_view name;
+  AdapterFactoryMaker make;
+};
+constexpr PluginFamily kPluginFamilies[] = {
+    {"selection", &internal::MakeSelectionPluginFactory},
+    {"basket", &internal::MakeBasketPluginFactory},
+    {"mail", &internal::MakeMailPluginFactory},
+    {"conversion", &internal::MakeConversionPluginFactory},
+    {"destination", &internal::MakeDestinationPluginFactory},
+};
+
+// What the description of a component of `family` must hold; "" when it is complete.
+std::string MissingFunctions(const herald_component_desc& desc, std::string_view family) {
+  if ((desc.create == nullptr && desc.create_in_context == nullptr) || desc.destroy == nullptr) {
+    return "create (or create_in_context) and destroy are required";
+  }
+  if (family != "destination") {
+    return desc.run == nullptr ? Cat("run is required in the ", family, " family") : std::string();
+  }
+  const herald_destination_ops* ops = desc.destination;
+  if (ops == nullptr) return "a destination needs its operations (herald_component_desc.destination)";
+  if (ops->struct_size < sizeof(herald_destination_ops)) return "herald_destination_ops.struct_size is too small";
+  if (ops->limits == nullptr || ops->prepare == nullptr || ops->send_batch == nullptr || ops->describe == nullptr) {
+    return "a destination needs limits, prepare, send_batch and describe";
+  }
+  return std::string();
+}
+
+herald_code RegisterComponent(herald_registrar* registrar, const herald_component_desc* given,
                               herald_error* error) {
   auto* state = static_cast<RegistrarState*>(registrar->host_data);
   auto fail = [&](herald_code code, const std::string& message) {
     if (error != nullptr && error->set != nullptr) error->set(error, message.c_str());
     return code;
   };
-  if (desc == nullptr) return fail(HERALD_INVALID_ARGUMENT, "null component description");
-  if (desc->struct_size < HERALD_COMPONENT_DESC_SIZE_V1) {
+  if (given == nullptr) return fail(HERALD_INVALID_ARGUMENT, "null component description");
+  if (given->struct_size < HERALD_COMPONENT_DESC_SIZE_V1) {
     return fail(HERALD_INVALID_ARGUMENT, "herald_component_desc.struct_size is too small");
   }
-  if (desc->family == nullptr || desc->name == nullptr || desc->name[0] == '\0') {
+  // A plugin written for an older description passes a shorter struct: copy
+  // what it has and leave the rest zero (NULL).
+  herald_component_desc desc{};
+  std::memcpy(&desc, given, std::min<size_t>(given->struct_size, sizeof(desc)));
+  if (desc.family == nullptr || desc.name == nullptr || desc.name[0] == '\0') {
     return fail(HERALD_INVALID_ARGUMENT, "a component needs a family and a name");
   }
-  if (desc->create == nullptr || desc->destroy == nullptr || desc->run == nullptr) {
-    return fail(HERALD_INVALID_ARGUMENT,
-                Cat("component \"", desc->name, "\": create, destroy and run are required"));
+  const std::string family = desc.family;
+  const PluginFamily* known = nullptr;
+  for (const PluginFamily& f : kPluginFamilies) {
+    if (f.name == family) known = &f;
   }
-  std::string family = desc->family;
-  if (family != "selection") {
+  if (known == nullptr) {
     return fail(HERALD_INVALID_ARGUMENT,
-                Cat("component \"", desc->name, "\": family \"", family,
-                             "\" is not supported by plugin ABI version ",
-                             HERALD_PLUGIN_ABI_VERSION, " (supported: selection)"));
+                Cat("component \"", desc.name, "\": family \"", family, "\" is not supported by plugin ABI version ",
+                    HERALD_PLUGIN_ABI_VERSION, " (supported: selection, basket, mail, conversion, destination)"));
   }
-  auto factory = internal::MakeSelectionPluginFactory(*desc, state->path);
+  if (std::string missing = MissingFunctions(desc, family); !missing.empty()) {
+    return fail(HERALD_INVALID_ARGUMENT, Cat("component \"", desc.name, "\": ", missing));
+  }
+  auto factory = known->make(desc, state->path);
   if (!factory.ok()) return fail(HERALD_INVALID_ARGUMENT, std::string(factory.status().message()));
-  state->names.push_back(Cat(family, "/", desc->name));
+  state->names.push_back(Cat(family, "/", desc.name));
   state->factories.push_back(std::move(*factory));
   return HERALD_OK;
 }

@@ -12,12 +12,12 @@
 #include "core/plugin_adapters.h"
 #include "csf/prepared_profile.h"
 #include "csf/selection_state.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "herald/selection.h"
 
 namespace herald {
 namespace {
+
+using internal::Str;
 
 // Renders a profile value as text for user_attr / context_attr.
 bool ProfileText(const v1::Profile* profile, const char* name, std::string* out) {
@@ -43,8 +43,6 @@ struct ViewState {
   std::string buffer;  // storage for the last rendered attribute
   std::string label;
 };
-
-herald_str Str(std::string_view s) { return herald_str{s.data(), s.size()}; }
 
 size_t CandidateCount(void* p) { return static_cast<ViewState*>(p)->ctx->candidates.size(); }
 
@@ -120,86 +118,81 @@ herald_str PageGroup(void* p) {
 int32_t RequestedCount(void* p) { return static_cast<ViewState*>(p)->ctx->request->count; }
 int Tracing(void* p) { return static_cast<ViewState*>(p)->ctx->trace != nullptr; }
 
+int CandidateNumber(void* p, size_t index, const char* name, double* out) {
+  auto* v = static_cast<ViewState*>(p);
+  if (index >= v->ctx->candidates.size() || name == nullptr || out == nullptr) return 0;
+  const CompiledItem& item = v->ctx->item(index);
+  const std::string_view key = name;
+  if (key == "exposure_limit") *out = item.exposure_limit;
+  else if (key == "max_per_day") *out = item.max_per_day;
+  else if (key == "max_per_week") *out = item.max_per_week;
+  else if (key == "weight") *out = item.weight;
+  else return 0;
+  return 1;
+}
+
+// LoadHistory writes one exposure entry per item seen; the first is the one.
+int CandidateExposure(void* p, size_t index, herald_exposure* out) {
+  auto* v = static_cast<ViewState*>(p);
+  if (index >= v->ctx->candidates.size() || out == nullptr) return 0;
+  const uint32_t item = v->ctx->item(index).index;
+  for (const Exposure& e : v->ctx->exposures) {
+    if (e.item != item) continue;
+    *out = herald_exposure{e.count, e.today, e.this_week};
+    return 1;
+  }
+  return 0;
+}
+
+herald_str SessionId(void* p) { return Str(static_cast<ViewState*>(p)->ctx->request->session_id); }
+
+int UserValue(void* p, const char* name, herald_value* out) {
+  auto* v = static_cast<ViewState*>(p);
+  const SelectionRequest& request = *v->ctx->request;
+  const v1::Profile* profile = RequestProfile(request.prepared_user, request.user);
+  if (profile == nullptr || name == nullptr || out == nullptr) return 0;
+  auto it = profile->values().find(name);
+  return it != profile->values().end() && internal::ToPluginValue(it->second, out) ? 1 : 0;
+}
+
 class PluginSelectionComponent final : public SelectionComponent {
  public:
-  PluginSelectionComponent(const herald_component_desc& desc, void* instance)
-      : desc_(desc), instance_(instance) {}
-  ~PluginSelectionComponent() override { desc_.destroy(instance_); }
+  explicit PluginSelectionComponent(std::unique_ptr<internal::PluginInstance> plugin)
+      : plugin_(std::move(plugin)) {}
+
+  ComponentContract Contract() const override { return internal::PluginContract(plugin_->desc); }
 
   absl::Status Run(SelectionContext& ctx) const override {
     ViewState state{&ctx, {}, {}};
-    herald_selection_view view{&state,        &CandidateCount, &CandidateAttr, &CandidateScore,
-                               &MultiplyScore, &UserAttr,       &ContextAttr,   &PageGroup,
-                               &RequestedCount, &Tracing};
+    herald_selection_view view{&state,          &CandidateCount,  &CandidateAttr,     &CandidateScore,
+                               &MultiplyScore,  &UserAttr,        &ContextAttr,       &PageGroup,
+                               &RequestedCount, &Tracing,         &CandidateNumber,   &CandidateExposure,
+                               &SessionId,      &UserValue};
     internal::ErrorSink sink;
-    herald_code code = desc_.run(instance_, &view, &sink.error);
+    herald_code code = plugin_->desc.run(plugin_->instance, &view, &sink.error);
     ctx.RemoveZeroScores();
-    if (code != HERALD_OK) {
-      return absl::Status(static_cast<absl::StatusCode>(code == HERALD_OK ? HERALD_INTERNAL : code),
-                          Cat("plugin component ", desc_.name, ": ",
-                                       sink.message.empty() ? "failed" : sink.message));
-    }
-    return absl::OkStatus();
+    return code == HERALD_OK ? absl::OkStatus() : sink.ToStatus(code, plugin_->desc.name);
   }
 
   double MaxScoreMultiplier(const SelectionContext&) const override {
-    if (desc_.max_score_multiplier == nullptr) return std::numeric_limits<double>::infinity();
-    double bound = desc_.max_score_multiplier(instance_);
+    const herald_component_desc& desc = plugin_->desc;
+    if (desc.max_score_multiplier == nullptr) return std::numeric_limits<double>::infinity();
+    double bound = desc.max_score_multiplier(plugin_->instance);
     return std::isfinite(bound) && bound > 0 ? bound : std::numeric_limits<double>::infinity();
   }
 
  private:
-  herald_component_desc desc_;
-  void* instance_;
-};
-
-class PluginSelectionFactory final : public FactoryBase {
- public:
-  PluginSelectionFactory(const herald_component_desc& desc, std::string plugin)
-      : desc_(desc), plugin_(std::move(plugin)) {
-    name_ = desc.name;
-    description_ = desc.description != nullptr ? desc.description : "";
-    CatTo(description_, description_.empty() ? "" : " ", "(plugin ", plugin_, ")");
-  }
-  std::string_view family() const override { return kSelectionFamily.name; }
-  std::string_view name() const override { return name_; }
-  std::string_view description() const override { return description_; }
-  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig() const override {
-    return std::make_unique<google::protobuf::Struct>();
-  }
-  absl::StatusOr<std::unique_ptr<Extension>> Create(const google::protobuf::Message& config,
-                                                    const CreateContext&) const override {
-    if (config.GetDescriptor() != google::protobuf::Struct::descriptor()) {
-      return absl::InvalidArgumentError(Cat(
-          "plugin component ", name_, ": config must be google.protobuf.Struct (json_config)"));
-    }
-    std::string json;
-    auto status = google::protobuf::util::MessageToJsonString(config, &json);
-    if (!status.ok()) return absl::InvalidArgumentError(std::string(status.message()));
-    internal::ErrorSink sink;
-    void* instance = desc_.create(json.data(), json.size(), &sink.error);
-    if (instance == nullptr) {
-      return absl::InvalidArgumentError(Cat("plugin component ", name_, " (", plugin_,
-                                                     "): ", sink.message.empty() ? "create failed" : sink.message));
-    }
-    return std::unique_ptr<Extension>(new PluginSelectionComponent(desc_, instance));
-  }
-
- private:
-  herald_component_desc desc_;
-  std::string plugin_, name_, description_;
+  std::unique_ptr<internal::PluginInstance> plugin_;
 };
 
 }  // namespace
 
 namespace internal {
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeSelectionPluginFactory(
-    const herald_component_desc& desc, const std::string& plugin) {
-  // A plugin built before a field was added passes a shorter struct: copy
-  // what it has and leave the rest zero (NULL).
-  herald_component_desc full{};
-  std::memcpy(&full, &desc, std::min<size_t>(desc.struct_size, sizeof(full)));
-  return std::unique_ptr<FactoryBase>(new PluginSelectionFactory(full, plugin));
+absl::StatusOr<std::unique_ptr<FactoryBase>> MakeSelectionPluginFactory(const herald_component_desc& desc,
+                                                                         const std::string& plugin) {
+  return MakePluginFactory(kSelectionFamily.name, desc, plugin, [](std::unique_ptr<PluginInstance> instance) {
+    return std::unique_ptr<Extension>(new PluginSelectionComponent(std::move(instance)));
+  });
 }
 }  // namespace internal
 

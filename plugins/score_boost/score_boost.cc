@@ -92,6 +92,10 @@ herald_code Run(void* instance, const void* view_ptr, herald_error* error) {
 // selector's pruning on.
 double MaxScoreMultiplier(void* instance) { return std::max(1.0, static_cast<ScoreBoost*>(instance)->factor); }
 
+// Reads the candidates the earlier stages produced; writes no other fact.
+const char* const kReads[] = {"candidates", nullptr};
+const char* const kWrites[] = {nullptr};
+
 herald_code Register(herald_registrar* registrar, herald_error* error) {
   static const herald_component_desc kDesc = {
       sizeof(herald_component_desc),
@@ -102,6 +106,10 @@ herald_code Register(herald_registrar* registrar, herald_error* error) {
       &Destroy,
       &Run,
       &MaxScoreMultiplier,
+      kReads,
+      kWrites,
+      nullptr,  // not a destination
+      nullptr,  // create is enough: no secrets, no files
   };
   return registrar->register_component(registrar, &kDesc, error);
 }

@@ -1,11 +1,11 @@
-/* A plugin offering a component of a family ABI v1 does not support. */
+/* A plugin offering a component of a family ABI version 2 does not support. */
 #include <stddef.h>
 #include "herald/plugin_abi.h"
 static void* Create(const char* c, size_t n, herald_error* e) { (void)c; (void)n; (void)e; return (void*)1; }
 static void Destroy(void* i) { (void)i; }
 static herald_code Run(void* i, const void* v, herald_error* e) { (void)i; (void)v; (void)e; return HERALD_OK; }
 static herald_code Register(herald_registrar* r, herald_error* e) {
-  static const herald_component_desc kDesc = {sizeof(herald_component_desc), "mail", "Teleporter", NULL,
+  static const herald_component_desc kDesc = {sizeof(herald_component_desc), "teleport", "Teleporter", NULL,
                                               &Create, &Destroy, &Run};
   return r->register_component(r, &kDesc, e);
 }
