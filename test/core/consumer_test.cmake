@@ -120,7 +120,8 @@ endif()
 
 # Every built-in can be re-implemented from the installed public headers:
 # the driver runs Herald's pipelines with the site's four components in
-# place and exits non-zero naming the family that did not hold.
+# place, then with the same four as C-ABI plugins, and exits non-zero naming
+# the family that did not hold.
 run_step("configuring examples/replacements" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/replacements
          -B ${WORK_DIR}/replacements -G Ninja -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run_step("building examples/replacements" ${CMAKE_COMMAND} --build ${WORK_DIR}/replacements)
@@ -129,6 +130,19 @@ message(STATUS "replacements said:\n${step_output}")
 if(NOT step_output MATCHES "\nall four replacements work, as C\\+\\+ components and as C-ABI plugins\n$")
   message(FATAL_ERROR "examples/replacements did not prove all four replacements: ${step_output}")
 endif()
+# The C-ABI plugins cross only herald/plugin_abi.h: none may need a library of
+# Herald's (or protobuf, or Abseil), and each exports the two ABI symbols.
+foreach(plugin exposure_limit member_order_discount skip_domains webhook)
+  set(so ${WORK_DIR}/replacements/replacement_${plugin}.so)
+  run_step("readelf -d ${so}" readelf -d ${so})
+  if(step_output MATCHES "NEEDED[^\n]*(libherald|libprotobuf|libabsl)")
+    message(FATAL_ERROR "${so} links ${CMAKE_MATCH_1}: a C-ABI plugin must need none of Herald's libraries")
+  endif()
+  run_step("nm -D ${so}" nm -D --defined-only ${so})
+  if(NOT step_output MATCHES "herald_plugin_entry" OR NOT step_output MATCHES "herald_plugin_abi_hash")
+    message(FATAL_ERROR "${so} does not export herald_plugin_entry and herald_plugin_abi_hash")
+  endif()
+endforeach()
 
 # The PostgreSQL store out of Herald's tree: no lib/ include path, only the
 # prefix's package.
