@@ -1,7 +1,8 @@
 // herald/builtins.h: registers Herald's own components and backends.
 //
 // RegisterBuiltins adds every built-in factory (selection components, store
-// backends, ... ) to `registry`. It is idempotent: names already present are
+// backends, ... ) of the modules the library was built with (all of them,
+// unless it was configured with HERALD_ONLY_MODULES) to `registry`. It is idempotent: names already present are
 // left alone, so calling it twice, or on a registry that already has some of
 // them, is harmless. There is no static registration: a program that wants
 // the built-ins calls this once.

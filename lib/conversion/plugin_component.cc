@@ -291,6 +291,10 @@ absl::StatusOr<std::unique_ptr<FactoryBase>> MakeDestinationPluginFactory(const 
                              return std::unique_ptr<Extension>(new PluginDestination(std::move(instance)));
                            });
 }
+
+// Plugins of this module's families load wherever the module is linked in.
+[[maybe_unused]] const bool kConversionAdapted = AddPluginFamily("conversion", &MakeConversionPluginFactory);
+[[maybe_unused]] const bool kDestinationAdapted = AddPluginFamily("destination", &MakeDestinationPluginFactory);
 }  // namespace internal
 
 }  // namespace herald

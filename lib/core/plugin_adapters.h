@@ -68,18 +68,24 @@ inline std::string_view View(herald_str s) {
 }
 inline herald_str Str(std::string_view s) { return herald_str{s.data(), s.size()}; }
 
-// Each family's adapter. `desc` is checked (its family's required
-// functions present) and copied to full size by the loader.
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeSelectionPluginFactory(const herald_component_desc& desc,
+// Makes the factory of a plugin component of one family. `desc` is checked
+// (its family's required functions present) and copied to full size by the
+// loader.
+using PluginFactoryMaker = absl::StatusOr<std::unique_ptr<FactoryBase>> (*)(const herald_component_desc& desc,
                                                                          const std::string& plugin);
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeBasketPluginFactory(const herald_component_desc& desc,
-                                                                      const std::string& plugin);
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeMailPluginFactory(const herald_component_desc& desc,
-                                                                    const std::string& plugin);
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeConversionPluginFactory(const herald_component_desc& desc,
-                                                                          const std::string& plugin);
-absl::StatusOr<std::unique_ptr<FactoryBase>> MakeDestinationPluginFactory(const herald_component_desc& desc,
-                                                                           const std::string& plugin);
+
+// The families plugins may offer components of. Each module that adapts one
+// adds it at static initialization, so that the loader in core names no
+// module and a library built from a subset of the modules loads the plugins
+// of the families it has:
+//   [[maybe_unused]] const bool kAdapted = internal::AddPluginFamily("basket", &Make...);
+// Returns true. Thread-safety: AddPluginFamily only during static
+// initialization; the others from any thread after it.
+bool AddPluginFamily(std::string_view family, PluginFactoryMaker make);
+// The maker of `family`, or null when no module adapts it.
+PluginFactoryMaker FindPluginFamily(std::string_view family);
+// The families adapted, sorted ("basket, conversion, ...").
+std::string PluginFamilyList();
 
 }  // namespace herald::internal
 

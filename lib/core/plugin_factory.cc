@@ -2,6 +2,7 @@
 // create / destroy, the declared contract, typed values. The families'
 // adapters (their views) are in their modules; see plugin_adapters.h.
 #include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +119,29 @@ std::vector<std::string> Names(const char* const* names) {
 std::unique_ptr<FactoryBase> MakePluginFactory(std::string_view family, const herald_component_desc& desc,
                                                const std::string& plugin, PluginAdapterMaker make) {
   return std::make_unique<PluginFactory>(family, desc, plugin, std::move(make));
+}
+
+namespace {
+std::map<std::string, PluginFactoryMaker, std::less<>>& PluginFamilies() {
+  static auto* families = new std::map<std::string, PluginFactoryMaker, std::less<>>();  // never destroyed
+  return *families;
+}
+}  // namespace
+
+bool AddPluginFamily(std::string_view family, PluginFactoryMaker make) {
+  PluginFamilies()[std::string(family)] = make;
+  return true;
+}
+
+PluginFactoryMaker FindPluginFamily(std::string_view family) {
+  auto it = PluginFamilies().find(family);
+  return it == PluginFamilies().end() ? nullptr : it->second;
+}
+
+std::string PluginFamilyList() {
+  std::string list;
+  for (const auto& [family, make] : PluginFamilies()) CatTo(list, list.empty() ? "" : ", ", family);
+  return list;
 }
 
 ComponentContract PluginContract(const herald_component_desc& desc) {

@@ -22,22 +22,6 @@ struct RegistrarState {
   std::vector<std::string> names;
 };
 
-using AdapterFactoryMaker = absl::StatusOr<std::unique_ptr<FactoryBase>> (*)(const herald_component_desc&,
-                                                                              const std::string&);
-
-// The families ABI version 2 supports, with their adapters.
-struct PluginFamily {
-  std::string_view name;
-  AdapterFactoryMaker make;
-};
-constexpr PluginFamily kPluginFamilies[] = {
-    {"selection", &internal::MakeSelectionPluginFactory},
-    {"basket", &internal::MakeBasketPluginFactory},
-    {"mail", &internal::MakeMailPluginFactory},
-    {"conversion", &internal::MakeConversionPluginFactory},
-    {"destination", &internal::MakeDestinationPluginFactory},
-};
-
 // What the description of a component of `family` must hold; "" when it is complete.
 std::string MissingFunctions(const herald_component_desc& desc, std::string_view family) {
   if ((desc.create == nullptr && desc.create_in_context == nullptr) || desc.destroy == nullptr) {
@@ -74,19 +58,16 @@ herald_code RegisterComponent(herald_registrar* registrar, const herald_componen
     return fail(HERALD_INVALID_ARGUMENT, "a component needs a family and a name");
   }
   const std::string family = desc.family;
-  const PluginFamily* known = nullptr;
-  for (const PluginFamily& f : kPluginFamilies) {
-    if (f.name == family) known = &f;
-  }
-  if (known == nullptr) {
+  const internal::PluginFactoryMaker make = internal::FindPluginFamily(family);
+  if (make == nullptr) {
     return fail(HERALD_INVALID_ARGUMENT,
                 Cat("component \"", desc.name, "\": family \"", family, "\" is not supported by plugin ABI version ",
-                    HERALD_PLUGIN_ABI_VERSION, " (supported: selection, basket, mail, conversion, destination)"));
+                    HERALD_PLUGIN_ABI_VERSION, " in this build (supported: ", internal::PluginFamilyList(), ")"));
   }
   if (std::string missing = MissingFunctions(desc, family); !missing.empty()) {
     return fail(HERALD_INVALID_ARGUMENT, Cat("component \"", desc.name, "\": ", missing));
   }
-  auto factory = known->make(desc, state->path);
+  auto factory = make(desc, state->path);
   if (!factory.ok()) return fail(HERALD_INVALID_ARGUMENT, std::string(factory.status().message()));
   state->names.push_back(Cat(family, "/", desc.name));
   state->factories.push_back(std::move(*factory));

@@ -194,6 +194,9 @@ absl::StatusOr<std::unique_ptr<FactoryBase>> MakeSelectionPluginFactory(const he
     return std::unique_ptr<Extension>(new PluginSelectionComponent(std::move(instance)));
   });
 }
+
+// Plugins of this module's family load wherever the module is linked in.
+[[maybe_unused]] const bool kSelectionAdapted = AddPluginFamily("selection", &MakeSelectionPluginFactory);
 }  // namespace internal
 
 }  // namespace herald

@@ -122,6 +122,9 @@ absl::StatusOr<std::unique_ptr<FactoryBase>> MakeBasketPluginFactory(const heral
     return std::unique_ptr<Extension>(new PluginBasketComponent(std::move(instance)));
   });
 }
+
+// Plugins of this module's family load wherever the module is linked in.
+[[maybe_unused]] const bool kBasketAdapted = AddPluginFamily("basket", &MakeBasketPluginFactory);
 }  // namespace internal
 
 }  // namespace herald

@@ -93,6 +93,9 @@ absl::StatusOr<std::unique_ptr<FactoryBase>> MakeMailPluginFactory(const herald_
     return std::unique_ptr<Extension>(new PluginMailComponent(std::move(instance)));
   });
 }
+
+// Plugins of this module's family load wherever the module is linked in.
+[[maybe_unused]] const bool kMailAdapted = AddPluginFamily("mail", &MakeMailPluginFactory);
 }  // namespace internal
 
 }  // namespace herald
