@@ -35,7 +35,6 @@
 #include "absl/time/time.h"
 #include "herald/expr.h"
 #include "herald/model/catalog.pb.h"
-#include "herald/string_map.h"
 
 namespace herald {
 
@@ -151,6 +150,9 @@ class CompiledCatalog {
   // LoadCatalog + Compile.
   static absl::StatusOr<std::shared_ptr<const CompiledCatalog>> Load(
       const std::string& path, const CompileOptions& options = {});
+  ~CompiledCatalog();
+  CompiledCatalog(const CompiledCatalog&) = delete;
+  CompiledCatalog& operator=(const CompiledCatalog&) = delete;
 
   const v1::Catalog& catalog() const { return catalog_; }
   // Unique per compiled snapshot in this process (never reused), so that
@@ -160,9 +162,9 @@ class CompiledCatalog {
   const CompiledItem* FindItem(std::string_view id) const;
 
   // Interned ids; -1 when unknown.
-  int32_t PageGroupId(std::string_view name) const { return Lookup(page_groups_, name); }
-  int32_t SizeId(std::string_view name) const { return Lookup(sizes_, name); }
-  int32_t IndustryId(std::string_view code) const { return Lookup(industries_, code); }
+  int32_t PageGroupId(std::string_view name) const;
+  int32_t SizeId(std::string_view name) const;
+  int32_t IndustryId(std::string_view code) const;
 
   // Active ads (or discount ads) placed on page group `id`, and those placed
   // on every page group. Indexes into items(), in catalog order.
@@ -189,19 +191,14 @@ class CompiledCatalog {
   const std::vector<std::vector<int32_t>>& competitors() const { return competitors_; }
 
  private:
-  CompiledCatalog() = default;
-  static int32_t Lookup(const StringMap<int32_t>& map,
-                        std::string_view key) {
-    auto it = map.find(key);
-    return it == map.end() ? -1 : it->second;
-  }
+  struct NameIndex;  // ids by name (lib/csf/compiled_catalog.cc)
+  CompiledCatalog();
   absl::Status Build(const CompileOptions& options);
 
   v1::Catalog catalog_;
   uint64_t generation_ = 0;
   std::vector<CompiledItem> items_;
-  StringMap<uint32_t> item_by_id_;
-  StringMap<int32_t> page_groups_, sizes_, industries_, customers_;
+  std::unique_ptr<NameIndex> names_;
   std::vector<std::vector<uint32_t>> ads_by_page_group_, discounts_by_page_group_;
   std::vector<uint32_t> ads_everywhere_, discounts_everywhere_, all_ads_, all_discounts_;
   std::vector<CompiledTargetGroup> target_groups_;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "herald/conversion.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald {
 

@@ -14,7 +14,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald {
 

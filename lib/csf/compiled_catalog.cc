@@ -146,9 +146,31 @@ LocalTime LocalTime::Of(absl::Time t, absl::TimeZone zone) {
   return LocalTime{day - kEpochDay, WeekdayIndex(day), SecondOfDay(cs)};
 }
 
+// Ids by name, built once by Build: the hash maps stay out of the public header.
+struct CompiledCatalog::NameIndex {
+  StringMap<uint32_t> item_by_id;
+  StringMap<int32_t> page_groups, sizes, industries, customers;
+
+  static int32_t Lookup(const StringMap<int32_t>& map, std::string_view key) {
+    auto it = map.find(key);
+    return it == map.end() ? -1 : it->second;
+  }
+};
+
+CompiledCatalog::CompiledCatalog() : names_(std::make_unique<NameIndex>()) {}
+CompiledCatalog::~CompiledCatalog() = default;
+
+int32_t CompiledCatalog::PageGroupId(std::string_view name) const {
+  return NameIndex::Lookup(names_->page_groups, name);
+}
+int32_t CompiledCatalog::SizeId(std::string_view name) const { return NameIndex::Lookup(names_->sizes, name); }
+int32_t CompiledCatalog::IndustryId(std::string_view code) const {
+  return NameIndex::Lookup(names_->industries, code);
+}
+
 const CompiledItem* CompiledCatalog::FindItem(std::string_view id) const {
-  auto it = item_by_id_.find(id);
-  return it == item_by_id_.end() ? nullptr : &items_[it->second];
+  auto it = names_->item_by_id.find(id);
+  return it == names_->item_by_id.end() ? nullptr : &items_[it->second];
 }
 
 std::span<const uint32_t> CompiledCatalog::AdsOnPageGroup(int32_t id) const {
@@ -442,11 +464,11 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   auto intern = [](StringMap<int32_t>& map, const std::string& name) {
     return map.try_emplace(name, static_cast<int32_t>(map.size())).first->second;
   };
-  for (const auto& pg : rt.page_groups()) intern(page_groups_, pg.name());
-  for (const auto& size : rt.content_sizes()) intern(sizes_, size.name());
-  for (const auto& industry : rt.industries()) intern(industries_, industry.code());
-  for (const auto& customer : catalog_.customers()) intern(customers_, customer.id());
-  competitors_ = MutualCompetitors(catalog_, customers_);
+  for (const auto& pg : rt.page_groups()) intern(names_->page_groups, pg.name());
+  for (const auto& size : rt.content_sizes()) intern(names_->sizes, size.name());
+  for (const auto& industry : rt.industries()) intern(names_->industries, industry.code());
+  for (const auto& customer : catalog_.customers()) intern(names_->customers, customer.id());
+  competitors_ = MutualCompetitors(catalog_, names_->customers);
 
   auto zone = LoadZone(catalog_.time_zone());
   if (!zone.ok()) return zone.status();
@@ -470,10 +492,10 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
   StringMap<int32_t> target_ids;
   for (size_t i = 0; i < target_groups_.size(); ++i) target_ids[target_groups_[i].id] = i;
 
-  ads_by_page_group_.assign(page_groups_.size(), {});
-  discounts_by_page_group_.assign(page_groups_.size(), {});
+  ads_by_page_group_.assign(names_->page_groups.size(), {});
+  discounts_by_page_group_.assign(names_->page_groups.size(), {});
 
-  ItemTables tables{catalog_, customers_, industries_, sizes_, page_groups_, targeting_,
+  ItemTables tables{catalog_, names_->customers, names_->industries, names_->sizes, names_->page_groups, targeting_,
                     target_groups_, target_ids, zones_, zone_ids};
   for (int ci = 0; ci < catalog_.campaigns_size(); ++ci) {
     auto campaign = ReadCampaignDefaults(catalog_, ci, zones_[0]);
@@ -484,7 +506,7 @@ absl::Status CompiledCatalog::Build(const CompileOptions& options) {
       CompiledItem c;
       c.index = static_cast<uint32_t>(items_.size());
       if (absl::Status s = CompileItem(tables, *campaign, ii, c); !s.ok()) return s;
-      item_by_id_[c.id] = c.index;
+      names_->item_by_id[c.id] = c.index;
       bool active = campaign->proto->active() && item.active();
       if (active) {
         bool discount = c.kind == ItemKind::kDiscount;

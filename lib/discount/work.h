@@ -15,7 +15,7 @@
 #include "herald/campaign_cache.h"
 #include "herald/discount.h"
 #include "herald/expr.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald::discount_internal {
 

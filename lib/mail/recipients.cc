@@ -13,7 +13,7 @@
 #include "core/input_check.h"
 #include "core/strings.h"
 #include "herald/mail.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 #include "mail/mime_codec.h"
 #include "mail/runtime.h"
 

@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "herald/mail.h"
 #include "herald/store.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald {
 

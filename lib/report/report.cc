@@ -18,7 +18,7 @@
 #include "commerce.h"
 #include "house_fill.h"
 #include "herald/spelling.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald {
 namespace {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "herald/builtins.h"
@@ -30,6 +31,16 @@
 
 namespace herald {
 namespace {
+
+// The count of `key` in `counts`, added at 0 when new. Debian 12's Abseil
+// looks std::string keys up by its own absl::string_view, so the lookup of a
+// key already counted builds no string.
+int64_t& CountOf(absl::flat_hash_map<std::string, int64_t>& counts, std::string_view key) {
+  const absl::string_view lookup(key.data(), key.size());
+  auto it = counts.find(lookup);
+  if (it == counts.end()) it = counts.emplace(std::string(key), 0).first;
+  return it->second;
+}
 
 // ---------------------------------------------------------------- randomness
 
@@ -347,8 +358,8 @@ class Simulation {
     int64_t units = 0;
     int64_t amount = 0;
   };
-  StringMap<DiscountTally> discounts_given_;
-  StringMap<int64_t> shown_;  // item id -> times shown (all kinds)
+  absl::flat_hash_map<std::string, DiscountTally> discounts_given_;
+  absl::flat_hash_map<std::string, int64_t> shown_;  // item id -> times shown (all kinds)
   std::map<std::string, std::pair<int64_t, int64_t>> captured_;  // action -> (captured, accepted)
   int64_t subtotal_ = 0, discount_total_ = 0, revenue_ = 0;
   struct ExportDay {
@@ -630,7 +641,7 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
       } else {
         ++r_.house_shown;
       }
-      ++shown_[item.item_id];
+      ++CountOf(shown_, item.item_id);
       if (!discounts) rect_request_.page_history.emplace_back(item.item_id);
       if (rng_.Chance(discounts ? o_.click_rate * 3 : o_.click_rate)) {
         ++r_.clicks;

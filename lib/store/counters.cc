@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/strings.h"
-#include "herald/string_map.h"
+#include "core/string_map.h"
 
 namespace herald {
 namespace counters_internal {

@@ -1,13 +1,14 @@
-// herald/string_map.h: a hash map keyed by std::string that looks up by
-// std::string_view without building a string.
+// Internal: a hash map keyed by std::string that looks up by
+// std::string_view without building a string (not public API: a workaround
+// for Debian 12's Abseil, kept inside the library).
 //
 // Debian 12's Abseil has its own absl::string_view (not std::string_view),
 // so absl::flat_hash_map<std::string, V>'s transparent lookup does not take a
 // std::string_view; StringMap<V> does.
 //
 // Thread-safety: as absl::flat_hash_map.
-#ifndef HERALD_STRING_MAP_H_
-#define HERALD_STRING_MAP_H_
+#ifndef HERALD_LIB_CORE_STRING_MAP_H_
+#define HERALD_LIB_CORE_STRING_MAP_H_
 
 #include <string>
 #include <string_view>
@@ -35,4 +36,4 @@ using StringMap = absl::flat_hash_map<std::string, V, StringViewHash, StringView
 
 }  // namespace herald
 
-#endif  // HERALD_STRING_MAP_H_
+#endif  // HERALD_LIB_CORE_STRING_MAP_H_
