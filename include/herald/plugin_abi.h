@@ -94,7 +94,12 @@ typedef struct herald_error {
   void (*set)(struct herald_error* error, const char* message);
 } herald_error;
 
-/* A borrowed string: valid until the call it was returned from ends. */
+/* A borrowed string, owned by the host (or, where a field says so, by the
+ * plugin). One the host returns stays valid while the plugin's current call
+ * (run, prepare, send_batch, ...) lasts, except that user_attr and
+ * context_attr render into one buffer their next call reuses, and that a
+ * conversion event's text changes when set_state, set_payload or
+ * prepare_identity changes that event. Copy what must last longer. */
 typedef struct herald_str {
   const char* data;
   size_t size;
