@@ -169,7 +169,8 @@ typedef struct herald_selection_view {
 /* ---------------------------------------------------------------- basket
  * One Price() call, seen by a component of the basket pipeline. Amounts are
  * integers in the basket currency's minor units. Lines are 0 ..
- * line_count()-1 in basket order. */
+ * line_count()-1 in basket order. In every view, an index out of range
+ * reads as absent (0, "", a finished state) and changes nothing. */
 typedef struct herald_basket_view {
   void* ctx; /* host-owned; pass back to each function */
   herald_str (*currency)(void* ctx);      /* ISO 4217 code of every amount */
@@ -194,8 +195,9 @@ typedef struct herald_basket_view {
    * adjusted totals by largest remainder, as the built-in order offers are.
    * `kind` is a herald.v1.OfferKind number (OFFER_KIND_ORDER_PERCENT_OFF =
    * 6, OFFER_KIND_ORDER_AMOUNT_OFF = 7); `coupon_code` may be empty. Sets
-   * *applied to the amount taken off. Returns HERALD_OK, or a code after
-   * error->set (a negative amount). Strings are copied. */
+   * *applied to the amount taken off. Returns HERALD_OK, or
+   * HERALD_INVALID_ARGUMENT after error->set (an empty discount_id, a kind
+   * that is no OfferKind, a negative amount). Strings are copied. */
   herald_code (*add_subtotal_discount)(void* ctx, herald_str discount_id, herald_str name, int32_t kind,
                                        int64_t amount_minor, herald_str coupon_code, int64_t* applied,
                                        herald_error* error);
@@ -230,14 +232,17 @@ typedef struct herald_mail_view {
   /* The value of the recipient list's column `name` ("" when absent). */
   herald_str (*item_field)(void* ctx, size_t item, const char* name);
   /* Skips a live recipient: not mailed, counted in the job report under
-   * `reason` (a report key: lowercase letters, digits, _), with `detail`
-   * (human text). Strings are copied. No-op on an item that is not live. */
+   * `reason` (a report key: lowercase letters, digits, _; NULL or "" =
+   * "filtered"), with `detail` (human text). Strings are copied. No-op on an
+   * item that is not live. */
   void (*skip)(void* ctx, size_t item, const char* reason, const char* detail);
-  /* Fails a live recipient for good (as skip otherwise). */
+  /* Fails a live recipient for good (as skip otherwise; NULL or "" =
+   * "failed"). */
   void (*fail)(void* ctx, size_t item, const char* reason, const char* detail);
   /* Nonzero for a test send (to the operator's own addresses: filters
    * that protect recipients let it through). */
   int (*test_send)(void* ctx);
+  /* Adds a line to the job's trace when tracing (strings copied). */
   void (*note)(void* ctx, const char* subject, const char* verdict, const char* reason);
   int (*tracing)(void* ctx);
 } herald_mail_view;
@@ -278,19 +283,23 @@ typedef struct herald_conversion_view {
    * (when the record carries a value), "attempts". 1 when present. */
   int (*event_number)(void* ctx, size_t index, const char* name, int64_t* out);
   herald_event_state (*event_state)(void* ctx, size_t index);
-  /* Sets the event's state with `reason` (a category, "missing_identifier")
-   * and `detail` (human text, never credentials); strings are copied. */
-  void (*set_state)(void* ctx, size_t index, herald_event_state state, const char* reason,
-                    const char* detail);
-  /* Normalizes and SHA-256 hashes the event's subject by `rules` (phones
+  /* Sets the event's state (a herald_event_state value; any other number
+   * is ignored) with `reason` (a category, "missing_identifier") and
+   * `detail` (human text, never credentials); strings are copied. */
+  void (*set_state)(void* ctx, size_t index, int32_t state, const char* reason, const char* detail);
+  /* Normalizes and SHA-256 hashes the event's subject by `rules` (a
+   * herald_identity_rules value; any other number reads as META; phones
    * without a country code read in `default_region`, ISO 3166-1 alpha-2, or
-   * "" for none) into its identity, as the built-in destinations do. */
-  void (*prepare_identity)(void* ctx, size_t index, herald_identity_rules rules, const char* default_region);
+   * "" / NULL for none) into its identity, as the built-in destinations do. */
+  void (*prepare_identity)(void* ctx, size_t index, int32_t rules, const char* default_region);
   /* Replaces the event's payload (the destination's serialized form of it);
    * the bytes are copied. */
   void (*set_payload)(void* ctx, size_t index, const char* data, size_t size);
-  /* The run's clock, Unix seconds. */
+  /* The run's clock for a conversion component and a destination's
+   * validate; the current time in prepare and send_batch. Unix seconds. */
   int64_t (*now)(void* ctx);
+  /* Adds a line to the run's trace when tracing (strings copied); a
+   * destination's calls are not traced. */
   void (*note)(void* ctx, const char* subject, const char* verdict, const char* reason);
   int (*tracing)(void* ctx);
 } herald_conversion_view;
@@ -306,9 +315,12 @@ typedef enum herald_batch_outcome {
   HERALD_BATCH_FATAL = 4       /* authentication, configuration: stop the run */
 } herald_batch_outcome;
 
-/* Filled by send_batch; zeroed by the host before the call. */
+/* Filled by send_batch. The host sets outcome to HERALD_BATCH_RETRYABLE and
+ * the rest to zero before the call, so a send_batch that returns without
+ * saying leaves the batch to be retried; an outcome that is not a
+ * herald_batch_outcome value is taken as RETRYABLE. */
 typedef struct herald_batch_result {
-  herald_batch_outcome outcome;
+  int32_t outcome;           /* a herald_batch_outcome value */
   int32_t http_status;       /* 0 when there was no HTTP answer */
   int64_t retry_after_ms;    /* from Retry-After; 0 = none */
   /* The platform's message, never credentials: NUL-terminated, owned by the

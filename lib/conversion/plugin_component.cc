@@ -129,15 +129,17 @@ herald_event_state GetState(void* p, size_t index) {
   return HERALD_EVENT_SKIPPED;
 }
 
-void SetState(void* p, size_t index, herald_event_state state, const char* reason, const char* detail) {
+// `state` is read as the number a plugin passed, never as the enum, so an
+// unknown value is ignored rather than undefined.
+void SetState(void* p, size_t index, int32_t state, const char* reason, const char* detail) {
   ConversionEvent* e = Event(p, index);
   if (e == nullptr) return;
   for (const auto& [abi, ours] : kStates) {
-    if (abi == state) e->Set(ours, View(reason), View(detail));
+    if (static_cast<int32_t>(abi) == state) e->Set(ours, View(reason), View(detail));
   }
 }
 
-void PrepareIdentityFor(void* p, size_t index, herald_identity_rules rules, const char* default_region) {
+void PrepareIdentityFor(void* p, size_t index, int32_t rules, const char* default_region) {
   ConversionEvent* e = Event(p, index);
   if (e == nullptr || e->record == nullptr) return;
   EventsState& s = State(p);
@@ -190,7 +192,7 @@ class PluginConversionComponent final : public ConversionComponent {
   std::unique_ptr<internal::PluginInstance> plugin_;
 };
 
-BatchOutcome OutcomeOf(herald_batch_outcome outcome) {
+BatchOutcome OutcomeOf(int32_t outcome) {
   switch (outcome) {
     case HERALD_BATCH_ACCEPTED: return BatchOutcome::kAccepted;
     case HERALD_BATCH_REJECTED: return BatchOutcome::kRejected;
@@ -239,6 +241,7 @@ class PluginDestination final : public Destination {
     state.now = absl::Now();
     const herald_conversion_view view = ViewOf(state);
     herald_batch_result answer{};
+    answer.outcome = HERALD_BATCH_RETRYABLE;  // a send_batch that says nothing is retried
     ops_.send_batch(plugin_->instance, &view, &answer);
     BatchResult result;
     result.outcome = OutcomeOf(answer.outcome);

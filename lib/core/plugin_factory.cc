@@ -1,7 +1,10 @@
 // The family-independent half of every plugin component: config as JSON,
 // create / destroy, the declared contract, typed values. The families'
 // adapters (their views) are in their modules; see plugin_adapters.h.
+#include <string.h>
+
 #include <algorithm>
+#include <list>
 #include <map>
 #include <string>
 #include <utility>
@@ -74,10 +77,16 @@ class PluginFactory final : public FactoryBase {
   }
 
  private:
-  // The services of herald_create_context; `ctx` is a SecretBuffer.
+  // The services of herald_create_context; `ctx` is a SecretBuffer. Each
+  // secret read keeps its own string (a list: never moved), so that every
+  // herald_str handed out stays valid until create_in_context returns, as
+  // the header promises; all are wiped then.
   struct SecretBuffer {
     std::string base_dir;
-    std::string secret;
+    std::list<std::string> secrets;
+    ~SecretBuffer() {
+      for (std::string& secret : secrets) explicit_bzero(secret.data(), secret.size());
+    }
   };
   static herald_code ReadSecret(void* ctx, const char* what, const char* path, herald_str* out,
                                 herald_error* error) {
@@ -88,18 +97,15 @@ class PluginFactory final : public FactoryBase {
       if (error != nullptr && error->set != nullptr) error->set(error, std::string(secret.status().message()).c_str());
       return secret.status().code() == absl::StatusCode::kNotFound ? HERALD_NOT_FOUND : HERALD_FAILED_PRECONDITION;
     }
-    buffer->secret = *std::move(secret);
-    if (out != nullptr) *out = Str(buffer->secret);
+    buffer->secrets.push_back(*std::move(secret));
+    if (out != nullptr) *out = Str(buffer->secrets.back());
     return HERALD_OK;
   }
 
   void* CreateInContext(const std::string& json, std::string_view base_dir, ErrorSink& sink) const {
     SecretBuffer buffer{std::string(base_dir), {}};
     const herald_create_context context{&buffer, Str(json), Str(buffer.base_dir), &ReadSecret};
-    void* instance = desc_.create_in_context(&context, &sink.error);
-    // The secret's copy in the host goes as soon as the plugin has its own.
-    std::fill(buffer.secret.begin(), buffer.secret.end(), '\0');
-    return instance;
+    return desc_.create_in_context(&context, &sink.error);
   }
 
   std::string family_;

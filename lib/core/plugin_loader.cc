@@ -52,8 +52,11 @@ herald_code RegisterComponent(herald_registrar* registrar, const herald_componen
   }
   // A plugin written for an older description passes a shorter struct: copy
   // what it has and leave the rest zero (NULL).
+  // Only whole fields are copied: after struct_size every field is a pointer.
   herald_component_desc desc{};
-  std::memcpy(&desc, given, std::min<size_t>(given->struct_size, sizeof(desc)));
+  size_t size = std::min<size_t>(given->struct_size, sizeof(desc));
+  size -= size % alignof(void*);
+  std::memcpy(&desc, given, size);
   if (desc.family == nullptr || desc.name == nullptr || desc.name[0] == '\0') {
     return fail(HERALD_INVALID_ARGUMENT, "a component needs a family and a name");
   }

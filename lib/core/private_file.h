@@ -12,9 +12,10 @@
 namespace herald::internal {
 
 // The first line of `file` (relative to `base_dir` unless absolute), its
-// trailing white space removed. The file must be a regular file that neither
-// its group nor others may access (mode 0600 or 0400): PermissionDenied
-// otherwise; an empty first line is FailedPrecondition. Errors begin with
+// trailing spaces, tabs and carriage return removed. The file must be a
+// regular file that neither its group nor others may access (0600, 0400):
+// PermissionDenied otherwise; an empty first line is FailedPrecondition.
+// Only the first 64 KiB are read; what was read is wiped from memory. Errors begin with
 // `what` and name the file, never its content.
 absl::StatusOr<std::string> ReadPrivateFileLine(std::string_view what, std::string_view file,
                                                 std::string_view base_dir);

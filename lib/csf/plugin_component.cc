@@ -95,6 +95,7 @@ void MultiplyScore(void* p, size_t index, double factor, const char* reason) {
 
 int UserAttr(void* p, const char* name, herald_str* out) {
   auto* v = static_cast<ViewState*>(p);
+  if (out == nullptr) return 0;
   const SelectionRequest& request = *v->ctx->request;
   if (!ProfileText(RequestProfile(request.prepared_user, request.user), name, &v->buffer)) return 0;
   *out = Str(v->buffer);
@@ -103,6 +104,7 @@ int UserAttr(void* p, const char* name, herald_str* out) {
 
 int ContextAttr(void* p, const char* name, herald_str* out) {
   auto* v = static_cast<ViewState*>(p);
+  if (out == nullptr) return 0;
   const SelectionRequest& request = *v->ctx->request;
   if (!ProfileText(RequestProfile(request.prepared_context, request.context), name, &v->buffer)) return 0;
   *out = Str(v->buffer);

@@ -44,7 +44,8 @@ herald_mail_item_state ItemState(void* p, size_t index) {
 herald_str ItemField(void* p, size_t index, const char* name) {
   const MailItem* item = Item(p, index);
   if (item == nullptr || name == nullptr) return herald_str{"", 0};
-  return Str(Ctx(p).Field(*item, name));
+  const std::string_view value = Ctx(p).Field(*item, name);
+  return value.empty() ? herald_str{"", 0} : Str(value);  // absent: "", never NULL
 }
 
 void Skip(void* p, size_t index, const char* reason, const char* detail) {

@@ -244,6 +244,33 @@ TEST_CASE("Plugin ABI: a destination plugin reads its secret through the host an
   CHECK(webhook.AddAudienceMembers("a", {}).code() == absl::StatusCode::kUnimplemented);
 }
 
+TEST_CASE("Plugin ABI: a token that \"[redacted]\" holds is still redacted, and the redaction ends",
+          "[plugin][families]") {
+  Registry registry;
+  LoadAll(registry);
+  const std::string dir = ScratchDir();
+  std::ofstream(dir + "/short.token") << "e\n";
+  ::chmod((dir + "/short.token").c_str(), 0600);
+  auto made = Make<Destination>(registry, "destination", "plugin_webhook",
+                                R"({"url": "http://127.0.0.1:9/hook", "bearerTokenFile": "short.token"})", dir);
+  REQUIRE(made.ok());
+  v1::InteractionRecord record;
+  record.mutable_subject()->set_email("ann@example.com");
+  ConversionEvent event;
+  event.record = &record;
+  IdentifierHasher hasher;
+  (*made)->Prepare(event, hasher);
+  ConversionEvent* batch[] = {&event};
+  const BatchResult result = (*made)->SendBatch(batch);  // "webhook: ... Couldn't connect to server"
+  CHECK(result.outcome == BatchOutcome::kRetryable);
+  CHECK_THAT(result.message, Catch::Contains("[redacted]"));
+  std::string without = result.message;
+  for (size_t at = without.find("[redacted]"); at != std::string::npos; at = without.find("[redacted]")) {
+    without.erase(at, 10);
+  }
+  CHECK(without.find('e') == std::string::npos);
+}
+
 TEST_CASE("Plugin ABI: a destination without its operations is refused at load", "[plugin][families]") {
   Registry registry;
   auto refused = LoadPlugin(std::string(HERALD_TEST_PLUGIN_DIR) + "/test_plugin_destination_without_ops.so", &registry);

@@ -94,7 +94,7 @@ void Note(const herald_basket_view* v, const Instance& d, const char* verdict, c
   if (v->tracing(v->ctx)) v->note(v->ctx, Str(d.discount_id), herald_str{verdict, std::strlen(verdict)}, Str(reason), value);
 }
 
-herald_code Run(void* instance, const void* view, herald_error* error) {
+herald_code Apply(void* instance, const void* view, herald_error* error) {
   const Instance& d = *static_cast<const Instance*>(instance);
   const auto* v = static_cast<const herald_basket_view*>(view);
   herald_value member{};
@@ -128,6 +128,16 @@ herald_code Run(void* instance, const void* view, herald_error* error) {
            ": " + Money(v, applied),
        static_cast<double>(applied));
   return HERALD_OK;
+}
+
+// No exception crosses the C ABI: an allocation failure is an error status.
+herald_code Run(void* instance, const void* view, herald_error* error) {
+  try {
+    return Apply(instance, view, error);
+  } catch (const std::exception& e) {
+    SetError(error, e.what());
+    return HERALD_INTERNAL;
+  }
 }
 
 // Reads the lines after the item discounts, writes an order adjustment.

@@ -74,7 +74,7 @@ void* Create(const char* json, size_t size, herald_error* error) {
 
 void Destroy(void* instance) { delete static_cast<Instance*>(instance); }
 
-herald_code Run(void* instance, const void* view, herald_error*) {
+herald_code Apply(void* instance, const void* view, herald_error*) {
   const Instance& skip = *static_cast<const Instance*>(instance);
   const auto* v = static_cast<const herald_mail_view*>(view);
   if (v->test_send(v->ctx)) return HERALD_OK;
@@ -90,6 +90,16 @@ herald_code Run(void* instance, const void* view, herald_error*) {
     if (v->tracing(v->ctx)) v->note(v->ctx, address.c_str(), "skipped", detail.c_str());
   }
   return HERALD_OK;
+}
+
+// No exception crosses the C ABI: an allocation failure is an error status.
+herald_code Run(void* instance, const void* view, herald_error* error) {
+  try {
+    return Apply(instance, view, error);
+  } catch (const std::exception& e) {
+    SetError(error, e.what());
+    return HERALD_INTERNAL;
+  }
 }
 
 // Reads and writes no fact, as OptOutFilter: the pipeline stays checked.

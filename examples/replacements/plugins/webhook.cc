@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "plugin_config.h"
 
@@ -42,7 +43,7 @@ struct Instance {
   ~Instance() {
     if (curl != nullptr) curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
-    std::fill(token.begin(), token.end(), '\0');
+    explicit_bzero(token.data(), token.size());
   }
 };
 
@@ -162,7 +163,10 @@ nlohmann::ordered_json EventJson(const herald_conversion_view* v, size_t i) {
   return event;
 }
 
-void Prepare(void* instance, const herald_conversion_view* v) {
+// The operations below catch everything: no exception crosses the C ABI.
+// An event the plugin could not prepare stays live without a payload and
+// fails validation; a batch it could not send is retried.
+void PrepareEvents(void* instance, const herald_conversion_view* v) {
   const Instance& hook = *static_cast<Instance*>(instance);
   const size_t count = v->event_count(v->ctx);
   for (size_t i = 0; i < count; ++i) {
@@ -174,7 +178,7 @@ void Prepare(void* instance, const herald_conversion_view* v) {
   }
 }
 
-void Validate(void*, const herald_conversion_view* v) {
+void ValidateEvents(const herald_conversion_view* v) {
   const size_t count = v->event_count(v->ctx);
   for (size_t i = 0; i < count; ++i) {
     if (v->event_state(v->ctx, i) != HERALD_EVENT_LIVE) continue;
@@ -247,16 +251,20 @@ herald_batch_outcome ClassifyFailure(long status) {
   return HERALD_BATCH_RETRYABLE;  // 429, 408, 5xx, 3xx, 1xx
 }
 
-// The endpoint may echo the header back: never let the token out.
+// The endpoint may echo the header back: never let the token out. The search
+// goes on after each replacement, so a token that "[redacted]" holds cannot
+// match its own replacement.
 std::string Redact(const Instance& hook, std::string text) {
-  for (size_t at = text.find(hook.token); !hook.token.empty() && at != std::string::npos;
-       at = text.find(hook.token, at)) {
-    text.replace(at, hook.token.size(), "[redacted]");
+  constexpr std::string_view kRedacted = "[redacted]";
+  if (hook.token.empty()) return text;
+  for (size_t at = text.find(hook.token); at != std::string::npos;
+       at = text.find(hook.token, at + kRedacted.size())) {
+    text.replace(at, hook.token.size(), kRedacted);
   }
   return text;
 }
 
-void SendBatch(void* instance, const herald_conversion_view* v, herald_batch_result* result) {
+void Send(void* instance, const herald_conversion_view* v, herald_batch_result* result) {
   Instance& hook = *static_cast<Instance*>(instance);
   const size_t count = v->event_count(v->ctx);
   std::string body = "[";
@@ -281,6 +289,29 @@ void SendBatch(void* instance, const herald_conversion_view* v, herald_batch_res
     hook.last_message = Redact(hook, "webhook: HTTP " + std::to_string(answer.status) + ": " + answer.body);
   }
   result->message = hook.last_message.c_str();
+}
+
+void Prepare(void* instance, const herald_conversion_view* v) {
+  try {
+    PrepareEvents(instance, v);
+  } catch (const std::exception&) {
+  }
+}
+
+void Validate(void*, const herald_conversion_view* v) {
+  try {
+    ValidateEvents(v);
+  } catch (const std::exception&) {
+  }
+}
+
+void SendBatch(void* instance, const herald_conversion_view* v, herald_batch_result* result) {
+  try {
+    Send(instance, v, result);
+  } catch (const std::exception&) {
+    result->outcome = HERALD_BATCH_RETRYABLE;
+    result->message = "webhook: out of memory";
+  }
 }
 
 void Describe(void* instance, char* buffer, size_t size) {
