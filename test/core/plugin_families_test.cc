@@ -5,7 +5,11 @@
 // against the installed package; these tests run the adapters in the normal
 // and sanitizer builds and check what the driver does not: contracts,
 // refusals, the secret service and errors crossing the boundary.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -176,6 +180,20 @@ TEST_CASE("Plugin ABI: a selection plugin declares its contract and its score bo
   CHECK((*limit)->MaxScoreMultiplier(SelectionContext{}) == 1);
 }
 
+// A loopback port nothing listens on: bound, then closed.
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t size = sizeof address;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
 // A private scratch folder for the token files.
 std::string ScratchDir() {
   std::string dir = std::string(HERALD_BINARY_DIR) + "/plugin_families_test";
@@ -195,8 +213,9 @@ TEST_CASE("Plugin ABI: a destination plugin reads its secret through the host an
   const std::string dir = ScratchDir();
   WriteToken(dir + "/open.token", 0644);
   WriteToken(dir + "/private.token", 0600);
-  // Port 9 on loopback: nothing listens, so a send fails at once.
-  const std::string config = R"({"url": "http://127.0.0.1:9/hook", "maxBatchEvents": 7, "bearerTokenFile": ")";
+  // Nothing listens on the port, so a send fails at once.
+  const std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/hook";
+  const std::string config = R"({"url": ")" + url + R"(", "maxBatchEvents": 7, "bearerTokenFile": ")";
 
   auto open = Make<Destination>(registry, "destination", "plugin_webhook", config + "open.token\"}", dir);
   REQUIRE_FALSE(open.ok());
@@ -207,8 +226,7 @@ TEST_CASE("Plugin ABI: a destination plugin reads its secret through the host an
   REQUIRE(made.ok());
   Destination& webhook = **made;
   CHECK(webhook.limits().max_batch_events == 7);
-  CHECK(webhook.Describe() ==
-        "webhook POST http://127.0.0.1:9/hook (at most 7 events a request) (plugin plugin_webhook)");
+  CHECK(webhook.Describe() == "webhook POST " + url + " (at most 7 events a request) (plugin plugin_webhook)");
 
   v1::InteractionRecord record;
   record.set_interaction_id("i-1");
@@ -251,8 +269,9 @@ TEST_CASE("Plugin ABI: a token that \"[redacted]\" holds is still redacted, and 
   const std::string dir = ScratchDir();
   std::ofstream(dir + "/short.token") << "e\n";
   ::chmod((dir + "/short.token").c_str(), 0600);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/hook";
   auto made = Make<Destination>(registry, "destination", "plugin_webhook",
-                                R"({"url": "http://127.0.0.1:9/hook", "bearerTokenFile": "short.token"})", dir);
+                                R"({"url": ")" + url + R"(", "bearerTokenFile": "short.token"})", dir);
   REQUIRE(made.ok());
   v1::InteractionRecord record;
   record.mutable_subject()->set_email("ann@example.com");
@@ -262,6 +281,7 @@ TEST_CASE("Plugin ABI: a token that \"[redacted]\" holds is still redacted, and 
   (*made)->Prepare(event, hasher);
   ConversionEvent* batch[] = {&event};
   const BatchResult result = (*made)->SendBatch(batch);  // "webhook: ... Couldn't connect to server"
+  INFO(result.message);
   CHECK(result.outcome == BatchOutcome::kRetryable);
   CHECK_THAT(result.message, Catch::Contains("[redacted]"));
   std::string without = result.message;
@@ -269,6 +289,39 @@ TEST_CASE("Plugin ABI: a token that \"[redacted]\" holds is still redacted, and 
     without.erase(at, 10);
   }
   CHECK(without.find('e') == std::string::npos);
+}
+
+TEST_CASE("Plugin ABI: a conversion plugin runs on a page: identities, states, trace", "[plugin][families]") {
+  Registry registry;
+  auto loaded = LoadPlugin(std::string(HERALD_TEST_PLUGIN_DIR) + "/test_plugin_conversion_marker.so", &registry);
+  REQUIRE(loaded.ok());
+  auto marker = Make<ConversionComponent>(registry, "conversion", "ConversionMarker", "{}");
+  REQUIRE(marker.ok());
+  CHECK((*marker)->Contract().declared);
+  std::vector<v1::InteractionRecord> records(3);
+  records[0].mutable_subject()->set_email("Bob.Smith@gmail.com");
+  records[1].mutable_subject()->set_phone("+1 650 555 0100");  // no email
+  records[2].mutable_subject()->set_email("carl@example.net");
+  ExportContext ctx;
+  Trace trace;
+  ctx.trace = &trace;
+  ctx.now = absl::Now();
+  for (const v1::InteractionRecord& r : records) {
+    ConversionEvent e;
+    e.record = &r;
+    ctx.events.push_back(e);
+  }
+  ctx.events[2].Set(EventState::kSkipped, "not_accepted");  // not live: left alone
+  REQUIRE((*marker)->Run(ctx).ok());
+  IdentifierHasher hasher;
+  CHECK(ctx.events[0].state == EventState::kLive);
+  CHECK(ctx.events[0].identity.em == hasher.Hash("bobsmith@gmail.com"));  // Google's gmail rule
+  CHECK(ctx.events[1].state == EventState::kInvalid);
+  CHECK(ctx.events[1].reason == "no_email");
+  CHECK_FALSE(ctx.events[1].identity.ph.empty());
+  CHECK(ctx.events[2].state == EventState::kSkipped);
+  CHECK(ctx.events[2].identity.em.empty());
+  CHECK_THAT(trace.ToText(), Catch::Contains("no email"));
 }
 
 TEST_CASE("Plugin ABI: a destination without its operations is refused at load", "[plugin][families]") {
