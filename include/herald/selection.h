@@ -326,6 +326,14 @@ struct SelectorOptions {
   uint64_t seed = 0;                                 // 0 = from entropy; else deterministic house-ad draws per thread
   absl::Duration flush_interval = absl::Seconds(1);  // counters, events and histories to the store
   size_t max_users_in_memory = 1'000'000;            // history cache bound (least recently used dropped)
+  // Every request of a given user comes to this selector (one server, or
+  // servers that partition the users between them: sticky sessions). Then
+  // the histories in memory stay valid across flushes: a flush writes them as
+  // they are, without reading the stored ones first, and no user is read
+  // again from the store until evicted. Default: other servers may serve the
+  // same user, so a flush merges into the stored history and every user is
+  // read again at their next request.
+  bool sticky_users = false;
   // A session not seen for this long is over: exposure limits count per
   // (user, session), and a user's list of sessions is bounded (docs/pacing.md,
   // "Exposure limits and frequency caps"); only live sessions are never undercounted.

@@ -23,8 +23,19 @@
 //
 // Everything random comes from `seed`: two runs with the same options give
 // the same SimulationReport (its `timing` aside), byte for byte once
-// rendered. Interaction ids, order ids and the unsubscribe secret derive
-// from the seed too.
+// rendered, whatever `threads`. Interaction ids, order ids and the
+// unsubscribe secret derive from the seed too.
+//
+// Lanes and threads: the users and the page views are partitioned into
+// `lanes` lanes, each served like one server of a site (its own
+// ContentSelector and BasketPricer, its own random stream), the lanes spread
+// over `threads` threads (lane i always on thread i % threads). Lanes see
+// each other's deliveries through the store at the end of every simulated
+// hour, never in between: there the lanes' counters are flushed, then
+// reloaded, and the hour's orders are committed and its responses captured,
+// lane after lane in the order each lane made them (so a coupon's last use
+// goes to the same order whatever the threads); at the end of each day the
+// conversions are exported.
 //
 // Lifetime: RunSimulation owns everything it creates; the store, Maildir
 // and conversions file stay in `out_dir` for inspection (`herald report`
@@ -64,6 +75,13 @@ struct SimulationOptions {
   double checkout_rate = 0.03;        // share of page views that are a checkout (a basket priced)
   double purchase_rate = 0.6;         // share of priced baskets that are bought
   uint64_t seed = 1;                  // every random choice derives from it
+  // The traffic is served in `lanes` lanes, as by that many servers sharing
+  // the store: lane i serves the users u with u % lanes == i and every
+  // lanes-th page view, with a selector and a pricer of its own (see
+  // "Lanes and threads" above). The reports depend on the lanes, never on
+  // the threads.
+  int lanes = 4;                      // 1 to 64, at most `users`
+  int threads = 0;                    // threads serving the lanes, 1 to `lanes`; 0 = one per core, at most `lanes`
   bool send_mail = true;              // run the catalog's direct-mail items
   bool export_conversions = true;     // run the daily conversion export
   bool charts = false;                // fill SimulationReport::charts (one more scan of the events)

@@ -865,6 +865,7 @@ class Selector final : public ContentSelector, public SelectorServices {
         h.dirty = false;
       }
     }
+    if (options_.sticky_users) return SaveStickyHistories(deltas);
     absl::Status s = absl::OkStatus();
     if (!deltas.empty()) {
       const int64_t now = ToUnixSeconds(absl::Now());
@@ -884,21 +885,7 @@ class Selector final : public ContentSelector, public SelectorServices {
       }
       s = store_->history().SaveHistories(merged);
       if (!s.ok()) {  // put the unsaved parts back so the next flush retries
-        for (const auto& [user, delta] : deltas) {
-          Shard& shard = ShardOf(user);
-          PlainLock lock(&shard.mu);
-          HistoryState& h = shard.users[user];
-          for (const ExposureCount& c : delta.counts) {
-            if (c.unsaved == 0) continue;
-            if (ExposureCount* x = FindCount(h, c.item, c.kind, c.scope)) {
-              x->unsaved += c.unsaved;
-            } else {
-              h.counts.push_back(c);
-            }
-          }
-          h.recent_unsaved = static_cast<uint16_t>(std::min<size_t>(h.recent_unsaved + delta.recent_unsaved, UINT16_MAX));
-          h.dirty = true;
-        }
+        PutBackUnsaved(deltas);
         return s;
       }
     }
@@ -907,6 +894,45 @@ class Selector final : public ContentSelector, public SelectorServices {
       PlainLock lock(&shard.mu);
       for (auto& [user, h] : shard.users) h.loaded = false;
     }
+    return s;
+  }
+
+  // After a failed save: the unsaved parts go back, so the next flush retries.
+  void PutBackUnsaved(const std::vector<std::pair<std::string, HistoryState>>& deltas) {
+    for (const auto& [user, delta] : deltas) {
+      Shard& shard = ShardOf(user);
+      PlainLock lock(&shard.mu);
+      HistoryState& h = shard.users[user];
+      for (const ExposureCount& c : delta.counts) {
+        if (c.unsaved == 0) continue;
+        if (ExposureCount* x = FindCount(h, c.item, c.kind, c.scope)) {
+          x->unsaved += c.unsaved;
+        } else {
+          h.counts.push_back(c);
+        }
+      }
+      h.recent_unsaved = static_cast<uint16_t>(std::min<size_t>(h.recent_unsaved + delta.recent_unsaved, UINT16_MAX));
+      h.dirty = true;
+    }
+  }
+
+  // SaveHistories with sticky users: what memory holds is the whole history
+  // (read from the store once, when the user was first seen), so it is
+  // written as it is, bounded as a reload would bound it, and stays loaded.
+  absl::Status SaveStickyHistories(const std::vector<std::pair<std::string, HistoryState>>& deltas) {
+    if (deltas.empty()) return absl::OkStatus();
+    std::vector<std::pair<std::string, UserHistory>> whole;
+    whole.reserve(deltas.size());
+    for (const auto& [user, snapshot] : deltas) {
+      HistoryState h = snapshot;
+      int64_t latest = 0;
+      for (const SessionSeen& x : h.sessions) latest = std::max(latest, x.last_seen);
+      Bound(h, h.sessions.empty() ? ToUnixSeconds(absl::Now()) : latest, SessionTimeout(),
+            std::max<size_t>(h.recent.size(), 35));
+      whole.emplace_back(user, ToStored(h));
+    }
+    absl::Status s = store_->history().SaveHistories(whole);
+    if (!s.ok()) PutBackUnsaved(deltas);
     return s;
   }
 
@@ -955,7 +981,13 @@ class Selector final : public ContentSelector, public SelectorServices {
     for (ScratchSlot& slot : scratch_slots_) {
       if (RequestScratch* s = slot.s.exchange(nullptr, std::memory_order_acquire)) {
         f(*s);
-        ReleaseScratch(std::unique_ptr<RequestScratch>(s));
+        // Back into its own slot, not the caller's: the thread it serves
+        // keeps its scratch (and the random stream in it).
+        RequestScratch* expected = nullptr;
+        if (!slot.s.compare_exchange_strong(expected, s, std::memory_order_release, std::memory_order_relaxed)) {
+          absl::MutexLock lock(&pool_mu_);
+          pool_.emplace_back(s);
+        }
       }
     }
     absl::MutexLock lock(&pool_mu_);

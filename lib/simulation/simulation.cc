@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -27,10 +28,13 @@
 #include "herald/selection.h"
 #include "herald/privacy.h"
 #include "herald/store.h"
+#include "lane_workers.h"
 #include "nlohmann/json.hpp"
 
 namespace herald {
 namespace {
+
+using simulation_internal::LaneWorkers;
 
 // The count of `key` in `counts`, added at 0 when new. Debian 12's Abseil
 // looks std::string keys up by its own absl::string_view, so the lookup of a
@@ -162,6 +166,64 @@ struct Visit {
   std::string gclid;
 };
 
+// What a lane leaves for the end of the simulated hour, in the order the lane
+// made it: a response to capture, or an order to commit (its coupons
+// redeemed) and capture. Settled one lane after the other, so that the
+// store sees the same commits in the same order whatever the threads.
+struct Pending {
+  enum class Kind { kCapture, kOrder };
+  Kind kind = Kind::kCapture;
+  uint32_t user = 0;
+  std::string gclid;
+  absl::Time time;
+  // kCapture: the checkout offer.
+  const v1::ConversionAction* action = nullptr;
+  v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;
+  std::string interaction_id;
+  // kOrder: the basket as priced; the purchase's and (when non-empty) the
+  // call-back request's interaction ids.
+  v1::Basket basket;
+  v1::PricedBasket priced;
+  std::string service_id;
+};
+
+// What a lane counts toward the report's figures.
+struct LaneCounts {
+  int64_t ad_requests = 0, slots = 0, paid_shown = 0, house_shown = 0, discount_ads_shown = 0;
+  int64_t clicks = 0, baskets_priced = 0;
+};
+
+// One lane of the traffic: every `lanes`-th user and every `lanes`-th page
+// view, served by a selector and a pricer of its own as one server of a site
+// would be. Lanes see each other's deliveries at the end of every simulated
+// hour (their counters are flushed, then reloaded), never in between, so a
+// lane's decisions depend on the lanes, not on which thread ran them.
+struct Lane {
+  explicit Lane(uint64_t seed) : rng(seed) {}
+  int index = 0;
+  Random rng;
+  std::unique_ptr<ContentSelector> selector;
+  std::unique_ptr<BasketPricer> pricer;
+  std::vector<Visit> visits;
+  int64_t sessions = 0, checkouts = 0;
+  SelectionRequest ad_request, rect_request, discount_request;  // reused per page view
+  v1::Basket basket;
+  v1::PricedBasket priced;
+  LaneCounts counts;
+  absl::flat_hash_map<std::string, int64_t> shown;  // item id -> times shown (all kinds)
+  std::vector<Pending> pending;
+  absl::Status status;  // the first error of the hour
+};
+
+// The seed of lane `i`'s random stream (splitmix64 of seed and lane).
+uint64_t LaneSeed(uint64_t seed, int lane) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(lane + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return z == 0 ? 1 : z;
+}
+
 // Daily traffic in local hours (relative), weekend days busier.
 constexpr std::array<double, 24> kHourWeights = {0.2, 0.12, 0.08, 0.06, 0.06, 0.1, 0.25, 0.5,
                                                  0.7, 0.8,  0.85, 0.9,  1.0,  0.95, 0.85, 0.85,
@@ -192,6 +254,15 @@ absl::Status Validate(const SimulationOptions& o) {
   if (o.days < 1 || o.days > 366) return absl::InvalidArgumentError("simulation: days must be 1 to 366");
   if (o.users < 1 || o.users > 10'000'000) {
     return absl::InvalidArgumentError("simulation: users must be 1 to 10,000,000");
+  }
+  if (o.lanes < 1 || o.lanes > 64) return absl::InvalidArgumentError("simulation: lanes must be 1 to 64");
+  if (o.lanes > o.users) {
+    return absl::InvalidArgumentError(absl::StrCat("simulation: lanes (", o.lanes, ") must not exceed users (",
+                                                   o.users, "): every lane serves users of its own"));
+  }
+  if (o.threads < 0 || o.threads > o.lanes) {
+    return absl::InvalidArgumentError(absl::StrCat("simulation: threads must be 0 (one per core) to lanes (",
+                                                   o.lanes, "): a lane runs on one thread"));
   }
   auto rate = [](double r, const char* name) -> absl::Status {
     if (!(r >= 0 && r <= 1)) return absl::InvalidArgumentError(absl::StrCat("simulation: ", name, " must be in [0, 1]"));
@@ -301,19 +372,25 @@ class Simulation {
   absl::Status Setup();
   absl::Status SetUpCatalog();
   absl::Status OpenSimulationStore();
-  absl::Status CreateSelectorAndPricer();
+  absl::Status CreateLanes();
   void PickActions();
   absl::Status CreateExporter();
-  void PrepareRequests();
   void MakeUsers();
+  void PlanHours();
   absl::Status Traffic();
-  absl::Status PageView(int64_t n, absl::Time t);
-  absl::Status Checkout(Visit& visit, PageGroup group, absl::Time t);
-  void FillBasket(const Visit& visit, PageGroup group, absl::Time t, const std::string& order_id);
-  absl::Status CommitOrder(const PriceOptions& price_options);
-  void TallyDiscounts();
-  absl::Status Capture(const Visit& visit, const v1::ConversionAction& action, v1::Outcome outcome,
-                       int64_t value_minor, const std::string& order_id, absl::Time t);
+  absl::Status Hour(int hour, LaneWorkers& workers);
+  absl::Time TimeOf(int64_t n, int hour) const;
+  absl::Status PageView(Lane& lane, absl::Time t);
+  absl::Status Show(Lane& lane, Visit& visit, SelectionRequest& request, bool discounts, absl::Time t);
+  absl::Status Checkout(Lane& lane, Visit& visit, PageGroup group, absl::Time t);
+  void FillBasket(Lane& lane, const Visit& visit, PageGroup group, absl::Time t, const std::string& order_id);
+  absl::Status Settle();
+  absl::Status SettleOrder(Lane& lane, Pending& order);
+  absl::Status CommitOrder(BasketPricer& pricer, Pending& order);
+  void TallyDiscounts(const v1::PricedBasket& priced);
+  absl::Status FlushLanes();
+  absl::Status Capture(const Pending& p, const v1::ConversionAction& action, v1::Outcome outcome,
+                       int64_t value_minor, const std::string& order_id, const std::string& interaction_id);
   absl::Status ExportConversions(absl::Time now);
   absl::Status SendMail();
   absl::Status Reports();
@@ -325,15 +402,13 @@ class Simulation {
 
   const SimulationOptions& o_;
   Registry* registry_;
-  Random rng_;
+  Random rng_;  // the users; each lane has its own stream for the traffic
   SimulationReport r_;
 
   v1::Catalog catalog_;
   std::shared_ptr<const CompiledCatalog> compiled_;
   absl::TimeZone zone_;
   std::unique_ptr<Store> store_;
-  std::unique_ptr<ContentSelector> selector_;
-  std::unique_ptr<BasketPricer> pricer_;
   std::unique_ptr<Destination> destination_;
   std::unique_ptr<ConversionExporter> exporter_;
   std::vector<v1::ConversionAction> actions_;
@@ -341,16 +416,16 @@ class Simulation {
   const v1::ConversionAction* offer_action_ = nullptr;     // offered at checkout
   const v1::ConversionAction* service_action_ = nullptr;   // a non-exported action, now and then
 
-  std::vector<User> users_;
+  std::vector<User> users_;  // user u belongs to lane u % lanes
   std::array<std::array<v1::Profile, kPageGroups>, 2> contexts_;  // [device][page group]
   std::array<std::array<std::unique_ptr<const PreparedProfile>, kPageGroups>, 2> prepared_contexts_;
-  std::vector<Visit> visits_;
-  int64_t sessions_ = 0, orders_ = 0;
-
-  // Reused per page view.
-  SelectionRequest ad_request_, rect_request_, discount_request_;
-  v1::Basket basket_;
-  v1::PricedBasket priced_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  int threads_ = 1;
+  // The simulated hours: page views [first_view_[h], first_view_[h + 1]) fall
+  // in hour h; cumulative_ is the traffic curve they are spread along.
+  std::vector<int64_t> first_view_;
+  std::vector<double> cumulative_;
+  int64_t progress_step_ = 1, progress_next_ = 1;
 
   // Tallies.
   struct DiscountTally {
@@ -359,7 +434,7 @@ class Simulation {
     int64_t amount = 0;
   };
   absl::flat_hash_map<std::string, DiscountTally> discounts_given_;
-  absl::flat_hash_map<std::string, int64_t> shown_;  // item id -> times shown (all kinds)
+  absl::flat_hash_map<std::string, int64_t> shown_;  // item id -> times shown (all kinds), all lanes
   std::map<std::string, std::pair<int64_t, int64_t>> captured_;  // action -> (captured, accepted)
   int64_t subtotal_ = 0, discount_total_ = 0, revenue_ = 0;
   struct ExportDay {
@@ -387,12 +462,11 @@ absl::Status Simulation::Setup() {
   if (absl::Status s = SetUpCatalog(); !s.ok()) return s;
   if (absl::Status s = PrepareOutDir(o_); !s.ok()) return s;
   if (absl::Status s = OpenSimulationStore(); !s.ok()) return s;
-  if (absl::Status s = CreateSelectorAndPricer(); !s.ok()) return s;
+  if (absl::Status s = CreateLanes(); !s.ok()) return s;
   PickActions();
   if (o_.export_conversions) {
     if (absl::Status s = CreateExporter(); !s.ok()) return s;
   }
-  PrepareRequests();
   return absl::OkStatus();
 }
 
@@ -441,22 +515,49 @@ absl::Status Simulation::OpenSimulationStore() {
   return absl::OkStatus();
 }
 
-absl::Status Simulation::CreateSelectorAndPricer() {
-  SelectorConfig config;
-  config.registry = registry_;
-  config.advertising = o_.advertising_pipeline;
-  config.store = store_.get();
-  config.options.seed = o_.seed;
-  auto selector = NewContentSelector(compiled_, config);
-  if (!selector.ok()) return selector.status();
-  selector_ = std::move(*selector);
-
-  PricerConfig pricer_config;
-  pricer_config.registry = registry_;
-  pricer_config.store = store_.get();
-  auto pricer = NewBasketPricer(compiled_, pricer_config);
-  if (!pricer.ok()) return pricer.status();
-  pricer_ = std::move(*pricer);
+// The lanes, each with a selector and a pricer of its own. Their counters
+// are written and reloaded only when the simulation says so (at the end of
+// every simulated hour): no background flush, no quota leaser, both of which
+// would make a lane's view of the others depend on the wall clock.
+absl::Status Simulation::CreateLanes() {
+  const int lanes = o_.lanes;
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  threads_ = o_.threads > 0 ? o_.threads : std::min(cores, lanes);
+  for (int i = 0; i < lanes; ++i) {
+    auto lane = std::make_unique<Lane>(LaneSeed(o_.seed, i));
+    lane->index = i;
+    SelectorConfig config;
+    config.registry = registry_;
+    config.advertising = o_.advertising_pipeline;
+    config.store = store_.get();
+    config.options.seed = LaneSeed(o_.seed ^ 0x5e1ec7ULL, i);
+    config.options.flush_interval = absl::InfiniteDuration();
+    config.options.servers = lanes;
+    // The other lanes' deliveries are at most an hour old: pace an hour ahead.
+    config.options.pacing_lead = lanes > 1 ? absl::Hours(1) : absl::ZeroDuration();
+    config.options.quota_leases = SelectorOptions::QuotaLeases::kOff;
+    config.options.sticky_users = true;  // a user is only ever served by its lane
+    auto selector = NewContentSelector(compiled_, config);
+    if (!selector.ok()) return selector.status();
+    lane->selector = std::move(*selector);
+    PricerConfig pricer_config;
+    pricer_config.registry = registry_;
+    pricer_config.store = store_.get();
+    auto pricer = NewBasketPricer(compiled_, pricer_config);
+    if (!pricer.ok()) return pricer.status();
+    lane->pricer = std::move(*pricer);
+    lane->visits.resize(std::max<size_t>(1, 48 / static_cast<size_t>(lanes)));
+    lane->ad_request.page_groups.resize(1);
+    lane->ad_request.size = "Banner";
+    lane->rect_request.page_groups.resize(1);
+    lane->rect_request.size = "Medium Rectangle";
+    lane->rect_request.count = 1;
+    lane->discount_request.page_groups.resize(1);
+    lane->discount_request.size = "Banner";
+    lane->discount_request.count = 1;
+    lane->discount_request.discounts = true;
+    lanes_.push_back(std::move(lane));
+  }
   return absl::OkStatus();
 }
 
@@ -504,8 +605,8 @@ absl::Status Simulation::CreateExporter() {
   return absl::OkStatus();
 }
 
-// The contexts and selection requests every page view reuses.
-void Simulation::PrepareRequests() {
+// The users, and the page contexts every page view reuses.
+void Simulation::MakeUsers() {
   for (int d = 0; d < 2; ++d) {
     for (int g = 0; g < kPageGroups; ++g) {
       auto& values = *contexts_[d][g].mutable_values();
@@ -513,18 +614,6 @@ void Simulation::PrepareRequests() {
       values["page"].set_string_value(kPageGroupNames[g]);
     }
   }
-  ad_request_.page_groups.resize(1);
-  ad_request_.size = "Banner";
-  rect_request_.page_groups.resize(1);
-  rect_request_.size = "Medium Rectangle";
-  rect_request_.count = 1;
-  discount_request_.page_groups.resize(1);
-  discount_request_.size = "Banner";
-  discount_request_.count = 1;
-  discount_request_.discounts = true;
-}
-
-void Simulation::MakeUsers() {
   users_.resize(static_cast<size_t>(o_.users));
   for (size_t i = 0; i < users_.size(); ++i) {
     User& u = users_[i];
@@ -554,56 +643,143 @@ void Simulation::MakeUsers() {
   }
 }
 
-absl::Status Simulation::Traffic() {
-  // Hours of the simulated period and their share of the traffic.
+// Where each simulated hour's page views start: the traffic follows the daily
+// curve (weekends busier), page view n at the point (n + 0.5) / page_views
+// along it.
+void Simulation::PlanHours() {
   const int hours = o_.days * 24;
-  std::vector<double> cumulative(hours + 1, 0);
+  cumulative_.assign(hours + 1, 0);
   for (int h = 0; h < hours; ++h) {
     const absl::Time t = r_.start + absl::Hours(h);
     const absl::CivilSecond local = absl::ToCivilSecond(t, zone_);
     const absl::Weekday day = absl::GetWeekday(absl::CivilDay(local));
     const double weekend = (day == absl::Weekday::saturday || day == absl::Weekday::sunday) ? 1.2 : 1.0;
-    cumulative[h + 1] = cumulative[h] + kHourWeights[local.hour()] * weekend;
+    cumulative_[h + 1] = cumulative_[h] + kHourWeights[local.hour()] * weekend;
   }
-  const double total = cumulative[hours];
-  visits_.resize(48);
-  const int64_t step = std::max<int64_t>(1, o_.page_views / 100);
+  const double total = cumulative_[hours];
+  first_view_.assign(hours + 1, o_.page_views);
+  first_view_[0] = 0;
   int hour = 0;
-  absl::Time next_export = r_.start + absl::Hours(24);
   for (int64_t n = 0; n < o_.page_views; ++n) {
     const double f = (static_cast<double>(n) + 0.5) / static_cast<double>(o_.page_views) * total;
-    while (hour + 1 < hours && cumulative[hour + 1] <= f) ++hour;
-    const double w = cumulative[hour + 1] - cumulative[hour];
-    const double into = w > 0 ? (f - cumulative[hour]) / w : 0;
-    const absl::Time t = r_.start + absl::Hours(hour) + absl::Seconds(3600 * into);
-    while (t >= next_export) {
-      if (absl::Status s = ExportConversions(next_export); !s.ok()) return s;
-      next_export += absl::Hours(24);
+    while (hour + 1 < hours && cumulative_[hour + 1] <= f) first_view_[++hour] = n;
+  }
+  for (int h = hour + 1; h < hours; ++h) first_view_[h] = o_.page_views;
+}
+
+// The time of page view n, which falls in `hour`.
+absl::Time Simulation::TimeOf(int64_t n, int hour) const {
+  const double total = cumulative_.back();
+  const double f = (static_cast<double>(n) + 0.5) / static_cast<double>(o_.page_views) * total;
+  const double w = cumulative_[hour + 1] - cumulative_[hour];
+  const double into = w > 0 ? (f - cumulative_[hour]) / w : 0;
+  return r_.start + absl::Hours(hour) + absl::Seconds(3600 * into);
+}
+
+// Hour after hour: the lanes serve the hour's page views side by side, then
+// their orders and responses are settled, their counters flushed and
+// reloaded, and at the end of each day the conversions exported.
+absl::Status Simulation::Traffic() {
+  PlanHours();
+  progress_step_ = std::max<int64_t>(1, o_.page_views / 100);
+  progress_next_ = progress_step_;
+  LaneWorkers workers(threads_, static_cast<int>(lanes_.size()));
+  const int hours = o_.days * 24;
+  for (int h = 0; h < hours; ++h) {
+    if (absl::Status s = Hour(h, workers); !s.ok()) return s;
+    if ((h + 1) % 24 == 0) {
+      if (absl::Status s = ExportConversions(r_.start + absl::Hours(h + 1)); !s.ok()) return s;
     }
-    if (absl::Status s = PageView(n, t); !s.ok()) return s;
-    if (o_.progress && (n + 1) % step == 0) o_.progress(n + 1, o_.page_views);
+    const int64_t done = first_view_[h + 1];
+    if (o_.progress && (done >= progress_next_ || h + 1 == hours)) {
+      o_.progress(done, o_.page_views);
+      progress_next_ = (done / progress_step_ + 1) * progress_step_;
+    }
   }
-  while (next_export <= r_.end) {
-    if (absl::Status s = ExportConversions(next_export); !s.ok()) return s;
-    next_export += absl::Hours(24);
-  }
-  if (o_.progress && o_.page_views % step != 0) o_.progress(o_.page_views, o_.page_views);
   return absl::OkStatus();
 }
 
-absl::Status Simulation::PageView(int64_t n, absl::Time t) {
-  (void)n;
-  // A page of one of the visits in progress; visits last about six pages.
-  Visit& visit = visits_[rng_.Below(visits_.size())];
+// One simulated hour.
+absl::Status Simulation::Hour(int hour, LaneWorkers& workers) {
+  const int64_t first = first_view_[hour], end = first_view_[hour + 1];
+  const int64_t lanes = static_cast<int64_t>(lanes_.size());
+  workers.RunLanes([&](int index) {
+    Lane& lane = *lanes_[index];
+    // Page view n belongs to lane n % lanes.
+    int64_t n = first + ((index - first % lanes) % lanes + lanes) % lanes;
+    for (; n < end && lane.status.ok(); n += lanes) lane.status = PageView(lane, TimeOf(n, hour));
+  });
+  for (const auto& lane : lanes_) {
+    if (!lane->status.ok()) return lane->status;
+  }
+  if (absl::Status s = Settle(); !s.ok()) return s;
+  return FlushLanes();
+}
+
+// Every lane writes what it counted, then every lane reloads the totals: a
+// second flush writes nothing new and reads what all lanes wrote.
+absl::Status Simulation::FlushLanes() {
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& lane : lanes_) {
+      if (absl::Status s = lane->selector->Flush(); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Asks the lane's selector for one slot kind of the page and counts and
+// clicks what it shows.
+absl::Status Simulation::Show(Lane& lane, Visit& visit, SelectionRequest& request, bool discounts, absl::Time t) {
+  const User& user = users_[visit.user];
+  auto result = lane.selector->Select(request);
+  if (!result.ok()) return result.status();
+  LaneCounts& c = lane.counts;
+  if (!discounts) {
+    ++c.ad_requests;
+    c.slots += request.count;
+  }
+  for (const SelectedItem& item : result->winners) {
+    if (discounts) {
+      ++c.discount_ads_shown;
+    } else if (item.kind == "paid") {
+      ++c.paid_shown;
+    } else {
+      ++c.house_shown;
+    }
+    ++CountOf(lane.shown, item.item_id);
+    if (!discounts) lane.rect_request.page_history.emplace_back(item.item_id);
+    if (!lane.rng.Chance(discounts ? o_.click_rate * 3 : o_.click_rate)) continue;
+    ++c.clicks;
+    if (absl::Status s = lane.selector->RecordClick(item.item_id, user.id, request.page_groups[0], t); !s.ok()) {
+      return s;
+    }
+    if (discounts) {
+      visit.clicked_discounts.emplace_back(item.item_id);
+    } else if (item.kind == "paid" && visit.gclid.empty()) {
+      visit.gclid = absl::StrCat("Cj0-sim-", Hex32(lane.rng).substr(0, 20));
+      visit.clicked_ad = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Simulation::PageView(Lane& lane, absl::Time t) {
+  // A page of one of the lane's visits in progress; visits last about six pages.
+  Random& rng = lane.rng;
+  Visit& visit = lane.visits[rng.Below(lane.visits.size())];
   PageGroup group;
-  if (!visit.live || rng_.Chance(1.0 / 6)) {
+  if (!visit.live || rng.Chance(1.0 / 6)) {
     visit.live = true;
-    // Returning visitors are more likely: the square skews toward low ids.
-    const double x = rng_.Uniform();
-    visit.user = static_cast<uint32_t>(std::min<double>(x * x * static_cast<double>(users_.size()),
-                                                        static_cast<double>(users_.size() - 1)));
-    visit.device = rng_.Chance(0.45) ? 1 : 0;
-    visit.session_id = absl::StrCat("s", ++sessions_);
+    // One of the lane's users (u % lanes == lane); returning visitors are
+    // more likely: the square skews toward low ids.
+    const uint64_t lanes = lanes_.size();
+    const uint64_t mine = (users_.size() - static_cast<uint64_t>(lane.index) + lanes - 1) / lanes;
+    const double x = rng.Uniform();
+    const uint64_t k = static_cast<uint64_t>(
+        std::min<double>(x * x * static_cast<double>(mine), static_cast<double>(mine - 1)));
+    visit.user = static_cast<uint32_t>(k * lanes + static_cast<uint64_t>(lane.index));
+    visit.device = rng.Chance(0.45) ? 1 : 0;
+    visit.session_id = absl::StrCat("s", lane.index + 1, "-", ++lane.sessions);
     visit.basket.clear();
     visit.clicked_discounts.clear();
     visit.clicked_ad = false;
@@ -612,143 +788,103 @@ absl::Status Simulation::PageView(int64_t n, absl::Time t) {
   } else {
     const double other = (1.0 - o_.checkout_rate * 1.2) / 4;
     group = static_cast<PageGroup>(
-        rng_.Pick(std::array<double, kPageGroups>{other, other, other, other, o_.checkout_rate * 1.2}));
+        rng.Pick(std::array<double, kPageGroups>{other, other, other, other, o_.checkout_rate * 1.2}));
   }
-  User& user = users_[visit.user];
-  const std::string& page_group = kPageGroupNames[group];
-  const v1::Profile* context = &contexts_[visit.device][group];
-
-  auto show = [&](SelectionRequest& request, bool discounts) -> absl::Status {
-    request.page_groups[0] = page_group;
-    request.user_id = user.id;
-    request.session_id = visit.session_id;
-    request.user = &user.profile;
-    request.context = context;
-    request.prepared_user = user.prepared.get();
-    request.prepared_context = prepared_contexts_[visit.device][group].get();
-    request.time = t;
-    auto result = selector_->Select(request);
-    if (!result.ok()) return result.status();
-    if (!discounts) {
-      ++r_.ad_requests;
-      r_.slots += request.count;
-    }
-    for (const SelectedItem& item : result->winners) {
-      if (discounts) {
-        ++r_.discount_ads_shown;
-      } else if (item.kind == "paid") {
-        ++r_.paid_shown;
-      } else {
-        ++r_.house_shown;
-      }
-      ++CountOf(shown_, item.item_id);
-      if (!discounts) rect_request_.page_history.emplace_back(item.item_id);
-      if (rng_.Chance(discounts ? o_.click_rate * 3 : o_.click_rate)) {
-        ++r_.clicks;
-        if (absl::Status s = selector_->RecordClick(item.item_id, user.id, page_group, t); !s.ok()) {
-          return s;
-        }
-        if (discounts) {
-          visit.clicked_discounts.emplace_back(item.item_id);
-        } else if (item.kind == "paid" && visit.gclid.empty()) {
-          visit.gclid = absl::StrCat("Cj0-sim-", Hex32(rng_).substr(0, 20));
-          visit.clicked_ad = true;
-        }
-      }
-    }
-    return absl::OkStatus();
-  };
-
-  rect_request_.page_history.clear();
-  ad_request_.count = group == kCheckout ? 1 : 2;
-  if (absl::Status s = show(ad_request_, false); !s.ok()) return s;
+  const User& user = users_[visit.user];
+  for (SelectionRequest* request : {&lane.ad_request, &lane.rect_request, &lane.discount_request}) {
+    request->page_groups[0] = kPageGroupNames[group];
+    request->user_id = user.id;
+    request->session_id = visit.session_id;
+    request->user = &user.profile;
+    request->context = &contexts_[visit.device][group];
+    request->prepared_user = user.prepared.get();
+    request->prepared_context = prepared_contexts_[visit.device][group].get();
+    request->time = t;
+  }
+  lane.rect_request.page_history.clear();
+  lane.ad_request.count = group == kCheckout ? 1 : 2;
+  if (absl::Status s = Show(lane, visit, lane.ad_request, false, t); !s.ok()) return s;
   if (group == kHome || group == kKitchen) {
-    if (absl::Status s = show(rect_request_, false); !s.ok()) return s;
+    if (absl::Status s = Show(lane, visit, lane.rect_request, false, t); !s.ok()) return s;
   }
   if (group == kKitchen || group == kCheckout || group == kGarden) {
     // The garden (paint) page shows three discount ads: Fabrikam's
     // click-for-10% among them.
-    discount_request_.count = group == kGarden ? 3 : 1;
-    if (absl::Status s = show(discount_request_, true); !s.ok()) return s;
+    lane.discount_request.count = group == kGarden ? 3 : 1;
+    if (absl::Status s = Show(lane, visit, lane.discount_request, true, t); !s.ok()) return s;
   }
   // Browsing fills the basket: a product of this shelf now and then.
-  if (group != kCheckout && rng_.Chance(0.12)) {
+  if (group != kCheckout && rng.Chance(0.12)) {
     size_t candidates[kProductCount];
     size_t count = 0;
     for (size_t p = 0; p < kProductCount; ++p) {
       if (kProducts[p].shelf == group) candidates[count++] = p;
     }
     if (count > 0) {
-      visit.basket.emplace_back(candidates[rng_.Below(count)], 1 + static_cast<int64_t>(rng_.Below(3)));
+      visit.basket.emplace_back(candidates[rng.Below(count)], 1 + static_cast<int64_t>(rng.Below(3)));
     }
   }
-  if (group == kCheckout) return Checkout(visit, group, t);
+  if (group == kCheckout) return Checkout(lane, visit, group, t);
   return absl::OkStatus();
 }
 
-absl::Status Simulation::Checkout(Visit& visit, PageGroup group, absl::Time t) {
+// A checkout prices the visit's basket at once; what follows from it (the
+// offer's response, the order's commit and capture) waits for the end of the
+// hour in lane.pending. Every random draw happens here, in the lane's order.
+absl::Status Simulation::Checkout(Lane& lane, Visit& visit, PageGroup group, absl::Time t) {
+  Random& rng = lane.rng;
   User& user = users_[visit.user];
   if (visit.basket.empty()) {
-    const int64_t lines = 1 + static_cast<int64_t>(rng_.Below(3));
+    const int64_t lines = 1 + static_cast<int64_t>(rng.Below(3));
     for (int64_t i = 0; i < lines; ++i) {
-      visit.basket.emplace_back(rng_.Below(kProductCount), 1 + static_cast<int64_t>(rng_.Below(2)));
+      visit.basket.emplace_back(rng.Below(kProductCount), 1 + static_cast<int64_t>(rng.Below(2)));
     }
   }
-  const std::string order_id = absl::StrCat("order-", o_.seed, "-", orders_ + 1);
-  FillBasket(visit, group, t, order_id);
+  const std::string order_id = absl::StrCat("order-", o_.seed, "-", lane.index + 1, "-", ++lane.checkouts);
+  FillBasket(lane, visit, group, t, order_id);
   PriceOptions price_options;
   price_options.now = t;
   price_options.explain = false;
-  if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
-  ++r_.baskets_priced;
+  if (absl::Status s = lane.pricer->PriceInto(lane.basket, price_options, &lane.priced); !s.ok()) return s;
+  ++lane.counts.baskets_priced;
 
+  Pending base;
+  base.user = visit.user;
+  base.gclid = visit.gclid;
+  base.time = t;
   // The card offer, shown at checkout to one visitor in three.
-  if (offer_action_ != nullptr && rng_.Chance(0.33)) {
-    const bool accepted = rng_.Chance(0.08);
-    if (absl::Status s = Capture(visit, *offer_action_, accepted ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED,
-                                 0, "", t);
-        !s.ok()) {
-      return s;
-    }
+  if (offer_action_ != nullptr && rng.Chance(0.33)) {
+    Pending& offer = lane.pending.emplace_back(base);
+    offer.action = offer_action_;
+    offer.outcome = rng.Chance(0.08) ? v1::OUTCOME_ACCEPTED : v1::OUTCOME_REJECTED;
+    offer.interaction_id = Hex32(rng);
   }
-  if (!rng_.Chance(o_.purchase_rate)) return absl::OkStatus();
+  if (!rng.Chance(o_.purchase_rate)) return absl::OkStatus();
 
-  if (absl::Status s = CommitOrder(price_options); !s.ok()) return s;
-  ++orders_;
-  ++r_.orders;
   user.ordered = true;
-  subtotal_ += priced_.subtotal_minor();
-  discount_total_ += priced_.item_discount_minor() + priced_.order_discount_minor() +
-                     (priced_.original_shipping_minor() - priced_.shipping_minor());
-  revenue_ += priced_.total_minor();
-  TallyDiscounts();
-
-  if (purchase_action_ != nullptr) {
-    if (absl::Status s = Capture(visit, *purchase_action_, v1::OUTCOME_ACCEPTED, priced_.total_minor(),
-                                 order_id, t);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (service_action_ != nullptr && rng_.Chance(0.05)) {  // asked to be called back
-    if (absl::Status s = Capture(visit, *service_action_, v1::OUTCOME_ACCEPTED, 0, "", t); !s.ok()) return s;
-  }
+  Pending& order = lane.pending.emplace_back(std::move(base));
+  order.kind = Pending::Kind::kOrder;
+  order.basket = lane.basket;
+  order.priced = lane.priced;
+  if (purchase_action_ != nullptr) order.interaction_id = Hex32(rng);
+  if (service_action_ != nullptr && rng.Chance(0.05)) order.service_id = Hex32(rng);  // asked to be called back
   visit.basket.clear();
   visit.clicked_discounts.clear();
   return absl::OkStatus();
 }
 
-// basket_ from the visit's basket: its lines, the user, the page's context,
-// the discounts clicked, now and then the welcome coupon.
-void Simulation::FillBasket(const Visit& visit, PageGroup group, absl::Time t,
+// lane.basket from the visit's basket: its lines, the user, the page's
+// context, the discounts clicked, now and then the welcome coupon.
+void Simulation::FillBasket(Lane& lane, const Visit& visit, PageGroup group, absl::Time t,
                             const std::string& order_id) {
   const User& user = users_[visit.user];
-  basket_.Clear();
-  basket_.set_currency("USD");
+  v1::Basket& basket = lane.basket;
+  basket.Clear();
+  basket.set_currency("USD");
   for (size_t i = 0; i < visit.basket.size(); ++i) {
     const auto& [p, quantity] = visit.basket[i];
     const Product& product = kProducts[p];
-    auto* line = basket_.add_items();
+    auto* line = basket.add_items();
     line->set_id(absl::StrCat("l", i + 1));
     line->set_product_id(product.id);
     line->set_category(product.category);
@@ -758,33 +894,73 @@ void Simulation::FillBasket(const Visit& visit, PageGroup group, absl::Time t,
     props["manufacturer"].set_string_value(product.manufacturer);
     if (product.color[0] != '\0') props["color"].set_string_value(product.color);
   }
-  *basket_.mutable_user() = user.profile;
-  *basket_.mutable_context() = contexts_[visit.device][group];
-  for (const std::string& id : visit.clicked_discounts) basket_.add_clicked_items(id);
-  if (!user.ordered && rng_.Chance(0.3)) basket_.add_coupon_codes("WELCOME5");
-  basket_.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
-  basket_.set_shipping_minor(799);
-  basket_.set_customer_id(user.id);
-  basket_.set_order_id(order_id);
+  *basket.mutable_user() = user.profile;
+  *basket.mutable_context() = contexts_[visit.device][group];
+  for (const std::string& id : visit.clicked_discounts) basket.add_clicked_items(id);
+  if (!user.ordered && lane.rng.Chance(0.3)) basket.add_coupon_codes("WELCOME5");
+  basket.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
+  basket.set_shipping_minor(799);
+  basket.set_customer_id(user.id);
+  basket.set_order_id(order_id);
+}
+
+// The hour's orders and responses, lane after lane, each lane's in its order.
+absl::Status Simulation::Settle() {
+  for (const auto& lane : lanes_) {
+    for (Pending& p : lane->pending) {
+      absl::Status s = p.kind == Pending::Kind::kOrder ? SettleOrder(*lane, p)
+                                                        : Capture(p, *p.action, p.outcome, 0, "", p.interaction_id);
+      if (!s.ok()) return s;
+    }
+    lane->pending.clear();
+  }
+  return absl::OkStatus();
+}
+
+// An order: committed (its coupons redeemed), tallied, and captured as a
+// purchase (and now and then a call-back request).
+absl::Status Simulation::SettleOrder(Lane& lane, Pending& order) {
+  if (absl::Status s = CommitOrder(*lane.pricer, order); !s.ok()) return s;
+  const v1::PricedBasket& priced = order.priced;
+  ++r_.orders;
+  subtotal_ += priced.subtotal_minor();
+  discount_total_ += priced.item_discount_minor() + priced.order_discount_minor() +
+                     (priced.original_shipping_minor() - priced.shipping_minor());
+  revenue_ += priced.total_minor();
+  TallyDiscounts(priced);
+  if (purchase_action_ != nullptr) {
+    if (absl::Status s = Capture(order, *purchase_action_, v1::OUTCOME_ACCEPTED, priced.total_minor(),
+                                 order.basket.order_id(), order.interaction_id);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (service_action_ != nullptr && !order.service_id.empty()) {
+    return Capture(order, *service_action_, v1::OUTCOME_ACCEPTED, 0, "", order.service_id);
+  }
+  return absl::OkStatus();
 }
 
 // Every order is committed: its coupons redeemed, its discounts recorded
 // for the discount-usage report.
-absl::Status Simulation::CommitOrder(const PriceOptions& price_options) {
-  absl::Status committed = pricer_->Commit(basket_, priced_);
+absl::Status Simulation::CommitOrder(BasketPricer& pricer, Pending& order) {
+  absl::Status committed = pricer.Commit(order.basket, order.priced);
   if (absl::IsResourceExhausted(committed)) {
     ++r_.coupons_refused;  // the code is used up: price again without it, and commit that
-    basket_.clear_coupon_codes();
-    if (absl::Status s = pricer_->PriceInto(basket_, price_options, &priced_); !s.ok()) return s;
-    committed = pricer_->Commit(basket_, priced_);
+    order.basket.clear_coupon_codes();
+    PriceOptions price_options;
+    price_options.now = order.time;
+    price_options.explain = false;
+    if (absl::Status s = pricer.PriceInto(order.basket, price_options, &order.priced); !s.ok()) return s;
+    committed = pricer.Commit(order.basket, order.priced);
   } else if (committed.ok()) {
-    r_.coupons_redeemed += priced_.coupons_size();
+    r_.coupons_redeemed += order.priced.coupons_size();
   }
   return committed;
 }
 
 // Discounts given, per discount: amounts of award units and order adjustments.
-void Simulation::TallyDiscounts() {
+void Simulation::TallyDiscounts(const v1::PricedBasket& priced) {
   std::array<std::string_view, 16> seen{};
   size_t seen_count = 0;
   auto tally = [&](const std::string& id, int64_t amount, int64_t units) {
@@ -797,14 +973,14 @@ void Simulation::TallyDiscounts() {
       if (seen_count < seen.size()) seen[seen_count++] = id;
     }
   };
-  for (const auto& line : priced_.lines()) {
+  for (const auto& line : priced.lines()) {
     for (const auto& unit : line.units()) {
       for (const auto& d : unit.discounts()) {
         if (d.role() == "award") tally(d.discount_id(), d.amount_minor(), 1);
       }
     }
   }
-  for (const auto& adj : priced_.order_adjustments()) tally(adj.discount_id(), adj.amount_minor(), 0);
+  for (const auto& adj : priced.order_adjustments()) tally(adj.discount_id(), adj.amount_minor(), 0);
 }
 
 // A realistic mix of consent (a banner most people accept), fixed per user
@@ -826,12 +1002,13 @@ void SetConsent(const User& user, v1::InteractionRecord& record) {
   }
 }
 
-absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction& action,
-                                 v1::Outcome outcome, int64_t value_minor, const std::string& order_id,
-                                 absl::Time t) {
-  const User& user = users_[visit.user];
+absl::Status Simulation::Capture(const Pending& p, const v1::ConversionAction& action, v1::Outcome outcome,
+                                 int64_t value_minor, const std::string& order_id,
+                                 const std::string& interaction_id) {
+  const User& user = users_[p.user];
+  const absl::Time t = p.time;
   v1::InteractionRecord record;
-  record.set_interaction_id(Hex32(rng_));
+  record.set_interaction_id(interaction_id);
   auto* subject = record.mutable_subject();
   subject->set_customer_id(user.id);
   subject->set_email(absl::StrCat(kFirstNames[user.first], ".", kLastNames[user.last], ".", user.id, "@example.com"));
@@ -843,7 +1020,7 @@ absl::Status Simulation::Capture(const Visit& visit, const v1::ConversionAction&
   subject->set_zip(kZips[user.state]);
   subject->set_country("US");
   subject->set_external_id(user.id);
-  if (!visit.gclid.empty()) subject->set_gclid(visit.gclid);
+  if (!p.gclid.empty()) subject->set_gclid(p.gclid);
   SetConsent(user, record);
   record.mutable_action()->set_issue(action.issue());
   record.mutable_action()->set_group(action.group());
@@ -950,7 +1127,8 @@ ReportTable Simulation::DeliveryTable() const {
   };
   for (const CompiledItem& item : items) {
     if (item.kind == ItemKind::kDiscount) continue;
-    const auto [requests, clicks] = selector_->Delivered(item.id);
+    // Every lane's deliveries: the lanes' counters were flushed, then reloaded.
+    const auto [requests, clicks] = lanes_.front()->selector->Delivered(item.id);
     if (item.kind == ItemKind::kPaidAd) {
       const LocalTime local = LocalTime::Of(last, compiled_->zones()[item.schedule.zone]);
       const double total = item.schedule.total_seconds;
@@ -1060,7 +1238,18 @@ ReportTable Simulation::ExportsTable() const {
 }
 
 absl::Status Simulation::Reports() {
-  if (absl::Status s = selector_->Flush(); !s.ok()) return s;
+  if (absl::Status s = FlushLanes(); !s.ok()) return s;
+  for (const auto& lane : lanes_) {
+    const LaneCounts& c = lane->counts;
+    r_.ad_requests += c.ad_requests;
+    r_.slots += c.slots;
+    r_.paid_shown += c.paid_shown;
+    r_.house_shown += c.house_shown;
+    r_.discount_ads_shown += c.discount_ads_shown;
+    r_.clicks += c.clicks;
+    r_.baskets_priced += c.baskets_priced;
+    for (const auto& [id, n] : lane->shown) CountOf(shown_, id) += n;
+  }
   r_.tables.push_back(DeliveryTable());
   ReportOptions ro;
   ro.from = r_.start;

@@ -26,11 +26,13 @@ using testing::Utc;
 struct Fixture {
   Registry registry;
   Fixture() { REQUIRE(RegisterBuiltins(&registry).ok()); }
-  std::unique_ptr<ContentSelector> Selector(std::shared_ptr<const CompiledCatalog> catalog, Store* store) {
+  std::unique_ptr<ContentSelector> Selector(std::shared_ptr<const CompiledCatalog> catalog, Store* store,
+                                            bool sticky_users = false) {
     SelectorConfig config;
     config.registry = &registry;
     config.store = store;
     config.options.seed = 7;
+    config.options.sticky_users = sticky_users;
     auto s = NewContentSelector(std::move(catalog), config);
     REQUIRE(s.ok());
     return std::move(*s);
@@ -207,6 +209,57 @@ void CheckSharedStore(Fixture& f, Store& one_store, Store& other_store) {
   CHECK(Winner(*one, "u", "", at) == "filler");
   REQUIRE(one->Flush().ok());
   CHECK(Winner(*two, "u", "B", at) == "filler");
+}
+
+// The times `item` was shown in the stored history's sessions.
+int32_t StoredSessionCount(Store& store, const std::string& user, const std::string& item) {
+  auto stored = store.history().LoadHistory(user);
+  REQUIRE(stored.ok());
+  int32_t n = 0;
+  if (!stored->has_value()) return n;
+  for (const UserHistory::Count& c : (*stored)->counts) {
+    if (c.item_id == item && c.kind == UserHistory::Scope::kSession) n += c.count;
+  }
+  return n;
+}
+
+std::vector<std::pair<std::string, UserHistory>> Emptied(const std::string& user) { return {{user, UserHistory{}}}; }
+
+TEST_CASE("Sticky users: a flush writes the history memory holds and never reads it back", "[csf][exposure]") {
+  Fixture f;
+  auto store = NewMemoryStore();
+  auto catalog = LimitedCatalog({{"limited", 3}});
+  const absl::Time at = Utc(2026, 12, 30);
+  auto sticky = f.Selector(catalog, store.get(), /*sticky_users=*/true);
+  CHECK(Winner(*sticky, "u", "A", at) == "limited");
+  CHECK(Winner(*sticky, "u", "A", at) == "limited");
+  REQUIRE(sticky->Flush().ok());
+  CHECK(StoredSessionCount(*store, "u", "limited") == 2);
+  // Behind the selector's back the stored history goes; a sticky selector
+  // serves its users from memory (a shared one would read the empty history
+  // and show the ad three more times).
+  REQUIRE(store->history().SaveHistories(Emptied("u")).ok());
+  CHECK(Winner(*sticky, "u", "A", at) == "limited");
+  CHECK(Winner(*sticky, "u", "A", at) == "filler");
+  REQUIRE(sticky->Flush().ok());
+  // Written whole (3), not merged into what the store held (which would give 1).
+  CHECK(StoredSessionCount(*store, "u", "limited") == 3);
+  // A restarted server reads the user once, at first sight.
+  auto restarted = f.Selector(catalog, store.get(), /*sticky_users=*/true);
+  CHECK(Winner(*restarted, "u", "A", at) == "filler");
+  CHECK(Winner(*restarted, "u", "B", at) == "limited");
+
+  // The same steps with a shared selector: it reads the emptied history back.
+  auto shared_store = NewMemoryStore();
+  auto shared = f.Selector(catalog, shared_store.get());
+  CHECK(Winner(*shared, "u", "A", at) == "limited");
+  CHECK(Winner(*shared, "u", "A", at) == "limited");
+  REQUIRE(shared->Flush().ok());
+  REQUIRE(shared_store->history().SaveHistories(Emptied("u")).ok());
+  CHECK(Winner(*shared, "u", "A", at) == "limited");
+  CHECK(Winner(*shared, "u", "A", at) == "limited");
+  REQUIRE(shared->Flush().ok());
+  CHECK(StoredSessionCount(*shared_store, "u", "limited") == 2);
 }
 
 TEST_CASE("Exposure limits hold across two selectors sharing one SQLite store", "[csf][exposure]") {

@@ -4,6 +4,7 @@
 //   herald simulate --catalog FILE [--out DIR] [--page-views N] [--days D]
 //                   [--store URI] [--start YYYY-MM-DD] [--users N] [--click-rate R]
 //                   [--checkout-rate R] [--purchase-rate R] [--seed N]
+//                   [--lanes N] [--threads N]
 //                   [--no-mail] [--no-export] [--json] [--html FILE]
 //                   [--pipeline FILE]
 //
@@ -95,6 +96,14 @@ void AddSimulateCommand(CLI::App& app, CommandEnv& env) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", a->options.seed, "random seed: the same seed, the same reports")->capture_default_str();
+  cmd->add_option("--lanes", a->options.lanes,
+                  "lanes of traffic, each served like one server of the site (users partitioned); the reports "
+                  "depend on the lanes, not on the threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--threads", a->options.threads, "threads serving the lanes (0 = one per core, at most --lanes)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   cmd->add_flag("--no-mail", a->no_mail, "skip the direct-mail jobs");
   cmd->add_flag("--no-export", a->no_export, "skip the conversion export");
   cmd->add_flag("--json", a->json, "print the reports as JSON");
