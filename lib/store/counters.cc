@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "core/input_check.h"
 #include "core/strings.h"
 #include "core/string_map.h"
 
@@ -548,6 +549,26 @@ std::pair<int64_t, int64_t> EventCounts(const v1::Event& e) {
   return {0, 0};
 }
 
+// Events are stored as text every backend accepts. A string that is not
+// UTF-8 (PostgreSQL refuses it, and its batch would be retried for ever,
+// holding up every event queued behind it) or that holds a NUL byte is
+// stored with those bytes written as \xNN; valid text is copied as it is.
+void AssignStorable(std::string* out, std::string_view in) {
+  if (in.find('\0') == std::string_view::npos && IsValidUtf8(in)) {
+    out->assign(in.data(), in.size());
+    return;
+  }
+  const std::string escaped = EscapeInvalidUtf8(in);
+  out->clear();
+  for (char c : escaped) {
+    if (c == '\0') {
+      out->append("\\x00");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 // The library's EventRecorder: a queue and one writer thread.
@@ -746,12 +767,12 @@ absl::Status EventRecorderImpl::WriteBatch(std::vector<Queued>& batch, std::vect
     }
     e.set_type(q.type);
     e.set_count(q.count);
-    e.mutable_custom_name()->assign(q.custom_name);
-    e.mutable_user_id()->assign(q.user_id);
-    e.mutable_session_id()->assign(q.session_id);
-    e.mutable_item_id()->assign(q.item_id);
-    e.mutable_campaign_id()->assign(q.campaign_id);
-    e.mutable_page_group()->assign(q.page_group);
+    AssignStorable(e.mutable_custom_name(), q.custom_name);
+    AssignStorable(e.mutable_user_id(), q.user_id);
+    AssignStorable(e.mutable_session_id(), q.session_id);
+    AssignStorable(e.mutable_item_id(), q.item_id);
+    AssignStorable(e.mutable_campaign_id(), q.campaign_id);
+    AssignStorable(e.mutable_page_group(), q.page_group);
   }
   const std::span<const v1::Event> events(buffer.data(), batch.size());
   std::vector<CounterDelta> deltas;   // every request and click, for the stored counters

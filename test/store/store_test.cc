@@ -390,6 +390,51 @@ v1::Event RequestFor(const std::string& user, int64_t seconds) {
   return e;
 }
 
+// Ids that are not UTF-8, or that hold a NUL byte, reach the recorder from
+// outside (a storefront's user and session ids). PostgreSQL refuses such
+// text: before the fix the recorder retried that batch for ever and every
+// later event waited behind it. They are stored with the bytes escaped.
+void CheckPoisonIdsAreStored(Store& store) {
+  EventRecorderOptions options;
+  options.flush_interval = absl::Seconds(60);  // only Flush writes
+  options.retry_delay = absl::Milliseconds(10);
+  auto recorder = EventRecorder::Create(&store.events(), nullptr, options);
+  const std::string bad_user("u\xff\x00\xc3", 4);  // an invalid byte, a NUL, a truncated sequence
+  v1::Event poison = RequestFor(bad_user, 100);
+  poison.set_session_id(std::string("s\0", 2));
+  REQUIRE(recorder->Append(poison));
+  REQUIRE(recorder->Append(RequestFor("after", 101)));
+  absl::Status flushed = recorder->Flush();
+  INFO(flushed.ToString());
+  REQUIRE(flushed.ok());
+  CHECK(recorder->written() == 2);
+  std::vector<v1::Event> events = ScanEvents(store);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].user_id() == "u\\xFF\\x00\\xC3");
+  CHECK(events[0].session_id() == "s\\x00");
+  CHECK(events[1].user_id() == "after");
+  REQUIRE(recorder->Stop().ok());
+}
+
+TEST_CASE("event recorder: ids that are not UTF-8 or hold a NUL are stored escaped, never retried for ever",
+          "[store][sqlite][postgresql]") {
+  SECTION("sqlite") {
+    TempDir dir;
+    Registry registry;
+    auto store = MustOpen(OpenStore("sqlite:" + dir.File("herald.db"), registry));
+    CheckPoisonIdsAreStored(*store);
+  }
+  SECTION("postgresql") {
+    const char* pg = PgConnection("poison ids into PostgreSQL");
+    if (pg == nullptr) return;
+    v1::PostgresStoreConfig config;
+    config.set_connection_string(pg);
+    config.set_schema(NewPgSchema());
+    auto store = MustOpen(OpenPostgresStore(config));
+    CheckPoisonIdsAreStored(*store);
+  }
+}
+
 // Events, counter deltas and histories go in by COPY through staging tables:
 // a COPY or merge the server refuses leaves nothing behind (no event, no
 // count, no staged row merged later), and the event recorder keeps the
