@@ -407,6 +407,15 @@ class ContentSelector {
   // Writes pending counters, events and histories to the store; returns when durable.
   virtual absl::Status Flush() = 0;
 
+  // What the background flusher does every flush_interval, now: writes the
+  // pending events and counter deltas (durable on return), then reloads the
+  // delivery totals, which include every other server's written deliveries.
+  // Histories stay in memory until Flush(). For servers that refresh pacing
+  // on a schedule of their own (flush_interval infinite), such as the
+  // simulation's lanes at the end of each simulated hour. The default is
+  // Flush().
+  virtual absl::Status RefreshDeliveries() { return Flush(); }
+
   // Delivery of an item so far (this server's view: last loaded totals plus
   // local deltas): requests and clicks.
   virtual std::pair<int64_t, int64_t> Delivered(std::string_view item_id) const = 0;

@@ -453,6 +453,12 @@ class Selector final : public ContentSelector, public SelectorServices {
     return status;
   }
 
+  absl::Status RefreshDeliveries() override {
+    absl::Status status = recorder_ ? recorder_->Flush() : absl::OkStatus();
+    if (counters_) status.Update(counters_->Flush());
+    return status;
+  }
+
   SelectorStats Stats() const override {
     SelectorStats stats;
     if (recorder_) {

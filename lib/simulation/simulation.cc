@@ -388,7 +388,7 @@ class Simulation {
   absl::Status SettleOrder(Lane& lane, Pending& order);
   absl::Status CommitOrder(BasketPricer& pricer, Pending& order);
   void TallyDiscounts(const v1::PricedBasket& priced);
-  absl::Status FlushLanes();
+  absl::Status FlushLanes(bool histories);
   absl::Status Capture(const Pending& p, const v1::ConversionAction& action, v1::Outcome outcome,
                        int64_t value_minor, const std::string& order_id, const std::string& interaction_id);
   absl::Status ExportConversions(absl::Time now);
@@ -713,16 +713,21 @@ absl::Status Simulation::Hour(int hour, LaneWorkers& workers) {
     if (!lane->status.ok()) return lane->status;
   }
   if (absl::Status s = Settle(); !s.ok()) return s;
-  return FlushLanes();
+  return FlushLanes(/*histories=*/false);
 }
 
-// Every lane writes what it counted, then every lane reloads the totals: a
-// second flush writes nothing new and reads what all lanes wrote.
-absl::Status Simulation::FlushLanes() {
-  for (int round = 0; round < 2; ++round) {
-    for (const auto& lane : lanes_) {
-      if (absl::Status s = lane->selector->Flush(); !s.ok()) return s;
-    }
+// Every lane writes what it delivered, then every lane reloads the totals: a
+// second refresh writes nothing new and reads what all lanes wrote. With
+// `histories`, the lanes' histories are saved too: only at the end, since a
+// lane's users are its own (sticky_users) and nothing reads their stored
+// histories before; saving them every hour cost more than serving the hour.
+absl::Status Simulation::FlushLanes(bool histories) {
+  for (const auto& lane : lanes_) {
+    absl::Status s = histories ? lane->selector->Flush() : lane->selector->RefreshDeliveries();
+    if (!s.ok()) return s;
+  }
+  for (const auto& lane : lanes_) {
+    if (absl::Status s = lane->selector->RefreshDeliveries(); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -1238,7 +1243,7 @@ ReportTable Simulation::ExportsTable() const {
 }
 
 absl::Status Simulation::Reports() {
-  if (absl::Status s = FlushLanes(); !s.ok()) return s;
+  if (absl::Status s = FlushLanes(/*histories=*/true); !s.ok()) return s;
   for (const auto& lane : lanes_) {
     const LaneCounts& c = lane->counts;
     r_.ad_requests += c.ad_requests;

@@ -262,6 +262,45 @@ TEST_CASE("Sticky users: a flush writes the history memory holds and never reads
   CHECK(StoredSessionCount(*shared_store, "u", "limited") == 2);
 }
 
+TEST_CASE("RefreshDeliveries writes events and counts and reloads every server's totals - histories wait for Flush",
+          "[csf][exposure]") {
+  Registry registry;
+  REQUIRE(RegisterBuiltins(&registry).ok());
+  auto store = NewMemoryStore();
+  auto catalog = LimitedCatalog({{"limited", 100}});
+  auto make = [&] {
+    SelectorConfig config;
+    config.registry = &registry;
+    config.store = store.get();
+    config.options.seed = 7;
+    config.options.flush_interval = absl::InfiniteDuration();  // refreshed by hand only
+    config.options.quota_leases = SelectorOptions::QuotaLeases::kOff;
+    auto s = NewContentSelector(catalog, config);
+    REQUIRE(s.ok());
+    return std::move(*s);
+  };
+  auto one = make();
+  auto two = make();
+  const absl::Time at = Utc(2026, 12, 30);
+  for (int i = 0; i < 3; ++i) CHECK(Winner(*one, "u", "A", at) == "limited");
+  CHECK(two->Delivered("limited").first == 0);
+  REQUIRE(one->RefreshDeliveries().ok());
+  REQUIRE(two->RefreshDeliveries().ok());
+  CHECK(two->Delivered("limited").first == 3);  // one's deliveries, through the store
+  CHECK(one->Delivered("limited").first == 3);  // counted once, not twice
+  int64_t events = 0;
+  REQUIRE(store->events()
+              .ScanEvents({}, [&](const v1::Event&) {
+                ++events;
+                return absl::OkStatus();
+              })
+              .ok());
+  CHECK(events == 3);
+  CHECK(StoredSessionCount(*store, "u", "limited") == 0);  // the history is still only in memory
+  REQUIRE(one->Flush().ok());
+  CHECK(StoredSessionCount(*store, "u", "limited") == 3);
+}
+
 TEST_CASE("Exposure limits hold across two selectors sharing one SQLite store", "[csf][exposure]") {
   auto dir = std::filesystem::temp_directory_path() / ("herald-exposure-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
