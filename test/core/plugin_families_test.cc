@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -331,6 +332,38 @@ TEST_CASE("Plugin ABI: a destination without its operations is refused at load",
   CHECK_THAT(std::string(refused.status().message()),
              Catch::Contains("component \"Hollow\": a destination needs its operations"));
   CHECK(registry.All().empty());
+}
+
+TEST_CASE("Plugin ABI: a destination plugin's add_audience_members gets every member, and its refusal is an error",
+          "[plugin][families]") {
+  Registry registry;
+  REQUIRE(RegisterBuiltins(&registry).ok());
+  auto info = LoadPlugin(std::string(HERALD_TEST_PLUGIN_DIR) + "/test_plugin_audience_keeper.so", &registry);
+  REQUIRE(info.ok());
+  char tmpl[] = "/tmp/herald-audience-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto made = Make<Destination>(registry, "destination", "audience_keeper", "{}", dir);
+  REQUIRE(made.ok());
+  const std::string em(64, 'a'), ph(64, 'b');
+  std::vector<AudienceMember> members = {
+      {em, ph, v1::CONSENT_STATUS_GRANTED, v1::CONSENT_STATUS_DENIED},
+      {em, "", v1::CONSENT_STATUS_UNSPECIFIED, v1::CONSENT_STATUS_GRANTED},
+  };
+  REQUIRE((*made)->AddAudienceMembers("Sales-Gear-Jacket-C", members).ok());
+  std::ifstream in(dir + "/audience.txt");
+  std::string line1, line2, rest;
+  REQUIRE(std::getline(in, line1));
+  REQUIRE(std::getline(in, line2));
+  CHECK_FALSE(std::getline(in, rest));
+  CHECK(line1 == "Sales-Gear-Jacket-C " + em + " " + ph + " " + std::to_string(v1::CONSENT_STATUS_GRANTED) + " " +
+                     std::to_string(v1::CONSENT_STATUS_DENIED));
+  CHECK(line2 == "Sales-Gear-Jacket-C " + em + "  0 " + std::to_string(v1::CONSENT_STATUS_GRANTED));
+  // A refusal crosses back as an error naming the plugin's component and saying why.
+  absl::Status refused = (*made)->AddAudienceMembers("refused", members);
+  CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.message()),
+             Catch::Contains("audience_keeper") && Catch::Contains("the platform refused audience \"refused\""));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
