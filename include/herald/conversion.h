@@ -254,6 +254,9 @@ struct HashedIdentity {
 };
 
 // How one platform normalizes a subject's identifiers before hashing them.
+// A plain value, cheap to copy; `default_region` is borrowed: the text it
+// views must outlive every PrepareIdentity call given these rules (keep it
+// in the destination's config, or a literal).
 struct IdentityRules {
   bool email_gmail_rule = false;               // Google: dots of gmail.com local parts removed
   PhoneFormat phone_format = PhoneFormat::kDigits;
