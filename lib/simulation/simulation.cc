@@ -388,7 +388,8 @@ class Simulation {
   absl::Status SettleOrder(Lane& lane, Pending& order);
   absl::Status CommitOrder(BasketPricer& pricer, Pending& order);
   void TallyDiscounts(const v1::PricedBasket& priced);
-  absl::Status FlushLanes(bool histories);
+  absl::Status WriteLanes(bool histories);
+  absl::Status ReloadLanes();
   absl::Status Capture(const Pending& p, const v1::ConversionAction& action, v1::Outcome outcome,
                        int64_t value_minor, const std::string& order_id, const std::string& interaction_id);
   absl::Status ExportConversions(absl::Time now);
@@ -712,20 +713,30 @@ absl::Status Simulation::Hour(int hour, LaneWorkers& workers) {
   for (const auto& lane : lanes_) {
     if (!lane->status.ok()) return lane->status;
   }
+  // The hour's events and counts reach the store first, so that settling
+  // never waits behind a lane's event batch; then every lane reloads the
+  // totals that all lanes wrote.
+  if (absl::Status s = WriteLanes(/*histories=*/false); !s.ok()) return s;
   if (absl::Status s = Settle(); !s.ok()) return s;
-  return FlushLanes(/*histories=*/false);
+  return ReloadLanes();
 }
 
-// Every lane writes what it delivered, then every lane reloads the totals: a
-// second refresh writes nothing new and reads what all lanes wrote. With
-// `histories`, the lanes' histories are saved too: only at the end, since a
-// lane's users are its own (sticky_users) and nothing reads their stored
-// histories before; saving them every hour cost more than serving the hour.
-absl::Status Simulation::FlushLanes(bool histories) {
+// Every lane writes what it delivered (events and counts, durable on
+// return). With `histories`, the lanes' histories are saved too: only at the
+// end, since a lane's users are its own (sticky_users) and nothing reads
+// their stored histories before; saving them every hour cost more than
+// serving the hour.
+absl::Status Simulation::WriteLanes(bool histories) {
   for (const auto& lane : lanes_) {
     absl::Status s = histories ? lane->selector->Flush() : lane->selector->RefreshDeliveries();
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+// After WriteLanes: every lane reloads the totals (a refresh with nothing
+// left to write), so each sees what all lanes delivered.
+absl::Status Simulation::ReloadLanes() {
   for (const auto& lane : lanes_) {
     if (absl::Status s = lane->selector->RefreshDeliveries(); !s.ok()) return s;
   }
@@ -1243,7 +1254,8 @@ ReportTable Simulation::ExportsTable() const {
 }
 
 absl::Status Simulation::Reports() {
-  if (absl::Status s = FlushLanes(/*histories=*/true); !s.ok()) return s;
+  if (absl::Status s = WriteLanes(/*histories=*/true); !s.ok()) return s;
+  if (absl::Status s = ReloadLanes(); !s.ok()) return s;
   for (const auto& lane : lanes_) {
     const LaneCounts& c = lane->counts;
     r_.ad_requests += c.ad_requests;
