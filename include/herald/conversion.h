@@ -273,7 +273,7 @@ inline constexpr IdentityRules kGoogleIdentityRules{true, PhoneFormat::kE164, tr
 // says what was given but not sent, and why. A value that is already 64 hex
 // digits is passed through lowercased. What the built-in destinations'
 // Prepare does; a destination of a site's own calls it the same way, with
-// the run's IdentifierHasher (ExportContext) or one of its own.
+// the hasher Prepare is given, RunHasher(ctx) in a component, or one of its own.
 // Thread-safety: as `hasher` (one per thread).
 void PrepareIdentity(const v1::Subject& subject, const IdentityRules& rules, HashedIdentity& id,
                      IdentifierHasher& hasher);
@@ -416,6 +416,12 @@ struct FamilyOf<ExportContext> {
 };
 
 using ConversionComponent = Component<ExportContext>;
+
+// The run's IdentifierHasher (its digest context and phone cache, reused
+// across the run's pages), for a component that hashes identifiers itself;
+// null when `ctx` is not in a run (ctx.run unset). Valid while the run lasts;
+// used by the run's thread only.
+IdentifierHasher* RunHasher(ExportContext& ctx);
 
 // The built-in pipeline (also pipelines/conversion.textproto).
 const v1::PipelineDefinition& DefaultConversionPipeline();

@@ -324,4 +324,6 @@ absl::StatusOr<std::unique_ptr<Destination>> CreateDestination(const v1::ExportJ
   return context.registry->Create<Destination>(job.destination_type(), *config, context);
 }
 
+IdentifierHasher* RunHasher(ExportContext& ctx) { return ctx.run == nullptr ? nullptr : &ctx.run->hasher; }
+
 }  // namespace herald

@@ -180,6 +180,7 @@ class PluginConversionComponent final : public ConversionComponent {
     EventsState state;
     state.now = ctx.now;
     state.trace = ctx.trace;
+    state.hasher = RunHasher(ctx);  // the run's: its phone cache serves every page
     state.events.reserve(ctx.events.size());
     for (ConversionEvent& e : ctx.events) state.events.push_back(&e);
     const herald_conversion_view view = ViewOf(state);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "pg_test.h"
@@ -654,6 +655,67 @@ TEST_CASE("Credentials never appear in reports - traces or errors", "[conversion
   auto file_token = ReadCredential("meta", "", "token", f.dir);
   REQUIRE(file_token.ok());
   CHECK(*file_token == kMetaToken);
+}
+
+// A component that hashes identifiers itself reads the run's hasher.
+class HasherProbe final : public ConversionComponent {
+ public:
+  explicit HasherProbe(std::vector<IdentifierHasher*>* seen) : seen_(seen) {}
+  absl::Status Run(ExportContext& ctx) const override {
+    seen_->push_back(RunHasher(ctx));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<IdentifierHasher*>* seen_;
+};
+
+TEST_CASE("RunHasher: a component gets the run's hasher, the same on every page, and none outside a run",
+          "[conversion][pipeline]") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.Capture(i);
+  std::vector<IdentifierHasher*> seen;
+  REQUIRE(f.registry
+              .Register(MakeFactory<ConversionComponent, google::protobuf::Empty>(
+                  "HasherProbe", "records RunHasher(ctx) per page",
+                  [&seen](const google::protobuf::Empty&,
+                          const CreateContext&) -> absl::StatusOr<std::unique_ptr<ConversionComponent>> {
+                    return std::unique_ptr<ConversionComponent>(std::make_unique<HasherProbe>(&seen));
+                  }))
+              .ok());
+  auto def = ParsePipelineDefinition(R"pb(
+    name: "conversion-probe" family: "conversion"
+    stages { name: "select" components { name: "SelectConversions" } }
+    stages { name: "prepare" components { name: "PrepareEvents" } components { name: "HasherProbe" } }
+    stages { name: "validate" components { name: "ValidateEvents" } }
+    stages { name: "send" components { name: "SendEvents" } }
+    stages { name: "acknowledge" components { name: "AcknowledgeEvents" } }
+  )pb", "test");
+  REQUIRE(def.ok());
+  v1::FileDestinationConfig c;
+  c.set_path(f.dir + "/probe.jsonl");
+  auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
+  REQUIRE(file.ok());
+  ExporterOptions o;
+  o.registry = &f.registry;
+  o.store = f.store.get();
+  o.destination = file->get();
+  o.destination_name = "file-probe";
+  o.actions = f.actions;
+  o.pipeline = &*def;
+  o.page_size = 1;  // three pages
+  o.clock = [&f] { return f.now; };
+  auto exporter = ConversionExporter::Create(std::move(o));
+  REQUIRE(exporter.ok());
+  auto report = (*exporter)->RunOnce();
+  REQUIRE(report.ok());
+  CHECK(report->delivered == 3);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] != nullptr);
+  CHECK(seen[1] == seen[0]);
+  CHECK(seen[2] == seen[0]);
+  ExportContext outside;
+  CHECK(RunHasher(outside) == nullptr);
 }
 
 TEST_CASE("One exporter per destination: the lease makes others wait - also across stores", "[conversion][lease]") {
