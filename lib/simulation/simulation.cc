@@ -176,12 +176,12 @@ struct Pending {
   uint32_t user = 0;
   std::string gclid;
   absl::Time time;
-  // kCapture: the checkout offer.
+  std::string interaction_id;  // kCapture: the offer's response; kOrder: the purchase's
+  // kCapture: the checkout offer and the customer's answer.
   const v1::ConversionAction* action = nullptr;
   v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;
-  std::string interaction_id;
-  // kOrder: the basket as priced; the purchase's and (when non-empty) the
-  // call-back request's interaction ids.
+  // kOrder: the basket as priced, and (when not empty) the interaction id
+  // of the call-back request that came with it.
   v1::Basket basket;
   v1::PricedBasket priced;
   std::string service_id;
