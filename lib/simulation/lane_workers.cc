@@ -50,8 +50,9 @@ struct LaneWorkers::State {
 };
 
 LaneWorkers::LaneWorkers(int workers, int lanes) : state_(std::make_unique<State>()) {
-  state_->workers = workers < 1 ? 1 : workers;
-  state_->lanes = lanes < state_->workers ? state_->workers : lanes;
+  // More workers than lanes would have nothing to run: at most one a lane.
+  state_->lanes = lanes < 1 ? 1 : lanes;
+  state_->workers = workers < 1 ? 1 : workers > state_->lanes ? state_->lanes : workers;
   for (int w = 1; w < state_->workers; ++w) state_->threads.emplace_back([s = state_.get(), w] { s->Loop(w); });
 }
 

@@ -18,7 +18,8 @@ namespace herald::simulation_internal {
 
 class LaneWorkers {
  public:
-  // `workers` >= 1 threads (the caller included) for `lanes` >= workers lanes.
+  // `workers` threads (the caller included) for `lanes` lanes; fewer than 1
+  // reads as 1, and there are never more workers than lanes.
   LaneWorkers(int workers, int lanes);
   ~LaneWorkers();
   LaneWorkers(const LaneWorkers&) = delete;
