@@ -31,11 +31,11 @@
 // ContentSelector and BasketPricer, its own random stream), the lanes spread
 // over `threads` threads (lane i always on thread i % threads). Lanes see
 // each other's deliveries through the store at the end of every simulated
-// hour, never in between: there the lanes' counters are flushed, then
-// reloaded, and the hour's orders are committed and its responses captured,
-// lane after lane in the order each lane made them (so a coupon's last use
-// goes to the same order whatever the threads); at the end of each day the
-// conversions are exported.
+// hour, never in between: there each lane's events and counts are written,
+// the hour's orders are committed and its responses captured, lane after
+// lane in the order each lane made them (so a coupon's last use goes to the
+// same order whatever the threads), then every lane reloads the totals; at
+// the end of each day the conversions are exported.
 //
 // Lifetime: RunSimulation owns everything it creates; the store, Maildir
 // and conversions file stay in `out_dir` for inspection (`herald report`

@@ -196,8 +196,9 @@ struct LaneCounts {
 // One lane of the traffic: every `lanes`-th user and every `lanes`-th page
 // view, served by a selector and a pricer of its own as one server of a site
 // would be. Lanes see each other's deliveries at the end of every simulated
-// hour (their counters are flushed, then reloaded), never in between, so a
-// lane's decisions depend on the lanes, not on which thread ran them.
+// hour (each lane's events and counts written, then the totals reloaded),
+// never in between, so a lane's decisions depend on the lanes, not on which
+// thread ran them.
 struct Lane {
   explicit Lane(uint64_t seed) : rng(seed) {}
   int index = 0;

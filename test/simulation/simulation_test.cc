@@ -182,7 +182,7 @@ void CheckConversionsReport(const std::string& dir, const ReportTable& captured,
   CHECK(waiting == 0);
 }
 
-TEST_CASE("One thread and two threads give the same reports, conversions and mail byte for byte", "[simulation]") {
+TEST_CASE("One thread and two threads give the same reports and conversions byte for byte", "[simulation]") {
   Run one(7, 60'000, 1), two(7, 60'000, 2);
   REQUIRE(one.report.ok());
   REQUIRE(two.report.ok());
