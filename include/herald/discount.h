@@ -174,9 +174,12 @@ class BasketPricer {
   virtual absl::StatusOr<v1::PricedBasket> Price(const v1::Basket& basket,
                                                  const PriceOptions& options = {}) const = 0;
   // Price() into `out`, which is cleared first. A caller that reuses one
-  // PricedBasket per thread lets protobuf reuse its lines, units and strings,
-  // so that a steady stream of baskets allocates nothing once warm (without
-  // a trace). On error `out` is cleared.
+  // PricedBasket per thread lets the pricer reuse its lines, units and
+  // strings: the built-in totals stage overwrites them field by field, so
+  // that a steady stream of baskets allocates nothing once warm (without a
+  // trace) and copies only the strings that changed. Pass a result that
+  // PriceInto wrote, or a new one: fields unknown to this version, parsed
+  // into its lines, are not cleared. On error `out` is cleared.
   virtual absl::Status PriceInto(const v1::Basket& basket, const PriceOptions& options,
                                  v1::PricedBasket* out) const = 0;
 

@@ -916,9 +916,16 @@ class ComputeTotals final : public Comp {
     v1::PricedBasket& out = *ctx.result;
     out.set_currency(ctx.currency.data(), ctx.currency.size());
     int64_t subtotal = 0, item_discount = 0, order_discount = 0;
-    out.mutable_lines()->Reserve(static_cast<int>(ctx.lines.size()));
+    google::protobuf::RepeatedPtrField<v1::PricedLine>& lines = *out.mutable_lines();
+    // The lines an earlier call wrote, kept by the pricer (PriceInto into one
+    // result): overwritten in place, so that steady calls copy only what changed.
+    if (lines.empty() && lines.GetArena() == nullptr) lines.Swap(&ctx.work->reusable_lines);
+    size_t first_new = static_cast<size_t>(lines.size());
+    while (static_cast<size_t>(lines.size()) > ctx.lines.size()) lines.RemoveLast();
+    lines.Reserve(static_cast<int>(ctx.lines.size()));
     for (size_t l = 0; l < ctx.lines.size(); ++l) {
-      if (auto s = WriteLine(ctx, l, out.add_lines()); !s.ok()) return s;
+      v1::PricedLine* pl = l < first_new ? lines.Mutable(static_cast<int>(l)) : lines.Add();
+      if (auto s = WriteLine(ctx, l, pl); !s.ok()) return s;
       subtotal += ctx.lines[l].original_total();
       item_discount += ctx.lines[l].item_discount_minor;
     }
@@ -945,41 +952,34 @@ class ComputeTotals final : public Comp {
   }
 
  private:
-  // Line l with each of its units and the discount the unit serves; checks
-  // that the units add up to the line's discount.
+  // Line l with each of its units and the discount the unit serves, every
+  // field written (pl may hold an earlier basket's line); checks that the
+  // units add up to the line's discount.
   absl::Status WriteLine(const BasketContext& ctx, size_t l, v1::PricedLine* pl) const {
     const BasketWork& w = *ctx.work;
-    const PreparedDiscounts& p = *w.prepared;
     const BasketLine& line = ctx.lines[l];
     bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
-    pl->set_line_id(line.id.data(), line.id.size());
+    SetString(pl->mutable_line_id(), line.id);
     pl->set_original_total_minor(line.original_total());
     pl->set_discount_total_minor(line.item_discount_minor);
     pl->set_order_discount_minor(line.order_discount_minor);
     pl->set_adjusted_total_minor(line.adjusted_total());
+    google::protobuf::RepeatedPtrField<v1::PricedUnit>& units = *pl->mutable_units();
+    while (units.size() > line.quantity) units.RemoveLast();
+    units.Reserve(static_cast<int>(line.quantity));
     int64_t unit_sum = 0;
-    pl->mutable_units()->Reserve(static_cast<int>(line.quantity));
     for (int64_t u = 0; u < line.quantity; ++u) {
-      v1::PricedUnit* pu = pl->add_units();
+      v1::PricedUnit* pu = u < units.size() ? units.Mutable(static_cast<int>(u)) : units.Add();
       const UnitState* s = have_units ? &w.units[w.unit_offset[l] + static_cast<uint32_t>(u)] : nullptr;
       if (s == nullptr || s->role == Role::kNone) {
         pu->set_price_minor(line.unit_price_minor);
+        pu->mutable_discounts()->Clear();
         continue;
       }
-      const PreparedDiscount& d = p.discounts[static_cast<size_t>(s->discount)];
       pu->set_price_minor(line.unit_price_minor - s->amount);
       unit_sum += s->amount;
-      v1::UnitDiscount* ud = pu->add_discounts();
-      ud->set_discount_id(d.id);
-      ud->set_name(d.name);
-      ud->set_priority(d.priority);
-      ud->set_offer_kind(d.kind);
-      ud->set_offer_value(d.offer_value);
-      ud->set_amount_minor(s->amount);
-      ud->set_role(s->role == Role::kAward ? kAwardRole : kConditionRole);
-      size_t di = static_cast<size_t>(s->discount);
-      int32_t c = w.coupon_of.size() > di ? w.coupon_of[di] : -1;
-      if (c >= 0) ud->set_coupon_code(ctx.basket->coupon_codes(c));
+      while (pu->discounts_size() > 1) pu->mutable_discounts()->RemoveLast();
+      WriteUnitDiscount(ctx, *s, pu->discounts_size() == 1 ? pu->mutable_discounts(0) : pu->add_discounts());
       if (check_ && pu->price_minor() < 0) {
         return absl::InternalError(Cat("ComputeTotals: line ", line.id, " unit ", u + 1, " has a negative price"));
       }
@@ -992,6 +992,31 @@ class ComputeTotals final : public Comp {
       return absl::InternalError(Cat("ComputeTotals: line ", line.id, " has a negative total"));
     }
     return absl::OkStatus();
+  }
+
+  // The discount unit state `s` serves, every field written.
+  static void WriteUnitDiscount(const BasketContext& ctx, const UnitState& s, v1::UnitDiscount* ud) {
+    const BasketWork& w = *ctx.work;
+    const PreparedDiscount& d = w.prepared->discounts[static_cast<size_t>(s.discount)];
+    SetString(ud->mutable_discount_id(), d.id);
+    SetString(ud->mutable_name(), d.name);
+    ud->set_priority(d.priority);
+    ud->set_offer_kind(d.kind);
+    ud->set_offer_value(d.offer_value);
+    ud->set_amount_minor(s.amount);
+    SetString(ud->mutable_role(), s.role == Role::kAward ? kAwardRole : kConditionRole);
+    size_t di = static_cast<size_t>(s.discount);
+    int32_t c = w.coupon_of.size() > di ? w.coupon_of[di] : -1;
+    if (c >= 0) {
+      SetString(ud->mutable_coupon_code(), ctx.basket->coupon_codes(c));
+    } else if (!ud->coupon_code().empty()) {
+      ud->clear_coupon_code();
+    }
+  }
+
+  // Assigns only when different: a reused line mostly holds the same ids.
+  static void SetString(std::string* to, std::string_view value) {
+    if (std::string_view(*to) != value) to->assign(value.data(), value.size());
   }
 
   // The order adjustments, checking that each subtotal discount's shares

@@ -487,9 +487,12 @@ class BasketPricerImpl final : public BasketPricer {
 
   absl::Status PriceInto(const v1::Basket& basket, const PriceOptions& options,
                          v1::PricedBasket* out) const override {
-    out->Clear();
     std::shared_ptr<const PreparedDiscounts> prepared = prepared_.load(std::memory_order_acquire);
     std::unique_ptr<BasketWork> work = Acquire(prepared.get());
+    // Components see an empty result; the built-in totals stage takes the
+    // lines back from the work and rewrites them in place (same arena only).
+    if (out->GetArena() == nullptr) work->reusable_lines.Swap(out->mutable_lines());
+    out->Clear();
     absl::Status status = PriceWith(*prepared, basket, options, work.get(), out);
     Release(std::move(work));
     if (!status.ok()) out->Clear();

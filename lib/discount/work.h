@@ -146,6 +146,9 @@ struct BasketWork {
   std::vector<std::string> index_names;      // "0", "1", ... for lines without ids
   std::vector<BasketLine> lines;             // BasketContext::lines' storage between calls
   google::protobuf::RepeatedPtrField<v1::OrderAdjustment> order_adjustments;  // ...and order_adjustments'
+  // The lines of the result the last call wrote (PriceInto takes them from
+  // its `out` before clearing it; ComputeTotals overwrites them in place).
+  google::protobuf::RepeatedPtrField<v1::PricedLine> reusable_lines;
   std::vector<int64_t> spread_weights, spread_shares;  // AddSubtotalDiscount's scratch
   std::vector<std::pair<__int128, size_t>> spread_remainders;
   std::vector<std::pair<std::string_view, int>> line_ids;  // Validate: duplicate ids
