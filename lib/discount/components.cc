@@ -345,17 +345,18 @@ class EvaluateConditions final : public Comp {
     const PreparedDiscounts& p = *w.prepared;
     size_t lines = ctx.lines.size(), programs = p.programs.size();
     w.line_count = lines;
-    for (uint32_t prog : w.touched_programs) {
-      if (prog >= w.lines_of.size()) continue;
-      for (uint32_t l : w.lines_of[prog]) w.truth[prog * w.truth_lines + l] = 0;
+    for (uint32_t prog : w.touched_programs) {  // rows in the last call's layout
+      if (prog >= w.lines_of.size() || (prog + 1) * w.line_words > w.truth.size()) continue;
+      std::fill_n(w.truth.begin() + static_cast<ptrdiff_t>(prog * w.line_words), w.line_words, 0);
       w.any[prog] = 0;
       w.lines_of[prog].clear();
     }
     w.touched_programs.clear();
-    if (w.truth.size() != programs * lines) w.truth.assign(programs * lines, 0);
+    size_t words = (lines + 63) / 64;
+    if (w.truth.size() != programs * words) w.truth.assign(programs * words, 0);
     if (w.any.size() != programs) w.any.assign(programs, 0);
     if (w.lines_of.size() < programs) w.lines_of.resize(programs);
-    w.truth_lines = lines;
+    w.line_words = words;
     w.needed.assign(programs, 0);
     for (uint32_t i : w.candidates) {
       const PreparedDiscount& d = p.discounts[i];
@@ -414,9 +415,9 @@ class EvaluateConditions final : public Comp {
   // is the whole expression needs no evaluation).
   void EvaluateLine(BasketWork& w, uint32_t l, expr::Activation& act) const {
     const PreparedDiscounts& p = *w.prepared;
-    size_t lines = w.truth_lines;
+    size_t lines = w.line_count;
     auto mark = [&](uint32_t prog) {
-      w.truth[prog * lines + l] = 1;
+      w.truth[prog * w.line_words + l / 64] |= uint64_t{1} << (l % 64);
       if (!w.any[prog]) {
         w.any[prog] = 1;
         w.touched_programs.push_back(prog);
@@ -469,6 +470,10 @@ class UnitLedger {
     w_.unit_offset[lines] = total;
     w_.units.assign(total, UnitState{});
     free_units_ = total;
+    w_.free_lines.assign(w_.line_words, 0);
+    for (size_t l = 0; l < lines; ++l) {
+      if (lines_[l].quantity > 0) w_.free_lines[l / 64] |= uint64_t{1} << (l % 64);
+    }
   }
 
   int64_t free_units() const { return free_units_; }           // serving no discount yet
@@ -483,11 +488,13 @@ class UnitLedger {
     for (int64_t u = 0; u < k; ++u) w_.units[base + static_cast<uint32_t>(u)] = UnitState{static_cast<int32_t>(i), role, 0};
     w_.next_free[l] += k;
     free_units_ -= k;
+    if (Free(l) == 0) w_.free_lines[l / 64] &= ~(uint64_t{1} << (l % 64));
   }
   // Gives back the last k units taken from line l.
   void Untake(uint32_t l, int64_t k) {
     w_.next_free[l] -= k;
     free_units_ += k;
+    if (k > 0) w_.free_lines[l / 64] |= uint64_t{1} << (l % 64);
     uint32_t base = w_.unit_offset[l] + static_cast<uint32_t>(w_.next_free[l]);
     for (int64_t u = 0; u < k; ++u) w_.units[base + static_cast<uint32_t>(u)] = UnitState{};
   }
@@ -570,6 +577,10 @@ class ApplyDiscounts final : public Comp {
       if (pass.tracing) ctx.Note(d.id, "skipped", "condition not met: no line matches the condition");
       return;
     }
+    // Every unit the award could take serves a discount already (the common
+    // case once the first discounts have run): nothing to collect. Tracing
+    // goes the long way, which says which of the reasons it is.
+    if (!d.order_level && !pass.tracing && !pass.w.AnyFree(d.award_program)) return;
     ConditionCursor cond;
     if (consuming) CollectConditionLines(pass, d, !least_first);
     if (d.order_level) {
@@ -959,7 +970,7 @@ class ComputeTotals final : public Comp {
     const BasketWork& w = *ctx.work;
     const BasketLine& line = ctx.lines[l];
     bool have_units = w.awards_done && w.unit_offset.size() == ctx.lines.size() + 1;
-    SetString(pl->mutable_line_id(), line.id);
+    if (pl->line_id() != line.id) pl->set_line_id(line.id.data(), line.id.size());
     pl->set_original_total_minor(line.original_total());
     pl->set_discount_total_minor(line.item_discount_minor);
     pl->set_order_discount_minor(line.order_discount_minor);
@@ -998,26 +1009,23 @@ class ComputeTotals final : public Comp {
   static void WriteUnitDiscount(const BasketContext& ctx, const UnitState& s, v1::UnitDiscount* ud) {
     const BasketWork& w = *ctx.work;
     const PreparedDiscount& d = w.prepared->discounts[static_cast<size_t>(s.discount)];
-    SetString(ud->mutable_discount_id(), d.id);
-    SetString(ud->mutable_name(), d.name);
+    if (ud->discount_id() != d.id) ud->set_discount_id(d.id);
+    if (ud->name() != d.name) ud->set_name(d.name);
     ud->set_priority(d.priority);
     ud->set_offer_kind(d.kind);
     ud->set_offer_value(d.offer_value);
     ud->set_amount_minor(s.amount);
-    SetString(ud->mutable_role(), s.role == Role::kAward ? kAwardRole : kConditionRole);
+    const std::string& role = s.role == Role::kAward ? kAwardRole : kConditionRole;
+    if (ud->role() != role) ud->set_role(role);
     size_t di = static_cast<size_t>(s.discount);
     int32_t c = w.coupon_of.size() > di ? w.coupon_of[di] : -1;
     if (c >= 0) {
-      SetString(ud->mutable_coupon_code(), ctx.basket->coupon_codes(c));
+      if (ud->coupon_code() != ctx.basket->coupon_codes(c)) ud->set_coupon_code(ctx.basket->coupon_codes(c));
     } else if (!ud->coupon_code().empty()) {
       ud->clear_coupon_code();
     }
   }
 
-  // Assigns only when different: a reused line mostly holds the same ids.
-  static void SetString(std::string* to, std::string_view value) {
-    if (std::string_view(*to) != value) to->assign(value.data(), value.size());
-  }
 
   // The order adjustments, checking that each subtotal discount's shares
   // and the lines' shares add up; *order_discount: their subtotal total.

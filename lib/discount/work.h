@@ -169,9 +169,10 @@ struct BasketWork {
                                              // set by whoever adds the discount to `candidates`
   std::vector<uint32_t> candidates;          // eligible discounts in priority order
 
-  // conditions: truth[p * lines + l]; any[p]: true on some line
-  std::vector<uint8_t> truth;               // only touched programs' entries are non-zero
-  size_t truth_lines = 0;                    // the line count truth was last written with
+  // conditions: bit l % 64 of truth[p * line_words + l / 64] is set when
+  // program p is true on line l; any[p]: true on some line
+  std::vector<uint64_t> truth;               // only touched programs' rows are non-zero
+  size_t line_words = 0;                     // words per program row, for this call's lines
   std::vector<uint8_t> any;
   std::vector<uint8_t> needed;               // per program: some candidate uses it
   std::vector<std::vector<uint32_t>> lines_of;  // per program: lines where true, by unit price desc, then index
@@ -183,6 +184,7 @@ struct BasketWork {
   std::vector<int64_t> next_free;            // per line: first unconsumed unit index
   std::vector<uint32_t> unit_offset;         // per line: index of its first unit in units
   std::vector<UnitState> units;
+  std::vector<uint64_t> free_lines;          // bit l set while line l has a unit serving no discount
   std::vector<uint32_t> reserved;            // order-level discounts whose condition was met, in order
   std::vector<int64_t> applications;         // per discount; set for this call's candidates only
   bool awards_done = false;                  // ApplyDiscounts ran
@@ -191,7 +193,17 @@ struct BasketWork {
   std::vector<std::pair<uint32_t, int64_t>> taken;
 
   bool Truth(int program, size_t line) const {
-    return program < 0 || truth[static_cast<size_t>(program) * line_count + line] != 0;
+    return program < 0 || ((truth[static_cast<size_t>(program) * line_words + line / 64] >> (line % 64)) & 1) != 0;
+  }
+  // Whether a line `program` is true on (any line for -1) still has a free
+  // unit: a word-wise test, so that the many discounts that come after
+  // their lines are taken are passed over without walking the lines.
+  bool AnyFree(int program) const {
+    const uint64_t* row = program < 0 ? nullptr : &truth[static_cast<size_t>(program) * line_words];
+    for (size_t k = 0; k < line_words; ++k) {
+      if ((row == nullptr ? free_lines[k] : row[k] & free_lines[k]) != 0) return true;
+    }
+    return false;
   }
   bool Any(int program) const { return program < 0 || any[static_cast<size_t>(program)] != 0; }
 };

@@ -582,5 +582,54 @@ TEST_CASE("The equality index gives the same answers as evaluating everything", 
   CHECK(a.lines(5).discount_total_minor() == 30);
 }
 
+// Past 64 lines the pricer's line sets take more than one word: discounts
+// on lines 3, 64, 70 and 121..129 (the second and third words), a condition
+// consumed on the last line, a discount left nothing because its line is
+// taken, and a reused result going from 130 lines to 2 and back.
+TEST_CASE("A basket of 130 lines: each discount lands on its lines, in every word of the line sets", "[discount]") {
+  auto catalog = CompileText(DiscountCatalogText(R"(
+    items { id: "a" discount { priority: 1 award { expression: "product.category == 'c70'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } }
+    items { id: "b" discount { priority: 2 condition { expression: "product.category == 'c129'" min_quantity: 1 }
+      award { expression: "product.category == 'c3'" } offer { kind: OFFER_KIND_PERCENT_OFF percent: 50 } } }
+    items { id: "c" discount { priority: 3 award { expression: "product.price > 22.00" }
+      offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 100 currency: "USD" } } }
+    items { id: "d" discount { priority: 4 award { expression: "product.category == 'c128'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 90 } } }
+    items { id: "e" discount { priority: 5 award { expression: "product.category == 'c64'" }
+      offer { kind: OFFER_KIND_PERCENT_OFF percent: 20 } } })"));
+  REQUIRE(catalog.ok());
+  auto pricer = Pricer(*catalog);
+  v1::Basket wide, narrow;
+  wide.set_currency("USD");
+  narrow.set_currency("USD");
+  for (int l = 0; l < 130; ++l) AddLine(&wide, "l" + std::to_string(l), "c" + std::to_string(l), 1000 + 10 * l, 2);
+  AddLine(&narrow, "x", "c70", 500, 1);
+  AddLine(&narrow, "y", "c129", 900, 3);
+  auto priced = PriceAt(*pricer, wide, Noon());
+  std::map<int, int64_t> expected = {{70, 2 * 170}, {3, 2 * 515}, {64, 2 * 328}};
+  for (int l = 121; l <= 128; ++l) expected[l] = 2 * 100;  // price > 22.00; line 129 serves b's condition
+  REQUIRE(priced.lines_size() == 130);
+  for (int l = 0; l < 130; ++l) {
+    INFO("line " << l);
+    CHECK(priced.lines(l).discount_total_minor() == (expected.count(l) ? expected[l] : 0));
+  }
+  CHECK(UnitSummary(priced.lines(129)) == std::vector<std::string>{"condition:b", "condition:b"});
+  CHECK(UnitSummary(priced.lines(128)) == std::vector<std::string>{"award:c:100", "award:c:100"});
+  CHECK(UnitSummary(priced.lines(64)) == std::vector<std::string>{"award:e:328", "award:e:328"});
+  // One result reused: wide, narrow, wide again, each equal to a new one.
+  PriceOptions options;
+  options.now = Noon();
+  options.explain = false;
+  v1::PricedBasket reused;
+  for (const v1::Basket* basket : {&wide, &narrow, &wide}) {
+    REQUIRE(pricer->PriceInto(*basket, options, &reused).ok());
+    auto fresh = pricer->Price(*basket, options);
+    REQUIRE(fresh.ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(reused, *fresh));
+  }
+  CHECK(reused.lines(70).discount_total_minor() == 340);
+}
+
 }  // namespace
 }  // namespace herald
