@@ -359,7 +359,7 @@ class EvaluateConditions final : public Comp {
     w.line_words = words;
     w.needed.assign(programs, 0);
     for (uint32_t i : w.candidates) {
-      const PreparedDiscount& d = p.discounts[i];
+      const discount_internal::DiscountShape& d = p.shapes[i];
       if (d.cond_program >= 0) w.needed[static_cast<size_t>(d.cond_program)] = 1;
       if (d.award_program >= 0) w.needed[static_cast<size_t>(d.award_program)] = 1;
     }
@@ -543,10 +543,14 @@ class ApplyDiscounts final : public Comp {
     w.reserved.clear();
     w.awards_done = true;
     for (uint32_t i : w.candidates) {
-      const PreparedDiscount& d = p.discounts[i];
-      // Every unit serves a discount already: an item discount can take
-      // nothing (the trace still says why for each one).
-      if (pass.ledger.free_units() == 0 && !d.order_level && !pass.tracing) continue;
+      // Every unit the item discount could take serves a discount already
+      // (the common case once the first discounts have run): it can take
+      // nothing. Tracing goes the long way, which says why for each one.
+      const discount_internal::DiscountShape& d = p.shapes[i];
+      if (!d.order_level && !pass.tracing &&
+          (pass.ledger.free_units() == 0 || !w.AnyFree(d.award_program))) {
+        continue;
+      }
       ApplyOne(pass, i);
     }
     return absl::OkStatus();
@@ -577,10 +581,6 @@ class ApplyDiscounts final : public Comp {
       if (pass.tracing) ctx.Note(d.id, "skipped", "condition not met: no line matches the condition");
       return;
     }
-    // Every unit the award could take serves a discount already (the common
-    // case once the first discounts have run): nothing to collect. Tracing
-    // goes the long way, which says which of the reasons it is.
-    if (!d.order_level && !pass.tracing && !pass.w.AnyFree(d.award_program)) return;
     ConditionCursor cond;
     if (consuming) CollectConditionLines(pass, d, !least_first);
     if (d.order_level) {

@@ -227,6 +227,7 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
     const PreparedDiscount& d = out->discounts[i];
     for (const std::string& code : d.coupon_codes) out->discount_by_code.emplace(code, i);
     out->discount_by_id.emplace(d.id, i);
+    out->shapes.push_back(DiscountShape{d.cond_program, d.award_program, d.order_level});
     DiscountGate& g = out->gates.emplace_back();
     g.start = d.item->schedule.start;
     g.end = d.item->schedule.end;

@@ -97,11 +97,22 @@ inline uint64_t CurrencyKey(std::string_view code) {
   return key;
 }
 
+// What the stages that walk every candidate read of a discount (its
+// programs, whether it is order-level), packed apart from PreparedDiscount
+// so that the walk over 1,000 of them stays in the first-level cache.
+// Parallel to PreparedDiscounts::discounts.
+struct DiscountShape {
+  int32_t cond_program = -1;
+  int32_t award_program = -1;
+  bool order_level = false;
+};
+
 struct PreparedDiscounts {
   std::shared_ptr<const CompiledCatalog> catalog;
   ProductSchema schema;
   std::vector<PreparedDiscount> discounts;   // sorted by (priority, id)
   std::vector<DiscountGate> gates;           // per discount
+  std::vector<DiscountShape> shapes;         // per discount
   std::vector<PreparedProgram> programs;
   std::vector<GuardField> guard_fields;
   std::vector<uint32_t> unguarded;           // programs evaluated on every line
