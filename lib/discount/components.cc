@@ -126,7 +126,24 @@ class CheckEligibility final : public Comp {
       if (tracing) NoteConsidered(ctx, i);
       return true;
     };
-    if (tracing || config_.disable_index() || !MarkRelevant(ctx)) {
+    if (!tracing && currency_key != 0) {
+      // The memo's discounts, narrowed by the relevance index; only the
+      // rechecked ones go through `check`.
+      const std::vector<uint64_t>& admitted = Memo(ctx, currency_key);
+      bool relevance = !config_.disable_index() && MarkRelevant(ctx);
+      for (size_t word = 0; word < admitted.size(); ++word) {
+        uint64_t bits = admitted[word] & (relevance ? w.relevant[word] : ~uint64_t{0});
+        for (; bits != 0; bits &= bits - 1) {
+          uint32_t i = static_cast<uint32_t>(word * 64 + std::countr_zero(bits));
+          if ((p.rechecked[word] >> (i % 64)) & 1) {
+            if (!check(i)) return error;
+          } else {
+            w.coupon_of[i] = -1;
+            w.candidates.push_back(i);
+          }
+        }
+      }
+    } else if (tracing || config_.disable_index() || !MarkRelevant(ctx)) {
       for (uint32_t i = 0; i < n; ++i) {
         if (!check(i)) return error;
       }
@@ -196,6 +213,41 @@ class CheckEligibility final : public Comp {
       for (uint32_t i : e->discounts) bits[i / 64] |= uint64_t{1} << (i % 64);
     }
     return true;
+  }
+
+  // The memo for ctx.now and the basket currency, made anew when the time
+  // left its window or the snapshot, currency or component changed.
+  const std::vector<uint64_t>& Memo(BasketContext& ctx, uint64_t currency_key) const {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    BasketWork::EligibilityMemo& m = w.eligibility_memo;
+    if (m.owner == this && m.prepared == &p && m.currency_key == currency_key && m.from <= ctx.now &&
+        ctx.now < m.until) {
+      return m.admitted;
+    }
+    m.owner = this;
+    m.prepared = &p;
+    m.currency_key = currency_key;
+    m.from = absl::InfinitePast();
+    m.until = absl::InfiniteFuture();
+    m.admitted.assign(p.rechecked.begin(), p.rechecked.end());
+    bool check_schedule = !config_.ignore_schedule();
+    for (size_t i = 0; i < p.gates.size(); ++i) {
+      if ((p.rechecked[i / 64] >> (i % 64)) & 1) continue;
+      const DiscountGate& g = p.gates[i];
+      if (check_schedule) {
+        for (absl::Time edge : {g.start, g.end}) {
+          if (edge <= ctx.now) {
+            m.from = std::max(m.from, edge);
+          } else {
+            m.until = std::min(m.until, edge);
+          }
+        }
+        if (ctx.now < g.start || ctx.now >= g.end) continue;
+      }
+      if (g.any_currency || g.currency_key == currency_key) m.admitted[i / 64] |= uint64_t{1} << (i % 64);
+    }
+    return m.admitted;
   }
 
   [[gnu::noinline]] static void NoteConsidered(BasketContext& ctx, uint32_t i) {

@@ -238,6 +238,14 @@ absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prep
     g.any_currency = d.offer_currency.empty();
     g.currency_key = CurrencyKey(d.offer_currency);
   }
+  out->rechecked.assign((out->gates.size() + 63) / 64, 0);
+  for (size_t i = 0; i < out->gates.size(); ++i) {
+    const DiscountGate& g = out->gates[i];
+    if (g.hours != nullptr || g.click_required || g.needs_coupon || g.eligibility != nullptr ||
+        (!g.any_currency && g.currency_key == 0)) {
+      out->rechecked[i / 64] |= uint64_t{1} << (i % 64);
+    }
+  }
   out->BuildRelevanceIndex();
   return std::shared_ptr<const PreparedDiscounts>(std::move(out));
 }

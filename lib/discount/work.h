@@ -113,6 +113,11 @@ struct PreparedDiscounts {
   std::vector<PreparedDiscount> discounts;   // sorted by (priority, id)
   std::vector<DiscountGate> gates;           // per discount
   std::vector<DiscountShape> shapes;         // per discount
+  // Bit i set when discount i has more to check than its start and end and
+  // a packed offer currency (days and hours, a click, a coupon, an
+  // eligibility expression, a long currency code): the eligibility memo
+  // (BasketWork::EligibilityMemo) admits it, and each call checks it.
+  std::vector<uint64_t> rechecked;
   std::vector<PreparedProgram> programs;
   std::vector<GuardField> guard_fields;
   std::vector<uint32_t> unguarded;           // programs evaluated on every line
@@ -176,6 +181,18 @@ struct BasketWork {
 
   // eligibility
   std::vector<uint64_t> relevant;            // bit per discount: the relevance index's pick
+  // The discounts eligible at every time in [from, until) for one basket
+  // currency, as far as start, end and offer currency go, plus the
+  // `rechecked` ones: made by one CheckEligibility (owner) and reused while
+  // the calls' times stay in the window, which ends at the next start or
+  // end of any discount.
+  struct EligibilityMemo {
+    const void* owner = nullptr;
+    const PreparedDiscounts* prepared = nullptr;
+    uint64_t currency_key = 0;
+    absl::Time from = absl::InfiniteFuture(), until = absl::InfinitePast();  // empty: not made
+    std::vector<uint64_t> admitted;
+  } eligibility_memo;
   std::vector<int32_t> coupon_of;            // per discount: index into basket.coupon_codes, -1;
                                              // set by whoever adds the discount to `candidates`
   std::vector<uint32_t> candidates;          // eligible discounts in priority order

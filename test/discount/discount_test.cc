@@ -631,5 +631,59 @@ TEST_CASE("A basket of 130 lines: each discount lands on its lines, in every wor
   CHECK(reused.lines(70).discount_total_minor() == 340);
 }
 
+// One pricer remembers which discounts are in schedule until the next start
+// or end: priced back and forth across the ends of two campaigns, it gives
+// what a new pricer gives at each time.
+TEST_CASE("A pricer crossing a campaign's end and another's start prices as a new one does", "[discount]") {
+  std::string text =
+      "name: \"t\" time_zone: \"UTC\" currency: \"USD\"\n"
+      "customers { id: \"c\" }\n"
+      "campaigns { id: \"old\" customer_id: \"c\" start: \"2026-01-01\" end: \"2026-05-31\"\n"
+      "  items { id: \"spring\" name: \"spring\" discount { priority: 1 award { expression: \"product.category == 'a'\" }\n"
+      "    offer { kind: OFFER_KIND_PERCENT_OFF percent: 10 } } } }\n"
+      "campaigns { id: \"new\" customer_id: \"c\" start: \"2026-06-01\" end: \"2026-12-31\"\n"
+      "  items { id: \"summer\" name: \"summer\" discount { priority: 1 award { expression: \"product.category == 'a'\" }\n"
+      "    offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 300 currency: \"USD\" } } }\n"
+      "  items { id: \"euro\" name: \"euro\" discount { priority: 0 award { expression: \"product.category == 'a'\" }\n"
+      "    offer { kind: OFFER_KIND_AMOUNT_OFF amount_minor: 700 currency: \"EUR\" } } } }\n";
+  auto catalog = CompileText(text);
+  REQUIRE(catalog.ok());
+  auto kept = Pricer(*catalog);
+  v1::Basket basket;
+  basket.set_currency("USD");
+  AddLine(&basket, "x", "a", 2000, 1);
+  v1::Basket euros = basket;
+  euros.set_currency("EUR");
+  auto at = [](int month, int day, int hour, int minute) {
+    return absl::FromCivil(absl::CivilSecond(2026, month, day, hour, minute, 0), absl::UTCTimeZone());
+  };
+  struct Step {
+    absl::Time time;
+    const v1::Basket* basket;
+    int64_t discount;
+  };
+  const std::vector<Step> steps = {
+      {at(5, 31, 12, 0), &basket, 200}, {at(5, 31, 23, 59), &basket, 200}, {at(6, 1, 0, 1), &basket, 300},
+      {at(5, 31, 23, 0), &basket, 200}, {at(6, 1, 0, 1), &euros, 700},   {at(6, 1, 0, 2), &basket, 300},
+      {at(1, 1, 0, 0) - absl::Seconds(1), &basket, 0}, {at(3, 1, 0, 0), &basket, 200}};
+  // Without the explanation the kept pricer reuses what it found in
+  // schedule; with it, every discount is checked anew.
+  PriceOptions options;
+  options.explain = false;
+  for (const Step& step : steps) {
+    INFO(absl::FormatTime(step.time) << " " << step.basket->currency());
+    options.now = step.time;
+    auto priced = kept->Price(*step.basket, options);
+    auto fresh = Pricer(*catalog)->Price(*step.basket, options);
+    REQUIRE(priced.ok());
+    REQUIRE(fresh.ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*priced, *fresh));
+    auto explained = PriceAt(*kept, *step.basket, step.time);
+    explained.clear_trace();
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(*priced, explained));
+    CHECK(priced->item_discount_minor() == step.discount);
+  }
+}
+
 }  // namespace
 }  // namespace herald
