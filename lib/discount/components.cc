@@ -87,75 +87,36 @@ class CheckEligibility final : public Comp {
     FillProfileSlots(t.user, &basket.user(), &act, &w.user_lists);
     FillProfileSlots(t.context, &basket.context(), &act, &w.context_lists);
     act.Set(t.now, expr::Value::Timestamp(ctx.now));
-    LocalClock clock(*ctx.catalog, ctx.now);
     size_t n = p.discounts.size();
     if (w.coupon_of.size() != n) w.coupon_of.assign(n, -1);
     w.candidates.clear();
-    bool tracing = ctx.trace != nullptr;
-    const uint64_t currency_key = discount_internal::CurrencyKey(ctx.currency);
-    bool check_schedule = !config_.ignore_schedule();
-    // Discount i becomes a candidate, or not. The common case (in schedule,
-    // nothing else to check) stays inline and trace-free; what has more to
-    // check goes to AdmitFurther, which notes its reasons when tracing.
+    LocalClock clock(*ctx.catalog, ctx.now);
+    Scan scan{clock, discount_internal::CurrencyKey(ctx.currency), !config_.ignore_schedule(), ctx.trace != nullptr};
     absl::Status error;
-    auto check = [&](uint32_t i) __attribute__((always_inline)) -> bool {
-      const DiscountGate& g = p.gates[i];
-      w.coupon_of[i] = -1;
-      if (check_schedule && (ctx.now < g.start || ctx.now >= g.end || (g.hours != nullptr && !clock.Open(*g.hours)))) {
-        if (tracing) ctx.Note(p.discounts[i].id, "skipped", ScheduleMiss(g, ctx.now));
-        return true;
+    if (scan.tracing) {
+      // Every discount, so that the trace says why each one is out.
+      for (uint32_t i = 0; i < n; ++i) {
+        if (!Check(ctx, scan, i, &error)) return error;
       }
-      if (!g.click_required && !g.needs_coupon && g.eligibility == nullptr && !g.any_currency &&
-          g.currency_key != 0 && currency_key != 0) {
-        // Only the offer currency to compare (amount offers), packed: inline.
-        if (g.currency_key == currency_key) {
-          w.candidates.push_back(i);
-          if (tracing) NoteConsidered(ctx, i);
-          return true;
-        }
-      }
-      if (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr) {
-        absl::StatusOr<bool> ok = AdmitFurther(ctx, i, currency_key);
-        if (!ok.ok()) {
-          error = ok.status();
-          return false;
-        }
-        if (!*ok) return true;
-      }
-      w.candidates.push_back(i);
-      if (tracing) NoteConsidered(ctx, i);
-      return true;
-    };
-    if (!tracing && currency_key != 0) {
-      // The memo's discounts, narrowed by the relevance index; only the
-      // rechecked ones go through `check`.
-      const std::vector<uint64_t>& admitted = Memo(ctx, currency_key);
+    } else {
+      // The memo's discounts, narrowed by the relevance index, in index
+      // (priority) order; only the rechecked ones go through Check.
+      const std::vector<uint64_t>& admitted = Memo(ctx, scan.currency_key);
       bool relevance = !config_.disable_index() && MarkRelevant(ctx);
       for (size_t word = 0; word < admitted.size(); ++word) {
         uint64_t bits = admitted[word] & (relevance ? w.relevant[word] : ~uint64_t{0});
         for (; bits != 0; bits &= bits - 1) {
           uint32_t i = static_cast<uint32_t>(word * 64 + std::countr_zero(bits));
           if ((p.rechecked[word] >> (i % 64)) & 1) {
-            if (!check(i)) return error;
+            if (!Check(ctx, scan, i, &error)) return error;
           } else {
             w.coupon_of[i] = -1;
             w.candidates.push_back(i);
           }
         }
       }
-    } else if (tracing || config_.disable_index() || !MarkRelevant(ctx)) {
-      for (uint32_t i = 0; i < n; ++i) {
-        if (!check(i)) return error;
-      }
-    } else {
-      // Set bits in increasing index order: priority order.
-      for (size_t word = 0; word < w.relevant.size(); ++word) {
-        for (uint64_t bits = w.relevant[word]; bits != 0; bits &= bits - 1) {
-          if (!check(static_cast<uint32_t>(word * 64 + std::countr_zero(bits)))) return error;
-        }
-      }
     }
-    if (tracing) {
+    if (scan.tracing) {
       for (const std::string& code : basket.coupon_codes()) {
         if (p.discount_by_code.find(code) == p.discount_by_code.end()) {
           ctx.Note(Cat("coupon ", code), "skipped", "matches no discount");
@@ -191,6 +152,45 @@ class CheckEligibility final : public Comp {
     int weekday_[8] = {}, minute_[8] = {};
     std::vector<std::pair<int, int>> more_;  // zones past the eighth (rare)
   };
+
+
+  // What one call's checks share.
+  struct Scan {
+    const LocalClock& clock;
+    uint64_t currency_key;  // the basket's currency, packed
+    bool check_schedule;
+    bool tracing;
+  };
+
+  // Whether discount i becomes a candidate (added to w.candidates) or not;
+  // false only on a store error, in *error. The common case (in schedule,
+  // nothing else to check) stays inline and trace-free; what has more to
+  // check goes to AdmitFurther, which notes its reasons when tracing.
+  [[gnu::always_inline]] bool Check(BasketContext& ctx, const Scan& scan, uint32_t i, absl::Status* error) const {
+    BasketWork& w = *ctx.work;
+    const PreparedDiscounts& p = *w.prepared;
+    const DiscountGate& g = p.gates[i];
+    w.coupon_of[i] = -1;
+    if (scan.check_schedule &&
+        (ctx.now < g.start || ctx.now >= g.end || (g.hours != nullptr && !scan.clock.Open(*g.hours)))) {
+      if (scan.tracing) ctx.Note(p.discounts[i].id, "skipped", ScheduleMiss(g, ctx.now));
+      return true;
+    }
+    bool only_currency = !g.click_required && !g.needs_coupon && g.eligibility == nullptr && !g.any_currency &&
+                         g.currency_key != 0 && scan.currency_key != 0;
+    if (!(only_currency && g.currency_key == scan.currency_key) &&  // packed: compared inline
+        (g.click_required || g.needs_coupon || !g.any_currency || g.eligibility != nullptr)) {
+      absl::StatusOr<bool> ok = AdmitFurther(ctx, i, scan.currency_key);
+      if (!ok.ok()) {
+        *error = ok.status();
+        return false;
+      }
+      if (!*ok) return true;
+    }
+    w.candidates.push_back(i);
+    if (scan.tracing) NoteConsidered(ctx, i);
+    return true;
+  }
 
   // Marks in w.relevant the discounts that can apply to the basket's lines:
   // `always`, and those filed under a value some line has. False (nothing
