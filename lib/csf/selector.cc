@@ -981,9 +981,14 @@ class Selector final : public ContentSelector, public SelectorServices {
     absl::MutexLock lock(&pool_mu_);
     pool_.push_back(std::move(s));
   }
-  // Runs `f` on every scratch no request holds.
+  // Runs `f` once on every scratch no request holds: the pool's first, then
+  // the slots' (one that cannot go back to its slot joins the pool done).
   template <typename F>
   void ForEachIdleScratch(F f) {
+    {
+      absl::MutexLock lock(&pool_mu_);
+      for (auto& s : pool_) f(*s);
+    }
     for (ScratchSlot& slot : scratch_slots_) {
       if (RequestScratch* s = slot.s.exchange(nullptr, std::memory_order_acquire)) {
         f(*s);
@@ -996,8 +1001,6 @@ class Selector final : public ContentSelector, public SelectorServices {
         }
       }
     }
-    absl::MutexLock lock(&pool_mu_);
-    for (auto& s : pool_) f(*s);
   }
   static void Bump(std::atomic<int64_t>& counter) {  // one writer: no read-modify-write needed
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
