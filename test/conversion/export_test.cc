@@ -159,18 +159,26 @@ struct Fixture {
     return std::move(*d);
   }
 
-  std::unique_ptr<ConversionExporter> Exporter(Destination* d, const std::string& name, Store* s = nullptr,
-                                               bool trace = false) {
+  // Options exporting to `d` as `name` from this fixture's store, on its
+  // clock, recording waits; tests change what they need before Create.
+  ExporterOptions Options(Destination* d, const std::string& name) {
     ExporterOptions o;
     o.registry = &registry;
-    o.store = s != nullptr ? s : store.get();
+    o.store = store.get();
     o.destination = d;
     o.destination_name = name;
     o.actions = actions;
     o.page_size = 1000;
-    o.trace = trace;
     o.clock = [this] { return now; };
     o.sleep = [this](absl::Duration w) { waits.push_back(w); };
+    return o;
+  }
+
+  std::unique_ptr<ConversionExporter> Exporter(Destination* d, const std::string& name, Store* s = nullptr,
+                                               bool trace = false) {
+    ExporterOptions o = Options(d, name);
+    if (s != nullptr) o.store = s;
+    o.trace = trace;
     auto e = ConversionExporter::Create(std::move(o));
     REQUIRE(e.ok());
     return std::move(*e);
@@ -212,14 +220,8 @@ TEST_CASE("Export progress gives done of the pending total - a store that cannot
   auto d = f.Meta(meta);
   for (int i = 0; i < 25; ++i) f.Capture(i);
   std::vector<std::pair<int64_t, int64_t>> calls;
-  ExporterOptions o;
-  o.registry = &f.registry;
-  o.store = f.store.get();
-  o.destination = d.get();
-  o.destination_name = "meta";
-  o.actions = f.actions;
+  ExporterOptions o = f.Options(d.get(), "meta");
   o.page_size = 10;
-  o.clock = [&f] { return f.now; };
   o.progress = [&calls](int64_t read, int64_t total) { calls.emplace_back(read, total); };
   auto e = ConversionExporter::Create(o);
   REQUIRE(e.ok());
@@ -683,28 +685,17 @@ TEST_CASE("RunHasher: a component gets the run's hasher, the same on every page,
                     return std::unique_ptr<ConversionComponent>(std::make_unique<HasherProbe>(&seen));
                   }))
               .ok());
-  auto def = ParsePipelineDefinition(R"pb(
-    name: "conversion-probe" family: "conversion"
-    stages { name: "select" components { name: "SelectConversions" } }
-    stages { name: "prepare" components { name: "PrepareEvents" } components { name: "HasherProbe" } }
-    stages { name: "validate" components { name: "ValidateEvents" } }
-    stages { name: "send" components { name: "SendEvents" } }
-    stages { name: "acknowledge" components { name: "AcknowledgeEvents" } }
-  )pb", "test");
-  REQUIRE(def.ok());
+  v1::PipelineDefinition def = DefaultConversionPipeline();  // with the probe after PrepareEvents
+  def.set_name("conversion-probe");
+  REQUIRE(def.stages(1).components(0).name() == "PrepareEvents");
+  def.mutable_stages(1)->add_components()->set_name("HasherProbe");
   v1::FileDestinationConfig c;
   c.set_path(f.dir + "/probe.jsonl");
   auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
   REQUIRE(file.ok());
-  ExporterOptions o;
-  o.registry = &f.registry;
-  o.store = f.store.get();
-  o.destination = file->get();
-  o.destination_name = "file-probe";
-  o.actions = f.actions;
-  o.pipeline = &*def;
+  ExporterOptions o = f.Options(file->get(), "file-probe");
+  o.pipeline = &def;
   o.page_size = 1;  // three pages
-  o.clock = [&f] { return f.now; };
   auto exporter = ConversionExporter::Create(std::move(o));
   REQUIRE(exporter.ok());
   auto report = (*exporter)->RunOnce();
@@ -826,12 +817,7 @@ TEST_CASE("Only Accepted outcomes (and configured custom ones) of enabled action
     stages { name: "acknowledge" components { name: "AcknowledgeEvents" json_config: "{\"skipAudiences\":true}" } }
   )pb", "custom");
   REQUIRE(def.ok());
-  ExporterOptions o;
-  o.registry = &f.registry;
-  o.store = f.store.get();
-  o.destination = file->get();
-  o.destination_name = "sel2";
-  o.actions = f.actions;
+  ExporterOptions o = f.Options(file->get(), "sel2");
   o.pipeline = &*def;
   auto exporter = ConversionExporter::Create(std::move(o));
   REQUIRE(exporter.ok());
@@ -860,12 +846,7 @@ TEST_CASE("A conversion pipeline missing a stage the next one reads is refused w
   v1::PipelineDefinition def = DefaultConversionPipeline();
   def.set_name("no-prepare");
   auto create = [&] {
-    ExporterOptions o;
-    o.registry = &f.registry;
-    o.store = f.store.get();
-    o.destination = file->get();
-    o.destination_name = "file";
-    o.actions = f.actions;
+    ExporterOptions o = f.Options(file->get(), "file");
     o.pipeline = &def;
     return ConversionExporter::Create(std::move(o)).status();
   };
@@ -1549,14 +1530,8 @@ TEST_CASE("Consent: people without it are written to the rejects file as no_cons
   c.set_path(f.dir + "/out.jsonl");
   auto file = f.registry.Create<Destination>("file", c, CreateContext{&f.registry, f.dir});
   REQUIRE(file.ok());
-  ExporterOptions o;
-  o.registry = &f.registry;
-  o.store = f.store.get();
-  o.destination = file->get();
-  o.destination_name = "file";
-  o.actions = f.actions;
+  ExporterOptions o = f.Options(file->get(), "file");
   o.pipeline = &def;
-  o.clock = [&f] { return f.now; };
   auto exporter = ConversionExporter::Create(std::move(o));
   REQUIRE(exporter.ok());
   auto report = (*exporter)->RunOnce();
