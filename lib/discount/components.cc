@@ -153,7 +153,6 @@ class CheckEligibility final : public Comp {
     std::vector<std::pair<int, int>> more_;  // zones past the eighth (rare)
   };
 
-
   // What one call's checks share.
   struct Scan {
     const LocalClock& clock;
@@ -221,12 +220,12 @@ class CheckEligibility final : public Comp {
     BasketWork& w = *ctx.work;
     const PreparedDiscounts& p = *w.prepared;
     BasketWork::EligibilityMemo& m = w.eligibility_memo;
-    if (m.owner == this && m.prepared == &p && m.currency_key == currency_key && m.from <= ctx.now &&
+    if (m.owner == this && m.generation == p.generation && m.currency_key == currency_key && m.from <= ctx.now &&
         ctx.now < m.until) {
       return m.admitted;
     }
     m.owner = this;
-    m.prepared = &p;
+    m.generation = p.generation;
     m.currency_key = currency_key;
     m.from = absl::InfinitePast();
     m.until = absl::InfiniteFuture();
@@ -1077,7 +1076,6 @@ class ComputeTotals final : public Comp {
       ud->clear_coupon_code();
     }
   }
-
 
   // The order adjustments, checking that each subtotal discount's shares
   // and the lines' shares add up; *order_discount: their subtotal total.

@@ -201,7 +201,9 @@ absl::StatusOr<PreparedDiscount> PrepareDiscount(const CompiledItem& item, Progr
 absl::StatusOr<std::shared_ptr<const PreparedDiscounts>> PreparedDiscounts::Prepare(
     std::shared_ptr<const CompiledCatalog> catalog) {
   if (catalog == nullptr) return absl::InvalidArgumentError("basket pricer: no catalog");
+  static std::atomic<uint64_t> generations{0};
   auto out = std::make_shared<PreparedDiscounts>();
+  out->generation = generations.fetch_add(1, std::memory_order_relaxed) + 1;
   out->catalog = catalog;
   const v1::Catalog& cat = catalog->catalog();
   auto schema = BuildProductSchema(cat);
@@ -549,8 +551,9 @@ class BasketPricerImpl final : public BasketPricer {
       }
     }
     if (work == nullptr) work = std::make_unique<BasketWork>();
-    if (work->prepared != prepared) {
-      work->prepared = prepared;
+    work->prepared = prepared;
+    if (work->prepared_generation != prepared->generation) {
+      work->prepared_generation = prepared->generation;
       work->product_activation = std::make_unique<expr::Activation>(prepared->schema.schema);
       work->targeting_activation = std::make_unique<expr::Activation>(prepared->catalog->targeting().schema);
     }

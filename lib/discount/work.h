@@ -108,6 +108,9 @@ struct DiscountShape {
 };
 
 struct PreparedDiscounts {
+  // Distinct for every Prepare in the process: what per-call state made for
+  // one snapshot compares (a new snapshot may reuse a freed one's address).
+  uint64_t generation = 0;
   std::shared_ptr<const CompiledCatalog> catalog;
   ProductSchema schema;
   std::vector<PreparedDiscount> discounts;   // sorted by (priority, id)
@@ -153,6 +156,7 @@ struct BasketWork {
   void FindLineEntries(const std::vector<BasketLine>& lines);
 
   const PreparedDiscounts* prepared = nullptr;
+  uint64_t prepared_generation = 0;          // the snapshot the activations were made for
   const PricerOptions* options = nullptr;
   class Store* store = nullptr;
 
@@ -188,7 +192,7 @@ struct BasketWork {
   // end of any discount.
   struct EligibilityMemo {
     const void* owner = nullptr;
-    const PreparedDiscounts* prepared = nullptr;
+    uint64_t generation = 0;                 // PreparedDiscounts::generation
     uint64_t currency_key = 0;
     absl::Time from = absl::InfiniteFuture(), until = absl::InfinitePast();  // empty: not made
     std::vector<uint64_t> admitted;
