@@ -14,13 +14,7 @@
 cmake_minimum_required(VERSION 3.25)  # (policies: a quoted "deb" is never read as the variable deb)
 file(REMOVE_RECURSE ${WORK_DIR})
 
-function(run_step what)  # run_step(WHAT COMMAND...) fails the test, naming WHAT
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
-  endif()
-  set(step_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../run_step.cmake)  # run_step(WHAT COMMAND...)
 
 function(check_deb_field deb field expected)  # the field must match the regex EXPECTED
   run_step("dpkg-deb -f ${deb} ${field}" dpkg-deb -f ${deb} ${field})
